@@ -1,0 +1,47 @@
+/* A growable byte buffer and JSON text helpers for building output messages
+ * without a DOM. A buffer is reused across messages (sgs_buf_reset keeps the
+ * memory), so steady-state output allocates nothing. */
+#ifndef SGS_BUF_H
+#define SGS_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sgs_buf {
+    char *data; /* always NUL-terminated when len > 0 or after any append */
+    size_t len;
+    size_t cap;
+    int oom; /* set when an allocation failed; appends become no-ops */
+} sgs_buf;
+
+#define SGS_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
+
+void sgs_buf_free(sgs_buf *b);
+static inline void sgs_buf_reset(sgs_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+/* Makes room for n more bytes. 0, or -1 (and b->oom) on allocation failure. */
+int sgs_buf_reserve(sgs_buf *b, size_t n);
+void sgs_buf_append(sgs_buf *b, const void *p, size_t n);
+void sgs_buf_puts(sgs_buf *b, const char *s);
+void sgs_buf_putc(sgs_buf *b, char c);
+void sgs_buf_printf(sgs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sgs_buf_put_i64(sgs_buf *b, int64_t v);
+/* Appends s as a JSON string literal with quotes; invalid UTF-8 sequences become
+ * U+FFFD and control characters are escaped, so the output is always valid. */
+void sgs_buf_put_json_string(sgs_buf *b, const char *s, size_t n);
+/* Appends base64 (RFC 4648, padded). */
+void sgs_buf_put_base64(sgs_buf *b, const void *p, size_t n);
+
+/* 1 if p[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int sgs_utf8_valid(const char *p, size_t n);
+/* Largest m <= n such that p[0..m) does not end inside a UTF-8 sequence. */
+size_t sgs_utf8_cut(const char *p, size_t n);
+
+#endif

@@ -1,0 +1,108 @@
+/* librdkafka configuration from the kafka.* keys (passed through, in order). */
+#include "sgs/kafkaconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                    size_t errstr_size)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka.%s: %s", key, err);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *sgs_kafka_conf_new(const sgs_config *cfg, const char *const *defaults,
+                                    char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; defaults && defaults[i]; i += 2) {
+        if (conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < sgs_config_kafka_count(cfg); i++) {
+        const char *k, *v;
+        sgs_config_kafka_at(cfg, i, &k, &v);
+        if (conf_set(conf, k, v, errstr, errstr_size) != 0)
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* Consumer-only properties a shared kafka.* list may hold; a producer warns on
+ * them, so they are left out of the producer's configuration. */
+static int consumer_only(const char *key)
+{
+    static const char *const names[] = {"group.id",
+                                        "group.instance.id",
+                                        "partition.assignment.strategy",
+                                        "session.timeout.ms",
+                                        "heartbeat.interval.ms",
+                                        "group.protocol.type",
+                                        "max.poll.interval.ms",
+                                        "enable.auto.commit",
+                                        "auto.commit.interval.ms",
+                                        "enable.auto.offset.store",
+                                        "queued.min.messages",
+                                        "queued.max.messages.kbytes",
+                                        "fetch.wait.max.ms",
+                                        "fetch.message.max.bytes",
+                                        "max.partition.fetch.bytes",
+                                        "fetch.max.bytes",
+                                        "fetch.min.bytes",
+                                        "fetch.error.backoff.ms",
+                                        "offset.store.method",
+                                        "isolation.level",
+                                        "enable.partition.eof",
+                                        "check.crcs",
+                                        "auto.offset.reset",
+                                        "allow.auto.create.topics",
+                                        NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+rd_kafka_t *sgs_kafka_producer_new(const sgs_config *cfg,
+                                   void (*dr_msg_cb)(rd_kafka_t *, const rd_kafka_message_t *,
+                                                     void *),
+                                   void *opaque, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    char err[512];
+    static const char *const defaults[] = {
+        "enable.idempotence", "true", "compression.codec", "lz4", "linger.ms", "5", NULL};
+
+    for (size_t i = 0; defaults[i]; i += 2)
+        if (conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) != 0)
+            goto fail;
+    for (size_t i = 0; i < sgs_config_kafka_count(cfg); i++) {
+        const char *k, *v;
+        sgs_config_kafka_at(cfg, i, &k, &v);
+        if (consumer_only(k))
+            continue;
+        if (conf_set(conf, k, v, errstr, errstr_size) != 0)
+            goto fail;
+    }
+    if (dr_msg_cb)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    if (opaque)
+        rd_kafka_conf_set_opaque(conf, opaque);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk) {
+        snprintf(errstr, errstr_size, "kafka producer: %s", err);
+        goto fail;
+    }
+    return rk; /* conf is owned by rk now */
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what sgs needs from Debian's packages, calling apt-get only for
+# packages that are absent (idempotent). Usage: scripts/setup.sh [build|demo|test]
+#   build: compiler, CMake and the libraries
+#   demo:  build + redis-server and kcat
+#   test:  demo + Python clients, Java and Maven (real Kafka broker), clang tools,
+#          valgrind, strace, docker-compose (validates docker-compose.yml)
+set -euo pipefail
+
+profile=${1:-test}
+pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev)
+case $profile in
+build) ;;
+demo) pkgs+=(redis-server kcat) ;;
+test)
+    pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis
+        openjdk-17-jre-headless maven clang clang-format libclang-rt-14-dev
+        valgrind strace time docker-compose)
+    ;;
+*)
+    echo "setup.sh: unknown profile '$profile' (build, demo or test)" >&2
+    exit 2
+    ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "setup.sh: installing ${missing[*]}" >&2
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

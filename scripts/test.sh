@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing,
+# checks formatting, builds, runs every test (unit, integration against real
+# redis-server and a real Apache Kafka broker, fault), then builds again under
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the tests there too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+bash scripts/setup.sh test
+
+echo "== format check (clang-format)"
+bash scripts/format.sh --check
+
+echo "== Kafka broker jars"
+bash scripts/kafka-jars.sh >/dev/null || echo "SKIPPED: real Kafka broker unavailable: jars could not be provisioned"
+
+echo "== build"
+bash scripts/build.sh build
+echo "== tests"
+(cd build && ctest --output-on-failure -j1 ${SGS_CTEST_ARGS:-})
+
+echo "== build with ASan + UBSan"
+bash scripts/build.sh build-asan -DSGS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+echo "== tests under ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j1 ${SGS_CTEST_ASAN_ARGS:-})
+
+echo "== all tests passed in $(($(date +%s) - t0)) s"

@@ -1,0 +1,167 @@
+/* Configuration: file, environment and -X precedence; errors naming file, line and key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sgs/buf.h"
+#include "sgs/config.h"
+
+static char tmpfile_path[256];
+
+static const char *write_tmp(const char *text)
+{
+    snprintf(tmpfile_path, sizeof(tmpfile_path), "/tmp/sgs-config-test-%d.conf", (int)getpid());
+    FILE *f = fopen(tmpfile_path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return tmpfile_path;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    sgs_config *cfg = sgs_config_new();
+    assert_string_equal(sgs_config_get(cfg, "topic.records"), "sgs.records");
+    assert_int_equal(sgs_config_get_int(cfg, "redis.port"), 6379);
+    assert_null(sgs_config_get(cfg, "redis.password"));
+    assert_string_equal(sgs_config_get(cfg, "kafka.bootstrap.servers"), "127.0.0.1:9092");
+    assert_string_equal(sgs_config_get(cfg, "kafka.group.id"), "sgs");
+    assert_true(sgs_config_get_double(cfg, "alert.late_rate_threshold") == 10.0);
+    assert_int_equal(sgs_config_get_bool(cfg, "deadline.count_decision_day"), 0);
+    assert_string_equal(sgs_config_group_name(cfg, "city"), "city");
+    sgs_config_destroy(cfg);
+}
+
+static void test_file_env_x_precedence(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *path = write_tmp("# comment\n"
+                                 "redis.port = 7000\n"
+                                 "  redis.host=10.0.0.1  \n"
+                                 "\n"
+                                 "kafka.linger.ms = 7\n"
+                                 "group.city.name = 市直单位\n"
+                                 "report.low_volume = 5 \r\n");
+    char *env[] = {"PATH=/bin", "SGS_REDIS_HOST=envhost", "SGS_KAFKA_BOOTSTRAP_SERVERS=b:1",
+                   "SGS_BUILD_DIR=/x", NULL};
+    char *xs[] = {"redis.host=xhost", "kafka.linger.ms=9"};
+    sgs_config *cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load(cfg, path, env, xs, 2, err, sizeof(err)), 0);
+    assert_int_equal(sgs_config_get_int(cfg, "redis.port"), 7000);
+    assert_string_equal(sgs_config_get(cfg, "redis.host"), "xhost");
+    assert_string_equal(sgs_config_get(cfg, "kafka.bootstrap.servers"), "b:1");
+    assert_string_equal(sgs_config_get(cfg, "kafka.linger.ms"), "9");
+    assert_int_equal(sgs_config_get_int(cfg, "report.low_volume"), 5);
+    assert_string_equal(sgs_config_group_name(cfg, "city"), "市直单位");
+    /* kafka list keeps one entry per key */
+    size_t n = sgs_config_kafka_count(cfg), linger = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *k, *v;
+        sgs_config_kafka_at(cfg, i, &k, &v);
+        if (strcmp(k, "linger.ms") == 0)
+            linger++;
+    }
+    assert_int_equal(linger, 1);
+    sgs_config_destroy(cfg);
+    unlink(path);
+}
+
+static void test_unknown_key_names_file_and_line(void **state)
+{
+    (void)state;
+    char err[512], want[600];
+    const char *path = write_tmp("redis.port = 1\n# x\nredis.hots = a\n");
+    sgs_config *cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:3: unknown key 'redis.hots'", path);
+    assert_string_equal(err, want);
+    sgs_config_destroy(cfg);
+    unlink(path);
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    char err[512], want[600];
+    sgs_config *cfg = sgs_config_new();
+    const char *path = write_tmp("redis.port = 70000\n");
+    assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "%s:1: key 'redis.port': expected an integer 1..65535, got '70000'", path);
+    assert_string_equal(err, want);
+    path = write_tmp("timezone.offset = Beijing\n");
+    assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":1: key 'timezone.offset'"));
+    path = write_tmp("just words\n");
+    assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":1: expected 'key = value'"));
+    assert_int_equal(
+        sgs_config_set_kv(cfg, "alert.late_rate_threshold=abc", "-X", err, sizeof(err)), -1);
+    assert_string_equal(err, "-X: key 'alert.late_rate_threshold': expected a number 0..100, got "
+                             "'abc'");
+    assert_int_equal(sgs_config_set_kv(cfg, "novalue", "-X", err, sizeof(err)), -1);
+    assert_string_equal(err, "-X: expected key=value, got 'novalue'");
+    char *env[] = {"SGS_NO_SUCH_KEY=1", NULL};
+    assert_int_equal(sgs_config_apply_env(cfg, env, err, sizeof(err)), -1);
+    assert_string_equal(err, "environment SGS_NO_SUCH_KEY: unknown key (no configuration key "
+                             "matches)");
+    assert_int_equal(sgs_config_load_file(cfg, "/nonexistent/x.conf", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.conf: cannot open"));
+    sgs_config_destroy(cfg);
+    unlink(tmpfile_path);
+}
+
+/* The shipped configs/sgs.conf loads and documents every key with its default. */
+static void test_shipped_conf_documents_every_key(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    const char *dir = getenv("SGS_CONFIGS");
+    assert_non_null(dir);
+    snprintf(path, sizeof(path), "%s/sgs.conf", dir);
+    sgs_config *cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    sgs_buf text = SGS_BUF_INIT;
+    while (fgets(line, sizeof(line), f))
+        sgs_buf_puts(&text, line);
+    fclose(f);
+    for (size_t i = 0; i < sgs_config_key_count(); i++) {
+        const char *def;
+        const char *key = sgs_config_key_at(i, &def);
+        char needle[300];
+        snprintf(needle, sizeof(needle), "\n%s = ", key);
+        char commented[300];
+        snprintf(commented, sizeof(commented), "\n# %s =", key);
+        if (!strstr(text.data, needle) && !strstr(text.data, commented))
+            fail_msg("configs/sgs.conf does not document key '%s'", key);
+        /* values set in the shipped file are the defaults */
+        if (def && strstr(text.data, needle) && strcmp(key, "groups") != 0)
+            assert_string_equal(sgs_config_get(cfg, key), def);
+    }
+    sgs_buf_free(&text);
+    sgs_config_destroy(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file_env_x_precedence),
+        cmocka_unit_test(test_unknown_key_names_file_and_line),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_shipped_conf_documents_every_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
