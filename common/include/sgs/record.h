@@ -2,7 +2,9 @@
  * quality rules of DESIGN §4.
  *
  * sgs_record_parse() is the hot path of the consumer: it must not keep pointers
- * into buf after it returns, and a record struct is meant to be reused. */
+ * into buf after it returns, and a record struct is meant to be reused. Inside,
+ * reading (jansson, into a format-neutral view) and the rules are separate
+ * stages, so the parser can be replaced without touching the rules. */
 #ifndef SGS_RECORD_H
 #define SGS_RECORD_H
 
@@ -30,20 +32,34 @@ enum sgs_record_status {
     SGS_RECORD_MALFORMED,    /* rejected with malformed_json; counts nowhere else */
 };
 
-#define SGS_MAX_REASONS  16
+/* Reason codes (sgs_reason.code points to one of these strings). */
+#define SGS_REASON_MALFORMED_JSON  "malformed_json"
+#define SGS_REASON_UNKNOWN_UNIT    "unknown_unit"
+#define SGS_REASON_MISSING_FIELD   "missing_field"
+#define SGS_REASON_BAD_KIND        "bad_kind"
+#define SGS_REASON_BAD_DATE        "bad_date"
+#define SGS_REASON_FUTURE_DECISION "future_decision"
+#define SGS_REASON_BAD_USCC        "bad_uscc"
+#define SGS_REASON_BAD_ID_NO       "bad_id_no"
+#define SGS_REASON_BAD_VALIDITY    "bad_validity"
+#define SGS_REASON_BAD_AMOUNT      "bad_amount"
+#define SGS_REASON_BAD_DOC_NO      "bad_doc_no"
+
+#define SGS_MAX_REASONS  16 /* more are dropped (a record has at most ~12 in practice) */
 #define SGS_UNIT_ID_MAX  128
 #define SGS_IDENTITY_MAX (SGS_UNIT_ID_MAX + 16 + SGS_DOCNO_MAX)
 
 typedef struct sgs_reason {
-    const char *code; /* static string: "missing_field", "bad_uscc", ... */
-    char field[48];   /* "subject.uscc", "" for whole-message reasons */
-    char message[200];
+    const char *code;  /* static string, one of SGS_REASON_* */
+    char field[48];    /* "subject.uscc" (native) or the national code ("XK_XDR_SHXYM");
+                          "" for malformed_json */
+    char message[200]; /* valid UTF-8; quoted values shortened to ~40 bytes + "..." */
 } sgs_reason;
 
 typedef struct sgs_rules {
     const sgs_calendar *calendar;
     const sgs_registry *registry;
-    int deadline_workdays[3]; /* indexed by enum sgs_kind (1, 2) */
+    int deadline_workdays[3]; /* indexed by enum sgs_kind (1, 2); < 1 means 7 */
     int count_decision_day;   /* deadline counting variant, see sgs_calendar_deadline */
     int tz_offset;            /* seconds east of UTC for report days and months */
 } sgs_rules;
@@ -65,7 +81,13 @@ typedef struct sgs_record {
 
     int has_decision_date;
     sgs_day decision_date;
-    int has_reported_at;         /* reported_at parsed (from the record or the timestamp) */
+    /* The report time. reported_at absent or null: the Kafka timestamp (else now)
+     * is the report time, has_reported_at = reported_from_timestamp = 1.
+     * reported_at present but unusable (bad_date, or missing_field for "" or a
+     * non-string): has_reported_at = 0, and reported_at, report_day, month and
+     * day come from the timestamp (else now) only to place the record in a month.
+     * Also filled for unknown_unit and malformed_json records. */
+    int has_reported_at;         /* the report time is known (record or timestamp) */
     int reported_from_timestamp; /* reported_at absent: the Kafka timestamp was used */
     int64_t reported_at;         /* Unix seconds */
     char reported_at_text[40];   /* RFC 3339 as given, or formatted in tz_offset */
@@ -73,6 +95,8 @@ typedef struct sgs_record {
     char month[8];               /* "YYYY-MM" of report_day */
     char day[11];                /* "YYYY-MM-DD" of report_day */
 
+    /* Deadline: whenever decision_date is valid and the kind known (also when
+     * other rules fail). late and workdays_late only when has_reported_at. */
     int has_deadline;
     sgs_day deadline;
     int late;          /* report_day > deadline */
@@ -85,13 +109,41 @@ typedef struct sgs_record {
 const char *sgs_kind_name(enum sgs_kind kind); /* "license", "penalty", "" */
 
 /* Parses one message value and applies every rule. Always fills *out (status,
- * reasons, and whatever could be read); never fails otherwise. msg_timestamp_ms is
- * the Kafka message timestamp (-1 when unknown): it is the report time when the
- * record has no reported_at, and the time that decides the month when reported_at
- * is unusable; with neither, the current time is used.
- * Reasons: malformed_json (not a UTF-8 JSON object: the message says why and at
- * which byte), unknown_unit, and the codes of DESIGN §4, all of them, each with
- * the field and a message quoting the bad value (shortened). */
+ * reasons, and whatever could be read); never fails otherwise. Thread-safe given
+ * a separate *out per thread; rules are only read. msg_timestamp_ms is the Kafka
+ * message timestamp (-1 when unknown): it is the report time when the record has
+ * no reported_at, and the time that decides the month when reported_at is
+ * unusable; with neither, the current time is used.
+ *
+ * Reasons:
+ * - malformed_json (status MALFORMED, the only reason): not a UTF-8 JSON object.
+ *   The message says why and at which byte (jansson's text), or what the top
+ *   level was ("JSON array, expected an object"). Also: \u0000 in a string, lone
+ *   surrogates, duplicate keys, nesting deeper than jansson's limit (2048), and
+ *   numbers jansson cannot hold (a 400-digit integer, 1e400) anywhere in the
+ *   document.
+ * - unknown_unit (status UNKNOWN_UNIT, the only reason): unit_id missing, not a
+ *   string, or not found by sgs_registry_find_id. National format: *_LYDWDM /
+ *   CF_SJLYDM by sgs_registry_find_id, else XK_LYDW / CF_SJLY by
+ *   sgs_registry_find. The other fields are still read (month, kind, dates).
+ * - otherwise every rule of DESIGN §4, all failures listed (status INVALID):
+ *   a required field that is absent, null, blank or not a string is
+ *   missing_field ("expected a string, got a number"); a subject type that is
+ *   none of the three is missing_field for subject.type too (DESIGN §4 has no
+ *   code of its own for it). subject.uscc: required for legal_person, optional
+ *   for individual_business (SGS_USCC_PLACEHOLDER accepted there only), checked
+ *   when given for anyone else; authority.uscc checked when given; a "91350"
+ *   code that fails only the check character is accepted (debug log).
+ *   subject.id_no is checked for natural persons only (national: unless
+ *   *_XDR_ZJLX names a document other than the resident ID). Validity dates
+ *   "长期"/"长期有效"/"永久" mean open-ended. fine_amount: absent, null or a number
+ *   >= 0 (national CF_NR_FK also "" or a decimal string).
+ *
+ * National format: an object with XK_WSH or CF_WSH, or without "kind" and with
+ * any XK_ / CF_ key. Dates YYYY-MM-DD, YYYY/MM/DD (one-digit month/day allowed)
+ * or YYYYMMDD, optionally + " " or "T" + H:MM[:SS[.f]]. Subject type labels
+ * 法人及非法人组织 (also 法人, 非法人组织) / 个体工商户 / 自然人, or the English codes.
+ * Reasons name the national field codes. Both XK_ and CF_ families: bad_kind. */
 void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64_t msg_timestamp_ms,
                       sgs_record *out);
 

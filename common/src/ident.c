@@ -1,0 +1,119 @@
+/* Check characters of the Unified Social Credit Code (GB 32100-2015) and of the
+ * resident ID number (GB 11643-1999). Pure functions, no state. */
+#include "sgs/ident.h"
+
+#include "sgs/date.h"
+
+/* GB 32100-2015 code alphabet, value = index: digits, then A-Z without I O S V
+ * Z. */
+static const char uscc_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+int sgs_uscc_char_value(char c)
+{
+    int i;
+
+    for (i = 0; uscc_alphabet[i] != '\0'; i++) {
+        if (uscc_alphabet[i] == c) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+char sgs_uscc_check_char(const char *s17)
+{
+    /* Weight of position i (0-based) is 3^i mod 31. */
+    int weight = 1;
+    int sum = 0;
+    int i;
+
+    for (i = 0; i < 17; i++) {
+        int v = sgs_uscc_char_value(s17[i]);
+        if (v < 0) {
+            return '\0';
+        }
+        sum += v * weight;
+        weight = weight * 3 % 31;
+    }
+    return uscc_alphabet[(31 - sum % 31) % 31];
+}
+
+enum sgs_uscc_result sgs_uscc_check(const char *s, size_t len)
+{
+    size_t i;
+
+    if (s == NULL || len != 18) {
+        return SGS_USCC_BAD_LENGTH;
+    }
+    for (i = 0; i < 18; i++) {
+        if (sgs_uscc_char_value(s[i]) < 0) {
+            return SGS_USCC_BAD_CHAR;
+        }
+    }
+    return sgs_uscc_check_char(s) == s[17] ? SGS_USCC_OK : SGS_USCC_BAD_CHECK;
+}
+
+int sgs_uscc_is_placeholder(const char *s, size_t len)
+{
+    static const char placeholder[] = SGS_USCC_PLACEHOLDER;
+    size_t i;
+
+    if (s == NULL || len != sizeof(placeholder) - 1) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (s[i] != placeholder[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+char sgs_idno_check_char(const char *s17)
+{
+    static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    static const char checks[] = "10X98765432";
+    int sum = 0;
+    int i;
+
+    for (i = 0; i < 17; i++) {
+        if (s17[i] < '0' || s17[i] > '9') {
+            return '\0';
+        }
+        sum += (s17[i] - '0') * weights[i];
+    }
+    return checks[sum % 11];
+}
+
+static int digits_value(const char *s, int n)
+{
+    int v = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+enum sgs_idno_result sgs_idno_check(const char *s, size_t len)
+{
+    size_t i;
+
+    if (s == NULL || len != 18) {
+        return SGS_IDNO_BAD_LENGTH;
+    }
+    for (i = 0; i < 17; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return SGS_IDNO_BAD_CHAR;
+        }
+    }
+    if (!((s[17] >= '0' && s[17] <= '9') || s[17] == 'X')) {
+        return SGS_IDNO_BAD_CHAR;
+    }
+    /* Positions 7-14 (1-based) are the birth date YYYYMMDD. */
+    if (!sgs_date_valid(digits_value(s + 6, 4), digits_value(s + 10, 2), digits_value(s + 12, 2))) {
+        return SGS_IDNO_BAD_BIRTHDATE;
+    }
+    return sgs_idno_check_char(s) == s[17] ? SGS_IDNO_OK : SGS_IDNO_BAD_CHECK;
+}

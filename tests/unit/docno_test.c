@@ -1,0 +1,206 @@
+/* Unit tests of the doc_no normal form (DOMAIN.md §4). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sgs/docno.h"
+
+static sgs_docno doc;
+
+static int norm(const char *s)
+{
+    return sgs_docno_normalize(s, strlen(s), &doc);
+}
+
+/* Normalises s, checks the normal form, and that normalising it again is a
+ * no-op. */
+static void expect_norm(const char *s, const char *expected)
+{
+    sgs_docno again;
+
+    assert_int_equal(norm(s), 0);
+    assert_string_equal(doc.norm, expected);
+    assert_int_equal(sgs_docno_normalize(doc.norm, strlen(doc.norm), &again), 0);
+    assert_string_equal(again.norm, doc.norm);
+    assert_int_equal(again.has_serial, doc.has_serial);
+}
+
+static void test_official_form(void **state)
+{
+    (void)state;
+    expect_norm("平市监罚〔2023〕123号", "平市监罚〔2023〕123号");
+    assert_int_equal(doc.has_serial, 1);
+    assert_string_equal(doc.prefix, "平市监罚");
+    assert_int_equal(doc.year, 2023);
+    assert_int_equal(doc.serial_lo, 123);
+    assert_int_equal(doc.serial_hi, 123);
+    assert_int_equal(doc.norm_chars, 14);
+}
+
+static void test_every_bracket_variant(void **state)
+{
+    static const char *const variants[] = {
+        "平市监罚〔2023〕12号", "平市监罚[2023]12号",   "平市监罚［2023］12号",
+        "平市监罚【2023】12号", "平市监罚（2023）12号", "平市监罚(2023)12号",
+        "平市监罚﹝2023﹞12号", "平市监罚〖2023〗12号", "平市监罚〔2023]12号",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        expect_norm(variants[i], "平市监罚〔2023〕12号");
+        assert_int_equal(doc.has_serial, 1);
+        assert_string_equal(doc.prefix, "平市监罚");
+        assert_int_equal(doc.year, 2023);
+        assert_int_equal(doc.serial_lo, 12);
+    }
+}
+
+static void test_di_and_leading_zeros(void **state)
+{
+    (void)state;
+    expect_norm("平市监罚〔2019〕第045号", "平市监罚〔2019〕45号");
+    assert_int_equal(doc.serial_lo, 45);
+    expect_norm("平市监罚〔2024〕03301 号", "平市监罚〔2024〕3301号");
+    assert_int_equal(doc.serial_lo, 3301);
+    expect_norm("平市监罚［2023］第045 号", "平市监罚〔2023〕45号");
+    expect_norm("平市监罚〔2024〕000号", "平市监罚〔2024〕0号");
+    assert_int_equal(doc.has_serial, 1);
+    assert_int_equal(doc.serial_lo, 0);
+    /* 第 not directly before a serial stays. */
+    expect_norm("平市监罚〔2024〕第号", "平市监罚〔2024〕第号");
+    assert_int_equal(doc.has_serial, 0);
+}
+
+static void test_fullwidth_and_spaces(void **state)
+{
+    (void)state;
+    expect_norm("平市监罚〔２０２３〕１２号", "平市监罚〔2023〕12号");
+    expect_norm("平市监罚［２０２３］第０１２号", "平市监罚〔2023〕12号");
+    expect_norm("ＡＢｃ罚〔2023〕12号", "ABc罚〔2023〕12号");
+    expect_norm(" 平市 监罚\t〔2023〕\u3000１２\u00a0号 \n", "平市监罚〔2023〕12号");
+    assert_string_equal(doc.prefix, "平市监罚");
+}
+
+static void test_prefix_brackets_stay(void **state)
+{
+    (void)state;
+    expect_norm("豫牧（兽药）罚决字〔2018〕第1号", "豫牧（兽药）罚决字〔2018〕1号");
+    assert_string_equal(doc.prefix, "豫牧（兽药）罚决字");
+    assert_int_equal(doc.year, 2018);
+    assert_int_equal(doc.serial_lo, 1);
+    expect_norm("京公(鼓)罚决字〔2024〕001号", "京公(鼓)罚决字〔2024〕1号");
+    assert_string_equal(doc.prefix, "京公(鼓)罚决字");
+    expect_norm("京公(鼓)罚决字(2024)001号", "京公(鼓)罚决字〔2024〕1号");
+    /* A bracket around something other than 4 digits is not the year. */
+    expect_norm("某局(12345)罚〔2024〕7号", "某局(12345)罚〔2024〕7号");
+    assert_string_equal(doc.prefix, "某局(12345)罚");
+}
+
+static void test_range(void **state)
+{
+    (void)state;
+    expect_norm("平市监罚〔2025〕12号-13号", "平市监罚〔2025〕12-13号");
+    assert_int_equal(doc.has_serial, 1);
+    assert_int_equal(doc.serial_lo, 12);
+    assert_int_equal(doc.serial_hi, 13);
+    expect_norm("平市监罚〔2025〕12-13号", "平市监罚〔2025〕12-13号");
+    expect_norm("平市监罚〔2025〕第012号至第015号", "平市监罚〔2025〕12-15号");
+    assert_int_equal(doc.serial_hi, 15);
+    expect_norm("平市监罚〔2025〕12号－13号", "平市监罚〔2025〕12-13号");
+    /* A second number that is not larger is not a range ("12-1号" is a
+     * sub-number). */
+    expect_norm("平市监罚〔2025〕12-1号", "平市监罚〔2025〕12-1号");
+    assert_int_equal(doc.serial_lo, 12);
+    assert_int_equal(doc.serial_hi, 12);
+}
+
+static void test_no_serial(void **state)
+{
+    (void)state;
+    expect_norm("双环许可2019", "双环许可2019");
+    assert_int_equal(doc.has_serial, 0);
+    assert_string_equal(doc.prefix, "");
+    expect_norm("平市监罚〔2023〕号", "平市监罚〔2023〕号");
+    assert_int_equal(doc.has_serial, 0);
+    assert_int_equal(doc.year, 2023);
+    expect_norm("", "");
+    assert_int_equal(doc.norm_chars, 0);
+    /* A serial with more than 18 significant digits is copied, not read. */
+    expect_norm("罚〔2023〕1234567890123456789号", "罚〔2023〕1234567890123456789号");
+    assert_int_equal(doc.has_serial, 0);
+}
+
+static void test_invalid_utf8(void **state)
+{
+    static const char *const bad[] = {
+        "\xff",
+        "abc\x80",
+        "平市监罚\xe3\x80", /* truncated 〔 */
+        "\xc0\xaf",
+        "\xed\xa0\x80",     /* surrogate U+D800 */
+        "\xf4\x90\x80\x80", /* above U+10FFFF */
+        "\xe0\x80\xaf",     /* overlong */
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(norm(bad[i]), -1);
+        assert_string_equal(doc.norm, "");
+        assert_int_equal(doc.has_serial, 0);
+    }
+    /* An embedded NUL. */
+    assert_int_equal(sgs_docno_normalize("ab\0cd", 5, &doc), -1);
+    assert_int_equal(sgs_docno_normalize(NULL, 0, &doc), -1);
+}
+
+static void test_huge_input(void **state)
+{
+    size_t n = 10 * 1024;
+    char *big = malloc(n);
+    size_t i;
+
+    (void)state;
+    assert_non_null(big);
+    for (i = 0; i < n; i++) {
+        big[i] = (char)('0' + i % 10);
+    }
+    assert_int_equal(sgs_docno_normalize(big, n, &doc), -1);
+    assert_string_equal(doc.norm, "");
+    /* 10 KB of Chinese text (3 bytes each). */
+    for (i = 0; i + 3 <= n; i += 3) {
+        memcpy(big + i, "号", 3);
+    }
+    assert_int_equal(sgs_docno_normalize(big, i, &doc), -1);
+    /* Just over the output buffer: 86 characters of 3 bytes = 258 bytes. */
+    assert_int_equal(sgs_docno_normalize(big, 86 * 3, &doc), -1);
+    assert_int_equal(sgs_docno_normalize(big, 85 * 3, &doc), 0);
+    assert_int_equal(doc.norm_chars, 85);
+    /* White space does not count against the limit. */
+    memset(big, ' ', n);
+    memcpy(big + n - 9, "罚〔2023〕", 9);
+    assert_int_equal(sgs_docno_normalize(big, n, &doc), 0);
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_official_form),
+        cmocka_unit_test(test_every_bracket_variant),
+        cmocka_unit_test(test_di_and_leading_zeros),
+        cmocka_unit_test(test_fullwidth_and_spaces),
+        cmocka_unit_test(test_prefix_brackets_stay),
+        cmocka_unit_test(test_range),
+        cmocka_unit_test(test_no_serial),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_huge_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

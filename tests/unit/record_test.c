@@ -1,0 +1,1325 @@
+/* Unit tests of record parsing and the quality rules (DESIGN §3, §4). The
+ * registry is built from a buffer here (independent of the shipped unit ids);
+ * the calendar is the shipped configs/calendar-cn.json (the deadlines are facts
+ * of that calendar). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "sgs/calendar.h"
+#include "sgs/date.h"
+#include "sgs/record.h"
+#include "sgs/registry.h"
+
+static const char units_tsv[] = "# test registry\n"
+                                "unit_id\tname\tgroup\taliases\n"
+                                "11410400MB0000001P\t市市场监管局\tcity\t平顶山市市场监督管理局,"
+                                "市市场监督管理局\n"
+                                "410423\t鲁山县\tcounty\t鲁山县人民政府\n";
+
+static const char license_json[] =
+    "{\"record_id\": \"r-1\", \"kind\": \"license\", \"unit_id\": \"410423\","
+    " \"doc_no\": \"鲁市监许［2023］第01024 号\", \"decision_date\": "
+    "\"2023-12-01\","
+    " \"reported_at\": \"2023-12-05T10:31:00+08:00\","
+    " \"subject\": {\"name\": \"平顶山市某某商贸有限公司\", \"type\": "
+    "\"legal_person\","
+    "   \"uscc\": \"91310110666007217T\", \"id_no\": null},"
+    " \"authority\": {\"name\": \"鲁山县市场监督管理局\", \"uscc\": "
+    "\"11230500001755309F\"},"
+    " \"license\": {\"category\": \"普通\", \"content\": \"食品经营许可\","
+    "   \"valid_from\": \"2023-12-01\", \"valid_to\": \"2028-11-30\"},"
+    " \"penalty\": null, \"extra\": {\"kept\": [1, 2]}}";
+
+static const char penalty_json[] =
+    "{\"kind\": \"penalty\", \"unit_id\": \"11410400MB0000001P\","
+    " \"doc_no\": \"平市监罚〔2023〕123号\", \"decision_date\": \"2023-12-01\","
+    " \"reported_at\": \"2023-12-05T10:31:00+08:00\","
+    " \"subject\": {\"name\": \"张三\", \"type\": \"natural_person\", "
+    "\"uscc\": null,"
+    "   \"id_no\": \"11010519491231002X\"},"
+    " \"authority\": {\"name\": \"平顶山市市场监督管理局\"},"
+    " \"license\": null,"
+    " \"penalty\": {\"category\": [\"罚款\"], \"content\": \"罚款五千元\", "
+    "\"fine_amount\": 0.5,"
+    "   \"violation\": \"未按规定公示\", \"basis\": \"《条例》第十条\"}}";
+
+static const char national_license_json[] =
+    "{\"XK_XDR_MC\": \"平顶山市某某商贸有限公司\", \"XK_XDR_LB\": "
+    "\"法人及非法人组织\","
+    " \"XK_XDR_SHXYM\": \"91310110666007217T\", \"XK_FRDB\": \"李四\","
+    " \"XK_XKWS\": \"食品经营许可证\", \"XK_WSH\": \"鲁市监许[2023]第01024号\","
+    " \"XK_XKLB\": \"普通\", \"XK_NR\": \"食品经营许可\", \"XK_JDRQ\": "
+    "\"2023/12/01\","
+    " \"XK_YXQZ\": \"2023/12/01\", \"XK_YXQZI\": \"2028/11/30\","
+    " \"XK_XKJG\": \"鲁山县市场监督管理局\", \"XK_XKJGDM\": "
+    "\"11230500001755309F\","
+    " \"XK_ZT\": \"1\", \"XK_LYDW\": \"鲁山县\", \"XK_LYDWDM\": \"410423\", "
+    "\"BZ\": \"\"}";
+
+static const char national_penalty_json[] =
+    "{\"CF_XDR_MC\": \"张三\", \"CF_XDR_LB\": \"自然人\", \"CF_XDR_ZJLX\": "
+    "\"身份证\","
+    " \"CF_XDR_ZJHM\": \"11010519491231002X\", \"CF_WSH\": "
+    "\"平市监罚（2023）0123号\","
+    " \"CF_WFXW\": \"未按规定公示\", \"CF_SY\": \"...\", \"CF_YJ\": "
+    "\"《条例》第十条\","
+    " \"CF_CFLB\": \"罚款\", \"CF_NR\": \"罚款五千元\", \"CF_NR_FK\": \"0.5\","
+    " \"CF_JDRQ\": \"20231201\", \"CF_CFJG\": \"平顶山市市场监督管理局\","
+    " \"CF_CFJGDM\": \"11230500001755309F\", \"CF_SJLY\": "
+    "\"平顶山市市场监督管理局\"}";
+
+static sgs_registry *reg;
+static sgs_calendar *cal;
+static sgs_rules rules;
+static sgs_record rec; /* a few KB: static, and reused like the consumer does */
+
+/* 2023-12-05T02:31:00Z, the reported_at of the samples. */
+static int64_t unix_at(int y, int mo, int d, int h, int mi, int s)
+{
+    return (int64_t)sgs_day_from_ymd(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+static int setup(void **state)
+{
+    char err[512];
+    char path[4096];
+    const char *dir = getenv("SGS_CONFIGS");
+
+    (void)state;
+    reg =
+        sgs_registry_load_buffer("test-units.tsv", units_tsv, strlen(units_tsv), err, sizeof(err));
+    if (reg == NULL) {
+        fprintf(stderr, "registry: %s\n", err);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/calendar-cn.json", dir ? dir : SGS_SOURCE_DIR "/configs");
+    cal = sgs_calendar_load(path, err, sizeof(err));
+    if (cal == NULL) {
+        fprintf(stderr, "calendar: %s\n", err);
+        return -1;
+    }
+    rules.calendar = cal;
+    rules.registry = reg;
+    rules.deadline_workdays[SGS_KIND_LICENSE] = 7;
+    rules.deadline_workdays[SGS_KIND_PENALTY] = 7;
+    rules.count_decision_day = 0;
+    rules.tz_offset = 8 * 3600;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sgs_registry_destroy(reg);
+    sgs_calendar_destroy(cal);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static int utf8_valid(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    while (*u) {
+        size_t n, i;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (*u < 0x80) {
+            u++;
+            continue;
+        }
+        if (*u >= 0xC2 && *u <= 0xDF) {
+            n = 2;
+        } else if (*u >= 0xE0 && *u <= 0xEF) {
+            n = 3;
+            lo = *u == 0xE0 ? 0xA0 : 0x80;
+            hi = *u == 0xED ? 0x9F : 0xBF;
+        } else if (*u >= 0xF0 && *u <= 0xF4) {
+            n = 4;
+            lo = *u == 0xF0 ? 0x90 : 0x80;
+            hi = *u == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return 0;
+        }
+        if (u[1] < lo || u[1] > hi) {
+            return 0;
+        }
+        for (i = 2; i < n; i++) {
+            if ((u[i] & 0xC0) != 0x80) {
+                return 0;
+            }
+        }
+        u += n;
+    }
+    return 1;
+}
+
+static int terminated(const char *s, size_t cap)
+{
+    return memchr(s, '\0', cap) != NULL;
+}
+
+/* What must hold for every record, whatever the input. */
+static void assert_sane(void)
+{
+    int i;
+
+    assert_true(rec.n_reasons >= 0 && rec.n_reasons <= SGS_MAX_REASONS);
+    for (i = 0; i < rec.n_reasons; i++) {
+        const sgs_reason *r = &rec.reasons[i];
+        assert_non_null(r->code);
+        assert_true(terminated(r->field, sizeof(r->field)));
+        assert_true(terminated(r->message, sizeof(r->message)));
+        assert_true(utf8_valid(r->field));
+        assert_true(utf8_valid(r->message));
+        assert_true(r->message[0] != '\0');
+    }
+    assert_true(terminated(rec.unit_id, sizeof(rec.unit_id)) && utf8_valid(rec.unit_id));
+    assert_true(terminated(rec.doc_no, sizeof(rec.doc_no)) && utf8_valid(rec.doc_no));
+    assert_true(terminated(rec.doc.norm, sizeof(rec.doc.norm)) && utf8_valid(rec.doc.norm));
+    assert_true(terminated(rec.identity, sizeof(rec.identity)) && utf8_valid(rec.identity));
+    assert_true(terminated(rec.reported_at_text, sizeof(rec.reported_at_text)));
+    assert_true(utf8_valid(rec.reported_at_text));
+    assert_int_equal(strlen(rec.month), 7);
+    assert_int_equal(strlen(rec.day), 10);
+    if (rec.status == SGS_RECORD_VALID) {
+        assert_int_equal(rec.n_reasons, 0);
+    } else {
+        assert_true(rec.n_reasons > 0);
+    }
+    if (rec.status == SGS_RECORD_MALFORMED) {
+        assert_int_equal(rec.n_reasons, 1);
+        assert_string_equal(rec.reasons[0].code, "malformed_json");
+    }
+    if (rec.status == SGS_RECORD_UNKNOWN_UNIT) {
+        assert_int_equal(rec.n_reasons, 1);
+        assert_string_equal(rec.reasons[0].code, "unknown_unit");
+        assert_null(rec.unit);
+    }
+    if (rec.has_identity) {
+        assert_non_null(rec.unit);
+    }
+}
+
+static void parse_buf(const char *buf, size_t len, int64_t ts_ms)
+{
+    sgs_record_parse(&rules, buf, len, ts_ms, &rec);
+    assert_sane();
+}
+
+static void parse_text(const char *s, int64_t ts_ms)
+{
+    parse_buf(s, strlen(s), ts_ms);
+}
+
+static void parse_json(const json_t *root, int64_t ts_ms)
+{
+    char *s = json_dumps(root, JSON_COMPACT);
+    assert_non_null(s);
+    parse_text(s, ts_ms);
+    free(s);
+}
+
+static json_t *load(const char *text)
+{
+    json_error_t err;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &err);
+    if (j == NULL) {
+        fail_msg("bad test JSON: %s: %s", err.text, text);
+    }
+    return j;
+}
+
+/* Sets (value_json != NULL) or deletes a member at a path of at most two levels
+ * ("subject.uscc"). */
+static void set_path(json_t *root, const char *path, const char *value_json)
+{
+    char key[64];
+    const char *dot = strchr(path, '.');
+    json_t *obj = root;
+
+    if (dot != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        obj = json_object_get(root, key);
+        assert_non_null(obj);
+        path = dot + 1;
+    }
+    if (value_json == NULL) {
+        json_object_del(obj, path);
+    } else {
+        json_object_set_new(obj, path, load(value_json));
+    }
+}
+
+static int has_reason(const char *code, const char *field)
+{
+    int i;
+
+    for (i = 0; i < rec.n_reasons; i++) {
+        if (strcmp(rec.reasons[i].code, code) == 0 && strcmp(rec.reasons[i].field, field) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void dump_reasons(void)
+{
+    int i;
+
+    for (i = 0; i < rec.n_reasons; i++) {
+        print_message("  reason %s [%s]: %s\n", rec.reasons[i].code, rec.reasons[i].field,
+                      rec.reasons[i].message);
+    }
+}
+
+static void assert_only_reason(const char *code, const char *field)
+{
+    if (rec.n_reasons != 1 || strcmp(rec.reasons[0].code, code) != 0 ||
+        strcmp(rec.reasons[0].field, field) != 0) {
+        print_message("expected only %s [%s], got %d reason(s):\n", code, field, rec.n_reasons);
+        dump_reasons();
+        fail();
+    }
+}
+
+static void assert_valid(void)
+{
+    if (rec.status != SGS_RECORD_VALID) {
+        print_message("expected a valid record, got status %d:\n", (int)rec.status);
+        dump_reasons();
+        fail();
+    }
+}
+
+static void assert_message_contains(const char *text)
+{
+    int i;
+
+    for (i = 0; i < rec.n_reasons; i++) {
+        if (strstr(rec.reasons[i].message, text) != NULL) {
+            return;
+        }
+    }
+    print_message("no message contains '%s':\n", text);
+    dump_reasons();
+    fail();
+}
+
+static const int64_t TS_DEC05 = 1701743460000LL; /* 2023-12-05T02:31:00Z */
+
+/* ---- valid records ---- */
+
+static void test_valid_license(void **state)
+{
+    (void)state;
+    parse_text(license_json, -1);
+    assert_valid();
+    assert_int_equal(rec.format, SGS_FORMAT_NATIVE);
+    assert_int_equal(rec.kind, SGS_KIND_LICENSE);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_LEGAL_PERSON);
+    assert_non_null(rec.unit);
+    assert_string_equal(rec.unit->name, "鲁山县");
+    assert_string_equal(rec.unit_id, "410423");
+    assert_string_equal(rec.doc_no, "鲁市监许［2023］第01024 号");
+    assert_string_equal(rec.doc.norm, "鲁市监许〔2023〕1024号");
+    assert_int_equal(rec.doc.has_serial, 1);
+    assert_int_equal(rec.doc.serial_lo, 1024);
+    assert_true(rec.has_identity);
+    assert_string_equal(rec.identity, "410423|license|鲁市监许〔2023〕1024号");
+    assert_true(rec.has_decision_date);
+    assert_int_equal(rec.decision_date, sgs_day_from_ymd(2023, 12, 1));
+    assert_true(rec.has_reported_at);
+    assert_false(rec.reported_from_timestamp);
+    assert_int_equal(rec.reported_at, unix_at(2023, 12, 5, 2, 31, 0));
+    assert_string_equal(rec.reported_at_text, "2023-12-05T10:31:00+08:00");
+    assert_int_equal(rec.report_day, sgs_day_from_ymd(2023, 12, 5));
+    assert_string_equal(rec.month, "2023-12");
+    assert_string_equal(rec.day, "2023-12-05");
+    assert_true(rec.has_deadline);
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2023, 12, 12));
+    assert_false(rec.late);
+    assert_int_equal(rec.workdays_late, 0);
+    assert_int_equal(rec.n_reasons, 0);
+    assert_string_equal(sgs_kind_name(rec.kind), "license");
+}
+
+static void test_valid_penalty(void **state)
+{
+    (void)state;
+    parse_text(penalty_json, -1);
+    assert_valid();
+    assert_int_equal(rec.kind, SGS_KIND_PENALTY);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_NATURAL_PERSON);
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    assert_string_equal(rec.doc.norm, "平市监罚〔2023〕123号");
+    assert_string_equal(rec.doc.prefix, "平市监罚");
+    assert_int_equal(rec.doc.year, 2023);
+    assert_string_equal(rec.identity, "11410400MB0000001P|penalty|平市监罚〔2023〕123号");
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2023, 12, 12));
+    assert_false(rec.late);
+    assert_string_equal(sgs_kind_name(SGS_KIND_PENALTY), "penalty");
+    assert_string_equal(sgs_kind_name(SGS_KIND_NONE), "");
+}
+
+/* ---- each rule alone ---- */
+
+struct rule_case {
+    const char *sample; /* license_json or penalty_json */
+    const char *path;   /* member to change */
+    const char *value;  /* new value as JSON, NULL to delete */
+    const char *path2;  /* optional second change */
+    const char *value2;
+    const char *code; /* expected only reason; NULL: the record stays valid */
+    const char *field;
+};
+
+#define L license_json
+#define P penalty_json
+
+static const struct rule_case rule_cases[] = {
+    /* missing_field */
+    {L, "kind", NULL, NULL, NULL, "missing_field", "kind"},
+    {L, "kind", "\"\"", NULL, NULL, "missing_field", "kind"},
+    {L, "kind", "1", NULL, NULL, "missing_field", "kind"},
+    {L, "doc_no", NULL, NULL, NULL, "missing_field", "doc_no"},
+    {L, "doc_no", "12345", NULL, NULL, "missing_field", "doc_no"},
+    {L, "doc_no", "null", NULL, NULL, "missing_field", "doc_no"},
+    {L, "decision_date", NULL, NULL, NULL, "missing_field", "decision_date"},
+    {L, "decision_date", "20231201", NULL, NULL, "missing_field", "decision_date"},
+    {L, "reported_at", "\"\"", NULL, NULL, "missing_field", "reported_at"},
+    {L, "reported_at", "1701743460", NULL, NULL, "missing_field", "reported_at"},
+    {L, "subject.name", NULL, NULL, NULL, "missing_field", "subject.name"},
+    {L, "subject.name", "\"  \"", NULL, NULL, "missing_field", "subject.name"},
+    {L, "subject.name", "[\"x\"]", NULL, NULL, "missing_field", "subject.name"},
+    {L, "subject.type", NULL, NULL, NULL, "missing_field", "subject.type"},
+    {L, "subject.type", "\"company\"", NULL, NULL, "missing_field", "subject.type"},
+    {L, "authority.name", NULL, NULL, NULL, "missing_field", "authority.name"},
+    {L, "authority.name", "{}", NULL, NULL, "missing_field", "authority.name"},
+    /* bad_kind */
+    {L, "kind", "\"permit\"", NULL, NULL, "bad_kind", "kind"},
+    {L, "kind", "\"License\"", NULL, NULL, "bad_kind", "kind"},
+    {L, "license", NULL, NULL, NULL, "bad_kind", "license"},
+    {L, "license", "null", NULL, NULL, "bad_kind", "license"},
+    {L, "license", "\"食品经营许可\"", NULL, NULL, "bad_kind", "license"},
+    {P, "penalty", NULL, NULL, NULL, "bad_kind", "penalty"},
+    {P, "penalty", "[]", NULL, NULL, "bad_kind", "penalty"},
+    /* bad_date */
+    {L, "decision_date", "\"2023-02-30\"", NULL, NULL, "bad_date", "decision_date"},
+    {L, "decision_date", "\"2023/12/01\"", NULL, NULL, "bad_date", "decision_date"},
+    {L, "decision_date", "\"2023-12-1\"", NULL, NULL, "bad_date", "decision_date"},
+    {L, "reported_at", "\"2023-12-05 10:31:00\"", NULL, NULL, "bad_date", "reported_at"},
+    {L, "reported_at", "\"2023-12-05T10:31:00\"", NULL, NULL, "bad_date", "reported_at"},
+    {L, "reported_at", "\"2023-12-32T10:31:00+08:00\"", NULL, NULL, "bad_date", "reported_at"},
+    /* future_decision */
+    {L, "decision_date", "\"2023-12-06\"", "license.valid_from", "\"2023-12-06\"",
+     "future_decision", "decision_date"},
+    {L, "decision_date", "\"2023-12-05\"", NULL, NULL, NULL, NULL}, /* same day is fine */
+    /* bad_uscc */
+    {L, "subject.uscc", NULL, NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"91310110666007217U\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"9131011066600721\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"91310110666007217t\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"913101106660072I7T\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"00000000000000000X\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "913101106660072170", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {L, "subject.uscc", "\"91350211M00013FA1N\"", NULL, NULL, NULL, NULL}, /* early Xiamen */
+    {L, "subject.type", "\"individual_business\"", "subject.uscc", "\"00000000000000000X\"", NULL,
+     NULL},
+    {L, "subject.type", "\"individual_business\"", "subject.uscc", "null", NULL, NULL},
+    {L, "subject.type", "\"individual_business\"", "subject.uscc", "\"9144030071526726XA\"",
+     "bad_uscc", "subject.uscc"},
+    {P, "subject.uscc", "\"00000000000000000X\"", NULL, NULL, "bad_uscc", "subject.uscc"},
+    {P, "subject.uscc", "\"9144030071526726XG\"", NULL, NULL, NULL, NULL},
+    {L, "authority.uscc", "\"11230500001755309A\"", NULL, NULL, "bad_uscc", "authority.uscc"},
+    {L, "authority.uscc", "null", NULL, NULL, NULL, NULL},
+    {L, "authority.uscc", NULL, NULL, NULL, NULL, NULL},
+    /* bad_id_no */
+    {P, "subject.id_no", "\"110105194912310021\"", NULL, NULL, "bad_id_no", "subject.id_no"},
+    {P, "subject.id_no", "\"11010519491231002x\"", NULL, NULL, "bad_id_no", "subject.id_no"},
+    {P, "subject.id_no", "\"110105194902300028\"", NULL, NULL, "bad_id_no", "subject.id_no"},
+    {P, "subject.id_no", "\"110105491231002\"", NULL, NULL, "bad_id_no", "subject.id_no"},
+    {P, "subject.id_no", "440524188001010014", NULL, NULL, "bad_id_no", "subject.id_no"},
+    {P, "subject.id_no", "null", NULL, NULL, NULL, NULL},
+    {P, "subject.id_no", "\"440524188001010014\"", NULL, NULL, NULL, NULL},
+    /* bad_validity */
+    {L, "license.valid_to", "\"2020-01-01\"", NULL, NULL, "bad_validity", "license.valid_to"},
+    {L, "license.valid_to", "\"2028-02-30\"", NULL, NULL, "bad_validity", "license.valid_to"},
+    {L, "license.valid_from", "\"someday\"", NULL, NULL, "bad_validity", "license.valid_from"},
+    {L, "license.valid_to", "20281130", NULL, NULL, "bad_validity", "license.valid_to"},
+    {L, "license.valid_to", "\"2023-12-01\"", NULL, NULL, NULL, NULL}, /* same day */
+    {L, "license.valid_to", "\"长期\"", NULL, NULL, NULL, NULL},
+    {L, "license.valid_to", NULL, NULL, NULL, NULL, NULL},
+    /* bad_amount */
+    {P, "penalty.fine_amount", "-1", NULL, NULL, "bad_amount", "penalty.fine_amount"},
+    {P, "penalty.fine_amount", "-0.01", NULL, NULL, "bad_amount", "penalty.fine_amount"},
+    {P, "penalty.fine_amount", "\"0.5\"", NULL, NULL, "bad_amount", "penalty.fine_amount"},
+    {P, "penalty.fine_amount", "true", NULL, NULL, "bad_amount", "penalty.fine_amount"},
+    {P, "penalty.fine_amount", "[0.5]", NULL, NULL, "bad_amount", "penalty.fine_amount"},
+    {P, "penalty.fine_amount", "null", NULL, NULL, NULL, NULL},
+    {P, "penalty.fine_amount", "0", NULL, NULL, NULL, NULL},
+    {P, "penalty.fine_amount", "12000", NULL, NULL, NULL, NULL},
+    {P, "penalty.fine_amount", NULL, NULL, NULL, NULL, NULL},
+    /* bad_doc_no */
+    {L, "doc_no", "\"罚1号\"", NULL, NULL, "bad_doc_no", "doc_no"},
+    {L, "doc_no", "\"  罚 1 \"", NULL, NULL, "bad_doc_no", "doc_no"},
+    {L, "doc_no",
+     "\"平顶山市市场监督管理局平顶山市市场监督管理局平顶山市市场监督管理局平顶"
+     "山市市场监督管理局"
+     "平顶山市市场监督管理局X罚〔2023〕1号\"",
+     NULL, NULL, "bad_doc_no", "doc_no"},
+    {L, "doc_no", "\"双环许可2019\"", NULL, NULL, NULL, NULL}, /* no serial, length is fine */
+    /* unknown_unit */
+    {L, "unit_id", NULL, NULL, NULL, "unknown_unit", "unit_id"},
+    {L, "unit_id", "\"999999\"", NULL, NULL, "unknown_unit", "unit_id"},
+    {L, "unit_id", "\"\"", NULL, NULL, "unknown_unit", "unit_id"},
+    {L, "unit_id", "410423", NULL, NULL, "unknown_unit", "unit_id"},
+    {L, "unit_id", "\"鲁山县\"", NULL, NULL, "unknown_unit", "unit_id"}, /* a name, not an id */
+    {L, "unit_id", "\"999999\"", "kind", "\"permit\"", "unknown_unit", "unit_id"},
+    /* extra fields are kept and ignored */
+    {L, "record_id", "12", "extra", "[[[]]]", NULL, NULL},
+};
+
+static void test_each_rule_alone(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rule_cases) / sizeof(rule_cases[0]); i++) {
+        const struct rule_case *c = &rule_cases[i];
+        json_t *root = load(c->sample);
+
+        print_message("case %zu: %s = %s%s%s%s -> %s [%s]\n", i, c->path,
+                      c->value ? c->value : "(deleted)", c->path2 ? ", " : "",
+                      c->path2 ? c->path2 : "", c->path2 ? " changed" : "",
+                      c->code ? c->code : "valid", c->field ? c->field : "");
+        set_path(root, c->path, c->value);
+        if (c->path2 != NULL) {
+            set_path(root, c->path2, c->value2);
+        }
+        parse_json(root, TS_DEC05);
+        json_decref(root);
+        if (c->code == NULL) {
+            assert_valid();
+            continue;
+        }
+        assert_only_reason(c->code, c->field);
+        if (strcmp(c->code, "unknown_unit") == 0) {
+            assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
+            assert_false(rec.has_identity);
+            assert_string_equal(rec.month, "2023-12");
+        } else {
+            assert_int_equal(rec.status, SGS_RECORD_INVALID);
+            assert_non_null(rec.unit);
+        }
+    }
+}
+
+static void test_messages_say_what(void **state)
+{
+    json_t *root;
+
+    (void)state;
+    root = load(license_json);
+    set_path(root, "subject.uscc", "\"91310110666007217U\"");
+    parse_json(root, -1);
+    assert_message_contains("check character is 'U', expected 'T'");
+    set_path(root, "subject.uscc", "\"9131011066600721\"");
+    parse_json(root, -1);
+    assert_message_contains("expected 18");
+    set_path(root, "subject.uscc", "\"913101106660072I7T\"");
+    parse_json(root, -1);
+    assert_message_contains("character 16 'I'");
+    set_path(root, "doc_no", "12345");
+    parse_json(root, -1);
+    assert_message_contains("expected a string, got a number");
+    set_path(root, "unit_id", "\"99999999\"");
+    parse_json(root, -1);
+    assert_message_contains("'99999999'");
+    json_decref(root);
+
+    root = load(penalty_json);
+    set_path(root, "subject.id_no", "\"110105194912310021\"");
+    parse_json(root, -1);
+    assert_message_contains("expected 'X'");
+    set_path(root, "penalty.fine_amount", "\"0.5\"");
+    parse_json(root, -1);
+    assert_message_contains("got a string");
+    json_decref(root);
+}
+
+static void test_several_reasons(void **state)
+{
+    json_t *root = load(penalty_json);
+
+    (void)state;
+    set_path(root, "doc_no", NULL);
+    set_path(root, "decision_date", "\"2023-13-01\"");
+    set_path(root, "subject.type", "\"legal_person\"");
+    set_path(root, "authority.name", "\"\"");
+    set_path(root, "authority.uscc", "\"123\"");
+    set_path(root, "penalty.fine_amount", "-5");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_int_equal(rec.n_reasons, 6);
+    assert_true(has_reason("missing_field", "doc_no"));
+    assert_true(has_reason("bad_date", "decision_date"));
+    assert_true(has_reason("bad_uscc", "subject.uscc")); /* legal person without a code */
+    assert_true(has_reason("missing_field", "authority.name"));
+    assert_true(has_reason("bad_uscc", "authority.uscc"));
+    assert_true(has_reason("bad_amount", "penalty.fine_amount"));
+    assert_false(rec.has_identity);
+    assert_false(rec.has_deadline);
+
+    /* No subject at all: both of its required fields are named. */
+    root = load(license_json);
+    set_path(root, "subject", "\"平顶山市某某商贸有限公司\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_int_equal(rec.n_reasons, 2);
+    assert_true(has_reason("missing_field", "subject.name"));
+    assert_true(has_reason("missing_field", "subject.type"));
+    /* The deadline and the identity do not depend on the subject. */
+    assert_true(rec.has_identity);
+    assert_true(rec.has_deadline);
+
+    /* An empty object: every required field, once each. */
+    parse_text("{\"unit_id\": \"410423\"}", TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_true(has_reason("missing_field", "kind"));
+    assert_true(has_reason("missing_field", "doc_no"));
+    assert_true(has_reason("missing_field", "decision_date"));
+    assert_true(has_reason("missing_field", "subject.name"));
+    assert_true(has_reason("missing_field", "subject.type"));
+    assert_true(has_reason("missing_field", "authority.name"));
+    assert_int_equal(rec.n_reasons, 6); /* reported_at absent: the timestamp is used */
+    assert_true(rec.reported_from_timestamp);
+}
+
+/* ---- deadlines and report times ---- */
+
+static void parse_with(const char *decision, const char *reported, int64_t ts_ms)
+{
+    json_t *root = load(penalty_json);
+
+    set_path(root, "decision_date", decision);
+    set_path(root, "reported_at", reported);
+    parse_json(root, ts_ms);
+    json_decref(root);
+}
+
+static void test_deadline_across_new_year(void **state)
+{
+    (void)state;
+    /* Decided Fri 2023-12-22, 7 working days, the decision day not counted:
+     * Dec 25 26 27 28 29, (Jan 1 is a holiday), Jan 2, Jan 3. DESIGN §1 and the
+     * DOMAIN §1 table say Tue 2024-01-02, which is the 6th working day (or the
+     * 7th when the decision day counts, see below). The calendar's own count
+     * wins here. */
+    parse_with("\"2023-12-22\"", "\"2024-01-02T17:59:59+08:00\"", -1);
+    assert_valid();
+    assert_true(rec.has_deadline);
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2024, 1, 3));
+    assert_false(rec.late);
+    assert_int_equal(rec.workdays_late, 0);
+    assert_string_equal(rec.month, "2024-01");
+
+    parse_with("\"2023-12-22\"", "\"2024-01-03T23:59:59+08:00\"", -1);
+    assert_false(rec.late); /* on the deadline is on time */
+
+    parse_with("\"2023-12-22\"", "\"2024-01-04T09:00:00+08:00\"", -1);
+    assert_valid(); /* late is not a quality failure */
+    assert_true(rec.late);
+    assert_int_equal(rec.workdays_late, 1);
+
+    /* The local date decides: 2024-01-03T16:30Z is already Jan 4 in +08:00. */
+    parse_with("\"2023-12-22\"", "\"2024-01-03T16:30:00Z\"", -1);
+    assert_int_equal(rec.report_day, sgs_day_from_ymd(2024, 1, 4));
+    assert_true(rec.late);
+    parse_with("\"2023-12-22\"", "\"2024-01-03T15:59:59Z\"", -1);
+    assert_false(rec.late);
+
+    /* A week-end in between does not count: reported Mon 2024-01-08. */
+    parse_with("\"2023-12-22\"", "\"2024-01-08T09:00:00+08:00\"", -1);
+    assert_int_equal(rec.workdays_late, 3);
+
+    /* Counting the decision day as day 1: deadline Tue 2024-01-02, so a report on
+     * Wed 2024-01-03 is one working day late. */
+    rules.count_decision_day = 1;
+    parse_with("\"2023-12-22\"", "\"2024-01-02T09:00:00+08:00\"", -1);
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2024, 1, 2));
+    assert_false(rec.late);
+    parse_with("\"2023-12-22\"", "\"2024-01-03T09:00:00+08:00\"", -1);
+    rules.count_decision_day = 0;
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2024, 1, 2));
+    assert_true(rec.late);
+    assert_int_equal(rec.workdays_late, 1);
+
+    /* A different deadline per kind. */
+    rules.deadline_workdays[SGS_KIND_PENALTY] = 1;
+    parse_with("\"2023-12-22\"", "\"2023-12-26T09:00:00+08:00\"", -1);
+    rules.deadline_workdays[SGS_KIND_PENALTY] = 7;
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2023, 12, 25));
+    assert_true(rec.late);
+
+    /* Another DOMAIN §1 vector, across 春节 2024 (02-18 Sun is a working day). */
+    parse_with("\"2024-02-08\"", "\"2024-02-26T09:00:00+08:00\"", -1);
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2024, 2, 23));
+    assert_true(rec.late);
+    assert_int_equal(rec.workdays_late, 1);
+}
+
+static void test_report_month_in_local_time(void **state)
+{
+    (void)state;
+    parse_with("\"2023-12-22\"", "\"2023-12-31T16:30:00Z\"", -1);
+    assert_valid();
+    assert_string_equal(rec.month, "2024-01");
+    assert_string_equal(rec.day, "2024-01-01");
+    assert_string_equal(rec.reported_at_text, "2023-12-31T16:30:00Z");
+    assert_int_equal(rec.reported_at, unix_at(2023, 12, 31, 16, 30, 0));
+
+    parse_with("\"2023-12-22\"", "\"2023-12-31T15:59:59Z\"", -1);
+    assert_string_equal(rec.month, "2023-12");
+}
+
+static void test_reported_at_absent_uses_timestamp(void **state)
+{
+    int64_t ts = unix_at(2024, 1, 2, 0, 0, 0) * 1000 + 123; /* 08:00 local */
+    json_t *root;
+
+    (void)state;
+    root = load(penalty_json);
+    set_path(root, "decision_date", "\"2023-12-22\"");
+    set_path(root, "reported_at", NULL);
+    parse_json(root, ts);
+    assert_valid();
+    assert_true(rec.has_reported_at);
+    assert_true(rec.reported_from_timestamp);
+    assert_int_equal(rec.reported_at, ts / 1000);
+    assert_string_equal(rec.reported_at_text, "2024-01-02T08:00:00+08:00");
+    assert_string_equal(rec.month, "2024-01");
+    assert_string_equal(rec.day, "2024-01-02");
+    assert_false(rec.late);
+
+    /* null is the same as absent. */
+    set_path(root, "reported_at", "null");
+    parse_json(root, ts + 2 * 86400 * 1000); /* 2024-01-04 */
+    assert_valid();
+    assert_true(rec.reported_from_timestamp);
+    assert_true(rec.late);
+    assert_int_equal(rec.workdays_late, 1);
+
+    /* No timestamp either: now. */
+    set_path(root, "reported_at", NULL);
+    parse_json(root, -1);
+    {
+        char month[8];
+        int64_t now = (int64_t)time(NULL);
+        assert_true(rec.reported_from_timestamp);
+        assert_true(rec.reported_at >= now - 5 && rec.reported_at <= now + 5);
+        sgs_day_format_month(sgs_day_of_instant(rec.reported_at, 8 * 3600), month);
+        assert_string_equal(rec.month, month);
+    }
+    json_decref(root);
+}
+
+static void test_reported_at_invalid_month_from_timestamp(void **state)
+{
+    int64_t ts = unix_at(2024, 2, 29, 20, 0, 0) * 1000; /* 2024-03-01 04:00 local */
+
+    (void)state;
+    parse_with("\"2023-12-22\"", "\"yesterday\"", ts);
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_only_reason("bad_date", "reported_at");
+    assert_false(rec.has_reported_at);
+    assert_false(rec.reported_from_timestamp);
+    assert_string_equal(rec.month, "2024-03");
+    assert_false(rec.late);
+    assert_true(rec.has_deadline); /* depends on the decision only */
+}
+
+/* ---- hostile input ---- */
+
+static void expect_malformed(const char *buf, size_t len, const char *message_part)
+{
+    parse_buf(buf, len, TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_MALFORMED);
+    assert_string_equal(rec.reasons[0].code, "malformed_json");
+    assert_string_equal(rec.reasons[0].field, "");
+    if (message_part != NULL) {
+        assert_message_contains(message_part);
+    }
+    assert_false(rec.has_identity);
+    assert_null(rec.unit);
+    assert_string_equal(rec.month, "2023-12");
+}
+
+static void test_malformed_json(void **state)
+{
+    static const char truncated[] = "{\"kind\": \"license\", \"doc_no\": \"平市";
+
+    (void)state;
+    expect_malformed(truncated, strlen(truncated), "byte");
+    expect_malformed("{\"kind\": \"license\",}", 20, "invalid JSON");
+    expect_malformed("{\"a\": 1} trailing", 17, NULL);
+    expect_malformed("", 0, "empty");
+    expect_malformed(NULL, 0, "empty");
+    expect_malformed("   ", 3, NULL);
+    expect_malformed("[1, 2]", 6, "JSON array, expected an object");
+    expect_malformed("\"平市监罚〔2023〕123号\"", strlen("\"平市监罚〔2023〕123号\""),
+                     "JSON string, expected an object");
+    expect_malformed("42", 2, "JSON number, expected an object");
+    expect_malformed("null", 4, "JSON null, expected an object");
+    expect_malformed("true", 4, "JSON boolean, expected an object");
+}
+
+static void test_every_truncation_is_malformed(void **state)
+{
+    size_t n = strlen(license_json);
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < n; i++) {
+        /* A prefix that ends inside the JSON is never a record (white space aside).
+         */
+        parse_buf(license_json, i, TS_DEC05);
+        assert_int_equal(rec.status, SGS_RECORD_MALFORMED);
+    }
+}
+
+static void test_embedded_nul(void **state)
+{
+    static const char text[] = "{\"kind\": \"license\", \"unit_id\": \"410423\","
+                               " \"doc_no\": \"平市监许〔2023〕1\\u0000号\"}";
+
+    (void)state;
+    expect_malformed(text, strlen(text), "u0000");
+    /* A raw NUL byte in the buffer is not JSON either. */
+    expect_malformed("{\"kind\": \"lic\0ense\"}", 20, NULL);
+}
+
+static void test_invalid_utf8_bytes(void **state)
+{
+    static const char text[] = "{\"kind\": \"license\", \"doc_no\": \"平市\xff\xfe监\"}";
+    static const char overlong[] = "{\"kind\": \"\xc0\xaf\"}";
+    static const char encoded_surrogate[] = "{\"kind\": \"\xed\xa0\x80\"}";
+
+    (void)state;
+    expect_malformed(text, strlen(text), NULL);
+    expect_malformed(overlong, strlen(overlong), NULL);
+    expect_malformed(encoded_surrogate, strlen(encoded_surrogate), NULL);
+    expect_malformed("\xff\xfe{}", 4, NULL);
+}
+
+static void test_lone_surrogate(void **state)
+{
+    static const char text[] = "{\"kind\": \"license\", \"subject\": {\"name\": \"\\ud800\"}}";
+    static const char low[] = "{\"doc_no\": \"\\udc00abc\"}";
+
+    (void)state;
+    expect_malformed(text, strlen(text), NULL);
+    expect_malformed(low, strlen(low), NULL);
+    /* A proper pair is fine (U+1F600). */
+    parse_text("{\"unit_id\": \"410423\", \"kind\": \"license\", \"doc_no\": "
+               "\"\\ud83d\\ude00"
+               "罚〔2023〕1号\"}",
+               TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_string_equal(rec.doc.norm, "\xf0\x9f\x98\x80罚〔2023〕1号");
+}
+
+static void test_deep_nesting(void **state)
+{
+    size_t depth = 10000;
+    char *buf = malloc(2 * depth + 16);
+    size_t n = 0, i;
+
+    (void)state;
+    assert_non_null(buf);
+    for (i = 0; i < depth; i++) {
+        buf[n++] = '[';
+    }
+    for (i = 0; i < depth; i++) {
+        buf[n++] = ']';
+    }
+    expect_malformed(buf, n, "depth");
+
+    n = 0;
+    memcpy(buf, "{\"a\":", 5);
+    n = 5;
+    for (i = 0; i < depth; i++) {
+        buf[n++] = '[';
+    }
+    for (i = 0; i < depth; i++) {
+        buf[n++] = ']';
+    }
+    buf[n++] = '}';
+    expect_malformed(buf, n, NULL);
+    free(buf);
+}
+
+static void test_duplicate_keys(void **state)
+{
+    static const char text[] =
+        "{\"kind\": \"license\", \"unit_id\": \"410423\", \"kind\": \"penalty\"}";
+    static const char nested[] = "{\"subject\": {\"name\": \"a\", \"name\": \"b\"}}";
+
+    (void)state;
+    expect_malformed(text, strlen(text), "duplicate");
+    expect_malformed(nested, strlen(nested), "duplicate");
+}
+
+static void test_huge_number(void **state)
+{
+    char buf[600];
+    int n, i;
+
+    (void)state;
+    n = snprintf(buf, sizeof(buf), "{\"unit_id\": \"410423\", \"penalty\": {\"fine_amount\": ");
+    for (i = 0; i < 400; i++) {
+        buf[n++] = (char)('1' + i % 9);
+    }
+    buf[n++] = '}';
+    buf[n++] = '}';
+    expect_malformed(buf, (size_t)n, NULL);
+
+    n = snprintf(buf, sizeof(buf), "{\"unit_id\": \"410423\", \"x\": 1e400}");
+    expect_malformed(buf, (size_t)n, NULL);
+    n = snprintf(buf, sizeof(buf), "{\"unit_id\": \"410423\", \"x\": -1e400}");
+    expect_malformed(buf, (size_t)n, NULL);
+    /* A tiny number underflows to 0: a fine of 0 is fine. */
+    n = snprintf(buf, sizeof(buf),
+                 "{\"unit_id\": \"410423\", \"kind\": \"penalty\", \"penalty\": "
+                 "{\"fine_amount\": 1e-400}}");
+    parse_buf(buf, (size_t)n, TS_DEC05);
+    assert_false(has_reason("bad_amount", "penalty.fine_amount"));
+}
+
+/* A string of n bytes made of the UTF-8 character c (repeated; n a multiple of
+ * its length), as a JSON document {"key": ..., rest}. */
+static char *big_record(const char *sample, const char *path, const char *c, size_t n)
+{
+    json_t *root = load(sample);
+    size_t clen = strlen(c);
+    char *s = malloc(n + 1);
+    char *text;
+    size_t i;
+
+    assert_non_null(s);
+    for (i = 0; i + clen <= n; i += clen) {
+        memcpy(s + i, c, clen);
+    }
+    s[i] = '\0';
+    if (strchr(path, '.') != NULL) {
+        char key[32];
+        snprintf(key, sizeof(key), "%.*s", (int)(strchr(path, '.') - path), path);
+        json_object_set_new(json_object_get(root, key), strchr(path, '.') + 1, json_string(s));
+    } else {
+        json_object_set_new(root, path, json_string(s));
+    }
+    free(s);
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_one_megabyte_strings(void **state)
+{
+    static const char *const paths[] = {"doc_no",           "unit_id",      "kind",
+                                        "decision_date",    "reported_at",  "subject.name",
+                                        "subject.type",     "subject.uscc", "authority.uscc",
+                                        "license.valid_to", "record_id"};
+    static const char *const chars[] = {"A", "号", "\xf0\x9f\x98\x80"};
+    size_t i, k;
+
+    (void)state;
+    for (k = 0; k < sizeof(chars) / sizeof(chars[0]); k++) {
+        for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+            char *text = big_record(license_json, paths[i], chars[k], 1 << 20);
+            parse_text(text, TS_DEC05);
+            free(text);
+            if (strcmp(paths[i], "subject.name") == 0 || strcmp(paths[i], "record_id") == 0) {
+                assert_valid();
+            } else if (strcmp(paths[i], "unit_id") == 0) {
+                assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
+                assert_true(strlen(rec.reasons[0].message) < 100);
+                assert_message_contains("...");
+            } else {
+                assert_int_equal(rec.status, SGS_RECORD_INVALID);
+            }
+        }
+    }
+    {
+        char *text = big_record(license_json, "doc_no", "号", 1 << 20);
+        parse_text(text, TS_DEC05);
+        free(text);
+        assert_only_reason("bad_doc_no", "doc_no");
+        assert_true(strlen(rec.doc_no) <= SGS_DOCNO_MAX - 1);
+        assert_true(strlen(rec.doc_no) >= SGS_DOCNO_MAX - 4);
+        assert_false(rec.has_identity);
+    }
+}
+
+static void test_wrong_types_everywhere(void **state)
+{
+    static const char *const paths[] = {
+        "kind",
+        "unit_id",
+        "doc_no",
+        "decision_date",
+        "reported_at",
+        "subject",
+        "authority",
+        "license",
+        "penalty",
+        "subject.name",
+        "subject.type",
+        "subject.uscc",
+        "subject.id_no",
+        "authority.name",
+        "authority.uscc",
+        "license.valid_from",
+        "license.valid_to",
+        "record_id",
+    };
+    static const char *const values[] = {"null", "true",    "0",          "-1.5", "[]",
+                                         "{}",   "[\"x\"]", "{\"a\": 1}", "\"\""};
+    static const char *const samples[] = {license_json, penalty_json};
+    size_t s, i, v;
+
+    (void)state;
+    for (s = 0; s < 2; s++) {
+        for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+            for (v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+                json_t *root = load(samples[s]);
+                if (strchr(paths[i], '.') != NULL) {
+                    char key[32];
+                    snprintf(key, sizeof(key), "%.*s", (int)(strchr(paths[i], '.') - paths[i]),
+                             paths[i]);
+                    if (!json_is_object(json_object_get(root, key))) {
+                        json_decref(root);
+                        continue;
+                    }
+                }
+                set_path(root, paths[i], values[v]);
+                parse_json(root, TS_DEC05);
+                json_decref(root);
+                assert_true(rec.status != SGS_RECORD_MALFORMED);
+            }
+        }
+    }
+}
+
+static void test_random_bytes_and_mutations(void **state)
+{
+    unsigned int seed = 12345;
+    char buf[1024];
+    size_t n = strlen(penalty_json);
+    int round, i;
+
+    (void)state;
+    assert_true(n < sizeof(buf));
+    for (round = 0; round < 3000; round++) {
+        size_t len = (size_t)(rand_r(&seed) % 200);
+        for (i = 0; i < (int)len; i++) {
+            buf[i] = (char)(rand_r(&seed) & 0xFF);
+        }
+        parse_buf(buf, len, TS_DEC05);
+    }
+    for (round = 0; round < 3000; round++) {
+        int flips = 1 + rand_r(&seed) % 4;
+        memcpy(buf, penalty_json, n);
+        for (i = 0; i < flips; i++) {
+            buf[rand_r(&seed) % n] = (char)(rand_r(&seed) & 0xFF);
+        }
+        parse_buf(buf, n, -1);
+    }
+}
+
+static void test_reuse_does_not_leak_state(void **state)
+{
+    (void)state;
+    parse_text("[1]", TS_DEC05);
+    parse_text(penalty_json, -1);
+    assert_valid();
+    assert_int_equal(rec.n_reasons, 0);
+    parse_text("{\"unit_id\": \"x\"}", TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
+    assert_string_equal(rec.doc_no, "");
+    assert_false(rec.has_identity);
+    assert_string_equal(rec.unit_id, "x");
+}
+
+/* ---- national format ---- */
+
+static void test_national_license(void **state)
+{
+    (void)state;
+    parse_text(national_license_json, TS_DEC05);
+    assert_valid();
+    assert_int_equal(rec.format, SGS_FORMAT_NATIONAL);
+    assert_int_equal(rec.kind, SGS_KIND_LICENSE);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_LEGAL_PERSON);
+    assert_string_equal(rec.unit_id, "410423");
+    assert_string_equal(rec.doc_no, "鲁市监许[2023]第01024号");
+    assert_string_equal(rec.identity, "410423|license|鲁市监许〔2023〕1024号");
+    assert_int_equal(rec.decision_date, sgs_day_from_ymd(2023, 12, 1));
+    assert_true(rec.reported_from_timestamp);
+    assert_int_equal(rec.reported_at, TS_DEC05 / 1000);
+    assert_string_equal(rec.month, "2023-12");
+    assert_int_equal(rec.deadline, sgs_day_from_ymd(2023, 12, 12));
+    assert_false(rec.late);
+}
+
+static void test_national_penalty(void **state)
+{
+    (void)state;
+    parse_text(national_penalty_json, TS_DEC05);
+    assert_valid();
+    assert_int_equal(rec.format, SGS_FORMAT_NATIONAL);
+    assert_int_equal(rec.kind, SGS_KIND_PENALTY);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_NATURAL_PERSON);
+    /* Unit by name (an alias): there is no CF_SJLYDM. */
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    assert_string_equal(rec.identity, "11410400MB0000001P|penalty|平市监罚〔2023〕123号");
+    assert_int_equal(rec.decision_date, sgs_day_from_ymd(2023, 12, 1));
+}
+
+static json_t *national(const char *sample, const char *key, const char *value)
+{
+    json_t *root = load(sample);
+    set_path(root, key, value);
+    return root;
+}
+
+static void national_case(const char *sample, const char *key, const char *value, const char *code,
+                          const char *field)
+{
+    json_t *root = national(sample, key, value);
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    if (code == NULL) {
+        assert_valid();
+    } else {
+        assert_only_reason(code, field);
+    }
+}
+
+static void test_national_date_formats(void **state)
+{
+    static const char *const good[] = {
+        "\"2023-12-01\"",          "\"2023/12/01\"",          "\"20231201\"",
+        "\"2023-12-01 10:00:00\"", "\"2023-12-01T10:00:00\"", "\"2023/12/01 10:00:00\"",
+        "\"20231201 10:00:00\"",   "\"2023-12-01 10:00\"",    "\"2023-12-01 00:00:00.0\"",
+        "\"2023/12/1\"",
+    };
+    static const char *const bad[] = {
+        "\"2023.12.01\"",
+        "\"2023-02-30\"",
+        "\"20231301\"",
+        "\"2023-12-01 25:00:00\"",
+        "\"2023-12-01 10:00:00+08:00\"",
+        "\"2023-12/01\"",
+        "\"12/01/2023\"",
+        "\"2023120\"",
+        "\"2023-12-01 \"",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        print_message("XK_JDRQ %s\n", good[i]);
+        national_case(national_license_json, "XK_JDRQ", good[i], NULL, NULL);
+        assert_int_equal(rec.decision_date, sgs_day_from_ymd(2023, 12, 1));
+        national_case(national_penalty_json, "CF_JDRQ", good[i], NULL, NULL);
+        assert_int_equal(rec.decision_date, sgs_day_from_ymd(2023, 12, 1));
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("XK_JDRQ %s\n", bad[i]);
+        national_case(national_license_json, "XK_JDRQ", bad[i], "bad_date", "XK_JDRQ");
+        national_case(national_penalty_json, "CF_JDRQ", bad[i], "bad_date", "CF_JDRQ");
+    }
+    national_case(national_license_json, "XK_JDRQ", "20231201", "missing_field", "XK_JDRQ");
+    national_case(national_license_json, "XK_YXQZI", "\"2020/01/01\"", "bad_validity", "XK_YXQZI");
+    national_case(national_license_json, "XK_YXQZI", "\"长期\"", NULL, NULL);
+    national_case(national_license_json, "XK_YXQZI", "\"\"", NULL, NULL);
+}
+
+static void test_national_subject_types(void **state)
+{
+    json_t *root;
+
+    (void)state;
+    national_case(national_license_json, "XK_XDR_LB", "\"法人及非法人组织\"", NULL, NULL);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_LEGAL_PERSON);
+    national_case(national_license_json, "XK_XDR_LB", "\"legal_person\"", NULL, NULL);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_LEGAL_PERSON);
+    national_case(national_license_json, "XK_XDR_LB", "\"个体工商户\"", NULL, NULL);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_INDIVIDUAL_BUSINESS);
+    national_case(national_license_json, "XK_XDR_LB", "\"自然人\"", NULL, NULL);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_NATURAL_PERSON);
+    national_case(national_penalty_json, "CF_XDR_LB", "\"natural_person\"", NULL, NULL);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_NATURAL_PERSON);
+    national_case(national_license_json, "XK_XDR_LB", "\"公司\"", "missing_field", "XK_XDR_LB");
+    national_case(national_license_json, "XK_XDR_LB", "\"\"", "missing_field", "XK_XDR_LB");
+
+    /* Individual business with the placeholder code. */
+    root = national(national_license_json, "XK_XDR_LB", "\"个体工商户\"");
+    set_path(root, "XK_XDR_SHXYM", "\"00000000000000000X\"");
+    parse_json(root, TS_DEC05);
+    assert_valid();
+    /* ... which a legal person may not use; the field is named by its national
+     * code. */
+    set_path(root, "XK_XDR_LB", "\"法人及非法人组织\"");
+    parse_json(root, TS_DEC05);
+    assert_only_reason("bad_uscc", "XK_XDR_SHXYM");
+    json_decref(root);
+
+    national_case(national_penalty_json, "CF_XDR_ZJHM", "\"110105194912310021\"", "bad_id_no",
+                  "CF_XDR_ZJHM");
+    /* A passport number is not checked as a resident ID. */
+    root = national(national_penalty_json, "CF_XDR_ZJLX", "\"护照\"");
+    set_path(root, "CF_XDR_ZJHM", "\"E12345678\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_valid();
+}
+
+static void test_national_units(void **state)
+{
+    json_t *root;
+
+    (void)state;
+    /* By code. */
+    national_case(national_license_json, "XK_LYDW", NULL, NULL, NULL);
+    assert_string_equal(rec.unit_id, "410423");
+    /* By name, and by an alias. */
+    national_case(national_license_json, "XK_LYDWDM", NULL, NULL, NULL);
+    assert_string_equal(rec.unit_id, "410423");
+    root = national(national_license_json, "XK_LYDWDM", NULL);
+    set_path(root, "XK_LYDW", "\"鲁山县人民政府\"");
+    parse_json(root, TS_DEC05);
+    assert_valid();
+    assert_string_equal(rec.unit_id, "410423");
+    /* An unknown code with a known name: the name decides. */
+    set_path(root, "XK_LYDWDM", "\"000000\"");
+    set_path(root, "XK_LYDW", "\"鲁山县\"");
+    parse_json(root, TS_DEC05);
+    assert_valid();
+    assert_string_equal(rec.unit_id, "410423");
+    /* Neither known. */
+    set_path(root, "XK_LYDW", "\"某某县\"");
+    parse_json(root, TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    assert_message_contains("某某县");
+    /* Neither given. */
+    set_path(root, "XK_LYDW", NULL);
+    set_path(root, "XK_LYDWDM", NULL);
+    parse_json(root, TS_DEC05);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    json_decref(root);
+    /* Penalty by code. */
+    national_case(national_penalty_json, "CF_SJLYDM", "\"11410400MB0000001P\"", NULL, NULL);
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    national_case(national_penalty_json, "CF_SJLY", NULL, "unknown_unit", "CF_SJLYDM");
+    national_case(national_penalty_json, "CF_SJLY", "410423", "unknown_unit", "CF_SJLYDM");
+    root = national(national_license_json, "XK_LYDWDM", "410423");
+    set_path(root, "XK_LYDW", NULL);
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    assert_message_contains("got a number");
+}
+
+static void test_national_fields_and_fines(void **state)
+{
+    json_t *root;
+
+    (void)state;
+    national_case(national_license_json, "XK_WSH", "\"许1\"", "bad_doc_no", "XK_WSH");
+    national_case(national_license_json, "XK_XDR_MC", NULL, "missing_field", "XK_XDR_MC");
+    national_case(national_license_json, "XK_XKJG", NULL, "missing_field", "XK_XKJG");
+    national_case(national_license_json, "XK_XKJGDM", "\"11230500001755309A\"", "bad_uscc",
+                  "XK_XKJGDM");
+    national_case(national_penalty_json, "CF_NR_FK", "0.5", NULL, NULL);
+    national_case(national_penalty_json, "CF_NR_FK", "\"12\"", NULL, NULL);
+    national_case(national_penalty_json, "CF_NR_FK", "\"\"", NULL, NULL);
+    national_case(national_penalty_json, "CF_NR_FK", "null", NULL, NULL);
+    national_case(national_penalty_json, "CF_NR_FK", "\"abc\"", "bad_amount", "CF_NR_FK");
+    national_case(national_penalty_json, "CF_NR_FK", "\"-1\"", "bad_amount", "CF_NR_FK");
+    national_case(national_penalty_json, "CF_NR_FK", "\"1e999\"", "bad_amount", "CF_NR_FK");
+    national_case(national_penalty_json, "CF_NR_FK", "-2", "bad_amount", "CF_NR_FK");
+
+    /* A reported_at key, when present, is the report time. */
+    root = national(national_penalty_json, "reported_at", "\"2024-01-04T09:00:00+08:00\"");
+    set_path(root, "CF_JDRQ", "\"2023-12-22\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_valid();
+    assert_false(rec.reported_from_timestamp);
+    assert_true(rec.late);
+    assert_int_equal(rec.workdays_late, 1);
+
+    /* A national record reported before its decision. */
+    national_case(national_penalty_json, "CF_JDRQ", "\"2023-12-06\"", "future_decision", "CF_JDRQ");
+
+    /* Without XK_WSH, any XK_ field (and no kind) makes it national. */
+    national_case(national_license_json, "XK_WSH", NULL, "missing_field", "XK_WSH");
+    assert_int_equal(rec.format, SGS_FORMAT_NATIONAL);
+    /* Both families: the kind cannot be told. */
+    root = load(national_license_json);
+    set_path(root, "CF_WSH", "\"平市监罚〔2023〕1号\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_true(has_reason("bad_kind", "XK_WSH"));
+    assert_false(rec.has_identity);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_license),
+        cmocka_unit_test(test_valid_penalty),
+        cmocka_unit_test(test_each_rule_alone),
+        cmocka_unit_test(test_messages_say_what),
+        cmocka_unit_test(test_several_reasons),
+        cmocka_unit_test(test_deadline_across_new_year),
+        cmocka_unit_test(test_report_month_in_local_time),
+        cmocka_unit_test(test_reported_at_absent_uses_timestamp),
+        cmocka_unit_test(test_reported_at_invalid_month_from_timestamp),
+        cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_every_truncation_is_malformed),
+        cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_invalid_utf8_bytes),
+        cmocka_unit_test(test_lone_surrogate),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_huge_number),
+        cmocka_unit_test(test_one_megabyte_strings),
+        cmocka_unit_test(test_wrong_types_everywhere),
+        cmocka_unit_test(test_random_bytes_and_mutations),
+        cmocka_unit_test(test_reuse_does_not_leak_state),
+        cmocka_unit_test(test_national_license),
+        cmocka_unit_test(test_national_penalty),
+        cmocka_unit_test(test_national_date_formats),
+        cmocka_unit_test(test_national_subject_types),
+        cmocka_unit_test(test_national_units),
+        cmocka_unit_test(test_national_fields_and_fines),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
