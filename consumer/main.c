@@ -377,13 +377,6 @@ static void run(sgs_consumer *c)
 
         rd_kafka_poll(c->producer, 0);
         sgs_consumer_outbox_reap(c);
-        if (c->batch_msgs == 0 && !c->redis_down) {
-            int pending_acks = 0;
-            for (int32_t p = 0; p < c->n_parts; p++)
-                pending_acks |= c->parts[p].n_acks > 0 && !c->parts[p].assigned;
-            if (pending_acks || (idle_since && now - idle_since > 200))
-                sgs_consumer_flush_acks(c);
-        }
         sync_pending(c);
 
         if (c->batch_msgs && (c->batch_msgs >= (size_t)max_msgs ||
@@ -417,6 +410,11 @@ static void run(sgs_consumer *c)
                 pause_parts(c, -1, 1);
                 c->batch_paused = 1;
             }
+        } else if (!c->batch_msgs && !c->redis_down) {
+            /* a quiet moment: delete delivered outbox entries that no batch took along */
+            rd_kafka_poll(c->producer, 0);
+            sgs_consumer_outbox_reap(c);
+            sgs_consumer_flush_acks(c);
         }
 
         now = sgs_now_ms();
@@ -569,6 +567,7 @@ int main(int argc, char **argv)
              sgs_config_get(c.cfg, "redis.port"), c.prefix);
     run(&c);
     drain(&c, signals_seen ? 1 : 0);
+    stats_line(&c, 0, c.messages);
     if (c.fatal)
         rc = 1;
     {

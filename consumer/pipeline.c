@@ -98,6 +98,7 @@ static void arg_put(part_batch *b, const char *s, size_t n)
     b->args[b->n_args].len = n;
     b->n_args++;
     sgs_buf_append(&b->arena, s, n);
+    sgs_buf_putc(&b->arena, '\0'); /* so each value can be read as a C string too */
 }
 
 static void arg_puts(part_batch *b, const char *s)

@@ -1,0 +1,81 @@
+# sgs: the consumer and the aggregator in one image (docs/OPERATIONS.md).
+#
+#   build stage:   Debian 12 compiler, CMake and the -dev libraries; builds the
+#                  two shipped programs in Release (tests are not run here; CI
+#                  runs them with scripts/test.sh).
+#   runtime stage: the shared libraries only, a non-root user, the sample
+#                  configuration in /etc/sgs.
+#
+# Paths: the working directory is /var/lib/sgs (owned by the user sgs), where
+# `configs` is a link to /etc/sgs, so the default relative paths of the
+# configuration (units.file = configs/units.tsv, calendar.file =
+# configs/calendar-cn.json, report.dir = reports) resolve without overrides.
+# Mount your own configuration over /etc/sgs (read-only is fine) and a volume
+# on /var/lib/sgs/reports.
+#
+# scripts/check-deploy.sh lints this file (package names, COPY sources, CMake
+# targets) on machines without a Docker engine.
+
+FROM debian:bookworm-slim AS build
+
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        build-essential cmake pkg-config \
+        librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+# Every directory CMakeLists.txt names (scripts/check-deploy.sh checks this), so
+# that the configure step sees the same targets as a checkout does.
+COPY CMakeLists.txt ./
+COPY common ./common
+COPY consumer ./consumer
+COPY aggregator ./aggregator
+COPY tools ./tools
+COPY bench ./bench
+COPY tests ./tests
+COPY configs ./configs
+
+# Only the two shipped programs are built: a half-finished tool or benchmark
+# elsewhere in the tree cannot break the image, and the build is shorter.
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+    && cmake --build build -j"$(nproc)" --target sgs-consumer sgs-aggregator \
+    && strip build/sgs-consumer build/sgs-aggregator
+
+
+FROM debian:bookworm-slim AS runtime
+
+# The runtime halves of the -dev packages above (Debian 12 names: librdkafka1
+# 2.0.2, libjansson4 2.14, libhiredis0.14 0.14.1); ca-certificates for
+# kafka.security.protocol=SSL/SASL_SSL against a public CA.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        librdkafka1 libjansson4 libhiredis0.14 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+# A fixed uid/gid so that bind-mounted report directories can be chowned on the
+# host ahead of time (chown 10001:10001 DIR).
+RUN groupadd --system --gid 10001 sgs \
+    && useradd --system --uid 10001 --gid sgs --home-dir /var/lib/sgs --no-create-home \
+        --shell /usr/sbin/nologin sgs \
+    && mkdir -p /var/lib/sgs/reports \
+    && ln -s /etc/sgs /var/lib/sgs/configs \
+    && chown -R sgs:sgs /var/lib/sgs
+
+COPY --from=build /src/build/sgs-consumer /src/build/sgs-aggregator /usr/local/bin/
+COPY configs/ /etc/sgs/
+
+WORKDIR /var/lib/sgs
+USER sgs:sgs
+
+# Meaningful for both programs of this image: the configuration the container
+# sees (file + SGS_* environment) loads, the registry and calendar parse, and
+# Redis answers through it. It does not prove that the consumer makes progress:
+# watch consumer group lag for that (docs/OPERATIONS.md, "What to watch").
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["sgs-aggregator", "-c", "/etc/sgs/sgs.conf", "status"]
+
+# No ENTRYPOINT: the image holds two programs, so the command names the one to
+# run, e.g. `sgs-aggregator -c /etc/sgs/sgs.conf watch`. The programs handle
+# SIGTERM themselves (finish the batch in hand, leave the group), as PID 1 too.
+CMD ["sgs-consumer", "-c", "/etc/sgs/sgs.conf"]

@@ -1,0 +1,371 @@
+#!/usr/bin/python3
+"""Deployment files, checked without a Docker engine (docs/OPERATIONS.md).
+
+Runs scripts/check-deploy.sh (docker-compose config -q, Dockerfile lint), then
+reads the resolved compose file (`docker-compose config`, YAML) and asserts the
+facts the deployment relies on: the consumer can be scaled (no container_name,
+no host ports), the topics are created as the code expects (sgs.snapshots
+compacted), Redis persists with AOF and never evicts, every service has a
+restart policy and every long-running one a health check, start-up order by
+health/completion, and the image's paths match the configuration defaults.
+
+Output: one `ok - name` / `not ok - name: why` line per check and a final
+`N passed, N failed` line; exit status 1 when a check failed.
+"""
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("SGS_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMPOSE = os.path.join(SRC, "docker-compose.yml")
+
+passed = 0
+failed = 0
+
+
+def check(name, cond, why=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok - {name}", flush=True)
+    else:
+        failed += 1
+        print(f"not ok - {name}: {why}", flush=True)
+    return cond
+
+
+def run(cmd, timeout=120):
+    try:
+        p = subprocess.run(cmd, cwd=SRC, capture_output=True, text=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+    except FileNotFoundError as e:
+        return 127, "", str(e)
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {timeout} s"
+
+
+def conf_defaults():
+    """key -> value of configs/sgs.conf."""
+    out = {}
+    with open(os.path.join(SRC, "configs", "sgs.conf"), encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if "=" in line:
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip()
+    return out
+
+
+def as_list(cmd):
+    """A compose command/test (string or list) as a list of words."""
+    if cmd is None:
+        return []
+    if isinstance(cmd, str):
+        return shlex.split(cmd)
+    return [str(c) for c in cmd]
+
+
+def env_of(svc):
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, None) for e in env)
+    return {k: (None if v is None else str(v)) for k, v in env.items()}
+
+
+def volumes_of(svc):
+    """[(source, target, read_only)] whatever the syntax."""
+    out = []
+    for v in svc.get("volumes") or []:
+        if isinstance(v, dict):
+            out.append((v.get("source"), v.get("target"), bool(v.get("read_only"))))
+        else:
+            parts = str(v).split(":")
+            if len(parts) == 1:
+                out.append((None, parts[0], False))
+            else:
+                mode = parts[2] if len(parts) > 2 else "rw"
+                out.append((parts[0], parts[1], "ro" in mode.split(",")))
+    return out
+
+
+def depends(svc):
+    d = svc.get("depends_on") or {}
+    if isinstance(d, list):
+        return {k: "service_started" for k in d}
+    return {k: (v or {}).get("condition", "service_started") for k, v in d.items()}
+
+
+def run_init_script(init, cfg):
+    """Runs kafka-init's script with stand-ins for the Kafka tools that log their
+    arguments: the script must finish with status 0 and make the expected calls."""
+    ep = as_list(init.get("entrypoint"))
+    cmd = as_list(init.get("command"))
+    if not (ep[-2:] == ["-c"] or ep[-1:] == ["-c"]) or not cmd:
+        check("kafka-init script runs against stand-in Kafka tools", False,
+              f"expected entrypoint [... -c] and the script as command, got {ep} {cmd[:1]}")
+        return
+    script = cmd[0].replace("$$", "$")  # compose's escape for a literal $
+    with tempfile.TemporaryDirectory() as tmp:
+        calls = os.path.join(tmp, "calls")
+        for tool in ("kafka-topics.sh", "kafka-configs.sh"):
+            path = os.path.join(tmp, tool)
+            with open(path, "w") as f:
+                f.write(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
+            os.chmod(path, 0o755)
+        script = script.replace("/opt/kafka/bin", tmp)
+        rc, out, err = run(["bash", "-c", script], timeout=30)
+        if not check("kafka-init script runs against stand-in Kafka tools", rc == 0,
+                     f"exit {rc}: {err.strip()}"):
+            return
+        with open(calls) as f:
+            made = [ln.split() for ln in f]
+
+    def create_call(topic):
+        for c in made:
+            if c[0] == "kafka-topics.sh" and "--create" in c and topic in c:
+                return c
+        return None
+
+    for key in ("topic.records", "topic.alerts", "topic.rejects", "topic.snapshots"):
+        topic = cfg.get(key, "")
+        c = create_call(topic)
+        check(f"kafka-init run: creates {topic} with --if-not-exists",
+              c and "--if-not-exists" in c and "--bootstrap-server" in c, f"calls: {made}")
+    c = create_call(cfg.get("topic.snapshots", "sgs.snapshots")) or []
+    check("kafka-init run: snapshots created with --config cleanup.policy=compact",
+          any(a == "--config" and b == "cleanup.policy=compact" for a, b in zip(c, c[1:])),
+          f"call: {c}")
+    c = create_call(cfg.get("topic.records", "sgs.records")) or []
+    check("kafka-init run: records created with --partitions 12",
+          any(a == "--partitions" and b == "12" for a, b in zip(c, c[1:])), f"call: {c}")
+
+
+def run_redis_command(redis):
+    """Starts the local redis-server with the compose service's arguments (on a
+    free loopback port, in a temporary directory) and reads the settings back."""
+    cmd = as_list(redis.get("command"))
+    server = shutil.which("redis-server")
+    cli = shutil.which("redis-cli")
+    name = "redis: the compose command's arguments are accepted by redis-server"
+    if not check("redis: the command runs redis-server", cmd[:1] == ["redis-server"],
+                 f"command {cmd}"):
+        return
+    if not server or not cli:
+        check(name + " # SKIP redis-server not installed here", True)
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [server] + cmd[1:] + ["--port", str(port), "--bind", "127.0.0.1",
+                                     "--dir", tmp, "--save", ""]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            got = {}
+            for _ in range(100):
+                if proc.poll() is not None:
+                    break
+                rc, out, _err = run([cli, "-p", str(port), "ping"], timeout=5)
+                if rc == 0 and out.strip() == "PONG":
+                    for key in ("appendonly", "appendfsync", "maxmemory-policy"):
+                        rc, out, _err = run([cli, "-p", str(port), "config", "get", key], timeout=5)
+                        words = out.split()
+                        got[key] = words[1] if len(words) > 1 else None
+                    break
+                time.sleep(0.05)
+            if not check(name, got, f"redis-server did not start: "
+                         f"{proc.stderr.read() if proc.poll() is not None else 'no PONG'}"):
+                return
+            check("redis: running with appendonly yes, noeviction",
+                  got.get("appendonly") == "yes" and got.get("maxmemory-policy") == "noeviction"
+                  and got.get("appendfsync") in ("everysec", "always"), f"CONFIG GET: {got}")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def main():
+    # 1. The shell checks (compose validation, Dockerfile lint).
+    rc, out, err = run(["bash", os.path.join(SRC, "scripts", "check-deploy.sh")])
+    fails = [ln for ln in (out + err).splitlines() if "FAIL" in ln or "not found" in ln]
+    check("scripts/check-deploy.sh passes", rc == 0,
+          f"exit {rc}: " + (" | ".join(fails) or (err.strip().splitlines() or ["?"])[-1]))
+
+    # 2. The resolved compose file.
+    try:
+        import yaml
+    except ImportError:
+        check("python3-yaml available to read docker-compose config", False,
+              "install python3-yaml (a dependency of docker-compose)")
+        return
+    rc, out, err = run(["docker-compose", "-f", COMPOSE, "config"])
+    if not check("docker-compose config resolves the file", rc == 0, err.strip()):
+        return
+    doc = yaml.safe_load(out)
+    services = doc.get("services") or {}
+    check("services kafka, kafka-init, redis, consumer, aggregator",
+          {"kafka", "kafka-init", "redis", "consumer", "aggregator"} <= set(services),
+          f"have {sorted(services)}")
+    kafka = services.get("kafka", {})
+    init = services.get("kafka-init", {})
+    redis = services.get("redis", {})
+    consumer = services.get("consumer", {})
+    aggregator = services.get("aggregator", {})
+    cfg = conf_defaults()
+
+    # Scaling: docker-compose up --scale consumer=N needs both.
+    check("consumer has no container_name", "container_name" not in consumer,
+          f"container_name: {consumer.get('container_name')}")
+    check("consumer publishes no host ports", not consumer.get("ports"),
+          f"ports: {consumer.get('ports')}")
+    check("consumer and aggregator run one image built from the Dockerfile",
+          consumer.get("image") and consumer.get("image") == aggregator.get("image")
+          and consumer.get("build") and aggregator.get("build"),
+          f"consumer {consumer.get('image')}/{consumer.get('build')}, "
+          f"aggregator {aggregator.get('image')}/{aggregator.get('build')}")
+
+    # Kafka: pinned official image, KRaft, data on a volume.
+    kimg = kafka.get("image", "")
+    check("kafka: pinned apache/kafka image", re.fullmatch(r"apache/kafka:\d+\.\d+\.\d+", kimg),
+          f"image {kimg!r}")
+    kenv = env_of(kafka)
+    check("kafka: KRaft combined node",
+          kenv.get("KAFKA_PROCESS_ROLES", "").replace(" ", "") in ("broker,controller", "controller,broker")
+          and kenv.get("KAFKA_CONTROLLER_QUORUM_VOTERS") and kenv.get("KAFKA_NODE_ID"),
+          f"KAFKA_PROCESS_ROLES={kenv.get('KAFKA_PROCESS_ROLES')}")
+    check("kafka: offsets topic replication factor 1 on one node",
+          kenv.get("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR") == "1",
+          f"{kenv.get('KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR')}")
+    logdir = kenv.get("KAFKA_LOG_DIRS", "")
+    check("kafka: log.dirs is a volume", any(t == logdir and s for s, t, _ in volumes_of(kafka)),
+          f"KAFKA_LOG_DIRS={logdir}, volumes {volumes_of(kafka)}")
+    check("kafka-init runs the same Kafka image", init.get("image") == kimg,
+          f"{init.get('image')} vs {kimg}")
+
+    # Topics as the configuration names them.
+    script = "\n".join(as_list(init.get("entrypoint")) + as_list(init.get("command")))
+    script = script.replace("\\\n", " ")
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("#")]
+
+    def creation(topic):
+        for ln in lines:
+            if re.search(r"(^|\s)(create|--create)\b", ln) and re.search(
+                    r"(\s|^)" + re.escape(topic) + r"(\s|$)", ln):
+                return ln
+        # the helper form: create TOPIC ...
+        for ln in lines:
+            if re.match(r"\s*create\s+" + re.escape(topic) + r"(\s|$)", ln):
+                return ln
+        return None
+
+    for key in ("topic.records", "topic.alerts", "topic.rejects", "topic.snapshots"):
+        topic = cfg.get(key, "")
+        check(f"kafka-init creates {key} = {topic}", topic and creation(topic),
+              "no creation line for it in kafka-init's command")
+    snap = creation(cfg.get("topic.snapshots", "sgs.snapshots")) or ""
+    check("snapshots topic is created compacted", "cleanup.policy=compact" in snap,
+          f"creation line: {snap.strip()!r}")
+    rec = creation(cfg.get("topic.records", "sgs.records")) or ""
+    m = re.search(r"--partitions[ =](\d+)", rec)
+    check("records topic has 12 partitions", m and int(m.group(1)) == 12,
+          f"creation line: {rec.strip()!r}")
+    check("topic creation is idempotent (--if-not-exists)", "--if-not-exists" in script,
+          "kafka-init would fail on its second run")
+    check("kafka-init never alters partitions",
+          not re.search(r"--alter\b[^\n]*--partitions|--partitions[^\n]*--alter\b", script),
+          "adding partitions moves units between partitions (docs/OPERATIONS.md)")
+    run_init_script(init, cfg)
+
+    # Redis: AOF, no eviction, data on a volume.
+    rcmd = as_list(redis.get("command"))
+    joined = " ".join(rcmd)
+    check("redis: redis 7 image", re.fullmatch(r"redis:7(\.\d+)*(-[a-z0-9.]+)?", redis.get("image", "")),
+          f"image {redis.get('image')!r}")
+    check("redis: appendonly yes", re.search(r"--appendonly\s+yes\b", joined), f"command: {joined}")
+    check("redis: appendfsync everysec or always",
+          re.search(r"--appendfsync\s+(everysec|always)\b", joined), f"command: {joined}")
+    check("redis: maxmemory-policy noeviction (offsets and seen keys must never be evicted)",
+          re.search(r"--maxmemory-policy\s+noeviction\b", joined), f"command: {joined}")
+    check("redis: /data is a volume", any(t == "/data" and s for s, t, _ in volumes_of(redis)),
+          f"volumes {volumes_of(redis)}")
+
+    run_redis_command(redis)
+
+    # Restart policies and health checks.
+    for name, svc in sorted(services.items()):
+        check(f"{name}: restart policy", svc.get("restart") not in (None, ""),
+              "no restart: key")
+        one_shot = str(svc.get("restart")) == "no"
+        if one_shot:
+            continue
+        hc = svc.get("healthcheck") or {}
+        check(f"{name}: long-running, has a healthcheck",
+              as_list(hc.get("test")) and not hc.get("disable"), f"healthcheck: {hc}")
+        check(f"{name}: restart unless-stopped", svc.get("restart") == "unless-stopped",
+              f"restart: {svc.get('restart')}")
+
+    # Start-up order.
+    check("kafka-init waits for a healthy kafka",
+          depends(init).get("kafka") == "service_healthy", f"depends_on: {depends(init)}")
+    for name, svc in (("consumer", consumer), ("aggregator", aggregator)):
+        d = depends(svc)
+        check(f"{name} waits for kafka-init to complete and redis to be healthy",
+              d.get("kafka-init") == "service_completed_successfully"
+              and d.get("redis") == "service_healthy", f"depends_on: {d}")
+
+    # The sgs services: environment, configuration, commands.
+    listeners = kenv.get("KAFKA_ADVERTISED_LISTENERS", "")
+    for name, svc in (("consumer", consumer), ("aggregator", aggregator)):
+        env = env_of(svc)
+        bs = env.get("SGS_KAFKA_BOOTSTRAP_SERVERS", "")
+        check(f"{name}: SGS_KAFKA_BOOTSTRAP_SERVERS is an advertised listener",
+              bs and all(("//" + b) in listeners for b in bs.split(",")),
+              f"{bs!r} not in {listeners!r}")
+        check(f"{name}: SGS_REDIS_HOST=redis", env.get("SGS_REDIS_HOST") == "redis",
+              f"{env.get('SGS_REDIS_HOST')!r}")
+        vols = volumes_of(svc)
+        check(f"{name}: ./configs mounted read-only on /etc/sgs",
+              any(s and os.path.basename(s.rstrip("/")) == "configs" and t == "/etc/sgs" and ro
+                  for s, t, ro in vols), f"volumes {vols}")
+        cmd = as_list(svc.get("command"))
+        check(f"{name}: runs with -c /etc/sgs/sgs.conf",
+              "-c" in cmd and cmd[cmd.index("-c") + 1:cmd.index("-c") + 2] == ["/etc/sgs/sgs.conf"],
+              f"command {cmd}")
+    ccmd = as_list(consumer.get("command"))
+    check("consumer runs sgs-consumer", ccmd[:1] == ["sgs-consumer"], f"command {ccmd}")
+    acmd = as_list(aggregator.get("command"))
+    check("aggregator runs sgs-aggregator watch", acmd[:1] == ["sgs-aggregator"] and "watch" in acmd,
+          f"command {acmd}")
+
+    # Paths: the image's working directory makes the relative defaults resolve.
+    with open(os.path.join(SRC, "Dockerfile"), encoding="utf-8") as f:
+        dockerfile = f.read()
+    workdirs = re.findall(r"(?m)^WORKDIR\s+(\S+)", dockerfile)
+    wd = workdirs[-1] if workdirs else ""
+    units = cfg.get("units.file", "")
+    if units.startswith("configs/"):
+        check("image: <WORKDIR>/configs links to /etc/sgs (units.file, calendar.file resolve)",
+              re.search(r"ln -s /etc/sgs " + re.escape(wd.rstrip("/") + "/configs") + r"\b", dockerfile),
+              f"WORKDIR {wd!r}, no 'ln -s /etc/sgs {wd}/configs'")
+    report_dir = cfg.get("report.dir", "reports")
+    want = report_dir if report_dir.startswith("/") else wd.rstrip("/") + "/" + report_dir
+    check(f"aggregator: report.dir ({want}) is a volume",
+          any(t == want and s for s, t, _ in volumes_of(aggregator)),
+          f"volumes {volumes_of(aggregator)}")
+
+
+if __name__ == "__main__":
+    main()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

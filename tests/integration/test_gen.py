@@ -1,0 +1,595 @@
+#!/usr/bin/python3
+"""Integration test of sgs-gen: determinism, and the expectation file checked
+against the generated events recomputed independently in Python (own working-day
+calendar from configs/calendar-cn.json, own doc-number normalisation, own check
+characters and quality rules; nothing of sgs's C code is used to judge it).
+
+Environment: SGS_BUILD_DIR (where sgs-gen is), SGS_SOURCE_DIR (the repository).
+Prints `ok - name` / `not ok - name` lines and a final `N passed, N failed` line.
+"""
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("SGS_BUILD_DIR", "build")
+SOURCE = os.environ.get("SGS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+GEN = os.path.join(BUILD, "sgs-gen")
+UNITS = os.path.join(SOURCE, "configs", "units.tsv")
+CALENDAR = os.path.join(SOURCE, "configs", "calendar-cn.json")
+BASE_ARGS = ["-X", "units.file=" + UNITS, "-X", "calendar.file=" + CALENDAR]
+
+passed = 0
+failed = 0
+
+
+def report(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok - " + name)
+    else:
+        failed += 1
+        print("not ok - " + name)
+        for line in str(detail).splitlines()[:30]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def run_gen(args, check=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SGS_") or k in
+           ("SGS_BUILD_DIR", "SGS_SOURCE_DIR")}
+    p = subprocess.run([GEN] + BASE_ARGS + args, capture_output=True, env=env, timeout=600)
+    if check and p.returncode != 0:
+        raise RuntimeError("sgs-gen %s: exit %d: %s" % (" ".join(args), p.returncode,
+                                                         p.stderr.decode(errors="replace")))
+    return p
+
+
+# ---------------------------------------------------------------------------
+# Independent domain code
+
+def load_units(path):
+    units = []  # (id, name, aliases)
+    header = False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if not header:
+                header = True
+                continue
+            cols = line.split("\t")
+            aliases = [a for a in cols[3].split(",") if a] if len(cols) > 3 else []
+            units.append((cols[0], cols[1], aliases))
+    return units
+
+
+class Calendar:
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as f:
+            c = json.load(f)
+        self.years = set(c["years"])
+        self.holidays = {datetime.date.fromisoformat(d) for d in c["holidays"]}
+        self.workdays = {datetime.date.fromisoformat(d) for d in c["workdays"]}
+
+    def is_workday(self, d):
+        if d in self.workdays:
+            return True
+        if d in self.holidays:
+            return False
+        return d.weekday() < 5
+
+    def deadline(self, decision, n):
+        d = decision
+        while n > 0:
+            d += datetime.timedelta(days=1)
+            if self.is_workday(d):
+                n -= 1
+        return d
+
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def uscc_ok(s):
+    if not isinstance(s, str) or len(s) != 18 or any(ch not in USCC_ALPHABET for ch in s):
+        return False
+    total = sum(USCC_ALPHABET.index(s[i]) * pow(3, i, 31) for i in range(17))
+    return USCC_ALPHABET[(31 - total % 31) % 31] == s[17]
+
+
+def idno_ok(s):
+    if not isinstance(s, str) or len(s) != 18 or not s[:17].isdigit():
+        return False
+    if not (s[17].isdigit() or s[17] == "X"):
+        return False
+    try:
+        datetime.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+    except ValueError:
+        return False
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(s[i]) * weights[i] for i in range(17))
+    return "10X98765432"[total % 11] == s[17]
+
+
+BRACKETS = {"[": "]", "［": "］", "【": "】", "（": "）", "(": ")", "﹝": "﹞", "〖": "〗", "〔": "〕"}
+YEAR_RE = re.compile("([%s])([0-9]{4})([%s])" % (re.escape("".join(BRACKETS)),
+                                                   re.escape("".join(BRACKETS.values()))))
+
+
+def normalise_doc_no(s):
+    """Returns (normal form, prefix, year, serial) per DOMAIN §4; serial None if none."""
+    t = []
+    for ch in s:
+        o = ord(ch)
+        if 0xFF10 <= o <= 0xFF19 or 0xFF21 <= o <= 0xFF3A or 0xFF41 <= o <= 0xFF5A:
+            ch = chr(o - 0xFEE0)
+        if ch.isspace() or ch == "\u3000":
+            continue
+        t.append(ch)
+    t = "".join(t)
+    for m in YEAR_RE.finditer(t):
+        if BRACKETS[m.group(1)] != m.group(3):
+            continue
+        prefix, year, rest = t[:m.start()], int(m.group(2)), t[m.end():]
+        ms = re.match(r"第?([0-9]+)(.*)$", rest)
+        if not ms:
+            return prefix + "〔%d〕" % year + rest, prefix, year, None
+        serial = int(ms.group(1))
+        return prefix + "〔%d〕%d%s" % (year, serial, ms.group(2)), prefix, year, serial
+    return t, None, None, None
+
+
+def parse_date_national(s):
+    s = s.strip().split(" ")[0]
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
+        try:
+            return datetime.datetime.strptime(s, fmt).date()
+        except ValueError:
+            pass
+    return None
+
+
+def parse_date_native(s):
+    if not isinstance(s, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+        return None
+    try:
+        return datetime.date.fromisoformat(s)
+    except ValueError:
+        return None
+
+
+TZ = datetime.timezone(datetime.timedelta(hours=8))
+SUBJ_NATIONAL = {"法人及非法人组织": "legal_person", "个体工商户": "individual_business",
+                 "自然人": "natural_person"}
+
+
+def to_record(obj):
+    """National items to the native shape (the adapter of DESIGN §3)."""
+    if not any(k.startswith(("XK_", "CF_")) for k in obj):
+        return obj, "native"
+    lic = any(k.startswith("XK_") for k in obj)
+    p = "XK_" if lic else "CF_"
+    jd = obj.get(p + "JDRQ")
+    dd = parse_date_national(jd) if isinstance(jd, str) else None
+    rec = {
+        "kind": "license" if lic else "penalty",
+        "unit_id": obj.get("XK_LYDWDM" if lic else "CF_SJLYDM"),
+        "unit_name": obj.get("XK_LYDW" if lic else "CF_SJLY"),
+        "doc_no": obj.get(p + "WSH"),
+        "decision_date": dd.isoformat() if dd else "bad:%s" % jd,
+        "subject": {"name": obj.get(p + "XDR_MC"),
+                    "type": SUBJ_NATIONAL.get(obj.get(p + "XDR_LB"), obj.get(p + "XDR_LB")),
+                    "uscc": obj.get(p + "XDR_SHXYM"), "id_no": obj.get(p + "XDR_ZJHM")},
+        "authority": {"name": obj.get("XK_XKJG" if lic else "CF_CFJG"),
+                      "uscc": obj.get("XK_XKJGDM" if lic else "CF_CFJGDM")},
+    }
+    if "reported_at" in obj:
+        rec["reported_at"] = obj["reported_at"]
+    if "_kafka_timestamp_ms" in obj:
+        rec["_kafka_timestamp_ms"] = obj["_kafka_timestamp_ms"]
+    if lic:
+        rec["license"] = {"category": obj.get("XK_XKLB"), "content": obj.get("XK_NR"),
+                          "valid_from": obj.get("XK_YXQZ"), "valid_to": obj.get("XK_YXQZI")}
+        rec["penalty"] = None
+    else:
+        rec["license"] = None
+        rec["penalty"] = {"category": obj.get("CF_CFLB"), "content": obj.get("CF_NR"),
+                          "fine_amount": obj.get("CF_NR_FK")}
+    return rec, "national"
+
+
+def nonempty(v):
+    return isinstance(v, str) and v.strip() != ""
+
+
+def quality(rec, report_day, ts_ms_used):
+    """The set of DESIGN §4 codes this record fails."""
+    bad = set()
+    subj = rec.get("subject") or {}
+    auth = rec.get("authority") or {}
+    for v in (rec.get("kind"), rec.get("doc_no"), rec.get("decision_date"), subj.get("name"),
+              subj.get("type"), auth.get("name")):
+        if not nonempty(v):
+            bad.add("missing_field")
+    if not ts_ms_used and not nonempty(rec.get("reported_at")):
+        bad.add("missing_field")
+    kind = rec.get("kind")
+    if kind not in ("license", "penalty") or not isinstance(rec.get(kind), dict):
+        bad.add("bad_kind")
+    dd = parse_date_native(rec.get("decision_date"))
+    if nonempty(rec.get("decision_date")) and dd is None:
+        bad.add("bad_date")
+    if dd is not None and report_day is not None and dd > report_day:
+        bad.add("future_decision")
+    st = subj.get("type")
+    us = subj.get("uscc")
+    if st == "legal_person" and not uscc_ok(us):
+        bad.add("bad_uscc")
+    if st == "individual_business" and us not in (None, "00000000000000000X") and not uscc_ok(us):
+        bad.add("bad_uscc")
+    if st == "natural_person" and us is not None and not uscc_ok(us):
+        bad.add("bad_uscc")
+    if not uscc_ok(auth.get("uscc")):
+        bad.add("bad_uscc")
+    if st == "natural_person" and subj.get("id_no") is not None and not idno_ok(subj.get("id_no")):
+        bad.add("bad_id_no")
+    lic = rec.get("license")
+    if kind == "license" and isinstance(lic, dict) and lic.get("valid_to"):
+        vf = parse_date_native(lic.get("valid_from"))
+        vt = parse_date_native(lic.get("valid_to"))
+        if vf is None or vt is None or vt < vf:
+            bad.add("bad_validity")
+    pen = rec.get("penalty")
+    if kind == "penalty" and isinstance(pen, dict):
+        fa = pen.get("fine_amount")
+        if fa is not None and (isinstance(fa, bool) or not isinstance(fa, (int, float))
+                               or fa < 0 or fa != fa):
+            bad.add("bad_amount")
+    if nonempty(rec.get("doc_no")):
+        norm = normalise_doc_no(rec["doc_no"])[0]
+        if not 4 <= len(norm) <= 64:
+            bad.add("bad_doc_no")
+    return bad
+
+
+def recompute(jsonl_path, month, cal, units, workdays=7):
+    """Counts like a correct consumer, from the JSONL text alone."""
+    ids = {u[0]: u for u in units}
+    names = {}
+    for u in units:
+        names[u[1]] = u[0]
+        for a in u[2]:
+            names[a] = u[0]
+    per = {u[0]: {"records": 0, "late": 0, "invalid": 0, "duplicates": 0, "licenses": 0,
+                  "penalties": 0} for u in units}
+    r = {"messages": 0, "malformed": 0, "unattributed": 0, "rejects": 0, "late_alerts": 0,
+         "units": per, "bad_uscc_valid": 0, "bad_idno_valid": 0, "codes": {}, "multi": [],
+         "formats": {"native": 0, "national": 0}, "outside_month": 0, "serials": {},
+         "serials_all": {}, "norms": {}, "valid_usccs": 0, "valid_ids": 0}
+    seen = set()
+    with open(jsonl_path, "rb") as f:
+        for raw in f:
+            r["messages"] += 1
+            raw = raw.rstrip(b"\n")
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                obj = None
+            if not isinstance(obj, dict):
+                r["malformed"] += 1
+                r["rejects"] += 1
+                continue
+            rec, fmt = to_record(obj)
+            r["formats"][fmt] += 1
+            uid = rec.get("unit_id")
+            if uid not in ids and fmt == "national" and rec.get("unit_name") in names:
+                uid = names[rec["unit_name"]]
+            # report time: reported_at, else the message timestamp
+            ts_used = False
+            report_day = None
+            ra = rec.get("reported_at")
+            if isinstance(ra, str):
+                try:
+                    report_day = datetime.datetime.fromisoformat(ra).astimezone(TZ).date()
+                except ValueError:
+                    report_day = None
+            elif "_kafka_timestamp_ms" in rec:
+                ts_used = True
+                report_day = datetime.datetime.fromtimestamp(
+                    rec["_kafka_timestamp_ms"] / 1000, TZ).date()
+            if report_day is None or report_day.strftime("%Y-%m") != month:
+                r["outside_month"] += 1
+            if uid not in ids:
+                r["unattributed"] += 1
+                r["rejects"] += 1
+                continue
+            kind = rec.get("kind")
+            norm, prefix, year, serial = normalise_doc_no(rec.get("doc_no") or "")
+            identity = (uid, kind, norm) if 4 <= len(norm) <= 64 else None
+            u = per[uid]
+            if identity is not None and identity in seen:
+                u["duplicates"] += 1
+                continue
+            if identity is not None:
+                seen.add(identity)
+            bad = quality(rec, report_day, ts_used)
+            u["records"] += 1
+            if kind == "license":
+                u["licenses"] += 1
+            elif kind == "penalty":
+                u["penalties"] += 1
+            dd = parse_date_native(rec.get("decision_date"))
+            late = dd is not None and report_day is not None and kind in ("license", "penalty") \
+                and report_day > cal.deadline(dd, workdays)
+            if late:
+                u["late"] += 1
+                r["late_alerts"] += 1
+            if serial is not None and kind in ("license", "penalty"):
+                r["serials_all"].setdefault((uid, kind, prefix, year), set()).add(serial)
+            if bad:
+                u["invalid"] += 1
+                r["rejects"] += 1
+                for c in bad:
+                    r["codes"][c] = r["codes"].get(c, 0) + 1
+                if len(bad) != 1:
+                    r["multi"].append((sorted(bad), raw[:200]))
+                if late:
+                    r["multi"].append((["invalid but late"], raw[:200]))
+            else:
+                subj = rec["subject"]
+                if subj.get("uscc") not in (None, "00000000000000000X"):
+                    r["valid_usccs"] += 1
+                    if not uscc_ok(subj["uscc"]):
+                        r["bad_uscc_valid"] += 1
+                if subj.get("id_no") is not None:
+                    r["valid_ids"] += 1
+                    if not idno_ok(subj["id_no"]):
+                        r["bad_idno_valid"] += 1
+                if serial is not None:
+                    r["serials"].setdefault((uid, kind, prefix, year), set()).add(serial)
+                r["norms"].setdefault(uid, set()).add(norm)
+    return r
+
+
+def gaps_of(serials):
+    out = {}
+    for (uid, kind, _prefix, year), s in serials.items():
+        missing = [x for x in range(min(s), max(s) + 1) if x not in s]
+        if missing:
+            out.setdefault(uid, []).append((kind, year, tuple(str(x) for x in missing)))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def expected_gaps(exp):
+    out = {}
+    for uid, lst in exp["gaps"].items():
+        for g in lst:
+            out.setdefault(uid, []).append((g["kind"], g["year"], tuple(g["missing"])))
+    return {k: sorted(v) for k, v in out.items() if v}
+
+
+# ---------------------------------------------------------------------------
+
+def check_against(name, jsonl, expect_path, month, asked, cal, units):
+    with open(expect_path, encoding="utf-8") as f:
+        exp = json.load(f)
+    r = recompute(jsonl, month, cal, units)
+    report(name + ": month and message count",
+           exp["month"] == month and exp["messages"] == r["messages"],
+           "expect %s %s, counted %s" % (exp["month"], exp["messages"], r["messages"]))
+    report(name + ": every registry unit in the expectation",
+           set(exp["units"]) == {u[0] for u in units}, sorted(set(exp["units"]) ^
+                                                            {u[0] for u in units}))
+    diffs = ["%s: expect %s, recomputed %s" % (uid, exp["units"].get(uid), c)
+             for uid, c in r["units"].items() if exp["units"].get(uid) != c]
+    report(name + ": per-unit counters equal the recomputed ones", not diffs,
+           "\n".join(diffs))
+    for key in ("unattributed", "malformed", "rejects", "late_alerts"):
+        report(name + ": " + key, exp[key] == r[key], "expect %s, recomputed %s" % (exp[key],
+                                                                                   r[key]))
+    total = {k: sum(u[k] for u in r["units"].values()) for k in
+             ("records", "late", "invalid", "duplicates", "licenses", "penalties")}
+    want_late = round(asked["late_share"] * asked["records"])
+    report(name + ": exactly the requested numbers",
+           total["records"] == asked["records"] and total["late"] == want_late and
+           total["invalid"] == asked["invalid"] and total["duplicates"] == asked["duplicates"]
+           and r["malformed"] == asked["malformed"] and r["unattributed"] == asked["unknown"]
+           and total["licenses"] + total["penalties"] == total["records"],
+           "recomputed %s, malformed %d, unknown %d; asked %s (late %d)" %
+           (total, r["malformed"], r["unattributed"], asked, want_late))
+    report(name + ": every invalid record breaks exactly one rule and is on time",
+           not r["multi"], "\n".join("%s %r" % m for m in r["multi"][:10]))
+    if asked["invalid"] >= 9:
+        report(name + ": the nine rules all occur", len(r["codes"]) == 9, r["codes"])
+    report(name + ": every message in the month", r["outside_month"] == 0,
+           "%d outside" % r["outside_month"])
+    report(name + ": identifiers of valid records pass their check characters",
+           r["bad_uscc_valid"] == 0 and r["bad_idno_valid"] == 0 and r["valid_usccs"] > 0,
+           "%d bad USCC of %d, %d bad ID of %d" % (r["bad_uscc_valid"], r["valid_usccs"],
+                                                   r["bad_idno_valid"], r["valid_ids"]))
+    eg, rg = expected_gaps(exp), gaps_of(r["serials"])
+    n_missing = sum(len(g[2]) for v in eg.values() for g in v)
+    report(name + ": gaps equal the recomputed holes of valid numbers",
+           eg == rg and n_missing == asked["gaps"], "expect %s\nrecomputed %s" % (eg, rg))
+    report(name + ": invalid numbers add no holes", gaps_of(r["serials_all"]) == rg,
+           gaps_of(r["serials_all"]))
+    bad_docs = [(uid, d) for uid, lst in exp["doc_nos"].items() for d in lst
+                if d not in r["norms"].get(uid, set())]
+    n_docs = sum(len(v) for v in exp["doc_nos"].values())
+    report(name + ": doc_nos were sent (normalised) by their unit", not bad_docs and n_docs > 0,
+           bad_docs[:10])
+    return exp, r
+
+
+def main():
+    if not os.access(GEN, os.X_OK):
+        report("sgs-gen is built", False, GEN + " not found")
+        print("%d passed, %d failed" % (passed, failed))
+        return 1
+    cal = Calendar(CALENDAR)
+    units = load_units(UNITS)
+    tmp = tempfile.mkdtemp(prefix="sgs-gen-test-")
+
+    # 1. determinism
+    args = ["--month", "2023-12", "--seed", "42", "--invalid", "27", "--duplicates", "40",
+            "--malformed", "12", "--unknown-unit", "9", "--gaps", "7", "--format", "mixed",
+            "--no-reported-at-share", "0.03"]
+    a, b = os.path.join(tmp, "a.jsonl"), os.path.join(tmp, "b.jsonl")
+    run_gen(args + ["--out", a, "--expect", a + ".json"])
+    run_gen(args + ["--out", b, "--expect", b + ".json"])
+    same = open(a, "rb").read() == open(b, "rb").read() and \
+        open(a + ".json", "rb").read() == open(b + ".json", "rb").read()
+    report("same seed, byte-identical JSONL and expectation", same)
+    c = os.path.join(tmp, "c.jsonl")
+    run_gen(["--month", "2023-12", "--seed", "43", "--out", c])
+    report("another seed, other output", open(a, "rb").read() != open(c, "rb").read())
+
+    # 2. the expectation against the content, three formats and several months
+    cases = [
+        ("mixed 2023-12", "2023-12", "mixed", dict(records=11100, late_share=0.02, invalid=27,
+                                                   duplicates=40, malformed=12, unknown=9,
+                                                   gaps=7), ["--no-reported-at-share", "0.03"]),
+        ("native 2024-01", "2024-01", "native", dict(records=3000, late_share=0.1, invalid=18,
+                                                     duplicates=25, malformed=6, unknown=4,
+                                                     gaps=5), []),
+        ("national 2024-02", "2024-02", "national", dict(records=2500, late_share=0.05,
+                                                         invalid=9, duplicates=10, malformed=3,
+                                                         unknown=3, gaps=3), []),
+        ("native 2023-10 tiny", "2023-10", "native", dict(records=60, late_share=0.05,
+                                                          invalid=10, duplicates=3, malformed=2,
+                                                          unknown=1, gaps=1), []),
+    ]
+    for name, month, fmt, asked, extra in cases:
+        out = os.path.join(tmp, name.replace(" ", "_") + ".jsonl")
+        ex = out + ".json"
+        run_gen(["--month", month, "--seed", "7", "--records", str(asked["records"]),
+                 "--late-share", str(asked["late_share"]), "--invalid", str(asked["invalid"]),
+                 "--duplicates", str(asked["duplicates"]), "--malformed",
+                 str(asked["malformed"]), "--unknown-unit", str(asked["unknown"]), "--gaps",
+                 str(asked["gaps"]), "--format", fmt, "--out", out, "--expect", ex] + extra)
+        exp, r = check_against(name, out, ex, month, asked, cal, units)
+        if fmt == "national":
+            with open(out, encoding="utf-8", errors="replace") as f:
+                objs = []
+                for line in f:
+                    try:
+                        o = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(o, dict):
+                        objs.append(o)
+            xk = [o for o in objs if "XK_WSH" in o]
+            cf = [o for o in objs if "CF_WSH" in o]
+            need_xk = {"XK_XDR_MC", "XK_XDR_LB", "XK_WSH", "XK_XKLB", "XK_NR", "XK_JDRQ",
+                       "XK_YXQZ", "XK_XKJG", "XK_XKJGDM", "XK_LYDW", "XK_LYDWDM"}
+            need_cf = {"CF_XDR_MC", "CF_XDR_LB", "CF_WSH", "CF_WFXW", "CF_YJ", "CF_CFLB",
+                       "CF_NR", "CF_JDRQ", "CF_CFJG", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM"}
+            valid_national = [o for o in objs if "kind" not in o]
+            report(name + ": national items (XK_/CF_) present",
+                   xk and cf and all(need_xk <= set(o) for o in xk) and
+                   all(need_cf <= set(o) for o in cf) and
+                   len(xk) + len(cf) == len(valid_national),
+                   "%d XK, %d CF of %d" % (len(xk), len(cf), len(objs)))
+            dates = {o.get("XK_JDRQ", o.get("CF_JDRQ")) for o in xk + cf}
+            report(name + ": national dates in several spellings",
+                   any("/" in d for d in dates) and any(re.fullmatch(r"\d{8}", d) for d in dates)
+                   and any("-" in d for d in dates))
+        if fmt == "mixed":
+            report(name + ": both formats present",
+                   r["formats"]["native"] > 100 and r["formats"]["national"] > 100,
+                   r["formats"])
+
+    # 3. doc-number spellings vary while identities stay unique
+    docs = []
+    with open(a, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if _is_obj(line):
+                o = json.loads(line)
+                docs.append(o.get("doc_no", o.get("XK_WSH", o.get("CF_WSH"))))
+    docs = [d for d in docs if isinstance(d, str)]
+    spellings = {"〔": 0, "[": 0, "（": 0, "【": 0, "第": 0, "０": 0}
+    for d in docs:
+        for k in spellings:
+            if k in d:
+                spellings[k] += 1
+    report("doc numbers in real-world spellings", all(v > 0 for v in spellings.values()),
+           spellings)
+
+    # 4. defaults: ~11,100 records, ~1,100 from city departments, one or two units empty
+    d = os.path.join(tmp, "default.jsonl")
+    run_gen(["--month", "2023-11", "--seed", "5", "--out", d, "--expect", d + ".json"])
+    with open(d + ".json", encoding="utf-8") as f:
+        exp = json.load(f)
+    city = {u[0] for u in units if u[0].startswith("11")}
+    rec_city = sum(v["records"] for k, v in exp["units"].items() if k in city)
+    rec_all = sum(v["records"] for v in exp["units"].values())
+    zeros = [k for k, v in exp["units"].items() if v["records"] == 0]
+    few = [k for k, v in exp["units"].items() if 0 < v["records"] < 10]
+    report("default volume and split", rec_all == 11100 and 900 <= rec_city <= 1300 and
+           1 <= len(zeros) <= 2 and few, "all %d city %d zero %s few %s" %
+           (rec_all, rec_city, zeros, few))
+    late = sum(v["late"] for v in exp["units"].values())
+    report("default late share 0.02", late == round(0.02 * 11100), late)
+
+    # 5. errors: one line naming the argument or file, exit 2
+    for label, args2, word in [
+        ("bad month", ["--month", "2023-13"], "--month"),
+        ("no month", [], "--month"),
+        ("unknown argument", ["--month", "2023-12", "--bogus", "1"], "--bogus"),
+        ("invalid > records", ["--month", "2023-12", "--records", "5", "--invalid", "6"],
+         "--invalid"),
+        ("bad share", ["--month", "2023-12", "--late-share", "1.5"], "--late-share"),
+        ("bad format", ["--month", "2023-12", "--format", "xml"], "--format"),
+        ("missing units file", ["--month", "2023-12", "-X", "units.file=/nonexistent/u.tsv"],
+         "/nonexistent/u.tsv"),
+        ("unknown config key", ["--month", "2023-12", "-X", "no.such.key=1"], "no.such.key"),
+    ]:
+        p = run_gen(args2, check=False)
+        err = p.stderr.decode(errors="replace").strip()
+        report("error: " + label, p.returncode == 2 and word in err and len(err.splitlines()) == 1,
+               "exit %d: %s" % (p.returncode, err))
+
+    # 6. --produce through librdkafka's in-process mock cluster
+    p = run_gen(["--month", "2023-12", "--seed", "3", "--records", "3000", "--duplicates", "5",
+                 "--malformed", "3", "--produce", "-X", "kafka.test.mock.num.brokers=1",
+                 "-X", "topic.records=gen.test"], check=False)
+    err = p.stderr.decode(errors="replace")
+    report("--produce delivers every message (mock cluster)",
+           p.returncode == 0 and "produced 3008 of 3008 messages to gen.test (0 failed)" in err,
+           "exit %d: %s" % (p.returncode, err))
+
+    # 7. speed
+    t0 = time.monotonic()
+    p = run_gen(["--month", "2023-12", "--seed", "1", "--records", "1000000", "--out",
+                 os.devnull], check=False)
+    dt = time.monotonic() - t0
+    report("1,000,000 records in %.1f s (%.0f records/s)" % (dt, 1e6 / dt),
+           p.returncode == 0 and dt < 30, p.stderr.decode(errors="replace"))
+
+    if failed == 0 and not os.environ.get("SGS_KEEP_TMP"):
+        for root, dirs, files in os.walk(tmp, topdown=False):
+            for fn in files:
+                os.unlink(os.path.join(root, fn))
+            os.rmdir(root)
+    else:
+        print("# files kept in " + tmp)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def _is_obj(line):
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
