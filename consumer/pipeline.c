@@ -549,7 +549,7 @@ static int append_eval(sgs_consumer *c, int32_t p, char *strs, size_t strs_size)
 {
     part_state *ps = &c->parts[p];
     part_batch *b = &ps->batch;
-    size_t n = 3 + FIXED_ARGS + ps->n_acks + 2 + 2 * b->n_units + b->n_args, k = 0;
+    size_t n = 4 + FIXED_ARGS + ps->n_acks + 2 + 2 * b->n_units + b->n_args, k = 0;
     char *base = strs, *expected, *newoff, *lrid, *nacks, *nunits;
     size_t used = 0;
     double thr = sgs_config_get_double(c->cfg, "alert.late_rate_threshold");

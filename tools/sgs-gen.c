@@ -692,8 +692,8 @@ struct ev {
 struct foreign_id {
     char id[19];
     const struct foreign_unit *fu;
-    char auth_name[96];
-    char prefix[3][64];
+    char auth_name[160];
+    char prefix[3][96];
 };
 
 struct gap_group { /* one (unit, kind, year) sequence with holes */
@@ -2219,8 +2219,8 @@ static void plan_foreign(struct gen *g)
             f->id[18] = '\0';
         } while (sgs_registry_find(g->reg, f->id, 18));
         snprintf(f->auth_name, sizeof(f->auth_name), "%s", full);
-        snprintf(f->prefix[KIND_LICENSE], sizeof(f->prefix[0]), "平%s许", fu->abbr);
-        snprintf(f->prefix[KIND_PENALTY], sizeof(f->prefix[0]), "平%s罚", fu->abbr);
+        snprintf(f->prefix[KIND_LICENSE], sizeof(f->prefix[0]), "平%.60s许", fu->abbr);
+        snprintf(f->prefix[KIND_PENALTY], sizeof(f->prefix[0]), "平%.60s罚", fu->abbr);
     }
     for (long k = 0; k < g->o.unknown; k++) {
         struct rec *rc2 = &g->recs[g->n_recs + (size_t)k];

@@ -92,9 +92,20 @@ struct sgs_config {
 };
 
 /* Variables the programs and scripts read themselves: not config keys. */
-static const char *const env_not_keys[] = {"SGS_BUILD_DIR", "SGS_SOURCE_DIR", "SGS_NOW",
-                                           "SGS_KAFKA",     "SGS_CACHE_DIR",  "SGS_KEEP_TMP",
-                                           "SGS_TEST_DATA", "SGS_CONFIGS",    NULL};
+static const char *const env_not_keys[] = {"SGS_BUILD_DIR",
+                                           "SGS_SOURCE_DIR",
+                                           "SGS_NOW",
+                                           "SGS_KAFKA",
+                                           "SGS_CACHE_DIR",
+                                           "SGS_KEEP_TMP",
+                                           "SGS_TEST_DATA",
+                                           "SGS_CONFIGS",
+                                           "SGS_KAFKA_JARS",
+                                           "SGS_KAFKA_HEAP",
+                                           "SGS_TMP_DIR",
+                                           "SGS_CTEST_ARGS",
+                                           "SGS_CTEST_ASAN_ARGS",
+                                           NULL};
 
 static const char *kafka_defaults[][2] = {
     {"bootstrap.servers", "127.0.0.1:9092"},

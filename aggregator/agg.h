@@ -1,0 +1,305 @@
+/* sgs-aggregator: monthly snapshots, spot checks, live status and the watch
+ * daemon (DESIGN §7, §8). Internal interface shared by the aggregator's files;
+ * nothing here is used outside aggregator/.
+ *
+ * Module map:
+ *   main.c      command line, exit codes
+ *   context.c   configuration, registry, Redis connection, "now" (SGS_NOW)
+ *   util.c      rates in integer arithmetic, string buffers, id map, display width
+ *   redisutil.c key names, the partitions set, reply helpers
+ *   snapshot.c  one consistent read of a month and the snapshot model + JSON
+ *   snapshotcmd.c the snapshot command (build, store, files, publish)
+ *   gaps.c      document-number sequence gaps (suspected omissions)
+ *   version.c   snapshot versions in Redis, change descriptions
+ *   publish.c   the snapshots topic (Kafka producer, delivery reports)
+ *   files.c     mkdir -p and atomic file writes
+ *   report.c    YYYY-MM.json, per-group CSV, the notice (markdown)
+ *   spotcheck.c concealment spot checks
+ *   status.c    live counters per unit
+ *   watch.c     the daemon */
+#ifndef SGS_AGG_H
+#define SGS_AGG_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#include "sgs/config.h"
+#include "sgs/date.h"
+#include "sgs/registry.h"
+
+/* Exit statuses (DESIGN §7). */
+#define SGS_AGG_EXIT_OK      0
+#define SGS_AGG_EXIT_RUNTIME 1
+#define SGS_AGG_EXIT_USAGE   2
+
+/* Flags of jansson's dumps for everything the aggregator writes: 15 significant
+ * digits print a rate held as hundredths/100.0 exactly ("0.09", not
+ * "0.089999999999999997"). */
+#define SGS_AGG_JSON_COMPACT (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define SGS_AGG_JSON_PRETTY  (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
+
+/* Defaults of keys outside DESIGN §6 (used when the configuration table does not
+ * declare them). */
+#define SGS_AGG_DEFAULT_GRACE_WORKDAYS 3
+#define SGS_AGG_DEFAULT_WATCH_INTERVAL 60
+#define SGS_AGG_WATCH_MONTHS           3  /* aggregator.watch_months */
+#define SGS_AGG_GAPS_LISTED_PER_UNIT   50 /* missing numbers listed per unit */
+
+typedef struct sgs_agg_idmap sgs_agg_idmap;
+
+/* ---- context.c ---------------------------------------------------------- */
+
+typedef struct sgs_agg_ctx {
+    sgs_config *cfg;       /* owned */
+    sgs_registry *reg;     /* owned */
+    redisContext *rc;      /* owned, NULL until sgs_agg_ctx_redis() */
+    const char *prefix;    /* redis.prefix, borrowed from cfg */
+    int tz_offset;         /* seconds east of UTC */
+    char tz_text[16];      /* "+08:00" */
+    int have_now;          /* SGS_NOW given */
+    int64_t now_fixed;     /* the SGS_NOW instant */
+    sgs_day now_day;       /* the SGS_NOW date */
+    sgs_agg_idmap *warned; /* warnings already given (watch repeats builds) */
+} sgs_agg_ctx;
+
+/* 1 the first time a warning text is seen in this process, then 0 (a daemon that
+ * rebuilds a month every minute says a thing once, not every minute). */
+int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text);
+
+/* Builds the context from a loaded configuration: takes ownership of cfg (also on
+ * failure), loads units.file. Parses SGS_NOW from the environment. Returns NULL with
+ * a message naming the key, file or variable at fault. */
+sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_size);
+void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx); /* NULL ok */
+/* Connects to Redis when not connected (or after sgs_agg_ctx_redis_drop). 0 / -1. */
+int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
+/* Forgets a broken connection so the next sgs_agg_ctx_redis reconnects. */
+void sgs_agg_ctx_redis_drop(sgs_agg_ctx *ctx);
+/* The current instant (SGS_NOW when set) and the local day of it. */
+int64_t sgs_agg_now(const sgs_agg_ctx *ctx);
+sgs_day sgs_agg_today(const sgs_agg_ctx *ctx);
+/* An integer setting that the configuration table may not declare yet: the value,
+ * or def when unset/undeclared. -1 with a message when the value is not an
+ * integer in [lo, hi]. */
+int sgs_agg_config_int(const sgs_agg_ctx *ctx, const char *key, long def, long lo, long hi,
+                       long *out, char *errstr, size_t errstr_size);
+/* A string setting: the value, or NULL when unset, empty or undeclared. */
+const char *sgs_agg_config_str(const sgs_agg_ctx *ctx, const char *key);
+
+/* ---- util.c ------------------------------------------------------------- */
+
+/* Rate num/den in percent, rounded half-up to 2 decimals, as hundredths of a
+ * percent (81 means 0.81 %); -1 when den <= 0. Integer arithmetic only. */
+int64_t sgs_agg_rate_hundredths(int64_t num, int64_t den);
+/* The rate as a JSON number (hundredths/100.0), or JSON null without records. New
+ * reference. */
+json_t *sgs_agg_rate_json(int64_t num, int64_t den);
+/* "0.81", "100.00" or "-" (no records). buf: at least 32 bytes. Returns buf. */
+char *sgs_agg_rate_text(int64_t num, int64_t den, char *buf);
+/* Quality rate numerator: records - invalid, never below 0. */
+int64_t sgs_agg_valid_count(int64_t records, int64_t invalid);
+
+/* Growable string buffer; on allocation failure it sets oom and ignores further
+ * appends (checked once by the owner). */
+typedef struct sgs_agg_buf {
+    char *data;
+    size_t len, cap;
+    int oom;
+} sgs_agg_buf;
+void sgs_agg_buf_init(sgs_agg_buf *b);
+void sgs_agg_buf_free(sgs_agg_buf *b);
+void sgs_agg_buf_append(sgs_agg_buf *b, const char *s, size_t len);
+void sgs_agg_buf_puts(sgs_agg_buf *b, const char *s);
+void sgs_agg_buf_printf(sgs_agg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open-addressing map from an id (bytes) to an index; keys are copied. */
+sgs_agg_idmap *sgs_agg_idmap_new(size_t expected);
+void sgs_agg_idmap_free(sgs_agg_idmap *m); /* NULL ok */
+/* 0 added, 1 already present (value unchanged), -1 out of memory. */
+int sgs_agg_idmap_put(sgs_agg_idmap *m, const char *key, size_t len, size_t value);
+/* 1 and *value when found, else 0. */
+int sgs_agg_idmap_get(const sgs_agg_idmap *m, const char *key, size_t len, size_t *value);
+
+/* Row (registry index) of a unit id as written in Redis: the map of registry ids
+ * first, then id-like aliases through the registry. -1 when unknown. */
+long sgs_agg_unit_row(const sgs_agg_idmap *map, const sgs_registry *reg, const char *id,
+                      size_t len);
+
+/* Terminal display width of UTF-8 text: East Asian wide and full-width characters
+ * count 2 columns, others 1. */
+size_t sgs_agg_display_width(const char *s);
+/* Writes s padded with spaces to width columns (left or right aligned). */
+void sgs_agg_buf_pad(sgs_agg_buf *b, const char *s, size_t width, int right_align);
+
+/* Canonical kind from "license"/"penalty"/"行政许可"/"行政处罚"/"许可"/"处罚":
+ * "license", "penalty" or NULL. */
+const char *sgs_agg_kind_parse(const char *s, size_t len);
+/* Chinese name of a canonical kind: 行政许可 / 行政处罚. */
+const char *sgs_agg_kind_label(const char *kind);
+
+/* Parses --month text: "YYYY-MM" with a real month. 0 / -1. */
+int sgs_agg_month_parse(const char *s, int *year, int *month);
+/* Number of days in a month. */
+int sgs_agg_month_days(int year, int month);
+/* Month arithmetic: (year, month) + delta months. */
+void sgs_agg_month_add(int *year, int *month, int delta);
+
+/* ---- redisutil.c -------------------------------------------------------- */
+
+/* Builds "P:<rest...>" into buf; returns buf (truncation is impossible for the
+ * sizes used: buf at least 512 bytes and prefix/partition names bounded). */
+char *sgs_agg_key(char *buf, size_t size, const sgs_agg_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Builds "P:{<partition>}:<suffix>" for a member of P:partitions. */
+char *sgs_agg_pkey(char *buf, size_t size, const sgs_agg_ctx *ctx, const char *partition,
+                   const char *suffix);
+
+/* The members of P:partitions, sorted (strdup'ed; free with sgs_agg_strv_free). */
+int sgs_agg_partitions(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errstr, size_t errstr_size);
+void sgs_agg_strv_free(char **v, size_t n);
+/* Sorts a string vector in byte order. */
+void sgs_agg_strv_sort(char **v, size_t n);
+
+/* Reads n pipelined replies (redisGetReply) into replies[]; on a broken
+ * connection frees what it read and returns -1 with the reason. Replies of type
+ * error are returned as they are. */
+int sgs_agg_read_replies(redisContext *rc, redisReply **replies, size_t n, char *errstr,
+                         size_t errstr_size);
+/* Parses a counter value ("123") of a HGETALL reply element. 0 / -1. */
+int sgs_agg_reply_int(const redisReply *r, int64_t *out);
+
+/* ---- snapshot.c --------------------------------------------------------- */
+
+/* Counters of one unit (or group, or the totals) in a month. */
+typedef struct sgs_agg_counts {
+    int64_t records, late, invalid, dup, lic, pen, wdlate, concealed;
+} sgs_agg_counts;
+void sgs_agg_counts_add(sgs_agg_counts *to, const sgs_agg_counts *c);
+
+enum {
+    SGS_AGG_FLAG_HIGH_VOLUME = 1u << 0,
+    SGS_AGG_FLAG_IMPROVED = 1u << 1,
+    SGS_AGG_FLAG_LOW_VOLUME = 1u << 2,
+    SGS_AGG_FLAG_HAS_LATE = 1u << 3,
+};
+
+typedef struct sgs_agg_row {
+    const sgs_unit *unit;
+    sgs_agg_counts c;
+    int has_prev;
+    int64_t prev_records;
+    unsigned flags;
+    json_t *gaps;         /* array of gap objects (gaps.c), owned */
+    int64_t gaps_missing; /* sum of missing_count over gaps */
+} sgs_agg_row;
+
+typedef struct sgs_agg_group {
+    const char *id;   /* borrowed from the registry */
+    const char *name; /* display name, borrowed from the config */
+    size_t *rows;     /* indexes into snapshot rows, in display order */
+    size_t n_rows;
+    sgs_agg_counts sum;
+} sgs_agg_group;
+
+typedef struct sgs_agg_snapshot {
+    char month[8]; /* "YYYY-MM" */
+    int year, mon;
+    sgs_agg_row *rows; /* registry order */
+    size_t n_rows;
+    sgs_agg_group *groups; /* report order */
+    size_t n_groups;
+    sgs_agg_counts totals;
+    int64_t unattributed;
+    int has_prev_snapshot; /* the previous month has a snapshot */
+    int64_t low_volume;    /* report.low_volume used for the flags */
+    json_t *json;          /* the snapshot document (DESIGN §8), owned */
+} sgs_agg_snapshot;
+
+/* One consistent read of the month (a single MULTI/EXEC, retried when the
+ * partitions set or the previous month's latest version changed in between),
+ * joined with the registry. Builds the model and its JSON with "version": 0 and
+ * generated_at set to now. Returns NULL with errstr (a broken Redis connection
+ * leaves ctx->rc set: the caller drops it). */
+sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, char *errstr,
+                                         size_t errstr_size);
+void sgs_agg_snapshot_free(sgs_agg_snapshot *s); /* NULL ok */
+/* Sets "version" in the snapshot's JSON. */
+void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version);
+long sgs_agg_snapshot_version(const sgs_agg_snapshot *s);
+
+/* ---- gaps.c ------------------------------------------------------------- */
+
+/* Sequence gaps per unit from the members "<unit>|<kind>|<norm>" of the dn sets
+ * (replies of type set/array, n of them). Only document numbers of `year` count.
+ * Fills rows[i].gaps / gaps_missing; map gives the row of a unit id. 0 / -1 (OOM). */
+int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
+                         const sgs_registry *reg, redisReply *const *sets, size_t n_sets, int year,
+                         char *errstr, size_t errstr_size);
+
+/* ---- version.c ---------------------------------------------------------- */
+
+/* Stores the snapshot as version N+1 when its content (everything except version
+ * and generated_at) differs from the latest version N, under WATCH so two writers
+ * cannot both take N+1. Sets the snapshot's version (new or kept; when kept, the
+ * generated_at of the stored version is kept too, so files match Redis). *is_new
+ * tells which. *previous (may be NULL) receives the latest stored document before
+ * this call (new reference or NULL). 0 / -1. */
+int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
+                          char *errstr, size_t errstr_size);
+/* Latest stored version of a month: 0 when none, -1 on error. */
+long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size);
+/* Logs (info) what changed between two snapshot documents: per unit the figures
+ * that differ, totals, gaps. */
+void sgs_agg_version_log_changes(const json_t *before, const json_t *after);
+
+/* ---- publish.c ---------------------------------------------------------- */
+
+typedef struct sgs_agg_publisher sgs_agg_publisher;
+/* A producer for topic.snapshots. NULL with errstr on configuration errors. */
+sgs_agg_publisher *sgs_agg_publisher_create(const sgs_config *cfg, char *errstr,
+                                            size_t errstr_size);
+void sgs_agg_publisher_destroy(sgs_agg_publisher *p); /* NULL ok; purges what is queued */
+/* Produces value with key and waits for its delivery report (bounded by the
+ * producer's message.timeout.ms, or by *stop becoming non-zero when stop is not
+ * NULL). 0 delivered, -1 with the reason. */
+int sgs_agg_publish(sgs_agg_publisher *p, const char *key, const char *value, size_t len,
+                    volatile sig_atomic_t *stop, char *errstr, size_t errstr_size);
+const char *sgs_agg_publisher_topic(const sgs_agg_publisher *p);
+
+/* ---- snapshotcmd.c ------------------------------------------------------- */
+
+/* Publishes the snapshot (compact JSON, key YYYY-MM) and waits for delivery. */
+int sgs_agg_snapshot_publish(sgs_agg_publisher *pub, const sgs_agg_snapshot *s,
+                             volatile sig_atomic_t *stop, char *errstr, size_t errstr_size);
+/* snapshot --month: build, store (new version when changed), write the files into
+ * out_dir (NULL: report.dir), publish. Returns an exit status. */
+int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir);
+
+/* ---- files.c ------------------------------------------------------------ */
+
+/* mkdir -p. 0 / -1 with "DIR: why". */
+int sgs_agg_mkdirs(const char *dir, char *errstr, size_t errstr_size);
+/* Writes data to dir/name atomically: a temp file in dir, fsync, rename, fsync of
+ * the directory. 0 / -1 with "PATH: why". */
+int sgs_agg_write_file(const char *dir, const char *name, const char *data, size_t len,
+                       char *errstr, size_t errstr_size);
+
+/* ---- report.c ----------------------------------------------------------- */
+
+/* Writes YYYY-MM.json, YYYY-MM-<group>.csv per group and YYYY-MM-notice.md
+ * into dir (created when missing). 0 / -1. */
+int sgs_agg_report_write(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s, const char *dir,
+                         char *errstr, size_t errstr_size);
+
+/* ---- spotcheck.c, status.c, watch.c --------------------------------------- */
+
+int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path);
+int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json);
+int sgs_agg_cmd_watch(sgs_agg_ctx *ctx);
+
+#endif

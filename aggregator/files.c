@@ -1,0 +1,114 @@
+/* Report files: mkdir -p and atomic writes (temp file in the same directory,
+ * fsync, rename, fsync of the directory), so a reader never sees half a file and
+ * a crash leaves either the old or the new version. */
+#include "agg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sgs_agg_mkdirs(const char *dir, char *errstr, size_t errstr_size)
+{
+    char *path = strdup(dir);
+    size_t len;
+
+    if (!path) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        path[--len] = '\0';
+    for (char *p = path + 1;; p++) {
+        char c = *p;
+
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            snprintf(errstr, errstr_size, "%s: cannot create directory: %s", path, strerror(errno));
+            free(path);
+            return -1;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    {
+        struct stat st;
+
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(errstr, errstr_size, "%s: not a directory", path);
+            free(path);
+            return -1;
+        }
+    }
+    free(path);
+    return 0;
+}
+
+int sgs_agg_write_file(const char *dir, const char *name, const char *data, size_t len,
+                       char *errstr, size_t errstr_size)
+{
+    size_t n = strlen(dir) + strlen(name) + 32;
+    char *tmp = malloc(n), *final = malloc(n);
+    int fd = -1, dfd, rc = -1;
+    size_t off = 0;
+
+    if (!tmp || !final) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    snprintf(final, n, "%s/%s", dir, name);
+    snprintf(tmp, n, "%s/.%s.XXXXXX", dir, name);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "%s: cannot create a temporary file: %s", dir,
+                 strerror(errno));
+        goto out;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            snprintf(errstr, errstr_size, "%s: write: %s", tmp, strerror(errno));
+            goto fail;
+        }
+        off += (size_t)w;
+    }
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        snprintf(errstr, errstr_size, "%s: fsync: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        snprintf(errstr, errstr_size, "%s: close: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, final) != 0) {
+        snprintf(errstr, errstr_size, "%s: rename: %s", final, strerror(errno));
+        goto fail;
+    }
+    /* The rename itself is durable once the directory is synced. */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    rc = 0;
+    goto out;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+out:
+    free(tmp);
+    free(final);
+    return rc;
+}

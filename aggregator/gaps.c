@@ -1,0 +1,253 @@
+/* Sequence gaps (发文字号核查, DOMAIN §4): within one unit, kind, normalised issuer
+ * prefix and year, serial numbers missing between the lowest and the highest seen
+ * are suspected omissions.
+ *
+ * Input: the members "<unit_id>|<kind>|<normalised doc_no>" of the P:T:dn:YYYY-MM
+ * sets of the months January..M of the snapshot's year. Only numbers whose year
+ * (inside the year bracket) is the snapshot's year count, so a year's sequence is
+ * judged on the numbers first counted in that year up to the month.
+ *
+ * Bounds: the missing numbers are counted arithmetically over merged intervals (a
+ * stray serial like 99999 costs nothing), and at most SGS_AGG_GAPS_LISTED_PER_UNIT
+ * of them are listed per unit; every gap entry carries its full missing_count. */
+#include "agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgs/docno.h"
+
+struct entry {
+    uint32_t row;
+    uint32_t kind; /* 0 license, 1 penalty */
+    uint32_t prefix;
+    uint64_t lo, hi;
+};
+
+struct prefixes {
+    sgs_agg_idmap *map;
+    char **names;
+    uint32_t *rank;
+    size_t n, cap;
+};
+
+static long prefix_id(struct prefixes *p, const char *name)
+{
+    size_t len = strlen(name), i;
+
+    if (sgs_agg_idmap_get(p->map, name, len, &i))
+        return (long)i;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        char **names = realloc(p->names, cap * sizeof(*names));
+
+        if (!names)
+            return -1;
+        p->names = names;
+        p->cap = cap;
+    }
+    p->names[p->n] = strdup(name);
+    if (!p->names[p->n] || sgs_agg_idmap_put(p->map, name, len, p->n) < 0) {
+        free(p->names[p->n]);
+        return -1;
+    }
+    return (long)p->n++;
+}
+
+static const char *const *g_names; /* qsort has no context argument */
+
+static int cmp_prefix_index(const void *a, const void *b)
+{
+    return strcmp(g_names[*(const uint32_t *)a], g_names[*(const uint32_t *)b]);
+}
+
+/* rank[id] = position of the prefix in byte order, so entries sort by name. */
+static int rank_prefixes(struct prefixes *p)
+{
+    uint32_t *order = calloc(p->n ? p->n : 1, sizeof(*order));
+
+    p->rank = calloc(p->n ? p->n : 1, sizeof(*p->rank));
+    if (!order || !p->rank) {
+        free(order);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        order[i] = (uint32_t)i;
+    g_names = (const char *const *)p->names;
+    qsort(order, p->n, sizeof(*order), cmp_prefix_index);
+    g_names = NULL;
+    for (size_t i = 0; i < p->n; i++)
+        p->rank[order[i]] = (uint32_t)i;
+    free(order);
+    return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->row != y->row)
+        return x->row < y->row ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+/* Gaps of one (row, kind, prefix) run e[0..n): appends a gap object to the row
+ * when numbers are missing. */
+static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const char *prefix, int year,
+                    size_t *listed)
+{
+    json_t *missing = NULL, *gap;
+    uint64_t hi = e[0].hi, count = 0;
+
+    for (size_t i = 1; i < n; i++) {
+        if (e[i].lo > hi + 1) {
+            uint64_t a = hi + 1, b = e[i].lo - 1;
+
+            count += b - a + 1;
+            for (uint64_t v = a; v <= b && *listed < SGS_AGG_GAPS_LISTED_PER_UNIT; v++) {
+                char buf[24];
+
+                if (!missing && !(missing = json_array()))
+                    return -1;
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+                json_array_append_new(missing, json_string(buf));
+                (*listed)++;
+            }
+        }
+        if (e[i].hi > hi)
+            hi = e[i].hi;
+    }
+    if (count == 0)
+        return 0;
+    if (!row->gaps && !(row->gaps = json_array())) {
+        json_decref(missing);
+        return -1;
+    }
+    gap = json_pack("{s:s, s:s, s:i, s:o, s:I}", "kind", e[0].kind ? "penalty" : "license",
+                    "prefix", prefix, "year", year, "missing", missing ? missing : json_array(),
+                    "missing_count", (json_int_t)count);
+    if (!gap)
+        return -1;
+    json_array_append_new(row->gaps, gap);
+    row->gaps_missing += (int64_t)count;
+    return 0;
+}
+
+int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
+                         const sgs_registry *reg, redisReply *const *sets, size_t n_sets, int year,
+                         char *errstr, size_t errstr_size)
+{
+    struct prefixes pre;
+    struct entry *es = NULL;
+    size_t n = 0, cap = 0;
+    sgs_docno *d = malloc(sizeof(*d));
+    int rc = -1;
+
+    memset(&pre, 0, sizeof(pre));
+    pre.map = sgs_agg_idmap_new(256);
+    if (!d || !pre.map)
+        goto out;
+
+    for (size_t si = 0; si < n_sets; si++) {
+        const redisReply *set = sets[si];
+
+        if (set->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t i = 0; i < set->elements; i++) {
+            const redisReply *m = set->element[i];
+            const char *b1, *b2, *end;
+            long row, pid;
+            uint32_t kind;
+
+            if (m->type != REDIS_REPLY_STRING)
+                continue;
+            end = m->str + m->len;
+            b1 = memchr(m->str, '|', m->len);
+            b2 = b1 ? memchr(b1 + 1, '|', (size_t)(end - b1 - 1)) : NULL;
+            if (!b2)
+                continue;
+            if (b2 - b1 - 1 == 7 && memcmp(b1 + 1, "license", 7) == 0)
+                kind = 0;
+            else if (b2 - b1 - 1 == 7 && memcmp(b1 + 1, "penalty", 7) == 0)
+                kind = 1;
+            else
+                continue;
+            row = sgs_agg_unit_row(map, reg, m->str, (size_t)(b1 - m->str));
+            if (row < 0 || (size_t)row >= n_rows)
+                continue;
+            /* Normalising the normal form again yields its parts. */
+            if (sgs_docno_normalize(b2 + 1, (size_t)(end - b2 - 1), d) != 0 || !d->has_serial ||
+                d->year != year)
+                continue;
+            pid = prefix_id(&pre, d->prefix);
+            if (pid < 0)
+                goto out;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 1024;
+                struct entry *p = realloc(es, ncap * sizeof(*es));
+
+                if (!p)
+                    goto out;
+                es = p;
+                cap = ncap;
+            }
+            es[n].row = (uint32_t)row;
+            es[n].kind = kind;
+            es[n].prefix = (uint32_t)pid;
+            es[n].lo = d->serial_lo;
+            es[n].hi = d->serial_hi >= d->serial_lo ? d->serial_hi : d->serial_lo;
+            n++;
+        }
+    }
+    if (rank_prefixes(&pre) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        es[i].prefix = pre.rank[es[i].prefix];
+    /* rank -> name for the output */
+    {
+        char **by_rank = calloc(pre.n ? pre.n : 1, sizeof(*by_rank));
+        size_t listed = 0;
+        uint32_t cur_row = UINT32_MAX;
+
+        if (!by_rank)
+            goto out;
+        for (size_t i = 0; i < pre.n; i++)
+            by_rank[pre.rank[i]] = pre.names[i];
+        if (n)
+            qsort(es, n, sizeof(*es), cmp_entry);
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+
+            while (j < n && es[j].row == es[i].row && es[j].kind == es[i].kind &&
+                   es[j].prefix == es[i].prefix)
+                j++;
+            if (es[i].row != cur_row) {
+                cur_row = es[i].row;
+                listed = 0;
+            }
+            if (emit_run(&rows[es[i].row], es + i, j - i, by_rank[es[i].prefix], year, &listed) !=
+                0) {
+                free(by_rank);
+                goto out;
+            }
+            i = j;
+        }
+        free(by_rank);
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        snprintf(errstr, errstr_size, "out of memory computing sequence gaps");
+    free(es);
+    free(d);
+    sgs_agg_idmap_free(pre.map);
+    sgs_agg_strv_free(pre.names, pre.n);
+    free(pre.rank);
+    return rc;
+}

@@ -1,0 +1,735 @@
+/* The month's snapshot (DESIGN §8): one consistent read of every partition's
+ * counters, the concealed hash, the previous month's latest snapshot and the
+ * document-number sets, joined with the registry.
+ *
+ * Consistency: all of it is read inside one MULTI/EXEC, so no consumer batch
+ * (itself one atomic script) can be half visible. The set of partitions and the
+ * previous month's latest version number must be known to queue the commands, so
+ * they are read first and read again inside the transaction; when either changed
+ * in between, the read is repeated. */
+#include "agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgs/log.h"
+#include "sgs/redisconn.h"
+
+#define READ_ATTEMPTS 10
+
+void sgs_agg_counts_add(sgs_agg_counts *to, const sgs_agg_counts *c)
+{
+    to->records += c->records;
+    to->late += c->late;
+    to->invalid += c->invalid;
+    to->dup += c->dup;
+    to->lic += c->lic;
+    to->pen += c->pen;
+    to->wdlate += c->wdlate;
+    to->concealed += c->concealed;
+}
+
+/* ---- the transaction ---------------------------------------------------------- */
+
+struct month_read {
+    char **parts;
+    size_t n_parts;
+    long prev_version; /* 0: the previous month has no snapshot */
+    redisReply *exec;  /* the EXEC array */
+    /* positions inside exec->element: */
+    size_t i_counters; /* n_parts HGETALL P:T:m:month */
+    size_t i_concealed;
+    size_t i_prev; /* GET of the previous snapshot, when prev_version > 0 */
+    size_t i_dn;   /* n_dn SMEMBERS P:T:dn:YYYY-MM */
+    size_t n_dn;
+};
+
+static void month_read_free(struct month_read *mr)
+{
+    sgs_agg_strv_free(mr->parts, mr->n_parts);
+    if (mr->exec)
+        freeReplyObject(mr->exec);
+    memset(mr, 0, sizeof(*mr));
+}
+
+/* 1 when the reply is the set of partitions we queued the commands for. */
+static int same_partitions(const redisReply *r, char **parts, size_t n)
+{
+    char **v;
+    size_t m = 0;
+    int same;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return 0;
+    if (n == 0)
+        return 1;
+    v = calloc(n, sizeof(*v));
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            v[m++] = r->element[i]->str;
+    }
+    sgs_agg_strv_sort(v, m);
+    same = m == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(v[i], parts[i]) == 0;
+    free(v);
+    return same;
+}
+
+static long version_of(const redisReply *r)
+{
+    int64_t v;
+
+    if (r->type == REDIS_REPLY_NIL)
+        return 0;
+    if (sgs_agg_reply_int(r, &v) != 0 || v < 0)
+        return -1;
+    return (long)v;
+}
+
+/* One attempt: 0 done, 1 changed meanwhile (retry), -1 error. */
+static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_read *mr,
+                           char *errstr, size_t errstr_size)
+{
+    char key[512], ym[8], prev_ym[8], latest_key[512];
+    int py = year, pm = month;
+    redisReply *r, **replies = NULL;
+    size_t n_cmds, k;
+    int rc = -1;
+
+    snprintf(ym, sizeof(ym), "%04d-%02d", year, month);
+    sgs_agg_month_add(&py, &pm, -1);
+    snprintf(prev_ym, sizeof(prev_ym), "%04d-%02d", py, pm);
+    sgs_agg_key(latest_key, sizeof(latest_key), ctx, "snapshot:%s:latest", prev_ym);
+
+    if (sgs_agg_partitions(ctx, &mr->parts, &mr->n_parts, errstr, errstr_size) != 0)
+        return -1;
+    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", latest_key);
+    if (!r)
+        return -1;
+    mr->prev_version = version_of(r);
+    freeReplyObject(r);
+    if (mr->prev_version < 0) {
+        snprintf(errstr, errstr_size, "redis: %s: not a version number", latest_key);
+        return -1;
+    }
+
+    /* Queue: MULTI, SMEMBERS partitions, GET prev latest, counters..., concealed,
+     * [prev snapshot], dn sets..., EXEC. */
+    redisAppendCommand(ctx->rc, "MULTI");
+    redisAppendCommand(ctx->rc, "SMEMBERS %s", sgs_agg_key(key, sizeof(key), ctx, "partitions"));
+    redisAppendCommand(ctx->rc, "GET %s", latest_key);
+    k = 2;
+    mr->i_counters = k;
+    for (size_t i = 0; i < mr->n_parts; i++, k++) {
+        char suffix[32];
+
+        snprintf(suffix, sizeof(suffix), "m:%s", ym);
+        redisAppendCommand(ctx->rc, "HGETALL %s",
+                           sgs_agg_pkey(key, sizeof(key), ctx, mr->parts[i], suffix));
+    }
+    mr->i_concealed = k++;
+    redisAppendCommand(ctx->rc, "HGETALL %s",
+                       sgs_agg_key(key, sizeof(key), ctx, "concealed:%s", ym));
+    if (mr->prev_version > 0) {
+        mr->i_prev = k++;
+        redisAppendCommand(
+            ctx->rc, "GET %s",
+            sgs_agg_key(key, sizeof(key), ctx, "snapshot:%s:v%ld", prev_ym, mr->prev_version));
+    }
+    /* Document numbers first counted from January up to this month. */
+    mr->i_dn = k;
+    for (size_t i = 0; i < mr->n_parts; i++) {
+        for (int m = 1; m <= month; m++, k++) {
+            char suffix[32];
+
+            snprintf(suffix, sizeof(suffix), "dn:%04d-%02d", year, m);
+            redisAppendCommand(ctx->rc, "SMEMBERS %s",
+                               sgs_agg_pkey(key, sizeof(key), ctx, mr->parts[i], suffix));
+        }
+    }
+    mr->n_dn = k - mr->i_dn;
+    redisAppendCommand(ctx->rc, "EXEC");
+
+    n_cmds = k + 2; /* MULTI + k queued + EXEC */
+    replies = calloc(n_cmds, sizeof(*replies));
+    if (!replies) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    if (sgs_agg_read_replies(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
+        free(replies);
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < n_cmds; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: %s", replies[i]->str);
+            goto out;
+        }
+    }
+    r = replies[n_cmds - 1];
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "redis: EXEC: %s", r->str);
+        goto out;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != k) {
+        snprintf(errstr, errstr_size, "redis: EXEC: unexpected reply");
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const redisReply *e = r->element[i];
+
+        /* A key of the wrong type is a refused command inside the transaction. */
+        if (e->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: reading %s: %s", ym, e->str);
+            goto out;
+        }
+    }
+    if (!same_partitions(r->element[0], mr->parts, mr->n_parts) ||
+        version_of(r->element[1]) != mr->prev_version) {
+        rc = 1;
+        goto out;
+    }
+    mr->exec = r;
+    replies[n_cmds - 1] = NULL;
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_cmds; i++) {
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    }
+    free(replies);
+    return rc;
+}
+
+static int month_read(sgs_agg_ctx *ctx, int year, int month, struct month_read *mr, char *errstr,
+                      size_t errstr_size)
+{
+    for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        int rc;
+
+        memset(mr, 0, sizeof(*mr));
+        rc = month_read_once(ctx, year, month, mr, errstr, errstr_size);
+        if (rc == 0)
+            return 0;
+        month_read_free(mr);
+        if (rc < 0)
+            return -1;
+        sgs_debug("partitions or previous snapshot changed during the read; reading again");
+    }
+    snprintf(errstr, errstr_size, "redis: the partitions set kept changing during %d reads",
+             READ_ATTEMPTS);
+    return -1;
+}
+
+/* ---- joining with the registry ---------------------------------------------------- */
+
+struct unknown_units {
+    sgs_agg_idmap *map;
+    char **ids;
+    int64_t *records;
+    size_t n, cap;
+};
+
+static int unknown_add(struct unknown_units *u, const char *id, size_t len, int64_t records)
+{
+    size_t i;
+
+    if (!u->map && !(u->map = sgs_agg_idmap_new(16)))
+        return -1;
+    if (!sgs_agg_idmap_get(u->map, id, len, &i)) {
+        if (u->n == u->cap) {
+            size_t cap = u->cap ? u->cap * 2 : 16;
+            char **ids = realloc(u->ids, cap * sizeof(*ids));
+            int64_t *rec;
+
+            if (!ids)
+                return -1;
+            u->ids = ids;
+            rec = realloc(u->records, cap * sizeof(*rec));
+            if (!rec)
+                return -1;
+            u->records = rec;
+            u->cap = cap;
+        }
+        i = u->n;
+        u->ids[i] = strndup(id, len);
+        if (!u->ids[i] || sgs_agg_idmap_put(u->map, id, len, i) < 0) {
+            free(u->ids[i]);
+            return -1;
+        }
+        u->records[i] = 0;
+        u->n++;
+    }
+    u->records[i] += records;
+    return 0;
+}
+
+static void unknown_free(struct unknown_units *u)
+{
+    sgs_agg_idmap_free(u->map);
+    sgs_agg_strv_free(u->ids, u->n);
+    free(u->records);
+}
+
+static int add_counter(sgs_agg_counts *c, const char *name, int64_t v)
+{
+    if (strcmp(name, "records") == 0)
+        c->records += v;
+    else if (strcmp(name, "late") == 0)
+        c->late += v;
+    else if (strcmp(name, "invalid") == 0)
+        c->invalid += v;
+    else if (strcmp(name, "dup") == 0)
+        c->dup += v;
+    else if (strcmp(name, "lic") == 0)
+        c->lic += v;
+    else if (strcmp(name, "pen") == 0)
+        c->pen += v;
+    else if (strcmp(name, "wdlate") == 0)
+        c->wdlate += v;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *last_bar(const char *s, size_t len)
+{
+    while (len > 0) {
+        if (s[--len] == '|')
+            return s + len;
+    }
+    return NULL;
+}
+
+static int join_counters(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
+                         const redisReply *h, struct unknown_units *unknown, char *errstr,
+                         size_t errstr_size)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *f = h->element[i], *v = h->element[i + 1];
+        const char *bar;
+        int64_t n;
+        long row;
+
+        if (f->type != REDIS_REPLY_STRING)
+            continue;
+        bar = last_bar(f->str, f->len);
+        if (!bar || sgs_agg_reply_int(v, &n) != 0) {
+            sgs_warn("%s: ignoring counter field '%s'", s->month, f->str);
+            continue;
+        }
+        if (bar - f->str == 1 && f->str[0] == '_') {
+            if (strcmp(bar + 1, "unattributed") == 0)
+                s->unattributed += n;
+            continue; /* _|malformed counts nowhere in the snapshot */
+        }
+        row = sgs_agg_unit_row(map, reg, f->str, (size_t)(bar - f->str));
+        if (row < 0) {
+            if (unknown_add(unknown, f->str, (size_t)(bar - f->str),
+                            strcmp(bar + 1, "records") == 0 ? n : 0) != 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+            }
+            continue;
+        }
+        if (add_counter(&s->rows[row].c, bar + 1, n) != 0)
+            sgs_debug("%s: unknown counter '%s'", s->month, f->str);
+    }
+    return 0;
+}
+
+static int join_concealed(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
+                          const redisReply *h, struct unknown_units *unknown, char *errstr,
+                          size_t errstr_size)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *f = h->element[i];
+        const char *bar;
+        long row;
+
+        if (f->type != REDIS_REPLY_STRING || !(bar = memchr(f->str, '|', f->len)))
+            continue;
+        row = sgs_agg_unit_row(map, reg, f->str, (size_t)(bar - f->str));
+        if (row < 0) {
+            if (unknown_add(unknown, f->str, (size_t)(bar - f->str), 0) != 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+            }
+            continue;
+        }
+        s->rows[row].c.concealed++;
+    }
+    return 0;
+}
+
+/* prev_records from the previous month's latest snapshot. */
+static void join_previous(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
+                          const redisReply *r)
+{
+    json_error_t err;
+    json_t *doc, *units, *u;
+    size_t i;
+
+    if (r->type != REDIS_REPLY_STRING) {
+        sgs_warn("%s: the previous month's latest snapshot is missing; prev_records are null",
+                 s->month);
+        return;
+    }
+    doc = json_loadb(r->str, r->len, 0, &err);
+    units = doc ? json_object_get(doc, "units") : NULL;
+    if (!json_is_array(units)) {
+        sgs_warn("%s: the previous month's snapshot is not readable (%s); prev_records are null",
+                 s->month, doc ? "no units" : err.text);
+        json_decref(doc);
+        return;
+    }
+    s->has_prev_snapshot = 1;
+    json_array_foreach(units, i, u)
+    {
+        const char *id = json_string_value(json_object_get(u, "unit_id"));
+        json_t *rec = json_object_get(u, "records");
+        long row;
+
+        if (!id || !json_is_integer(rec))
+            continue;
+        row = sgs_agg_unit_row(map, reg, id, strlen(id));
+        if (row >= 0) {
+            s->rows[row].has_prev = 1;
+            s->rows[row].prev_records += json_integer_value(rec);
+        }
+    }
+    json_decref(doc);
+}
+
+/* ---- groups, order, flags ------------------------------------------------------------ */
+
+struct order_item {
+    int64_t records;
+    size_t row;
+};
+
+static int cmp_order(const void *a, const void *b)
+{
+    const struct order_item *x = a, *y = b;
+
+    if (x->records != y->records)
+        return x->records > y->records ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int group_index(const sgs_agg_snapshot *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_groups; i++) {
+        if (strcmp(s->groups[i].id, id) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Registry's group id spelled like text (borrowed), or NULL. */
+static const char *registry_group(const sgs_registry *reg, const char *text, size_t len)
+{
+    for (size_t i = 0; i < sgs_registry_group_count(reg); i++) {
+        const char *g = sgs_registry_group_at(reg, i);
+
+        if (strlen(g) == len && memcmp(g, text, len) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+static int build_groups(sgs_agg_ctx *ctx, sgs_agg_snapshot *s)
+{
+    size_t ng = sgs_registry_group_count(ctx->reg);
+    const char *order = sgs_agg_config_str(ctx, "groups");
+    struct order_item *items;
+
+    s->groups = calloc(ng ? ng : 1, sizeof(*s->groups));
+    if (!s->groups)
+        return -1;
+    /* Configured order first, then the registry's order of first appearance. */
+    while (order && *order) {
+        const char *end = strchr(order, ',');
+        const char *a = order, *b = end ? end : order + strlen(order);
+        const char *g;
+
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        g = registry_group(ctx->reg, a, (size_t)(b - a));
+        if (g && group_index(s, g) < 0)
+            s->groups[s->n_groups++].id = g;
+        else if (!g && b > a)
+            sgs_debug("groups: '%.*s' has no unit in the registry", (int)(b - a), a);
+        order = end ? end + 1 : NULL;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        const char *g = sgs_registry_group_at(ctx->reg, i);
+
+        if (group_index(s, g) < 0)
+            s->groups[s->n_groups++].id = g;
+    }
+
+    items = calloc(s->n_rows ? s->n_rows : 1, sizeof(*items));
+    if (!items)
+        return -1;
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        sgs_agg_group *g = &s->groups[gi];
+        size_t n = 0;
+
+        g->name = sgs_config_group_name(ctx->cfg, g->id);
+        for (size_t i = 0; i < s->n_rows; i++) {
+            if (strcmp(s->rows[i].unit->group, g->id) == 0) {
+                items[n].records = s->rows[i].c.records;
+                items[n].row = i;
+                n++;
+            }
+        }
+        qsort(items, n, sizeof(*items), cmp_order);
+        g->rows = calloc(n ? n : 1, sizeof(*g->rows));
+        if (!g->rows) {
+            free(items);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            g->rows[i] = items[i].row;
+            sgs_agg_counts_add(&g->sum, &s->rows[items[i].row].c);
+        }
+        g->n_rows = n;
+        sgs_agg_counts_add(&s->totals, &g->sum);
+    }
+    free(items);
+    return 0;
+}
+
+/* The flag rules (docs/AGGREGATOR.md):
+ * - high_volume: the unit(s) with the most records in their group (more than 0);
+ * - improved: a previous figure exists and records >= 1.2 x prev_records and
+ *   records >= prev_records + 10;
+ * - low_volume: records < report.low_volume;
+ * - has_late: late > 0. */
+static void set_flags(sgs_agg_snapshot *s)
+{
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        const sgs_agg_group *g = &s->groups[gi];
+        int64_t top = g->n_rows ? s->rows[g->rows[0]].c.records : 0;
+
+        for (size_t i = 0; i < g->n_rows; i++) {
+            sgs_agg_row *r = &s->rows[g->rows[i]];
+
+            if (top > 0 && r->c.records == top)
+                r->flags |= SGS_AGG_FLAG_HIGH_VOLUME;
+        }
+    }
+    for (size_t i = 0; i < s->n_rows; i++) {
+        sgs_agg_row *r = &s->rows[i];
+
+        if (r->has_prev && r->c.records >= r->prev_records + 10 &&
+            r->c.records * 5 >= r->prev_records * 6)
+            r->flags |= SGS_AGG_FLAG_IMPROVED;
+        if (r->c.records < s->low_volume)
+            r->flags |= SGS_AGG_FLAG_LOW_VOLUME;
+        if (r->c.late > 0)
+            r->flags |= SGS_AGG_FLAG_HAS_LATE;
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static void put_counts(json_t *o, const sgs_agg_counts *c, int with_unattributed,
+                       int64_t unattributed)
+{
+    json_object_set_new(o, "records", json_integer(c->records));
+    json_object_set_new(o, "late", json_integer(c->late));
+    json_object_set_new(o, "late_rate", sgs_agg_rate_json(c->late, c->records));
+    json_object_set_new(o, "invalid", json_integer(c->invalid));
+    json_object_set_new(o, "quality_rate",
+                        sgs_agg_rate_json(sgs_agg_valid_count(c->records, c->invalid), c->records));
+    json_object_set_new(o, "duplicates", json_integer(c->dup));
+    json_object_set_new(o, "concealed", json_integer(c->concealed));
+    if (with_unattributed)
+        json_object_set_new(o, "unattributed", json_integer(unattributed));
+    json_object_set_new(o, "licenses", json_integer(c->lic));
+    json_object_set_new(o, "penalties", json_integer(c->pen));
+}
+
+static json_t *unit_json(const sgs_agg_row *r)
+{
+    json_t *o = json_object(), *flags = json_array();
+
+    json_object_set_new(o, "unit_id", json_string(r->unit->id));
+    json_object_set_new(o, "name", json_string(r->unit->name));
+    json_object_set_new(o, "group", json_string(r->unit->group));
+    put_counts(o, &r->c, 0, 0);
+    json_object_set_new(o, "prev_records",
+                        r->has_prev ? json_integer(r->prev_records) : json_null());
+    if (r->flags & SGS_AGG_FLAG_HIGH_VOLUME)
+        json_array_append_new(flags, json_string("high_volume"));
+    if (r->flags & SGS_AGG_FLAG_IMPROVED)
+        json_array_append_new(flags, json_string("improved"));
+    if (r->flags & SGS_AGG_FLAG_LOW_VOLUME)
+        json_array_append_new(flags, json_string("low_volume"));
+    if (r->flags & SGS_AGG_FLAG_HAS_LATE)
+        json_array_append_new(flags, json_string("has_late"));
+    json_object_set_new(o, "flags", flags);
+    json_object_set_new(o, "gaps", r->gaps ? json_incref(r->gaps) : json_array());
+    return o;
+}
+
+static json_t *snapshot_json(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s)
+{
+    json_t *root = json_object(), *period = json_object(), *totals = json_object();
+    json_t *groups = json_array(), *units = json_array();
+    char buf[64];
+
+    json_object_set_new(root, "month", json_string(s->month));
+    json_object_set_new(root, "version", json_integer(0));
+    json_object_set_new(root, "generated_at",
+                        json_string(sgs_rfc3339_format(sgs_agg_now(ctx), ctx->tz_offset, buf)));
+    snprintf(buf, sizeof(buf), "%s-01T00:00:00%s", s->month, ctx->tz_text);
+    json_object_set_new(period, "from", json_string(buf));
+    snprintf(buf, sizeof(buf), "%s-%02dT23:59:59%s", s->month, sgs_agg_month_days(s->year, s->mon),
+             ctx->tz_text);
+    json_object_set_new(period, "to", json_string(buf));
+    json_object_set_new(root, "period", period);
+    put_counts(totals, &s->totals, 1, s->unattributed);
+    json_object_set_new(root, "totals", totals);
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        const sgs_agg_group *g = &s->groups[gi];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "group", json_string(g->id));
+        json_object_set_new(o, "name", json_string(g->name));
+        json_object_set_new(o, "units", json_integer((json_int_t)g->n_rows));
+        put_counts(o, &g->sum, 0, 0);
+        json_array_append_new(groups, o);
+        for (size_t i = 0; i < g->n_rows; i++)
+            json_array_append_new(units, unit_json(&s->rows[g->rows[i]]));
+    }
+    json_object_set_new(root, "groups", groups);
+    json_object_set_new(root, "units", units);
+    return root;
+}
+
+/* ---- build ------------------------------------------------------------------------------ */
+
+sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, char *errstr,
+                                         size_t errstr_size)
+{
+    struct month_read mr;
+    struct unknown_units unknown;
+    sgs_agg_snapshot *s;
+    sgs_agg_idmap *map = NULL;
+    long low;
+    size_t n = sgs_registry_count(ctx->reg);
+
+    memset(&mr, 0, sizeof(mr));
+    memset(&unknown, 0, sizeof(unknown));
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    snprintf(s->month, sizeof(s->month), "%04d-%02d", year, month);
+    s->year = year;
+    s->mon = month;
+    if (sgs_agg_config_int(ctx, "report.low_volume", 20, 0, 1000000000L, &low, errstr,
+                           errstr_size) != 0)
+        goto fail;
+    s->low_volume = low;
+
+    s->rows = calloc(n ? n : 1, sizeof(*s->rows));
+    map = sgs_agg_idmap_new(n);
+    if (!s->rows || !map)
+        goto oom;
+    s->n_rows = n;
+    for (size_t i = 0; i < n; i++) {
+        s->rows[i].unit = sgs_registry_at(ctx->reg, i);
+        if (sgs_agg_idmap_put(map, s->rows[i].unit->id, strlen(s->rows[i].unit->id), i) < 0)
+            goto oom;
+    }
+
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
+        month_read(ctx, year, month, &mr, errstr, errstr_size) != 0)
+        goto fail;
+
+    for (size_t i = 0; i < mr.n_parts; i++) {
+        if (join_counters(s, map, ctx->reg, mr.exec->element[mr.i_counters + i], &unknown, errstr,
+                          errstr_size) != 0)
+            goto fail;
+    }
+    if (join_concealed(s, map, ctx->reg, mr.exec->element[mr.i_concealed], &unknown, errstr,
+                       errstr_size) != 0)
+        goto fail;
+    if (mr.prev_version > 0)
+        join_previous(s, map, ctx->reg, mr.exec->element[mr.i_prev]);
+    if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.exec->element + mr.i_dn, mr.n_dn,
+                             year, errstr, errstr_size) != 0)
+        goto fail;
+
+    if (unknown.n) {
+        sgs_agg_buf b;
+
+        sgs_agg_buf_init(&b);
+        sgs_agg_buf_printf(&b,
+                           "%s: %zu unit id(s) in Redis are not in the registry %s and are left "
+                           "out of the snapshot: ",
+                           s->month, unknown.n, sgs_config_get(ctx->cfg, "units.file"));
+        for (size_t i = 0; i < unknown.n && i < 20; i++)
+            sgs_agg_buf_printf(&b, "%s%s (%lld records)", i ? ", " : "", unknown.ids[i],
+                               (long long)unknown.records[i]);
+        if (unknown.n > 20)
+            sgs_agg_buf_puts(&b, ", ...");
+        if (b.data && sgs_agg_warn_once(ctx, b.data))
+            sgs_warn("%s", b.data);
+        sgs_agg_buf_free(&b);
+    }
+
+    if (build_groups(ctx, s) != 0)
+        goto oom;
+    set_flags(s);
+    s->json = snapshot_json(ctx, s);
+    if (!s->json)
+        goto oom;
+    month_read_free(&mr);
+    unknown_free(&unknown);
+    sgs_agg_idmap_free(map);
+    return s;
+
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+fail:
+    month_read_free(&mr);
+    unknown_free(&unknown);
+    sgs_agg_idmap_free(map);
+    sgs_agg_snapshot_free(s);
+    return NULL;
+}
+
+void sgs_agg_snapshot_free(sgs_agg_snapshot *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_rows; i++)
+        json_decref(s->rows[i].gaps);
+    for (size_t i = 0; i < s->n_groups; i++)
+        free(s->groups[i].rows);
+    free(s->groups);
+    free(s->rows);
+    json_decref(s->json);
+    free(s);
+}
+
+void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version)
+{
+    json_object_set_new(s->json, "version", json_integer(version));
+}
+
+long sgs_agg_snapshot_version(const sgs_agg_snapshot *s)
+{
+    return (long)json_integer_value(json_object_get(s->json, "version"));
+}

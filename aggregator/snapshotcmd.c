@@ -1,0 +1,103 @@
+/* The snapshot command: build the month from Redis, store it as a new version
+ * when its content changed, write the report files, publish the latest version.
+ *
+ * Publishing: the latest version is published on every run, new or unchanged.
+ * The topic is compacted and keyed by month and the value carries its version,
+ * so a repeat is harmless, and re-running the command repairs a publish that
+ * failed after the version was stored. */
+#include "agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sgs/log.h"
+
+int sgs_agg_snapshot_publish(sgs_agg_publisher *pub, const sgs_agg_snapshot *s,
+                             volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+{
+    char *text = json_dumps(s->json, SGS_AGG_JSON_COMPACT);
+    int rc;
+
+    if (!text) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    rc = sgs_agg_publish(pub, s->month, text, strlen(text), stop, errstr, errstr_size);
+    free(text);
+    return rc;
+}
+
+/* Milliseconds since the previous call (debug timing of the phases). */
+static long lap_ms(struct timespec *t)
+{
+    struct timespec now;
+    long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (long)((now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000);
+    *t = now;
+    return ms;
+}
+
+int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir)
+{
+    char err[1024];
+    sgs_agg_publisher *pub;
+    sgs_agg_snapshot *s = NULL;
+    json_t *previous = NULL;
+    int is_new = 0, rc = SGS_AGG_EXIT_RUNTIME;
+    const char *dir = out_dir ? out_dir : sgs_config_get(ctx->cfg, "report.dir");
+    sgs_day last = sgs_day_from_ymd(year, month, sgs_agg_month_days(year, month));
+
+    if (!dir || !*dir) {
+        sgs_error("report.dir: not set and no --out given");
+        return SGS_AGG_EXIT_USAGE;
+    }
+    pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));
+    if (!pub) {
+        sgs_error("%s", err);
+        return SGS_AGG_EXIT_USAGE;
+    }
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (sgs_agg_today(ctx) <= last)
+        sgs_warn("%04d-%02d has not closed yet: this snapshot is provisional", year, month);
+
+    s = sgs_agg_snapshot_build(ctx, year, month, err, sizeof(err));
+    if (!s) {
+        sgs_error("snapshot %04d-%02d: %s", year, month, err);
+        goto out;
+    }
+    sgs_debug("%s: built in %ld ms", s->month, lap_ms(&t));
+    if (sgs_agg_version_store(ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
+        sgs_error("snapshot %s: %s", s->month, err);
+        goto out;
+    }
+    if (is_new && previous)
+        sgs_agg_version_log_changes(previous, s->json);
+    sgs_info("%s: version %ld (%s); %zu units, %lld records", s->month, sgs_agg_snapshot_version(s),
+             is_new ? "new" : "unchanged", s->n_rows, (long long)s->totals.records);
+    sgs_debug("%s: stored in %ld ms", s->month, lap_ms(&t));
+    if (sgs_agg_report_write(ctx, s, dir, err, sizeof(err)) != 0) {
+        sgs_error("snapshot %s: %s", s->month, err);
+        goto out;
+    }
+    sgs_debug("%s: files written in %ld ms", s->month, lap_ms(&t));
+    if (sgs_agg_snapshot_publish(pub, s, NULL, err, sizeof(err)) != 0) {
+        sgs_error("snapshot %s v%ld: %s", s->month, sgs_agg_snapshot_version(s), err);
+        goto out;
+    }
+    sgs_debug("%s: published in %ld ms", s->month, lap_ms(&t));
+    printf("%s version %ld %s; files in %s; published on %s\n", s->month,
+           sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", dir,
+           sgs_agg_publisher_topic(pub));
+    fflush(stdout);
+    rc = SGS_AGG_EXIT_OK;
+out:
+    json_decref(previous);
+    sgs_agg_snapshot_free(s);
+    sgs_agg_publisher_destroy(pub);
+    return rc;
+}

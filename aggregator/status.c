@@ -1,0 +1,338 @@
+/* Live counters per unit: today, this month, the rolling 7 and 30 days (today
+ * included), summed over all partitions' P:T:d:YYYY-MM-DD and P:T:m:YYYY-MM
+ * hashes. "Today" is the local date in timezone.offset, or SGS_NOW. */
+#include "agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgs/log.h"
+
+enum { W_TODAY, W_MONTH, W_7, W_30, N_WINDOWS };
+
+static const char *const window_key[N_WINDOWS] = {"today", "month", "last_7_days", "last_30_days"};
+static const char *const window_title[N_WINDOWS] = {"今日", "本月", "近7日", "近30日"};
+
+struct figures {
+    int64_t records, late, invalid;
+};
+
+struct unit_status {
+    struct figures w[N_WINDOWS];
+};
+
+static void add_hash(struct unit_status *st, const sgs_agg_idmap *map, const sgs_registry *reg,
+                     const redisReply *h, const int *windows, int n_windows)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *f = h->element[i];
+        const char *bar = NULL;
+        int64_t v;
+        long row;
+        struct figures add = {0, 0, 0};
+
+        if (f->type != REDIS_REPLY_STRING || sgs_agg_reply_int(h->element[i + 1], &v) != 0)
+            continue;
+        for (size_t k = f->len; k > 0; k--) {
+            if (f->str[k - 1] == '|') {
+                bar = f->str + k - 1;
+                break;
+            }
+        }
+        if (!bar)
+            continue;
+        if (strcmp(bar + 1, "records") == 0)
+            add.records = v;
+        else if (strcmp(bar + 1, "late") == 0)
+            add.late = v;
+        else if (strcmp(bar + 1, "invalid") == 0)
+            add.invalid = v;
+        else
+            continue;
+        row = sgs_agg_unit_row(map, reg, f->str, (size_t)(bar - f->str));
+        if (row < 0)
+            continue;
+        for (int w = 0; w < n_windows; w++) {
+            st[row].w[windows[w]].records += add.records;
+            st[row].w[windows[w]].late += add.late;
+            st[row].w[windows[w]].invalid += add.invalid;
+        }
+    }
+}
+
+/* Reads the 30 day buckets and the month of every partition, pipelined. */
+static int read_status(sgs_agg_ctx *ctx, sgs_day today, struct unit_status *st,
+                       const sgs_agg_idmap *map, char *errstr, size_t errstr_size)
+{
+    char **parts = NULL, key[512], suffix[32], ym[8];
+    size_t np = 0, total, k = 0;
+    redisReply **replies;
+    int rc = -1;
+
+    if (sgs_agg_partitions(ctx, &parts, &np, errstr, errstr_size) != 0)
+        return -1;
+    total = np * 31;
+    replies = calloc(total ? total : 1, sizeof(*replies));
+    if (!replies) {
+        sgs_agg_strv_free(parts, np);
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    sgs_day_format_month(today, ym);
+    for (size_t p = 0; p < np; p++) {
+        for (int d = 0; d < 30; d++) {
+            char day[16];
+
+            snprintf(suffix, sizeof(suffix), "d:%s", sgs_day_format(today - d, day));
+            redisAppendCommand(ctx->rc, "HGETALL %s",
+                               sgs_agg_pkey(key, sizeof(key), ctx, parts[p], suffix));
+        }
+        snprintf(suffix, sizeof(suffix), "m:%s", ym);
+        redisAppendCommand(ctx->rc, "HGETALL %s",
+                           sgs_agg_pkey(key, sizeof(key), ctx, parts[p], suffix));
+    }
+    if (sgs_agg_read_replies(ctx->rc, replies, total, errstr, errstr_size) != 0)
+        goto out;
+    for (size_t p = 0; p < np; p++) {
+        for (int d = 0; d <= 30; d++, k++) {
+            const redisReply *r = replies[k];
+            int windows[3], nw = 0;
+
+            if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: HGETALL: %s", r->str);
+                goto out_free;
+            }
+            if (r->type != REDIS_REPLY_ARRAY)
+                continue;
+            if (d == 30) {
+                windows[nw++] = W_MONTH;
+            } else {
+                if (d == 0)
+                    windows[nw++] = W_TODAY;
+                if (d < 7)
+                    windows[nw++] = W_7;
+                windows[nw++] = W_30;
+            }
+            add_hash(st, map, ctx->reg, r, windows, nw);
+        }
+    }
+    rc = 0;
+out_free:
+    for (size_t i = 0; i < total; i++)
+        freeReplyObject(replies[i]);
+out:
+    free(replies);
+    sgs_agg_strv_free(parts, np);
+    return rc;
+}
+
+static json_t *figures_json(const struct figures *f)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "records", json_integer(f->records));
+    json_object_set_new(o, "late", json_integer(f->late));
+    json_object_set_new(o, "late_rate", sgs_agg_rate_json(f->late, f->records));
+    json_object_set_new(o, "invalid", json_integer(f->invalid));
+    return o;
+}
+
+static json_t *status_json(const struct unit_status *st)
+{
+    json_t *o = json_object();
+
+    for (int w = 0; w < N_WINDOWS; w++)
+        json_object_set_new(o, window_key[w], figures_json(&st->w[w]));
+    return o;
+}
+
+/* ---- table ------------------------------------------------------------------------- */
+
+#define N_COLS (N_WINDOWS * 4)
+
+static void cells_of(const struct unit_status *st, char cells[N_COLS][32])
+{
+    for (int w = 0; w < N_WINDOWS; w++) {
+        const struct figures *f = &st->w[w];
+
+        snprintf(cells[w * 4], 32, "%lld", (long long)f->records);
+        snprintf(cells[w * 4 + 1], 32, "%lld", (long long)f->late);
+        sgs_agg_rate_text(f->late, f->records, cells[w * 4 + 2]);
+        snprintf(cells[w * 4 + 3], 32, "%lld", (long long)f->invalid);
+    }
+}
+
+static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, const size_t *rows,
+                        size_t n, const struct unit_status *total, sgs_day today)
+{
+    static const char *const sub[4] = {"数据", "迟报", "迟报率%", "不合格"};
+    size_t name_w = sgs_agg_display_width("成员单位"), col_w[N_COLS], win_w[N_WINDOWS];
+    char cells[N_COLS][32], day[16], ym[8];
+    sgs_agg_buf b;
+
+    for (int c = 0; c < N_COLS; c++)
+        col_w[c] = sgs_agg_display_width(sub[c % 4]);
+    for (size_t i = 0; i <= n; i++) {
+        const struct unit_status *u = i < n ? &st[rows[i]] : total;
+        const char *name = i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计";
+        size_t w = sgs_agg_display_width(name);
+
+        if (!u)
+            continue;
+        if (w > name_w)
+            name_w = w;
+        cells_of(u, cells);
+        for (int c = 0; c < N_COLS; c++) {
+            if (strlen(cells[c]) > col_w[c])
+                col_w[c] = strlen(cells[c]);
+        }
+    }
+    for (int w = 0; w < N_WINDOWS; w++) {
+        win_w[w] = col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3;
+        if (sgs_agg_display_width(window_title[w]) > win_w[w])
+            col_w[w * 4] += sgs_agg_display_width(window_title[w]) - win_w[w];
+    }
+
+    sgs_agg_buf_init(&b);
+    sgs_agg_buf_printf(&b, "%s（%s）  本月：%s\n", sgs_day_format(today, day), ctx->tz_text,
+                       sgs_day_format_month(today, ym));
+    sgs_agg_buf_pad(&b, "", name_w, 0);
+    for (int w = 0; w < N_WINDOWS; w++) {
+        sgs_agg_buf_puts(&b, " | ");
+        sgs_agg_buf_pad(&b, window_title[w],
+                        col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3,
+                        0);
+    }
+    sgs_agg_buf_puts(&b, "\n");
+    sgs_agg_buf_pad(&b, "成员单位", name_w, 0);
+    for (int c = 0; c < N_COLS; c++) {
+        sgs_agg_buf_puts(&b, c % 4 == 0 ? " | " : " ");
+        sgs_agg_buf_pad(&b, sub[c % 4], col_w[c], 1);
+    }
+    sgs_agg_buf_puts(&b, "\n");
+    for (size_t i = 0; i < name_w; i++)
+        sgs_agg_buf_puts(&b, "-");
+    for (int c = 0; c < N_COLS; c++) {
+        sgs_agg_buf_puts(&b, c % 4 == 0 ? "-+-" : "-");
+        for (size_t i = 0; i < col_w[c]; i++)
+            sgs_agg_buf_puts(&b, "-");
+    }
+    sgs_agg_buf_puts(&b, "\n");
+    for (size_t i = 0; i <= n; i++) {
+        const struct unit_status *u = i < n ? &st[rows[i]] : total;
+
+        if (!u)
+            continue;
+        sgs_agg_buf_pad(&b, i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计", name_w, 0);
+        cells_of(u, cells);
+        for (int c = 0; c < N_COLS; c++) {
+            sgs_agg_buf_puts(&b, c % 4 == 0 ? " | " : " ");
+            sgs_agg_buf_pad(&b, cells[c], col_w[c], 1);
+        }
+        sgs_agg_buf_puts(&b, "\n");
+    }
+    if (!b.oom && b.data) {
+        /* Drop the padding at line ends. */
+        char *out = b.data;
+
+        for (size_t i = 0; i < b.len; i++) {
+            if (b.data[i] == '\n')
+                while (out > b.data && out[-1] == ' ')
+                    out--;
+            *out++ = b.data[i];
+        }
+        fwrite(b.data, 1, (size_t)(out - b.data), stdout);
+    }
+    fflush(stdout);
+    sgs_agg_buf_free(&b);
+}
+
+int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
+{
+    size_t n = sgs_registry_count(ctx->reg), n_rows = 0;
+    struct unit_status *st = calloc(n ? n : 1, sizeof(*st)), total;
+    size_t *rows = calloc(n ? n : 1, sizeof(*rows));
+    sgs_agg_idmap *map = sgs_agg_idmap_new(n);
+    sgs_day today = sgs_agg_today(ctx);
+    char err[1024], day[16], ym[8];
+    int rc = SGS_AGG_EXIT_RUNTIME;
+
+    memset(&total, 0, sizeof(total));
+    if (!st || !rows || !map) {
+        sgs_error("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = sgs_registry_at(ctx->reg, i)->id;
+
+        if (sgs_agg_idmap_put(map, id, strlen(id), i) < 0) {
+            sgs_error("out of memory");
+            goto out;
+        }
+    }
+    if (unit) {
+        const sgs_unit *u = sgs_registry_find(ctx->reg, unit, strlen(unit));
+
+        if (!u) {
+            sgs_error("--unit '%s': not an id, name or alias in %s", unit,
+                      sgs_config_get(ctx->cfg, "units.file"));
+            rc = SGS_AGG_EXIT_USAGE;
+            goto out;
+        }
+        rows[n_rows++] = u->index;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            rows[n_rows++] = i;
+    }
+    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
+        read_status(ctx, today, st, map, err, sizeof(err)) != 0) {
+        sgs_error("status: %s", err);
+        goto out;
+    }
+    for (size_t i = 0; i < n_rows; i++) {
+        for (int w = 0; w < N_WINDOWS; w++) {
+            total.w[w].records += st[rows[i]].w[w].records;
+            total.w[w].late += st[rows[i]].w[w].late;
+            total.w[w].invalid += st[rows[i]].w[w].invalid;
+        }
+    }
+
+    if (json) {
+        json_t *root = json_object(), *units = json_array();
+        char *text;
+
+        json_object_set_new(root, "today", json_string(sgs_day_format(today, day)));
+        json_object_set_new(root, "month", json_string(sgs_day_format_month(today, ym)));
+        json_object_set_new(root, "timezone", json_string(ctx->tz_text));
+        for (size_t i = 0; i < n_rows; i++) {
+            const sgs_unit *u = sgs_registry_at(ctx->reg, rows[i]);
+            json_t *o =
+                json_pack("{s:s, s:s, s:s}", "unit_id", u->id, "name", u->name, "group", u->group);
+
+            json_t *figs = status_json(&st[rows[i]]);
+
+            json_object_update(o, figs);
+            json_decref(figs);
+            json_array_append_new(units, o);
+        }
+        json_object_set_new(root, "units", units);
+        json_object_set_new(root, "totals", status_json(&total));
+        text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        json_decref(root);
+        if (!text) {
+            sgs_error("out of memory");
+            goto out;
+        }
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+    } else {
+        print_table(ctx, st, rows, n_rows, n_rows > 1 ? &total : NULL, today);
+    }
+    rc = SGS_AGG_EXIT_OK;
+out:
+    free(st);
+    free(rows);
+    sgs_agg_idmap_free(map);
+    return rc;
+}

@@ -1,0 +1,231 @@
+/* The watch daemon: once a month has closed and report.grace_workdays working
+ * days have passed, it snapshots the month (files into report.dir, the version
+ * on topic.snapshots); afterwards, whenever late-arriving records (or a spot
+ * check) change a closed month, it writes version N+1 and logs what changed.
+ *
+ * Every aggregator.watch_interval_s seconds it rebuilds each due month among the
+ * last aggregator.watch_months (3) closed ones; version.c decides whether the content
+ * changed. Files and the publish are redone for a version until both succeeded
+ * once in this process (so a Kafka or disk outage is repaired by the next cycle,
+ * and a restart re-publishes the latest versions, which the compacted topic
+ * absorbs). Redis and Kafka outages are retried every cycle and logged once per
+ * change of state. SIGINT/SIGTERM set a flag; the loop sleeps in short steps. */
+#include "agg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sgs/calendar.h"
+#include "sgs/log.h"
+
+#define SLEEP_STEP_MS 200
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+struct month_state {
+    int year, month;
+    long handled; /* version whose files and publish succeeded */
+};
+
+enum health { UNKNOWN = 0, UP, DOWN };
+
+struct watch {
+    sgs_agg_ctx *ctx;
+    sgs_calendar *cal;
+    sgs_agg_publisher *pub;
+    const char *dir;
+    long grace, interval, n_watch;
+    struct month_state *months;
+    size_t n_months, cap_months;
+    enum health redis, kafka, files;
+};
+
+static struct month_state *month_state(struct watch *w, int year, int month)
+{
+    for (size_t i = 0; i < w->n_months; i++) {
+        if (w->months[i].year == year && w->months[i].month == month)
+            return &w->months[i];
+    }
+    if (w->n_months == w->cap_months) {
+        size_t cap = w->cap_months ? w->cap_months * 2 : 8;
+        struct month_state *m = realloc(w->months, cap * sizeof(*m));
+
+        if (!m)
+            return NULL;
+        w->months = m;
+        w->cap_months = cap;
+    }
+    w->months[w->n_months].year = year;
+    w->months[w->n_months].month = month;
+    w->months[w->n_months].handled = 0;
+    return &w->months[w->n_months++];
+}
+
+/* Logs a failure only when the state changes (and recovery once). */
+static void health(enum health *h, int ok, const char *what, const char *err, long interval)
+{
+    if (ok) {
+        if (*h == DOWN)
+            sgs_info("%s: working again", what);
+        *h = UP;
+    } else {
+        if (*h != DOWN)
+            sgs_error("%s: %s; retrying every %ld s", what, err, interval);
+        else
+            sgs_debug("%s: still failing: %s", what, err);
+        *h = DOWN;
+    }
+}
+
+static void process_month(struct watch *w, int year, int month)
+{
+    char err[1024];
+    sgs_agg_snapshot *s;
+    json_t *previous = NULL;
+    struct month_state *ms = month_state(w, year, month);
+    int is_new = 0;
+    long version;
+
+    if (!ms) {
+        sgs_error("out of memory");
+        return;
+    }
+    s = sgs_agg_snapshot_build(w->ctx, year, month, err, sizeof(err));
+    if (!s || sgs_agg_version_store(w->ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
+        if (w->ctx->rc && w->ctx->rc->err)
+            sgs_agg_ctx_redis_drop(w->ctx);
+        health(&w->redis, 0, "redis", err, w->interval);
+        sgs_agg_snapshot_free(s);
+        return;
+    }
+    health(&w->redis, 1, "redis", NULL, w->interval);
+    version = sgs_agg_snapshot_version(s);
+    if (is_new && previous) {
+        sgs_info("%s: late changes to a closed month: version %ld replaces %lld", s->month, version,
+                 (long long)json_integer_value(json_object_get(previous, "version")));
+        sgs_agg_version_log_changes(previous, s->json);
+    } else if (is_new) {
+        sgs_info("%s: month closed; version %ld: %zu units, %lld records", s->month, version,
+                 s->n_rows, (long long)s->totals.records);
+    }
+    json_decref(previous);
+
+    if (ms->handled != version) {
+        if (sgs_agg_report_write(w->ctx, s, w->dir, err, sizeof(err)) != 0) {
+            health(&w->files, 0, "report files", err, w->interval);
+            sgs_agg_snapshot_free(s);
+            return;
+        }
+        health(&w->files, 1, "report files", NULL, w->interval);
+        if (sgs_agg_snapshot_publish(w->pub, s, &stop_flag, err, sizeof(err)) != 0) {
+            if (!stop_flag)
+                health(&w->kafka, 0, "kafka", err, w->interval);
+            sgs_agg_snapshot_free(s);
+            return;
+        }
+        health(&w->kafka, 1, "kafka", NULL, w->interval);
+        sgs_info("%s: version %ld written to %s and published on %s", s->month, version, w->dir,
+                 sgs_agg_publisher_topic(w->pub));
+        ms->handled = version;
+    }
+    sgs_agg_snapshot_free(s);
+}
+
+/* A month is due once the grace-th working day after its last day has passed
+ * (grace 0: from the first day of the next month). */
+static void cycle(struct watch *w)
+{
+    sgs_day today = sgs_agg_today(w->ctx);
+    int ty, tm, td;
+
+    sgs_day_to_ymd(today, &ty, &tm, &td);
+    for (int k = (int)w->n_watch; k >= 1 && !stop_flag; k--) {
+        int y = ty, m = tm;
+        sgs_day last, due;
+
+        sgs_agg_month_add(&y, &m, -k);
+        last = sgs_day_from_ymd(y, m, sgs_agg_month_days(y, m));
+        due = w->grace > 0 ? sgs_calendar_deadline(w->cal, last, (int)w->grace, 0) : last;
+        if (today > due)
+            process_month(w, y, m);
+    }
+}
+
+static void sleep_interval(long seconds)
+{
+    long steps = seconds * 1000 / SLEEP_STEP_MS;
+
+    for (long i = 0; i < steps && !stop_flag; i++) {
+        struct timespec ts = {0, SLEEP_STEP_MS * 1000000L};
+
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_flag)
+            ;
+    }
+}
+
+int sgs_agg_cmd_watch(sgs_agg_ctx *ctx)
+{
+    struct watch w;
+    struct sigaction sa;
+    char err[1024];
+    const char *cal_file = sgs_config_get(ctx->cfg, "calendar.file");
+
+    memset(&w, 0, sizeof(w));
+    w.ctx = ctx;
+    w.dir = sgs_config_get(ctx->cfg, "report.dir");
+    if (!w.dir || !*w.dir) {
+        sgs_error("report.dir: not set");
+        return SGS_AGG_EXIT_USAGE;
+    }
+    if (sgs_agg_config_int(ctx, "report.grace_workdays", SGS_AGG_DEFAULT_GRACE_WORKDAYS, 0, 60,
+                           &w.grace, err, sizeof(err)) != 0 ||
+        sgs_agg_config_int(ctx, "aggregator.watch_interval_s", SGS_AGG_DEFAULT_WATCH_INTERVAL, 1,
+                           86400, &w.interval, err, sizeof(err)) != 0 ||
+        sgs_agg_config_int(ctx, "aggregator.watch_months", SGS_AGG_WATCH_MONTHS, 1, 120, &w.n_watch,
+                           err, sizeof(err)) != 0) {
+        sgs_error("%s", err);
+        return SGS_AGG_EXIT_USAGE;
+    }
+    if (!cal_file || !*cal_file) {
+        sgs_error("calendar.file: not set");
+        return SGS_AGG_EXIT_USAGE;
+    }
+    w.cal = sgs_calendar_load(cal_file, err, sizeof(err));
+    if (!w.cal) {
+        sgs_error("%s", err);
+        return SGS_AGG_EXIT_USAGE;
+    }
+    w.pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));
+    if (!w.pub) {
+        sgs_error("%s", err);
+        sgs_calendar_destroy(w.cal);
+        return SGS_AGG_EXIT_USAGE;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    sgs_info("watching the last %ld closed months every %ld s (grace %ld working days, files in "
+             "%s)%s",
+             w.n_watch, w.interval, w.grace, w.dir, ctx->have_now ? "; SGS_NOW is set" : "");
+    while (!stop_flag) {
+        cycle(&w);
+        sleep_interval(w.interval);
+    }
+    sgs_info("stopping on signal");
+    sgs_agg_publisher_destroy(w.pub);
+    sgs_calendar_destroy(w.cal);
+    free(w.months);
+    return SGS_AGG_EXIT_OK;
+}

@@ -1,0 +1,834 @@
+#!/usr/bin/python3
+"""Integration tests of sgs-aggregator against a real redis-server and a Kafka
+broker, both from the shared harness (tests/integration/sgsharness.py: the real
+Apache Kafka broker when it can be provisioned, else sgs-devbroker).
+
+Redis is filled directly with the layout of docs/REDIS.md, from a list of
+synthetic records; every expected figure (rates, order, flags, gaps, CSV rows,
+the notice's numbers) is computed here from those records, independently of the
+aggregator's code.
+
+Run by CMake with SGS_BUILD_DIR and SGS_SOURCE_DIR; prints `ok - name` /
+`not ok - name: why` and `N passed, N failed`.
+"""
+import csv
+import io
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgsharness import (RedisServer, Suite, build_path, check, check_eq, consume_all,  # noqa: E402
+                        free_port, kafka_broker, make_tmpdir, shared, wait_until)
+
+PARTS = ["sgs.records:0", "sgs.records:1", "sgs.records:2"]
+suite = Suite("test_aggregator")
+
+
+def eq(got, want, what):
+    check_eq(got, want, what)
+
+
+class World:
+    """One redis-server and one Kafka broker for the whole program; each case
+    has its own Redis prefix and snapshots topic."""
+
+    def __init__(self):
+        self.redis = shared("redis", lambda: RedisServer(make_tmpdir("agg-redis")))
+        self.kafka = shared("kafka", lambda: kafka_broker(make_tmpdir("agg-kafka")))
+        self.agg = build_path("sgs-aggregator")
+
+    def messages(self, topic):
+        """(key, value) of every message of the topic, in offset order."""
+        return [(m.key_text(), m.text()) for m in consume_all(self.kafka.bootstrap, topic)]
+
+
+# ---------------------------------------------------------------------------
+# Fixtures: registry, calendar, config
+
+UNITS = [
+    # id, name, group, aliases
+    ("11410400MB0000000X", "市市场监管局", "city", ["平顶山市市场监督管理局", "市场监管局"]),
+    ("C02", "市公安局", "city", []),
+    ("C03", "市交通局", "city", ["市交通运输局"]),
+    ("C04", "市住建局", "city", ["市住房和城乡建设局"]),
+    ("C05", "市统计局", "city", []),
+    ("410423", "鲁山县", "county", []),
+    ("410421", "宝丰县", "county", []),
+    ("410425", "郏县", "county", []),
+    ("C09", "市新设局", "city", []),  # "added after the month": never has records
+]
+GROUP_NAMES = {"city": "市直单位", "county": "县（市、区）"}
+
+CAL = {
+    "name": "test",
+    "years": [2023, 2024],
+    "holidays": ["2023-01-02", "2023-01-21", "2023-01-22", "2023-01-23", "2023-01-24",
+                 "2023-01-25", "2023-01-26", "2023-01-27", "2023-04-05", "2023-04-29",
+                 "2023-04-30", "2023-05-01", "2023-05-02", "2023-05-03", "2023-06-22",
+                 "2023-06-23", "2023-06-24", "2023-09-29", "2023-09-30", "2023-10-01",
+                 "2023-10-02", "2023-10-03", "2023-10-04", "2023-10-05", "2023-10-06",
+                 "2024-01-01"],
+    "workdays": ["2023-01-28", "2023-01-29", "2023-04-23", "2023-05-06", "2023-06-25",
+                 "2023-10-07", "2023-10-08"],
+}
+
+
+class Case:
+    """One test's world: temp dir, config, registry, calendar, Redis prefix and
+    snapshots topic."""
+
+    def __init__(self, tmp, name, low_volume=20, groups="county,city"):
+        env = World()
+        self.env = env
+        self.dir = tmp
+        self.prefix = "t%s" % name.replace("-", "")
+        self.r = env.redis.client()
+        self.reports = os.path.join(self.dir, "reports")
+        with open(os.path.join(self.dir, "units.tsv"), "w", encoding="utf-8") as f:
+            f.write("# test registry\nunit_id\tname\tgroup\taliases\n")
+            for uid, name_, group, aliases in UNITS:
+                f.write("%s\t%s\t%s\t%s\n" % (uid, name_, group, ",".join(aliases)))
+        with open(os.path.join(self.dir, "calendar.json"), "w", encoding="utf-8") as f:
+            json.dump(CAL, f)
+        self.conf = os.path.join(self.dir, "agg.conf")
+        with open(self.conf, "w", encoding="utf-8") as f:
+            f.write("redis.port = %d\n" % env.redis.port)
+            f.write("redis.prefix = %s\n" % self.prefix)
+            f.write("units.file = %s/units.tsv\n" % self.dir)
+            f.write("calendar.file = %s/calendar.json\n" % self.dir)
+            f.write("report.dir = %s\n" % self.reports)
+            f.write("report.low_volume = %d\n" % low_volume)
+            if groups:
+                f.write("groups = %s\n" % groups)
+            for g, n in GROUP_NAMES.items():
+                f.write("group.%s.name = %s\n" % (g, n))
+            f.write("kafka.bootstrap.servers = %s\n" % env.kafka.bootstrap)
+            f.write("kafka.message.timeout.ms = 10000\n")
+            f.write("topic.snapshots = snap.%s\n" % self.prefix)
+        self.topic = "snap.%s" % self.prefix
+        env.kafka.create_topics({self.topic: 1}, configs={"cleanup.policy": "compact"},
+                                exist_ok=True)
+
+    def env_vars(self, now=None):
+        """The environment without SGS_* test variables (they are not config keys),
+        plus SGS_NOW when given."""
+        envv = {k: v for k, v in os.environ.items() if not k.startswith("SGS_")}
+        if now:
+            envv["SGS_NOW"] = now
+        return envv
+
+    def run(self, *args, now=None, timeout=120):
+        p = subprocess.run([self.env.agg, "-c", self.conf] + list(args), capture_output=True,
+                           env=self.env_vars(now), timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def key(self, rest):
+        return "%s:%s" % (self.prefix, rest)
+
+    def pkey(self, part, rest):
+        return "%s:{%s}:%s" % (self.prefix, part, rest)
+
+
+# ---------------------------------------------------------------------------
+# Synthetic records and what the consumer would have written
+
+
+class Rec:
+    def __init__(self, unit, kind, docno, day, late=False, invalid=False, part=0, wdlate=0,
+                 dup=False):
+        self.unit, self.kind, self.docno, self.day = unit, kind, docno, day
+        self.late, self.invalid, self.part, self.dup = late, invalid, part, dup
+        self.wdlate = wdlate if late else 0
+
+
+def write_records(case, recs):
+    """Counters per docs/REDIS.md: P:T:m, P:T:d, P:T:dn, P:T:seen, P:partitions."""
+    r = case.r
+    pipe = r.pipeline(transaction=False)
+    for rec in recs:
+        part = PARTS[rec.part]
+        pipe.sadd(case.key("partitions"), part)
+        month = rec.day[:7]
+        for bucket in (case.pkey(part, "m:" + month), case.pkey(part, "d:" + rec.day)):
+            if rec.unit is None:
+                pipe.hincrby(bucket, "_|unattributed", 1)
+                continue
+            if rec.dup:
+                pipe.hincrby(bucket, rec.unit + "|dup", 1)
+                continue
+            pipe.hincrby(bucket, rec.unit + "|records", 1)
+            pipe.hincrby(bucket, rec.unit + ("|lic" if rec.kind == "license" else "|pen"), 1)
+            if rec.late:
+                pipe.hincrby(bucket, rec.unit + "|late", 1)
+                pipe.hincrby(bucket, rec.unit + "|wdlate", rec.wdlate)
+            if rec.invalid:
+                pipe.hincrby(bucket, rec.unit + "|invalid", 1)
+        if rec.unit is not None and not rec.dup and rec.docno:
+            ident = "%s|%s|%s" % (rec.unit, rec.kind, rec.docno)
+            pipe.hsetnx(case.pkey(part, "seen"), ident, month)
+            pipe.sadd(case.pkey(part, "dn:" + month), ident)
+    pipe.execute()
+
+
+def month_records(rnd, month, units, scale):
+    """Random records for a month. units: {unit_id: number of records}."""
+    recs = []
+    for uid, n in units.items():
+        for i in range(n):
+            kind = "penalty" if i % 3 == 0 else "license"
+            day = "%s-%02d" % (month, rnd.randint(1, 28))
+            recs.append(Rec(uid, kind, None, day, late=rnd.random() < scale,
+                            invalid=rnd.random() < 0.05, part=rnd.randrange(len(PARTS)),
+                            wdlate=rnd.randint(1, 5)))
+    return recs
+
+
+def number_docs(recs, prefix_of, year, skip=None):
+    """Gives the records consecutive doc numbers per (unit, kind), leaving out the
+    serials in skip[(unit, kind)]."""
+    counters = {}
+    for rec in recs:
+        if rec.unit is None or rec.dup:
+            continue
+        k = (rec.unit, rec.kind)
+        n = counters.get(k, 0) + 1
+        while n in (skip or {}).get(k, ()):
+            n += 1
+        counters[k] = n
+        rec.docno = "%s〔%d〕%d号" % (prefix_of(rec.unit, rec.kind), year, n)
+
+
+# ---------------------------------------------------------------------------
+# Independent expectations
+
+
+def rate(num, den):
+    if den == 0:
+        return None
+    return (Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def rate_text(num, den):
+    v = rate(num, den)
+    return "-" if v is None else "%.2f" % v
+
+
+def rate_json(num, den):
+    v = rate(num, den)
+    return None if v is None else float(v)
+
+
+def expected_units(recs, concealed=None, prev=None):
+    out = {}
+    for uid, name, group, _ in UNITS:
+        out[uid] = dict(unit_id=uid, name=name, group=group, records=0, late=0, invalid=0,
+                        duplicates=0, concealed=0, licenses=0, penalties=0)
+    for rec in recs:
+        if rec.unit is None or rec.unit not in out:
+            continue
+        u = out[rec.unit]
+        if rec.dup:
+            u["duplicates"] += 1
+            continue
+        u["records"] += 1
+        u["late"] += rec.late
+        u["invalid"] += rec.invalid
+        u["licenses" if rec.kind == "license" else "penalties"] += 1
+    for ident in (concealed or []):
+        out[ident.split("|")[0]]["concealed"] += 1
+    for u in out.values():
+        u["late_rate"] = rate_json(u["late"], u["records"])
+        u["quality_rate"] = rate_json(u["records"] - u["invalid"], u["records"])
+        u["prev_records"] = None if prev is None else prev.get(u["unit_id"])
+    return out
+
+
+def expected_order(units, groups_order):
+    index = {uid: i for i, (uid, _, _, _) in enumerate(UNITS)}
+    rows = []
+    for g in groups_order:
+        members = [u for u in units.values() if u["group"] == g]
+        members.sort(key=lambda u: (-u["records"], index[u["unit_id"]]))
+        rows.extend(members)
+    return rows
+
+
+def expected_flags(units, low_volume, has_prev):
+    flags = {}
+    top = {}
+    for u in units.values():
+        top[u["group"]] = max(top.get(u["group"], 0), u["records"])
+    for uid, u in units.items():
+        f = []
+        if u["records"] > 0 and u["records"] == top[u["group"]]:
+            f.append("high_volume")
+        p = u["prev_records"]
+        if has_prev and p is not None and u["records"] >= p + 10 and u["records"] * 5 >= p * 6:
+            f.append("improved")
+        if u["records"] < low_volume:
+            f.append("low_volume")
+        if u["late"] > 0:
+            f.append("has_late")
+        flags[uid] = f
+    return flags
+
+
+def expected_gaps(members, year):
+    """members: identities '<unit>|<kind>|<prefix>〔YYYY〕N号' (our own simple form)."""
+    seen = {}
+    for m in members:
+        uid, kind, doc = m.split("|", 2)
+        mm = re.fullmatch(r"(.*)〔(\d{4})〕(\d+)号", doc)
+        if not mm or int(mm.group(2)) != year:
+            continue
+        seen.setdefault(uid, {}).setdefault((kind, mm.group(1)), set()).add(int(mm.group(3)))
+    out = {}
+    for uid, groups in seen.items():
+        gaps = []
+        for (kind, prefix) in sorted(groups, key=lambda k: (k[0] != "license", k[1].encode())):
+            nums = groups[(kind, prefix)]
+            missing = [n for n in range(min(nums), max(nums) + 1) if n not in nums]
+            if missing:
+                gaps.append(dict(kind=kind, prefix=prefix, year=year, missing_count=len(missing),
+                                 missing=[str(n) for n in missing]))
+        if gaps:
+            # at most 50 listed per unit
+            budget = 50
+            for g in gaps:
+                g["missing"] = g["missing"][:budget]
+                budget -= len(g["missing"])
+            out[uid] = gaps
+    return out
+
+
+def sums(rows, fields):
+    return {f: sum(r[f] for r in rows) for f in fields}
+
+
+COUNT_FIELDS = ["records", "late", "invalid", "duplicates", "concealed", "licenses", "penalties"]
+
+
+def read_csv(path):
+    raw = open(path, "rb").read()
+    assert raw.startswith(b"\xef\xbb\xbf"), "%s: no UTF-8 BOM" % path
+    return list(csv.reader(io.StringIO(raw[3:].decode("utf-8"))))
+
+
+def md_tables(text):
+    """Markdown tables of the notice: list of row lists (header and separator dropped)."""
+    tables, cur = [], None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if cur is None:
+                cur = []
+                continue  # header
+            if set("".join(cells)) <= set("-: "):
+                continue
+            cur.append(cells)
+        elif cur is not None:
+            tables.append(cur)
+            cur = None
+    if cur is not None:
+        tables.append(cur)
+    return tables
+
+
+# ---------------------------------------------------------------------------
+# Tests
+
+PREFIXES = {"license": "平许", "penalty": "平罚"}
+
+
+def doc_prefix(uid, kind):
+    return "%s%s" % (uid[-3:], PREFIXES[kind])
+
+
+def golden_world(case):
+    """November and December 2023 for the registry; returns (nov, dec) records."""
+    rnd = random.Random(7)
+    nov = month_records(rnd, "2023-11", {
+        "11410400MB0000000X": 40, "C02": 12, "C03": 5, "C04": 30, "C05": 0,
+        "410423": 60, "410421": 50, "410425": 9}, 0.1)
+    dec = month_records(rnd, "2023-12", {
+        "11410400MB0000000X": 55,  # improved: 40 -> 55 (+15, x1.375)
+        "C02": 21,                 # +9: not improved (needs +10)
+        "C03": 5, "C04": 30, "C05": 3,
+        "410423": 60, "410421": 60,  # tie for the county's top
+        "410425": 22,              # 9 -> 22: improved
+    }, 0.1)
+    # C05: only invalid records
+    for rec in dec:
+        if rec.unit == "C05":
+            rec.invalid = True
+            rec.late = False
+    # duplicates and unattributed records
+    dec.append(Rec("C02", "license", None, "2023-12-03", dup=True, part=1))
+    dec.append(Rec("C02", "license", None, "2023-12-04", dup=True, part=2))
+    dec.extend(Rec(None, "license", None, "2023-12-05", part=p) for p in (0, 1, 2))
+    # a unit id in the counters that the registry does not know
+    dec.append(Rec("GHOST", "penalty", "X〔2023〕1号", "2023-12-06", part=0))
+    skip = {("11410400MB0000000X", "penalty"): {7, 8}, ("C04", "license"): {3},
+            ("410423", "license"): set(range(10, 80))}  # 70 missing: list capped at 50
+    # December continues November's numbering: both months in one pass
+    number_docs(nov + dec, doc_prefix, 2023, skip)
+    return nov, dec
+
+
+@suite.case("snapshot: golden JSON, CSV and notice computed independently")
+def test_golden(tmp):
+    case = Case(tmp, "golden")
+    nov, dec = golden_world(case)
+    write_records(case, nov + dec)
+
+    rc, out, err = case.run("snapshot", "--month", "2023-11")
+    eq(rc, 0, "snapshot 2023-11 exit (stderr %s)" % err)
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "snapshot 2023-12 exit (stderr %s)" % err)
+    check("GHOST" in err and "not in the registry" in err, "no warning about GHOST: " + err)
+
+    snap = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    eq(snap["month"], "2023-12", "month")
+    eq(snap["version"], 1, "version")
+    eq(snap["period"], {"from": "2023-12-01T00:00:00+08:00", "to": "2023-12-31T23:59:59+08:00"},
+       "period")
+    check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", snap["generated_at"]),
+          "generated_at " + snap["generated_at"])
+
+    prev = {u: v["records"] for u, v in expected_units(nov).items()}
+    units = expected_units(dec, prev=prev)
+    flags = expected_flags(units, 20, True)
+    members = set()
+    for part in PARTS:
+        for m in ("2023-11", "2023-12"):
+            members |= case.r.smembers(case.pkey(part, "dn:" + m))
+    gaps = expected_gaps(members, 2023)
+    order = expected_order(units, ["county", "city"])
+
+    eq([u["unit_id"] for u in snap["units"]], [u["unit_id"] for u in order], "unit order")
+    for got in snap["units"]:
+        want = units[got["unit_id"]]
+        for k in ("name", "group", "records", "late", "late_rate", "invalid", "quality_rate",
+                  "duplicates", "concealed", "licenses", "penalties", "prev_records"):
+            eq(got[k], want[k], "%s.%s" % (got["unit_id"], k))
+        eq(got["flags"], flags[got["unit_id"]], "%s flags" % got["unit_id"])
+        wg = gaps.get(got["unit_id"], [])
+        eq(len(got["gaps"]), len(wg), "%s gap entries" % got["unit_id"])
+        for g, w in zip(got["gaps"], wg):
+            for k in ("kind", "prefix", "year", "missing_count", "missing"):
+                eq(g[k], w[k], "%s gap %s" % (got["unit_id"], k))
+    eq(flags["11410400MB0000000X"].count("improved"), 1, "improved rule fixture")
+    check("high_volume" in flags["410423"] and "high_volume" in flags["410421"], "tie fixture")
+    eq(gaps["410423"][0]["missing_count"], 70, "gap fixture")
+    c05 = [u for u in snap["units"] if u["unit_id"] == "C05"][0]
+    eq(c05["quality_rate"], 0.0, "only-invalid unit quality_rate")
+    c09 = [u for u in snap["units"] if u["unit_id"] == "C09"][0]
+    eq((c09["records"], c09["late_rate"], c09["quality_rate"], c09["prev_records"]),
+       (0, None, None, 0), "unit without records")
+
+    # groups and totals are sums of the unit rows
+    eq([g["group"] for g in snap["groups"]], ["county", "city"], "group order")
+    for g in snap["groups"]:
+        rows = [u for u in snap["units"] if u["group"] == g["group"]]
+        eq(g["name"], GROUP_NAMES[g["group"]], "group name")
+        for f, v in sums(rows, COUNT_FIELDS).items():
+            eq(g[f], v, "group %s %s" % (g["group"], f))
+        eq(g["late_rate"], rate_json(g["late"], g["records"]), "group late_rate")
+    t = snap["totals"]
+    for f, v in sums(snap["units"], COUNT_FIELDS).items():
+        eq(t[f], v, "totals " + f)
+    eq(t["late_rate"], rate_json(t["late"], t["records"]), "totals late_rate")
+    eq(t["quality_rate"], rate_json(t["records"] - t["invalid"], t["records"]), "quality")
+    eq(t["unattributed"], 3, "unattributed")
+    eq(t["duplicates"], 2, "duplicates")
+
+    # CSV per group
+    for g in snap["groups"]:
+        rows = read_csv(os.path.join(case.reports, "2023-12-%s.csv" % g["group"]))
+        eq(rows[0], ["序号", "成员单位名称", "数据总量", "迟报量", "迟报率(%)"], "csv header")
+        members_ = [u for u in order if u["group"] == g["group"]]
+        eq(len(rows), len(members_) + 2, "csv rows")
+        for i, (row, u) in enumerate(zip(rows[1:], members_)):
+            eq(row, [str(i + 1), u["name"], str(u["records"]), str(u["late"]),
+                     rate_text(u["late"], u["records"])], "csv row")
+        tot = sums(members_, ["records", "late"])
+        eq(rows[-1], ["合计", "", str(tot["records"]), str(tot["late"]),
+                      rate_text(tot["late"], tot["records"])], "csv 合计")
+        check(sum(int(r[2]) for r in rows[1:-1]) == int(rows[-1][2]), "csv column sum")
+
+    # the notice
+    notice = open(os.path.join(case.reports, "2023-12-notice.md"), encoding="utf-8").read()
+    check(notice.startswith("# 平顶山市“双公示”数据报送情况通报（2023年12月）"),
+          "title: " + notice.splitlines()[0])
+    tr = sum(u["records"] for u in units.values())
+    tl = sum(u["late"] for u in units.values())
+    ti = sum(u["invalid"] for u in units.values())
+    for phrase in ["共归集“双公示”数据%d条" % tr,
+                   "数据合格率%s%%" % rate_text(tr - ti, tr),
+                   "迟报数据%d条，迟报率%s%%" % (tl, rate_text(tl, tr)),
+                   "无法识别报送单位的数据3条",
+                   "另有重复报送数据2条",
+                   "一、总体情况", "二、各项指标情况", "三、工作要求"]:
+        check(phrase in notice, "notice lacks %r" % phrase)
+    for g in ("county", "city"):
+        rows = [u for u in units.values() if u["group"] == g]
+        s = sums(rows, ["records", "late"])
+        phrase = "%s（%d个单位）报送%d条，占%s%%，迟报%d条，迟报率%s%%" % (
+            GROUP_NAMES[g], len(rows), s["records"], rate_text(s["records"], tr), s["late"],
+            rate_text(s["late"], s["records"]))
+        check(phrase in notice, "notice lacks %r" % phrase)
+    check("鲁山县报送60条" in notice and "宝丰县报送60条" in notice, "high volume in notice")
+    check("市市场监管局（上月40条，本月55条，增加15条，增长37.50%）" in notice, "improved in notice")
+    check("郏县（上月9条，本月22条，增加13条，增长144.44%）" in notice, "improved 郏县")
+    low = [u for u in order if u["records"] < 20]
+    check("低于20条的单位共%d个" % len(low) in notice, "low volume count")
+    late_units = [u for u in units.values() if u["late"] > 0]
+    check("本月有%d个单位存在迟报，共迟报数据%d条" % (len(late_units), tl) in notice, "late line")
+    for u in late_units:
+        check("%s迟报%d条（迟报率%s%%）" % (u["name"], u["late"], rate_text(u["late"], u["records"]))
+              in notice, "late of " + u["name"])
+    check("市统计局%d条（数据合格率0.00%%）" % units["C05"]["invalid"] in notice, "quality C05")
+    check("市市场监管局行政处罚“" in notice and "缺7—8号" in notice, "gap in notice")
+    total_missing = sum(g["missing_count"] for gs in gaps.values() for g in gs)
+    check("疑似漏报文书号%d个" % total_missing in notice, "gap total")
+    check("各成员单位要高度重视" in notice, "requirements paragraph")
+    tables = md_tables(notice)
+    eq(len(tables), 2, "annex tables")
+    for g, table in zip(["county", "city"], tables):
+        csv_rows = read_csv(os.path.join(case.reports, "2023-12-%s.csv" % g))[1:]
+        eq(table, csv_rows, "annex table %s equals the CSV" % g)
+
+    # Redis: version stored, months set
+    eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "latest")
+    check(case.r.sismember(case.key("snapshot:months"), "2023-12"), "months set")
+    stored = json.loads(case.r.get(case.key("snapshot:2023-12:v1")))
+    eq(stored, snap, "stored v1 equals the file")
+    return case, snap
+
+
+@suite.case("snapshot: re-run keeps the version, a late record makes v2 and is published")
+def test_versioning(tmp):
+    case, snap = golden_world_only(tmp, "ver")
+    # re-run: same version, same file
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "re-run exit: " + err)
+    check("version 1 unchanged" in out, "re-run output: " + out)
+    eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "latest after re-run")
+    again = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    eq(again, snap, "re-run file")
+    # one more late record for 市公安局 in partition 2
+    rec = Rec("C02", "penalty", "02平罚〔2023〕999号", "2023-12-30", late=True, part=2, wdlate=2)
+    write_records(case, [rec])
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "v2 exit: " + err)
+    check("version 2 new" in out, "v2 output: " + out)
+    v2 = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    eq(v2["version"], 2, "version 2")
+    old = {u["unit_id"]: u for u in snap["units"]}
+    new = {u["unit_id"]: u for u in v2["units"]}
+    eq(new["C02"]["records"], old["C02"]["records"] + 1, "C02 records +1")
+    eq(new["C02"]["late"], old["C02"]["late"] + 1, "C02 late +1")
+    eq(v2["totals"]["late"], snap["totals"]["late"] + 1, "totals late +1")
+    check("市公安局 (C02): records %d -> %d" % (old["C02"]["records"], new["C02"]["records"]) in err,
+          "change log: " + err)
+    eq(case.r.get(case.key("snapshot:2023-12:latest")), "2", "latest 2")
+    eq(json.loads(case.r.get(case.key("snapshot:2023-12:v1")))["version"], 1, "v1 kept")
+    # the topic's last message for the month is version 2
+    msgs = [json.loads(v) for k, v in case.env.messages(case.topic) if k == "2023-12"]
+    check(msgs, "no message for 2023-12 on " + case.topic)
+    eq(msgs[-1]["version"], 2, "last message version")
+    eq(msgs[-1], v2, "last message equals the file")
+
+
+def golden_world_only(tmp, name):
+    case = Case(tmp, name)
+    nov, dec = golden_world(case)
+    write_records(case, nov + dec)
+    for m in ("2023-11", "2023-12"):
+        rc, out, err = case.run("snapshot", "--month", m)
+        eq(rc, 0, "snapshot %s: %s" % (m, err))
+    snap = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    return case, snap
+
+
+@suite.case("spot-check: bracket variants, alias, missing decisions, repeated sample")
+def test_spot_check(tmp):
+    case = Case(tmp, "spot")
+    recs = [
+        Rec("11410400MB0000000X", "penalty", "平市监罚〔2023〕45号", "2023-12-04", part=0),
+        Rec("11410400MB0000000X", "license", "平市监许〔2023〕1024号", "2023-12-05", part=1),
+        Rec("C03", "penalty", "平交罚〔2023〕3号", "2023-12-06", part=2),
+        Rec("C04", "penalty", "豫建(城)罚决字〔2023〕12号", "2023-12-07", part=1),
+    ]
+    write_records(case, recs)
+    sample = os.path.join(case.dir, "sample.tsv")
+    with open(sample, "w", encoding="utf-8") as f:
+        f.write("unit_id\tkind\tdoc_no\n")
+        f.write("11410400MB0000000X\tpenalty\t平市监罚[2023]第045号\n")      # ASCII brackets, 第, zeros
+        f.write("市场监管局\t行政许可\t平市监许【２０２３】１０２４ 号\n")      # alias, full-width
+        f.write("市交通运输局\t处罚\t平交罚（2023）0003号\n")                 # alias, 全角括号
+        f.write("C04\tpenalty\t豫建(城)罚决字﹝2023﹞第12号\n")              # prefix bracket stays
+        f.write("C04\tpenalty\t豫建(城)罚决字〔2023〕13号\n")               # missing: concealed
+        f.write("C02\tlicense\t平公许〔2023〕7号\n")                       # missing: concealed
+        f.write("C02\t许可\t平公许［2023］007号\n")                        # the same again
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 0, "spot-check exit: " + err)
+    res = json.loads(out)
+    eq((res["month"], res["sampled"], res["found"], res["concealed"]), ("2023-12", 6, 4, 2),
+       "spot-check counts")
+    got = sorted((i["unit_id"], i["unit_name"], i["kind"], i["doc_no"]) for i in res["items"])
+    eq(got, sorted([("C04", "市住建局", "penalty", "豫建(城)罚决字〔2023〕13号"),
+                    ("C02", "市公安局", "license", "平公许〔2023〕7号")]), "concealed items")
+    key = case.key("concealed:2023-12")
+    eq(sorted(case.r.hkeys(key)), sorted(["C04|penalty|豫建(城)罚决字〔2023〕13号",
+                                          "C02|license|平公许〔2023〕7号"]), "concealed hash")
+    # the same sample again adds nothing
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 0, "repeat exit")
+    eq(case.r.hlen(key), 2, "repeat does not double count")
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "snapshot after spot-check: " + err)
+    snap = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    conc = {u["unit_id"]: u["concealed"] for u in snap["units"]}
+    eq((conc["C04"], conc["C02"], conc["11410400MB0000000X"]), (1, 1, 0), "snapshot concealed")
+    eq(snap["totals"]["concealed"], 2, "totals concealed")
+    notice = open(os.path.join(case.reports, "2023-12-notice.md"), encoding="utf-8").read()
+    check("本月发现瞒报数据2条，涉及2个单位" in notice, "notice concealed")
+
+
+@suite.case("spot-check: a malformed sample line is exit 2 naming it, nothing stored")
+def test_spot_check_malformed(tmp):
+    case = Case(tmp, "spotbad")
+    write_records(case, [Rec("C02", "penalty", "平公罚〔2023〕1号", "2023-12-01")])
+    cases = [
+        ("C02\tpenalty\n", "expected 3 tab-separated columns"),
+        ("C02\tpenalty\tx〔2023〕1号\textra\n", "expected 3 tab-separated columns"),
+        ("市不存在局\tpenalty\t平公罚〔2023〕2号\n", "unknown unit"),
+        ("C02\tfine\t平公罚〔2023〕2号\n", "kind 'fine'"),
+        ("C02\tpenalty\tab\n", "does not normalise"),
+    ]
+    for bad, why in cases:
+        sample = os.path.join(case.dir, "bad.tsv")
+        with open(sample, "w", encoding="utf-8") as f:
+            f.write("unit_id\tkind\tdoc_no\n")
+            f.write("C02\tpenalty\t平公罚〔2023〕9号\n")  # a good line before: not stored either
+            f.write(bad)
+        rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+        eq(rc, 2, "exit for %r" % bad)
+        check("%s:3:" % sample in err and why in err, "message for %r: %s" % (bad, err))
+        eq(len(err.strip().splitlines()), 1, "one-line message")
+        eq(case.r.exists(case.key("concealed:2023-12")), 0, "nothing stored for %r" % bad)
+
+
+@suite.case("snapshot: a month without records")
+def test_empty_month(tmp):
+    case = Case(tmp, "empty", groups="")
+    case.r.sadd(case.key("partitions"), *PARTS)
+    rc, out, err = case.run("snapshot", "--month", "2023-10")
+    eq(rc, 0, "exit: " + err)
+    snap = json.load(open(os.path.join(case.reports, "2023-10.json"), encoding="utf-8"))
+    eq(len(snap["units"]), len(UNITS), "every unit appears")
+    for u in snap["units"]:
+        eq((u["records"], u["late_rate"], u["quality_rate"], u["prev_records"], u["gaps"]),
+           (0, None, None, None, []), "empty unit " + u["unit_id"])
+        eq(u["flags"], ["low_volume"], "flags of an empty unit")
+    eq((snap["totals"]["records"], snap["totals"]["late_rate"], snap["totals"]["quality_rate"]),
+       (0, None, None), "empty totals")
+    # groups in order of first appearance without `groups`
+    eq([g["group"] for g in snap["groups"]], ["city", "county"], "first-appearance order")
+    # registry order inside a group when all are 0
+    eq([u["unit_id"] for u in snap["units"] if u["group"] == "city"],
+       [u[0] for u in UNITS if u[2] == "city"], "ties in registry order")
+    rows = read_csv(os.path.join(case.reports, "2023-10-city.csv"))
+    check(all(r[4] == "-" for r in rows[1:]), "rates '-' without records")
+    eq(rows[-1], ["合计", "", "0", "0", "-"], "empty 合计")
+    notice = open(os.path.join(case.reports, "2023-10-notice.md"), encoding="utf-8").read()
+    check("全市未归集到“双公示”数据" in notice, "empty notice")
+    check("上月无数据快照" in notice, "no previous snapshot")
+
+
+@suite.case("snapshot: a unit added to the registry after the month appears with zeros")
+def test_unit_added(tmp):
+    case = Case(tmp, "added")
+    recs = month_records(random.Random(5), "2023-12", {"C02": 25, "410423": 30}, 0.1)
+    number_docs(recs, doc_prefix, 2023)
+    write_records(case, recs)
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "v1: " + err)
+    with open(os.path.join(case.dir, "units.tsv"), "a", encoding="utf-8") as f:
+        f.write("C10\t市后设局\tcity\t\n")
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "v2: " + err)
+    check("version 2 new" in out, "a registry change is a new version: " + out)
+    check("市后设局" in err and "new in the registry" in err, "change log: " + err)
+    snap = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    u = [x for x in snap["units"] if x["unit_id"] == "C10"]
+    eq(len(u), 1, "new unit present")
+    eq((u[0]["records"], u[0]["late"], u[0]["late_rate"], u[0]["quality_rate"], u[0]["flags"],
+        u[0]["prev_records"]), (0, 0, None, None, ["low_volume"], None), "new unit zeros")
+    # groups = county,city; C10 is last in the registry among the city's zeros
+    eq([x["unit_id"] for x in snap["units"] if x["group"] == "city"],
+       ["C02", "11410400MB0000000X", "C03", "C04", "C05", "C09", "C10"], "city order")
+
+
+@suite.case("status: --json figures, --unit, aligned table")
+def test_status(tmp):
+    case = Case(tmp, "status")
+    recs = []
+    rnd = random.Random(3)
+    days = ["2023-11-25", "2023-11-29", "2023-12-01", "2023-12-20", "2023-12-22", "2023-12-27",
+            "2023-12-28"]
+    for day in days:
+        for uid in ("C02", "410423"):
+            for _ in range(rnd.randint(1, 4)):
+                recs.append(Rec(uid, "license", None, day, late=rnd.random() < 0.3,
+                                invalid=rnd.random() < 0.2, part=rnd.randrange(3)))
+    write_records(case, recs)
+    rc, out, err = case.run("status", "--json", now="2023-12-28")
+    eq(rc, 0, "status exit: " + err)
+    st = json.loads(out)
+    eq((st["today"], st["month"]), ("2023-12-28", "2023-12"), "status dates")
+
+    def window(uid, first, last):
+        sel = [r for r in recs if r.unit == uid and first <= r.day <= last]
+        n, late, inv = len(sel), sum(r.late for r in sel), sum(r.invalid for r in sel)
+        return dict(records=n, late=late, late_rate=rate_json(late, n), invalid=inv)
+
+    by = {u["unit_id"]: u for u in st["units"]}
+    eq(len(by), len(UNITS), "every unit in status")
+    for uid in ("C02", "410423", "C03"):
+        eq(by[uid]["today"], window(uid, "2023-12-28", "2023-12-28"), uid + " today")
+        eq(by[uid]["month"], window(uid, "2023-12-01", "2023-12-31"), uid + " month")
+        eq(by[uid]["last_7_days"], window(uid, "2023-12-22", "2023-12-28"), uid + " 7 days")
+        eq(by[uid]["last_30_days"], window(uid, "2023-11-29", "2023-12-28"), uid + " 30 days")
+    rc, out, err = case.run("status", "--unit", "市交通运输局", "--json", now="2023-12-28")
+    eq(rc, 0, "status --unit exit")
+    eq([u["unit_id"] for u in json.loads(out)["units"]], ["C03"], "--unit by alias")
+    rc, out, err = case.run("status", "--unit", "nope", now="2023-12-28")
+    eq(rc, 2, "unknown --unit exit")
+    check("--unit 'nope'" in err, "unknown unit message: " + err)
+    rc, out, err = case.run("status", now="2023-12-28")
+    eq(rc, 0, "table exit")
+    lines = out.splitlines()
+    # aligned: every data row has its '|' separators at the same display columns
+    def cols(line):
+        w, pos = 0, []
+        for ch in line:
+            if ch == "|":
+                pos.append(w)
+            w += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        return pos
+    body = [l for l in lines[2:] if "|" in l]
+    check(len(body) >= len(UNITS), "table rows")
+    check(len({tuple(cols(l)) for l in body}) == 1, "columns aligned:\n" + out)
+    check(any(l.startswith("市交通局") for l in lines), "names in table")
+
+
+@suite.case("watch: snapshots a closed month (SGS_NOW), v2 after a counter change")
+def test_watch(tmp):
+    case = Case(tmp, "watch")
+    rnd = random.Random(11)
+    dec = month_records(rnd, "2023-12", {"C02": 8, "410423": 15}, 0.2)
+    number_docs(dec, doc_prefix, 2023)
+    write_records(case, dec)
+    # Not yet due on 2024-01-04 (the 3rd working day after 12-31 is 01-04).
+    cmd = [case.env.agg, "-c", case.conf, "-X", "aggregator.watch_interval_s=1", "watch"]
+    with open(os.path.join(case.dir, "watch-early.log"), "wb") as logf:
+        p = subprocess.Popen(cmd, stderr=logf, env=case.env_vars("2024-01-04"))
+        try:
+            wait_until(lambda: case.r.get(case.key("snapshot:2023-11:latest")), 20,
+                       what="watch to snapshot 2023-11")
+            time.sleep(1.5)  # at least one more cycle
+        finally:
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(timeout=20), 0, "watch exit on SIGTERM")
+    eq(case.r.get(case.key("snapshot:2023-12:latest")), None, "not due on 2024-01-04")
+
+    path = os.path.join(case.reports, "2023-12.json")
+
+    def version():
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)["version"]  # rename is atomic: never half a file
+
+    with open(os.path.join(case.dir, "watch.log"), "wb") as logf:
+        p = subprocess.Popen(cmd, stderr=logf, env=case.env_vars("2024-01-05"))
+        try:
+            wait_until(lambda: os.path.exists(path), 30, what="watch to write 2023-12.json")
+            eq(version(), 1, "watch v1")
+            for m in ("2023-12-county.csv", "2023-12-city.csv", "2023-12-notice.md"):
+                check(os.path.exists(os.path.join(case.reports, m)), "watch wrote " + m)
+            # a late-arriving record changes the closed month
+            write_records(case, [Rec("410423", "penalty", "423平罚〔2023〕500号", "2023-12-31",
+                                     late=True, part=1, wdlate=1)])
+            wait_until(lambda: version() == 2, 30, what="watch to write v2")
+            eq(case.r.get(case.key("snapshot:2023-12:latest")), "2", "latest after watch")
+            time.sleep(1.5)  # one more cycle: nothing changes
+            eq(case.r.get(case.key("snapshot:2023-12:latest")), "2", "no v3 without changes")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=20)
+    eq(rc, 0, "watch exit")
+    log = open(os.path.join(case.dir, "watch.log"), encoding="utf-8").read()
+    check("鲁山县 (410423): records" in log and "late" in log, "change log:\n" + log)
+    # November has no records but closed long ago: snapshot with zeros
+    eq(case.r.get(case.key("snapshot:2023-11:latest")), "1", "watch snapshots 2023-11")
+    msgs = [json.loads(v) for k, v in case.env.messages(case.topic) if k == "2023-12"]
+    check(msgs and msgs[-1]["version"] == 2, "topic's last 2023-12 message is v2")
+
+
+@suite.case("usage, configuration and runtime errors")
+def test_usage(tmp):
+    case = Case(tmp, "usage")
+    for args, code, needle in [
+        (["snapshot"], 2, "--month"),
+        (["snapshot", "--month", "2023-13"], 2, "--month '2023-13'"),
+        (["snapshot", "--month", "2023-12", "--json"], 2, "--json"),
+        (["frobnicate"], 2, "frobnicate"),
+        (["spot-check", "--month", "2023-12"], 2, "--sample"),
+        (["spot-check", "--month", "2023-12", "--sample", "/nonexistent.tsv"], 2,
+         "/nonexistent.tsv"),
+        (["-X", "no.such.key=1", "status"], 2, "no.such.key"),
+        (["-X", "report.low_volume=abc", "status"], 2, "report.low_volume"),
+    ]:
+        rc, out, err = case.run(*args)
+        eq(rc, code, "exit of %s (stderr %s)" % (args, err))
+        check(needle in err, "message of %s: %s" % (args, err))
+        eq(len(err.strip().splitlines()), 1 if args != ["frobnicate"] else 1,
+           "one line for %s: %r" % (args, err))
+    rc, out, err = case.run("-X", "list")
+    eq(rc, 0, "-X list exit")
+    check("report.grace_workdays" in out and "redis.prefix" in out, "-X list output")
+    # units file missing: configuration error naming the file
+    rc, out, err = case.run("-X", "units.file=/nonexistent/units.tsv", "status")
+    eq(rc, 2, "missing units file exit")
+    check("/nonexistent/units.tsv" in err, "units file message: " + err)
+    # Kafka unreachable: the version is stored, the publish fails: exit 1 naming the topic
+    case.r.sadd(case.key("partitions"), PARTS[0])
+    rc, out, err = case.run("-X", "kafka.bootstrap.servers=127.0.0.1:%d" % free_port(),
+                            "-X", "kafka.message.timeout.ms=1500", "snapshot", "--month", "2023-12")
+    eq(rc, 1, "kafka down exit (%s)" % err)
+    check(case.topic in err.splitlines()[-1], "kafka down message: " + err)
+    eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "stored before the publish")
+    # a re-run with Kafka back publishes the unchanged version
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "re-run exit: " + err)
+    check("version 1 unchanged" in out, "re-run: " + out)
+    msgs = [json.loads(v) for k, v in case.env.messages(case.topic) if k == "2023-12"]
+    check(msgs and msgs[-1]["version"] == 1, "re-run published v1")
+    # Redis down: runtime failure naming redis
+    rc, out, err = case.run("-X", "redis.port=%d" % free_port(), "snapshot", "--month", "2023-12")
+    eq(rc, 1, "redis down exit")
+    check("redis" in err.lower(), "redis down message: " + err)
+
+
+if __name__ == "__main__":
+    suite.main()

@@ -1,0 +1,201 @@
+"""sgs-consumer against real servers: exact counters for a generated month, kill -9
+restarts, a consumer group changing mid-stream, a Redis outage, hostile input."""
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgsharness import *  # noqa: E402,F401
+from sgsflow import *  # noqa: E402,F401
+
+suite = Suite("consumer")
+MONTH = "2023-12"
+
+
+def servers(tmp, tag, partitions=8, aof=False):
+    broker = shared("kafka", lambda: kafka_broker(make_tmpdir("kafka")))
+    r = RedisServer(tmp, aof=aof)
+    # generated months are in the past: keep them whatever their timestamps say
+    broker.create_topics({tag + ".records": partitions, tag + ".alerts": 2, tag + ".rejects": 2,
+                          tag + ".snapshots": 1}, configs={"retention.ms": "-1"})
+    return broker, r
+
+
+def check_alerts_rejects(broker, tag, expect):
+    types, rejects, n_alerts, n_rejects = alerts_and_rejects(consume_all, broker.bootstrap, tag)
+    check_eq(len(types.get("late", ())), expect["late_alerts"], "distinct late alerts")
+    check_eq(len(rejects), expect["rejects"], "distinct rejects")
+    for rj in rejects.values():
+        check(rj["reasons"] and all(x["code"] for x in rj["reasons"]), "reject without reason")
+        check(rj["source"]["topic"] == tag + ".records", "reject source topic")
+    return types, rejects
+
+
+@suite.case("a generated month gives exact counters, one alert per late record, one reject per bad message")
+def _(tmp):
+    broker, r = servers(tmp, "m1")
+    conf = sgs_config(tmp, broker, r, group="m1", tag="m1")
+    _, expect = generate(tmp, conf, MONTH, produce=True, seed=11, records=6000,
+                         late_share=0.05, invalid=120, duplicates=80, malformed=25,
+                         unknown_unit=15, gaps=10, format="mixed")
+    p = run_consumer(tmp, conf, idle=3)
+    check_counts(r.client(), expect, topic="m1.records")
+    check_alerts_rejects(broker, "m1", expect)
+    summary = [l for l in p.log().splitlines() if l.startswith("sgs-consumer: processed ")][0]
+    check(summary.startswith("sgs-consumer: processed %d messages in " % expect["messages"]),
+          "summary: " + summary)
+    # A second run finds nothing new: Redis offsets are the truth.
+    run_consumer(tmp, conf, idle=2, name="again")
+    check_counts(r.client(), expect, topic="m1.records", what="after a rerun: ")
+
+
+@suite.case("kill -9 five times while working through 50,000 records: counters exact")
+def _(tmp):
+    broker, r = servers(tmp, "k1")
+    conf = sgs_config(tmp, broker, r, group="k1", tag="k1",
+                      consumer__batch__max_messages=200)
+    _, expect = generate(tmp, conf, MONTH, produce=True, seed=12, records=50000,
+                         late_share=0.03, invalid=300, duplicates=500, malformed=50,
+                         unknown_unit=50)
+    total = expect["messages"]
+    rnd = random.Random(1234)
+    c = r.client()
+    kills = 0
+    for i in range(5):
+        target = total * (i + rnd.random()) / 6.0
+        p = spawn(consumer_cmd(conf), tmp, name="victim%d" % i)
+        wait_until(lambda: stored_offsets(c, topic="k1.records") >= target or not p.alive(),
+                   timeout=120, what="progress past %d" % target)
+        if p.alive():
+            p.kill()
+            kills += 1
+        p.wait(10)
+    check(kills == 5, "5 kills landed mid-stream (got %d)" % kills)
+    check(stored_offsets(c, topic="k1.records") < total, "work left after the kills")
+    run_consumer(tmp, conf, idle=3, timeout=300)
+    check_counts(c, expect, topic="k1.records")
+    check_alerts_rejects(broker, "k1", expect)
+    print("# kills: %d, messages: %d" % (kills, total))
+
+
+@suite.case("two consumers in one group, one joins mid-stream and one leaves: exact")
+def _(tmp):
+    broker, r = servers(tmp, "g1", partitions=8)
+    conf = sgs_config(tmp, broker, r, group="g1", tag="g1", consumer__batch__max_messages=100)
+    jsonl, expect = generate(tmp, conf, MONTH, seed=13, records=30000, late_share=0.04,
+                             invalid=100, duplicates=200, malformed=20, unknown_unit=20)
+    msgs = jsonl_messages(jsonl)
+    n = len(msgs)
+    c = r.client()
+    produce(broker.bootstrap, "g1.records", msgs[: n // 3])
+    a = spawn(consumer_cmd(conf), tmp, name="a")
+    wait_until(lambda: stored_offsets(c, topic="g1.records") > 0, timeout=60, what="a started")
+    b = spawn(consumer_cmd(conf, idle=6), tmp, name="b")  # joins mid-stream
+    produce(broker.bootstrap, "g1.records", msgs[n // 3: 2 * n // 3])
+    wait_until(lambda: "assigned" in b.log(), timeout=60, what="b assigned")
+    a.stop(timeout=30)  # leaves the group (SIGTERM: finish batch, close)
+    check_eq(a.returncode, 0, "consumer a exit status")
+    produce(broker.bootstrap, "g1.records", msgs[2 * n // 3:])
+    check_eq(b.wait(180), 0, "consumer b exit status")
+    check_counts(c, expect, topic="g1.records")
+    check_alerts_rejects(broker, "g1", expect)
+
+
+@suite.case("Redis stopped for 5 s mid-stream and started again from its AOF: exact")
+def _(tmp):
+    broker, r = servers(tmp, "r1", aof=True)
+    conf = sgs_config(tmp, broker, r, group="r1", tag="r1", consumer__batch__max_messages=200)
+    jsonl, expect = generate(tmp, conf, MONTH, seed=14, records=20000, late_share=0.03,
+                             invalid=60, duplicates=100, malformed=10, unknown_unit=10)
+    msgs = jsonl_messages(jsonl)
+    half = len(msgs) // 2
+    produce(broker.bootstrap, "r1.records", msgs[:half])
+    p = spawn(consumer_cmd(conf, idle=8), tmp, name="consumer")
+    c = r.client()
+    wait_until(lambda: stored_offsets(c, topic="r1.records") > 0, timeout=60, what="progress")
+    r.kill()
+    produce(broker.bootstrap, "r1.records", msgs[half:])
+    time.sleep(5)
+    r.restart()
+    check_eq(p.wait(240), 0, "consumer exit status")
+    log = p.log()
+    check("redis unavailable" in log, "the outage was logged")
+    check("redis available again" in log, "the recovery was logged")
+    check_counts(r.client(), expect, topic="r1.records")
+    check_alerts_rejects(broker, "r1", expect)
+
+
+def hostile_messages(rnd):
+    """(description, bytes) pairs that are each one bad message."""
+    good = {"kind": "penalty", "unit_id": "410423", "doc_no": "鲁山县罚〔2023〕1号",
+            "decision_date": "2023-12-01", "reported_at": "2023-12-04T09:00:00+08:00",
+            "subject": {"name": "某某", "type": "legal_person", "uscc": "91350100M000100Y43"},
+            "authority": {"name": "鲁山县市场监督管理局"},
+            "penalty": {"category": ["罚款"], "fine_amount": 1}}
+    out = [
+        ("not json", b"this is not json"),
+        ("invalid utf-8", b'{"kind": "\xff\xfe"}'),
+        ("truncated", json.dumps(good).encode()[:40]),
+        ("deep nesting", b"[" * 10000 + b"]" * 10000),
+        ("json array", b"[1,2,3]"),
+        ("nul byte", b'{"kind":"license\x00"}'),
+        ("escaped nul", b'{"kind":"license","unit_id":"410423","doc_no":"a\\u0000b"}'),
+        ("lone surrogate", b'{"unit_id":"410423","kind":"\\ud800"}'),
+        ("duplicate keys", b'{"unit_id":"410423","unit_id":"410421"}'),
+        ("400 digits", b'{"unit_id":"410423","kind":"penalty","doc_no":' + b"9" * 400 + b"}"),
+        ("1 MB string", json.dumps(dict(good, doc_no="罚" * 350000)).encode()),
+        ("empty", b""),
+        ("random bytes", bytes(rnd.getrandbits(8) for _ in range(300))),
+    ]
+    for field in ("kind", "doc_no", "decision_date", "reported_at", "subject", "authority",
+                  "penalty", "unit_id"):
+        for bad in (12, ["x"], {"a": 1}, True, "", None):
+            if (field, bad) in (("reported_at", None), ("penalty", {"a": 1})):
+                continue  # legitimate: no reported_at means the Kafka timestamp; any penalty object
+            doc = dict(good, doc_no="鲁山县罚〔2023〕%d号" % (1000 + len(out)))
+            doc[field] = bad
+            out.append(("%s=%r" % (field, bad), json.dumps(doc, ensure_ascii=False).encode()))
+    return out
+
+
+@suite.case("hostile messages mixed into a good stream: each rejected with a reason, good counts exact")
+def _(tmp):
+    broker, r = servers(tmp, "h1")
+    conf = sgs_config(tmp, broker, r, group="h1", tag="h1")
+    jsonl, expect = generate(tmp, conf, MONTH, seed=15, records=3000, late_share=0.03)
+    good = jsonl_messages(jsonl)
+    rnd = random.Random(99)
+    bad = hostile_messages(rnd)
+    mixed = list(good)
+    for desc, value in bad:
+        mixed.insert(rnd.randrange(len(mixed) + 1), ("410423", value, None))
+    produce(broker.bootstrap, "h1.records", mixed, conf={"message.max.bytes": 4000000})
+    run_consumer(tmp, conf, idle=3)
+    c = r.client()
+    # the good records are exact; the hostile ones are all accounted for
+    got = redis_counts(c, topic="h1.records", month=MONTH)
+    for unit, want in expect["units"].items():
+        have = got["units"].get(unit, {})
+        if unit == "410423":
+            continue  # hostile messages are keyed to this unit and some count as invalid records
+        for f in ("records", "late", "licenses", "penalties"):
+            check_eq(have.get(f, 0), want[f], "%s %s" % (unit, f))
+    _, rejects, _, _ = alerts_and_rejects(consume_all, broker.bootstrap, "h1")
+    check_eq(len(rejects), len(bad) + expect["rejects"], "rejects (one per hostile message)")
+    for rj in rejects.values():
+        check(len(rj["reasons"]) >= 1, "reason present")
+        if "payload_encoding" in rj:
+            check(rj["payload_encoding"] == "base64", "payload encoding")
+    # every message is counted or rejected: records+dup+unattributed+malformed == messages
+    everything = redis_counts(c, topic="h1.records")
+    n_counted = sum(u["records"] + u["duplicates"] for u in everything["units"].values())
+    n_counted += everything["unattributed"] + everything["malformed"]
+    check_eq(n_counted, len(mixed), "every message counted once")
+
+
+if __name__ == "__main__":
+    suite.main()

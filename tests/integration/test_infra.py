@@ -1,0 +1,461 @@
+#!/usr/bin/python3
+"""Tests of the test infrastructure itself: sgsharness.py (Redis, the real Kafka
+broker or its loud fallback, the mock cluster, cleanup) and sgs-devbroker."""
+
+import collections
+import contextlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sgsharness as h  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition  # noqa: E402
+
+suite = h.Suite("test_infra")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def kafka():
+    """The real broker (or the mock after a loud SKIPPED line), shared by cases."""
+    def start():
+        t0 = time.monotonic()
+        k = h.kafka_broker(h.make_tmpdir("kafka"))
+        rss = k.rss_mb() if k.kind == "apache" else None
+        print("# kafka: %s %s at %s, ready in %.2f s (%.2f s including storage format)%s"
+              % (k.kind, k.version, k.bootstrap, k.startup_seconds or 0,
+                 time.monotonic() - t0, ", RSS %.0f MB" % rss if rss else ""), flush=True)
+        return k
+    return h.shared("kafka", start)
+
+
+def pid_gone(pid):
+    """True once pid does not exist or is a zombie."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" in line.split()[1]
+    except OSError:
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- Redis
+
+@suite.case("redis: AOF keeps acknowledged writes across kill -9 and restart")
+def _(tmp):
+    r = h.RedisServer(tmp, aof=True)
+    c = r.client()
+    p = c.pipeline(transaction=False)
+    for i in range(1000):
+        p.hset("infra:h", "f%d" % i, i)
+        p.incrby("infra:n", 1)
+    p.execute()
+    port, pid = r.port, r.pid
+    r.kill()
+    h.check(pid_gone(pid), "redis still alive after kill")
+    r.restart()
+    h.check_eq(r.port, port, "port after restart")
+    c = r.client()
+    h.check_eq(c.hlen("infra:h"), 1000, "hash fields after restart")
+    h.check_eq(c.get("infra:n"), "1000", "counter after restart")
+    h.check_eq(c.hget("infra:h", "f999"), "999", "a field")
+    r.stop()
+    h.check(not r.alive(), "redis alive after stop")
+
+
+@suite.case("redis: without AOF nothing survives kill -9 (no RDB either)")
+def _(tmp):
+    r = h.RedisServer(tmp)
+    r.client().set("k", "v")
+    r.kill()
+    r.restart()
+    h.check_eq(r.client().get("k"), None, "key after restart without persistence")
+
+
+# --------------------------------------------------------------------------- Kafka
+
+TOPIC_N = 1000
+
+
+def group_consume(bootstrap, topic, group, strategy, members=3, expect=TOPIC_N, timeout=90):
+    """Consumes with `members` consumers of one group joining 0.7 s apart, each
+    slowed down so that rebalances happen while messages are being read;
+    commits in the revoke callback and at close. Returns (counter of
+    (partition, offset), values, assignment events, errors)."""
+    seen = collections.Counter()
+    values = []
+    events = []
+    errors = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    coop = strategy == "cooperative-sticky"
+
+    def member(i):
+        time.sleep(0.7 * i)
+        name = "m%d" % i
+
+        def on_assign(c, parts):
+            with lock:
+                events.append((name, "assign", sorted(p.partition for p in parts)))
+            if coop:
+                c.incremental_assign(parts)
+            else:
+                c.assign(parts)
+
+        def on_revoke(c, parts):
+            with lock:
+                events.append((name, "revoke", sorted(p.partition for p in parts)))
+            try:
+                c.commit(asynchronous=False)
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError._NO_OFFSET:
+                    with lock:
+                        errors.append("%s commit on revoke: %s" % (name, e))
+            if coop:
+                c.incremental_unassign(parts)
+            else:
+                c.unassign()
+
+        def on_lost(c, parts):
+            with lock:
+                events.append((name, "lost", sorted(p.partition for p in parts)))
+            if coop:
+                c.incremental_unassign(parts)
+            else:
+                c.unassign()
+
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                      "partition.assignment.strategy": strategy,
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                      "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+                      "log_level": 3})
+        c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+        try:
+            while not stop.is_set():
+                m = c.poll(0.1)
+                if m is None:
+                    continue
+                if m.error():
+                    with lock:
+                        errors.append("%s: %s" % (name, m.error()))
+                    continue
+                with lock:
+                    seen[(m.partition(), m.offset())] += 1
+                    values.append(m.value())
+                time.sleep(0.004)  # slow reader: rebalances overlap reading
+        finally:
+            c.close()  # final revoke commits
+
+    threads = [threading.Thread(target=member, args=(i,), daemon=True) for i in range(members)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with lock:
+                assigned = {e[0] for e in events if e[1] == "assign" and e[2]}
+                done = len(seen) >= expect and len(assigned) == members
+            if done:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    return seen, values, events, errors
+
+
+def check_group_run(k, strategy):
+    topic = "infra.group.%s" % strategy
+    k.create_topics({topic: 4})
+    msgs = [("key-%d" % i, "value-%d" % i, None) for i in range(TOPIC_N)]
+    t0 = time.monotonic()
+    h.check_eq(h.produce(k.bootstrap, topic, msgs), TOPIC_N, "delivered")
+    print("# produced %d messages in %.2f s" % (TOPIC_N, time.monotonic() - t0), flush=True)
+    parts = h.topic_partitions(k.bootstrap, topic)
+    h.check_eq(parts, [0, 1, 2, 3], "partitions")
+
+    group = "infra-%s-%d" % (strategy, os.getpid())
+    seen, values, events, errors = group_consume(k.bootstrap, topic, group, strategy)
+    # The mock refuses commits while its group rebalances (a real broker
+    # accepts them from the current generation), so there a commit made in the
+    # revoke callback can fail and the next owner re-reads a few messages.
+    strict = k.kind == "apache"
+    refused = [e for e in errors if "REBALANCE_IN_PROGRESS" in e]
+    if not strict:
+        errors = [e for e in errors if e not in refused]
+    dups = {po: n for po, n in seen.items() if n > 1}
+    h.check(not errors, "consumer errors: %s" % errors[:3])
+    h.check_eq(len(seen), TOPIC_N, "distinct messages consumed")
+    if strict or not refused:
+        h.check(not dups, "%d messages consumed twice, e.g. %s; events %s"
+                % (len(dups), list(dups.items())[:3], events))
+    h.check_eq(sorted(set(values)), sorted(v.encode() for _, v, _ in msgs), "values")
+    members = {e[0] for e in events if e[1] == "assign" and e[2]}
+    h.check_eq(len(members), 3, "members that owned partitions")
+    h.check(not any(e[1] == "lost" for e in events), "assignment lost: %s" % events)
+
+    c = Consumer({"bootstrap.servers": k.bootstrap, "group.id": group, "log_level": 3})
+    try:
+        tps = [TopicPartition(topic, p) for p in parts]
+        committed = [tp.offset for tp in c.committed(tps, timeout=10)]
+        highs = [c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
+    finally:
+        c.close()
+    h.check_eq(sum(highs), TOPIC_N, "sum of high watermarks")
+    h.check(all(hw > 0 for hw in highs), "a partition got no message: %s" % highs)
+    if strict or not refused:
+        h.check_eq(committed, highs, "committed offsets")
+    print("# %s: %d rebalance events, per-partition %s%s"
+          % (strategy, len(events), highs,
+             "" if strict or not refused else
+             "; mock refused %d commit(s) during rebalances, %d message(s) read twice"
+             % (len(refused), len(dups))), flush=True)
+
+
+@suite.case("kafka: produce 1000, consume with a 3-member group (eager, range)", timeout=300)
+def _():
+    check_group_run(kafka(), "range")
+
+
+@suite.case("kafka: produce 1000, consume with a 3-member group (cooperative-sticky)",
+            timeout=300)
+def _():
+    check_group_run(kafka(), "cooperative-sticky")
+
+
+@suite.case("kafka: consume_all reads keys, values and timestamps back in order")
+def _():
+    k = kafka()
+    k.create_topics({"infra.ts": 2})
+    ts0 = 1700000000000
+    msgs = [("u%d" % (i % 7), '{"n": %d}' % i, ts0 + i) for i in range(300)]
+    h.produce(k.bootstrap, "infra.ts", msgs)
+    h.produce(k.bootstrap, "infra.ts", [(None, "null-key", None)], partition=1)
+    got = h.consume_all(k.bootstrap, "infra.ts")
+    h.check_eq(len(got), 301, "messages")
+    by_value = {m.value: m for m in got}
+    h.check_eq(by_value[b'{"n": 5}'].timestamp, ts0 + 5, "timestamp")
+    h.check_eq(by_value[b'{"n": 5}'].json(), {"n": 5}, "json")
+    h.check_eq(by_value[b"null-key"].key, None, "null key")
+    for p in (0, 1):
+        offs = [m.offset for m in got if m.partition == p]
+        h.check_eq(offs, list(range(len(offs))), "offsets of partition %d" % p)
+    k.create_topics({"infra.ts.empty": 1})
+    h.check_eq(h.consume_all(k.bootstrap, "infra.ts.empty"), [], "empty topic")
+
+
+# --------------------------------------------------------------------------- mock
+
+@suite.case("sgs-devbroker: produce and consume; Produce errors are retried")
+def _(tmp):
+    m = h.MockBroker(tmp, partitions=4)
+    h.check_eq(h.topic_partitions(m.bootstrap, "sgs.records"), [0, 1, 2, 3], "default topic")
+    msgs = [("k%d" % i, "v%d" % i, None) for i in range(1000)]
+    h.produce(m.bootstrap, "sgs.records", msgs)
+    h.check_eq(len(h.consume_all(m.bootstrap, "sgs.records")), 1000, "consumed")
+
+    # Injection is real: without retries the injected error reaches the producer.
+    m.push_errors("Produce", 1, "_TRANSPORT")
+    try:
+        h.produce(m.bootstrap, "sgs.records", [("x", "lost", None)], partition=0,
+                  conf={"enable.idempotence": False, "retries": 0})
+        raise AssertionError("injected _TRANSPORT error not seen")
+    except RuntimeError as e:
+        h.check("_TRANSPORT" in str(e), "unexpected error %s" % e)
+
+    # With retries (the default) everything arrives, exactly once for error
+    # responses (the mock stores nothing for a request it answers with an error).
+    m.push_errors(0, 3, "NOT_LEADER_FOR_PARTITION")
+    m.push_errors("Produce", 2, "REQUEST_TIMED_OUT")
+    more = [("k%d" % i, "w%d" % i, None) for i in range(1000)]
+    h.check_eq(h.produce(m.bootstrap, "sgs.records", more), 1000, "delivered despite errors")
+    got = h.consume_all(m.bootstrap, "sgs.records")
+    h.check_eq(len(got), 2000, "consumed after injected errors")
+    h.check_eq(sorted(x.value for x in got),
+               sorted(v.encode() for _, v, _ in msgs + more), "values")
+
+    # A dropped connection: everything arrives, but the mock does not
+    # deduplicate idempotent retries, so a batch whose response was lost with
+    # the connection may be stored twice (a real broker would drop the copy).
+    m.push_errors("Produce", 1, -195)  # _TRANSPORT by number
+    last = [("k%d" % i, "t%d" % i, None) for i in range(1000)]
+    h.check_eq(h.produce(m.bootstrap, "sgs.records", last), 1000, "delivered after disconnect")
+    got = [x.value for x in h.consume_all(m.bootstrap, "sgs.records") if x.value[:1] == b"t"]
+    h.check_eq(sorted(set(got)), sorted(v.encode() for _, v, _ in last), "values after disconnect")
+    print("# mock: %d message(s) stored twice after an injected disconnect"
+          % (len(got) - len(set(got))), flush=True)
+
+
+@suite.case("sgs-devbroker: commands, answers and a 3-member group on 3 brokers")
+def _(tmp):
+    m = h.MockBroker(tmp, brokers=3, partitions=4, topics={"infra.a": 6, "infra.b": 2})
+    h.check_eq(len(m.bootstrap.split(",")), 3, "bootstrap addresses")
+    h.check_eq(h.topic_partitions(m.bootstrap, "infra.a"), list(range(6)), "infra.a")
+    m.ping()
+    m.create_topics({"infra.c": 3})
+    m.create_topics({"infra.c": 3}, exist_ok=True)
+    for bad in ("bogus", "down 99", "push_errors Nope 1 _TRANSPORT",
+                "push_errors 0 1 NO_SUCH_ERROR", "leader infra.a x 1", "topic infra.c 3"):
+        try:
+            m.command(bad)
+            raise AssertionError("%r answered ok" % bad)
+        except h.MockError:
+            pass
+    m.rtt(2, 20)
+    m.leader("infra.a", 0, 2)
+    m.coordinator("infra-g", 3)
+    m.down(1)
+    m.up(1)
+    m.clear_errors("Fetch")
+    m.rtt(2, 0)
+    seen, values, events, errors = group_consume(m.bootstrap, "infra.a", "infra-g",
+                                                 "cooperative-sticky", expect=0, timeout=30)
+    h.check(not errors, "errors: %s" % errors[:3])
+    h.check_eq(len({e[0] for e in events if e[1] == "assign" and e[2]}), 3, "members assigned")
+    # Usage errors exit 2 with one line on stderr.
+    r = h.run([m.exe, "--brokers", "0"], check=False)
+    h.check_eq(r.returncode, 2, "exit status of a usage error")
+    h.check_eq(len(r.stderr.strip().splitlines()), 1, "lines on stderr")
+    # SIGTERM ends it cleanly.
+    h.check_eq(m.proc.stop(5), 0, "exit status after SIGTERM")
+
+
+@suite.case("sgs-devbroker: --bootstrap-file and stdin at end of input")
+def _(tmp):
+    path = os.path.join(tmp, "bootstrap")
+    p = h.spawn([h.build_path("sgs-devbroker"), "--bootstrap-file", path, "--topic", "x:2"], tmp)
+    bs = h.wait_until(lambda: os.path.exists(path) and open(path).read().strip(), 10,
+                      what="bootstrap file")
+    # stdin is /dev/null for spawn(): the cluster keeps serving after EOF.
+    time.sleep(0.3)
+    h.check(p.alive(), "devbroker exited at end of input: %s" % p.tail())
+    h.check_eq(h.topic_partitions(bs, "x"), [0, 1], "partitions of x")
+    h.check("bootstrap.servers=%s" % bs in p.log(), "stdout line")
+    h.check_eq(p.stop(5), 0, "exit status")
+
+
+# --------------------------------------------------------------------------- harness
+
+CHILD = r"""
+import os, sys, time
+sys.path.insert(0, %r)
+import sgsharness as h
+tmp = h.make_tmpdir("child")
+r = h.RedisServer(tmp)
+print(r.pid, tmp, flush=True)
+time.sleep(120)
+"""
+
+
+def start_child(tmp, env=None):
+    script = os.path.join(tmp, "child.py")
+    with open(script, "w") as f:
+        f.write(CHILD % HERE)
+    full = dict(os.environ)
+    full.update(env or {})
+    p = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, env=full, text=True)
+    line = p.stdout.readline().split()
+    return p, int(line[0]), line[1]
+
+
+@suite.case("harness: SIGTERM to a test stops its servers and removes its temp dir")
+def _(tmp):
+    p, pid, d = start_child(tmp)
+    try:
+        p.send_signal(signal.SIGTERM)
+        h.check_eq(p.wait(20), 128 + signal.SIGTERM, "exit status")
+        h.wait_until(lambda: pid_gone(pid), 10, what="redis-server %d to end" % pid)
+        h.check(not os.path.exists(d), "temp dir %s left behind" % d)
+    finally:
+        p.kill()
+
+
+@suite.case("harness: SIGKILL to a test still ends its servers (parent-death signal)")
+def _(tmp):
+    p, pid, d = start_child(tmp)
+    try:
+        p.kill()
+        p.wait(10)
+        h.wait_until(lambda: pid_gone(pid), 10, what="redis-server %d to end" % pid)
+    finally:
+        p.kill()
+        shutil.rmtree(d, ignore_errors=True)  # nobody was left to remove it
+
+
+@suite.case("harness: processes of a case are stopped when it ends")
+def _(tmp):
+    # The previous cases' servers are gone; this one's is stopped by the suite.
+    sub = h.Suite("inner")
+    pids = []
+
+    @sub.case("starts redis")
+    def _(t):
+        pids.append(h.RedisServer(t).pid)
+
+    with contextlib.redirect_stdout(io.StringIO()):  # keep its report out of ours
+        passed, failed = sub.run()
+    h.check_eq((passed, failed), (1, 0), "inner suite")
+    h.check(pid_gone(pids[0]), "redis of the inner case still running")
+
+
+FALLBACK = r"""
+import sys
+sys.path.insert(0, %r)
+import sgsharness as h
+k = h.kafka_broker(h.make_tmpdir("fallback"))
+print("kind", k.kind, flush=True)
+"""
+
+
+@suite.case("harness: unavailable real broker falls back loudly; SGS_KAFKA=apache fails")
+def _(tmp):
+    script = os.path.join(tmp, "fallback.py")
+    with open(script, "w") as f:
+        f.write(FALLBACK % HERE)
+    env = {"SGS_KAFKA_JARS": os.path.join(tmp, "no-jars"), "SGS_KAFKA": ""}
+    r = h.run([sys.executable, script], env=env, timeout=60)
+    h.check("SKIPPED: real Kafka broker unavailable: no kafka_2.13-*.jar" in r.stdout,
+            "no loud skip line in %r" % r.stdout)
+    h.check("kind mock" in r.stdout, "not the mock: %r" % r.stdout)
+    env["SGS_KAFKA"] = "apache"
+    r = h.run([sys.executable, script], env=env, timeout=60, check=False)
+    h.check(r.returncode != 0, "SGS_KAFKA=apache without jars succeeded")
+    h.check("BrokerUnavailable" in r.stderr, "error: %r" % r.stderr[-300:])
+    env["SGS_KAFKA"] = "mock"
+    r = h.run([sys.executable, script], env=env, timeout=60)
+    h.check("kind mock" in r.stdout and "SKIPPED" not in r.stdout, "forced mock: %r" % r.stdout)
+
+
+@suite.case("harness: write_config, run, wait_until")
+def _(tmp):
+    path = h.write_config(os.path.join(tmp, "t.conf"),
+                          {"redis.port": 1234, "kafka.enable.idempotence": True,
+                           "units.file": "configs/units.tsv", "skip.me": None})
+    h.check_eq(open(path).read().splitlines()[1:],
+               ["redis.port = 1234", "kafka.enable.idempotence = true",
+                "units.file = configs/units.tsv"], "config lines")
+    h.check_eq(h.run(["echo", "hi"]).stdout, "hi\n", "run stdout")
+    try:
+        h.run(["sleep", "5"], timeout=0.5)
+        raise AssertionError("no timeout")
+    except TimeoutError:
+        pass
+    try:
+        h.run(["false"])
+        raise AssertionError("no error for exit status 1")
+    except RuntimeError:
+        pass
+    h.check_eq(h.wait_until(lambda: 42, 1), 42, "wait_until value")
+
+
+if __name__ == "__main__":
+    suite.main()
