@@ -84,7 +84,10 @@ def jsonl_messages(path):
 
 
 def consumer_cmd(conf, idle=None, extra=()):
-    cmd = [build_path("sgs-consumer"), "-c", conf]
+    """The consumer's command line; SGSTEST_CONSUMER_WRAPPER (e.g. a valgrind command)
+    is put in front when set."""
+    wrapper = os.environ.get("SGSTEST_CONSUMER_WRAPPER", "").split()
+    cmd = wrapper + [build_path("sgs-consumer"), "-c", conf]
     if idle:
         cmd += ["--exit-on-idle", str(idle)]
     for x in extra:
