@@ -15,6 +15,10 @@
  * Returns  {"OK", one '0'/'1' per message (1: duplicate), outbox entry} or
  *          {"FENCED", stored offset or "-1"} having written nothing.
  *
+ * Day buckets expire `retention` days after their day, but never sooner than
+ * the late-rate window from now, so a replay of old months still computes its
+ * rolling late rates.
+ *
  * The shebang makes Redis 7 refuse the whole script up front when it is over
  * maxmemory (instead of failing half-way through), so a batch is applied whole
  * or not at all. */
@@ -128,8 +132,10 @@ const char sgs_consumer_script[] =
     "for key, t in pairs(cnt) do\n"
     "  for field, n in pairs(t) do redis.call('HINCRBY', key, field, n) end\n"
     "end\n"
+    "local floor = tonumber(redis.call('TIME')[1]) + (window + 2) * 86400\n"
     "for dkey, day in pairs(days) do\n"
-    "  redis.call('EXPIREAT', dkey, (daynum(day) + retention + 1) * 86400 - tzoff)\n"
+    "  redis.call('EXPIREAT', dkey, math.max((daynum(day) + retention + 1) * 86400 - tzoff, "
+    "floor))\n"
     "end\n"
     "for month, l in pairs(dn) do\n"
     "  local key = base .. ':dn:' .. month\n"

@@ -197,5 +197,60 @@ def _(tmp):
     check_eq(n_counted, len(mixed), "every message counted once")
 
 
+def record(n, reported_day, late_unit="410423"):
+    return json.dumps({
+        "kind": "penalty", "unit_id": late_unit, "doc_no": "鲁山县罚〔2023〕%d号" % n,
+        "decision_date": "2023-12-01", "reported_at": "2023-12-%02dT09:00:00+08:00" % reported_day,
+        "subject": {"name": "某某商贸有限公司", "type": "legal_person",
+                    "uscc": "91350100M000100Y43"},
+        "authority": {"name": "鲁山县市场监督管理局"},
+        "penalty": {"category": ["罚款"], "fine_amount": 0.5}}, ensure_ascii=False)
+
+
+@suite.case("late_rate alerts fire once per upward crossing of the threshold, also on the Redis channel")
+def _(tmp):
+    broker, r = servers(tmp, "lr")
+    conf = sgs_config(tmp, broker, r, group="lr", tag="lr")
+    c = r.client()
+    pubsub = c.pubsub()
+    pubsub.subscribe("sgs:alerts")
+    n = [0]
+
+    def phase(on_time, late):
+        msgs = []
+        for _ in range(on_time):
+            n[0] += 1
+            msgs.append(("410423", record(n[0], 4), None))
+        for _ in range(late):
+            n[0] += 1
+            msgs.append(("410423", record(n[0], 20), None))  # deadline 2023-12-12
+        produce(broker.bootstrap, "lr.records", msgs)
+        run_consumer(tmp, conf, idle=2, name="phase%d" % n[0])
+
+    phase(9, 1)     # 1 late of 10: 10.00% reaches the 10% threshold -> alert
+    phase(0, 5)     # still above: no new alert
+    phase(100, 0)   # 6 of 115: below again -> re-armed
+    phase(0, 20)    # 26 of 135 -> second alert
+    alerts = [m.json() for m in consume_all(broker.bootstrap, "lr.alerts")]
+    lr = [a for a in alerts if a["type"] == "late_rate"]
+    late = {a["id"] for a in alerts if a["type"] == "late"}
+    check_eq(len(late), 26, "distinct late alerts")
+    check_eq(len({a["id"] for a in lr}), 2, "distinct late_rate alerts")
+    first, second = sorted({a["id"]: a for a in lr}.values(), key=lambda a: a["records"])
+    check_eq((first["unit_id"], first["unit_name"], first["window_days"], first["records"],
+              first["late"], first["late_rate"], first["threshold"]),
+             ("410423", "鲁山县", 30, 10, 1, 10.0, 10.0), "first late_rate alert")
+    check_eq((second["records"], second["late"], second["late_rate"]), (135, 26, 19.26),
+             "second late_rate alert")
+    published = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(published) < 28:
+        m = pubsub.get_message(timeout=0.5)
+        if m and m["type"] == "message":
+            published.append(json.loads(m["data"]))
+    check_eq(sorted(a["id"] for a in published), sorted(late | {a["id"] for a in lr}),
+             "alerts published on sgs:alerts")
+
+
 if __name__ == "__main__":
     suite.main()
