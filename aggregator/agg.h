@@ -28,6 +28,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "sgs/buf.h"
 #include "sgs/config.h"
 #include "sgs/date.h"
 #include "sgs/registry.h"
@@ -104,19 +105,6 @@ char *sgs_agg_rate_text(int64_t num, int64_t den, char *buf);
 /* Quality rate numerator: records - invalid, never below 0. */
 int64_t sgs_agg_valid_count(int64_t records, int64_t invalid);
 
-/* Growable string buffer; on allocation failure it sets oom and ignores further
- * appends (checked once by the owner). */
-typedef struct sgs_agg_buf {
-    char *data;
-    size_t len, cap;
-    int oom;
-} sgs_agg_buf;
-void sgs_agg_buf_init(sgs_agg_buf *b);
-void sgs_agg_buf_free(sgs_agg_buf *b);
-void sgs_agg_buf_append(sgs_agg_buf *b, const char *s, size_t len);
-void sgs_agg_buf_puts(sgs_agg_buf *b, const char *s);
-void sgs_agg_buf_printf(sgs_agg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Open-addressing map from an id (bytes) to an index; keys are copied. */
 sgs_agg_idmap *sgs_agg_idmap_new(size_t expected);
 void sgs_agg_idmap_free(sgs_agg_idmap *m); /* NULL ok */
@@ -134,7 +122,7 @@ long sgs_agg_unit_row(const sgs_agg_idmap *map, const sgs_registry *reg, const c
  * count 2 columns, others 1. */
 size_t sgs_agg_display_width(const char *s);
 /* Writes s padded with spaces to width columns (left or right aligned). */
-void sgs_agg_buf_pad(sgs_agg_buf *b, const char *s, size_t width, int right_align);
+void sgs_agg_pad(sgs_buf *b, const char *s, size_t width, int right_align);
 
 /* Canonical kind from "license"/"penalty"/"行政许可"/"行政处罚"/"许可"/"处罚":
  * "license", "penalty" or NULL. */

@@ -672,21 +672,21 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
         goto fail;
 
     if (unknown.n) {
-        sgs_agg_buf b;
+        sgs_buf b;
 
-        sgs_agg_buf_init(&b);
-        sgs_agg_buf_printf(&b,
-                           "%s: %zu unit id(s) in Redis are not in the registry %s and are left "
-                           "out of the snapshot: ",
-                           s->month, unknown.n, sgs_config_get(ctx->cfg, "units.file"));
+        sgs_buf_init(&b);
+        sgs_buf_printf(&b,
+                       "%s: %zu unit id(s) in Redis are not in the registry %s and are left "
+                       "out of the snapshot: ",
+                       s->month, unknown.n, sgs_config_get(ctx->cfg, "units.file"));
         for (size_t i = 0; i < unknown.n && i < 20; i++)
-            sgs_agg_buf_printf(&b, "%s%s (%lld records)", i ? ", " : "", unknown.ids[i],
-                               (long long)unknown.records[i]);
+            sgs_buf_printf(&b, "%s%s (%lld records)", i ? ", " : "", unknown.ids[i],
+                           (long long)unknown.records[i]);
         if (unknown.n > 20)
-            sgs_agg_buf_puts(&b, ", ...");
+            sgs_buf_puts(&b, ", ...");
         if (b.data && sgs_agg_warn_once(ctx, b.data))
             sgs_warn("%s", b.data);
-        sgs_agg_buf_free(&b);
+        sgs_buf_free(&b);
     }
 
     if (build_groups(ctx, s) != 0)

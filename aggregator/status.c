@@ -168,7 +168,7 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
     static const char *const sub[4] = {"数据", "迟报", "迟报率%", "不合格"};
     size_t name_w = sgs_agg_display_width("成员单位"), col_w[N_COLS], win_w[N_WINDOWS];
     char cells[N_COLS][32], day[16], ym[8];
-    sgs_agg_buf b;
+    sgs_buf b;
 
     for (int c = 0; c < N_COLS; c++)
         col_w[c] = sgs_agg_display_width(sub[c % 4]);
@@ -193,43 +193,42 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
             col_w[w * 4] += sgs_agg_display_width(window_title[w]) - win_w[w];
     }
 
-    sgs_agg_buf_init(&b);
-    sgs_agg_buf_printf(&b, "%s（%s）  本月：%s\n", sgs_day_format(today, day), ctx->tz_text,
-                       sgs_day_format_month(today, ym));
-    sgs_agg_buf_pad(&b, "", name_w, 0);
+    sgs_buf_init(&b);
+    sgs_buf_printf(&b, "%s（%s）  本月：%s\n", sgs_day_format(today, day), ctx->tz_text,
+                   sgs_day_format_month(today, ym));
+    sgs_agg_pad(&b, "", name_w, 0);
     for (int w = 0; w < N_WINDOWS; w++) {
-        sgs_agg_buf_puts(&b, " | ");
-        sgs_agg_buf_pad(&b, window_title[w],
-                        col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3,
-                        0);
+        sgs_buf_puts(&b, " | ");
+        sgs_agg_pad(&b, window_title[w],
+                    col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3, 0);
     }
-    sgs_agg_buf_puts(&b, "\n");
-    sgs_agg_buf_pad(&b, "成员单位", name_w, 0);
+    sgs_buf_puts(&b, "\n");
+    sgs_agg_pad(&b, "成员单位", name_w, 0);
     for (int c = 0; c < N_COLS; c++) {
-        sgs_agg_buf_puts(&b, c % 4 == 0 ? " | " : " ");
-        sgs_agg_buf_pad(&b, sub[c % 4], col_w[c], 1);
+        sgs_buf_puts(&b, c % 4 == 0 ? " | " : " ");
+        sgs_agg_pad(&b, sub[c % 4], col_w[c], 1);
     }
-    sgs_agg_buf_puts(&b, "\n");
+    sgs_buf_puts(&b, "\n");
     for (size_t i = 0; i < name_w; i++)
-        sgs_agg_buf_puts(&b, "-");
+        sgs_buf_puts(&b, "-");
     for (int c = 0; c < N_COLS; c++) {
-        sgs_agg_buf_puts(&b, c % 4 == 0 ? "-+-" : "-");
+        sgs_buf_puts(&b, c % 4 == 0 ? "-+-" : "-");
         for (size_t i = 0; i < col_w[c]; i++)
-            sgs_agg_buf_puts(&b, "-");
+            sgs_buf_puts(&b, "-");
     }
-    sgs_agg_buf_puts(&b, "\n");
+    sgs_buf_puts(&b, "\n");
     for (size_t i = 0; i <= n; i++) {
         const struct unit_status *u = i < n ? &st[rows[i]] : total;
 
         if (!u)
             continue;
-        sgs_agg_buf_pad(&b, i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计", name_w, 0);
+        sgs_agg_pad(&b, i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计", name_w, 0);
         cells_of(u, cells);
         for (int c = 0; c < N_COLS; c++) {
-            sgs_agg_buf_puts(&b, c % 4 == 0 ? " | " : " ");
-            sgs_agg_buf_pad(&b, cells[c], col_w[c], 1);
+            sgs_buf_puts(&b, c % 4 == 0 ? " | " : " ");
+            sgs_agg_pad(&b, cells[c], col_w[c], 1);
         }
-        sgs_agg_buf_puts(&b, "\n");
+        sgs_buf_puts(&b, "\n");
     }
     if (!b.oom && b.data) {
         /* Drop the padding at line ends. */
@@ -244,7 +243,7 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
         fwrite(b.data, 1, (size_t)(out - b.data), stdout);
     }
     fflush(stdout);
-    sgs_agg_buf_free(&b);
+    sgs_buf_free(&b);
 }
 
 int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)

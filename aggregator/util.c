@@ -44,72 +44,6 @@ int64_t sgs_agg_valid_count(int64_t records, int64_t invalid)
     return records > invalid ? records - invalid : 0;
 }
 
-/* ---- string buffer ---------------------------------------------------------- */
-
-void sgs_agg_buf_init(sgs_agg_buf *b)
-{
-    memset(b, 0, sizeof(*b));
-}
-
-void sgs_agg_buf_free(sgs_agg_buf *b)
-{
-    free(b->data);
-    sgs_agg_buf_init(b);
-}
-
-static int buf_reserve(sgs_agg_buf *b, size_t extra)
-{
-    size_t need = b->len + extra + 1;
-    size_t cap;
-    char *p;
-
-    if (b->oom)
-        return -1;
-    if (need <= b->cap)
-        return 0;
-    cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    p = realloc(b->data, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-void sgs_agg_buf_append(sgs_agg_buf *b, const char *s, size_t len)
-{
-    if (buf_reserve(b, len) != 0)
-        return;
-    memcpy(b->data + b->len, s, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void sgs_agg_buf_puts(sgs_agg_buf *b, const char *s)
-{
-    sgs_agg_buf_append(b, s, strlen(s));
-}
-
-void sgs_agg_buf_printf(sgs_agg_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 /* ---- id map ----------------------------------------------------------------- */
 
 struct idmap_slot {
@@ -294,17 +228,17 @@ size_t sgs_agg_display_width(const char *s)
     return w;
 }
 
-void sgs_agg_buf_pad(sgs_agg_buf *b, const char *s, size_t width, int right_align)
+void sgs_agg_pad(sgs_buf *b, const char *s, size_t width, int right_align)
 {
     size_t w = sgs_agg_display_width(s);
     size_t pad = w < width ? width - w : 0;
 
     if (!right_align)
-        sgs_agg_buf_puts(b, s);
+        sgs_buf_puts(b, s);
     for (size_t i = 0; i < pad; i++)
-        sgs_agg_buf_append(b, " ", 1);
+        sgs_buf_append(b, " ", 1);
     if (right_align)
-        sgs_agg_buf_puts(b, s);
+        sgs_buf_puts(b, s);
 }
 
 /* ---- kinds and months ------------------------------------------------------------ */

@@ -232,15 +232,15 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
 static const char *const figures[] = {"records",   "late",     "invalid",  "duplicates",
                                       "concealed", "licenses", "penalties"};
 
-static void describe(sgs_agg_buf *b, const json_t *x, const json_t *y)
+static void describe(sgs_buf *b, const json_t *x, const json_t *y)
 {
     for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
         json_int_t a = json_integer_value(json_object_get(x, figures[i]));
         json_int_t c = json_integer_value(json_object_get(y, figures[i]));
 
         if (a != c)
-            sgs_agg_buf_printf(b, "%s%s %lld -> %lld", b->len ? ", " : "", figures[i], (long long)a,
-                               (long long)c);
+            sgs_buf_printf(b, "%s%s %lld -> %lld", b->len ? ", " : "", figures[i], (long long)a,
+                           (long long)c);
     }
 }
 
@@ -252,7 +252,7 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after)
     json_t *old_by_id = json_object();
     size_t i, changed = 0;
     json_t *u;
-    sgs_agg_buf b;
+    sgs_buf b;
 
     if (!old_by_id)
         return;
@@ -268,7 +268,7 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after)
         const char *id = json_string_value(json_object_get(u, "unit_id"));
         const json_t *o = id ? json_object_get(old_by_id, id) : NULL;
 
-        sgs_agg_buf_init(&b);
+        sgs_buf_init(&b);
         if (!o) {
             sgs_info("%s v%lld: unit %s (%s) is new in the registry", month, (long long)v,
                      id ? id : "?", json_string_value(json_object_get(u, "name")));
@@ -277,17 +277,17 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after)
         }
         describe(&b, o, u);
         if (!json_equal(json_object_get(o, "gaps"), json_object_get(u, "gaps")))
-            sgs_agg_buf_printf(&b, "%sgaps changed", b.len ? ", " : "");
+            sgs_buf_printf(&b, "%sgaps changed", b.len ? ", " : "");
         if (!json_equal(json_object_get(o, "prev_records"), json_object_get(u, "prev_records")))
-            sgs_agg_buf_printf(&b, "%sprev_records changed", b.len ? ", " : "");
+            sgs_buf_printf(&b, "%sprev_records changed", b.len ? ", " : "");
         if (b.len) {
             sgs_info("%s v%lld: %s (%s): %s", month, (long long)v,
                      json_string_value(json_object_get(u, "name")), id, b.data);
             changed++;
         }
-        sgs_agg_buf_free(&b);
+        sgs_buf_free(&b);
     }
-    sgs_agg_buf_init(&b);
+    sgs_buf_init(&b);
     describe(&b, json_object_get(before, "totals"), json_object_get(after, "totals"));
     {
         json_int_t a =
@@ -296,11 +296,11 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after)
             json_integer_value(json_object_get(json_object_get(after, "totals"), "unattributed"));
 
         if (a != c)
-            sgs_agg_buf_printf(&b, "%sunattributed %lld -> %lld", b.len ? ", " : "", (long long)a,
-                               (long long)c);
+            sgs_buf_printf(&b, "%sunattributed %lld -> %lld", b.len ? ", " : "", (long long)a,
+                           (long long)c);
     }
     sgs_info("%s v%lld: %zu unit(s) changed; totals: %s", month, (long long)v, changed,
              b.len ? b.data : "unchanged");
-    sgs_agg_buf_free(&b);
+    sgs_buf_free(&b);
     json_decref(old_by_id);
 }

@@ -1,6 +1,7 @@
 /* Growable buffer, JSON string escaping and UTF-8 checks. */
 #include "sgs/buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,4 +243,39 @@ void sgs_buf_put_base64(sgs_buf *b, const void *p, size_t n)
     }
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
+}
+
+int sgs_buf_read_file(sgs_buf *b, const char *path, size_t max, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "rb");
+    int rc = 0;
+    sgs_buf_reset(b);
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (sgs_buf_reserve(b, 64 * 1024) != 0) {
+            snprintf(errstr, errstr_size, "%s: out of memory", path);
+            rc = -1;
+            break;
+        }
+        size_t got = fread(b->data + b->len, 1, b->cap - b->len - 1, f);
+        b->len += got;
+        b->data[b->len] = '\0';
+        if (b->len > max) {
+            snprintf(errstr, errstr_size, "%s: file larger than %zu bytes", path, max);
+            rc = -1;
+            break;
+        }
+        if (got == 0) {
+            if (ferror(f)) {
+                snprintf(errstr, errstr_size, "%s: read error: %s", path, strerror(errno));
+                rc = -1;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
 }

@@ -7,6 +7,8 @@
  * it, fall back to Monday-Friday. */
 #include "sgs/calendar.h"
 
+#include "sgs/buf.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -401,46 +403,10 @@ fail:
 
 sgs_calendar *sgs_calendar_load(const char *path, char *errstr, size_t errstr_size)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        set_err(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int failed = 0;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                set_err(errstr, errstr_size, "%s: file larger than %d bytes", path, MAX_FILE_BYTES);
-                failed = 1;
-                break;
-            }
-            size_t ncap = cap ? cap * 2 : 64 * 1024;
-            char *nbuf = realloc(buf, ncap);
-            if (nbuf == NULL) {
-                set_err(errstr, errstr_size, "%s: out of memory", path);
-                failed = 1;
-                break;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                set_err(errstr, errstr_size, "%s: read error: %s", path, strerror(errno));
-                failed = 1;
-            }
-            break;
-        }
-    }
-    fclose(f);
+    sgs_buf buf = SGS_BUF_INIT;
     sgs_calendar *cal = NULL;
-    if (!failed) {
-        cal = sgs_calendar_load_buffer(path, buf, len, errstr, errstr_size);
-    }
-    free(buf);
+    if (sgs_buf_read_file(&buf, path, MAX_FILE_BYTES, errstr, errstr_size) == 0)
+        cal = sgs_calendar_load_buffer(path, buf.data, buf.len, errstr, errstr_size);
+    sgs_buf_free(&buf);
     return cal;
 }

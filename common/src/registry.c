@@ -6,6 +6,8 @@
  * loading. */
 #include "sgs/registry.h"
 
+#include "sgs/buf.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -131,47 +133,6 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     *arr = p;
     *cap = ncap;
     return 0;
-}
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= n) {
-            return 0;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
 }
 
 /* U+3000 IDEOGRAPHIC SPACE, common in hand-typed Chinese tables. */
@@ -448,7 +409,7 @@ sgs_registry *sgs_registry_load_buffer(const char *name, const char *tsv, size_t
             set_err(errstr, errstr_size, "%s:%d: NUL byte in line", name, line);
             goto fail;
         }
-        if (!utf8_valid((const unsigned char *)p, llen)) {
+        if (!sgs_utf8_valid(p, llen)) {
             set_err(errstr, errstr_size, "%s:%d: not valid UTF-8", name, line);
             goto fail;
         }
@@ -504,47 +465,11 @@ fail:
 
 sgs_registry *sgs_registry_load(const char *path, char *errstr, size_t errstr_size)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        set_err(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int failed = 0;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                set_err(errstr, errstr_size, "%s: file larger than %d bytes", path, MAX_FILE_BYTES);
-                failed = 1;
-                break;
-            }
-            size_t ncap = cap ? cap * 2 : 64 * 1024;
-            char *nbuf = realloc(buf, ncap);
-            if (nbuf == NULL) {
-                set_err(errstr, errstr_size, "%s: out of memory", path);
-                failed = 1;
-                break;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                set_err(errstr, errstr_size, "%s: read error: %s", path, strerror(errno));
-                failed = 1;
-            }
-            break;
-        }
-    }
-    fclose(f);
+    sgs_buf buf = SGS_BUF_INIT;
     sgs_registry *reg = NULL;
-    if (!failed) {
-        reg = sgs_registry_load_buffer(path, buf, len, errstr, errstr_size);
-    }
-    free(buf);
+    if (sgs_buf_read_file(&buf, path, MAX_FILE_BYTES, errstr, errstr_size) == 0)
+        reg = sgs_registry_load_buffer(path, buf.data, buf.len, errstr, errstr_size);
+    sgs_buf_free(&buf);
     return reg;
 }
 

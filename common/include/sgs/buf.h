@@ -19,6 +19,12 @@ typedef struct sgs_buf {
         NULL, 0, 0, 0                                                                              \
     }
 
+static inline void sgs_buf_init(sgs_buf *b)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}
 void sgs_buf_free(sgs_buf *b);
 static inline void sgs_buf_reset(sgs_buf *b)
 {
@@ -38,6 +44,10 @@ void sgs_buf_put_i64(sgs_buf *b, int64_t v);
 void sgs_buf_put_json_string(sgs_buf *b, const char *s, size_t n);
 /* Appends base64 (RFC 4648, padded). */
 void sgs_buf_put_base64(sgs_buf *b, const void *p, size_t n);
+
+/* Reads a whole file into b (replacing its content). Refuses files larger than
+ * max bytes. 0, or -1 with "PATH: cannot open: ..." etc. in errstr. */
+int sgs_buf_read_file(sgs_buf *b, const char *path, size_t max, char *errstr, size_t errstr_size);
 
 /* 1 if p[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int sgs_utf8_valid(const char *p, size_t n);
