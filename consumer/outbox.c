@@ -8,6 +8,20 @@
 #include "consumer.h"
 #include "sgs/log.h"
 
+/* Reads "<digits>:" at blob[*i]; -1 if malformed. */
+static int read_len(const char *blob, size_t len, size_t *i, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    size_t start = *i;
+    while (*i < len && blob[*i] >= '0' && blob[*i] <= '9' && *i - start < 19)
+        v = v * 10 + (unsigned long long)(blob[(*i)++] - '0');
+    if (*i == start || *i >= len || blob[*i] != ':')
+        return -1;
+    (*i)++;
+    *out = v;
+    return 0;
+}
+
 /* Parses "<t><klen>:<vlen>:<key><value>" items; calls fn for each. -1 if corrupt. */
 static int outbox_each(const char *blob, size_t len,
                        void (*fn)(void *, char, const char *, size_t, const char *, size_t),
@@ -16,25 +30,9 @@ static int outbox_each(const char *blob, size_t len,
     size_t i = 0;
     while (i < len) {
         char type = blob[i++];
-        char *end;
         unsigned long long klen, vlen;
-        char num[24];
-        size_t j = 0;
-        while (i < len && blob[i] != ':' && j < sizeof(num) - 1)
-            num[j++] = blob[i++];
-        num[j] = '\0';
-        if (i >= len || blob[i] != ':')
+        if (read_len(blob, len, &i, &klen) != 0 || read_len(blob, len, &i, &vlen) != 0)
             return -1;
-        i++;
-        klen = strtoull(num, &end, 10);
-        j = 0;
-        while (i < len && blob[i] != ':' && j < sizeof(num) - 1)
-            num[j++] = blob[i++];
-        num[j] = '\0';
-        if (i >= len || blob[i] != ':')
-            return -1;
-        i++;
-        vlen = strtoull(num, &end, 10);
         if (klen > len - i || vlen > len - i - klen)
             return -1;
         fn(arg, type, blob + i, (size_t)klen, blob + i + klen, (size_t)vlen);
