@@ -533,8 +533,7 @@ int main(int argc, char **argv)
             free(xs);
             return 0;
         } else {
-            fprintf(stderr, "sgs-consumer: unknown or incomplete argument '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "sgs-consumer: unknown or incomplete argument '%s' (see --help)\n", a);
             free(xs);
             return 2;
         }
