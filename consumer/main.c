@@ -234,12 +234,17 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
 
 static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
 {
+    /* Defaults the kafka.* keys can override. The prefetch queue is capped at 8 MB
+     * (librdkafka's default is 64 MB) to keep the resident set small; it
+     * still holds tens of thousands of records. */
     static const char *const defaults[] = {"enable.auto.offset.store",
                                            "false",
                                            "auto.offset.reset",
                                            "earliest",
                                            "enable.partition.eof",
                                            "true",
+                                           "queued.max.messages.kbytes",
+                                           "8192",
                                            NULL};
     rd_kafka_conf_t *conf = sgs_kafka_conf_new(c->cfg, defaults, err, errsz);
     rd_kafka_topic_partition_list_t *topics;
