@@ -8,16 +8,16 @@
  * Z. */
 static const char uscc_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
+/* 1 + value of each byte of the GB 32100 alphabet; 0 for every other byte. */
+static const unsigned char uscc_values[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['G'] = 17, ['H'] = 18, ['J'] = 19, ['K'] = 20, ['L'] = 21, ['M'] = 22, ['N'] = 23, ['P'] = 24,
+    ['Q'] = 25, ['R'] = 26, ['T'] = 27, ['U'] = 28, ['W'] = 29, ['X'] = 30, ['Y'] = 31};
+
 int sgs_uscc_char_value(char c)
 {
-    int i;
-
-    for (i = 0; uscc_alphabet[i] != '\0'; i++) {
-        if (uscc_alphabet[i] == c) {
-            return i;
-        }
-    }
-    return -1;
+    return (int)uscc_values[(unsigned char)c] - 1;
 }
 
 char sgs_uscc_check_char(const char *s17)

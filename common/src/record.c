@@ -1,21 +1,25 @@
 /* Record events: reading (native and national format) and the quality rules of
  * DESIGN §4.
  *
- * Two stages, kept apart so that the parser can be swapped (a tokenizer instead
- * of jansson's DOM) without touching the rules:
+ * Two stages, kept apart so that the reader can change without touching the
+ * rules:
  *
- *   1. read: jansson parses the message; extract_native() / extract_national()
- *      fill a raw_record, a view of borrowed (pointer, length) values of the
- *      fields the rules need, in the same shape for both formats;
+ *   1. read: sgs_jsonscan tokenizes and validates the message (strict, as
+ *      jansson's json_loadb with JSON_REJECT_DUPLICATES); extract() walks the
+ *      top-level object once, picks the members the rules need and fills a
+ *      raw_record, a view of borrowed (pointer, length) values in the same
+ *      shape for both formats (extract_native() / extract_national());
  *   2. check: check_record() applies every rule to the raw_record and fills the
- *      sgs_record. It knows nothing about JSON libraries.
+ *      sgs_record. It knows nothing about JSON.
  *
- * Nothing is allocated here beyond jansson's DOM; every text copied into the
- * record is bounded and cut on a UTF-8 character boundary. */
+ * Nothing is allocated per message: the tokenizer's context and the buffer for
+ * strings with escapes belong to the thread and are reused (they grow to the
+ * largest message seen). Every text copied into the record is bounded and cut
+ * on a UTF-8 character boundary. */
 #include "sgs/record.h"
 
-#include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +27,22 @@
 #include <time.h>
 
 #include "sgs/ident.h"
+#include "sgs/jsonscan.h"
 #include "sgs/log.h"
 
 /* Quoted values in messages are cut to this many bytes (then "..." follows). */
 #define QUOTE_MAX 40
+/* The input shown after a JSON error ("near '...'") */
+#define NEAR_MAX 24
 
 /* ------------------------------------------------------------------------ */
 /* Stage 1: the parser's view of a message                                   */
 
 enum vtype { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_BOOL, V_OBJECT, V_ARRAY };
 
-/* One value as the parser found it. s/len point into the parser's storage
- * (valid UTF-8, no NUL) and are valid until the DOM is released. */
+/* One value as the reader found it. s/len point into the message or into the
+ * reader's text buffer (valid UTF-8, no NUL) and are valid until the next
+ * message of the thread. */
 typedef struct rval {
     enum vtype type;
     const char *s;
@@ -133,134 +141,462 @@ static const field_names penalty_names = {
     .id_type = "CF_XDR_ZJLX",
 };
 
-static void rval_set(const json_t *j, rval *v)
+/* What a thread keeps between messages: the tokenizer's context and a buffer
+ * for the decoded text of strings with escapes (strings without escapes are
+ * read where they are, in the message). Both grow to the largest message seen
+ * and are reused: nothing is allocated per message in steady state. */
+typedef struct reader {
+    sgs_jsonscan *scan;
+    char *text;
+    size_t text_cap, text_used;
+    int text_ready; /* text has room for this message */
+    int oom;        /* the text buffer could not grow for this message */
+    const char *buf;
+    size_t len;
+    const sgs_jsonscan_token *tok;
+} reader;
+
+/* Top-level members the rules look at, both formats. */
+enum top_key {
+    TK_NONE = 0,
+    TK_UNIT_ID,
+    TK_KIND,
+    TK_DOC_NO,
+    TK_DECISION_DATE,
+    TK_REPORTED_AT,
+    TK_SUBJECT,
+    TK_AUTHORITY,
+    TK_LICENSE,
+    TK_PENALTY,
+    TK_XK_WSH,
+    TK_XK_LYDWDM,
+    TK_XK_LYDW,
+    TK_XK_JDRQ,
+    TK_XK_XDR_MC,
+    TK_XK_XDR_LB,
+    TK_XK_XDR_SHXYM,
+    TK_XK_XDR_ZJLX,
+    TK_XK_XDR_ZJHM,
+    TK_XK_XKJG,
+    TK_XK_XKJGDM,
+    TK_XK_YXQZ,
+    TK_XK_YXQZI,
+    TK_CF_WSH,
+    TK_CF_SJLYDM,
+    TK_CF_SJLY,
+    TK_CF_JDRQ,
+    TK_CF_XDR_MC,
+    TK_CF_XDR_LB,
+    TK_CF_XDR_SHXYM,
+    TK_CF_XDR_ZJLX,
+    TK_CF_XDR_ZJHM,
+    TK_CF_CFJG,
+    TK_CF_CFJGDM,
+    TK_CF_NR_FK,
+    TK_COUNT
+};
+
+/* Members of the native subject, authority, license and penalty objects. */
+enum sub_key {
+    SK_NONE = 0,
+    SK_NAME,
+    SK_TYPE,
+    SK_USCC,
+    SK_ID_NO,
+    SK_VALID_FROM,
+    SK_VALID_TO,
+    SK_FINE_AMOUNT,
+    SK_COUNT
+};
+
+typedef struct key_name {
+    const char *name;
+    int id;
+} key_name;
+
+static const key_name top_keys[] = {
+    {"kind", TK_KIND},
+    {"doc_no", TK_DOC_NO},
+    {"XK_WSH", TK_XK_WSH},
+    {"CF_WSH", TK_CF_WSH},
+    {"unit_id", TK_UNIT_ID},
+    {"subject", TK_SUBJECT},
+    {"license", TK_LICENSE},
+    {"penalty", TK_PENALTY},
+    {"XK_LYDW", TK_XK_LYDW},
+    {"XK_JDRQ", TK_XK_JDRQ},
+    {"XK_XKJG", TK_XK_XKJG},
+    {"XK_YXQZ", TK_XK_YXQZ},
+    {"CF_SJLY", TK_CF_SJLY},
+    {"CF_JDRQ", TK_CF_JDRQ},
+    {"CF_CFJG", TK_CF_CFJG},
+    {"XK_YXQZI", TK_XK_YXQZI},
+    {"CF_NR_FK", TK_CF_NR_FK},
+    {"authority", TK_AUTHORITY},
+    {"XK_LYDWDM", TK_XK_LYDWDM},
+    {"XK_XDR_MC", TK_XK_XDR_MC},
+    {"XK_XDR_LB", TK_XK_XDR_LB},
+    {"XK_XKJGDM", TK_XK_XKJGDM},
+    {"CF_SJLYDM", TK_CF_SJLYDM},
+    {"CF_XDR_MC", TK_CF_XDR_MC},
+    {"CF_XDR_LB", TK_CF_XDR_LB},
+    {"CF_CFJGDM", TK_CF_CFJGDM},
+    {"reported_at", TK_REPORTED_AT},
+    {"XK_XDR_ZJLX", TK_XK_XDR_ZJLX},
+    {"XK_XDR_ZJHM", TK_XK_XDR_ZJHM},
+    {"CF_XDR_ZJLX", TK_CF_XDR_ZJLX},
+    {"CF_XDR_ZJHM", TK_CF_XDR_ZJHM},
+    {"XK_XDR_SHXYM", TK_XK_XDR_SHXYM},
+    {"CF_XDR_SHXYM", TK_CF_XDR_SHXYM},
+    {"decision_date", TK_DECISION_DATE},
+};
+
+static const key_name sub_keys[] = {
+    {"name", SK_NAME},
+    {"type", SK_TYPE},
+    {"uscc", SK_USCC},
+    {"id_no", SK_ID_NO},
+    {"valid_to", SK_VALID_TO},
+    {"valid_from", SK_VALID_FROM},
+    {"fine_amount", SK_FINE_AMOUNT},
+};
+
+#define KEY_MAX   16  /* longer than every name above */
+#define KEY_SLOTS 128 /* a power of two, well above the number of names */
+
+/* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and its last 8
+ * (bytes 8-15 being zeros when it is shorter): the same words and length mean
+ * the same key. */
+typedef struct key_words {
+    uint64_t w0, w1;
+    size_t len;
+} key_words;
+
+/* Open addressing from a key to its id, built once from a names table. */
+typedef struct key_table {
+    key_words words[KEY_SLOTS];
+    unsigned char id[KEY_SLOTS]; /* 0: empty slot */
+} key_table;
+
+static key_table top_table, sub_table;
+static pthread_once_t key_tables_once = PTHREAD_ONCE_INIT;
+
+static void key_words_of(const char *s, size_t n, key_words *k)
 {
+    unsigned char b[2 * KEY_MAX];
+
+    memset(b, 0, sizeof(b));
+    memcpy(b, s, n);
+    memcpy(&k->w0, b, 8);
+    memcpy(&k->w1, n > 8 ? b + n - 8 : b + 8, 8);
+    k->len = n;
+}
+
+static size_t key_slot(const key_words *k)
+{
+    uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 57) & (KEY_SLOTS - 1);
+}
+
+static void key_table_build(key_table *t, const key_name *names, size_t count)
+{
+    size_t i;
+
+    for (i = 0; i < count; i++) {
+        key_words k;
+        size_t h;
+        key_words_of(names[i].name, strlen(names[i].name), &k);
+        for (h = key_slot(&k); t->id[h] != 0; h = (h + 1) & (KEY_SLOTS - 1)) {
+        }
+        t->words[h] = k;
+        t->id[h] = (unsigned char)names[i].id;
+    }
+}
+
+static void key_tables_build(void)
+{
+    key_table_build(&top_table, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
+    key_table_build(&sub_table, sub_keys, sizeof(sub_keys) / sizeof(sub_keys[0]));
+}
+
+static uint64_t load8(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* key_words_of() by direct loads when 16 bytes can be read at s (a key in the
+ * message usually has more after it), which avoids a store-to-load stall. */
+static void key_words_at(const char *s, size_t n, const char *limit, key_words *k)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (limit - s >= 16) {
+        k->w0 = load8(s);
+        if (n < 8) {
+            k->w0 = n == 0 ? 0 : k->w0 & (~(uint64_t)0 >> (64 - 8 * n));
+        }
+        k->w1 = n > 8 ? load8(s + n - 8) : 0;
+        k->len = n;
+        return;
+    }
+#else
+    (void)limit;
+#endif
+    key_words_of(s, n, k);
+}
+
+/* The id of key s (n bytes, readable up to limit) in t, 0 when it is not one
+ * of the names. */
+static int key_id(const key_table *t, const char *s, size_t n, const char *limit)
+{
+    key_words k;
+    size_t h;
+
+    if (n > KEY_MAX) {
+        return 0;
+    }
+    key_words_at(s, n, limit, &k);
+    for (h = key_slot(&k); t->id[h] != 0; h = (h + 1) & (KEY_SLOTS - 1)) {
+        if (t->words[h].len == n && t->words[h].w0 == k.w0 && t->words[h].w1 == k.w1) {
+            return t->id[h];
+        }
+    }
+    return 0;
+}
+
+/* The decoded key of token k: in place when it has no escapes, else its first
+ * KEY_MAX bytes decoded into tmp (*truncated set when there is more). */
+static const char *key_text(const reader *rd, size_t k, char *tmp, size_t *n, int *truncated)
+{
+    const sgs_jsonscan_token *t = &rd->tok[k];
+
+    *truncated = 0;
+    if (!(t->flags & SGS_JSON_ESCAPED)) {
+        *n = t->len;
+        return rd->buf + t->start;
+    }
+    *n = sgs_jsonscan_string_prefix(rd->buf, t, tmp, KEY_MAX);
+    *truncated = !sgs_jsonscan_string_equal(rd->buf, t, tmp, *n);
+    return tmp;
+}
+
+/* Finds the members named in names among those of object token obj: at[id] is
+ * the token of its value (0 when absent). For the top level, also tells
+ * whether any key starts with XK_ or CF_. */
+static void find_members(const reader *rd, size_t obj, const key_table *names, size_t *at,
+                         int *xk_any, int *cf_any)
+{
+    size_t k = obj + 1, i, n;
+    char tmp[KEY_MAX];
+    int truncated, id;
+
+    for (i = 0; i < rd->tok[obj].len; i++) {
+        const char *s = key_text(rd, k, tmp, &n, &truncated);
+        /* (a decoded key in tmp is read with the safe copy: limit == s) */
+        id = truncated ? 0 : key_id(names, s, n, s == tmp ? s : rd->buf + rd->len);
+        if (id != 0) {
+            at[id] = k + 1;
+        }
+        if (xk_any != NULL && n >= 3 && s[2] == '_') {
+            if (s[0] == 'X' && s[1] == 'K') {
+                *xk_any = 1;
+            } else if (s[0] == 'C' && s[1] == 'F') {
+                *cf_any = 1;
+            }
+        }
+        k = rd->tok[k + 1].next;
+    }
+}
+
+/* The value of token i (0: absent) as an rval. Strings with escapes are decoded
+ * into the reader's text buffer. */
+static void rval_tok(reader *rd, size_t i, rval *v)
+{
+    const sgs_jsonscan_token *t = &rd->tok[i];
+
     memset(v, 0, sizeof(*v));
-    if (j == NULL) {
+    if (i == 0) {
         v->type = V_ABSENT;
         return;
     }
-    switch (json_typeof(j)) {
-    case JSON_STRING:
+    switch ((enum sgs_json_type)t->type) {
+    case SGS_JSON_STRING:
         v->type = V_STRING;
-        v->s = json_string_value(j);
-        v->len = json_string_length(j);
+        if (!(t->flags & SGS_JSON_ESCAPED)) {
+            v->s = rd->buf + t->start;
+            v->len = t->len;
+            break;
+        }
+        if (!rd->text_ready) {
+            /* Room for every string of the message at once (decoding never
+             * makes a string longer), made before the first one is decoded:
+             * the buffer never moves under an rval. */
+            if (rd->text_cap < rd->len) {
+                char *nt = realloc(rd->text, rd->len);
+                if (nt == NULL) {
+                    rd->oom = 1;
+                    v->s = "";
+                    break;
+                }
+                rd->text = nt;
+                rd->text_cap = rd->len;
+            }
+            rd->text_ready = 1;
+        }
+        v->s = rd->text + rd->text_used;
+        v->len = sgs_jsonscan_string(rd->buf, t, rd->text + rd->text_used);
+        rd->text_used += v->len;
         break;
-    case JSON_INTEGER:
+    case SGS_JSON_NUMBER:
         v->type = V_NUMBER;
-        v->num = (double)json_integer_value(j);
+        v->num = sgs_jsonscan_number(rd->buf, t);
         break;
-    case JSON_REAL:
-        v->type = V_NUMBER;
-        v->num = json_real_value(j);
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case SGS_JSON_TRUE:
+    case SGS_JSON_FALSE:
         v->type = V_BOOL;
         break;
-    case JSON_NULL:
+    case SGS_JSON_NULL:
         v->type = V_NULL;
         break;
-    case JSON_OBJECT:
+    case SGS_JSON_OBJECT:
         v->type = V_OBJECT;
         break;
-    case JSON_ARRAY:
+    case SGS_JSON_ARRAY:
         v->type = V_ARRAY;
         break;
     }
 }
 
-static void get(const json_t *obj, const char *key, rval *v)
+static void extract_native(reader *rd, const size_t *at, raw_record *raw)
 {
-    rval_set(json_is_object(obj) ? json_object_get(obj, key) : NULL, v);
-}
-
-static void extract_native(const json_t *root, raw_record *raw)
-{
-    const json_t *subject = json_object_get(root, "subject");
-    const json_t *authority = json_object_get(root, "authority");
-    const json_t *license = json_object_get(root, "license");
-    const json_t *penalty = json_object_get(root, "penalty");
+    size_t sub[SK_COUNT];
+    size_t subject = at[TK_SUBJECT], authority = at[TK_AUTHORITY];
+    size_t license = at[TK_LICENSE], penalty = at[TK_PENALTY];
 
     raw->format = SGS_FORMAT_NATIVE;
-    get(root, "unit_id", &raw->unit_id);
-    get(root, "kind", &raw->kind);
-    get(root, "doc_no", &raw->doc_no);
-    get(root, "decision_date", &raw->decision_date);
-    get(root, "reported_at", &raw->reported_at);
-    rval_set(subject, &raw->subject);
-    get(subject, "name", &raw->subject_name);
-    get(subject, "type", &raw->subject_type);
-    get(subject, "uscc", &raw->subject_uscc);
-    get(subject, "id_no", &raw->subject_id_no);
-    rval_set(authority, &raw->authority);
-    get(authority, "name", &raw->authority_name);
-    get(authority, "uscc", &raw->authority_uscc);
-    rval_set(license, &raw->license);
-    get(license, "valid_from", &raw->valid_from);
-    get(license, "valid_to", &raw->valid_to);
-    rval_set(penalty, &raw->penalty);
-    get(penalty, "fine_amount", &raw->fine_amount);
+    rval_tok(rd, at[TK_UNIT_ID], &raw->unit_id);
+    rval_tok(rd, at[TK_KIND], &raw->kind);
+    rval_tok(rd, at[TK_DOC_NO], &raw->doc_no);
+    rval_tok(rd, at[TK_DECISION_DATE], &raw->decision_date);
+    rval_tok(rd, at[TK_REPORTED_AT], &raw->reported_at);
+
+    rval_tok(rd, subject, &raw->subject);
+    memset(sub, 0, sizeof(sub));
+    if (raw->subject.type == V_OBJECT) {
+        find_members(rd, subject, &sub_table, sub, NULL, NULL);
+    }
+    rval_tok(rd, sub[SK_NAME], &raw->subject_name);
+    rval_tok(rd, sub[SK_TYPE], &raw->subject_type);
+    rval_tok(rd, sub[SK_USCC], &raw->subject_uscc);
+    rval_tok(rd, sub[SK_ID_NO], &raw->subject_id_no);
+
+    rval_tok(rd, authority, &raw->authority);
+    memset(sub, 0, sizeof(sub));
+    if (raw->authority.type == V_OBJECT) {
+        find_members(rd, authority, &sub_table, sub, NULL, NULL);
+    }
+    rval_tok(rd, sub[SK_NAME], &raw->authority_name);
+    rval_tok(rd, sub[SK_USCC], &raw->authority_uscc);
+
+    rval_tok(rd, license, &raw->license);
+    memset(sub, 0, sizeof(sub));
+    if (raw->license.type == V_OBJECT) {
+        find_members(rd, license, &sub_table, sub, NULL, NULL);
+    }
+    rval_tok(rd, sub[SK_VALID_FROM], &raw->valid_from);
+    rval_tok(rd, sub[SK_VALID_TO], &raw->valid_to);
+
+    rval_tok(rd, penalty, &raw->penalty);
+    memset(sub, 0, sizeof(sub));
+    if (raw->penalty.type == V_OBJECT) {
+        find_members(rd, penalty, &sub_table, sub, NULL, NULL);
+    }
+    rval_tok(rd, sub[SK_FINE_AMOUNT], &raw->fine_amount);
 }
+
+/* The members of each national family, by meaning (field_names holds their
+ * names for messages). */
+typedef struct national_keys {
+    int unit_id, unit_name, doc_no, decision_date;
+    int subject_name, subject_type, subject_uscc, id_type, subject_id_no;
+    int authority_name, authority_uscc;
+} national_keys;
+
+static const national_keys license_keys = {
+    TK_XK_LYDWDM,    TK_XK_LYDW,     TK_XK_WSH,      TK_XK_JDRQ, TK_XK_XDR_MC, TK_XK_XDR_LB,
+    TK_XK_XDR_SHXYM, TK_XK_XDR_ZJLX, TK_XK_XDR_ZJHM, TK_XK_XKJG, TK_XK_XKJGDM,
+};
+
+static const national_keys penalty_keys = {
+    TK_CF_SJLYDM,    TK_CF_SJLY,     TK_CF_WSH,      TK_CF_JDRQ, TK_CF_XDR_MC, TK_CF_XDR_LB,
+    TK_CF_XDR_SHXYM, TK_CF_XDR_ZJLX, TK_CF_XDR_ZJHM, TK_CF_CFJG, TK_CF_CFJGDM,
+};
 
 /* The national format is recognised by its document number field, or, when a
  * record has no "kind", by any XK_ / CF_ field. */
-static int is_national(const json_t *root, int *xk, int *cf)
+static int is_national(const size_t *at, int xk_any, int cf_any, int *xk, int *cf)
 {
-    const char *key;
-    const json_t *value;
-
-    *xk = json_object_get(root, "XK_WSH") != NULL;
-    *cf = json_object_get(root, "CF_WSH") != NULL;
+    *xk = at[TK_XK_WSH] != 0;
+    *cf = at[TK_CF_WSH] != 0;
     if (*xk || *cf) {
         return 1;
     }
-    if (json_object_get(root, "kind") != NULL) {
+    if (at[TK_KIND] != 0) {
         return 0;
     }
-    json_object_foreach((json_t *)root, key, value)
-    {
-        (void)value;
-        if (strncmp(key, "XK_", 3) == 0) {
-            *xk = 1;
-        } else if (strncmp(key, "CF_", 3) == 0) {
-            *cf = 1;
-        }
-    }
+    *xk = xk_any;
+    *cf = cf_any;
     return *xk || *cf;
 }
 
-static void extract_national(const json_t *root, int xk, int cf, raw_record *raw)
+static void extract_national(reader *rd, const size_t *at, int xk, int cf, raw_record *raw)
 {
-    const field_names *f = xk ? &license_names : &penalty_names;
+    const national_keys *k = xk ? &license_keys : &penalty_keys;
 
     raw->format = SGS_FORMAT_NATIONAL;
     raw->national_kind = xk && cf ? SGS_KIND_NONE : xk ? SGS_KIND_LICENSE : SGS_KIND_PENALTY;
-    get(root, f->unit_id, &raw->unit_id);
-    get(root, f->unit_name, &raw->unit_name);
+    rval_tok(rd, at[k->unit_id], &raw->unit_id);
+    rval_tok(rd, at[k->unit_name], &raw->unit_name);
     if (xk && cf && raw->unit_id.type != V_STRING && raw->unit_name.type != V_STRING) {
-        get(root, penalty_names.unit_id, &raw->unit_id);
-        get(root, penalty_names.unit_name, &raw->unit_name);
+        rval_tok(rd, at[penalty_keys.unit_id], &raw->unit_id);
+        rval_tok(rd, at[penalty_keys.unit_name], &raw->unit_name);
     }
-    get(root, f->doc_no, &raw->doc_no);
-    get(root, f->decision_date, &raw->decision_date);
-    get(root, "reported_at", &raw->reported_at);
+    rval_tok(rd, at[k->doc_no], &raw->doc_no);
+    rval_tok(rd, at[k->decision_date], &raw->decision_date);
+    rval_tok(rd, at[TK_REPORTED_AT], &raw->reported_at);
     raw->subject.type = V_OBJECT;
-    get(root, f->subject_name, &raw->subject_name);
-    get(root, f->subject_type, &raw->subject_type);
-    get(root, f->subject_uscc, &raw->subject_uscc);
-    get(root, f->id_type, &raw->subject_id_type);
-    get(root, f->subject_id_no, &raw->subject_id_no);
+    rval_tok(rd, at[k->subject_name], &raw->subject_name);
+    rval_tok(rd, at[k->subject_type], &raw->subject_type);
+    rval_tok(rd, at[k->subject_uscc], &raw->subject_uscc);
+    rval_tok(rd, at[k->id_type], &raw->subject_id_type);
+    rval_tok(rd, at[k->subject_id_no], &raw->subject_id_no);
     raw->authority.type = V_OBJECT;
-    get(root, f->authority_name, &raw->authority_name);
-    get(root, f->authority_uscc, &raw->authority_uscc);
+    rval_tok(rd, at[k->authority_name], &raw->authority_name);
+    rval_tok(rd, at[k->authority_uscc], &raw->authority_uscc);
     if (raw->national_kind == SGS_KIND_LICENSE) {
         raw->license.type = V_OBJECT;
-        get(root, license_names.valid_from, &raw->valid_from);
-        get(root, license_names.valid_to, &raw->valid_to);
+        rval_tok(rd, at[TK_XK_YXQZ], &raw->valid_from);
+        rval_tok(rd, at[TK_XK_YXQZI], &raw->valid_to);
     } else if (raw->national_kind == SGS_KIND_PENALTY) {
         raw->penalty.type = V_OBJECT;
-        get(root, penalty_names.fine_amount, &raw->fine_amount);
+        rval_tok(rd, at[TK_CF_NR_FK], &raw->fine_amount);
+    }
+}
+
+/* Reads the tokens of a message whose top level is an object into raw. */
+static void extract(reader *rd, raw_record *raw)
+{
+    size_t at[TK_COUNT];
+    int xk_any = 0, cf_any = 0, xk, cf;
+
+    memset(at, 0, sizeof(at));
+    find_members(rd, 0, &top_table, at, &xk_any, &cf_any);
+    if (is_national(at, xk_any, cf_any, &xk, &cf)) {
+        extract_national(rd, at, xk, cf, raw);
+    } else {
+        extract_native(rd, at, raw);
     }
 }
 
@@ -347,6 +683,28 @@ static void put_text(char *dst, size_t cap, const char *s, size_t len, size_t ma
         outn += 3;
     }
     dst[outn] = '\0';
+}
+
+/* put_text(TEXT_RAW) for a string from the reader, which is valid UTF-8
+ * without NUL: the longest prefix of whole characters that fits. */
+static void put_valid(char *dst, size_t cap, const char *s, size_t len, size_t max)
+{
+    size_t n = len;
+
+    if (cap == 0) {
+        return;
+    }
+    if (max > cap - 1) {
+        max = cap - 1;
+    }
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+            n--; /* s[n] continues the character that does not fit */
+        }
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
 }
 
 /* A string value quoted in a message: at most QUOTE_MAX bytes, then "...". */
@@ -707,7 +1065,7 @@ static void check_doc_no(sgs_record *out, const field_names *f, const raw_record
     if (!require_string(out, f->doc_no, v, NULL, NULL)) {
         return;
     }
-    put_text(out->doc_no, sizeof(out->doc_no), v->s, v->len, sizeof(out->doc_no) - 1, TEXT_RAW);
+    put_valid(out->doc_no, sizeof(out->doc_no), v->s, v->len, sizeof(out->doc_no) - 1);
     if (sgs_docno_normalize(v->s, v->len, &out->doc) != 0) {
         add_reason(out, CODE_DOCNO, f->doc_no, "'%s' cannot be normalised (%zu bytes, too long)",
                    quote(&q, v->s, v->len), v->len);
@@ -1075,8 +1433,7 @@ static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_nam
     quoted q1, q2;
 
     if (id->type == V_STRING) {
-        put_text(out->unit_id, sizeof(out->unit_id), id->s, id->len, sizeof(out->unit_id) - 1,
-                 TEXT_RAW);
+        put_valid(out->unit_id, sizeof(out->unit_id), id->s, id->len, sizeof(out->unit_id) - 1);
         if (id->len > 0 && rules->registry != NULL) {
             out->unit = sgs_registry_find_id(rules->registry, id->s, id->len);
         }
@@ -1163,11 +1520,19 @@ static void check_record(const sgs_rules *rules, const raw_record *raw, int64_t 
         return;
     }
     if (out->kind != SGS_KIND_NONE && out->doc.norm_chars >= 4 && out->doc.norm_chars <= 64) {
-        int n = snprintf(out->identity, sizeof(out->identity), "%s|%s|%s", out->unit_id,
-                         sgs_kind_name(out->kind), out->doc.norm);
-        out->has_identity = n > 0 && (size_t)n < sizeof(out->identity);
-        if (!out->has_identity) {
-            out->identity[0] = '\0';
+        /* "<unit_id>|<kind>|<normalised doc_no>", when it fits. */
+        const char *kind = sgs_kind_name(out->kind);
+        size_t a = strlen(out->unit_id), b = strlen(kind), n = strlen(out->doc.norm);
+        if (a + 1 + b + 1 + n < sizeof(out->identity)) {
+            char *p = out->identity;
+            memcpy(p, out->unit_id, a);
+            p += a;
+            *p++ = '|';
+            memcpy(p, kind, b);
+            p += b;
+            *p++ = '|';
+            memcpy(p, out->doc.norm, n + 1);
+            out->has_identity = 1;
         }
     }
     out->status = out->n_reasons > 0 ? SGS_RECORD_INVALID : SGS_RECORD_VALID;
@@ -1195,20 +1560,19 @@ static void reset(sgs_record *out)
     memset(out, 0, sizeof(*out));
 }
 
-static const char *json_type_text(const json_t *j)
+static const char *json_type_text(enum sgs_json_type type)
 {
-    switch (json_typeof(j)) {
-    case JSON_ARRAY:
+    switch (type) {
+    case SGS_JSON_ARRAY:
         return "JSON array";
-    case JSON_STRING:
+    case SGS_JSON_STRING:
         return "JSON string";
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case SGS_JSON_NUMBER:
         return "JSON number";
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case SGS_JSON_TRUE:
+    case SGS_JSON_FALSE:
         return "JSON boolean";
-    case JSON_NULL:
+    case SGS_JSON_NULL:
         return "JSON null";
     default:
         return "JSON value";
@@ -1224,13 +1588,60 @@ static void malformed(sgs_record *out, const sgs_rules *rules, int64_t msg_times
     sgs_rfc3339_format(instant, rules->tz_offset, out->reported_at_text);
 }
 
+/* One reader per thread, made on first use and freed when the thread ends
+ * (the main thread's lives until exit). */
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+static int reader_key_ok;
+static _Thread_local reader *thread_reader;
+
+static void reader_free(void *p)
+{
+    reader *rd = p;
+
+    if (rd != NULL) {
+        sgs_jsonscan_destroy(rd->scan);
+        free(rd->text);
+        free(rd);
+    }
+}
+
+static void reader_key_init(void)
+{
+    reader_key_ok = pthread_key_create(&reader_key, reader_free) == 0;
+}
+
+static reader *reader_get(void)
+{
+    reader *rd = thread_reader;
+
+    if (rd != NULL) {
+        return rd;
+    }
+    pthread_once(&reader_once, reader_key_init);
+    pthread_once(&key_tables_once, key_tables_build);
+    rd = calloc(1, sizeof(*rd));
+    if (rd == NULL) {
+        return NULL;
+    }
+    rd->scan = sgs_jsonscan_create(0);
+    if (rd->scan == NULL) {
+        free(rd);
+        return NULL;
+    }
+    if (reader_key_ok) {
+        pthread_setspecific(reader_key, rd);
+    }
+    thread_reader = rd;
+    return rd;
+}
+
 void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64_t msg_timestamp_ms,
                       sgs_record *out)
 {
-    json_error_t err;
-    json_t *root;
+    reader *rd;
     raw_record raw;
-    int xk, cf;
+    size_t ntok;
 
     reset(out);
     if (buf == NULL || len == 0) {
@@ -1238,32 +1649,50 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
         malformed(out, rules, msg_timestamp_ms);
         return;
     }
-    /* No JSON_ALLOW_NUL: "\u0000" in a string is an error, so every string the
-     * rules see is a C string. jansson also refuses invalid UTF-8, lone
-     * surrogates, numbers it cannot hold and nesting deeper than
-     * JSON_PARSER_MAX_DEPTH. */
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-    if (root == NULL) {
-        char text[JSON_ERROR_TEXT_LENGTH];
-        put_text(text, sizeof(text), err.text, strnlen(err.text, sizeof(err.text)),
-                 sizeof(text) - 1, TEXT_QUOTE);
-        add_reason(out, CODE_MALFORMED, "", "invalid JSON at byte %d (line %d, column %d): %s",
-                   err.position, err.line, err.column, text);
+    rd = reader_get();
+    if (rd == NULL) {
+        add_reason(out, CODE_MALFORMED, "", "out of memory reading the message");
         malformed(out, rules, msg_timestamp_ms);
         return;
     }
-    if (!json_is_object(root)) {
-        add_reason(out, CODE_MALFORMED, "", "%s, expected an object", json_type_text(root));
+    /* The tokenizer refuses what jansson's json_loadb with
+     * JSON_REJECT_DUPLICATES refuses (see sgs/jsonscan.h): invalid UTF-8, lone
+     * surrogates, "\u0000" (so every string the rules see is a C string without
+     * NUL), numbers a double or int64 cannot hold, duplicate keys, nesting
+     * deeper than 2048. */
+    if (sgs_jsonscan_parse(rd->scan, buf, len) != 0) {
+        const sgs_jsonscan_error *err = sgs_jsonscan_last_error(rd->scan);
+        char text[sizeof(err->text)], near[NEAR_MAX + 8];
+        put_text(text, sizeof(text), err->text, strnlen(err->text, sizeof(err->text)),
+                 sizeof(text) - 1, TEXT_QUOTE);
+        /* what follows the position, as jansson's "near '...'" showed */
+        put_text(near, sizeof(near), buf + err->position, len - err->position, NEAR_MAX,
+                 TEXT_QUOTE);
+        add_reason(out, CODE_MALFORMED, "",
+                   "invalid JSON at byte %zu (line %d, column %d): %s%s%s%s", err->position,
+                   err->line, err->column, text, near[0] != '\0' ? ", near '" : "", near,
+                   near[0] != '\0' ? "'" : "");
         malformed(out, rules, msg_timestamp_ms);
-        json_decref(root);
+        return;
+    }
+    rd->buf = buf;
+    rd->len = len;
+    rd->tok = sgs_jsonscan_tokens(rd->scan, &ntok);
+    rd->text_used = 0;
+    rd->text_ready = 0;
+    rd->oom = 0;
+    if (rd->tok[0].type != SGS_JSON_OBJECT) {
+        add_reason(out, CODE_MALFORMED, "", "%s, expected an object",
+                   json_type_text((enum sgs_json_type)rd->tok[0].type));
+        malformed(out, rules, msg_timestamp_ms);
         return;
     }
     memset(&raw, 0, sizeof(raw));
-    if (is_national(root, &xk, &cf)) {
-        extract_national(root, xk, cf, &raw);
-    } else {
-        extract_native(root, &raw);
+    extract(rd, &raw);
+    if (rd->oom) {
+        add_reason(out, CODE_MALFORMED, "", "out of memory reading the message");
+        malformed(out, rules, msg_timestamp_ms);
+        return;
     }
     check_record(rules, &raw, msg_timestamp_ms, out);
-    json_decref(root);
 }

@@ -3,8 +3,8 @@
  *
  * sgs_record_parse() is the hot path of the consumer: it must not keep pointers
  * into buf after it returns, and a record struct is meant to be reused. Inside,
- * reading (jansson, into a format-neutral view) and the rules are separate
- * stages, so the parser can be replaced without touching the rules. */
+ * reading (the strict zero-allocation tokenizer of jsonscan.h, into a format-neutral view) and the
+ * rules are separate stages, so the parser can be replaced without touching the rules. */
 #ifndef SGS_RECORD_H
 #define SGS_RECORD_H
 
@@ -117,10 +117,10 @@ const char *sgs_kind_name(enum sgs_kind kind); /* "license", "penalty", "" */
  *
  * Reasons:
  * - malformed_json (status MALFORMED, the only reason): not a UTF-8 JSON object.
- *   The message says why and at which byte (jansson's text), or what the top
+ *   The message says why and at which byte (the tokenizer's text), or what the top
  *   level was ("JSON array, expected an object"). Also: \u0000 in a string, lone
- *   surrogates, duplicate keys, nesting deeper than jansson's limit (2048), and
- *   numbers jansson cannot hold (a 400-digit integer, 1e400) anywhere in the
+ *   surrogates, duplicate keys, nesting deeper than 2048 levels (jansson's limit too), and
+ *   numbers that cannot be held exactly (a 400-digit integer, 1e400) anywhere in the
  *   document.
  * - unknown_unit (status UNKNOWN_UNIT, the only reason): unit_id missing, not a
  *   string, or not found by sgs_registry_find_id. National format: *_LYDWDM /
