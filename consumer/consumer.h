@@ -69,8 +69,11 @@ typedef struct sgs_consumer {
     const char *topic;
     const char *prefix;
 
-    rd_kafka_t *rk;       /* consumer */
-    rd_kafka_t *producer; /* alerts and rejects */
+    rd_kafka_t *rk;        /* consumer */
+    rd_kafka_queue_t *rkq; /* the consumer queue (for its length) */
+    int64_t last_kick;     /* monotonic ms of the last fetcher wake-up */
+    int32_t kick_next;     /* rotating partition index for wake-ups */
+    rd_kafka_t *producer;  /* alerts and rejects */
     int cooperative;
     int joined; /* a first assignment happened */
 
@@ -95,9 +98,10 @@ typedef struct sgs_consumer {
     /* counters of this run */
     uint64_t messages, records, late, invalid, duplicates, rejects, unattributed, malformed;
     uint64_t fenced, alerts_sent, delivery_failures;
-    int64_t first_msg_ms, last_msg_ms; /* wall time of first and last applied message */
-    size_t batch_msgs;                 /* messages in the batch in hand */
-    int64_t batch_started;             /* monotonic ms */
+    int64_t ms_polling, ms_redis, ms_parsing; /* where the time went (stats) */
+    int64_t first_msg_ms, last_msg_ms;        /* wall time of first and last applied message */
+    size_t batch_msgs;                        /* messages in the batch in hand */
+    int64_t batch_started;                    /* monotonic ms */
 
     volatile sig_atomic_t *stop;
     int fatal;

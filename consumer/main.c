@@ -236,7 +236,8 @@ static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
 {
     /* Defaults the kafka.* keys can override. The prefetch queue is capped at 8 MB
      * (librdkafka's default is 64 MB) to keep the resident set small; it
-     * still holds tens of thousands of records. */
+     * still holds tens of thousands of records. Fetch long polls are kept
+     * short (100 ms) so the fetcher wake-ups below never wait long. */
     static const char *const defaults[] = {"enable.auto.offset.store",
                                            "false",
                                            "auto.offset.reset",
@@ -245,6 +246,8 @@ static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
                                            "true",
                                            "queued.max.messages.kbytes",
                                            "8192",
+                                           "fetch.wait.max.ms",
+                                           "100",
                                            NULL};
     rd_kafka_conf_t *conf = sgs_kafka_conf_new(c->cfg, defaults, err, errsz);
     rd_kafka_topic_partition_list_t *topics;
@@ -264,6 +267,7 @@ static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
         return -1;
     }
     rd_kafka_poll_set_consumer(c->rk);
+    c->rkq = rd_kafka_queue_get_consumer(c->rk);
     c->producer = sgs_kafka_producer_new(c->cfg, sgs_consumer_dr_cb, c, err, errsz);
     if (!c->producer)
         return -1;
@@ -299,10 +303,11 @@ static void stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
 {
     sgs_info("stats: %.0f msg/s, messages %" PRIu64 ", records %" PRIu64 ", late %" PRIu64
              ", invalid %" PRIu64 ", duplicates %" PRIu64 ", rejects %" PRIu64
-             ", unattributed %" PRIu64 ", lag %" PRId64 "%s",
+             ", unattributed %" PRIu64 ", lag %" PRId64 "%s; ms in poll %" PRId64
+             ", in redis %" PRId64,
              secs > 0 ? (double)(c->messages - msgs_before) / secs : 0.0, c->messages, c->records,
              c->late, c->invalid, c->duplicates, c->rejects, c->unattributed, total_lag(c),
-             c->redis_down ? ", redis down" : "");
+             c->redis_down ? ", redis down" : "", c->ms_polling, c->ms_redis);
 }
 
 /* Idle: every assigned partition at its end with nothing in hand or in flight. */
@@ -349,6 +354,38 @@ static void sync_pending(sgs_consumer *c)
     }
 }
 
+/* librdkafka 2.0.x stops fetching a partition once its prefetch queue reaches
+ * queued.max.messages.kbytes (or queued.min.messages) and then sleeps until
+ * its broker thread's next one-second tick (librdkafka issue #2879; 2.3 added
+ * fetch.queue.backoff.ms). A consumer slower than the fetcher hits that on
+ * every refill and loses most of each second. Any request to the partition's
+ * leader wakes that thread, which re-evaluates the queue and fetches again: so
+ * when our queue runs low and partitions are not at their end, a watermark
+ * query (one small ListOffsets round trip) is sent to a few partitions' leaders,
+ * at most every 20 ms, for partitions with a backlog. */
+static void kick_fetcher(sgs_consumer *c, int64_t now)
+{
+    int kicked = 0;
+    if (now - c->last_kick < 20 || rd_kafka_queue_length(c->rkq) >= 2000)
+        return;
+    c->last_kick = now;
+    for (int32_t i = 0; i < c->n_parts && kicked < 4; i++) {
+        int32_t p = (c->kick_next + i) % c->n_parts;
+        part_state *ps = &c->parts[p];
+        int64_t lo, hi;
+        if (!ps->assigned || ps->at_eof || ps->paused || ps->needs_sync || ps->next < 0)
+            continue;
+        /* Only with a real backlog: near the end a long-polling Fetch holds
+         * the connection and the query would just wait for it. */
+        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) != 0 ||
+            hi - ps->next < 5000)
+            continue;
+        rd_kafka_query_watermark_offsets(c->rk, c->topic, p, &lo, &hi, 100);
+        kicked++;
+        c->kick_next = p + 1;
+    }
+}
+
 static void handle_message(sgs_consumer *c, rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -383,6 +420,8 @@ static void run(sgs_consumer *c)
         rd_kafka_poll(c->producer, 0);
         sgs_consumer_outbox_reap(c);
         sync_pending(c);
+        if (!c->batch_paused)
+            kick_fetcher(c, now);
 
         if (c->batch_msgs && (c->batch_msgs >= (size_t)max_msgs ||
                               now - c->batch_started >= max_ms || c->batch_paused)) {
@@ -405,7 +444,9 @@ static void run(sgs_consumer *c)
             int64_t left = c->batch_started + max_ms - now;
             timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
         }
+        int64_t t_poll = sgs_now_ms();
         m = rd_kafka_consumer_poll(c->rk, timeout);
+        c->ms_polling += sgs_now_ms() - t_poll;
         if (m) {
             handle_message(c, m);
             rd_kafka_message_destroy(m);
@@ -472,6 +513,8 @@ static void drain(sgs_consumer *c, int stop_signals)
 
 static void destroy(sgs_consumer *c)
 {
+    if (c->rkq)
+        rd_kafka_queue_destroy(c->rkq);
     if (c->rk)
         rd_kafka_destroy(c->rk);
     if (c->producer)

@@ -693,6 +693,7 @@ int sgs_consumer_flush(sgs_consumer *c)
         }
         which[n++] = p;
     }
+    int64_t t_redis = sgs_now_ms();
     for (m = 0; m < n; m++) {
         int32_t p = which[m];
         part_state *ps = &c->parts[p];
@@ -771,6 +772,7 @@ int sgs_consumer_flush(sgs_consumer *c)
         }
     }
     free(which);
+    c->ms_redis += sgs_now_ms() - t_redis;
     if (rc == 0) {
         c->last_msg_ms = sgs_wall_ms();
         redis_recovered(c);
