@@ -248,6 +248,8 @@ static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
                                            "8192",
                                            "fetch.wait.max.ms",
                                            "100",
+                                           "max.partition.fetch.bytes",
+                                           "262144",
                                            NULL};
     rd_kafka_conf_t *conf = sgs_kafka_conf_new(c->cfg, defaults, err, errsz);
     rd_kafka_topic_partition_list_t *topics;
@@ -410,18 +412,22 @@ static void run(sgs_consumer *c)
     int stats_s = (int)sgs_config_get_int(c->cfg, "consumer.stats_interval_s");
     int64_t next_stats = sgs_now_ms() + stats_s * 1000LL, stats_at = sgs_now_ms();
     uint64_t stats_msgs = 0;
-    int64_t idle_since = 0;
+    int64_t idle_since = 0, next_housekeeping = 0;
 
     while (!signals_seen && !c->fatal) {
         int64_t now = sgs_now_ms();
         int timeout = 100;
         rd_kafka_message_t *m;
 
-        rd_kafka_poll(c->producer, 0);
-        sgs_consumer_outbox_reap(c);
-        sync_pending(c);
-        if (!c->batch_paused)
-            kick_fetcher(c, now);
+        /* Housekeeping at most every 5 ms, not once per message. */
+        if (now >= next_housekeeping) {
+            next_housekeeping = now + 5;
+            rd_kafka_poll(c->producer, 0);
+            sgs_consumer_outbox_reap(c);
+            sync_pending(c);
+            if (!c->batch_paused)
+                kick_fetcher(c, now);
+        }
 
         if (c->batch_msgs && (c->batch_msgs >= (size_t)max_msgs ||
                               now - c->batch_started >= max_ms || c->batch_paused)) {
@@ -463,6 +469,8 @@ static void run(sgs_consumer *c)
             sgs_consumer_flush_acks(c);
         }
 
+        if (m && c->batch_msgs)
+            continue; /* in the middle of a batch: straight back to polling */
         now = sgs_now_ms();
         if (stats_s > 0 && now >= next_stats) {
             stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);

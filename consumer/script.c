@@ -15,6 +15,11 @@
  * Returns  {"OK", one '0'/'1' per message (1: duplicate), outbox entry} or
  *          {"FENCED", stored offset or "-1"} having written nothing.
  *
+ * The rolling late rate is computed for units with a late record in the batch
+ * (only they can cross upward; a crossing caused by old on-time records leaving
+ * the window is noticed with the unit's next late record) and for units above
+ * the threshold (to re-arm them when they fall below).
+ *
  * Day buckets expire `retention` days after their day, but never sooner than
  * the late-rate window from now, so a replay of old months still computes its
  * rolling late rates.
@@ -82,6 +87,7 @@ const char sgs_consumer_script[] =
     "end\n"
     "local dups = {}\n"
     "local touched = {}\n"
+    "local lateunits = {}\n"
     "local dn = {}\n"
     "local nargv = #ARGV\n"
     "while i <= nargv do\n"
@@ -104,6 +110,7 @@ const char sgs_consumer_script[] =
     "    if new then\n"
     "      add(mkey, unit .. '|records', 1); add(dkey, unit .. '|records', 1)\n"
     "      if bit.band(flags, 1) ~= 0 then\n"
+    "        lateunits[unit] = true\n"
     "        add(mkey, unit .. '|late', 1); add(dkey, unit .. '|late', 1)\n"
     "        add(mkey, unit .. '|wdlate', tonumber(wd))\n"
     "        if alert ~= '' then\n"
@@ -145,6 +152,8 @@ const char sgs_consumer_script[] =
     "end\n"
     "if thr >= 0 then\n"
     "  for unit, day in pairs(touched) do\n"
+    "   local flag0 = redis.call('HGET', base .. ':lr', unit)\n"
+    "   if lateunits[unit] or flag0 then\n"
     "    local d0 = daynum(day)\n"
     "    local rec, late = 0, 0\n"
     "    for k = 0, window - 1 do\n"
@@ -154,7 +163,7 @@ const char sgs_consumer_script[] =
     "      late = late + (tonumber(v[2]) or 0)\n"
     "    end\n"
     "    local above = rec >= minrec and late * 10000 >= thr * rec\n"
-    "    local flag = redis.call('HGET', base .. ':lr', unit)\n"
+    "    local flag = flag0\n"
     "    if above and not flag then\n"
     "      redis.call('HSET', base .. ':lr', unit, '1')\n"
     "      local h = math.floor((late * 20000 + rec) / (2 * rec))\n"
@@ -172,6 +181,7 @@ const char sgs_consumer_script[] =
     "    elseif flag and not above then\n"
     "      redis.call('HDEL', base .. ':lr', unit)\n"
     "    end\n"
+    "   end\n"
     "  end\n"
     "end\n"
     "local entry = table.concat(out)\n"

@@ -26,4 +26,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j1 ${SGS_CTEST_ASAN_ARGS:-})
 
+# libFuzzer targets (tests/fuzz/): 20 s per target here (7 targets, ~3.5 min with
+# the clang build); scripts/fuzz.sh alone defaults to 60 s.
+echo "== fuzzing"
+bash scripts/fuzz.sh 20
+
 echo "== all tests passed in $(($(date +%s) - t0)) s"

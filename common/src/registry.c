@@ -453,7 +453,7 @@ sgs_registry *sgs_registry_load_buffer(const char *name, const char *tsv, size_t
     /* Aliases were appended in unit order; the array no longer moves. */
     size_t off = 0;
     for (size_t i = 0; i < reg->n_units; i++) {
-        reg->units[i].aliases = reg->aliases + off;
+        reg->units[i].aliases = reg->aliases ? reg->aliases + off : NULL;
         off += reg->units[i].n_aliases;
     }
     return reg;
