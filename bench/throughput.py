@@ -1,0 +1,572 @@
+#!/usr/bin/python3
+"""End-to-end throughput benchmark of sgs-consumer (issue 7).
+
+One run, one broker, one pre-loaded topic of realistic record events
+(sgs-gen, ~570 bytes each, one calendar month, seeded; 2 % late, 1 % invalid,
+0.5 % re-sent duplicates, 0.1 % unknown units, 0.01 % malformed). Then, for
+each of --rounds rounds, three readers of the same topic:
+
+  1. ceiling   bench/ceiling_consumer: a bare librdkafka group member that
+               counts messages and does nothing with them (fresh group id;
+               the same librdkafka settings as sgs-consumer);
+  2. sgs       sgs-consumer end to end (parse, validate, deadline, one EVALSHA
+               per partition per batch, alerts, rejects), fresh group id AND
+               fresh Redis prefix (Redis is also flushed) so it starts from the
+               beginning; run under /usr/bin/time -v for the peak RSS; Redis
+               INFO commandstats before/after give the commands executed per
+               message and the EVALSHA calls; its counters are checked against
+               sgs-gen's expectation, so a broken run is never reported;
+  3. peer      the Python reference peer /work/shared/bench/peer_consumer.py
+               (confluent-kafka + redis-py from Debian, /usr/bin/python3) on
+               the whole topic, fresh group and prefix.
+
+Rates: ceiling and sgs from their own summary lines (first message to last
+one), the peer from its line. Every run is under /usr/bin/time -v, and the
+CPU seconds used by redis-server and by the broker during each run are read
+from /proc, so the table shows where the time goes.
+
+Peak RSS independent of volume: every sgs run samples its RSS from /proc
+(when half of its CPU work is done, and at the end); after the rounds, one more sgs run reads a
+second topic holding twice as many records (--no-double skips it).
+
+The real Apache Kafka broker (tests/integration/sgsharness.KafkaBroker, jars
+from scripts/kafka-jars.sh or $SGS_KAFKA_JARS) is the default. --broker mock
+uses librdkafka's mock cluster (sgs-devbroker) instead, loudly, with 120,000
+records over 32 partitions by default: it keeps only ~5 MiB per partition.
+
+usage: bench/throughput.py [--records N] [--rounds N] [--broker apache|mock]
+                           [--partitions N] [--json FILE] [--build DIR]
+                           [--set KEY=VALUE]... [--sgs-wrap CMD] [--no-peer]
+                           [--no-double] [--redis-aof yes|no]
+(bench/run.sh builds what is missing and runs this.) --set adds configuration
+for sgs-consumer and the ceiling alike (e.g. kafka.queued.max.messages.kbytes);
+--sgs-wrap prefixes the sgs-consumer command (perf record, strace ...).
+
+Targets (issue 7): sgs >= 50 % of the ceiling on both brokers, >= 30x the
+peer on the real broker, peak RSS <= 64 MB and not growing with volume, at
+most one Redis round trip per batch.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.abspath(os.environ.get("SGS_SOURCE_DIR") or os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
+
+import sgsharness as h  # noqa: E402  (after the path)
+import sgsflow  # noqa: E402
+
+PEER = os.environ.get("SGS_PEER") or os.path.join(SOURCE, "..", "shared", "bench",
+                                                  "peer_consumer.py")
+MONTH = "2024-03"
+TOPIC, TOPIC2X = "sgs.records", "sgs.records2x"  # the peer hard-codes sgs.alerts/rejects
+TICK = os.sysconf("SC_CLK_TCK")
+
+RE_CEIL = re.compile(r"^ceiling: (\d+) messages in ([\d.]+) s \(([\d.]+) msg/s\)", re.M)
+RE_SGS = re.compile(r"^sgs-consumer: processed (\d+) messages in ([\d.]+) s \(([\d.]+) msg/s\)",
+                    re.M)
+RE_PEER = re.compile(r"^peer: (\d+) messages in ([\d.]+) s = ([\d.]+) msg/s", re.M)
+RE_TIME = {
+    "max_rss_kb": re.compile(r"Maximum resident set size \(kbytes\): (\d+)"),
+    "user_s": re.compile(r"User time \(seconds\): ([\d.]+)"),
+    "sys_s": re.compile(r"System time \(seconds\): ([\d.]+)"),
+    "wall": re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)"),
+    "cpu_pct": re.compile(r"Percent of CPU this job got: (\d+)%"),
+}
+
+
+def say(line=""):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def cpu_s(pid):
+    """utime + stime of a whole process (all threads), seconds; None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError, TypeError):
+        return None
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, TypeError):
+        return None
+    return None
+
+
+def child_pid(pid):
+    """The (single) child of `pid`: the program /usr/bin/time runs."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = f.read().split()
+        return int(kids[0]) if kids else None
+    except (OSError, ValueError):
+        return None
+
+
+def parse_time_v(text):
+    out = {}
+    for k, rx in RE_TIME.items():
+        m = rx.search(text)
+        if m:
+            out[k] = m.group(1) if k == "wall" else float(m.group(1))
+    return out
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.tmp = h.make_tmpdir("bench")
+        self.build = a.build
+
+    # ---- setup ----------------------------------------------------------
+
+    def start(self):
+        a = self.a
+        t0 = time.monotonic()
+        self.redis = h.RedisServer(self.tmp, extra_args=self.redis_args())
+        if a.broker == "mock":
+            say("*** --broker mock: librdkafka's MOCK cluster (sgs-devbroker), not Apache "
+                "Kafka; it keeps ~5 MiB per partition, so %d records over %d partitions ***"
+                % (a.records, a.partitions))
+            self.kafka = h.MockBroker(self.tmp, partitions=a.partitions)
+            self.kafka.create_topics({TOPIC2X: a.partitions}, exist_ok=True)
+        else:
+            props = {
+                # production-like segments (the harness uses 1 MiB ones for tests)
+                "log.segment.bytes": str(1 << 30),
+                "log.index.size.max.bytes": str(10 << 20),
+            }
+            try:
+                self.kafka = h.KafkaBroker(self.tmp, properties=props)
+            except h.BrokerUnavailable as e:
+                sys.exit("throughput: the real Kafka broker is unavailable: %s\n"
+                         "  (set SGS_KAFKA_JARS, or run with --broker mock on purpose)" % e)
+            self.kafka.create_topics({TOPIC: a.partitions, TOPIC2X: a.partitions,
+                                      "sgs.alerts": 4, "sgs.rejects": 4},
+                                     configs={"retention.ms": "-1"})
+        say("broker: %s %s at %s (ready in %.1f s)%s; redis-server %d; %s"
+            % (self.kafka.kind, self.kafka.version, self.kafka.bootstrap,
+               self.kafka.startup_seconds or 0,
+               " heap %s" % " ".join(self.kafka.heap) if a.broker == "apache" else "",
+               self.redis.port, "AOF everysec" if a.redis_aof else "no persistence"))
+        self.conf = self.config("bench-gen", "gen")
+        self.expect = self.preload(TOPIC, a.records, a.seed, MONTH)
+        say("setup: %.1f s" % (time.monotonic() - t0))
+
+    def redis_args(self):
+        args = ["--maxmemory-policy", "noeviction"]
+        if self.a.redis_aof:
+            # as deployed (docs/OPERATIONS.md): AOF, fsync every second
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        return args
+
+    def config(self, group, prefix, topic=TOPIC):
+        values = {"topic.records": topic,
+                  # production settings, not the test harness's short ones
+                  "kafka.session.timeout.ms": "45000",
+                  "kafka.heartbeat.interval.ms": "3000",
+                  "kafka.topic.metadata.refresh.interval.ms": "300000",
+                  "consumer.stats_interval_s": "10",
+                  "consumer.retry_max_ms": "5000"}
+        values.update(kv.split("=", 1) for kv in self.a.set)
+        return sgsflow.sgs_config(self.tmp, self.kafka, self.redis, group=group, prefix=prefix,
+                                  tag="sgs", **values)
+
+    def preload(self, topic, records, seed, month):
+        a = self.a
+        conf = self.config("bench-gen", "gen", topic=topic)
+        opts = dict(seed=seed, records=records, late_share=0.02,
+                    invalid=records // 100, duplicates=records // 200,
+                    unknown_unit=records // 1000, malformed=max(1, records // 10000))
+        expect_path = os.path.join(self.tmp, "gen-%s.expect.json" % topic)
+        cmd = [h.build_path("sgs-gen"), "-c", conf, "--month", month, "--produce",
+               "--expect", expect_path]
+        for k, v in opts.items():
+            cmd += ["--" + k.replace("_", "-"), str(v)]
+        t0 = time.monotonic()
+        h.run(cmd, timeout=120 + records / 2000)
+        secs = time.monotonic() - t0
+        with open(expect_path, encoding="utf-8") as f:
+            expect = json.load(f)
+        n = expect["messages"]
+        lo, hi = self.watermarks(topic)
+        if sum(hi) - sum(lo) != n or any(lo):
+            sys.exit("throughput: %s holds offsets %s..%s, expected %d messages from 0 "
+                     "(mock eviction? use fewer records or more partitions)"
+                     % (topic, lo, hi, n))
+        size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in
+                   os.walk(getattr(self.kafka, "data_dir", self.tmp)) for f in fs
+                   if topic + "-" in r and f.endswith(".log")) if a.broker == "apache" else 0
+        say("preloaded %s: %d messages (%d records, %d duplicates, %d unknown-unit, "
+            "%d malformed) in %.1f s%s"
+            % (topic, n, records, opts["duplicates"], opts["unknown_unit"], opts["malformed"],
+               secs, ", %.0f MB on disk (lz4)" % (size / 1e6) if size else ""))
+        return expect
+
+    def watermarks(self, topic):
+        from confluent_kafka import Consumer, TopicPartition
+        parts = h.topic_partitions(self.kafka.bootstrap, topic)
+        c = Consumer({"bootstrap.servers": self.kafka.bootstrap, "group.id": "bench-wm",
+                      "log_level": 3})
+        try:
+            lo, hi = [], []
+            for p in parts:
+                l_, h_ = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                lo.append(l_)
+                hi.append(h_)
+            return lo, hi
+        finally:
+            c.close()
+
+    # ---- one timed program ---------------------------------------------
+
+    def timed(self, cmd, name, timeout, sample=False):
+        """Runs cmd under /usr/bin/time -v; returns its log, the time -v
+        figures, redis/broker CPU seconds used meanwhile and RSS samples."""
+        rpid, kpid = self.redis.pid, self.kafka.pid
+        r0, k0 = cpu_s(rpid), cpu_s(kpid)
+        t0 = time.monotonic()
+        p = h.spawn(["/usr/bin/time", "-v"] + cmd, self.tmp, name=name)
+        samples, kid = [], None
+        deadline = t0 + timeout
+        while p.alive():
+            if time.monotonic() > deadline:
+                p.kill()
+                sys.exit("throughput: %s did not finish in %d s:\n%s" % (name, timeout,
+                                                                          p.tail(20)))
+            if sample:
+                kid = kid or child_pid(p.pid)
+                kb = rss_kb(kid) if kid else None
+                if kb:
+                    samples.append((time.monotonic() - t0, kb, cpu_s(kid) or 0.0))
+            time.sleep(0.25 if sample else 0.1)
+        rc = p.wait()
+        wall = time.monotonic() - t0
+        r1, k1 = cpu_s(rpid), cpu_s(kpid)
+        log = p.log()
+        if rc != 0:
+            sys.exit("throughput: %s exited with status %s:\n%s" % (name, rc, p.tail(30)))
+        tv = parse_time_v(log)
+        return {"log": log, "wall_s": wall, "time": tv,
+                "cpu_s": tv.get("user_s", 0) + tv.get("sys_s", 0),
+                "redis_cpu_s": (r1 - r0) if r0 is not None and r1 is not None else None,
+                "broker_cpu_s": (k1 - k0) if k0 is not None and k1 is not None else None,
+                "rss_samples": samples}
+
+    @staticmethod
+    def strip(res):
+        out = dict(res)
+        out.pop("log", None)
+        s = out.pop("rss_samples", [])
+        if s:
+            out["rss_mb_half"] = rss_at(s, 0.5) / 1024.0
+            out["rss_mb_end"] = s[-1][1] / 1024.0
+            out["rss_mb_max_sampled"] = max(x[1] for x in s) / 1024.0
+        return out
+
+    # ---- the three readers ------------------------------------------------
+
+    def ceiling(self, rnd):
+        n = self.expect["messages"]
+        group = "bench-ceiling-%d-%s" % (rnd, uuid.uuid4().hex[:8])
+        res = self.timed([h.build_path("ceiling_consumer"), "-c", self.conf, "--group", group,
+                          "--messages", str(n), "--idle", "5"], "ceiling-%d" % rnd,
+                         self.timeout(n))
+        m = RE_CEIL.search(res["log"])
+        if not m or int(m.group(1)) != n:
+            sys.exit("throughput: ceiling read %s of %d messages:\n%s"
+                     % (m.group(1) if m else "?", n, res["log"][-2000:]))
+        res.update(messages=n, secs=float(m.group(2)), rate=float(m.group(3)))
+        return res
+
+    def sgs(self, name, topic, expect, sample=True):
+        r = self.redis.client()
+        r.flushall()
+        r.config_resetstat()
+        tag = "%s-%s" % (name, uuid.uuid4().hex[:8])
+        conf = self.config("bench-" + tag, "b" + tag.replace("-", ""), topic=topic)
+        prefix = "b" + tag.replace("-", "")
+        n = expect["messages"]
+        wrap = shlex.split(self.a.sgs_wrap.replace("{name}", name)) if self.a.sgs_wrap else []
+        res = self.timed(wrap + [h.build_path("sgs-consumer"), "-c", conf, "--exit-on-idle", "3"],
+                         name, self.timeout(n), sample=sample and not wrap)
+        m = RE_SGS.search(res["log"])
+        if not m:
+            sys.exit("throughput: %s: no summary line:\n%s" % (name, res["log"][-3000:]))
+        got = int(m.group(1))
+        # The benchmark never measures a broken run: every counter must match.
+        if got != n:
+            sys.exit("throughput: %s processed %d messages, expected %d" % (name, got, n))
+        sgsflow.check_counts(r, expect, prefix=prefix, topic=topic, what=name + ": ")
+        stored = sgsflow.stored_offsets(r, prefix=prefix, topic=topic)
+        if stored != n:
+            sys.exit("throughput: %s: stored offsets sum to %d, expected %d" % (name, stored, n))
+        stats = {k[len("cmdstat_"):] if k.startswith("cmdstat_") else k: v["calls"]
+                 for k, v in r.info("commandstats").items()}
+        r.close()
+        ours = ("info", "config", "flushall", "scan", "hgetall", "get", "ping", "hello",
+                "client")
+        # consumer: SADD/GET/HGETALL on assignment are its only direct commands besides
+        # SCRIPT LOAD and EVALSHA; the check above used SCAN/HGETALL/GET.
+        evalsha = stats.get("evalsha", 0)
+        executed = sum(v for k, v in stats.items()
+                       if k.split("|")[0] not in ours + ("evalsha", "script"))
+        res.update(messages=n, secs=float(m.group(2)), rate=float(m.group(3)),
+                   redis_calls=stats, evalsha=evalsha,
+                   cmds_per_msg=executed / n, msgs_per_evalsha=n / evalsha if evalsha else None)
+        return res
+
+    def peer(self, rnd):
+        n = self.expect["messages"]
+        tag = "peer%d%s" % (rnd, uuid.uuid4().hex[:6])
+        r = self.redis.client()
+        r.flushall()
+        r.close()
+        cmd = ["/usr/bin/python3", PEER, "--brokers", self.kafka.bootstrap,
+               "--redis-port", str(self.redis.port),
+               "--units", h.source_path("configs", "units.tsv"),
+               "--calendar", h.source_path("configs", "calendar-cn.json"),
+               "--topic", TOPIC, "--group", tag, "--prefix", tag]
+        res = self.timed(cmd, "peer-%d" % rnd, self.timeout(n, per_s=2000))
+        m = RE_PEER.search(res["log"])
+        if not m:
+            sys.exit("throughput: peer: no summary line:\n%s" % res["log"][-3000:])
+        if int(m.group(1)) != n:
+            sys.exit("throughput: peer read %s of %d messages" % (m.group(1), n))
+        res.update(messages=n, secs=float(m.group(2)), rate=float(m.group(3)))
+        return res
+
+    @staticmethod
+    def timeout(n, per_s=5000):
+        return 120 + n / per_s
+
+    # ---- the run ------------------------------------------------------------
+
+    def run(self):
+        a = self.a
+        rounds = []
+        for i in range(1, a.rounds + 1):
+            load = os.getloadavg()[0]
+            say("round %d/%d (load average %.2f)" % (i, a.rounds, load))
+            c = self.ceiling(i)
+            say("  ceiling  %9.0f msg/s  %.2f s  cpu %.1f s, broker %.1f s, peak RSS %.1f MiB"
+                % (c["rate"], c["secs"], c["cpu_s"], c["broker_cpu_s"] or 0,
+                   c["time"].get("max_rss_kb", 0) / 1024.0))
+            s = self.sgs("sgs-%d" % i, TOPIC, self.expect)
+            say("  sgs      %9.0f msg/s  %.2f s  cpu %.1f s, redis %.1f s, broker %.1f s, "
+                "peak RSS %.1f MiB, %.2f Redis cmds/msg, %.0f msgs/EVALSHA; counters checked"
+                % (s["rate"], s["secs"], s["cpu_s"], s["redis_cpu_s"] or 0,
+                   s["broker_cpu_s"] or 0, s["time"].get("max_rss_kb", 0) / 1024.0,
+                   s["cmds_per_msg"], s["msgs_per_evalsha"] or 0))
+            if a.no_peer:
+                p = None
+            else:
+                p = self.peer(i)
+                say("  peer     %9.0f msg/s  %.2f s  cpu %.1f s, redis %.1f s, broker %.1f s"
+                    % (p["rate"], p["secs"], p["cpu_s"], p["redis_cpu_s"] or 0,
+                       p["broker_cpu_s"] or 0))
+            rounds.append({"load": load, "ceiling": c, "sgs": s, "peer": p})
+        double = None
+        if not a.no_double:
+            say("volume check: %d more records on %s, one sgs run over twice the records"
+                % (2 * a.records, TOPIC2X))
+            exp2 = self.preload(TOPIC2X, 2 * a.records, a.seed + 1, MONTH)
+            double = self.sgs("sgs-2x", TOPIC2X, exp2)
+            say("  sgs 2x   %9.0f msg/s  %.2f s  peak RSS %.1f MiB (1x rounds: %s MiB)"
+                % (double["rate"], double["secs"], double["time"].get("max_rss_kb", 0) / 1024.0,
+                   ", ".join("%.1f" % (r["sgs"]["time"].get("max_rss_kb", 0) / 1024.0)
+                             for r in rounds)))
+        return rounds, double
+
+
+def rss_at(samples, frac):
+    """RSS (kB) when the program had used `frac` of its CPU time (so "half" is
+    half of the work, not half of a wall time that includes joining the group
+    and the idle wait at the end)."""
+    target = frac * samples[-1][2]
+    return min(samples, key=lambda s: abs(s[2] - target))[1]
+
+
+def fmt_table(rounds, double):
+    head = ("round", "ceiling msg/s", "sgs msg/s", "peer msg/s", "sgs/ceiling", "sgs/peer",
+            "sgs RSS MiB", "Redis cmds/msg", "msgs/EVALSHA")
+    rows = []
+    vals = []
+    for i, r in enumerate(rounds, 1):
+        c, s, p = r["ceiling"], r["sgs"], r["peer"]
+        v = (c["rate"], s["rate"], p["rate"] if p else None,
+             s["rate"] / c["rate"], s["rate"] / p["rate"] if p else None,
+             s["time"].get("max_rss_kb", 0) / 1024.0, s["cmds_per_msg"],
+             s["msgs_per_evalsha"] or 0)
+        vals.append(v)
+        rows.append((str(i),) + v)
+    med = []
+    for j in range(len(head) - 1):
+        col = [v[j] for v in vals if v[j] is not None]
+        med.append(statistics.median(col) if col else None)
+    rows.append(("median",) + tuple(med))
+
+    def cell(j, x):
+        if x is None:
+            return "-"
+        if isinstance(x, str):
+            return x
+        if j in (1, 2, 3):
+            return "{:,.0f}".format(x)
+        if j == 4:
+            return "%.0f %%" % (100 * x)
+        if j == 5:
+            return "%.1fx" % x
+        if j == 8:
+            return "%.0f" % x
+        return "%.2f" % x if j == 7 else "%.1f" % x
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        lines.append("| " + " | ".join(cell(j, x) for j, x in enumerate(row)) + " |")
+    cpu = ["", "| run | wall s | own CPU s | redis-server CPU s | broker CPU s |",
+           "|---|---|---|---|---|"]
+    for i, r in enumerate(rounds, 1):
+        for k in ("ceiling", "sgs", "peer"):
+            x = r[k]
+            if x:
+                cpu.append("| %s %d | %.1f | %.1f | %.1f | %.1f |"
+                           % (k, i, x["wall_s"], x["cpu_s"], x["redis_cpu_s"] or 0,
+                              x["broker_cpu_s"] or 0))
+    if double:
+        cpu.append("| sgs 2x | %.1f | %.1f | %.1f | %.1f |"
+                   % (double["wall_s"], double["cpu_s"], double["redis_cpu_s"] or 0,
+                      double["broker_cpu_s"] or 0))
+    rss = ["", "| sgs run | messages | peak RSS MiB (time -v) | RSS at half the work MiB "
+           "| RSS at end MiB |",
+           "|---|---|---|---|---|"]
+    for i, r in enumerate(rounds, 1):
+        s = Bench.strip(r["sgs"])
+        rss.append("| round %d | %d | %.1f | %.1f | %.1f |"
+                   % (i, s["messages"], s["time"].get("max_rss_kb", 0) / 1024.0,
+                      s.get("rss_mb_half", 0), s.get("rss_mb_end", 0)))
+    if double:
+        s = Bench.strip(double)
+        rss.append("| 2x records | %d | %.1f | %.1f | %.1f |"
+                   % (s["messages"], s["time"].get("max_rss_kb", 0) / 1024.0,
+                      s.get("rss_mb_half", 0), s.get("rss_mb_end", 0)))
+    return "\n".join(lines + cpu + rss), med
+
+
+def machine():
+    info = {"nproc": os.cpu_count(), "kernel": platform.release()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import confluent_kafka
+        info["librdkafka"] = confluent_kafka.libversion()[0]
+    except Exception:
+        pass
+    try:
+        info["redis"] = subprocess.run(["redis-server", "--version"], capture_output=True,
+                                       text=True).stdout.split()[2]
+    except Exception:
+        pass
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, help="records to preload (default 1,000,000; "
+                    "mock 120,000)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--broker", choices=("apache", "mock"), default="apache")
+    ap.add_argument("--partitions", type=int, help="partitions of the topic (default 8; mock 32)")
+    ap.add_argument("--json", help="write every figure to this file")
+    ap.add_argument("--build", default=os.environ.get("SGS_BUILD_DIR")
+                    or os.path.join(SOURCE, "build"))
+    ap.add_argument("--seed", type=int, default=20240301)
+    ap.add_argument("--no-peer", action="store_true", help="skip the Python peer")
+    ap.add_argument("--no-double", action="store_true",
+                    help="skip the sgs run over twice the records (RSS vs volume)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra configuration for sgs-consumer and the ceiling alike "
+                    "(e.g. kafka.queued.max.messages.kbytes=16384); repeatable")
+    ap.add_argument("--sgs-wrap", metavar="CMD",
+                    help="prefix for the sgs-consumer command, for profiling, e.g. "
+                    "'perf record -o /tmp/{name}.data' ({name}: the run's name)")
+    ap.add_argument("--redis-aof", choices=("yes", "no"), default="yes",
+                    help="Redis with AOF, fsync every second, as deployed (default yes)")
+    a = ap.parse_args()
+    a.redis_aof = a.redis_aof == "yes"
+    if a.records is None:
+        a.records = 120000 if a.broker == "mock" else 1000000
+    if a.partitions is None:
+        a.partitions = 32 if a.broker == "mock" else 8
+    os.environ["SGS_BUILD_DIR"] = a.build
+    h.BUILD_DIR = os.path.abspath(a.build)
+    for prog in ("ceiling_consumer", "sgs-consumer", "sgs-gen") + (
+            ("sgs-devbroker",) if a.broker == "mock" else ()):
+        h.build_path(prog)
+    if not a.no_peer and not os.path.exists(PEER):
+        sys.exit("throughput: %s not found (set SGS_PEER or use --no-peer)" % PEER)
+
+    info = machine()
+    say("sgs throughput benchmark: %d records, %d partitions, %d rounds, broker %s; "
+        "%s cores (%s), librdkafka %s, redis %s"
+        % (a.records, a.partitions, a.rounds, a.broker, info.get("nproc"), info.get("cpu", "?"),
+           info.get("librdkafka", "?"), info.get("redis", "?")))
+    b = Bench(a)
+    b.start()
+    info["broker"] = "%s %s" % (b.kafka.kind, b.kafka.version)
+    if a.broker == "apache":
+        info["broker_heap"] = " ".join(b.kafka.heap)
+    rounds, double = b.run()
+    if a.broker == "apache":
+        info["broker_rss_mb_end"] = b.kafka.rss_mb()
+    table, med = fmt_table(rounds, double)
+    say("")
+    say("command: bench/run.sh " + " ".join(sys.argv[1:]))
+    say(table)
+    say("")
+    targets = ["sgs/ceiling %.0f %% (target >= 50 %%)" % (100 * med[3])]
+    if med[4] is not None:
+        targets.append("sgs/peer %.1fx (target >= 30x on the real broker)" % med[4])
+    rss_all = [r["sgs"]["time"].get("max_rss_kb", 0) / 1024.0 for r in rounds]
+    if double:
+        rss_all.append(double["time"].get("max_rss_kb", 0) / 1024.0)
+    targets.append("peak RSS max %.1f MiB (target <= 64 MB)" % max(rss_all))
+    say("medians: " + "; ".join(targets))
+    if a.json:
+        out = {"args": vars(a), "machine": info, "expect_messages": b.expect["messages"],
+               "rounds": [{k: (Bench.strip(v) if isinstance(v, dict) else v)
+                           for k, v in r.items()} for r in rounds],
+               "double": Bench.strip(double) if double else None,
+               "medians": dict(zip(("ceiling", "sgs", "peer", "sgs_over_ceiling",
+                                    "sgs_over_peer", "sgs_rss_mb", "redis_cmds_per_msg",
+                                    "msgs_per_evalsha"), med))}
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+        say("wrote " + a.json)
+
+
+if __name__ == "__main__":
+    main()
