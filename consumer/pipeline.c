@@ -374,8 +374,12 @@ static int resend_outbox(sgs_consumer *c, int32_t partition)
     if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
             int64_t end = strtoll(r->element[i]->str, NULL, 10);
-            if (sgs_consumer_outbox_tracked(c, partition, end))
-                continue;
+            int acked = 0;
+            part_state *ps = sgs_consumer_part(c, partition);
+            for (size_t a = 0; ps && a < ps->n_acks && !acked; a++)
+                acked = strcmp(ps->acks[a], r->element[i]->str) == 0;
+            if (acked || sgs_consumer_outbox_tracked(c, partition, end))
+                continue; /* being delivered, or delivered and waiting for deletion */
             sgs_info("partition %" PRId32 ": re-sending undelivered alerts/rejects of the batch "
                      "ending at %" PRId64,
                      partition, end);

@@ -1,6 +1,8 @@
 /* librdkafka configuration from the kafka.* keys (passed through, in order). */
 #include "sgs/kafkaconf.h"
 
+#include "sgs/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +72,18 @@ static int consumer_only(const char *key)
     return 0;
 }
 
+/* librdkafka's log lines through sgs's logger (one format on stderr). */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 3)
+        sgs_error("librdkafka producer %s: %s", fac, buf);
+    else if (level <= 4)
+        sgs_warn("librdkafka producer %s: %s", fac, buf);
+    else
+        sgs_debug("librdkafka producer %s: %s", fac, buf);
+}
+
 rd_kafka_t *sgs_kafka_producer_new(const sgs_config *cfg,
                                    void (*dr_msg_cb)(rd_kafka_t *, const rd_kafka_message_t *,
                                                      void *),
@@ -92,6 +106,7 @@ rd_kafka_t *sgs_kafka_producer_new(const sgs_config *cfg,
         if (conf_set(conf, k, v, errstr, errstr_size) != 0)
             goto fail;
     }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
     if (dr_msg_cb)
         rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     if (opaque)

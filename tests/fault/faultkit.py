@@ -1,0 +1,551 @@
+"""Shared pieces of the fault suite (tests/fault/test_*.py).
+
+Each scenario is a plain program (sgsharness.Suite) that streams a generated
+month through sgs-consumer while something breaks, and ends with `finish()`:
+a snapshot taken with `sgs-aggregator snapshot` whose per-unit counters must
+equal the sgs-gen expectation exactly, the same comparison against the raw
+Redis hashes (sgsflow.check_counts), and the alert/reject checks.
+
+Figures of every scenario are appended as one JSON line to the file named by
+SGS_RELIABILITY_OUT (when set); scripts/reliability.sh turns them into the
+table of docs/RELIABILITY.md.
+"""
+
+import codecs
+import collections
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(_HERE, "..", "integration"))
+
+from sgsharness import *  # noqa: E402,F401,F403
+from sgsharness import _say  # noqa: E402
+from sgsflow import *  # noqa: E402,F401,F403
+import redis as _redis  # noqa: E402
+
+MONTH = "2023-12"
+
+# Variables of the fault suite itself. The sgs programs take every SGS_*
+# variable of their environment as a configuration key and refuse unknown
+# ones, so these are taken out of the environment the programs inherit.
+RELIABILITY_OUT = os.environ.pop("SGS_RELIABILITY_OUT", None)
+_FAULT_SEED = os.environ.pop("SGS_FAULT_SEED", None)
+
+
+def seed(default):
+    """The scenario's random seed: SGS_FAULT_SEED if set, else `default`."""
+    return int(_FAULT_SEED) if _FAULT_SEED else default
+
+
+UNIT_FIELDS = ("records", "late", "invalid", "duplicates", "licenses", "penalties")
+TOTAL_FIELDS = UNIT_FIELDS + ("concealed",)
+
+
+def real_servers(tmp, tag, partitions=8, aof=False):
+    """The program's shared real Kafka broker and a fresh redis-server;
+    creates the four <tag>.* topics. Without the real broker the scenario is
+    skipped (sgsharness has printed why): its volumes and group behaviour are
+    beyond the mock cluster (5 MiB per partition, no static membership
+    tested)."""
+    broker = shared("kafka", lambda: kafka_broker(make_tmpdir("kafka")))
+    if broker.kind != "apache":
+        raise Skip("needs the real Kafka broker")
+    r = RedisServer(tmp, aof=aof)
+    broker.create_topics({tag + ".records": partitions, tag + ".alerts": 2, tag + ".rejects": 2,
+                          tag + ".snapshots": 1}, configs={"retention.ms": "-1"})
+    return broker, r
+
+
+# ---------------------------------------------------------------------------
+# Snapshots
+
+def snapshot(tmp, conf, month=MONTH, out=None, timeout=120):
+    """Runs `sgs-aggregator -c conf snapshot --month M --out DIR`; returns the
+    parsed <DIR>/<M>.json."""
+    out = out or os.path.join(tmp, "snap-%s-%d" % (month, int(time.monotonic() * 1000)))
+    run([build_path("sgs-aggregator"), "-c", conf, "-X", "kafka.message.timeout.ms=30000",
+         "snapshot", "--month", month, "--out", out], timeout=timeout)
+    with open(os.path.join(out, month + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def snapshot_consistency(snap):
+    """Problems (a list of strings, empty when fine) inside one snapshot: every
+    column of the units sums to its group and to the totals, group unit counts,
+    rates consistent with their numerators."""
+    bad = []
+    units = snap["units"]
+    groups = {g["group"]: g for g in snap["groups"]}
+    for f in TOTAL_FIELDS:
+        s = sum(u[f] for u in units)
+        if snap["totals"][f] != s:
+            bad.append("totals.%s %d != sum of units %d" % (f, snap["totals"][f], s))
+        for gid, g in groups.items():
+            gs = sum(u[f] for u in units if u["group"] == gid)
+            if g[f] != gs:
+                bad.append("group %s %s %d != sum %d" % (gid, f, g[f], gs))
+    for gid, g in groups.items():
+        n = sum(1 for u in units if u["group"] == gid)
+        if g["units"] != n:
+            bad.append("group %s units %d != %d" % (gid, g["units"], n))
+    if sum(g["records"] for g in groups.values()) != snap["totals"]["records"]:
+        bad.append("groups do not add up to totals.records")
+
+    def rate(num, den):
+        if den == 0:
+            return None
+        return ((20000 * num + den) // (2 * den)) / 100.0
+
+    for row in units + list(groups.values()) + [snap["totals"]]:
+        name = row.get("unit_id") or row.get("group") or "totals"
+        want_late = rate(row["late"], row["records"])
+        want_q = rate(row["records"] - row["invalid"], row["records"])
+        if row["late_rate"] != want_late:
+            bad.append("%s late_rate %r != %r" % (name, row["late_rate"], want_late))
+        if row["quality_rate"] != want_q:
+            bad.append("%s quality_rate %r != %r" % (name, row["quality_rate"], want_q))
+    return bad
+
+
+def compare_snapshot(snap, expect):
+    """Problems (list) between a snapshot and the sgs-gen expectation: every
+    unit's records/late/invalid/duplicates/licenses/penalties and
+    totals.unattributed, exactly."""
+    bad = []
+    rows = {u["unit_id"]: u for u in snap["units"]}
+    zero = {f: 0 for f in UNIT_FIELDS}
+    for unit in sorted(set(rows) | set(expect["units"])):
+        want = expect["units"].get(unit, zero)
+        have = rows.get(unit)
+        if have is None:
+            bad.append("unit %s missing from the snapshot" % unit)
+            continue
+        for f in UNIT_FIELDS:
+            if have[f] != want[f]:
+                bad.append("%s %s: snapshot %d, expected %d" % (unit, f, have[f], want[f]))
+    if snap["totals"]["unattributed"] != expect["unattributed"]:
+        bad.append("totals.unattributed: snapshot %d, expected %d"
+                   % (snap["totals"]["unattributed"], expect["unattributed"]))
+    return bad
+
+
+def check_alerts(broker, tag, expect, timeout=30):
+    """Alerts and rejects on Kafka: every late record's alert present (by id),
+    every reject present (distinct ids). Returns figures."""
+    types, rejects, n_alerts, n_rejects = alerts_and_rejects(consume_all, broker.bootstrap, tag,
+                                                            timeout=timeout)
+    late = types.get("late", set())
+    check_eq(len(late), expect["late_alerts"], "distinct late alerts (ids)")
+    check(all(a.startswith("late:%s.records:" % tag) for a in late), "late alert id form")
+    check_eq(len(rejects), expect["rejects"], "distinct rejects (ids)")
+    return {"late_alerts": len(late), "alert_messages": n_alerts,
+            "alert_repeats": n_alerts - sum(len(v) for v in types.values()),
+            "rejects": len(rejects), "reject_repeats": n_rejects - len(rejects)}
+
+
+def finish(tmp, conf, expect, r, broker, tag, month=MONTH, alerts=True):
+    """The end of every scenario: snapshot == expectation, raw Redis ==
+    expectation, the snapshot internally consistent, alerts/rejects complete.
+    Raises AssertionError naming every difference; returns figures."""
+    snap = snapshot(tmp, conf, month)
+    bad = compare_snapshot(snap, expect) + snapshot_consistency(snap)
+    if bad:
+        raise AssertionError("snapshot differs from the expectation (%d): %s"
+                             % (len(bad), "; ".join(bad[:12])))
+    # all months: malformed messages count in the month of their Kafka
+    # timestamp, which is the time they were produced
+    check_counts(r.client(), expect, topic=tag + ".records")
+    figures = {"snapshot_version": snap["version"], "snapshot_records": snap["totals"]["records"],
+               "kafka": "%s %s" % (broker.kind, broker.version)}
+    if alerts:
+        figures.update(check_alerts(broker, tag, expect))
+    return figures
+
+
+# ---------------------------------------------------------------------------
+# Results
+
+class Result:
+    """Figures of one scenario, written as a JSON line to $SGS_RELIABILITY_OUT
+    when the scenario ends (exact = passed)."""
+
+    def __init__(self, scenario, **fields):
+        self.t0 = time.monotonic()
+        self.data = {"scenario": scenario, "records": 0, "messages": 0, "kills": 0,
+                     "outage_s": 0.0, "faults": "", "alert_repeats": None, "exact": False}
+        self.data.update(fields)
+
+    def __setitem__(self, k, v):
+        self.data[k] = v
+
+    def __getitem__(self, k):
+        return self.data[k]
+
+    def get(self, k, default=None):
+        return self.data.get(k, default)
+
+    def write(self, exact, error=None):
+        self.data["exact"] = bool(exact)
+        self.data["elapsed_s"] = round(time.monotonic() - self.t0, 1)
+        if error:
+            self.data["error"] = str(error)[:300]
+        _say("# figures: " + json.dumps(self.data, ensure_ascii=False, sort_keys=True))
+        out = RELIABILITY_OUT
+        if out:
+            with open(out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(self.data, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def scenario(suite, name, key, timeout=600, **fields):
+    """Decorator: a Suite case whose Result is written whether it passes or
+    fails. The function receives (tmp, result)."""
+    def deco(fn):
+        @suite.case(name, timeout=timeout)
+        def _(tmp):
+            res = Result(key, **fields)
+            try:
+                fn(tmp, res)
+            except Skip as e:
+                res["skipped"] = str(e)
+                res.write(False)
+                raise
+            except BaseException as e:
+                res.write(False, "%s: %s" % (type(e).__name__, e))
+                raise
+            res.write(True)
+        return fn
+    return deco
+
+
+# ---------------------------------------------------------------------------
+# Watching
+
+class AlertChannel:
+    """Subscribes to <prefix>:alerts with redis-py in a thread and keeps every
+    alert JSON published there. Reconnects when Redis goes away (a message
+    published while disconnected is lost to this watcher: PUBLISH is fire and
+    forget)."""
+
+    def __init__(self, redis_server, prefix="sgs"):
+        self.channel = prefix + ":alerts"
+        self.server = redis_server
+        self.messages = []
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("could not subscribe to %s" % self.channel)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                c = _redis.Redis(host=self.server.host, port=self.server.port,
+                                 decode_responses=True, socket_timeout=1)
+                ps = c.pubsub(ignore_subscribe_messages=True)
+                ps.subscribe(self.channel)
+                self._ready.set()
+                while not self._stop.is_set():
+                    m = ps.get_message(timeout=0.2)
+                    if m and m.get("type") == "message":
+                        self.messages.append(json.loads(m["data"]))
+                ps.close()
+                c.close()
+            except (_redis.ConnectionError, _redis.TimeoutError, OSError):
+                self.reconnects += 1
+                time.sleep(0.1)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(5)
+        return self.messages
+
+
+def progress(r, tag, prefix="sgs"):
+    """Sum of the stored next offsets of <tag>.records (messages written)."""
+    try:
+        return stored_offsets(r, prefix=prefix, topic=tag + ".records")
+    except (_redis.ConnectionError, _redis.TimeoutError, _redis.ResponseError):
+        return -1
+
+
+def died_by_signal(rc, sig=9):
+    return rc is not None and rc in (-sig, 128 + sig)
+
+
+# ---------------------------------------------------------------------------
+# strace fault injection (docs: /work/shared/docs/TESTING.md)
+
+KAFKA_APIS = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
+              9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",
+              13: "LeaveGroup", 14: "SyncGroup", 18: "ApiVersions", 22: "InitProducerId"}
+
+
+def have_strace():
+    return shutil.which("strace") is not None
+
+
+def strace_cmd(cmd, syscall, when, trace_file):
+    """`cmd` run under strace so that the `when`-th `syscall` of any one
+    thread gets SIGKILL on entry (the call itself never runs). Every traced
+    call is written to trace_file (-yy: sockets shown with their addresses)
+    so the kill point can be named afterwards (classify_kill)."""
+    return ["strace", "-f", "-qq", "-yy", "-o", trace_file, "-e", "trace=" + syscall,
+            "-e", "inject=%s:signal=KILL:when=%d" % (syscall, when)] + list(cmd)
+
+
+_LINE = re.compile(r"^(\d+)\s+(?:<\.\.\. )?(\w+)(\(| resumed>)(.*)$")
+
+
+def _unescape(s):
+    try:
+        return codecs.escape_decode(s.encode("latin-1", "replace"))[0]
+    except Exception:
+        return b""
+
+
+def classify_kill(trace_file, syscall, when, redis_port):
+    """Names the call at which strace killed the process: the thread whose
+    `when`-th traced call never returned. Returns a short text such as
+    "write: Redis EVALSHA (batch script)", "sendmsg: Kafka Fetch",
+    "read: Redis reply" or "write: log line"; None when nothing was killed."""
+    counts = collections.Counter()
+    last = {}
+    try:
+        with open(trace_file, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        m = _LINE.match(line)
+        if not m or m.group(2) != syscall or m.group(3) != "(":
+            continue
+        tid = m.group(1)
+        counts[tid] += 1
+        if counts[tid] == when:
+            last[tid] = m.group(4)
+    if not last:
+        return None
+    # the thread that reached `when` (if several did, the unfinished one)
+    args = None
+    for tid, a in last.items():
+        if a.rstrip().endswith("= ?") or "unfinished" in a:
+            args = a
+    if args is None:
+        args = next(iter(last.values()))
+    fd = re.match(r"\d+<((?:TCP|UDP|UNIX):\[[^\]]*\]|[^>]*)>", args)
+    fdtext = fd.group(1) if fd else ""
+    redis = ("->127.0.0.1:%d]" % redis_port) in fdtext
+    if syscall == "sendmsg":
+        m = re.search(r'iov_base="((?:[^"\\]|\\.)*)"', args)
+        raw = _unescape(m.group(1)) if m else b""
+        if redis:
+            return "sendmsg: Redis"
+        if len(raw) >= 6:
+            api = int.from_bytes(raw[4:6], "big")
+            return "sendmsg: Kafka %s request" % KAFKA_APIS.get(api, "api %d" % api)
+        return "sendmsg: Kafka request"
+    if syscall == "write":
+        m = re.search(r',\s*"((?:[^"\\]|\\.)*)"', args)
+        raw = _unescape(m.group(1)) if m else b""
+        if redis:
+            words = re.findall(rb"\$\d+\r\n([A-Za-z]+)\r\n", raw[:64])
+            cmd = words[0].decode() if words else "?"
+            if cmd == "EVALSHA":
+                return "write: Redis EVALSHA (batch script)"
+            return "write: Redis %s" % cmd
+        if fdtext.startswith("pipe:"):
+            return "write: librdkafka wake-up pipe"
+        if fdtext.endswith(".log") or fdtext.startswith("/"):
+            return "write: log line"
+        return "write: other (%s)" % fdtext[:40]
+    if syscall == "read":
+        if redis:
+            return "read: Redis reply (script sent, reply unread)"
+        if fdtext.startswith("pipe:"):
+            return "read: librdkafka wake-up pipe"
+        return "read: file (%s)" % os.path.basename(fdtext)[:40]
+    return "%s: %s" % (syscall, fdtext[:40])
+
+
+class SteadyFeeder:
+    """Produces `msgs` ([(key, value, ts)], as for sgsharness.produce) to
+    `topic` from a thread at about `rate` messages per second with one
+    idempotent producer, so a consumer finds new input all the time.
+    join() waits for every delivery and raises the first error."""
+
+    def __init__(self, bootstrap, topic, msgs, rate=5000):
+        from confluent_kafka import Producer
+        self.sent = 0
+        self.errors = []
+        self.done = threading.Event()
+        self._p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                            "linger.ms": 5, "compression.type": "lz4", "log_level": 3,
+                            "queue.buffering.max.messages": 200000})
+        self._t = threading.Thread(target=self._run, args=(topic, msgs, rate), daemon=True)
+        self._t.start()
+
+    def _dr(self, err, msg):
+        if err is not None:
+            self.errors.append(str(err))
+
+    def _run(self, topic, msgs, rate):
+        try:
+            t0 = time.monotonic()
+            for i, m in enumerate(msgs):
+                kw = {"key": m[0].encode() if isinstance(m[0], str) else m[0],
+                      "value": m[1].encode() if isinstance(m[1], str) else m[1],
+                      "on_delivery": self._dr}
+                if len(m) > 2 and m[2] is not None:
+                    kw["timestamp"] = int(m[2])
+                self._p.produce(topic, **kw)
+                self.sent = i + 1
+                if i % 100 == 99:
+                    self._p.poll(0)
+                    ahead = t0 + (i + 1) / float(rate) - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
+            left = self._p.flush(60)
+            if left:
+                self.errors.append("%d message(s) not delivered" % left)
+        except Exception as e:
+            self.errors.append("%s: %s" % (type(e).__name__, e))
+        finally:
+            self.done.set()
+
+    def join(self, timeout=120):
+        self._t.join(timeout)
+        if self._t.is_alive():
+            raise TimeoutError("feeder still producing after %ss" % timeout)
+        if self.errors:
+            raise RuntimeError("feeding: %d error(s), first: %s" % (len(self.errors),
+                                                                     self.errors[0]))
+
+
+# logged (at info level) for each outbox entry a starting consumer produces again
+RESEND_LINE = "re-sending undelivered alerts/rejects"
+
+
+def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions, extra=()):
+    """Runs sgs-consumer round after round and SIGKILLs it mid-stream, once
+    per entry of `kinds` (in that order):
+      "plain"   SIGKILL from outside at a random moment (0-120 ms) after the
+                round's first batch reached Redis;
+      "write"   strace kills the K-th write(2) of a thread: hiredis sending a
+                batch script (or a command at assignment);
+      "read"    the K-th read(2): hiredis waiting for a script's reply (Redis
+                ran it, or is running it; the consumer never learns);
+      "sendmsg" the K-th sendmsg(2): a librdkafka broker thread sending a
+                request (Fetch, Produce of alerts/rejects, commit, ...).
+    Before each round, unread input is produced: what is left, shared by the
+    kills still to land and the final drain (at least 2,000 messages, and
+    1,000 kept back for each later kill). A kill lands when the process
+    died by SIGKILL with produced messages not yet written to Redis; a round
+    whose kill did not land (strace's K never reached, the input finished
+    first) is repeated. Returns (figures dict, messages produced so far).
+
+    K: strace rounds log only warnings, so the main thread's writes are the
+    Redis commands (SCRIPT LOAD, then SADD, GET and HGETALL per partition at
+    assignment), then one pipelined write per batch; its reads: about 26 while
+    starting (libraries, config, registry, calendar), the replies at
+    assignment, then one per batch. K is drawn over the batches the round's
+    input makes. Each librdkafka broker thread sends about 5 requests before
+    its first Fetch or Produce (ApiVersions, Metadata, FindCoordinator or
+    InitProducerId), then a few per round."""
+    c = r.client()
+    total = len(msgs)
+    kills = len(kinds)
+    quiet = "log.level=warning"
+    at_assign = 1 + 3 * partitions
+    produced = landed = rounds = missed = resent = 0
+    points, by_kind, restart_s = {}, {}, []
+    pending = list(kinds)
+    while pending:
+        check(rounds < 2 * kills + 10, "too many rounds (%d) for %d kills" % (rounds, landed))
+        kind = pending[0]
+        base = progress(c, tag)
+        # keep 1,000 messages back for every later kill and for the drain
+        reserve = 1000 * (kills - landed)
+        target = min(base + max(2000, (total - base) // (kills - landed + 1)), total - reserve)
+        if target <= base:
+            target = min(total, base + 1000)
+        n = max(0, target - produced)
+        if n > 0:
+            produce(broker.bootstrap, tag + ".records", msgs[produced: produced + n])
+            produced += n
+        batches = max(2, int((produced - base) / batch * 0.8))
+        cmd = consumer_cmd(conf, extra=list(extra))
+        trace = k = None
+        if kind != "plain":
+            k = {"write": at_assign + rnd.randint(1, batches),
+                 "read": 26 + at_assign + rnd.randint(1, batches),
+                 "sendmsg": rnd.randint(6, 8)}[kind]
+            trace = os.path.join(tmp, "trace-%d.txt" % rounds)
+            cmd = strace_cmd(consumer_cmd(conf, extra=list(extra) + [quiet]), kind, k, trace)
+        t0 = time.monotonic()
+        p = spawn(cmd, tmp, name="round%02d-%s" % (rounds, kind))
+        rounds += 1
+        wait_until(lambda: progress(c, tag) > base or not p.alive(), timeout=60,
+                   what="round %d: first batch" % rounds)
+        if progress(c, tag) > base:
+            restart_s.append(time.monotonic() - t0)
+        if kind == "plain":
+            time.sleep(rnd.uniform(0.0, 0.12))
+            p.kill()
+        else:
+            # let strace fire; if K is never reached (the input is done and the
+            # consumer idles), stop it from outside: that round does not count
+            idle_since = [None]
+
+            def done():
+                if not p.alive():
+                    return True
+                if progress(c, tag) >= produced:
+                    idle_since[0] = idle_since[0] or time.monotonic()
+                    return time.monotonic() - idle_since[0] > 1.5
+                return False
+            wait_until(done, timeout=60, what="round %d: strace kill" % rounds)
+            if p.alive():
+                p.kill()
+        rc = p.wait(10)
+        resent += p.log().count(RESEND_LINE)
+        after = progress(c, tag)
+        mid = died_by_signal(rc) and after < produced
+        point = None
+        if kind == "plain":
+            point = "outside: random moment"
+        elif died_by_signal(rc):
+            # strace re-raises the tracee's SIGKILL, so rc alone cannot tell the
+            # injection from our kill: the trace names the call
+            point = classify_kill(trace, kind, k, r.port)
+            mid = mid and point is not None
+        if mid:
+            landed += 1
+            pending.pop(0)
+            points[point] = points.get(point, 0) + 1
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        else:
+            missed += 1
+        _say("# round %d (%s%s): rc %s, written %d -> %d of %d produced: %s"
+             % (rounds, kind, "" if k is None else " K=%d" % k, rc, base, after, produced,
+                (point or "-") + ("" if mid else " (did not land mid-stream)")))
+    figures = {"kills": landed, "rounds": rounds, "kill_points": points,
+               "kills_by_kind": by_kind, "missed_rounds": missed, "outbox_resends": resent,
+               "restart_to_first_batch_s_median":
+                   round(sorted(restart_s)[len(restart_s) // 2], 2) if restart_s else None}
+    return figures, produced
+
+
+def kills_text(by_kind):
+    names = {"plain": "from outside", "write": "at write", "read": "at read",
+             "sendmsg": "at sendmsg"}
+    return ", ".join("%d %s" % (by_kind[k], names.get(k, k))
+                     for k in ("plain", "write", "read", "sendmsg") if k in by_kind)

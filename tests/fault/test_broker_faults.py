@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Fault scenario 3, Kafka broker faults, with librdkafka's mock cluster
+(sgs-devbroker, sgsharness.MockBroker) rather than the real broker, because
+the mock can inject errors into single requests:
+
+- the month (30,000 records, 12 partitions, under the mock's 5 MiB per
+  partition) is produced first, so the injected Produce errors hit only the
+  consumer's producer of alerts and rejects;
+- round trips are slowed to 200 ms and fetches kept small, so the consumer is
+  still mid-stream while the faults arrive one after the other;
+- errors pushed on Fetch (1), OffsetCommit (8) and Produce (0): retriable
+  errors (NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT, COORDINATOR_NOT_AVAILABLE,
+  NOT_COORDINATOR) and dropped connections (_TRANSPORT);
+- the broker goes down for 3 s and comes back;
+- then round trips are fast again and the rest is drained.
+
+One allowance for the mock: the consumer's producer of alerts and rejects
+runs with linger.ms=1000, so that it never has two Produce requests for one
+partition in flight. The mock of librdkafka 2.0.2 does not check the
+idempotent producer's sequence numbers: when a batch fails with a retriable
+error while the next batch of the same partition is in flight, the mock
+accepts the next one (a real broker refuses it, OUT_OF_ORDER_SEQUENCE_NUMBER),
+and librdkafka takes that success as proof that the failed batch was written
+too ("implicitly acked by subsequent batch success" with debug=eos,msg): it
+reports the failed batch's messages delivered although the mock never stored
+them, and the consumer, trusting the reports, deletes them from its outbox.
+Seen here in 3 runs out of 5 as 1 to 6 missing alerts or rejects with the
+default linger.ms=5. (max.in.flight.requests.per.connection=1 avoids it too,
+but then librdkafka 2.0.2 left requests queued and unsent for two minutes
+after these faults: "Timed out 0 in-flight, 0 retry-queued, 2 out-queue".)
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faultkit import *  # noqa: E402,F401,F403
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+
+suite = Suite("fault.broker_faults")
+TAG = "bf"
+SEED = seed(20231203)
+PARTS = 12
+DOWN_S = 3.0
+RTT_MS = 200
+
+FAULTS = [  # (api, count, error), pushed in this order while the consumer works
+    ("Produce", 4, "NOT_LEADER_FOR_PARTITION"),
+    ("Fetch", 4, "NOT_LEADER_FOR_PARTITION"),
+    ("OffsetCommit", 3, "COORDINATOR_NOT_AVAILABLE"),
+    ("Produce", 2, "REQUEST_TIMED_OUT"),
+    ("Fetch", 2, "_TRANSPORT"),
+    ("OffsetCommit", 2, "NOT_COORDINATOR"),
+    ("Produce", 1, "_TRANSPORT"),
+    ("OffsetCommit", 1, "_TRANSPORT"),
+]
+
+
+def stored_messages(bootstrap, topic, parts):
+    """Messages the mock holds for the topic (high - low watermark), and
+    whether every low watermark is still 0 (nothing evicted)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bf-wm", "log_level": 3})
+    try:
+        n, kept = 0, True
+        for p in range(parts):
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            n += hi - lo
+            kept = kept and lo == 0
+        return n, kept
+    finally:
+        c.close()
+
+
+@scenario(suite, "mock broker: Fetch/OffsetCommit/Produce errors, broker down 3 s, "
+          "rtt 200 ms while consuming: exact", "broker_faults", timeout=300)
+def _(tmp, res):
+    res["seed"] = SEED
+    broker = MockBroker(tmp, partitions=4, topics={TAG + ".records": PARTS, TAG + ".alerts": 2,
+                                                   TAG + ".rejects": 2, TAG + ".snapshots": 1})
+    r = RedisServer(tmp)
+    conf = sgs_config(tmp, broker, r, group=TAG, tag=TAG, consumer__batch__max_messages=100)
+    jsonl, expect = generate(tmp, conf, MONTH, seed=SEED % 100000, records=30000,
+                             late_share=0.04, invalid=100, duplicates=150, malformed=20,
+                             unknown_unit=20, format="mixed")
+    msgs = jsonl_messages(jsonl)
+    total = len(msgs)
+    res["records"] = 30000
+    res["messages"] = total
+    # small producer batches: each fetch of a few KB per partition returns about one
+    produce(broker.bootstrap, TAG + ".records", msgs, conf={"batch.num.messages": 40})
+    held, kept = stored_messages(broker.bootstrap, TAG + ".records", PARTS)
+    check(kept and held == total, "the mock holds all %d messages (holds %d, nothing evicted: %s)"
+          % (total, held, kept))
+
+    broker.rtt(1, RTT_MS)
+    t_rtt = time.monotonic()
+    p = spawn(consumer_cmd(conf, extra=["kafka.max.partition.fetch.bytes=4096",
+                                        "kafka.auto.commit.interval.ms=1000",
+                                        "kafka.linger.ms=1000"]),
+              tmp, name="consumer")
+    c = r.client()
+    injected = []
+    steps = list(FAULTS)
+    # the faults, spread over the first part of the stream
+    for i, (api, n, err) in enumerate(steps):
+        target = total * (i + 1) // (3 * len(steps))
+        wait_until(lambda: progress(c, TAG) >= target or not p.alive(), timeout=120,
+                   what="progress past %d before %s errors" % (target, api))
+        check(p.alive(), "consumer running: %s" % p.tail(5))
+        broker.push_errors(api, n, err)
+        injected.append("%s %d x %s" % (api, n, err))
+    # requests of every kind go on meanwhile (a Produce per partition and
+    # second, a commit a second, fetches all the time): the errors are used up
+    time.sleep(3.0)
+    at = progress(c, TAG)
+    check(at < total, "still mid-stream after the errors (%d of %d)" % (at, total))
+    broker.down(1)
+    t_down = time.monotonic()
+    time.sleep(DOWN_S)
+    broker.up(1)
+    down = time.monotonic() - t_down
+    res["written_when_down"] = at
+    wait_until(lambda: progress(c, TAG) > at, timeout=60, what="progress after the broker is up")
+    at2 = progress(c, TAG)
+    check(at2 < total, "still mid-stream when the round trips get fast (%d)" % at2)
+    broker.rtt(1, 0)
+    slow = time.monotonic() - t_rtt
+    wait_until(lambda: progress(c, TAG) >= total, timeout=120, what="the rest")
+    time.sleep(2.0)  # delivery reports of the last alerts
+    check(p.alive(), "consumer alive through the broker faults")
+    check_eq(p.stop(timeout=60), 0, "consumer exit status after SIGTERM")
+    log = p.log()
+    res["log_warnings"] = sum(1 for l in log.splitlines() if ": warning: " in l or ": error: " in l)
+    figures = finish(tmp, conf, expect, r, broker, TAG)
+    res.data.update(figures)
+    res["outage_s"] = round(down, 1)
+    res["slow_s"] = round(slow, 1)
+    res["faults"] = ("%d Fetch, %d OffsetCommit, %d Produce errors; broker down %.1f s; "
+                     "rtt %d ms for %.0f s" % (
+                         sum(n for a, n, _ in FAULTS if a == "Fetch"),
+                         sum(n for a, n, _ in FAULTS if a == "OffsetCommit"),
+                         sum(n for a, n, _ in FAULTS if a == "Produce"), down, RTT_MS, slow))
+    res["injected"] = injected
+
+
+if __name__ == "__main__":
+    suite.main()
