@@ -105,6 +105,9 @@ static const char *const env_not_keys[] = {"SGS_BUILD_DIR",
                                            "SGS_TMP_DIR",
                                            "SGS_CTEST_ARGS",
                                            "SGS_CTEST_ASAN_ARGS",
+                                           "SGS_RELIABILITY_OUT",
+                                           "SGS_FAULT_SEED",
+                                           "SGS_DEMO_PREBUILT",
                                            NULL};
 
 static const char *kafka_defaults[][2] = {
