@@ -121,6 +121,8 @@ int sgs_consumer_flush(sgs_consumer *c);
 int sgs_consumer_redis_ready(sgs_consumer *c);
 void sgs_consumer_redis_lost(sgs_consumer *c, const char *why);
 void sgs_consumer_drop_batch(sgs_consumer *c, int32_t partition);
+/* Moves the partition's fetch position (offset < 0: the beginning). */
+void sgs_consumer_seek(sgs_consumer *c, int32_t partition, int64_t offset);
 part_state *sgs_consumer_part(sgs_consumer *c, int32_t partition);
 void sgs_consumer_batch_free(part_batch *b);
 /* Reads the stored offsets of partitions (and re-sends their outboxes). -1 when

@@ -340,16 +340,8 @@ static void sync_pending(sgs_consumer *c)
             return;
         ps->needs_sync = 0;
         ps->next = ps->stored;
-        if (ps->stored >= 0) {
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, c->topic, p)->offset = ps->stored;
-            rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
-            if (e) {
-                sgs_warn("seek: %s", rd_kafka_error_string(e));
-                rd_kafka_error_destroy(e);
-            }
-            rd_kafka_topic_partition_list_destroy(l);
-        }
+        if (ps->stored >= 0)
+            sgs_consumer_seek(c, p, ps->stored);
         sgs_info("partition %" PRId32 ": position from Redis: %" PRId64, p, ps->stored);
         if (!c->batch_paused)
             pause_parts(c, p, 0);

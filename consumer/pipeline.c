@@ -272,6 +272,16 @@ void sgs_consumer_add_message(sgs_consumer *c, const rd_kafka_message_t *m)
 
 /* ---- Redis ---- */
 
+/* Marks Redis unavailable and doubles the wait before the next try (capped). */
+static void back_off(sgs_consumer *c, int max)
+{
+    c->redis_down = 1;
+    c->retry_ms = c->retry_ms ? c->retry_ms * 2 : 100;
+    if (c->retry_ms > max)
+        c->retry_ms = max;
+    c->retry_at = sgs_now_ms() + c->retry_ms;
+}
+
 void sgs_consumer_redis_lost(sgs_consumer *c, const char *why)
 {
     int max = (int)sgs_config_get_int(c->cfg, "consumer.retry_max_ms");
@@ -285,11 +295,7 @@ void sgs_consumer_redis_lost(sgs_consumer *c, const char *why)
     if (!c->redis_down)
         sgs_error("redis unavailable: %s; consumption paused, retrying with backoff up to %d ms",
                   why, max);
-    c->redis_down = 1;
-    c->retry_ms = c->retry_ms ? c->retry_ms * 2 : 100;
-    if (c->retry_ms > max)
-        c->retry_ms = max;
-    c->retry_at = sgs_now_ms() + c->retry_ms;
+    back_off(c, max);
 }
 
 /* A command refused (OOM, READONLY, ...): keep the connection, back off. */
@@ -300,11 +306,7 @@ static void redis_refused(sgs_consumer *c, const char *why)
         sgs_error("redis refused the batch: %s; consumption paused, retrying with backoff up to "
                   "%d ms",
                   why, max);
-    c->redis_down = 1;
-    c->retry_ms = c->retry_ms ? c->retry_ms * 2 : 100;
-    if (c->retry_ms > max)
-        c->retry_ms = max;
-    c->retry_at = sgs_now_ms() + c->retry_ms;
+    back_off(c, max);
 }
 
 static void redis_recovered(sgs_consumer *c)
@@ -652,7 +654,7 @@ static void store_offset(sgs_consumer *c, int32_t p, int64_t next)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void seek_to(sgs_consumer *c, int32_t p, int64_t offset)
+void sgs_consumer_seek(sgs_consumer *c, int32_t p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_error_t *e;
@@ -687,7 +689,7 @@ int sgs_consumer_flush(sgs_consumer *c)
         if (c->parts[p].batch.arena.oom || c->parts[p].batch.rejects.oom) {
             sgs_error("partition %" PRId32 ": out of memory building a batch; dropping it", p);
             sgs_consumer_drop_batch(c, p);
-            seek_to(c, p, c->parts[p].stored);
+            sgs_consumer_seek(c, p, c->parts[p].stored);
             continue;
         }
         if (append_eval(c, p, strs, sizeof(strs)) != 0) {
@@ -757,7 +759,7 @@ int sgs_consumer_flush(sgs_consumer *c)
             batch_clear(c, b);
             ps->stored = stored;
             ps->next = stored;
-            seek_to(c, p, stored);
+            sgs_consumer_seek(c, p, stored);
             continue;
         }
         /* OK */
