@@ -607,19 +607,6 @@ int sgs_agg_report_write(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s, cons
     if (sgs_agg_mkdirs(dir, errstr, errstr_size) != 0)
         return -1;
 
-    text = json_dumps(s->json, SGS_AGG_JSON_PRETTY);
-    if (!text) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    snprintf(name, sizeof(name), "%s.json", s->month);
-    sgs_buf_init(&b);
-    sgs_buf_puts(&b, text);
-    sgs_buf_puts(&b, "\n");
-    free(text);
-    if (write_buf(dir, name, &b, errstr, errstr_size) != 0)
-        return -1;
-
     for (size_t gi = 0; gi < s->n_groups; gi++) {
         char safe[256];
 
@@ -636,7 +623,21 @@ int sgs_agg_report_write(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s, cons
     notice(&b, ctx, s);
     if (write_buf(dir, name, &b, errstr, errstr_size) != 0)
         return -1;
-    sgs_debug("%s: wrote %s/%s.json, %zu CSV file(s) and %s", s->month, dir, s->month, s->n_groups,
-              name);
+
+    /* The JSON last: once a version's JSON is there, so are its tables. */
+    text = json_dumps(s->json, SGS_AGG_JSON_PRETTY);
+    if (!text) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%s.json", s->month);
+    sgs_buf_init(&b);
+    sgs_buf_puts(&b, text);
+    sgs_buf_puts(&b, "\n");
+    free(text);
+    if (write_buf(dir, name, &b, errstr, errstr_size) != 0)
+        return -1;
+    sgs_debug("%s: wrote %zu CSV file(s), %s-notice.md and %s in %s", s->month, s->n_groups,
+              s->month, name, dir);
     return 0;
 }

@@ -16,22 +16,57 @@
 
 extern const char sgs_consumer_script[];
 
-/* One value of the script's ARGV inside a partition batch: offset and length
- * into the batch's arena (the arena moves when it grows). */
-typedef struct arg_ref {
-    size_t off, len;
-} arg_ref;
+/* Messages of one batch that add the same counters: same type, report day,
+ * unit, flags and workdays late. The script gets one entry per group and the
+ * identities of its records, and subtracts the few that Redis already has. */
+typedef struct batch_group {
+    char type;     /* 'R' record, 'D' duplicate within the batch, 'U' unattributed, 'M' malformed */
+    int flags;     /* 1 late, 2 invalid, 4 licence, 8 penalty ('R' only) */
+    int wd;        /* workdays late ('R' only) */
+    uint32_t unit; /* registry index ('R', 'D'), else UINT32_MAX */
+    sgs_day day;   /* report day */
+    uint32_t n;    /* messages */
+    uint32_t n_ids, head, tail; /* identities of its records, linked through batch_ident.next */
+} batch_group;
 
-/* What one partition's messages of the current batch will do in Redis. */
+/* An identity to de-duplicate: bytes in the batch arena. */
+typedef struct batch_ident {
+    size_t off;
+    uint32_t len;
+    uint32_t next;  /* next identity of the same group, UINT32_MAX: none */
+    uint32_t group; /* index in part_batch.groups */
+    uint32_t pos;   /* 1-based position in the script's identity list (set when sent) */
+} batch_ident;
+
+/* A late alert, sent unless its record turns out to be a duplicate. */
+typedef struct batch_alert {
+    uint32_t ident;  /* UINT32_MAX: the record has no identity (never a duplicate) */
+    uint32_t unit;   /* registry index */
+    size_t off, len; /* JSON in the batch arena */
+} batch_alert;
+
+/* What one partition's messages of a batch will do in Redis. Every array keeps
+ * its capacity from batch to batch: nothing is allocated per message once the
+ * batches have reached their usual size. */
 typedef struct part_batch {
     size_t n_msgs;
     int64_t first, last; /* offsets of the first and last message */
-    sgs_buf arena;       /* bytes of every ARGV value */
-    arg_ref *args;       /* 8 per message */
-    size_t n_args, cap_args;
+    sgs_buf arena;       /* identity and alert bytes */
+    batch_group *groups;
+    size_t n_groups, cap_groups;
+    uint32_t *group_slots; /* open addressing over groups (index + 1; 0: empty) */
+    size_t cap_group_slots;
+    batch_ident *idents;
+    size_t n_idents, cap_idents;
+    uint32_t *ident_slots; /* open addressing over idents (index + 1; 0: empty) */
+    size_t cap_ident_slots;
+    batch_alert *alerts;
+    size_t n_alerts, cap_alerts;
+    uint32_t *order; /* when sent: position - 1 -> identity index */
+    size_t cap_order;
     sgs_buf rejects; /* outbox-encoded rejects of the batch */
     size_t n_rejects;
-    size_t n_records, n_late, n_invalid, n_unattributed, n_malformed;
+    size_t n_acks; /* outbox acknowledgements this batch carries (when sent) */
     uint64_t gen;  /* identifies this batch in sgs_consumer.unit_stamp */
     size_t *units; /* registry indexes of the units in the batch */
     size_t n_units, cap_units;
@@ -54,10 +89,12 @@ typedef struct part_state {
     int paused;
     int needs_sync; /* stored offset unknown (Redis was unavailable at assignment) */
     int at_eof;
-    int64_t stored; /* offset stored in Redis as we believe it (-1: none) */
-    int64_t next;   /* next offset we expect (after the batch in hand) */
-    part_batch batch;
-    char **acks; /* outbox fields delivered, to delete */
+    int resend;       /* re-send the outbox once no reply is owed */
+    int64_t stored;   /* offset stored in Redis as we believe it (-1: none) */
+    int64_t next;     /* next offset we expect (after the batch in hand) */
+    part_batch batch; /* being collected */
+    part_batch sent;  /* sent to Redis and not known to be applied (n_msgs > 0) */
+    char **acks;      /* outbox fields delivered, to delete */
     size_t n_acks, cap_acks;
 } part_state;
 
@@ -90,6 +127,18 @@ typedef struct sgs_consumer {
     outbox_entry *outbox; /* in delivery */
     size_t outbox_pending;
 
+    /* Redis replies owed: the EVALSHAs of one submit, in this partition order. */
+    int32_t *inflight;
+    size_t n_inflight, cap_inflight;
+    sgs_buf argtext; /* numbers and keys of the EVALSHA being built */
+    uint64_t hash_seed;
+
+    /* configuration read once (looked up per batch otherwise) */
+    long cf_retention, cf_window, cf_minrec, cf_thr_h;
+    char cf_thrtext[32];
+    size_t cf_reject_max;
+    int cf_retry_max;
+
     sgs_record rec;       /* reused for every message */
     uint64_t *unit_stamp; /* per registry unit: gen of the last batch that listed it */
     uint64_t gen_counter;
@@ -100,7 +149,8 @@ typedef struct sgs_consumer {
     uint64_t fenced, alerts_sent, delivery_failures;
     int64_t ms_polling, ms_redis, ms_parsing; /* where the time went (stats) */
     int64_t first_msg_ms, last_msg_ms;        /* wall time of first and last applied message */
-    size_t batch_msgs;                        /* messages in the batch in hand */
+    size_t batch_msgs;                        /* messages in the batches being collected */
+    size_t sent_msgs;                         /* messages sent to Redis, not yet known applied */
     int64_t batch_started;                    /* monotonic ms */
 
     volatile sig_atomic_t *stop;
@@ -112,14 +162,27 @@ int64_t sgs_now_ms(void);  /* monotonic */
 int64_t sgs_wall_ms(void); /* real time */
 
 /* pipeline.c */
+/* Reads the configuration the batches use; once, after loading it. */
+void sgs_consumer_pipeline_init(sgs_consumer *c);
 void sgs_consumer_add_message(sgs_consumer *c, const rd_kafka_message_t *m);
-/* Applies the batch in hand to Redis (one round trip) and produces its alerts
- * and rejects. 0 when everything was applied (or fenced and dropped), -1 when
- * Redis is unavailable (the batch is kept for a retry). */
+/* Waits for the batch in flight, then sends the batches being collected (one
+ * pipelined EVALSHA per partition) without waiting for them: Redis applies
+ * them while the next batch is read. 0, or -1 when Redis is unavailable (the
+ * batches are kept for a retry). */
+int sgs_consumer_submit(sgs_consumer *c);
+/* Waits for the batch in flight and retries sent batches Redis did not apply.
+ * 0 when nothing sent is left unapplied, -1 when Redis is unavailable. */
+int sgs_consumer_settle(sgs_consumer *c);
+/* submit + settle: every batch in hand applied (or fenced and dropped). */
 int sgs_consumer_flush(sgs_consumer *c);
 /* Connects to Redis if needed and loads the script. 0 or -1. */
 int sgs_consumer_redis_ready(sgs_consumer *c);
+/* sgs_consumer_redis_ready, and no EVALSHA reply owed (other commands may be
+ * sent). 0 or -1. */
+int sgs_consumer_redis_quiet(sgs_consumer *c);
 void sgs_consumer_redis_lost(sgs_consumer *c, const char *why);
+/* Drops the partition's batches (collected and sent); it continues from its
+ * stored offset. */
 void sgs_consumer_drop_batch(sgs_consumer *c, int32_t partition);
 /* Moves the partition's fetch position (offset < 0: the beginning). */
 void sgs_consumer_seek(sgs_consumer *c, int32_t partition, int64_t offset);
@@ -130,6 +193,7 @@ void sgs_consumer_batch_free(part_batch *b);
 int sgs_consumer_sync_partition(sgs_consumer *c, int32_t partition);
 /* Deletes delivered outbox entries of partitions without a batch. */
 int sgs_consumer_flush_acks(sgs_consumer *c);
+void sgs_consumer_pipeline_free(sgs_consumer *c);
 
 /* outbox.c */
 void sgs_consumer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);

@@ -14,7 +14,6 @@
 #include "sgs/log.h"
 
 extern char **environ;
-void sgs_consumer_scratch_free(void);
 
 static volatile sig_atomic_t signals_seen;
 
@@ -56,7 +55,7 @@ static void pause_parts(sgs_consumer *c, int32_t only, int pause)
 
 static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
-    int redis_ok = sgs_consumer_redis_ready(c) == 0;
+    int redis_ok = sgs_consumer_redis_quiet(c) == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t err = 0;
 
@@ -125,14 +124,17 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
     int in_hand = 0;
     rd_kafka_error_t *error = NULL;
 
+    /* Whatever is in flight is finished first (its reply is owed anyway). */
+    if (c->n_inflight)
+        sgs_consumer_settle(c);
     for (int i = 0; i < parts->cnt; i++) {
         part_state *ps = sgs_consumer_part(c, parts->elems[i].partition);
-        if (ps && ps->batch.n_msgs)
+        if (ps && (ps->batch.n_msgs || ps->sent.n_msgs))
             in_hand = 1;
     }
-    /* A batch in flight is finished whole (one attempt) or dropped whole; if
+    /* The batches in hand are applied whole (one attempt) or dropped whole; if
      * the partitions were lost, a new owner may already be ahead: the fence
-     * would refuse it anyway, so it is dropped. */
+     * would refuse them anyway, so they are dropped. */
     if (in_hand && !lost) {
         c->retry_at = 0;
         if (sgs_consumer_flush(c) != 0)
@@ -229,6 +231,7 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
     sgs_tz_offset_parse(tz, &c->rules.tz_offset);
     c->topic = sgs_config_get(c->cfg, "topic.records");
     c->prefix = sgs_config_get(c->cfg, "redis.prefix");
+    sgs_consumer_pipeline_init(c);
     return 0;
 }
 
@@ -316,7 +319,7 @@ static void stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
 static int is_idle(sgs_consumer *c)
 {
     int any = 0;
-    if (!c->joined || c->batch_msgs || c->outbox_pending)
+    if (!c->joined || c->batch_msgs || c->sent_msgs || c->outbox_pending)
         return 0;
     for (int32_t p = 0; p < c->n_parts; p++) {
         part_state *ps = &c->parts[p];
@@ -419,15 +422,24 @@ static void run(sgs_consumer *c)
             sync_pending(c);
             if (!c->batch_paused)
                 kick_fetcher(c, now);
+            if (stats_s > 0 && now >= next_stats) {
+                stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);
+                stats_msgs = c->messages;
+                stats_at = now;
+                next_stats = now + stats_s * 1000LL;
+            }
         }
 
-        if (c->batch_msgs && (c->batch_msgs >= (size_t)max_msgs ||
-                              now - c->batch_started >= max_ms || c->batch_paused)) {
+        /* A full (or old enough) batch goes to Redis, which applies it while
+         * the next one is read; while Redis is unavailable this is the retry. */
+        if ((c->batch_msgs &&
+             (c->batch_msgs >= (size_t)max_msgs || now - c->batch_started >= max_ms)) ||
+            (c->batch_paused && (c->batch_msgs || c->sent_msgs))) {
             if (c->redis_down && now < c->retry_at) {
                 timeout = (int)(c->retry_at - now);
                 if (timeout > 100)
                     timeout = 100;
-            } else if (sgs_consumer_flush(c) != 0) {
+            } else if (sgs_consumer_submit(c) != 0) {
                 if (!c->batch_paused) {
                     pause_parts(c, -1, 1);
                     c->batch_paused = 1;
@@ -442,19 +454,21 @@ static void run(sgs_consumer *c)
             int64_t left = c->batch_started + max_ms - now;
             timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
         }
+        if (c->n_inflight)
+            timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
         int64_t t_poll = sgs_now_ms();
         m = rd_kafka_consumer_poll(c->rk, timeout);
         c->ms_polling += sgs_now_ms() - t_poll;
         if (m) {
             handle_message(c, m);
             rd_kafka_message_destroy(m);
-        } else if (c->batch_msgs && !c->batch_paused) {
-            /* nothing more right now: write what we have */
-            if (sgs_consumer_flush(c) != 0) {
+        } else if ((c->batch_msgs || c->n_inflight) && !c->batch_paused) {
+            /* nothing more right now: take the replies owed, write what we have */
+            if (sgs_consumer_submit(c) != 0) {
                 pause_parts(c, -1, 1);
                 c->batch_paused = 1;
             }
-        } else if (!c->batch_msgs && !c->redis_down) {
+        } else if (!c->batch_msgs && !c->sent_msgs && !c->redis_down) {
             /* a quiet moment: delete delivered outbox entries that no batch took along */
             rd_kafka_poll(c->producer, 0);
             sgs_consumer_outbox_reap(c);
@@ -464,12 +478,6 @@ static void run(sgs_consumer *c)
         if (m && c->batch_msgs)
             continue; /* in the middle of a batch: straight back to polling */
         now = sgs_now_ms();
-        if (stats_s > 0 && now >= next_stats) {
-            stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);
-            stats_msgs = c->messages;
-            stats_at = now;
-            next_stats = now + stats_s * 1000LL;
-        }
         if (is_idle(c)) {
             if (!idle_since)
                 idle_since = now;
@@ -488,14 +496,15 @@ static void run(sgs_consumer *c)
  * signal), leave the group, deliver the alerts and rejects. */
 static void drain(sgs_consumer *c, int stop_signals)
 {
-    while (c->batch_msgs && !c->fatal && signals_seen <= stop_signals) {
+    while ((c->batch_msgs || c->sent_msgs) && !c->fatal && signals_seen <= stop_signals) {
         if (sgs_consumer_flush(c) == 0)
             break;
         usleep(100 * 1000);
         rd_kafka_poll(c->producer, 0);
     }
-    if (c->batch_msgs)
-        sgs_warn("stopping with %zu unwritten messages; they will be read again", c->batch_msgs);
+    if (c->batch_msgs || c->sent_msgs)
+        sgs_warn("stopping with %zu unwritten messages; they will be read again",
+                 c->batch_msgs + c->sent_msgs);
     /* close runs a final revoke through rebalance_cb (same flush/fence path) */
     rd_kafka_consumer_close(c->rk);
     for (int i = 0; i < 300 && c->outbox_pending && signals_seen <= stop_signals; i++) {
@@ -522,6 +531,7 @@ static void destroy(sgs_consumer *c)
     sgs_consumer_outbox_free(c);
     for (int32_t p = 0; p < c->n_parts; p++) {
         sgs_consumer_batch_free(&c->parts[p].batch);
+        sgs_consumer_batch_free(&c->parts[p].sent);
         for (size_t i = 0; i < c->parts[p].n_acks; i++)
             free(c->parts[p].acks[i]);
         free(c->parts[p].acks);
@@ -534,7 +544,7 @@ static void destroy(sgs_consumer *c)
     sgs_registry_destroy(c->registry);
     sgs_calendar_destroy(c->calendar);
     sgs_config_destroy(c->cfg);
-    sgs_consumer_scratch_free();
+    sgs_consumer_pipeline_free(c);
 }
 
 int main(int argc, char **argv)

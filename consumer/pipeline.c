@@ -1,17 +1,16 @@
 /* From messages to one atomic Redis step per partition per batch. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consumer.h"
 #include "sgs/date.h"
 #include "sgs/log.h"
 #include "sgs/redisconn.h"
-
-#define ARGS_PER_MSG 8
-#define FIXED_ARGS   11
 
 int64_t sgs_now_ms(void)
 {
@@ -53,57 +52,201 @@ void sgs_consumer_batch_free(part_batch *b)
 {
     sgs_buf_free(&b->arena);
     sgs_buf_free(&b->rejects);
-    free(b->args);
+    free(b->groups);
+    free(b->group_slots);
+    free(b->idents);
+    free(b->ident_slots);
+    free(b->alerts);
+    free(b->order);
     free(b->units);
     memset(b, 0, sizeof(*b));
+}
+
+/* Empties a batch, keeping its memory. */
+static void batch_reset(part_batch *b)
+{
+    sgs_buf_reset(&b->arena);
+    sgs_buf_reset(&b->rejects);
+    if (b->n_groups && b->group_slots)
+        memset(b->group_slots, 0, b->cap_group_slots * sizeof(*b->group_slots));
+    if (b->n_idents && b->ident_slots)
+        memset(b->ident_slots, 0, b->cap_ident_slots * sizeof(*b->ident_slots));
+    b->n_msgs = 0;
+    b->n_groups = b->n_idents = b->n_alerts = b->n_rejects = b->n_units = b->n_acks = 0;
 }
 
 static void batch_clear(sgs_consumer *c, part_batch *b)
 {
     c->batch_msgs -= b->n_msgs;
-    sgs_buf_reset(&b->arena);
-    sgs_buf_reset(&b->rejects);
-    b->n_args = 0;
-    b->n_msgs = 0;
-    b->n_rejects = 0;
-    b->n_records = b->n_late = b->n_invalid = b->n_unattributed = b->n_malformed = 0;
+    batch_reset(b);
+}
+
+static void sent_clear(sgs_consumer *c, part_batch *b)
+{
+    c->sent_msgs -= b->n_msgs;
+    batch_reset(b);
 }
 
 void sgs_consumer_drop_batch(sgs_consumer *c, int32_t partition)
 {
     part_state *ps = sgs_consumer_part(c, partition);
-    if (!ps || ps->batch.n_msgs == 0)
+    if (!ps || (ps->batch.n_msgs == 0 && ps->sent.n_msgs == 0))
         return;
-    sgs_debug("partition %" PRId32 ": dropping a batch of %zu messages (offsets %" PRId64
-              "..%" PRId64 ")",
-              partition, ps->batch.n_msgs, ps->batch.first, ps->batch.last);
+    sgs_debug("partition %" PRId32 ": dropping %zu messages in hand", partition,
+              ps->batch.n_msgs + ps->sent.n_msgs);
     batch_clear(c, &ps->batch);
+    sent_clear(c, &ps->sent);
     ps->next = ps->stored;
 }
 
-/* Appends one ARGV value to the batch. */
-static void arg_put(part_batch *b, const char *s, size_t n)
+/* Grows an array of elements of `size` bytes to hold at least n + 1; -1 when
+ * out of memory. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
 {
-    if (b->n_args == b->cap_args) {
-        size_t nc = b->cap_args ? b->cap_args * 2 : 1024;
-        arg_ref *na = realloc(b->args, nc * sizeof(*na));
-        if (!na) {
-            b->arena.oom = 1;
-            return;
-        }
-        b->args = na;
-        b->cap_args = nc;
-    }
-    b->args[b->n_args].off = b->arena.len;
-    b->args[b->n_args].len = n;
-    b->n_args++;
-    sgs_buf_append(&b->arena, s, n);
-    sgs_buf_putc(&b->arena, '\0'); /* so each value can be read as a C string too */
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap : first;
+    while (nc <= n)
+        nc *= 2;
+    void *na = realloc(*arr, nc * size);
+    if (!na)
+        return -1;
+    *arr = na;
+    *cap = nc;
+    return 0;
 }
 
-static void arg_puts(part_batch *b, const char *s)
+static uint64_t mix(uint64_t h)
 {
-    arg_put(b, s, strlen(s));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t hash_bytes(uint64_t seed, const char *s, size_t n)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0x100000001b3ULL;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    return mix(h ^ v);
+}
+
+/* (Re)builds an open-addressing table of `n` entries, at most half full. */
+static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
+                         uint64_t (*hash)(const part_batch *, uint64_t, uint32_t),
+                         const part_batch *b, uint64_t seed)
+{
+    size_t nc = *cap ? *cap : first;
+    while (nc < 2 * (n + 1))
+        nc *= 2;
+    if (nc != *cap) {
+        uint32_t *ns = realloc(*slots, nc * sizeof(*ns));
+        if (!ns)
+            return -1;
+        *slots = ns;
+        *cap = nc;
+    }
+    memset(*slots, 0, nc * sizeof(**slots));
+    for (uint32_t i = 0; i < n; i++) {
+        size_t j = (size_t)hash(b, seed, i) & (nc - 1);
+        while ((*slots)[j])
+            j = (j + 1) & (nc - 1);
+        (*slots)[j] = i + 1;
+    }
+    return 0;
+}
+
+static uint64_t group_hash_of(char type, sgs_day day, uint32_t unit, int flags, int wd)
+{
+    uint64_t k = ((uint64_t)(uint32_t)day << 32) | unit;
+    return mix(k ^ mix(((uint64_t)(unsigned char)type << 40) ^ ((uint64_t)(unsigned)flags << 32) ^
+                       (uint32_t)wd));
+}
+
+static uint64_t group_hash(const part_batch *b, uint64_t seed, uint32_t i)
+{
+    const batch_group *g = &b->groups[i];
+    (void)seed;
+    return group_hash_of(g->type, g->day, g->unit, g->flags, g->wd);
+}
+
+static uint64_t ident_hash(const part_batch *b, uint64_t seed, uint32_t i)
+{
+    return hash_bytes(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
+}
+
+/* The group of these counters in the batch (added when new); UINT32_MAX when
+ * out of memory. */
+static uint32_t group_for(part_batch *b, char type, sgs_day day, uint32_t unit, int flags, int wd)
+{
+    size_t j;
+    if (2 * (b->n_groups + 1) > b->cap_group_slots &&
+        slots_rebuild(&b->group_slots, &b->cap_group_slots, b->n_groups, 256, group_hash, b, 0) !=
+            0)
+        return UINT32_MAX;
+    j = (size_t)group_hash_of(type, day, unit, flags, wd) & (b->cap_group_slots - 1);
+    for (uint32_t s; (s = b->group_slots[j]) != 0; j = (j + 1) & (b->cap_group_slots - 1)) {
+        const batch_group *g = &b->groups[s - 1];
+        if (g->type == type && g->day == day && g->unit == unit && g->flags == flags && g->wd == wd)
+            return s - 1;
+    }
+    if (grow((void **)&b->groups, &b->cap_groups, b->n_groups, sizeof(*b->groups), 64) != 0)
+        return UINT32_MAX;
+    batch_group *g = &b->groups[b->n_groups];
+    memset(g, 0, sizeof(*g));
+    g->type = type;
+    g->day = day;
+    g->unit = unit;
+    g->flags = flags;
+    g->wd = wd;
+    g->head = g->tail = UINT32_MAX;
+    b->group_slots[j] = (uint32_t)++b->n_groups;
+    return (uint32_t)(b->n_groups - 1);
+}
+
+#define IDENT_DUP UINT32_MAX
+#define IDENT_OOM (UINT32_MAX - 1)
+
+/* Adds an identity to the batch: its index, IDENT_DUP when the batch already
+ * has it, IDENT_OOM when out of memory. */
+static uint32_t ident_add(part_batch *b, uint64_t seed, const char *s, size_t len)
+{
+    uint64_t h = hash_bytes(seed, s, len);
+    size_t j;
+    if (2 * (b->n_idents + 1) > b->cap_ident_slots &&
+        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash, b,
+                      seed) != 0)
+        return IDENT_OOM;
+    j = (size_t)h & (b->cap_ident_slots - 1);
+    for (uint32_t x; (x = b->ident_slots[j]) != 0; j = (j + 1) & (b->cap_ident_slots - 1)) {
+        const batch_ident *e = &b->idents[x - 1];
+        if (e->len == len && memcmp(b->arena.data + e->off, s, len) == 0)
+            return IDENT_DUP;
+    }
+    if (grow((void **)&b->idents, &b->cap_idents, b->n_idents, sizeof(*b->idents), 1024) != 0)
+        return IDENT_OOM;
+    batch_ident *e = &b->idents[b->n_idents];
+    e->off = b->arena.len;
+    e->len = (uint32_t)len;
+    e->next = UINT32_MAX;
+    e->group = UINT32_MAX;
+    e->pos = 0;
+    sgs_buf_append(&b->arena, s, len);
+    if (b->arena.oom)
+        return IDENT_OOM;
+    b->ident_slots[j] = (uint32_t)++b->n_idents;
+    return (uint32_t)(b->n_idents - 1);
 }
 
 void sgs_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
@@ -145,7 +288,7 @@ static void build_late_alert(sgs_consumer *c, const sgs_record *r, int32_t parti
 static void build_reject(sgs_consumer *c, const sgs_record *r, const rd_kafka_message_t *m,
                          sgs_buf *b)
 {
-    size_t max = (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max");
+    size_t max = c->cf_reject_max;
     const char *payload = m->payload ? (const char *)m->payload : "";
     size_t len = m->payload ? m->len : 0, keep = len;
     int utf8 = sgs_utf8_valid(payload, len) && memchr(payload, '\0', len) == NULL;
@@ -185,6 +328,35 @@ static void build_reject(sgs_consumer *c, const sgs_record *r, const rd_kafka_me
     sgs_buf_putc(b, '}');
 }
 
+void sgs_consumer_pipeline_init(sgs_consumer *c)
+{
+    double thr = sgs_config_get_double(c->cfg, "alert.late_rate_threshold");
+    struct timespec ts;
+    c->cf_retention = sgs_config_get_int(c->cfg, "consumer.day_retention_days");
+    c->cf_window = sgs_config_get_int(c->cfg, "alert.window_days");
+    c->cf_minrec = sgs_config_get_int(c->cfg, "alert.late_rate_min_records");
+    c->cf_thr_h = (long)(thr * 100.0 + (thr < 0 ? -0.5 : 0.5));
+    snprintf(c->cf_thrtext, sizeof(c->cf_thrtext), "%.1f", thr);
+    c->cf_reject_max = (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max");
+    c->cf_retry_max = (int)sgs_config_get_int(c->cfg, "consumer.retry_max_ms");
+    /* The in-batch identity table is keyed by producer-chosen strings: seed it. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->hash_seed = mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid());
+}
+
+/* Notes a unit of the batch (its name goes along for late_rate alerts). */
+static void note_unit(sgs_consumer *c, part_batch *b, size_t unit)
+{
+    if (c->unit_stamp[unit] == b->gen)
+        return;
+    if (grow((void **)&b->units, &b->cap_units, b->n_units, sizeof(*b->units), 64) != 0) {
+        b->arena.oom = 1;
+        return;
+    }
+    c->unit_stamp[unit] = b->gen;
+    b->units[b->n_units++] = unit;
+}
+
 void sgs_consumer_add_message(sgs_consumer *c, const rd_kafka_message_t *m)
 {
     part_state *ps = sgs_consumer_part(c, m->partition);
@@ -192,13 +364,14 @@ void sgs_consumer_add_message(sgs_consumer *c, const rd_kafka_message_t *m)
     sgs_record *r = &c->rec;
     rd_kafka_timestamp_type_t tstype;
     int64_t ts;
-    char flags[4], wd[12];
-    int f = 0;
+    char type;
+    int f = 0, wd = 0;
+    uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
 
     if (!ps || !ps->assigned || ps->needs_sync)
         return; /* not ours (any more), or its position is not known yet */
     if (ps->next >= 0 && m->offset < ps->next)
-        return; /* already in the batch or applied */
+        return; /* already in a batch or applied */
     ps->at_eof = 0;
     b = &ps->batch;
     if (c->first_msg_ms == 0)
@@ -212,7 +385,6 @@ void sgs_consumer_add_message(sgs_consumer *c, const rd_kafka_message_t *m)
     if (b->n_msgs == 0) {
         b->first = m->offset;
         b->gen = ++c->gen_counter;
-        b->n_units = 0;
     }
     b->last = m->offset;
     b->n_msgs++;
@@ -220,46 +392,60 @@ void sgs_consumer_add_message(sgs_consumer *c, const rd_kafka_message_t *m)
     ps->next = m->offset + 1;
 
     if (r->status == SGS_RECORD_MALFORMED) {
-        arg_puts(b, "M");
-        b->n_malformed++;
-    } else if (r->status == SGS_RECORD_UNKNOWN_UNIT) {
-        arg_puts(b, "U");
-        b->n_unattributed++;
+        type = 'M';
+    } else if (r->status == SGS_RECORD_UNKNOWN_UNIT || !r->unit) {
+        type = 'U';
     } else {
-        arg_puts(b, "R");
-    }
-    arg_puts(b, r->has_identity ? r->identity : "");
-    arg_puts(b, r->month);
-    arg_puts(b, r->day);
-    arg_puts(b, r->unit ? r->unit->id : "");
-    if (r->status == SGS_RECORD_VALID || r->status == SGS_RECORD_INVALID) {
+        type = 'R';
+        unit = (uint32_t)r->unit->index;
         f |= r->late ? 1 : 0;
         f |= r->status == SGS_RECORD_INVALID ? 2 : 0;
         f |= r->kind == SGS_KIND_LICENSE ? 4 : 0;
         f |= r->kind == SGS_KIND_PENALTY ? 8 : 0;
-        if (r->unit && c->unit_stamp[r->unit->index] != b->gen) {
-            c->unit_stamp[r->unit->index] = b->gen;
-            if (b->n_units == b->cap_units) {
-                size_t nc = b->cap_units ? b->cap_units * 2 : 64;
-                size_t *nu = realloc(b->units, nc * sizeof(*nu));
-                if (nu) {
-                    b->units = nu;
-                    b->cap_units = nc;
-                }
+        wd = r->late ? r->workdays_late : 0;
+        note_unit(c, b, r->unit->index);
+        if (r->has_identity) {
+            ident = ident_add(b, c->hash_seed, r->identity, strlen(r->identity));
+            if (ident == IDENT_OOM) {
+                b->arena.oom = 1;
+                ident = UINT32_MAX;
+            } else if (ident == IDENT_DUP) {
+                /* a second copy in the same batch: a duplicate whatever Redis says */
+                type = 'D';
+                f = wd = 0;
+                ident = UINT32_MAX;
             }
-            if (b->n_units < b->cap_units)
-                b->units[b->n_units++] = r->unit->index;
         }
     }
-    snprintf(flags, sizeof(flags), "%d", f);
-    arg_puts(b, flags);
-    snprintf(wd, sizeof(wd), "%d", r->late ? r->workdays_late : 0);
-    arg_puts(b, wd);
-    if ((f & 1) && r->has_deadline) {
-        build_late_alert(c, r, m->partition, m->offset, &c->tmp);
-        arg_put(b, c->tmp.data, c->tmp.len);
+    g = group_for(b, type, r->report_day, unit, f, wd);
+    if (g == UINT32_MAX) {
+        b->arena.oom = 1;
     } else {
-        arg_put(b, "", 0);
+        batch_group *gr = &b->groups[g];
+        gr->n++;
+        if (ident != UINT32_MAX) {
+            batch_ident *e = &b->idents[ident];
+            e->group = g;
+            if (gr->tail == UINT32_MAX)
+                gr->head = ident;
+            else
+                b->idents[gr->tail].next = ident;
+            gr->tail = ident;
+            gr->n_ids++;
+        }
+    }
+    if (type == 'R' && (f & 1) && r->has_deadline) {
+        if (grow((void **)&b->alerts, &b->cap_alerts, b->n_alerts, sizeof(*b->alerts), 64) != 0) {
+            b->arena.oom = 1;
+        } else {
+            batch_alert *a = &b->alerts[b->n_alerts++];
+            build_late_alert(c, r, m->partition, m->offset, &c->tmp);
+            a->ident = ident;
+            a->unit = unit;
+            a->off = b->arena.len;
+            a->len = c->tmp.len;
+            sgs_buf_append(&b->arena, c->tmp.data, c->tmp.len);
+        }
     }
     if (r->status != SGS_RECORD_VALID) {
         build_reject(c, r, m, &c->tmp);
@@ -398,7 +584,7 @@ int sgs_consumer_sync_partition(sgs_consumer *c, int32_t partition)
     char key[512], err[512];
     redisReply *r;
     part_state *ps = sgs_consumer_part(c, partition);
-    if (!ps || sgs_consumer_redis_ready(c) != 0)
+    if (!ps || sgs_consumer_redis_quiet(c) != 0)
         return -1;
     base_key(c, partition, key, sizeof(key));
     strncat(key, ":offset", sizeof(key) - strlen(key) - 1);
@@ -439,8 +625,14 @@ int sgs_consumer_flush_acks(sgs_consumer *c)
             n++;
     if (!n)
         return 0;
-    if (sgs_consumer_redis_ready(c) != 0)
+    if (sgs_consumer_redis_quiet(c) != 0)
         return -1;
+    n = 0; /* waiting for replies may have applied (or failed) sent batches */
+    for (int32_t p = 0; p < c->n_parts; p++)
+        if (c->parts[p].n_acks && c->parts[p].sent.n_msgs == 0)
+            n++;
+    if (!n)
+        return 0;
     which = calloc(n, sizeof(*which));
     counts = calloc(n, sizeof(*counts));
     if (!which || !counts) {
@@ -454,7 +646,7 @@ int sgs_consumer_flush_acks(sgs_consumer *c)
         size_t k = ps->n_acks;
         const char **argv;
         size_t *argvlen;
-        if (!k)
+        if (!k || ps->sent.n_msgs) /* a sent batch carries them */
             continue;
         argv = calloc(k + 2, sizeof(*argv));
         argvlen = calloc(k + 2, sizeof(*argvlen));
@@ -494,36 +686,59 @@ int sgs_consumer_flush_acks(sgs_consumer *c)
     return rc;
 }
 
-/* Counts what a successfully applied batch did, from its arguments and the
- * script's duplicate flags. */
-static void account(sgs_consumer *c, part_batch *b, const char *dups, size_t n_dups)
+/* Counts what an applied batch did, from its groups and the positions of
+ * the identities Redis already had ("3 17 52", in increasing order). */
+static void account(sgs_consumer *c, const part_batch *b, const char *dups, size_t len)
 {
-    for (size_t i = 0; i < b->n_msgs; i++) {
-        const char *type = b->arena.data + b->args[i * ARGS_PER_MSG].off;
-        int flags = atoi(b->arena.data + b->args[i * ARGS_PER_MSG + 5].off);
-        int dup = i < n_dups && dups[i] == '1';
-        if (type[0] == 'M') {
-            c->malformed++;
-        } else if (type[0] == 'U') {
-            c->unattributed++;
-        } else if (dup) {
-            c->duplicates++;
-        } else {
-            c->records++;
-            c->late += (flags & 1) != 0;
-            c->invalid += (flags & 2) != 0;
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const batch_group *g = &b->groups[i];
+        switch (g->type) {
+        case 'M':
+            c->malformed += g->n;
+            break;
+        case 'U':
+            c->unattributed += g->n;
+            break;
+        case 'D':
+            c->duplicates += g->n;
+            break;
+        default:
+            c->records += g->n;
+            c->late += (g->flags & 1) ? g->n : 0;
+            c->invalid += (g->flags & 2) ? g->n : 0;
         }
+    }
+    for (size_t i = 0; i < len;) {
+        uint32_t pos = 0;
+        while (i < len && dups[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        while (i < len && dups[i] >= '0' && dups[i] <= '9')
+            pos = pos * 10 + (uint32_t)(dups[i++] - '0');
+        if (pos == 0 || pos > b->n_idents) {
+            sgs_warn("batch script: unexpected duplicate position %" PRIu32, pos);
+            break;
+        }
+        const batch_group *g = &b->groups[b->idents[b->order[pos - 1]].group];
+        c->records--;
+        c->late -= (g->flags & 1) != 0;
+        c->invalid -= (g->flags & 2) != 0;
+        c->duplicates++;
     }
     c->rejects += b->n_rejects;
     c->messages += b->n_msgs;
 }
 
-/* ARGV scratch reused for every EVALSHA. */
+/* ARGV of the EVALSHA being built, reused for every one. A value whose `argv`
+ * is NULL lies at `off` in c->argtext (which may move while it is written). */
 typedef struct argv_scratch {
     const char **argv;
-    size_t *len;
-    size_t cap;
+    size_t *len, *off;
+    size_t n, cap;
 } argv_scratch;
+
+static argv_scratch scratch;
 
 static int scratch_reserve(argv_scratch *s, size_t n)
 {
@@ -537,111 +752,139 @@ static int scratch_reserve(argv_scratch *s, size_t n)
     if (!l)
         return -1;
     s->len = l;
+    size_t *o = realloc(s->off, n * sizeof(*o));
+    if (!o)
+        return -1;
+    s->off = o;
     s->cap = n;
     return 0;
 }
 
-static argv_scratch scratch;
-
-void sgs_consumer_scratch_free(void)
+static void sc_put(const char *p, size_t len)
 {
-    free(scratch.argv);
-    free(scratch.len);
-    memset(&scratch, 0, sizeof(scratch));
+    scratch.argv[scratch.n] = p;
+    scratch.len[scratch.n++] = len;
 }
 
-/* Appends the EVALSHA of one partition's batch to the connection's pipeline. */
-static int append_eval(sgs_consumer *c, int32_t p, char *strs, size_t strs_size)
+static void sc_puts(const char *p)
+{
+    sc_put(p, strlen(p));
+}
+
+/* A value formatted into c->argtext. */
+static void sc_printf(sgs_consumer *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sc_printf(sgs_consumer *c, const char *fmt, ...)
+{
+    va_list ap;
+    size_t start = c->argtext.len;
+    char tmp[512];
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(tmp))
+        n = (int)sizeof(tmp) - 1;
+    sgs_buf_append(&c->argtext, tmp, (size_t)n);
+    scratch.argv[scratch.n] = NULL;
+    scratch.off[scratch.n] = start;
+    scratch.len[scratch.n++] = (size_t)n;
+}
+
+static void sc_putint(sgs_consumer *c, int64_t v)
+{
+    size_t start = c->argtext.len;
+    sgs_buf_put_i64(&c->argtext, v);
+    scratch.argv[scratch.n] = NULL;
+    scratch.off[scratch.n] = start;
+    scratch.len[scratch.n++] = c->argtext.len - start;
+}
+
+/* Appends the EVALSHA of one partition's sent batch to the connection's
+ * pipeline (see script.c for the layout). */
+static int append_eval(sgs_consumer *c, int32_t p)
 {
     part_state *ps = &c->parts[p];
-    part_batch *b = &ps->batch;
-    size_t n = 4 + FIXED_ARGS + ps->n_acks + 2 + 2 * b->n_units + b->n_args, k = 0;
-    char *base = strs, *expected, *newoff, *lrid, *nacks, *nunits;
-    size_t used = 0;
-    double thr = sgs_config_get_double(c->cfg, "alert.late_rate_threshold");
+    part_batch *b = &ps->sent;
+    size_t n = 20 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 3 * b->n_alerts + b->n_idents;
+    uint32_t pos = 0;
 
-    if (scratch_reserve(&scratch, n) != 0)
+    if (b->n_acks > ps->n_acks)
+        b->n_acks = ps->n_acks;
+    if (scratch_reserve(&scratch, n) != 0 ||
+        grow((void **)&b->order, &b->cap_order, b->n_idents, sizeof(*b->order), 1024) != 0)
         return -1;
-#define PUTSTR(var, ...)                                                                           \
-    do {                                                                                           \
-        var = strs + used;                                                                         \
-        used += (size_t)snprintf(strs + used, strs_size - used, __VA_ARGS__) + 1;                  \
-    } while (0)
-    PUTSTR(base, "%s:{%s:%" PRId32 "}", c->prefix, c->topic, p);
-    PUTSTR(expected, "%" PRId64, ps->stored);
-    PUTSTR(newoff, "%" PRId64, b->last + 1);
-    PUTSTR(lrid, "late_rate:%s:%" PRId32 ":%" PRId64, c->topic, p, b->last);
-    PUTSTR(nacks, "%zu", ps->n_acks);
-    PUTSTR(nunits, "%zu", b->n_units);
-    char *retention, *tz, *thr_h, *minrec, *window, *thrtext;
-    PUTSTR(retention, "%ld", sgs_config_get_int(c->cfg, "consumer.day_retention_days"));
-    PUTSTR(tz, "%d", c->rules.tz_offset);
-    PUTSTR(thr_h, "%lld", (long long)(thr * 100.0 + 0.5));
-    PUTSTR(minrec, "%ld", sgs_config_get_int(c->cfg, "alert.late_rate_min_records"));
-    PUTSTR(window, "%ld", sgs_config_get_int(c->cfg, "alert.window_days"));
-    PUTSTR(thrtext, "%.1f", thr);
-#undef PUTSTR
-    if (used > strs_size)
-        return -1;
-
-    scratch.argv[k++] = "EVALSHA";
-    scratch.argv[k++] = c->script_sha;
-    scratch.argv[k++] = "1";
-    scratch.argv[k++] = base;
-    scratch.argv[k++] = expected;
-    scratch.argv[k++] = newoff;
-    scratch.argv[k++] = c->prefix;
-    scratch.argv[k++] = retention;
-    scratch.argv[k++] = tz;
-    scratch.argv[k++] = thr_h;
-    scratch.argv[k++] = minrec;
-    scratch.argv[k++] = window;
-    scratch.argv[k++] = thrtext;
-    scratch.argv[k++] = lrid;
-    scratch.argv[k++] = nacks;
-    for (size_t i = 0; i < k; i++)
-        scratch.len[i] = strlen(scratch.argv[i]);
-    for (size_t i = 0; i < ps->n_acks; i++) {
-        scratch.argv[k] = ps->acks[i];
-        scratch.len[k++] = strlen(ps->acks[i]);
-    }
-    scratch.argv[k] = b->rejects.data ? b->rejects.data : "";
-    scratch.len[k++] = b->rejects.len;
-    scratch.argv[k] = nunits;
-    scratch.len[k++] = strlen(nunits);
-    /* unit names: "<id JSON>\x1f<name JSON>" built into c->tmp, referenced by offset */
-    sgs_buf_reset(&c->tmp);
-    size_t *offs = NULL;
-    if (b->n_units) {
-        offs = malloc(b->n_units * 2 * sizeof(*offs));
-        if (!offs)
-            return -1;
-        for (size_t i = 0; i < b->n_units; i++) {
-            const sgs_unit *u = sgs_registry_at(c->registry, b->units[i]);
-            offs[2 * i] = c->tmp.len;
-            sgs_buf_put_json_string(&c->tmp, u->id, strlen(u->id));
-            sgs_buf_putc(&c->tmp, '\x1f');
-            sgs_buf_put_json_string(&c->tmp, u->name, strlen(u->name));
-            offs[2 * i + 1] = c->tmp.len;
-        }
-    }
-    if (c->tmp.oom) {
-        free(offs);
-        return -1;
-    }
+    sgs_buf_reset(&c->argtext);
+    scratch.n = 0;
+    sc_puts("EVALSHA");
+    sc_puts(c->script_sha);
+    sc_puts("1");
+    sc_printf(c, "%s:{%s:%" PRId32 "}", c->prefix, c->topic, p);
+    sc_putint(c, ps->stored);
+    sc_putint(c, b->last + 1);
+    sc_puts(c->prefix);
+    sc_putint(c, c->cf_retention);
+    sc_putint(c, c->rules.tz_offset);
+    sc_putint(c, c->cf_thr_h);
+    sc_putint(c, c->cf_minrec);
+    sc_putint(c, c->cf_window);
+    sc_puts(c->cf_thrtext);
+    sc_printf(c, "late_rate:%s:%" PRId32 ":%" PRId64, c->topic, p, b->last);
+    sc_putint(c, (int64_t)b->n_acks);
+    for (size_t i = 0; i < b->n_acks; i++)
+        sc_puts(ps->acks[i]);
+    sc_put(b->rejects.data ? b->rejects.data : "", b->rejects.len);
+    /* units: id, then "<id JSON>\x1f<name JSON>" */
+    sc_putint(c, (int64_t)b->n_units);
     for (size_t i = 0; i < b->n_units; i++) {
         const sgs_unit *u = sgs_registry_at(c->registry, b->units[i]);
-        scratch.argv[k] = u->id;
-        scratch.len[k++] = strlen(u->id);
-        scratch.argv[k] = c->tmp.data + offs[2 * i];
-        scratch.len[k++] = offs[2 * i + 1] - offs[2 * i];
+        size_t start;
+        sc_puts(u->id);
+        start = c->argtext.len;
+        sgs_buf_put_json_string(&c->argtext, u->id, strlen(u->id));
+        sgs_buf_putc(&c->argtext, '\x1f');
+        sgs_buf_put_json_string(&c->argtext, u->name, strlen(u->name));
+        scratch.argv[scratch.n] = NULL;
+        scratch.off[scratch.n] = start;
+        scratch.len[scratch.n++] = c->argtext.len - start;
     }
-    free(offs);
-    for (size_t i = 0; i < b->n_args; i++) {
-        scratch.argv[k] = b->arena.data + b->args[i].off;
-        scratch.len[k++] = b->args[i].len;
+    /* groups: type, day, unit, flags, workdays late, messages, identities */
+    sc_putint(c, (int64_t)b->n_groups);
+    for (size_t i = 0; i < b->n_groups; i++) {
+        batch_group *g = &b->groups[i];
+        char day[11];
+        sc_put(&g->type, 1);
+        sc_printf(c, "%s", sgs_day_format(g->day, day));
+        sc_puts(g->unit == UINT32_MAX ? "" : sgs_registry_at(c->registry, g->unit)->id);
+        sc_putint(c, g->flags);
+        sc_putint(c, g->wd);
+        sc_putint(c, g->n);
+        sc_putint(c, g->n_ids);
+        for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next) {
+            b->idents[e].pos = ++pos;
+            b->order[pos - 1] = e;
+        }
     }
-    if (redisAppendCommandArgv(c->redis, (int)k, scratch.argv, scratch.len) != REDIS_OK)
+    /* alerts: identity position (0: none), unit, JSON */
+    sc_putint(c, (int64_t)b->n_alerts);
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        const batch_alert *a = &b->alerts[i];
+        sc_putint(c, a->ident == UINT32_MAX ? 0 : b->idents[a->ident].pos);
+        sc_puts(sgs_registry_at(c->registry, a->unit)->id);
+        sc_put(b->arena.data + a->off, a->len);
+    }
+    /* the identities, group by group */
+    for (uint32_t i = 0; i < pos; i++) {
+        const batch_ident *e = &b->idents[b->order[i]];
+        sc_put(b->arena.data + e->off, e->len);
+    }
+    if (c->argtext.oom)
+        return -1;
+    for (size_t i = 0; i < scratch.n; i++)
+        if (!scratch.argv[i])
+            scratch.argv[i] = c->argtext.data + scratch.off[i];
+    if (redisAppendCommandArgv(c->redis, (int)scratch.n, scratch.argv, scratch.len) != REDIS_OK)
         return -1;
     return 0;
 }
@@ -669,48 +912,82 @@ void sgs_consumer_seek(sgs_consumer *c, int32_t p, int64_t offset)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-int sgs_consumer_flush(sgs_consumer *c)
+/* Sends one EVALSHA per partition with a batch, pipelined, without reading
+ * the replies. retry: the sent batches Redis did not apply; else the batches
+ * being collected (which become the sent ones). */
+static int send_batches(sgs_consumer *c, int retry)
 {
-    int32_t *which;
-    size_t n = 0, m;
-    int rc = 0, noscript = 0;
-    char strs[2048];
+    size_t n = 0;
+    int done = 0;
 
-    if (c->batch_msgs == 0)
-        return 0;
-    if (sgs_consumer_redis_ready(c) != 0)
-        return -1;
-    which = malloc((size_t)c->n_parts * sizeof(*which));
-    if (!which)
+    if (c->n_inflight)
+        return -1; /* replies owed: settle first */
+    if (grow((void **)&c->inflight, &c->cap_inflight, (size_t)c->n_parts, sizeof(*c->inflight),
+             (size_t)c->n_parts + 1) != 0)
         return -1;
     for (int32_t p = 0; p < c->n_parts; p++) {
-        if (c->parts[p].batch.n_msgs == 0)
-            continue;
-        if (c->parts[p].batch.arena.oom || c->parts[p].batch.rejects.oom) {
+        part_state *ps = &c->parts[p];
+        if (retry) {
+            if (ps->sent.n_msgs == 0)
+                continue;
+        } else {
+            part_batch tmp;
+            if (ps->batch.n_msgs == 0 || ps->sent.n_msgs != 0)
+                continue;
+            tmp = ps->sent;
+            ps->sent = ps->batch;
+            ps->batch = tmp;
+            c->batch_msgs -= ps->sent.n_msgs;
+            c->sent_msgs += ps->sent.n_msgs;
+            ps->sent.n_acks = ps->n_acks;
+        }
+        if (ps->sent.arena.oom || ps->sent.rejects.oom) {
             sgs_error("partition %" PRId32 ": out of memory building a batch; dropping it", p);
             sgs_consumer_drop_batch(c, p);
-            sgs_consumer_seek(c, p, c->parts[p].stored);
+            sgs_consumer_seek(c, p, ps->stored);
             continue;
         }
-        if (append_eval(c, p, strs, sizeof(strs)) != 0) {
-            sgs_consumer_redis_lost(c, "cannot build the command");
-            free(which);
+        if (append_eval(c, p) != 0) {
+            sgs_consumer_redis_lost(c, "cannot build the batch command");
             return -1;
         }
-        which[n++] = p;
+        c->inflight[n++] = p;
     }
+    /* Write it all now: Redis runs the scripts while we read the next batch. */
+    while (n && !done) {
+        if (redisBufferWrite(c->redis, &done) != REDIS_OK) {
+            sgs_consumer_redis_lost(c, c->redis->errstr[0] ? c->redis->errstr : "write failed");
+            return -1;
+        }
+    }
+    c->n_inflight = n;
+    return 0;
+}
+
+/* Reads the replies of the EVALSHAs in flight and takes their outcome. */
+static int complete(sgs_consumer *c)
+{
+    int rc = 0, noscript = 0, resend = 0;
+    size_t n = c->n_inflight, m;
     int64_t t_redis = sgs_now_ms();
+
+    c->n_inflight = 0;
     for (m = 0; m < n; m++) {
-        int32_t p = which[m];
+        int32_t p = c->inflight[m];
         part_state *ps = &c->parts[p];
-        part_batch *b = &ps->batch;
+        part_batch *b = &ps->sent;
         redisReply *r = NULL;
-        if (redisGetReply(c->redis, (void **)&r) != REDIS_OK || !r) {
+        if (!c->redis || redisGetReply(c->redis, (void **)&r) != REDIS_OK || !r) {
             /* Broken connection: scripts already run are fenced on the retry and
              * recognised as applied (their stored offset is our batch end). */
-            sgs_consumer_redis_lost(c, c->redis->errstr[0] ? c->redis->errstr : "no reply");
+            sgs_consumer_redis_lost(c, c->redis && c->redis->errstr[0] ? c->redis->errstr
+                                                                       : "no reply");
             rc = -1;
             break;
+        }
+        if (b->n_msgs == 0) {
+            freeReplyObject(r); /* dropped meanwhile (partition lost) */
+            continue;
         }
         if (r->type == REDIS_REPLY_ERROR) {
             if (strncmp(r->str, "NOSCRIPT", 8) == 0)
@@ -722,7 +999,8 @@ int sgs_consumer_flush(sgs_consumer *c)
             continue;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_STRING) {
             freeReplyObject(r);
             redis_refused(c, "unexpected reply to the batch script");
             rc = -1;
@@ -737,10 +1015,12 @@ int sgs_consumer_flush(sgs_consumer *c)
                          " was already applied; recovering its alerts",
                          p, stored);
                 account(c, b, "", 0);
-                batch_clear(c, b);
+                take_acks(ps, b->n_acks);
+                sent_clear(c, b);
                 ps->stored = stored;
                 store_offset(c, p, stored);
-                resend_outbox(c, p);
+                ps->resend = 1;
+                resend = 1;
                 continue;
             }
             if (stored < 0) {
@@ -756,37 +1036,95 @@ int sgs_consumer_flush(sgs_consumer *c)
             sgs_warn("partition %" PRId32 ": fenced: Redis holds offset %" PRId64
                      ", this batch starts after %" PRId64 "; dropping it and seeking",
                      p, stored, ps->stored);
-            batch_clear(c, b);
+            sgs_consumer_drop_batch(c, p); /* the one collected after it too */
             ps->stored = stored;
             ps->next = stored;
             sgs_consumer_seek(c, p, stored);
+            ps->resend = 1;
+            resend = 1;
             continue;
         }
         /* OK */
         {
-            const char *dups = r->element[1]->str;
-            size_t n_dups = r->element[1]->len;
             const redisReply *entry = r->elements > 2 ? r->element[2] : NULL;
-            account(c, b, dups, n_dups);
-            take_acks(ps, ps->n_acks);
+            account(c, b, r->element[1]->str, r->element[1]->len);
+            take_acks(ps, b->n_acks);
             ps->stored = b->last + 1;
             store_offset(c, p, ps->stored);
             if (entry && entry->type == REDIS_REPLY_STRING && entry->len > 0)
                 sgs_consumer_outbox_send(c, p, ps->stored, entry->str, entry->len);
-            batch_clear(c, b);
+            sent_clear(c, b);
             freeReplyObject(r);
         }
     }
-    free(which);
     c->ms_redis += sgs_now_ms() - t_redis;
     if (rc == 0) {
         c->last_msg_ms = sgs_wall_ms();
         redis_recovered(c);
     }
+    /* Only now, with no reply owed, other commands may use the connection. */
+    for (int32_t p = 0; resend && c->redis && p < c->n_parts; p++) {
+        if (!c->parts[p].resend)
+            continue;
+        c->parts[p].resend = 0;
+        if (resend_outbox(c, p) != 0)
+            break;
+    }
     if (noscript && c->redis) {
-        /* Redis restarted and lost its script cache: nothing ran. Reload, retry. */
-        if (load_script(c) == 0)
-            return sgs_consumer_flush(c);
+        /* Redis restarted and lost its script cache: nothing ran. Reload; the
+         * caller retries. */
+        load_script(c);
     }
     return rc;
+}
+
+int sgs_consumer_settle(sgs_consumer *c)
+{
+    if (c->n_inflight)
+        complete(c);
+    if (c->sent_msgs == 0)
+        return 0;
+    /* Sent batches Redis did not apply: send them again, and wait for them. */
+    if (sgs_consumer_redis_ready(c) != 0 || send_batches(c, 1) != 0)
+        return -1;
+    complete(c);
+    return c->sent_msgs ? -1 : 0;
+}
+
+int sgs_consumer_submit(sgs_consumer *c)
+{
+    if (sgs_consumer_settle(c) != 0)
+        return -1;
+    if (c->batch_msgs == 0)
+        return 0;
+    if (sgs_consumer_redis_ready(c) != 0)
+        return -1;
+    return send_batches(c, 0);
+}
+
+int sgs_consumer_flush(sgs_consumer *c)
+{
+    if (sgs_consumer_submit(c) != 0)
+        return -1;
+    return sgs_consumer_settle(c);
+}
+
+int sgs_consumer_redis_quiet(sgs_consumer *c)
+{
+    if (sgs_consumer_redis_ready(c) != 0)
+        return -1;
+    if (c->n_inflight)
+        complete(c);
+    return c->redis ? 0 : -1;
+}
+
+void sgs_consumer_pipeline_free(sgs_consumer *c)
+{
+    free(scratch.argv);
+    free(scratch.len);
+    free(scratch.off);
+    memset(&scratch, 0, sizeof(scratch));
+    free(c->inflight);
+    c->inflight = NULL;
+    sgs_buf_free(&c->argtext);
 }

@@ -437,8 +437,8 @@ RESEND_LINE = "re-sending undelivered alerts/rejects"
 def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions, extra=()):
     """Runs sgs-consumer round after round and SIGKILLs it mid-stream, once
     per entry of `kinds` (in that order):
-      "plain"   SIGKILL from outside at a random moment (0-120 ms) after the
-                round's first batch reached Redis;
+      "plain"   SIGKILL from outside once the messages written to Redis pass a
+                random point (2-70 %) of the round's input;
       "write"   strace kills the K-th write(2) of a thread: hiredis sending a
                 batch script (or a command at assignment);
       "read"    the K-th read(2): hiredis waiting for a script's reply (Redis
@@ -494,11 +494,15 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
         p = spawn(cmd, tmp, name="round%02d-%s" % (rounds, kind))
         rounds += 1
         wait_until(lambda: progress(c, tag) > base or not p.alive(), timeout=60,
-                   what="round %d: first batch" % rounds)
+                   interval=0.001, what="round %d: first batch" % rounds)
         if progress(c, tag) > base:
             restart_s.append(time.monotonic() - t0)
         if kind == "plain":
-            time.sleep(rnd.uniform(0.0, 0.12))
+            # a random point of the round's input, not of time: the consumer
+            # can go through a whole round's input in tens of milliseconds
+            goal = base + int(rnd.uniform(0.02, 0.7) * (produced - base))
+            wait_until(lambda: progress(c, tag) >= goal or not p.alive(), timeout=60,
+                       interval=0.001, what="round %d: kill point" % rounds)
             p.kill()
         else:
             # let strace fire; if K is never reached (the input is done and the

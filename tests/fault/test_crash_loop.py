@@ -4,8 +4,8 @@ works through a generated month of 100,000 records, and restarted each time.
 
 The month is produced in slices, one before each round, so every round starts
 with unread input. Two kinds of kill:
-  - from outside: SIGKILL at a random moment after the round's first batch
-    reached Redis;
+  - from outside: SIGKILL once the messages written to Redis pass a random
+    point of the round's input;
   - from inside, with strace fault injection: the K-th `write` (hiredis sends
     the batch script), `read` (hiredis waits for the script's reply: Redis has
     run it or is running it, the consumer never learns the outcome) or
