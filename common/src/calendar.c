@@ -116,7 +116,8 @@ static void note_fallback(const sgs_calendar *cal, int year, uint64_t lookups)
     }
 }
 
-int sgs_calendar_is_workday(const sgs_calendar *cal, sgs_day day)
+/* sgs_calendar_is_workday(), inlined into the deadline loop. */
+static inline int is_workday(const sgs_calendar *cal, sgs_day day)
 {
     if (day >= cal->base && day < cal->end) {
         unsigned char k = cal->kind[day - cal->base];
@@ -128,6 +129,11 @@ int sgs_calendar_is_workday(const sgs_calendar *cal, sgs_day day)
     return sgs_day_weekday(day) < 5;
 }
 
+int sgs_calendar_is_workday(const sgs_calendar *cal, sgs_day day)
+{
+    return is_workday(cal, day);
+}
+
 int sgs_calendar_covers(const sgs_calendar *cal, sgs_day day)
 {
     return day >= cal->base && day < cal->end && cal->kind[day - cal->base] != DAY_UNLISTED;
@@ -137,13 +143,13 @@ sgs_day sgs_calendar_deadline(const sgs_calendar *cal, sgs_day decision, int n,
                               int count_decision_day)
 {
     int left = n;
-    if (count_decision_day && left > 0 && sgs_calendar_is_workday(cal, decision)) {
+    if (count_decision_day && left > 0 && is_workday(cal, decision)) {
         left--;
     }
     sgs_day day = decision;
     while (left > 0) {
         day++;
-        if (sgs_calendar_is_workday(cal, day)) {
+        if (is_workday(cal, day)) {
             left--;
         }
     }

@@ -1,9 +1,12 @@
 /* Normal form of decision document numbers (DOMAIN.md §4).
  *
- * Two passes over a bounded buffer of code points: the first decodes the UTF-8
- * strictly, maps full-width digits and letters to ASCII and drops white space;
- * the second finds the brackets that enclose a 4-digit year, rewrites them as
- * 〔〕 and reads the serial after the last of them. Nothing is allocated. */
+ * The leading characters that stay as they are (CJK, most ASCII) are copied;
+ * when the rest has the usual shape "〔2023〕45号" (or 第045号) it is written
+ * directly. Otherwise the rest takes two passes over a bounded buffer of code
+ * points: the first decodes the UTF-8 strictly, maps full-width digits and
+ * letters to ASCII, drops white space and rewrites the brackets that enclose a
+ * 4-digit year as 〔〕; the second writes the normal form and reads the serial
+ * after the last year bracket. Nothing is allocated. */
 #include "sgs/docno.h"
 
 #include <stdint.h>
@@ -73,43 +76,58 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
     return n;
 }
 
-/* Appends cp as UTF-8 to buf (capacity cap including the final NUL). -1 when it
- * does not fit. */
-static int utf8_put(char *buf, size_t cap, size_t *used, uint32_t cp)
+/* UTF-8 length of cp. */
+static size_t utf8_len(uint32_t cp)
 {
-    unsigned char tmp[4];
-    size_t n;
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
 
-    if (cp < 0x80) {
-        tmp[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (unsigned char)(0xC0 | (cp >> 6));
-        tmp[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (unsigned char)(0xE0 | (cp >> 12));
-        tmp[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        tmp[0] = (unsigned char)(0xF0 | (cp >> 18));
-        tmp[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
+/* Appends the n code points at cps as UTF-8 to buf, which holds SGS_DOCNO_MAX
+ * bytes with the final NUL (the caller has zeroed it). -1 when they do not fit. */
+static int put_cps(char *buf, size_t *used, const uint32_t *cps, size_t n)
+{
+    unsigned char *p = (unsigned char *)buf;
+    size_t u = *used;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t cp = cps[i];
+        size_t k = utf8_len(cp);
+
+        if (u + k >= SGS_DOCNO_MAX) {
+            return -1;
+        }
+        switch (k) {
+        case 1:
+            p[u] = (unsigned char)cp;
+            break;
+        case 2:
+            p[u] = (unsigned char)(0xC0 | (cp >> 6));
+            p[u + 1] = (unsigned char)(0x80 | (cp & 0x3F));
+            break;
+        case 3:
+            p[u] = (unsigned char)(0xE0 | (cp >> 12));
+            p[u + 1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            p[u + 2] = (unsigned char)(0x80 | (cp & 0x3F));
+            break;
+        default:
+            p[u] = (unsigned char)(0xF0 | (cp >> 18));
+            p[u + 1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            p[u + 2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            p[u + 3] = (unsigned char)(0x80 | (cp & 0x3F));
+            break;
+        }
+        u += k;
     }
-    if (*used + n >= cap) {
-        return -1;
-    }
-    memcpy(buf + *used, tmp, n);
-    *used += n;
-    buf[*used] = '\0';
+    *used = u;
     return 0;
 }
 
 static int is_space(uint32_t cp)
 {
+    if (cp > 0x3000) {
+        return cp == 0xFEFF; /* the common case, CJK, in two comparisons */
+    }
     return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0xA0 || cp == 0x1680 ||
            (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
            cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
@@ -117,7 +135,10 @@ static int is_space(uint32_t cp)
 
 static uint32_t map_fullwidth(uint32_t cp)
 {
-    if (cp >= 0xFF10 && cp <= 0xFF19) {
+    if (cp < 0xFF10) {
+        return cp;
+    }
+    if (cp <= 0xFF19) {
         return '0' + (cp - 0xFF10);
     }
     if (cp >= 0xFF21 && cp <= 0xFF3A) {
@@ -188,20 +209,22 @@ static int read_serial(const uint32_t *cps, size_t n, size_t *i, uint64_t *value
     return 0;
 }
 
-static int put_decimal(char *buf, size_t cap, size_t *used, size_t *chars, uint64_t v)
+/* Appends v in decimal to buf (as put_cps) and counts its digits in *chars. */
+static int put_decimal(char *buf, size_t *used, size_t *chars, uint64_t v)
 {
     char tmp[24];
-    int n = 0;
+    size_t n = 0;
 
     do {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
+    if (*used + n >= SGS_DOCNO_MAX) {
+        return -1;
+    }
+    *chars += n;
     while (n > 0) {
-        if (utf8_put(buf, cap, used, (uint32_t)tmp[--n]) != 0) {
-            return -1;
-        }
-        (*chars)++;
+        buf[(*used)++] = tmp[--n];
     }
     return 0;
 }
@@ -212,27 +235,119 @@ static int fail(sgs_docno *out)
     return -1;
 }
 
+/* Bytes of the leading characters of s that the normal form keeps as they are
+ * and that cannot start a year bracket: printable ASCII other than '[' and '(',
+ * and U+4000-U+9FFF (lead bytes E4-E9, which covers the CJK ideographs). Their
+ * number goes to *chars. */
+static size_t plain_prefix(const unsigned char *s, size_t len, size_t *chars)
+{
+    size_t i = 0, n = 0;
+
+    while (i < len) {
+        if (s[i] >= 0xE4 && s[i] <= 0xE9 && len - i >= 3 && (s[i + 1] & 0xC0) == 0x80 &&
+            (s[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+        } else if (s[i] > 0x20 && s[i] < 0x7F && s[i] != '[' && s[i] != '(') {
+            i++;
+        } else {
+            break;
+        }
+        n++;
+    }
+    *chars = n;
+    return i;
+}
+
+static int is_ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* The usual rest of a doc_no after its plain prefix, already in out->norm
+ * (used bytes, chars characters): "〔2023〕45号" or "〔2023〕第045号", ASCII
+ * digits, nothing else. Writes its normal form and the parts and returns 0, or
+ * returns -1 without writing anything when t (n bytes) has another shape. The
+ * caller makes sure that the result fits. */
+static int usual_rest(const unsigned char *t, size_t n, size_t used, size_t chars, sgs_docno *out)
+{
+    size_t i = 10, first, digits;
+    uint64_t v = 0;
+
+    if (n < 14 || memcmp(t, "〔", 3) != 0 || !is_ascii_digit(t[3]) || !is_ascii_digit(t[4]) ||
+        !is_ascii_digit(t[5]) || !is_ascii_digit(t[6]) || memcmp(t + 7, "〕", 3) != 0) {
+        return -1;
+    }
+    if (memcmp(t + i, "第", 3) == 0) {
+        i += 3;
+    }
+    first = i;
+    while (i < n && t[i] == '0') {
+        i++; /* leading zeros, or the serial 0 */
+    }
+    for (digits = 0; i + digits < n && is_ascii_digit(t[i + digits]); digits++) {
+        v = v * 10 + (t[i + digits] - '0');
+    }
+    if (i + digits == first || digits > SERIAL_DIGITS_MAX || n - i - digits != 3 ||
+        memcmp(t + i + digits, "号", 3) != 0) {
+        return -1;
+    }
+    memcpy(out->prefix, out->norm, used);
+    out->year = (t[3] - '0') * 1000 + (t[4] - '0') * 100 + (t[5] - '0') * 10 + (t[6] - '0');
+    out->has_serial = 1;
+    out->serial_lo = out->serial_hi = v;
+    memcpy(out->norm + used, t, 10);
+    used += 10;
+    if (digits == 0) {
+        out->norm[used++] = '0';
+        digits = 1;
+    } else {
+        memcpy(out->norm + used, t + i, digits);
+        used += digits;
+    }
+    memcpy(out->norm + used, "号", 3);
+    out->norm_chars = chars + 6 + digits + 1;
+    return 0;
+}
+
 int sgs_docno_normalize(const char *s, size_t len, sgs_docno *out)
 {
+    const unsigned char *u = (const unsigned char *)s;
     uint32_t cps[DOCNO_CP_MAX];
     size_t n = 0;
-    size_t pos = 0;
-    size_t i;
+    size_t pos, chars;
+    size_t i, j;
     size_t last_year = SIZE_MAX;
-    size_t used = 0;
-    size_t chars = 0;
+    size_t used;
+    uint64_t lo, hi;
     char *buf = out->norm;
-    const size_t cap = sizeof(out->norm);
 
+    /* The output is written into the zeroed out->norm without NULs of its own,
+     * and stays NUL-terminated as long as it fits (put_cps, put_decimal). */
     memset(out, 0, sizeof(*out));
     if (s == NULL) {
         return fail(out);
     }
 
-    /* Pass 1: decode, map full-width, drop white space. */
+    /* The plain characters at the start are copied as they are (the normal
+     * form starts with them: too many cannot fit); then the usual "〔2023〕45号"
+     * needs no decoding. Its normal form is never longer than the input, so an
+     * input shorter than SGS_DOCNO_MAX fits, without the character limit. */
+    pos = used = plain_prefix(u, len, &chars);
+    if (used >= SGS_DOCNO_MAX) {
+        return fail(out);
+    }
+    memcpy(buf, s, used);
+    if (len < SGS_DOCNO_MAX && usual_rest(u + pos, len - pos, used, chars, out) == 0) {
+        return 0;
+    }
+
+    /* Pass 1 over the rest: decode, map full-width, drop white space, and turn
+     * the brackets of every year bracket into 〔〕 as its closer arrives (year
+     * brackets cannot overlap: their inside is digits, which are neither
+     * openers nor closers). */
     while (pos < len) {
         uint32_t cp;
-        size_t k = utf8_decode((const unsigned char *)s + pos, len - pos, &cp);
+        size_t k = utf8_decode(u + pos, len - pos, &cp);
         if (k == 0 || cp == 0) {
             return fail(out); /* invalid UTF-8, or a NUL that would cut the C string */
         }
@@ -240,91 +355,78 @@ int sgs_docno_normalize(const char *s, size_t len, sgs_docno *out)
         if (is_space(cp)) {
             continue;
         }
-        if (n == DOCNO_CP_MAX) {
+        if (chars + n == DOCNO_CP_MAX) {
             return fail(out);
         }
         cps[n++] = map_fullwidth(cp);
-    }
-
-    for (i = 0; i < n; i++) {
-        if (is_year_bracket(cps, n, i)) {
-            last_year = i;
+        if (n >= 6 && !is_digit(cps[n - 1]) && is_digit(cps[n - 2]) &&
+            is_year_bracket(cps, n, n - 6)) {
+            cps[n - 6] = CP_OPEN;
+            cps[n - 1] = CP_CLOSE;
+            last_year = n - 6;
         }
     }
 
-    /* Pass 2: write the normal form. */
-    i = 0;
-    while (i < n) {
-        size_t k;
-
-        if (!is_year_bracket(cps, n, i)) {
-            if (utf8_put(buf, cap, &used, cps[i]) != 0) {
-                return fail(out);
-            }
-            chars++;
-            i++;
-            continue;
-        }
-        if (i == last_year) {
-            memcpy(out->prefix, buf, used + 1);
-            out->year = (int)((cps[i + 1] - '0') * 1000 + (cps[i + 2] - '0') * 100 +
-                              (cps[i + 3] - '0') * 10 + (cps[i + 4] - '0'));
-        }
-        if (utf8_put(buf, cap, &used, CP_OPEN) != 0) {
+    /* Pass 2: write the normal form. Without a year bracket it is the text of
+     * pass 1; with one, the serial after the last one is rewritten. */
+    if (last_year == SIZE_MAX) {
+        if (put_cps(buf, &used, cps, n) != 0) {
             return fail(out);
         }
-        for (k = 1; k <= 4; k++) {
-            if (utf8_put(buf, cap, &used, cps[i + k]) != 0) {
-                return fail(out);
-            }
-        }
-        if (utf8_put(buf, cap, &used, CP_CLOSE) != 0) {
+        out->norm_chars = chars + n;
+        return 0;
+    }
+    if (put_cps(buf, &used, cps, last_year) != 0) {
+        return fail(out);
+    }
+    memcpy(out->prefix, buf, used);
+    out->year = (int)((cps[last_year + 1] - '0') * 1000 + (cps[last_year + 2] - '0') * 100 +
+                      (cps[last_year + 3] - '0') * 10 + (cps[last_year + 4] - '0'));
+    i = last_year + 6;
+    if (put_cps(buf, &used, cps + last_year, 6) != 0) {
+        return fail(out);
+    }
+    out->norm_chars = chars + i;
+
+    /* The serial: optional 第, digits, and maybe a range "12号-13号". Without
+     * one (or with an absurd one) the rest is copied as it is. */
+    j = i;
+    if (j < n && cps[j] == CP_DI && j + 1 < n && is_digit(cps[j + 1])) {
+        j++;
+    }
+    if (read_serial(cps, n, &j, &lo) == 0) {
+        out->has_serial = 1;
+        out->serial_lo = out->serial_hi = lo;
+        if (put_decimal(buf, &used, &out->norm_chars, lo) != 0) {
             return fail(out);
         }
-        chars += 6;
-        i += 6;
-        if (i - 6 != last_year) {
-            continue;
+        i = j;
+        /* Range: [号] separator [第] digits, with a larger second number. */
+        if (j < n && cps[j] == CP_HAO) {
+            j++;
         }
-
-        /* The serial: optional 第, digits, and maybe a range "12号-13号". */
-        {
-            size_t j = i;
-            uint64_t lo, hi;
-
-            if (j < n && cps[j] == CP_DI && j + 1 < n && is_digit(cps[j + 1])) {
+        if (j < n && is_range_sep(cps[j])) {
+            j++;
+            if (j < n && cps[j] == CP_DI) {
                 j++;
             }
-            if (read_serial(cps, n, &j, &lo) != 0) {
-                continue; /* no serial (or an absurd one): the rest is copied as is */
-            }
-            out->has_serial = 1;
-            out->serial_lo = out->serial_hi = lo;
-            if (put_decimal(buf, cap, &used, &chars, lo) != 0) {
-                return fail(out);
-            }
-            i = j;
-            /* Range: [号] separator [第] digits, with a larger second number. */
-            if (j < n && cps[j] == CP_HAO) {
-                j++;
-            }
-            if (j < n && is_range_sep(cps[j])) {
-                j++;
-                if (j < n && cps[j] == CP_DI) {
-                    j++;
+            if (read_serial(cps, n, &j, &hi) == 0 && hi > lo) {
+                out->serial_hi = hi;
+                if (used + 1 >= SGS_DOCNO_MAX) {
+                    return fail(out);
                 }
-                if (read_serial(cps, n, &j, &hi) == 0 && hi > lo) {
-                    out->serial_hi = hi;
-                    if (utf8_put(buf, cap, &used, '-') != 0 ||
-                        put_decimal(buf, cap, &used, &chars, hi) != 0) {
-                        return fail(out);
-                    }
-                    chars++;
-                    i = j;
+                buf[used++] = '-';
+                out->norm_chars++;
+                if (put_decimal(buf, &used, &out->norm_chars, hi) != 0) {
+                    return fail(out);
                 }
+                i = j;
             }
         }
     }
-    out->norm_chars = chars;
+    if (put_cps(buf, &used, cps + i, n - i) != 0) {
+        return fail(out);
+    }
+    out->norm_chars += n - i;
     return 0;
 }

@@ -20,37 +20,49 @@ int sgs_uscc_char_value(char c)
     return (int)uscc_values[(unsigned char)c] - 1;
 }
 
-char sgs_uscc_check_char(const char *s17)
+/* Weight of position i (0-based): 3^i mod 31. */
+static const unsigned char uscc_weights[17] = {1,  3,  9,  27, 19, 26, 16, 17, 20,
+                                               29, 25, 13, 8,  24, 10, 30, 28};
+
+/* The weighted sum of the first 17 characters of s17, -1 if one of them is not
+ * in the alphabet. */
+static int uscc_sum(const char *s17)
 {
-    /* Weight of position i (0-based) is 3^i mod 31. */
-    int weight = 1;
     int sum = 0;
     int i;
 
     for (i = 0; i < 17; i++) {
         int v = sgs_uscc_char_value(s17[i]);
         if (v < 0) {
-            return '\0';
+            return -1;
         }
-        sum += v * weight;
-        weight = weight * 3 % 31;
+        sum += v * uscc_weights[i];
+    }
+    return sum;
+}
+
+char sgs_uscc_check_char(const char *s17)
+{
+    int sum = uscc_sum(s17);
+
+    if (sum < 0) {
+        return '\0';
     }
     return uscc_alphabet[(31 - sum % 31) % 31];
 }
 
 enum sgs_uscc_result sgs_uscc_check(const char *s, size_t len)
 {
-    size_t i;
+    int sum;
 
     if (s == NULL || len != 18) {
         return SGS_USCC_BAD_LENGTH;
     }
-    for (i = 0; i < 18; i++) {
-        if (sgs_uscc_char_value(s[i]) < 0) {
-            return SGS_USCC_BAD_CHAR;
-        }
+    sum = uscc_sum(s);
+    if (sum < 0 || sgs_uscc_char_value(s[17]) < 0) {
+        return SGS_USCC_BAD_CHAR;
     }
-    return sgs_uscc_check_char(s) == s[17] ? SGS_USCC_OK : SGS_USCC_BAD_CHECK;
+    return uscc_alphabet[(31 - sum % 31) % 31] == s[17] ? SGS_USCC_OK : SGS_USCC_BAD_CHECK;
 }
 
 int sgs_uscc_is_placeholder(const char *s, size_t len)

@@ -264,18 +264,20 @@ static const key_name sub_keys[] = {
 #define KEY_MAX   16  /* longer than every name above */
 #define KEY_SLOTS 128 /* a power of two, well above the number of names */
 
-/* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and its last 8
- * (bytes 8-15 being zeros when it is shorter): the same words and length mean
- * the same key. */
+/* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and 8-15, zero
+ * padded: the same words and length mean the same key. */
 typedef struct key_words {
     uint64_t w0, w1;
     size_t len;
 } key_words;
 
-/* Open addressing from a key to its id, built once from a names table. */
+/* From a key to its id, built once from a names table. The multiplier of the
+ * hash is chosen so that every name has a slot of its own: a lookup reads one
+ * slot. */
 typedef struct key_table {
     key_words words[KEY_SLOTS];
     unsigned char id[KEY_SLOTS]; /* 0: empty slot */
+    uint64_t mul;
 } key_table;
 
 static key_table top_table, sub_table;
@@ -283,33 +285,52 @@ static pthread_once_t key_tables_once = PTHREAD_ONCE_INIT;
 
 static void key_words_of(const char *s, size_t n, key_words *k)
 {
-    unsigned char b[2 * KEY_MAX];
+    unsigned char b[KEY_MAX];
 
     memset(b, 0, sizeof(b));
     memcpy(b, s, n);
     memcpy(&k->w0, b, 8);
-    memcpy(&k->w1, n > 8 ? b + n - 8 : b + 8, 8);
+    memcpy(&k->w1, b + 8, 8);
     k->len = n;
 }
 
-static size_t key_slot(const key_words *k)
+static size_t key_slot(const key_table *t, const key_words *k)
 {
-    uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * 0x9E3779B97F4A7C15ULL;
+    uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * t->mul;
     return (size_t)(h >> 57) & (KEY_SLOTS - 1);
 }
 
-static void key_table_build(key_table *t, const key_name *names, size_t count)
+/* Fills t with the names, hashed with multiplier mul: 0, or -1 when two of
+ * them fall into the same slot. */
+static int key_table_try(key_table *t, const key_name *names, size_t count, uint64_t mul)
 {
     size_t i;
 
+    memset(t, 0, sizeof(*t));
+    t->mul = mul;
     for (i = 0; i < count; i++) {
         key_words k;
         size_t h;
         key_words_of(names[i].name, strlen(names[i].name), &k);
-        for (h = key_slot(&k); t->id[h] != 0; h = (h + 1) & (KEY_SLOTS - 1)) {
+        h = key_slot(t, &k);
+        if (t->id[h] != 0) {
+            return -1;
         }
         t->words[h] = k;
         t->id[h] = (unsigned char)names[i].id;
+    }
+    return 0;
+}
+
+static void key_table_build(key_table *t, const key_name *names, size_t count)
+{
+    uint64_t mul = 0x9E3779B97F4A7C15ULL;
+
+    /* Odd multipliers from a fixed sequence until one separates the names. The
+     * names are fixed, so this always ends the same way (after 89 tries for the
+     * top-level names, at once for the others). */
+    while (key_table_try(t, names, count, mul) != 0) {
+        mul = (mul * 6364136223846793005ULL + 1442695040888963407ULL) | 1;
     }
 }
 
@@ -327,17 +348,20 @@ static uint64_t load8(const char *p)
     return w;
 }
 
+/* A word whose low n bytes (n <= 8) are ones. */
+static uint64_t byte_mask(size_t n)
+{
+    return n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+}
+
 /* key_words_of() by direct loads when 16 bytes can be read at s (a key in the
  * message usually has more after it), which avoids a store-to-load stall. */
 static void key_words_at(const char *s, size_t n, const char *limit, key_words *k)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (limit - s >= 16) {
-        k->w0 = load8(s);
-        if (n < 8) {
-            k->w0 = n == 0 ? 0 : k->w0 & (~(uint64_t)0 >> (64 - 8 * n));
-        }
-        k->w1 = n > 8 ? load8(s + n - 8) : 0;
+        k->w0 = load8(s) & byte_mask(n);
+        k->w1 = load8(s + 8) & byte_mask(n > 8 ? n - 8 : 0);
         k->len = n;
         return;
     }
@@ -351,6 +375,7 @@ static void key_words_at(const char *s, size_t n, const char *limit, key_words *
  * of the names. */
 static int key_id(const key_table *t, const char *s, size_t n, const char *limit)
 {
+    const key_words *e;
     key_words k;
     size_t h;
 
@@ -358,12 +383,9 @@ static int key_id(const key_table *t, const char *s, size_t n, const char *limit
         return 0;
     }
     key_words_at(s, n, limit, &k);
-    for (h = key_slot(&k); t->id[h] != 0; h = (h + 1) & (KEY_SLOTS - 1)) {
-        if (t->words[h].len == n && t->words[h].w0 == k.w0 && t->words[h].w1 == k.w1) {
-            return t->id[h];
-        }
-    }
-    return 0;
+    h = key_slot(t, &k);
+    e = &t->words[h];
+    return ((e->w0 == k.w0) & (e->w1 == k.w1) & (e->len == n)) ? t->id[h] : 0;
 }
 
 /* The decoded key of token k: in place when it has no escapes, else its first
@@ -383,10 +405,8 @@ static const char *key_text(const reader *rd, size_t k, char *tmp, size_t *n, in
 }
 
 /* Finds the members named in names among those of object token obj: at[id] is
- * the token of its value (0 when absent). For the top level, also tells
- * whether any key starts with XK_ or CF_. */
-static void find_members(const reader *rd, size_t obj, const key_table *names, size_t *at,
-                         int *xk_any, int *cf_any)
+ * the token of its value (0 when absent). at[0] (no id) takes the others. */
+static void find_members(const reader *rd, size_t obj, const key_table *names, size_t *at)
 {
     size_t k = obj + 1, i, n;
     char tmp[KEY_MAX];
@@ -396,18 +416,26 @@ static void find_members(const reader *rd, size_t obj, const key_table *names, s
         const char *s = key_text(rd, k, tmp, &n, &truncated);
         /* (a decoded key in tmp is read with the safe copy: limit == s) */
         id = truncated ? 0 : key_id(names, s, n, s == tmp ? s : rd->buf + rd->len);
-        if (id != 0) {
-            at[id] = k + 1;
-        }
-        if (xk_any != NULL && n >= 3 && s[2] == '_') {
-            if (s[0] == 'X' && s[1] == 'K') {
-                *xk_any = 1;
-            } else if (s[0] == 'C' && s[1] == 'F') {
-                *cf_any = 1;
-            }
+        at[id] = k + 1;
+        k = rd->tok[k + 1].next;
+    }
+}
+
+/* Whether a key of the top-level object starts with prefix (3 bytes). */
+static int has_key_prefix(const reader *rd, const char *prefix)
+{
+    size_t k = 1, i, n;
+    char tmp[KEY_MAX];
+    int truncated;
+
+    for (i = 0; i < rd->tok[0].len; i++) {
+        const char *s = key_text(rd, k, tmp, &n, &truncated);
+        if (n >= 3 && memcmp(s, prefix, 3) == 0) {
+            return 1;
         }
         k = rd->tok[k + 1].next;
     }
+    return 0;
 }
 
 /* The value of token i (0: absent) as an rval. Strings with escapes are decoded
@@ -485,7 +513,7 @@ static void extract_native(reader *rd, const size_t *at, raw_record *raw)
     rval_tok(rd, subject, &raw->subject);
     memset(sub, 0, sizeof(sub));
     if (raw->subject.type == V_OBJECT) {
-        find_members(rd, subject, &sub_table, sub, NULL, NULL);
+        find_members(rd, subject, &sub_table, sub);
     }
     rval_tok(rd, sub[SK_NAME], &raw->subject_name);
     rval_tok(rd, sub[SK_TYPE], &raw->subject_type);
@@ -495,7 +523,7 @@ static void extract_native(reader *rd, const size_t *at, raw_record *raw)
     rval_tok(rd, authority, &raw->authority);
     memset(sub, 0, sizeof(sub));
     if (raw->authority.type == V_OBJECT) {
-        find_members(rd, authority, &sub_table, sub, NULL, NULL);
+        find_members(rd, authority, &sub_table, sub);
     }
     rval_tok(rd, sub[SK_NAME], &raw->authority_name);
     rval_tok(rd, sub[SK_USCC], &raw->authority_uscc);
@@ -503,7 +531,7 @@ static void extract_native(reader *rd, const size_t *at, raw_record *raw)
     rval_tok(rd, license, &raw->license);
     memset(sub, 0, sizeof(sub));
     if (raw->license.type == V_OBJECT) {
-        find_members(rd, license, &sub_table, sub, NULL, NULL);
+        find_members(rd, license, &sub_table, sub);
     }
     rval_tok(rd, sub[SK_VALID_FROM], &raw->valid_from);
     rval_tok(rd, sub[SK_VALID_TO], &raw->valid_to);
@@ -511,7 +539,7 @@ static void extract_native(reader *rd, const size_t *at, raw_record *raw)
     rval_tok(rd, penalty, &raw->penalty);
     memset(sub, 0, sizeof(sub));
     if (raw->penalty.type == V_OBJECT) {
-        find_members(rd, penalty, &sub_table, sub, NULL, NULL);
+        find_members(rd, penalty, &sub_table, sub);
     }
     rval_tok(rd, sub[SK_FINE_AMOUNT], &raw->fine_amount);
 }
@@ -536,7 +564,7 @@ static const national_keys penalty_keys = {
 
 /* The national format is recognised by its document number field, or, when a
  * record has no "kind", by any XK_ / CF_ field. */
-static int is_national(const size_t *at, int xk_any, int cf_any, int *xk, int *cf)
+static int is_national(const reader *rd, const size_t *at, int *xk, int *cf)
 {
     *xk = at[TK_XK_WSH] != 0;
     *cf = at[TK_CF_WSH] != 0;
@@ -546,8 +574,8 @@ static int is_national(const size_t *at, int xk_any, int cf_any, int *xk, int *c
     if (at[TK_KIND] != 0) {
         return 0;
     }
-    *xk = xk_any;
-    *cf = cf_any;
+    *xk = has_key_prefix(rd, "XK_");
+    *cf = has_key_prefix(rd, "CF_");
     return *xk || *cf;
 }
 
@@ -589,11 +617,11 @@ static void extract_national(reader *rd, const size_t *at, int xk, int cf, raw_r
 static void extract(reader *rd, raw_record *raw)
 {
     size_t at[TK_COUNT];
-    int xk_any = 0, cf_any = 0, xk, cf;
+    int xk, cf;
 
     memset(at, 0, sizeof(at));
-    find_members(rd, 0, &top_table, at, &xk_any, &cf_any);
-    if (is_national(at, xk_any, cf_any, &xk, &cf)) {
+    find_members(rd, 0, &top_table, at);
+    if (is_national(rd, at, &xk, &cf)) {
         extract_national(rd, at, xk, cf, raw);
     } else {
         extract_native(rd, at, raw);
@@ -703,7 +731,10 @@ static void put_valid(char *dst, size_t cap, const char *s, size_t len, size_t m
             n--; /* s[n] continues the character that does not fit */
         }
     }
-    memcpy(dst, s, n);
+    /* memmove, not memcpy: gcc expands this memcpy inline into "rep movsq",
+     * whose start-up costs more than copying a short string; memmove is left to
+     * the C library. */
+    memmove(dst, s, n);
     dst[n] = '\0';
 }
 
@@ -969,8 +1000,9 @@ static void set_report_time(sgs_record *out, const sgs_rules *rules, int64_t ins
 {
     out->reported_at = instant;
     out->report_day = sgs_day_of_instant(instant, rules->tz_offset);
-    sgs_day_format_month(out->report_day, out->month);
     sgs_day_format(out->report_day, out->day);
+    memcpy(out->month, out->day, 7); /* "YYYY-MM" of "YYYY-MM-DD" */
+    out->month[7] = '\0';
 }
 
 static int64_t fallback_instant(int64_t msg_timestamp_ms)
@@ -1443,8 +1475,9 @@ static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_nam
         out->unit = sgs_registry_find(rules->registry, name->s, name->len);
     }
     if (out->unit != NULL) {
-        put_text(out->unit_id, sizeof(out->unit_id), out->unit->id, strlen(out->unit->id),
-                 sizeof(out->unit_id) - 1, TEXT_RAW);
+        /* (the registry checked that its ids are UTF-8 without NUL) */
+        put_valid(out->unit_id, sizeof(out->unit_id), out->unit->id, strlen(out->unit->id),
+                  sizeof(out->unit_id) - 1);
         return 0;
     }
 

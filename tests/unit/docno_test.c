@@ -136,6 +136,51 @@ static void test_no_serial(void **state)
     assert_int_equal(doc.has_serial, 0);
 }
 
+/* The usual shape "prefix〔yyyy〕[第]digits号" has a path of its own: its edges
+ * give what the general rules give. */
+static void test_usual_shape_edges(void **state)
+{
+    char big[300];
+    size_t i;
+
+    (void)state;
+    expect_norm("平市监罚〔2023〕第0号", "平市监罚〔2023〕0号");
+    assert_int_equal(doc.has_serial, 1);
+    assert_int_equal(doc.serial_lo, 0);
+    assert_int_equal(doc.norm_chars, 12);
+    expect_norm("平市监罚〔2023〕123456789012345678号", "平市监罚〔2023〕123456789012345678号");
+    assert_int_equal(doc.serial_lo, 123456789012345678ULL);
+    assert_int_equal(doc.norm_chars, 29);
+    /* 19 significant digits: not a serial, copied with its zeros. */
+    expect_norm("平市监罚〔2023〕0001234567890123456789号",
+                "平市监罚〔2023〕0001234567890123456789号");
+    assert_int_equal(doc.has_serial, 0);
+    assert_string_equal(doc.prefix, "平市监罚");
+    expect_norm("平市监罚〔2023〕第12号 ", "平市监罚〔2023〕12号");
+    expect_norm("ab[c]〔2023〕5号", "ab[c]〔2023〕5号");
+    assert_string_equal(doc.prefix, "ab[c]");
+    /* The last year bracket counts. */
+    expect_norm("罚〔2023〕〔2024〕5号", "罚〔2023〕〔2024〕5号");
+    assert_string_equal(doc.prefix, "罚〔2023〕");
+    assert_int_equal(doc.year, 2024);
+
+    /* Near the size of the output: 80 characters of 3 bytes before the year. */
+    for (i = 0; i < 80; i++) {
+        memcpy(big + 3 * i, "罚", 3);
+    }
+    memcpy(big + 240, "〔2023〕1号", 14); /* 254 bytes in, 254 out */
+    assert_int_equal(sgs_docno_normalize(big, 254, &doc), 0);
+    assert_int_equal(doc.norm_chars, 88);
+    assert_int_equal(strlen(doc.prefix), 240);
+    memcpy(big + 240, "〔2023〕第01号", 18); /* 258 bytes in, 254 out */
+    assert_int_equal(sgs_docno_normalize(big, 258, &doc), 0);
+    assert_int_equal(strlen(doc.norm), 254);
+    assert_int_equal(doc.serial_lo, 1);
+    memcpy(big + 240, "罚〔2023〕1号", 17); /* 257 bytes out: too long */
+    assert_int_equal(sgs_docno_normalize(big, 257, &doc), -1);
+    assert_string_equal(doc.norm, "");
+}
+
 static void test_invalid_utf8(void **state)
 {
     static const char *const bad[] = {
@@ -199,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_prefix_brackets_stay),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_no_serial),
+        cmocka_unit_test(test_usual_shape_edges),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_huge_input),
     };
