@@ -13,6 +13,10 @@
  * including its 8 MB prefetch cap, then every kafka.* key of the configuration
  * file, the environment and -X), so fetch sizes and queue limits are the same on
  * both sides of the comparison.
+ * With --progress MS it also prints "ceiling: progress at T ms: N messages"
+ * every MS milliseconds once messages arrive (T: CLOCK_MONOTONIC in ms), which
+ * bench/throughput.py --allocs sets against the allocation counts of
+ * bench/preload/alloc_count.c.
  * Nothing is committed: offsets are never stored (enable.auto.offset.store is
  * false, as in sgs-consumer), so a second run with the same group starts again
  * from the beginning.
@@ -139,6 +143,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ceiling_consumer [-c FILE] [-X key=value]... [--group ID] [--topic NAME]\n"
             "                        [--messages N] [--idle SECONDS] [--timeout SECONDS]\n"
+            "                        [--progress MS]\n"
             "  -c FILE, -X key=value  sgs configuration: kafka.* keys (bootstrap servers,\n"
             "                         fetch sizes ...) and topic.records, as for sgs-consumer\n"
             "  --group ID      consumer group (default: a fresh one, sgs-ceiling-<pid>-<time>)\n"
@@ -147,6 +152,8 @@ static void usage(FILE *out)
             "  --idle S        stop when every assigned partition is at its end and nothing\n"
             "                  arrived for S seconds (default 3)\n"
             "  --timeout S     give up (exit 1) after S seconds in all (default 1800)\n"
+            "  --progress MS   every MS milliseconds once messages arrive, print\n"
+            "                  'ceiling: progress at T ms: N messages' (T: CLOCK_MONOTONIC)\n"
             "prints on stderr: ceiling: N messages in S.SS s (R msg/s)\n");
 }
 
@@ -178,7 +185,7 @@ int main(int argc, char **argv)
     const char *file = NULL, *group = NULL, *topic = NULL;
     char **xs = calloc((size_t)argc + 1, sizeof(*xs));
     size_t n_xs = 0;
-    double want = 0, idle = 3, timeout = 1800;
+    double want = 0, idle = 3, timeout = 1800, progress = 0, next_progress = 0;
     char err[512], group_buf[128];
     sgs_config *cfg = NULL;
     rd_kafka_conf_t *conf = NULL;
@@ -211,6 +218,9 @@ int main(int argc, char **argv)
                 goto usage_error;
         } else if (strcmp(a, "--timeout") == 0 && has) {
             if (parse_num(a, argv[++i], 1, &timeout) != 0)
+                goto usage_error;
+        } else if (strcmp(a, "--progress") == 0 && has) {
+            if (parse_num(a, argv[++i], 1, &progress) != 0)
                 goto usage_error;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
@@ -289,6 +299,10 @@ int main(int argc, char **argv)
             rd_kafka_message_destroy(m);
             if (want > 0 && (double)n >= want)
                 break;
+        }
+        if (progress > 0 && n > 0 && t >= next_progress) {
+            fprintf(stderr, "ceiling: progress at %.0f ms: %" PRIu64 " messages\n", t * 1000.0, n);
+            next_progress = t + progress / 1000.0;
         }
         if (n > 0 && track.n_assigned > 0 && track.n_eof == track.n_assigned &&
             t - t_activity >= idle)

@@ -4,9 +4,11 @@
 #   bench/run.sh                      real Apache Kafka broker, 1,000,000 records, 3 rounds
 #   bench/run.sh --broker mock        librdkafka's mock cluster, 120,000 records / 32 partitions
 #   bench/run.sh --records 200000 --rounds 1 --json out.json
+#   bench/run.sh --allocs             also allocations per message (LD_PRELOAD counter)
 #
-# Builds sgs-consumer, sgs-gen, sgs-devbroker and bench/ceiling_consumer into
-# $SGS_BUILD_DIR (default: build/ in the source tree) when one is missing, finds
+# Builds (incrementally) sgs-consumer, sgs-gen, sgs-devbroker and
+# bench/ceiling_consumer (with --allocs also the counter, libsgs_alloc_count.so)
+# in $SGS_BUILD_DIR (default: build/ in the source tree), finds
 # the broker jars (scripts/kafka-jars.sh, unless $SGS_KAFKA_JARS is set), then
 # runs bench/throughput.py with /usr/bin/python3 (Debian's confluent-kafka and
 # redis-py). Every option goes to throughput.py (--help lists them). Everything
@@ -16,16 +18,18 @@ set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SGS_BUILD_DIR:-$src/build}
 
-need_build=0
-for prog in sgs-consumer sgs-gen sgs-devbroker ceiling_consumer; do
-    [ -x "$build/$prog" ] || need_build=1
+allocs=0
+for arg in "$@"; do
+    [ "$arg" = --allocs ] && allocs=1
 done
-if [ "$need_build" = 1 ]; then
-    echo "run.sh: building into $build" >&2
-    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target sgs-consumer sgs-gen sgs-devbroker \
-        ceiling_consumer >/dev/null
-fi
+
+targets="sgs-consumer sgs-gen sgs-devbroker ceiling_consumer"
+[ "$allocs" = 1 ] && targets="$targets sgs_alloc_count"
+# Always an incremental build: a stale binary would measure old code.
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "run.sh: building $targets in $build" >&2
+# shellcheck disable=SC2086 # the target list is split on purpose
+cmake --build "$build" -j"$(nproc)" --target $targets >/dev/null
 
 mock=0
 for arg in "$@"; do

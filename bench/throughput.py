@@ -29,6 +29,22 @@ Peak RSS independent of volume: every sgs run samples its RSS from /proc
 (when half of its CPU work is done, and at the end); after the rounds, one more sgs run reads a
 second topic holding twice as many records (--no-double skips it).
 
+Allocations per message (--allocs): one more ceiling run and one more sgs run
+under the LD_PRELOAD allocation counter bench/preload/alloc_count.c
+(build/libsgs_alloc_count.so), which samples the process's cumulative
+malloc/calloc/realloc/memalign counts every 5 ms. Message counts at known times
+come from the ceiling's own progress lines (--progress 5) and, for sgs, from the
+sum of the offsets it stored in Redis, read every 20 ms (its stats line is not
+printed while messages keep coming). The allocation counts are interpolated to
+the first and the last of those times that lie between 20 % and 80 % of the
+messages, so start-up, group joins and shutdown stay out. The ceiling's figure
+is librdkafka's own per-message allocation; sgs's minus the ceiling's is what
+sgs itself allocates per message. librdkafka allocates a message when it
+fetches it, on its own threads, up to the prefetch cap ahead of the poll, so on
+short runs (the mock's, or a topic not much larger than the prefetch queues)
+the whole-process figures drift. The counter also counts the main thread alone
+(the thread that polls and handles the messages): that figure does not drift.
+
 The real Apache Kafka broker (tests/integration/sgsharness.KafkaBroker, jars
 from scripts/kafka-jars.sh or $SGS_KAFKA_JARS) is the default. --broker mock
 uses librdkafka's mock cluster (sgs-devbroker) instead, loudly, with 120,000
@@ -37,7 +53,7 @@ records over 32 partitions by default: it keeps only ~5 MiB per partition.
 usage: bench/throughput.py [--records N] [--rounds N] [--broker apache|mock]
                            [--partitions N] [--json FILE] [--build DIR]
                            [--set KEY=VALUE]... [--sgs-wrap CMD] [--no-peer]
-                           [--no-double] [--redis-aof yes|no]
+                           [--no-double] [--redis-aof yes|no] [--allocs]
 (bench/run.sh builds what is missing and runs this.) --set adds configuration
 for sgs-consumer and the ceiling alike (e.g. kafka.queued.max.messages.kbytes);
 --sgs-wrap prefixes the sgs-consumer command (perf record, strace ...).
@@ -75,6 +91,10 @@ RE_CEIL = re.compile(r"^ceiling: (\d+) messages in ([\d.]+) s \(([\d.]+) msg/s\)
 RE_SGS = re.compile(r"^sgs-consumer: processed (\d+) messages in ([\d.]+) s \(([\d.]+) msg/s\)",
                     re.M)
 RE_PEER = re.compile(r"^peer: (\d+) messages in ([\d.]+) s = ([\d.]+) msg/s", re.M)
+RE_CEIL_PROGRESS = re.compile(r"^ceiling: progress at (\d+) ms: (\d+) messages", re.M)
+ALLOC_LIB = "libsgs_alloc_count.so"
+ALLOC_SAMPLE_MS = 5  # the counter's sampling interval and the ceiling's progress interval
+ALLOC_WINDOW = (0.2, 0.8)  # steady state: between these shares of the messages
 RE_TIME = {
     "max_rss_kb": re.compile(r"Maximum resident set size \(kbytes\): (\d+)"),
     "user_s": re.compile(r"User time \(seconds\): ([\d.]+)"),
@@ -237,9 +257,10 @@ class Bench:
 
     # ---- one timed program ---------------------------------------------
 
-    def timed(self, cmd, name, timeout, sample=False):
+    def timed(self, cmd, name, timeout, sample=False, probe=None):
         """Runs cmd under /usr/bin/time -v; returns its log, the time -v
-        figures, redis/broker CPU seconds used meanwhile and RSS samples."""
+        figures, redis/broker CPU seconds used meanwhile and RSS samples.
+        probe, if given, is called every 20 ms while cmd runs."""
         rpid, kpid = self.redis.pid, self.kafka.pid
         r0, k0 = cpu_s(rpid), cpu_s(kpid)
         t0 = time.monotonic()
@@ -256,7 +277,9 @@ class Bench:
                 kb = rss_kb(kid) if kid else None
                 if kb:
                     samples.append((time.monotonic() - t0, kb, cpu_s(kid) or 0.0))
-            time.sleep(0.25 if sample else 0.1)
+            if probe:
+                probe()
+            time.sleep(0.25 if sample else 0.02 if probe else 0.1)
         rc = p.wait()
         wall = time.monotonic() - t0
         r1, k1 = cpu_s(rpid), cpu_s(kpid)
@@ -283,12 +306,12 @@ class Bench:
 
     # ---- the three readers ------------------------------------------------
 
-    def ceiling(self, rnd):
+    def ceiling(self, rnd, name=None, prefix=(), extra=()):
         n = self.expect["messages"]
-        group = "bench-ceiling-%d-%s" % (rnd, uuid.uuid4().hex[:8])
-        res = self.timed([h.build_path("ceiling_consumer"), "-c", self.conf, "--group", group,
-                          "--messages", str(n), "--idle", "5"], "ceiling-%d" % rnd,
-                         self.timeout(n))
+        group = "bench-ceiling-%s-%s" % (rnd, uuid.uuid4().hex[:8])
+        res = self.timed(list(prefix) + [h.build_path("ceiling_consumer"), "-c", self.conf,
+                                         "--group", group, "--messages", str(n), "--idle", "5"]
+                         + list(extra), name or "ceiling-%s" % rnd, self.timeout(n))
         m = RE_CEIL.search(res["log"])
         if not m or int(m.group(1)) != n:
             sys.exit("throughput: ceiling read %s of %d messages:\n%s"
@@ -296,7 +319,7 @@ class Bench:
         res.update(messages=n, secs=float(m.group(2)), rate=float(m.group(3)))
         return res
 
-    def sgs(self, name, topic, expect, sample=True):
+    def sgs(self, name, topic, expect, sample=True, wrap=None, progress=False):
         r = self.redis.client()
         r.flushall()
         r.config_resetstat()
@@ -304,9 +327,21 @@ class Bench:
         conf = self.config("bench-" + tag, "b" + tag.replace("-", ""), topic=topic)
         prefix = "b" + tag.replace("-", "")
         n = expect["messages"]
-        wrap = shlex.split(self.a.sgs_wrap.replace("{name}", name)) if self.a.sgs_wrap else []
+        if wrap is None:
+            wrap = shlex.split(self.a.sgs_wrap.replace("{name}", name)) if self.a.sgs_wrap else []
+        timeline, probe = [], None
+        if progress:
+            # messages done so far: the sum of the offsets stored in Redis, read
+            # with one MGET every 20 ms (CLOCK_MONOTONIC ms, as the counter's)
+            keys = ["%s:{%s:%d}:offset" % (prefix, topic, p) for p in range(self.a.partitions)]
+
+            def probe():
+                t = time.monotonic()
+                timeline.append((int(1000 * t), sum(int(v or 0) for v in r.mget(keys))))
         res = self.timed(wrap + [h.build_path("sgs-consumer"), "-c", conf, "--exit-on-idle", "3"],
-                         name, self.timeout(n), sample=sample and not wrap)
+                         name, self.timeout(n), sample=sample and not wrap, probe=probe)
+        if progress:
+            res["progress"] = timeline
         m = RE_SGS.search(res["log"])
         if not m:
             sys.exit("throughput: %s: no summary line:\n%s" % (name, res["log"][-3000:]))
@@ -357,6 +392,42 @@ class Bench:
     def timeout(n, per_s=5000):
         return 120 + n / per_s
 
+    # ---- allocations per message (--allocs) ----------------------------------
+
+    def alloc_env(self, name):
+        out = os.path.join(self.tmp, "%s.allocs" % name)
+        return out, ["env", "LD_PRELOAD=" + h.build_path(ALLOC_LIB), "ALLOC_COUNT_OUT=" + out,
+                     "ALLOC_COUNT_INTERVAL_MS=%d" % ALLOC_SAMPLE_MS]
+
+    def allocs(self):
+        """One ceiling run and one sgs run under the allocation counter."""
+        n = self.expect["messages"]
+        out, env = self.alloc_env("ceiling-allocs")
+        c = self.ceiling("allocs", name="ceiling-allocs", prefix=env,
+                         extra=("--progress", str(ALLOC_SAMPLE_MS)))
+        timeline = [(int(t), int(m)) for t, m in RE_CEIL_PROGRESS.findall(c["log"])]
+        ca = alloc_figures(read_alloc_samples(out), "monotonic_ms", timeline, n)
+        out, env = self.alloc_env("sgs-allocs")
+        s = self.sgs("sgs-allocs", TOPIC, self.expect, sample=False, wrap=env, progress=True)
+        sa = alloc_figures(read_alloc_samples(out), "monotonic_ms", s.pop("progress"), n)
+        for what, x, run in (("ceiling", ca, c), ("sgs", sa, s)):
+            if x is None:
+                say("  %-8s allocations: too few progress points in the run (%.0f msg/s over "
+                    "%.2f s); use more records" % (what, run["rate"], run["secs"]))
+                continue
+            x["rate"] = run["rate"]
+            say("  %-8s %.3f allocations/msg (%.3f frees/msg, %.0f bytes/msg), main thread "
+                "%.4f (%.0f bytes/msg), over messages %d..%d of %d (%.2f s)%s; all run: %d "
+                "allocations (%.2f per message), main thread %d"
+                % (what, x["per_msg"], x["frees_per_msg"], x["bytes_per_msg"],
+                   x["main_per_msg"], x["main_bytes_per_msg"],
+                   x["window_messages"][0], x["window_messages"][1], n, x["window_s"],
+                   "" if x["steady"] else " (WIDENED: fewer than 2 points in 20-80 %)",
+                   x["total_allocs"], x["total_allocs"] / n, x["total_main_allocs"]))
+        own = sa["per_msg"] - ca["per_msg"] if ca and sa else None
+        return {"ceiling": ca, "sgs": sa, "sgs_own_per_msg": own,
+                "sample_ms": ALLOC_SAMPLE_MS, "window": ALLOC_WINDOW}
+
     # ---- the run ------------------------------------------------------------
 
     def run(self):
@@ -393,7 +464,71 @@ class Bench:
                 % (double["rate"], double["secs"], double["time"].get("max_rss_kb", 0) / 1024.0,
                    ", ".join("%.1f" % (r["sgs"]["time"].get("max_rss_kb", 0) / 1024.0)
                              for r in rounds)))
-        return rounds, double
+        allocs = None
+        if a.allocs:
+            say("allocations: one ceiling and one sgs run under %s" % ALLOC_LIB)
+            allocs = self.allocs()
+        return rounds, double, allocs
+
+
+def read_alloc_samples(path):
+    """The counter's samples (bench/preload/alloc_count.c): dicts by column name."""
+    cols, rows = None, []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("# monotonic_ms"):
+                    cols = line[1:].split()
+                elif line.strip() and not line.startswith("#") and cols:
+                    rows.append(dict(zip(cols, (int(x) for x in line.split()))))
+    except OSError as e:
+        sys.exit("throughput: no allocation samples: %s" % e)
+    return rows
+
+
+def alloc_figures(samples, clock, timeline, n):
+    """Allocations per message in steady state. timeline: (time in ms on `clock`,
+    messages so far) from the run's progress (see Bench.allocs); the cumulative
+    counts are interpolated to the first and last such points between
+    ALLOC_WINDOW of the n messages (all points strictly inside the run if fewer
+    than two are). None if there are not two points."""
+    keys = ("mallocs", "callocs", "reallocs", "memaligns", "frees", "bytes", "main_allocs",
+            "main_frees", "main_bytes")
+    samples = sorted(samples, key=lambda x: x[clock])
+    pts = sorted(p for p in set(timeline) if 0 < p[1] < n)
+    lo, hi = ALLOC_WINDOW
+    inside = [p for p in pts if lo * n <= p[1] <= hi * n]
+    steady = len(inside) >= 2 and inside[-1][1] > inside[0][1]
+    if not steady:
+        inside = pts
+    if len(samples) < 2 or len(inside) < 2 or inside[-1][1] <= inside[0][1]:
+        return None
+    (t0, m0), (t1, m1) = inside[0], inside[-1]
+
+    def at(t):
+        # linear between the samples around t (ms resolution)
+        prev = samples[0]
+        for x in samples:
+            if x[clock] >= t:
+                if x[clock] == prev[clock]:
+                    return x
+                f = (t - prev[clock]) / (x[clock] - prev[clock])
+                return {k: prev[k] + f * (x[k] - prev[k]) for k in keys}
+            prev = x
+        return samples[-1]
+
+    a0, a1 = at(t0), at(t1)
+    msgs = m1 - m0
+    d = {k: (a1[k] - a0[k]) / msgs for k in keys}
+    allocs = ("mallocs", "callocs", "reallocs", "memaligns")
+    last = samples[-1]
+    return {"per_msg": sum(d[k] for k in allocs), "frees_per_msg": d["frees"],
+            "bytes_per_msg": d["bytes"], "by_call_per_msg": {k: d[k] for k in allocs},
+            "main_per_msg": d["main_allocs"], "main_frees_per_msg": d["main_frees"],
+            "main_bytes_per_msg": d["main_bytes"],
+            "window_messages": [m0, m1], "window_s": (t1 - t0) / 1000.0, "steady": steady,
+            "progress_points": len(pts), "total_allocs": sum(last[k] for k in allocs),
+            "total_bytes": last["bytes"], "total_main_allocs": last["main_allocs"]}
 
 
 def rss_at(samples, frac):
@@ -515,6 +650,9 @@ def main():
                     "'perf record -o /tmp/{name}.data' ({name}: the run's name)")
     ap.add_argument("--redis-aof", choices=("yes", "no"), default="yes",
                     help="Redis with AOF, fsync every second, as deployed (default yes)")
+    ap.add_argument("--allocs", action="store_true",
+                    help="one more ceiling run and one more sgs run under the allocation "
+                    "counter (%s): allocations per message in steady state" % ALLOC_LIB)
     a = ap.parse_args()
     a.redis_aof = a.redis_aof == "yes"
     if a.records is None:
@@ -526,6 +664,9 @@ def main():
     for prog in ("ceiling_consumer", "sgs-consumer", "sgs-gen") + (
             ("sgs-devbroker",) if a.broker == "mock" else ()):
         h.build_path(prog)
+    if a.allocs and not os.path.exists(os.path.join(h.BUILD_DIR, ALLOC_LIB)):
+        sys.exit("throughput: --allocs needs %s in %s (target sgs_alloc_count; not in "
+                 "SGS_SANITIZE builds)" % (ALLOC_LIB, h.BUILD_DIR))
     if not a.no_peer and not os.path.exists(PEER):
         sys.exit("throughput: %s not found (set SGS_PEER or use --no-peer)" % PEER)
 
@@ -539,7 +680,7 @@ def main():
     info["broker"] = "%s %s" % (b.kafka.kind, b.kafka.version)
     if a.broker == "apache":
         info["broker_heap"] = " ".join(b.kafka.heap)
-    rounds, double = b.run()
+    rounds, double, allocs = b.run()
     if a.broker == "apache":
         info["broker_rss_mb_end"] = b.kafka.rss_mb()
     table, med = fmt_table(rounds, double)
@@ -555,6 +696,14 @@ def main():
         rss_all.append(double["time"].get("max_rss_kb", 0) / 1024.0)
     targets.append("peak RSS max %.1f MiB (target <= 64 MB)" % max(rss_all))
     say("medians: " + "; ".join(targets))
+    if allocs:
+        ca, sa = allocs["ceiling"], allocs["sgs"]
+        say("allocations per message: ceiling %s, sgs %s, sgs own %s"
+            % tuple("%.3f" % x if x is not None else "?" for x in
+                    (ca and ca["per_msg"], sa and sa["per_msg"], allocs["sgs_own_per_msg"])))
+        say("  on the main thread (poll and the record's path; librdkafka fetches on its "
+            "own threads): ceiling %s, sgs %s"
+            % tuple("%.4f" % x["main_per_msg"] if x else "?" for x in (ca, sa)))
     if a.json:
         out = {"args": vars(a), "machine": info, "expect_messages": b.expect["messages"],
                "rounds": [{k: (Bench.strip(v) if isinstance(v, dict) else v)
@@ -563,6 +712,8 @@ def main():
                "medians": dict(zip(("ceiling", "sgs", "peer", "sgs_over_ceiling",
                                     "sgs_over_peer", "sgs_rss_mb", "redis_cmds_per_msg",
                                     "msgs_per_evalsha"), med))}
+        if allocs:
+            out["allocs"] = allocs
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
         say("wrote " + a.json)
