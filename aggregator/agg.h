@@ -222,12 +222,12 @@ long sgs_agg_snapshot_version(const sgs_agg_snapshot *s);
 
 /* ---- gaps.c ------------------------------------------------------------- */
 
-/* Sequence gaps per unit from the members "<unit>|<kind>|<norm>" of the dn sets
- * (replies of type set/array, n of them). Only document numbers of `year` count.
+/* Sequence gaps per unit from the lines "<unit>|<kind>|<norm>\n" of the dn lists
+ * (GET replies: strings, or nil for a month without any). Only document numbers of `year` count.
  * Fills rows[i].gaps / gaps_missing; map gives the row of a unit id. 0 / -1 (OOM). */
 int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
-                         const sgs_registry *reg, redisReply *const *sets, size_t n_sets, int year,
-                         char *errstr, size_t errstr_size);
+                         const sgs_registry *reg, redisReply *const *lists, size_t n_lists,
+                         int year, char *errstr, size_t errstr_size);
 
 /* ---- version.c ---------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
  * prefix and year, serial numbers missing between the lowest and the highest seen
  * are suspected omissions.
  *
- * Input: the members "<unit_id>|<kind>|<normalised doc_no>" of the P:T:dn:YYYY-MM
- * sets of the months January..M of the snapshot's year. Only numbers whose year
+ * Input: the lines "<unit_id>|<kind>|<normalised doc_no>" of the P:T:dn:YYYY-MM
+ * lists of the months January..M of the snapshot's year. Only numbers whose year
  * (inside the year bracket) is the snapshot's year count, so a year's sequence is
  * judged on the numbers first counted in that year up to the month.
  *
@@ -140,8 +140,8 @@ static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const cha
 }
 
 int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
-                         const sgs_registry *reg, redisReply *const *sets, size_t n_sets, int year,
-                         char *errstr, size_t errstr_size)
+                         const sgs_registry *reg, redisReply *const *lists, size_t n_lists,
+                         int year, char *errstr, size_t errstr_size)
 {
     struct prefixes pre;
     struct entry *es = NULL;
@@ -154,21 +154,23 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
     if (!d || !pre.map)
         goto out;
 
-    for (size_t si = 0; si < n_sets; si++) {
-        const redisReply *set = sets[si];
+    for (size_t si = 0; si < n_lists; si++) {
+        const redisReply *list = lists[si];
+        const char *next, *stop;
 
-        if (set->type != REDIS_REPLY_ARRAY)
-            continue;
-        for (size_t i = 0; i < set->elements; i++) {
-            const redisReply *m = set->element[i];
+        if (list->type != REDIS_REPLY_STRING)
+            continue; /* no such month in this partition */
+        stop = list->str + list->len;
+        for (const char *line = list->str; line < stop; line = next) {
             const char *b1, *b2, *end;
             long row, pid;
             uint32_t kind;
 
-            if (m->type != REDIS_REPLY_STRING)
-                continue;
-            end = m->str + m->len;
-            b1 = memchr(m->str, '|', m->len);
+            end = memchr(line, '\n', (size_t)(stop - line));
+            if (!end)
+                end = stop;
+            next = end + 1;
+            b1 = memchr(line, '|', (size_t)(end - line));
             b2 = b1 ? memchr(b1 + 1, '|', (size_t)(end - b1 - 1)) : NULL;
             if (!b2)
                 continue;
@@ -178,7 +180,7 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
                 kind = 1;
             else
                 continue;
-            row = sgs_agg_unit_row(map, reg, m->str, (size_t)(b1 - m->str));
+            row = sgs_agg_unit_row(map, reg, line, (size_t)(b1 - line));
             if (row < 0 || (size_t)row >= n_rows)
                 continue;
             /* Normalising the normal form again yields its parts. */

@@ -40,7 +40,7 @@ struct month_read {
     size_t i_counters; /* n_parts HGETALL P:T:m:month */
     size_t i_concealed;
     size_t i_prev; /* GET of the previous snapshot, when prev_version > 0 */
-    size_t i_dn;   /* n_dn SMEMBERS P:T:dn:YYYY-MM */
+    size_t i_dn;   /* n_dn GET P:T:dn:YYYY-MM */
     size_t n_dn;
 };
 
@@ -146,7 +146,7 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
             char suffix[32];
 
             snprintf(suffix, sizeof(suffix), "dn:%04d-%02d", year, m);
-            redisAppendCommand(ctx->rc, "SMEMBERS %s",
+            redisAppendCommand(ctx->rc, "GET %s",
                                sgs_agg_pkey(key, sizeof(key), ctx, mr->parts[i], suffix));
         }
     }

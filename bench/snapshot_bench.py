@@ -108,9 +108,10 @@ def main():
                 if counters[p]:
                     pipe.hset(f"sgs:{{{part}}}:m:{ym}", mapping=counters[p])
                 if dn[p]:
-                    pipe.sadd(f"sgs:{{{part}}}:dn:{ym}", *dn[p])
+                    pipe.append(f"sgs:{{{part}}}:dn:{ym}", "".join(i + "\n" for i in dn[p]))
         pipe.execute()
-        members = sum(r.scard(f"sgs:{{{p}}}:dn:2023-{m:02d}") for p in parts for m in range(1, 13))
+        members = sum((r.get(f"sgs:{{{p}}}:dn:2023-{m:02d}") or b"").count(b"\n")
+                      for p in parts for m in range(1, 13))
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("SGS_")}
         base = [binary, "-c", os.path.join(tmp, "bench.conf"), "-X", "log.level=" + os.environ.get("SGS_BENCH_LOG", "warning")]

@@ -21,7 +21,10 @@
  *
  * De-duplication costs two variadic commands per 4,000 identities (HMGET, then
  * HSET of the new ones) instead of one HSETNX per record; the counters of the
- * duplicates found are subtracted from their group's.
+ * duplicates found are subtracted from their group's. The new identities are
+ * appended to the month's list P:T:dn:YYYY-MM, one per line (a normalised
+ * doc_no has no white space), with one APPEND: a set would cost Redis an
+ * allocation and a hash insert per record.
  *
  * The rolling late rate is computed for units with a late record in the batch
  * (only they can cross upward; a crossing caused by old on-time records leaving
@@ -133,10 +136,8 @@ const char sgs_consumer_script[] =
     "  redis.call('HSET', seen, unpack(hs, j, math.min(j + CHUNK - 1, nhs)))\n"
     "end\n"
     "for month, l in pairs(dn) do\n"
-    "  local key = base .. ':dn:' .. month\n"
-    "  for j = 1, l.n, CHUNK do\n"
-    "    redis.call('SADD', key, unpack(l, j, math.min(j + CHUNK - 1, l.n)))\n"
-    "  end\n"
+    "  l[l.n + 1] = ''\n"
+    "  redis.call('APPEND', base .. ':dn:' .. month, table.concat(l, '\\n', 1, l.n + 1))\n"
     "end\n"
     /* counters, summed per (key, field) */
     "local cnt, days, touched, lateunits = {}, {}, {}, {}\n"

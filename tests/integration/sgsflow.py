@@ -144,7 +144,26 @@ def check_counts(r, expect, month=None, prefix="sgs", what="", topic="sgs.record
             bad.append("%s: got %d, want %d" % (g, got.get(g, 0), expect[g]))
     if bad:
         raise AssertionError("%scounters differ (%d): %s" % (what, len(bad), "; ".join(bad[:12])))
+    check_doc_lists(r, prefix=prefix, topic=topic, what=what)
     return got
+
+
+def check_doc_lists(r, prefix="sgs", topic="sgs.records", what=""):
+    """Each partition's P:T:dn:YYYY-MM lists hold every identity of its seen hash
+    exactly once, under the month seen gives (the aggregator's sequence gaps)."""
+    for key in r.scan_iter(match="%s:{%s:*}:seen" % (prefix, topic)):
+        base = key[:-len(":seen")]
+        seen = r.hgetall(key)
+        listed = {}
+        for dkey in r.scan_iter(match=base + ":dn:*"):
+            month = dkey[len(base + ":dn:"):]
+            text = r.get(dkey)
+            check(text.endswith("\n"), "%s%s ends with a newline" % (what, dkey))
+            for ident in text[:-1].split("\n"):
+                check(ident not in listed, "%s%s listed twice" % (what, ident))
+                listed[ident] = month
+        check(listed == seen, "%s%s: dn lists differ from seen (%d listed, %d seen)"
+              % (what, base, len(listed), len(seen)))
 
 
 def stored_offsets(r, prefix="sgs", topic="sgs.records"):
