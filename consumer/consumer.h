@@ -106,11 +106,12 @@ typedef struct sgs_consumer {
     const char *topic;
     const char *prefix;
 
-    rd_kafka_t *rk;        /* consumer */
-    rd_kafka_queue_t *rkq; /* the consumer queue (for its length) */
-    int64_t last_kick;     /* monotonic ms of the last fetcher wake-up */
-    int32_t kick_next;     /* rotating partition index for wake-ups */
-    rd_kafka_t *producer;  /* alerts and rejects */
+    rd_kafka_t *rk;            /* consumer */
+    rd_kafka_queue_t *rkq;     /* the consumer queue (for its length) */
+    struct sgs_kicker *kicker; /* fetcher wake-ups (kick.c) */
+    int64_t last_kick;         /* monotonic ms of the last fetcher wake-up */
+    int32_t kick_next;         /* rotating partition index for wake-ups */
+    rd_kafka_t *producer;      /* alerts and rejects */
     int cooperative;
     int joined; /* a first assignment happened */
 
@@ -194,6 +195,17 @@ int sgs_consumer_sync_partition(sgs_consumer *c, int32_t partition);
 /* Deletes delivered outbox entries of partitions without a batch. */
 int sgs_consumer_flush_acks(sgs_consumer *c);
 void sgs_consumer_pipeline_free(sgs_consumer *c);
+
+/* kick.c: watermark queries on a thread of their own, to wake librdkafka's
+ * fetcher (see there). */
+typedef struct sgs_kicker sgs_kicker;
+sgs_kicker *sgs_kicker_start(rd_kafka_t *rk, const char *topic);
+/* Whether no query is queued or running. */
+int sgs_kicker_idle(sgs_kicker *k);
+/* Queries the partitions' watermarks, unless a round is still going (then
+ * nothing); returns at once. */
+void sgs_kicker_ask(sgs_kicker *k, const int32_t *parts, size_t n);
+void sgs_kicker_stop(sgs_kicker *k);
 
 /* outbox.c */
 void sgs_consumer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);

@@ -273,6 +273,7 @@ static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
     }
     rd_kafka_poll_set_consumer(c->rk);
     c->rkq = rd_kafka_queue_get_consumer(c->rk);
+    c->kicker = sgs_kicker_start(c->rk, c->topic); /* without it: only slower */
     c->producer = sgs_kafka_producer_new(c->cfg, sgs_consumer_dr_cb, c, err, errsz);
     if (!c->producer)
         return -1;
@@ -351,36 +352,30 @@ static void sync_pending(sgs_consumer *c)
     }
 }
 
-/* librdkafka 2.0.x stops fetching a partition once its prefetch queue reaches
- * queued.max.messages.kbytes (or queued.min.messages) and then sleeps until
- * its broker thread's next one-second tick (librdkafka issue #2879; 2.3 added
- * fetch.queue.backoff.ms). A consumer slower than the fetcher hits that on
- * every refill and loses most of each second. Any request to the partition's
- * leader wakes that thread, which re-evaluates the queue and fetches again: so
- * when our queue runs low and partitions are not at their end, a watermark
- * query (one small ListOffsets round trip) is sent to a few partitions' leaders,
- * at most every 20 ms, for partitions with a backlog. */
+/* librdkafka 2.0.x can leave a partition unfetched for up to a second once its
+ * prefetch queue was full (kick.c). When our queue runs low, the leaders of a
+ * few partitions with a backlog get a watermark query (on the kicker's thread),
+ * at most every 20 ms. */
 static void kick_fetcher(sgs_consumer *c, int64_t now)
 {
-    int kicked = 0;
-    if (now - c->last_kick < 20 || rd_kafka_queue_length(c->rkq) >= 2000)
+    int32_t parts[4];
+    size_t n = 0;
+    if (!c->kicker || now - c->last_kick < 20 || rd_kafka_queue_length(c->rkq) >= 2000 ||
+        !sgs_kicker_idle(c->kicker))
         return;
     c->last_kick = now;
-    for (int32_t i = 0; i < c->n_parts && kicked < 4; i++) {
+    for (int32_t i = 0; i < c->n_parts && n < 4; i++) {
         int32_t p = (c->kick_next + i) % c->n_parts;
         part_state *ps = &c->parts[p];
         int64_t lo, hi;
         if (!ps->assigned || ps->at_eof || ps->paused || ps->needs_sync || ps->next < 0)
             continue;
-        /* Only with a real backlog: near the end a long-polling Fetch holds
-         * the connection and the query would just wait for it. */
-        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) != 0 ||
-            hi - ps->next < 5000)
+        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) != 0 || hi <= ps->next)
             continue;
-        rd_kafka_query_watermark_offsets(c->rk, c->topic, p, &lo, &hi, 100);
-        kicked++;
+        parts[n++] = p;
         c->kick_next = p + 1;
     }
+    sgs_kicker_ask(c->kicker, parts, n);
 }
 
 static void handle_message(sgs_consumer *c, rd_kafka_message_t *m)
@@ -505,6 +500,8 @@ static void drain(sgs_consumer *c, int stop_signals)
     if (c->batch_msgs || c->sent_msgs)
         sgs_warn("stopping with %zu unwritten messages; they will be read again",
                  c->batch_msgs + c->sent_msgs);
+    sgs_kicker_stop(c->kicker);
+    c->kicker = NULL;
     /* close runs a final revoke through rebalance_cb (same flush/fence path) */
     rd_kafka_consumer_close(c->rk);
     for (int i = 0; i < 300 && c->outbox_pending && signals_seen <= stop_signals; i++) {
@@ -522,6 +519,7 @@ static void drain(sgs_consumer *c, int stop_signals)
 
 static void destroy(sgs_consumer *c)
 {
+    sgs_kicker_stop(c->kicker);
     if (c->rkq)
         rd_kafka_queue_destroy(c->rkq);
     if (c->rk)
