@@ -124,7 +124,11 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
     int in_hand = 0;
     rd_kafka_error_t *error = NULL;
 
-    /* Whatever is in flight is finished first (its reply is owed anyway). */
+    /* Lost partitions may have a new owner already: their batches are dropped
+     * (a reply still owed for one is then ignored; the fence refuses it if the
+     * new owner has written). The replies owed for the others are taken first. */
+    for (int i = 0; lost && i < parts->cnt; i++)
+        sgs_consumer_drop_batch(c, parts->elems[i].partition);
     if (c->n_inflight)
         sgs_consumer_settle(c);
     for (int i = 0; i < parts->cnt; i++) {

@@ -67,6 +67,7 @@ static void batch_reset(part_batch *b)
 {
     sgs_buf_reset(&b->arena);
     sgs_buf_reset(&b->rejects);
+    b->arena.oom = b->rejects.oom = 0; /* a dropped batch's failure is not the next one's */
     if (b->n_groups && b->group_slots)
         memset(b->group_slots, 0, b->cap_group_slots * sizeof(*b->group_slots));
     if (b->n_idents && b->ident_slots)
@@ -816,6 +817,7 @@ static int append_eval(sgs_consumer *c, int32_t p)
         grow((void **)&b->order, &b->cap_order, b->n_idents, sizeof(*b->order), 1024) != 0)
         return -1;
     sgs_buf_reset(&c->argtext);
+    c->argtext.oom = 0;
     scratch.n = 0;
     sc_puts("EVALSHA");
     sc_puts(c->script_sha);
