@@ -68,8 +68,9 @@ def _(tmp):
     for i in range(5):
         target = total * (i + rnd.random()) / 6.0
         p = spawn(consumer_cmd(conf), tmp, name="victim%d" % i)
+        # polled every millisecond: the consumer writes ~200 messages per ms
         wait_until(lambda: stored_offsets(c, topic="k1.records") >= target or not p.alive(),
-                   timeout=120, what="progress past %d" % target)
+                   timeout=120, interval=0.001, what="progress past %d" % target)
         if p.alive():
             p.kill()
             kills += 1
