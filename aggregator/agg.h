@@ -220,6 +220,32 @@ void sgs_agg_snapshot_free(sgs_agg_snapshot *s); /* NULL ok */
 void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version);
 long sgs_agg_snapshot_version(const sgs_agg_snapshot *s);
 
+/* ---- sample.c ------------------------------------------------------------ */
+
+typedef struct sgs_agg_sample_item {
+    int line;
+    const sgs_unit *unit;
+    const char *kind; /* "license" / "penalty" */
+    char *doc_no;     /* as in the sample */
+    char *identity;   /* "<unit_id>|<kind>|<norm>" */
+    int found;
+} sgs_agg_sample_item;
+
+typedef struct sgs_agg_sample {
+    sgs_agg_sample_item *items; /* each identity once, in file order */
+    size_t n, cap;
+    size_t lines; /* data lines, repeats included */
+} sgs_agg_sample;
+
+/* Reads a spot-check sample from text (len bytes; a NUL byte is an error):
+ * a header line, then "unit_id<TAB>kind<TAB>doc_no" lines; empty lines and
+ * lines starting with '#' are skipped, a leading BOM and CRLF are accepted.
+ * 0, or -1 with "PATH:LINE: why" (path only names the input). s is always
+ * initialised: free it with sgs_agg_sample_free. */
+int sgs_agg_sample_parse(const sgs_registry *reg, const char *path, const char *text, size_t len,
+                         sgs_agg_sample *s, char *errstr, size_t errstr_size);
+void sgs_agg_sample_free(sgs_agg_sample *s);
+
 /* ---- gaps.c ------------------------------------------------------------- */
 
 /* Sequence gaps per unit from the lines "<unit>|<kind>|<norm>\n" of the dn lists

@@ -14,30 +14,6 @@
 
 #define HSET_CHUNK 500 /* fields per HSET command */
 
-struct item {
-    int line;
-    const sgs_unit *unit;
-    const char *kind; /* "license" / "penalty" */
-    char *doc_no;     /* as in the sample */
-    char *identity;   /* "<unit_id>|<kind>|<norm>" */
-    int found;
-};
-
-struct sample {
-    struct item *items;
-    size_t n, cap;
-    size_t lines; /* data lines, repeats included */
-};
-
-static void sample_free(struct sample *s)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        free(s->items[i].doc_no);
-        free(s->items[i].identity);
-    }
-    free(s->items);
-}
-
 static char *read_all(const char *path, size_t *len, char *errstr, size_t errstr_size)
 {
     FILE *f = fopen(path, "rb");
@@ -80,175 +56,8 @@ static char *read_all(const char *path, size_t *len, char *errstr, size_t errstr
     return buf;
 }
 
-static void trim(const char **a, const char **b)
-{
-    while (*a < *b && (**a == ' ' || **a == '\t'))
-        (*a)++;
-    while (*b > *a && ((*b)[-1] == ' ' || (*b)[-1] == '\t'))
-        (*b)--;
-}
-
-/* Validates one data line and appends its item (repeats of an identity are kept
- * once). 0, or -1 with "FILE:LINE: why". */
-static int parse_line(const sgs_registry *reg, const char *path, int lineno, const char *line,
-                      size_t len, struct sample *s, sgs_agg_idmap *seen, sgs_docno *d, char *errstr,
-                      size_t errstr_size)
-{
-    const char *col[3], *end[3];
-    const char *p = line, *stop = line + len;
-    size_t ncol = 0;
-    const sgs_unit *unit;
-    const char *kind;
-    size_t idlen;
-    char *identity;
-
-    for (;;) {
-        const char *tab = memchr(p, '\t', (size_t)(stop - p));
-        const char *e = tab ? tab : stop;
-
-        if (ncol < 3) {
-            col[ncol] = p;
-            end[ncol] = e;
-        }
-        ncol++;
-        if (!tab)
-            break;
-        p = tab + 1;
-    }
-    if (ncol != 3) {
-        snprintf(errstr, errstr_size,
-                 "%s:%d: expected 3 tab-separated columns (unit_id, kind, doc_no), got %zu", path,
-                 lineno, ncol);
-        return -1;
-    }
-    for (int i = 0; i < 3; i++)
-        trim(&col[i], &end[i]);
-    unit = sgs_registry_find(reg, col[0], (size_t)(end[0] - col[0]));
-    if (!unit) {
-        snprintf(errstr, errstr_size, "%s:%d: unknown unit '%.*s' (not an id, name or alias in %s)",
-                 path, lineno, (int)(end[0] - col[0]), col[0], "the registry");
-        return -1;
-    }
-    kind = sgs_agg_kind_parse(col[1], (size_t)(end[1] - col[1]));
-    if (!kind) {
-        snprintf(errstr, errstr_size,
-                 "%s:%d: kind '%.*s': expected license or penalty (行政许可/行政处罚, 许可/处罚)",
-                 path, lineno, (int)(end[1] - col[1]), col[1]);
-        return -1;
-    }
-    /* The consumer's identity rule: the normal form must have 4-64 characters. */
-    if (sgs_docno_normalize(col[2], (size_t)(end[2] - col[2]), d) != 0 || d->norm_chars < 4 ||
-        d->norm_chars > 64) {
-        snprintf(errstr, errstr_size,
-                 "%s:%d: doc_no '%.*s' does not normalise to a document number of 4-64 characters",
-                 path, lineno, (int)(end[2] - col[2]), col[2]);
-        return -1;
-    }
-    s->lines++;
-    idlen = strlen(unit->id) + strlen(kind) + strlen(d->norm) + 3;
-    identity = malloc(idlen);
-    if (!identity) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    snprintf(identity, idlen, "%s|%s|%s", unit->id, kind, d->norm);
-    switch (sgs_agg_idmap_put(seen, identity, strlen(identity), s->n)) {
-    case 1:
-        sgs_info("%s:%d: repeats an earlier line (%s); counted once", path, lineno, identity);
-        free(identity);
-        return 0;
-    case 0:
-        break;
-    default:
-        free(identity);
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct item *items = realloc(s->items, cap * sizeof(*items));
-
-        if (!items) {
-            free(identity);
-            snprintf(errstr, errstr_size, "out of memory");
-            return -1;
-        }
-        s->items = items;
-        s->cap = cap;
-    }
-    s->items[s->n].line = lineno;
-    s->items[s->n].unit = unit;
-    s->items[s->n].kind = kind;
-    s->items[s->n].doc_no = strndup(col[2], (size_t)(end[2] - col[2]));
-    s->items[s->n].identity = identity;
-    s->items[s->n].found = 0;
-    if (!s->items[s->n].doc_no) {
-        free(identity);
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    s->n++;
-    return 0;
-}
-
-/* Reads and validates the whole sample. The first non-empty line is the header;
- * empty lines and lines starting with '#' are skipped. */
-static int parse_sample(const sgs_registry *reg, const char *path, struct sample *s, char *errstr,
-                        size_t errstr_size)
-{
-    size_t len;
-    char *text = read_all(path, &len, errstr, errstr_size);
-    sgs_agg_idmap *seen = sgs_agg_idmap_new(256);
-    sgs_docno *d = malloc(sizeof(*d));
-    const char *p, *stop;
-    int lineno = 0, header = 0, rc = -1;
-
-    if (!text)
-        goto out;
-    if (!seen || !d) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
-    }
-    p = text;
-    stop = text + len;
-    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    while (p < stop) {
-        const char *nl = memchr(p, '\n', (size_t)(stop - p));
-        const char *e = nl ? nl : stop;
-        size_t l;
-
-        lineno++;
-        if (e > p && e[-1] == '\r')
-            e--;
-        l = (size_t)(e - p);
-        if (memchr(p, '\0', l)) {
-            snprintf(errstr, errstr_size, "%s:%d: contains a NUL byte", path, lineno);
-            goto out;
-        }
-        if (l > 0 && p[0] != '#') {
-            if (!header)
-                header = 1;
-            else if (parse_line(reg, path, lineno, p, l, s, seen, d, errstr, errstr_size) != 0)
-                goto out;
-        }
-        p = nl ? nl + 1 : stop;
-    }
-    if (!header) {
-        snprintf(errstr, errstr_size, "%s: empty; expected a header line unit_id\tkind\tdoc_no",
-                 path);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(text);
-    free(d);
-    sgs_agg_idmap_free(seen);
-    return rc;
-}
-
 /* HEXISTS of every item in every partition's seen hash, pipelined. */
-static int look_up(sgs_agg_ctx *ctx, struct sample *s, char *errstr, size_t errstr_size)
+static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, char *errstr, size_t errstr_size)
 {
     char **parts = NULL, key[512];
     size_t np = 0, total;
@@ -292,7 +101,7 @@ out:
     return rc;
 }
 
-static int store_concealed(sgs_agg_ctx *ctx, const struct sample *s, const char *month,
+static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char *month,
                            char *errstr, size_t errstr_size)
 {
     char key[512];
@@ -357,30 +166,35 @@ out:
 
 int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path)
 {
-    struct sample s;
+    sgs_agg_sample s;
     char err[1024], ym[8];
     size_t found = 0;
     json_t *out, *items;
     char *text;
+    size_t len;
 
     memset(&s, 0, sizeof(s));
     snprintf(ym, sizeof(ym), "%04d-%02d", year, month);
-    if (parse_sample(ctx->reg, sample_path, &s, err, sizeof(err)) != 0) {
+    text = read_all(sample_path, &len, err, sizeof(err));
+    if (!text ||
+        sgs_agg_sample_parse(ctx->reg, sample_path, text, len, &s, err, sizeof(err)) != 0) {
         sgs_error("%s", err);
-        sample_free(&s);
+        free(text);
+        sgs_agg_sample_free(&s);
         return SGS_AGG_EXIT_USAGE;
     }
+    free(text);
     if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 || look_up(ctx, &s, err, sizeof(err)) != 0 ||
         store_concealed(ctx, &s, ym, err, sizeof(err)) != 0) {
         sgs_error("spot-check %s: %s", ym, err);
-        sample_free(&s);
+        sgs_agg_sample_free(&s);
         return SGS_AGG_EXIT_RUNTIME;
     }
 
     out = json_object();
     items = json_array();
     for (size_t i = 0; i < s.n; i++) {
-        const struct item *it = &s.items[i];
+        const sgs_agg_sample_item *it = &s.items[i];
 
         if (it->found) {
             found++;
@@ -400,7 +214,7 @@ int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sam
     json_decref(out);
     if (!text) {
         sgs_error("out of memory");
-        sample_free(&s);
+        sgs_agg_sample_free(&s);
         return SGS_AGG_EXIT_RUNTIME;
     }
     printf("%s\n", text);
@@ -408,6 +222,6 @@ int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sam
     free(text);
     sgs_info("spot-check %s: %zu sampled (%zu lines), %zu found, %zu concealed", ym, s.n, s.lines,
              found, s.n - found);
-    sample_free(&s);
+    sgs_agg_sample_free(&s);
     return SGS_AGG_EXIT_OK;
 }

@@ -1,17 +1,12 @@
 /* libFuzzer target: spot-check samples (sgs-aggregator spot-check --sample FILE,
  * docs/AGGREGATOR.md). The input is a sample TSV "unit_id<TAB>kind<TAB>doc_no".
  *
- * The aggregator's own sample parser is static in aggregator/spotcheck.c and
- * reads a path, next to the Redis code, so this target walks the same path
- * with the pieces it is made of: the line and column rules of the documented
- * format, sgs_registry_find, sgs_agg_kind_parse and the identity map (from
- * aggregator/util.c, which is free of Redis), sgs_docno_normalize with the
- * 4-64 character rule, and the identity "<unit_id>|<kind>|<norm>".
- *
- * When aggregator/sample.c exists (CMake then defines SGS_FUZZ_SAMPLE_PARSE), it
- * must provide the parser as a pure function (see the declaration below, which
- * agg.h is to carry), and the target also runs it and compares: same verdict,
- * same items, same identities.
+ * The target walks the documented format with the pieces it is made of (the
+ * line and column rules, sgs_registry_find, sgs_agg_kind_parse and the identity
+ * map from aggregator/util.c, sgs_docno_normalize with the 4-64 character rule,
+ * and the identity "<unit_id>|<kind>|<norm>"), runs the aggregator's parser
+ * sgs_agg_sample_parse (aggregator/sample.c, free of files and Redis) on the
+ * same input, and compares: same verdict, same items, same identities.
  *
  * Invariants: a found unit really has the key; the kind is canonical; every
  * identity is valid UTF-8, splits back into the unit id, the kind and a normal
