@@ -1,8 +1,7 @@
 #!/usr/bin/python3
 """What one record costs Redis inside a batch script, step by step.
 
-Starts a private redis-server (no persistence) on a free loopback port in a
-temporary directory, then sends batches of identities shaped like the
+Starts a private redis-server (no persistence; bench/benchredis.py), then sends batches of identities shaped like the
 consumer's (about 40 bytes of "<unit>|penalty|<doc_no>") to small Lua scripts
 that each do one more part of the batch script's per-record work. Redis's own
 CPU time (INFO cpu) per identity is printed for each, the median of --rounds.
@@ -20,15 +19,10 @@ The steps (docs/PERFORMANCE.md quotes them):
 """
 import argparse
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
-import redis
+from benchredis import private_redis
 
 SCRIPTS = {
     "request+ARGV": "return 0",
@@ -64,12 +58,6 @@ return 0""",
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=150)
@@ -77,19 +65,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="sgs-redis-bench-")
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", tmp],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        r = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+    with private_redis("sgs-redis-bench-") as (r, _, _):
         rnd = random.Random(1)
         batches = [["%06d|penalty|平市监罚〔2024〕%d号" % (410400 + rnd.randrange(42),
                                                      b * a.size + i)
@@ -110,10 +86,6 @@ def main():
               % (a.batches, a.size, a.rounds))
         for name, v in results.items():
             print("  %-14s %5.2f us" % (name, statistics.median(v)))
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 Starts its own redis-server on a free loopback port in a temporary directory,
 writes a 5,000-unit registry, fills Redis directly with the layout of
 docs/REDIS.md (4 partitions, every unit with counters, ~11,000 document numbers a
-month in the dn sets from January to December, the previous month's snapshot),
+month in the dn lists from January to December, the previous month's snapshot),
 then runs the December snapshot several times and prints the wall times.
 
 Publishing goes to librdkafka's in-process mock cluster
@@ -18,23 +18,11 @@ Target: under 1 s per snapshot.
 import argparse
 import os
 import random
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-try:
-    import redis
-except ImportError:  # pragma: no cover
-    sys.exit("snapshot_bench: needs the Debian package python3-redis (/usr/bin/python3)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchredis import private_redis
 
 
 def main():
@@ -49,21 +37,7 @@ def main():
     binary = os.path.join(args.build, "sgs-aggregator")
     if not os.access(binary, os.X_OK):
         sys.exit(f"snapshot_bench: {binary}: not built")
-    tmp = tempfile.mkdtemp(prefix="sgs-bench-")
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", tmp],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        r = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-
+    with private_redis("sgs-bench-") as (r, port, tmp):
         rnd = random.Random(42)
         units = []
         with open(os.path.join(tmp, "units.tsv"), "w", encoding="utf-8") as f:
@@ -127,17 +101,10 @@ def main():
             times.append(time.monotonic() - t0)
             r.hincrby(f"sgs:{{{parts[0]}}}:m:2023-12", f"{units[0]}|records", 1)
         print(f"snapshot_bench: {args.units} units, {len(parts)} partitions, "
-              f"{members} document numbers in 2023's dn sets")
+              f"{members} document numbers in 2023's dn lists")
         print("snapshot 2023-12 wall times (s): " + ", ".join(f"{t:.3f}" for t in times))
         print(f"best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s, "
               f"target < 1 s: {'ok' if max(times) < 1.0 else 'MISSED'}")
-    finally:
-        server.terminate()
-        server.wait()
-        if not os.environ.get("SGS_KEEP_TMP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp} (redis stopped)")
 
 
 if __name__ == "__main__":
