@@ -10,6 +10,7 @@
  *
  * on stderr, timed from the first message to the last one. The librdkafka
  * configuration is built exactly as sgs-consumer builds it (the same defaults,
+ * sgs_kafka_consumer_defaults,
  * including its 8 MB prefetch cap, then every kafka.* key of the configuration
  * file, the environment and -X), so fetch sizes and queue limits are the same on
  * both sides of the comparison.
@@ -171,17 +172,6 @@ static int parse_num(const char *opt, const char *s, double min, double *out)
 
 int main(int argc, char **argv)
 {
-    /* The same defaults as sgs-consumer (consumer/main.c, start_kafka()); keep
-     * them in step, the prefetch cap especially decides the fetch pace. */
-    static const char *const defaults[] = {"enable.auto.offset.store",
-                                           "false",
-                                           "auto.offset.reset",
-                                           "earliest",
-                                           "enable.partition.eof",
-                                           "true",
-                                           "queued.max.messages.kbytes",
-                                           "8192",
-                                           NULL};
     const char *file = NULL, *group = NULL, *topic = NULL;
     char **xs = calloc((size_t)argc + 1, sizeof(*xs));
     size_t n_xs = 0;
@@ -245,7 +235,7 @@ int main(int argc, char **argv)
                  (long)time(NULL));
         group = group_buf;
     }
-    conf = sgs_kafka_conf_new(cfg, defaults, err, sizeof(err));
+    conf = sgs_kafka_conf_new(cfg, sgs_kafka_consumer_defaults, err, sizeof(err));
     if (!conf || rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)) != 0) {
         fprintf(stderr, "ceiling_consumer: %s\n", err);
         rc = 2;

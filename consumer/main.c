@@ -241,24 +241,9 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
 
 static int start_kafka(sgs_consumer *c, char *err, size_t errsz)
 {
-    /* Defaults the kafka.* keys can override. The prefetch queue is capped at 8 MB
-     * (librdkafka's default is 64 MB) to keep the resident set small; it
-     * still holds tens of thousands of records. Fetch long polls are kept
-     * short (100 ms) so the fetcher wake-ups below never wait long. */
-    static const char *const defaults[] = {"enable.auto.offset.store",
-                                           "false",
-                                           "auto.offset.reset",
-                                           "earliest",
-                                           "enable.partition.eof",
-                                           "true",
-                                           "queued.max.messages.kbytes",
-                                           "8192",
-                                           "fetch.wait.max.ms",
-                                           "100",
-                                           "max.partition.fetch.bytes",
-                                           "262144",
-                                           NULL};
-    rd_kafka_conf_t *conf = sgs_kafka_conf_new(c->cfg, defaults, err, errsz);
+    /* Fetch long polls are kept short (sgs_kafka_consumer_defaults) so that the
+     * fetcher wake-ups (kick.c) never wait long behind one. */
+    rd_kafka_conf_t *conf = sgs_kafka_conf_new(c->cfg, sgs_kafka_consumer_defaults, err, errsz);
     rd_kafka_topic_partition_list_t *topics;
     rd_kafka_resp_err_t e;
     char kerr[512];

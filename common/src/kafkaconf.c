@@ -17,6 +17,20 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return 0;
 }
 
+const char *const sgs_kafka_consumer_defaults[] = {"enable.auto.offset.store",
+                                                   "false",
+                                                   "auto.offset.reset",
+                                                   "earliest",
+                                                   "enable.partition.eof",
+                                                   "true",
+                                                   "queued.max.messages.kbytes",
+                                                   "8192",
+                                                   "fetch.wait.max.ms",
+                                                   "100",
+                                                   "max.partition.fetch.bytes",
+                                                   "262144",
+                                                   NULL};
+
 rd_kafka_conf_t *sgs_kafka_conf_new(const sgs_config *cfg, const char *const *defaults,
                                     char *errstr, size_t errstr_size)
 {

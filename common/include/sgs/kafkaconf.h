@@ -8,6 +8,14 @@
 
 #include "sgs/config.h"
 
+/* The consumer defaults that sgs-consumer and the benchmark's ceiling consumer
+ * share (for sgs_kafka_conf_new; the kafka.* keys override them):
+ * offsets stored by the application, earliest without a position, partition
+ * EOF events, an 8 MB prefetch cap (librdkafka's default is 64 MB) to keep the
+ * resident set small, 256 KiB per-partition fetches, and 100 ms fetch long
+ * polls. */
+extern const char *const sgs_kafka_consumer_defaults[];
+
 /* A new rd_kafka_conf_t with the kafka.* keys applied on top of the given
  * defaults (NULL-terminated key, value pairs, may be NULL), so a user setting
  * always wins. Errors name the key: "kafka.foo: No such configuration property". */
