@@ -772,34 +772,31 @@ static void sc_puts(const char *p)
     sc_put(p, strlen(p));
 }
 
+/* The value written to c->argtext since `start`. */
+static void sc_from(sgs_consumer *c, size_t start)
+{
+    scratch.argv[scratch.n] = NULL;
+    scratch.off[scratch.n] = start;
+    scratch.len[scratch.n++] = c->argtext.len - start;
+}
+
 /* A value formatted into c->argtext. */
 static void sc_printf(sgs_consumer *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sc_printf(sgs_consumer *c, const char *fmt, ...)
 {
     va_list ap;
     size_t start = c->argtext.len;
-    char tmp[512];
-    int n;
     va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    sgs_buf_vprintf(&c->argtext, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof(tmp))
-        n = (int)sizeof(tmp) - 1;
-    sgs_buf_append(&c->argtext, tmp, (size_t)n);
-    scratch.argv[scratch.n] = NULL;
-    scratch.off[scratch.n] = start;
-    scratch.len[scratch.n++] = (size_t)n;
+    sc_from(c, start);
 }
 
 static void sc_putint(sgs_consumer *c, int64_t v)
 {
     size_t start = c->argtext.len;
     sgs_buf_put_i64(&c->argtext, v);
-    scratch.argv[scratch.n] = NULL;
-    scratch.off[scratch.n] = start;
-    scratch.len[scratch.n++] = c->argtext.len - start;
+    sc_from(c, start);
 }
 
 /* Appends the EVALSHA of one partition's sent batch to the connection's
@@ -847,9 +844,7 @@ static int append_eval(sgs_consumer *c, int32_t p)
         sgs_buf_put_json_string(&c->argtext, u->id, strlen(u->id));
         sgs_buf_putc(&c->argtext, '\x1f');
         sgs_buf_put_json_string(&c->argtext, u->name, strlen(u->name));
-        scratch.argv[scratch.n] = NULL;
-        scratch.off[scratch.n] = start;
-        scratch.len[scratch.n++] = c->argtext.len - start;
+        sc_from(c, start);
     }
     /* groups: type, day, unit, flags, workdays late, messages, identities */
     sc_putint(c, (int64_t)b->n_groups);
@@ -857,7 +852,7 @@ static int append_eval(sgs_consumer *c, int32_t p)
         batch_group *g = &b->groups[i];
         char day[11];
         sc_put(&g->type, 1);
-        sc_printf(c, "%s", sgs_day_format(g->day, day));
+        sc_printf(c, "%s", sgs_day_format(g->day, day)); /* copied: day is reused */
         sc_puts(g->unit == UINT32_MAX ? "" : sgs_registry_at(c->registry, g->unit)->id);
         sc_putint(c, g->flags);
         sc_putint(c, g->wd);

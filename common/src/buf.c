@@ -57,26 +57,32 @@ void sgs_buf_putc(sgs_buf *b, char c)
     sgs_buf_append(b, &c, 1);
 }
 
+void sgs_buf_vprintf(sgs_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    int n;
+    char small[256];
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n < 0 || (size_t)n < sizeof(small)) {
+        if (n > 0)
+            sgs_buf_append(b, small, (size_t)n);
+        va_end(again);
+        return;
+    }
+    if (sgs_buf_reserve(b, (size_t)n) == 0) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+}
+
 void sgs_buf_printf(sgs_buf *b, const char *fmt, ...)
 {
     va_list ap;
-    int n;
-    char small[256];
     va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
+    sgs_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof(small)) {
-        sgs_buf_append(b, small, (size_t)n);
-        return;
-    }
-    if (sgs_buf_reserve(b, (size_t)n) != 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
 }
 
 void sgs_buf_put_i64(sgs_buf *b, int64_t v)

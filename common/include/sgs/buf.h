@@ -4,6 +4,7 @@
 #ifndef SGS_BUF_H
 #define SGS_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ void sgs_buf_append(sgs_buf *b, const void *p, size_t n);
 void sgs_buf_puts(sgs_buf *b, const char *s);
 void sgs_buf_putc(sgs_buf *b, char c);
 void sgs_buf_printf(sgs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sgs_buf_vprintf(sgs_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void sgs_buf_put_i64(sgs_buf *b, int64_t v);
 /* Appends s as a JSON string literal with quotes; invalid UTF-8 sequences become
  * U+FFFD and control characters are escaped, so the output is always valid. */
