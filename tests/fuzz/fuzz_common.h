@@ -119,6 +119,18 @@ static inline size_t fuzz_utf8_chars(const char *s, size_t len)
 
 /* FNV-1a of the input: derives extra parameters (dates, timestamps) from it, so
  * that a saved input reproduces exactly. */
+/* Whether key is the unit's id, name or one of its aliases. */
+static inline int fuzz_unit_has_key(const sgs_unit *u, const char *key, size_t len)
+{
+    if ((strlen(u->id) == len && memcmp(u->id, key, len) == 0) ||
+        (strlen(u->name) == len && memcmp(u->name, key, len) == 0))
+        return 1;
+    for (size_t i = 0; i < u->n_aliases; i++)
+        if (strlen(u->aliases[i]) == len && memcmp(u->aliases[i], key, len) == 0)
+            return 1;
+    return 0;
+}
+
 static inline uint64_t fuzz_hash(const uint8_t *data, size_t size)
 {
     uint64_t h = 14695981039346656037ULL;

@@ -26,17 +26,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int has_key(const sgs_unit *u, const char *key, size_t len)
-{
-    if ((strlen(u->id) == len && memcmp(u->id, key, len) == 0) ||
-        (strlen(u->name) == len && memcmp(u->name, key, len) == 0))
-        return 1;
-    for (size_t i = 0; i < u->n_aliases; i++)
-        if (strlen(u->aliases[i]) == len && memcmp(u->aliases[i], key, len) == 0)
-            return 1;
-    return 0;
-}
-
 /* Printable ASCII without space or '|': an alias sgs_registry_find_id returns. */
 static int id_like(const char *s)
 {
@@ -104,7 +93,7 @@ static void probe(const sgs_registry *reg, const char *s, size_t len)
             const sgs_unit *v = sgs_registry_find_id(reg, s + start, i - start);
 
             if (u != NULL)
-                FUZZ_CHECK(has_key(u, s + start, i - start));
+                FUZZ_CHECK(fuzz_unit_has_key(u, s + start, i - start));
             if (v != NULL)
                 FUZZ_CHECK(v == u);
             start = i + 1;

@@ -37,17 +37,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int has_key(const sgs_unit *u, const char *key, size_t len)
-{
-    if ((strlen(u->id) == len && memcmp(u->id, key, len) == 0) ||
-        (strlen(u->name) == len && memcmp(u->name, key, len) == 0))
-        return 1;
-    for (size_t i = 0; i < u->n_aliases; i++)
-        if (strlen(u->aliases[i]) == len && memcmp(u->aliases[i], key, len) == 0)
-            return 1;
-    return 0;
-}
-
 static void trim(const char **a, const char **b)
 {
     while (*a < *b && (**a == ' ' || **a == '\t'))
@@ -96,7 +85,7 @@ static int walk_line(struct walk *w, const char *p, size_t len)
     unit = sgs_registry_find(reg, col[0], (size_t)(end[0] - col[0]));
     if (unit == NULL)
         return -1;
-    FUZZ_CHECK(has_key(unit, col[0], (size_t)(end[0] - col[0])));
+    FUZZ_CHECK(fuzz_unit_has_key(unit, col[0], (size_t)(end[0] - col[0])));
 
     kind = sgs_agg_kind_parse(col[1], (size_t)(end[1] - col[1]));
     if (kind == NULL)
