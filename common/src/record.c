@@ -17,6 +17,7 @@
  * largest message seen). Every text copied into the record is bounded and cut
  * on a UTF-8 character boundary. */
 #include "sgs/record.h"
+#include "sgs/store.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -1554,19 +1555,8 @@ static void check_record(const sgs_rules *rules, const raw_record *raw, int64_t 
     }
     if (out->kind != SGS_KIND_NONE && out->doc.norm_chars >= 4 && out->doc.norm_chars <= 64) {
         /* "<unit_id>|<kind>|<normalised doc_no>", when it fits. */
-        const char *kind = sgs_kind_name(out->kind);
-        size_t a = strlen(out->unit_id), b = strlen(kind), n = strlen(out->doc.norm);
-        if (a + 1 + b + 1 + n < sizeof(out->identity)) {
-            char *p = out->identity;
-            memcpy(p, out->unit_id, a);
-            p += a;
-            *p++ = '|';
-            memcpy(p, kind, b);
-            p += b;
-            *p++ = '|';
-            memcpy(p, out->doc.norm, n + 1);
-            out->has_identity = 1;
-        }
+        out->has_identity = sgs_store_identity(out->identity, sizeof(out->identity), out->unit_id,
+                                               sgs_kind_name(out->kind), out->doc.norm) >= 0;
     }
     out->status = out->n_reasons > 0 ? SGS_RECORD_INVALID : SGS_RECORD_VALID;
 }

@@ -1,0 +1,135 @@
+/* The Redis layout of sgs (docs/REDIS.md), in one place: key names, field
+ * names, the record identity and the outbox codec. Both daemons and the batch
+ * script (assembled from the macros below) spell the layout only through this
+ * module.
+ *
+ * Keys of one partition of the records topic share the hash tag
+ * "{<topic>:<partition>}" so that everything one batch touches lies in one
+ * slot: "<prefix>:{<topic>:<partition>}<suffix>[<arg>]". Global keys are
+ * "<prefix>:<name>[<arg>]". Builders never take a daemon's context: only the
+ * prefix, the topic and the partition. */
+#ifndef SGS_STORE_H
+#define SGS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgs/buf.h"
+
+/* Large enough for every key of a usual configuration (a Kafka topic name has
+ * at most 249 bytes); a builder says when a key does not fit. */
+#define SGS_STORE_KEY_MAX 512
+
+/* ---- suffixes of partition keys (after the "{topic:partition}" tag) ------ */
+#define SGS_STORE_OFFSET ":offset" /* string: next offset to consume */
+#define SGS_STORE_SEEN   ":seen"   /* hash: identity -> YYYY-MM first counted */
+#define SGS_STORE_DN     ":dn:"    /* + YYYY-MM: string, identities one per line */
+#define SGS_STORE_MONTH  ":m:"     /* + YYYY-MM: hash of counters */
+#define SGS_STORE_DAY    ":d:"     /* + YYYY-MM-DD: hash of counters, expires */
+#define SGS_STORE_LR     ":lr"     /* hash: unit -> 1 while above the late-rate threshold */
+#define SGS_STORE_OUTBOX ":outbox" /* hash: batch end offset -> outbox items */
+
+/* ---- global keys (after "<prefix>:") -------------------------------------- */
+#define SGS_STORE_PARTITIONS "partitions"     /* set of "<topic>:<partition>" */
+#define SGS_STORE_SNAPSHOT   "snapshot:"      /* + YYYY-MM + ":v" N / ":latest" */
+#define SGS_STORE_MONTHS     "snapshot:months" /* set of months with a snapshot */
+#define SGS_STORE_CONCEALED  "concealed:"     /* + YYYY-MM: hash identity -> 1 */
+#define SGS_STORE_ALERTS     "alerts"         /* channel: every alert JSON */
+
+/* ---- counter fields: "<unit_id>|<counter>", global ones "_|<counter>" ------ */
+#define SGS_STORE_FIELD_SEP     "|"
+#define SGS_STORE_GLOBAL_UNIT   "_"
+#define SGS_STORE_C_RECORDS     "records"
+#define SGS_STORE_C_LATE        "late"
+#define SGS_STORE_C_INVALID     "invalid"
+#define SGS_STORE_C_DUP         "dup"
+#define SGS_STORE_C_LIC         "lic"
+#define SGS_STORE_C_PEN         "pen"
+#define SGS_STORE_C_WDLATE      "wdlate" /* sum of workdays late */
+#define SGS_STORE_C_UNATTRIBUTED "unattributed"
+#define SGS_STORE_C_MALFORMED   "malformed"
+
+/* The counters a unit's field can name, in a fixed order. */
+enum sgs_store_counter {
+    SGS_STORE_RECORDS = 0,
+    SGS_STORE_LATE,
+    SGS_STORE_INVALID,
+    SGS_STORE_DUP,
+    SGS_STORE_LIC,
+    SGS_STORE_PEN,
+    SGS_STORE_WDLATE,
+    SGS_STORE_UNATTRIBUTED,
+    SGS_STORE_MALFORMED,
+    SGS_STORE_N_COUNTERS,
+    SGS_STORE_UNKNOWN_COUNTER = -1,
+};
+
+/* Name of a counter ("records"), or NULL. */
+const char *sgs_store_counter_name(enum sgs_store_counter c);
+
+/* A counter field split into its unit and counter. unit points into the field
+ * (not NUL-terminated); global fields have unit "_". */
+typedef struct sgs_store_field {
+    const char *unit;
+    size_t unit_len;
+    int global; /* unit is "_" */
+    enum sgs_store_counter counter; /* SGS_STORE_UNKNOWN_COUNTER when not ours */
+} sgs_store_field;
+
+/* Splits "<unit>|<counter>" at its last '|'. 0, or -1 when there is none. */
+int sgs_store_field_parse(const char *field, size_t len, sgs_store_field *out);
+
+/* ---- key builders ----------------------------------------------------------
+ * Each writes a NUL-terminated key into buf and returns its length, or -1 when
+ * it does not fit (buf[0] is then ""). */
+
+/* "<prefix>:{<topic>:<partition>}": the base of a partition's keys. */
+int sgs_store_base(char *buf, size_t size, const char *prefix, const char *topic,
+                   int32_t partition);
+/* "<prefix>:{<topic>:<partition>}<suffix><arg>" (arg may be NULL). */
+int sgs_store_pkey(char *buf, size_t size, const char *prefix, const char *topic,
+                   int32_t partition, const char *suffix, const char *arg);
+/* The same from a member of the partitions set ("<topic>:<partition>"). */
+int sgs_store_pkey_member(char *buf, size_t size, const char *prefix, const char *member,
+                          const char *suffix, const char *arg);
+/* "<topic>:<partition>", the member of the partitions set. */
+int sgs_store_member(char *buf, size_t size, const char *topic, int32_t partition);
+/* "<prefix>:<name><arg>" (arg may be NULL). */
+int sgs_store_gkey(char *buf, size_t size, const char *prefix, const char *name, const char *arg);
+/* "<prefix>:snapshot:<month>:v<version>", version < 0: "...:latest". */
+int sgs_store_snapshot_key(char *buf, size_t size, const char *prefix, const char *month,
+                           long version);
+
+/* ---- identity: "<unit_id>|<kind>|<normalised doc_no>" --------------------- */
+
+/* Builds the identity into buf. Its length, or -1 when it does not fit. */
+int sgs_store_identity(char *buf, size_t size, const char *unit_id, const char *kind,
+                       const char *norm_doc_no);
+
+typedef struct sgs_store_ident_parts {
+    const char *unit, *kind, *doc_no; /* pointers into the identity */
+    size_t unit_len, kind_len, doc_no_len;
+} sgs_store_ident_parts;
+
+/* Splits an identity at its first two '|' (a unit id never holds one; a
+ * normalised doc_no may). 0, or -1 when malformed. */
+int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *out);
+
+/* ---- outbox items -----------------------------------------------------------
+ * An outbox entry (the value of a P:T:outbox field) is a concatenation of items
+ * "<type><key length>:<value length>:<key><value>", type 'a' (alert, to
+ * topic.alerts) or 'r' (reject, to topic.rejects). The batch script writes the
+ * same encoding (SGS_STORE_OUTBOX_FMT). */
+#define SGS_STORE_OUTBOX_ALERT  'a'
+#define SGS_STORE_OUTBOX_REJECT 'r'
+
+void sgs_store_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
+                          size_t vlen);
+
+typedef void (*sgs_store_outbox_fn)(void *arg, char type, const char *key, size_t klen,
+                                    const char *value, size_t vlen);
+/* Calls fn for each item of an entry, in order. 0, or -1 when the entry is
+ * corrupt (fn was called for the items before the fault). */
+int sgs_store_outbox_each(const char *entry, size_t len, sgs_store_outbox_fn fn, void *arg);
+
+#endif

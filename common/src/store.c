@@ -1,0 +1,171 @@
+/* The Redis layout: key and field names, identities, outbox items (store.h). */
+#include "sgs/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const counter_names[SGS_STORE_N_COUNTERS] = {
+    SGS_STORE_C_RECORDS, SGS_STORE_C_LATE,   SGS_STORE_C_INVALID,
+    SGS_STORE_C_DUP,     SGS_STORE_C_LIC,    SGS_STORE_C_PEN,
+    SGS_STORE_C_WDLATE,  SGS_STORE_C_UNATTRIBUTED, SGS_STORE_C_MALFORMED,
+};
+
+const char *sgs_store_counter_name(enum sgs_store_counter c)
+{
+    if ((int)c < 0 || c >= SGS_STORE_N_COUNTERS)
+        return NULL;
+    return counter_names[c];
+}
+
+int sgs_store_field_parse(const char *field, size_t len, sgs_store_field *out)
+{
+    size_t bar = len;
+    while (bar > 0 && field[bar - 1] != '|')
+        bar--;
+    if (bar == 0)
+        return -1;
+    bar--; /* index of the last '|' */
+    out->unit = field;
+    out->unit_len = bar;
+    out->global = bar == 1 && field[0] == SGS_STORE_GLOBAL_UNIT[0];
+    out->counter = SGS_STORE_UNKNOWN_COUNTER;
+    for (int i = 0; i < SGS_STORE_N_COUNTERS; i++) {
+        size_t n = strlen(counter_names[i]);
+        if (len - bar - 1 == n && memcmp(field + bar + 1, counter_names[i], n) == 0) {
+            out->counter = (enum sgs_store_counter)i;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* snprintf's result as a builder's: the length, or -1 (and "") when cut. */
+static int fits(char *buf, size_t size, int n)
+{
+    if (n < 0 || (size_t)n >= size) {
+        if (size)
+            buf[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+int sgs_store_base(char *buf, size_t size, const char *prefix, const char *topic,
+                   int32_t partition)
+{
+    return fits(buf, size, snprintf(buf, size, "%s:{%s:%" PRId32 "}", prefix, topic, partition));
+}
+
+int sgs_store_pkey(char *buf, size_t size, const char *prefix, const char *topic,
+                   int32_t partition, const char *suffix, const char *arg)
+{
+    return fits(buf, size,
+                snprintf(buf, size, "%s:{%s:%" PRId32 "}%s%s", prefix, topic, partition, suffix,
+                         arg ? arg : ""));
+}
+
+int sgs_store_pkey_member(char *buf, size_t size, const char *prefix, const char *member,
+                          const char *suffix, const char *arg)
+{
+    return fits(buf, size,
+                snprintf(buf, size, "%s:{%s}%s%s", prefix, member, suffix, arg ? arg : ""));
+}
+
+int sgs_store_member(char *buf, size_t size, const char *topic, int32_t partition)
+{
+    return fits(buf, size, snprintf(buf, size, "%s:%" PRId32, topic, partition));
+}
+
+int sgs_store_gkey(char *buf, size_t size, const char *prefix, const char *name, const char *arg)
+{
+    return fits(buf, size, snprintf(buf, size, "%s:%s%s", prefix, name, arg ? arg : ""));
+}
+
+int sgs_store_snapshot_key(char *buf, size_t size, const char *prefix, const char *month,
+                           long version)
+{
+    if (version < 0)
+        return fits(buf, size,
+                    snprintf(buf, size, "%s:" SGS_STORE_SNAPSHOT "%s:latest", prefix, month));
+    return fits(buf, size,
+                snprintf(buf, size, "%s:" SGS_STORE_SNAPSHOT "%s:v%ld", prefix, month, version));
+}
+
+int sgs_store_identity(char *buf, size_t size, const char *unit_id, const char *kind,
+                       const char *norm_doc_no)
+{
+    size_t a = strlen(unit_id), b = strlen(kind), n = strlen(norm_doc_no);
+    char *p = buf;
+    if (a + 1 + b + 1 + n >= size) {
+        if (size)
+            buf[0] = '\0';
+        return -1;
+    }
+    memcpy(p, unit_id, a);
+    p += a;
+    *p++ = '|';
+    memcpy(p, kind, b);
+    p += b;
+    *p++ = '|';
+    memcpy(p, norm_doc_no, n + 1);
+    return (int)(a + 1 + b + 1 + n);
+}
+
+int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *out)
+{
+    const char *end = id + len;
+    const char *b1 = memchr(id, '|', len), *b2;
+    if (!b1)
+        return -1;
+    b2 = memchr(b1 + 1, '|', (size_t)(end - b1 - 1));
+    if (!b2 || b1 == id || b2 == b1 + 1 || b2 + 1 == end)
+        return -1;
+    out->unit = id;
+    out->unit_len = (size_t)(b1 - id);
+    out->kind = b1 + 1;
+    out->kind_len = (size_t)(b2 - b1 - 1);
+    out->doc_no = b2 + 1;
+    out->doc_no_len = (size_t)(end - b2 - 1);
+    return 0;
+}
+
+void sgs_store_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
+                          size_t vlen)
+{
+    sgs_buf_printf(b, "%c%zu:%zu:", type, klen, vlen);
+    sgs_buf_append(b, key, klen);
+    sgs_buf_append(b, value, vlen);
+}
+
+/* Reads "<digits>:" at entry[*i]; -1 if malformed. */
+static int read_len(const char *entry, size_t len, size_t *i, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    size_t start = *i;
+    while (*i < len && entry[*i] >= '0' && entry[*i] <= '9' && *i - start < 19)
+        v = v * 10 + (unsigned long long)(entry[(*i)++] - '0');
+    if (*i == start || *i >= len || entry[*i] != ':')
+        return -1;
+    (*i)++;
+    *out = v;
+    return 0;
+}
+
+int sgs_store_outbox_each(const char *entry, size_t len, sgs_store_outbox_fn fn, void *arg)
+{
+    size_t i = 0;
+    while (i < len) {
+        char type = entry[i++];
+        unsigned long long klen, vlen;
+        if (type != SGS_STORE_OUTBOX_ALERT && type != SGS_STORE_OUTBOX_REJECT)
+            return -1;
+        if (read_len(entry, len, &i, &klen) != 0 || read_len(entry, len, &i, &vlen) != 0)
+            return -1;
+        if (klen > len - i || vlen > len - i - klen)
+            return -1;
+        fn(arg, type, entry + i, (size_t)klen, entry + i + klen, (size_t)vlen);
+        i += klen + vlen;
+    }
+    return 0;
+}

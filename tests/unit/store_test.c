@@ -1,0 +1,148 @@
+/* Unit tests of the Redis layout module (key names, fields, identities, the
+ * outbox codec). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sgs/store.h"
+
+static void test_partition_keys(void **state)
+{
+    char k[SGS_STORE_KEY_MAX];
+    (void)state;
+    assert_int_equal(sgs_store_base(k, sizeof(k), "sgs", "sgs.records", 3), 19);
+    assert_string_equal(k, "sgs:{sgs.records:3}");
+    sgs_store_pkey(k, sizeof(k), "sgs", "sgs.records", 3, SGS_STORE_OFFSET, NULL);
+    assert_string_equal(k, "sgs:{sgs.records:3}:offset");
+    sgs_store_pkey(k, sizeof(k), "p", "t", 12, SGS_STORE_MONTH, "2025-12");
+    assert_string_equal(k, "p:{t:12}:m:2025-12");
+    sgs_store_pkey_member(k, sizeof(k), "p", "t:12", SGS_STORE_DAY, "2025-12-01");
+    assert_string_equal(k, "p:{t:12}:d:2025-12-01");
+    sgs_store_member(k, sizeof(k), "sgs.records", 0);
+    assert_string_equal(k, "sgs.records:0");
+}
+
+static void test_global_keys(void **state)
+{
+    char k[SGS_STORE_KEY_MAX];
+    (void)state;
+    sgs_store_gkey(k, sizeof(k), "sgs", SGS_STORE_CONCEALED, "2025-12");
+    assert_string_equal(k, "sgs:concealed:2025-12");
+    sgs_store_gkey(k, sizeof(k), "sgs", SGS_STORE_MONTHS, NULL);
+    assert_string_equal(k, "sgs:snapshot:months");
+    sgs_store_snapshot_key(k, sizeof(k), "sgs", "2025-12", 3);
+    assert_string_equal(k, "sgs:snapshot:2025-12:v3");
+    sgs_store_snapshot_key(k, sizeof(k), "sgs", "2025-12", -1);
+    assert_string_equal(k, "sgs:snapshot:2025-12:latest");
+}
+
+static void test_key_too_long(void **state)
+{
+    char k[16];
+    (void)state;
+    assert_int_equal(sgs_store_pkey(k, sizeof(k), "sgs", "sgs.records", 3, SGS_STORE_OFFSET, NULL),
+                     -1);
+    assert_string_equal(k, "");
+}
+
+static void test_fields(void **state)
+{
+    sgs_store_field f;
+    (void)state;
+    assert_int_equal(sgs_store_field_parse("U1|late", 7, &f), 0);
+    assert_int_equal(f.unit_len, 2);
+    assert_memory_equal(f.unit, "U1", 2);
+    assert_int_equal(f.counter, SGS_STORE_LATE);
+    assert_false(f.global);
+    assert_int_equal(sgs_store_field_parse("_|unattributed", 14, &f), 0);
+    assert_true(f.global);
+    assert_int_equal(f.counter, SGS_STORE_UNATTRIBUTED);
+    assert_int_equal(sgs_store_field_parse("U1|other", 8, &f), 0);
+    assert_int_equal(f.counter, SGS_STORE_UNKNOWN_COUNTER);
+    assert_int_equal(sgs_store_field_parse("nobar", 5, &f), -1);
+    for (int i = 0; i < SGS_STORE_N_COUNTERS; i++)
+        assert_non_null(sgs_store_counter_name((enum sgs_store_counter)i));
+    assert_null(sgs_store_counter_name(SGS_STORE_N_COUNTERS));
+}
+
+static void test_identity(void **state)
+{
+    char id[128];
+    sgs_store_ident_parts p;
+    int n;
+    (void)state;
+    n = sgs_store_identity(id, sizeof(id), "410423", "penalty", "鲁罚〔2025〕12号");
+    assert_string_equal(id, "410423|penalty|鲁罚〔2025〕12号");
+    assert_int_equal(n, (int)strlen(id));
+    assert_int_equal(sgs_store_identity_parse(id, (size_t)n, &p), 0);
+    assert_int_equal(p.unit_len, 6);
+    assert_memory_equal(p.kind, "penalty", p.kind_len);
+    assert_int_equal(p.doc_no_len, strlen("鲁罚〔2025〕12号"));
+    /* a '|' inside the doc_no stays in the doc_no */
+    n = sgs_store_identity(id, sizeof(id), "U", "license", "a|b");
+    assert_int_equal(sgs_store_identity_parse(id, (size_t)n, &p), 0);
+    assert_int_equal(p.doc_no_len, 3);
+    assert_int_equal(sgs_store_identity_parse("U|license|", 10, &p), -1);
+    assert_int_equal(sgs_store_identity_parse("|license|x", 10, &p), -1);
+    assert_int_equal(sgs_store_identity(id, 8, "unit", "license", "x"), -1);
+}
+
+struct seen {
+    char types[8];
+    char keys[8][16];
+    char values[8][32];
+    int n;
+};
+
+static void collect(void *arg, char type, const char *key, size_t klen, const char *value,
+                    size_t vlen)
+{
+    struct seen *s = arg;
+    s->types[s->n] = type;
+    memcpy(s->keys[s->n], key, klen);
+    s->keys[s->n][klen] = '\0';
+    memcpy(s->values[s->n], value, vlen);
+    s->values[s->n][vlen] = '\0';
+    s->n++;
+}
+
+static void test_outbox_codec(void **state)
+{
+    sgs_buf b = SGS_BUF_INIT;
+    struct seen s;
+    (void)state;
+    sgs_store_outbox_put(&b, SGS_STORE_OUTBOX_ALERT, "U1", 2, "{\"a\":1}", 7);
+    sgs_store_outbox_put(&b, SGS_STORE_OUTBOX_REJECT, "", 0, "x:y", 3);
+    assert_string_equal(b.data, "a2:7:U1{\"a\":1}r0:3:x:y");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(sgs_store_outbox_each(b.data, b.len, collect, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.types[0], 'a');
+    assert_string_equal(s.keys[0], "U1");
+    assert_string_equal(s.values[0], "{\"a\":1}");
+    assert_int_equal(s.types[1], 'r');
+    assert_string_equal(s.keys[1], "");
+    assert_string_equal(s.values[1], "x:y");
+    /* corrupt: a length past the end, an unknown type, a missing ':' */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(sgs_store_outbox_each("a2:9:U1{}", 9, collect, &s), -1);
+    assert_int_equal(sgs_store_outbox_each("x0:0:", 5, collect, &s), -1);
+    assert_int_equal(sgs_store_outbox_each("a2", 2, collect, &s), -1);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(sgs_store_outbox_each("", 0, collect, &s), 0);
+    sgs_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_partition_keys), cmocka_unit_test(test_global_keys),
+        cmocka_unit_test(test_key_too_long),   cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_identity),       cmocka_unit_test(test_outbox_codec),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
