@@ -6,8 +6,8 @@
 #include <string.h>
 
 static const char *const counter_names[SGS_STORE_N_COUNTERS] = {
-    SGS_STORE_C_RECORDS, SGS_STORE_C_LATE,   SGS_STORE_C_INVALID,
-    SGS_STORE_C_DUP,     SGS_STORE_C_LIC,    SGS_STORE_C_PEN,
+    SGS_STORE_C_RECORDS, SGS_STORE_C_LATE,         SGS_STORE_C_INVALID,
+    SGS_STORE_C_DUP,     SGS_STORE_C_LIC,          SGS_STORE_C_PEN,
     SGS_STORE_C_WDLATE,  SGS_STORE_C_UNATTRIBUTED, SGS_STORE_C_MALFORMED,
 };
 
@@ -51,14 +51,13 @@ static int fits(char *buf, size_t size, int n)
     return n;
 }
 
-int sgs_store_base(char *buf, size_t size, const char *prefix, const char *topic,
-                   int32_t partition)
+int sgs_store_base(char *buf, size_t size, const char *prefix, const char *topic, int32_t partition)
 {
     return fits(buf, size, snprintf(buf, size, "%s:{%s:%" PRId32 "}", prefix, topic, partition));
 }
 
-int sgs_store_pkey(char *buf, size_t size, const char *prefix, const char *topic,
-                   int32_t partition, const char *suffix, const char *arg)
+int sgs_store_pkey(char *buf, size_t size, const char *prefix, const char *topic, int32_t partition,
+                   const char *suffix, const char *arg)
 {
     return fits(buf, size,
                 snprintf(buf, size, "%s:{%s:%" PRId32 "}%s%s", prefix, topic, partition, suffix,

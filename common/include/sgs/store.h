@@ -30,24 +30,24 @@
 #define SGS_STORE_OUTBOX ":outbox" /* hash: batch end offset -> outbox items */
 
 /* ---- global keys (after "<prefix>:") -------------------------------------- */
-#define SGS_STORE_PARTITIONS "partitions"     /* set of "<topic>:<partition>" */
-#define SGS_STORE_SNAPSHOT   "snapshot:"      /* + YYYY-MM + ":v" N / ":latest" */
+#define SGS_STORE_PARTITIONS "partitions"      /* set of "<topic>:<partition>" */
+#define SGS_STORE_SNAPSHOT   "snapshot:"       /* + YYYY-MM + ":v" N / ":latest" */
 #define SGS_STORE_MONTHS     "snapshot:months" /* set of months with a snapshot */
-#define SGS_STORE_CONCEALED  "concealed:"     /* + YYYY-MM: hash identity -> 1 */
-#define SGS_STORE_ALERTS     "alerts"         /* channel: every alert JSON */
+#define SGS_STORE_CONCEALED  "concealed:"      /* + YYYY-MM: hash identity -> 1 */
+#define SGS_STORE_ALERTS     "alerts"          /* channel: every alert JSON */
 
 /* ---- counter fields: "<unit_id>|<counter>", global ones "_|<counter>" ------ */
-#define SGS_STORE_FIELD_SEP     "|"
-#define SGS_STORE_GLOBAL_UNIT   "_"
-#define SGS_STORE_C_RECORDS     "records"
-#define SGS_STORE_C_LATE        "late"
-#define SGS_STORE_C_INVALID     "invalid"
-#define SGS_STORE_C_DUP         "dup"
-#define SGS_STORE_C_LIC         "lic"
-#define SGS_STORE_C_PEN         "pen"
-#define SGS_STORE_C_WDLATE      "wdlate" /* sum of workdays late */
+#define SGS_STORE_FIELD_SEP      "|"
+#define SGS_STORE_GLOBAL_UNIT    "_"
+#define SGS_STORE_C_RECORDS      "records"
+#define SGS_STORE_C_LATE         "late"
+#define SGS_STORE_C_INVALID      "invalid"
+#define SGS_STORE_C_DUP          "dup"
+#define SGS_STORE_C_LIC          "lic"
+#define SGS_STORE_C_PEN          "pen"
+#define SGS_STORE_C_WDLATE       "wdlate" /* sum of workdays late */
 #define SGS_STORE_C_UNATTRIBUTED "unattributed"
-#define SGS_STORE_C_MALFORMED   "malformed"
+#define SGS_STORE_C_MALFORMED    "malformed"
 
 /* The counters a unit's field can name, in a fixed order. */
 enum sgs_store_counter {
@@ -72,7 +72,7 @@ const char *sgs_store_counter_name(enum sgs_store_counter c);
 typedef struct sgs_store_field {
     const char *unit;
     size_t unit_len;
-    int global; /* unit is "_" */
+    int global;                     /* unit is "_" */
     enum sgs_store_counter counter; /* SGS_STORE_UNKNOWN_COUNTER when not ours */
 } sgs_store_field;
 
@@ -87,8 +87,8 @@ int sgs_store_field_parse(const char *field, size_t len, sgs_store_field *out);
 int sgs_store_base(char *buf, size_t size, const char *prefix, const char *topic,
                    int32_t partition);
 /* "<prefix>:{<topic>:<partition>}<suffix><arg>" (arg may be NULL). */
-int sgs_store_pkey(char *buf, size_t size, const char *prefix, const char *topic,
-                   int32_t partition, const char *suffix, const char *arg);
+int sgs_store_pkey(char *buf, size_t size, const char *prefix, const char *topic, int32_t partition,
+                   const char *suffix, const char *arg);
 /* The same from a member of the partitions set ("<topic>:<partition>"). */
 int sgs_store_pkey_member(char *buf, size_t size, const char *prefix, const char *member,
                           const char *suffix, const char *arg);
