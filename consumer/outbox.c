@@ -6,40 +6,9 @@
 #include <string.h>
 
 #include "consumer.h"
+#include "sgs/clock.h"
 #include "sgs/log.h"
-
-/* Reads "<digits>:" at blob[*i]; -1 if malformed. */
-static int read_len(const char *blob, size_t len, size_t *i, unsigned long long *out)
-{
-    unsigned long long v = 0;
-    size_t start = *i;
-    while (*i < len && blob[*i] >= '0' && blob[*i] <= '9' && *i - start < 19)
-        v = v * 10 + (unsigned long long)(blob[(*i)++] - '0');
-    if (*i == start || *i >= len || blob[*i] != ':')
-        return -1;
-    (*i)++;
-    *out = v;
-    return 0;
-}
-
-/* Parses "<t><klen>:<vlen>:<key><value>" items; calls fn for each. -1 if corrupt. */
-static int outbox_each(const char *blob, size_t len,
-                       void (*fn)(void *, char, const char *, size_t, const char *, size_t),
-                       void *arg)
-{
-    size_t i = 0;
-    while (i < len) {
-        char type = blob[i++];
-        unsigned long long klen, vlen;
-        if (read_len(blob, len, &i, &klen) != 0 || read_len(blob, len, &i, &vlen) != 0)
-            return -1;
-        if (klen > len - i || vlen > len - i - klen)
-            return -1;
-        fn(arg, type, blob + i, (size_t)klen, blob + i + klen, (size_t)vlen);
-        i += klen + vlen;
-    }
-    return 0;
-}
+#include "sgs/store.h"
 
 struct produce_ctx {
     sgs_consumer *c;
@@ -51,7 +20,8 @@ static void produce_one(void *arg, char type, const char *key, size_t klen, cons
 {
     struct produce_ctx *pc = arg;
     sgs_consumer *c = pc->c;
-    const char *topic = sgs_config_get(c->cfg, type == 'a' ? "topic.alerts" : "topic.rejects");
+    const char *topic =
+        sgs_config_get(c->cfg, type == SGS_STORE_OUTBOX_ALERT ? "topic.alerts" : "topic.rejects");
     rd_kafka_resp_err_t err;
 
     for (;;) {
@@ -69,7 +39,7 @@ static void produce_one(void *arg, char type, const char *key, size_t klen, cons
         return;
     }
     pc->e->pending++;
-    if (type == 'a')
+    if (type == SGS_STORE_OUTBOX_ALERT)
         c->alerts_sent++;
 }
 
@@ -78,14 +48,13 @@ static void send_entry(sgs_consumer *c, outbox_entry *e)
     struct produce_ctx pc = {c, e};
     e->failed = 0;
     e->pending++; /* guard: reaping waits until every message is queued */
-    if (outbox_each(e->blob, e->len, produce_one, &pc) != 0)
+    if (sgs_store_outbox_each(e->blob, e->len, produce_one, &pc) != 0)
         sgs_error("partition %" PRId32 ": outbox entry %" PRId64 " is corrupt; skipped its rest",
                   e->partition, e->end);
     e->pending--;
 }
 
-void sgs_consumer_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob,
-                              size_t len)
+void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob, size_t len)
 {
     outbox_entry *e = calloc(1, sizeof(*e));
     if (!e || !(e->blob = malloc(len ? len : 1))) {
@@ -103,7 +72,7 @@ void sgs_consumer_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, c
     send_entry(c, e);
 }
 
-void sgs_consumer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+void sgs_outbox_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sgs_consumer *c = opaque;
     outbox_entry *e = m->_private;
@@ -119,7 +88,7 @@ void sgs_consumer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     e->pending--;
 }
 
-int sgs_consumer_outbox_tracked(const sgs_consumer *c, int32_t partition, int64_t end)
+int sgs_outbox_tracked(const sgs_consumer *c, int32_t partition, int64_t end)
 {
     for (const outbox_entry *e = c->outbox; e; e = e->next)
         if (e->partition == partition && e->end == end)
@@ -127,7 +96,7 @@ int sgs_consumer_outbox_tracked(const sgs_consumer *c, int32_t partition, int64_
     return 0;
 }
 
-void sgs_consumer_outbox_reap(sgs_consumer *c)
+void sgs_outbox_reap(sgs_consumer *c)
 {
     outbox_entry **pp = &c->outbox;
     while (*pp) {
@@ -137,7 +106,7 @@ void sgs_consumer_outbox_reap(sgs_consumer *c)
             continue;
         }
         if (e->failed) {
-            int64_t now = sgs_now_ms();
+            int64_t now = sgs_clock_mono_ms();
             if (now >= e->retry_at) {
                 e->retry_at = now + 1000;
                 send_entry(c, e);
@@ -146,22 +115,9 @@ void sgs_consumer_outbox_reap(sgs_consumer *c)
             continue;
         }
         /* delivered: delete the Redis copy with the partition's next script (or flush_acks) */
-        part_state *ps = sgs_consumer_part(c, e->partition);
-        char num[24];
-        snprintf(num, sizeof(num), "%" PRId64, e->end);
-        if (ps && ps->n_acks == ps->cap_acks) {
-            size_t nc = ps->cap_acks ? ps->cap_acks * 2 : 8;
-            char **na = realloc(ps->acks, nc * sizeof(*na));
-            if (na) {
-                ps->acks = na;
-                ps->cap_acks = nc;
-            }
-        }
-        if (ps && ps->n_acks < ps->cap_acks) {
-            char *s = strdup(num);
-            if (s)
-                ps->acks[ps->n_acks++] = s;
-        }
+        part_state *ps = sgs_parts_get(c, e->partition);
+        if (ps)
+            sgs_parts_add_ack(ps, e->end);
         *pp = e->next;
         c->outbox_pending--;
         free(e->blob);
@@ -169,7 +125,7 @@ void sgs_consumer_outbox_reap(sgs_consumer *c)
     }
 }
 
-void sgs_consumer_outbox_free(sgs_consumer *c)
+void sgs_outbox_free(sgs_consumer *c)
 {
     while (c->outbox) {
         outbox_entry *e = c->outbox;

@@ -120,8 +120,9 @@ int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *
  * "<type><key length>:<value length>:<key><value>", type 'a' (alert, to
  * topic.alerts) or 'r' (reject, to topic.rejects). The batch script writes the
  * same encoding (SGS_STORE_OUTBOX_FMT). */
-#define SGS_STORE_OUTBOX_ALERT  'a'
-#define SGS_STORE_OUTBOX_REJECT 'r'
+#define SGS_STORE_OUTBOX_ALERT      'a'
+#define SGS_STORE_OUTBOX_REJECT     'r'
+#define SGS_STORE_OUTBOX_ALERT_HEAD "a%d:%d:" /* Lua string.format of an alert item's head */
 
 void sgs_store_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
                           size_t vlen);

@@ -1,0 +1,419 @@
+/* Building a batch from parsed records (batch.h). Pure: no Kafka, no Redis. */
+#include "batch.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sgs/hash.h"
+#include "sgs/log.h"
+#include "sgs/store.h"
+
+int sgs_batch_env_init(sgs_batch_env *env, const char *topic, const sgs_registry *registry,
+                       size_t reject_max)
+{
+    struct timespec ts;
+    memset(env, 0, sizeof(*env));
+    env->topic = topic;
+    env->registry = registry;
+    env->reject_max = reject_max;
+    env->unit_stamp = calloc(sgs_registry_count(registry) + 1, sizeof(*env->unit_stamp));
+    if (!env->unit_stamp)
+        return -1;
+    /* The in-batch identity table is keyed by producer-chosen strings: seed it. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    env->hash_seed = sgs_hash_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+                                    (uint64_t)getpid());
+    return 0;
+}
+
+void sgs_batch_env_free(sgs_batch_env *env)
+{
+    free(env->unit_stamp);
+    env->unit_stamp = NULL;
+    sgs_buf_free(&env->tmp);
+}
+
+void sgs_batch_free(sgs_batch *b)
+{
+    sgs_buf_free(&b->arena);
+    sgs_buf_free(&b->rejects);
+    free(b->groups);
+    free(b->group_slots);
+    free(b->idents);
+    free(b->ident_slots);
+    free(b->alerts);
+    free(b->order);
+    free(b->units);
+    memset(b, 0, sizeof(*b));
+}
+
+void sgs_batch_reset(sgs_batch *b)
+{
+    sgs_buf_reset(&b->arena);
+    sgs_buf_reset(&b->rejects);
+    b->arena.oom = b->rejects.oom = 0; /* a dropped batch's failure is not the next one's */
+    b->oom = 0;
+    if (b->n_groups && b->group_slots)
+        memset(b->group_slots, 0, b->cap_group_slots * sizeof(*b->group_slots));
+    if (b->n_idents && b->ident_slots)
+        memset(b->ident_slots, 0, b->cap_ident_slots * sizeof(*b->ident_slots));
+    b->n_msgs = 0;
+    b->n_groups = b->n_idents = b->n_alerts = b->n_rejects = b->n_units = b->n_acks = 0;
+}
+
+/* Grows an array of elements of `size` bytes to hold at least n + 1; -1 when
+ * out of memory. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap : first;
+    while (nc <= n)
+        nc *= 2;
+    void *na = realloc(*arr, nc * size);
+    if (!na)
+        return -1;
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
+/* (Re)builds an open-addressing table of `n` entries, at most half full. */
+static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
+                         uint64_t (*hash)(const sgs_batch *, uint64_t, uint32_t),
+                         const sgs_batch *b, uint64_t seed)
+{
+    size_t nc = *cap ? *cap : first;
+    while (nc < 2 * (n + 1))
+        nc *= 2;
+    if (nc != *cap) {
+        uint32_t *ns = realloc(*slots, nc * sizeof(*ns));
+        if (!ns)
+            return -1;
+        *slots = ns;
+        *cap = nc;
+    }
+    memset(*slots, 0, nc * sizeof(**slots));
+    for (uint32_t i = 0; i < n; i++) {
+        size_t j = (size_t)hash(b, seed, i) & (nc - 1);
+        while ((*slots)[j])
+            j = (j + 1) & (nc - 1);
+        (*slots)[j] = i + 1;
+    }
+    return 0;
+}
+
+static uint64_t group_hash_of(char type, sgs_day day, uint32_t unit, int flags, int wd)
+{
+    uint64_t k = ((uint64_t)(uint32_t)day << 32) | unit;
+    return sgs_hash_mix64(k ^ sgs_hash_mix64(((uint64_t)(unsigned char)type << 40) ^
+                                             ((uint64_t)(unsigned)flags << 32) ^ (uint32_t)wd));
+}
+
+static uint64_t group_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
+{
+    const sgs_batch_group *g = &b->groups[i];
+    (void)seed;
+    return group_hash_of(g->type, g->day, g->unit, g->flags, g->wd);
+}
+
+static uint64_t ident_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
+{
+    return sgs_hash_seeded(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
+}
+
+/* The group of these counters in the batch (added when new); UINT32_MAX when
+ * out of memory. */
+static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, int flags, int wd)
+{
+    size_t j;
+    if (2 * (b->n_groups + 1) > b->cap_group_slots &&
+        slots_rebuild(&b->group_slots, &b->cap_group_slots, b->n_groups, 256, group_hash, b, 0) !=
+            0)
+        return UINT32_MAX;
+    j = (size_t)group_hash_of(type, day, unit, flags, wd) & (b->cap_group_slots - 1);
+    for (uint32_t s; (s = b->group_slots[j]) != 0; j = (j + 1) & (b->cap_group_slots - 1)) {
+        const sgs_batch_group *g = &b->groups[s - 1];
+        if (g->type == type && g->day == day && g->unit == unit && g->flags == flags && g->wd == wd)
+            return s - 1;
+    }
+    if (grow((void **)&b->groups, &b->cap_groups, b->n_groups, sizeof(*b->groups), 64) != 0)
+        return UINT32_MAX;
+    sgs_batch_group *g = &b->groups[b->n_groups];
+    memset(g, 0, sizeof(*g));
+    g->type = type;
+    g->day = day;
+    g->unit = unit;
+    g->flags = flags;
+    g->wd = wd;
+    g->head = g->tail = UINT32_MAX;
+    b->group_slots[j] = (uint32_t)++b->n_groups;
+    return (uint32_t)(b->n_groups - 1);
+}
+
+#define IDENT_DUP UINT32_MAX
+#define IDENT_OOM (UINT32_MAX - 1)
+
+/* Adds an identity to the batch: its index, IDENT_DUP when the batch already
+ * has it, IDENT_OOM when out of memory. */
+static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len)
+{
+    uint64_t h = sgs_hash_seeded(seed, s, len);
+    size_t j;
+    if (2 * (b->n_idents + 1) > b->cap_ident_slots &&
+        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash, b,
+                      seed) != 0)
+        return IDENT_OOM;
+    j = (size_t)h & (b->cap_ident_slots - 1);
+    for (uint32_t x; (x = b->ident_slots[j]) != 0; j = (j + 1) & (b->cap_ident_slots - 1)) {
+        const sgs_batch_ident *e = &b->idents[x - 1];
+        if (e->len == len && memcmp(b->arena.data + e->off, s, len) == 0)
+            return IDENT_DUP;
+    }
+    if (grow((void **)&b->idents, &b->cap_idents, b->n_idents, sizeof(*b->idents), 1024) != 0)
+        return IDENT_OOM;
+    sgs_batch_ident *e = &b->idents[b->n_idents];
+    e->off = b->arena.len;
+    e->len = (uint32_t)len;
+    e->next = UINT32_MAX;
+    e->group = UINT32_MAX;
+    e->pos = 0;
+    sgs_buf_append(&b->arena, s, len);
+    if (b->arena.oom)
+        return IDENT_OOM;
+    b->ident_slots[j] = (uint32_t)++b->n_idents;
+    return (uint32_t)(b->n_idents - 1);
+}
+
+static void json_field_str(sgs_buf *b, const char *name, const char *value)
+{
+    sgs_buf_printf(b, ",\"%s\":", name);
+    sgs_buf_put_json_string(b, value, strlen(value));
+}
+
+void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, int32_t partition,
+                               int64_t offset, sgs_buf *b)
+{
+    char day[11];
+    sgs_buf_reset(b);
+    sgs_buf_printf(b, "{\"type\":\"late\",\"id\":");
+    {
+        char id[320];
+        int n = snprintf(id, sizeof(id), "late:%s:%" PRId32 ":%" PRId64, env->topic, partition,
+                         offset);
+        sgs_buf_put_json_string(b, id, n < 0 ? 0 : (size_t)n < sizeof(id) ? (size_t)n : 0);
+    }
+    json_field_str(b, "unit_id", r->unit_id);
+    json_field_str(b, "unit_name", r->unit ? r->unit->name : "");
+    json_field_str(b, "kind", sgs_kind_name(r->kind));
+    json_field_str(b, "doc_no", r->doc_no);
+    json_field_str(b, "decision_date", sgs_day_format(r->decision_date, day));
+    json_field_str(b, "deadline", sgs_day_format(r->deadline, day));
+    json_field_str(b, "reported_at", r->reported_at_text);
+    sgs_buf_printf(b, ",\"workdays_late\":%d}", r->workdays_late);
+}
+
+void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
+                           sgs_buf *b)
+{
+    size_t max = env->reject_max;
+    const char *payload = m->payload ? m->payload : "";
+    size_t len = m->payload ? m->len : 0, keep = len;
+    int utf8 = sgs_utf8_valid(payload, len) && memchr(payload, '\0', len) == NULL;
+
+    sgs_buf_reset(b);
+    /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape */
+    sgs_buf_printf(b, "{\"id\":\"reject:%s:%" PRId32 ":%" PRId64 "\",\"reasons\":[", env->topic,
+                   m->partition, m->offset);
+    for (int i = 0; i < r->n_reasons; i++) {
+        sgs_buf_puts(b, i ? ",{\"code\":" : "{\"code\":");
+        sgs_buf_put_json_string(b, r->reasons[i].code, strlen(r->reasons[i].code));
+        json_field_str(b, "field", r->reasons[i].field);
+        json_field_str(b, "message", r->reasons[i].message);
+        sgs_buf_putc(b, '}');
+    }
+    sgs_buf_puts(b, "],\"unit_id\":");
+    if (r->unit_id[0] && r->status != SGS_RECORD_MALFORMED)
+        sgs_buf_put_json_string(b, r->unit_id, strlen(r->unit_id));
+    else
+        sgs_buf_puts(b, "null");
+    sgs_buf_puts(b, ",\"source\":{\"topic\":");
+    sgs_buf_put_json_string(b, env->topic, strlen(env->topic));
+    sgs_buf_printf(b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", m->partition,
+                   m->offset);
+    if (keep > max)
+        keep = utf8 ? sgs_utf8_cut(payload, max) : max;
+    sgs_buf_puts(b, ",\"payload\":");
+    if (utf8) {
+        sgs_buf_put_json_string(b, payload, keep);
+    } else {
+        sgs_buf_putc(b, '"');
+        sgs_buf_put_base64(b, payload, keep);
+        sgs_buf_puts(b, "\",\"payload_encoding\":\"base64\"");
+    }
+    if (keep < len)
+        sgs_buf_printf(b, ",\"payload_truncated\":true,\"payload_bytes\":%zu", len);
+    sgs_buf_putc(b, '}');
+}
+
+/* Notes a unit of the batch (its name goes along for late_rate alerts). */
+static void note_unit(sgs_batch_env *env, sgs_batch *b, size_t unit)
+{
+    if (env->unit_stamp[unit] == b->gen)
+        return;
+    if (grow((void **)&b->units, &b->cap_units, b->n_units, sizeof(*b->units), 64) != 0) {
+        b->oom = 1;
+        return;
+    }
+    env->unit_stamp[unit] = b->gen;
+    b->units[b->n_units++] = unit;
+}
+
+void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r)
+{
+    char type;
+    int f = 0, wd = 0;
+    uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
+
+    if (b->n_msgs == 0) {
+        b->first = m->offset;
+        b->gen = ++env->gen_counter;
+    }
+    b->last = m->offset;
+    b->n_msgs++;
+
+    if (r->status == SGS_RECORD_MALFORMED) {
+        type = SGS_GROUP_MALFORMED;
+    } else if (r->status == SGS_RECORD_UNKNOWN_UNIT || !r->unit) {
+        type = SGS_GROUP_UNATTRIBUTED;
+    } else {
+        type = SGS_GROUP_RECORD;
+        unit = (uint32_t)r->unit->index;
+        f |= r->late ? SGS_GF_LATE : 0;
+        f |= r->status == SGS_RECORD_INVALID ? SGS_GF_INVALID : 0;
+        f |= r->kind == SGS_KIND_LICENSE ? SGS_GF_LICENSE : 0;
+        f |= r->kind == SGS_KIND_PENALTY ? SGS_GF_PENALTY : 0;
+        wd = r->late ? r->workdays_late : 0;
+        note_unit(env, b, r->unit->index);
+        if (r->has_identity) {
+            ident = ident_add(b, env->hash_seed, r->identity, strlen(r->identity));
+            if (ident == IDENT_OOM) {
+                b->oom = 1;
+                ident = UINT32_MAX;
+            } else if (ident == IDENT_DUP) {
+                /* a second copy in the same batch: a duplicate whatever Redis says */
+                type = SGS_GROUP_DUPLICATE;
+                f = wd = 0;
+                ident = UINT32_MAX;
+            }
+        }
+    }
+    g = group_for(b, type, r->report_day, unit, f, wd);
+    if (g == UINT32_MAX) {
+        b->oom = 1;
+    } else {
+        sgs_batch_group *gr = &b->groups[g];
+        gr->n++;
+        if (ident != UINT32_MAX) {
+            sgs_batch_ident *e = &b->idents[ident];
+            e->group = g;
+            if (gr->tail == UINT32_MAX)
+                gr->head = ident;
+            else
+                b->idents[gr->tail].next = ident;
+            gr->tail = ident;
+            gr->n_ids++;
+        }
+    }
+    if (type == SGS_GROUP_RECORD && (f & SGS_GF_LATE) && r->has_deadline) {
+        if (grow((void **)&b->alerts, &b->cap_alerts, b->n_alerts, sizeof(*b->alerts), 64) != 0) {
+            b->oom = 1;
+        } else {
+            sgs_batch_late_alert_json(env, r, m->partition, m->offset, &env->tmp);
+            if (env->tmp.oom || env->tmp.len == 0) {
+                /* never an empty or cut alert: the batch is re-read */
+                env->tmp.oom = 0;
+                b->oom = 1;
+            } else {
+                sgs_batch_alert *a = &b->alerts[b->n_alerts++];
+                a->ident = ident;
+                a->unit = unit;
+                a->off = b->arena.len;
+                a->len = env->tmp.len;
+                sgs_buf_append(&b->arena, env->tmp.data, env->tmp.len);
+            }
+        }
+    }
+    if (r->status != SGS_RECORD_VALID) {
+        int known = r->status != SGS_RECORD_MALFORMED;
+        sgs_batch_reject_json(env, r, m, &env->tmp);
+        if (env->tmp.oom || env->tmp.len == 0) {
+            env->tmp.oom = 0;
+            b->oom = 1;
+        } else {
+            sgs_store_outbox_put(&b->rejects, SGS_STORE_OUTBOX_REJECT, known ? r->unit_id : "",
+                                 known ? strlen(r->unit_id) : 0, env->tmp.data, env->tmp.len);
+            b->n_rejects++;
+        }
+    }
+    if (b->arena.oom || b->rejects.oom)
+        b->oom = 1;
+}
+
+long sgs_batch_number_idents(sgs_batch *b)
+{
+    uint32_t pos = 0;
+    if (grow((void **)&b->order, &b->cap_order, b->n_idents, sizeof(*b->order), 1024) != 0)
+        return -1;
+    for (size_t i = 0; i < b->n_groups; i++)
+        for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next) {
+            b->idents[e].pos = ++pos;
+            b->order[pos - 1] = e;
+        }
+    return (long)pos;
+}
+
+int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to)
+{
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const sgs_batch_group *g = &b->groups[i];
+        switch (g->type) {
+        case SGS_GROUP_MALFORMED:
+            to->malformed += g->n;
+            break;
+        case SGS_GROUP_UNATTRIBUTED:
+            to->unattributed += g->n;
+            break;
+        case SGS_GROUP_DUPLICATE:
+            to->duplicates += g->n;
+            break;
+        default:
+            to->records += g->n;
+            to->late += (g->flags & SGS_GF_LATE) ? g->n : 0;
+            to->invalid += (g->flags & SGS_GF_INVALID) ? g->n : 0;
+        }
+    }
+    to->rejects += b->n_rejects;
+    to->messages += b->n_msgs;
+    for (size_t i = 0; i < len;) {
+        uint32_t pos = 0;
+        while (i < len && dups[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        while (i < len && dups[i] >= '0' && dups[i] <= '9')
+            pos = pos * 10 + (uint32_t)(dups[i++] - '0');
+        if (pos == 0 || pos > b->n_idents)
+            return -1;
+        const sgs_batch_group *g = &b->groups[b->idents[b->order[pos - 1]].group];
+        to->records--;
+        to->late -= (g->flags & SGS_GF_LATE) != 0;
+        to->invalid -= (g->flags & SGS_GF_INVALID) != 0;
+        to->duplicates++;
+    }
+    return 0;
+}

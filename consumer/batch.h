@@ -1,0 +1,140 @@
+/* A batch: what one partition's messages will do in Redis, built from parsed
+ * records by pure code (no Kafka, no Redis), so that it can be tested alone.
+ *
+ * While reading, the consumer sorts each partition's messages into groups that
+ * add the same counters (type, report day, unit, flags, workdays late) and
+ * keeps the identities to de-duplicate; an identity seen twice in the same
+ * batch is a duplicate right there. Late alerts and rejects are formatted as
+ * the messages arrive. Every array keeps its capacity from batch to batch:
+ * nothing is allocated per message once batches have reached their usual size. */
+#ifndef SGS_CONSUMER_BATCH_H
+#define SGS_CONSUMER_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgs/buf.h"
+#include "sgs/date.h"
+#include "sgs/record.h"
+#include "sgs/registry.h"
+
+/* Group types (the script's protocol, script.c). */
+#define SGS_GROUP_RECORD       'R' /* records of a known unit */
+#define SGS_GROUP_DUPLICATE    'D' /* second copies within the batch */
+#define SGS_GROUP_UNATTRIBUTED 'U' /* unknown unit */
+#define SGS_GROUP_MALFORMED    'M' /* not a JSON object */
+
+/* Group flags ('R' only). */
+#define SGS_GF_LATE    1
+#define SGS_GF_INVALID 2
+#define SGS_GF_LICENSE 4
+#define SGS_GF_PENALTY 8
+
+/* Messages of one batch that add the same counters. The script gets one entry
+ * per group and the identities of its records, and subtracts the few that
+ * Redis already has. */
+typedef struct sgs_batch_group {
+    char type;     /* SGS_GROUP_* */
+    int flags;     /* SGS_GF_* */
+    int wd;        /* workdays late ('R' only) */
+    uint32_t unit; /* registry index ('R', 'D'), else UINT32_MAX */
+    sgs_day day;   /* report day */
+    uint32_t n;    /* messages */
+    uint32_t n_ids, head, tail; /* identities of its records, linked through ident.next */
+} sgs_batch_group;
+
+/* An identity to de-duplicate: bytes in the batch arena. */
+typedef struct sgs_batch_ident {
+    size_t off;
+    uint32_t len;
+    uint32_t next;  /* next identity of the same group, UINT32_MAX: none */
+    uint32_t group; /* index in groups */
+    uint32_t pos;   /* 1-based position in the script's identity list (set when sent) */
+} sgs_batch_ident;
+
+/* A late alert, sent unless its record turns out to be a duplicate. */
+typedef struct sgs_batch_alert {
+    uint32_t ident;  /* UINT32_MAX: the record has no identity (never a duplicate) */
+    uint32_t unit;   /* registry index */
+    size_t off, len; /* JSON in the batch arena */
+} sgs_batch_alert;
+
+typedef struct sgs_batch {
+    size_t n_msgs;
+    int64_t first, last; /* offsets of the first and last message */
+    sgs_buf arena;       /* identity and alert bytes */
+    sgs_batch_group *groups;
+    size_t n_groups, cap_groups;
+    uint32_t *group_slots; /* open addressing over groups (index + 1; 0: empty) */
+    size_t cap_group_slots;
+    sgs_batch_ident *idents;
+    size_t n_idents, cap_idents;
+    uint32_t *ident_slots; /* open addressing over idents (index + 1; 0: empty) */
+    size_t cap_ident_slots;
+    sgs_batch_alert *alerts;
+    size_t n_alerts, cap_alerts;
+    uint32_t *order; /* when sent: position - 1 -> identity index */
+    size_t cap_order;
+    sgs_buf rejects; /* outbox-encoded rejects of the batch */
+    size_t n_rejects;
+    size_t n_acks; /* outbox acknowledgements this batch carries (when sent) */
+    uint64_t gen;  /* identifies this batch in sgs_batch_env.unit_stamp */
+    size_t *units; /* registry indexes of the units in the batch */
+    size_t n_units, cap_units;
+    int oom; /* an allocation failed: the batch must be dropped and re-read */
+} sgs_batch;
+
+/* What the batch builder reads (and the per-unit stamps it writes). */
+typedef struct sgs_batch_env {
+    const char *topic;
+    const sgs_registry *registry;
+    size_t reject_max;      /* consumer.reject_payload_max */
+    uint64_t hash_seed;     /* of the in-batch identity table */
+    uint64_t *unit_stamp;   /* per registry unit: gen of the last batch that listed it */
+    uint64_t gen_counter;   /* last gen given to a batch */
+    sgs_buf tmp;            /* scratch for JSON */
+} sgs_batch_env;
+
+/* One Kafka message as the batch needs it. */
+typedef struct sgs_batch_msg {
+    int32_t partition;
+    int64_t offset;
+    const char *payload; /* may be NULL (a tombstone) */
+    size_t len;
+} sgs_batch_msg;
+
+/* What applied batches did (the consumer's counters of this run). */
+typedef struct sgs_batch_counts {
+    uint64_t messages, records, late, invalid, duplicates, rejects, unattributed, malformed;
+} sgs_batch_counts;
+
+/* Sets up env (stamps for every registry unit, a fresh seed). 0 or -1 (OOM). */
+int sgs_batch_env_init(sgs_batch_env *env, const char *topic, const sgs_registry *registry,
+                       size_t reject_max);
+void sgs_batch_env_free(sgs_batch_env *env);
+
+/* Adds message m, parsed into r, to b. Allocation failures set b->oom (the
+ * batch is then dropped whole and re-read). */
+void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r);
+
+/* Empties a batch, keeping its memory. */
+void sgs_batch_reset(sgs_batch *b);
+void sgs_batch_free(sgs_batch *b);
+
+/* Numbers the identities group by group (their position in the script's
+ * list, set in ident.pos and order[]). The count, or -1 when out of memory. */
+long sgs_batch_number_idents(sgs_batch *b);
+
+/* Adds what an applied batch did to *to, from its groups and the positions of
+ * the identities Redis already had ("3 17 52", increasing; numbered by
+ * sgs_batch_number_idents). -1 when a position is out of range (counted up to
+ * there). */
+int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to);
+
+/* The JSON texts (exposed for tests): a late alert and a reject. */
+void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, int32_t partition,
+                               int64_t offset, sgs_buf *out);
+void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
+                           sgs_buf *out);
+
+#endif

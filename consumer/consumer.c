@@ -1,0 +1,289 @@
+/* The consumer's context and its poll loop: messages into batches, batches to
+ * Redis, housekeeping (delivery reports, outbox, partitions waiting for Redis,
+ * fetcher wake-ups, stats), idle detection and the drain at shutdown. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "consumer.h"
+#include "sgs/clock.h"
+#include "sgs/date.h"
+#include "sgs/log.h"
+
+/* Reads the configuration the batches use, loads the registry and calendar. */
+static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
+{
+    double thr = sgs_config_get_double(c->cfg, "alert.late_rate_threshold");
+    c->registry = sgs_registry_load(sgs_config_get(c->cfg, "units.file"), err, errsz);
+    if (!c->registry)
+        return -1;
+    c->calendar = sgs_calendar_load(sgs_config_get(c->cfg, "calendar.file"), err, errsz);
+    if (!c->calendar)
+        return -1;
+    c->rules.calendar = c->calendar;
+    c->rules.registry = c->registry;
+    c->rules.deadline_workdays[SGS_KIND_LICENSE] =
+        (int)sgs_config_get_int(c->cfg, "deadline.license.workdays");
+    c->rules.deadline_workdays[SGS_KIND_PENALTY] =
+        (int)sgs_config_get_int(c->cfg, "deadline.penalty.workdays");
+    c->rules.count_decision_day = sgs_config_get_bool(c->cfg, "deadline.count_decision_day");
+    sgs_tz_offset_parse(sgs_config_get(c->cfg, "timezone.offset"), &c->rules.tz_offset);
+    c->topic = sgs_config_get(c->cfg, "topic.records");
+    c->prefix = sgs_config_get(c->cfg, "redis.prefix");
+    c->cf_retention = sgs_config_get_int(c->cfg, "consumer.day_retention_days");
+    c->cf_window = sgs_config_get_int(c->cfg, "alert.window_days");
+    c->cf_minrec = sgs_config_get_int(c->cfg, "alert.late_rate_min_records");
+    c->cf_thr_h = (long)(thr * 100.0 + (thr < 0 ? -0.5 : 0.5));
+    snprintf(c->cf_thrtext, sizeof(c->cf_thrtext), "%.1f", thr);
+    c->cf_retry_max = (int)sgs_config_get_int(c->cfg, "consumer.retry_max_ms");
+    c->cf_timeout_ms = (int)sgs_config_get_int(c->cfg, "redis.timeout_ms");
+    if (sgs_batch_env_init(&c->env, c->topic, c->registry,
+                           (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max")) !=
+        0) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signals,
+                                  double exit_on_idle, char *errstr, size_t errstr_size)
+{
+    sgs_consumer *c = calloc(1, sizeof(*c));
+    if (!c) {
+        sgs_config_destroy(cfg);
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->signals = signals;
+    c->exit_on_idle = exit_on_idle;
+    if (load_inputs(c, errstr, errstr_size) != 0 ||
+        sgs_rebalance_start(c, errstr, errstr_size) != 0)
+        goto fail;
+    return c;
+fail:
+    sgs_consumer_destroy(c);
+    return NULL;
+}
+
+void sgs_consumer_destroy(sgs_consumer *c)
+{
+    if (!c)
+        return;
+    sgs_kicker_stop(c->kicker);
+    if (c->rkq)
+        rd_kafka_queue_destroy(c->rkq);
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    if (c->producer)
+        rd_kafka_destroy(c->producer);
+    sgs_outbox_free(c);
+    sgs_parts_free(c);
+    sgs_writer_free(c);
+    sgs_batch_env_free(&c->env);
+    if (c->redis)
+        redisFree(c->redis);
+    sgs_registry_destroy(c->registry);
+    sgs_calendar_destroy(c->calendar);
+    sgs_config_destroy(c->cfg);
+    free(c);
+}
+
+void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
+{
+    sgs_info("stats: %.0f msg/s, messages %" PRIu64 ", records %" PRIu64 ", late %" PRIu64
+             ", invalid %" PRIu64 ", duplicates %" PRIu64 ", rejects %" PRIu64
+             ", unattributed %" PRIu64 ", lag %" PRId64 "%s; ms in poll %" PRId64
+             ", in redis %" PRId64,
+             secs > 0 ? (double)(c->n.messages - msgs_before) / secs : 0.0, c->n.messages,
+             c->n.records, c->n.late, c->n.invalid, c->n.duplicates, c->n.rejects,
+             c->n.unattributed, sgs_parts_lag(c), c->redis_down ? ", redis down" : "",
+             c->ms_polling, c->ms_redis);
+}
+
+/* Idle: every assigned partition at its end with nothing in hand or in flight. */
+static int is_idle(sgs_consumer *c)
+{
+    if (!c->joined || c->batch_msgs || c->sent_msgs || c->outbox_pending)
+        return 0;
+    for (int32_t p = 0; p < c->n_parts; p++) {
+        part_state *ps = &c->parts[p];
+        if (!ps->assigned)
+            continue;
+        if (!ps->at_eof || ps->needs_sync || ps->n_acks)
+            return 0;
+    }
+    return 1;
+}
+
+/* librdkafka 2.0.x can leave a partition unfetched for up to a second once its
+ * prefetch queue was full (kick.c). When our queue runs low, the leaders of a
+ * few partitions with a backlog get a watermark query (on the kicker's thread),
+ * at most every 20 ms. */
+static void kick_fetcher(sgs_consumer *c, int64_t now)
+{
+    int32_t parts[4];
+    size_t n = 0;
+    if (!c->kicker || now - c->last_kick < 20 || rd_kafka_queue_length(c->rkq) >= 2000 ||
+        !sgs_kicker_idle(c->kicker))
+        return;
+    c->last_kick = now;
+    for (int32_t i = 0; i < c->n_parts && n < 4; i++) {
+        int32_t p = (c->kick_next + i) % c->n_parts;
+        part_state *ps = &c->parts[p];
+        int64_t lo, hi;
+        if (!ps->assigned || ps->at_eof || ps->paused || ps->needs_sync || ps->next < 0)
+            continue;
+        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) != 0 || hi <= ps->next)
+            continue;
+        parts[n++] = p;
+        c->kick_next = p + 1;
+    }
+    sgs_kicker_ask(c->kicker, parts, n);
+}
+
+static void handle_message(sgs_consumer *c, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        part_state *ps = sgs_parts_get(c, m->partition);
+        if (ps && ps->assigned && (ps->next < 0 || m->offset >= ps->next))
+            ps->at_eof = 1;
+    } else if (m->err) {
+        static rd_kafka_resp_err_t last_err;
+        if (m->err != last_err)
+            sgs_warn("kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
+                     m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+        last_err = m->err;
+    } else {
+        sgs_writer_add(c, m);
+    }
+}
+
+/* Redis refused or is unreachable: pause every partition until a batch goes
+ * through again. */
+static void pause_for_redis(sgs_consumer *c)
+{
+    if (!c->batch_paused) {
+        sgs_parts_pause(c, -1, 1);
+        c->batch_paused = 1;
+    }
+}
+
+void sgs_consumer_run(sgs_consumer *c)
+{
+    int max_msgs = (int)sgs_config_get_int(c->cfg, "consumer.batch.max_messages");
+    int max_ms = (int)sgs_config_get_int(c->cfg, "consumer.batch.max_ms");
+    int stats_s = (int)sgs_config_get_int(c->cfg, "consumer.stats_interval_s");
+    int64_t next_stats = sgs_clock_mono_ms() + stats_s * 1000LL, stats_at = sgs_clock_mono_ms();
+    uint64_t stats_msgs = 0;
+    int64_t idle_since = 0, next_housekeeping = 0;
+
+    while (!*c->signals && !c->fatal) {
+        int64_t now = sgs_clock_mono_ms();
+        int timeout = 100;
+        rd_kafka_message_t *m;
+
+        /* Housekeeping at most every 5 ms, not once per message. */
+        if (now >= next_housekeeping) {
+            next_housekeeping = now + 5;
+            rd_kafka_poll(c->producer, 0);
+            sgs_outbox_reap(c);
+            sgs_sync_pending(c);
+            sgs_sync_resends(c);
+            if (!c->batch_paused)
+                kick_fetcher(c, now);
+            if (stats_s > 0 && now >= next_stats) {
+                sgs_consumer_stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);
+                stats_msgs = c->n.messages;
+                stats_at = now;
+                next_stats = now + stats_s * 1000LL;
+            }
+        }
+
+        /* A full (or old enough) batch goes to Redis, which applies it while
+         * the next one is read; while Redis is unavailable this is the retry. */
+        if ((c->batch_msgs &&
+             (c->batch_msgs >= (size_t)max_msgs || now - c->batch_started >= max_ms)) ||
+            (c->batch_paused && (c->batch_msgs || c->sent_msgs))) {
+            if (c->redis_down && now < c->retry_at) {
+                timeout = (int)(c->retry_at - now);
+                if (timeout > 100)
+                    timeout = 100;
+            } else if (sgs_writer_submit(c) != 0) {
+                pause_for_redis(c);
+                continue;
+            } else if (c->batch_paused) {
+                c->batch_paused = 0;
+                sgs_parts_pause(c, -1, 0);
+            }
+        }
+        if (c->batch_msgs && !c->batch_paused) {
+            int64_t left = c->batch_started + max_ms - now;
+            timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
+        }
+        if (c->n_inflight)
+            timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
+        int64_t t_poll = sgs_clock_mono_ms();
+        m = rd_kafka_consumer_poll(c->rk, timeout);
+        c->ms_polling += sgs_clock_mono_ms() - t_poll;
+        if (m) {
+            handle_message(c, m);
+            rd_kafka_message_destroy(m);
+        } else if ((c->batch_msgs || c->n_inflight) && !c->batch_paused) {
+            /* nothing more right now: take the replies owed, write what we have */
+            if (sgs_writer_submit(c) != 0)
+                pause_for_redis(c);
+        } else if (!c->batch_msgs && !c->sent_msgs && !c->redis_down) {
+            /* a quiet moment: delete delivered outbox entries that no batch took along */
+            rd_kafka_poll(c->producer, 0);
+            sgs_outbox_reap(c);
+            sgs_sync_flush_acks(c);
+        }
+
+        if (m && c->batch_msgs)
+            continue; /* in the middle of a batch: straight back to polling */
+        now = sgs_clock_mono_ms();
+        if (is_idle(c)) {
+            if (!idle_since)
+                idle_since = now;
+            if (c->exit_on_idle > 0 && (double)(now - idle_since) >= c->exit_on_idle * 1000.0) {
+                sgs_info("idle for %.1f s: every assigned partition is at its end; stopping",
+                         c->exit_on_idle);
+                break;
+            }
+        } else {
+            idle_since = 0;
+        }
+    }
+}
+
+void sgs_consumer_drain(sgs_consumer *c, int stop_signals)
+{
+    while ((c->batch_msgs || c->sent_msgs) && !c->fatal && *c->signals <= stop_signals) {
+        if (sgs_writer_flush(c) == 0)
+            break;
+        usleep(100 * 1000);
+        rd_kafka_poll(c->producer, 0);
+    }
+    if (c->batch_msgs || c->sent_msgs)
+        sgs_warn("stopping with %zu unwritten messages; they will be read again",
+                 c->batch_msgs + c->sent_msgs);
+    sgs_kicker_stop(c->kicker);
+    c->kicker = NULL;
+    /* close runs a final revoke through the rebalance callback (same flush/fence path) */
+    rd_kafka_consumer_close(c->rk);
+    for (int i = 0; i < 300 && c->outbox_pending && *c->signals <= stop_signals; i++) {
+        rd_kafka_flush(c->producer, 100);
+        sgs_outbox_reap(c);
+    }
+    sgs_outbox_reap(c);
+    if (c->outbox_pending)
+        sgs_warn("%zu batches of alerts/rejects not yet delivered; they stay in the Redis "
+                 "outbox and are re-sent by the next owner",
+                 c->outbox_pending);
+    if (!c->redis_down || sgs_clock_mono_ms() >= c->retry_at)
+        sgs_sync_flush_acks(c);
+}

@@ -1,0 +1,208 @@
+/* Kafka set-up and the callbacks librdkafka calls from inside poll: rebalances
+ * (assignment at the offsets Redis stores; the batch in hand written or
+ * dropped on revoke), errors and logs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "consumer.h"
+#include "sgs/kafkaconf.h"
+#include "sgs/log.h"
+#include "sgs/store.h"
+
+static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    int redis_ok = sgs_writer_quiet(c) == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t err = 0;
+
+    if (redis_ok) {
+        /* Register the partitions for the aggregator, before any batch. */
+        char key[SGS_STORE_KEY_MAX], member[SGS_STORE_KEY_MAX];
+        sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_PARTITIONS, NULL);
+        for (int i = 0; i < parts->cnt && redis_ok; i++) {
+            sgs_store_member(member, sizeof(member), c->topic, parts->elems[i].partition);
+            redisReply *r = redisCommand(c->redis, "SADD %s %s", key, member);
+            if (!r) {
+                sgs_rconn_lost(c, c->redis->errstr);
+                redis_ok = 0;
+            } else {
+                freeReplyObject(r);
+            }
+        }
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        part_state *ps = sgs_parts_get(c, p);
+        if (!ps)
+            continue;
+        ps->assigned = 1;
+        ps->paused = 0;
+        ps->at_eof = 0;
+        ps->needs_sync = 1;
+        ps->next = -1;
+        if (redis_ok && sgs_sync_partition(c, p) == 0) {
+            ps->needs_sync = 0;
+            ps->next = ps->stored;
+            /* Redis is the truth; without a stored offset, Kafka's committed one
+             * (or auto.offset.reset) applies. */
+            parts->elems[i].offset = ps->stored >= 0 ? ps->stored : RD_KAFKA_OFFSET_INVALID;
+        } else {
+            redis_ok = 0;
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        }
+        sgs_info("assigned %s [%" PRId32 "] at %s%" PRId64, c->topic, p,
+                 ps->needs_sync ? "(unknown until Redis answers) " : "",
+                 ps->stored >= 0 ? ps->stored : (int64_t)-1);
+    }
+    if (c->cooperative)
+        error = rd_kafka_incremental_assign(c->rk, parts);
+    else
+        err = rd_kafka_assign(c->rk, parts);
+    if (error) {
+        sgs_error("incremental assign: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (err) {
+        sgs_error("assign: %s", rd_kafka_err2str(err));
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state *ps = sgs_parts_get(c, parts->elems[i].partition);
+        if (ps && ps->needs_sync)
+            sgs_parts_pause(c, parts->elems[i].partition, 1);
+    }
+    if (c->batch_paused) /* Redis is down: do not start fetching new partitions */
+        sgs_parts_pause(c, -1, 1);
+    c->joined = 1;
+}
+
+static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    int lost = rd_kafka_assignment_lost(c->rk);
+    int in_hand = 0;
+    rd_kafka_error_t *error = NULL;
+
+    /* Lost partitions may have a new owner already: their batches are dropped
+     * (a reply still owed for one is then ignored; the fence refuses it if the
+     * new owner has written). The replies owed for the others are taken first. */
+    for (int i = 0; lost && i < parts->cnt; i++)
+        sgs_writer_drop(c, parts->elems[i].partition);
+    if (c->n_inflight)
+        sgs_writer_settle(c);
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state *ps = sgs_parts_get(c, parts->elems[i].partition);
+        if (ps && (ps->batch.n_msgs || ps->sent.n_msgs))
+            in_hand = 1;
+    }
+    /* The batches in hand are applied whole (one attempt) or dropped whole; if
+     * the partitions were lost, a new owner may already be ahead: the fence
+     * would refuse them anyway, so they are dropped. */
+    if (in_hand && !lost) {
+        c->retry_at = 0;
+        if (sgs_writer_flush(c) != 0)
+            sgs_warn("revoke: Redis unavailable, dropping the batch in hand (the next owner "
+                     "re-reads it)");
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        part_state *ps = sgs_parts_get(c, p);
+        if (!ps)
+            continue;
+        sgs_writer_drop(c, p);
+        ps->assigned = 0;
+        ps->paused = 0;
+        ps->needs_sync = 0;
+        ps->at_eof = 0;
+        ps->stored = -1;
+        ps->next = -1;
+        sgs_info("revoked %s [%" PRId32 "]%s", c->topic, p, lost ? " (lost)" : "");
+    }
+    if (c->cooperative)
+        error = rd_kafka_incremental_unassign(c->rk, parts);
+    else
+        rd_kafka_assign(c->rk, NULL);
+    if (error) {
+        sgs_error("incremental unassign: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    sgs_consumer *c = opaque;
+    c->cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(c, parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        on_revoke(c, parts);
+    } else {
+        sgs_error("rebalance failed: %s", rd_kafka_err2str(err));
+        on_revoke(c, parts);
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    sgs_consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        sgs_error("fatal Kafka error: %s: %s; draining and exiting", rd_kafka_err2name(orig), buf);
+        c->fatal = 1;
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        sgs_warn("kafka: all brokers down (%s); retrying", reason);
+    else
+        sgs_debug("kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 3)
+        sgs_error("librdkafka %s: %s", fac, buf);
+    else if (level <= 4)
+        sgs_warn("librdkafka %s: %s", fac, buf);
+    else
+        sgs_debug("librdkafka %s: %s", fac, buf);
+}
+
+int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
+{
+    /* Fetch long polls are kept short (sgs_kafka_consumer_defaults) so that the
+     * fetcher wake-ups (kick.c) never wait long behind one. */
+    rd_kafka_conf_t *conf =
+        sgs_kafka_conf_new(c->cfg, sgs_kafka_consumer_defaults, errstr, errstr_size);
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t e;
+    char kerr[512];
+
+    if (!conf)
+        return -1;
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "kafka consumer: %s", kerr);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    c->rkq = rd_kafka_queue_get_consumer(c->rk);
+    c->kicker = sgs_kicker_start(c->rk, c->topic); /* without it: only slower */
+    c->producer = sgs_kafka_producer_new(c->cfg, sgs_outbox_dr_cb, c, errstr, errstr_size);
+    if (!c->producer)
+        return -1;
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        snprintf(errstr, errstr_size, "subscribe to %s: %s", c->topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,425 @@
+/* Batches to Redis: messages are read into per-partition batches; each
+ * partition's batch becomes one EVALSHA of the batch script (script.c), all of
+ * them pipelined and sent without waiting, so that Redis applies them while
+ * the next batch is read. At most one batch per partition is in flight. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer.h"
+#include "sgs/clock.h"
+#include "sgs/date.h"
+#include "sgs/log.h"
+#include "sgs/store.h"
+
+static void batch_clear(sgs_consumer *c, sgs_batch *b)
+{
+    c->batch_msgs -= b->n_msgs;
+    sgs_batch_reset(b);
+}
+
+static void sent_clear(sgs_consumer *c, sgs_batch *b)
+{
+    c->sent_msgs -= b->n_msgs;
+    sgs_batch_reset(b);
+}
+
+void sgs_writer_drop(sgs_consumer *c, int32_t partition)
+{
+    part_state *ps = sgs_parts_get(c, partition);
+    if (!ps || (ps->batch.n_msgs == 0 && ps->sent.n_msgs == 0))
+        return;
+    sgs_debug("partition %" PRId32 ": dropping %zu messages in hand", partition,
+              ps->batch.n_msgs + ps->sent.n_msgs);
+    batch_clear(c, &ps->batch);
+    sent_clear(c, &ps->sent);
+    ps->next = ps->stored;
+}
+
+void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
+{
+    part_state *ps = sgs_parts_get(c, m->partition);
+    rd_kafka_timestamp_type_t tstype;
+    sgs_batch_msg bm;
+
+    if (!ps || !ps->assigned || ps->needs_sync)
+        return; /* not ours (any more), or its position is not known yet */
+    if (ps->next >= 0 && m->offset < ps->next)
+        return; /* already in a batch or applied */
+    ps->at_eof = 0;
+    if (c->first_msg_ms == 0)
+        c->first_msg_ms = sgs_clock_wall_ms();
+    if (c->batch_msgs == 0)
+        c->batch_started = sgs_clock_mono_ms();
+
+    bm.partition = m->partition;
+    bm.offset = m->offset;
+    bm.payload = m->payload;
+    bm.len = m->payload ? m->len : 0;
+    sgs_record_parse(&c->rules, bm.payload ? bm.payload : "", bm.len,
+                     rd_kafka_message_timestamp(m, &tstype), &c->rec);
+    sgs_batch_add(&ps->batch, &c->env, &bm, &c->rec);
+    c->batch_msgs++;
+    ps->next = m->offset + 1;
+}
+
+/* ---- the EVALSHA's arguments ---- */
+
+static int args_reserve(eval_args *a, size_t n)
+{
+    if (n <= a->cap)
+        return 0;
+    const char **v = realloc(a->argv, n * sizeof(*v));
+    if (!v)
+        return -1;
+    a->argv = v;
+    size_t *l = realloc(a->len, n * sizeof(*l));
+    if (!l)
+        return -1;
+    a->len = l;
+    size_t *o = realloc(a->off, n * sizeof(*o));
+    if (!o)
+        return -1;
+    a->off = o;
+    a->cap = n;
+    return 0;
+}
+
+static void arg_put(eval_args *a, const char *p, size_t len)
+{
+    a->argv[a->n] = p;
+    a->len[a->n++] = len;
+}
+
+static void arg_puts(eval_args *a, const char *p)
+{
+    arg_put(a, p, strlen(p));
+}
+
+/* The value written to a->text since `start`. */
+static void arg_from(eval_args *a, size_t start)
+{
+    a->argv[a->n] = NULL;
+    a->off[a->n] = start;
+    a->len[a->n++] = a->text.len - start;
+}
+
+static void arg_printf(eval_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg_printf(eval_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    size_t start = a->text.len;
+    va_start(ap, fmt);
+    sgs_buf_vprintf(&a->text, fmt, ap);
+    va_end(ap);
+    arg_from(a, start);
+}
+
+static void arg_int(eval_args *a, int64_t v)
+{
+    size_t start = a->text.len;
+    sgs_buf_put_i64(&a->text, v);
+    arg_from(a, start);
+}
+
+/* Appends the EVALSHA of one partition's sent batch to the connection's
+ * pipeline (see script.c for the layout). */
+static int append_eval(sgs_consumer *c, int32_t p)
+{
+    part_state *ps = &c->parts[p];
+    sgs_batch *b = &ps->sent;
+    eval_args *a = &c->args;
+    size_t n = 20 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 3 * b->n_alerts + b->n_idents;
+    char base[SGS_STORE_KEY_MAX];
+    long n_ids;
+
+    if (b->n_acks > ps->n_acks)
+        b->n_acks = ps->n_acks;
+    if (args_reserve(a, n) != 0 || (n_ids = sgs_batch_number_idents(b)) < 0 ||
+        sgs_store_base(base, sizeof(base), c->prefix, c->topic, p) < 0)
+        return -1;
+    sgs_buf_reset(&a->text);
+    a->text.oom = 0;
+    a->n = 0;
+    arg_puts(a, "EVALSHA");
+    arg_puts(a, c->script_sha);
+    arg_puts(a, "1");
+    arg_printf(a, "%s", base);
+    arg_int(a, ps->stored);
+    arg_int(a, b->last + 1);
+    arg_puts(a, c->prefix);
+    arg_int(a, c->cf_retention);
+    arg_int(a, c->rules.tz_offset);
+    arg_int(a, c->cf_thr_h);
+    arg_int(a, c->cf_minrec);
+    arg_int(a, c->cf_window);
+    arg_puts(a, c->cf_thrtext);
+    arg_printf(a, "late_rate:%s:%" PRId32 ":%" PRId64, c->topic, p, b->last);
+    arg_int(a, (int64_t)b->n_acks);
+    for (size_t i = 0; i < b->n_acks; i++)
+        arg_puts(a, ps->acks[i]);
+    arg_put(a, b->rejects.data ? b->rejects.data : "", b->rejects.len);
+    /* units: id, then "<id JSON>\x1f<name JSON>" */
+    arg_int(a, (int64_t)b->n_units);
+    for (size_t i = 0; i < b->n_units; i++) {
+        const sgs_unit *u = sgs_registry_at(c->registry, b->units[i]);
+        size_t start;
+        arg_puts(a, u->id);
+        start = a->text.len;
+        sgs_buf_put_json_string(&a->text, u->id, strlen(u->id));
+        sgs_buf_putc(&a->text, '\x1f');
+        sgs_buf_put_json_string(&a->text, u->name, strlen(u->name));
+        arg_from(a, start);
+    }
+    /* groups: type, day, unit, flags, workdays late, messages, identities */
+    arg_int(a, (int64_t)b->n_groups);
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const sgs_batch_group *g = &b->groups[i];
+        char day[11];
+        arg_put(a, &g->type, 1);
+        arg_printf(a, "%s", sgs_day_format(g->day, day)); /* copied: day is reused */
+        arg_puts(a, g->unit == UINT32_MAX ? "" : sgs_registry_at(c->registry, g->unit)->id);
+        arg_int(a, g->flags);
+        arg_int(a, g->wd);
+        arg_int(a, g->n);
+        arg_int(a, g->n_ids);
+    }
+    /* alerts: identity position (0: none), unit, JSON */
+    arg_int(a, (int64_t)b->n_alerts);
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        const sgs_batch_alert *al = &b->alerts[i];
+        arg_int(a, al->ident == UINT32_MAX ? 0 : b->idents[al->ident].pos);
+        arg_puts(a, sgs_registry_at(c->registry, al->unit)->id);
+        arg_put(a, b->arena.data + al->off, al->len);
+    }
+    /* the identities, group by group */
+    for (long i = 0; i < n_ids; i++) {
+        const sgs_batch_ident *e = &b->idents[b->order[i]];
+        arg_put(a, b->arena.data + e->off, e->len);
+    }
+    if (a->text.oom)
+        return -1;
+    for (size_t i = 0; i < a->n; i++)
+        if (!a->argv[i])
+            a->argv[i] = a->text.data + a->off[i];
+    if (redisAppendCommandArgv(c->redis, (int)a->n, a->argv, a->len) != REDIS_OK)
+        return -1;
+    return 0;
+}
+
+/* Sends one EVALSHA per partition with a batch, pipelined, without reading
+ * the replies. retry: the sent batches Redis did not apply; else the batches
+ * being collected (which become the sent ones). */
+static int send_batches(sgs_consumer *c, int retry)
+{
+    size_t n = 0;
+    int done = 0;
+
+    if (c->n_inflight)
+        return -1; /* replies owed: settle first */
+    if (c->cap_inflight < (size_t)c->n_parts + 1) {
+        int32_t *v = realloc(c->inflight, ((size_t)c->n_parts + 1) * sizeof(*v));
+        if (!v)
+            return -1;
+        c->inflight = v;
+        c->cap_inflight = (size_t)c->n_parts + 1;
+    }
+    for (int32_t p = 0; p < c->n_parts; p++) {
+        part_state *ps = &c->parts[p];
+        if (retry) {
+            if (ps->sent.n_msgs == 0)
+                continue;
+        } else {
+            sgs_batch tmp;
+            if (ps->batch.n_msgs == 0 || ps->sent.n_msgs != 0)
+                continue;
+            tmp = ps->sent;
+            ps->sent = ps->batch;
+            ps->batch = tmp;
+            c->batch_msgs -= ps->sent.n_msgs;
+            c->sent_msgs += ps->sent.n_msgs;
+            ps->sent.n_acks = ps->n_acks;
+        }
+        if (ps->sent.oom) {
+            sgs_error("partition %" PRId32 ": out of memory building a batch; dropping it", p);
+            sgs_writer_drop(c, p);
+            sgs_parts_seek(c, p, ps->stored);
+            continue;
+        }
+        if (append_eval(c, p) != 0) {
+            sgs_rconn_lost(c, "cannot build the batch command");
+            return -1;
+        }
+        c->inflight[n++] = p;
+    }
+    /* Write it all now: Redis runs the scripts while we read the next batch. */
+    while (n && !done) {
+        if (redisBufferWrite(c->redis, &done) != REDIS_OK) {
+            sgs_rconn_lost(c, c->redis->errstr[0] ? c->redis->errstr : "write failed");
+            return -1;
+        }
+    }
+    c->n_inflight = n;
+    return 0;
+}
+
+/* The batch in flight was applied: count it, hand over its outbox entry. */
+static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
+                    const redisReply *entry)
+{
+    part_state *ps = &c->parts[p];
+    sgs_batch *b = &ps->sent;
+    if (sgs_batch_account(b, dups, dlen, &c->n) != 0)
+        sgs_warn("partition %" PRId32 ": batch script: unexpected duplicate positions '%.*s'", p,
+                 (int)(dlen > 64 ? 64 : dlen), dups);
+    sgs_parts_take_acks(ps, b->n_acks);
+    ps->stored = b->last + 1;
+    sgs_parts_store_offset(c, p, ps->stored);
+    if (entry && entry->type == REDIS_REPLY_STRING && entry->len > 0)
+        sgs_outbox_send(c, p, ps->stored, entry->str, entry->len);
+    sent_clear(c, b);
+}
+
+/* Reads the replies of the EVALSHAs in flight and takes their outcome. */
+static int complete(sgs_consumer *c)
+{
+    int rc = 0, noscript = 0;
+    size_t n = c->n_inflight, m;
+    int64_t t_redis = sgs_clock_mono_ms();
+
+    c->n_inflight = 0;
+    for (m = 0; m < n; m++) {
+        int32_t p = c->inflight[m];
+        part_state *ps = &c->parts[p];
+        sgs_batch *b = &ps->sent;
+        redisReply *r = NULL;
+        if (!c->redis || redisGetReply(c->redis, (void **)&r) != REDIS_OK || !r) {
+            /* Broken connection: scripts already run are fenced on the retry and
+             * recognised as applied (their stored offset is our batch end). */
+            sgs_rconn_lost(c, c->redis && c->redis->errstr[0] ? c->redis->errstr : "no reply");
+            rc = -1;
+            break;
+        }
+        if (b->n_msgs == 0) {
+            freeReplyObject(r); /* dropped meanwhile (partition lost) */
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (strncmp(r->str, "NOSCRIPT", 8) == 0)
+                noscript = 1;
+            else
+                sgs_rconn_refused(c, r->str);
+            freeReplyObject(r);
+            rc = -1;
+            continue;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            sgs_rconn_refused(c, "unexpected reply to the batch script");
+            rc = -1;
+            continue;
+        }
+        if (strcmp(r->element[0]->str, "FENCED") == 0) {
+            int64_t stored = strtoll(r->element[1]->str, NULL, 10);
+            freeReplyObject(r);
+            if (stored == b->last + 1) {
+                /* Applied by an earlier attempt whose reply was lost. */
+                sgs_info("partition %" PRId32 ": batch ending at %" PRId64
+                         " was already applied; recovering its alerts",
+                         p, stored);
+                applied(c, p, "", 0, NULL);
+                ps->resend = 1;
+                continue;
+            }
+            if (stored < 0) {
+                sgs_warn("partition %" PRId32 ": stored offset %" PRId64
+                         " vanished from Redis (data lost?); continuing from the batch",
+                         p, ps->stored);
+                ps->stored = -1;
+                rc = -1; /* retry the same batch: the fence passes now */
+                c->retry_at = 0;
+                continue;
+            }
+            c->fenced++;
+            sgs_warn("partition %" PRId32 ": fenced: Redis holds offset %" PRId64
+                     ", this batch starts after %" PRId64 "; dropping it and seeking",
+                     p, stored, ps->stored);
+            sgs_writer_drop(c, p); /* the one collected after it too */
+            ps->stored = stored;
+            ps->next = stored;
+            sgs_parts_seek(c, p, stored);
+            ps->resend = 1;
+            continue;
+        }
+        applied(c, p, r->element[1]->str, r->element[1]->len,
+                r->elements > 2 ? r->element[2] : NULL);
+        freeReplyObject(r);
+    }
+    c->ms_redis += sgs_clock_mono_ms() - t_redis;
+    if (rc == 0) {
+        c->last_msg_ms = sgs_clock_wall_ms();
+        sgs_rconn_recovered(c);
+    }
+    if (noscript && c->redis) {
+        /* Redis restarted and lost its script cache: nothing ran. Reload; the
+         * caller retries. */
+        sgs_rconn_load_script(c);
+    }
+    return rc;
+}
+
+int sgs_writer_settle(sgs_consumer *c)
+{
+    if (c->n_inflight)
+        complete(c);
+    if (c->sent_msgs == 0)
+        return 0;
+    /* Sent batches Redis did not apply: send them again, and wait for them. */
+    if (sgs_rconn_ready(c) != 0 || send_batches(c, 1) != 0)
+        return -1;
+    complete(c);
+    return c->sent_msgs ? -1 : 0;
+}
+
+int sgs_writer_submit(sgs_consumer *c)
+{
+    if (sgs_writer_settle(c) != 0)
+        return -1;
+    if (c->batch_msgs == 0)
+        return 0;
+    if (sgs_rconn_ready(c) != 0)
+        return -1;
+    return send_batches(c, 0);
+}
+
+int sgs_writer_flush(sgs_consumer *c)
+{
+    if (sgs_writer_submit(c) != 0)
+        return -1;
+    return sgs_writer_settle(c);
+}
+
+int sgs_writer_quiet(sgs_consumer *c)
+{
+    if (sgs_rconn_ready(c) != 0)
+        return -1;
+    if (c->n_inflight)
+        complete(c);
+    return c->redis ? 0 : -1;
+}
+
+void sgs_writer_free(sgs_consumer *c)
+{
+    free(c->args.argv);
+    free(c->args.len);
+    free(c->args.off);
+    sgs_buf_free(&c->args.text);
+    memset(&c->args, 0, sizeof(c->args));
+    free(c->inflight);
+    c->inflight = NULL;
+    c->n_inflight = c->cap_inflight = 0;
+}
