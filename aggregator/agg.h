@@ -121,6 +121,9 @@ void sgs_agg_idmap_free(sgs_agg_idmap *m);         /* NULL ok */
 int sgs_agg_idmap_put(sgs_agg_idmap *m, const char *key, size_t len, size_t value);
 /* 1 and *value when found, else 0. */
 int sgs_agg_idmap_get(const sgs_agg_idmap *m, const char *key, size_t len, size_t *value);
+/* A map of every registry id to its index (the row of the unit). NULL when out
+ * of memory. */
+sgs_agg_idmap *sgs_agg_idmap_registry(const sgs_registry *reg);
 /* Row (registry index) of a unit id as written in Redis: the map of registry ids
  * first, then id-like aliases through the registry. -1 when unknown. */
 long sgs_agg_idmap_unit_row(const sgs_agg_idmap *map, const sgs_registry *reg, const char *id,

@@ -117,6 +117,22 @@ int sgs_agg_idmap_get(const sgs_agg_idmap *m, const char *key, size_t len, size_
     return 1;
 }
 
+sgs_agg_idmap *sgs_agg_idmap_registry(const sgs_registry *reg)
+{
+    size_t n = sgs_registry_count(reg);
+    sgs_agg_idmap *m = sgs_agg_idmap_new(n);
+
+    for (size_t i = 0; m && i < n; i++) {
+        const char *id = sgs_registry_at(reg, i)->id;
+
+        if (sgs_agg_idmap_put(m, id, strlen(id), i) < 0) {
+            sgs_agg_idmap_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
 long sgs_agg_idmap_unit_row(const sgs_agg_idmap *map, const sgs_registry *reg, const char *id,
                             size_t len)
 {

@@ -654,13 +654,9 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    map = sgs_agg_idmap_new(s->n_rows);
+    map = sgs_agg_idmap_registry(ctx->reg);
     if (!map)
         goto oom;
-    for (size_t i = 0; i < s->n_rows; i++) {
-        if (sgs_agg_idmap_put(map, s->rows[i].unit->id, strlen(s->rows[i].unit->id), i) < 0)
-            goto oom;
-    }
 
     if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
         month_read(ctx, year, month, &mr, errstr, errstr_size) != 0)

@@ -245,7 +245,7 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
     size_t n = sgs_registry_count(ctx->reg), n_rows = 0;
     struct unit_status *st = calloc(n ? n : 1, sizeof(*st)), total;
     size_t *rows = calloc(n ? n : 1, sizeof(*rows));
-    sgs_agg_idmap *map = sgs_agg_idmap_new(n);
+    sgs_agg_idmap *map = sgs_agg_idmap_registry(ctx->reg);
     sgs_day today = sgs_agg_today(ctx);
     char err[1024], day[16], ym[8];
     int rc = SGS_AGG_EXIT_RUNTIME;
@@ -254,14 +254,6 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
     if (!st || !rows || !map) {
         sgs_error("out of memory");
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *id = sgs_registry_at(ctx->reg, i)->id;
-
-        if (sgs_agg_idmap_put(map, id, strlen(id), i) < 0) {
-            sgs_error("out of memory");
-            goto out;
-        }
     }
     if (unit) {
         const sgs_unit *u = sgs_registry_find(ctx->reg, unit, strlen(unit));

@@ -24,14 +24,9 @@ static int setup(void **state)
 
     g->reg = agg_fixture_registry(agg_fixture_units);
     g->s = sgs_agg_snapshot_new(g->reg, 2025, 12);
-    g->map = sgs_agg_idmap_new(g->s->n_rows);
+    g->map = sgs_agg_idmap_registry(g->reg);
     assert_non_null(g->s);
     assert_non_null(g->map);
-    for (size_t i = 0; i < g->s->n_rows; i++) {
-        const char *id = g->s->rows[i].unit->id;
-
-        assert_int_equal(sgs_agg_idmap_put(g->map, id, strlen(id), i), 0);
-    }
     *state = g;
     return 0;
 }

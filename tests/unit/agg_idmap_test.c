@@ -77,14 +77,19 @@ static void test_growth(void **state)
 static void test_unit_row(void **state)
 {
     sgs_registry *reg = agg_fixture_registry(agg_fixture_units);
-    sgs_agg_idmap *m = sgs_agg_idmap_new(4);
+    sgs_agg_idmap *m = sgs_agg_idmap_registry(reg);
+    size_t v;
     (void)state;
 
+    assert_non_null(m);
     for (size_t i = 0; i < sgs_registry_count(reg); i++) {
         const char *id = sgs_registry_at(reg, i)->id;
 
-        assert_int_equal(sgs_agg_idmap_put(m, id, strlen(id), i), 0);
+        assert_int_equal(sgs_agg_idmap_get(m, id, strlen(id), &v), 1);
+        assert_int_equal(v, i);
     }
+    /* aliases are not in the map: the registry finds them */
+    assert_int_equal(sgs_agg_idmap_get(m, "K1X", 3, &v), 0);
     assert_int_equal(sgs_agg_idmap_unit_row(m, reg, "C2", 2), 1);
     assert_int_equal(sgs_agg_idmap_unit_row(m, reg, "C2|records", 2), 1);
     assert_int_equal(sgs_agg_idmap_unit_row(m, reg, "K1X", 3), 3);
