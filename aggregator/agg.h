@@ -1,22 +1,33 @@
 /* sgs-aggregator: monthly snapshots, spot checks, live status and the watch
  * daemon (DESIGN §7, §8). Internal interface shared by the aggregator's files;
- * nothing here is used outside aggregator/.
+ * nothing here is used outside aggregator/ (and its unit tests).
+ *
+ * The Redis layout (key names, counter fields, identities, dn lists) is spelled
+ * only in common/ (sgs/store.h), months only in sgs/date.h, and every
+ * configuration key is declared in common/src/config.c's table.
  *
  * Module map:
- *   main.c      command line, exit codes
- *   context.c   configuration, registry, Redis connection, "now" (SGS_NOW)
- *   util.c      rates in integer arithmetic, string buffers, id map, display width
- *   redisutil.c key names, the partitions set, reply helpers
- *   snapshot.c  one consistent read of a month and the snapshot model + JSON
+ *   main.c        command line, exit codes
+ *   context.c     configuration, registry, Redis connection, "now" (SGS_NOW)
+ *   rate.c        percentages rounded half-up to 2 decimals, in integers
+ *   idmap.c       id -> index map (FNV-1a); the registry row of a unit id
+ *   width.c       display width of UTF-8 text, padding (the status table)
+ *   kind.c        kind names of samples and identities, Chinese labels
+ *   strv.c        string vectors: sort, free
+ *   reply.c       hiredis replies: a pipeline's replies, integer values
+ *   partitions.c  the partitions set P:partitions
+ *   snapshot.c    one consistent read of a month and the snapshot model + JSON
  *   snapshotcmd.c the snapshot command (build, store, files, publish)
- *   gaps.c      document-number sequence gaps (suspected omissions)
- *   version.c   snapshot versions in Redis, change descriptions
- *   publish.c   the snapshots topic (Kafka producer, delivery reports)
- *   files.c     mkdir -p and atomic file writes
- *   report.c    YYYY-MM.json, per-group CSV, the notice (markdown)
- *   spotcheck.c concealment spot checks
- *   status.c    live counters per unit
- *   watch.c     the daemon */
+ *   gaps.c        document-number sequence gaps (suspected omissions)
+ *   version.c     snapshot versions in Redis, change descriptions
+ *   publish.c     the snapshots topic (Kafka producer, delivery reports)
+ *   files.c       mkdir -p and atomic file writes
+ *   report.c      YYYY-MM.json, per-group CSV, and the notice file
+ *   notice.c      the notice's text (markdown), pure
+ *   sample.c      spot-check sample parser (pure, fuzzed)
+ *   spotcheck.c   concealment spot checks
+ *   status.c      live counters per unit
+ *   watch.c       the daemon */
 #ifndef SGS_AGG_H
 #define SGS_AGG_H
 
@@ -31,6 +42,7 @@
 #include "sgs/buf.h"
 #include "sgs/config.h"
 #include "sgs/date.h"
+#include "sgs/record.h"
 #include "sgs/registry.h"
 
 /* Exit statuses (DESIGN §7). */
@@ -44,12 +56,11 @@
 #define SGS_AGG_JSON_COMPACT (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define SGS_AGG_JSON_PRETTY  (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
 
-/* Defaults of keys outside DESIGN §6 (used when the configuration table does not
- * declare them). */
-#define SGS_AGG_DEFAULT_GRACE_WORKDAYS 3
-#define SGS_AGG_DEFAULT_WATCH_INTERVAL 60
-#define SGS_AGG_WATCH_MONTHS           3  /* aggregator.watch_months */
-#define SGS_AGG_GAPS_LISTED_PER_UNIT   50 /* missing numbers listed per unit */
+/* Bytes a rate's text needs ("100.00", "-"): sgs_agg_rate_text's buffer. */
+#define SGS_AGG_RATE_TEXT_MAX 32
+
+/* Largest snapshot version number accepted from Redis. */
+#define SGS_AGG_VERSION_MAX 1000000000L
 
 typedef struct sgs_agg_idmap sgs_agg_idmap;
 
@@ -59,7 +70,8 @@ typedef struct sgs_agg_ctx {
     sgs_config *cfg;       /* owned */
     sgs_registry *reg;     /* owned */
     redisContext *rc;      /* owned, NULL until sgs_agg_ctx_redis() */
-    const char *prefix;    /* redis.prefix, borrowed from cfg */
+    const char *prefix;    /* redis.prefix, borrowed from cfg; every global key of it fits
+                            * in SGS_STORE_KEY_MAX (checked by sgs_agg_ctx_create) */
     int tz_offset;         /* seconds east of UTC */
     char tz_text[16];      /* "+08:00" */
     int have_now;          /* SGS_NOW given */
@@ -84,82 +96,85 @@ void sgs_agg_ctx_redis_drop(sgs_agg_ctx *ctx);
 /* The current instant (SGS_NOW when set) and the local day of it. */
 int64_t sgs_agg_now(const sgs_agg_ctx *ctx);
 sgs_day sgs_agg_today(const sgs_agg_ctx *ctx);
-/* An integer setting that the configuration table may not declare yet: the value,
- * or def when unset/undeclared. -1 with a message when the value is not an
- * integer in [lo, hi]. */
-int sgs_agg_config_int(const sgs_agg_ctx *ctx, const char *key, long def, long lo, long hi,
-                       long *out, char *errstr, size_t errstr_size);
-/* A string setting: the value, or NULL when unset, empty or undeclared. */
-const char *sgs_agg_config_str(const sgs_agg_ctx *ctx, const char *key);
 
-/* ---- util.c ------------------------------------------------------------- */
+/* ---- rate.c -------------------------------------------------------------- */
 
 /* Rate num/den in percent, rounded half-up to 2 decimals, as hundredths of a
- * percent (81 means 0.81 %); -1 when den <= 0. Integer arithmetic only. */
+ * percent (81 means 0.81 %); -1 when den <= 0 (no records). A negative num
+ * counts as 0. Integer arithmetic only. */
 int64_t sgs_agg_rate_hundredths(int64_t num, int64_t den);
 /* The rate as a JSON number (hundredths/100.0), or JSON null without records. New
  * reference. */
 json_t *sgs_agg_rate_json(int64_t num, int64_t den);
-/* "0.81", "100.00" or "-" (no records). buf: at least 32 bytes. Returns buf. */
+/* "0.81", "100.00" or "-" (no records). buf: SGS_AGG_RATE_TEXT_MAX bytes.
+ * Returns buf. */
 char *sgs_agg_rate_text(int64_t num, int64_t den, char *buf);
 /* Quality rate numerator: records - invalid, never below 0. */
-int64_t sgs_agg_valid_count(int64_t records, int64_t invalid);
+int64_t sgs_agg_rate_valid_count(int64_t records, int64_t invalid);
+
+/* ---- idmap.c ------------------------------------------------------------- */
 
 /* Open-addressing map from an id (bytes) to an index; keys are copied. */
-sgs_agg_idmap *sgs_agg_idmap_new(size_t expected);
-void sgs_agg_idmap_free(sgs_agg_idmap *m); /* NULL ok */
+sgs_agg_idmap *sgs_agg_idmap_new(size_t expected); /* NULL: out of memory */
+void sgs_agg_idmap_free(sgs_agg_idmap *m);         /* NULL ok */
 /* 0 added, 1 already present (value unchanged), -1 out of memory. */
 int sgs_agg_idmap_put(sgs_agg_idmap *m, const char *key, size_t len, size_t value);
 /* 1 and *value when found, else 0. */
 int sgs_agg_idmap_get(const sgs_agg_idmap *m, const char *key, size_t len, size_t *value);
-
+/* A map of every registry id to its index (the row of the unit). NULL when out
+ * of memory. */
+sgs_agg_idmap *sgs_agg_idmap_registry(const sgs_registry *reg);
 /* Row (registry index) of a unit id as written in Redis: the map of registry ids
  * first, then id-like aliases through the registry. -1 when unknown. */
-long sgs_agg_unit_row(const sgs_agg_idmap *map, const sgs_registry *reg, const char *id,
-                      size_t len);
+long sgs_agg_idmap_unit_row(const sgs_agg_idmap *map, const sgs_registry *reg, const char *id,
+                            size_t len);
+
+/* ---- width.c ------------------------------------------------------------- */
 
 /* Terminal display width of UTF-8 text: East Asian wide and full-width characters
- * count 2 columns, others 1. */
-size_t sgs_agg_display_width(const char *s);
-/* Writes s padded with spaces to width columns (left or right aligned). */
-void sgs_agg_pad(sgs_buf *b, const char *s, size_t width, int right_align);
+ * count 2 columns, others 1 (a stray byte counts 1). */
+size_t sgs_agg_width_of(const char *s);
+/* Writes s padded with spaces to width columns (left or right aligned); text
+ * wider than width is written whole. */
+void sgs_agg_width_pad(sgs_buf *b, const char *s, size_t width, int right_align);
 
-/* Canonical kind from "license"/"penalty"/"行政许可"/"行政处罚"/"许可"/"处罚":
- * "license", "penalty" or NULL. */
+/* ---- kind.c -------------------------------------------------------------- */
+
+/* The kind of a canonical name ("license", "penalty": sgs_kind_name), else
+ * SGS_KIND_NONE. */
+enum sgs_kind sgs_agg_kind_of(const char *s, size_t len);
+/* Canonical kind name from a sample's "license"/"penalty"/"行政许可"/"行政处罚"/
+ * "许可"/"处罚", or NULL. */
 const char *sgs_agg_kind_parse(const char *s, size_t len);
-/* Chinese name of a canonical kind: 行政许可 / 行政处罚. */
+/* Chinese label of a canonical kind name: 行政许可 / 行政处罚. */
 const char *sgs_agg_kind_label(const char *kind);
 
-/* Parses --month text: "YYYY-MM" with a real month. 0 / -1. */
-int sgs_agg_month_parse(const char *s, int *year, int *month);
-/* Number of days in a month. */
-int sgs_agg_month_days(int year, int month);
-/* Month arithmetic: (year, month) + delta months. */
-void sgs_agg_month_add(int *year, int *month, int delta);
+/* ---- strv.c -------------------------------------------------------------- */
 
-/* ---- redisutil.c -------------------------------------------------------- */
-
-/* Builds "P:<rest...>" into buf; returns buf (truncation is impossible for the
- * sizes used: buf at least 512 bytes and prefix/partition names bounded). */
-char *sgs_agg_key(char *buf, size_t size, const sgs_agg_ctx *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Builds "P:{<partition>}:<suffix>" for a member of P:partitions. */
-char *sgs_agg_pkey(char *buf, size_t size, const sgs_agg_ctx *ctx, const char *partition,
-                   const char *suffix);
-
-/* The members of P:partitions, sorted (strdup'ed; free with sgs_agg_strv_free). */
-int sgs_agg_partitions(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errstr, size_t errstr_size);
-void sgs_agg_strv_free(char **v, size_t n);
 /* Sorts a string vector in byte order. */
 void sgs_agg_strv_sort(char **v, size_t n);
+/* Frees v[0..n) and v (NULL ok). */
+void sgs_agg_strv_free(char **v, size_t n);
+
+/* ---- reply.c ------------------------------------------------------------- */
 
 /* Reads n pipelined replies (redisGetReply) into replies[]; on a broken
  * connection frees what it read and returns -1 with the reason. Replies of type
  * error are returned as they are. */
-int sgs_agg_read_replies(redisContext *rc, redisReply **replies, size_t n, char *errstr,
-                         size_t errstr_size);
-/* Parses a counter value ("123") of a HGETALL reply element. 0 / -1. */
+int sgs_agg_reply_read(redisContext *rc, redisReply **replies, size_t n, char *errstr,
+                       size_t errstr_size);
+/* Parses an integer reply or a counter value ("123", a HGETALL element). 0 / -1. */
 int sgs_agg_reply_int(const redisReply *r, int64_t *out);
+
+/* ---- partitions.c -------------------------------------------------------- */
+
+/* The members of P:partitions, sorted (strdup'ed; free with sgs_agg_strv_free).
+ * Every key of each member's partition fits in SGS_STORE_KEY_MAX: a member too
+ * long for that is an error. 0 / -1 with errstr. */
+int sgs_agg_partitions_read(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errstr,
+                            size_t errstr_size);
+/* 1 when an SMEMBERS reply holds exactly the sorted members parts[0..n). */
+int sgs_agg_partitions_same(const redisReply *r, char *const *parts, size_t n);
 
 /* ---- snapshot.c --------------------------------------------------------- */
 
@@ -210,11 +225,22 @@ typedef struct sgs_agg_snapshot {
 
 /* One consistent read of the month (a single MULTI/EXEC, retried when the
  * partitions set or the previous month's latest version changed in between),
- * joined with the registry. Builds the model and its JSON with "version": 0 and
- * generated_at set to now. Returns NULL with errstr (a broken Redis connection
- * leaves ctx->rc set: the caller drops it). */
+ * joined with the registry: sgs_agg_snapshot_new, the counters, concealed
+ * decisions, previous records and gaps read from Redis, sgs_agg_snapshot_finish
+ * at now. Returns NULL with errstr (a broken Redis connection leaves ctx->rc
+ * set: the caller drops it). */
 sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, char *errstr,
                                          size_t errstr_size);
+/* The model without Redis, in two steps. _new: a row per registry unit (registry
+ * order) with zero counters; NULL when out of memory. The caller then fills the
+ * rows' counters, prev_records, gaps and the snapshot's unattributed and
+ * has_prev_snapshot. _finish: groups (the order of "groups", then the registry's)
+ * with their rows in display order (records descending) and sums, the totals,
+ * the flags (report.low_volume) and the JSON with "version": 0 and generated_at
+ * (an instant, written at tz_offset). 0, or -1 when out of memory. */
+sgs_agg_snapshot *sgs_agg_snapshot_new(const sgs_registry *reg, int year, int month);
+int sgs_agg_snapshot_finish(sgs_agg_snapshot *s, const sgs_registry *reg, const sgs_config *cfg,
+                            int64_t generated_at, int tz_offset);
 void sgs_agg_snapshot_free(sgs_agg_snapshot *s); /* NULL ok */
 /* Sets "version" in the snapshot's JSON. */
 void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version);
@@ -225,9 +251,10 @@ long sgs_agg_snapshot_version(const sgs_agg_snapshot *s);
 typedef struct sgs_agg_sample_item {
     int line;
     const sgs_unit *unit;
-    const char *kind; /* "license" / "penalty" */
-    char *doc_no;     /* as in the sample */
-    char *identity;   /* "<unit_id>|<kind>|<norm>" */
+    const char *kind;       /* "license" / "penalty" */
+    char *doc_no;           /* as in the sample */
+    char *identity;         /* "<unit_id>|<kind>|<norm>" (sgs_store_identity) */
+    const char *normalized; /* the normalised doc_no, inside identity */
     int found;
 } sgs_agg_sample_item;
 
@@ -248,9 +275,12 @@ void sgs_agg_sample_free(sgs_agg_sample *s);
 
 /* ---- gaps.c ------------------------------------------------------------- */
 
-/* Sequence gaps per unit from the lines "<unit>|<kind>|<norm>\n" of the dn lists
- * (GET replies: strings, or nil for a month without any). Only document numbers of `year` count.
- * Fills rows[i].gaps / gaps_missing; map gives the row of a unit id. 0 / -1 (OOM). */
+/* Sequence gaps per unit from the identities of the dn lists (GET replies of
+ * P:T:dn:YYYY-MM: strings, or nil for a month without any; sgs_store_dn_next).
+ * Only document numbers of `year` count. Fills rows[i].gaps / gaps_missing: one
+ * gap object per unit, kind and issuer prefix with numbers missing between the
+ * lowest and highest serial, at most 50 numbers listed per unit (missing_count
+ * counts them all). map gives the row of a unit id. 0 / -1 (OOM). */
 int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
                          const sgs_registry *reg, redisReply *const *lists, size_t n_lists,
                          int year, char *errstr, size_t errstr_size);
@@ -265,6 +295,9 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
  * this call (new reference or NULL). 0 / -1. */
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size);
+/* A version number reply (P:snapshot:YYYY-MM:latest): 0 for nil, the number,
+ * or -1 when it is not a number 0..SGS_AGG_VERSION_MAX. */
+long sgs_agg_version_parse(const redisReply *r);
 /* Latest stored version of a month: 0 when none, -1 on error. */
 long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size);
 /* Logs (info) what changed between two snapshot documents: per unit the figures
@@ -307,8 +340,17 @@ int sgs_agg_write_file(const char *dir, const char *name, const char *data, size
 
 /* Writes YYYY-MM.json, YYYY-MM-<group>.csv per group and YYYY-MM-notice.md
  * into dir (created when missing). 0 / -1. */
-int sgs_agg_report_write(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s, const char *dir,
+int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
                          char *errstr, size_t errstr_size);
+
+/* ---- notice.c ----------------------------------------------------------- */
+
+/* Appends the notice (通报, markdown) of a finished snapshot to b: title
+ * (report.title), overview, the six indicator sections, requirements
+ * (report.requirements; when empty, a paragraph naming the deadline.*.workdays),
+ * annex list, the date of generated_at and one annex table per group. A pure
+ * function of s and cfg. Out of memory: b->oom is set. */
+void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg);
 
 /* ---- spotcheck.c, status.c, watch.c --------------------------------------- */
 

@@ -2,16 +2,14 @@
  * notion of "now" (SGS_NOW lets tests pretend another date). */
 #include "agg.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "sgs/log.h"
 #include "sgs/redisconn.h"
-
-/* Redis timeout when redis.timeout_ms is not declared. */
-#define REDIS_TIMEOUT_MS 5000
+#include "sgs/store.h"
 
 static int64_t real_now(void)
 {
@@ -52,6 +50,7 @@ sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_siz
 {
     sgs_agg_ctx *ctx;
     const char *tz, *units, *now;
+    char key[SGS_STORE_KEY_MAX];
     int off;
 
     ctx = calloc(1, sizeof(*ctx));
@@ -75,6 +74,12 @@ sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_siz
     ctx->prefix = sgs_config_get(cfg, "redis.prefix");
     if (!ctx->prefix || !*ctx->prefix) {
         snprintf(errstr, errstr_size, "redis.prefix: must not be empty");
+        goto fail;
+    }
+    /* The longest global key is a snapshot version's: when it fits, they all do. */
+    if (sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, "YYYY-MM", LONG_MAX) < 0) {
+        snprintf(errstr, errstr_size, "redis.prefix: too long for a Redis key (%zu bytes)",
+                 strlen(ctx->prefix));
         goto fail;
     }
 
@@ -111,15 +116,11 @@ void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx)
 
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
-    long timeout_ms;
-
     if (ctx->rc && ctx->rc->err == 0)
         return 0;
-    if (sgs_agg_config_int(ctx, "redis.timeout_ms", REDIS_TIMEOUT_MS, 1, 3600000, &timeout_ms,
-                           errstr, errstr_size) != 0)
-        return -1;
     sgs_agg_ctx_redis_drop(ctx);
-    ctx->rc = sgs_redis_connect(ctx->cfg, (int)timeout_ms, errstr, errstr_size);
+    ctx->rc = sgs_redis_connect(ctx->cfg, (int)sgs_config_get_int(ctx->cfg, "redis.timeout_ms"),
+                                errstr, errstr_size);
     return ctx->rc ? 0 : -1;
 }
 
@@ -146,34 +147,4 @@ int64_t sgs_agg_now(const sgs_agg_ctx *ctx)
 sgs_day sgs_agg_today(const sgs_agg_ctx *ctx)
 {
     return ctx->have_now ? ctx->now_day : sgs_day_of_instant(real_now(), ctx->tz_offset);
-}
-
-int sgs_agg_config_int(const sgs_agg_ctx *ctx, const char *key, long def, long lo, long hi,
-                       long *out, char *errstr, size_t errstr_size)
-{
-    const char *v = sgs_config_get(ctx->cfg, key);
-    char *end;
-    long n;
-
-    if (!v || !*v) {
-        *out = def;
-        return 0;
-    }
-    errno = 0;
-    n = strtol(v, &end, 10);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (errno || end == v || *end || n < lo || n > hi) {
-        snprintf(errstr, errstr_size, "%s: expected an integer %ld..%ld, got '%s'", key, lo, hi, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-const char *sgs_agg_config_str(const sgs_agg_ctx *ctx, const char *key)
-{
-    const char *v = sgs_config_get(ctx->cfg, key);
-
-    return v && *v ? v : NULL;
 }

@@ -8,18 +8,22 @@
  * judged on the numbers first counted in that year up to the month.
  *
  * Bounds: the missing numbers are counted arithmetically over merged intervals (a
- * stray serial like 99999 costs nothing), and at most SGS_AGG_GAPS_LISTED_PER_UNIT
- * of them are listed per unit; every gap entry carries its full missing_count. */
+ * stray serial like 99999 costs nothing), and at most GAPS_LISTED_PER_UNIT of them
+ * are listed per unit; every gap entry carries its full missing_count. */
 #include "agg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "sgs/docno.h"
+#include "sgs/record.h"
+#include "sgs/store.h"
+
+#define GAPS_LISTED_PER_UNIT 50 /* missing numbers listed per unit */
 
 struct entry {
     uint32_t row;
-    uint32_t kind; /* 0 license, 1 penalty */
+    uint32_t kind; /* enum sgs_kind: licences sort first */
     uint32_t prefix;
     uint64_t lo, hi;
 };
@@ -110,7 +114,7 @@ static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const cha
             uint64_t a = hi + 1, b = e[i].lo - 1;
 
             count += b - a + 1;
-            for (uint64_t v = a; v <= b && *listed < SGS_AGG_GAPS_LISTED_PER_UNIT; v++) {
+            for (uint64_t v = a; v <= b && *listed < GAPS_LISTED_PER_UNIT; v++) {
                 char buf[24];
 
                 if (!missing && !(missing = json_array()))
@@ -129,7 +133,7 @@ static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const cha
         json_decref(missing);
         return -1;
     }
-    gap = json_pack("{s:s, s:s, s:i, s:o, s:I}", "kind", e[0].kind ? "penalty" : "license",
+    gap = json_pack("{s:s, s:s, s:i, s:o, s:I}", "kind", sgs_kind_name((enum sgs_kind)e[0].kind),
                     "prefix", prefix, "year", year, "missing", missing ? missing : json_array(),
                     "missing_count", (json_int_t)count);
     if (!gap)
@@ -156,35 +160,22 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
 
     for (size_t si = 0; si < n_lists; si++) {
         const redisReply *list = lists[si];
-        const char *next, *stop;
+        sgs_store_ident_parts id;
+        size_t pos = 0;
 
         if (list->type != REDIS_REPLY_STRING)
             continue; /* no such month in this partition */
-        stop = list->str + list->len;
-        for (const char *line = list->str; line < stop; line = next) {
-            const char *b1, *b2, *end;
+        while (sgs_store_dn_next(list->str, list->len, &pos, &id)) {
+            enum sgs_kind kind = sgs_agg_kind_of(id.kind, id.kind_len);
             long row, pid;
-            uint32_t kind;
 
-            end = memchr(line, '\n', (size_t)(stop - line));
-            if (!end)
-                end = stop;
-            next = end + 1;
-            b1 = memchr(line, '|', (size_t)(end - line));
-            b2 = b1 ? memchr(b1 + 1, '|', (size_t)(end - b1 - 1)) : NULL;
-            if (!b2)
+            if (kind == SGS_KIND_NONE)
                 continue;
-            if (b2 - b1 - 1 == 7 && memcmp(b1 + 1, "license", 7) == 0)
-                kind = 0;
-            else if (b2 - b1 - 1 == 7 && memcmp(b1 + 1, "penalty", 7) == 0)
-                kind = 1;
-            else
-                continue;
-            row = sgs_agg_unit_row(map, reg, line, (size_t)(b1 - line));
+            row = sgs_agg_idmap_unit_row(map, reg, id.unit, id.unit_len);
             if (row < 0 || (size_t)row >= n_rows)
                 continue;
             /* Normalising the normal form again yields its parts. */
-            if (sgs_docno_normalize(b2 + 1, (size_t)(end - b2 - 1), d) != 0 || !d->has_serial ||
+            if (sgs_docno_normalize(id.doc_no, id.doc_no_len, d) != 0 || !d->has_serial ||
                 d->year != year)
                 continue;
             pid = prefix_id(&pre, d->prefix);
@@ -200,7 +191,7 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
                 cap = ncap;
             }
             es[n].row = (uint32_t)row;
-            es[n].kind = kind;
+            es[n].kind = (uint32_t)kind;
             es[n].prefix = (uint32_t)pid;
             es[n].lo = d->serial_lo;
             es[n].hi = d->serial_hi >= d->serial_lo ? d->serial_hi : d->serial_lo;

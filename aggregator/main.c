@@ -171,7 +171,8 @@ static int need_month(const struct args *a, int *year, int *month)
         sgs_error("%s: --month YYYY-MM is required", a->command);
         return -1;
     }
-    if (sgs_agg_month_parse(a->month, year, month) != 0) {
+    /* No sgs data predates 1970: an earlier year is a typing error. */
+    if (sgs_month_parse(a->month, year, month) != 0 || *year < 1970) {
         sgs_error("%s: --month '%s': expected YYYY-MM", a->command, a->month);
         return -1;
     }

@@ -8,6 +8,7 @@
 
 #include "sgs/docno.h"
 #include "sgs/log.h"
+#include "sgs/store.h"
 
 void sgs_agg_sample_free(sgs_agg_sample *s)
 {
@@ -38,8 +39,10 @@ static int parse_line(const sgs_registry *reg, const char *path, int lineno, con
     size_t ncol = 0;
     const sgs_unit *unit;
     const char *kind;
-    size_t idlen;
+    size_t idsize;
+    int idlen;
     char *identity;
+    sgs_store_ident_parts parts;
 
     for (;;) {
         const char *tab = memchr(p, '\t', (size_t)(stop - p));
@@ -84,14 +87,19 @@ static int parse_line(const sgs_registry *reg, const char *path, int lineno, con
         return -1;
     }
     s->lines++;
-    idlen = strlen(unit->id) + strlen(kind) + strlen(d->norm) + 3;
-    identity = malloc(idlen);
+    idsize = strlen(unit->id) + strlen(kind) + strlen(d->norm) + 3;
+    identity = malloc(idsize);
     if (!identity) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    snprintf(identity, idlen, "%s|%s|%s", unit->id, kind, d->norm);
-    switch (sgs_agg_idmap_put(seen, identity, strlen(identity), s->n)) {
+    idlen = sgs_store_identity(identity, idsize, unit->id, kind, d->norm);
+    if (idlen < 0 || sgs_store_identity_parse(identity, (size_t)idlen, &parts) != 0) {
+        free(identity); /* not reached: the size is exact and the parts are not empty */
+        snprintf(errstr, errstr_size, "%s:%d: cannot build the identity", path, lineno);
+        return -1;
+    }
+    switch (sgs_agg_idmap_put(seen, identity, (size_t)idlen, s->n)) {
     case 1:
         sgs_info("%s:%d: repeats an earlier line (%s); counted once", path, lineno, identity);
         free(identity);
@@ -120,6 +128,7 @@ static int parse_line(const sgs_registry *reg, const char *path, int lineno, con
     s->items[s->n].kind = kind;
     s->items[s->n].doc_no = strndup(col[2], (size_t)(end[2] - col[2]));
     s->items[s->n].identity = identity;
+    s->items[s->n].normalized = parts.doc_no;
     s->items[s->n].found = 0;
     if (!s->items[s->n].doc_no) {
         free(identity);

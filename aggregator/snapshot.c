@@ -14,6 +14,7 @@
 
 #include "sgs/log.h"
 #include "sgs/redisconn.h"
+#include "sgs/store.h"
 
 #define READ_ATTEMPTS 10
 
@@ -52,64 +53,27 @@ static void month_read_free(struct month_read *mr)
     memset(mr, 0, sizeof(*mr));
 }
 
-/* 1 when the reply is the set of partitions we queued the commands for. */
-static int same_partitions(const redisReply *r, char **parts, size_t n)
-{
-    char **v;
-    size_t m = 0;
-    int same;
-
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return 0;
-    if (n == 0)
-        return 1;
-    v = calloc(n, sizeof(*v));
-    if (!v)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            v[m++] = r->element[i]->str;
-    }
-    sgs_agg_strv_sort(v, m);
-    same = m == n;
-    for (size_t i = 0; same && i < n; i++)
-        same = strcmp(v[i], parts[i]) == 0;
-    free(v);
-    return same;
-}
-
-static long version_of(const redisReply *r)
-{
-    int64_t v;
-
-    if (r->type == REDIS_REPLY_NIL)
-        return 0;
-    if (sgs_agg_reply_int(r, &v) != 0 || v < 0)
-        return -1;
-    return (long)v;
-}
-
 /* One attempt: 0 done, 1 changed meanwhile (retry), -1 error. */
 static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_read *mr,
                            char *errstr, size_t errstr_size)
 {
-    char key[512], ym[8], prev_ym[8], latest_key[512];
+    char key[SGS_STORE_KEY_MAX], latest_key[SGS_STORE_KEY_MAX], ym[8], prev_ym[8];
     int py = year, pm = month;
     redisReply *r, **replies = NULL;
     size_t n_cmds, k;
     int rc = -1;
 
-    snprintf(ym, sizeof(ym), "%04d-%02d", year, month);
-    sgs_agg_month_add(&py, &pm, -1);
-    snprintf(prev_ym, sizeof(prev_ym), "%04d-%02d", py, pm);
-    sgs_agg_key(latest_key, sizeof(latest_key), ctx, "snapshot:%s:latest", prev_ym);
+    sgs_month_format(year, month, ym);
+    sgs_month_add(&py, &pm, -1);
+    sgs_month_format(py, pm, prev_ym);
+    sgs_store_snapshot_key(latest_key, sizeof(latest_key), ctx->prefix, prev_ym, -1);
 
-    if (sgs_agg_partitions(ctx, &mr->parts, &mr->n_parts, errstr, errstr_size) != 0)
+    if (sgs_agg_partitions_read(ctx, &mr->parts, &mr->n_parts, errstr, errstr_size) != 0)
         return -1;
     r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", latest_key);
     if (!r)
         return -1;
-    mr->prev_version = version_of(r);
+    mr->prev_version = sgs_agg_version_parse(r);
     freeReplyObject(r);
     if (mr->prev_version < 0) {
         snprintf(errstr, errstr_size, "redis: %s: not a version number", latest_key);
@@ -119,35 +83,32 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
     /* Queue: MULTI, SMEMBERS partitions, GET prev latest, counters..., concealed,
      * [prev snapshot], dn sets..., EXEC. */
     redisAppendCommand(ctx->rc, "MULTI");
-    redisAppendCommand(ctx->rc, "SMEMBERS %s", sgs_agg_key(key, sizeof(key), ctx, "partitions"));
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_PARTITIONS, NULL);
+    redisAppendCommand(ctx->rc, "SMEMBERS %s", key);
     redisAppendCommand(ctx->rc, "GET %s", latest_key);
     k = 2;
     mr->i_counters = k;
     for (size_t i = 0; i < mr->n_parts; i++, k++) {
-        char suffix[32];
-
-        snprintf(suffix, sizeof(suffix), "m:%s", ym);
-        redisAppendCommand(ctx->rc, "HGETALL %s",
-                           sgs_agg_pkey(key, sizeof(key), ctx, mr->parts[i], suffix));
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_MONTH, ym);
+        redisAppendCommand(ctx->rc, "HGETALL %s", key);
     }
     mr->i_concealed = k++;
-    redisAppendCommand(ctx->rc, "HGETALL %s",
-                       sgs_agg_key(key, sizeof(key), ctx, "concealed:%s", ym));
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
+    redisAppendCommand(ctx->rc, "HGETALL %s", key);
     if (mr->prev_version > 0) {
         mr->i_prev = k++;
-        redisAppendCommand(
-            ctx->rc, "GET %s",
-            sgs_agg_key(key, sizeof(key), ctx, "snapshot:%s:v%ld", prev_ym, mr->prev_version));
+        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, prev_ym, mr->prev_version);
+        redisAppendCommand(ctx->rc, "GET %s", key);
     }
     /* Document numbers first counted from January up to this month. */
     mr->i_dn = k;
     for (size_t i = 0; i < mr->n_parts; i++) {
         for (int m = 1; m <= month; m++, k++) {
-            char suffix[32];
+            char dn_ym[8];
 
-            snprintf(suffix, sizeof(suffix), "dn:%04d-%02d", year, m);
-            redisAppendCommand(ctx->rc, "GET %s",
-                               sgs_agg_pkey(key, sizeof(key), ctx, mr->parts[i], suffix));
+            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_DN,
+                                  sgs_month_format(year, m, dn_ym));
+            redisAppendCommand(ctx->rc, "GET %s", key);
         }
     }
     mr->n_dn = k - mr->i_dn;
@@ -159,7 +120,7 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    if (sgs_agg_read_replies(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
+    if (sgs_agg_reply_read(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
         free(replies);
         return -1;
     }
@@ -187,8 +148,8 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
             goto out;
         }
     }
-    if (!same_partitions(r->element[0], mr->parts, mr->n_parts) ||
-        version_of(r->element[1]) != mr->prev_version) {
+    if (!sgs_agg_partitions_same(r->element[0], mr->parts, mr->n_parts) ||
+        sgs_agg_version_parse(r->element[1]) != mr->prev_version) {
         rc = 1;
         goto out;
     }
@@ -274,34 +235,35 @@ static void unknown_free(struct unknown_units *u)
     free(u->records);
 }
 
-static int add_counter(sgs_agg_counts *c, const char *name, int64_t v)
+/* Adds a unit's counter; -1 when the counter is none of a unit's. */
+static int add_counter(sgs_agg_counts *c, enum sgs_store_counter counter, int64_t v)
 {
-    if (strcmp(name, "records") == 0)
+    switch (counter) {
+    case SGS_STORE_RECORDS:
         c->records += v;
-    else if (strcmp(name, "late") == 0)
+        break;
+    case SGS_STORE_LATE:
         c->late += v;
-    else if (strcmp(name, "invalid") == 0)
+        break;
+    case SGS_STORE_INVALID:
         c->invalid += v;
-    else if (strcmp(name, "dup") == 0)
+        break;
+    case SGS_STORE_DUP:
         c->dup += v;
-    else if (strcmp(name, "lic") == 0)
+        break;
+    case SGS_STORE_LIC:
         c->lic += v;
-    else if (strcmp(name, "pen") == 0)
+        break;
+    case SGS_STORE_PEN:
         c->pen += v;
-    else if (strcmp(name, "wdlate") == 0)
+        break;
+    case SGS_STORE_WDLATE:
         c->wdlate += v;
-    else
+        break;
+    default:
         return -1;
-    return 0;
-}
-
-static const char *last_bar(const char *s, size_t len)
-{
-    while (len > 0) {
-        if (s[--len] == '|')
-            return s + len;
     }
-    return NULL;
+    return 0;
 }
 
 static int join_counters(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
@@ -310,32 +272,31 @@ static int join_counters(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sg
 {
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *f = h->element[i], *v = h->element[i + 1];
-        const char *bar;
+        sgs_store_field field;
         int64_t n;
         long row;
 
         if (f->type != REDIS_REPLY_STRING)
             continue;
-        bar = last_bar(f->str, f->len);
-        if (!bar || sgs_agg_reply_int(v, &n) != 0) {
+        if (sgs_store_field_parse(f->str, f->len, &field) != 0 || sgs_agg_reply_int(v, &n) != 0) {
             sgs_warn("%s: ignoring counter field '%s'", s->month, f->str);
             continue;
         }
-        if (bar - f->str == 1 && f->str[0] == '_') {
-            if (strcmp(bar + 1, "unattributed") == 0)
+        if (field.global) {
+            if (field.counter == SGS_STORE_UNATTRIBUTED)
                 s->unattributed += n;
             continue; /* _|malformed counts nowhere in the snapshot */
         }
-        row = sgs_agg_unit_row(map, reg, f->str, (size_t)(bar - f->str));
+        row = sgs_agg_idmap_unit_row(map, reg, field.unit, field.unit_len);
         if (row < 0) {
-            if (unknown_add(unknown, f->str, (size_t)(bar - f->str),
-                            strcmp(bar + 1, "records") == 0 ? n : 0) != 0) {
+            if (unknown_add(unknown, field.unit, field.unit_len,
+                            field.counter == SGS_STORE_RECORDS ? n : 0) != 0) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
             }
             continue;
         }
-        if (add_counter(&s->rows[row].c, bar + 1, n) != 0)
+        if (add_counter(&s->rows[row].c, field.counter, n) != 0)
             sgs_debug("%s: unknown counter '%s'", s->month, f->str);
     }
     return 0;
@@ -347,14 +308,14 @@ static int join_concealed(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const s
 {
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *f = h->element[i];
-        const char *bar;
+        sgs_store_ident_parts id;
         long row;
 
-        if (f->type != REDIS_REPLY_STRING || !(bar = memchr(f->str, '|', f->len)))
+        if (f->type != REDIS_REPLY_STRING || sgs_store_identity_parse(f->str, f->len, &id) != 0)
             continue;
-        row = sgs_agg_unit_row(map, reg, f->str, (size_t)(bar - f->str));
+        row = sgs_agg_idmap_unit_row(map, reg, id.unit, id.unit_len);
         if (row < 0) {
-            if (unknown_add(unknown, f->str, (size_t)(bar - f->str), 0) != 0) {
+            if (unknown_add(unknown, id.unit, id.unit_len, 0) != 0) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
             }
@@ -395,7 +356,7 @@ static void join_previous(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const s
 
         if (!id || !json_is_integer(rec))
             continue;
-        row = sgs_agg_unit_row(map, reg, id, strlen(id));
+        row = sgs_agg_idmap_unit_row(map, reg, id, strlen(id));
         if (row >= 0) {
             s->rows[row].has_prev = 1;
             s->rows[row].prev_records += json_integer_value(rec);
@@ -441,10 +402,10 @@ static const char *registry_group(const sgs_registry *reg, const char *text, siz
     return NULL;
 }
 
-static int build_groups(sgs_agg_ctx *ctx, sgs_agg_snapshot *s)
+static int build_groups(sgs_agg_snapshot *s, const sgs_registry *reg, const sgs_config *cfg)
 {
-    size_t ng = sgs_registry_group_count(ctx->reg);
-    const char *order = sgs_agg_config_str(ctx, "groups");
+    size_t ng = sgs_registry_group_count(reg);
+    const char *order = sgs_config_get(cfg, "groups");
     struct order_item *items;
 
     s->groups = calloc(ng ? ng : 1, sizeof(*s->groups));
@@ -460,7 +421,7 @@ static int build_groups(sgs_agg_ctx *ctx, sgs_agg_snapshot *s)
             a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
             b--;
-        g = registry_group(ctx->reg, a, (size_t)(b - a));
+        g = registry_group(reg, a, (size_t)(b - a));
         if (g && group_index(s, g) < 0)
             s->groups[s->n_groups++].id = g;
         else if (!g && b > a)
@@ -468,7 +429,7 @@ static int build_groups(sgs_agg_ctx *ctx, sgs_agg_snapshot *s)
         order = end ? end + 1 : NULL;
     }
     for (size_t i = 0; i < ng; i++) {
-        const char *g = sgs_registry_group_at(ctx->reg, i);
+        const char *g = sgs_registry_group_at(reg, i);
 
         if (group_index(s, g) < 0)
             s->groups[s->n_groups++].id = g;
@@ -481,7 +442,7 @@ static int build_groups(sgs_agg_ctx *ctx, sgs_agg_snapshot *s)
         sgs_agg_group *g = &s->groups[gi];
         size_t n = 0;
 
-        g->name = sgs_config_group_name(ctx->cfg, g->id);
+        g->name = sgs_config_group_name(cfg, g->id);
         for (size_t i = 0; i < s->n_rows; i++) {
             if (strcmp(s->rows[i].unit->group, g->id) == 0) {
                 items[n].records = s->rows[i].c.records;
@@ -547,8 +508,9 @@ static void put_counts(json_t *o, const sgs_agg_counts *c, int with_unattributed
     json_object_set_new(o, "late", json_integer(c->late));
     json_object_set_new(o, "late_rate", sgs_agg_rate_json(c->late, c->records));
     json_object_set_new(o, "invalid", json_integer(c->invalid));
-    json_object_set_new(o, "quality_rate",
-                        sgs_agg_rate_json(sgs_agg_valid_count(c->records, c->invalid), c->records));
+    json_object_set_new(
+        o, "quality_rate",
+        sgs_agg_rate_json(sgs_agg_rate_valid_count(c->records, c->invalid), c->records));
     json_object_set_new(o, "duplicates", json_integer(c->dup));
     json_object_set_new(o, "concealed", json_integer(c->concealed));
     if (with_unattributed)
@@ -580,21 +542,28 @@ static json_t *unit_json(const sgs_agg_row *r)
     return o;
 }
 
-static json_t *snapshot_json(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s)
+/* The period of the month: its first and its last second, local time. */
+static void put_period(json_t *period, const sgs_agg_snapshot *s, int tz_offset)
+{
+    int64_t from = (int64_t)sgs_month_first(s->year, s->mon) * 86400 - tz_offset;
+    int64_t to = (int64_t)sgs_month_last(s->year, s->mon) * 86400 + 86399 - tz_offset;
+    char buf[32];
+
+    json_object_set_new(period, "from", json_string(sgs_rfc3339_format(from, tz_offset, buf)));
+    json_object_set_new(period, "to", json_string(sgs_rfc3339_format(to, tz_offset, buf)));
+}
+
+static json_t *snapshot_json(const sgs_agg_snapshot *s, int64_t generated_at, int tz_offset)
 {
     json_t *root = json_object(), *period = json_object(), *totals = json_object();
     json_t *groups = json_array(), *units = json_array();
-    char buf[64];
+    char buf[32];
 
     json_object_set_new(root, "month", json_string(s->month));
     json_object_set_new(root, "version", json_integer(0));
     json_object_set_new(root, "generated_at",
-                        json_string(sgs_rfc3339_format(sgs_agg_now(ctx), ctx->tz_offset, buf)));
-    snprintf(buf, sizeof(buf), "%s-01T00:00:00%s", s->month, ctx->tz_text);
-    json_object_set_new(period, "from", json_string(buf));
-    snprintf(buf, sizeof(buf), "%s-%02dT23:59:59%s", s->month, sgs_agg_month_days(s->year, s->mon),
-             ctx->tz_text);
-    json_object_set_new(period, "to", json_string(buf));
+                        json_string(sgs_rfc3339_format(generated_at, tz_offset, buf)));
+    put_period(period, s, tz_offset);
     json_object_set_new(root, "period", period);
     put_counts(totals, &s->totals, 1, s->unattributed);
     json_object_set_new(root, "totals", totals);
@@ -617,6 +586,59 @@ static json_t *snapshot_json(const sgs_agg_ctx *ctx, const sgs_agg_snapshot *s)
 
 /* ---- build ------------------------------------------------------------------------------ */
 
+sgs_agg_snapshot *sgs_agg_snapshot_new(const sgs_registry *reg, int year, int month)
+{
+    size_t n = sgs_registry_count(reg);
+    sgs_agg_snapshot *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    sgs_month_format(year, month, s->month);
+    s->year = year;
+    s->mon = month;
+    s->rows = calloc(n ? n : 1, sizeof(*s->rows));
+    if (!s->rows) {
+        free(s);
+        return NULL;
+    }
+    s->n_rows = n;
+    for (size_t i = 0; i < n; i++)
+        s->rows[i].unit = sgs_registry_at(reg, i);
+    return s;
+}
+
+int sgs_agg_snapshot_finish(sgs_agg_snapshot *s, const sgs_registry *reg, const sgs_config *cfg,
+                            int64_t generated_at, int tz_offset)
+{
+    s->low_volume = sgs_config_get_int(cfg, "report.low_volume");
+    if (build_groups(s, reg, cfg) != 0)
+        return -1;
+    set_flags(s);
+    s->json = snapshot_json(s, generated_at, tz_offset);
+    return s->json ? 0 : -1;
+}
+
+/* Warns (once per text) about unit ids in Redis that the registry lacks. */
+static void warn_unknown(sgs_agg_ctx *ctx, const sgs_agg_snapshot *s,
+                         const struct unknown_units *unknown)
+{
+    sgs_buf b;
+
+    sgs_buf_init(&b);
+    sgs_buf_printf(&b,
+                   "%s: %zu unit id(s) in Redis are not in the registry %s and are left "
+                   "out of the snapshot: ",
+                   s->month, unknown->n, sgs_config_get(ctx->cfg, "units.file"));
+    for (size_t i = 0; i < unknown->n && i < 20; i++)
+        sgs_buf_printf(&b, "%s%s (%lld records)", i ? ", " : "", unknown->ids[i],
+                       (long long)unknown->records[i]);
+    if (unknown->n > 20)
+        sgs_buf_puts(&b, ", ...");
+    if (b.data && sgs_agg_warn_once(ctx, b.data))
+        sgs_warn("%s", b.data);
+    sgs_buf_free(&b);
+}
+
 sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, char *errstr,
                                          size_t errstr_size)
 {
@@ -624,34 +646,17 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
     struct unknown_units unknown;
     sgs_agg_snapshot *s;
     sgs_agg_idmap *map = NULL;
-    long low;
-    size_t n = sgs_registry_count(ctx->reg);
 
     memset(&mr, 0, sizeof(mr));
     memset(&unknown, 0, sizeof(unknown));
-    s = calloc(1, sizeof(*s));
+    s = sgs_agg_snapshot_new(ctx->reg, year, month);
     if (!s) {
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    snprintf(s->month, sizeof(s->month), "%04d-%02d", year, month);
-    s->year = year;
-    s->mon = month;
-    if (sgs_agg_config_int(ctx, "report.low_volume", 20, 0, 1000000000L, &low, errstr,
-                           errstr_size) != 0)
-        goto fail;
-    s->low_volume = low;
-
-    s->rows = calloc(n ? n : 1, sizeof(*s->rows));
-    map = sgs_agg_idmap_new(n);
-    if (!s->rows || !map)
+    map = sgs_agg_idmap_registry(ctx->reg);
+    if (!map)
         goto oom;
-    s->n_rows = n;
-    for (size_t i = 0; i < n; i++) {
-        s->rows[i].unit = sgs_registry_at(ctx->reg, i);
-        if (sgs_agg_idmap_put(map, s->rows[i].unit->id, strlen(s->rows[i].unit->id), i) < 0)
-            goto oom;
-    }
 
     if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
         month_read(ctx, year, month, &mr, errstr, errstr_size) != 0)
@@ -670,30 +675,10 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
     if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.exec->element + mr.i_dn, mr.n_dn,
                              year, errstr, errstr_size) != 0)
         goto fail;
+    if (unknown.n)
+        warn_unknown(ctx, s, &unknown);
 
-    if (unknown.n) {
-        sgs_buf b;
-
-        sgs_buf_init(&b);
-        sgs_buf_printf(&b,
-                       "%s: %zu unit id(s) in Redis are not in the registry %s and are left "
-                       "out of the snapshot: ",
-                       s->month, unknown.n, sgs_config_get(ctx->cfg, "units.file"));
-        for (size_t i = 0; i < unknown.n && i < 20; i++)
-            sgs_buf_printf(&b, "%s%s (%lld records)", i ? ", " : "", unknown.ids[i],
-                           (long long)unknown.records[i]);
-        if (unknown.n > 20)
-            sgs_buf_puts(&b, ", ...");
-        if (b.data && sgs_agg_warn_once(ctx, b.data))
-            sgs_warn("%s", b.data);
-        sgs_buf_free(&b);
-    }
-
-    if (build_groups(ctx, s) != 0)
-        goto oom;
-    set_flags(s);
-    s->json = snapshot_json(ctx, s);
-    if (!s->json)
+    if (sgs_agg_snapshot_finish(s, ctx->reg, ctx->cfg, sgs_agg_now(ctx), ctx->tz_offset) != 0)
         goto oom;
     month_read_free(&mr);
     unknown_free(&unknown);

@@ -48,7 +48,7 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     json_t *previous = NULL;
     int is_new = 0, rc = SGS_AGG_EXIT_RUNTIME;
     const char *dir = out_dir ? out_dir : sgs_config_get(ctx->cfg, "report.dir");
-    sgs_day last = sgs_day_from_ymd(year, month, sgs_agg_month_days(year, month));
+    char ym[8];
 
     if (!dir || !*dir) {
         sgs_error("report.dir: not set and no --out given");
@@ -62,12 +62,13 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     struct timespec t;
 
     clock_gettime(CLOCK_MONOTONIC, &t);
-    if (sgs_agg_today(ctx) <= last)
-        sgs_warn("%04d-%02d has not closed yet: this snapshot is provisional", year, month);
+    sgs_month_format(year, month, ym);
+    if (sgs_agg_today(ctx) <= sgs_month_last(year, month))
+        sgs_warn("%s has not closed yet: this snapshot is provisional", ym);
 
     s = sgs_agg_snapshot_build(ctx, year, month, err, sizeof(err));
     if (!s) {
-        sgs_error("snapshot %04d-%02d: %s", year, month, err);
+        sgs_error("snapshot %s: %s", ym, err);
         goto out;
     }
     sgs_debug("%s: built in %ld ms", s->month, lap_ms(&t));
@@ -80,7 +81,7 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     sgs_info("%s: version %ld (%s); %zu units, %lld records", s->month, sgs_agg_snapshot_version(s),
              is_new ? "new" : "unchanged", s->n_rows, (long long)s->totals.records);
     sgs_debug("%s: stored in %ld ms", s->month, lap_ms(&t));
-    if (sgs_agg_report_write(ctx, s, dir, err, sizeof(err)) != 0) {
+    if (sgs_agg_report_write(s, ctx->cfg, dir, err, sizeof(err)) != 0) {
         sgs_error("snapshot %s: %s", s->month, err);
         goto out;
     }

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sgs/docno.h"
 #include "sgs/log.h"
+#include "sgs/store.h"
 
 #define HSET_CHUNK 500 /* fields per HSET command */
 
@@ -59,15 +59,17 @@ static char *read_all(const char *path, size_t *len, char *errstr, size_t errstr
 /* HEXISTS of every item in every partition's seen hash, pipelined. */
 static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, char *errstr, size_t errstr_size)
 {
-    char **parts = NULL, key[512];
+    char **parts = NULL, key[SGS_STORE_KEY_MAX];
     size_t np = 0, total;
     redisReply **replies;
     int rc = -1;
 
-    if (sgs_agg_partitions(ctx, &parts, &np, errstr, errstr_size) != 0)
+    if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
         return -1;
-    if (np == 0)
-        sgs_warn("redis: %s:partitions is empty: no record was ever counted", ctx->prefix);
+    if (np == 0) {
+        sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_PARTITIONS, NULL);
+        sgs_warn("redis: %s is empty: no record was ever counted", key);
+    }
     total = np * s->n;
     replies = calloc(total ? total : 1, sizeof(*replies));
     if (!replies) {
@@ -76,12 +78,12 @@ static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, char *errstr, size_t err
         return -1;
     }
     for (size_t i = 0; i < s->n; i++) {
-        for (size_t j = 0; j < np; j++)
-            redisAppendCommand(ctx->rc, "HEXISTS %s %s",
-                               sgs_agg_pkey(key, sizeof(key), ctx, parts[j], "seen"),
-                               s->items[i].identity);
+        for (size_t j = 0; j < np; j++) {
+            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[j], SGS_STORE_SEEN, NULL);
+            redisAppendCommand(ctx->rc, "HEXISTS %s %s", key, s->items[i].identity);
+        }
     }
-    if (sgs_agg_read_replies(ctx->rc, replies, total, errstr, errstr_size) != 0)
+    if (sgs_agg_reply_read(ctx->rc, replies, total, errstr, errstr_size) != 0)
         goto out;
     for (size_t i = 0; i < total; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR) {
@@ -104,7 +106,7 @@ out:
 static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char *month,
                            char *errstr, size_t errstr_size)
 {
-    char key[512];
+    char key[SGS_STORE_KEY_MAX];
     const char **argv;
     size_t *argl, n_cmds = 0;
     redisReply **replies = NULL;
@@ -116,7 +118,7 @@ static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char
         snprintf(errstr, errstr_size, "out of memory");
         goto out;
     }
-    sgs_agg_key(key, sizeof(key), ctx, "concealed:%s", month);
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, month);
     for (size_t i = 0; i < s->n;) {
         int argc = 2;
 
@@ -126,7 +128,7 @@ static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char
             if (s->items[i].found)
                 continue;
             argv[argc++] = s->items[i].identity;
-            argv[argc++] = "1";
+            argv[argc++] = SGS_STORE_MEMBER_VALUE;
         }
         if (argc == 2)
             break;
@@ -144,7 +146,7 @@ static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char
         snprintf(errstr, errstr_size, "out of memory");
         goto out;
     }
-    if (sgs_agg_read_replies(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
+    if (sgs_agg_reply_read(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
         free(replies);
         replies = NULL;
         goto out;
@@ -174,7 +176,7 @@ int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sam
     size_t len;
 
     memset(&s, 0, sizeof(s));
-    snprintf(ym, sizeof(ym), "%04d-%02d", year, month);
+    sgs_month_format(year, month, ym);
     text = read_all(sample_path, &len, err, sizeof(err));
     if (!text ||
         sgs_agg_sample_parse(ctx->reg, sample_path, text, len, &s, err, sizeof(err)) != 0) {
@@ -203,7 +205,7 @@ int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sam
         json_array_append_new(items, json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "line", it->line,
                                                "unit_id", it->unit->id, "unit_name", it->unit->name,
                                                "kind", it->kind, "doc_no", it->doc_no, "normalized",
-                                               strchr(strchr(it->identity, '|') + 1, '|') + 1));
+                                               it->normalized));
     }
     json_object_set_new(out, "month", json_string(ym));
     json_object_set_new(out, "sampled", json_integer((json_int_t)s.n));

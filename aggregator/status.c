@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sgs/log.h"
+#include "sgs/store.h"
 
 enum { W_TODAY, W_MONTH, W_7, W_30, N_WINDOWS };
 
@@ -26,30 +27,23 @@ static void add_hash(struct unit_status *st, const sgs_agg_idmap *map, const sgs
 {
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *f = h->element[i];
-        const char *bar = NULL;
+        sgs_store_field field;
         int64_t v;
         long row;
         struct figures add = {0, 0, 0};
 
-        if (f->type != REDIS_REPLY_STRING || sgs_agg_reply_int(h->element[i + 1], &v) != 0)
+        if (f->type != REDIS_REPLY_STRING || sgs_agg_reply_int(h->element[i + 1], &v) != 0 ||
+            sgs_store_field_parse(f->str, f->len, &field) != 0)
             continue;
-        for (size_t k = f->len; k > 0; k--) {
-            if (f->str[k - 1] == '|') {
-                bar = f->str + k - 1;
-                break;
-            }
-        }
-        if (!bar)
-            continue;
-        if (strcmp(bar + 1, "records") == 0)
+        if (field.counter == SGS_STORE_RECORDS)
             add.records = v;
-        else if (strcmp(bar + 1, "late") == 0)
+        else if (field.counter == SGS_STORE_LATE)
             add.late = v;
-        else if (strcmp(bar + 1, "invalid") == 0)
+        else if (field.counter == SGS_STORE_INVALID)
             add.invalid = v;
         else
             continue;
-        row = sgs_agg_unit_row(map, reg, f->str, (size_t)(bar - f->str));
+        row = sgs_agg_idmap_unit_row(map, reg, field.unit, field.unit_len);
         if (row < 0)
             continue;
         for (int w = 0; w < n_windows; w++) {
@@ -64,12 +58,12 @@ static void add_hash(struct unit_status *st, const sgs_agg_idmap *map, const sgs
 static int read_status(sgs_agg_ctx *ctx, sgs_day today, struct unit_status *st,
                        const sgs_agg_idmap *map, char *errstr, size_t errstr_size)
 {
-    char **parts = NULL, key[512], suffix[32], ym[8];
+    char **parts = NULL, key[SGS_STORE_KEY_MAX], ym[8];
     size_t np = 0, total, k = 0;
     redisReply **replies;
     int rc = -1;
 
-    if (sgs_agg_partitions(ctx, &parts, &np, errstr, errstr_size) != 0)
+    if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
         return -1;
     total = np * 31;
     replies = calloc(total ? total : 1, sizeof(*replies));
@@ -83,15 +77,14 @@ static int read_status(sgs_agg_ctx *ctx, sgs_day today, struct unit_status *st,
         for (int d = 0; d < 30; d++) {
             char day[16];
 
-            snprintf(suffix, sizeof(suffix), "d:%s", sgs_day_format(today - d, day));
-            redisAppendCommand(ctx->rc, "HGETALL %s",
-                               sgs_agg_pkey(key, sizeof(key), ctx, parts[p], suffix));
+            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_DAY,
+                                  sgs_day_format(today - d, day));
+            redisAppendCommand(ctx->rc, "HGETALL %s", key);
         }
-        snprintf(suffix, sizeof(suffix), "m:%s", ym);
-        redisAppendCommand(ctx->rc, "HGETALL %s",
-                           sgs_agg_pkey(key, sizeof(key), ctx, parts[p], suffix));
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_MONTH, ym);
+        redisAppendCommand(ctx->rc, "HGETALL %s", key);
     }
-    if (sgs_agg_read_replies(ctx->rc, replies, total, errstr, errstr_size) != 0)
+    if (sgs_agg_reply_read(ctx->rc, replies, total, errstr, errstr_size) != 0)
         goto out;
     for (size_t p = 0; p < np; p++) {
         for (int d = 0; d <= 30; d++, k++) {
@@ -166,16 +159,16 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
                         size_t n, const struct unit_status *total, sgs_day today)
 {
     static const char *const sub[4] = {"数据", "迟报", "迟报率%", "不合格"};
-    size_t name_w = sgs_agg_display_width("成员单位"), col_w[N_COLS], win_w[N_WINDOWS];
+    size_t name_w = sgs_agg_width_of("成员单位"), col_w[N_COLS], win_w[N_WINDOWS];
     char cells[N_COLS][32], day[16], ym[8];
     sgs_buf b;
 
     for (int c = 0; c < N_COLS; c++)
-        col_w[c] = sgs_agg_display_width(sub[c % 4]);
+        col_w[c] = sgs_agg_width_of(sub[c % 4]);
     for (size_t i = 0; i <= n; i++) {
         const struct unit_status *u = i < n ? &st[rows[i]] : total;
         const char *name = i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计";
-        size_t w = sgs_agg_display_width(name);
+        size_t w = sgs_agg_width_of(name);
 
         if (!u)
             continue;
@@ -189,24 +182,25 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
     }
     for (int w = 0; w < N_WINDOWS; w++) {
         win_w[w] = col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3;
-        if (sgs_agg_display_width(window_title[w]) > win_w[w])
-            col_w[w * 4] += sgs_agg_display_width(window_title[w]) - win_w[w];
+        if (sgs_agg_width_of(window_title[w]) > win_w[w])
+            col_w[w * 4] += sgs_agg_width_of(window_title[w]) - win_w[w];
     }
 
     sgs_buf_init(&b);
     sgs_buf_printf(&b, "%s（%s）  本月：%s\n", sgs_day_format(today, day), ctx->tz_text,
                    sgs_day_format_month(today, ym));
-    sgs_agg_pad(&b, "", name_w, 0);
+    sgs_agg_width_pad(&b, "", name_w, 0);
     for (int w = 0; w < N_WINDOWS; w++) {
         sgs_buf_puts(&b, " | ");
-        sgs_agg_pad(&b, window_title[w],
-                    col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3, 0);
+        sgs_agg_width_pad(&b, window_title[w],
+                          col_w[w * 4] + col_w[w * 4 + 1] + col_w[w * 4 + 2] + col_w[w * 4 + 3] + 3,
+                          0);
     }
     sgs_buf_puts(&b, "\n");
-    sgs_agg_pad(&b, "成员单位", name_w, 0);
+    sgs_agg_width_pad(&b, "成员单位", name_w, 0);
     for (int c = 0; c < N_COLS; c++) {
         sgs_buf_puts(&b, c % 4 == 0 ? " | " : " ");
-        sgs_agg_pad(&b, sub[c % 4], col_w[c], 1);
+        sgs_agg_width_pad(&b, sub[c % 4], col_w[c], 1);
     }
     sgs_buf_puts(&b, "\n");
     for (size_t i = 0; i < name_w; i++)
@@ -222,11 +216,11 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
 
         if (!u)
             continue;
-        sgs_agg_pad(&b, i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计", name_w, 0);
+        sgs_agg_width_pad(&b, i < n ? sgs_registry_at(ctx->reg, rows[i])->name : "合计", name_w, 0);
         cells_of(u, cells);
         for (int c = 0; c < N_COLS; c++) {
             sgs_buf_puts(&b, c % 4 == 0 ? " | " : " ");
-            sgs_agg_pad(&b, cells[c], col_w[c], 1);
+            sgs_agg_width_pad(&b, cells[c], col_w[c], 1);
         }
         sgs_buf_puts(&b, "\n");
     }
@@ -251,7 +245,7 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
     size_t n = sgs_registry_count(ctx->reg), n_rows = 0;
     struct unit_status *st = calloc(n ? n : 1, sizeof(*st)), total;
     size_t *rows = calloc(n ? n : 1, sizeof(*rows));
-    sgs_agg_idmap *map = sgs_agg_idmap_new(n);
+    sgs_agg_idmap *map = sgs_agg_idmap_registry(ctx->reg);
     sgs_day today = sgs_agg_today(ctx);
     char err[1024], day[16], ym[8];
     int rc = SGS_AGG_EXIT_RUNTIME;
@@ -260,14 +254,6 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
     if (!st || !rows || !map) {
         sgs_error("out of memory");
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *id = sgs_registry_at(ctx->reg, i)->id;
-
-        if (sgs_agg_idmap_put(map, id, strlen(id), i) < 0) {
-            sgs_error("out of memory");
-            goto out;
-        }
     }
     if (unit) {
         const sgs_unit *u = sgs_registry_find(ctx->reg, unit, strlen(unit));
@@ -316,7 +302,7 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
         }
         json_object_set_new(root, "units", units);
         json_object_set_new(root, "totals", status_json(&total));
-        text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        text = json_dumps(root, SGS_AGG_JSON_PRETTY);
         json_decref(root);
         if (!text) {
             sgs_error("out of memory");

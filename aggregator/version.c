@@ -12,6 +12,7 @@
 
 #include "sgs/log.h"
 #include "sgs/redisconn.h"
+#include "sgs/store.h"
 
 #define STORE_ATTEMPTS 10
 
@@ -43,28 +44,35 @@ static int same_content(json_t *a, json_t *b)
     return same;
 }
 
-static long parse_version(const redisReply *r, const char *key, char *errstr, size_t errstr_size)
+long sgs_agg_version_parse(const redisReply *r)
 {
     int64_t v;
 
     if (r->type == REDIS_REPLY_NIL)
         return 0;
-    if (sgs_agg_reply_int(r, &v) != 0 || v < 0 || v > 1000000000) {
-        snprintf(errstr, errstr_size, "redis: %s: not a version number", key);
+    if (sgs_agg_reply_int(r, &v) != 0 || v < 0 || v > SGS_AGG_VERSION_MAX)
         return -1;
-    }
     return (long)v;
+}
+
+static long parse_version(const redisReply *r, const char *key, char *errstr, size_t errstr_size)
+{
+    long v = sgs_agg_version_parse(r);
+
+    if (v < 0)
+        snprintf(errstr, errstr_size, "redis: %s: not a version number", key);
+    return v;
 }
 
 long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size)
 {
-    char key[512];
+    char key[SGS_STORE_KEY_MAX];
     redisReply *r;
     long v;
 
     if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
         return -1;
-    sgs_agg_key(key, sizeof(key), ctx, "snapshot:%s:latest", month);
+    sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, month, -1);
     r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", key);
     if (!r)
         return -1;
@@ -77,13 +85,13 @@ long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, s
 static json_t *load_version(sgs_agg_ctx *ctx, const char *month, long n, int *broken, char *errstr,
                             size_t errstr_size)
 {
-    char key[512];
+    char key[SGS_STORE_KEY_MAX];
     redisReply *r;
     json_t *doc = NULL;
     json_error_t jerr;
 
     *broken = 0;
-    sgs_agg_key(key, sizeof(key), ctx, "snapshot:%s:v%ld", month, n);
+    sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, month, n);
     r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", key);
     if (!r) {
         *broken = 1;
@@ -113,15 +121,15 @@ static void unwatch(sgs_agg_ctx *ctx)
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size)
 {
-    char latest_key[512], key[512], months_key[512];
+    char latest_key[SGS_STORE_KEY_MAX], key[SGS_STORE_KEY_MAX], months_key[SGS_STORE_KEY_MAX];
 
     *is_new = 0;
     if (previous)
         *previous = NULL;
     if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
         return -1;
-    sgs_agg_key(latest_key, sizeof(latest_key), ctx, "snapshot:%s:latest", s->month);
-    sgs_agg_key(months_key, sizeof(months_key), ctx, "snapshot:months");
+    sgs_store_snapshot_key(latest_key, sizeof(latest_key), ctx->prefix, s->month, -1);
+    sgs_store_gkey(months_key, sizeof(months_key), ctx->prefix, SGS_STORE_MONTHS, NULL);
 
     for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
         redisReply *r, *replies[5];
@@ -173,14 +181,13 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
             return -1;
         }
         redisAppendCommand(ctx->rc, "MULTI");
-        redisAppendCommand(ctx->rc, "SET %s %s",
-                           sgs_agg_key(key, sizeof(key), ctx, "snapshot:%s:v%ld", s->month, n + 1),
-                           text);
+        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, s->month, n + 1);
+        redisAppendCommand(ctx->rc, "SET %s %s", key, text);
         redisAppendCommand(ctx->rc, "SET %s %ld", latest_key, n + 1);
         redisAppendCommand(ctx->rc, "SADD %s %s", months_key, s->month);
         redisAppendCommand(ctx->rc, "EXEC");
         free(text);
-        if (sgs_agg_read_replies(ctx->rc, replies, 5, errstr, errstr_size) != 0) {
+        if (sgs_agg_reply_read(ctx->rc, replies, 5, errstr, errstr_size) != 0) {
             json_decref(old);
             return -1;
         }

@@ -4,7 +4,7 @@
  * check) change a closed month, it writes version N+1 and logs what changed.
  *
  * Every aggregator.watch_interval_s seconds it rebuilds each due month among the
- * last aggregator.watch_months (3) closed ones; version.c decides whether the content
+ * last aggregator.watch_months closed ones; version.c decides whether the content
  * changed. Files and the publish are redone for a version until both succeeded
  * once in this process (so a Kafka or disk outage is repaired by the next cycle,
  * and a restart re-publishes the latest versions, which the compacted topic
@@ -119,7 +119,7 @@ static void process_month(struct watch *w, int year, int month)
     json_decref(previous);
 
     if (ms->handled != version) {
-        if (sgs_agg_report_write(w->ctx, s, w->dir, err, sizeof(err)) != 0) {
+        if (sgs_agg_report_write(s, w->ctx->cfg, w->dir, err, sizeof(err)) != 0) {
             health(&w->files, 0, "report files", err, w->interval);
             sgs_agg_snapshot_free(s);
             return;
@@ -151,8 +151,8 @@ static void cycle(struct watch *w)
         int y = ty, m = tm;
         sgs_day last, due;
 
-        sgs_agg_month_add(&y, &m, -k);
-        last = sgs_day_from_ymd(y, m, sgs_agg_month_days(y, m));
+        sgs_month_add(&y, &m, -k);
+        last = sgs_month_last(y, m);
         due = w->grace > 0 ? sgs_calendar_deadline(w->cal, last, (int)w->grace, 0) : last;
         if (today > due)
             process_month(w, y, m);
@@ -185,15 +185,9 @@ int sgs_agg_cmd_watch(sgs_agg_ctx *ctx)
         sgs_error("report.dir: not set");
         return SGS_AGG_EXIT_USAGE;
     }
-    if (sgs_agg_config_int(ctx, "report.grace_workdays", SGS_AGG_DEFAULT_GRACE_WORKDAYS, 0, 60,
-                           &w.grace, err, sizeof(err)) != 0 ||
-        sgs_agg_config_int(ctx, "aggregator.watch_interval_s", SGS_AGG_DEFAULT_WATCH_INTERVAL, 1,
-                           86400, &w.interval, err, sizeof(err)) != 0 ||
-        sgs_agg_config_int(ctx, "aggregator.watch_months", SGS_AGG_WATCH_MONTHS, 1, 120, &w.n_watch,
-                           err, sizeof(err)) != 0) {
-        sgs_error("%s", err);
-        return SGS_AGG_EXIT_USAGE;
-    }
+    w.grace = sgs_config_get_int(ctx->cfg, "report.grace_workdays");
+    w.interval = sgs_config_get_int(ctx->cfg, "aggregator.watch_interval_s");
+    w.n_watch = sgs_config_get_int(ctx->cfg, "aggregator.watch_months");
     if (!cal_file || !*cal_file) {
         sgs_error("calendar.file: not set");
         return SGS_AGG_EXIT_USAGE;

@@ -59,7 +59,7 @@ static const struct cfg_key keys[] = {
      "工作日内上报的要求，做到应报尽报、及时准确。对迟报、漏报、瞒报问题突出的单位，要认真分析原因"
      "、"
      "限期整改，并于下月5日前将整改情况报市信用办。",
-     0, 0, "the 三、工作要求 paragraph of the notice"},
+     0, 0, "the 三、工作要求 paragraph of the notice (empty: one naming the deadlines)"},
     {"aggregator.watch_interval_s", T_INT, "60", 1, 86400, "how often watch checks months"},
     {"aggregator.watch_months", T_INT, "3", 1, 120, "how many closed months watch keeps checking"},
     {"groups", T_STRING, NULL, 0, 0,

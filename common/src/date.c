@@ -1,4 +1,4 @@
-/* Civil dates and RFC 3339 instants. See sgs/date.h.
+/* Civil dates, months and RFC 3339 instants. See sgs/date.h.
  *
  * Day numbers are computed on the proleptic Gregorian calendar with years that
  * start on 1 March, so that the leap day is the last day of its year and month
@@ -345,4 +345,34 @@ int sgs_month_parse(const char *s, int *year, int *month)
         *month = m;
     }
     return 0;
+}
+
+char *sgs_month_format(int year, int month, char *buf)
+{
+    int d;
+    char *p = put_year_month(buf, sgs_month_first(year, month), &d);
+    *p = '\0';
+    return buf;
+}
+
+int sgs_month_days(int year, int month)
+{
+    return days_in_month(year, month);
+}
+
+void sgs_month_add(int *year, int *month, int delta)
+{
+    int64_t m = (int64_t)*year * 12 + (*month - 1) + delta;
+    *year = (int)floor_div(m, 12);
+    *month = (int)floor_mod(m, 12) + 1;
+}
+
+sgs_day sgs_month_first(int year, int month)
+{
+    return sgs_day_from_ymd(year, month, 1);
+}
+
+sgs_day sgs_month_last(int year, int month)
+{
+    return sgs_day_from_ymd(year, month, days_in_month(year, month));
 }

@@ -129,6 +129,20 @@ int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *
     return 0;
 }
 
+int sgs_store_dn_next(const char *list, size_t len, size_t *pos, sgs_store_ident_parts *out)
+{
+    while (*pos < len) {
+        const char *line = list + *pos;
+        const char *end = memchr(line, SGS_STORE_DN_END, len - *pos);
+        size_t n = end ? (size_t)(end - line) : len - *pos;
+
+        *pos += end ? n + 1 : n;
+        if (sgs_store_identity_parse(line, n, out) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 void sgs_store_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
                           size_t vlen)
 {

@@ -2,11 +2,11 @@
  * docs/AGGREGATOR.md). The input is a sample TSV "unit_id<TAB>kind<TAB>doc_no".
  *
  * The target walks the documented format with the pieces it is made of (the
- * line and column rules, sgs_registry_find, sgs_agg_kind_parse and the identity
- * map from aggregator/util.c, sgs_docno_normalize with the 4-64 character rule,
- * and the identity "<unit_id>|<kind>|<norm>"), runs the aggregator's parser
- * sgs_agg_sample_parse (aggregator/sample.c, free of files and Redis) on the
- * same input, and compares: same verdict, same items, same identities.
+ * line and column rules, sgs_registry_find, sgs_agg_kind_parse (aggregator/kind.c)
+ * and the identity map (aggregator/idmap.c), sgs_docno_normalize with the 4-64
+ * character rule, and the identity "<unit_id>|<kind>|<norm>"), runs the parser
+ * sgs_agg_sample_parse (aggregator/sample.c, free of files and Redis) on the same
+ * input, and compares: same verdict, same items, same identities.
  *
  * Invariants: a found unit really has the key; the kind is canonical; every
  * identity is valid UTF-8, splits back into the unit id, the kind and a normal
@@ -184,7 +184,11 @@ static void compare_with_parser(const char *text, size_t len, int verdict, const
     } else {
         FUZZ_CHECK(s.n == w->items && s.lines == w->lines);
         for (size_t i = 0; i < s.n; i++) {
+            /* the spot-check output's "normalized": the text after the second '|' */
+            const char *norm = strchr(strchr(w->ids[i], '|') + 1, '|') + 1;
+
             FUZZ_CHECK(strcmp(s.items[i].identity, w->ids[i]) == 0);
+            FUZZ_CHECK(strcmp(s.items[i].normalized, norm) == 0);
             FUZZ_CHECK(s.items[i].unit != NULL && s.items[i].line >= 1);
             FUZZ_CHECK(sgs_utf8_valid(s.items[i].doc_no, strlen(s.items[i].doc_no)));
         }

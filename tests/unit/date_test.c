@@ -308,6 +308,75 @@ static void test_month_parse(void **state)
     assert_int_equal(sgs_month_parse(NULL, &y, &m), -1);
 }
 
+static void test_month_format(void **state)
+{
+    (void)state;
+    char buf[8];
+    assert_string_equal(sgs_month_format(2025, 12, buf), "2025-12");
+    assert_ptr_equal(sgs_month_format(7, 3, buf), buf);
+    assert_string_equal(buf, "0007-03");
+    assert_string_equal(sgs_month_format(12000, 1, buf), "9999-01");
+    /* parse and format are inverses */
+    int y = 0, m = 0;
+    assert_int_equal(sgs_month_parse(sgs_month_format(1999, 9, buf), &y, &m), 0);
+    assert_int_equal(y, 1999);
+    assert_int_equal(m, 9);
+}
+
+static void test_month_days(void **state)
+{
+    (void)state;
+    static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (int m = 1; m <= 12; m++)
+        assert_int_equal(sgs_month_days(2023, m), len[m - 1]);
+    assert_int_equal(sgs_month_days(2024, 2), 29);
+    assert_int_equal(sgs_month_days(1900, 2), 28);
+    assert_int_equal(sgs_month_days(2000, 2), 29);
+}
+
+static void test_month_add(void **state)
+{
+    (void)state;
+    int y = 2025, m = 1;
+    sgs_month_add(&y, &m, -1);
+    assert_int_equal(y, 2024);
+    assert_int_equal(m, 12);
+    sgs_month_add(&y, &m, 1);
+    assert_int_equal(y, 2025);
+    assert_int_equal(m, 1);
+    sgs_month_add(&y, &m, 23);
+    assert_int_equal(y, 2026);
+    assert_int_equal(m, 12);
+    sgs_month_add(&y, &m, -36);
+    assert_int_equal(y, 2023);
+    assert_int_equal(m, 12);
+    sgs_month_add(&y, &m, 0);
+    assert_int_equal(y, 2023);
+    assert_int_equal(m, 12);
+    y = 1, m = 1;
+    sgs_month_add(&y, &m, -1);
+    assert_int_equal(y, 0);
+    assert_int_equal(m, 12);
+}
+
+static void test_month_first_last(void **state)
+{
+    (void)state;
+    char buf[11];
+    assert_int_equal(sgs_month_first(2024, 2), parse_day("2024-02-01"));
+    assert_int_equal(sgs_month_last(2024, 2), parse_day("2024-02-29"));
+    assert_int_equal(sgs_month_last(2023, 2), parse_day("2023-02-28"));
+    assert_int_equal(sgs_month_last(2025, 12), parse_day("2025-12-31"));
+    assert_int_equal(sgs_month_first(1970, 1), 0);
+    assert_int_equal(sgs_month_last(1969, 12), -1);
+    /* the month of a day is the month its first and last day belong to */
+    assert_string_equal(sgs_day_format_month(sgs_month_first(2025, 7), buf), "2025-07");
+    assert_string_equal(sgs_day_format_month(sgs_month_last(2025, 7), buf), "2025-07");
+    assert_string_equal(sgs_day_format_month(sgs_month_last(2025, 7) + 1, buf), "2025-08");
+    assert_int_equal(sgs_month_last(2025, 7) - sgs_month_first(2025, 7) + 1,
+                     sgs_month_days(2025, 7));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +386,8 @@ int main(void)
         cmocka_unit_test(test_rfc3339_parse),   cmocka_unit_test(test_rfc3339_reject),
         cmocka_unit_test(test_rfc3339_format),  cmocka_unit_test(test_day_of_instant),
         cmocka_unit_test(test_tz_offset_parse), cmocka_unit_test(test_month_parse),
+        cmocka_unit_test(test_month_format),    cmocka_unit_test(test_month_days),
+        cmocka_unit_test(test_month_add),       cmocka_unit_test(test_month_first_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

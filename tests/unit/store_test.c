@@ -91,6 +91,51 @@ static void test_identity(void **state)
     assert_int_equal(sgs_store_identity(id, 8, "unit", "license", "x"), -1);
 }
 
+/* A dn list: identities one per line; what is not an identity is skipped. */
+static void test_dn_list(void **state)
+{
+    static const char list[] = "U1|license|A〔2025〕1号\n"
+                               "not an identity\n"
+                               "\n"
+                               "U2|penalty|x|y\n"
+                               "U3|license|last";
+    sgs_store_ident_parts p;
+    size_t pos = 0;
+    (void)state;
+    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 1);
+    assert_memory_equal(p.unit, "U1", p.unit_len);
+    assert_int_equal(p.doc_no_len, strlen("A〔2025〕1号"));
+    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 1);
+    assert_memory_equal(p.unit, "U2", p.unit_len);
+    assert_int_equal(p.doc_no_len, 3); /* "x|y" */
+    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 1);
+    assert_memory_equal(p.unit, "U3", p.unit_len);
+    assert_memory_equal(p.doc_no, "last", p.doc_no_len);
+    assert_int_equal(pos, sizeof(list) - 1);
+    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 0);
+    pos = 0;
+    assert_int_equal(sgs_store_dn_next("", 0, &pos, &p), 0);
+}
+
+/* A base that leaves SGS_STORE_TAIL_MAX bytes leaves room for the longest key. */
+static void test_tail_max(void **state)
+{
+    char base[SGS_STORE_KEY_MAX], k[SGS_STORE_KEY_MAX];
+    char member[SGS_STORE_KEY_MAX];
+    int n;
+    (void)state;
+    assert_int_equal(SGS_STORE_TAIL_MAX, strlen(":d:2025-12-01"));
+    /* the longest member whose base fits SGS_STORE_KEY_MAX - SGS_STORE_TAIL_MAX */
+    memset(member, 'm', sizeof(member));
+    member[SGS_STORE_KEY_MAX - SGS_STORE_TAIL_MAX - 1 - strlen("p:{}")] = '\0';
+    n = sgs_store_pkey_member(base, SGS_STORE_KEY_MAX - SGS_STORE_TAIL_MAX, "p", member, "", NULL);
+    assert_int_equal(n, SGS_STORE_KEY_MAX - SGS_STORE_TAIL_MAX - 1);
+    assert_int_equal(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_DAY, "2025-12-01"),
+                     SGS_STORE_KEY_MAX - 1);
+    assert_true(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_OUTBOX, NULL) > 0);
+    assert_true(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_DN, "2025-12") > 0);
+}
+
 struct seen {
     char types[8];
     char keys[8][16];
@@ -143,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_partition_keys), cmocka_unit_test(test_global_keys),
         cmocka_unit_test(test_key_too_long),   cmocka_unit_test(test_fields),
         cmocka_unit_test(test_identity),       cmocka_unit_test(test_outbox_codec),
+        cmocka_unit_test(test_dn_list),        cmocka_unit_test(test_tail_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

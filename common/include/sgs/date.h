@@ -40,7 +40,23 @@ sgs_day sgs_day_of_instant(int64_t unix_seconds, int offset_seconds);
 /* Parses a NUL-terminated "+08:00", "-05:30", "Z" or "+0800" into seconds east
  * of UTC (hours 00-23, minutes 00-59). 0 or -1. */
 int sgs_tz_offset_parse(const char *s, int *offset_seconds);
+
+/* ---- months ----------------------------------------------------------------
+ * A month is (year, month) with month 1..12: the months of reports, counters
+ * and Redis keys ("YYYY-MM"). Every module parses, formats and steps months
+ * through these (sgs_day_format_month gives the month of a day). */
+
 /* Parses a NUL-terminated "YYYY-MM" (year 0001-9999) into year and month. 0 or -1. */
 int sgs_month_parse(const char *s, int *year, int *month);
+/* Writes "YYYY-MM" + NUL into buf (at least 8 bytes). Returns buf. Years
+ * outside 0000-9999 are clamped to them, as by sgs_day_format. */
+char *sgs_month_format(int year, int month, char *buf);
+/* Number of days of the month (28..31); month must be 1..12. */
+int sgs_month_days(int year, int month);
+/* Moves (year, month) by delta months, forward or (delta < 0) back. */
+void sgs_month_add(int *year, int *month, int delta);
+/* The first and the last day of the month. */
+sgs_day sgs_month_first(int year, int month);
+sgs_day sgs_month_last(int year, int month);
 
 #endif

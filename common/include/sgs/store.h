@@ -29,12 +29,20 @@
 #define SGS_STORE_LR     ":lr"     /* hash: unit -> 1 while above the late-rate threshold */
 #define SGS_STORE_OUTBOX ":outbox" /* hash: batch end offset -> outbox items */
 
+/* Longest "<suffix><arg>" of a partition key (a day bucket). A base
+ * "<prefix>:{<topic>:<partition>}" shorter than SGS_STORE_KEY_MAX -
+ * SGS_STORE_TAIL_MAX leaves room for every key of its partition. */
+#define SGS_STORE_TAIL_MAX (sizeof(SGS_STORE_DAY "YYYY-MM-DD") - 1)
+
 /* ---- global keys (after "<prefix>:") -------------------------------------- */
 #define SGS_STORE_PARTITIONS "partitions"      /* set of "<topic>:<partition>" */
 #define SGS_STORE_SNAPSHOT   "snapshot:"       /* + YYYY-MM + ":v" N / ":latest" */
 #define SGS_STORE_MONTHS     "snapshot:months" /* set of months with a snapshot */
 #define SGS_STORE_CONCEALED  "concealed:"      /* + YYYY-MM: hash identity -> 1 */
 #define SGS_STORE_ALERTS     "alerts"          /* channel: every alert JSON */
+
+/* The value of hashes used as sets (concealed, lr): the field is the member. */
+#define SGS_STORE_MEMBER_VALUE "1"
 
 /* ---- counter fields: "<unit_id>|<counter>", global ones "_|<counter>" ------ */
 #define SGS_STORE_FIELD_SEP      "|"
@@ -114,6 +122,15 @@ typedef struct sgs_store_ident_parts {
 /* Splits an identity at its first two '|' (a unit id never holds one; a
  * normalised doc_no may). 0, or -1 when malformed. */
 int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *out);
+
+/* ---- document-number lists: P:T:dn:YYYY-MM --------------------------------
+ * Identities one per line, each followed by SGS_STORE_DN_END. */
+#define SGS_STORE_DN_END '\n'
+
+/* The next identity of a dn list: reads the line at *pos (advancing *pos past
+ * it) and returns 1 with its parts; 0 at the end of the list. Lines that are
+ * not identities are skipped. */
+int sgs_store_dn_next(const char *list, size_t len, size_t *pos, sgs_store_ident_parts *out);
 
 /* ---- outbox items -----------------------------------------------------------
  * An outbox entry (the value of a P:T:outbox field) is a concatenation of items

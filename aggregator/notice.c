@@ -1,0 +1,527 @@
+/* The monthly notice (通报, YYYY-MM-notice.md, docs/AGGREGATOR.md): a pure
+ * function of the snapshot model and a few report.* keys, so its sentences can
+ * be checked without Redis (tests/unit/agg_notice_test.c). */
+#include "agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Lists in the notice name at most this many units, then "等N个单位". */
+#define NOTICE_LIST_MAX 30
+
+static void md_cell(sgs_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            sgs_buf_puts(b, "\\|");
+        else if (*s == '\n' || *s == '\r')
+            sgs_buf_puts(b, " ");
+        else
+            sgs_buf_append(b, s, 1);
+    }
+}
+
+static void md_table(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_agg_group *g)
+{
+    char rate[SGS_AGG_RATE_TEXT_MAX];
+
+    sgs_buf_puts(b, "| 序号 | 成员单位名称 | 数据总量 | 迟报量 | 迟报率(%) |\n");
+    sgs_buf_puts(b, "|---:|---|---:|---:|---:|\n");
+    for (size_t i = 0; i < g->n_rows; i++) {
+        const sgs_agg_row *r = &s->rows[g->rows[i]];
+
+        sgs_buf_printf(b, "| %zu | ", i + 1);
+        md_cell(b, r->unit->name);
+        sgs_buf_printf(b, " | %lld | %lld | %s |\n", (long long)r->c.records, (long long)r->c.late,
+                       sgs_agg_rate_text(r->c.late, r->c.records, rate));
+    }
+    sgs_buf_printf(b, "| 合计 |  | %lld | %lld | %s |\n", (long long)g->sum.records,
+                   (long long)g->sum.late, sgs_agg_rate_text(g->sum.late, g->sum.records, rate));
+}
+
+/* Rows in display order (groups in report order, records descending inside). */
+static size_t display_rows(const sgs_agg_snapshot *s, size_t *out)
+{
+    size_t n = 0;
+
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        for (size_t i = 0; i < s->groups[gi].n_rows; i++)
+            out[n++] = s->groups[gi].rows[i];
+    }
+    return n;
+}
+
+static const sgs_agg_snapshot *g_sort_snap; /* qsort has no context argument */
+
+/* Late count descending, then display order (stable through the index). */
+static int cmp_late(const void *a, const void *b)
+{
+    const size_t *x = a, *y = b;
+    int64_t lx = g_sort_snap->rows[x[0]].c.late, ly = g_sort_snap->rows[y[0]].c.late;
+
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Ends an enumeration: "；等N个单位" when it was cut. */
+static void list_tail(sgs_buf *b, size_t shown, size_t total)
+{
+    if (total > shown)
+        sgs_buf_printf(b, "等%zu个单位（详见附件）", total);
+}
+
+static void paragraph(sgs_buf *b, const char *text)
+{
+    sgs_buf_puts(b, "\xE3\x80\x80\xE3\x80\x80"); /* two ideographic spaces */
+    sgs_buf_puts(b, text);
+    sgs_buf_puts(b, "\n\n");
+}
+
+/* "2024年1月4日", the local date of an RFC 3339 text; "" when there is none. */
+static void cn_date(char *out, size_t size, const char *rfc3339)
+{
+    sgs_day day;
+    int y, m, d;
+
+    if (rfc3339 && sgs_day_parse(rfc3339, strnlen(rfc3339, 10), &day) == 0) {
+        sgs_day_to_ymd(day, &y, &m, &d);
+        snprintf(out, size, "%d年%d月%d日", y, m, d);
+    } else {
+        out[0] = '\0';
+    }
+}
+
+/* ---- notice sections --------------------------------------------------------------- */
+
+static void notice_overview(sgs_buf *b, const sgs_agg_snapshot *s)
+{
+    const sgs_agg_counts *t = &s->totals;
+    char r1[SGS_AGG_RATE_TEXT_MAX], r2[SGS_AGG_RATE_TEXT_MAX];
+    sgs_buf p;
+
+    sgs_buf_puts(b, "## 一、总体情况\n\n");
+    sgs_buf_init(&p);
+    if (t->records > 0) {
+        sgs_buf_printf(
+            &p,
+            "%d年%d月，全市共归集“双公示”数据%lld条，其中行政许可%lld条、行政处罚"
+            "%lld条。经校验，合格数据%lld条，数据合格率%s%%；迟报数据%lld条，"
+            "迟报率%s%%。",
+            s->year, s->mon, (long long)t->records, (long long)t->lic, (long long)t->pen,
+            (long long)sgs_agg_rate_valid_count(t->records, t->invalid),
+            sgs_agg_rate_text(sgs_agg_rate_valid_count(t->records, t->invalid), t->records, r1),
+            (long long)t->late, sgs_agg_rate_text(t->late, t->records, r2));
+    } else {
+        sgs_buf_printf(&p, "%d年%d月，全市未归集到“双公示”数据。", s->year, s->mon);
+    }
+    if (t->dup > 0)
+        sgs_buf_printf(&p, "另有重复报送数据%lld条，未计入数据总量。", (long long)t->dup);
+    if (s->unattributed > 0)
+        sgs_buf_printf(&p, "无法识别报送单位的数据%lld条，未计入各单位数据。",
+                       (long long)s->unattributed);
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+
+    if (t->records > 0 && s->n_groups > 0) {
+        sgs_buf_init(&p);
+        sgs_buf_puts(&p, "从报送单位类别看，");
+        for (size_t gi = 0; gi < s->n_groups; gi++) {
+            const sgs_agg_group *g = &s->groups[gi];
+
+            sgs_buf_printf(&p, "%s（%zu个单位）报送%lld条，占%s%%，迟报%lld条，迟报率%s%%%s",
+                           g->name, g->n_rows, (long long)g->sum.records,
+                           sgs_agg_rate_text(g->sum.records, t->records, r1),
+                           (long long)g->sum.late,
+                           sgs_agg_rate_text(g->sum.late, g->sum.records, r2),
+                           gi + 1 < s->n_groups ? "；" : "。");
+        }
+        paragraph(b, p.data);
+        sgs_buf_free(&p);
+    }
+}
+
+static void notice_volume(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+{
+    sgs_buf p;
+    size_t low = 0, none = 0, shown;
+    int any_high = 0;
+
+    sgs_buf_puts(b, "### （一）数据报送量\n\n");
+    sgs_buf_init(&p);
+    sgs_buf_puts(&p, "报送量较大的单位：");
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        const sgs_agg_group *g = &s->groups[gi];
+        int first = 1;
+
+        for (size_t i = 0; i < g->n_rows; i++) {
+            const sgs_agg_row *r = &s->rows[g->rows[i]];
+
+            if (!(r->flags & SGS_AGG_FLAG_HIGH_VOLUME))
+                continue;
+            sgs_buf_printf(&p, "%s%s%s", any_high && first ? "；" : "", first ? g->name : "、",
+                           first ? "中" : "");
+            sgs_buf_printf(&p, "%s报送%lld条", r->unit->name, (long long)r->c.records);
+            first = 0;
+            any_high = 1;
+        }
+    }
+    if (any_high)
+        sgs_buf_puts(&p, "，报送量居本类别首位。");
+    else
+        sgs_buf_puts(&p, "本月各单位均未报送数据。");
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+
+    for (size_t i = 0; i < n; i++) {
+        const sgs_agg_row *r = &s->rows[rows[i]];
+
+        low += (r->flags & SGS_AGG_FLAG_LOW_VOLUME) != 0;
+        none += r->c.records == 0;
+    }
+    sgs_buf_init(&p);
+    if (low == 0) {
+        sgs_buf_printf(&p, "报送量较少的单位：本月无报送量低于%lld条的单位。",
+                       (long long)s->low_volume);
+    } else {
+        sgs_buf_printf(&p, "报送量较少的单位：本月报送量低于%lld条的单位共%zu个，",
+                       (long long)s->low_volume, low);
+        shown = 0;
+        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
+            const sgs_agg_row *r = &s->rows[rows[i]];
+
+            if (!(r->flags & SGS_AGG_FLAG_LOW_VOLUME))
+                continue;
+            sgs_buf_printf(&p, "%s%s（%lld条）", shown ? "、" : "分别是：", r->unit->name,
+                           (long long)r->c.records);
+            shown++;
+        }
+        list_tail(&p, shown, low);
+        sgs_buf_puts(&p, "。");
+        if (none > 0) {
+            sgs_buf_printf(&p, "其中本月未报送数据的单位%zu个：", none);
+            shown = 0;
+            for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
+                const sgs_agg_row *r = &s->rows[rows[i]];
+
+                if (r->c.records != 0)
+                    continue;
+                sgs_buf_printf(&p, "%s%s", shown ? "、" : "", r->unit->name);
+                shown++;
+            }
+            list_tail(&p, shown, none);
+            sgs_buf_puts(&p, "。");
+        }
+    }
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+}
+
+static void notice_improved(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+{
+    sgs_buf p;
+    size_t count = 0, shown = 0;
+
+    sgs_buf_puts(b, "### （二）报送量明显提升的单位\n\n");
+    sgs_buf_init(&p);
+    if (!s->has_prev_snapshot) {
+        sgs_buf_puts(&p, "上月无数据快照，本月暂不作环比比较。");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            count += (s->rows[rows[i]].flags & SGS_AGG_FLAG_IMPROVED) != 0;
+        if (count == 0) {
+            sgs_buf_puts(&p, "与上月相比，本月无报送量明显提升（增长20%以上且增加10条以上）"
+                             "的单位。");
+        } else {
+            sgs_buf_printf(&p,
+                           "与上月相比，报送量明显提升（增长20%%以上且增加10条以上）的单位"
+                           "共%zu个：",
+                           count);
+            for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
+                const sgs_agg_row *r = &s->rows[rows[i]];
+                char rate[SGS_AGG_RATE_TEXT_MAX];
+
+                if (!(r->flags & SGS_AGG_FLAG_IMPROVED))
+                    continue;
+                sgs_buf_printf(&p, "%s%s（上月%lld条，本月%lld条，增加%lld条", shown ? "；" : "",
+                               r->unit->name, (long long)r->prev_records, (long long)r->c.records,
+                               (long long)(r->c.records - r->prev_records));
+                if (r->prev_records > 0)
+                    sgs_buf_printf(
+                        &p, "，增长%s%%",
+                        sgs_agg_rate_text(r->c.records - r->prev_records, r->prev_records, rate));
+                sgs_buf_puts(&p, "）");
+                shown++;
+            }
+            list_tail(&p, shown, count);
+            sgs_buf_puts(&p, "。对以上单位提出表扬。");
+        }
+    }
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+}
+
+static void notice_late(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+{
+    sgs_buf p;
+    size_t count = 0, shown = 0;
+    size_t *pairs = calloc(n ? n : 1, 2 * sizeof(size_t));
+
+    sgs_buf_puts(b, "### （三）迟报情况\n\n");
+    sgs_buf_init(&p);
+    for (size_t i = 0; pairs && i < n; i++) {
+        if (s->rows[rows[i]].c.late > 0) {
+            pairs[2 * count] = rows[i];
+            pairs[2 * count + 1] = i;
+            count++;
+        }
+    }
+    if (count == 0) {
+        sgs_buf_puts(&p, "本月未发现迟报数据。");
+    } else {
+        g_sort_snap = s;
+        qsort(pairs, count, 2 * sizeof(size_t), cmp_late);
+        g_sort_snap = NULL;
+        sgs_buf_printf(&p, "本月有%zu个单位存在迟报，共迟报数据%lld条：", count,
+                       (long long)s->totals.late);
+        for (size_t i = 0; i < count && shown < NOTICE_LIST_MAX; i++) {
+            const sgs_agg_row *r = &s->rows[pairs[2 * i]];
+            char rate[SGS_AGG_RATE_TEXT_MAX];
+
+            sgs_buf_printf(&p, "%s%s迟报%lld条（迟报率%s%%）", shown ? "、" : "", r->unit->name,
+                           (long long)r->c.late, sgs_agg_rate_text(r->c.late, r->c.records, rate));
+            shown++;
+        }
+        list_tail(&p, shown, count);
+        sgs_buf_puts(&p, "。");
+    }
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+    free(pairs);
+}
+
+static void notice_quality(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+{
+    sgs_buf p;
+    size_t count = 0, shown = 0;
+
+    sgs_buf_puts(b, "### （四）数据质量情况\n\n");
+    sgs_buf_init(&p);
+    for (size_t i = 0; i < n; i++)
+        count += s->rows[rows[i]].c.invalid > 0;
+    if (count == 0) {
+        sgs_buf_puts(&p, s->totals.records > 0 ? "本月报送数据全部通过校验。"
+                                               : "本月无报送数据，不作数据质量评价。");
+    } else {
+        sgs_buf_printf(&p, "本月有%zu个单位存在不合格数据，共%lld条：", count,
+                       (long long)s->totals.invalid);
+        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
+            const sgs_agg_row *r = &s->rows[rows[i]];
+            char rate[SGS_AGG_RATE_TEXT_MAX];
+
+            if (r->c.invalid <= 0)
+                continue;
+            sgs_buf_printf(&p, "%s%s%lld条（数据合格率%s%%）", shown ? "、" : "", r->unit->name,
+                           (long long)r->c.invalid,
+                           sgs_agg_rate_text(sgs_agg_rate_valid_count(r->c.records, r->c.invalid),
+                                             r->c.records, rate));
+            shown++;
+        }
+        list_tail(&p, shown, count);
+        sgs_buf_puts(&p, "。");
+    }
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+}
+
+static void notice_concealed(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+{
+    sgs_buf p;
+    size_t count = 0, shown = 0;
+
+    sgs_buf_puts(b, "### （五）瞒报抽查情况\n\n");
+    sgs_buf_init(&p);
+    for (size_t i = 0; i < n; i++)
+        count += s->rows[rows[i]].c.concealed > 0;
+    if (count == 0) {
+        sgs_buf_puts(&p, "本月暂无抽查发现的瞒报数据。");
+    } else {
+        sgs_buf_printf(&p, "经抽查比对，本月发现瞒报数据%lld条，涉及%zu个单位：",
+                       (long long)s->totals.concealed, count);
+        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
+            const sgs_agg_row *r = &s->rows[rows[i]];
+
+            if (r->c.concealed <= 0)
+                continue;
+            sgs_buf_printf(&p, "%s%s%lld条", shown ? "、" : "", r->unit->name,
+                           (long long)r->c.concealed);
+            shown++;
+        }
+        list_tail(&p, shown, count);
+        sgs_buf_puts(&p, "。请相关单位立即补报，并说明未报送原因。");
+    }
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+}
+
+/* Listed missing numbers with runs collapsed: "2—9、12、16—19". */
+static void missing_ranges(sgs_buf *b, const json_t *missing)
+{
+    size_t n = json_array_size(missing);
+
+    for (size_t i = 0; i < n;) {
+        const char *first = json_string_value(json_array_get(missing, i));
+        unsigned long long v = strtoull(first ? first : "0", NULL, 10);
+        size_t j = i + 1;
+
+        while (j < n &&
+               strtoull(json_string_value(json_array_get(missing, j)), NULL, 10) == v + (j - i))
+            j++;
+        sgs_buf_printf(b, "%s%s", i ? "、" : "", first ? first : "?");
+        if (j - i > 1)
+            sgs_buf_printf(b, "—%s", json_string_value(json_array_get(missing, j - 1)));
+        i = j;
+    }
+}
+
+static void notice_gaps(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+{
+    sgs_buf p;
+    size_t count = 0, shown = 0;
+    int64_t total = 0;
+
+    sgs_buf_puts(b, "### （六）疑似漏报情况\n\n");
+    sgs_buf_init(&p);
+    for (size_t i = 0; i < n; i++) {
+        count += s->rows[rows[i]].gaps_missing > 0;
+        total += s->rows[rows[i]].gaps_missing;
+    }
+    if (count == 0) {
+        sgs_buf_printf(&p,
+                       "经对%d年以来各单位行政许可、行政处罚决定文书号进行连续性核查，"
+                       "本月未发现文书号不连续情况。",
+                       s->year);
+    } else {
+        sgs_buf_printf(&p,
+                       "经对%d年以来各单位行政许可、行政处罚决定文书号进行连续性核查，"
+                       "%zu个单位存在文书号不连续情况，涉及疑似漏报文书号%lld个：",
+                       s->year, count, (long long)total);
+        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
+            const sgs_agg_row *r = &s->rows[rows[i]];
+            size_t gi;
+            json_t *gap;
+            int first = 1;
+
+            if (r->gaps_missing <= 0)
+                continue;
+            sgs_buf_printf(&p, "%s%s", shown ? "；" : "", r->unit->name);
+            json_array_foreach(r->gaps, gi, gap)
+            {
+                const json_t *missing = json_object_get(gap, "missing");
+                json_int_t cnt = json_integer_value(json_object_get(gap, "missing_count"));
+
+                sgs_buf_printf(&p, "%s%s“%s〔%lld〕”", first ? "" : "，",
+                               sgs_agg_kind_label(json_string_value(json_object_get(gap, "kind"))),
+                               json_string_value(json_object_get(gap, "prefix")),
+                               (long long)json_integer_value(json_object_get(gap, "year")));
+                if (json_array_size(missing) > 0) {
+                    sgs_buf_puts(&p, "缺");
+                    missing_ranges(&p, missing);
+                    sgs_buf_puts(&p, "号");
+                    if ((json_int_t)json_array_size(missing) < cnt)
+                        sgs_buf_printf(&p, "等%lld个", (long long)cnt);
+                } else {
+                    sgs_buf_printf(&p, "缺%lld个文书号", (long long)cnt);
+                }
+                first = 0;
+            }
+            shown++;
+        }
+        list_tail(&p, shown, count);
+        sgs_buf_puts(&p, "。文书号不连续可能因不予处罚、简易程序、撤销或依法不予公开等原因"
+                         "造成，以上仅为疑似漏报，请相关单位自查核实，属于漏报的及时补报。");
+    }
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+}
+
+static void notice_requirements(sgs_buf *b, const sgs_config *cfg)
+{
+    const char *text = sgs_config_get(cfg, "report.requirements");
+    long lic = sgs_config_get_int(cfg, "deadline.license.workdays");
+    long pen = sgs_config_get_int(cfg, "deadline.penalty.workdays");
+    sgs_buf p;
+
+    sgs_buf_puts(b, "## 三、工作要求\n\n");
+    if (text && *text) {
+        paragraph(b, text);
+        return;
+    }
+    sgs_buf_init(&p);
+    sgs_buf_puts(&p, "各成员单位要高度重视“双公示”工作，严格落实");
+    if (lic == pen)
+        sgs_buf_printf(&p, "自作出行政决定之日起%ld个工作日内", lic);
+    else
+        sgs_buf_printf(&p, "行政许可%ld个工作日内、行政处罚%ld个工作日内", lic, pen);
+    sgs_buf_puts(&p, "报送的要求，确保数据报送及时、准确、完整。对本次通报中存在迟报、"
+                     "不合格数据、疑似漏报和瞒报问题的单位，要认真查找原因，及时整改补报，"
+                     "并将整改情况报市信用办。");
+    paragraph(b, p.data);
+    sgs_buf_free(&p);
+}
+
+void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg)
+{
+    const char *title = sgs_config_get(cfg, "report.title");
+    size_t *rows = calloc(s->n_rows ? s->n_rows : 1, sizeof(*rows));
+    size_t n;
+    char date[64];
+
+    if (!rows) {
+        b->oom = 1;
+        return;
+    }
+    n = display_rows(s, rows);
+    cn_date(date, sizeof(date), json_string_value(json_object_get(s->json, "generated_at")));
+
+    /* report.title names the issuing city or office (平顶山市). */
+    sgs_buf_printf(b, "# %s“双公示”数据报送情况通报（%d年%d月）\n\n", title ? title : "", s->year,
+                   s->mon);
+    if (sgs_agg_snapshot_version(s) > 1)
+        sgs_buf_printf(b, "（第%ld版，替代此前发布的版本）\n\n", sgs_agg_snapshot_version(s));
+    sgs_buf_puts(b, "各成员单位：\n\n");
+    {
+        char intro[256];
+
+        snprintf(intro, sizeof(intro),
+                 "现将%d年%d月（%d年%d月1日至%d月%d日）“双公示”数据报送情况通报如下：", s->year,
+                 s->mon, s->year, s->mon, s->mon, sgs_month_days(s->year, s->mon));
+        paragraph(b, intro);
+    }
+    notice_overview(b, s);
+    sgs_buf_puts(b, "## 二、各项指标情况\n\n");
+    notice_volume(b, s, rows, n);
+    notice_improved(b, s, rows, n);
+    notice_late(b, s, rows, n);
+    notice_quality(b, s, rows, n);
+    notice_concealed(b, s, rows, n);
+    notice_gaps(b, s, rows, n);
+    notice_requirements(b, cfg);
+
+    if (s->n_groups > 0) {
+        sgs_buf_puts(b, "附件：");
+        for (size_t gi = 0; gi < s->n_groups; gi++)
+            sgs_buf_printf(b, "%s%zu. %s“双公示”数据报送情况统计表", gi ? "；" : "", gi + 1,
+                           s->groups[gi].name);
+        sgs_buf_puts(b, "\n\n");
+    }
+    if (date[0])
+        sgs_buf_printf(b, "%s\n\n", date);
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        sgs_buf_printf(b, "---\n\n## 附件%zu\n\n### %s“双公示”数据报送情况统计表（%d年%d月）\n\n",
+                       gi + 1, s->groups[gi].name, s->year, s->mon);
+        md_table(b, s, &s->groups[gi]);
+        sgs_buf_puts(b, "\n");
+    }
+    free(rows);
+}

@@ -1,0 +1,183 @@
+/* Unit tests of the sequence gaps (aggregator/gaps.c): document-number lists as
+ * Redis returns them (P:T:dn:YYYY-MM strings, nil for a missing month) in, gap
+ * objects per unit out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agg_fixture.h"
+
+struct gaps {
+    sgs_registry *reg;
+    sgs_agg_snapshot *s;
+    sgs_agg_idmap *map;
+};
+
+static int setup(void **state)
+{
+    struct gaps *g = calloc(1, sizeof(*g));
+
+    g->reg = agg_fixture_registry(agg_fixture_units);
+    g->s = sgs_agg_snapshot_new(g->reg, 2025, 12);
+    g->map = sgs_agg_idmap_registry(g->reg);
+    assert_non_null(g->s);
+    assert_non_null(g->map);
+    *state = g;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct gaps *g = *state;
+
+    sgs_agg_idmap_free(g->map);
+    sgs_agg_snapshot_free(g->s);
+    sgs_registry_destroy(g->reg);
+    free(g);
+    return 0;
+}
+
+/* Runs the gap detection over lists (NULL entries stand for nil replies). */
+static void compute(struct gaps *g, const char *const *lists, size_t n, int year)
+{
+    redisReply replies[8], *ptrs[8];
+    char err[128];
+
+    assert_true(n <= 8);
+    memset(replies, 0, sizeof(replies));
+    for (size_t i = 0; i < n; i++) {
+        replies[i].type = lists[i] ? REDIS_REPLY_STRING : REDIS_REPLY_NIL;
+        replies[i].str = (char *)lists[i];
+        replies[i].len = lists[i] ? strlen(lists[i]) : 0;
+        ptrs[i] = &replies[i];
+    }
+    assert_int_equal(sgs_agg_gaps_compute(g->s->rows, g->s->n_rows, g->map, g->reg, ptrs, n, year,
+                                          err, sizeof(err)),
+                     0);
+}
+
+/* The gaps of a unit as compact JSON ("[]" without any). */
+static void expect_gaps(struct gaps *g, const char *id, const char *want)
+{
+    const sgs_agg_row *r = agg_fixture_row(g->s, id);
+    char *text;
+
+    if (!r->gaps) {
+        assert_string_equal("[]", want);
+        return;
+    }
+    text = json_dumps(r->gaps, JSON_COMPACT);
+    assert_string_equal(text, want);
+    free(text);
+}
+
+static void test_missing_numbers(void **state)
+{
+    struct gaps *g = *state;
+    static const char *const lists[] = {
+        "C1|penalty|平市监罚〔2025〕1号\n"
+        "C1|penalty|平市监罚〔2025〕4号\n"
+        "C1|license|平市审批〔2025〕10号\n"
+        "C1|penalty|平市监罚〔2025〕7号\n"
+        "C1|license|平市审批〔2025〕12号\n",
+    };
+
+    compute(g, lists, 1, 2025);
+    /* licences first, then penalties; within a kind, by prefix */
+    expect_gaps(g, "C1",
+                "[{\"kind\":\"license\",\"prefix\":\"平市审批\",\"year\":2025,"
+                "\"missing\":[\"11\"],\"missing_count\":1},"
+                "{\"kind\":\"penalty\",\"prefix\":\"平市监罚\",\"year\":2025,"
+                "\"missing\":[\"2\",\"3\",\"5\",\"6\"],\"missing_count\":4}]");
+    assert_int_equal(agg_fixture_row(g->s, "C1")->gaps_missing, 5);
+    expect_gaps(g, "C2", "[]");
+    assert_int_equal(agg_fixture_row(g->s, "C2")->gaps_missing, 0);
+}
+
+/* Lists of several months and partitions make one sequence; ranges cover their
+ * numbers; nil replies (no such month) are skipped; a repeat costs nothing. */
+static void test_months_partitions_ranges(void **state)
+{
+    struct gaps *g = *state;
+    static const char *const lists[] = {
+        "C2|penalty|平市交罚〔2025〕1-3号\n", NULL,
+        "C2|penalty|平市交罚〔2025〕9号\nC2|penalty|平市交罚〔2025〕2号\n",
+        "C2|penalty|平市交罚〔2025〕6号", /* no final newline */
+    };
+
+    compute(g, lists, 4, 2025);
+    expect_gaps(g, "C2",
+                "[{\"kind\":\"penalty\",\"prefix\":\"平市交罚\",\"year\":2025,"
+                "\"missing\":[\"4\",\"5\",\"7\",\"8\"],\"missing_count\":4}]");
+}
+
+/* Only the snapshot's year counts; aliases find their unit; what is not an
+ * identity of a known unit and kind, or has no serial, is skipped. */
+static void test_what_counts(void **state)
+{
+    struct gaps *g = *state;
+    static const char *const lists[] = {
+        "K1X|license|甲县许〔2025〕1号\n" /* the alias of K1 */
+        "K1|license|甲县许〔2025〕3号\n"
+        "K1|license|甲县许〔2024〕2号\n" /* another year */
+        "K9|license|甲县许〔2025〕2号\n" /* unknown unit */
+        "K1|other|甲县许〔2025〕2号\n"   /* unknown kind */
+        "K1|license\n"                   /* not an identity */
+        "\n"
+        "K1|license|甲县许可2019\n"       /* no serial */
+        "K1|penalty|甲县罚〔2025〕5号\n", /* a single number: no gap */
+    };
+
+    compute(g, lists, 1, 2025);
+    expect_gaps(g, "K1",
+                "[{\"kind\":\"license\",\"prefix\":\"甲县许\",\"year\":2025,"
+                "\"missing\":[\"2\"],\"missing_count\":1}]");
+}
+
+/* At most 50 numbers are listed per unit, over all its entries; every entry
+ * counts all of its missing numbers. A stray large serial costs nothing. */
+static void test_listing_bound(void **state)
+{
+    struct gaps *g = *state;
+    static const char *const lists[] = {
+        "C3|license|A许〔2025〕1号\n"
+        "C3|license|A许〔2025〕100号\n"
+        "C3|license|B许〔2025〕1号\n"
+        "C3|license|B许〔2025〕4号\n"
+        "C3|penalty|A罚〔2025〕1号\n"
+        "C3|penalty|A罚〔2025〕99999999号\n",
+    };
+    const json_t *gaps, *first;
+
+    compute(g, lists, 1, 2025);
+    gaps = agg_fixture_row(g->s, "C3")->gaps;
+    assert_int_equal(json_array_size(gaps), 3);
+    first = json_array_get(gaps, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "prefix")), "A许");
+    assert_int_equal(json_integer_value(json_object_get(first, "missing_count")), 98);
+    assert_int_equal(json_array_size(json_object_get(first, "missing")), 50);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(first, "missing"), 49)),
+                        "51");
+    assert_int_equal(json_array_size(json_object_get(json_array_get(gaps, 1), "missing")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 1), "missing_count")),
+                     2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 2), "missing_count")),
+                     99999997);
+    assert_int_equal(agg_fixture_row(g->s, "C3")->gaps_missing, 98 + 2 + 99999997);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_missing_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_months_partitions_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_what_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_bound, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

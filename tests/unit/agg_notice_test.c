@@ -1,0 +1,203 @@
+/* Unit tests of the notice's sentences (aggregator/notice.c), built from a
+ * snapshot model without Redis. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agg_fixture.h"
+
+/* The notice of a model: builds the registry's month with fill (may be NULL),
+ * finishes it, returns the text (free it). */
+static char *notice_of(const char *units, void (*fill)(sgs_agg_snapshot *),
+                       const char *const *settings, long version)
+{
+    sgs_registry *reg = agg_fixture_registry(units);
+    sgs_config *cfg = agg_fixture_config(settings);
+    sgs_agg_snapshot *s = sgs_agg_snapshot_new(reg, 2025, 12);
+    sgs_buf b = SGS_BUF_INIT;
+    char *text;
+
+    assert_non_null(s);
+    if (fill)
+        fill(s);
+    assert_int_equal(sgs_agg_snapshot_finish(s, reg, cfg, AGG_FIXTURE_NOW, AGG_FIXTURE_TZ), 0);
+    if (version)
+        sgs_agg_snapshot_set_version(s, version);
+    sgs_agg_notice_build(&b, s, cfg);
+    assert_false(b.oom);
+    text = strdup(b.data);
+    sgs_buf_free(&b);
+    sgs_agg_snapshot_free(s);
+    sgs_config_destroy(cfg);
+    sgs_registry_destroy(reg);
+    return text;
+}
+
+static void has(const char *text, const char *sentence)
+{
+    if (!strstr(text, sentence))
+        fail_msg("the notice lacks «%s»:\n%s", sentence, text);
+}
+
+static void lacks(const char *text, const char *sentence)
+{
+    if (strstr(text, sentence))
+        fail_msg("the notice should not hold «%s»", sentence);
+}
+
+/* One gap entry for a row. */
+static void add_gap(sgs_agg_row *r, const char *kind, const char *prefix, const char *missing,
+                    long long count)
+{
+    json_t *list = json_array();
+    char buf[512], *save = NULL;
+
+    snprintf(buf, sizeof(buf), "%s", missing);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        json_array_append_new(list, json_string(t));
+    if (!r->gaps)
+        r->gaps = json_array();
+    json_array_append_new(r->gaps, json_pack("{s:s, s:s, s:i, s:o, s:I}", "kind", kind, "prefix",
+                                             prefix, "year", 2025, "missing", list, "missing_count",
+                                             (json_int_t)count));
+    r->gaps_missing += count;
+}
+
+static void december_with_gaps(sgs_agg_snapshot *s)
+{
+    agg_fixture_december(s);
+    add_gap(agg_fixture_row(s, "C1"), "penalty", "平市监罚", "2,3,4,5,6,7,8,9,12", 9);
+    add_gap(agg_fixture_row(s, "K1"), "license", "甲县许", "4", 1);
+    add_gap(agg_fixture_row(s, "K1"), "penalty", "甲县罚", "", 3);
+}
+
+static void test_heading_and_overview(void **state)
+{
+    char *t = notice_of(agg_fixture_units, agg_fixture_december, NULL, 0);
+    (void)state;
+
+    has(t, "# 平顶山市“双公示”数据报送情况通报（2025年12月）\n\n各成员单位：\n\n");
+    lacks(t, "版，替代此前发布的版本");
+    has(t, "现将2025年12月（2025年12月1日至12月31日）“双公示”数据报送情况通报如下：");
+    /* 43 of 45 valid: 95.56 %; 9 of 45 late: 20.00 % */
+    has(t, "2025年12月，全市共归集“双公示”数据45条，其中行政许可21条、行政处罚24条。"
+           "经校验，合格数据43条，数据合格率95.56%；迟报数据9条，迟报率20.00%。"
+           "另有重复报送数据1条，未计入数据总量。"
+           "无法识别报送单位的数据4条，未计入各单位数据。");
+    /* shares of the total and each group's 合计 rate */
+    has(t, "从报送单位类别看，县（市、区）（1个单位）报送5条，占11.11%，迟报5条，迟报率100.00%；"
+           "市直单位（3个单位）报送40条，占88.89%，迟报4条，迟报率10.00%。");
+    free(t);
+}
+
+static void test_indicators(void **state)
+{
+    char *t = notice_of(agg_fixture_units, december_with_gaps, NULL, 0);
+    (void)state;
+
+    has(t, "报送量较大的单位：县（市、区）中甲县报送5条；市直单位中市乙局报送30条，"
+           "报送量居本类别首位。");
+    has(t, "报送量较少的单位：本月报送量低于20条的单位共3个，分别是：甲县（5条）、市甲局（10条）、"
+           "市丙局（0条）。其中本月未报送数据的单位1个：市丙局。");
+    has(t, "与上月相比，报送量明显提升（增长20%以上且增加10条以上）的单位共1个："
+           "市乙局（上月20条，本月30条，增加10条，增长50.00%）。对以上单位提出表扬。");
+    /* late count descending, then display order */
+    has(t, "本月有3个单位存在迟报，共迟报数据9条：甲县迟报5条（迟报率100.00%）、"
+           "市乙局迟报3条（迟报率10.00%）、市甲局迟报1条（迟报率10.00%）。");
+    has(t, "本月有1个单位存在不合格数据，共2条：市甲局2条（数据合格率80.00%）。");
+    has(t, "经抽查比对，本月发现瞒报数据2条，涉及1个单位：市甲局2条。请相关单位立即补报，"
+           "并说明未报送原因。");
+    /* runs collapsed; an entry whose numbers were not listed gives its count */
+    has(t,
+        "经对2025年以来各单位行政许可、行政处罚决定文书号进行连续性核查，2个单位存在文书号不连续"
+        "情况，涉及疑似漏报文书号13个：甲县行政许可“甲县许〔2025〕”缺4号，行政处罚“甲县罚〔2025〕”"
+        "缺3个文书号；市甲局行政处罚“平市监罚〔2025〕”缺2—9、12号。");
+    free(t);
+}
+
+static void test_requirements_date_and_annex(void **state)
+{
+    static const char *const own[] = {"report.title=某市", "report.requirements=请按时报送。",
+                                      NULL};
+    static const char *const generated[] = {"report.requirements=", NULL};
+    static const char *const differ[] = {"report.requirements=", "deadline.license.workdays=5",
+                                         NULL};
+    char *t = notice_of(agg_fixture_units, agg_fixture_december, own, 2);
+    (void)state;
+
+    has(t, "# 某市“双公示”数据报送情况通报（2025年12月）\n\n（第2版，替代此前发布的版本）\n\n");
+    has(t, "## 三、工作要求\n\n\xE3\x80\x80\xE3\x80\x80请按时报送。\n\n");
+    has(t,
+        "附件：1. 县（市、区）“双公示”数据报送情况统计表；2. 市直单位“双公示”数据报送情况统计表\n\n"
+        "2026年1月5日\n\n");
+    /* annex tables: rows in display order, 合计 the group's sums */
+    has(t, "## 附件2\n\n### 市直单位“双公示”数据报送情况统计表（2025年12月）\n\n"
+           "| 序号 | 成员单位名称 | 数据总量 | 迟报量 | 迟报率(%) |\n"
+           "|---:|---|---:|---:|---:|\n"
+           "| 1 | 市乙局 | 30 | 3 | 10.00 |\n"
+           "| 2 | 市甲局 | 10 | 1 | 10.00 |\n"
+           "| 3 | 市丙局 | 0 | 0 | - |\n"
+           "| 合计 |  | 40 | 4 | 10.00 |\n");
+    free(t);
+
+    t = notice_of(agg_fixture_units, agg_fixture_december, generated, 0);
+    has(t, "严格落实自作出行政决定之日起7个工作日内报送的要求");
+    free(t);
+    t = notice_of(agg_fixture_units, agg_fixture_december, differ, 0);
+    has(t, "严格落实行政许可5个工作日内、行政处罚7个工作日内报送的要求");
+    free(t);
+}
+
+static void test_empty_month(void **state)
+{
+    char *t = notice_of(agg_fixture_units, NULL, NULL, 0);
+    (void)state;
+
+    has(t, "2025年12月，全市未归集到“双公示”数据。");
+    lacks(t, "从报送单位类别看");
+    has(t, "报送量较大的单位：本月各单位均未报送数据。");
+    has(t, "本月报送量低于20条的单位共4个，分别是：甲县（0条）、市甲局（0条）、市乙局（0条）、"
+           "市丙局（0条）。其中本月未报送数据的单位4个：甲县、市甲局、市乙局、市丙局。");
+    has(t, "上月无数据快照，本月暂不作环比比较。");
+    has(t, "本月未发现迟报数据。");
+    has(t, "本月无报送数据，不作数据质量评价。");
+    has(t, "本月暂无抽查发现的瞒报数据。");
+    has(t, "本月未发现文书号不连续情况。");
+    has(t, "| 合计 |  | 0 | 0 | - |\n");
+    free(t);
+}
+
+/* 35 units without records: lists stop at 30 names and give the count. */
+static void test_long_lists_are_cut(void **state)
+{
+    sgs_buf units = SGS_BUF_INIT;
+    char *t;
+    (void)state;
+
+    sgs_buf_puts(&units, "unit_id\tname\tgroup\n");
+    for (int i = 1; i <= 35; i++)
+        sgs_buf_printf(&units, "U%02d\t单位%02d\tcity\n", i, i);
+    t = notice_of(units.data, NULL, NULL, 0);
+    has(t, "、单位30（0条）等35个单位（详见附件）。");
+    lacks(t, "单位31（0条）");
+    has(t, "其中本月未报送数据的单位35个：单位01、");
+    has(t, "、单位30等35个单位（详见附件）。");
+    free(t);
+    sgs_buf_free(&units);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heading_and_overview),        cmocka_unit_test(test_indicators),
+        cmocka_unit_test(test_requirements_date_and_annex), cmocka_unit_test(test_empty_month),
+        cmocka_unit_test(test_long_lists_are_cut),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
