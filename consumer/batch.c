@@ -25,8 +25,8 @@ int sgs_batch_env_init(sgs_batch_env *env, const char *topic, const sgs_registry
         return -1;
     /* The in-batch identity table is keyed by producer-chosen strings: seed it. */
     clock_gettime(CLOCK_REALTIME, &ts);
-    env->hash_seed = sgs_hash_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
-                                    (uint64_t)getpid());
+    env->hash_seed =
+        sgs_hash_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid());
     return 0;
 }
 
@@ -203,8 +203,8 @@ void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, in
     sgs_buf_printf(b, "{\"type\":\"late\",\"id\":");
     {
         char id[320];
-        int n = snprintf(id, sizeof(id), "late:%s:%" PRId32 ":%" PRId64, env->topic, partition,
-                         offset);
+        int n =
+            snprintf(id, sizeof(id), "late:%s:%" PRId32 ":%" PRId64, env->topic, partition, offset);
         sgs_buf_put_json_string(b, id, n < 0 ? 0 : (size_t)n < sizeof(id) ? (size_t)n : 0);
     }
     json_field_str(b, "unit_id", r->unit_id);

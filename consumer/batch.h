@@ -34,12 +34,12 @@
  * per group and the identities of its records, and subtracts the few that
  * Redis already has. */
 typedef struct sgs_batch_group {
-    char type;     /* SGS_GROUP_* */
-    int flags;     /* SGS_GF_* */
-    int wd;        /* workdays late ('R' only) */
-    uint32_t unit; /* registry index ('R', 'D'), else UINT32_MAX */
-    sgs_day day;   /* report day */
-    uint32_t n;    /* messages */
+    char type;                  /* SGS_GROUP_* */
+    int flags;                  /* SGS_GF_* */
+    int wd;                     /* workdays late ('R' only) */
+    uint32_t unit;              /* registry index ('R', 'D'), else UINT32_MAX */
+    sgs_day day;                /* report day */
+    uint32_t n;                 /* messages */
     uint32_t n_ids, head, tail; /* identities of its records, linked through ident.next */
 } sgs_batch_group;
 
@@ -88,11 +88,11 @@ typedef struct sgs_batch {
 typedef struct sgs_batch_env {
     const char *topic;
     const sgs_registry *registry;
-    size_t reject_max;      /* consumer.reject_payload_max */
-    uint64_t hash_seed;     /* of the in-batch identity table */
-    uint64_t *unit_stamp;   /* per registry unit: gen of the last batch that listed it */
-    uint64_t gen_counter;   /* last gen given to a batch */
-    sgs_buf tmp;            /* scratch for JSON */
+    size_t reject_max;    /* consumer.reject_payload_max */
+    uint64_t hash_seed;   /* of the in-batch identity table */
+    uint64_t *unit_stamp; /* per registry unit: gen of the last batch that listed it */
+    uint64_t gen_counter; /* last gen given to a batch */
+    sgs_buf tmp;          /* scratch for JSON */
 } sgs_batch_env;
 
 /* One Kafka message as the batch needs it. */
