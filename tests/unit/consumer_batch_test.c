@@ -1,0 +1,270 @@
+/* Unit tests of the consumer's batch building (consumer/batch.c): counter
+ * groups, identities and in-batch duplicates, alerts, rejects, and the
+ * accounting of an applied batch. Records come from the real parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "batch.h"
+#include "sgs/calendar.h"
+#include "sgs/record.h"
+#include "sgs/registry.h"
+#include "sgs/store.h"
+
+static const char units_tsv[] = "unit_id\tname\tgroup\taliases\n"
+                                "U1\t市市场监管局\tcity\t\n"
+                                "U2\t鲁山县\tcounty\t\n";
+
+struct fixture {
+    sgs_registry *reg;
+    sgs_calendar *cal;
+    sgs_rules rules;
+    sgs_batch_env env;
+    sgs_batch b;
+    sgs_record rec;
+    int64_t offset;
+};
+
+static int setup(void **state)
+{
+    char err[256], path[1024];
+    const char *dir = getenv("SGS_CONFIGS");
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->reg = sgs_registry_load_buffer("test", units_tsv, strlen(units_tsv), err, sizeof(err));
+    assert_non_null(f->reg);
+    snprintf(path, sizeof(path), "%s/calendar-cn.json", dir ? dir : "configs");
+    f->cal = sgs_calendar_load(path, err, sizeof(err));
+    assert_non_null(f->cal);
+    f->rules.calendar = f->cal;
+    f->rules.registry = f->reg;
+    f->rules.deadline_workdays[1] = f->rules.deadline_workdays[2] = 7;
+    f->rules.tz_offset = 8 * 3600;
+    assert_int_equal(sgs_batch_env_init(&f->env, "sgs.records", f->reg, 64), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_free(&f->b);
+    sgs_batch_env_free(&f->env);
+    sgs_calendar_destroy(f->cal);
+    sgs_registry_destroy(f->reg);
+    free(f);
+    return 0;
+}
+
+/* A licence record of unit with doc_no serial, decided on `decided`, reported
+ * on `reported` (local dates). */
+static void add(struct fixture *f, const char *unit, int serial, const char *decided,
+                const char *reported)
+{
+    char json[1024];
+    sgs_batch_msg m;
+    snprintf(json, sizeof(json),
+             "{\"kind\":\"license\",\"unit_id\":\"%s\",\"doc_no\":\"平市监许〔2025〕%d号\","
+             "\"decision_date\":\"%s\",\"reported_at\":\"%sT10:00:00+08:00\","
+             "\"subject\":{\"name\":\"某公司\",\"type\":\"legal_person\","
+             "\"uscc\":\"91310110666007217T\"},\"authority\":{\"name\":\"市监局\"},"
+             "\"license\":{\"category\":\"普通\",\"content\":\"x\"}}",
+             unit, serial, decided, reported);
+    m.partition = 3;
+    m.offset = f->offset++;
+    m.payload = json;
+    m.len = strlen(json);
+    sgs_record_parse(&f->rules, json, strlen(json), -1, &f->rec);
+    sgs_batch_add(&f->b, &f->env, &m, &f->rec);
+}
+
+static void add_raw(struct fixture *f, const char *text)
+{
+    sgs_batch_msg m = {3, f->offset++, text, strlen(text)};
+    sgs_record_parse(&f->rules, text, strlen(text), 1764547200000LL, &f->rec);
+    sgs_batch_add(&f->b, &f->env, &m, &f->rec);
+}
+
+static const sgs_batch_group *group_of(const sgs_batch *b, char type, const char *unit_id,
+                                       const sgs_registry *reg)
+{
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const sgs_batch_group *g = &b->groups[i];
+        if (g->type != type)
+            continue;
+        if (!unit_id ||
+            (g->unit != UINT32_MAX && strcmp(sgs_registry_at(reg, g->unit)->id, unit_id) == 0))
+            return g;
+    }
+    return NULL;
+}
+
+static void test_groups_merge_same_counters(void **state)
+{
+    struct fixture *f = *state;
+    add(f, "U1", 1, "2025-12-01", "2025-12-02");
+    add(f, "U1", 2, "2025-12-01", "2025-12-02");
+    add(f, "U1", 3, "2025-12-01", "2025-12-02");
+    add(f, "U2", 1, "2025-12-01", "2025-12-02");
+    assert_int_equal(f->b.n_msgs, 4);
+    assert_int_equal(f->b.first, 0);
+    assert_int_equal(f->b.last, 3);
+    assert_int_equal(f->b.n_groups, 2); /* one per unit: same day, flags, lateness */
+    const sgs_batch_group *g = group_of(&f->b, SGS_GROUP_RECORD, "U1", f->reg);
+    assert_non_null(g);
+    assert_int_equal(g->n, 3);
+    assert_int_equal(g->n_ids, 3);
+    assert_int_equal(g->flags, SGS_GF_LICENSE);
+    assert_int_equal(f->b.n_units, 2);
+    assert_int_equal(f->b.n_alerts, 0);
+    assert_int_equal(f->b.n_rejects, 0);
+    assert_false(f->b.oom);
+}
+
+static void test_late_record_gets_group_and_alert(void **state)
+{
+    struct fixture *f = *state;
+    char *alert;
+    json_t *j;
+    json_error_t e;
+    /* decided Mon 2025-12-01: deadline the 7th working day after, Wed 12-10;
+     * reported Fri 12-12: 2 working days late */
+    add(f, "U1", 7, "2025-12-01", "2025-12-12");
+    add(f, "U1", 8, "2025-12-01", "2025-12-02");
+    assert_int_equal(f->b.n_groups, 2);
+    assert_int_equal(f->b.n_alerts, 1);
+    alert = strndup(f->b.arena.data + f->b.alerts[0].off, f->b.alerts[0].len);
+    j = json_loads(alert, 0, &e);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "late");
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "late:sgs.records:3:0");
+    assert_string_equal(json_string_value(json_object_get(j, "deadline")), "2025-12-10");
+    assert_int_equal(json_integer_value(json_object_get(j, "workdays_late")), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "unit_name")), "市市场监管局");
+    json_decref(j);
+    free(alert);
+    for (size_t i = 0; i < f->b.n_groups; i++)
+        if (f->b.groups[i].flags & SGS_GF_LATE)
+            assert_int_equal(f->b.groups[i].wd, 2);
+}
+
+static void test_in_batch_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    add(f, "U1", 5, "2025-12-01", "2025-12-02");
+    add(f, "U1", 5, "2025-12-01", "2025-12-03"); /* same identity, another day */
+    const sgs_batch_group *d = group_of(&f->b, SGS_GROUP_DUPLICATE, "U1", f->reg);
+    assert_non_null(d);
+    assert_int_equal(d->n, 1);
+    assert_int_equal(d->n_ids, 0); /* not asked of Redis again */
+    assert_int_equal(f->b.n_idents, 1);
+}
+
+static void test_malformed_and_unknown(void **state)
+{
+    struct fixture *f = *state;
+    const char *payload;
+    add_raw(f, "not json");
+    add_raw(f, "{\"kind\":\"license\",\"unit_id\":\"NOPE\",\"doc_no\":\"x〔2025〕1号\"}");
+    assert_non_null(group_of(&f->b, SGS_GROUP_MALFORMED, NULL, f->reg));
+    assert_non_null(group_of(&f->b, SGS_GROUP_UNATTRIBUTED, NULL, f->reg));
+    assert_int_equal(f->b.n_rejects, 2);
+    assert_int_equal(f->b.n_units, 0);
+    /* the rejects are outbox items: 'r', key "" for malformed, the unit as given otherwise */
+    payload = f->b.rejects.data;
+    assert_true(strncmp(payload, "r0:", 3) == 0);
+    assert_non_null(strstr(payload, "\"id\":\"reject:sgs.records:3:0\""));
+    assert_non_null(strstr(payload, "r4:"));
+    assert_non_null(strstr(payload, "\"code\":\"unknown_unit\""));
+}
+
+static void test_reject_payload_cut(void **state)
+{
+    struct fixture *f = *state;
+    char big[300];
+    json_t *j;
+    json_error_t e;
+    const char *start;
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    sgs_record_parse(&f->rules, big, strlen(big), -1, &f->rec);
+    sgs_batch_msg m = {1, 42, big, strlen(big)};
+    sgs_batch_reject_json(&f->env, &f->rec, &m, &f->env.tmp);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    start = json_string_value(json_object_get(j, "payload"));
+    assert_int_equal(strlen(start), 64); /* reject_max of the fixture */
+    assert_true(json_is_true(json_object_get(j, "payload_truncated")));
+    assert_int_equal(json_integer_value(json_object_get(j, "payload_bytes")), 299);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "source"), "offset")),
+                     42);
+    json_decref(j);
+}
+
+static void test_account_subtracts_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts n = {0};
+    char dups[32];
+    long ids;
+    add(f, "U1", 1, "2025-12-01", "2025-12-02");
+    add(f, "U1", 2, "2025-12-01", "2025-12-12"); /* late */
+    add(f, "U2", 3, "2025-12-01", "2025-12-02");
+    add(f, "U2", 3, "2025-12-01", "2025-12-02"); /* in-batch duplicate */
+    add_raw(f, "[]");
+    ids = sgs_batch_number_idents(&f->b);
+    assert_int_equal(ids, 3);
+    /* Redis already had the late one */
+    uint32_t late_pos = 0;
+    for (size_t i = 0; i < f->b.n_idents; i++)
+        if (f->b.groups[f->b.idents[i].group].flags & SGS_GF_LATE)
+            late_pos = f->b.idents[i].pos;
+    assert_true(late_pos >= 1 && late_pos <= 3);
+    snprintf(dups, sizeof(dups), "%u", late_pos);
+    assert_int_equal(sgs_batch_account(&f->b, dups, strlen(dups), &n), 0);
+    assert_int_equal(n.messages, 5);
+    assert_int_equal(n.records, 2);
+    assert_int_equal(n.late, 0);
+    assert_int_equal(n.duplicates, 2);
+    assert_int_equal(n.malformed, 1);
+    assert_int_equal(n.rejects, 1);
+    /* a position out of range is refused */
+    assert_int_equal(sgs_batch_account(&f->b, "9", 1, &n), -1);
+}
+
+static void test_reset_keeps_nothing(void **state)
+{
+    struct fixture *f = *state;
+    add(f, "U1", 1, "2025-12-01", "2025-12-12");
+    sgs_batch_reset(&f->b);
+    assert_int_equal(f->b.n_msgs, 0);
+    assert_int_equal(f->b.n_groups, 0);
+    assert_int_equal(f->b.n_idents, 0);
+    assert_int_equal(f->b.n_alerts, 0);
+    assert_int_equal(f->b.rejects.len, 0);
+    /* the same identity in the next batch is not an in-batch duplicate */
+    add(f, "U1", 1, "2025-12-01", "2025-12-12");
+    assert_null(group_of(&f->b, SGS_GROUP_DUPLICATE, NULL, f->reg));
+    assert_int_equal(f->b.n_units, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_groups_merge_same_counters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_record_gets_group_and_alert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_batch_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_and_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_payload_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_keeps_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
