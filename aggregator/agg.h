@@ -168,13 +168,18 @@ int sgs_agg_reply_int(const redisReply *r, int64_t *out);
 
 /* ---- partitions.c -------------------------------------------------------- */
 
-/* The members of P:partitions, sorted (strdup'ed; free with sgs_agg_strv_free).
- * Every key of each member's partition fits in SGS_STORE_KEY_MAX: a member too
- * long for that is an error. 0 / -1 with errstr. */
+/* The partitions of topic.records that hold state (their offset key exists,
+ * written with their first batch), as sorted members "<topic>:<partition>"
+ * (strdup'ed; free with sgs_agg_strv_free). Every key of each partition fits
+ * in SGS_STORE_KEY_MAX. 0 / -1 with errstr. */
 int sgs_agg_partitions_read(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errstr,
                             size_t errstr_size);
-/* 1 when an SMEMBERS reply holds exactly the sorted members parts[0..n). */
-int sgs_agg_partitions_same(const redisReply *r, char *const *parts, size_t n);
+/* Whether sgs-consumer --rebuild is running (P:rebuild exists): 1 with a
+ * message saying since when and why to wait, 0 not, -1 Redis error. */
+int sgs_agg_rebuild_check(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
+/* Reads the partitions again: *same = 1 when they are exactly parts[0..n). */
+int sgs_agg_partitions_same_now(sgs_agg_ctx *ctx, char *const *parts, size_t n, int *same,
+                                char *errstr, size_t errstr_size);
 
 /* ---- snapshot.c --------------------------------------------------------- */
 

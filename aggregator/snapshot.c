@@ -80,13 +80,12 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
         return -1;
     }
 
-    /* Queue: MULTI, SMEMBERS partitions, GET prev latest, counters..., concealed,
-     * [prev snapshot], dn sets..., EXEC. */
+    /* Queue: MULTI, GET prev latest, counters..., concealed, [prev snapshot],
+     * dn lists..., EXEC. The partitions are read again after it: a partition
+     * whose first batch came in between makes the read start over. */
     redisAppendCommand(ctx->rc, "MULTI");
-    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_PARTITIONS, NULL);
-    redisAppendCommand(ctx->rc, "SMEMBERS %s", key);
     redisAppendCommand(ctx->rc, "GET %s", latest_key);
-    k = 2;
+    k = 1;
     mr->i_counters = k;
     for (size_t i = 0; i < mr->n_parts; i++, k++) {
         sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_MONTH, ym);
@@ -148,10 +147,15 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
             goto out;
         }
     }
-    if (!sgs_agg_partitions_same(r->element[0], mr->parts, mr->n_parts) ||
-        sgs_agg_version_parse(r->element[1]) != mr->prev_version) {
-        rc = 1;
-        goto out;
+    {
+        int same;
+        if (sgs_agg_partitions_same_now(ctx, mr->parts, mr->n_parts, &same, errstr, errstr_size) !=
+            0)
+            goto out;
+        if (!same || sgs_agg_version_parse(r->element[0]) != mr->prev_version) {
+            rc = 1;
+            goto out;
+        }
     }
     mr->exec = r;
     replies[n_cmds - 1] = NULL;
@@ -659,6 +663,7 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
         goto oom;
 
     if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
+        sgs_agg_rebuild_check(ctx, errstr, errstr_size) != 0 ||
         month_read(ctx, year, month, &mr, errstr, errstr_size) != 0)
         goto fail;
 

@@ -64,12 +64,13 @@ static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, char *errstr, size_t err
     redisReply **replies;
     int rc = -1;
 
-    if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
+    if (sgs_agg_rebuild_check(ctx, errstr, errstr_size) != 0 ||
+        sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
         return -1;
-    if (np == 0) {
-        sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_PARTITIONS, NULL);
-        sgs_warn("redis: %s is empty: no record was ever counted", key);
-    }
+    if (np == 0)
+        sgs_warn("redis: no partition of %s has state under prefix %s: no record was ever "
+                 "counted",
+                 sgs_config_get(ctx->cfg, "topic.records"), ctx->prefix);
     total = np * s->n;
     replies = calloc(total ? total : 1, sizeof(*replies));
     if (!replies) {

@@ -274,6 +274,8 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
         sgs_error("status: %s", err);
         goto out;
     }
+    if (sgs_agg_rebuild_check(ctx, err, sizeof(err)) == 1)
+        sgs_warn("status: %s", err);
     for (size_t i = 0; i < n_rows; i++) {
         for (int w = 0; w < N_WINDOWS; w++) {
             total.w[w].records += st[rows[i]].w[w].records;

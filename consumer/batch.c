@@ -37,6 +37,19 @@ void sgs_batch_env_free(sgs_batch_env *env)
     sgs_buf_free(&env->tmp);
 }
 
+/* The batch lets go of its forward tracker: freed now, or by the last
+ * delivery report still to come. */
+static void track_release(sgs_batch *b)
+{
+    if (!b->track)
+        return;
+    if (b->track->pending > 0)
+        b->track->orphan = 1;
+    else
+        free(b->track);
+    b->track = NULL;
+}
+
 void sgs_batch_free(sgs_batch *b)
 {
     sgs_buf_free(&b->arena);
@@ -48,6 +61,9 @@ void sgs_batch_free(sgs_batch *b)
     free(b->alerts);
     free(b->order);
     free(b->units);
+    free(b->seq_out);
+    free(b->seq_in);
+    track_release(b);
     memset(b, 0, sizeof(*b));
 }
 
@@ -61,8 +77,10 @@ void sgs_batch_reset(sgs_batch *b)
         memset(b->group_slots, 0, b->cap_group_slots * sizeof(*b->group_slots));
     if (b->n_idents && b->ident_slots)
         memset(b->ident_slots, 0, b->cap_ident_slots * sizeof(*b->ident_slots));
-    b->n_msgs = 0;
+    b->n_msgs = b->n_orig = b->n_fwd = b->n_skip = 0;
     b->n_groups = b->n_idents = b->n_alerts = b->n_rejects = b->n_units = b->n_acks = 0;
+    b->n_seq_out = b->n_seq_in = 0;
+    track_release(b);
 }
 
 /* Grows an array of elements of `size` bytes to hold at least n + 1; -1 when
@@ -228,7 +246,7 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
     sgs_buf_reset(b);
     /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape */
     sgs_buf_printf(b, "{\"id\":\"reject:%s:%" PRId32 ":%" PRId64 "\",\"reasons\":[", env->topic,
-                   m->partition, m->offset);
+                   m->origin_partition, m->origin_offset);
     for (int i = 0; i < r->n_reasons; i++) {
         sgs_buf_puts(b, i ? ",{\"code\":" : "{\"code\":");
         sgs_buf_put_json_string(b, r->reasons[i].code, strlen(r->reasons[i].code));
@@ -243,8 +261,8 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
         sgs_buf_puts(b, "null");
     sgs_buf_puts(b, ",\"source\":{\"topic\":");
     sgs_buf_put_json_string(b, env->topic, strlen(env->topic));
-    sgs_buf_printf(b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", m->partition,
-                   m->offset);
+    sgs_buf_printf(b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", m->origin_partition,
+                   m->origin_offset);
     if (keep > max)
         keep = utf8 ? sgs_utf8_cut(payload, max) : max;
     sgs_buf_puts(b, ",\"payload\":");
@@ -273,18 +291,51 @@ static void note_unit(sgs_batch_env *env, sgs_batch *b, size_t unit)
     b->units[b->n_units++] = unit;
 }
 
-void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r)
+/* Takes message m's offset into the batch. */
+static void take_offset(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m)
 {
-    char type;
-    int f = 0, wd = 0;
-    uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
-
     if (b->n_msgs == 0) {
         b->first = m->offset;
         b->gen = ++env->gen_counter;
     }
     b->last = m->offset;
     b->n_msgs++;
+    b->n_orig += !m->copy;
+}
+
+void sgs_batch_pass(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, int forwarded)
+{
+    take_offset(b, env, m);
+    if (forwarded)
+        b->n_fwd++;
+    else
+        b->n_skip++;
+}
+
+void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next)
+{
+    sgs_batch_seq **v = out ? &b->seq_out : &b->seq_in;
+    size_t *n = out ? &b->n_seq_out : &b->n_seq_in, *cap = out ? &b->cap_seq_out : &b->cap_seq_in;
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].partition == partition) {
+            (*v)[i].next = next;
+            return;
+        }
+    if (grow((void **)v, cap, *n, sizeof(**v), 16) != 0) {
+        b->oom = 1;
+        return;
+    }
+    (*v)[*n].partition = partition;
+    (*v)[(*n)++].next = next;
+}
+
+void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r)
+{
+    char type;
+    int f = 0, wd = 0;
+    uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
+
+    take_offset(b, env, m);
 
     if (r->status == SGS_RECORD_MALFORMED) {
         type = SGS_GROUP_MALFORMED;
@@ -333,7 +384,7 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         if (grow((void **)&b->alerts, &b->cap_alerts, b->n_alerts, sizeof(*b->alerts), 64) != 0) {
             b->oom = 1;
         } else {
-            sgs_batch_late_alert_json(env, r, m->partition, m->offset, &env->tmp);
+            sgs_batch_late_alert_json(env, r, m->origin_partition, m->origin_offset, &env->tmp);
             if (env->tmp.oom || env->tmp.len == 0) {
                 /* never an empty or cut alert: the batch is re-read */
                 env->tmp.oom = 0;
@@ -398,7 +449,9 @@ int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batc
         }
     }
     to->rejects += b->n_rejects;
-    to->messages += b->n_msgs;
+    to->messages += b->n_orig;
+    to->forwarded += b->n_fwd;
+    to->replays += b->n_skip;
     for (size_t i = 0; i < len;) {
         uint32_t pos = 0;
         while (i < len && dups[i] == ' ')

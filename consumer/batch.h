@@ -30,6 +30,10 @@
 #define SGS_GF_LICENSE 4
 #define SGS_GF_PENALTY 8
 
+/* What a producer delivery report's opaque points to (its first member). */
+#define SGS_DR_OUTBOX  1
+#define SGS_DR_FORWARD 2
+
 /* Messages of one batch that add the same counters. The script gets one entry
  * per group and the identities of its records, and subtracts the few that
  * Redis already has. */
@@ -59,8 +63,27 @@ typedef struct sgs_batch_alert {
     size_t off, len; /* JSON in the batch arena */
 } sgs_batch_alert;
 
+/* A forward target or source and its sequence after the batch (fo/fi). */
+typedef struct sgs_batch_seq {
+    int32_t partition;
+    int64_t next;
+} sgs_batch_seq;
+
+/* Delivery of a batch's forwarded copies (forward.c): the batch may go to Redis
+ * only when every copy is acknowledged. Freed by whichever of the batch and the
+ * last delivery report lets go of it last. */
+typedef struct sgs_fwd_track {
+    int kind;    /* SGS_DR_FORWARD */
+    int pending; /* copies without a delivery report */
+    int failed;  /* a copy was not delivered: the batch is dropped and re-read */
+    int orphan;  /* the batch let go; the last report frees it */
+} sgs_fwd_track;
+
 typedef struct sgs_batch {
-    size_t n_msgs;
+    size_t n_msgs;       /* Kafka messages of the partition, copies included */
+    size_t n_orig;       /* of them, messages as producers sent them (not forwarded copies) */
+    size_t n_fwd;        /* originals forwarded to their unit's partition */
+    size_t n_skip;       /* forwarded copies already applied (replays) or stale */
     int64_t first, last; /* offsets of the first and last message */
     sgs_buf arena;       /* identity and alert bytes */
     sgs_batch_group *groups;
@@ -81,6 +104,11 @@ typedef struct sgs_batch {
     uint64_t gen;  /* identifies this batch in sgs_batch_env.unit_stamp */
     size_t *units; /* registry indexes of the units in the batch */
     size_t n_units, cap_units;
+    sgs_fwd_track *track;   /* forwarded copies in delivery (NULL: none) */
+    sgs_batch_seq *seq_out; /* fo after the batch: targets it forwarded to */
+    size_t n_seq_out, cap_seq_out;
+    sgs_batch_seq *seq_in; /* fi after the batch: sources of copies it applied */
+    size_t n_seq_in, cap_seq_in;
     int oom; /* an allocation failed: the batch must be dropped and re-read */
 } sgs_batch;
 
@@ -95,17 +123,24 @@ typedef struct sgs_batch_env {
     sgs_buf tmp;          /* scratch for JSON */
 } sgs_batch_env;
 
-/* One Kafka message as the batch needs it. */
+/* One Kafka message as the batch needs it. A forwarded copy names its origin
+ * (alert and reject ids, and a reject's source, are the origin's). */
 typedef struct sgs_batch_msg {
     int32_t partition;
     int64_t offset;
     const char *payload; /* may be NULL (a tombstone) */
     size_t len;
+    int copy;                 /* a forwarded copy */
+    int32_t origin_partition; /* = partition unless a copy */
+    int64_t origin_offset;    /* = offset unless a copy */
 } sgs_batch_msg;
 
 /* What applied batches did (the consumer's counters of this run). */
 typedef struct sgs_batch_counts {
-    uint64_t messages, records, late, invalid, duplicates, rejects, unattributed, malformed;
+    uint64_t messages; /* as producers sent them (forwarded copies are not counted again) */
+    uint64_t records, late, invalid, duplicates, rejects, unattributed, malformed;
+    uint64_t forwarded; /* sent on to their unit's partition */
+    uint64_t replays;   /* forwarded copies already applied (or of a dead route epoch) */
 } sgs_batch_counts;
 
 /* Sets up env (stamps for every registry unit, a fresh seed). 0 or -1 (OOM). */
@@ -117,7 +152,15 @@ void sgs_batch_env_free(sgs_batch_env *env);
  * batch is then dropped whole and re-read). */
 void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r);
 
-/* Empties a batch, keeping its memory. */
+/* A message that counts nowhere in this partition: an original forwarded to
+ * its unit's partition (forwarded = 1), or a copy already applied. */
+void sgs_batch_pass(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, int forwarded);
+
+/* Records a forward sequence after the batch (replacing an earlier value for
+ * the same partition). out: fo (else fi). */
+void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next);
+
+/* Empties a batch, keeping its memory; lets go of its forward tracker. */
 void sgs_batch_reset(sgs_batch *b);
 void sgs_batch_free(sgs_batch *b);
 

@@ -39,6 +39,23 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
     snprintf(c->cf_thrtext, sizeof(c->cf_thrtext), "%.1f", thr);
     c->cf_retry_max = (int)sgs_config_get_int(c->cfg, "consumer.retry_max_ms");
     c->cf_timeout_ms = (int)sgs_config_get_int(c->cfg, "redis.timeout_ms");
+    c->cf_batch_bytes = (size_t)sgs_config_get_int(c->cfg, "consumer.batch.max_bytes");
+    c->cf_outbox_entries = (size_t)sgs_config_get_int(c->cfg, "consumer.outbox.max_entries");
+    c->cf_outbox_bytes = (size_t)sgs_config_get_int(c->cfg, "consumer.outbox.max_bytes");
+    c->cf_fail_seeks = (int)sgs_config_get_int(c->cfg, "debug.fail_seeks");
+    c->cf_maxbulk = 512LL * 1024 * 1024;
+    {
+        const char *part = sgs_config_get(c->cfg, "consumer.route.partitioner");
+        if (strcmp(part, "crc32") == 0) {
+            c->cf_partitioner = SGS_PARTITIONER_CRC32;
+        } else if (strcmp(part, "murmur2") == 0) {
+            c->cf_partitioner = SGS_PARTITIONER_MURMUR2;
+        } else {
+            snprintf(err, errsz, "consumer.route.partitioner: expected crc32 or murmur2, got '%s'",
+                     part);
+            return -1;
+        }
+    }
     if (sgs_batch_env_init(&c->env, c->topic, c->registry,
                            (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max")) !=
         0) {
@@ -49,7 +66,8 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
 }
 
 sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signals,
-                                  double exit_on_idle, char *errstr, size_t errstr_size)
+                                  double exit_on_idle, int rebuild, char *errstr,
+                                  size_t errstr_size)
 {
     sgs_consumer *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -60,8 +78,12 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
     c->cfg = cfg;
     c->signals = signals;
     c->exit_on_idle = exit_on_idle;
-    if (load_inputs(c, errstr, errstr_size) != 0 ||
-        sgs_rebalance_start(c, errstr, errstr_size) != 0)
+    c->rebuild = rebuild;
+    if (load_inputs(c, errstr, errstr_size) != 0)
+        goto fail;
+    if (rebuild && sgs_sync_rebuild_start(c, errstr, errstr_size) != 0)
+        goto fail;
+    if (sgs_rebalance_start(c, errstr, errstr_size) != 0)
         goto fail;
     return c;
 fail:
@@ -94,13 +116,26 @@ void sgs_consumer_destroy(sgs_consumer *c)
 
 void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
 {
-    sgs_info(
-        "stats: %.0f msg/s, messages %" PRIu64 ", records %" PRIu64 ", late %" PRIu64
-        ", invalid %" PRIu64 ", duplicates %" PRIu64 ", rejects %" PRIu64 ", unattributed %" PRIu64
-        ", lag %" PRId64 "%s; ms in poll %" PRId64 ", in redis %" PRId64,
-        secs > 0 ? (double)(c->n.messages - msgs_before) / secs : 0.0, c->n.messages, c->n.records,
-        c->n.late, c->n.invalid, c->n.duplicates, c->n.rejects, c->n.unattributed, sgs_parts_lag(c),
-        c->redis_down ? ", redis down" : "", c->ms_polling, c->ms_redis);
+    char extra[256] = "";
+    size_t n = 0;
+    if (c->n.forwarded || c->n.replays)
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+                              ", forwarded %" PRIu64 ", replays skipped %" PRIu64, c->n.forwarded,
+                              c->n.replays);
+    if (c->outbox_pending && n < sizeof(extra))
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", outbox %zu%s", c->outbox_pending,
+                              c->outbox_full ? " (full: paused)" : "");
+    if (c->fenced && n < sizeof(extra))
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", fenced %" PRIu64, c->fenced);
+    if (c->redis_down && n < sizeof(extra))
+        snprintf(extra + n, sizeof(extra) - n, ", redis down");
+    sgs_info("stats: %.0f msg/s, messages %" PRIu64 ", records %" PRIu64 ", late %" PRIu64
+             ", invalid %" PRIu64 ", duplicates %" PRIu64 ", rejects %" PRIu64
+             ", unattributed %" PRIu64 ", lag %" PRId64 "%s; ms in poll %" PRId64
+             ", in redis %" PRId64,
+             secs > 0 ? (double)(c->n.messages - msgs_before) / secs : 0.0, c->n.messages,
+             c->n.records, c->n.late, c->n.invalid, c->n.duplicates, c->n.rejects,
+             c->n.unattributed, sgs_parts_lag(c), extra, c->ms_polling, c->ms_redis);
 }
 
 /* Idle: every assigned partition at its end with nothing in hand or in flight. */
@@ -178,7 +213,7 @@ void sgs_consumer_run(sgs_consumer *c)
     int stats_s = (int)sgs_config_get_int(c->cfg, "consumer.stats_interval_s");
     int64_t next_stats = sgs_clock_mono_ms() + stats_s * 1000LL, stats_at = sgs_clock_mono_ms();
     uint64_t stats_msgs = 0;
-    int64_t idle_since = 0, next_housekeeping = 0;
+    int64_t idle_since = 0, next_housekeeping = 0, next_rebuild_check = 0;
 
     while (!*c->signals && !c->fatal) {
         int64_t now = sgs_clock_mono_ms();
@@ -192,6 +227,15 @@ void sgs_consumer_run(sgs_consumer *c)
             sgs_outbox_reap(c);
             sgs_sync_pending(c);
             sgs_sync_resends(c);
+            sgs_parts_retry_seeks(c);
+            if (c->outbox_full && !c->outbox_paused) {
+                sgs_parts_pause(c, -1, 1);
+                c->outbox_paused = 1;
+            } else if (!c->outbox_full && c->outbox_paused) {
+                c->outbox_paused = 0;
+                if (!c->batch_paused)
+                    sgs_parts_pause(c, -1, 0);
+            }
             if (!c->batch_paused)
                 kick_fetcher(c, now);
             if (stats_s > 0 && now >= next_stats) {
@@ -204,8 +248,8 @@ void sgs_consumer_run(sgs_consumer *c)
 
         /* A full (or old enough) batch goes to Redis, which applies it while
          * the next one is read; while Redis is unavailable this is the retry. */
-        if ((c->batch_msgs &&
-             (c->batch_msgs >= (size_t)max_msgs || now - c->batch_started >= max_ms)) ||
+        if ((c->batch_msgs && (c->batch_msgs >= (size_t)max_msgs || c->batch_full ||
+                               now - c->batch_started >= max_ms)) ||
             (c->batch_paused && (c->batch_msgs || c->sent_msgs))) {
             if (c->redis_down && now < c->retry_at) {
                 timeout = (int)(c->retry_at - now);
@@ -216,7 +260,8 @@ void sgs_consumer_run(sgs_consumer *c)
                 continue;
             } else if (c->batch_paused) {
                 c->batch_paused = 0;
-                sgs_parts_pause(c, -1, 0);
+                if (!c->outbox_paused)
+                    sgs_parts_pause(c, -1, 0);
             }
         }
         if (c->batch_msgs && !c->batch_paused) {
@@ -225,6 +270,8 @@ void sgs_consumer_run(sgs_consumer *c)
         }
         if (c->n_inflight)
             timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
+        else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
+            timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
         int64_t t_poll = sgs_clock_mono_ms();
         m = rd_kafka_consumer_poll(c->rk, timeout);
         c->ms_polling += sgs_clock_mono_ms() - t_poll;
@@ -248,7 +295,16 @@ void sgs_consumer_run(sgs_consumer *c)
         if (is_idle(c)) {
             if (!idle_since)
                 idle_since = now;
-            if (c->exit_on_idle > 0 && (double)(now - idle_since) >= c->exit_on_idle * 1000.0) {
+            if (c->rebuild && now - idle_since >= 1000 && now >= next_rebuild_check) {
+                int done = sgs_sync_rebuild_done(c);
+                next_rebuild_check = now + 1000;
+                if (done == 1) {
+                    sgs_info("rebuild complete: every partition is counted again from the "
+                             "topic; stopping");
+                    break;
+                }
+            } else if (!c->rebuild && c->exit_on_idle > 0 &&
+                       (double)(now - idle_since) >= c->exit_on_idle * 1000.0) {
                 sgs_info("idle for %.1f s: every assigned partition is at its end; stopping",
                          c->exit_on_idle);
                 break;

@@ -6,7 +6,10 @@
  *   rebalance.c  Kafka set-up, rebalance and error callbacks
  *   sync.c       partition sync: stored offsets on assignment, outbox re-sends,
  *                deleting delivered outbox entries
- *   writer.c     batches to Redis: one EVALSHA per partition, pipelined; replies
+ *   writer.c     messages into batches (local, forwarded or skipped); batches to
+ *                Redis: one EVALSHA per partition, pipelined; replies
+ *   route.c      which partition counts a unit (P:route); forwarded copies' header
+ *   forward.c    producing forwarded copies, their delivery reports
  *   outbox.c     alerts and rejects to Kafka (delivery reports, re-sends)
  *   rconn.c      the Redis connection, the script, backoff
  *   parts.c      the partition table; seeks, pauses, offsets for lag tools
@@ -26,11 +29,26 @@
 #include "sgs/buf.h"
 #include "sgs/calendar.h"
 #include "sgs/config.h"
+#include "sgs/hash.h"
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
 /* script.c */
 extern const char sgs_consumer_script[];
+
+struct outbox_entry;
+
+/* One alert or reject of an outbox entry, delivered on its own: a delivered
+ * item is never produced again with the undelivered ones. */
+typedef struct outbox_item {
+    int kind; /* SGS_DR_OUTBOX (first member: the delivery report's opaque) */
+    struct outbox_entry *entry;
+    char type;                                 /* SGS_STORE_OUTBOX_ALERT / _REJECT */
+    size_t key_off, key_len, val_off, val_len; /* in entry->blob */
+    char *cut;      /* a reject cut to fit the broker's limit (owned), or NULL */
+    size_t cut_len; /* its length */
+    int state;      /* queued, in flight, delivered (outbox.c) */
+} outbox_item;
 
 /* An outbox entry being delivered to Kafka (one batch of one partition). */
 typedef struct outbox_entry {
@@ -39,22 +57,55 @@ typedef struct outbox_entry {
     int64_t end; /* the batch's end offset: the field in P:T:outbox */
     char *blob;
     size_t len;
-    int pending; /* messages without a delivery report yet */
-    int failed;  /* some delivery failed: re-send the entry */
+    outbox_item *items;
+    size_t n_items;
+    int pending; /* items without a delivery report yet */
+    int failed;  /* some delivery failed: the undelivered items go again */
     int64_t retry_at;
+    int retry_ms;
+    char last_error[160];
 } outbox_entry;
+
+/* A forwarded copy's header (route.c). */
+#define SGS_FWD_HEADER "sgs-fwd"
+typedef struct sgs_fwd_header {
+    char epoch[17];
+    int32_t partition; /* of the original */
+    int64_t offset;    /* of the original */
+    int64_t seq;       /* of the copies from that partition to this one */
+} sgs_fwd_header;
+
+/* The route (route.c): P:route as read from Redis. */
+typedef struct sgs_route {
+    int loaded;
+    int32_t n; /* partitions that hold the units' state */
+    char epoch[17];
+    enum sgs_partitioner partitioner;
+} sgs_route;
+
+/* Forward sequences of a partition, per other partition: what Redis stores
+ * (com) and what the batches in hand reached (cur). */
+typedef struct seq_table {
+    int64_t *cur, *com;
+    int32_t n;
+} seq_table;
 
 typedef struct part_state {
     int assigned;
     int paused;
     int needs_sync; /* stored offset unknown (Redis was unavailable at assignment) */
     int at_eof;
-    int resend;      /* re-send the outbox once no reply is owed */
-    int64_t stored;  /* offset stored in Redis as we believe it (-1: none) */
-    int64_t next;    /* next offset we expect (after the batch in hand) */
-    sgs_batch batch; /* being collected */
-    sgs_batch sent;  /* sent to Redis and not known to be applied (n_msgs > 0) */
-    char **acks;     /* outbox fields delivered, to delete */
+    int resend;         /* re-send the outbox once no reply is owed */
+    int seek_failed;    /* a seek did not take: messages are ignored until a retry does */
+    int64_t stored;     /* offset stored in Redis as we believe it (-1: none) */
+    int64_t next;       /* next offset we expect (after the batch in hand) */
+    sgs_batch batch;    /* being collected */
+    sgs_batch closed;   /* collected, waiting for its forwarded copies' delivery */
+    sgs_batch sent;     /* sent to Redis and not known to be applied (n_msgs > 0) */
+    seq_table fo;       /* next sequence per target partition */
+    seq_table fi;       /* next sequence expected per source partition */
+    int64_t gap_warned; /* source offset of the last gap warned about */
+    char **acks;        /* outbox fields delivered, to delete */
     size_t n_acks, cap_acks;
 } part_state;
 
@@ -94,8 +145,17 @@ typedef struct sgs_consumer {
     part_state *parts;
     int32_t n_parts;
 
-    outbox_entry *outbox; /* in delivery */
-    size_t outbox_pending;
+    outbox_entry *outbox;  /* in delivery */
+    size_t outbox_pending; /* entries */
+    size_t outbox_bytes;   /* their bytes */
+    int outbox_full;       /* at consumer.outbox.max_entries / max_bytes */
+    int outbox_paused;     /* partitions paused because the outbox is full */
+    uint64_t outbox_full_times;
+
+    sgs_route route;
+    int rebuild;          /* --rebuild: wipe, then consume everything again */
+    int lost;             /* refused: a partition's state is gone from Redis */
+    char lost_line[1536]; /* the one line that says which and how to rebuild */
 
     /* Redis replies owed: the EVALSHAs of one submit, in this partition order. */
     int32_t *inflight;
@@ -107,18 +167,24 @@ typedef struct sgs_consumer {
     char cf_thrtext[32];
     int cf_retry_max;
     int cf_timeout_ms;
+    long long cf_maxbulk;  /* Redis's proto-max-bulk-len, read when connecting */
+    size_t cf_batch_bytes; /* consumer.batch.max_bytes */
+    size_t cf_outbox_entries, cf_outbox_bytes;
+    int cf_fail_seeks; /* debug.fail_seeks: seeks still to fail (fault tests) */
+    enum sgs_partitioner cf_partitioner;
 
     sgs_record rec;    /* reused for every message */
     sgs_batch_env env; /* what batches are built with */
 
     /* counters of this run */
     sgs_batch_counts n;
-    uint64_t fenced, alerts_sent, delivery_failures;
+    uint64_t fenced, alerts_sent, delivery_failures, seek_failures, gaps;
     int64_t ms_polling, ms_redis;      /* where the time went (stats) */
     int64_t first_msg_ms, last_msg_ms; /* wall time of first and last applied message */
     size_t batch_msgs;                 /* messages in the batches being collected */
     size_t sent_msgs;                  /* messages sent to Redis, not yet known applied */
     int64_t batch_started;             /* monotonic ms */
+    int batch_full;                    /* a partition's batch reached consumer.batch.max_bytes */
 
     volatile sig_atomic_t *signals; /* signals received (main.c) */
     int fatal;
@@ -130,9 +196,12 @@ typedef struct sgs_consumer {
 /* Builds the context from a loaded configuration: takes ownership of cfg (also
  * on failure), loads the registry and the calendar, starts the Kafka consumer
  * (subscribed) and producer. NULL with a message naming the file or key at
- * fault. signals: the counter main.c's handler increments. */
+ * fault. signals: the counter main.c's handler increments. rebuild: wipe the
+ * topic's partition state first and run until it is all counted again
+ * (--rebuild). */
 sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signals,
-                                  double exit_on_idle, char *errstr, size_t errstr_size);
+                                  double exit_on_idle, int rebuild, char *errstr,
+                                  size_t errstr_size);
 /* Stops and frees everything; NULL ok. */
 void sgs_consumer_destroy(sgs_consumer *c);
 /* The poll loop, until a signal, a fatal error or --exit-on-idle. */
@@ -150,6 +219,15 @@ void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
 int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size);
 
 /* ---- sync.c ---------------------------------------------------------------- */
+
+/* --rebuild: marks the rebuild in Redis (P:rebuild) and deletes every key of
+ * every partition of the records topic and the route (snapshots, spot-check
+ * findings and other global keys stay). 0, or -1 with errstr. */
+int sgs_sync_rebuild_start(sgs_consumer *c, char *errstr, size_t errstr_size);
+/* 1 when every partition of the topic has stored an offset at or past the
+ * end it had when the rebuild started (then the marker is removed), 0 not
+ * yet, -1 Redis unavailable. */
+int sgs_sync_rebuild_done(sgs_consumer *c);
 
 /* Reads the stored offset of a partition and re-sends its undelivered outbox
  * entries. 0, or -1 when Redis is unavailable. */
@@ -184,9 +262,36 @@ int sgs_writer_quiet(sgs_consumer *c);
 void sgs_writer_drop(sgs_consumer *c, int32_t partition);
 void sgs_writer_free(sgs_consumer *c);
 
+/* ---- route.c --------------------------------------------------------------- */
+
+/* Loads P:route (once); when it is missing and create is set, fixes it from
+ * the topic's partition count and consumer.route.partitioner (the first
+ * writer wins). 0 loaded, 1 missing, -1 Redis unavailable or the value is
+ * not a route (then c->fatal). Needs a quiet connection. */
+int sgs_route_load(sgs_consumer *c, int create);
+/* The partition that counts the unit; -1 before the route is loaded. */
+int32_t sgs_route_target(const sgs_consumer *c, const sgs_unit *u);
+/* The sgs-fwd header of a message: 1 and *h, 0 when there is none, -1 when it
+ * is malformed. */
+int sgs_route_header_parse(const rd_kafka_message_t *m, sgs_fwd_header *h);
+
+/* ---- forward.c ------------------------------------------------------------- */
+
+/* Produces a copy of m to partition `to` of the records topic, tracked by b
+ * (allocated on first use). 0, or -1 (b's tracker is marked failed, or b->oom). */
+int sgs_forward_send(sgs_consumer *c, sgs_batch *b, const rd_kafka_message_t *m, int32_t to,
+                     int64_t seq, const char *key);
+/* A forwarded copy's delivery report (opaque: its tracker). */
+void sgs_forward_on_dr(sgs_consumer *c, const rd_kafka_message_t *m);
+/* Every copy of the batch acknowledged (or it forwarded none). */
+int sgs_forward_ready(const sgs_batch *b);
+/* A copy of the batch was not delivered. */
+int sgs_forward_failed(const sgs_batch *b);
+
 /* ---- outbox.c -------------------------------------------------------------- */
 
-void sgs_outbox_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+/* An alert's or reject's delivery report (opaque: its outbox item). */
+void sgs_outbox_on_dr(sgs_consumer *c, const rd_kafka_message_t *m);
 /* Produces an outbox entry (takes a copy of blob). */
 void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob, size_t len);
 /* Handles entries whose deliveries all reported: queues acks, re-sends failures. */
@@ -216,14 +321,34 @@ part_state *sgs_parts_get(sgs_consumer *c, int32_t partition);
 /* Pauses (pause = 1) or resumes the assigned partitions (only = -1: all).
  * Only what was paused is resumed. */
 void sgs_parts_pause(sgs_consumer *c, int32_t only, int pause);
-/* Moves the partition's fetch position (offset < 0: the beginning). */
-void sgs_parts_seek(sgs_consumer *c, int32_t partition, int64_t offset);
+/* Moves the partition's fetch position (offset < 0: the beginning), checking
+ * the partition's own error in the result. A failure marks the partition
+ * (seek_failed: its messages are ignored) and is retried by
+ * sgs_parts_retry_seeks. 0 or -1. */
+int sgs_parts_seek(sgs_consumer *c, int32_t partition, int64_t offset);
+/* Retries the seeks that failed. */
+void sgs_parts_retry_seeks(sgs_consumer *c);
+/* The partition's forward sequences back to what Redis stores. */
+void sgs_parts_seq_rollback(part_state *ps);
+/* Sequence tables: the value for a partition (0 when none yet), set both cur
+ * and com (loading from Redis), set cur (a batch in hand). -1 when OOM. */
+int64_t sgs_parts_seq_get(const seq_table *t, int32_t partition);
+int sgs_parts_seq_load(seq_table *t, int32_t partition, int64_t v);
+int sgs_parts_seq_set(seq_table *t, int32_t partition, int64_t v);
+/* A batch that reached v was applied: Redis stores v. */
+int sgs_parts_seq_commit(seq_table *t, int32_t partition, int64_t v);
+/* Refuses to go on: the partition's state is gone from Redis (why). Logs the
+ * one line that names the partition and how to rebuild (c->lost_line), and
+ * stops the consumer (exit status 1). */
+void sgs_parts_lost(sgs_consumer *c, int32_t partition, const char *why);
 /* Tells librdkafka the next offset, for the commits lag tools read. */
 void sgs_parts_store_offset(sgs_consumer *c, int32_t partition, int64_t next);
 /* Queues a delivered outbox field for deletion. */
 void sgs_parts_add_ack(part_state *ps, int64_t end);
 /* Forgets the first n queued acks (deleted in Redis). */
 void sgs_parts_take_acks(part_state *ps, size_t n);
+/* The records topic's partition count (metadata, up to 10 s); -1 on failure. */
+int sgs_parts_count(sgs_consumer *c);
 /* Messages behind the high watermarks of the assigned partitions. */
 int64_t sgs_parts_lag(sgs_consumer *c);
 void sgs_parts_free(sgs_consumer *c);

@@ -23,13 +23,18 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: sgs-consumer -c FILE [-X key=value]... [--exit-on-idle SECONDS]\n"
+                 "       sgs-consumer -c FILE [-X key=value]... --rebuild\n"
+                 "           deletes the state of every partition of topic.records in Redis (not\n"
+                 "           the snapshots nor the spot-check findings), counts the topic again\n"
+                 "           from its beginning and exits when it is all counted (stop the other\n"
+                 "           consumers first; watch and snapshot wait meanwhile)\n"
                  "       sgs-consumer -X list      (print the configuration keys)\n");
 }
 
 /* Parses the command line into *file, xs and *exit_on_idle. -1: exit with
  * *status (0 after --help, -X list or --version; 2 on a usage error). */
 static int parse_args(int argc, char **argv, const char **file, char **xs, size_t *n_xs,
-                      double *exit_on_idle, int *status)
+                      double *exit_on_idle, int *rebuild, int *status)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +57,8 @@ static int parse_args(int argc, char **argv, const char **file, char **xs, size_
                 *status = 2;
                 return -1;
             }
+        } else if (strcmp(a, "--rebuild") == 0) {
+            *rebuild = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             *status = 0;
@@ -75,6 +82,7 @@ int main(int argc, char **argv)
     char **xs = calloc((size_t)argc + 1, sizeof(*xs));
     size_t n_xs = 0;
     double exit_on_idle = 0;
+    int rebuild = 0;
     char err[1024];
     struct sigaction sa;
     sgs_config *cfg;
@@ -84,7 +92,7 @@ int main(int argc, char **argv)
     sgs_log_set_program("sgs-consumer");
     if (!xs)
         return 1;
-    if (parse_args(argc, argv, &file, xs, &n_xs, &exit_on_idle, &rc) != 0) {
+    if (parse_args(argc, argv, &file, xs, &n_xs, &exit_on_idle, &rebuild, &rc) != 0) {
         free(xs);
         return rc;
     }
@@ -106,7 +114,8 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    c = sgs_consumer_create(cfg, &signals_seen, exit_on_idle, err, sizeof(err)); /* owns cfg */
+    c = sgs_consumer_create(cfg, &signals_seen, exit_on_idle, rebuild, err,
+                            sizeof(err)); /* owns cfg */
     cfg = NULL;
     if (!c) {
         fprintf(stderr, "sgs-consumer: %s\n", err);
@@ -126,6 +135,15 @@ int main(int argc, char **argv)
                           : 0.0;
         fprintf(stderr, "sgs-consumer: processed %" PRIu64 " messages in %.2f s (%.0f msg/s)\n",
                 c->n.messages, secs, secs > 0 ? (double)c->n.messages / secs : 0.0);
+    }
+    if (c->outbox_pending)
+        fprintf(stderr,
+                "sgs-consumer: %zu batches of alerts/rejects undelivered (%s); they stay "
+                "in the Redis outbox\n",
+                c->outbox_pending, c->outbox_full ? "outbox full" : "delivery pending");
+    if (c->lost) {
+        fprintf(stderr, "sgs-consumer: %s\n", c->lost_line);
+        rc = 1;
     }
     if (sgs_calendar_fallbacks(c->calendar))
         sgs_warn("%" PRIu64 " deadline lookups used the Monday-Friday fallback (years missing "

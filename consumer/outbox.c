@@ -1,62 +1,100 @@
 /* Delivery of alerts and rejects (at-least-once): each batch's messages are
- * stored in Redis by the batch script, produced here, and the Redis copy is
- * deleted once every delivery report of the batch is positive. */
+ * stored in Redis by the batch script (its outbox entry), produced here item
+ * by item, and the Redis copy is deleted once every item is delivered. An
+ * undelivered item is produced again after a backoff; a delivered one never
+ * is. A reject the broker finds too large is cut until it fits. The entries
+ * in delivery are bounded (consumer.outbox.max_entries / max_bytes): at the
+ * cap the consumer pauses its partitions until deliveries catch up, instead
+ * of growing without end or blocking inside poll. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "consumer.h"
 #include "sgs/clock.h"
 #include "sgs/log.h"
 #include "sgs/store.h"
 
-struct produce_ctx {
-    sgs_consumer *c;
+enum { ITEM_QUEUED = 0, ITEM_IN_FLIGHT, ITEM_DELIVERED };
+
+#define RETRY_FIRST_MS 500
+#define RETRY_MAX_MS   30000
+
+struct parse_ctx {
     outbox_entry *e;
+    size_t cap;
+    int oom;
 };
 
-static void produce_one(void *arg, char type, const char *key, size_t klen, const char *value,
-                        size_t vlen)
+static void add_item(void *arg, char type, const char *key, size_t klen, const char *value,
+                     size_t vlen)
 {
-    struct produce_ctx *pc = arg;
-    sgs_consumer *c = pc->c;
-    const char *topic =
-        sgs_config_get(c->cfg, type == SGS_STORE_OUTBOX_ALERT ? "topic.alerts" : "topic.rejects");
-    rd_kafka_resp_err_t err;
-
-    for (;;) {
-        err = rd_kafka_producev(
-            c->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(klen ? key : NULL, klen),
-            RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(pc->e), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            break;
-        rd_kafka_poll(c->producer, 100); /* serve delivery reports to make room */
+    struct parse_ctx *pc = arg;
+    outbox_entry *e = pc->e;
+    outbox_item *it;
+    if (pc->oom)
+        return;
+    if (e->n_items == pc->cap) {
+        size_t nc = pc->cap ? pc->cap * 2 : 8;
+        outbox_item *ni = realloc(e->items, nc * sizeof(*ni));
+        if (!ni) {
+            pc->oom = 1;
+            return;
+        }
+        e->items = ni;
+        pc->cap = nc;
     }
+    it = &e->items[e->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->kind = SGS_DR_OUTBOX;
+    it->entry = e;
+    it->type = type;
+    it->key_off = (size_t)(key - e->blob);
+    it->key_len = klen;
+    it->val_off = (size_t)(value - e->blob);
+    it->val_len = vlen;
+}
+
+/* Produces one item; QUEUE_FULL and other local errors leave it queued for the
+ * next round (never a wait inside poll). */
+static void produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
+{
+    const char *topic = sgs_config_get(
+        c->cfg, it->type == SGS_STORE_OUTBOX_ALERT ? "topic.alerts" : "topic.rejects");
+    const char *value = it->cut ? it->cut : e->blob + it->val_off;
+    size_t vlen = it->cut ? it->cut_len : it->val_len;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        c->producer, RD_KAFKA_V_TOPIC(topic),
+        RD_KAFKA_V_KEY(it->key_len ? e->blob + it->key_off : NULL, it->key_len),
+        RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
     if (err) {
-        sgs_error("producing to %s failed: %s; will retry", topic, rd_kafka_err2str(err));
-        pc->e->failed = 1;
+        snprintf(e->last_error, sizeof(e->last_error), "producing to %s: %s", topic,
+                 rd_kafka_err2str(err));
+        e->failed = 1;
         return;
     }
-    pc->e->pending++;
-    if (type == SGS_STORE_OUTBOX_ALERT)
+    it->state = ITEM_IN_FLIGHT;
+    e->pending++;
+    if (it->type == SGS_STORE_OUTBOX_ALERT)
         c->alerts_sent++;
 }
 
-static void send_entry(sgs_consumer *c, outbox_entry *e)
+/* Produces the entry's items that are not delivered nor in flight. */
+static void send_undelivered(sgs_consumer *c, outbox_entry *e)
 {
-    struct produce_ctx pc = {c, e};
     e->failed = 0;
-    e->pending++; /* guard: reaping waits until every message is queued */
-    if (sgs_store_outbox_each(e->blob, e->len, produce_one, &pc) != 0)
-        sgs_error("partition %" PRId32 ": outbox entry %" PRId64 " is corrupt; skipped its rest",
-                  e->partition, e->end);
-    e->pending--;
+    for (size_t i = 0; i < e->n_items; i++)
+        if (e->items[i].state == ITEM_QUEUED)
+            produce_item(c, e, &e->items[i]);
 }
 
 void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob, size_t len)
 {
     outbox_entry *e = calloc(1, sizeof(*e));
+    struct parse_ctx pc = {e, 0, 0};
     if (!e || !(e->blob = malloc(len ? len : 1))) {
         free(e);
         sgs_error("out of memory queuing alerts; they stay in the Redis outbox");
@@ -66,26 +104,84 @@ void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char
     e->len = len;
     e->partition = partition;
     e->end = end;
+    if (sgs_store_outbox_each(e->blob, e->len, add_item, &pc) != 0)
+        sgs_error("partition %" PRId32 ": outbox entry %" PRId64 " is corrupt; delivering the "
+                  "items before the fault",
+                  partition, end);
+    if (pc.oom) {
+        free(e->items);
+        free(e->blob);
+        free(e);
+        sgs_error("out of memory queuing alerts; they stay in the Redis outbox");
+        return;
+    }
     e->next = c->outbox;
     c->outbox = e;
     c->outbox_pending++;
-    send_entry(c, e);
+    c->outbox_bytes += len;
+    send_undelivered(c, e);
 }
 
-void sgs_outbox_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+/* A reject the broker refused as too large, cut to half its payload (the
+ * reject says so: payload_truncated, payload_bytes keep the original size).
+ * 0, or -1 when it cannot be cut further. */
+static int cut_reject(outbox_entry *e, outbox_item *it)
 {
-    sgs_consumer *c = opaque;
-    outbox_entry *e = m->_private;
-    (void)rk;
-    if (!e)
-        return;
-    if (m->err) {
-        c->delivery_failures++;
-        sgs_warn("delivery to %s failed: %s; the batch's messages will be re-sent",
-                 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-        e->failed = 1;
+    const char *v = it->cut ? it->cut : e->blob + it->val_off;
+    size_t vl = it->cut ? it->cut_len : it->val_len;
+    json_error_t jerr;
+    json_t *j = json_loadb(v, vl, 0, &jerr), *p;
+    const char *s;
+    size_t n, keep;
+    char *out;
+    if (!j || !(p = json_object_get(j, "payload")) || !json_is_string(p)) {
+        json_decref(j);
+        return -1;
     }
+    s = json_string_value(p);
+    n = json_string_length(p);
+    if (n < 64) {
+        json_decref(j);
+        return -1;
+    }
+    keep = sgs_utf8_cut(s, n / 2);
+    if (!json_object_get(j, "payload_bytes"))
+        json_object_set_new(j, "payload_bytes", json_integer((json_int_t)n));
+    json_object_set_new(j, "payload", json_stringn(s, keep));
+    json_object_set_new(j, "payload_truncated", json_true());
+    out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!out)
+        return -1;
+    free(it->cut);
+    it->cut = out;
+    it->cut_len = strlen(out);
+    return 0;
+}
+
+void sgs_outbox_on_dr(sgs_consumer *c, const rd_kafka_message_t *m)
+{
+    outbox_item *it = m->_private;
+    outbox_entry *e = it->entry;
     e->pending--;
+    if (!m->err) {
+        it->state = ITEM_DELIVERED;
+        return;
+    }
+    it->state = ITEM_QUEUED;
+    c->delivery_failures++;
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && it->type == SGS_STORE_OUTBOX_REJECT &&
+        cut_reject(e, it) == 0) {
+        sgs_warn("a reject was too large for %s; cut to %zu bytes and sent again",
+                 rd_kafka_topic_name(m->rkt), it->cut_len);
+        produce_item(c, e, it); /* at once: it is not the same message */
+        return;
+    }
+    snprintf(e->last_error, sizeof(e->last_error), "delivery to %s: %s",
+             rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    if (!e->failed)
+        sgs_warn("%s; its batch's undelivered alerts/rejects will be sent again", e->last_error);
+    e->failed = 1;
 }
 
 int sgs_outbox_tracked(const sgs_consumer *c, int32_t partition, int64_t end)
@@ -96,21 +192,54 @@ int sgs_outbox_tracked(const sgs_consumer *c, int32_t partition, int64_t end)
     return 0;
 }
 
+static void entry_free(outbox_entry *e)
+{
+    for (size_t i = 0; i < e->n_items; i++)
+        free(e->items[i].cut);
+    free(e->items);
+    free(e->blob);
+    free(e);
+}
+
+/* Compares the entries in delivery with the caps; says so once per change. */
+static void check_caps(sgs_consumer *c)
+{
+    int full = c->outbox_pending >= c->cf_outbox_entries || c->outbox_bytes >= c->cf_outbox_bytes;
+    if (full && !c->outbox_full) {
+        const char *why = c->outbox && c->outbox->last_error[0] ? c->outbox->last_error : "";
+        c->outbox_full_times++;
+        sgs_error("outbox full: %zu batches (%zu bytes) of alerts/rejects undelivered%s%s; "
+                  "consumption paused until they are delivered",
+                  c->outbox_pending, c->outbox_bytes, why[0] ? ": " : "", why);
+    } else if (!full && c->outbox_full) {
+        sgs_info("outbox below its caps again (%zu batches, %zu bytes); resuming",
+                 c->outbox_pending, c->outbox_bytes);
+    }
+    c->outbox_full = full;
+}
+
 void sgs_outbox_reap(sgs_consumer *c)
 {
     outbox_entry **pp = &c->outbox;
+    int64_t now = sgs_clock_mono_ms();
     while (*pp) {
         outbox_entry *e = *pp;
-        if (e->pending > 0) {
-            pp = &e->next;
-            continue;
-        }
-        if (e->failed) {
-            int64_t now = sgs_clock_mono_ms();
-            if (now >= e->retry_at) {
-                e->retry_at = now + 1000;
-                send_entry(c, e);
+        size_t left = 0;
+        for (size_t i = 0; i < e->n_items; i++)
+            left += e->items[i].state != ITEM_DELIVERED;
+        if (left && e->pending == 0) {
+            /* undelivered and nothing in flight: send again after a backoff */
+            if (e->retry_at == 0) {
+                e->retry_ms = e->retry_ms ? e->retry_ms * 2 : RETRY_FIRST_MS;
+                if (e->retry_ms > RETRY_MAX_MS)
+                    e->retry_ms = RETRY_MAX_MS;
+                e->retry_at = now + e->retry_ms;
+            } else if (now >= e->retry_at) {
+                e->retry_at = 0;
+                send_undelivered(c, e);
             }
+        }
+        if (left) {
             pp = &e->next;
             continue;
         }
@@ -120,9 +249,10 @@ void sgs_outbox_reap(sgs_consumer *c)
             sgs_parts_add_ack(ps, e->end);
         *pp = e->next;
         c->outbox_pending--;
-        free(e->blob);
-        free(e);
+        c->outbox_bytes -= e->len;
+        entry_free(e);
     }
+    check_caps(c);
 }
 
 void sgs_outbox_free(sgs_consumer *c)
@@ -130,8 +260,8 @@ void sgs_outbox_free(sgs_consumer *c)
     while (c->outbox) {
         outbox_entry *e = c->outbox;
         c->outbox = e->next;
-        free(e->blob);
-        free(e);
+        entry_free(e);
     }
     c->outbox_pending = 0;
+    c->outbox_bytes = 0;
 }

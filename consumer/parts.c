@@ -7,6 +7,7 @@
 
 #include "consumer.h"
 #include "sgs/log.h"
+#include "sgs/store.h"
 
 part_state *sgs_parts_get(sgs_consumer *c, int32_t partition)
 {
@@ -54,19 +55,124 @@ void sgs_parts_pause(sgs_consumer *c, int32_t only, int pause)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-void sgs_parts_seek(sgs_consumer *c, int32_t p, int64_t offset)
+int sgs_parts_seek(sgs_consumer *c, int32_t p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, p);
+    part_state *ps = sgs_parts_get(c, p);
     rd_kafka_error_t *e;
-    rd_kafka_topic_partition_list_add(l, c->topic, p)->offset =
-        offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
-    e = rd_kafka_seek_partitions(c->rk, l, 5000);
-    if (e) {
-        sgs_warn("partition %" PRId32 ": seek to %" PRId64 " failed: %s", p, offset,
-                 rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
+    char why[256] = "";
+
+    tp->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    if (c->cf_fail_seeks > 0) {
+        /* debug.fail_seeks (fault tests): this seek fails as a real one can */
+        c->cf_fail_seeks--;
+        snprintf(why, sizeof(why), "injected failure (debug.fail_seeks)");
+    } else {
+        e = rd_kafka_seek_partitions(c->rk, l, 5000);
+        /* the call's own error, and the partition's in the list */
+        if (e) {
+            snprintf(why, sizeof(why), "%s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else if (tp->err) {
+            snprintf(why, sizeof(why), "%s", rd_kafka_err2str(tp->err));
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
+    if (why[0]) {
+        c->seek_failures++;
+        if (ps && !ps->seek_failed)
+            sgs_warn("partition %" PRId32 ": seek to %" PRId64
+                     " failed: %s; its messages are ignored until a retry succeeds",
+                     p, offset, why);
+        if (ps)
+            ps->seek_failed = 1;
+        return -1;
+    }
+    if (ps && ps->seek_failed) {
+        sgs_info("partition %" PRId32 ": seek to %" PRId64 " done", p, offset);
+        ps->seek_failed = 0;
+    }
+    return 0;
+}
+
+void sgs_parts_retry_seeks(sgs_consumer *c)
+{
+    for (int32_t p = 0; p < c->n_parts; p++) {
+        part_state *ps = &c->parts[p];
+        if (ps->assigned && ps->seek_failed && !ps->needs_sync)
+            sgs_parts_seek(c, p, ps->next);
+    }
+}
+
+/* Grows a sequence table to hold partition p. */
+static int seq_room(seq_table *t, int32_t p)
+{
+    int32_t n;
+    int64_t *cur, *com;
+    if (p < t->n)
+        return 0;
+    n = t->n ? t->n : 16;
+    while (n <= p)
+        n *= 2;
+    cur = realloc(t->cur, (size_t)n * sizeof(*cur));
+    if (!cur)
+        return -1;
+    t->cur = cur;
+    com = realloc(t->com, (size_t)n * sizeof(*com));
+    if (!com)
+        return -1;
+    t->com = com;
+    memset(t->cur + t->n, 0, (size_t)(n - t->n) * sizeof(*cur));
+    memset(t->com + t->n, 0, (size_t)(n - t->n) * sizeof(*com));
+    t->n = n;
+    return 0;
+}
+
+int64_t sgs_parts_seq_get(const seq_table *t, int32_t p)
+{
+    return p >= 0 && p < t->n ? t->cur[p] : 0;
+}
+
+int sgs_parts_seq_load(seq_table *t, int32_t p, int64_t v)
+{
+    if (p < 0 || seq_room(t, p) != 0)
+        return -1;
+    t->cur[p] = t->com[p] = v;
+    return 0;
+}
+
+int sgs_parts_seq_set(seq_table *t, int32_t p, int64_t v)
+{
+    if (p < 0 || seq_room(t, p) != 0)
+        return -1;
+    t->cur[p] = v;
+    return 0;
+}
+
+int sgs_parts_seq_commit(seq_table *t, int32_t p, int64_t v)
+{
+    if (p < 0 || seq_room(t, p) != 0)
+        return -1;
+    t->com[p] = v;
+    return 0;
+}
+
+static void seq_reset(seq_table *t, int free_it)
+{
+    if (free_it) {
+        free(t->cur);
+        free(t->com);
+        memset(t, 0, sizeof(*t));
+    } else if (t->n) {
+        memcpy(t->cur, t->com, (size_t)t->n * sizeof(*t->cur));
+    }
+}
+
+void sgs_parts_seq_rollback(part_state *ps)
+{
+    seq_reset(&ps->fo, 0);
+    seq_reset(&ps->fi, 0);
 }
 
 void sgs_parts_store_offset(sgs_consumer *c, int32_t p, int64_t next)
@@ -106,6 +212,22 @@ void sgs_parts_take_acks(part_state *ps, size_t n)
     }
 }
 
+int sgs_parts_count(sgs_consumer *c)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(c->rk, c->topic, NULL);
+    int n = -1;
+    if (!t)
+        return -1;
+    if (rd_kafka_metadata(c->rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
+        md->topic_cnt == 1 && md->topics[0].err == 0)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    return n;
+}
+
 int64_t sgs_parts_lag(sgs_consumer *c)
 {
     int64_t lag = 0;
@@ -127,11 +249,30 @@ void sgs_parts_free(sgs_consumer *c)
 {
     for (int32_t p = 0; p < c->n_parts; p++) {
         sgs_batch_free(&c->parts[p].batch);
+        sgs_batch_free(&c->parts[p].closed);
         sgs_batch_free(&c->parts[p].sent);
+        seq_reset(&c->parts[p].fo, 1);
+        seq_reset(&c->parts[p].fi, 1);
         sgs_parts_take_acks(&c->parts[p], c->parts[p].n_acks);
         free(c->parts[p].acks);
     }
     free(c->parts);
     c->parts = NULL;
     c->n_parts = 0;
+}
+
+void sgs_parts_lost(sgs_consumer *c, int32_t p, const char *why)
+{
+    char key[SGS_STORE_KEY_MAX];
+    if (c->lost)
+        return;
+    sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, p, SGS_STORE_OFFSET, NULL);
+    snprintf(c->lost_line, sizeof(c->lost_line),
+             "partition %s [%" PRId32 "]: state lost: %s (%s); refusing to count on from "
+             "anywhere else: stop every sgs-consumer of group %s, then rebuild with "
+             "'sgs-consumer -c FILE --rebuild' (docs/OPERATIONS.md)",
+             c->topic, p, why, key, sgs_config_get(c->cfg, "kafka.group.id"));
+    sgs_error("%s", c->lost_line);
+    c->lost = 1;
+    c->fatal = 1;
 }

@@ -8,7 +8,6 @@
 #include "consumer.h"
 #include "sgs/kafkaconf.h"
 #include "sgs/log.h"
-#include "sgs/store.h"
 
 static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
@@ -16,21 +15,6 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t err = 0;
 
-    if (redis_ok) {
-        /* Register the partitions for the aggregator, before any batch. */
-        char key[SGS_STORE_KEY_MAX], member[SGS_STORE_KEY_MAX];
-        sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_PARTITIONS, NULL);
-        for (int i = 0; i < parts->cnt && redis_ok; i++) {
-            sgs_store_member(member, sizeof(member), c->topic, parts->elems[i].partition);
-            redisReply *r = redisCommand(c->redis, "SADD %s %s", key, member);
-            if (!r) {
-                sgs_rconn_lost(c, c->redis->errstr);
-                redis_ok = 0;
-            } else {
-                freeReplyObject(r);
-            }
-        }
-    }
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
         part_state *ps = sgs_parts_get(c, p);
@@ -44,9 +28,10 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (redis_ok && sgs_sync_partition(c, p) == 0) {
             ps->needs_sync = 0;
             ps->next = ps->stored;
-            /* Redis is the truth; without a stored offset, Kafka's committed one
-             * (or auto.offset.reset) applies. */
-            parts->elems[i].offset = ps->stored >= 0 ? ps->stored : RD_KAFKA_OFFSET_INVALID;
+            /* Redis is the truth; a partition it has no state of (and that
+             * shows no sign of having been consumed, sync.c) starts at its
+             * beginning: never at Kafka's committed offset. */
+            parts->elems[i].offset = ps->stored >= 0 ? ps->stored : RD_KAFKA_OFFSET_BEGINNING;
         } else {
             redis_ok = 0;
             parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
@@ -70,7 +55,7 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (ps && ps->needs_sync)
             sgs_parts_pause(c, parts->elems[i].partition, 1);
     }
-    if (c->batch_paused) /* Redis is down: do not start fetching new partitions */
+    if (c->batch_paused || c->outbox_paused) /* do not start fetching new partitions */
         sgs_parts_pause(c, -1, 1);
     c->joined = 1;
 }
@@ -114,6 +99,7 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         ps->at_eof = 0;
         ps->stored = -1;
         ps->next = -1;
+        ps->seek_failed = 0;
         sgs_info("revoked %s [%" PRId32 "]%s", c->topic, p, lost ? " (lost)" : "");
     }
     if (c->cooperative)
@@ -157,6 +143,20 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         sgs_debug("kafka: %s: %s", rd_kafka_err2name(err), reason);
 }
 
+/* The producer's delivery reports: forwarded copies and outbox items. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    sgs_consumer *c = opaque;
+    const int *kind = m->_private;
+    (void)rk;
+    if (!kind)
+        return;
+    if (*kind == SGS_DR_FORWARD)
+        sgs_forward_on_dr(c, m);
+    else if (*kind == SGS_DR_OUTBOX)
+        sgs_outbox_on_dr(c, m);
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
@@ -193,7 +193,7 @@ int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
     rd_kafka_poll_set_consumer(c->rk);
     c->rkq = rd_kafka_queue_get_consumer(c->rk);
     c->kicker = sgs_kicker_start(c->rk, c->topic); /* without it: only slower */
-    c->producer = sgs_kafka_producer_new(c->cfg, sgs_outbox_dr_cb, c, errstr, errstr_size);
+    c->producer = sgs_kafka_producer_new(c->cfg, dr_cb, c, errstr, errstr_size);
     if (!c->producer)
         return -1;
     topics = rd_kafka_topic_partition_list_new(1);

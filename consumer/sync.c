@@ -3,10 +3,12 @@
  * partition's outbox still holds, deleting delivered outbox entries. Every
  * command here waits until no batch reply is owed (sgs_writer_quiet). */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "consumer.h"
+#include "sgs/clock.h"
 #include "sgs/log.h"
 #include "sgs/redisconn.h"
 #include "sgs/store.h"
@@ -43,22 +45,121 @@ static int resend_outbox(sgs_consumer *c, int32_t partition)
     return 0;
 }
 
+/* Kafka's committed offset of the partition for our group (-1: none, or it
+ * could not be read). Only ever evidence that the partition was consumed
+ * before: sgs never starts from it. */
+static int64_t committed_offset(sgs_consumer *c, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    int64_t off = -1;
+    rd_kafka_topic_partition_list_add(l, c->topic, partition);
+    if (rd_kafka_committed(c->rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].err == 0)
+        off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return off;
+}
+
+/* Loads a sequence hash (HGETALL reply) into a table; fields starting with '_'
+ * are not partitions (returned through start/epoch when asked). */
+static int load_seqs(seq_table *t, const redisReply *r, char *epoch, size_t epoch_size)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (f->str[0] == '_') {
+            if (epoch && strcmp(f->str, SGS_STORE_FI_EPOCH) == 0)
+                snprintf(epoch, epoch_size, "%s", v->str);
+            continue;
+        }
+        if (sgs_parts_seq_load(t, (int32_t)strtol(f->str, NULL, 10), strtoll(v->str, NULL, 10)) !=
+            0)
+            return -1;
+    }
+    return 0;
+}
+
 int sgs_sync_partition(sgs_consumer *c, int32_t partition)
 {
-    char key[SGS_STORE_KEY_MAX], err[512];
-    redisReply *r;
+    char k_off[SGS_STORE_KEY_MAX], k_fo[SGS_STORE_KEY_MAX], k_fi[SGS_STORE_KEY_MAX];
+    char k_rb[SGS_STORE_KEY_MAX], epoch[32] = "";
+    redisReply *r[4] = {NULL, NULL, NULL, NULL};
     part_state *ps = sgs_parts_get(c, partition);
+    int route, rc = -1, rebuilding;
+
     if (!ps || sgs_writer_quiet(c) != 0)
         return -1;
-    sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, partition, SGS_STORE_OFFSET, NULL);
-    r = sgs_redis_command(c->redis, err, sizeof(err), "GET %s", key);
-    if (!r) {
-        sgs_rconn_lost(c, err);
+    route = sgs_route_load(c, 0);
+    if (route < 0)
         return -1;
+    sgs_store_pkey(k_off, sizeof(k_off), c->prefix, c->topic, partition, SGS_STORE_OFFSET, NULL);
+    sgs_store_pkey(k_fo, sizeof(k_fo), c->prefix, c->topic, partition, SGS_STORE_FWD_OUT, NULL);
+    sgs_store_pkey(k_fi, sizeof(k_fi), c->prefix, c->topic, partition, SGS_STORE_FWD_IN, NULL);
+    sgs_store_gkey(k_rb, sizeof(k_rb), c->prefix, SGS_STORE_REBUILD, NULL);
+    redisAppendCommand(c->redis, "GET %s", k_off);
+    redisAppendCommand(c->redis, "HGETALL %s", k_fo);
+    redisAppendCommand(c->redis, "HGETALL %s", k_fi);
+    redisAppendCommand(c->redis, "EXISTS %s", k_rb);
+    for (int i = 0; i < 4; i++) {
+        if (redisGetReply(c->redis, (void **)&r[i]) != REDIS_OK || !r[i]) {
+            sgs_rconn_lost(c, c->redis->errstr[0] ? c->redis->errstr : "no reply");
+            goto out;
+        }
+        if (r[i]->type == REDIS_REPLY_ERROR) {
+            sgs_rconn_refused(c, r[i]->str);
+            goto out;
+        }
     }
-    ps->stored = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
-    freeReplyObject(r);
-    return resend_outbox(c, partition);
+    rebuilding = r[3]->type == REDIS_REPLY_INTEGER && r[3]->integer > 0;
+    sgs_parts_seq_rollback(ps);
+    for (int32_t i = 0; i < ps->fo.n; i++)
+        ps->fo.cur[i] = ps->fo.com[i] = 0;
+    for (int32_t i = 0; i < ps->fi.n; i++)
+        ps->fi.cur[i] = ps->fi.com[i] = 0;
+    if (load_seqs(&ps->fo, r[1], NULL, 0) != 0 || load_seqs(&ps->fi, r[2], epoch, sizeof(epoch))) {
+        sgs_rconn_refused(c, "out of memory loading forward sequences");
+        goto out;
+    }
+    if (r[0]->type == REDIS_REPLY_STRING) {
+        ps->stored = strtoll(r[0]->str, NULL, 10);
+        if (route != 0)
+            sgs_parts_lost(c, partition, "its offset is stored but the route (P:route) is gone");
+        else if (epoch[0] && strcmp(epoch, c->route.epoch) != 0)
+            sgs_parts_lost(c, partition, "its state was written under another route epoch");
+    } else {
+        int64_t committed;
+        ps->stored = -1;
+        if (!rebuilding) {
+            if (r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0) {
+                sgs_parts_lost(c, partition,
+                               "Redis has no stored offset but still holds its other keys");
+                goto done;
+            }
+            committed = committed_offset(c, partition);
+            if (committed >= 0) {
+                char why[160];
+                snprintf(why, sizeof(why),
+                         "Redis has no stored offset but Kafka's committed offset is %" PRId64,
+                         committed);
+                sgs_parts_lost(c, partition, why);
+                goto done;
+            }
+        }
+        if (route != 0 && sgs_route_load(c, 1) != 0)
+            goto out; /* the route cannot be fixed yet: retried */
+        sgs_info("partition %" PRId32 ": no state in Redis%s; counting it from its first "
+                 "message",
+                 partition, rebuilding ? " (rebuild in progress)" : " and never consumed before");
+    }
+done:
+    rc = c->lost ? -1 : resend_outbox(c, partition);
+out:
+    for (int i = 0; i < 4; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+    return rc;
 }
 
 void sgs_sync_pending(sgs_consumer *c)
@@ -71,10 +172,9 @@ void sgs_sync_pending(sgs_consumer *c)
             return;
         ps->needs_sync = 0;
         ps->next = ps->stored;
-        if (ps->stored >= 0)
-            sgs_parts_seek(c, p, ps->stored);
+        sgs_parts_seek(c, p, ps->stored); /* -1: the beginning */
         sgs_info("partition %" PRId32 ": position from Redis: %" PRId64, p, ps->stored);
-        if (!c->batch_paused)
+        if (!c->batch_paused && !c->outbox_paused)
             sgs_parts_pause(c, p, 0);
     }
 }
@@ -165,4 +265,138 @@ int sgs_sync_flush_acks(sgs_consumer *c)
     free(which);
     free(counts);
     return rc;
+}
+
+/* Deletes every key matching pattern (SCAN + UNLINK). The count, or -1. */
+static long delete_matching(redisContext *rc, const char *pattern, char *errstr, size_t errstr_size)
+{
+    char cursor[32] = "0";
+    long n = 0;
+    do {
+        redisReply *r = sgs_redis_command(rc, errstr, errstr_size, "SCAN %s MATCH %s COUNT 1000",
+                                          cursor, pattern);
+        if (!r)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            snprintf(errstr, errstr_size, "redis: unexpected SCAN reply");
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *d = sgs_redis_command(rc, errstr, errstr_size, "UNLINK %b",
+                                              keys->element[i]->str, keys->element[i]->len);
+            if (!d) {
+                freeReplyObject(r);
+                return -1;
+            }
+            freeReplyObject(d);
+            n++;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
+int sgs_sync_rebuild_start(sgs_consumer *c, char *errstr, size_t errstr_size)
+{
+    char pattern[SGS_STORE_KEY_MAX], key[SGS_STORE_KEY_MAX], now[40];
+    int n = sgs_parts_count(c);
+    long deleted;
+    redisReply *r;
+
+    if (n <= 0) {
+        snprintf(errstr, errstr_size, "--rebuild: cannot read the partitions of topic %s",
+                 c->topic);
+        return -1;
+    }
+    if (sgs_rconn_ready(c) != 0) {
+        snprintf(errstr, errstr_size, "--rebuild: Redis unavailable");
+        return -1;
+    }
+    sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_REBUILD, NULL);
+    snprintf(now, sizeof(now), "%" PRId64, sgs_clock_wall_ms() / 1000);
+    r = sgs_redis_command(c->redis, errstr, errstr_size, "DEL %s", key);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    r = sgs_redis_command(c->redis, errstr, errstr_size, "HSET %s started %s", key, now);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    /* the end of every partition now: the rebuild is done when Redis has counted up to it */
+    for (int p = 0; p < n; p++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(c->rk, c->topic, p, &lo, &hi, 10000);
+        if (e) {
+            snprintf(errstr, errstr_size, "--rebuild: watermarks of %s [%d]: %s", c->topic, p,
+                     rd_kafka_err2str(e));
+            return -1;
+        }
+        if (lo > 0)
+            sgs_warn("rebuild: %s [%d] begins at offset %" PRId64
+                     ": the records before it are gone from Kafka and cannot be counted again",
+                     c->topic, p, lo);
+        r = sgs_redis_command(c->redis, errstr, errstr_size, "HSET %s %d %" PRId64, key, p, hi);
+        if (!r)
+            return -1;
+        freeReplyObject(r);
+    }
+    sgs_store_scan_pattern(pattern, sizeof(pattern), c->prefix, c->topic, "*");
+    deleted = delete_matching(c->redis, pattern, errstr, errstr_size);
+    if (deleted < 0)
+        return -1;
+    sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_ROUTE, NULL);
+    r = sgs_redis_command(c->redis, errstr, errstr_size, "DEL %s", key);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    sgs_info("rebuild: deleted %ld keys of the %d partitions of %s and the route; snapshots and "
+             "spot-check findings are kept; counting the topic again from its beginning",
+             deleted, n, c->topic);
+    return 0;
+}
+
+int sgs_sync_rebuild_done(sgs_consumer *c)
+{
+    char key[SGS_STORE_KEY_MAX], err[512];
+    redisReply *r;
+    int done = 1;
+    if (sgs_writer_quiet(c) != 0)
+        return -1;
+    sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_REBUILD, NULL);
+    r = sgs_redis_command(c->redis, err, sizeof(err), "HGETALL %s", key);
+    if (!r) {
+        sgs_rconn_lost(c, err);
+        return -1;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && done; i += 2) {
+        char okey[SGS_STORE_KEY_MAX];
+        const char *f = r->element[i]->str;
+        int64_t end = strtoll(r->element[i + 1]->str, NULL, 10);
+        redisReply *o;
+        if (f[0] < '0' || f[0] > '9' || end <= 0)
+            continue;
+        sgs_store_pkey(okey, sizeof(okey), c->prefix, c->topic, (int32_t)strtol(f, NULL, 10),
+                       SGS_STORE_OFFSET, NULL);
+        o = sgs_redis_command(c->redis, err, sizeof(err), "GET %s", okey);
+        if (!o) {
+            freeReplyObject(r);
+            sgs_rconn_lost(c, err);
+            return -1;
+        }
+        if (o->type != REDIS_REPLY_STRING || strtoll(o->str, NULL, 10) < end)
+            done = 0;
+        freeReplyObject(o);
+    }
+    freeReplyObject(r);
+    if (!done)
+        return 0;
+    r = sgs_redis_command(c->redis, err, sizeof(err), "DEL %s", key);
+    if (r)
+        freeReplyObject(r);
+    return 1;
 }

@@ -29,40 +29,125 @@ static void sent_clear(sgs_consumer *c, sgs_batch *b)
 void sgs_writer_drop(sgs_consumer *c, int32_t partition)
 {
     part_state *ps = sgs_parts_get(c, partition);
-    if (!ps || (ps->batch.n_msgs == 0 && ps->sent.n_msgs == 0))
+    if (!ps)
+        return;
+    sgs_parts_seq_rollback(ps);
+    if (ps->batch.n_msgs == 0 && ps->closed.n_msgs == 0 && ps->sent.n_msgs == 0)
         return;
     sgs_debug("partition %" PRId32 ": dropping %zu messages in hand", partition,
-              ps->batch.n_msgs + ps->sent.n_msgs);
+              ps->batch.n_msgs + ps->closed.n_msgs + ps->sent.n_msgs);
     batch_clear(c, &ps->batch);
+    batch_clear(c, &ps->closed);
     sent_clear(c, &ps->sent);
     ps->next = ps->stored;
 }
 
-void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
+/* The batch in hand cannot be applied as it is (a forwarded copy was not
+ * delivered, or memory ran out): drop it and read it again from the stored
+ * offset. */
+static void reread(sgs_consumer *c, int32_t p, const char *why)
+{
+    part_state *ps = &c->parts[p];
+    sgs_warn("partition %" PRId32 ": %s; reading again from offset %" PRId64, p, why, ps->stored);
+    sgs_writer_drop(c, p);
+    sgs_parts_seek(c, p, ps->stored);
+}
+
+/* A message that is not ours, or whose position or route is not known yet. */
+static part_state *owner_state(sgs_consumer *c, const rd_kafka_message_t *m)
 {
     part_state *ps = sgs_parts_get(c, m->partition);
+    if (!ps || !ps->assigned || ps->needs_sync || ps->seek_failed || c->lost || !c->route.loaded)
+        return NULL;
+    if (ps->next >= 0 && m->offset < ps->next)
+        return NULL; /* already in a batch or applied */
+    return ps;
+}
+
+/* A forwarded copy: applied when it is the next one expected from its source
+ * partition; one already applied (a replay), of a dead route epoch, or ahead
+ * of a lost one (its source reads it again) counts nowhere. 1 applied. */
+static int take_copy(sgs_consumer *c, part_state *ps, const sgs_fwd_header *h)
+{
+    int64_t expect;
+    if (strcmp(h->epoch, c->route.epoch) != 0)
+        return 0;
+    expect = sgs_parts_seq_get(&ps->fi, h->partition);
+    if (h->seq != expect) {
+        if (h->seq > expect) {
+            c->gaps++;
+            if (ps->gap_warned != h->offset)
+                sgs_warn("forwarded copy of %s [%" PRId32 "] offset %" PRId64
+                         " has sequence %" PRId64 ", expected %" PRId64
+                         "; ignored until its source sends the missing ones",
+                         c->topic, h->partition, h->offset, h->seq, expect);
+            ps->gap_warned = h->offset;
+        }
+        return 0;
+    }
+    if (sgs_parts_seq_set(&ps->fi, h->partition, expect + 1) != 0)
+        ps->batch.oom = 1;
+    sgs_batch_set_seq(&ps->batch, 0, h->partition, expect + 1);
+    return 1;
+}
+
+/* An original of a unit counted in another partition: forwarded there. */
+static void forward(sgs_consumer *c, part_state *ps, const rd_kafka_message_t *m, int32_t to,
+                    const sgs_batch_msg *bm)
+{
+    int64_t seq = sgs_parts_seq_get(&ps->fo, to);
+    sgs_forward_send(c, &ps->batch, m, to, seq, c->rec.unit->id);
+    if (sgs_parts_seq_set(&ps->fo, to, seq + 1) != 0)
+        ps->batch.oom = 1;
+    sgs_batch_set_seq(&ps->batch, 1, to, seq + 1);
+    sgs_batch_pass(&ps->batch, &c->env, bm, 1);
+}
+
+void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
+{
+    part_state *ps = owner_state(c, m);
     rd_kafka_timestamp_type_t tstype;
     sgs_batch_msg bm;
+    sgs_fwd_header h;
+    int copy;
 
-    if (!ps || !ps->assigned || ps->needs_sync)
-        return; /* not ours (any more), or its position is not known yet */
-    if (ps->next >= 0 && m->offset < ps->next)
-        return; /* already in a batch or applied */
+    if (!ps)
+        return;
     ps->at_eof = 0;
     if (c->first_msg_ms == 0)
         c->first_msg_ms = sgs_clock_wall_ms();
     if (c->batch_msgs == 0)
         c->batch_started = sgs_clock_mono_ms();
-
-    bm.partition = m->partition;
-    bm.offset = m->offset;
-    bm.payload = m->payload;
-    bm.len = m->payload ? m->len : 0;
-    sgs_record_parse(&c->rules, bm.payload ? bm.payload : "", bm.len,
-                     rd_kafka_message_timestamp(m, &tstype), &c->rec);
-    sgs_batch_add(&ps->batch, &c->env, &bm, &c->rec);
     c->batch_msgs++;
     ps->next = m->offset + 1;
+
+    bm.partition = bm.origin_partition = m->partition;
+    bm.offset = bm.origin_offset = m->offset;
+    bm.payload = m->payload;
+    bm.len = m->payload ? m->len : 0;
+    bm.copy = 0;
+    copy = sgs_route_header_parse(m, &h) == 1; /* a malformed header: an original */
+    if (copy) {
+        bm.copy = 1;
+        bm.origin_partition = h.partition;
+        bm.origin_offset = h.offset;
+        if (!take_copy(c, ps, &h)) {
+            sgs_batch_pass(&ps->batch, &c->env, &bm, 0);
+            return;
+        }
+    }
+    sgs_record_parse(&c->rules, bm.payload ? bm.payload : "", bm.len,
+                     rd_kafka_message_timestamp(m, &tstype), &c->rec);
+    if (!copy && c->rec.unit) {
+        int32_t to = sgs_route_target(c, c->rec.unit);
+        if (to >= 0 && to != m->partition) {
+            forward(c, ps, m, to, &bm);
+            return;
+        }
+    }
+    sgs_batch_add(&ps->batch, &c->env, &bm, &c->rec);
+    if (ps->batch.arena.len + ps->batch.rejects.len >= c->cf_batch_bytes)
+        c->batch_full = 1;
 }
 
 /* ---- the EVALSHA's arguments ---- */
@@ -131,7 +216,8 @@ static int append_eval(sgs_consumer *c, int32_t p)
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
     eval_args *a = &c->args;
-    size_t n = 20 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 3 * b->n_alerts + b->n_idents;
+    size_t n = 24 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 3 * b->n_alerts +
+               2 * b->n_seq_out + 2 * b->n_seq_in + b->n_idents;
     char base[SGS_STORE_KEY_MAX];
     long n_ids;
 
@@ -149,6 +235,7 @@ static int append_eval(sgs_consumer *c, int32_t p)
     arg_printf(a, "%s", base);
     arg_int(a, ps->stored);
     arg_int(a, b->last + 1);
+    arg_int(a, b->first);
     arg_puts(a, c->prefix);
     arg_int(a, c->cf_retention);
     arg_int(a, c->rules.tz_offset);
@@ -156,7 +243,9 @@ static int append_eval(sgs_consumer *c, int32_t p)
     arg_int(a, c->cf_minrec);
     arg_int(a, c->cf_window);
     arg_puts(a, c->cf_thrtext);
-    arg_printf(a, "late_rate:%s:%" PRId32 ":%" PRId64, c->topic, p, b->last);
+    arg_puts(a, c->topic);
+    arg_int(a, c->cf_maxbulk);
+    arg_puts(a, c->route.epoch);
     arg_int(a, (int64_t)b->n_acks);
     for (size_t i = 0; i < b->n_acks; i++)
         arg_puts(a, ps->acks[i]);
@@ -194,6 +283,17 @@ static int append_eval(sgs_consumer *c, int32_t p)
         arg_puts(a, sgs_registry_at(c->registry, al->unit)->id);
         arg_put(a, b->arena.data + al->off, al->len);
     }
+    /* forward sequences after the batch: fo, then fi */
+    arg_int(a, (int64_t)b->n_seq_out);
+    for (size_t i = 0; i < b->n_seq_out; i++) {
+        arg_int(a, b->seq_out[i].partition);
+        arg_int(a, b->seq_out[i].next);
+    }
+    arg_int(a, (int64_t)b->n_seq_in);
+    for (size_t i = 0; i < b->n_seq_in; i++) {
+        arg_int(a, b->seq_in[i].partition);
+        arg_int(a, b->seq_in[i].next);
+    }
     /* the identities, group by group */
     for (long i = 0; i < n_ids; i++) {
         const sgs_batch_ident *e = &b->idents[b->order[i]];
@@ -207,6 +307,49 @@ static int append_eval(sgs_consumer *c, int32_t p)
     if (redisAppendCommandArgv(c->redis, (int)a->n, a->argv, a->len) != REDIS_OK)
         return -1;
     return 0;
+}
+
+/* Swaps two batches (their memory goes along). */
+static void swap(sgs_batch *x, sgs_batch *y)
+{
+    sgs_batch t = *x;
+    *x = *y;
+    *y = t;
+}
+
+/* Moves the partition's next batch into `sent`, when there is one that may go:
+ * the closed batch once its forwarded copies are delivered, else the batch
+ * being collected (which waits as the closed one while its copies are in
+ * delivery). 1 moved, 0 nothing to send now. */
+static int promote(sgs_consumer *c, int32_t p)
+{
+    part_state *ps = &c->parts[p];
+    if (ps->sent.n_msgs != 0)
+        return 0;
+    if (ps->closed.n_msgs) {
+        if (sgs_forward_failed(&ps->closed)) {
+            reread(c, p, "a forwarded copy was not delivered");
+            return 0;
+        }
+        if (!sgs_forward_ready(&ps->closed))
+            return 0;
+        swap(&ps->sent, &ps->closed);
+    } else if (ps->batch.n_msgs) {
+        if (!sgs_forward_ready(&ps->batch)) {
+            if (sgs_forward_failed(&ps->batch))
+                reread(c, p, "a forwarded copy was not delivered");
+            else
+                swap(&ps->closed, &ps->batch); /* collecting goes on in a fresh one */
+            return 0;
+        }
+        swap(&ps->sent, &ps->batch);
+    } else {
+        return 0;
+    }
+    c->batch_msgs -= ps->sent.n_msgs;
+    c->sent_msgs += ps->sent.n_msgs;
+    ps->sent.n_acks = ps->n_acks;
+    return 1;
 }
 
 /* Sends one EVALSHA per partition with a batch, pipelined, without reading
@@ -226,26 +369,18 @@ static int send_batches(sgs_consumer *c, int retry)
         c->inflight = v;
         c->cap_inflight = (size_t)c->n_parts + 1;
     }
+    c->batch_full = 0;
+    rd_kafka_poll(c->producer, 0); /* forwarded copies' delivery reports */
     for (int32_t p = 0; p < c->n_parts; p++) {
         part_state *ps = &c->parts[p];
         if (retry) {
             if (ps->sent.n_msgs == 0)
                 continue;
-        } else {
-            sgs_batch tmp;
-            if (ps->batch.n_msgs == 0 || ps->sent.n_msgs != 0)
-                continue;
-            tmp = ps->sent;
-            ps->sent = ps->batch;
-            ps->batch = tmp;
-            c->batch_msgs -= ps->sent.n_msgs;
-            c->sent_msgs += ps->sent.n_msgs;
-            ps->sent.n_acks = ps->n_acks;
+        } else if (!promote(c, p)) {
+            continue;
         }
         if (ps->sent.oom) {
-            sgs_error("partition %" PRId32 ": out of memory building a batch; dropping it", p);
-            sgs_writer_drop(c, p);
-            sgs_parts_seek(c, p, ps->stored);
+            reread(c, p, "out of memory building a batch");
             continue;
         }
         if (append_eval(c, p) != 0) {
@@ -275,6 +410,10 @@ static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
         sgs_warn("partition %" PRId32 ": batch script: unexpected duplicate positions '%.*s'", p,
                  (int)(dlen > 64 ? 64 : dlen), dups);
     sgs_parts_take_acks(ps, b->n_acks);
+    for (size_t i = 0; i < b->n_seq_out; i++)
+        sgs_parts_seq_commit(&ps->fo, b->seq_out[i].partition, b->seq_out[i].next);
+    for (size_t i = 0; i < b->n_seq_in; i++)
+        sgs_parts_seq_commit(&ps->fi, b->seq_in[i].partition, b->seq_in[i].next);
     ps->stored = b->last + 1;
     sgs_parts_store_offset(c, p, ps->stored);
     if (entry && entry->type == REDIS_REPLY_STRING && entry->len > 0)
@@ -336,12 +475,12 @@ static int complete(sgs_consumer *c)
                 continue;
             }
             if (stored < 0) {
-                sgs_warn("partition %" PRId32 ": stored offset %" PRId64
-                         " vanished from Redis (data lost?); continuing from the batch",
-                         p, ps->stored);
-                ps->stored = -1;
-                rc = -1; /* retry the same batch: the fence passes now */
-                c->retry_at = 0;
+                /* Our stored offset is gone: Redis lost this partition's state. */
+                sgs_writer_drop(c, p);
+                sgs_parts_lost(c, p,
+                               "its stored offset vanished from Redis while it was being "
+                               "consumed");
+                rc = -1;
                 continue;
             }
             c->fenced++;
@@ -398,9 +537,18 @@ int sgs_writer_submit(sgs_consumer *c)
 
 int sgs_writer_flush(sgs_consumer *c)
 {
-    if (sgs_writer_submit(c) != 0)
-        return -1;
-    return sgs_writer_settle(c);
+    /* Batches waiting for their forwarded copies' delivery reports are waited
+     * for (bounded: past it they are read again by whoever owns them next). */
+    int64_t deadline = sgs_clock_mono_ms() + 30000;
+    for (;;) {
+        if (sgs_writer_submit(c) != 0 || sgs_writer_settle(c) != 0)
+            return -1;
+        if (c->batch_msgs == 0)
+            return 0;
+        if (sgs_clock_mono_ms() >= deadline)
+            return -1;
+        rd_kafka_poll(c->producer, 10);
+    }
 }
 
 int sgs_writer_quiet(sgs_consumer *c)

@@ -73,6 +73,17 @@ static const struct cfg_key keys[] = {
      "cap of the exponential backoff while Redis is unavailable"},
     {"consumer.reject_payload_max", T_INT, "65536", 256, 100000000,
      "bytes of the original message kept in a reject (longer ones are cut and flagged)"},
+    {"consumer.batch.max_bytes", T_INT, "16777216", 65536, 1073741824,
+     "a batch closes when its alerts, rejects and identities reach this many bytes"},
+    {"consumer.outbox.max_entries", T_INT, "10000", 1, 100000000,
+     "batches of alerts/rejects in delivery at most; at the cap consumption pauses"},
+    {"consumer.outbox.max_bytes", T_INT, "268435456", 65536, 68719476736.0,
+     "bytes of alerts/rejects in delivery at most; at the cap consumption pauses"},
+    {"consumer.route.partitioner", T_STRING, "crc32", 0, 0,
+     "how a unit id maps to the partition that counts it, when sgs first consumes a topic: "
+     "crc32 (librdkafka's default for keyed messages) or murmur2 (the Java client's)"},
+    {"debug.fail_seeks", T_INT, "0", 0, 1000000,
+     "fault tests only: the first N seeks of the consumer fail"},
     {"log.level", T_LOGLEVEL, "info", 0, 0, "debug, info, warning or error"},
 };
 

@@ -76,6 +76,67 @@ int sgs_store_member(char *buf, size_t size, const char *topic, int32_t partitio
     return fits(buf, size, snprintf(buf, size, "%s:%" PRId32, topic, partition));
 }
 
+/* Appends s with the glob characters of SCAN MATCH escaped. -1 when full. */
+static int put_escaped(char *buf, size_t size, size_t *at, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("*?[]\\", *s)) {
+            if (*at + 1 >= size)
+                return -1;
+            buf[(*at)++] = '\\';
+        }
+        if (*at + 1 >= size)
+            return -1;
+        buf[(*at)++] = *s;
+    }
+    buf[*at] = '\0';
+    return 0;
+}
+
+int sgs_store_scan_pattern(char *buf, size_t size, const char *prefix, const char *topic,
+                           const char *suffix)
+{
+    size_t at = 0;
+    if (size == 0)
+        return -1;
+    buf[0] = '\0';
+    if (put_escaped(buf, size, &at, prefix) != 0 || at + 2 >= size)
+        goto cut;
+    buf[at++] = ':';
+    buf[at++] = '{';
+    buf[at] = '\0';
+    if (put_escaped(buf, size, &at, topic) != 0)
+        goto cut;
+    if (at + 3 + strlen(suffix) >= size)
+        goto cut;
+    memcpy(buf + at, ":*}", 3);
+    at += 3;
+    memcpy(buf + at, suffix, strlen(suffix) + 1);
+    return (int)(at + strlen(suffix));
+cut:
+    buf[0] = '\0';
+    return -1;
+}
+
+int32_t sgs_store_key_partition(const char *key, size_t len, const char *prefix, const char *topic,
+                                const char *suffix)
+{
+    size_t np = strlen(prefix), nt = strlen(topic), ns = strlen(suffix), i;
+    int64_t v = 0;
+    if (len < np + 2 + nt + 3 + ns || memcmp(key, prefix, np) != 0 || key[np] != ':' ||
+        key[np + 1] != '{' || memcmp(key + np + 2, topic, nt) != 0 || key[np + 2 + nt] != ':')
+        return -1;
+    i = np + 2 + nt + 1;
+    if (i >= len || key[i] < '0' || key[i] > '9')
+        return -1;
+    while (i < len && key[i] >= '0' && key[i] <= '9' && v <= INT32_MAX)
+        v = v * 10 + (key[i++] - '0');
+    if (v > INT32_MAX || i >= len || key[i] != '}' || len - i - 1 != ns ||
+        memcmp(key + i + 1, suffix, ns) != 0)
+        return -1;
+    return (int32_t)v;
+}
+
 int sgs_store_gkey(char *buf, size_t size, const char *prefix, const char *name, const char *arg)
 {
     return fits(buf, size, snprintf(buf, size, "%s:%s%s", prefix, name, arg ? arg : ""));

@@ -77,17 +77,19 @@ static void add(struct fixture *f, const char *unit, int serial, const char *dec
              "\"uscc\":\"91310110666007217T\"},\"authority\":{\"name\":\"市监局\"},"
              "\"license\":{\"category\":\"普通\",\"content\":\"x\"}}",
              unit, serial, decided, reported);
-    m.partition = 3;
-    m.offset = f->offset++;
+    m.partition = m.origin_partition = 3;
+    m.offset = m.origin_offset = f->offset++;
     m.payload = json;
     m.len = strlen(json);
+    m.copy = 0;
     sgs_record_parse(&f->rules, json, strlen(json), -1, &f->rec);
     sgs_batch_add(&f->b, &f->env, &m, &f->rec);
 }
 
 static void add_raw(struct fixture *f, const char *text)
 {
-    sgs_batch_msg m = {3, f->offset++, text, strlen(text)};
+    sgs_batch_msg m = {3, f->offset, text, strlen(text), 0, 3, f->offset};
+    f->offset++;
     sgs_record_parse(&f->rules, text, strlen(text), 1764547200000LL, &f->rec);
     sgs_batch_add(&f->b, &f->env, &m, &f->rec);
 }
@@ -195,7 +197,7 @@ static void test_reject_payload_cut(void **state)
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     sgs_record_parse(&f->rules, big, strlen(big), -1, &f->rec);
-    sgs_batch_msg m = {1, 42, big, strlen(big)};
+    sgs_batch_msg m = {1, 42, big, strlen(big), 0, 1, 42};
     sgs_batch_reject_json(&f->env, &f->rec, &m, &f->env.tmp);
     j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
     assert_non_null(j);

@@ -17,4 +17,17 @@ uint64_t sgs_hash_seeded(uint64_t seed, const void *p, size_t n);
 /* A 64-bit finaliser (murmur3's fmix64): spreads the bits of a small key. */
 uint64_t sgs_hash_mix64(uint64_t h);
 
+/* CRC-32 (IEEE 802.3, as zlib's crc32 and librdkafka's rd_crc32). */
+uint32_t sgs_hash_crc32(const void *p, size_t n);
+
+/* Kafka's murmur2 (the Java client's default partitioner hashes keys with it). */
+uint32_t sgs_hash_murmur2(const void *p, size_t n);
+
+/* Kafka partitioners for a keyed message, over n partitions (n > 0):
+ * librdkafka's default ("consistent_random" for keyed messages) is
+ * crc32(key) % n; the Java client's (and librdkafka's "murmur2") is
+ * (murmur2(key) & 0x7fffffff) % n. */
+enum sgs_partitioner { SGS_PARTITIONER_CRC32 = 0, SGS_PARTITIONER_MURMUR2 = 1 };
+int32_t sgs_hash_partition(enum sgs_partitioner which, const void *key, size_t len, int32_t n);
+
 #endif

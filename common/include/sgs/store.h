@@ -21,13 +21,19 @@
 #define SGS_STORE_KEY_MAX 512
 
 /* ---- suffixes of partition keys (after the "{topic:partition}" tag) ------ */
-#define SGS_STORE_OFFSET ":offset" /* string: next offset to consume */
-#define SGS_STORE_SEEN   ":seen"   /* hash: identity -> YYYY-MM first counted */
-#define SGS_STORE_DN     ":dn:"    /* + YYYY-MM: string, identities one per line */
-#define SGS_STORE_MONTH  ":m:"     /* + YYYY-MM: hash of counters */
-#define SGS_STORE_DAY    ":d:"     /* + YYYY-MM-DD: hash of counters, expires */
-#define SGS_STORE_LR     ":lr"     /* hash: unit -> 1 while above the late-rate threshold */
-#define SGS_STORE_OUTBOX ":outbox" /* hash: batch end offset -> outbox items */
+#define SGS_STORE_OFFSET  ":offset" /* string: next offset to consume */
+#define SGS_STORE_SEEN    ":seen"   /* hash: identity -> YYYY-MM first counted */
+#define SGS_STORE_DN      ":dn:"    /* + YYYY-MM: string, identities one per line */
+#define SGS_STORE_MONTH   ":m:"     /* + YYYY-MM: hash of counters */
+#define SGS_STORE_DAY     ":d:"     /* + YYYY-MM-DD: hash of counters, expires */
+#define SGS_STORE_LR      ":lr"     /* hash: unit -> 1 while above the late-rate threshold */
+#define SGS_STORE_OUTBOX  ":outbox" /* hash: batch end offset -> outbox items */
+#define SGS_STORE_FWD_OUT ":fo"     /* hash: target partition -> next forward sequence */
+#define SGS_STORE_FWD_IN                                                                           \
+    ":fi" /* hash: source partition -> next sequence expected;                                     \
+             also _epoch (the route's) and _start (first offset) */
+#define SGS_STORE_FI_EPOCH "_epoch"
+#define SGS_STORE_FI_START "_start"
 
 /* Longest "<suffix><arg>" of a partition key (a day bucket). A base
  * "<prefix>:{<topic>:<partition>}" shorter than SGS_STORE_KEY_MAX -
@@ -35,11 +41,12 @@
 #define SGS_STORE_TAIL_MAX (sizeof(SGS_STORE_DAY "YYYY-MM-DD") - 1)
 
 /* ---- global keys (after "<prefix>:") -------------------------------------- */
-#define SGS_STORE_PARTITIONS "partitions"      /* set of "<topic>:<partition>" */
-#define SGS_STORE_SNAPSHOT   "snapshot:"       /* + YYYY-MM + ":v" N / ":latest" */
-#define SGS_STORE_MONTHS     "snapshot:months" /* set of months with a snapshot */
-#define SGS_STORE_CONCEALED  "concealed:"      /* + YYYY-MM: hash identity -> 1 */
-#define SGS_STORE_ALERTS     "alerts"          /* channel: every alert JSON */
+#define SGS_STORE_SNAPSHOT  "snapshot:"       /* + YYYY-MM + ":v" N / ":latest" */
+#define SGS_STORE_MONTHS    "snapshot:months" /* set of months with a snapshot */
+#define SGS_STORE_CONCEALED "concealed:"      /* + YYYY-MM: hash identity -> 1 */
+#define SGS_STORE_ALERTS    "alerts"          /* channel: every alert JSON */
+#define SGS_STORE_ROUTE     "route"           /* string: how records are routed (route.c) */
+#define SGS_STORE_REBUILD   "rebuild"         /* string: a rebuild is running since ... */
 
 /* The value of hashes used as sets (concealed, lr): the field is the member. */
 #define SGS_STORE_MEMBER_VALUE "1"
@@ -102,6 +109,16 @@ int sgs_store_pkey_member(char *buf, size_t size, const char *prefix, const char
                           const char *suffix, const char *arg);
 /* "<topic>:<partition>", the member of the partitions set. */
 int sgs_store_member(char *buf, size_t size, const char *topic, int32_t partition);
+/* A SCAN MATCH pattern for the keys of every partition of a topic ending in
+ * suffix ("" for all of them): "<prefix>:{<topic>:*}<suffix>", with the glob
+ * characters of prefix and topic escaped. */
+int sgs_store_scan_pattern(char *buf, size_t size, const char *prefix, const char *topic,
+                           const char *suffix);
+/* The partition of a key "<prefix>:{<topic>:<partition>}<suffix>" (exactly that
+ * suffix), or -1 when the key is not one. */
+int32_t sgs_store_key_partition(const char *key, size_t len, const char *prefix, const char *topic,
+                                const char *suffix);
+
 /* "<prefix>:<name><arg>" (arg may be NULL). */
 int sgs_store_gkey(char *buf, size_t size, const char *prefix, const char *name, const char *arg);
 /* "<prefix>:snapshot:<month>:v<version>", version < 0: "...:latest". */
