@@ -13,9 +13,8 @@
  *   the jansson-based reader it replaced (kept below, for this test only:
  *   sgs_record_parse_jansson).
  *
- * record.c is included rather than linked so that the old reader can share
- * its rules (static functions) with the new one; the library's record.o is then
- * never pulled into this program. */
+ * The old reader fills the record module's private view (common/src/
+ * record_view.h) and shares the rules (sgs_record_check) with the new one. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -29,7 +28,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "../../common/src/record.c"
+#include "../../common/src/record_view.h"
 
 #include "sgs/calendar.h"
 #include "sgs/jsonscan.h"
@@ -80,7 +79,7 @@ static void jansson_get(const json_t *obj, const char *key, rval *v)
     jansson_rval_set(json_is_object(obj) ? json_object_get(obj, key) : NULL, v);
 }
 
-static void jansson_extract_native(const json_t *root, raw_record *raw)
+static void jansson_extract_native(const json_t *root, record_view *raw)
 {
     const json_t *subject = json_object_get(root, "subject");
     const json_t *authority = json_object_get(root, "authority");
@@ -88,6 +87,7 @@ static void jansson_extract_native(const json_t *root, raw_record *raw)
     const json_t *penalty = json_object_get(root, "penalty");
 
     raw->format = SGS_FORMAT_NATIVE;
+    raw->names = &sgs_record_native_names;
     jansson_get(root, "unit_id", &raw->unit_id);
     jansson_get(root, "kind", &raw->kind);
     jansson_get(root, "doc_no", &raw->doc_no);
@@ -133,17 +133,20 @@ static int jansson_is_national(const json_t *root, int *xk, int *cf)
     return *xk || *cf;
 }
 
-static void jansson_extract_national(const json_t *root, int xk, int cf, raw_record *raw)
+static void jansson_extract_national(const json_t *root, int xk, int cf, record_view *raw)
 {
-    const field_names *f = xk ? &license_names : &penalty_names;
+    const field_names *license_names = &sgs_record_license_names;
+    const field_names *penalty_names = &sgs_record_penalty_names;
+    const field_names *f = xk ? license_names : penalty_names;
 
     raw->format = SGS_FORMAT_NATIONAL;
     raw->national_kind = xk && cf ? SGS_KIND_NONE : xk ? SGS_KIND_LICENSE : SGS_KIND_PENALTY;
+    raw->names = raw->national_kind == SGS_KIND_PENALTY ? penalty_names : license_names;
     jansson_get(root, f->unit_id, &raw->unit_id);
     jansson_get(root, f->unit_name, &raw->unit_name);
     if (xk && cf && raw->unit_id.type != V_STRING && raw->unit_name.type != V_STRING) {
-        jansson_get(root, penalty_names.unit_id, &raw->unit_id);
-        jansson_get(root, penalty_names.unit_name, &raw->unit_name);
+        jansson_get(root, penalty_names->unit_id, &raw->unit_id);
+        jansson_get(root, penalty_names->unit_name, &raw->unit_name);
     }
     jansson_get(root, f->doc_no, &raw->doc_no);
     jansson_get(root, f->decision_date, &raw->decision_date);
@@ -159,11 +162,11 @@ static void jansson_extract_national(const json_t *root, int xk, int cf, raw_rec
     jansson_get(root, f->authority_uscc, &raw->authority_uscc);
     if (raw->national_kind == SGS_KIND_LICENSE) {
         raw->license.type = V_OBJECT;
-        jansson_get(root, license_names.valid_from, &raw->valid_from);
-        jansson_get(root, license_names.valid_to, &raw->valid_to);
+        jansson_get(root, license_names->valid_from, &raw->valid_from);
+        jansson_get(root, license_names->valid_to, &raw->valid_to);
     } else if (raw->national_kind == SGS_KIND_PENALTY) {
         raw->penalty.type = V_OBJECT;
-        jansson_get(root, penalty_names.fine_amount, &raw->fine_amount);
+        jansson_get(root, penalty_names->fine_amount, &raw->fine_amount);
     }
 }
 
@@ -193,28 +196,27 @@ static void sgs_record_parse_jansson(const sgs_rules *rules, const char *buf, si
 {
     json_error_t err;
     json_t *root;
-    raw_record raw;
+    record_view raw;
     int xk, cf;
 
-    reset(out);
+    memset(out, 0, sizeof(*out));
     if (buf == NULL || len == 0) {
-        add_reason(out, CODE_MALFORMED, "", "empty message, expected a JSON object");
-        malformed(out, rules, msg_timestamp_ms);
+        sgs_record_malformed(out, rules, msg_timestamp_ms, "empty message, expected a JSON object");
         return;
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL) {
         char text[JSON_ERROR_TEXT_LENGTH];
-        put_text(text, sizeof(text), err.text, strnlen(err.text, sizeof(err.text)),
-                 sizeof(text) - 1, TEXT_QUOTE);
-        add_reason(out, CODE_MALFORMED, "", "invalid JSON at byte %d (line %d, column %d): %s",
-                   err.position, err.line, err.column, text);
-        malformed(out, rules, msg_timestamp_ms);
+        sgs_record_quote_text(text, sizeof(text), err.text, strnlen(err.text, sizeof(err.text)),
+                              sizeof(text) - 1);
+        sgs_record_malformed(out, rules, msg_timestamp_ms,
+                             "invalid JSON at byte %d (line %d, column %d): %s", err.position,
+                             err.line, err.column, text);
         return;
     }
     if (!json_is_object(root)) {
-        add_reason(out, CODE_MALFORMED, "", "%s, expected an object", jansson_type_text(root));
-        malformed(out, rules, msg_timestamp_ms);
+        sgs_record_malformed(out, rules, msg_timestamp_ms, "%s, expected an object",
+                             jansson_type_text(root));
         json_decref(root);
         return;
     }
@@ -224,7 +226,7 @@ static void sgs_record_parse_jansson(const sgs_rules *rules, const char *buf, si
     } else {
         jansson_extract_native(root, &raw);
     }
-    check_record(rules, &raw, msg_timestamp_ms, out);
+    sgs_record_check(rules, &raw, msg_timestamp_ms, out);
     json_decref(root);
 }
 
