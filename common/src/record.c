@@ -260,6 +260,20 @@ const char *sgs_kind_name(enum sgs_kind kind)
     }
 }
 
+const char *sgs_op_name(enum sgs_op op)
+{
+    switch (op) {
+    case SGS_OP_INSERT:
+        return "insert";
+    case SGS_OP_UPDATE:
+        return "update";
+    case SGS_OP_REVOKE:
+        return "revoke";
+    default:
+        return "";
+    }
+}
+
 static void reset(sgs_record *out)
 {
     /* Field by field would save little: the struct is a few KB and has no

@@ -13,6 +13,7 @@ const key_name sgs_record_native_keys[] = {
     {"authority", TK_AUTHORITY},
     {"reported_at", TK_REPORTED_AT},
     {"decision_date", TK_DECISION_DATE},
+    {"op", TK_OP},
 };
 const size_t sgs_record_native_key_count =
     sizeof(sgs_record_native_keys) / sizeof(sgs_record_native_keys[0]);
@@ -48,6 +49,7 @@ const field_names sgs_record_native_names = {
     .valid_to = "license.valid_to",
     .fine_amount = "penalty.fine_amount",
     .id_type = "",
+    .op = "op",
 };
 
 /* The members of a nested object (token obj, whose value is v) in sub; all 0
@@ -73,6 +75,7 @@ void sgs_record_read_native(reader *rd, const size_t *at, record_view *raw)
     rval_tok(rd, at[TK_DOC_NO], &raw->doc_no);
     rval_tok(rd, at[TK_DECISION_DATE], &raw->decision_date);
     rval_tok(rd, at[TK_REPORTED_AT], &raw->reported_at);
+    rval_tok(rd, at[TK_OP], &raw->op);
 
     rval_tok(rd, subject, &raw->subject);
     nested(rd, subject, &raw->subject, sub);

@@ -216,6 +216,7 @@ static int rval_eq(const rval *v, const char *lit)
 #define CODE_VALIDITY     SGS_REASON_BAD_VALIDITY
 #define CODE_AMOUNT       SGS_REASON_BAD_AMOUNT
 #define CODE_DOCNO        SGS_REASON_BAD_DOC_NO
+#define CODE_OP           SGS_REASON_BAD_OP
 
 __attribute__((format(printf, 4, 0))) static void
 add_reason_v(sgs_record *out, const char *code, const char *field, const char *fmt, va_list ap)
@@ -453,6 +454,11 @@ static void check_subject(sgs_record *out, const field_names *f, const record_vi
     quoted q;
 
     require_string(out, f->subject_name, &raw->subject_name, &raw->subject, f->subject);
+    if (raw->legacy && raw->subject_type.type == V_ABSENT) {
+        add_reason(out, CODE_MISSING, f->subject_type,
+                   "missing (the legacy items have no subject type)");
+        return;
+    }
     if (require_string(out, f->subject_type, &raw->subject_type, &raw->subject, f->subject)) {
         out->subject_type = subject_type_of(&raw->subject_type);
         if (out->subject_type == SGS_SUBJECT_OTHER) {
@@ -528,7 +534,14 @@ static void check_usccs(sgs_record *out, const field_names *f, const record_view
         switch (out->subject_type) {
         case SGS_SUBJECT_LEGAL_PERSON:
             if (!given(v) && (v->type == V_ABSENT || v->type == V_NULL || v->type == V_STRING)) {
-                add_reason(out, CODE_USCC, f->subject_uscc, "required for a legal person");
+                if (raw->old_code_field != NULL) {
+                    add_reason(out, CODE_USCC, f->subject_uscc,
+                               "required for a legal person (%s, a legacy item, is not a "
+                               "credit code)",
+                               raw->old_code_field);
+                } else {
+                    add_reason(out, CODE_USCC, f->subject_uscc, "required for a legal person");
+                }
             } else {
                 check_uscc_optional(out, f->subject_uscc, v);
             }
@@ -751,49 +764,98 @@ static void check_deadline(sgs_record *out, const sgs_rules *rules, const field_
     }
 }
 
+/* A unit by id (ids and alias ids); the placeholder code never names one. */
+static const sgs_unit *unit_by_id(const sgs_rules *rules, const rval *v)
+{
+    if (!given(v) || rules->registry == NULL || sgs_uscc_is_placeholder(v->s, v->len)) {
+        return NULL;
+    }
+    return sgs_registry_find_id(rules->registry, v->s, v->len);
+}
+
+/* A unit by name, alias or id. */
+static const sgs_unit *unit_by_name(const sgs_rules *rules, const rval *v)
+{
+    if (!given(v) || rules->registry == NULL) {
+        return NULL;
+    }
+    return sgs_registry_find(rules->registry, v->s, v->len);
+}
+
+/* National: the unit is the data-source unit, else the deciding organ. */
+static const sgs_unit *national_unit(sgs_record *out, const sgs_rules *rules,
+                                     const record_view *raw)
+{
+    const sgs_unit *u = unit_by_id(rules, &raw->unit_id);
+
+    if (u == NULL) {
+        u = unit_by_name(rules, &raw->unit_name);
+    }
+    if (u == NULL) {
+        u = unit_by_id(rules, &raw->authority_uscc);
+        if (u == NULL) {
+            u = unit_by_name(rules, &raw->authority_name);
+        }
+        out->unit_from_organ = u != NULL;
+    }
+    return u;
+}
+
+/* National unknown_unit: what was given of the source unit, and of the organ. */
+static void national_unknown(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *id = &raw->unit_id, *name = &raw->unit_name;
+    const rval *organ = given(&raw->authority_name) ? &raw->authority_name : &raw->authority_uscc;
+    const char *organ_field = organ == &raw->authority_name ? f->authority_name : f->authority_uscc;
+    char nor[QUOTE_MAX + 64];
+    quoted q1, q2;
+
+    nor[0] = '\0';
+    if (given(organ)) {
+        snprintf(nor, sizeof(nor), ", nor is the deciding organ %s '%s'", organ_field,
+                 quote(&q1, organ->s, organ->len));
+    }
+    if (given(id) && given(name)) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                   "source unit '%s' (%s '%s') is not in the registry%s",
+                   quote(&q1, id->s, id->len), f->unit_name, quote(&q2, name->s, name->len), nor);
+    } else if (given(id)) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "source unit '%s' is not in the registry%s",
+                   quote(&q1, id->s, id->len), nor);
+    } else if (given(name)) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
+                   "source unit '%s' is not in the registry%s", quote(&q2, name->s, name->len),
+                   nor);
+    } else if (id->type != V_ABSENT && id->type != V_NULL && id->type != V_STRING) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "expected a string, got %s%s",
+                   type_name(id->type), nor);
+    } else {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                   "no source unit: %s and %s are missing or empty%s", f->unit_id, f->unit_name,
+                   nor);
+    }
+}
+
 /* Finds the unit; 0, or -1 after adding unknown_unit. */
 static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_names *f,
                         const record_view *raw)
 {
     const rval *id = &raw->unit_id;
-    const rval *name = &raw->unit_name;
-    quoted q1, q2;
+    quoted q1;
 
     if (id->type == V_STRING) {
         put_valid(out->unit_id, sizeof(out->unit_id), id->s, id->len, sizeof(out->unit_id) - 1);
-        if (id->len > 0 && rules->registry != NULL) {
-            out->unit = sgs_registry_find_id(rules->registry, id->s, id->len);
-        }
     }
-    if (out->unit == NULL && raw->format == SGS_FORMAT_NATIONAL && given(name) &&
-        rules->registry != NULL) {
-        out->unit = sgs_registry_find(rules->registry, name->s, name->len);
-    }
+    out->unit =
+        raw->format == SGS_FORMAT_NATIONAL ? national_unit(out, rules, raw) : unit_by_id(rules, id);
     if (out->unit != NULL) {
         /* (the registry checked that its ids are UTF-8 without NUL) */
         put_valid(out->unit_id, sizeof(out->unit_id), out->unit->id, strlen(out->unit->id),
                   sizeof(out->unit_id) - 1);
         return 0;
     }
-
     if (raw->format == SGS_FORMAT_NATIONAL) {
-        if (given(id) && given(name)) {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                       "source unit '%s' (%s '%s') is not in the registry",
-                       quote(&q1, id->s, id->len), f->unit_name, quote(&q2, name->s, name->len));
-        } else if (given(id)) {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                       "source unit '%s' is not in the registry", quote(&q1, id->s, id->len));
-        } else if (given(name)) {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
-                       "source unit '%s' is not in the registry", quote(&q2, name->s, name->len));
-        } else if (id->type != V_ABSENT && id->type != V_NULL && id->type != V_STRING) {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "expected a string, got %s",
-                       type_name(id->type));
-        } else {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                       "no source unit: %s and %s are missing or empty", f->unit_id, f->unit_name);
-        }
+        national_unknown(out, f, raw);
         return -1;
     }
     switch (id->type) {
@@ -816,6 +878,37 @@ static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_nam
     return -1;
 }
 
+/* op (native) or SYNC_STATUS (national): absent, null or blank is insert. */
+static void check_op(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    static const char *const native_ops[] = {"insert", "update", "revoke"};
+    static const char *const national_ops[] = {"I", "U", "D"};
+    const char *const *ops = raw->format == SGS_FORMAT_NATIONAL ? national_ops : native_ops;
+    const rval *v = &raw->op;
+    quoted q;
+    int i;
+
+    out->op = SGS_OP_INSERT;
+    if (v->type == V_ABSENT || v->type == V_NULL) {
+        return;
+    }
+    if (v->type != V_STRING) {
+        add_reason(out, CODE_OP, f->op, "expected a string, got %s", type_name(v->type));
+        return;
+    }
+    if (is_blank(v)) {
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        if (rval_eq(v, ops[i])) {
+            out->op = (enum sgs_op)(SGS_OP_INSERT + i);
+            return;
+        }
+    }
+    add_reason(out, CODE_OP, f->op, "'%s' is not %s, %s or %s", quote(&q, v->s, v->len), ops[0],
+               ops[1], ops[2]);
+}
+
 void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t msg_timestamp_ms,
                       sgs_record *out)
 {
@@ -828,6 +921,7 @@ void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t ms
     /* The rules run for unknown units too, so that the record carries its month,
      * kind and dates; only the unknown_unit reason is kept then (DESIGN §4). */
     check_kind(out, f, raw);
+    check_op(out, f, raw);
     check_doc_no(out, f, raw);
     check_decision_date(out, f, raw);
     check_report_time(out, rules, f, raw, msg_timestamp_ms);

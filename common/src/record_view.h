@@ -43,6 +43,7 @@ typedef struct field_names {
     const char *authority, *authority_name, *authority_uscc;
     const char *valid_from, *valid_to, *fine_amount;
     const char *id_type;
+    const char *op;
 } field_names;
 
 /* The native names (record_native.c), the national licence (XK_) and penalty
@@ -56,7 +57,11 @@ extern const field_names sgs_record_penalty_names;
  * V_OBJECT when the record has that part. */
 typedef struct record_view {
     enum sgs_record_format format;
-    const field_names *names;    /* of this format (and national family) */
+    const field_names *names;    /* of this format (and national family), or names_buf */
+    field_names names_buf;       /* national: the names with the legacy items read */
+    int legacy;                  /* national: some item has a legacy name (record.h) */
+    const char *old_code_field;  /* national: a legacy subject code item present
+                                    (organisation, registration, tax), else NULL */
     enum sgs_kind national_kind; /* national: from the field family, NONE when both */
     rval unit_id;                /* native unit_id; national *_LYDWDM / CF_SJLYDM */
     rval unit_name;              /* national XK_LYDW / CF_SJLY */
@@ -67,6 +72,7 @@ typedef struct record_view {
     rval authority, authority_name, authority_uscc;
     rval valid_from, valid_to;
     rval fine_amount;
+    rval op; /* native op, national SYNC_STATUS */
 } record_view;
 
 /* ------------------------------------------------------------------------ */
@@ -102,6 +108,9 @@ enum top_key {
     TK_AUTHORITY,
     TK_LICENSE,
     TK_PENALTY,
+    TK_OP,
+    /* national, both families */
+    TK_SYNC_STATUS,
     /* national, licences */
     TK_XK_WSH,
     TK_XK_LYDWDM,
@@ -129,6 +138,19 @@ enum top_key {
     TK_CF_CFJG,
     TK_CF_CFJGDM,
     TK_CF_NR_FK,
+    /* national, legacy item names (record.h) */
+    TK_XK_XDR,
+    TK_XK_XDR_SFZ,
+    TK_XK_XZJG,
+    TK_XK_JZQ,
+    TK_XK_XDR_ZDM,
+    TK_XK_XDR_GSDJ,
+    TK_XK_XDR_SWDJ,
+    TK_CF_XDR_SFZ,
+    TK_CF_XZJG,
+    TK_CF_XDR_ZDM,
+    TK_CF_XDR_GSDJ,
+    TK_CF_XDR_SWDJ,
     TK_COUNT
 };
 
