@@ -30,6 +30,40 @@ static json_t *unit_counts(const struct gunit *gu)
                      (json_int_t)gu->penalties);
 }
 
+/* What the options of the extra stream add; nothing without them (so the
+ * file stays what it was). */
+static void add_extras(const struct gen *g, json_t *root, json_t *units)
+{
+    static const char *const key_names[] = {"unit", "none", "alias", "name", "mixed"};
+    int changes = g->o.updates > 0 || g->o.revokes > 0, organ = g->o.by_organ > 0;
+    long updates = 0, revoked = 0, from_organ = 0;
+
+    for (size_t i = 0; i < g->n_units; i++) {
+        const struct gunit *gu = &g->units[i];
+        json_t *u = json_object_get(units, gu->u->id);
+        if (changes) {
+            json_object_set_new(u, "updates", json_integer(gu->updates));
+            json_object_set_new(u, "revoked", json_integer(gu->revoked));
+        }
+        if (organ)
+            json_object_set_new(u, "from_organ", json_integer(gu->from_organ));
+        updates += gu->updates;
+        revoked += gu->revoked;
+        from_organ += gu->from_organ;
+    }
+    if (changes) {
+        json_object_set_new(root, "updates", json_integer(updates));
+        json_object_set_new(root, "revoked", json_integer(revoked));
+        json_object_set_new(root, "unknown_record", json_integer((json_int_t)g->n_phantoms));
+    }
+    if (organ)
+        json_object_set_new(root, "from_organ", json_integer(from_organ));
+    if (g->o.resend_other_key > 0)
+        json_object_set_new(root, "resent_other_key", json_integer(g->o.resend_other_key));
+    if (g->o.key != KEY_UNIT)
+        json_object_set_new(root, "key", json_string(key_names[g->o.key]));
+}
+
 int gen_expect_write(const struct gen *g, char *errstr, size_t errstr_size)
 {
     json_t *root = json_object(), *units = json_object(), *gaps = json_object(),
@@ -88,10 +122,13 @@ int gen_expect_write(const struct gen *g, char *errstr, size_t errstr_size)
     json_object_set_new(root, "units", units);
     json_object_set_new(root, "unattributed", json_integer(g->o.unknown));
     json_object_set_new(root, "malformed", json_integer(g->o.malformed));
-    json_object_set_new(root, "rejects", json_integer(invalid + g->o.malformed + g->o.unknown));
+    json_object_set_new(
+        root, "rejects",
+        json_integer(invalid + g->o.malformed + g->o.unknown + (json_int_t)g->n_phantoms));
     json_object_set_new(root, "late_alerts", json_integer(late));
     json_object_set_new(root, "gaps", gaps);
     json_object_set_new(root, "doc_nos", docs);
+    add_extras(g, root, units);
     if (json_dump_file(root, g->o.expect, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
         snprintf(errstr, errstr_size, "%s: cannot write: %s", g->o.expect, strerror(errno));
         json_decref(root);

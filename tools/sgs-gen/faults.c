@@ -165,7 +165,8 @@ void gen_faults_render_malformed(const struct gen *g, sgs_buf *b, const struct e
     case 1: { /* a real event cut short */
         sgs_buf tmp = SGS_BUF_INIT;
         size_t cut;
-        gen_native_render(g, &tmp, &g->recs[e->rec], rng_next(&r), 0, 0);
+        struct render m = {rng_next(&r), EV_RECORD, 0, 0, 0, NULL};
+        gen_native_render(g, &tmp, &g->recs[e->rec], &m);
         cut = 10 + rng_below(&r, (uint32_t)(tmp.len - 11));
         while (cut > 1 && ((unsigned char)tmp.data[cut] & 0xC0) == 0x80)
             cut--;
@@ -176,7 +177,8 @@ void gen_faults_render_malformed(const struct gen *g, sgs_buf *b, const struct e
     default:
         if (rng_chance(&r, 0.6)) {
             bputc(b, '[');
-            gen_native_render(g, b, &g->recs[e->rec], rng_next(&r), 0, 0);
+            struct render m = {rng_next(&r), EV_RECORD, 0, 0, 0, NULL};
+            gen_native_render(g, b, &g->recs[e->rec], &m);
             bputc(b, ']');
         } else {
             bputs(b, rng_chance(&r, 0.5) ? "[]" : "[1,2,3]");
@@ -185,15 +187,15 @@ void gen_faults_render_malformed(const struct gen *g, sgs_buf *b, const struct e
     }
 }
 
-/* Re-sent valid records that have reported_at: later the same month, under
- * the same key, often spelt another way. */
-int gen_faults_plan_duplicates(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size)
+/* Valid records that have reported_at, re-sent later the same month; r is the
+ * stream they are drawn from, other_key whether under another key. */
+static int plan_resends(struct gen *g, rng *r, long count, int other_key, int64_t month_end,
+                        const char *opt, char *errstr, size_t errstr_size)
 {
-    rng *r = &g->plan;
     uint32_t *orig;
     size_t n_orig = 0;
 
-    if (g->o.duplicates <= 0)
+    if (count <= 0)
         return 0;
     orig = malloc((g->n_recs ? g->n_recs : 1) * sizeof(uint32_t));
     for (size_t i = 0; i < g->n_recs; i++)
@@ -201,23 +203,34 @@ int gen_faults_plan_duplicates(struct gen *g, int64_t month_end, char *errstr, s
             orig[n_orig++] = (uint32_t)i;
     if (n_orig == 0) {
         free(orig);
-        snprintf(errstr, errstr_size, "--duplicates: no valid record with reported_at to re-send");
+        snprintf(errstr, errstr_size, "%s: no valid record with reported_at to re-send", opt);
         return -1;
     }
-    for (long k = 0; k < g->o.duplicates; k++) {
-        struct ev *e = &g->evs[g->n_evs];
+    for (long k = 0; k < count; k++) {
         uint32_t i = orig[rng_below(r, (uint32_t)n_orig)];
-        const struct rec *o = &g->recs[i];
-        e->type = EV_DUPLICATE;
-        e->rec = i;
-        /* re-sent later the same month, often spelt another way */
-        e->ts = o->report_ts + (int64_t)(rng_unit(r) * (double)(month_end - o->report_ts));
-        e->vseed = rng_chance(r, 0.3) ? o->seed ^ 0xD1B54A32D192ED03ULL : rng_next(r);
-        e->seq = (uint32_t)g->n_evs++;
+        struct rec *o = &g->recs[i];
+        gen_events_add_resend(g, r, i, EV_DUPLICATE, month_end)->other_key = (uint8_t)other_key;
+        o->resent = 1;
         g->units[o->unit].duplicates++;
     }
     free(orig);
     return 0;
+}
+
+/* Duplicates: under the same key (so in the same partition), often spelt
+ * another way. */
+int gen_faults_plan_duplicates(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size)
+{
+    return plan_resends(g, &g->plan, g->o.duplicates, 0, month_end, "--duplicates", errstr,
+                        errstr_size);
+}
+
+/* --resend-other-key: duplicates under another key than their original's
+ * (keys.c), from the extra stream. */
+int gen_faults_plan_resends(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size)
+{
+    return plan_resends(g, &g->extra, g->o.resend_other_key, 1, month_end, "--resend-other-key",
+                        errstr, errstr_size);
 }
 
 void gen_faults_plan_malformed(struct gen *g, int64_t month_start, int64_t month_end)

@@ -17,7 +17,17 @@
  *   not, the only holes are the ones --gaps asked for;
  * - a duplicate re-sends a valid record that has reported_at, later in the stream,
  *   under the same key (so in the same partition), often with another spelling of
- *   its document number; counts are per report month, which is the same.
+ *   its document number; counts are per report month, which is the same. One of
+ *   --resend-other-key goes under another key: whichever copy a consumer reads
+ *   first is the record, the other the duplicate, and the counts are the same;
+ * - an update or revoke (--updates, --revokes) re-sends a valid record that has
+ *   reported_at, later the same month and under its key, so it follows its
+ *   original in one partition (keyless ones are placed in one partition by the
+ *   generator); a revoked decision is re-sent no other way. Revokes of decisions
+ *   never generated carry serials no record has;
+ * - a record of --national-by-organ is valid, of a unit whose authority's code or
+ *   name finds it in the registry the way a national reader looks (the code,
+ *   else the name), and written without its source unit.
  * - every message produced carries a Kafka timestamp inside the month (its send
  *   time), so messages without a usable reported_at (malformed ones, the
  *   --no-reported-at share) fall into the month too; --no-timestamps leaves the
@@ -28,7 +38,33 @@
  *
  * Same seed, same bytes: every random choice comes from one of the streams
  * below in a fixed order (the plan's stream, then each record's own), so the
- * order in which main.c calls the stages is part of the output.
+ * order in which main.c calls the stages is part of the output. --key,
+ * --updates, --revokes, --national-by-organ and --resend-other-key draw from an
+ * extra stream of their own (struct gen), and add nothing when not given: the
+ * output without them is what it was before they existed.
+ *
+ * The expectation file (--expect), JSON, what a correct consumer counts:
+ *   month, messages     the month; messages written or produced
+ *   units               per registry unit: records (first reports), late,
+ *                       invalid, duplicates (re-sends of decisions already
+ *                       seen, --resend-other-key ones included), licenses,
+ *                       penalties; with --updates or --revokes also updates and
+ *                       revoked; with --national-by-organ also from_organ
+ *                       (records whose unit is their deciding organ)
+ *   unattributed        unknown_unit rejects
+ *   malformed           malformed_json rejects
+ *   rejects             invalid + malformed + unattributed + unknown_record
+ *   late_alerts         one per late record
+ *   gaps                per unit: [{kind, year, missing: [serial, ...]}]
+ *   doc_nos             per unit: a few normalised document numbers sent
+ *   updates, revoked, unknown_record   totals, with --updates or --revokes
+ *                       (unknown_record: revokes of decisions never generated)
+ *   from_organ          total, with --national-by-organ
+ *   resent_other_key    with --resend-other-key: duplicates under another key
+ *   key                 the --key mode, when it is not unit
+ * The lines of --out carry "_kafka_timestamp_ms" where a record has no
+ * reported_at, and "_kafka_key" (the key, or null) with --key or
+ * --resend-other-key; a consumer reads them as unknown extra fields.
  *
  * The files, one job each:
  *   main.c       the run: configuration, registry, calendar, the stages in order
@@ -42,10 +78,13 @@
  *   fields.c     a record's fields from its own seed: subject, identifiers,
  *                licence or penalty content
  *   faults.c     what a consumer must refuse or see through: invalid records,
- *                unknown units, malformed messages, duplicates, gaps
- *   events.c     the stream: one event per message, in send order, its text and key
+ *                unknown units, malformed messages, duplicates (also under
+ *                another key), gaps
+ *   events.c     the stream: one event per message, in send order, and its text
+ *   keys.c       message keys (--key, --resend-other-key) and placed partitions
+ *   changes.c    updates and revokes (--updates, --revokes)
  *   native.c     the native writer (DESIGN §3)
- *   national.c   the national writer (DOMAIN §5)
+ *   national.c   the national writer (DOMAIN §5), --national-by-organ
  *   expect.c     the expectation file (--expect)
  *   jsonl.c      the JSONL file (--out)
  *   produce.c    producing to Kafka (--produce) */
@@ -319,10 +358,14 @@ struct gunit {
     double weight, lic_share, late_prop;
     char auth_name[160];
     char auth_uscc[19];
-    char prefix[3][96]; /* indexed by kind */
-    char place[64];     /* place name used in subject names */
+    char prefix[3][96];   /* indexed by kind */
+    char place[64];       /* place name used in subject names */
+    const char *alias_id; /* an alias of the registry that is an id of this unit, or NULL */
+    int organ_ok;         /* national readers find this unit by its authority (the organ) */
+    int organ_by_name;    /* ... by the authority's name (its code names no unit) */
     /* expectation */
     long records, late, invalid, duplicates, licenses, penalties;
+    long updates, revoked, from_organ;
 };
 
 enum rule {
@@ -352,18 +395,26 @@ struct rec {
     uint8_t late;
     uint8_t national;
     uint8_t no_reported;
-    uint8_t foreign; /* unit not in the registry */
+    uint8_t foreign;  /* unit not in the registry */
+    uint8_t by_organ; /* national without its source unit: the organ is the unit */
+    uint8_t resent;   /* re-sent (duplicate, update, other key): never revoked */
+    uint8_t changed;  /* has an update or revoke: all its messages in one partition */
+    uint8_t phantom;  /* a decision never generated, only revoked (unknown_record) */
 };
 
-enum ev_type { EV_RECORD, EV_DUPLICATE, EV_MALFORMED };
+enum ev_type { EV_RECORD, EV_DUPLICATE, EV_MALFORMED, EV_UPDATE, EV_REVOKE };
 
 struct ev {
     int64_t ts; /* send time, Unix seconds */
     uint64_t vseed;
     uint32_t seq;
-    uint32_t rec; /* record index (EV_RECORD, EV_DUPLICATE) */
+    uint32_t rec; /* record index (all but EV_MALFORMED) */
     uint8_t type;
+    uint8_t other_key; /* EV_DUPLICATE: under another key than its original */
 };
+
+/* How messages are keyed (--key). */
+enum key_mode { KEY_UNIT, KEY_NONE, KEY_ALIAS, KEY_NAME, KEY_MIXED };
 
 struct foreign_id {
     char id[19];
@@ -397,6 +448,8 @@ struct opts {
     const char *expect;
     double no_reported_share;
     int no_timestamps;
+    enum key_mode key;
+    long updates, revokes, by_organ, resend_other_key;
 };
 
 #define DL_BEFORE 120 /* days of deadlines cached before the month */
@@ -420,6 +473,7 @@ struct gen {
     struct rec *recs;
     size_t n_recs;     /* registry records */
     size_t n_all_recs; /* + foreign ones after them */
+    size_t n_phantoms; /* + decisions never generated (revoked only) after those */
     struct foreign_id *foreign;
     size_t n_foreign;
 
@@ -437,6 +491,12 @@ struct gen {
 
     long n_late;
     double day_cum[31]; /* cumulative report-day weights of the month */
+
+    /* The stream of the choices of --updates, --revokes, --national-by-organ
+     * and --resend-other-key, apart from the plan's: without them the plan's
+     * stream and so the output stay what they were; with them the same records
+     * are planned, and only what they ask for is added. */
+    rng extra;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -532,6 +592,7 @@ int gen_faults_pick_gaps(struct gen *g, const struct serial_group *groups, size_
                          struct gap_pick **gp, char *errstr, size_t errstr_size);
 void gen_faults_plan_unknown(struct gen *g);
 int gen_faults_plan_duplicates(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size);
+int gen_faults_plan_resends(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size);
 void gen_faults_plan_malformed(struct gen *g, int64_t month_start, int64_t month_end);
 void gen_faults_render_malformed(const struct gen *g, sgs_buf *b, const struct ev *e);
 /* Replaces the check character (position 17) by another one of alphabet. */
@@ -539,14 +600,47 @@ void gen_faults_bad_check(char *code, const char *alphabet);
 
 /* events.c */
 int gen_events_plan(struct gen *g, char *errstr, size_t errstr_size);
-void gen_events_render(const struct gen *g, sgs_buf *b, const struct ev *e, int ts_field);
-const char *gen_events_key(const struct gen *g, const struct ev *e);
+/* Adds an event re-sending record i (type EV_DUPLICATE, EV_UPDATE or
+ * EV_REVOKE) later the same month, drawn from r. */
+struct ev *gen_events_add_resend(struct gen *g, rng *r, uint32_t i, uint8_t type,
+                                 int64_t month_end);
+/* The text of event e; jsonl: with the extras of the JSONL file. */
+void gen_events_render(const struct gen *g, sgs_buf *b, const struct ev *e, int jsonl);
+
+/* keys.c */
+/* The key of event e (NULL: no key). */
+const char *gen_keys_of(const struct gen *g, const struct ev *e);
+/* Whether JSONL lines carry "_kafka_key" (keys other than the unit id). */
+int gen_keys_in_jsonl(const struct gen *g);
+/* The partition of e among n_partitions, or -1 to leave it to librdkafka: a
+ * keyless message of a decision with an update or revoke goes to one partition
+ * chosen from the decision, so that they follow it. */
+int gen_keys_partition(const struct gen *g, const struct ev *e, int n_partitions);
+
+/* changes.c: updates, revokes, revokes of decisions never generated */
+long gen_changes_phantoms(long revokes);
+int gen_changes_plan(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size);
+
+/* How one message of a record is written. */
+struct render {
+    uint64_t vseed; /* the spelling of its document number */
+    uint8_t type;   /* the event's (enum ev_type): EV_UPDATE and EV_REVOKE write their op */
+    int with_ts;    /* "_kafka_timestamp_ms": ts_ms (JSONL, a record without reported_at) */
+    int64_t ts_ms;
+    int with_key; /* "_kafka_key": key, null when NULL (JSONL with --key) */
+    const char *key;
+};
 
 /* native.c, national.c */
-void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc, uint64_t vseed,
-                       int with_ts_field, int64_t ts_ms);
-void gen_national_render(const struct gen *g, sgs_buf *b, const struct rec *rc, uint64_t vseed,
-                         int with_ts_field, int64_t ts_ms);
+void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
+                       const struct render *m);
+void gen_national_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
+                         const struct render *m);
+/* --national-by-organ: records written without their source unit. */
+int gen_national_plan_by_organ(struct gen *g, char *errstr, size_t errstr_size);
+/* events.c: what follows a record's own items: op (native "op", national
+ * "SYNC_STATUS") for updates and revokes, then the JSONL extras. */
+void gen_events_put_extras(sgs_buf *b, const struct render *m, int national, int *first);
 
 /* expect.c */
 void gen_expect_count(struct gen *g);

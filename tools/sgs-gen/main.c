@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sgs/hash.h"
 #include "sgs/log.h"
 
 extern char **environ;
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
     if (!g.o.have_seed)
         g.o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     g.plan.s = g.o.seed;
+    g.extra.s = sgs_hash_mix64(g.o.seed ^ 0x6578747261ULL); /* "extra" */
 
     rc = EXIT_USAGE;
     if (sgs_month_parse(g.o.month, &y, &m) != 0) {
@@ -128,12 +130,14 @@ int main(int argc, char **argv)
     }
 
     gen_units_setup(&g);
+    g.n_phantoms = (size_t)gen_changes_phantoms(g.o.revokes);
     if (gen_plan(&g, errstr, sizeof(errstr)) != 0) {
         sgs_error("%s", errstr);
         goto out;
     }
     gen_faults_plan_unknown(&g);
-    if (gen_events_plan(&g, errstr, sizeof(errstr)) != 0) {
+    if (gen_national_plan_by_organ(&g, errstr, sizeof(errstr)) != 0 ||
+        gen_events_plan(&g, errstr, sizeof(errstr)) != 0) {
         sgs_error("%s", errstr);
         goto out;
     }
@@ -163,6 +167,12 @@ int main(int argc, char **argv)
                 g.o.month, g.n_evs, g.n_recs, g.n_late, g.o.invalid, g.o.duplicates, g.o.malformed,
                 g.o.unknown, g.o.gaps, g.o.out ? g.o.out : "stdout", gen_now_seconds() - t0,
                 g.o.seed);
+        if (g.o.updates || g.o.revokes || g.o.by_organ || g.o.resend_other_key)
+            fprintf(stderr,
+                    "sgs-gen: %s: also %ld updates, %ld revokes (+%zu of decisions never "
+                    "generated), %ld by organ, %ld duplicates under another key\n",
+                    g.o.month, g.o.updates, g.o.revokes, g.n_phantoms, g.o.by_organ,
+                    g.o.resend_other_key);
     }
     rc = 0;
 out:

@@ -7,8 +7,8 @@
 static const char *const subj_type_native[] = {"legal_person", "individual_business",
                                                "natural_person"};
 
-void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc, uint64_t vseed,
-                       int with_ts_field, int64_t ts_ms)
+void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
+                       const struct render *msg)
 {
     struct content c;
     char buf[512];
@@ -24,7 +24,7 @@ void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc, ui
     jkv(b, "kind", rc->kind == KIND_LICENSE ? "license" : "penalty", &first);
     jkv(b, "unit_id", gen_units_rec_id(g, rc), &first);
     jkey(b, "doc_no", &first);
-    gen_serials_put_doc(g, b, rc, vseed);
+    gen_serials_put_doc(g, b, rc, msg->vseed);
     if (rc->rule == R_BAD_DATE) {
         int y, m, d;
         static const char *const bad_md[] = {"02-30", "02-31", "04-31", "06-31",
@@ -129,9 +129,6 @@ void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc, ui
     } else {
         bputs(b, "null");
     }
-    if (with_ts_field) {
-        jkey(b, "_kafka_timestamp_ms", &first);
-        sgs_buf_put_i64(b, ts_ms);
-    }
+    gen_events_put_extras(b, msg, 0, &first);
     bputc(b, '}');
 }

@@ -126,7 +126,8 @@ int gen_plan(struct gen *g, char *errstr, size_t errstr_size)
 
     g->n_recs = (size_t)n_records;
     g->n_all_recs = g->n_recs + (size_t)g->o.unknown;
-    g->recs = calloc(g->n_all_recs ? g->n_all_recs : 1, sizeof(struct rec));
+    g->recs = calloc(g->n_all_recs + g->n_phantoms ? g->n_all_recs + g->n_phantoms : 1,
+                     sizeof(struct rec));
     {
         size_t k = 0;
         for (size_t u = 0; u < g->n_units; u++)

@@ -185,6 +185,24 @@ static void setup_unit(struct gen *g, struct gunit *gu)
     gu->late_prop = rng_chance(&r, 0.33) ? 0.02 : exp(0.9 * rng_normal(&r));
 }
 
+/* How readers find the unit other than by its id: an alias id (--key alias),
+ * and its authority as the deciding organ (--national-by-organ), looked up as
+ * a national reader does: by the organ's code, else by its name. */
+static void other_names(const struct gen *g, struct gunit *gu)
+{
+    const sgs_unit *u = gu->u, *by_id, *by_name;
+
+    for (size_t i = 0; i < u->n_aliases && !gu->alias_id; i++)
+        if (sgs_registry_find_id(g->reg, u->aliases[i], strlen(u->aliases[i])) == u)
+            gu->alias_id = u->aliases[i];
+    by_id = sgs_uscc_is_placeholder(gu->auth_uscc, strlen(gu->auth_uscc))
+                ? NULL
+                : sgs_registry_find_id(g->reg, gu->auth_uscc, strlen(gu->auth_uscc));
+    by_name = sgs_registry_find(g->reg, gu->auth_name, strlen(gu->auth_name));
+    gu->organ_ok = by_id == u || (by_id == NULL && by_name == u);
+    gu->organ_by_name = by_name == u;
+}
+
 void gen_units_setup(struct gen *g)
 {
     size_t n_city = 0, n_county = 0;
@@ -195,6 +213,7 @@ void gen_units_setup(struct gen *g)
     for (size_t i = 0; i < g->n_units; i++) {
         g->units[i].u = sgs_registry_at(g->reg, i);
         setup_unit(g, &g->units[i]);
+        other_names(g, &g->units[i]);
         if (g->units[i].is_city) {
             n_city++;
             w_city += g->units[i].weight;
