@@ -26,8 +26,9 @@
 /* ------------------------------------------------------------------------ */
 /* Member lookup                                                             */
 
-#define KEY_MAX   16  /* at least the longest name a reader lists */
-#define KEY_SLOTS 128 /* a power of two, well above the number of names */
+#define KEY_MAX   16              /* at least the longest name a reader lists */
+#define KEY_BITS  8               /* a slot is the top KEY_BITS bits of the hash */
+#define KEY_SLOTS (1 << KEY_BITS) /* well above the number of names (48) */
 
 /* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and 8-15, zero
  * padded: the same words and length mean the same key. */
@@ -62,7 +63,7 @@ static void key_words_of(const char *s, size_t n, key_words *k)
 static size_t key_slot(const key_table *t, const key_words *k)
 {
     uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * t->mul;
-    return (size_t)(h >> 57) & (KEY_SLOTS - 1);
+    return (size_t)(h >> (64 - KEY_BITS));
 }
 
 /* Fills t with the names, hashed with multiplier mul: 0, or -1 when two of
@@ -92,8 +93,8 @@ static void key_table_build(key_table *t, const key_name *names, size_t count)
     uint64_t mul = 0x9E3779B97F4A7C15ULL;
 
     /* Odd multipliers from a fixed sequence until one separates the names. The
-     * names are fixed, so this always ends the same way (after 89 tries for the
-     * top-level names, at once for the others). */
+     * names are fixed, so this always ends the same way (after 111 tries for the
+     * 48 top-level names, at once for the others). */
     while (key_table_try(t, names, count, mul) != 0) {
         mul = (mul * 6364136223846793005ULL + 1442695040888963407ULL) | 1;
     }
@@ -395,7 +396,7 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
                              json_type_text((enum sgs_json_type)rd->tok[0].type));
         return;
     }
-    memset(&raw, 0, sizeof(raw));
+    memset(&raw, 0, VIEW_CLEAR);
     extract(rd, &raw);
     if (rd->oom) {
         sgs_record_malformed(out, rules, msg_timestamp_ms, "out of memory reading the message");

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "sgs/jsonscan.h"
@@ -58,7 +59,6 @@ extern const field_names sgs_record_penalty_names;
 typedef struct record_view {
     enum sgs_record_format format;
     const field_names *names;    /* of this format (and national family), or names_buf */
-    field_names names_buf;       /* national: the names with the legacy items read */
     int legacy;                  /* national: some item has a legacy name (record.h) */
     const char *old_code_field;  /* national: a legacy subject code item present
                                     (organisation, registration, tax), else NULL */
@@ -73,7 +73,13 @@ typedef struct record_view {
     rval valid_from, valid_to;
     rval fine_amount;
     rval op; /* native op, national SYNC_STATUS */
+    /* Last, and not cleared for a message (VIEW_CLEAR): national, the family's
+     * names with those of the legacy items read, when there are any. */
+    field_names names_buf;
 } record_view;
+
+/* The bytes of a view a reader expects zero. */
+#define VIEW_CLEAR offsetof(record_view, names_buf)
 
 /* ------------------------------------------------------------------------ */
 /* Reading (record.c): what the format readers use                           */
