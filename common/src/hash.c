@@ -3,15 +3,19 @@
 
 #include <string.h>
 
-uint64_t sgs_hash_fnv1a(const void *p, size_t n)
+uint64_t sgs_hash_fnv1a_from(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = 14695981039346656037ULL;
     for (size_t i = 0; i < n; i++) {
         h ^= s[i];
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+uint64_t sgs_hash_fnv1a(const void *p, size_t n)
+{
+    return sgs_hash_fnv1a_from(SGS_HASH_FNV1A_BASIS, p, n);
 }
 
 uint64_t sgs_hash_mix64(uint64_t h)

@@ -7,6 +7,7 @@
 #include "sgs/registry.h"
 
 #include "sgs/buf.h"
+#include "sgs/hash.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -57,24 +58,13 @@ static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* FNV-1a, 64 bit. */
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static const struct entry *table_get(const sgs_registry *reg, const char *key, size_t len)
 {
     if (reg->table_cap == 0) {
         return NULL;
     }
     size_t mask = reg->table_cap - 1;
-    for (size_t i = (size_t)hash_bytes(key, len) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)sgs_hash_fnv1a(key, len) & mask;; i = (i + 1) & mask) {
         const struct entry *e = &reg->table[i];
         if (e->key == NULL) {
             return NULL;
@@ -88,7 +78,7 @@ static const struct entry *table_get(const sgs_registry *reg, const char *key, s
 static void table_put_slot(struct entry *table, size_t cap, const struct entry *e)
 {
     size_t mask = cap - 1;
-    size_t i = (size_t)hash_bytes(e->key, e->len) & mask;
+    size_t i = (size_t)sgs_hash_fnv1a(e->key, e->len) & mask;
     while (table[i].key != NULL) {
         i = (i + 1) & mask;
     }

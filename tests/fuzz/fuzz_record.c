@@ -56,7 +56,7 @@ static int known_code(const char *code)
         SGS_REASON_MALFORMED_JSON, SGS_REASON_UNKNOWN_UNIT, SGS_REASON_MISSING_FIELD,
         SGS_REASON_BAD_KIND,       SGS_REASON_BAD_DATE,     SGS_REASON_FUTURE_DECISION,
         SGS_REASON_BAD_USCC,       SGS_REASON_BAD_ID_NO,    SGS_REASON_BAD_VALIDITY,
-        SGS_REASON_BAD_AMOUNT,     SGS_REASON_BAD_DOC_NO,
+        SGS_REASON_BAD_AMOUNT,     SGS_REASON_BAD_DOC_NO,   SGS_REASON_BAD_OP,
     };
 
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -187,6 +187,10 @@ static void check_unit_identity(const sgs_record *r)
     FUZZ_CHECK((int)r->subject_type >= SGS_SUBJECT_NONE &&
                (int)r->subject_type <= SGS_SUBJECT_OTHER);
     FUZZ_CHECK(r->format == SGS_FORMAT_NATIVE || r->format == SGS_FORMAT_NATIONAL);
+    FUZZ_CHECK((int)r->op >= SGS_OP_INSERT && (int)r->op <= SGS_OP_REVOKE);
+    /* Only a national record's unit comes from its organ, and then it is known. */
+    if (r->unit_from_organ)
+        FUZZ_CHECK(r->format == SGS_FORMAT_NATIONAL && r->unit != NULL);
 
     /* The unit is known exactly for valid and invalid records. */
     if (r->status == SGS_RECORD_VALID || r->status == SGS_RECORD_INVALID) {
@@ -282,6 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK((rec_c.status == SGS_RECORD_UNKNOWN_UNIT) ==
                (rec_a.status == SGS_RECORD_UNKNOWN_UNIT));
     FUZZ_CHECK(rec_c.kind == rec_a.kind && rec_c.format == rec_a.format &&
-               rec_c.unit == rec_a.unit && rec_c.has_identity == rec_a.has_identity);
+               rec_c.unit == rec_a.unit && rec_c.has_identity == rec_a.has_identity &&
+               rec_c.op == rec_a.op && rec_c.unit_from_organ == rec_a.unit_from_organ);
     return 0;
 }

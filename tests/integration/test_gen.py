@@ -173,6 +173,8 @@ SUBJ_NATIONAL = {"法人及非法人组织": "legal_person", "个体工商户": 
 def to_record(obj):
     """National items to the native shape (the adapter of DESIGN §3)."""
     if not any(k.startswith(("XK_", "CF_")) for k in obj):
+        obj = dict(obj)
+        obj.setdefault("op", None)
         return obj, "native"
     lic = any(k.startswith("XK_") for k in obj)
     p = "XK_" if lic else "CF_"
@@ -189,6 +191,8 @@ def to_record(obj):
                     "uscc": obj.get(p + "XDR_SHXYM"), "id_no": obj.get(p + "XDR_ZJHM")},
         "authority": {"name": obj.get("XK_XKJG" if lic else "CF_CFJG"),
                       "uscc": obj.get("XK_XKJGDM" if lic else "CF_CFJGDM")},
+        "op": {"I": "insert", "U": "update", "D": "revoke"}.get(obj.get("SYNC_STATUS"),
+                                                                obj.get("SYNC_STATUS")),
     }
     if "reported_at" in obj:
         rec["reported_at"] = obj["reported_at"]
@@ -236,8 +240,8 @@ def quality(rec, report_day, ts_ms_used):
         bad.add("bad_uscc")
     if st == "natural_person" and us is not None and not uscc_ok(us):
         bad.add("bad_uscc")
-    if not uscc_ok(auth.get("uscc")):
-        bad.add("bad_uscc")
+    if auth.get("uscc") is not None and not uscc_ok(auth.get("uscc")):
+        bad.add("bad_uscc")  # checked when given (sgs/record.h)
     if st == "natural_person" and subj.get("id_no") is not None and not idno_ok(subj.get("id_no")):
         bad.add("bad_id_no")
     lic = rec.get("license")
@@ -259,17 +263,42 @@ def quality(rec, report_day, ts_ms_used):
     return bad
 
 
+PLACEHOLDER = "00000000000000000X"
+
+
+def id_like(s):
+    """An alias that the registry also finds as an id (registry.h)."""
+    return all(0x21 <= ord(ch) <= 0x7E and ch != "|" for ch in s)
+
+
+def national_unit(rec, ids, names):
+    """(unit id or None, from the organ): the source unit by id, else by name, else
+    the deciding organ the same way (DESIGN §3); the placeholder names no unit."""
+    auth = rec.get("authority") or {}
+    for key, table, by_organ in ((rec.get("unit_id"), ids, False),
+                                 (rec.get("unit_name"), names, False),
+                                 (auth.get("uscc"), ids, True), (auth.get("name"), names, True)):
+        if isinstance(key, str) and key and key != PLACEHOLDER and key in table:
+            return table[key], by_organ
+    return None, False
+
+
 def recompute(jsonl_path, month, cal, units, workdays=7):
     """Counts like a correct consumer, from the JSONL text alone."""
-    ids = {u[0]: u for u in units}
+    ids = {}
     names = {}
     for u in units:
+        ids[u[0]] = u[0]
+        names[u[0]] = u[0]
         names[u[1]] = u[0]
         for a in u[2]:
             names[a] = u[0]
+            if id_like(a):
+                ids[a] = u[0]
     per = {u[0]: {"records": 0, "late": 0, "invalid": 0, "duplicates": 0, "licenses": 0,
-                  "penalties": 0} for u in units}
+                  "penalties": 0, "updates": 0, "revoked": 0, "from_organ": 0} for u in units}
     r = {"messages": 0, "malformed": 0, "unattributed": 0, "rejects": 0, "late_alerts": 0,
+         "unknown_record": 0,
          "units": per, "bad_uscc_valid": 0, "bad_idno_valid": 0, "codes": {}, "multi": [],
          "formats": {"native": 0, "national": 0}, "outside_month": 0, "serials": {},
          "serials_all": {}, "norms": {}, "valid_usccs": 0, "valid_ids": 0}
@@ -288,9 +317,11 @@ def recompute(jsonl_path, month, cal, units, workdays=7):
                 continue
             rec, fmt = to_record(obj)
             r["formats"][fmt] += 1
-            uid = rec.get("unit_id")
-            if uid not in ids and fmt == "national" and rec.get("unit_name") in names:
-                uid = names[rec["unit_name"]]
+            uid, from_organ = rec.get("unit_id"), False
+            if fmt == "national":
+                uid, from_organ = national_unit(rec, ids, names)
+            elif uid in ids:
+                uid = ids[uid]
             # report time: reported_at, else the message timestamp
             ts_used = False
             report_day = None
@@ -314,9 +345,21 @@ def recompute(jsonl_path, month, cal, units, workdays=7):
             norm, prefix, year, serial = normalise_doc_no(rec.get("doc_no") or "")
             identity = (uid, kind, norm) if 4 <= len(norm) <= 64 else None
             u = per[uid]
+            op = rec.get("op")
+            if op == "revoke":
+                if identity is not None and identity in seen:
+                    u["revoked"] += 1
+                else:
+                    r["unknown_record"] += 1
+                    r["rejects"] += 1
+                continue
+            if op == "update" and identity is not None and identity in seen:
+                u["updates"] += 1
+                continue
             if identity is not None and identity in seen:
                 u["duplicates"] += 1
                 continue
+            u["from_organ"] += from_organ
             if identity is not None:
                 seen.add(identity)
             bad = quality(rec, report_day, ts_used)
@@ -387,8 +430,11 @@ def check_against(name, jsonl, expect_path, month, asked, cal, units):
     report(name + ": every registry unit in the expectation",
            set(exp["units"]) == {u[0] for u in units}, sorted(set(exp["units"]) ^
                                                             {u[0] for u in units}))
+    base = {"records", "late", "invalid", "duplicates", "licenses", "penalties"}
     diffs = ["%s: expect %s, recomputed %s" % (uid, exp["units"].get(uid), c)
-             for uid, c in r["units"].items() if exp["units"].get(uid) != c]
+             for uid, c in r["units"].items()
+             if not base <= set(exp["units"].get(uid, {}))
+             or exp["units"][uid] != {k: c[k] for k in exp["units"][uid]}]
     report(name + ": per-unit counters equal the recomputed ones", not diffs,
            "\n".join(diffs))
     for key in ("unattributed", "malformed", "rejects", "late_alerts"):
@@ -426,6 +472,175 @@ def check_against(name, jsonl, expect_path, month, asked, cal, units):
     report(name + ": doc_nos were sent (normalised) by their unit", not bad_docs and n_docs > 0,
            bad_docs[:10])
     return exp, r
+
+
+def check_errors(cases):
+    """Each (label, arguments, word): exit 2 and one line that names word."""
+    for label, args2, word in cases:
+        p = run_gen(args2, check=False)
+        err = p.stderr.decode(errors="replace").strip()
+        report("error: " + label, p.returncode == 2 and word in err and len(err.splitlines()) == 1,
+               "exit %d: %s" % (p.returncode, err))
+
+
+# ---------------------------------------------------------------------------
+# --key, --updates, --revokes, --national-by-organ, --resend-other-key
+
+def read_objs(path):
+    objs = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                o = None
+            objs.append(o)
+    return objs
+
+
+def identity_of(obj, ids, names):
+    rec, fmt = to_record(obj)
+    uid = rec.get("unit_id")
+    if fmt == "national":
+        uid = national_unit(rec, ids, names)[0]
+    norm = normalise_doc_no(rec.get("doc_no") or "")[0]
+    return (uid, rec.get("kind"), norm), rec.get("op")
+
+
+def write_alias_registry(tmp, units):
+    """The shipped registry with an alias id for every other unit (DESIGN §6:
+    aliases hold other ids too, e.g. a county department's credit code)."""
+    path = os.path.join(tmp, "units-alias.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("unit_id\tname\tgroup\taliases\n")
+        for i, (uid, name, aliases) in enumerate(units):
+            group = "city" if uid.startswith("11") else "county"
+            al = list(aliases) + (["ALT-%03d" % i] if i % 2 == 0 else [])
+            f.write("%s\t%s\t%s\t%s\n" % (uid, name, group, ",".join(al)))
+    return path
+
+
+def check_new_options(tmp, cal, units):
+    reg = write_alias_registry(tmp, units)
+    reg_units = load_units(reg)
+    ids, names = {}, {}
+    for uid, name, aliases in reg_units:
+        ids[uid] = names[uid] = names[name] = uid
+        for a in aliases:
+            names[a] = uid
+            if id_like(a):
+                ids[a] = uid
+    alias_of = {uid: next((a for a in al if id_like(a)), None) for uid, _n, al in reg_units}
+    name_of = {uid: n for uid, n, _a in reg_units}
+    # (the 20 re-sent under another key are duplicates too)
+    asked = dict(records=3000, late_share=0.02, invalid=9, duplicates=25 + 20, malformed=5,
+                 unknown=4, gaps=3)
+    common = ["-X", "units.file=" + reg, "--month", "2024-03", "--seed", "11", "--records", "3000",
+              "--invalid", "9", "--duplicates", "25", "--malformed", "5", "--unknown-unit", "4",
+              "--gaps", "3", "--format", "mixed"]
+    out = os.path.join(tmp, "new-options.jsonl")
+    run_gen(common + ["--updates", "40", "--revokes", "30", "--national-by-organ", "50",
+                      "--resend-other-key", "20", "--key", "mixed", "--out", out, "--expect",
+                      out + ".json"])
+    exp, r = check_against("new options", out, out + ".json", "2024-03", asked, cal, reg_units)
+    report("new options: expectation totals",
+           exp.get("updates") == 40 and exp.get("revoked") == 30 and
+           exp.get("unknown_record") == 3 and exp.get("from_organ") == 50 and
+           exp.get("resent_other_key") == 20 and exp.get("key") == "mixed",
+           {k: exp.get(k) for k in ("updates", "revoked", "unknown_record", "from_organ",
+                                    "resent_other_key", "key")})
+    tot = {k: sum(u[k] for u in r["units"].values()) for k in ("updates", "revoked",
+                                                                 "from_organ", "duplicates")}
+    report("new options: recomputed updates, revoked, unknown_record, from_organ, duplicates",
+           tot["updates"] == 40 and tot["revoked"] == 30 and r["unknown_record"] == 3 and
+           tot["from_organ"] == 50 and tot["duplicates"] == 25 + 20,
+           "%s, unknown_record %d" % (tot, r["unknown_record"]))
+
+    objs = read_objs(out)
+    recs = [o for o in objs if isinstance(o, dict)]
+    ops = {}
+    for o in recs:
+        op = o.get("op", o.get("SYNC_STATUS"))
+        ops[op] = ops.get(op, 0) + 1
+    report("new options: op in both spellings",
+           ops.get("update", 0) + ops.get("U", 0) == 40 and
+           ops.get("revoke", 0) + ops.get("D", 0) == 33 and ops.get("update", 0) > 0 and
+           ops.get("U", 0) > 0 and ops.get("revoke", 0) > 0 and ops.get("D", 0) > 0 and
+           "insert" not in ops and "I" not in ops, ops)
+    # the by-organ records: no usable source unit, the organ names the unit
+    by_organ = [o for o in recs if ("XK_WSH" in o or "CF_WSH" in o) and
+                national_unit(to_record(o)[0], ids, names)[1]]
+    spellings = {("XK_LYDWDM" in o or "CF_SJLYDM" in o,
+                  (o.get("XK_LYDWDM") or o.get("CF_SJLYDM")) == PLACEHOLDER) for o in by_organ}
+    report("new options: by-organ records lack their source unit three ways",
+           len(by_organ) >= 50 and len(spellings) == 3, "%d, %s" % (len(by_organ), spellings))
+    # keys: every line has one; a decision's messages share it but for the
+    # re-sends under another key
+    first_key, other, kinds = {}, 0, set()
+    for o in recs:
+        if "_kafka_key" not in o:
+            other = -1000
+            break
+        ident, op = identity_of(o, ids, names)
+        key = o["_kafka_key"]
+        uid = ident[0]
+        if uid in name_of:  # (records of unknown units are keyed by what they name)
+            kinds.add("none" if key is None else "id" if key == uid else
+                      "alias" if key == alias_of.get(uid) else
+                      "name" if key == name_of.get(uid) else "?")
+        if ident not in first_key:
+            first_key[ident] = key
+        elif key != first_key[ident] and op is None:
+            other += 1
+    report("new options: keys of a decision shared, but for the --resend-other-key ones",
+           other == 20, other)
+    report("new options: mixed keys are none, id, alias and name",
+           kinds == {"none", "id", "alias", "name"}, kinds)
+
+    # each single key mode
+    for mode in ("none", "alias", "name", "unit"):
+        p = os.path.join(tmp, "key-%s.jsonl" % mode)
+        run_gen(["-X", "units.file=" + reg, "--month", "2024-03", "--seed", "12", "--records",
+                 "400", "--format", "mixed", "--key", mode, "--out", p])
+        bad = []
+        for o in read_objs(p):
+            if not isinstance(o, dict):
+                continue
+            uid = identity_of(o, ids, names)[0][0]
+            want = {"none": None, "alias": alias_of.get(uid) or uid, "name": name_of.get(uid),
+                    "unit": "absent"}[mode]
+            if o.get("_kafka_key", "absent") != want:
+                bad.append((o.get("_kafka_key", "absent"), want))
+        report("--key %s: every line keyed so" % mode, not bad, bad[:5])
+
+    # the extra stream leaves the rest as it was: the lines of a run without
+    # the options are the same lines, in order, in a run with them
+    a, b = os.path.join(tmp, "plain.jsonl"), os.path.join(tmp, "changes.jsonl")
+    run_gen(common + ["--out", a])
+    run_gen(common + ["--updates", "10", "--revokes", "10", "--out", b])
+    la, lb = open(a, "rb").read().splitlines(), open(b, "rb").read().splitlines()
+    it = iter(lb)
+    report("--updates/--revokes only add lines", all(x in it for x in la) and
+           len(lb) == len(la) + 10 + 10 + 1, "%d and %d lines" % (len(la), len(lb)))
+
+    # errors name the option
+    check_errors([
+        ("bad key", ["--month", "2024-03", "--key", "random"], "--key"),
+        ("too many revokes", ["--month", "2024-03", "--records", "20", "--revokes", "30"],
+         "--revokes"),
+        ("too many by organ", ["--month", "2024-03", "--records", "20",
+                               "--national-by-organ", "30"], "--national-by-organ"),
+        ("negative updates", ["--month", "2024-03", "--updates", "-1"], "--updates"),
+    ])
+
+    # produced: keyless updates and revokes placed by the generator (mock cluster)
+    p = run_gen(["--month", "2023-12", "--seed", "3", "--records", "500", "--updates", "5",
+                 "--revokes", "5", "--key", "none", "--produce", "-X",
+                 "kafka.test.mock.num.brokers=1", "-X", "topic.records=gen.keys"], check=False)
+    err = p.stderr.decode(errors="replace")
+    report("--produce with --key none and changes delivers every message (mock cluster)",
+           p.returncode == 0 and "produced 511 of 511 messages to gen.keys (0 failed)" in err,
+           "exit %d: %s" % (p.returncode, err))
 
 
 def main():
@@ -539,7 +754,7 @@ def main():
     report("default late share 0.02", late == round(0.02 * 11100), late)
 
     # 5. errors: one line naming the argument or file, exit 2
-    for label, args2, word in [
+    check_errors([
         ("bad month", ["--month", "2023-13"], "--month"),
         ("no month", [], "--month"),
         ("unknown argument", ["--month", "2023-12", "--bogus", "1"], "--bogus"),
@@ -550,11 +765,7 @@ def main():
         ("missing units file", ["--month", "2023-12", "-X", "units.file=/nonexistent/u.tsv"],
          "/nonexistent/u.tsv"),
         ("unknown config key", ["--month", "2023-12", "-X", "no.such.key=1"], "no.such.key"),
-    ]:
-        p = run_gen(args2, check=False)
-        err = p.stderr.decode(errors="replace").strip()
-        report("error: " + label, p.returncode == 2 and word in err and len(err.splitlines()) == 1,
-               "exit %d: %s" % (p.returncode, err))
+    ])
 
     # 6. --produce through librdkafka's in-process mock cluster
     p = run_gen(["--month", "2023-12", "--seed", "3", "--records", "3000", "--duplicates", "5",
@@ -565,7 +776,10 @@ def main():
            p.returncode == 0 and "produced 3008 of 3008 messages to gen.test (0 failed)" in err,
            "exit %d: %s" % (p.returncode, err))
 
-    # 7. speed
+    # 7. the options of issue 14 (keys, op, the organ)
+    check_new_options(tmp, cal, units)
+
+    # 8. speed
     t0 = time.monotonic()
     p = run_gen(["--month", "2023-12", "--seed", "1", "--records", "1000000", "--out",
                  os.devnull], check=False)

@@ -13,9 +13,8 @@
  *   the jansson-based reader it replaced (kept below, for this test only:
  *   sgs_record_parse_jansson).
  *
- * record.c is included rather than linked so that the old reader can share
- * its rules (static functions) with the new one; the library's record.o is then
- * never pulled into this program. */
+ * The old reader fills the record module's private view (common/src/
+ * record_view.h) and shares the rules (sgs_record_check) with the new one. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -29,7 +28,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "../../common/src/record.c"
+#include "../../common/src/record_view.h"
 
 #include "sgs/calendar.h"
 #include "sgs/jsonscan.h"
@@ -80,7 +79,7 @@ static void jansson_get(const json_t *obj, const char *key, rval *v)
     jansson_rval_set(json_is_object(obj) ? json_object_get(obj, key) : NULL, v);
 }
 
-static void jansson_extract_native(const json_t *root, raw_record *raw)
+static void jansson_extract_native(const json_t *root, record_view *raw)
 {
     const json_t *subject = json_object_get(root, "subject");
     const json_t *authority = json_object_get(root, "authority");
@@ -88,11 +87,13 @@ static void jansson_extract_native(const json_t *root, raw_record *raw)
     const json_t *penalty = json_object_get(root, "penalty");
 
     raw->format = SGS_FORMAT_NATIVE;
+    raw->names = &sgs_record_native_names;
     jansson_get(root, "unit_id", &raw->unit_id);
     jansson_get(root, "kind", &raw->kind);
     jansson_get(root, "doc_no", &raw->doc_no);
     jansson_get(root, "decision_date", &raw->decision_date);
     jansson_get(root, "reported_at", &raw->reported_at);
+    jansson_get(root, "op", &raw->op);
     jansson_rval_set(subject, &raw->subject);
     jansson_get(subject, "name", &raw->subject_name);
     jansson_get(subject, "type", &raw->subject_type);
@@ -133,37 +134,77 @@ static int jansson_is_national(const json_t *root, int *xk, int *cf)
     return *xk || *cf;
 }
 
-static void jansson_extract_national(const json_t *root, int xk, int cf, raw_record *raw)
+/* The item key into v, or when it is absent the legacy item old (NULL: none),
+ * whose name then goes into the view's field names at name_off. */
+static int jansson_item(const json_t *root, const char *key, const char *old, record_view *raw,
+                        size_t name_off, rval *v)
 {
-    const field_names *f = xk ? &license_names : &penalty_names;
+    if (json_object_get(root, key) != NULL || old == NULL || json_object_get(root, old) == NULL) {
+        jansson_get(root, key, v);
+        return 0;
+    }
+    jansson_get(root, old, v);
+    raw->legacy = 1;
+    if (raw->names != &raw->names_buf) {
+        raw->names_buf = *raw->names;
+        raw->names = &raw->names_buf;
+    }
+    memcpy((char *)&raw->names_buf + name_off, &old, sizeof(old));
+    return 1;
+}
+
+static void jansson_extract_national(const json_t *root, int xk, int cf, record_view *raw)
+{
+    static const char *const old_codes[2][3] = {{"XK_XDR_ZDM", "XK_XDR_GSDJ", "XK_XDR_SWDJ"},
+                                                {"CF_XDR_ZDM", "CF_XDR_GSDJ", "CF_XDR_SWDJ"}};
+    int i;
+    const field_names *license_names = &sgs_record_license_names;
+    const field_names *penalty_names = &sgs_record_penalty_names;
+    const field_names *f = xk ? license_names : penalty_names;
 
     raw->format = SGS_FORMAT_NATIONAL;
     raw->national_kind = xk && cf ? SGS_KIND_NONE : xk ? SGS_KIND_LICENSE : SGS_KIND_PENALTY;
+    raw->names = raw->national_kind == SGS_KIND_PENALTY ? penalty_names : license_names;
     jansson_get(root, f->unit_id, &raw->unit_id);
     jansson_get(root, f->unit_name, &raw->unit_name);
     if (xk && cf && raw->unit_id.type != V_STRING && raw->unit_name.type != V_STRING) {
-        jansson_get(root, penalty_names.unit_id, &raw->unit_id);
-        jansson_get(root, penalty_names.unit_name, &raw->unit_name);
+        jansson_get(root, penalty_names->unit_id, &raw->unit_id);
+        jansson_get(root, penalty_names->unit_name, &raw->unit_name);
     }
     jansson_get(root, f->doc_no, &raw->doc_no);
     jansson_get(root, f->decision_date, &raw->decision_date);
     jansson_get(root, "reported_at", &raw->reported_at);
+    jansson_get(root, "SYNC_STATUS", &raw->op);
     raw->subject.type = V_OBJECT;
-    jansson_get(root, f->subject_name, &raw->subject_name);
+    jansson_item(root, f->subject_name, xk ? "XK_XDR" : NULL, raw,
+                 offsetof(field_names, subject_name), &raw->subject_name);
     jansson_get(root, f->subject_type, &raw->subject_type);
     jansson_get(root, f->subject_uscc, &raw->subject_uscc);
     jansson_get(root, f->id_type, &raw->subject_id_type);
-    jansson_get(root, f->subject_id_no, &raw->subject_id_no);
+    if (jansson_item(root, f->subject_id_no, xk ? "XK_XDR_SFZ" : "CF_XDR_SFZ", raw,
+                     offsetof(field_names, subject_id_no), &raw->subject_id_no)) {
+        raw->subject_id_type.type = V_ABSENT;
+    }
+    for (i = 0; i < 3; i++) {
+        if (json_object_get(root, old_codes[xk ? 0 : 1][i]) != NULL) {
+            raw->legacy = 1;
+            if (raw->old_code_field == NULL) {
+                raw->old_code_field = old_codes[xk ? 0 : 1][i];
+            }
+        }
+    }
     raw->authority.type = V_OBJECT;
-    jansson_get(root, f->authority_name, &raw->authority_name);
+    jansson_item(root, f->authority_name, xk ? "XK_XZJG" : "CF_XZJG", raw,
+                 offsetof(field_names, authority_name), &raw->authority_name);
     jansson_get(root, f->authority_uscc, &raw->authority_uscc);
     if (raw->national_kind == SGS_KIND_LICENSE) {
         raw->license.type = V_OBJECT;
-        jansson_get(root, license_names.valid_from, &raw->valid_from);
-        jansson_get(root, license_names.valid_to, &raw->valid_to);
+        jansson_get(root, license_names->valid_from, &raw->valid_from);
+        jansson_item(root, license_names->valid_to, "XK_JZQ", raw, offsetof(field_names, valid_to),
+                     &raw->valid_to);
     } else if (raw->national_kind == SGS_KIND_PENALTY) {
         raw->penalty.type = V_OBJECT;
-        jansson_get(root, penalty_names.fine_amount, &raw->fine_amount);
+        jansson_get(root, penalty_names->fine_amount, &raw->fine_amount);
     }
 }
 
@@ -193,28 +234,27 @@ static void sgs_record_parse_jansson(const sgs_rules *rules, const char *buf, si
 {
     json_error_t err;
     json_t *root;
-    raw_record raw;
+    record_view raw;
     int xk, cf;
 
-    reset(out);
+    memset(out, 0, sizeof(*out));
     if (buf == NULL || len == 0) {
-        add_reason(out, CODE_MALFORMED, "", "empty message, expected a JSON object");
-        malformed(out, rules, msg_timestamp_ms);
+        sgs_record_malformed(out, rules, msg_timestamp_ms, "empty message, expected a JSON object");
         return;
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL) {
         char text[JSON_ERROR_TEXT_LENGTH];
-        put_text(text, sizeof(text), err.text, strnlen(err.text, sizeof(err.text)),
-                 sizeof(text) - 1, TEXT_QUOTE);
-        add_reason(out, CODE_MALFORMED, "", "invalid JSON at byte %d (line %d, column %d): %s",
-                   err.position, err.line, err.column, text);
-        malformed(out, rules, msg_timestamp_ms);
+        sgs_record_quote_text(text, sizeof(text), err.text, strnlen(err.text, sizeof(err.text)),
+                              sizeof(text) - 1);
+        sgs_record_malformed(out, rules, msg_timestamp_ms,
+                             "invalid JSON at byte %d (line %d, column %d): %s", err.position,
+                             err.line, err.column, text);
         return;
     }
     if (!json_is_object(root)) {
-        add_reason(out, CODE_MALFORMED, "", "%s, expected an object", jansson_type_text(root));
-        malformed(out, rules, msg_timestamp_ms);
+        sgs_record_malformed(out, rules, msg_timestamp_ms, "%s, expected an object",
+                             jansson_type_text(root));
         json_decref(root);
         return;
     }
@@ -224,7 +264,7 @@ static void sgs_record_parse_jansson(const sgs_rules *rules, const char *buf, si
     } else {
         jansson_extract_native(root, &raw);
     }
-    check_record(rules, &raw, msg_timestamp_ms, out);
+    sgs_record_check(rules, &raw, msg_timestamp_ms, out);
     json_decref(root);
 }
 
@@ -1160,6 +1200,8 @@ static void assert_same_record(const sgs_record *a, const sgs_record *b)
     }
     assert_int_equal(a->format, b->format);
     assert_int_equal(a->kind, b->kind);
+    assert_int_equal(a->op, b->op);
+    assert_int_equal(a->unit_from_organ, b->unit_from_organ);
     assert_int_equal(a->subject_type, b->subject_type);
     assert_ptr_equal(a->unit, b->unit);
     assert_string_equal(a->unit_id, b->unit_id);
@@ -1637,14 +1679,22 @@ static const char *const field_values[] = {
     "{\"name\":\"x\",\"type\":\"legal_person\"}",
     "{\"valid_from\":\"2025-01-01\"}",
     "{\"fine_amount\":-0.0}",
-    "123456789012345678"};
+    "123456789012345678",
+    "\"update\"",
+    "\"revoke\"",
+    "\"U\"",
+    "\"D\"",
+    "\"平顶山市市场监督管理局\"",
+    "\"11410400MB0000001P\""};
 
 static const char *const field_keys[] = {
-    "kind",      "unit_id",  "doc_no",     "decision_date", "reported_at", "subject",
-    "authority", "license",  "penalty",    "record_id",     "XK_WSH",      "CF_WSH",
-    "XK_LYDWDM", "XK_LYDW",  "CF_SJLYDM",  "CF_SJLY",       "XK_JDRQ",     "CF_JDRQ",
-    "CF_NR_FK",  "XK_YXQZI", "XK_XDR_LB",  "CF_XDR_ZJLX",   "CF_XDR_ZJHM", "XK_XDR_SHXYM",
-    "XK_XKJGDM", "CF_CFJG",  "\\u006bind", "XK_\\u0057SH",  "XK_other",    "CF_other"};
+    "kind",      "unit_id",     "doc_no",     "decision_date", "reported_at", "subject",
+    "authority", "license",     "penalty",    "record_id",     "XK_WSH",      "CF_WSH",
+    "XK_LYDWDM", "XK_LYDW",     "CF_SJLYDM",  "CF_SJLY",       "XK_JDRQ",     "CF_JDRQ",
+    "CF_NR_FK",  "XK_YXQZI",    "XK_XDR_LB",  "CF_XDR_ZJLX",   "CF_XDR_ZJHM", "XK_XDR_SHXYM",
+    "XK_XKJGDM", "CF_CFJG",     "\\u006bind", "XK_\\u0057SH",  "XK_other",    "CF_other",
+    "op",        "SYNC_STATUS", "XK_XDR",     "XK_XDR_SFZ",    "CF_XDR_SFZ",  "XK_XZJG",
+    "CF_XZJG",   "XK_JZQ",      "XK_XDR_ZDM", "CF_XDR_SWDJ",   "CF_CFJGDM"};
 
 static void test_differential_records(void **state)
 {

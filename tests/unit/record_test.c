@@ -1235,8 +1235,19 @@ static void test_national_units(void **state)
     /* Penalty by code. */
     national_case(national_penalty_json, "CF_SJLYDM", "\"11410400MB0000001P\"", NULL, NULL);
     assert_string_equal(rec.unit_id, "11410400MB0000001P");
-    national_case(national_penalty_json, "CF_SJLY", NULL, "unknown_unit", "CF_SJLYDM");
-    national_case(national_penalty_json, "CF_SJLY", "410423", "unknown_unit", "CF_SJLYDM");
+    /* No usable source unit: the deciding organ (CF_CFJG, an alias) is the unit
+     * (test_national_unit_from_organ has more). */
+    national_case(national_penalty_json, "CF_SJLY", NULL, NULL, NULL);
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    assert_true(rec.unit_from_organ);
+    national_case(national_penalty_json, "CF_SJLY", "410423", NULL, NULL);
+    assert_true(rec.unit_from_organ);
+    root = national(national_penalty_json, "CF_SJLY", NULL);
+    set_path(root, "CF_CFJG", NULL);
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_only_reason("unknown_unit", "CF_SJLYDM");
+    assert_false(rec.unit_from_organ);
     root = national(national_license_json, "XK_LYDWDM", "410423");
     set_path(root, "XK_LYDW", NULL);
     parse_json(root, TS_DEC05);
@@ -1290,6 +1301,301 @@ static void test_national_fields_and_fines(void **state)
     assert_false(rec.has_identity);
 }
 
+/* ---- op (DESIGN §3) ---- */
+
+static void op_case(const char *sample, const char *key, const char *value, enum sgs_op op,
+                    const char *code)
+{
+    json_t *root = load(sample);
+    set_path(root, key, value);
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    if (code == NULL) {
+        assert_valid();
+    } else {
+        assert_only_reason(code, key);
+    }
+    assert_int_equal(rec.op, op);
+}
+
+static void test_op_native(void **state)
+{
+    (void)state;
+    parse_text(license_json, TS_DEC05);
+    assert_valid();
+    assert_int_equal(rec.op, SGS_OP_INSERT); /* absent: the default */
+    op_case(license_json, "op", "\"insert\"", SGS_OP_INSERT, NULL);
+    op_case(license_json, "op", "\"update\"", SGS_OP_UPDATE, NULL);
+    op_case(penalty_json, "op", "\"revoke\"", SGS_OP_REVOKE, NULL);
+    op_case(license_json, "op", "null", SGS_OP_INSERT, NULL);
+    op_case(license_json, "op", "\"\"", SGS_OP_INSERT, NULL);
+    op_case(license_json, "op", "\"  \"", SGS_OP_INSERT, NULL);
+    /* an unknown value is a quality failure naming the field; the record is an
+     * (invalid) insert */
+    op_case(license_json, "op", "\"delete\"", SGS_OP_INSERT, "bad_op");
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_message_contains("'delete' is not insert, update or revoke");
+    op_case(license_json, "op", "\"Revoke\"", SGS_OP_INSERT, "bad_op");
+    op_case(license_json, "op", "\"U\"", SGS_OP_INSERT, "bad_op"); /* national spelling */
+    op_case(license_json, "op", "2", SGS_OP_INSERT, "bad_op");
+    assert_message_contains("expected a string, got a number");
+    op_case(license_json, "op", "{\"x\":1}", SGS_OP_INSERT, "bad_op");
+    /* a revoke keeps the identity and the rules of its decision */
+    op_case(penalty_json, "op", "\"revoke\"", SGS_OP_REVOKE, NULL);
+    assert_true(rec.has_identity);
+    assert_string_equal(rec.identity, "11410400MB0000001P|penalty|平市监罚〔2023〕123号");
+    {
+        json_t *root = load(penalty_json);
+        set_path(root, "op", "\"revoke\"");
+        set_path(root, "subject.id_no", "\"110105194912310021\"");
+        parse_json(root, TS_DEC05);
+        json_decref(root);
+        assert_only_reason("bad_id_no", "subject.id_no");
+        assert_int_equal(rec.op, SGS_OP_REVOKE);
+        /* an unknown unit's op is read too */
+        root = load(penalty_json);
+        set_path(root, "op", "\"update\"");
+        set_path(root, "unit_id", "\"nowhere\"");
+        parse_json(root, TS_DEC05);
+        json_decref(root);
+        assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
+        assert_int_equal(rec.op, SGS_OP_UPDATE);
+    }
+    /* malformed: nothing read, the default */
+    parse_text("[1]", TS_DEC05);
+    assert_int_equal(rec.op, SGS_OP_INSERT);
+
+    assert_string_equal(sgs_op_name(SGS_OP_INSERT), "insert");
+    assert_string_equal(sgs_op_name(SGS_OP_UPDATE), "update");
+    assert_string_equal(sgs_op_name(SGS_OP_REVOKE), "revoke");
+    assert_string_equal(sgs_op_name((enum sgs_op)7), "");
+    /* the codes the consumer decides are declared here */
+    assert_string_equal(SGS_REASON_BAD_OP, "bad_op");
+    assert_string_equal(SGS_REASON_UNKNOWN_RECORD, "unknown_record");
+    assert_string_equal(SGS_REASON_TOO_OLD, "too_old");
+}
+
+static void test_op_national(void **state)
+{
+    (void)state;
+    op_case(national_license_json, "SYNC_STATUS", "\"I\"", SGS_OP_INSERT, NULL);
+    op_case(national_license_json, "SYNC_STATUS", "\"U\"", SGS_OP_UPDATE, NULL);
+    op_case(national_penalty_json, "SYNC_STATUS", "\"D\"", SGS_OP_REVOKE, NULL);
+    assert_int_equal(rec.format, SGS_FORMAT_NATIONAL);
+    op_case(national_penalty_json, "SYNC_STATUS", "\"\"", SGS_OP_INSERT, NULL);
+    op_case(national_penalty_json, "SYNC_STATUS", "null", SGS_OP_INSERT, NULL);
+    op_case(national_penalty_json, "SYNC_STATUS", "\"X\"", SGS_OP_INSERT, "bad_op");
+    assert_message_contains("'X' is not I, U or D");
+    op_case(national_penalty_json, "SYNC_STATUS", "\"d\"", SGS_OP_INSERT, "bad_op");
+    op_case(national_penalty_json, "SYNC_STATUS", "\"revoke\"", SGS_OP_INSERT, "bad_op");
+    op_case(national_license_json, "SYNC_STATUS", "1", SGS_OP_INSERT, "bad_op");
+    /* the native key is not read in the national format, nor the other way */
+    op_case(national_license_json, "op", "\"revoke\"", SGS_OP_INSERT, NULL);
+    op_case(license_json, "SYNC_STATUS", "\"D\"", SGS_OP_INSERT, NULL);
+}
+
+/* ---- national feeds: the reporting unit (DESIGN §3) ---- */
+
+/* parse_json with other rules (another registry). */
+static void parse_json_with(const sgs_rules *r, const json_t *root)
+{
+    char *s = json_dumps(root, JSON_COMPACT);
+    assert_non_null(s);
+    sgs_record_parse(r, s, strlen(s), TS_DEC05, &rec);
+    free(s);
+    assert_sane();
+}
+
+static void test_national_unit_from_organ(void **state)
+{
+    static const char tsv[] = "unit_id\tname\tgroup\taliases\n"
+                              "11410400MB0000001P\t市市场监管局\tcity\t平顶山市市场监督管理局\n"
+                              "410423\t鲁山县\tcounty\t鲁山县人民政府,11410423MB1234567N\n";
+    char err[256];
+    sgs_registry *r2 = sgs_registry_load_buffer("organ.tsv", tsv, strlen(tsv), err, sizeof(err));
+    sgs_rules rules2 = rules;
+    json_t *root;
+
+    (void)state;
+    assert_non_null(r2);
+    rules2.registry = r2;
+
+    /* Source unit missing: the organ by id (XK_XKJGDM, an alias id here). */
+    root = load(national_license_json);
+    set_path(root, "XK_LYDW", NULL);
+    set_path(root, "XK_LYDWDM", NULL);
+    set_path(root, "XK_XKJGDM", "\"11410423MB1234567N\"");
+    parse_json_with(&rules2, root);
+    assert_valid();
+    assert_string_equal(rec.unit_id, "410423");
+    assert_true(rec.unit_from_organ);
+    assert_string_equal(rec.identity, "410423|license|鲁市监许〔2023〕1024号");
+
+    /* ... by name when the organ's id is unknown (XK_XKJG, an alias). */
+    set_path(root, "XK_XKJGDM", "\"11230500001755309F\"");
+    set_path(root, "XK_XKJG", "\"平顶山市市场监督管理局\"");
+    parse_json_with(&rules2, root);
+    assert_valid();
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    assert_true(rec.unit_from_organ);
+
+    /* Source unit given but unknown (id and name): the organ too. */
+    set_path(root, "XK_LYDWDM", "\"999999\"");
+    set_path(root, "XK_LYDW", "\"某某县\"");
+    parse_json_with(&rules2, root);
+    assert_valid();
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    assert_true(rec.unit_from_organ);
+
+    /* The placeholder code never identifies a unit, even one listed with it. */
+    json_decref(root);
+    {
+        static const char tsv3[] = "unit_id\tname\tgroup\taliases\n"
+                                   "410423\t鲁山县\tcounty\t00000000000000000X\n";
+        sgs_registry *r3 =
+            sgs_registry_load_buffer("placeholder.tsv", tsv3, strlen(tsv3), err, sizeof(err));
+        sgs_rules rules3 = rules;
+        assert_non_null(r3);
+        rules3.registry = r3;
+        root = load(national_license_json);
+        set_path(root, "XK_LYDW", NULL);
+        set_path(root, "XK_LYDWDM", "\"00000000000000000X\"");
+        set_path(root, "XK_XKJGDM", "\"00000000000000000X\"");
+        parse_json_with(&rules3, root);
+        assert_only_reason("unknown_unit", "XK_LYDWDM");
+        assert_false(rec.unit_from_organ);
+        /* ... while the organ's name still can (the placeholder is no organ's
+         * credit code: bad_uscc) */
+        set_path(root, "XK_XKJG", "\"鲁山县\"");
+        parse_json_with(&rules3, root);
+        assert_only_reason("bad_uscc", "XK_XKJGDM");
+        assert_string_equal(rec.unit_id, "410423");
+        assert_true(rec.unit_from_organ);
+        json_decref(root);
+        sgs_registry_destroy(r3);
+    }
+
+    /* Neither known: unknown_unit names the source field and quotes the organ. */
+    root = load(national_license_json);
+    set_path(root, "XK_LYDWDM", "\"999999\"");
+    set_path(root, "XK_LYDW", NULL);
+    parse_json_with(&rules2, root);
+    json_decref(root);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    assert_message_contains("'999999' is not in the registry, nor is the deciding organ XK_XKJG "
+                            "'鲁山县市场监督管理局'");
+    assert_false(rec.unit_from_organ);
+    assert_null(rec.unit);
+
+    /* The source unit known: not from the organ, whatever the organ says. */
+    root = load(national_penalty_json);
+    set_path(root, "CF_SJLYDM", "\"410423\"");
+    parse_json_with(&rules2, root);
+    json_decref(root);
+    assert_valid();
+    assert_string_equal(rec.unit_id, "410423");
+    assert_false(rec.unit_from_organ);
+
+    /* Native records have no organ fallback. */
+    root = load(license_json);
+    set_path(root, "unit_id", NULL);
+    set_path(root, "authority.name", "\"平顶山市市场监督管理局\"");
+    parse_json_with(&rules2, root);
+    json_decref(root);
+    assert_only_reason("unknown_unit", "unit_id");
+    assert_false(rec.unit_from_organ);
+    sgs_registry_destroy(r2);
+}
+
+/* ---- national feeds: legacy item names (sgs/record.h) ---- */
+
+/* A licence with the items of the legacy template: no subject type, no source
+ * unit, the organ by name (XK_XZJG). */
+static const char legacy_license_json[] =
+    "{\"XK_WSH\": \"鲁市监许〔2023〕77号\", \"XK_XMMC\": \"食品经营许可\", \"XK_SPLB\": \"普通\","
+    " \"XK_NR\": \"食品经营许可\", \"XK_XDR\": \"张三\", \"XK_XDR_SFZ\": \"11010519491231002X\","
+    " \"XK_FR\": \"\", \"XK_JDRQ\": \"2023/12/01\", \"XK_JZQ\": \"2028/11/30\","
+    " \"XK_XZJG\": \"鲁山县人民政府\", \"XK_ZT\": \"0\", \"DFBM\": \"410423\", \"SJC\": "
+    "\"2023/12/02\","
+    " \"XK_XDR_LB\": \"自然人\"}";
+
+static void test_national_legacy_items(void **state)
+{
+    json_t *root;
+
+    (void)state;
+    /* Read in place of today's items; the unit from the organ (an alias). */
+    parse_text(legacy_license_json, TS_DEC05);
+    assert_valid();
+    assert_int_equal(rec.format, SGS_FORMAT_NATIONAL);
+    assert_int_equal(rec.kind, SGS_KIND_LICENSE);
+    assert_int_equal(rec.subject_type, SGS_SUBJECT_NATURAL_PERSON);
+    assert_string_equal(rec.unit_id, "410423");
+    assert_true(rec.unit_from_organ);
+
+    /* Reasons name the item as the message has it. */
+    national_case(legacy_license_json, "XK_XDR_SFZ", "\"110105194912310021\"", "bad_id_no",
+                  "XK_XDR_SFZ");
+    national_case(legacy_license_json, "XK_XDR", "\"\"", "missing_field", "XK_XDR");
+    national_case(legacy_license_json, "XK_JZQ", "\"2028/02/30\"", "bad_validity", "XK_JZQ");
+    /* XK_XDR_SFZ is a resident ID whatever a type item says */
+    national_case(legacy_license_json, "XK_XDR_ZJLX", "\"护照\"", NULL, NULL);
+    root = national(legacy_license_json, "XK_XDR_ZJLX", "\"护照\"");
+    set_path(root, "XK_XDR_SFZ", "\"E12345678\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_only_reason("bad_id_no", "XK_XDR_SFZ");
+
+    /* Today's item wins when both are there (and is the one named). */
+    root = national(legacy_license_json, "XK_XDR_MC", "\"\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_only_reason("missing_field", "XK_XDR_MC");
+    root = national(legacy_license_json, "XK_XDR_ZJHM", "\"440524188001010014\"");
+    set_path(root, "XK_XDR_SFZ", "\"110105194912310021\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_valid();
+    root = national(legacy_license_json, "XK_XKJG", "\"某某局\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    assert_message_contains("某某局");
+
+    /* The legacy template has no subject type: said so. */
+    national_case(legacy_license_json, "XK_XDR_LB", NULL, "missing_field", "XK_XDR_LB");
+    assert_message_contains("legacy");
+
+    /* A legal person with an organisation code of the legacy template only. */
+    root = national(legacy_license_json, "XK_XDR_LB", "\"法人及非法人组织\"");
+    set_path(root, "XK_XDR_SFZ", NULL);
+    set_path(root, "XK_XDR", "\"鲁山县某某有限公司\"");
+    set_path(root, "XK_XDR_ZDM", "\"12345678-9\"");
+    parse_json(root, TS_DEC05);
+    assert_only_reason("bad_uscc", "XK_XDR_SHXYM");
+    assert_message_contains("XK_XDR_ZDM, a legacy item, is not a credit code");
+    set_path(root, "XK_XDR_SHXYM", "\"91310110666007217T\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_valid();
+
+    /* Penalties: CF_XZJG (organ), CF_XDR_SFZ; CF_CFLB1 and CF_JZRQ are not read. */
+    root = load("{\"CF_WSH\": \"鲁市监罚〔2023〕5号\", \"CF_CFLB1\": \"1\", \"CF_SY\": \"...\","
+                " \"CF_YJ\": \"...\", \"CF_XDR_MC\": \"张三\", \"CF_XDR_LB\": \"自然人\","
+                " \"CF_XDR_SFZ\": \"11010519491231002X\", \"CF_JG\": \"罚款\","
+                " \"CF_JDRQ\": \"2023/12/01\", \"CF_JZRQ\": \"bad\","
+                " \"CF_XZJG\": \"市市场监督管理局\"}");
+    parse_json(root, TS_DEC05);
+    assert_valid();
+    assert_int_equal(rec.kind, SGS_KIND_PENALTY);
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
+    assert_true(rec.unit_from_organ);
+    set_path(root, "CF_XDR_SFZ", "\"11010519491231002\"");
+    parse_json(root, TS_DEC05);
+    json_decref(root);
+    assert_only_reason("bad_id_no", "CF_XDR_SFZ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1320,6 +1626,10 @@ int main(void)
         cmocka_unit_test(test_national_subject_types),
         cmocka_unit_test(test_national_units),
         cmocka_unit_test(test_national_fields_and_fines),
+        cmocka_unit_test(test_op_native),
+        cmocka_unit_test(test_op_national),
+        cmocka_unit_test(test_national_unit_from_organ),
+        cmocka_unit_test(test_national_legacy_items),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,6 +10,15 @@
  * aggregator's id map, the generator's derived values). */
 uint64_t sgs_hash_fnv1a(const void *p, size_t n);
 
+/* FNV-1a's 64-bit offset basis: sgs_hash_fnv1a(p, n) is
+ * sgs_hash_fnv1a_from(SGS_HASH_FNV1A_BASIS, p, n). */
+#define SGS_HASH_FNV1A_BASIS 14695981039346656037ULL
+
+/* FNV-1a from state h: the hash of bytes given in pieces (h is the hash of
+ * those before), or of a table that started from another basis and must keep
+ * its values (sgs-gen's, see tools/sgs-gen/gen.h). */
+uint64_t sgs_hash_fnv1a_from(uint64_t h, const void *p, size_t n);
+
 /* A fast seeded 64-bit hash for tables keyed by bytes that producers choose
  * (seed it per process so that crafted keys cannot force collisions). */
 uint64_t sgs_hash_seeded(uint64_t seed, const void *p, size_t n);

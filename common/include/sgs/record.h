@@ -25,6 +25,16 @@ enum sgs_subject_type {
     SGS_SUBJECT_OTHER, /* present but not one of the three */
 };
 enum sgs_record_format { SGS_FORMAT_NATIVE = 0, SGS_FORMAT_NATIONAL = 1 };
+/* What a message does to its decision (DESIGN §3 "op"; national SYNC_STATUS). */
+enum sgs_op {
+    SGS_OP_INSERT = 0, /* a report of the decision (the default) */
+    SGS_OP_UPDATE,     /* a correction: of a decision already seen it counts in updates
+                          (not a record, not a duplicate); of one never seen it is a
+                          first report like an insert */
+    SGS_OP_REVOKE,     /* 撤销公示: of a decision already seen it counts in revoked and
+                          leaves the decision counted; of one never seen it is rejected
+                          with unknown_record */
+};
 enum sgs_record_status {
     SGS_RECORD_VALID = 0,    /* counts as a record of its unit */
     SGS_RECORD_INVALID,      /* counts as a record and as invalid; also rejected */
@@ -44,6 +54,15 @@ enum sgs_record_status {
 #define SGS_REASON_BAD_VALIDITY    "bad_validity"
 #define SGS_REASON_BAD_AMOUNT      "bad_amount"
 #define SGS_REASON_BAD_DOC_NO      "bad_doc_no"
+/* op (native) or SYNC_STATUS (national) is present and not one of its values
+ * (insert, update, revoke; I, U, D). DESIGN §4's table has no code for it:
+ * sgs's own, a quality failure like the others (the record is invalid). */
+#define SGS_REASON_BAD_OP "bad_op"
+/* Decided by the consumer, never by sgs_record_parse (they need what was seen
+ * before): a revoke of a decision never seen (DESIGN §3), and a decision older
+ * than the identity horizon (the consumer no longer knows whether it was seen). */
+#define SGS_REASON_UNKNOWN_RECORD "unknown_record"
+#define SGS_REASON_TOO_OLD        "too_old"
 
 #define SGS_MAX_REASONS  16 /* more are dropped (a record has at most ~12 in practice) */
 #define SGS_UNIT_ID_MAX  128
@@ -69,10 +88,20 @@ typedef struct sgs_record {
     enum sgs_record_format format;
     enum sgs_kind kind;
     enum sgs_subject_type subject_type;
+    /* From op (native) or SYNC_STATUS (national); SGS_OP_INSERT when absent, null or
+     * blank, and when the value is unknown (then the record is invalid, bad_op). Set
+     * for every status but malformed. The rules are the same whatever the op: a
+     * revoke or an update is the decision's record sent again. */
+    enum sgs_op op;
 
     const sgs_unit *unit;          /* NULL when unknown */
     char unit_id[SGS_UNIT_ID_MAX]; /* the registry id when known, else the id as given
                                       (truncated, "" when missing or not a string) */
+    /* National format: the data-source unit (*_LYDWDM / CF_SJLYDM, *_LYDW / CF_SJLY)
+     * is missing or unknown and the unit is the deciding organ (XK_XKJGDM /
+     * CF_CFJGDM by id, else XK_XKJG / CF_CFJG by name). The record counts for that
+     * unit; count such records too (they tell a feed that lacks its source unit). */
+    int unit_from_organ;
 
     char doc_no[SGS_DOCNO_MAX]; /* doc_no as given (truncated), "" when missing */
     sgs_docno doc;              /* normalised form */
@@ -107,6 +136,7 @@ typedef struct sgs_record {
 } sgs_record;
 
 const char *sgs_kind_name(enum sgs_kind kind); /* "license", "penalty", "" */
+const char *sgs_op_name(enum sgs_op op);       /* "insert", "update", "revoke", "" */
 
 /* Parses one message value and applies every rule. Always fills *out (status,
  * reasons, and whatever could be read); never fails otherwise. Thread-safe given
@@ -123,9 +153,15 @@ const char *sgs_kind_name(enum sgs_kind kind); /* "license", "penalty", "" */
  *   numbers that cannot be held exactly (a 400-digit integer, 1e400) anywhere in the
  *   document.
  * - unknown_unit (status UNKNOWN_UNIT, the only reason): unit_id missing, not a
- *   string, or not found by sgs_registry_find_id. National format: *_LYDWDM /
- *   CF_SJLYDM by sgs_registry_find_id, else XK_LYDW / CF_SJLY by
- *   sgs_registry_find. The other fields are still read (month, kind, dates).
+ *   string, or not found by sgs_registry_find_id. National format: the data-source
+ *   unit, XK_LYDWDM / CF_SJLYDM by sgs_registry_find_id (ids and alias ids), else
+ *   XK_LYDW / CF_SJLY by sgs_registry_find (names and aliases); when that is
+ *   missing or unknown, the deciding organ the same way, XK_XKJGDM / CF_CFJGDM
+ *   by id, else XK_XKJG / CF_CFJG by name (unit_from_organ = 1). The placeholder
+ *   code SGS_USCC_PLACEHOLDER never identifies a unit (it is not looked up). The
+ *   reason names XK_LYDWDM / CF_SJLYDM (XK_LYDW / CF_SJLY when only the name was
+ *   given) and quotes the organ too. The other fields are still read (month, kind,
+ *   dates, op).
  * - otherwise every rule of DESIGN §4, all failures listed (status INVALID):
  *   a required field that is absent, null, blank or not a string is
  *   missing_field ("expected a string, got a number"); a subject type that is
@@ -137,13 +173,40 @@ const char *sgs_kind_name(enum sgs_kind kind); /* "license", "penalty", "" */
  *   subject.id_no is checked for natural persons only (national: unless
  *   *_XDR_ZJLX names a document other than the resident ID). Validity dates
  *   "长期"/"长期有效"/"永久" mean open-ended. fine_amount: absent, null or a number
- *   >= 0 (national CF_NR_FK also "" or a decimal string).
+ *   >= 0 (national CF_NR_FK also "" or a decimal string). op: absent, null or
+ *   blank is insert; "insert", "update", "revoke" (national SYNC_STATUS "I",
+ *   "U", "D", exactly these); anything else is bad_op (a non-string: "expected a
+ *   string, got a number").
  *
  * National format: an object with XK_WSH or CF_WSH, or without "kind" and with
  * any XK_ / CF_ key. Dates YYYY-MM-DD, YYYY/MM/DD (one-digit month/day allowed)
  * or YYYYMMDD, optionally + " " or "T" + H:MM[:SS[.f]]. Subject type labels
  * 法人及非法人组织 (also 法人, 非法人组织) / 个体工商户 / 自然人, or the English codes.
- * Reasons name the national field codes. Both XK_ and CF_ families: bad_kind. */
+ * Reasons name the national field codes. Both XK_ and CF_ families: bad_kind.
+ *
+ * Legacy item names. Older feeds still use item names of the first national
+ * template (2016). Where one means exactly what a current item means it is read
+ * in that item's place, when the current item is absent, and reasons name the
+ * item as the message has it:
+ *
+ *   legacy       meaning (legacy template)          read as
+ *   XK_XDR       行政相对人名称                      XK_XDR_MC (subject name)
+ *   XK_XDR_SFZ   行政相对人代码_5 (居民身份证号)    XK_XDR_ZJHM, as a resident ID
+ *   CF_XDR_SFZ   the same, penalties                CF_XDR_ZJHM, as a resident ID
+ *   XK_XZJG      许可机关                            XK_XKJG (deciding organ, name)
+ *   CF_XZJG      处罚机关                            CF_CFJG (deciding organ, name)
+ *   XK_JZQ       许可截止期                          XK_YXQZI (valid to)
+ *
+ * Not read, with a reason that names them where a rule needs what they hold:
+ * *_XDR_ZDM, *_XDR_GSDJ, *_XDR_SWDJ (organisation code, business registration
+ * and tax registration numbers of before the credit code): a legal person with
+ * only these fails bad_uscc on *_XDR_SHXYM, naming them. The legacy template has
+ * no subject type: missing_field on *_XDR_LB says so. Not read because no rule
+ * needs them (and some do not map cleanly): XK_XMMC, XK_SPLB, XK_FR, CF_CFMC,
+ * CF_AJMC, CF_CFLB1/CF_CFLB2 (categories, coded 0-6), CF_JG, CF_FR, CF_JZRQ
+ * (a 截止日期 whose meaning differs between feeds), CF_ZT/XK_ZT (the decision's
+ * status; "1 = 撤销" there is not SYNC_STATUS D), DFBM (an area code, not the
+ * unit), SJC (an update time stamp, not the report time). */
 void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64_t msg_timestamp_ms,
                       sgs_record *out);
 

@@ -1,0 +1,966 @@
+/* The quality rules of DESIGN §4 over a record view (record_view.h): every
+ * rule, the reasons, the deadline, the unit. Nothing here knows JSON or which
+ * format a field came in, beyond the view's format and field names.
+ *
+ * Every text copied into the record is bounded and cut on a UTF-8 character
+ * boundary. */
+#include "record_view.h"
+
+#include "sgs/store.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sgs/ident.h"
+#include "sgs/log.h"
+
+/* Quoted values in messages are cut to this many bytes (then "..." follows). */
+#define QUOTE_MAX 40
+
+/* ------------------------------------------------------------------------ */
+/* Text helpers                                                              */
+
+/* Length of the valid UTF-8 sequence at s (strict: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n, i;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (i = 2; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+enum { TEXT_RAW = 0, TEXT_QUOTE = 1 };
+
+/* Copies up to max bytes of s (len bytes) into dst (capacity cap), always
+ * NUL-terminated and valid UTF-8: invalid bytes become '?', a character that
+ * does not fit whole is left out. With TEXT_QUOTE, control characters become
+ * '?' too and "..." marks a cut. */
+static void put_text(char *dst, size_t cap, const char *s, size_t len, size_t max, int mode)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t in = 0, outn = 0;
+    int cut = 0;
+
+    if (cap == 0) {
+        return;
+    }
+    if (max > cap - 1) {
+        max = cap - 1;
+    }
+    if (mode == TEXT_QUOTE && max >= 3 && len > max) {
+        max -= 3; /* room for "..." */
+    }
+    while (in < len) {
+        size_t n = utf8_seq(u + in, len - in);
+        if (n == 0 || u[in] == 0 || (mode == TEXT_QUOTE && (u[in] < 0x20 || u[in] == 0x7F))) {
+            if (outn + 1 > max) {
+                cut = 1;
+                break;
+            }
+            dst[outn++] = '?';
+            in += n == 0 ? 1 : n;
+            continue;
+        }
+        if (outn + n > max) {
+            cut = 1;
+            break;
+        }
+        memcpy(dst + outn, u + in, n);
+        outn += n;
+        in += n;
+    }
+    if (cut && mode == TEXT_QUOTE && outn + 3 < cap) {
+        memcpy(dst + outn, "...", 3);
+        outn += 3;
+    }
+    dst[outn] = '\0';
+}
+
+/* put_text(TEXT_RAW) for a string from the reader, which is valid UTF-8
+ * without NUL: the longest prefix of whole characters that fits. */
+static void put_valid(char *dst, size_t cap, const char *s, size_t len, size_t max)
+{
+    size_t n = len;
+
+    if (cap == 0) {
+        return;
+    }
+    if (max > cap - 1) {
+        max = cap - 1;
+    }
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+            n--; /* s[n] continues the character that does not fit */
+        }
+    }
+    /* memmove, not memcpy: gcc expands this memcpy inline into "rep movsq",
+     * whose start-up costs more than copying a short string; memmove is left to
+     * the C library. */
+    memmove(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* A string value quoted in a message: at most QUOTE_MAX bytes, then "...". */
+typedef struct quoted {
+    char s[QUOTE_MAX + 8];
+} quoted;
+
+static const char *quote(quoted *q, const char *s, size_t len)
+{
+    put_text(q->s, sizeof(q->s), s, len, QUOTE_MAX, TEXT_QUOTE);
+    return q->s;
+}
+
+static const char *type_name(enum vtype t)
+{
+    switch (t) {
+    case V_ABSENT:
+        return "nothing";
+    case V_NULL:
+        return "null";
+    case V_STRING:
+        return "a string";
+    case V_NUMBER:
+        return "a number";
+    case V_BOOL:
+        return "a boolean";
+    case V_OBJECT:
+        return "an object";
+    case V_ARRAY:
+        return "an array";
+    }
+    return "?";
+}
+
+static int is_blank(const rval *v)
+{
+    size_t i;
+
+    for (i = 0; i < v->len; i++) {
+        char c = v->s[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A non-empty string: what an optional field must be when it is "present"
+ * (absent, null and "" count as not given). */
+static int given(const rval *v)
+{
+    return v->type == V_STRING && v->len > 0;
+}
+
+/* Characters (code points) of a valid UTF-8 string. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static int rval_eq(const rval *v, const char *lit)
+{
+    size_t n = strlen(lit);
+    return v->type == V_STRING && v->len == n && memcmp(v->s, lit, n) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The rules                                                                */
+
+#define CODE_MALFORMED    SGS_REASON_MALFORMED_JSON
+#define CODE_UNKNOWN_UNIT SGS_REASON_UNKNOWN_UNIT
+#define CODE_MISSING      SGS_REASON_MISSING_FIELD
+#define CODE_KIND         SGS_REASON_BAD_KIND
+#define CODE_DATE         SGS_REASON_BAD_DATE
+#define CODE_FUTURE       SGS_REASON_FUTURE_DECISION
+#define CODE_USCC         SGS_REASON_BAD_USCC
+#define CODE_IDNO         SGS_REASON_BAD_ID_NO
+#define CODE_VALIDITY     SGS_REASON_BAD_VALIDITY
+#define CODE_AMOUNT       SGS_REASON_BAD_AMOUNT
+#define CODE_DOCNO        SGS_REASON_BAD_DOC_NO
+#define CODE_OP           SGS_REASON_BAD_OP
+
+__attribute__((format(printf, 4, 0))) static void
+add_reason_v(sgs_record *out, const char *code, const char *field, const char *fmt, va_list ap)
+{
+    char tmp[512];
+    sgs_reason *r;
+
+    if (out->n_reasons >= SGS_MAX_REASONS) {
+        return;
+    }
+    r = &out->reasons[out->n_reasons++];
+    r->code = code;
+    put_text(r->field, sizeof(r->field), field, strlen(field), sizeof(r->field) - 1, TEXT_RAW);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    put_text(r->message, sizeof(r->message), tmp, strlen(tmp), sizeof(r->message) - 1, TEXT_RAW);
+}
+
+__attribute__((format(printf, 4, 5))) static void
+add_reason(sgs_record *out, const char *code, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    add_reason_v(out, code, field, fmt, ap);
+    va_end(ap);
+}
+
+/* A required text field: a string with something in it. Adds missing_field and
+ * returns 0 otherwise. parent/parent_name describe the enclosing object of a
+ * native nested field (NULL for top-level and national fields). */
+static int require_string(sgs_record *out, const char *field, const rval *v, const rval *parent,
+                          const char *parent_name)
+{
+    if (parent != NULL && parent->type != V_OBJECT) {
+        if (parent->type == V_ABSENT || parent->type == V_NULL) {
+            add_reason(out, CODE_MISSING, field, "missing (no %s object)", parent_name);
+        } else {
+            add_reason(out, CODE_MISSING, field, "missing (%s is %s, expected an object)",
+                       parent_name, type_name(parent->type));
+        }
+        return 0;
+    }
+    switch (v->type) {
+    case V_STRING:
+        if (is_blank(v)) {
+            add_reason(out, CODE_MISSING, field, "empty");
+            return 0;
+        }
+        return 1;
+    case V_ABSENT:
+        add_reason(out, CODE_MISSING, field, "missing");
+        return 0;
+    case V_NULL:
+        add_reason(out, CODE_MISSING, field, "null, expected a non-empty string");
+        return 0;
+    default:
+        add_reason(out, CODE_MISSING, field, "expected a string, got %s", type_name(v->type));
+        return 0;
+    }
+}
+
+static int date_parse(enum sgs_record_format format, const rval *v, sgs_day *out)
+{
+    if (format == SGS_FORMAT_NATIONAL) {
+        return sgs_record_national_date(v->s, v->len, out);
+    }
+    return sgs_day_parse(v->s, v->len, out);
+}
+
+static const char *date_formats(enum sgs_record_format format)
+{
+    return format == SGS_FORMAT_NATIONAL ? "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD" : "YYYY-MM-DD";
+}
+
+/* Sets the report instant and the local day, month and day text. */
+static void set_report_time(sgs_record *out, const sgs_rules *rules, int64_t instant)
+{
+    out->reported_at = instant;
+    out->report_day = sgs_day_of_instant(instant, rules->tz_offset);
+    sgs_day_format(out->report_day, out->day);
+    memcpy(out->month, out->day, 7); /* "YYYY-MM" of "YYYY-MM-DD" */
+    out->month[7] = '\0';
+}
+
+static int64_t fallback_instant(int64_t msg_timestamp_ms)
+{
+    if (msg_timestamp_ms >= 0) {
+        return msg_timestamp_ms / 1000;
+    }
+    return (int64_t)time(NULL);
+}
+
+static void check_report_time(sgs_record *out, const sgs_rules *rules, const field_names *f,
+                              const record_view *raw, int64_t msg_timestamp_ms)
+{
+    const rval *v = &raw->reported_at;
+    int64_t instant;
+    quoted q;
+
+    if (v->type == V_ABSENT || v->type == V_NULL) {
+        /* No report time in the record: the platform's receive time is. */
+        instant = fallback_instant(msg_timestamp_ms);
+        out->has_reported_at = 1;
+        out->reported_from_timestamp = 1;
+        set_report_time(out, rules, instant);
+        sgs_rfc3339_format(instant, rules->tz_offset, out->reported_at_text);
+        return;
+    }
+    if (require_string(out, f->reported_at, v, NULL, NULL)) {
+        if (sgs_rfc3339_parse(v->s, v->len, &instant) == 0) {
+            out->has_reported_at = 1;
+            set_report_time(out, rules, instant);
+            if (v->len < sizeof(out->reported_at_text)) {
+                memcpy(out->reported_at_text, v->s, v->len);
+                out->reported_at_text[v->len] = '\0';
+            } else {
+                sgs_rfc3339_format(instant, rules->tz_offset, out->reported_at_text);
+            }
+            return;
+        }
+        add_reason(out, CODE_DATE, f->reported_at,
+                   "'%s' is not an RFC 3339 date-time with an offset "
+                   "(like 2023-12-05T10:31:00+08:00)",
+                   quote(&q, v->s, v->len));
+    }
+    /* Unusable: the month is decided by the message timestamp (or now). */
+    instant = fallback_instant(msg_timestamp_ms);
+    set_report_time(out, rules, instant);
+    sgs_rfc3339_format(instant, rules->tz_offset, out->reported_at_text);
+}
+
+static void check_kind(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *v = &raw->kind;
+    quoted q;
+
+    if (raw->format == SGS_FORMAT_NATIONAL) {
+        out->kind = raw->national_kind;
+        if (out->kind == SGS_KIND_NONE) {
+            add_reason(out, CODE_KIND, f->kind,
+                       "both licence (XK_) and penalty (CF_) fields: cannot tell the kind");
+        }
+        return;
+    }
+    if (!require_string(out, f->kind, v, NULL, NULL)) {
+        return;
+    }
+    if (rval_eq(v, "license")) {
+        out->kind = SGS_KIND_LICENSE;
+    } else if (rval_eq(v, "penalty")) {
+        out->kind = SGS_KIND_PENALTY;
+    } else {
+        add_reason(out, CODE_KIND, f->kind, "'%s' is not license or penalty",
+                   quote(&q, v->s, v->len));
+        return;
+    }
+    {
+        const char *name = sgs_kind_name(out->kind);
+        const rval *obj = out->kind == SGS_KIND_LICENSE ? &raw->license : &raw->penalty;
+        if (obj->type == V_ABSENT || obj->type == V_NULL) {
+            add_reason(out, CODE_KIND, name, "kind is %s but there is no %s object", name, name);
+        } else if (obj->type != V_OBJECT) {
+            add_reason(out, CODE_KIND, name, "kind is %s but %s is %s, expected an object", name,
+                       name, type_name(obj->type));
+        }
+    }
+}
+
+static void check_doc_no(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *v = &raw->doc_no;
+    quoted q;
+
+    if (!require_string(out, f->doc_no, v, NULL, NULL)) {
+        return;
+    }
+    put_valid(out->doc_no, sizeof(out->doc_no), v->s, v->len, sizeof(out->doc_no) - 1);
+    if (sgs_docno_normalize(v->s, v->len, &out->doc) != 0) {
+        add_reason(out, CODE_DOCNO, f->doc_no, "'%s' cannot be normalised (%zu bytes, too long)",
+                   quote(&q, v->s, v->len), v->len);
+        return;
+    }
+    if (out->doc.norm_chars < 4 || out->doc.norm_chars > 64) {
+        add_reason(out, CODE_DOCNO, f->doc_no,
+                   "'%s' normalises to %zu characters, expected 4 to 64",
+                   quote(&q, out->doc.norm, strlen(out->doc.norm)), out->doc.norm_chars);
+    }
+}
+
+static void check_decision_date(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *v = &raw->decision_date;
+    quoted q;
+
+    if (!require_string(out, f->decision_date, v, NULL, NULL)) {
+        return;
+    }
+    if (date_parse(raw->format, v, &out->decision_date) != 0) {
+        add_reason(out, CODE_DATE, f->decision_date, "'%s' is not a real date (%s)",
+                   quote(&q, v->s, v->len), date_formats(raw->format));
+        return;
+    }
+    out->has_decision_date = 1;
+}
+
+static enum sgs_subject_type subject_type_of(const rval *v)
+{
+    static const struct {
+        const char *label;
+        enum sgs_subject_type type;
+    } labels[] = {
+        {"legal_person", SGS_SUBJECT_LEGAL_PERSON},
+        {"individual_business", SGS_SUBJECT_INDIVIDUAL_BUSINESS},
+        {"natural_person", SGS_SUBJECT_NATURAL_PERSON},
+        /* National labels (DOMAIN §5) and their common variants. */
+        {"法人及非法人组织", SGS_SUBJECT_LEGAL_PERSON},
+        {"法人和非法人组织", SGS_SUBJECT_LEGAL_PERSON},
+        {"法人", SGS_SUBJECT_LEGAL_PERSON},
+        {"非法人组织", SGS_SUBJECT_LEGAL_PERSON},
+        {"个体工商户", SGS_SUBJECT_INDIVIDUAL_BUSINESS},
+        {"自然人", SGS_SUBJECT_NATURAL_PERSON},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        if (rval_eq(v, labels[i].label)) {
+            return labels[i].type;
+        }
+    }
+    return SGS_SUBJECT_OTHER;
+}
+
+static void check_subject(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    quoted q;
+
+    require_string(out, f->subject_name, &raw->subject_name, &raw->subject, f->subject);
+    if (raw->legacy && raw->subject_type.type == V_ABSENT) {
+        add_reason(out, CODE_MISSING, f->subject_type,
+                   "missing (the legacy items have no subject type)");
+        return;
+    }
+    if (require_string(out, f->subject_type, &raw->subject_type, &raw->subject, f->subject)) {
+        out->subject_type = subject_type_of(&raw->subject_type);
+        if (out->subject_type == SGS_SUBJECT_OTHER) {
+            /* No code of its own in DESIGN §4: the field has no usable value. */
+            add_reason(out, CODE_MISSING, f->subject_type,
+                       "'%s' is not a subject type (legal_person, individual_business, "
+                       "natural_person)",
+                       quote(&q, raw->subject_type.s, raw->subject_type.len));
+        }
+    }
+}
+
+/* Checks a credit code that is present (a non-empty string). */
+static void check_uscc_value(sgs_record *out, const char *field, const rval *v)
+{
+    quoted q;
+    size_t i;
+
+    switch (sgs_uscc_check(v->s, v->len)) {
+    case SGS_USCC_OK:
+        return;
+    case SGS_USCC_BAD_LENGTH:
+        add_reason(out, CODE_USCC, field, "'%s' has %zu characters, expected 18",
+                   quote(&q, v->s, v->len), utf8_chars(v->s, v->len));
+        return;
+    case SGS_USCC_BAD_CHAR:
+        for (i = 0; i < v->len && sgs_uscc_char_value(v->s[i]) >= 0; i++) {
+        }
+        if ((unsigned char)v->s[i] >= 0x20 && (unsigned char)v->s[i] < 0x7F) {
+            add_reason(out, CODE_USCC, field,
+                       "'%s': character %zu '%c' is not in the code alphabet "
+                       "(0-9 and A-Z without I O S V Z)",
+                       quote(&q, v->s, v->len), i + 1, v->s[i]);
+        } else {
+            add_reason(out, CODE_USCC, field,
+                       "'%s': character %zu is not in the code alphabet "
+                       "(0-9 and A-Z without I O S V Z)",
+                       quote(&q, v->s, v->len), i + 1);
+        }
+        return;
+    case SGS_USCC_BAD_CHECK:
+        if (memcmp(v->s, "91350", 5) == 0) {
+            /* Some early Xiamen codes are real and fail the check (DOMAIN §3). */
+            sgs_debug("%s '%s' fails the check character, accepted as an early 91350 code", field,
+                      quote(&q, v->s, v->len));
+            return;
+        }
+        add_reason(out, CODE_USCC, field, "'%s': check character is '%c', expected '%c'%s",
+                   quote(&q, v->s, v->len), v->s[17], sgs_uscc_check_char(v->s),
+                   sgs_uscc_is_placeholder(v->s, v->len)
+                       ? " (the placeholder is accepted for individual businesses only)"
+                       : "");
+        return;
+    }
+}
+
+/* An optional credit code: absent, null and "" are fine, any other non-string
+ * is not. */
+static void check_uscc_optional(sgs_record *out, const char *field, const rval *v)
+{
+    if (given(v)) {
+        check_uscc_value(out, field, v);
+    } else if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
+        add_reason(out, CODE_USCC, field, "expected a string, got %s", type_name(v->type));
+    }
+}
+
+static void check_usccs(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *v = &raw->subject_uscc;
+
+    if (raw->subject.type == V_OBJECT) {
+        switch (out->subject_type) {
+        case SGS_SUBJECT_LEGAL_PERSON:
+            if (!given(v) && (v->type == V_ABSENT || v->type == V_NULL || v->type == V_STRING)) {
+                if (raw->old_code_field != NULL) {
+                    add_reason(out, CODE_USCC, f->subject_uscc,
+                               "required for a legal person (%s, a legacy item, is not a "
+                               "credit code)",
+                               raw->old_code_field);
+                } else {
+                    add_reason(out, CODE_USCC, f->subject_uscc, "required for a legal person");
+                }
+            } else {
+                check_uscc_optional(out, f->subject_uscc, v);
+            }
+            break;
+        case SGS_SUBJECT_INDIVIDUAL_BUSINESS:
+            if (!(given(v) && sgs_uscc_is_placeholder(v->s, v->len))) {
+                check_uscc_optional(out, f->subject_uscc, v);
+            }
+            break;
+        default:
+            check_uscc_optional(out, f->subject_uscc, v);
+            break;
+        }
+    }
+    if (raw->authority.type == V_OBJECT) {
+        check_uscc_optional(out, f->authority_uscc, &raw->authority_uscc);
+    }
+}
+
+/* The national ID type, when given, says whether the number is a resident ID.
+ */
+static int is_resident_id_type(const rval *t)
+{
+    static const char *const types[] = {"身份证", "居民身份证", "中华人民共和国居民身份证", "001"};
+    size_t i;
+
+    if (!given(t)) {
+        return 1;
+    }
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (rval_eq(t, types[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void check_id_no(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *v = &raw->subject_id_no;
+    quoted q;
+    char want;
+
+    if (raw->subject.type != V_OBJECT || out->subject_type != SGS_SUBJECT_NATURAL_PERSON) {
+        return;
+    }
+    if (!given(v)) {
+        if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
+            add_reason(out, CODE_IDNO, f->subject_id_no, "expected a string, got %s",
+                       type_name(v->type));
+        }
+        return;
+    }
+    if (raw->format == SGS_FORMAT_NATIONAL && !is_resident_id_type(&raw->subject_id_type)) {
+        return; /* a passport or other document: no check defined */
+    }
+    switch (sgs_idno_check(v->s, v->len)) {
+    case SGS_IDNO_OK:
+        return;
+    case SGS_IDNO_BAD_LENGTH:
+        add_reason(out, CODE_IDNO, f->subject_id_no, "'%s' has %zu characters, expected 18",
+                   quote(&q, v->s, v->len), utf8_chars(v->s, v->len));
+        return;
+    case SGS_IDNO_BAD_CHAR:
+        add_reason(out, CODE_IDNO, f->subject_id_no,
+                   "'%s' is not 17 digits followed by a digit or X", quote(&q, v->s, v->len));
+        return;
+    case SGS_IDNO_BAD_BIRTHDATE:
+        add_reason(out, CODE_IDNO, f->subject_id_no, "'%s': birth date %.8s does not exist",
+                   quote(&q, v->s, v->len), v->s + 6);
+        return;
+    case SGS_IDNO_BAD_CHECK:
+        want = sgs_idno_check_char(v->s);
+        add_reason(out, CODE_IDNO, f->subject_id_no, "'%s': check character is '%c', expected '%c'",
+                   quote(&q, v->s, v->len), v->s[17], want);
+        return;
+    }
+}
+
+/* "长期" (long-term) and the like stand for a licence without an end. */
+static int is_open_ended(const rval *v)
+{
+    return rval_eq(v, "长期") || rval_eq(v, "长期有效") || rval_eq(v, "永久");
+}
+
+/* Reads an optional validity date. 1 when a date was read, 0 when there is none
+ * (or it is open-ended), -1 after adding a reason. */
+static int validity_date(sgs_record *out, enum sgs_record_format format, const char *field,
+                         const rval *v, sgs_day *day)
+{
+    quoted q;
+
+    if (!given(v)) {
+        if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
+            add_reason(out, CODE_VALIDITY, field, "expected a string, got %s", type_name(v->type));
+            return -1;
+        }
+        return 0;
+    }
+    if (is_open_ended(v)) {
+        return 0;
+    }
+    if (date_parse(format, v, day) != 0) {
+        add_reason(out, CODE_VALIDITY, field, "'%s' is not a real date (%s)",
+                   quote(&q, v->s, v->len), date_formats(format));
+        return -1;
+    }
+    return 1;
+}
+
+static void check_validity(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    sgs_day from = 0, to = 0;
+    int has_from, has_to;
+    char a[11], b[11];
+
+    if (out->kind != SGS_KIND_LICENSE || raw->license.type != V_OBJECT) {
+        return;
+    }
+    has_from = validity_date(out, raw->format, f->valid_from, &raw->valid_from, &from);
+    has_to = validity_date(out, raw->format, f->valid_to, &raw->valid_to, &to);
+    if (has_from == 1 && has_to == 1 && to < from) {
+        add_reason(out, CODE_VALIDITY, f->valid_to, "valid to %s is before valid from %s",
+                   sgs_day_format(to, a), sgs_day_format(from, b));
+    }
+}
+
+/* A fine given as text in the national feed: "0.5", "10", " 3.20 ". Returns 0
+ * and the value, or -1 when it is not a plain decimal number. */
+static int numeric_text(const rval *v, double *value)
+{
+    char tmp[64];
+    char *end;
+    size_t i = 0, n = v->len;
+
+    while (i < n && v->s[i] == ' ') {
+        i++;
+    }
+    while (n > i && v->s[n - 1] == ' ') {
+        n--;
+    }
+    if (n - i == 0 || n - i >= sizeof(tmp)) {
+        return -1;
+    }
+    memcpy(tmp, v->s + i, n - i);
+    tmp[n - i] = '\0';
+    for (i = 0; tmp[i] != '\0'; i++) {
+        if (!((tmp[i] >= '0' && tmp[i] <= '9') || tmp[i] == '.' || (i == 0 && tmp[i] == '-'))) {
+            return -1;
+        }
+    }
+    *value = strtod(tmp, &end);
+    return *end == '\0' && end != tmp ? 0 : -1;
+}
+
+static void check_amount(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *v = &raw->fine_amount;
+    double amount;
+    quoted q;
+
+    if (out->kind != SGS_KIND_PENALTY || raw->penalty.type != V_OBJECT) {
+        return;
+    }
+    switch (v->type) {
+    case V_ABSENT:
+    case V_NULL:
+        return;
+    case V_NUMBER:
+        amount = v->num;
+        break;
+    case V_STRING:
+        if (raw->format == SGS_FORMAT_NATIONAL) {
+            if (v->len == 0 || is_blank(v)) {
+                return;
+            }
+            if (numeric_text(v, &amount) == 0) {
+                break;
+            }
+            add_reason(out, CODE_AMOUNT, f->fine_amount, "'%s' is not a number",
+                       quote(&q, v->s, v->len));
+            return;
+        }
+        add_reason(out, CODE_AMOUNT, f->fine_amount, "expected a number or null, got a string '%s'",
+                   quote(&q, v->s, v->len));
+        return;
+    default:
+        add_reason(out, CODE_AMOUNT, f->fine_amount, "expected a number or null, got %s",
+                   type_name(v->type));
+        return;
+    }
+    if (!isfinite(amount) || amount < 0) {
+        add_reason(out, CODE_AMOUNT, f->fine_amount, "%g is not a finite number >= 0", amount);
+    }
+}
+
+static void check_deadline(sgs_record *out, const sgs_rules *rules, const field_names *f)
+{
+    char a[11], b[11];
+    int n;
+
+    if (out->has_decision_date && out->has_reported_at && out->decision_date > out->report_day) {
+        add_reason(out, CODE_FUTURE, f->decision_date, "decided %s, after the report date %s",
+                   sgs_day_format(out->decision_date, a), sgs_day_format(out->report_day, b));
+    }
+    if (!out->has_decision_date || out->kind == SGS_KIND_NONE || rules->calendar == NULL) {
+        return;
+    }
+    n = rules->deadline_workdays[out->kind];
+    if (n < 1) {
+        n = 7; /* DESIGN §6 default, for a rules struct that leaves it unset */
+    }
+    out->deadline =
+        sgs_calendar_deadline(rules->calendar, out->decision_date, n, rules->count_decision_day);
+    out->has_deadline = 1;
+    if (out->has_reported_at && out->report_day > out->deadline) {
+        out->late = 1;
+        out->workdays_late =
+            sgs_calendar_workdays_between(rules->calendar, out->deadline, out->report_day);
+    }
+}
+
+/* A unit by id (ids and alias ids); the placeholder code never names one. */
+static const sgs_unit *unit_by_id(const sgs_rules *rules, const rval *v)
+{
+    if (!given(v) || rules->registry == NULL || sgs_uscc_is_placeholder(v->s, v->len)) {
+        return NULL;
+    }
+    return sgs_registry_find_id(rules->registry, v->s, v->len);
+}
+
+/* A unit by name, alias or id. */
+static const sgs_unit *unit_by_name(const sgs_rules *rules, const rval *v)
+{
+    if (!given(v) || rules->registry == NULL) {
+        return NULL;
+    }
+    return sgs_registry_find(rules->registry, v->s, v->len);
+}
+
+/* National: the unit is the data-source unit, else the deciding organ. */
+static const sgs_unit *national_unit(sgs_record *out, const sgs_rules *rules,
+                                     const record_view *raw)
+{
+    const sgs_unit *u = unit_by_id(rules, &raw->unit_id);
+
+    if (u == NULL) {
+        u = unit_by_name(rules, &raw->unit_name);
+    }
+    if (u == NULL) {
+        u = unit_by_id(rules, &raw->authority_uscc);
+        if (u == NULL) {
+            u = unit_by_name(rules, &raw->authority_name);
+        }
+        out->unit_from_organ = u != NULL;
+    }
+    return u;
+}
+
+/* National unknown_unit: what was given of the source unit, and of the organ. */
+static void national_unknown(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    const rval *id = &raw->unit_id, *name = &raw->unit_name;
+    const rval *organ = given(&raw->authority_name) ? &raw->authority_name : &raw->authority_uscc;
+    const char *organ_field = organ == &raw->authority_name ? f->authority_name : f->authority_uscc;
+    char nor[QUOTE_MAX + 64];
+    quoted q1, q2;
+
+    nor[0] = '\0';
+    if (given(organ)) {
+        snprintf(nor, sizeof(nor), ", nor is the deciding organ %s '%s'", organ_field,
+                 quote(&q1, organ->s, organ->len));
+    }
+    if (given(id) && given(name)) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                   "source unit '%s' (%s '%s') is not in the registry%s",
+                   quote(&q1, id->s, id->len), f->unit_name, quote(&q2, name->s, name->len), nor);
+    } else if (given(id)) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "source unit '%s' is not in the registry%s",
+                   quote(&q1, id->s, id->len), nor);
+    } else if (given(name)) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
+                   "source unit '%s' is not in the registry%s", quote(&q2, name->s, name->len),
+                   nor);
+    } else if (id->type != V_ABSENT && id->type != V_NULL && id->type != V_STRING) {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "expected a string, got %s%s",
+                   type_name(id->type), nor);
+    } else {
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                   "no source unit: %s and %s are missing or empty%s", f->unit_id, f->unit_name,
+                   nor);
+    }
+}
+
+/* Finds the unit; 0, or -1 after adding unknown_unit. */
+static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_names *f,
+                        const record_view *raw)
+{
+    const rval *id = &raw->unit_id;
+    quoted q1;
+
+    if (id->type == V_STRING) {
+        put_valid(out->unit_id, sizeof(out->unit_id), id->s, id->len, sizeof(out->unit_id) - 1);
+    }
+    out->unit =
+        raw->format == SGS_FORMAT_NATIONAL ? national_unit(out, rules, raw) : unit_by_id(rules, id);
+    if (out->unit != NULL) {
+        /* (the registry checked that its ids are UTF-8 without NUL) */
+        put_valid(out->unit_id, sizeof(out->unit_id), out->unit->id, strlen(out->unit->id),
+                  sizeof(out->unit_id) - 1);
+        return 0;
+    }
+    if (raw->format == SGS_FORMAT_NATIONAL) {
+        national_unknown(out, f, raw);
+        return -1;
+    }
+    switch (id->type) {
+    case V_STRING:
+        if (id->len == 0) {
+            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "empty");
+        } else {
+            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "unit '%s' is not in the registry",
+                       quote(&q1, id->s, id->len));
+        }
+        break;
+    case V_ABSENT:
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "missing");
+        break;
+    default:
+        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "expected a string, got %s",
+                   type_name(id->type));
+        break;
+    }
+    return -1;
+}
+
+/* op (native) or SYNC_STATUS (national): absent, null or blank is insert. */
+static void check_op(sgs_record *out, const field_names *f, const record_view *raw)
+{
+    static const char *const native_ops[] = {"insert", "update", "revoke"};
+    static const char *const national_ops[] = {"I", "U", "D"};
+    const char *const *ops = raw->format == SGS_FORMAT_NATIONAL ? national_ops : native_ops;
+    const rval *v = &raw->op;
+    quoted q;
+    int i;
+
+    out->op = SGS_OP_INSERT;
+    if (v->type == V_ABSENT || v->type == V_NULL) {
+        return;
+    }
+    if (v->type != V_STRING) {
+        add_reason(out, CODE_OP, f->op, "expected a string, got %s", type_name(v->type));
+        return;
+    }
+    if (is_blank(v)) {
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        if (rval_eq(v, ops[i])) {
+            out->op = (enum sgs_op)(SGS_OP_INSERT + i);
+            return;
+        }
+    }
+    add_reason(out, CODE_OP, f->op, "'%s' is not %s, %s or %s", quote(&q, v->s, v->len), ops[0],
+               ops[1], ops[2]);
+}
+
+void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t msg_timestamp_ms,
+                      sgs_record *out)
+{
+    const field_names *f = raw->names;
+    int unit_ok;
+
+    out->format = raw->format;
+    unit_ok = resolve_unit(out, rules, f, raw) == 0;
+
+    /* The rules run for unknown units too, so that the record carries its month,
+     * kind and dates; only the unknown_unit reason is kept then (DESIGN §4). */
+    check_kind(out, f, raw);
+    check_op(out, f, raw);
+    check_doc_no(out, f, raw);
+    check_decision_date(out, f, raw);
+    check_report_time(out, rules, f, raw, msg_timestamp_ms);
+    check_subject(out, f, raw);
+    require_string(out, f->authority_name, &raw->authority_name, &raw->authority, f->authority);
+    check_usccs(out, f, raw);
+    check_id_no(out, f, raw);
+    check_validity(out, f, raw);
+    check_amount(out, f, raw);
+    check_deadline(out, rules, f);
+
+    if (!unit_ok) {
+        out->n_reasons = 1; /* unknown_unit, added first by resolve_unit() */
+        out->status = SGS_RECORD_UNKNOWN_UNIT;
+        return;
+    }
+    if (out->kind != SGS_KIND_NONE && out->doc.norm_chars >= 4 && out->doc.norm_chars <= 64) {
+        /* "<unit_id>|<kind>|<normalised doc_no>", when it fits. */
+        out->has_identity = sgs_store_identity(out->identity, sizeof(out->identity), out->unit_id,
+                                               sgs_kind_name(out->kind), out->doc.norm) >= 0;
+    }
+    out->status = out->n_reasons > 0 ? SGS_RECORD_INVALID : SGS_RECORD_VALID;
+}
+
+void sgs_record_malformed(sgs_record *out, const sgs_rules *rules, int64_t msg_timestamp_ms,
+                          const char *fmt, ...)
+{
+    int64_t instant = fallback_instant(msg_timestamp_ms);
+    va_list ap;
+
+    va_start(ap, fmt);
+    add_reason_v(out, CODE_MALFORMED, "", fmt, ap);
+    va_end(ap);
+    out->status = SGS_RECORD_MALFORMED;
+    set_report_time(out, rules, instant);
+    sgs_rfc3339_format(instant, rules->tz_offset, out->reported_at_text);
+}
+
+void sgs_record_quote_text(char *dst, size_t cap, const char *s, size_t len, size_t max)
+{
+    put_text(dst, cap, s, len, max, TEXT_QUOTE);
+}
