@@ -58,7 +58,7 @@ void sgs_batch_free(sgs_batch *b)
     free(b->group_slots);
     free(b->idents);
     free(b->ident_slots);
-    free(b->alerts);
+    free(b->items);
     free(b->order);
     free(b->units);
     free(b->seq_out);
@@ -78,7 +78,7 @@ void sgs_batch_reset(sgs_batch *b)
     if (b->n_idents && b->ident_slots)
         memset(b->ident_slots, 0, b->cap_ident_slots * sizeof(*b->ident_slots));
     b->n_msgs = b->n_orig = b->n_fwd = b->n_skip = 0;
-    b->n_groups = b->n_idents = b->n_alerts = b->n_rejects = b->n_units = b->n_acks = 0;
+    b->n_groups = b->n_idents = b->n_items = b->n_rejects = b->n_units = b->n_acks = 0;
     b->n_seq_out = b->n_seq_in = 0;
     track_release(b);
 }
@@ -177,8 +177,10 @@ static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, i
 #define IDENT_OOM (UINT32_MAX - 1)
 
 /* Adds an identity to the batch: its index, IDENT_DUP when the batch already
- * has it, IDENT_OOM when out of memory. */
-static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len)
+ * has it, IDENT_OOM when out of memory. lookup: a revoke's identity, asked of
+ * Redis but never stored: IDENT_DUP when the batch has it, else a new index
+ * outside the table (the batch does not then "have" it). */
+static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len, int lookup)
 {
     uint64_t h = sgs_hash_seeded(seed, s, len);
     size_t j;
@@ -203,7 +205,9 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len
     sgs_buf_append(&b->arena, s, len);
     if (b->arena.oom)
         return IDENT_OOM;
-    b->ident_slots[j] = (uint32_t)++b->n_idents;
+    b->n_idents++;
+    if (!lookup)
+        b->ident_slots[j] = (uint32_t)b->n_idents;
     return (uint32_t)(b->n_idents - 1);
 }
 
@@ -235,8 +239,33 @@ void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, in
     sgs_buf_printf(b, ",\"workdays_late\":%d}", r->workdays_late);
 }
 
+/* The reasons array: [{"code", "field", "message"}...], an extra one first. */
+static void put_reasons(sgs_buf *b, const sgs_record *r, const char *extra_code,
+                        const char *extra_message)
+{
+    int first = 1;
+    sgs_buf_putc(b, '[');
+    if (extra_code) {
+        sgs_buf_puts(b, "{\"code\":");
+        sgs_buf_put_json_string(b, extra_code, strlen(extra_code));
+        json_field_str(b, "field", "doc_no");
+        json_field_str(b, "message", extra_message ? extra_message : "");
+        sgs_buf_putc(b, '}');
+        first = 0;
+    }
+    for (int i = 0; i < r->n_reasons; i++) {
+        sgs_buf_puts(b, first ? "{\"code\":" : ",{\"code\":");
+        first = 0;
+        sgs_buf_put_json_string(b, r->reasons[i].code, strlen(r->reasons[i].code));
+        json_field_str(b, "field", r->reasons[i].field);
+        json_field_str(b, "message", r->reasons[i].message);
+        sgs_buf_putc(b, '}');
+    }
+    sgs_buf_putc(b, ']');
+}
+
 void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
-                           sgs_buf *b)
+                           const char *extra_code, const char *extra_message, sgs_buf *b)
 {
     size_t max = env->reject_max;
     const char *payload = m->payload ? m->payload : "";
@@ -245,16 +274,10 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
 
     sgs_buf_reset(b);
     /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape */
-    sgs_buf_printf(b, "{\"id\":\"reject:%s:%" PRId32 ":%" PRId64 "\",\"reasons\":[", env->topic,
+    sgs_buf_printf(b, "{\"id\":\"reject:%s:%" PRId32 ":%" PRId64 "\",\"reasons\":", env->topic,
                    m->origin_partition, m->origin_offset);
-    for (int i = 0; i < r->n_reasons; i++) {
-        sgs_buf_puts(b, i ? ",{\"code\":" : "{\"code\":");
-        sgs_buf_put_json_string(b, r->reasons[i].code, strlen(r->reasons[i].code));
-        json_field_str(b, "field", r->reasons[i].field);
-        json_field_str(b, "message", r->reasons[i].message);
-        sgs_buf_putc(b, '}');
-    }
-    sgs_buf_puts(b, "],\"unit_id\":");
+    put_reasons(b, r, extra_code, extra_message);
+    sgs_buf_puts(b, ",\"unit_id\":");
     if (r->unit_id[0] && r->status != SGS_RECORD_MALFORMED)
         sgs_buf_put_json_string(b, r->unit_id, strlen(r->unit_id));
     else
@@ -275,6 +298,26 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
     }
     if (keep < len)
         sgs_buf_printf(b, ",\"payload_truncated\":true,\"payload_bytes\":%zu", len);
+    sgs_buf_putc(b, '}');
+}
+
+void sgs_batch_ledger_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
+                           sgs_buf *b)
+{
+    char day[11];
+    sgs_buf_reset(b);
+    sgs_buf_printf(b, "{\"source\":\"%s:%" PRId32 ":%" PRId64 "\"", env->topic, m->origin_partition,
+                   m->origin_offset);
+    json_field_str(b, "unit_id", r->unit ? r->unit->id : r->unit_id);
+    json_field_str(b, "kind", sgs_kind_name(r->kind));
+    json_field_str(b, "doc_no", r->doc_no);
+    json_field_str(b, "decision_date",
+                   r->has_decision_date ? sgs_day_format(r->decision_date, day) : "");
+    json_field_str(b, "deadline", r->has_deadline ? sgs_day_format(r->deadline, day) : "");
+    json_field_str(b, "reported_at", r->reported_at_text);
+    sgs_buf_printf(b, ",\"late\":%s,\"workdays_late\":%d,\"reasons\":", r->late ? "true" : "false",
+                   r->late ? r->workdays_late : 0);
+    put_reasons(b, r, NULL, NULL);
     sgs_buf_putc(b, '}');
 }
 
@@ -329,10 +372,50 @@ void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next)
     (*v)[(*n)++].next = next;
 }
 
+/* Adds a conditional item built in env->tmp. */
+static void add_item(sgs_batch *b, sgs_batch_env *env, char kind, uint32_t ident, char cond,
+                     uint32_t unit, sgs_day day)
+{
+    sgs_batch_item *it;
+    if (env->tmp.oom || env->tmp.len == 0) {
+        /* never an empty or cut item: the batch is read again */
+        env->tmp.oom = 0;
+        b->oom = 1;
+        return;
+    }
+    if (grow((void **)&b->items, &b->cap_items, b->n_items, sizeof(*b->items), 64) != 0) {
+        b->oom = 1;
+        return;
+    }
+    it = &b->items[b->n_items++];
+    it->ident = ident;
+    it->cond = cond;
+    it->kind = kind;
+    it->unit = unit;
+    it->day = day;
+    it->off = b->arena.len;
+    it->len = env->tmp.len;
+    sgs_buf_append(&b->arena, env->tmp.data, env->tmp.len);
+}
+
+/* The group type of a record of a known unit: by its op, and whether the
+ * batch already has its identity. */
+static char record_type(enum sgs_op op, int in_batch)
+{
+    switch (op) {
+    case SGS_OP_UPDATE:
+        return in_batch ? SGS_GROUP_UPDATED : SGS_GROUP_UPDATE;
+    case SGS_OP_REVOKE:
+        return in_batch ? SGS_GROUP_REVOKED : SGS_GROUP_REVOKE;
+    default:
+        return in_batch ? SGS_GROUP_DUPLICATE : SGS_GROUP_RECORD;
+    }
+}
+
 void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r)
 {
     char type;
-    int f = 0, wd = 0;
+    int f = 0, wd = 0, counted;
     uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
 
     take_offset(b, env, m);
@@ -342,25 +425,28 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
     } else if (r->status == SGS_RECORD_UNKNOWN_UNIT || !r->unit) {
         type = SGS_GROUP_UNATTRIBUTED;
     } else {
-        type = SGS_GROUP_RECORD;
         unit = (uint32_t)r->unit->index;
-        f |= r->late ? SGS_GF_LATE : 0;
-        f |= r->status == SGS_RECORD_INVALID ? SGS_GF_INVALID : 0;
-        f |= r->kind == SGS_KIND_LICENSE ? SGS_GF_LICENSE : 0;
-        f |= r->kind == SGS_KIND_PENALTY ? SGS_GF_PENALTY : 0;
-        wd = r->late ? r->workdays_late : 0;
         note_unit(env, b, r->unit->index);
+        type = record_type(r->op, 0);
         if (r->has_identity) {
-            ident = ident_add(b, env->hash_seed, r->identity, strlen(r->identity));
+            ident = ident_add(b, env->hash_seed, r->identity, strlen(r->identity),
+                              r->op == SGS_OP_REVOKE);
             if (ident == IDENT_OOM) {
                 b->oom = 1;
                 ident = UINT32_MAX;
             } else if (ident == IDENT_DUP) {
-                /* a second copy in the same batch: a duplicate whatever Redis says */
-                type = SGS_GROUP_DUPLICATE;
-                f = wd = 0;
+                /* the batch has it: the outcome is decided here, whatever Redis says */
+                type = record_type(r->op, 1);
                 ident = UINT32_MAX;
             }
+        }
+        if (type == SGS_GROUP_RECORD || type == SGS_GROUP_UPDATE) {
+            f |= r->late ? SGS_GF_LATE : 0;
+            f |= r->status == SGS_RECORD_INVALID ? SGS_GF_INVALID : 0;
+            f |= r->kind == SGS_KIND_LICENSE ? SGS_GF_LICENSE : 0;
+            f |= r->kind == SGS_KIND_PENALTY ? SGS_GF_PENALTY : 0;
+            f |= r->unit_from_organ ? SGS_GF_ORGAN : 0;
+            wd = r->late ? r->workdays_late : 0;
         }
     }
     g = group_for(b, type, r->report_day, unit, f, wd);
@@ -380,28 +466,33 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
             gr->n_ids++;
         }
     }
-    if (type == SGS_GROUP_RECORD && (f & SGS_GF_LATE) && r->has_deadline) {
-        if (grow((void **)&b->alerts, &b->cap_alerts, b->n_alerts, sizeof(*b->alerts), 64) != 0) {
-            b->oom = 1;
-        } else {
-            sgs_batch_late_alert_json(env, r, m->origin_partition, m->origin_offset, &env->tmp);
-            if (env->tmp.oom || env->tmp.len == 0) {
-                /* never an empty or cut alert: the batch is re-read */
-                env->tmp.oom = 0;
-                b->oom = 1;
-            } else {
-                sgs_batch_alert *a = &b->alerts[b->n_alerts++];
-                a->ident = ident;
-                a->unit = unit;
-                a->off = b->arena.len;
-                a->len = env->tmp.len;
-                sgs_buf_append(&b->arena, env->tmp.data, env->tmp.len);
-            }
-        }
+    /* A record that is (or may turn out to be) counted: its late alert and its
+     * ledger entry, unless Redis says its identity was seen. */
+    counted = type == SGS_GROUP_RECORD || type == SGS_GROUP_UPDATE;
+    if (counted && (f & SGS_GF_LATE) && r->has_deadline) {
+        sgs_batch_late_alert_json(env, r, m->origin_partition, m->origin_offset, &env->tmp);
+        add_item(b, env, SGS_ITEM_ALERT, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
     }
-    if (r->status != SGS_RECORD_VALID) {
+    if (counted && ((f & SGS_GF_LATE) || (f & SGS_GF_INVALID))) {
+        sgs_batch_ledger_json(env, r, m, &env->tmp);
+        add_item(b, env, SGS_ITEM_LEDGER, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
+    }
+    if (type == SGS_GROUP_REVOKE) {
+        /* A revoke of a decision never seen is rejected (with the rules it
+         * failed too); one of a decision seen is rejected only when it failed
+         * a rule. Both carry the message's reject id: one of them goes. */
+        sgs_batch_reject_json(env, r, m, SGS_REASON_UNKNOWN_RECORD,
+                              "revoke of a decision that was never reported", &env->tmp);
+        add_item(b, env, SGS_ITEM_REJECT, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
+        if (r->status != SGS_RECORD_VALID && ident != UINT32_MAX) {
+            sgs_batch_reject_json(env, r, m, NULL, NULL, &env->tmp);
+            add_item(b, env, SGS_ITEM_REJECT, ident, SGS_ITEM_IF_SEEN, unit, r->report_day);
+        }
+    } else if (r->status != SGS_RECORD_VALID) {
+        /* Every other message that failed a rule is rejected (also a duplicate
+         * or an update: the message failed). */
         int known = r->status != SGS_RECORD_MALFORMED;
-        sgs_batch_reject_json(env, r, m, &env->tmp);
+        sgs_batch_reject_json(env, r, m, NULL, NULL, &env->tmp);
         if (env->tmp.oom || env->tmp.len == 0) {
             env->tmp.oom = 0;
             b->oom = 1;
@@ -428,30 +519,53 @@ long sgs_batch_number_idents(sgs_batch *b)
     return (long)pos;
 }
 
+/* Counts n records of group g: as new (or when Redis has no say), or as its
+ * "seen" outcome. */
+static void count_group(const sgs_batch_group *g, uint64_t n, int seen, sgs_batch_counts *to)
+{
+    switch (g->type) {
+    case SGS_GROUP_MALFORMED:
+        to->malformed += n;
+        return;
+    case SGS_GROUP_UNATTRIBUTED:
+        to->unattributed += n;
+        return;
+    case SGS_GROUP_DUPLICATE:
+        to->duplicates += n;
+        return;
+    case SGS_GROUP_UPDATED:
+        to->updates += n;
+        return;
+    case SGS_GROUP_REVOKED:
+        to->revoked += n;
+        return;
+    case SGS_GROUP_REVOKE:
+        if (seen)
+            to->revoked += n;
+        else
+            to->unknown_record += n;
+        return;
+    default: /* record or update */
+        if (seen) {
+            if (g->type == SGS_GROUP_UPDATE)
+                to->updates += n;
+            else
+                to->duplicates += n;
+            return;
+        }
+        to->records += n;
+        to->late += (g->flags & SGS_GF_LATE) ? n : 0;
+        to->invalid += (g->flags & SGS_GF_INVALID) ? n : 0;
+        to->from_organ += (g->flags & SGS_GF_ORGAN) ? n : 0;
+    }
+}
+
 int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to)
 {
-    for (size_t i = 0; i < b->n_groups; i++) {
-        const sgs_batch_group *g = &b->groups[i];
-        switch (g->type) {
-        case SGS_GROUP_MALFORMED:
-            to->malformed += g->n;
-            break;
-        case SGS_GROUP_UNATTRIBUTED:
-            to->unattributed += g->n;
-            break;
-        case SGS_GROUP_DUPLICATE:
-            to->duplicates += g->n;
-            break;
-        default:
-            to->records += g->n;
-            to->late += (g->flags & SGS_GF_LATE) ? g->n : 0;
-            to->invalid += (g->flags & SGS_GF_INVALID) ? g->n : 0;
-        }
-    }
-    to->rejects += b->n_rejects;
-    to->messages += b->n_orig;
-    to->forwarded += b->n_fwd;
-    to->replays += b->n_skip;
+    unsigned char *seen = calloc(b->n_idents + 1, 1); /* by identity index */
+    int rc = 0;
+    if (!seen)
+        return -1;
     for (size_t i = 0; i < len;) {
         uint32_t pos = 0;
         while (i < len && dups[i] == ' ')
@@ -460,13 +574,31 @@ int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batc
             break;
         while (i < len && dups[i] >= '0' && dups[i] <= '9')
             pos = pos * 10 + (uint32_t)(dups[i++] - '0');
-        if (pos == 0 || pos > b->n_idents)
-            return -1;
-        const sgs_batch_group *g = &b->groups[b->idents[b->order[pos - 1]].group];
-        to->records--;
-        to->late -= (g->flags & SGS_GF_LATE) != 0;
-        to->invalid -= (g->flags & SGS_GF_INVALID) != 0;
-        to->duplicates++;
+        if (pos == 0 || pos > b->n_idents) {
+            rc = -1;
+            break;
+        }
+        seen[b->order[pos - 1]] = 1;
     }
-    return 0;
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const sgs_batch_group *g = &b->groups[i];
+        uint64_t n_seen = 0;
+        for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next)
+            n_seen += seen[e];
+        count_group(g, g->n - n_seen, 0, to);
+        count_group(g, n_seen, 1, to);
+    }
+    for (size_t i = 0; i < b->n_items; i++) {
+        const sgs_batch_item *it = &b->items[i];
+        int emitted = it->ident == UINT32_MAX ||
+                      (it->cond == SGS_ITEM_IF_NEW ? !seen[it->ident] : seen[it->ident]);
+        if (it->kind == SGS_ITEM_REJECT && emitted)
+            to->rejects++;
+    }
+    to->rejects += b->n_rejects;
+    to->messages += b->n_orig;
+    to->forwarded += b->n_fwd;
+    to->replays += b->n_skip;
+    free(seen);
+    return rc;
 }

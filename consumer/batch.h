@@ -18,9 +18,14 @@
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
-/* Group types (the script's protocol, script.c). */
-#define SGS_GROUP_RECORD       'R' /* records of a known unit */
-#define SGS_GROUP_DUPLICATE    'D' /* second copies within the batch */
+/* Group types (the script's protocol, script.c). The first three are decided
+ * by Redis for the records with an identity: seen before or new. */
+#define SGS_GROUP_RECORD       'R' /* inserts: seen -> duplicate, new -> record */
+#define SGS_GROUP_UPDATE       'u' /* updates: seen -> update, new -> record (a first report) */
+#define SGS_GROUP_REVOKE       'v' /* revokes: seen -> revoked, new -> unknown_record */
+#define SGS_GROUP_DUPLICATE    'D' /* inserts of an identity the batch already has */
+#define SGS_GROUP_UPDATED      'P' /* updates of an identity the batch already has */
+#define SGS_GROUP_REVOKED      'X' /* revokes of an identity the batch already has */
 #define SGS_GROUP_UNATTRIBUTED 'U' /* unknown unit */
 #define SGS_GROUP_MALFORMED    'M' /* not a JSON object */
 
@@ -29,14 +34,15 @@
 #define SGS_GF_INVALID 2
 #define SGS_GF_LICENSE 4
 #define SGS_GF_PENALTY 8
+#define SGS_GF_ORGAN   16 /* attributed to its unit through the deciding organ */
 
 /* What a producer delivery report's opaque points to (its first member). */
 #define SGS_DR_OUTBOX  1
 #define SGS_DR_FORWARD 2
 
 /* Messages of one batch that add the same counters. The script gets one entry
- * per group and the identities of its records, and subtracts the few that
- * Redis already has. */
+ * per group and the identities of its records; for the identities Redis
+ * already has, it counts the group's "seen" outcome instead of its "new" one. */
 typedef struct sgs_batch_group {
     char type;                  /* SGS_GROUP_* */
     int flags;                  /* SGS_GF_* */
@@ -56,12 +62,24 @@ typedef struct sgs_batch_ident {
     uint32_t pos;   /* 1-based position in the script's identity list (set when sent) */
 } sgs_batch_ident;
 
-/* A late alert, sent unless its record turns out to be a duplicate. */
-typedef struct sgs_batch_alert {
-    uint32_t ident;  /* UINT32_MAX: the record has no identity (never a duplicate) */
+/* Item kinds and conditions (script.c). */
+#define SGS_ITEM_ALERT   'a' /* to topic.alerts (also PUBLISHed and kept in P:T:al) */
+#define SGS_ITEM_REJECT  'r' /* to topic.rejects */
+#define SGS_ITEM_LEDGER  'l' /* a ledger entry of its report month (P:T:lg:YYYY-MM) */
+#define SGS_ITEM_IF_NEW  'n' /* only when its record's identity turns out new */
+#define SGS_ITEM_IF_SEEN 's' /* only when it turns out seen */
+
+/* What a record makes unless Redis decides otherwise: the late alert and the
+ * ledger entry of a record that turns out to be counted, the unknown_record
+ * reject of a revoke of a decision never seen. */
+typedef struct sgs_batch_item {
+    uint32_t ident;  /* UINT32_MAX: unconditional */
+    char cond;       /* SGS_ITEM_IF_* (with an identity) */
+    char kind;       /* SGS_ITEM_* */
     uint32_t unit;   /* registry index */
+    sgs_day day;     /* report day (a ledger entry's month) */
     size_t off, len; /* JSON in the batch arena */
-} sgs_batch_alert;
+} sgs_batch_item;
 
 /* A forward target or source and its sequence after the batch (fo/fi). */
 typedef struct sgs_batch_seq {
@@ -94,8 +112,8 @@ typedef struct sgs_batch {
     size_t n_idents, cap_idents;
     uint32_t *ident_slots; /* open addressing over idents (index + 1; 0: empty) */
     size_t cap_ident_slots;
-    sgs_batch_alert *alerts;
-    size_t n_alerts, cap_alerts;
+    sgs_batch_item *items;
+    size_t n_items, cap_items;
     uint32_t *order; /* when sent: position - 1 -> identity index */
     size_t cap_order;
     sgs_buf rejects; /* outbox-encoded rejects of the batch */
@@ -139,6 +157,7 @@ typedef struct sgs_batch_msg {
 typedef struct sgs_batch_counts {
     uint64_t messages; /* as producers sent them (forwarded copies are not counted again) */
     uint64_t records, late, invalid, duplicates, rejects, unattributed, malformed;
+    uint64_t updates, revoked, unknown_record, from_organ;
     uint64_t forwarded; /* sent on to their unit's partition */
     uint64_t replays;   /* forwarded copies already applied (or of a dead route epoch) */
 } sgs_batch_counts;
@@ -174,10 +193,13 @@ long sgs_batch_number_idents(sgs_batch *b);
  * there). */
 int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to);
 
-/* The JSON texts (exposed for tests): a late alert and a reject. */
+/* The JSON texts (exposed for tests): a late alert, a reject (with an extra
+ * reason first when extra_code is not NULL), a ledger entry. */
 void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, int32_t partition,
                                int64_t offset, sgs_buf *out);
 void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
+                           const char *extra_code, const char *extra_message, sgs_buf *out);
+void sgs_batch_ledger_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
                            sgs_buf *out);
 
 #endif

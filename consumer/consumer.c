@@ -43,6 +43,8 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
     c->cf_outbox_entries = (size_t)sgs_config_get_int(c->cfg, "consumer.outbox.max_entries");
     c->cf_outbox_bytes = (size_t)sgs_config_get_int(c->cfg, "consumer.outbox.max_bytes");
     c->cf_fail_seeks = (int)sgs_config_get_int(c->cfg, "debug.fail_seeks");
+    c->cf_alerts_kept = sgs_config_get_int(c->cfg, "consumer.alerts_kept");
+    c->cf_ledger_max = sgs_config_get_int(c->cfg, "consumer.ledger.max_per_unit");
     c->cf_maxbulk = 512LL * 1024 * 1024;
     {
         const char *part = sgs_config_get(c->cfg, "consumer.route.partitioner");

@@ -170,7 +170,9 @@ typedef struct sgs_consumer {
     long long cf_maxbulk;  /* Redis's proto-max-bulk-len, read when connecting */
     size_t cf_batch_bytes; /* consumer.batch.max_bytes */
     size_t cf_outbox_entries, cf_outbox_bytes;
-    int cf_fail_seeks; /* debug.fail_seeks: seeks still to fail (fault tests) */
+    long cf_alerts_kept; /* consumer.alerts_kept: latest alerts kept per partition (P:T:al) */
+    long cf_ledger_max;  /* consumer.ledger.max_per_unit: ledger entries per unit and month */
+    int cf_fail_seeks;   /* debug.fail_seeks: seeks still to fail (fault tests) */
     enum sgs_partitioner cf_partitioner;
 
     sgs_record rec;    /* reused for every message */

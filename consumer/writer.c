@@ -216,7 +216,7 @@ static int append_eval(sgs_consumer *c, int32_t p)
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
     eval_args *a = &c->args;
-    size_t n = 24 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 3 * b->n_alerts +
+    size_t n = 26 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 6 * b->n_items +
                2 * b->n_seq_out + 2 * b->n_seq_in + b->n_idents;
     char base[SGS_STORE_KEY_MAX];
     long n_ids;
@@ -246,6 +246,8 @@ static int append_eval(sgs_consumer *c, int32_t p)
     arg_puts(a, c->topic);
     arg_int(a, c->cf_maxbulk);
     arg_puts(a, c->route.epoch);
+    arg_int(a, c->cf_alerts_kept);
+    arg_int(a, c->cf_ledger_max);
     arg_int(a, (int64_t)b->n_acks);
     for (size_t i = 0; i < b->n_acks; i++)
         arg_puts(a, ps->acks[i]);
@@ -275,13 +277,17 @@ static int append_eval(sgs_consumer *c, int32_t p)
         arg_int(a, g->n);
         arg_int(a, g->n_ids);
     }
-    /* alerts: identity position (0: none), unit, JSON */
-    arg_int(a, (int64_t)b->n_alerts);
-    for (size_t i = 0; i < b->n_alerts; i++) {
-        const sgs_batch_alert *al = &b->alerts[i];
-        arg_int(a, al->ident == UINT32_MAX ? 0 : b->idents[al->ident].pos);
-        arg_puts(a, sgs_registry_at(c->registry, al->unit)->id);
-        arg_put(a, b->arena.data + al->off, al->len);
+    /* items: identity position (0: unconditional), condition, kind, unit, month, JSON */
+    arg_int(a, (int64_t)b->n_items);
+    for (size_t i = 0; i < b->n_items; i++) {
+        const sgs_batch_item *it = &b->items[i];
+        char month[8];
+        arg_int(a, it->ident == UINT32_MAX ? 0 : b->idents[it->ident].pos);
+        arg_put(a, &it->cond, 1);
+        arg_put(a, &it->kind, 1);
+        arg_puts(a, sgs_registry_at(c->registry, it->unit)->id);
+        arg_printf(a, "%s", sgs_day_format_month(it->day, month));
+        arg_put(a, b->arena.data + it->off, it->len);
     }
     /* forward sequences after the batch: fo, then fi */
     arg_int(a, (int64_t)b->n_seq_out);

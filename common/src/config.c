@@ -79,6 +79,11 @@ static const struct cfg_key keys[] = {
      "batches of alerts/rejects in delivery at most; at the cap consumption pauses"},
     {"consumer.outbox.max_bytes", T_INT, "268435456", 65536, 68719476736.0,
      "bytes of alerts/rejects in delivery at most; at the cap consumption pauses"},
+    {"consumer.alerts_kept", T_INT, "1000", 0, 1000000,
+     "latest alerts kept in Redis per partition for the console (GET /api/v1/alerts)"},
+    {"consumer.ledger.max_per_unit", T_INT, "5000", 0, 100000000,
+     "ledger entries (late and invalid records) kept per unit and month; more are counted as "
+     "cut"},
     {"consumer.route.partitioner", T_STRING, "crc32", 0, 0,
      "how a unit id maps to the partition that counts it, when sgs first consumes a topic: "
      "crc32 (librdkafka's default for keyed messages) or murmur2 (the Java client's)"},

@@ -65,18 +65,19 @@ static int teardown(void **state)
 
 /* A licence record of unit with doc_no serial, decided on `decided`, reported
  * on `reported` (local dates). */
-static void add(struct fixture *f, const char *unit, int serial, const char *decided,
-                const char *reported)
+static void add_op(struct fixture *f, const char *unit, int serial, const char *decided,
+                   const char *reported, const char *op)
 {
     char json[1024];
     sgs_batch_msg m;
     snprintf(json, sizeof(json),
-             "{\"kind\":\"license\",\"unit_id\":\"%s\",\"doc_no\":\"平市监许〔2025〕%d号\","
+             "{\"op\":\"%s\",\"kind\":\"license\",\"unit_id\":\"%s\","
+             "\"doc_no\":\"平市监许〔2025〕%d号\","
              "\"decision_date\":\"%s\",\"reported_at\":\"%sT10:00:00+08:00\","
              "\"subject\":{\"name\":\"某公司\",\"type\":\"legal_person\","
              "\"uscc\":\"91310110666007217T\"},\"authority\":{\"name\":\"市监局\"},"
              "\"license\":{\"category\":\"普通\",\"content\":\"x\"}}",
-             unit, serial, decided, reported);
+             op, unit, serial, decided, reported);
     m.partition = m.origin_partition = 3;
     m.offset = m.origin_offset = f->offset++;
     m.payload = json;
@@ -86,12 +87,34 @@ static void add(struct fixture *f, const char *unit, int serial, const char *dec
     sgs_batch_add(&f->b, &f->env, &m, &f->rec);
 }
 
+static void add(struct fixture *f, const char *unit, int serial, const char *decided,
+                const char *reported)
+{
+    add_op(f, unit, serial, decided, reported, "insert");
+}
+
 static void add_raw(struct fixture *f, const char *text)
 {
     sgs_batch_msg m = {3, f->offset, text, strlen(text), 0, 3, f->offset};
     f->offset++;
     sgs_record_parse(&f->rules, text, strlen(text), 1764547200000LL, &f->rec);
     sgs_batch_add(&f->b, &f->env, &m, &f->rec);
+}
+
+static size_t items_of(const sgs_batch *b, char kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_items; i++)
+        n += b->items[i].kind == kind;
+    return n;
+}
+
+static const sgs_batch_item *first_item(const sgs_batch *b, char kind)
+{
+    for (size_t i = 0; i < b->n_items; i++)
+        if (b->items[i].kind == kind)
+            return &b->items[i];
+    return NULL;
 }
 
 static const sgs_batch_group *group_of(const sgs_batch *b, char type, const char *unit_id,
@@ -125,7 +148,7 @@ static void test_groups_merge_same_counters(void **state)
     assert_int_equal(g->n_ids, 3);
     assert_int_equal(g->flags, SGS_GF_LICENSE);
     assert_int_equal(f->b.n_units, 2);
-    assert_int_equal(f->b.n_alerts, 0);
+    assert_int_equal(f->b.n_items, 0);
     assert_int_equal(f->b.n_rejects, 0);
     assert_false(f->b.oom);
 }
@@ -141,8 +164,11 @@ static void test_late_record_gets_group_and_alert(void **state)
     add(f, "U1", 7, "2025-12-01", "2025-12-12");
     add(f, "U1", 8, "2025-12-01", "2025-12-02");
     assert_int_equal(f->b.n_groups, 2);
-    assert_int_equal(f->b.n_alerts, 1);
-    alert = strndup(f->b.arena.data + f->b.alerts[0].off, f->b.alerts[0].len);
+    assert_int_equal(items_of(&f->b, SGS_ITEM_ALERT), 1);
+    assert_int_equal(items_of(&f->b, SGS_ITEM_LEDGER), 1); /* the late one's ledger entry */
+    assert_int_equal(first_item(&f->b, SGS_ITEM_ALERT)->cond, SGS_ITEM_IF_NEW);
+    alert = strndup(f->b.arena.data + first_item(&f->b, SGS_ITEM_ALERT)->off,
+                    first_item(&f->b, SGS_ITEM_ALERT)->len);
     j = json_loads(alert, 0, &e);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "type")), "late");
@@ -198,7 +224,7 @@ static void test_reject_payload_cut(void **state)
     big[sizeof(big) - 1] = '\0';
     sgs_record_parse(&f->rules, big, strlen(big), -1, &f->rec);
     sgs_batch_msg m = {1, 42, big, strlen(big), 0, 1, 42};
-    sgs_batch_reject_json(&f->env, &f->rec, &m, &f->env.tmp);
+    sgs_batch_reject_json(&f->env, &f->rec, &m, NULL, NULL, &f->env.tmp);
     j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
     assert_non_null(j);
     start = json_string_value(json_object_get(j, "payload"));
@@ -249,12 +275,108 @@ static void test_reset_keeps_nothing(void **state)
     assert_int_equal(f->b.n_msgs, 0);
     assert_int_equal(f->b.n_groups, 0);
     assert_int_equal(f->b.n_idents, 0);
-    assert_int_equal(f->b.n_alerts, 0);
+    assert_int_equal(f->b.n_items, 0);
     assert_int_equal(f->b.rejects.len, 0);
     /* the same identity in the next batch is not an in-batch duplicate */
     add(f, "U1", 1, "2025-12-01", "2025-12-12");
     assert_null(group_of(&f->b, SGS_GROUP_DUPLICATE, NULL, f->reg));
     assert_int_equal(f->b.n_units, 1);
+}
+
+/* The "seen" outcomes of the identities whose text is in `seen_ids` (by the
+ * positions sgs_batch_number_idents gave). */
+static void seen_positions(struct fixture *f, int serial, char *out, size_t size)
+{
+    char needle[64];
+    size_t n = 0;
+    snprintf(needle, sizeof(needle), "〔2025〕%d号", serial);
+    out[0] = '\0';
+    for (size_t i = 0; i < f->b.n_idents; i++) {
+        const sgs_batch_ident *e = &f->b.idents[i];
+        if (e->len >= strlen(needle) &&
+            memcmp(f->b.arena.data + e->off + e->len - strlen(needle), needle, strlen(needle)) == 0)
+            n += (size_t)snprintf(out + n, size - n, "%s%u", n ? " " : "", e->pos);
+    }
+}
+
+static void test_ops_within_the_batch(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts n = {0};
+    add(f, "U1", 1, "2025-12-01", "2025-12-02");
+    add_op(f, "U1", 1, "2025-12-01", "2025-12-03", "update");
+    add_op(f, "U1", 1, "2025-12-01", "2025-12-04", "revoke");
+    assert_non_null(group_of(&f->b, SGS_GROUP_RECORD, "U1", f->reg));
+    assert_non_null(group_of(&f->b, SGS_GROUP_UPDATED, "U1", f->reg));
+    assert_non_null(group_of(&f->b, SGS_GROUP_REVOKED, "U1", f->reg));
+    assert_int_equal(f->b.n_idents, 1);
+    assert_int_equal(sgs_batch_number_idents(&f->b), 1);
+    assert_int_equal(sgs_batch_account(&f->b, "", 0, &n), 0);
+    assert_int_equal(n.records, 1);
+    assert_int_equal(n.updates, 1);
+    assert_int_equal(n.revoked, 1);
+    assert_int_equal(n.duplicates, 0);
+    assert_int_equal(n.rejects, 0);
+}
+
+static void test_update_and_revoke_decided_by_redis(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts seen = {0}, fresh = {0};
+    char pos[64], both[128];
+    add_op(f, "U1", 7, "2025-12-01", "2025-12-12", "update"); /* late if it is a first report */
+    add_op(f, "U2", 8, "2025-12-01", "2025-12-02", "revoke");
+    assert_non_null(group_of(&f->b, SGS_GROUP_UPDATE, "U1", f->reg));
+    assert_non_null(group_of(&f->b, SGS_GROUP_REVOKE, "U2", f->reg));
+    /* the update's alert and ledger entry, the revoke's unknown_record reject: if new */
+    assert_int_equal(items_of(&f->b, SGS_ITEM_ALERT), 1);
+    assert_int_equal(items_of(&f->b, SGS_ITEM_LEDGER), 1);
+    assert_int_equal(items_of(&f->b, SGS_ITEM_REJECT), 1);
+    {
+        const sgs_batch_item *it = first_item(&f->b, SGS_ITEM_REJECT);
+        char *text = strndup(f->b.arena.data + it->off, it->len);
+        assert_non_null(strstr(text, "\"code\":\"unknown_record\""));
+        assert_int_equal(it->cond, SGS_ITEM_IF_NEW);
+        free(text);
+    }
+    assert_int_equal(sgs_batch_number_idents(&f->b), 2);
+    /* Redis has neither: a first report, and a revoke of nothing */
+    assert_int_equal(sgs_batch_account(&f->b, "", 0, &fresh), 0);
+    assert_int_equal(fresh.records, 1);
+    assert_int_equal(fresh.late, 1);
+    assert_int_equal(fresh.updates, 0);
+    assert_int_equal(fresh.unknown_record, 1);
+    assert_int_equal(fresh.rejects, 1);
+    /* Redis has both: an update and a revocation, nothing rejected */
+    seen_positions(f, 7, pos, sizeof(pos));
+    snprintf(both, sizeof(both), "%s", pos);
+    seen_positions(f, 8, pos, sizeof(pos));
+    snprintf(both + strlen(both), sizeof(both) - strlen(both), " %s", pos);
+    assert_int_equal(sgs_batch_account(&f->b, both, strlen(both), &seen), 0);
+    assert_int_equal(seen.records, 0);
+    assert_int_equal(seen.late, 0);
+    assert_int_equal(seen.updates, 1);
+    assert_int_equal(seen.revoked, 1);
+    assert_int_equal(seen.unknown_record, 0);
+    assert_int_equal(seen.rejects, 0);
+}
+
+static void test_revoke_then_insert(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts n = {0};
+    add_op(f, "U1", 9, "2025-12-01", "2025-12-02", "revoke");
+    add(f, "U1", 9, "2025-12-01", "2025-12-03");
+    /* the revoke was before the insert: it is asked of Redis, the insert is not a
+     * duplicate of it */
+    assert_non_null(group_of(&f->b, SGS_GROUP_REVOKE, "U1", f->reg));
+    assert_non_null(group_of(&f->b, SGS_GROUP_RECORD, "U1", f->reg));
+    assert_null(group_of(&f->b, SGS_GROUP_DUPLICATE, NULL, f->reg));
+    assert_int_equal(f->b.n_idents, 2);
+    assert_int_equal(sgs_batch_number_idents(&f->b), 2);
+    assert_int_equal(sgs_batch_account(&f->b, "", 0, &n), 0);
+    assert_int_equal(n.records, 1);
+    assert_int_equal(n.unknown_record, 1);
 }
 
 int main(void)
@@ -267,6 +389,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_payload_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_keeps_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_within_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_and_revoke_decided_by_redis, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_then_insert, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

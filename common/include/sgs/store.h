@@ -30,10 +30,13 @@
 #define SGS_STORE_OUTBOX  ":outbox" /* hash: batch end offset -> outbox items */
 #define SGS_STORE_FWD_OUT ":fo"     /* hash: target partition -> next forward sequence */
 #define SGS_STORE_FWD_IN                                                                           \
-    ":fi" /* hash: source partition -> next sequence expected;                                     \
-             also _epoch (the route's) and _start (first offset) */
-#define SGS_STORE_FI_EPOCH "_epoch"
-#define SGS_STORE_FI_START "_start"
+    ":fi"                            /* hash: source partition -> next sequence expected;          \
+                                        also _epoch (the route's) and _start (first offset) */
+#define SGS_STORE_ALERT_LIST ":al"   /* list: "<unix ms> <alert JSON>", newest first, bounded */
+#define SGS_STORE_LEDGER     ":lg:"  /* + YYYY-MM: list of ledger entries (JSON), in order */
+#define SGS_STORE_LEDGER_N   ":lgn:" /* + YYYY-MM: hash unit -> entries kept, unit|cut -> cut */
+#define SGS_STORE_FI_EPOCH   "_epoch"
+#define SGS_STORE_FI_START   "_start"
 
 /* Longest "<suffix><arg>" of a partition key (a day bucket). A base
  * "<prefix>:{<topic>:<partition>}" shorter than SGS_STORE_KEY_MAX -
@@ -63,6 +66,11 @@
 #define SGS_STORE_C_WDLATE       "wdlate" /* sum of workdays late */
 #define SGS_STORE_C_UNATTRIBUTED "unattributed"
 #define SGS_STORE_C_MALFORMED    "malformed"
+#define SGS_STORE_C_UPD          "upd"    /* updates of decisions already seen */
+#define SGS_STORE_C_REV          "rev"    /* revocations of decisions already seen */
+#define SGS_STORE_C_UNKREC       "unkrec" /* revocations of decisions never seen (rejected) */
+#define SGS_STORE_C_ORGAN        "organ"  /* records attributed by their deciding organ */
+#define SGS_STORE_C_CUT          "cut"    /* ledger entries not kept (P:T:lgn: only) */
 
 /* The counters a unit's field can name, in a fixed order. */
 enum sgs_store_counter {
@@ -75,6 +83,10 @@ enum sgs_store_counter {
     SGS_STORE_WDLATE,
     SGS_STORE_UNATTRIBUTED,
     SGS_STORE_MALFORMED,
+    SGS_STORE_UPD,
+    SGS_STORE_REV,
+    SGS_STORE_UNKREC,
+    SGS_STORE_ORGAN,
     SGS_STORE_N_COUNTERS,
     SGS_STORE_UNKNOWN_COUNTER = -1,
 };
@@ -154,9 +166,8 @@ int sgs_store_dn_next(const char *list, size_t len, size_t *pos, sgs_store_ident
  * "<type><key length>:<value length>:<key><value>", type 'a' (alert, to
  * topic.alerts) or 'r' (reject, to topic.rejects). The batch script writes the
  * same encoding (SGS_STORE_OUTBOX_FMT). */
-#define SGS_STORE_OUTBOX_ALERT      'a'
-#define SGS_STORE_OUTBOX_REJECT     'r'
-#define SGS_STORE_OUTBOX_ALERT_HEAD "a%d:%d:" /* Lua string.format of an alert item's head */
+#define SGS_STORE_OUTBOX_ALERT  'a'
+#define SGS_STORE_OUTBOX_REJECT 'r'
 
 void sgs_store_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
                           size_t vlen);
