@@ -33,7 +33,7 @@ from .kafka import (KAFKA_TOOLS, BrokerUnavailable, KafkaBroker, MockBroker, Moc
 from .procs import (Checks, Proc, Scope, check, check_eq, cleanup_all, current_scope,
                     free_port, install_signal_handlers, make_tmpdir, note, run, say, spawn, tail,
                     wait_until, write_config)
-from .redisserver import RedisServer
+from .redisserver import RedisServer, private_redis
 from . import fault  # noqa: E402  (sgstest.fault)
 
 

@@ -1,11 +1,12 @@
 """redis-server on a free loopback port in a temporary directory."""
 
+import contextlib
 import os
 import time
 
 import redis
 
-from .procs import Proc, free_port
+from .procs import Proc, Scope, free_port, make_tmpdir
 
 
 class RedisServer:
@@ -91,3 +92,19 @@ class RedisServer:
     def config(self):
         """`redis.host` / `redis.port` keys for write_config."""
         return {"redis.host": self.host, "redis.port": self.port}
+
+
+@contextlib.contextmanager
+def private_redis(name="redis", **kw):
+    """A redis-server of its own for the block (the benchmarks): yields
+    (client with bytes replies, port, temporary directory also free for the
+    caller's files). The server is stopped and the directory removed at the
+    end (kept with SGS_KEEP_TMP=1). Keyword arguments go to RedisServer."""
+    with Scope(name):
+        tmp = make_tmpdir(name)
+        server = RedisServer(tmp, **kw)
+        client = server.client(decode=False)
+        try:
+            yield client, server.port, tmp
+        finally:
+            client.close()
