@@ -659,7 +659,7 @@ def find_peer(explicit):
     if explicit:
         return explicit, [explicit]
     if os.environ.get("SGSBENCH_PEER"):
-        return os.environ["SGSBENCH_PEER"], ["$SGSBENCH_PEER"]
+        return os.environ["SGSBENCH_PEER"], ["SGSBENCH_PEER=" + os.environ["SGSBENCH_PEER"]]
     looked = []
     for root in peer_roots():
         d = os.path.abspath(root)

@@ -456,3 +456,48 @@ def test_harness_helpers(tmp):
     except RuntimeError:
         pass
     h.check_eq(h.wait_until(lambda: 42, 1), 42, "wait_until value")
+
+
+def tool_variables():
+    """{SGS_* name: [files]} the tools read or set: string literals in the
+    Python of tests/lib and bench/, variable uses and assignments in the
+    shell scripts of scripts/ and bench/ (prefixes ending in _ left out)."""
+    import glob
+    import re
+    found = {}
+    py = glob.glob(h.source_path("tests", "lib", "sgstest", "*.py")) + \
+        glob.glob(h.source_path("bench", "*.py"))
+    sh = glob.glob(h.source_path("scripts", "*.sh")) + glob.glob(h.source_path("bench", "*.sh"))
+    for path in py + sh:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if path.endswith(".py"):
+            names = re.findall(r"[\"'](SGS_[A-Z0-9_]+)[\"']", text)
+        else:
+            names = re.findall(r"\$\{?!?(SGS_[A-Z0-9_]+)", text)
+            names += re.findall(r"(?m)(?:^|[\s;(])(?:export\s+|unset\s+)?(SGS_[A-Z0-9_]+)=", text)
+        for n in names:
+            if not n.endswith("_"):
+                found.setdefault(n, []).append(os.path.relpath(path, h.SOURCE_DIR))
+    return found
+
+
+def test_tool_variables_are_not_config_keys():
+    """harness: every SGS_* variable the tools (tests/lib, bench, scripts) use is
+    either in the programs' table of tool variables (common/src/config.c), which
+    they skip, or a configuration key used as one; nothing else (issue 15: the
+    programs refuse an unknown SGS_* variable, as sgs-gen refused SGS_PEER)."""
+    import re
+    with open(h.source_path("common", "src", "config.c"), encoding="utf-8") as f:
+        text = f.read()
+    table = re.search(r"env_not_keys\[\]\s*=\s*\{(.*?)\};", text, re.S)
+    h.check(table is not None, "no env_not_keys table in common/src/config.c")
+    not_keys = set(re.findall(r'"(SGS_[A-Z0-9_]+)"', table.group(1)))
+    r = h.run([h.build_path("sgs-consumer"), "-X", "list"])
+    keys = {"SGS_" + line.split()[0].upper().replace(".", "_").replace("-", "_")
+            for line in r.stdout.splitlines()[1:] if line.strip() and "<" not in line.split()[0]}
+    bad = {n: files for n, files in tool_variables().items()
+           if n not in not_keys and n not in keys and not n.startswith("SGS_KAFKA_")}
+    h.check(not bad, "SGS_* variables that are neither tool variables nor configuration keys "
+            "(the programs would refuse them; name them SGSTEST_/SGSBENCH_... or make "
+            "them options): %s" % bad)
