@@ -233,6 +233,34 @@ def test_kafka_consume_all(kafka):
     h.check_eq(h.consume_all(k.bootstrap, "infra.ts.empty"), [], "empty topic")
 
 
+def test_kafka_keys_partitions_and_tools(apache_kafka, kafka_tool):
+    """kafka: messages without a key spread over the partitions, an explicit
+    partition is kept, add_partitions() grows a topic (what kafka-topics
+    --alter --partitions does), and a Kafka tool runs against the broker."""
+    k = apache_kafka
+    k.create_topics({"infra.keys": 2})
+    k.add_partitions("infra.keys", 4)
+    h.check_eq(h.topic_partitions(k.bootstrap, "infra.keys"), [0, 1, 2, 3], "partitions")
+    msgs = [("u%d" % i, "v%d" % i, None) for i in range(400)]
+    # without a key librdkafka picks a random partition per message once its
+    # sticky partitioning (all unkeyed messages of 10 ms to one partition) is off
+    h.produce(k.bootstrap, "infra.keys", h.rekey(msgs, key=None),
+              conf={"sticky.partitioning.linger.ms": 0})
+    unkeyed = h.watermarks(k.bootstrap, "infra.keys")
+    h.check(all(hi > 0 for _, hi in unkeyed.values()), "unkeyed messages reach every "
+            "partition: %s" % unkeyed)
+    h.produce(k.bootstrap, "infra.keys", h.rekey(msgs[:50], key="same", partition=3))
+    after = h.watermarks(k.bootstrap, "infra.keys")
+    h.check_eq(after[3][1] - unkeyed[3][1], 50, "messages on the explicit partition 3")
+    h.check_eq(sum(hi for _, hi in after.values()), 450, "messages in all")
+    got = [m for m in h.consume_all(k.bootstrap, "infra.keys") if m.value == b"v7"]
+    h.check(any(m.key is None for m in got) and any(m.key == b"same" for m in got),
+            "keys as produced: %s" % got)
+    r = kafka_tool("kafka-configs", "--describe", "--entity-type", "topics",
+                   "--entity-name", "infra.keys")
+    h.check("infra.keys" in r.stdout, "kafka-configs output: %r" % r.stdout[-500:])
+
+
 # --------------------------------------------------------------------------- mock
 
 def test_devbroker_produce_errors(tmp):
