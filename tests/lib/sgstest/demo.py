@@ -412,7 +412,8 @@ class Demo:
         """A few reported decisions (written with other bracket styles), and
         decisions never reported (numbers the generator left out) -> concealed."""
         a = self.a
-        rows = ["unit_id\tkind\tdoc_no", "# built by scripts/demo.sh from the generator expectation"]
+        rows = ["unit_id\tkind\tdoc_no",
+                "# built by scripts/demo.sh from the generator expectation"]
         d = g = 0
         for it in self.expect_items():
             if it[0] == "D" and d < 4:

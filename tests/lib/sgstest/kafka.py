@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from .env import build_path, source_path
-from .procs import Proc, free_port, new_log_path, say, tail, wait_until
+from .procs import Proc, free_port, new_log_path, run, say, tail, wait_until
 
 # Messages from kafka_broker() about a fallback to the mock, for the pytest
 # plugin's summary (they are also printed on stdout when they happen).
@@ -376,7 +376,6 @@ class KafkaBroker:
     def run_tool(self, tool, *args, timeout=120, check=True):
         """Runs tool_command(tool, *args) to completion (sgstest.run: output
         captured, RuntimeError on a non-zero exit when check)."""
-        from .procs import run
         return run(self.tool_command(tool, *args), timeout=timeout, check=check)
 
     def kill(self):

@@ -33,6 +33,7 @@ CaseTimeout after that long), figures(key, **fields).
 import os
 import re
 import signal
+import time
 
 import pytest
 
@@ -184,8 +185,6 @@ def kafka():
     `SKIPPED: real Kafka broker unavailable: <why>` line (also repeated in
     the summary). SGS_KAFKA=mock forces the mock, SGS_KAFKA=apache the real
     broker (then a failure to start it is an error)."""
-    import time
-
     scope = _session_scope("kafka")
     try:
         with scope.active():
