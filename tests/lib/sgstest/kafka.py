@@ -278,6 +278,9 @@ class KafkaBroker:
         self.proc = Proc(self._java(self.heap) + ["kafka.Kafka", self.properties_path],
                          os.path.join(self.log_dir, "stdout.log"), name="kafka")
         self.proc.stop_timeout = 20
+        # its data goes with the temporary directory: no controlled shutdown
+        # when the scope closes (stop() still does one)
+        self.proc.kill_on_close = True
         self.proc.extra_logs = [self.server_log_path]
         # Short reconnect backoff: readiness is noticed within 0.1 s.
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0,
@@ -459,6 +462,7 @@ class MockBroker:
         t0 = time.monotonic()
         self.proc = Proc(cmd, log_path or new_log_path(tmpdir, "sgs-devbroker"),
                          name="sgs-devbroker", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc.kill_on_close = True  # in memory only: nothing to shut down
         self._lock = threading.Lock()
         line = self._readline(timeout)
         if not line.startswith("bootstrap.servers="):

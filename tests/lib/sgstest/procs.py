@@ -114,7 +114,11 @@ class Scope:
                 _open.remove(self)
         for p in reversed(procs):
             try:
-                p.stop(timeout=p.stop_timeout)
+                if p.kill_on_close:
+                    p.kill()
+                    p.stop()  # (closes its files)
+                else:
+                    p.stop(timeout=p.stop_timeout)
             except Exception as e:  # keep cleaning up the rest
                 note("sgstest: stopping %s failed: %s" % (p.name, e))
         for d in dirs:
@@ -305,9 +309,12 @@ class Proc:
     """A long-running child process, owned by the current scope. stdout and
     stderr go to `log_path` unless stdout/stdin pipes are asked for.
     `extra_logs`: more files this process writes (shown with its log when a
-    test fails)."""
+    test fails). When its scope closes it gets SIGTERM (SIGKILL after
+    `stop_timeout` seconds), or SIGKILL at once with `kill_on_close` (servers
+    whose data is thrown away with their directory)."""
 
     stop_timeout = 10
+    kill_on_close = False
 
     def __init__(self, cmd, log_path, name=None, env=None, cwd=None, stdin=None, stdout=None):
         self.cmd = [str(c) for c in cmd]
