@@ -33,8 +33,8 @@
 #                     auto-created; the demo WRITES to them (a generated month on
 #                     the records topic, its snapshot on the snapshots topic).
 #                     Messages already in the records topic are skipped (their
-#                     end offsets are read from the cluster and stored in Redis as the
-#                     consumer's starting positions). Other SGS_KAFKA_* variables
+#                     end offsets are read from the cluster and stored in Redis
+#                     as the consumer's starting positions). Other SGS_KAFKA_* variables
 #                     (security settings...) are honoured as everywhere in sgs.
 #   OUT=DIR           where the reports go (default ./reports, created)
 #   DEMO_CONSUMER_TIMEOUT=S  give up when the consumer runs longer (default 300)
