@@ -182,7 +182,7 @@ class Demo:
         if not os.environ.get("SGS_KAFKA_JARS"):
             self.out.say("Kafka broker jars (scripts/kafka-jars.sh)")
         try:
-            jars = kafka_jars()
+            jars = kafka_jars(show_progress=True)
         except BrokerUnavailable as e:
             self.die(str(e))
         # As for the tests (one KRaft node, few threads), and retention.ms=-1

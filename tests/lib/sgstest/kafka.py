@@ -49,10 +49,11 @@ class MockError(Exception):
 _jars_cache = {}
 
 
-def kafka_jars():
+def kafka_jars(show_progress=False):
     """Directory of broker jars: $SGS_KAFKA_JARS, else what
-    scripts/kafka-jars.sh provisions (downloads once, then cached). Raises
-    BrokerUnavailable saying why not."""
+    scripts/kafka-jars.sh provisions (downloads once, then cached; its
+    messages go to our stderr with show_progress). Raises BrokerUnavailable
+    saying why not."""
     if "dir" in _jars_cache:
         return _jars_cache["dir"]
     d = os.environ.get("SGS_KAFKA_JARS")
@@ -61,12 +62,14 @@ def kafka_jars():
         if shutil.which("java") is None:
             raise BrokerUnavailable("java not found")
         try:
-            r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=900,
-                               stdin=subprocess.DEVNULL)
+            r = subprocess.run(["bash", script], stdout=subprocess.PIPE, text=True, timeout=900,
+                               stdin=subprocess.DEVNULL,
+                               stderr=None if show_progress else subprocess.PIPE)
         except subprocess.TimeoutExpired:
             raise BrokerUnavailable("scripts/kafka-jars.sh took more than 900 s")
         if r.returncode != 0:
-            why = (r.stderr.strip().splitlines() or ["exit status %d" % r.returncode])[-1]
+            why = ((r.stderr or "").strip().splitlines()
+                   or ["exit status %d" % r.returncode])[-1]
             raise BrokerUnavailable("scripts/kafka-jars.sh failed: %s" % why)
         d = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     if not glob.glob(os.path.join(d, "kafka_2.13-*.jar")):
