@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """What one record costs Redis inside a batch script, step by step.
 
-Starts a private redis-server (no persistence; bench/benchredis.py), then sends batches of identities shaped like the
+Starts a private redis-server (no persistence; sgstest.private_redis), then sends batches of identities shaped like the
 consumer's (about 40 bytes of "<unit>|penalty|<doc_no>") to small Lua scripts
 that each do one more part of the batch script's per-record work. Redis's own
 CPU time (INFO cpu) per identity is printed for each, the median of --rounds.
 
-    /usr/bin/python3 bench/redis_script_bench.py [--batches 150] [--size 1600] [--rounds 3]
+    bench/run.sh redis-script [--batches 150] [--size 1600] [--rounds 3]
 
 The steps (docs/PERFORMANCE.md quotes them):
   request+ARGV      EVALSHA parsing and the ARGV table only (a script that returns)
@@ -22,7 +22,11 @@ import random
 import statistics
 import sys
 
-from benchredis import private_redis
+try:
+    from sgstest import private_redis
+except ImportError:
+    sys.exit("redis_script_bench: run it with bench/run.sh (it puts tests/lib, the start-up library, "
+             "on PYTHONPATH)")
 
 SCRIPTS = {
     "request+ARGV": "return 0",
@@ -65,7 +69,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
 
-    with private_redis("sgs-redis-bench-") as (r, _, _):
+    with private_redis("redis-bench") as (r, _, _):
         rnd = random.Random(1)
         batches = [["%06d|penalty|平市监罚〔2024〕%d号" % (410400 + rnd.randrange(42),
                                                      b * a.size + i)

@@ -1,45 +1,87 @@
 #!/bin/sh
-# The throughput benchmark in one command (issue 7; docs/PERFORMANCE.md).
+# The benchmarks in one command (issue 7; docs/PERFORMANCE.md, docs/AGGREGATOR.md).
 #
-#   bench/run.sh                      real Apache Kafka broker, 1,000,000 records, 3 rounds
+#   bench/run.sh                      throughput: real Apache Kafka broker, 1,000,000 records, 3 rounds
 #   bench/run.sh --broker mock        librdkafka's mock cluster, 120,000 records / 32 partitions
 #   bench/run.sh --records 200000 --rounds 1 --json out.json
 #   bench/run.sh --allocs             also allocations per message (LD_PRELOAD counter)
+#   bench/run.sh --peer FILE          the Python peer to compare with (default: found, below)
+#   bench/run.sh snapshot [--units N] [--runs N]     sgs-aggregator snapshot, 5,000 units
+#   bench/run.sh redis-script [--batches N] ...      Redis CPU per record, step by step
 #
-# Builds (incrementally) sgs-consumer, sgs-gen, sgs-devbroker and
-# bench/ceiling_consumer (with --allocs also the counter, libsgs_alloc_count.so)
-# in $SGS_BUILD_DIR (default: build/ in the source tree), finds
-# the broker jars (scripts/kafka-jars.sh, unless $SGS_KAFKA_JARS is set), then
-# runs bench/throughput.py with /usr/bin/python3 (Debian's confluent-kafka and
-# redis-py). Every option goes to throughput.py (--help lists them). Everything
-# it starts (broker, Redis, consumers) is stopped when it ends or is interrupted.
+# Works from any checkout (a clone, a git worktree, any directory). Builds
+# (incrementally) what the benchmark needs in $SGS_BUILD_DIR (default: build/ in
+# this checkout): for the throughput sgs-consumer, sgs-gen, sgs-devbroker and
+# bench/ceiling_consumer (with --allocs also the counter, libsgs_alloc_count.so),
+# for snapshot sgs-aggregator. The throughput benchmark finds the broker jars
+# (scripts/kafka-jars.sh, unless $SGS_KAFKA_JARS is set) and the Python peer
+# (--peer, else $SGSBENCH_PEER, else shared/bench/peer_consumer.py in a directory
+# above this checkout, its main worktree or the repository it was cloned from).
+# The Python benchmarks run with /usr/bin/python3 (Debian's confluent-kafka and
+# redis-py) and the tests' start-up library (tests/lib on PYTHONPATH). Every
+# other option goes to the benchmark (--help lists them). Everything it starts
+# (broker, Redis, consumers) is stopped when it ends or is interrupted.
+#
+# The benchmarks' own variables are never SGS_*: every SGS_* variable is a
+# configuration key for the sgs programs, which refuse unknown ones.
 set -eu
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SGS_BUILD_DIR:-$src/build}
 
-allocs=0
-for arg in "$@"; do
-    [ "$arg" = --allocs ] && allocs=1
-done
+bench=throughput
+case ${1:-} in
+snapshot | redis-script)
+    bench=$1
+    shift
+    ;;
+esac
 
-targets="sgs-consumer sgs-gen sgs-devbroker ceiling_consumer"
-[ "$allocs" = 1 ] && targets="$targets sgs_alloc_count"
-# Always an incremental build: a stale binary would measure old code.
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-echo "run.sh: building $targets in $build" >&2
-# shellcheck disable=SC2086 # the target list is split on purpose
-cmake --build "$build" -j"$(nproc)" --target $targets >/dev/null
+case $bench in
+throughput)
+    script=throughput.py
+    targets="sgs-consumer sgs-gen sgs-devbroker ceiling_consumer"
+    for arg in "$@"; do
+        [ "$arg" = --allocs ] && targets="$targets sgs_alloc_count"
+    done
+    ;;
+snapshot)
+    script=snapshot_bench.py
+    targets="sgs-aggregator"
+    ;;
+redis-script)
+    script=redis_script_bench.py
+    targets=""
+    ;;
+esac
 
-mock=0
-for arg in "$@"; do
-    [ "$arg" = mock ] && mock=1
-    [ "$arg" = --broker=mock ] && mock=1
-done
-if [ "$mock" = 0 ] && [ -z "${SGS_KAFKA_JARS:-}" ]; then
-    SGS_KAFKA_JARS=$(bash "$src/scripts/kafka-jars.sh" | tail -n 1)
-    export SGS_KAFKA_JARS
+if [ -n "$targets" ]; then
+    # Always an incremental build: a stale binary would measure old code.
+    [ -f "$build/CMakeCache.txt" ] ||
+        cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    echo "run.sh: building $targets in $build" >&2
+    # shellcheck disable=SC2086 # the target list is split on purpose
+    cmake --build "$build" -j"$(nproc)" --target $targets >/dev/null
+fi
+
+if [ "$bench" = throughput ]; then
+    mock=0
+    prev=
+    for arg in "$@"; do
+        [ "$prev" = --broker ] && [ "$arg" = mock ] && mock=1
+        [ "$arg" = --broker=mock ] && mock=1
+        prev=$arg
+    done
+    if [ "$mock" = 0 ] && [ -z "${SGS_KAFKA_JARS:-}" ]; then
+        SGS_KAFKA_JARS=$(bash "$src/scripts/kafka-jars.sh" | tail -n 1)
+        export SGS_KAFKA_JARS
+    fi
+    set -- --build "$build" "$@"
+elif [ "$bench" = snapshot ]; then
+    set -- --build "$build" "$@"
 fi
 
 export SGS_BUILD_DIR="$build" SGS_SOURCE_DIR="$src"
-exec /usr/bin/python3 "$src/bench/throughput.py" --build "$build" "$@"
+PYTHONPATH="$src/tests/lib${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
+exec /usr/bin/python3 "$src/bench/$script" "$@"

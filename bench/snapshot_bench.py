@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Times `sgs-aggregator snapshot` for a month with 5,000 registered units.
 
-Starts its own redis-server on a free loopback port in a temporary directory,
+Starts its own redis-server on a free loopback port in a temporary directory
+(sgstest.private_redis, the tests' start-up library),
 writes a 5,000-unit registry, fills Redis directly with the layout of
 docs/REDIS.md (4 partitions, every unit with counters, ~11,000 document numbers a
 month in the dn lists from January to December, the previous month's snapshot),
@@ -11,7 +12,7 @@ Publishing goes to librdkafka's in-process mock cluster
 (kafka.test.mock.num.brokers=1), so the time includes producing and waiting for
 the delivery report, without a broker to start.
 
-usage: bench/snapshot_bench.py [--build DIR] [--units N] [--runs N]
+usage: bench/run.sh snapshot [--build DIR] [--units N] [--runs N] [--log-level LEVEL]
        (DIR defaults to $SGS_BUILD_DIR or ./build)
 Target: under 1 s per snapshot.
 """
@@ -22,7 +23,11 @@ import subprocess
 import sys
 import time
 
-from benchredis import private_redis
+try:
+    from sgstest import private_redis
+except ImportError:
+    sys.exit("snapshot_bench: run it with bench/run.sh (it puts tests/lib, the start-up library, "
+             "on PYTHONPATH)")
 
 
 def main():
@@ -32,12 +37,14 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--wrap", default="", help="command prefix for the timed runs (perf record ...)")
+    ap.add_argument("--log-level", default="warning",
+                    help="the aggregator's log.level (default warning)")
     args = ap.parse_args()
 
     binary = os.path.join(args.build, "sgs-aggregator")
     if not os.access(binary, os.X_OK):
         sys.exit(f"snapshot_bench: {binary}: not built")
-    with private_redis("sgs-bench-") as (r, port, tmp):
+    with private_redis("snapshot-bench") as (r, port, tmp):
         rnd = random.Random(42)
         units = []
         with open(os.path.join(tmp, "units.tsv"), "w", encoding="utf-8") as f:
@@ -88,7 +95,7 @@ def main():
                       for p in parts for m in range(1, 13))
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("SGS_")}
-        base = [binary, "-c", os.path.join(tmp, "bench.conf"), "-X", "log.level=" + os.environ.get("SGS_BENCH_LOG", "warning")]
+        base = [binary, "-c", os.path.join(tmp, "bench.conf"), "-X", "log.level=" + args.log_level]
         subprocess.run(base + ["snapshot", "--month", "2023-11"], check=True, env=env,
                        stdout=subprocess.DEVNULL)
         times = []

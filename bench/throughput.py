@@ -16,9 +16,13 @@ each of --rounds rounds, three readers of the same topic:
                INFO commandstats before/after give the commands executed per
                message and the EVALSHA calls; its counters are checked against
                sgs-gen's expectation, so a broken run is never reported;
-  3. peer      the Python reference peer /work/shared/bench/peer_consumer.py
-               (confluent-kafka + redis-py from Debian, /usr/bin/python3) on
-               the whole topic, fresh group and prefix.
+  3. peer      the Python reference peer peer_consumer.py (confluent-kafka +
+               redis-py from Debian, /usr/bin/python3) on the whole topic,
+               fresh group and prefix. Found as --peer FILE, else
+               $SGSBENCH_PEER, else shared/bench/peer_consumer.py in a
+               directory above the checkout, above its main worktree (git
+               worktree) or above the local repository it was cloned from;
+               on this machine /work/shared/bench/peer_consumer.py.
 
 Rates: ceiling and sgs from their own summary lines (first message to last
 one), the peer from its line. Every run is under /usr/bin/time -v, and the
@@ -45,16 +49,18 @@ short runs (the mock's, or a topic not much larger than the prefetch queues)
 the whole-process figures drift. The counter also counts the main thread alone
 (the thread that polls and handles the messages): that figure does not drift.
 
-The real Apache Kafka broker (tests/integration/sgsharness.KafkaBroker, jars
-from scripts/kafka-jars.sh or $SGS_KAFKA_JARS) is the default. --broker mock
+The real Apache Kafka broker (sgstest.KafkaBroker of the tests' start-up
+library tests/lib, jars from scripts/kafka-jars.sh or $SGS_KAFKA_JARS) is the
+default. --broker mock
 uses librdkafka's mock cluster (sgs-devbroker) instead, loudly, with 120,000
 records over 32 partitions by default: it keeps only ~5 MiB per partition.
 
-usage: bench/throughput.py [--records N] [--rounds N] [--broker apache|mock]
-                           [--partitions N] [--json FILE] [--build DIR]
-                           [--set KEY=VALUE]... [--sgs-wrap CMD] [--no-peer]
-                           [--no-double] [--redis-aof yes|no] [--allocs]
-(bench/run.sh builds what is missing and runs this.) --set adds configuration
+usage: bench/run.sh [--records N] [--rounds N] [--broker apache|mock]
+                    [--partitions N] [--json FILE] [--build DIR]
+                    [--set KEY=VALUE]... [--sgs-wrap CMD] [--no-peer] [--peer FILE]
+                    [--no-double] [--redis-aof yes|no] [--allocs]
+(bench/run.sh builds what is missing and runs this with tests/lib on
+PYTHONPATH.) --set adds configuration
 for sgs-consumer and the ceiling alike (e.g. kafka.queued.max.messages.kbytes);
 --sgs-wrap prefixes the sgs-consumer command (perf record, strace ...).
 
@@ -74,15 +80,14 @@ import sys
 import time
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.abspath(os.environ.get("SGS_SOURCE_DIR") or os.path.join(HERE, ".."))
-sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
+try:
+    import sgstest as h
+except ImportError:
+    sys.exit("throughput: run it with bench/run.sh (it puts tests/lib, the start-up "
+             "library, on PYTHONPATH)")
 
-import sgsharness as h  # noqa: E402  (after the path)
-import sgsflow  # noqa: E402
-
-PEER = os.environ.get("SGS_PEER") or os.path.join(SOURCE, "..", "shared", "bench",
-                                                  "peer_consumer.py")
+SOURCE = h.SOURCE_DIR
+PEER_NAME = os.path.join("shared", "bench", "peer_consumer.py")
 MONTH = "2024-03"
 TOPIC, TOPIC2X = "sgs.records", "sgs.records2x"  # the peer hard-codes sgs.alerts/rejects
 TICK = os.sysconf("SC_CLK_TCK")
@@ -206,7 +211,7 @@ class Bench:
                   "consumer.stats_interval_s": "10",
                   "consumer.retry_max_ms": "5000"}
         values.update(kv.split("=", 1) for kv in self.a.set)
-        return sgsflow.sgs_config(self.tmp, self.kafka, self.redis, group=group, prefix=prefix,
+        return h.sgs_config(self.tmp, self.kafka, self.redis, group=group, prefix=prefix,
                                   tag="sgs", **values)
 
     def preload(self, topic, records, seed, month):
@@ -349,8 +354,8 @@ class Bench:
         # The benchmark never measures a broken run: every counter must match.
         if got != n:
             sys.exit("throughput: %s processed %d messages, expected %d" % (name, got, n))
-        sgsflow.check_counts(r, expect, prefix=prefix, topic=topic, what=name + ": ")
-        stored = sgsflow.stored_offsets(r, prefix=prefix, topic=topic)
+        h.check_counts(r, expect, prefix=prefix, topic=topic, what=name + ": ")
+        stored = h.stored_offsets(r, prefix=prefix, topic=topic)
         if stored != n:
             sys.exit("throughput: %s: stored offsets sum to %d, expected %d" % (name, stored, n))
         stats = {k[len("cmdstat_"):] if k.startswith("cmdstat_") else k: v["calls"]
@@ -374,7 +379,7 @@ class Bench:
         r = self.redis.client()
         r.flushall()
         r.close()
-        cmd = ["/usr/bin/python3", PEER, "--brokers", self.kafka.bootstrap,
+        cmd = ["/usr/bin/python3", self.a.peer, "--brokers", self.kafka.bootstrap,
                "--redis-port", str(self.redis.port),
                "--units", h.source_path("configs", "units.tsv"),
                "--calendar", h.source_path("configs", "calendar-cn.json"),
@@ -628,7 +633,51 @@ def machine():
     return info
 
 
+def peer_roots():
+    """Where a checkout's shared/ directory may be: the checkout, its main
+    worktree (for a `git worktree`), and the local repository it was cloned
+    from."""
+    roots = [SOURCE]
+    for args in (["rev-parse", "--path-format=absolute", "--git-common-dir"],
+                 ["remote", "get-url", "origin"]):
+        try:
+            r = subprocess.run(["git", "-C", SOURCE] + args, capture_output=True, text=True,
+                               timeout=10, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        d = r.stdout.strip()
+        if r.returncode == 0 and d.startswith("/") and os.path.isdir(d):
+            roots.append(d)
+    return roots
+
+
+def find_peer(explicit):
+    """The Python peer: --peer, else $SGSBENCH_PEER (not SGS_*: every SGS_*
+    variable is a configuration key for the sgs programs, which refuse unknown
+    ones), else shared/bench/peer_consumer.py in the nearest directory above
+    one of peer_roots(). Returns (path or None, the places looked at)."""
+    if explicit:
+        return explicit, [explicit]
+    if os.environ.get("SGSBENCH_PEER"):
+        return os.environ["SGSBENCH_PEER"], ["SGSBENCH_PEER=" + os.environ["SGSBENCH_PEER"]]
+    looked = []
+    for root in peer_roots():
+        d = os.path.abspath(root)
+        while True:
+            cand = os.path.join(d, PEER_NAME)
+            if cand not in looked:
+                looked.append(cand)
+                if os.path.isfile(cand):
+                    return cand, looked
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+    return None, looked
+
+
 def main():
+    h.install_signal_handlers()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, help="records to preload (default 1,000,000; "
                     "mock 120,000)")
@@ -640,6 +689,9 @@ def main():
                     or os.path.join(SOURCE, "build"))
     ap.add_argument("--seed", type=int, default=20240301)
     ap.add_argument("--no-peer", action="store_true", help="skip the Python peer")
+    ap.add_argument("--peer", metavar="FILE",
+                    help="the Python peer (default: $SGSBENCH_PEER, else "
+                    "shared/bench/peer_consumer.py above the checkout)")
     ap.add_argument("--no-double", action="store_true",
                     help="skip the sgs run over twice the records (RSS vs volume)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -659,16 +711,19 @@ def main():
         a.records = 120000 if a.broker == "mock" else 1000000
     if a.partitions is None:
         a.partitions = 32 if a.broker == "mock" else 8
-    os.environ["SGS_BUILD_DIR"] = a.build
-    h.BUILD_DIR = os.path.abspath(a.build)
+    h.set_build_dir(a.build)
     for prog in ("ceiling_consumer", "sgs-consumer", "sgs-gen") + (
             ("sgs-devbroker",) if a.broker == "mock" else ()):
         h.build_path(prog)
     if a.allocs and not os.path.exists(os.path.join(h.BUILD_DIR, ALLOC_LIB)):
         sys.exit("throughput: --allocs needs %s in %s (target sgs_alloc_count; not in "
                  "SGS_SANITIZE builds)" % (ALLOC_LIB, h.BUILD_DIR))
-    if not a.no_peer and not os.path.exists(PEER):
-        sys.exit("throughput: %s not found (set SGS_PEER or use --no-peer)" % PEER)
+    if not a.no_peer:
+        a.peer, looked = find_peer(a.peer)
+        if not a.peer or not os.path.isfile(a.peer):
+            sys.exit("throughput: the Python peer (peer_consumer.py) not found; looked at %s. "
+                     "Pass --peer FILE, set SGSBENCH_PEER, or use --no-peer"
+                     % ", ".join(looked))
 
     info = machine()
     say("sgs throughput benchmark: %d records, %d partitions, %d rounds, broker %s; "

@@ -2,8 +2,9 @@
 # Installs what sgs needs from Debian's packages, calling apt-get only for
 # packages that are absent (idempotent). Usage: scripts/setup.sh [build|demo|test]
 #   build: compiler, CMake and the libraries
-#   demo:  build + redis-server and kcat
-#   test:  demo + Python clients, Java and Maven (real Kafka broker), clang tools,
+#   demo:  build + redis-server, kcat, and Python 3 with the Redis and Kafka
+#          clients (the demo's pipeline runs on the tests' start-up library)
+#   test:  demo + pytest, Java and Maven (real Kafka broker), clang tools,
 #          valgrind, strace, docker-compose (validates docker-compose.yml)
 set -euo pipefail
 
@@ -11,9 +12,9 @@ profile=${1:-test}
 pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev)
 case $profile in
 build) ;;
-demo) pkgs+=(redis-server kcat) ;;
+demo) pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis) ;;
 test)
-    pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis
+    pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis python3-pytest
         openjdk-17-jre-headless maven clang clang-format libclang-rt-14-dev
         valgrind strace time docker-compose)
     ;;

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Fault scenario 5, the aggregator under load: `sgs-aggregator snapshot` is
 run again and again (each into its own directory) while sgs-consumer writes a
 month that keeps arriving.
@@ -19,12 +18,13 @@ counters really passed through:
 
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
+import pytest
 
-suite = Suite("fault.aggregator_load")
+from sgstest import check, check_eq, consumer_cmd, jsonl_messages, spawn, wait_until
+from sgstest.fault import (MONTH, SteadyFeeder, finish, progress, seed, snapshot,
+                           snapshot_consistency)
+
 TAG = "agl"
 SEED = seed(20231205)
 RECORDS = 60000
@@ -39,15 +39,18 @@ def figures_of(snap):
     return json.dumps(s, sort_keys=True, ensure_ascii=False)
 
 
-@scenario(suite, "aggregator under load: snapshots taken while the consumer writes are each "
-          "consistent and never go back", "aggregator_load", timeout=300)
-def _(tmp, res):
+@pytest.mark.figures("aggregator_load")
+@pytest.mark.case_timeout(300)
+def test_aggregator_load(sgs, apache_kafka, tmp, figures):
+    """aggregator under load: snapshots taken while the consumer writes are each
+    consistent and never go back"""
+    res = figures
     res["seed"] = SEED
-    broker, r = real_servers(tmp, TAG, partitions=8)
-    conf = sgs_config(tmp, broker, r, group=TAG, tag=TAG, consumer__batch__max_messages=200)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=SEED % 100000, records=RECORDS,
-                             late_share=0.03, invalid=200, duplicates=300, malformed=30,
-                             unknown_unit=30, format="mixed")
+    pl = sgs(TAG, kafka=apache_kafka, partitions=8, consumer__batch__max_messages=200)
+    broker, r, conf = pl.broker, pl.redis, pl.conf
+    jsonl, expect = pl.generate(MONTH, seed=SEED % 100000, records=RECORDS,
+                                late_share=0.03, invalid=200, duplicates=300, malformed=30,
+                                unknown_unit=30, format="mixed")
     msgs = jsonl_messages(jsonl)
     total = len(msgs)
     res["records"] = RECORDS
@@ -110,6 +113,3 @@ def _(tmp, res):
     res["faults"] = ("%d snapshots (%d while writing), versions %d..%d"
                      % (len(snaps) + 2, during, versions[0], again["version"]))
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Fault scenario 6, alerts after crashes: a month with known late records
 (the generator's `late_alerts`, 12 % of the records: late_rate alerts fire
 too) streams in at 1,200 messages a second while sgs-consumer is SIGKILLed 8
@@ -23,13 +22,16 @@ again. So alerts are at least once, and their ids make repeats harmless:
 import json
 import os
 import random
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
+import pytest
 
-suite = Suite("fault.alerts")
+from sgstest import (check, check_eq, consume_all, consumer_cmd, jsonl_messages, run_consumer,
+                     spawn, wait_until)
+from sgstest.fault import (MONTH, RESEND_LINE, AlertChannel, SteadyFeeder, classify_kill,
+                           died_by_signal, finish, have_strace, kills_text, progress, seed,
+                           strace_cmd)
+
 TAG = "alr"
 SEED = seed(20231206)
 RECORDS = 30000
@@ -99,17 +101,20 @@ def stream_rounds(tmp, r, conf, kinds, rnd, feeder, extra):
             "missed_rounds": missed, "outbox_resends": resent}
 
 
-@scenario(suite, "alerts after 8 SIGKILLs: every late record alerted, repeats dropped by id, "
-          "the Redis channel carries each once", "alerts", timeout=300)
-def _(tmp, res):
+@pytest.mark.figures("alerts")
+@pytest.mark.case_timeout(300)
+def test_alerts_after_crashes(sgs, apache_kafka, tmp, figures):
+    """alerts after 8 SIGKILLs: every late record alerted, repeats dropped by id,
+    the Redis channel carries each once"""
+    res = figures
     rnd = random.Random(SEED)
     res["seed"] = SEED
-    broker, r = real_servers(tmp, TAG, partitions=8)
+    pl = sgs(TAG, kafka=apache_kafka, partitions=8, consumer__batch__max_messages=BATCH)
+    broker, r, conf = pl.broker, pl.redis, pl.conf
     inst = "kafka.group.instance.id=%s-1" % TAG
-    conf = sgs_config(tmp, broker, r, group=TAG, tag=TAG, consumer__batch__max_messages=BATCH)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=SEED % 100000, records=RECORDS,
-                             late_share=0.12, invalid=100, duplicates=300, malformed=10,
-                             unknown_unit=10, format="mixed")
+    jsonl, expect = pl.generate(MONTH, seed=SEED % 100000, records=RECORDS,
+                                late_share=0.12, invalid=100, duplicates=300, malformed=10,
+                                unknown_unit=10, format="mixed")
     msgs = jsonl_messages(jsonl)
     res["records"] = RECORDS
     res["messages"] = len(msgs)
@@ -190,6 +195,3 @@ def _(tmp, res):
     res["alert_repeats"] = figures["alert_repeats"]
     res["faults"] = "%d SIGKILLs: %s" % (kf["kills"], kills_text(kf["kills_by_kind"]))
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,6 +1,5 @@
-#!/usr/bin/python3
 """Fault scenario 3, Kafka broker faults, with librdkafka's mock cluster
-(sgs-devbroker, sgsharness.MockBroker) rather than the real broker, because
+(sgs-devbroker, sgstest.MockBroker) rather than the real broker, because
 the mock can inject errors into single requests:
 
 - the month (30,000 records, 12 partitions, under the mock's 5 MiB per
@@ -30,15 +29,15 @@ but then librdkafka 2.0.2 left requests queued and unsent for two minutes
 after these faults: "Timed out 0 in-flight, 0 retry-queued, 2 out-queue".)
 """
 
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+import pytest
+from confluent_kafka import Consumer, TopicPartition
 
-suite = Suite("fault.broker_faults")
+from sgstest import (MockBroker, RedisServer, check, check_eq, consumer_cmd, generate,
+                     jsonl_messages, produce, sgs_config, spawn, wait_until)
+from sgstest.fault import MONTH, finish, progress, seed
+
 TAG = "bf"
 SEED = seed(20231203)
 PARTS = 12
@@ -72,9 +71,12 @@ def stored_messages(bootstrap, topic, parts):
         c.close()
 
 
-@scenario(suite, "mock broker: Fetch/OffsetCommit/Produce errors, broker down 3 s, "
-          "rtt 200 ms while consuming: exact", "broker_faults", timeout=300)
-def _(tmp, res):
+@pytest.mark.figures("broker_faults")
+@pytest.mark.case_timeout(300)
+def test_broker_faults(tmp, figures):
+    """mock broker: Fetch/OffsetCommit/Produce errors, broker down 3 s, rtt 200 ms
+    while consuming: exact"""
+    res = figures
     res["seed"] = SEED
     broker = MockBroker(tmp, partitions=4, topics={TAG + ".records": PARTS, TAG + ".alerts": 2,
                                                    TAG + ".rejects": 2, TAG + ".snapshots": 1})
@@ -143,6 +145,3 @@ def _(tmp, res):
                          sum(n for a, n, _ in FAULTS if a == "Produce"), down, RTT_MS, slow))
     res["injected"] = injected
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Fault scenario 1, crash loop: sgs-consumer is SIGKILLed 20 times while it
 works through a generated month of 100,000 records, and restarted each time.
 
@@ -23,14 +22,14 @@ must equal the generator's expectation exactly; every late record has an alert
 and every reject arrived (by id); the outboxes are empty after the clean exit.
 """
 
-import os
 import random
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
+import pytest
 
-suite = Suite("fault.crash_loop")
+from sgstest import check, check_eq, jsonl_messages, produce, run_consumer
+from sgstest.fault import (MONTH, RESEND_LINE, crash_rounds, finish, have_strace, kills_text,
+                           progress, seed)
+
 TAG = "crash"
 KILLS = 20
 RECORDS = 100000
@@ -38,17 +37,19 @@ BATCH = 100
 SEED = seed(20231201)
 
 
-@scenario(suite, "crash loop: 20 SIGKILLs (random and strace-injected) over 100,000 records, "
-          "exact", "crash_loop", timeout=420)
-def _(tmp, res):
+@pytest.mark.figures("crash_loop")
+@pytest.mark.case_timeout(420)
+def test_crash_loop(sgs, apache_kafka, tmp, figures):
+    """crash loop: 20 SIGKILLs (random and strace-injected) over 100,000 records, exact"""
+    res = figures
     rnd = random.Random(SEED)
     res["seed"] = SEED
-    broker, r = real_servers(tmp, TAG, partitions=8)
+    p = sgs(TAG, kafka=apache_kafka, partitions=8, consumer__batch__max_messages=BATCH)
+    broker, r, conf = p.broker, p.redis, p.conf
     inst = "kafka.group.instance.id=%s-1" % TAG
-    conf = sgs_config(tmp, broker, r, group=TAG, tag=TAG, consumer__batch__max_messages=BATCH)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=SEED % 100000, records=RECORDS,
-                             late_share=0.03, invalid=300, duplicates=500, malformed=50,
-                             unknown_unit=50, gaps=20, format="mixed")
+    jsonl, expect = p.generate(MONTH, seed=SEED % 100000, records=RECORDS,
+                               late_share=0.03, invalid=300, duplicates=500, malformed=50,
+                               unknown_unit=50, gaps=20, format="mixed")
     msgs = jsonl_messages(jsonl)
     total = len(msgs)
     check_eq(total, expect["messages"], "generated messages")
@@ -78,6 +79,3 @@ def _(tmp, res):
     check(not left, "outbox entries left after a clean exit: %s" % left)
     res["faults"] = "%d SIGKILLs: %s" % (kf["kills"], kills_text(kf["kills_by_kind"]))
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Bad input at volume: 10,000 hostile messages mixed into a generated month
 (random bytes, invalid UTF-8, truncated JSON, 10,000-deep nesting, NUL bytes,
 duplicate keys, 400-digit numbers, wrong types in every field, empty keys and
@@ -12,12 +11,13 @@ import json
 import os
 import random
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
+import pytest
 
-suite = Suite("fault.hostile")
+from sgstest import (alerts_and_rejects, check, check_eq, consume_all, consumer_cmd,
+                     jsonl_messages, produce, redis_counts, spawn)
+from sgstest.fault import MONTH, seed
+
 TAG = "hst"
 SEED = seed(20231207)
 HOSTILE = 10000
@@ -71,16 +71,18 @@ def peak_rss_kb(log_text):
     return int(m[-1]) if m else None
 
 
-@scenario(suite, "10,000 hostile messages and a 10 MB message in a good stream", "hostile",
-          timeout=900)
-def _(tmp, res):
-    broker, r = real_servers(tmp, TAG, partitions=8)
+@pytest.mark.figures("hostile")
+@pytest.mark.case_timeout(900)
+def test_hostile(sgs, apache_kafka, tmp, figures):
+    """10,000 hostile messages and a 10 MB message in a good stream"""
+    res = figures
+    pl = sgs(TAG, kafka=apache_kafka, partitions=8,
+             topic__records=TAG + ".records2", kafka__fetch__message__max__bytes=1048576)
+    broker, r, conf = pl.broker, pl.redis, pl.conf
     broker.create_topics({TAG + ".records2": 8}, configs={"retention.ms": "-1",
                                                          "max.message.bytes": "16777216"})
-    conf = sgs_config(tmp, broker, r, group=TAG, tag=TAG,
-                      topic__records=TAG + ".records2", kafka__fetch__message__max__bytes=1048576)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=SEED, records=20000, late_share=0.03,
-                             invalid=50, duplicates=50, malformed=10, unknown_unit=10)
+    jsonl, expect = pl.generate(MONTH, seed=SEED, records=20000, late_share=0.03,
+                                invalid=50, duplicates=50, malformed=10, unknown_unit=10)
     good = jsonl_messages(jsonl)
     rnd = random.Random(SEED)
     bad = [hostile(rnd, i) for i in range(HOSTILE)]
@@ -127,6 +129,3 @@ def _(tmp, res):
     total += got["unattributed"] + got["malformed"]
     check_eq(total, len(mixed), "every message counted once")
 
-
-if __name__ == "__main__":
-    suite.main()

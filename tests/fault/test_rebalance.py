@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Fault scenario 4, rebalances: three sgs-consumers share one group on the
 real broker while the month streams in, and the membership keeps changing:
 
@@ -16,16 +15,15 @@ Counters: snapshot and raw Redis equal the expectation exactly; every late
 alert and reject arrived (by id).
 """
 
-import os
 import random
-import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
+import pytest
 
-suite = Suite("fault.rebalance")
+from sgstest import check, check_eq, consumer_cmd, jsonl_messages, produce, spawn, wait_until
+from sgstest.fault import MONTH, died_by_signal, finish, progress, seed
+
 SEED = seed(20231204)
 RECORDS = 30000
 
@@ -56,14 +54,13 @@ class Feeder:
             raise self.error
 
 
-def rebalance_run(tmp, res, tag, strategy):
+def rebalance_run(pl, tmp, res, tag, strategy):
     rnd = random.Random(SEED + len(tag))
     res["seed"] = SEED
-    broker, r = real_servers(tmp, tag, partitions=12)
-    conf = sgs_config(tmp, broker, r, group=tag, tag=tag, consumer__batch__max_messages=100)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=(SEED + len(tag)) % 100000, records=RECORDS,
-                             late_share=0.04, invalid=100, duplicates=150, malformed=20,
-                             unknown_unit=20, format="mixed")
+    broker, r, conf = pl.broker, pl.redis, pl.conf
+    jsonl, expect = pl.generate(MONTH, seed=(SEED + len(tag)) % 100000, records=RECORDS,
+                                late_share=0.04, invalid=100, duplicates=150, malformed=20,
+                                unknown_unit=20, format="mixed")
     msgs = jsonl_messages(jsonl)
     total = len(msgs)
     res["records"] = RECORDS
@@ -122,17 +119,18 @@ def rebalance_run(tmp, res, tag, strategy):
                      % (strategy or "eager"))
 
 
-@scenario(suite, "rebalances, eager: A, B, C join, B SIGKILLed, A leaves, D joins: exact",
-          "rebalance_eager", timeout=300)
-def _(tmp, res):
-    rebalance_run(tmp, res, "rbe", None)
+@pytest.mark.figures("rebalance_eager")
+@pytest.mark.case_timeout(300)
+def test_rebalance_eager(sgs, apache_kafka, tmp, figures):
+    """rebalances, eager: A, B, C join, B SIGKILLed, A leaves, D joins: exact"""
+    pl = sgs("rbe", kafka=apache_kafka, partitions=12, consumer__batch__max_messages=100)
+    rebalance_run(pl, tmp, figures, "rbe", None)
 
 
-@scenario(suite, "rebalances, cooperative-sticky: the same membership changes: exact",
-          "rebalance_cooperative", timeout=300)
-def _(tmp, res):
-    rebalance_run(tmp, res, "rbc", "cooperative-sticky")
+@pytest.mark.figures("rebalance_cooperative")
+@pytest.mark.case_timeout(300)
+def test_rebalance_cooperative(sgs, apache_kafka, tmp, figures):
+    """rebalances, cooperative-sticky: the same membership changes: exact"""
+    pl = sgs("rbc", kafka=apache_kafka, partitions=12, consumer__batch__max_messages=100)
+    rebalance_run(pl, tmp, figures, "rbc", "cooperative-sticky")
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Fault scenario 2, Redis outages while one sgs-consumer keeps running:
 
 1. Redis is SIGKILLed while the consumer is writing batches (no shutdown, no
@@ -17,15 +16,14 @@ snapshot and raw Redis equal the generator's expectation exactly; every late
 alert and reject arrived.
 """
 
-import os
 import random
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultkit import *  # noqa: E402,F401,F403
+import pytest
 
-suite = Suite("fault.redis_outage")
+from sgstest import check, check_eq, consumer_cmd, jsonl_messages, produce, spawn, wait_until
+from sgstest.fault import MONTH, finish, progress, seed
+
 TAG = "rout"
 SEED = seed(20231202)
 OUTAGE_S = 5.0
@@ -44,17 +42,19 @@ def counters_digest(c):
     return out
 
 
-@scenario(suite, "Redis SIGKILLed mid-stream and restarted from its AOF after 5 s, then "
-          "writes refused (maxmemory) for 4 s; one consumer throughout: exact",
-          "redis_outage", timeout=300)
-def _(tmp, res):
+@pytest.mark.figures("redis_outage")
+@pytest.mark.case_timeout(300)
+def test_redis_outage(sgs, apache_kafka, tmp, figures):
+    """Redis SIGKILLed mid-stream and restarted from its AOF after 5 s, then
+    writes refused (maxmemory) for 4 s; one consumer throughout: exact"""
+    res = figures
     rnd = random.Random(SEED)
     res["seed"] = SEED
-    broker, r = real_servers(tmp, TAG, partitions=8, aof=True)
-    conf = sgs_config(tmp, broker, r, group=TAG, tag=TAG, consumer__batch__max_messages=100)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=SEED % 100000, records=40000,
-                             late_share=0.03, invalid=120, duplicates=200, malformed=20,
-                             unknown_unit=20, format="mixed")
+    pl = sgs(TAG, kafka=apache_kafka, partitions=8, aof=True, consumer__batch__max_messages=100)
+    broker, r, conf = pl.broker, pl.redis, pl.conf
+    jsonl, expect = pl.generate(MONTH, seed=SEED % 100000, records=40000,
+                                late_share=0.03, invalid=120, duplicates=200, malformed=20,
+                                unknown_unit=20, format="mixed")
     msgs = jsonl_messages(jsonl)
     total = len(msgs)
     res["records"] = 40000
@@ -121,6 +121,3 @@ def _(tmp, res):
     res["faults"] = ("Redis SIGKILL, AOF restart after %.1f s; writes refused "
                      "(maxmemory 1mb, noeviction) %.1f s" % (outage, refused))
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,15 +1,11 @@
-#!/usr/bin/python3
 """Integration tests of sgs-aggregator against a real redis-server and a Kafka
-broker, both from the shared harness (tests/integration/sgsharness.py: the real
-Apache Kafka broker when it can be provisioned, else sgs-devbroker).
+broker, both session fixtures of the shared library (sgstest: the real Apache
+Kafka broker when it can be provisioned, else sgs-devbroker).
 
 Redis is filled directly with the layout of docs/REDIS.md, from a list of
 synthetic records; every expected figure (rates, order, flags, gaps, CSV rows,
 the notice's numbers) is computed here from those records, independently of the
 aggregator's code.
-
-Run by CMake with SGS_BUILD_DIR and SGS_SOURCE_DIR; prints `ok - name` /
-`not ok - name: why` and `N passed, N failed`.
 """
 import csv
 import io
@@ -19,18 +15,15 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sgsharness import (RedisServer, Suite, build_path, check, check_eq, consume_all,  # noqa: E402
-                        free_port, kafka_broker, make_tmpdir, shared, wait_until)
+import pytest
+
+from sgstest import build_path, check, check_eq, consume_all, free_port, wait_until
 
 PARTS = ["sgs.records:0", "sgs.records:1", "sgs.records:2"]
-suite = Suite("test_aggregator")
 
 
 def eq(got, want, what):
@@ -38,12 +31,12 @@ def eq(got, want, what):
 
 
 class World:
-    """One redis-server and one Kafka broker for the whole program; each case
+    """One redis-server and one Kafka broker for the whole session; each case
     has its own Redis prefix and snapshots topic."""
 
-    def __init__(self):
-        self.redis = shared("redis", lambda: RedisServer(make_tmpdir("agg-redis")))
-        self.kafka = shared("kafka", lambda: kafka_broker(make_tmpdir("agg-kafka")))
+    def __init__(self, redis_server, kafka):
+        self.redis = redis_server
+        self.kafka = kafka
         self.agg = build_path("sgs-aggregator")
 
     def messages(self, topic):
@@ -86,8 +79,7 @@ class Case:
     """One test's world: temp dir, config, registry, calendar, Redis prefix and
     snapshots topic."""
 
-    def __init__(self, tmp, name, low_volume=20, groups="county,city"):
-        env = World()
+    def __init__(self, env, tmp, name, low_volume=20, groups="county,city"):
         self.env = env
         self.dir = tmp
         self.prefix = "t%s" % name.replace("-", "")
@@ -347,6 +339,11 @@ def md_tables(text):
 # ---------------------------------------------------------------------------
 # Tests
 
+@pytest.fixture
+def world(shared_redis, kafka):
+    return World(shared_redis, kafka)
+
+
 PREFIXES = {"license": "平许", "penalty": "平罚"}
 
 
@@ -385,9 +382,9 @@ def golden_world(case):
     return nov, dec
 
 
-@suite.case("snapshot: golden JSON, CSV and notice computed independently")
-def test_golden(tmp):
-    case = Case(tmp, "golden")
+def test_golden(world, tmp):
+    """snapshot: golden JSON, CSV and notice computed independently"""
+    case = Case(world, tmp, "golden")
     nov, dec = golden_world(case)
     write_records(case, nov + dec)
 
@@ -513,12 +510,11 @@ def test_golden(tmp):
     check(case.r.sismember(case.key("snapshot:months"), "2023-12"), "months set")
     stored = json.loads(case.r.get(case.key("snapshot:2023-12:v1")))
     eq(stored, snap, "stored v1 equals the file")
-    return case, snap
 
 
-@suite.case("snapshot: re-run keeps the version, a late record makes v2 and is published")
-def test_versioning(tmp):
-    case, snap = golden_world_only(tmp, "ver")
+def test_versioning(world, tmp):
+    """snapshot: re-run keeps the version, a late record makes v2 and is published"""
+    case, snap = golden_world_only(world, tmp, "ver")
     # re-run: same version, same file
     rc, out, err = case.run("snapshot", "--month", "2023-12")
     eq(rc, 0, "re-run exit: " + err)
@@ -550,8 +546,8 @@ def test_versioning(tmp):
     eq(msgs[-1], v2, "last message equals the file")
 
 
-def golden_world_only(tmp, name):
-    case = Case(tmp, name)
+def golden_world_only(world, tmp, name):
+    case = Case(world, tmp, name)
     nov, dec = golden_world(case)
     write_records(case, nov + dec)
     for m in ("2023-11", "2023-12"):
@@ -561,9 +557,9 @@ def golden_world_only(tmp, name):
     return case, snap
 
 
-@suite.case("spot-check: bracket variants, alias, missing decisions, repeated sample")
-def test_spot_check(tmp):
-    case = Case(tmp, "spot")
+def test_spot_check(world, tmp):
+    """spot-check: bracket variants, alias, missing decisions, repeated sample"""
+    case = Case(world, tmp, "spot")
     recs = [
         Rec("11410400MB0000000X", "penalty", "平市监罚〔2023〕45号", "2023-12-04", part=0),
         Rec("11410400MB0000000X", "license", "平市监许〔2023〕1024号", "2023-12-05", part=1),
@@ -606,9 +602,9 @@ def test_spot_check(tmp):
     check("本月发现瞒报数据2条，涉及2个单位" in notice, "notice concealed")
 
 
-@suite.case("spot-check: a malformed sample line is exit 2 naming it, nothing stored")
-def test_spot_check_malformed(tmp):
-    case = Case(tmp, "spotbad")
+def test_spot_check_malformed(world, tmp):
+    """spot-check: a malformed sample line is exit 2 naming it, nothing stored"""
+    case = Case(world, tmp, "spotbad")
     write_records(case, [Rec("C02", "penalty", "平公罚〔2023〕1号", "2023-12-01")])
     cases = [
         ("C02\tpenalty\n", "expected 3 tab-separated columns"),
@@ -630,9 +626,9 @@ def test_spot_check_malformed(tmp):
         eq(case.r.exists(case.key("concealed:2023-12")), 0, "nothing stored for %r" % bad)
 
 
-@suite.case("snapshot: a month without records")
-def test_empty_month(tmp):
-    case = Case(tmp, "empty", groups="")
+def test_empty_month(world, tmp):
+    """snapshot: a month without records"""
+    case = Case(world, tmp, "empty", groups="")
     for part in PARTS:
         case.r.set(case.pkey(part, "offset"), 0)
     rc, out, err = case.run("snapshot", "--month", "2023-10")
@@ -658,9 +654,9 @@ def test_empty_month(tmp):
     check("上月无数据快照" in notice, "no previous snapshot")
 
 
-@suite.case("snapshot: a unit added to the registry after the month appears with zeros")
-def test_unit_added(tmp):
-    case = Case(tmp, "added")
+def test_unit_added(world, tmp):
+    """snapshot: a unit added to the registry after the month appears with zeros"""
+    case = Case(world, tmp, "added")
     recs = month_records(random.Random(5), "2023-12", {"C02": 25, "410423": 30}, 0.1)
     number_docs(recs, doc_prefix, 2023)
     write_records(case, recs)
@@ -682,9 +678,9 @@ def test_unit_added(tmp):
        ["C02", "11410400MB0000000X", "C03", "C04", "C05", "C09", "C10"], "city order")
 
 
-@suite.case("status: --json figures, --unit, aligned table")
-def test_status(tmp):
-    case = Case(tmp, "status")
+def test_status(world, tmp):
+    """status: --json figures, --unit, aligned table"""
+    case = Case(world, tmp, "status")
     recs = []
     rnd = random.Random(3)
     days = ["2023-11-25", "2023-11-29", "2023-12-01", "2023-12-20", "2023-12-22", "2023-12-27",
@@ -735,9 +731,9 @@ def test_status(tmp):
     check(any(l.startswith("市交通局") for l in lines), "names in table")
 
 
-@suite.case("watch: snapshots a closed month (SGS_NOW), v2 after a counter change")
-def test_watch(tmp):
-    case = Case(tmp, "watch")
+def test_watch(world, tmp):
+    """watch: snapshots a closed month (SGS_NOW), v2 after a counter change"""
+    case = Case(world, tmp, "watch")
     rnd = random.Random(11)
     dec = month_records(rnd, "2023-12", {"C02": 8, "410423": 15}, 0.2)
     number_docs(dec, doc_prefix, 2023)
@@ -787,9 +783,9 @@ def test_watch(tmp):
     check(msgs and msgs[-1]["version"] == 2, "topic's last 2023-12 message is v2")
 
 
-@suite.case("usage, configuration and runtime errors")
-def test_usage(tmp):
-    case = Case(tmp, "usage")
+def test_usage(world, tmp):
+    """usage, configuration and runtime errors"""
+    case = Case(world, tmp, "usage")
     for args, code, needle in [
         (["snapshot"], 2, "--month"),
         (["snapshot", "--month", "2023-13"], 2, "--month '2023-13'"),
@@ -831,6 +827,3 @@ def test_usage(tmp):
     eq(rc, 1, "redis down exit")
     check("redis" in err.lower(), "redis down message: " + err)
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -5,12 +5,9 @@ here: a program that got as far as connecting would fail differently)."""
 
 import os
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sgsharness import *  # noqa: E402,F401
+from sgstest import build_path, check, check_eq, source_path
 
-suite = Suite("cli-errors")
 UNITS = source_path("configs", "units.tsv")
 CAL = source_path("configs", "calendar-cn.json")
 
@@ -47,24 +44,24 @@ def conf(tmp, extra=""):
 PROGRAMS = [["sgs-consumer"], ["sgs-aggregator", "status"]]
 
 
-@suite.case("unknown config key: FILE:LINE: unknown key")
-def _(tmp):
+def test_unknown_config_key(tmp):
+    """unknown config key: FILE:LINE: unknown key"""
     c = conf(tmp, "# fine\nredis.hots = x\n")
     for prog in PROGRAMS:
         expect_error([build_path(prog[0]), "-c", c] + prog[1:], tmp,
                      "%s:5: unknown key 'redis.hots'" % c)
 
 
-@suite.case("bad config value names file, line and key")
-def _(tmp):
+def test_bad_config_value(tmp):
+    """bad config value names file, line and key"""
     c = conf(tmp, "redis.port = seventy\n")
     for prog in PROGRAMS:
         expect_error([build_path(prog[0]), "-c", c] + prog[1:], tmp, "%s:4:" % c,
                      "redis.port", "seventy")
 
 
-@suite.case("missing config file, bad -X, bad environment variable")
-def _(tmp):
+def test_missing_file_bad_x_bad_env(tmp):
+    """missing config file, bad -X, bad environment variable"""
     for prog in PROGRAMS:
         expect_error([build_path(prog[0]), "-c", "/nonexistent.conf"] + prog[1:], tmp,
                      "/nonexistent.conf: cannot open")
@@ -74,8 +71,8 @@ def _(tmp):
                      "SGS_REDIS_PROT", env={"SGS_REDIS_PROT": "1"})
 
 
-@suite.case("registry with a duplicate name names both lines")
-def _(tmp):
+def test_registry_duplicate_name(tmp):
+    """registry with a duplicate name names both lines"""
     reg = write(tmp, "units.tsv", "unit_id\tname\tgroup\taliases\n"
                 "A1\t市交通局\tcity\t市交通运输局\n"
                 "A2\t市公安局\tcity\t\n"
@@ -86,8 +83,8 @@ def _(tmp):
                             "市交通运输局", "line 2")
 
 
-@suite.case("calendar with a bad date names the file and the entry")
-def _(tmp):
+def test_calendar_bad_date(tmp):
+    """calendar with a bad date names the file and the entry"""
     cal = write(tmp, "cal.json", '{"name": "x", "years": [2024], "holidays": ["2024-02-30"], '
                 '"workdays": []}')
     c = conf(tmp, "calendar.file = %s\n" % cal)
@@ -95,16 +92,16 @@ def _(tmp):
         expect_error([build_path(prog[0]), "-c", c] + prog[1:], tmp, cal, "2024-02-30")
 
 
-@suite.case("malformed spot-check sample names the line; nothing stored")
-def _(tmp):
+def test_malformed_sample(tmp):
+    """malformed spot-check sample names the line; nothing stored"""
     sample = write(tmp, "sample.tsv", "unit_id\tkind\tdoc_no\n410423\tpenalty\t鲁山县罚〔2023〕1号\n"
                    "410423\tpenalty\n")
     expect_error([build_path("sgs-aggregator"), "-c", conf(tmp), "spot-check", "--month",
                   "2023-12", "--sample", sample], tmp, sample + ":3")
 
 
-@suite.case("bad command lines")
-def _(tmp):
+def test_bad_command_lines(tmp):
+    """bad command lines"""
     expect_error([build_path("sgs-consumer"), "-c", conf(tmp), "--exit-on-idle", "soon"], tmp,
                  "--exit-on-idle")
     expect_error([build_path("sgs-consumer"), "--bogus"], tmp, "--bogus")
@@ -115,6 +112,3 @@ def _(tmp):
     rc, out, _ = run2([build_path("sgs-consumer"), "-X", "list"], tmp)
     check(rc == 0 and "redis.prefix" in out and "kafka.<property>" in out, "-X list")
 
-
-if __name__ == "__main__":
-    suite.main()

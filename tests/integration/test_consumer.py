@@ -1,28 +1,24 @@
 """sgs-consumer against real servers: exact counters for a generated month, kill -9
-restarts, a consumer group changing mid-stream, a Redis outage, hostile input."""
+restarts, a consumer group changing mid-stream, a Redis outage, hostile input.
+
+ctest runs this file three times: against the session's broker (the real one),
+with SGS_KAFKA=mock for the generated month and the hostile input
+(-k "generated_month or hostile"), and the generated month with sgs-consumer
+under valgrind (SGSTEST_CONSUMER_WRAPPER, -k generated_month).
+
+Each test's `sgs(tag, ...)` makes the topics <tag>.records (8 partitions),
+.alerts, .rejects, .snapshots on the session's broker with retention.ms=-1
+(generated months are in the past: keep them whatever their timestamps say), a
+fresh redis-server, and a configuration with group and topics named by the tag."""
 
 import json
-import os
 import random
-import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sgsharness import *  # noqa: E402,F401
-from sgsflow import *  # noqa: E402,F401
+from sgstest import (alerts_and_rejects, check, check_eq, consume_all, consumer_cmd,
+                     jsonl_messages, produce, redis_counts, spawn, stored_offsets, wait_until)
 
-suite = Suite("consumer")
 MONTH = "2023-12"
-
-
-def servers(tmp, tag, partitions=8, aof=False):
-    broker = shared("kafka", lambda: kafka_broker(make_tmpdir("kafka")))
-    r = RedisServer(tmp, aof=aof)
-    # generated months are in the past: keep them whatever their timestamps say
-    broker.create_topics({tag + ".records": partitions, tag + ".alerts": 2, tag + ".rejects": 2,
-                          tag + ".snapshots": 1}, configs={"retention.ms": "-1"})
-    return broker, r
 
 
 def check_alerts_rejects(broker, tag, expect):
@@ -35,32 +31,32 @@ def check_alerts_rejects(broker, tag, expect):
     return types, rejects
 
 
-@suite.case("a generated month gives exact counters, one alert per late record, one reject per bad message")
-def _(tmp):
-    broker, r = servers(tmp, "m1")
-    conf = sgs_config(tmp, broker, r, group="m1", tag="m1")
-    _, expect = generate(tmp, conf, MONTH, produce=True, seed=11, records=6000,
-                         late_share=0.05, invalid=120, duplicates=80, malformed=25,
-                         unknown_unit=15, gaps=10, format="mixed")
-    p = run_consumer(tmp, conf, idle=3)
-    check_counts(r.client(), expect, topic="m1.records")
+def test_generated_month_exact(sgs):
+    """A generated month gives exact counters, one alert per late record, one
+    reject per bad message; a second run finds nothing new."""
+    m1 = sgs("m1")
+    broker = m1.broker
+    _, expect = m1.generate(MONTH, produce=True, seed=11, records=6000,
+                            late_share=0.05, invalid=120, duplicates=80, malformed=25,
+                            unknown_unit=15, gaps=10, format="mixed")
+    p = m1.run_consumer(idle=3)
+    m1.check_counts(expect)
     check_alerts_rejects(broker, "m1", expect)
     summary = [l for l in p.log().splitlines() if l.startswith("sgs-consumer: processed ")][0]
     check(summary.startswith("sgs-consumer: processed %d messages in " % expect["messages"]),
           "summary: " + summary)
     # A second run finds nothing new: Redis offsets are the truth.
-    run_consumer(tmp, conf, idle=2, name="again")
-    check_counts(r.client(), expect, topic="m1.records", what="after a rerun: ")
+    m1.run_consumer(idle=2, name="again")
+    m1.check_counts(expect, what="after a rerun: ")
 
 
-@suite.case("kill -9 five times while working through 50,000 records: counters exact")
-def _(tmp):
-    broker, r = servers(tmp, "k1")
-    conf = sgs_config(tmp, broker, r, group="k1", tag="k1",
-                      consumer__batch__max_messages=200)
-    _, expect = generate(tmp, conf, MONTH, produce=True, seed=12, records=50000,
-                         late_share=0.03, invalid=300, duplicates=500, malformed=50,
-                         unknown_unit=50)
+def test_kill9_five_times(sgs, tmp):
+    """kill -9 five times while working through 50,000 records: counters exact."""
+    k1 = sgs("k1", consumer__batch__max_messages=200)
+    broker, r, conf = k1.broker, k1.redis, k1.conf
+    _, expect = k1.generate(MONTH, produce=True, seed=12, records=50000,
+                            late_share=0.03, invalid=300, duplicates=500, malformed=50,
+                            unknown_unit=50)
     total = expect["messages"]
     rnd = random.Random(1234)
     c = r.client()
@@ -77,18 +73,18 @@ def _(tmp):
         p.wait(10)
     check(kills == 5, "5 kills landed mid-stream (got %d)" % kills)
     check(stored_offsets(c, topic="k1.records") < total, "work left after the kills")
-    run_consumer(tmp, conf, idle=3, timeout=300)
-    check_counts(c, expect, topic="k1.records")
+    k1.run_consumer(idle=3, timeout=300)
+    k1.check_counts(expect)
     check_alerts_rejects(broker, "k1", expect)
     print("# kills: %d, messages: %d" % (kills, total))
 
 
-@suite.case("two consumers in one group, one joins mid-stream and one leaves: exact")
-def _(tmp):
-    broker, r = servers(tmp, "g1", partitions=8)
-    conf = sgs_config(tmp, broker, r, group="g1", tag="g1", consumer__batch__max_messages=100)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=13, records=30000, late_share=0.04,
-                             invalid=100, duplicates=200, malformed=20, unknown_unit=20)
+def test_group_join_and_leave(sgs, tmp):
+    """Two consumers in one group, one joins mid-stream and one leaves: exact."""
+    g1 = sgs("g1", partitions=8, consumer__batch__max_messages=100)
+    broker, r, conf = g1.broker, g1.redis, g1.conf
+    jsonl, expect = g1.generate(MONTH, seed=13, records=30000, late_share=0.04,
+                                invalid=100, duplicates=200, malformed=20, unknown_unit=20)
     msgs = jsonl_messages(jsonl)
     n = len(msgs)
     c = r.client()
@@ -102,16 +98,16 @@ def _(tmp):
     check_eq(a.returncode, 0, "consumer a exit status")
     produce(broker.bootstrap, "g1.records", msgs[2 * n // 3:])
     check_eq(b.wait(180), 0, "consumer b exit status")
-    check_counts(c, expect, topic="g1.records")
+    g1.check_counts(expect)
     check_alerts_rejects(broker, "g1", expect)
 
 
-@suite.case("Redis stopped for 5 s mid-stream and started again from its AOF: exact")
-def _(tmp):
-    broker, r = servers(tmp, "r1", aof=True)
-    conf = sgs_config(tmp, broker, r, group="r1", tag="r1", consumer__batch__max_messages=200)
-    jsonl, expect = generate(tmp, conf, MONTH, seed=14, records=20000, late_share=0.03,
-                             invalid=60, duplicates=100, malformed=10, unknown_unit=10)
+def test_redis_outage_aof(sgs, tmp):
+    """Redis stopped for 5 s mid-stream and started again from its AOF: exact."""
+    r1 = sgs("r1", aof=True, consumer__batch__max_messages=200)
+    broker, r, conf = r1.broker, r1.redis, r1.conf
+    jsonl, expect = r1.generate(MONTH, seed=14, records=20000, late_share=0.03,
+                                invalid=60, duplicates=100, malformed=10, unknown_unit=10)
     msgs = jsonl_messages(jsonl)
     half = len(msgs) // 2
     produce(broker.bootstrap, "r1.records", msgs[:half])
@@ -126,7 +122,7 @@ def _(tmp):
     log = p.log()
     check("redis unavailable" in log, "the outage was logged")
     check("redis available again" in log, "the recovery was logged")
-    check_counts(r.client(), expect, topic="r1.records")
+    r1.check_counts(expect)
     check_alerts_rejects(broker, "r1", expect)
 
 
@@ -163,11 +159,12 @@ def hostile_messages(rnd):
     return out
 
 
-@suite.case("hostile messages mixed into a good stream: each rejected with a reason, good counts exact")
-def _(tmp):
-    broker, r = servers(tmp, "h1")
-    conf = sgs_config(tmp, broker, r, group="h1", tag="h1")
-    jsonl, expect = generate(tmp, conf, MONTH, seed=15, records=3000, late_share=0.03)
+def test_hostile_messages(sgs):
+    """Hostile messages mixed into a good stream: each rejected with a reason,
+    good counts exact."""
+    h1 = sgs("h1")
+    broker, r = h1.broker, h1.redis
+    jsonl, expect = h1.generate(MONTH, seed=15, records=3000, late_share=0.03)
     good = jsonl_messages(jsonl)
     rnd = random.Random(99)
     bad = hostile_messages(rnd)
@@ -175,7 +172,7 @@ def _(tmp):
     for desc, value in bad:
         mixed.insert(rnd.randrange(len(mixed) + 1), ("410423", value, None))
     produce(broker.bootstrap, "h1.records", mixed, conf={"message.max.bytes": 4000000})
-    run_consumer(tmp, conf, idle=3)
+    h1.run_consumer(idle=3)
     c = r.client()
     # the good records are exact; the hostile ones are all accounted for
     got = redis_counts(c, topic="h1.records", month=MONTH)
@@ -208,10 +205,11 @@ def record(n, reported_day, late_unit="410423"):
         "penalty": {"category": ["罚款"], "fine_amount": 0.5}}, ensure_ascii=False)
 
 
-@suite.case("late_rate alerts fire once per upward crossing of the threshold, also on the Redis channel")
-def _(tmp):
-    broker, r = servers(tmp, "lr")
-    conf = sgs_config(tmp, broker, r, group="lr", tag="lr")
+def test_late_rate_alerts(sgs):
+    """late_rate alerts fire once per upward crossing of the threshold, also on
+    the Redis channel."""
+    lrp = sgs("lr")
+    broker, r = lrp.broker, lrp.redis
     c = r.client()
     pubsub = c.pubsub()
     pubsub.subscribe("sgs:alerts")
@@ -226,7 +224,7 @@ def _(tmp):
             n[0] += 1
             msgs.append(("410423", record(n[0], 20), None))  # deadline 2023-12-12
         produce(broker.bootstrap, "lr.records", msgs)
-        run_consumer(tmp, conf, idle=2, name="phase%d" % n[0])
+        lrp.run_consumer(idle=2, name="phase%d" % n[0])
 
     phase(9, 1)     # 1 late of 10: 10.00% reaches the 10% threshold -> alert
     phase(0, 5)     # still above: no new alert
@@ -251,7 +249,3 @@ def _(tmp):
             published.append(json.loads(m["data"]))
     check_eq(sorted(a["id"] for a in published), sorted(late | {a["id"] for a in lr}),
              "alerts published on sgs:alerts")
-
-
-if __name__ == "__main__":
-    suite.main()

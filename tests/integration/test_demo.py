@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """scripts/demo.sh, run non-interactively on the already built programs
 (SGS_DEMO_PREBUILT=1, SGS_BUILD_DIR): the whole pipeline on the mock cluster,
 Ctrl-C, an existing cluster that already holds messages, and KAFKA=apache.
@@ -13,13 +12,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sgsharness as h  # noqa: E402
+import pytest
 
-suite = h.Suite("test_demo")
+import sgstest as h
+
 DEMO = h.source_path("scripts", "demo.sh")
 MONTH = "2025-12"
 
@@ -138,8 +136,8 @@ def check_results(rc, out, err, t, outdir, concealed=2):
     return float(m.group(2))
 
 
-@suite.case("mock cluster: the whole month, counts match, notice, nothing left running")
-def _(tmp):
+def test_demo_mock(tmp):
+    """mock cluster: the whole month, counts match, notice, nothing left running"""
     t0 = time.monotonic()
     rc, out, err, t, outdir = run_demo(tmp)
     wall = time.monotonic() - t0
@@ -154,8 +152,8 @@ def _(tmp):
             "no progress line: %s" % err[-1500:])
 
 
-@suite.case("Ctrl-C while consuming: exit 130, everything it started is stopped")
-def _(tmp):
+def test_demo_ctrl_c(tmp):
+    """Ctrl-C while consuming: exit 130, everything it started is stopped"""
     env, t, outdir = demo_env(tmp)
     errpath = os.path.join(tmp, "demo.err")
     with open(os.path.join(tmp, "demo.out"), "wb") as o, open(errpath, "wb") as e:
@@ -182,8 +180,8 @@ def _(tmp):
     check_nothing_left(t, err, ["redis-server", "sgs-devbroker", "sgs-consumer"])
 
 
-@suite.case("existing cluster (SGS_KAFKA_BOOTSTRAP_SERVERS): earlier messages are skipped")
-def _(tmp):
+def test_demo_existing_cluster(tmp):
+    """existing cluster (SGS_KAFKA_BOOTSTRAP_SERVERS): earlier messages are skipped"""
     k = h.kafka_broker(h.make_tmpdir("kafka"))
     # (the mock has the four topics already, with 8 partitions each)
     k.create_topics({"sgs.records": 6, "sgs.alerts": 2, "sgs.rejects": 2},
@@ -202,23 +200,20 @@ def _(tmp):
     print("# existing cluster: %s" % k.kind, flush=True)
 
 
-@suite.case("KAFKA=apache: the real broker, started and stopped by the demo")
-def _(tmp):
+def test_demo_apache(tmp):
+    """KAFKA=apache: the real broker, started and stopped by the demo"""
     mode = os.environ.get("SGS_KAFKA", "").strip().lower()
     if mode == "mock":
-        raise h.Skip("SGS_KAFKA=mock")
+        pytest.skip("SGS_KAFKA=mock")
     try:
-        jars = h._kafka_jars()
+        jars = h.kafka_jars()
     except h.BrokerUnavailable as e:
         if mode == "apache":
             raise
-        raise h.Skip("real Kafka broker unavailable: %s" % e)
+        pytest.skip("real Kafka broker unavailable: %s" % e)
     rc, out, err, t, outdir = run_demo(tmp, KAFKA="apache", SGS_KAFKA_JARS=jars)
     pipeline = check_results(rc, out, err, t, outdir)
     h.check("with Kafka: apache" in out, "not run on the Apache broker: %s" % out[-500:])
     check_nothing_left(t, err, ["redis-server", "Apache Kafka", "sgs-consumer"])
     print("# demo (Apache Kafka): %.1f s by its own clock" % pipeline, flush=True)
 
-
-if __name__ == "__main__":
-    suite.main()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Deployment files, checked without a Docker engine (docs/OPERATIONS.md).
 
 Runs scripts/check-deploy.sh (docker-compose config -q, Dockerfile lint), then
@@ -9,8 +8,9 @@ compacted), Redis persists with AOF and never evicts, every service has a
 restart policy and every long-running one a health check, start-up order by
 health/completion, and the image's paths match the configuration defaults.
 
-Output: one `ok - name` / `not ok - name: why` line per check and a final
-`N passed, N failed` line; exit status 1 when a check failed.
+Each test makes many independent checks (sgstest.Checks): each prints `ok -
+name` / `not ok - name: why`, and the test fails at its end naming every failed
+one.
 """
 import os
 import re
@@ -18,27 +18,23 @@ import shlex
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
-SRC = os.environ.get("SGS_SOURCE_DIR") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pytest
+
+from sgstest import Checks, env
+
+SRC = env.SOURCE_DIR
 COMPOSE = os.path.join(SRC, "docker-compose.yml")
 
-passed = 0
-failed = 0
 
-
-def check(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {name}", flush=True)
-    else:
-        failed += 1
-        print(f"not ok - {name}: {why}", flush=True)
-    return cond
+@pytest.fixture
+def check():
+    """check(name, cond, why=""): one soft check; all judged at the test's end."""
+    checks = Checks()
+    yield checks
+    checks.done()
 
 
 def run(cmd, timeout=120):
@@ -102,7 +98,7 @@ def depends(svc):
     return {k: (v or {}).get("condition", "service_started") for k, v in d.items()}
 
 
-def run_init_script(init, cfg):
+def run_init_script(check, init, cfg):
     """Runs kafka-init's script with stand-ins for the Kafka tools that log their
     arguments: the script must finish with status 0 and make the expected calls."""
     ep = as_list(init.get("entrypoint"))
@@ -147,7 +143,7 @@ def run_init_script(init, cfg):
           any(a == "--partitions" and b == "12" for a, b in zip(c, c[1:])), f"call: {c}")
 
 
-def run_redis_command(redis):
+def run_redis_command(check, redis):
     """Starts the local redis-server with the compose service's arguments (on a
     free loopback port, in a temporary directory) and reads the settings back."""
     cmd = as_list(redis.get("command"))
@@ -195,14 +191,17 @@ def run_redis_command(redis):
                 proc.wait()
 
 
-def main():
-    # 1. The shell checks (compose validation, Dockerfile lint).
+def test_check_deploy_sh(check):
+    """1. The shell checks (compose validation, Dockerfile lint)."""
     rc, out, err = run(["bash", os.path.join(SRC, "scripts", "check-deploy.sh")])
     fails = [ln for ln in (out + err).splitlines() if "FAIL" in ln or "not found" in ln]
     check("scripts/check-deploy.sh passes", rc == 0,
           f"exit {rc}: " + (" | ".join(fails) or (err.strip().splitlines() or ["?"])[-1]))
 
-    # 2. The resolved compose file.
+
+def test_compose_file(check):
+    """2. The resolved compose file (docker-compose config), and the Dockerfile's
+    paths against the configuration defaults."""
     try:
         import yaml
     except ImportError:
@@ -285,7 +284,7 @@ def main():
     check("kafka-init never alters partitions",
           not re.search(r"--alter\b[^\n]*--partitions|--partitions[^\n]*--alter\b", script),
           "adding partitions moves units between partitions (docs/OPERATIONS.md)")
-    run_init_script(init, cfg)
+    run_init_script(check, init, cfg)
 
     # Redis: AOF, no eviction, data on a volume.
     rcmd = as_list(redis.get("command"))
@@ -300,7 +299,7 @@ def main():
     check("redis: /data is a volume", any(t == "/data" and s for s, t, _ in volumes_of(redis)),
           f"volumes {volumes_of(redis)}")
 
-    run_redis_command(redis)
+    run_redis_command(check, redis)
 
     # Restart policies and health checks.
     for name, svc in sorted(services.items()):
@@ -363,9 +362,3 @@ def main():
     check(f"aggregator: report.dir ({want}) is a volume",
           any(t == want and s for s, t, _ in volumes_of(aggregator)),
           f"volumes {volumes_of(aggregator)}")
-
-
-if __name__ == "__main__":
-    main()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)

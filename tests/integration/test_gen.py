@@ -1,43 +1,26 @@
-#!/usr/bin/python3
 """Integration test of sgs-gen: determinism, and the expectation file checked
 against the generated events recomputed independently in Python (own working-day
 calendar from configs/calendar-cn.json, own doc-number normalisation, own check
 characters and quality rules; nothing of sgs's C code is used to judge it).
 
-Environment: SGS_BUILD_DIR (where sgs-gen is), SGS_SOURCE_DIR (the repository).
-Prints `ok - name` / `not ok - name` lines and a final `N passed, N failed` line.
+Every test makes several independent checks (sgstest.Checks): each prints `ok -
+name` / `not ok - name`, and the test fails at its end naming every failed one.
 """
 import datetime
 import json
 import os
 import re
 import subprocess
-import sys
-import tempfile
 import time
 
-BUILD = os.environ.get("SGS_BUILD_DIR", "build")
-SOURCE = os.environ.get("SGS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-GEN = os.path.join(BUILD, "sgs-gen")
-UNITS = os.path.join(SOURCE, "configs", "units.tsv")
-CALENDAR = os.path.join(SOURCE, "configs", "calendar-cn.json")
+import pytest
+
+from sgstest import Checks, env, source_path
+
+GEN = os.path.join(env.BUILD_DIR, "sgs-gen")
+UNITS = source_path("configs", "units.tsv")
+CALENDAR = source_path("configs", "calendar-cn.json")
 BASE_ARGS = ["-X", "units.file=" + UNITS, "-X", "calendar.file=" + CALENDAR]
-
-passed = 0
-failed = 0
-
-
-def report(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - " + name)
-    else:
-        failed += 1
-        print("not ok - " + name)
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 def run_gen(args, check=True):
@@ -420,7 +403,7 @@ def expected_gaps(exp):
 
 # ---------------------------------------------------------------------------
 
-def check_against(name, jsonl, expect_path, month, asked, cal, units):
+def check_against(report, name, jsonl, expect_path, month, asked, cal, units):
     with open(expect_path, encoding="utf-8") as f:
         exp = json.load(f)
     r = recompute(jsonl, month, cal, units)
@@ -474,7 +457,7 @@ def check_against(name, jsonl, expect_path, month, asked, cal, units):
     return exp, r
 
 
-def check_errors(cases):
+def check_errors(report, cases):
     """Each (label, arguments, word): exit 2 and one line that names word."""
     for label, args2, word in cases:
         p = run_gen(args2, check=False)
@@ -520,7 +503,7 @@ def write_alias_registry(tmp, units):
     return path
 
 
-def check_new_options(tmp, cal, units):
+def check_new_options(report, tmp, cal, units):
     reg = write_alias_registry(tmp, units)
     reg_units = load_units(reg)
     ids, names = {}, {}
@@ -542,7 +525,7 @@ def check_new_options(tmp, cal, units):
     run_gen(common + ["--updates", "40", "--revokes", "30", "--national-by-organ", "50",
                       "--resend-other-key", "20", "--key", "mixed", "--out", out, "--expect",
                       out + ".json"])
-    exp, r = check_against("new options", out, out + ".json", "2024-03", asked, cal, reg_units)
+    exp, r = check_against(report, "new options", out, out + ".json", "2024-03", asked, cal, reg_units)
     report("new options: expectation totals",
            exp.get("updates") == 40 and exp.get("revoked") == 30 and
            exp.get("unknown_record") == 3 and exp.get("from_organ") == 50 and
@@ -624,7 +607,7 @@ def check_new_options(tmp, cal, units):
            len(lb) == len(la) + 10 + 10 + 1, "%d and %d lines" % (len(la), len(lb)))
 
     # errors name the option
-    check_errors([
+    check_errors(report, [
         ("bad key", ["--month", "2024-03", "--key", "random"], "--key"),
         ("too many revokes", ["--month", "2024-03", "--records", "20", "--revokes", "30"],
          "--revokes"),
@@ -643,16 +626,23 @@ def check_new_options(tmp, cal, units):
            "exit %d: %s" % (p.returncode, err))
 
 
-def main():
-    if not os.access(GEN, os.X_OK):
-        report("sgs-gen is built", False, GEN + " not found")
-        print("%d passed, %d failed" % (passed, failed))
-        return 1
-    cal = Calendar(CALENDAR)
-    units = load_units(UNITS)
-    tmp = tempfile.mkdtemp(prefix="sgs-gen-test-")
+@pytest.fixture
+def report():
+    """The test's soft checks: report(name, ok, detail); all judged at the end."""
+    checks = Checks()
+    yield checks
+    checks.done()
 
-    # 1. determinism
+
+@pytest.fixture(scope="module")
+def cal_units():
+    if not os.access(GEN, os.X_OK):
+        pytest.fail("sgs-gen is built: %s not found" % GEN)
+    return Calendar(CALENDAR), load_units(UNITS)
+
+
+def test_determinism_and_spellings(report, tmp, cal_units):
+    """1. determinism; 3. doc-number spellings vary while identities stay unique."""
     args = ["--month", "2023-12", "--seed", "42", "--invalid", "27", "--duplicates", "40",
             "--malformed", "12", "--unknown-unit", "9", "--gaps", "7", "--format", "mixed",
             "--no-reported-at-share", "0.03"]
@@ -666,62 +656,6 @@ def main():
     run_gen(["--month", "2023-12", "--seed", "43", "--out", c])
     report("another seed, other output", open(a, "rb").read() != open(c, "rb").read())
 
-    # 2. the expectation against the content, three formats and several months
-    cases = [
-        ("mixed 2023-12", "2023-12", "mixed", dict(records=11100, late_share=0.02, invalid=27,
-                                                   duplicates=40, malformed=12, unknown=9,
-                                                   gaps=7), ["--no-reported-at-share", "0.03"]),
-        ("native 2024-01", "2024-01", "native", dict(records=3000, late_share=0.1, invalid=18,
-                                                     duplicates=25, malformed=6, unknown=4,
-                                                     gaps=5), []),
-        ("national 2024-02", "2024-02", "national", dict(records=2500, late_share=0.05,
-                                                         invalid=9, duplicates=10, malformed=3,
-                                                         unknown=3, gaps=3), []),
-        ("native 2023-10 tiny", "2023-10", "native", dict(records=60, late_share=0.05,
-                                                          invalid=10, duplicates=3, malformed=2,
-                                                          unknown=1, gaps=1), []),
-    ]
-    for name, month, fmt, asked, extra in cases:
-        out = os.path.join(tmp, name.replace(" ", "_") + ".jsonl")
-        ex = out + ".json"
-        run_gen(["--month", month, "--seed", "7", "--records", str(asked["records"]),
-                 "--late-share", str(asked["late_share"]), "--invalid", str(asked["invalid"]),
-                 "--duplicates", str(asked["duplicates"]), "--malformed",
-                 str(asked["malformed"]), "--unknown-unit", str(asked["unknown"]), "--gaps",
-                 str(asked["gaps"]), "--format", fmt, "--out", out, "--expect", ex] + extra)
-        exp, r = check_against(name, out, ex, month, asked, cal, units)
-        if fmt == "national":
-            with open(out, encoding="utf-8", errors="replace") as f:
-                objs = []
-                for line in f:
-                    try:
-                        o = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(o, dict):
-                        objs.append(o)
-            xk = [o for o in objs if "XK_WSH" in o]
-            cf = [o for o in objs if "CF_WSH" in o]
-            need_xk = {"XK_XDR_MC", "XK_XDR_LB", "XK_WSH", "XK_XKLB", "XK_NR", "XK_JDRQ",
-                       "XK_YXQZ", "XK_XKJG", "XK_XKJGDM", "XK_LYDW", "XK_LYDWDM"}
-            need_cf = {"CF_XDR_MC", "CF_XDR_LB", "CF_WSH", "CF_WFXW", "CF_YJ", "CF_CFLB",
-                       "CF_NR", "CF_JDRQ", "CF_CFJG", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM"}
-            valid_national = [o for o in objs if "kind" not in o]
-            report(name + ": national items (XK_/CF_) present",
-                   xk and cf and all(need_xk <= set(o) for o in xk) and
-                   all(need_cf <= set(o) for o in cf) and
-                   len(xk) + len(cf) == len(valid_national),
-                   "%d XK, %d CF of %d" % (len(xk), len(cf), len(objs)))
-            dates = {o.get("XK_JDRQ", o.get("CF_JDRQ")) for o in xk + cf}
-            report(name + ": national dates in several spellings",
-                   any("/" in d for d in dates) and any(re.fullmatch(r"\d{8}", d) for d in dates)
-                   and any("-" in d for d in dates))
-        if fmt == "mixed":
-            report(name + ": both formats present",
-                   r["formats"]["native"] > 100 and r["formats"]["national"] > 100,
-                   r["formats"])
-
-    # 3. doc-number spellings vary while identities stay unique
     docs = []
     with open(a, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -737,7 +671,70 @@ def main():
     report("doc numbers in real-world spellings", all(v > 0 for v in spellings.values()),
            spellings)
 
-    # 4. defaults: ~11,100 records, ~1,100 from city departments, one or two units empty
+
+CASES = [
+    ("mixed 2023-12", "2023-12", "mixed", dict(records=11100, late_share=0.02, invalid=27,
+                                               duplicates=40, malformed=12, unknown=9,
+                                               gaps=7), ["--no-reported-at-share", "0.03"]),
+    ("native 2024-01", "2024-01", "native", dict(records=3000, late_share=0.1, invalid=18,
+                                                 duplicates=25, malformed=6, unknown=4,
+                                                 gaps=5), []),
+    ("national 2024-02", "2024-02", "national", dict(records=2500, late_share=0.05,
+                                                     invalid=9, duplicates=10, malformed=3,
+                                                     unknown=3, gaps=3), []),
+    ("native 2023-10 tiny", "2023-10", "native", dict(records=60, late_share=0.05,
+                                                      invalid=10, duplicates=3, malformed=2,
+                                                      unknown=1, gaps=1), []),
+]
+
+
+@pytest.mark.parametrize("name,month,fmt,asked,extra", CASES, ids=[c[0] for c in CASES])
+def test_expectation_matches_content(report, tmp, cal_units, name, month, fmt, asked, extra):
+    """2. the expectation against the content, three formats and several months."""
+    cal, units = cal_units
+    out = os.path.join(tmp, name.replace(" ", "_") + ".jsonl")
+    ex = out + ".json"
+    run_gen(["--month", month, "--seed", "7", "--records", str(asked["records"]),
+             "--late-share", str(asked["late_share"]), "--invalid", str(asked["invalid"]),
+             "--duplicates", str(asked["duplicates"]), "--malformed",
+             str(asked["malformed"]), "--unknown-unit", str(asked["unknown"]), "--gaps",
+             str(asked["gaps"]), "--format", fmt, "--out", out, "--expect", ex] + extra)
+    exp, r = check_against(report, name, out, ex, month, asked, cal, units)
+    if fmt == "national":
+        with open(out, encoding="utf-8", errors="replace") as f:
+            objs = []
+            for line in f:
+                try:
+                    o = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(o, dict):
+                    objs.append(o)
+        xk = [o for o in objs if "XK_WSH" in o]
+        cf = [o for o in objs if "CF_WSH" in o]
+        need_xk = {"XK_XDR_MC", "XK_XDR_LB", "XK_WSH", "XK_XKLB", "XK_NR", "XK_JDRQ",
+                   "XK_YXQZ", "XK_XKJG", "XK_XKJGDM", "XK_LYDW", "XK_LYDWDM"}
+        need_cf = {"CF_XDR_MC", "CF_XDR_LB", "CF_WSH", "CF_WFXW", "CF_YJ", "CF_CFLB",
+                   "CF_NR", "CF_JDRQ", "CF_CFJG", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM"}
+        valid_national = [o for o in objs if "kind" not in o]
+        report(name + ": national items (XK_/CF_) present",
+               xk and cf and all(need_xk <= set(o) for o in xk) and
+               all(need_cf <= set(o) for o in cf) and
+               len(xk) + len(cf) == len(valid_national),
+               "%d XK, %d CF of %d" % (len(xk), len(cf), len(objs)))
+        dates = {o.get("XK_JDRQ", o.get("CF_JDRQ")) for o in xk + cf}
+        report(name + ": national dates in several spellings",
+               any("/" in d for d in dates) and any(re.fullmatch(r"\d{8}", d) for d in dates)
+               and any("-" in d for d in dates))
+    if fmt == "mixed":
+        report(name + ": both formats present",
+               r["formats"]["native"] > 100 and r["formats"]["national"] > 100,
+               r["formats"])
+
+
+def test_defaults(report, tmp, cal_units):
+    """4. defaults: ~11,100 records, ~1,100 from city departments, one or two units empty."""
+    _, units = cal_units
     d = os.path.join(tmp, "default.jsonl")
     run_gen(["--month", "2023-11", "--seed", "5", "--out", d, "--expect", d + ".json"])
     with open(d + ".json", encoding="utf-8") as f:
@@ -753,8 +750,11 @@ def main():
     late = sum(v["late"] for v in exp["units"].values())
     report("default late share 0.02", late == round(0.02 * 11100), late)
 
-    # 5. errors: one line naming the argument or file, exit 2
-    check_errors([
+
+
+def test_errors(report, cal_units):
+    """5. errors: one line naming the argument or file, exit 2."""
+    check_errors(report, [
         ("bad month", ["--month", "2023-13"], "--month"),
         ("no month", [], "--month"),
         ("unknown argument", ["--month", "2023-12", "--bogus", "1"], "--bogus"),
@@ -767,7 +767,9 @@ def main():
         ("unknown config key", ["--month", "2023-12", "-X", "no.such.key=1"], "no.such.key"),
     ])
 
-    # 6. --produce through librdkafka's in-process mock cluster
+
+def test_produce_mock(report, cal_units):
+    """6. --produce through librdkafka's in-process mock cluster."""
     p = run_gen(["--month", "2023-12", "--seed", "3", "--records", "3000", "--duplicates", "5",
                  "--malformed", "3", "--produce", "-X", "kafka.test.mock.num.brokers=1",
                  "-X", "topic.records=gen.test"], check=False)
@@ -776,26 +778,22 @@ def main():
            p.returncode == 0 and "produced 3008 of 3008 messages to gen.test (0 failed)" in err,
            "exit %d: %s" % (p.returncode, err))
 
-    # 7. the options of issue 14 (keys, op, the organ)
-    check_new_options(tmp, cal, units)
 
-    # 8. speed
+
+def test_new_options(report, tmp, cal_units):
+    """7. the options of issue 14 (keys, op, the organ)."""
+    cal, units = cal_units
+    check_new_options(report, tmp, cal, units)
+
+
+def test_speed(report, cal_units):
+    """8. speed: 1,000,000 records in under 30 s."""
     t0 = time.monotonic()
     p = run_gen(["--month", "2023-12", "--seed", "1", "--records", "1000000", "--out",
                  os.devnull], check=False)
     dt = time.monotonic() - t0
     report("1,000,000 records in %.1f s (%.0f records/s)" % (dt, 1e6 / dt),
            p.returncode == 0 and dt < 30, p.stderr.decode(errors="replace"))
-
-    if failed == 0 and not os.environ.get("SGS_KEEP_TMP"):
-        for root, dirs, files in os.walk(tmp, topdown=False):
-            for fn in files:
-                os.unlink(os.path.join(root, fn))
-            os.rmdir(root)
-    else:
-        print("# files kept in " + tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 def _is_obj(line):
@@ -804,6 +802,3 @@ def _is_obj(line):
     except ValueError:
         return False
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,8 @@
-#!/usr/bin/python3
-"""Tests of the test infrastructure itself: sgsharness.py (Redis, the real Kafka
-broker or its loud fallback, the mock cluster, cleanup) and sgs-devbroker."""
+"""Tests of the test infrastructure itself: the sgstest library (Redis, the real
+Kafka broker or its loud fallback, the mock cluster, cleanup, the pytest
+plugin's ownership of processes) and sgs-devbroker."""
 
 import collections
-import contextlib
-import io
 import os
 import shutil
 import signal
@@ -13,25 +11,10 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sgsharness as h  # noqa: E402
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition  # noqa: E402
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-suite = h.Suite("test_infra")
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def kafka():
-    """The real broker (or the mock after a loud SKIPPED line), shared by cases."""
-    def start():
-        t0 = time.monotonic()
-        k = h.kafka_broker(h.make_tmpdir("kafka"))
-        rss = k.rss_mb() if k.kind == "apache" else None
-        print("# kafka: %s %s at %s, ready in %.2f s (%.2f s including storage format)%s"
-              % (k.kind, k.version, k.bootstrap, k.startup_seconds or 0,
-                 time.monotonic() - t0, ", RSS %.0f MB" % rss if rss else ""), flush=True)
-        return k
-    return h.shared("kafka", start)
+import sgstest as h
 
 
 def pid_gone(pid):
@@ -48,9 +31,9 @@ def pid_gone(pid):
 
 # --------------------------------------------------------------------------- Redis
 
-@suite.case("redis: AOF keeps acknowledged writes across kill -9 and restart")
-def _(tmp):
-    r = h.RedisServer(tmp, aof=True)
+def test_redis_aof_survives_kill9(make_redis):
+    """redis: AOF keeps acknowledged writes across kill -9 and restart."""
+    r = make_redis(aof=True)
     c = r.client()
     p = c.pipeline(transaction=False)
     for i in range(1000):
@@ -70,9 +53,9 @@ def _(tmp):
     h.check(not r.alive(), "redis alive after stop")
 
 
-@suite.case("redis: without AOF nothing survives kill -9 (no RDB either)")
-def _(tmp):
-    r = h.RedisServer(tmp)
+def test_redis_without_aof_loses_all(redis_server):
+    """redis: without AOF nothing survives kill -9 (no RDB either)."""
+    r = redis_server
     r.client().set("k", "v")
     r.kill()
     r.restart()
@@ -221,20 +204,17 @@ def check_group_run(k, strategy):
              % (len(refused), len(dups))), flush=True)
 
 
-@suite.case("kafka: produce 1000, consume with a 3-member group (eager, range)", timeout=300)
-def _():
-    check_group_run(kafka(), "range")
+@pytest.mark.case_timeout(300)
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_kafka_group(kafka, strategy):
+    """kafka: produce 1000, consume with a 3-member group (eager, range; and
+    cooperative-sticky)."""
+    check_group_run(kafka, strategy)
 
 
-@suite.case("kafka: produce 1000, consume with a 3-member group (cooperative-sticky)",
-            timeout=300)
-def _():
-    check_group_run(kafka(), "cooperative-sticky")
-
-
-@suite.case("kafka: consume_all reads keys, values and timestamps back in order")
-def _():
-    k = kafka()
+def test_kafka_consume_all(kafka):
+    """kafka: consume_all reads keys, values and timestamps back in order."""
+    k = kafka
     k.create_topics({"infra.ts": 2})
     ts0 = 1700000000000
     msgs = [("u%d" % (i % 7), '{"n": %d}' % i, ts0 + i) for i in range(300)]
@@ -253,10 +233,38 @@ def _():
     h.check_eq(h.consume_all(k.bootstrap, "infra.ts.empty"), [], "empty topic")
 
 
+def test_kafka_keys_partitions_and_tools(apache_kafka, kafka_tool):
+    """kafka: messages without a key spread over the partitions, an explicit
+    partition is kept, add_partitions() grows a topic (what kafka-topics
+    --alter --partitions does), and a Kafka tool runs against the broker."""
+    k = apache_kafka
+    k.create_topics({"infra.keys": 2})
+    k.add_partitions("infra.keys", 4)
+    h.check_eq(h.topic_partitions(k.bootstrap, "infra.keys"), [0, 1, 2, 3], "partitions")
+    msgs = [("u%d" % i, "v%d" % i, None) for i in range(400)]
+    # without a key librdkafka picks a random partition per message once its
+    # sticky partitioning (all unkeyed messages of 10 ms to one partition) is off
+    h.produce(k.bootstrap, "infra.keys", h.rekey(msgs, key=None),
+              conf={"sticky.partitioning.linger.ms": 0})
+    unkeyed = h.watermarks(k.bootstrap, "infra.keys")
+    h.check(all(hi > 0 for _, hi in unkeyed.values()), "unkeyed messages reach every "
+            "partition: %s" % unkeyed)
+    h.produce(k.bootstrap, "infra.keys", h.rekey(msgs[:50], key="same", partition=3))
+    after = h.watermarks(k.bootstrap, "infra.keys")
+    h.check_eq(after[3][1] - unkeyed[3][1], 50, "messages on the explicit partition 3")
+    h.check_eq(sum(hi for _, hi in after.values()), 450, "messages in all")
+    got = [m for m in h.consume_all(k.bootstrap, "infra.keys") if m.value == b"v7"]
+    h.check(any(m.key is None for m in got) and any(m.key == b"same" for m in got),
+            "keys as produced: %s" % got)
+    r = kafka_tool("kafka-configs", "--describe", "--entity-type", "topics",
+                   "--entity-name", "infra.keys")
+    h.check("infra.keys" in r.stdout, "kafka-configs output: %r" % r.stdout[-500:])
+
+
 # --------------------------------------------------------------------------- mock
 
-@suite.case("sgs-devbroker: produce and consume; Produce errors are retried")
-def _(tmp):
+def test_devbroker_produce_errors(tmp):
+    """sgs-devbroker: produce and consume; Produce errors are retried."""
     m = h.MockBroker(tmp, partitions=4)
     h.check_eq(h.topic_partitions(m.bootstrap, "sgs.records"), [0, 1, 2, 3], "default topic")
     msgs = [("k%d" % i, "v%d" % i, None) for i in range(1000)]
@@ -295,8 +303,8 @@ def _(tmp):
           % (len(got) - len(set(got))), flush=True)
 
 
-@suite.case("sgs-devbroker: commands, answers and a 3-member group on 3 brokers")
-def _(tmp):
+def test_devbroker_commands(tmp):
+    """sgs-devbroker: commands, answers and a 3-member group on 3 brokers."""
     m = h.MockBroker(tmp, brokers=3, partitions=4, topics={"infra.a": 6, "infra.b": 2})
     h.check_eq(len(m.bootstrap.split(",")), 3, "bootstrap addresses")
     h.check_eq(h.topic_partitions(m.bootstrap, "infra.a"), list(range(6)), "infra.a")
@@ -329,8 +337,8 @@ def _(tmp):
     h.check_eq(m.proc.stop(5), 0, "exit status after SIGTERM")
 
 
-@suite.case("sgs-devbroker: --bootstrap-file and stdin at end of input")
-def _(tmp):
+def test_devbroker_bootstrap_file(tmp):
+    """sgs-devbroker: --bootstrap-file and stdin at end of input."""
     path = os.path.join(tmp, "bootstrap")
     p = h.spawn([h.build_path("sgs-devbroker"), "--bootstrap-file", path, "--topic", "x:2"], tmp)
     bs = h.wait_until(lambda: os.path.exists(path) and open(path).read().strip(), 10,
@@ -345,30 +353,56 @@ def _(tmp):
 
 # --------------------------------------------------------------------------- harness
 
+# A test file run by a child pytest (with the sgstest plugin): its first test
+# starts a redis-server, writes "<pid> <tmp>" to $SGSTEST_CHILD_OUT and
+# sleeps (or ends at once with SGSTEST_CHILD_SLEEP=0); the second checks that
+# the first one's server is gone.
 CHILD = r"""
-import os, sys, time
-sys.path.insert(0, %r)
-import sgsharness as h
-tmp = h.make_tmpdir("child")
-r = h.RedisServer(tmp)
-print(r.pid, tmp, flush=True)
-time.sleep(120)
+import os, time
+
+def pid_gone(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" in line.split()[1]
+    except OSError:
+        return True
+    return False
+
+started = []
+
+def test_starts_redis(make_redis, tmp):
+    r = make_redis()
+    started.append(r.pid)
+    with open(os.environ["SGSTEST_CHILD_OUT"], "w") as f:
+        f.write("%d %s\n" % (r.pid, tmp))
+    time.sleep(float(os.environ.get("SGSTEST_CHILD_SLEEP", "120")))
+
+def test_its_redis_is_gone():
+    assert started and pid_gone(started[0])
 """
 
 
-def start_child(tmp, env=None):
-    script = os.path.join(tmp, "child.py")
+def start_child(tmp, sleep=120):
+    """A child pytest running CHILD; returns (Popen, redis pid, its tmp) once
+    the redis-server runs (sleep=0: after the child has finished)."""
+    script = os.path.join(tmp, "child_test.py")
+    out = os.path.join(tmp, "child.out")
     with open(script, "w") as f:
-        f.write(CHILD % HERE)
-    full = dict(os.environ)
-    full.update(env or {})
-    p = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, env=full, text=True)
-    line = p.stdout.readline().split()
+        f.write(CHILD)
+    env = h.pythonpath_env()
+    env.update({"SGSTEST_CHILD_OUT": out, "SGSTEST_CHILD_SLEEP": str(sleep)})
+    p = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "sgstest.plugin",
+                          "-p", "no:cacheprovider", "-q", script], cwd=tmp, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = h.wait_until(lambda: os.path.exists(out) and open(out).read().strip(), 60,
+                        what="the child test's redis-server").split()
     return p, int(line[0]), line[1]
 
 
-@suite.case("harness: SIGTERM to a test stops its servers and removes its temp dir")
-def _(tmp):
+def test_harness_sigterm_cleans_up(tmp):
+    """harness: SIGTERM to a test stops its servers and removes its temp dir."""
     p, pid, d = start_child(tmp)
     try:
         p.send_signal(signal.SIGTERM)
@@ -377,10 +411,11 @@ def _(tmp):
         h.check(not os.path.exists(d), "temp dir %s left behind" % d)
     finally:
         p.kill()
+        p.wait()
 
 
-@suite.case("harness: SIGKILL to a test still ends its servers (parent-death signal)")
-def _(tmp):
+def test_harness_sigkill_ends_servers(tmp):
+    """harness: SIGKILL to a test still ends its servers (parent-death signal)."""
     p, pid, d = start_child(tmp)
     try:
         p.kill()
@@ -388,40 +423,34 @@ def _(tmp):
         h.wait_until(lambda: pid_gone(pid), 10, what="redis-server %d to end" % pid)
     finally:
         p.kill()
+        p.wait()
         shutil.rmtree(d, ignore_errors=True)  # nobody was left to remove it
 
 
-@suite.case("harness: processes of a case are stopped when it ends")
-def _(tmp):
-    # The previous cases' servers are gone; this one's is stopped by the suite.
-    sub = h.Suite("inner")
-    pids = []
-
-    @sub.case("starts redis")
-    def _(t):
-        pids.append(h.RedisServer(t).pid)
-
-    with contextlib.redirect_stdout(io.StringIO()):  # keep its report out of ours
-        passed, failed = sub.run()
-    h.check_eq((passed, failed), (1, 0), "inner suite")
-    h.check(pid_gone(pids[0]), "redis of the inner case still running")
+def test_harness_case_processes_stopped(tmp):
+    """harness: processes of a case are stopped when it ends (the next test of
+    the same pytest session finds its redis-server gone)."""
+    p, pid, d = start_child(tmp, sleep=0)
+    out, _ = p.communicate(timeout=60)
+    h.check_eq(p.returncode, 0, "inner pytest exit status (output: %s)" % out[-2000:])
+    h.check("2 passed" in out, "inner tests: %s" % out[-2000:])
+    h.check(pid_gone(pid), "redis of the inner case still running")
 
 
 FALLBACK = r"""
-import sys
-sys.path.insert(0, %r)
-import sgsharness as h
+import sgstest as h
 k = h.kafka_broker(h.make_tmpdir("fallback"))
 print("kind", k.kind, flush=True)
 """
 
 
-@suite.case("harness: unavailable real broker falls back loudly; SGS_KAFKA=apache fails")
-def _(tmp):
+def test_harness_broker_fallback(tmp):
+    """harness: unavailable real broker falls back loudly; SGS_KAFKA=apache fails."""
     script = os.path.join(tmp, "fallback.py")
     with open(script, "w") as f:
-        f.write(FALLBACK % HERE)
-    env = {"SGS_KAFKA_JARS": os.path.join(tmp, "no-jars"), "SGS_KAFKA": ""}
+        f.write(FALLBACK)
+    env = {"SGS_KAFKA_JARS": os.path.join(tmp, "no-jars"), "SGS_KAFKA": "",
+           "PYTHONPATH": h.pythonpath_env()["PYTHONPATH"]}
     r = h.run([sys.executable, script], env=env, timeout=60)
     h.check("SKIPPED: real Kafka broker unavailable: no kafka_2.13-*.jar" in r.stdout,
             "no loud skip line in %r" % r.stdout)
@@ -435,8 +464,8 @@ def _(tmp):
     h.check("kind mock" in r.stdout and "SKIPPED" not in r.stdout, "forced mock: %r" % r.stdout)
 
 
-@suite.case("harness: write_config, run, wait_until")
-def _(tmp):
+def test_harness_helpers(tmp):
+    """harness: write_config, run, wait_until."""
     path = h.write_config(os.path.join(tmp, "t.conf"),
                           {"redis.port": 1234, "kafka.enable.idempotence": True,
                            "units.file": "configs/units.tsv", "skip.me": None})
@@ -457,5 +486,46 @@ def _(tmp):
     h.check_eq(h.wait_until(lambda: 42, 1), 42, "wait_until value")
 
 
-if __name__ == "__main__":
-    suite.main()
+def tool_variables():
+    """{SGS_* name: [files]} the tools read or set: string literals in the
+    Python of tests/lib and bench/, variable uses and assignments in the
+    shell scripts of scripts/ and bench/ (prefixes ending in _ left out)."""
+    import glob
+    import re
+    found = {}
+    py = glob.glob(h.source_path("tests", "lib", "sgstest", "*.py")) + \
+        glob.glob(h.source_path("bench", "*.py"))
+    sh = glob.glob(h.source_path("scripts", "*.sh")) + glob.glob(h.source_path("bench", "*.sh"))
+    for path in py + sh:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if path.endswith(".py"):
+            names = re.findall(r"[\"'](SGS_[A-Z0-9_]+)[\"']", text)
+        else:
+            names = re.findall(r"\$\{?!?(SGS_[A-Z0-9_]+)", text)
+            names += re.findall(r"(?m)(?:^|[\s;(])(?:export\s+|unset\s+)?(SGS_[A-Z0-9_]+)=", text)
+        for n in names:
+            if not n.endswith("_"):
+                found.setdefault(n, []).append(os.path.relpath(path, h.SOURCE_DIR))
+    return found
+
+
+def test_tool_variables_are_not_config_keys():
+    """harness: every SGS_* variable the tools (tests/lib, bench, scripts) use is
+    either in the programs' table of tool variables (common/src/config.c), which
+    they skip, or a configuration key used as one; nothing else (issue 15: the
+    programs refuse an unknown SGS_* variable, as sgs-gen refused SGS_PEER)."""
+    import re
+    with open(h.source_path("common", "src", "config.c"), encoding="utf-8") as f:
+        text = f.read()
+    table = re.search(r"env_not_keys\[\]\s*=\s*\{(.*?)\};", text, re.S)
+    h.check(table is not None, "no env_not_keys table in common/src/config.c")
+    not_keys = set(re.findall(r'"(SGS_[A-Z0-9_]+)"', table.group(1)))
+    r = h.run([h.build_path("sgs-consumer"), "-X", "list"])
+    keys = {"SGS_" + line.split()[0].upper().replace(".", "_").replace("-", "_")
+            for line in r.stdout.splitlines()[1:] if line.strip() and "<" not in line.split()[0]}
+    bad = {n: files for n, files in tool_variables().items()
+           if n not in not_keys and n not in keys and not n.startswith("SGS_KAFKA_")}
+    h.check(not bad, "SGS_* variables that are neither tool variables nor configuration keys "
+            "(the programs would refuse them; name them SGSTEST_/SGSBENCH_... or make "
+            "them options): %s" % bad)

@@ -1,15 +1,15 @@
-"""Helpers shared by the tests that run the sgs pipeline end to end: configs,
-the generator, running consumers, and reading the counters back from Redis
-independently of the aggregator."""
+"""The sgs pipeline end to end: configurations, the generator, consumers, and
+the counters read back from Redis independently of the aggregator.
+
+Pipeline bundles one scenario's servers and configuration; the pytest
+fixture `sgs` makes them (tests/README.md)."""
 
 import json
 import os
-import random
-import signal
-import time
 
-from sgsharness import (build_path, check, check_eq, run, source_path, spawn, wait_until,
-                        write_config)
+from . import kafka as _kafka
+from .env import build_path, source_path
+from .procs import check, run, spawn, write_config
 
 FIELDS = {"records": "records", "late": "late", "invalid": "invalid", "dup": "duplicates",
           "lic": "licenses", "pen": "penalties"}
@@ -17,7 +17,9 @@ FIELDS = {"records": "records", "late": "late", "invalid": "invalid", "dup": "du
 
 def sgs_config(tmp, broker, redis_server, group="sgs-test", prefix="sgs", tag="sgs", **extra):
     """Writes a consumer/aggregator config for these servers, with topics
-    <tag>.records/.alerts/.rejects/.snapshots; returns its path."""
+    <tag>.records/.alerts/.rejects/.snapshots; returns its path. Keyword
+    arguments are more keys, `__` standing for `.`
+    (consumer__batch__max_messages=100)."""
     values = {
         "topic.records": tag + ".records",
         "topic.alerts": tag + ".alerts",
@@ -46,8 +48,21 @@ def sgs_config(tmp, broker, redis_server, group="sgs-test", prefix="sgs", tag="s
     return path
 
 
+def create_sgs_topics(broker, tag, partitions=8, configs=None):
+    """<tag>.records with `partitions` partitions, <tag>.alerts and .rejects
+    with 2, <tag>.snapshots with 1. Generated months lie in the past, so the
+    topics keep everything whatever the timestamps say (retention.ms=-1)."""
+    c = {"retention.ms": "-1"}
+    c.update(configs or {})
+    broker.create_topics({tag + ".records": partitions, tag + ".alerts": 2, tag + ".rejects": 2,
+                          tag + ".snapshots": 1}, configs=c)
+
+
 def generate(tmp, conf, month, name="gen", produce=False, **opts):
-    """Runs sgs-gen; returns (jsonl path or None, expectation dict)."""
+    """Runs sgs-gen; returns (jsonl path or None, expectation dict). Keyword
+    arguments are sgs-gen options (records=6000, late_share=0.05, ...);
+    produce=True sends the month to the configured records topic instead of
+    writing a JSONL file."""
     expect = os.path.join(tmp, name + ".expect.json")
     cmd = [build_path("sgs-gen"), "-c", conf, "--month", month, "--expect", expect]
     for k, v in opts.items():
@@ -64,7 +79,9 @@ def generate(tmp, conf, month, name="gen", produce=False, **opts):
 
 
 def jsonl_messages(path):
-    """(key, value, timestamp) tuples for produce() from an sgs-gen JSONL file."""
+    """(key, value, timestamp) tuples for produce() from an sgs-gen JSONL
+    file, keyed by the unit id the record names (as sgs-gen --produce keys
+    them); kafka.rekey() keys them another way."""
     msgs = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -84,8 +101,8 @@ def jsonl_messages(path):
 
 
 def consumer_cmd(conf, idle=None, extra=()):
-    """The consumer's command line; SGSTEST_CONSUMER_WRAPPER (e.g. a valgrind command)
-    is put in front when set."""
+    """The consumer's command line; SGSTEST_CONSUMER_WRAPPER (e.g. a valgrind
+    command) is put in front when set."""
     wrapper = os.environ.get("SGSTEST_CONSUMER_WRAPPER", "").split()
     cmd = wrapper + [build_path("sgs-consumer"), "-c", conf]
     if idle:
@@ -167,6 +184,8 @@ def check_doc_lists(r, prefix="sgs", topic="sgs.records", what=""):
 
 
 def stored_offsets(r, prefix="sgs", topic="sgs.records"):
+    """Sum of the next offsets the consumer stored in Redis for the topic's
+    partitions: the messages written so far."""
     total = 0
     for key in r.scan_iter(match="%s:{%s:*}:offset" % (prefix, topic)):
         total += int(r.get(key) or 0)
@@ -187,3 +206,68 @@ def alerts_and_rejects(consume_all, bootstrap, tag="sgs", timeout=15):
         j = json.loads(m.value)
         rej[j["id"]] = j
     return late, rej, len(alerts), len(rejects)
+
+
+class Pipeline:
+    """One scenario's world: a broker, a fresh redis-server, the four topics
+    <tag>.records/.alerts/.rejects/.snapshots and an sgs configuration for
+    them (consumer group and Redis prefix as given). Made by the `sgs`
+    fixture:
+
+        p = sgs("unkeyed", kafka=apache_kafka, partitions=8)
+        jsonl, expect = p.generate("2023-12", records=5000)
+        p.produce(rekey(jsonl_messages(jsonl), key=None))   # no keys
+        p.run_consumer()
+        p.check_counts(expect)
+
+    Attributes: tmp, broker, redis (RedisServer), tag, group, prefix, conf
+    (path), topic (the records topic)."""
+
+    def __init__(self, tmp, broker, redis_server, tag, partitions=8, group=None, prefix="sgs",
+                 topics=True, **config):
+        self.tmp = tmp
+        self.broker = broker
+        self.redis = redis_server
+        self.tag = tag
+        self.group = group or tag
+        self.prefix = prefix
+        self.topic = config.get("topic__records") or tag + ".records"
+        if topics:
+            create_sgs_topics(broker, tag, partitions)
+        self.conf = sgs_config(tmp, broker, redis_server, group=self.group, prefix=prefix,
+                               tag=tag, **config)
+
+    def client(self):
+        """A Redis client (str replies)."""
+        return self.redis.client()
+
+    def generate(self, month, name="gen", produce=False, **opts):
+        """sgs-gen with this configuration: (jsonl path or None, expectation)."""
+        return generate(self.tmp, self.conf, month, name=name, produce=produce, **opts)
+
+    def produce(self, messages, topic=None, **kw):
+        """kafka.produce() to the records topic (or `topic`)."""
+        return _kafka.produce(self.broker.bootstrap, topic or self.topic, messages, **kw)
+
+    def consumer(self, idle=None, extra=(), name="consumer"):
+        """Starts sgs-consumer (log <tmp>/<name>.log); returns its Proc."""
+        return spawn(consumer_cmd(self.conf, idle, extra), self.tmp, name=name)
+
+    def run_consumer(self, idle=3, timeout=300, extra=(), name="consumer"):
+        """Runs sgs-consumer until idle; checks exit 0 and its summary."""
+        return run_consumer(self.tmp, self.conf, idle=idle, timeout=timeout, extra=extra,
+                            name=name)
+
+    def progress(self):
+        """Messages written to Redis so far (the stored offsets' sum)."""
+        return stored_offsets(self.client(), prefix=self.prefix, topic=self.topic)
+
+    def counts(self, month=None):
+        return redis_counts(self.client(), prefix=self.prefix, topic=self.topic, month=month)
+
+    def check_counts(self, expect, month=None, what=""):
+        return check_counts(self.client(), expect, month=month, prefix=self.prefix, what=what,
+                            topic=self.topic)
+
+    def alerts_and_rejects(self, timeout=15):
+        return alerts_and_rejects(_kafka.consume_all, self.broker.bootstrap, self.tag, timeout)

@@ -1,14 +1,19 @@
-"""Shared pieces of the fault suite (tests/fault/test_*.py).
+"""The fault suite's shared pieces (tests/fault/test_*.py): snapshots and
+their comparison with the generator's expectation, the common end of every
+scenario (finish()), the scenario's figures (Result, written by the pytest
+plugin's `figures` fixture), alert watching, strace fault injection and the
+crash rounds.
 
-Each scenario is a plain program (sgsharness.Suite) that streams a generated
-month through sgs-consumer while something breaks, and ends with `finish()`:
-a snapshot taken with `sgs-aggregator snapshot` whose per-unit counters must
-equal the sgs-gen expectation exactly, the same comparison against the raw
-Redis hashes (sgsflow.check_counts), and the alert/reject checks.
+Each scenario streams a generated month through sgs-consumer while something
+breaks, and ends with `finish()`: a snapshot taken with `sgs-aggregator
+snapshot` whose per-unit counters must equal the sgs-gen expectation exactly,
+the same comparison against the raw Redis hashes (flow.check_counts), and the
+alert/reject checks.
 
 Figures of every scenario are appended as one JSON line to the file named by
 SGS_RELIABILITY_OUT (when set); scripts/reliability.sh turns them into the
-table of docs/RELIABILITY.md.
+table of docs/RELIABILITY.md. SGS_FAULT_SEED replaces every scenario's seed.
+(Both names are in the C programs' table of tool variables.)
 """
 
 import codecs
@@ -17,50 +22,27 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 import time
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(_HERE, "..", "integration"))
+import redis as _redis
 
-from sgsharness import *  # noqa: E402,F401,F403
-from sgsharness import _say  # noqa: E402
-from sgsflow import *  # noqa: E402,F401,F403
-import redis as _redis  # noqa: E402
+from .env import build_path
+from .flow import alerts_and_rejects, check_counts, consumer_cmd, stored_offsets
+from .kafka import consume_all, produce
+from .procs import check, check_eq, run, say, spawn, wait_until
 
 MONTH = "2023-12"
-
-# Variables of the fault suite itself. The sgs programs take every SGS_*
-# variable of their environment as a configuration key and refuse unknown
-# ones, so these are taken out of the environment the programs inherit.
-RELIABILITY_OUT = os.environ.pop("SGS_RELIABILITY_OUT", None)
-_FAULT_SEED = os.environ.pop("SGS_FAULT_SEED", None)
 
 
 def seed(default):
     """The scenario's random seed: SGS_FAULT_SEED if set, else `default`."""
-    return int(_FAULT_SEED) if _FAULT_SEED else default
+    s = os.environ.get("SGS_FAULT_SEED")
+    return int(s) if s else default
 
 
 UNIT_FIELDS = ("records", "late", "invalid", "duplicates", "licenses", "penalties")
 TOTAL_FIELDS = UNIT_FIELDS + ("concealed",)
-
-
-def real_servers(tmp, tag, partitions=8, aof=False):
-    """The program's shared real Kafka broker and a fresh redis-server;
-    creates the four <tag>.* topics. Without the real broker the scenario is
-    skipped (sgsharness has printed why): its volumes and group behaviour are
-    beyond the mock cluster (5 MiB per partition, no static membership
-    tested)."""
-    broker = shared("kafka", lambda: kafka_broker(make_tmpdir("kafka")))
-    if broker.kind != "apache":
-        raise Skip("needs the real Kafka broker")
-    r = RedisServer(tmp, aof=aof)
-    broker.create_topics({tag + ".records": partitions, tag + ".alerts": 2, tag + ".rejects": 2,
-                          tag + ".snapshots": 1}, configs={"retention.ms": "-1"})
-    return broker, r
 
 
 # ---------------------------------------------------------------------------
@@ -196,32 +178,11 @@ class Result:
         self.data["elapsed_s"] = round(time.monotonic() - self.t0, 1)
         if error:
             self.data["error"] = str(error)[:300]
-        _say("# figures: " + json.dumps(self.data, ensure_ascii=False, sort_keys=True))
-        out = RELIABILITY_OUT
+        say("# figures: " + json.dumps(self.data, ensure_ascii=False, sort_keys=True))
+        out = os.environ.get("SGS_RELIABILITY_OUT")
         if out:
             with open(out, "a", encoding="utf-8") as f:
                 f.write(json.dumps(self.data, ensure_ascii=False, sort_keys=True) + "\n")
-
-
-def scenario(suite, name, key, timeout=600, **fields):
-    """Decorator: a Suite case whose Result is written whether it passes or
-    fails. The function receives (tmp, result)."""
-    def deco(fn):
-        @suite.case(name, timeout=timeout)
-        def _(tmp):
-            res = Result(key, **fields)
-            try:
-                fn(tmp, res)
-            except Skip as e:
-                res["skipped"] = str(e)
-                res.write(False)
-                raise
-            except BaseException as e:
-                res.write(False, "%s: %s" % (type(e).__name__, e))
-                raise
-            res.write(True)
-        return fn
-    return deco
 
 
 # ---------------------------------------------------------------------------
@@ -377,7 +338,7 @@ def classify_kill(trace_file, syscall, when, redis_port):
 
 
 class SteadyFeeder:
-    """Produces `msgs` ([(key, value, ts)], as for sgsharness.produce) to
+    """Produces `msgs` ([(key, value, ts)], as for kafka.produce) to
     `topic` from a thread at about `rate` messages per second with one
     idempotent producer, so a consumer finds new input all the time.
     join() waits for every delivery and raises the first error."""
@@ -538,7 +499,7 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
             by_kind[kind] = by_kind.get(kind, 0) + 1
         else:
             missed += 1
-        _say("# round %d (%s%s): rc %s, written %d -> %d of %d produced: %s"
+        say("# round %d (%s%s): rc %s, written %d -> %d of %d produced: %s"
              % (rounds, kind, "" if k is None else " K=%d" % k, rc, base, after, produced,
                 (point or "-") + ("" if mid else " (did not land mid-stream)")))
     figures = {"kills": landed, "rounds": rounds, "kill_points": points,
