@@ -280,12 +280,12 @@ void sgs_agg_sample_free(sgs_agg_sample *s);
 
 /* ---- gaps.c ------------------------------------------------------------- */
 
-/* Sequence gaps per unit from the identities of the dn lists (GET replies of
- * P:T:dn:YYYY-MM: strings, or nil for a month without any; sgs_store_dn_next).
- * Only document numbers of `year` count. Fills rows[i].gaps / gaps_missing: one
- * gap object per unit, kind and issuer prefix with numbers missing between the
- * lowest and highest serial, at most 50 numbers listed per unit (missing_count
- * counts them all). map gives the row of a unit id. 0 / -1 (OOM). */
+/* Sequence gaps per unit from the gap hashes (HGETALL replies of
+ * P:T:g:YYYY-MM: arrays of gap fields and their bits, store.h; anything else is
+ * a month without any). Only document numbers of `year` count. Fills rows[i].gaps / gaps_missing:
+ * one gap object per unit, kind and issuer prefix with numbers missing between the lowest and
+ * highest serial, at most 50 numbers listed per unit (missing_count counts them all). map gives the
+ * row of a unit id. 0 / -1 (OOM). */
 int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
                          const sgs_registry *reg, redisReply *const *lists, size_t n_lists,
                          int year, char *errstr, size_t errstr_size);

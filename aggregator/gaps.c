@@ -2,8 +2,9 @@
  * prefix and year, serial numbers missing between the lowest and the highest seen
  * are suspected omissions.
  *
- * Input: the lines "<unit_id>|<kind>|<normalised doc_no>" of the P:T:dn:YYYY-MM
- * lists of the months January..M of the snapshot's year. Only numbers whose year
+ * Input: the gap hashes P:T:g:YYYY-MM of the months January..M of the snapshot's
+ * year (HGETALL replies): fields "<year>|<unit>|<k>|<prefix>|<chunk>" whose bits
+ * are the serials first counted in that month (store.h). Only numbers whose year
  * (inside the year bracket) is the snapshot's year count, so a year's sequence is
  * judged on the numbers first counted in that year up to the month.
  *
@@ -150,52 +151,64 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
     struct prefixes pre;
     struct entry *es = NULL;
     size_t n = 0, cap = 0;
-    sgs_docno *d = malloc(sizeof(*d));
     int rc = -1;
 
     memset(&pre, 0, sizeof(pre));
     pre.map = sgs_agg_idmap_new(256);
-    if (!d || !pre.map)
+    if (!pre.map)
         goto out;
 
     for (size_t si = 0; si < n_lists; si++) {
-        const redisReply *list = lists[si];
-        sgs_store_ident_parts id;
-        size_t pos = 0;
+        const redisReply *h = lists[si];
 
-        if (list->type != REDIS_REPLY_STRING)
+        if (h->type != REDIS_REPLY_ARRAY)
             continue; /* no such month in this partition */
-        while (sgs_store_dn_next(list->str, list->len, &pos, &id)) {
-            enum sgs_kind kind = sgs_agg_kind_of(id.kind, id.kind_len);
+        for (size_t fi = 0; fi + 1 < h->elements; fi += 2) {
+            const redisReply *f = h->element[fi], *v = h->element[fi + 1];
+            sgs_store_gap_field gf;
+            enum sgs_kind kind;
+            char prefix[SGS_DOCNO_MAX];
             long row, pid;
 
-            if (kind == SGS_KIND_NONE)
+            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+                sgs_store_gap_field_parse(f->str, f->len, &gf) != 0 || gf.year != year ||
+                gf.prefix_len >= sizeof(prefix))
                 continue;
-            row = sgs_agg_idmap_unit_row(map, reg, id.unit, id.unit_len);
+            kind = gf.kind == 'p' ? SGS_KIND_PENALTY : SGS_KIND_LICENSE;
+            row = sgs_agg_idmap_unit_row(map, reg, gf.unit, gf.unit_len);
             if (row < 0 || (size_t)row >= n_rows)
                 continue;
-            /* Normalising the normal form again yields its parts. */
-            if (sgs_docno_normalize(id.doc_no, id.doc_no_len, d) != 0 || !d->has_serial ||
-                d->year != year)
-                continue;
-            pid = prefix_id(&pre, d->prefix);
+            memcpy(prefix, gf.prefix, gf.prefix_len);
+            prefix[gf.prefix_len] = '\0';
+            pid = prefix_id(&pre, prefix);
             if (pid < 0)
                 goto out;
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 1024;
-                struct entry *p = realloc(es, ncap * sizeof(*es));
+            /* every run of set bits is one entry (bit 0: the most significant of byte 0) */
+            for (size_t b = 0; b < v->len * 8;) {
+                uint64_t lo;
+                if (!((unsigned char)v->str[b / 8] & (0x80u >> (b % 8)))) {
+                    b++;
+                    continue;
+                }
+                lo = gf.chunk * SGS_STORE_CHUNK_BITS + b;
+                while (b < v->len * 8 && ((unsigned char)v->str[b / 8] & (0x80u >> (b % 8))))
+                    b++;
+                if (n == cap) {
+                    size_t ncap = cap ? cap * 2 : 1024;
+                    struct entry *p = realloc(es, ncap * sizeof(*es));
 
-                if (!p)
-                    goto out;
-                es = p;
-                cap = ncap;
+                    if (!p)
+                        goto out;
+                    es = p;
+                    cap = ncap;
+                }
+                es[n].row = (uint32_t)row;
+                es[n].kind = (uint32_t)kind;
+                es[n].prefix = (uint32_t)pid;
+                es[n].lo = lo;
+                es[n].hi = gf.chunk * SGS_STORE_CHUNK_BITS + b - 1;
+                n++;
             }
-            es[n].row = (uint32_t)row;
-            es[n].kind = (uint32_t)kind;
-            es[n].prefix = (uint32_t)pid;
-            es[n].lo = d->serial_lo;
-            es[n].hi = d->serial_hi >= d->serial_lo ? d->serial_hi : d->serial_lo;
-            n++;
         }
     }
     if (rank_prefixes(&pre) != 0)
@@ -238,7 +251,6 @@ out:
     if (rc != 0)
         snprintf(errstr, errstr_size, "out of memory computing sequence gaps");
     free(es);
-    free(d);
     sgs_agg_idmap_free(pre.map);
     sgs_agg_strv_free(pre.names, pre.n);
     free(pre.rank);

@@ -41,7 +41,7 @@ struct month_read {
     size_t i_counters; /* n_parts HGETALL P:T:m:month */
     size_t i_concealed;
     size_t i_prev; /* GET of the previous snapshot, when prev_version > 0 */
-    size_t i_dn;   /* n_dn GET P:T:dn:YYYY-MM */
+    size_t i_dn;   /* n_dn HGETALL P:T:g:YYYY-MM (gap hashes) */
     size_t n_dn;
 };
 
@@ -81,7 +81,7 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
     }
 
     /* Queue: MULTI, GET prev latest, counters..., concealed, [prev snapshot],
-     * dn lists..., EXEC. The partitions are read again after it: a partition
+     * gap hashes..., EXEC. The partitions are read again after it: a partition
      * whose first batch came in between makes the read start over. */
     redisAppendCommand(ctx->rc, "MULTI");
     redisAppendCommand(ctx->rc, "GET %s", latest_key);
@@ -105,9 +105,9 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
         for (int m = 1; m <= month; m++, k++) {
             char dn_ym[8];
 
-            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_DN,
+            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_GAPS,
                                   sgs_month_format(year, m, dn_ym));
-            redisAppendCommand(ctx->rc, "GET %s", key);
+            redisAppendCommand(ctx->rc, "HGETALL %s", key);
         }
     }
     mr->n_dn = k - mr->i_dn;

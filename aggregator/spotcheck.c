@@ -1,8 +1,8 @@
 /* Concealment spot checks (瞒报抽查): every sampled decision is looked up by its
- * identity "<unit_id>|<kind>|<normalised doc_no>" in every partition's P:T:seen
- * hash; one found nowhere is concealed and is recorded in P:concealed:YYYY-MM
- * (a hash, so a repeated sample adds nothing). A sample with a malformed line is
- * refused as a whole before anything is looked up or stored. */
+ * identity in every partition's identity store (store.h: a bit of P:T:b:<year>
+ * or a field of P:T:x:<year>); one found nowhere is concealed and is recorded in
+ * P:concealed:YYYY-MM (a hash, so a repeated sample adds nothing). A sample with a malformed line
+ * is refused as a whole before anything is looked up or stored. */
 #include "agg.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sgs/log.h"
+#include "sgs/docno.h"
 #include "sgs/store.h"
 
 #define HSET_CHUNK 500 /* fields per HSET command */
@@ -56,12 +57,63 @@ static char *read_all(const char *path, size_t *len, char *errstr, size_t errstr
     return buf;
 }
 
-/* HEXISTS of every item in every partition's seen hash, pipelined. */
-static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, char *errstr, size_t errstr_size)
+/* Where an item's identity may be in a partition's identity store: up to
+ * LOOKS (key suffix, year, field, bit) places. A bitmap identity has one; one
+ * kept as its own field lives under its decision year, which a sample does not
+ * give: the sample month's year and the two before it are asked, and 0 (no
+ * decision date). */
+#define LOOKS 5
+struct look {
+    int n;
+    int bitmap;
+    int years[LOOKS];
+    sgs_store_ident_loc loc;
+};
+
+static int locate_item(const sgs_agg_sample_item *it, int month_year, struct look *lk)
 {
-    char **parts = NULL, key[SGS_STORE_KEY_MAX];
-    size_t np = 0, total;
-    redisReply **replies;
+    sgs_store_ident_parts parts;
+    sgs_docno doc;
+    char unit[SGS_STORE_FIELD_MAX];
+    if (sgs_store_identity_parse(it->identity, strlen(it->identity), &parts) != 0 ||
+        parts.unit_len >= sizeof(unit) ||
+        sgs_docno_normalize(parts.doc_no, parts.doc_no_len, &doc) != 0)
+        return -1;
+    memcpy(unit, parts.unit, parts.unit_len);
+    unit[parts.unit_len] = '\0';
+    if (sgs_store_ident_locate(unit, it->kind, &doc, it->identity, 0, &lk->loc) != 0)
+        return -1;
+    lk->bitmap = lk->loc.bitmap;
+    lk->n = 0;
+    if (lk->loc.bitmap || doc.year > 0) {
+        lk->years[lk->n++] = lk->loc.bitmap ? lk->loc.year : doc.year;
+    } else {
+        for (int y = month_year; y > month_year - 3; y--)
+            lk->years[lk->n++] = y;
+        lk->years[lk->n++] = 0;
+    }
+    return 0;
+}
+
+/* Whether an HGET reply holds the item: its bit set, or the field present. */
+static int holds(const redisReply *r, const struct look *lk)
+{
+    if (r->type != REDIS_REPLY_STRING)
+        return 0;
+    if (!lk->bitmap)
+        return 1;
+    return (size_t)(lk->loc.bit / 8) < r->len &&
+           ((unsigned char)r->str[lk->loc.bit / 8] & (0x80u >> (lk->loc.bit % 8)));
+}
+
+/* Asks every partition's identity store for every item, pipelined. */
+static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, int month_year, char *errstr,
+                   size_t errstr_size)
+{
+    char **parts = NULL, key[SGS_STORE_KEY_MAX], year[16];
+    size_t np = 0, total = 0, k = 0;
+    redisReply **replies = NULL;
+    struct look *lk = NULL;
     int rc = -1;
 
     if (sgs_agg_rebuild_check(ctx, errstr, errstr_size) != 0 ||
@@ -71,35 +123,51 @@ static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, char *errstr, size_t err
         sgs_warn("redis: no partition of %s has state under prefix %s: no record was ever "
                  "counted",
                  sgs_config_get(ctx->cfg, "topic.records"), ctx->prefix);
-    total = np * s->n;
-    replies = calloc(total ? total : 1, sizeof(*replies));
-    if (!replies) {
-        sgs_agg_strv_free(parts, np);
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
+    lk = calloc(s->n ? s->n : 1, sizeof(*lk));
+    if (!lk)
+        goto oom;
     for (size_t i = 0; i < s->n; i++) {
-        for (size_t j = 0; j < np; j++) {
-            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[j], SGS_STORE_SEEN, NULL);
-            redisAppendCommand(ctx->rc, "HEXISTS %s %s", key, s->items[i].identity);
+        if (locate_item(&s->items[i], month_year, &lk[i]) != 0) {
+            snprintf(errstr, errstr_size, "sample line %d: '%s' has no place in the identity store",
+                     s->items[i].line, s->items[i].identity);
+            goto out;
         }
+        total += np * (size_t)lk[i].n;
     }
+    replies = calloc(total ? total : 1, sizeof(*replies));
+    if (!replies)
+        goto oom;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j < np; j++)
+            for (int y = 0; y < lk[i].n; y++) {
+                snprintf(year, sizeof(year), "%d", lk[i].years[y]);
+                sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[j],
+                                      lk[i].bitmap ? SGS_STORE_IDBITS : SGS_STORE_IDOWN, year);
+                redisAppendCommand(ctx->rc, "HGET %s %b", key, lk[i].loc.field,
+                                   lk[i].loc.field_len);
+            }
     if (sgs_agg_reply_read(ctx->rc, replies, total, errstr, errstr_size) != 0)
         goto out;
-    for (size_t i = 0; i < total; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: HEXISTS: %s", replies[i]->str);
-            goto out_free;
-        }
-        if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer == 1)
-            s->items[i / np].found = 1;
-    }
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j < np; j++)
+            for (int y = 0; y < lk[i].n; y++, k++) {
+                if (replies[k]->type == REDIS_REPLY_ERROR) {
+                    snprintf(errstr, errstr_size, "redis: HGET: %s", replies[k]->str);
+                    goto out_free;
+                }
+                if (holds(replies[k], &lk[i]))
+                    s->items[i].found = 1;
+            }
     rc = 0;
 out_free:
     for (size_t i = 0; i < total; i++)
         freeReplyObject(replies[i]);
+    goto out;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
 out:
     free(replies);
+    free(lk);
     sgs_agg_strv_free(parts, np);
     return rc;
 }
@@ -187,7 +255,8 @@ int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sam
         return SGS_AGG_EXIT_USAGE;
     }
     free(text);
-    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 || look_up(ctx, &s, err, sizeof(err)) != 0 ||
+    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
+        look_up(ctx, &s, year, err, sizeof(err)) != 0 ||
         store_concealed(ctx, &s, ym, err, sizeof(err)) != 0) {
         sgs_error("spot-check %s: %s", ym, err);
         sgs_agg_sample_free(&s);

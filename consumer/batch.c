@@ -8,18 +8,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sgs/date.h"
 #include "sgs/hash.h"
 #include "sgs/log.h"
 #include "sgs/store.h"
 
 int sgs_batch_env_init(sgs_batch_env *env, const char *topic, const sgs_registry *registry,
-                       size_t reject_max)
+                       size_t reject_max, int horizon_months)
 {
     struct timespec ts;
     memset(env, 0, sizeof(*env));
     env->topic = topic;
     env->registry = registry;
     env->reject_max = reject_max;
+    env->horizon_months = horizon_months;
     env->unit_stamp = calloc(sgs_registry_count(registry) + 1, sizeof(*env->unit_stamp));
     if (!env->unit_stamp)
         return -1;
@@ -202,6 +204,9 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len
     e->next = UINT32_MAX;
     e->group = UINT32_MAX;
     e->pos = 0;
+    e->bitmap = 0;
+    e->gap_off = 0;
+    e->gap_len = 0;
     sgs_buf_append(&b->arena, s, len);
     if (b->arena.oom)
         return IDENT_OOM;
@@ -398,6 +403,71 @@ static void add_item(sgs_batch *b, sgs_batch_env *env, char kind, uint32_t ident
     sgs_buf_append(&b->arena, env->tmp.data, env->tmp.len);
 }
 
+/* Decided before the identity horizon (consumer.identity_horizon_months
+ * before its report day): its identity may be gone from the store, so it can
+ * never count as a new record. */
+static int too_old(const sgs_batch_env *env, const sgs_record *r)
+{
+    int y, m, d;
+    if (env->horizon_months <= 0 || !r->has_decision_date)
+        return 0;
+    sgs_day_to_ymd(r->report_day, &y, &m, &d);
+    sgs_month_add(&y, &m, -env->horizon_months);
+    if (d > sgs_month_days(y, m))
+        d = sgs_month_days(y, m);
+    return r->decision_date < sgs_day_from_ymd(y, m, d);
+}
+
+/* Where the identity store keeps the identity e of record r, with the time it
+ * may be dropped at and, for a number of a sequence kept as its own field, its
+ * gap base. -1 when out of memory or a field does not fit. */
+static int locate(sgs_batch *b, const sgs_batch_env *env, const sgs_record *r, sgs_batch_ident *e)
+{
+    sgs_store_ident_loc loc;
+    const char *kind = sgs_kind_name(r->kind);
+    int dy = 0, dm = 0, dd = 0;
+    if (r->has_decision_date)
+        sgs_day_to_ymd(r->decision_date, &dy, &dm, &dd);
+    if (sgs_store_ident_locate(r->unit_id, kind, &r->doc, r->identity, dy, &loc) != 0)
+        return -1;
+    e->bitmap = loc.bitmap;
+    e->year = loc.year;
+    e->bit = loc.bit;
+    if (loc.bitmap) {
+        e->field_off = b->arena.len;
+        e->field_len = (uint32_t)loc.field_len;
+        sgs_buf_append(&b->arena, loc.field, loc.field_len);
+    } else {
+        char gap[SGS_STORE_FIELD_MAX];
+        int n;
+        e->field_off = e->off; /* the identity itself */
+        e->field_len = e->len;
+        if (r->doc.year > 0)
+            e->year = r->doc.year; /* kept with its document year when it has one */
+        n = sgs_store_gap_base(gap, sizeof(gap), r->unit_id, kind, &r->doc);
+        if (n > 0 && r->doc.serial_lo >= 1 && r->doc.serial_hi <= SGS_STORE_SERIAL_MAX &&
+            r->doc.serial_hi - r->doc.serial_lo < 1024) {
+            e->gap_off = b->arena.len;
+            e->gap_len = (uint32_t)n;
+            e->gap_lo = (uint32_t)r->doc.serial_lo;
+            e->gap_hi = (uint32_t)(r->doc.serial_hi >= r->doc.serial_lo ? r->doc.serial_hi
+                                                                        : r->doc.serial_lo);
+            sgs_buf_append(&b->arena, gap, (size_t)n);
+        }
+    }
+    /* dropped a horizon after its decision (the day after, at midnight UTC) */
+    if (r->has_decision_date) {
+        int y = dy, m = dm, d = dd;
+        sgs_month_add(&y, &m, env->horizon_months);
+        if (d > sgs_month_days(y, m))
+            d = sgs_month_days(y, m);
+        e->expire_at = ((int64_t)sgs_day_from_ymd(y, m, d) + 1) * 86400;
+    } else {
+        e->expire_at = 0; /* kept */
+    }
+    return b->arena.oom ? -1 : 0;
+}
+
 /* The group type of a record of a known unit: by its op, and whether the
  * batch already has its identity. */
 static char record_type(enum sgs_op op, int in_batch)
@@ -424,6 +494,9 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         type = SGS_GROUP_MALFORMED;
     } else if (r->status == SGS_RECORD_UNKNOWN_UNIT || !r->unit) {
         type = SGS_GROUP_UNATTRIBUTED;
+    } else if (too_old(env, r)) {
+        unit = (uint32_t)r->unit->index;
+        type = SGS_GROUP_TOO_OLD;
     } else {
         unit = (uint32_t)r->unit->index;
         note_unit(env, b, r->unit->index);
@@ -438,6 +511,8 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
                 /* the batch has it: the outcome is decided here, whatever Redis says */
                 type = record_type(r->op, 1);
                 ident = UINT32_MAX;
+            } else if (locate(b, env, r, &b->idents[ident]) != 0) {
+                b->oom = 1;
             }
         }
         if (type == SGS_GROUP_RECORD || type == SGS_GROUP_UPDATE) {
@@ -477,7 +552,21 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         sgs_batch_ledger_json(env, r, m, &env->tmp);
         add_item(b, env, SGS_ITEM_LEDGER, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
     }
-    if (type == SGS_GROUP_REVOKE) {
+    if (type == SGS_GROUP_TOO_OLD) {
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "decided more than %d months before its report: its identity is no longer kept",
+                 env->horizon_months);
+        sgs_batch_reject_json(env, r, m, SGS_REASON_TOO_OLD, why, &env->tmp);
+        if (env->tmp.oom || env->tmp.len == 0) {
+            env->tmp.oom = 0;
+            b->oom = 1;
+        } else {
+            sgs_store_outbox_put(&b->rejects, SGS_STORE_OUTBOX_REJECT, r->unit_id,
+                                 strlen(r->unit_id), env->tmp.data, env->tmp.len);
+            b->n_rejects++;
+        }
+    } else if (type == SGS_GROUP_REVOKE) {
         /* A revoke of a decision never seen is rejected (with the rules it
          * failed too); one of a decision seen is rejected only when it failed
          * a rule. Both carry the message's reject id: one of them goes. */
@@ -506,16 +595,60 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         b->oom = 1;
 }
 
+/* Orders two bitmap identities of a group: year, field, bit. */
+static int bitmap_before(const sgs_batch *b, uint32_t x, uint32_t y)
+{
+    const sgs_batch_ident *p = &b->idents[x], *q = &b->idents[y];
+    size_t n = p->field_len < q->field_len ? p->field_len : q->field_len;
+    int c;
+    if (p->year != q->year)
+        return p->year < q->year;
+    c = memcmp(b->arena.data + p->field_off, b->arena.data + q->field_off, n);
+    if (c != 0 || p->field_len != q->field_len)
+        return c < 0 || (c == 0 && p->field_len < q->field_len);
+    return p->bit < q->bit;
+}
+
+/* Sorts v[0..n) with bitmap_before (merge sort, tmp of n). */
+static void sort_bitmap(const sgs_batch *b, uint32_t *v, uint32_t *tmp, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2, i = 0, j = h, k = 0;
+    sort_bitmap(b, v, tmp, h);
+    sort_bitmap(b, v + h, tmp, n - h);
+    while (i < h && j < n)
+        tmp[k++] = bitmap_before(b, v[j], v[i]) ? v[j++] : v[i++];
+    while (i < h)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof(*v));
+}
+
 long sgs_batch_number_idents(sgs_batch *b)
 {
-    uint32_t pos = 0;
+    uint32_t pos = 0, *tmp;
     if (grow((void **)&b->order, &b->cap_order, b->n_idents, sizeof(*b->order), 1024) != 0)
         return -1;
+    tmp = malloc((b->n_idents + 1) * sizeof(*tmp));
+    if (!tmp)
+        return -1;
+    for (size_t i = 0; i < b->n_groups; i++) {
+        uint32_t start = pos;
+        for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)
+            if (b->idents[e].bitmap)
+                b->order[pos++] = e;
+        sort_bitmap(b, b->order + start, tmp, pos - start);
+    }
+    b->n_bitmap_ids = pos;
     for (size_t i = 0; i < b->n_groups; i++)
-        for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next) {
-            b->idents[e].pos = ++pos;
-            b->order[pos - 1] = e;
-        }
+        for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)
+            if (!b->idents[e].bitmap)
+                b->order[pos++] = e;
+    for (uint32_t p = 0; p < pos; p++)
+        b->idents[b->order[p]].pos = p + 1;
+    free(tmp);
     return (long)pos;
 }
 
@@ -529,6 +662,9 @@ static void count_group(const sgs_batch_group *g, uint64_t n, int seen, sgs_batc
         return;
     case SGS_GROUP_UNATTRIBUTED:
         to->unattributed += n;
+        return;
+    case SGS_GROUP_TOO_OLD:
+        to->too_old += n;
         return;
     case SGS_GROUP_DUPLICATE:
         to->duplicates += n;

@@ -26,6 +26,7 @@
 #define SGS_GROUP_DUPLICATE    'D' /* inserts of an identity the batch already has */
 #define SGS_GROUP_UPDATED      'P' /* updates of an identity the batch already has */
 #define SGS_GROUP_REVOKED      'X' /* revokes of an identity the batch already has */
+#define SGS_GROUP_TOO_OLD      'T' /* decided before the identity horizon: rejected (too_old) */
 #define SGS_GROUP_UNATTRIBUTED 'U' /* unknown unit */
 #define SGS_GROUP_MALFORMED    'M' /* not a JSON object */
 
@@ -55,11 +56,21 @@ typedef struct sgs_batch_group {
 
 /* An identity to de-duplicate: bytes in the batch arena. */
 typedef struct sgs_batch_ident {
-    size_t off;
+    size_t off; /* the identity */
     uint32_t len;
     uint32_t next;  /* next identity of the same group, UINT32_MAX: none */
     uint32_t group; /* index in groups */
     uint32_t pos;   /* 1-based position in the script's identity list (set when sent) */
+    /* where the identity store keeps it (store.h) */
+    int bitmap;       /* a bit of a bitmap field, else a field of its own */
+    int year;         /* of P:T:b:<year> or P:T:x:<year> */
+    size_t field_off; /* bitmap field (in the arena); own field: the identity */
+    uint32_t field_len;
+    uint32_t bit;
+    int64_t expire_at; /* Unix seconds the identity may be dropped at (horizon) */
+    size_t gap_off;    /* own field with a serial: its gap base (store.h), else 0 */
+    uint32_t gap_len;
+    uint32_t gap_lo, gap_hi; /* its serials */
 } sgs_batch_ident;
 
 /* Item kinds and conditions (script.c). */
@@ -116,7 +127,8 @@ typedef struct sgs_batch {
     size_t n_items, cap_items;
     uint32_t *order; /* when sent: position - 1 -> identity index */
     size_t cap_order;
-    sgs_buf rejects; /* outbox-encoded rejects of the batch */
+    size_t n_bitmap_ids; /* when sent: the first n_bitmap_ids positions are bits */
+    sgs_buf rejects;     /* outbox-encoded rejects of the batch */
     size_t n_rejects;
     size_t n_acks; /* outbox acknowledgements this batch carries (when sent) */
     uint64_t gen;  /* identifies this batch in sgs_batch_env.unit_stamp */
@@ -137,6 +149,7 @@ typedef struct sgs_batch_env {
     size_t reject_max;    /* consumer.reject_payload_max */
     uint64_t hash_seed;   /* of the in-batch identity table */
     uint64_t *unit_stamp; /* per registry unit: gen of the last batch that listed it */
+    int horizon_months;   /* consumer.identity_horizon_months (0: identities kept forever) */
     uint64_t gen_counter; /* last gen given to a batch */
     sgs_buf tmp;          /* scratch for JSON */
 } sgs_batch_env;
@@ -157,14 +170,14 @@ typedef struct sgs_batch_msg {
 typedef struct sgs_batch_counts {
     uint64_t messages; /* as producers sent them (forwarded copies are not counted again) */
     uint64_t records, late, invalid, duplicates, rejects, unattributed, malformed;
-    uint64_t updates, revoked, unknown_record, from_organ;
+    uint64_t updates, revoked, unknown_record, from_organ, too_old;
     uint64_t forwarded; /* sent on to their unit's partition */
     uint64_t replays;   /* forwarded copies already applied (or of a dead route epoch) */
 } sgs_batch_counts;
 
 /* Sets up env (stamps for every registry unit, a fresh seed). 0 or -1 (OOM). */
 int sgs_batch_env_init(sgs_batch_env *env, const char *topic, const sgs_registry *registry,
-                       size_t reject_max);
+                       size_t reject_max, int horizon_months);
 void sgs_batch_env_free(sgs_batch_env *env);
 
 /* Adds message m, parsed into r, to b. Allocation failures set b->oom (the
@@ -183,8 +196,10 @@ void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next);
 void sgs_batch_reset(sgs_batch *b);
 void sgs_batch_free(sgs_batch *b);
 
-/* Numbers the identities group by group (their position in the script's
- * list, set in ident.pos and order[]). The count, or -1 when out of memory. */
+/* Numbers the identities in the order the script takes them (set in
+ * ident.pos and order[]): first the bitmap ones, group by group, each group's
+ * by (year, field, bit); then the others, group by group. The count, or -1
+ * when out of memory. */
 long sgs_batch_number_idents(sgs_batch *b);
 
 /* Adds what an applied batch did to *to, from its groups and the positions of

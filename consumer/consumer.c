@@ -45,7 +45,6 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
     c->cf_fail_seeks = (int)sgs_config_get_int(c->cfg, "debug.fail_seeks");
     c->cf_alerts_kept = sgs_config_get_int(c->cfg, "consumer.alerts_kept");
     c->cf_ledger_max = sgs_config_get_int(c->cfg, "consumer.ledger.max_per_unit");
-    c->cf_maxbulk = 512LL * 1024 * 1024;
     {
         const char *part = sgs_config_get(c->cfg, "consumer.route.partitioner");
         if (strcmp(part, "crc32") == 0) {
@@ -59,7 +58,8 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
         }
     }
     if (sgs_batch_env_init(&c->env, c->topic, c->registry,
-                           (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max")) !=
+                           (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max"),
+                           (int)sgs_config_get_int(c->cfg, "consumer.identity_horizon_months")) !=
         0) {
         snprintf(err, errsz, "out of memory");
         return -1;

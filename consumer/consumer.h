@@ -167,7 +167,6 @@ typedef struct sgs_consumer {
     char cf_thrtext[32];
     int cf_retry_max;
     int cf_timeout_ms;
-    long long cf_maxbulk;  /* Redis's proto-max-bulk-len, read when connecting */
     size_t cf_batch_bytes; /* consumer.batch.max_bytes */
     size_t cf_outbox_entries, cf_outbox_bytes;
     long cf_alerts_kept; /* consumer.alerts_kept: latest alerts kept per partition (P:T:al) */

@@ -1,7 +1,6 @@
 /* The consumer's Redis connection: connect, load the batch script, back off
  * while Redis is unavailable or refuses writes, and say so once per change. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "consumer.h"
@@ -71,19 +70,6 @@ int sgs_rconn_load_script(sgs_consumer *c)
     return 0;
 }
 
-/* Redis's proto-max-bulk-len (the longest string it lets a command build),
- * for the script's checks; its default when CONFIG is not allowed. */
-static void read_maxbulk(sgs_consumer *c)
-{
-    redisReply *r = redisCommand(c->redis, "CONFIG GET proto-max-bulk-len");
-    c->cf_maxbulk = 512LL * 1024 * 1024;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[1]->type == REDIS_REPLY_STRING)
-        c->cf_maxbulk = strtoll(r->element[1]->str, NULL, 10);
-    if (r)
-        freeReplyObject(r);
-}
-
 int sgs_rconn_ready(sgs_consumer *c)
 {
     char err[512];
@@ -97,7 +83,6 @@ int sgs_rconn_ready(sgs_consumer *c)
         }
         if (sgs_rconn_load_script(c) != 0)
             return -1;
-        read_maxbulk(c);
     }
     return 0;
 }

@@ -6,49 +6,59 @@
  *          5 day retention (days)                      6 UTC offset of local days (seconds)
  *          7 late-rate threshold (hundredths of %)     8 late-rate minimum records
  *          9 late-rate window (days)                   10 threshold as text (for the alert)
- *          11 topic (late_rate alert ids)              12 longest string Redis takes
- *                                                         (proto-max-bulk-len)
- *          13 the route's epoch (kept in fi with the first offset on the first batch)
- *          14 latest alerts kept in P:T:al           15 ledger entries kept per unit and month
- *          16 n acks, then n outbox fields to delete (delivered)
- *          then the batch's rejects, already outbox-encoded
+ *          11 topic (late_rate alert ids)              12 the route's epoch (kept in fi
+ *                                                         with the first offset, first batch)
+ *          13 latest alerts kept in P:T:al             14 ledger entries kept per unit, month
+ *          15 n acks, then n outbox fields to delete (delivered)
+ *          then the batch's unconditional rejects, already outbox-encoded
  *          then n units, then n pairs (unit id, JSON literals of id and name joined by \x1f)
  *          then n groups, then 7 values per group of messages that add the same
  *            counters: type (batch.h: R insert, u update, v revoke: decided by
- *            whether Redis has the identity; D, P, X the same of an identity the
- *            batch has; U unattributed, M malformed), report day, unit, flags (1
- *            late, 2 invalid, 4 licence, 8 penalty, 16 unit from the deciding
- *            organ), workdays late, messages, identities
+ *            whether the identity store has the identity; D, P, X the same of an
+ *            identity the batch has; T too old, U unattributed, M malformed),
+ *            report day, unit, flags (1 late, 2 invalid, 4 licence, 8 penalty,
+ *            16 unit from the deciding organ), workdays late, messages, identities
  *          then n items, then 6 values per item: position of its record's identity
  *            (0: unconditional), condition (n: if the identity is new, s: if seen),
  *            kind (a alert, r reject, l ledger entry), unit, month, JSON
  *          then n, then n pairs (target partition, next sequence): fo after the batch
  *          then n, then n pairs (source partition, next sequence): fi after the batch
- *          then every identity to de-duplicate, group by group (no two equal)
+ *          then n bitmap fragments, 6 values each: group (1-based), document year,
+ *            bitmap field, first byte, the bytes (bit set: an identity of the
+ *            group; bits from the most significant of each byte), expiry (Unix
+ *            seconds, 0: kept)
+ *          then n identities kept as their own field, 7 values each: group, year,
+ *            identity, expiry, gap base ("" none), first and last serial
+ * Identities are numbered 1.. in that order: the set bits of each fragment in
+ * ascending order, fragment after fragment, then the own-field ones.
  * Returns  {"OK", positions of the identities already seen ("3 17"), outbox entry}
  *          or {"FENCED", stored offset or "-1"} having written nothing,
  *          or an error having written nothing.
  *
  * Atomicity: Redis keeps the writes a script made before a runtime error. So
  * the script first does everything that can fail: the fence; reading every
- * key it will write (which checks its type: a key of another type is an error
+ * key it will write, which checks its type (a key of another type is an error
  * here, before any write); reading the current value of every counter field it
- * will change (a field that is not an integer is an error here); checking that
- * no appended string outgrows proto-max-bulk-len. Only then does it write, with
- * commands that cannot fail on what was checked. The shebang makes Redis 7
- * refuse the whole script up front when it is over maxmemory.
+ * will change (a field that is not an integer is an error here). Only then does
+ * it write, with commands that cannot fail on what was checked; no value it
+ * writes grows beyond a bitmap field (1 KiB) and a batch's outbox entry, so
+ * proto-max-bulk-len never applies. The shebang makes Redis 7 refuse the whole
+ * script up front when it is over maxmemory.
  *
- * De-duplication costs two variadic commands per 4,000 identities (HMGET, then
- * HSET of the new ones); the counters of the duplicates found are subtracted
- * from their group's. The new identities are appended to the month's list
- * P:T:dn:YYYY-MM, one per line, with one APPEND. Counters are summed per key
- * and field in a Lua table and written with one HSET per key.
+ * The identity store (store.h): a bitmap identity is a bit of a field of
+ * P:T:b:<document year>; the script reads each field once, tests the batch's
+ * bits against it, and writes it back once with the new ones set; the new bits
+ * also go to the gap field of the report month (P:T:g:YYYY-MM). Other
+ * identities are fields of P:T:x:<year>. Revokes only look. Each touched key's
+ * expiry becomes the latest of its identities' (decision date + horizon), at
+ * least 32 days from now (so a rebuild of old months keeps them while it runs).
  *
- * The rolling late rate is computed for units with a late record in the batch
- * (only they can cross upward) and for units above the threshold (to re-arm
- * them when they fall below), from the day buckets as Redis holds them plus
- * this batch's increments. The late-rate state P:T:lr holds per unit the
- * number of its upward crossings, positive while above the threshold and
+ * Counters are summed per key and field in a Lua table and written with one
+ * HSET per key. The rolling late rate is computed for units with a late record
+ * in the batch (only they can cross upward) and for units above the threshold
+ * (to re-arm them when they fall below), from the day buckets as Redis holds
+ * them plus this batch's increments. The late-rate state P:T:lr holds per unit
+ * the number of its upward crossings, positive while above the threshold and
  * negative below: the n-th crossing's alert id is "late_rate:<topic>:<unit>:n",
  * the same after a replay or a Redis rollback.
  *
@@ -62,6 +72,9 @@
  * a global one: "_|<counter>". */
 #define F(counter) SGS_STORE_FIELD_SEP counter
 #define G(counter) SGS_STORE_GLOBAL_UNIT SGS_STORE_FIELD_SEP counter
+/* Bits of one bitmap field, as Lua text (store.h's SGS_STORE_CHUNK_BITS). */
+#define CHUNK_BITS "8192"
+_Static_assert(SGS_STORE_CHUNK_BITS == 8192, "CHUNK_BITS is SGS_STORE_CHUNK_BITS as text");
 
 /* The Lua text, one line per line: not for clang-format. */
 // clang-format off
@@ -86,12 +99,10 @@ const char sgs_consumer_script[] =
     "local window = tonumber(ARGV[9])\n"
     "local thrtext = ARGV[10]\n"
     "local topic = ARGV[11]\n"
-    "local maxbulk = tonumber(ARGV[12])\n"
-    "local epoch = ARGV[13]\n"
-    "local alkeep = tonumber(ARGV[14])\n"
-    "local lgmax = tonumber(ARGV[15])\n"
-    "local nargv = #ARGV\n"
-    "local i = 16\n"
+    "local epoch = ARGV[12]\n"
+    "local alkeep = tonumber(ARGV[13])\n"
+    "local lgmax = tonumber(ARGV[14])\n"
+    "local i = 15\n"
     "local nacks = tonumber(ARGV[i]); i = i + 1\n"
     "local ack0, ack1 = i, i + nacks - 1\n"
     "i = ack1 + 1\n"
@@ -111,8 +122,11 @@ const char sgs_consumer_script[] =
     "local nfi = tonumber(ARGV[i]); i = i + 1\n"
     "local fi0 = i\n"
     "i = i + 2 * nfi\n"
-    "local id0 = i\n"
-    "local nids = nargv - id0 + 1\n"
+    "local nfrag = tonumber(ARGV[i]); i = i + 1\n"
+    "local fr0 = i\n"
+    "i = i + 6 * nfrag\n"
+    "local nown = tonumber(ARGV[i]); i = i + 1\n"
+    "local ow0 = i\n"
     "local function daynum(s)\n"
     "  local y, m, d = tonumber(s:sub(1, 4)), tonumber(s:sub(6, 7)), tonumber(s:sub(9, 10))\n"
     "  if m <= 2 then y = y - 1 end\n"
@@ -147,48 +161,127 @@ const char sgs_consumer_script[] =
     "          want(base .. '" SGS_STORE_FWD_OUT "', 'hash') or\n"
     "          want(base .. '" SGS_STORE_FWD_IN "', 'hash') or\n"
     "          want(base .. '" SGS_STORE_LR "', 'hash') or\n"
-    "          want(base .. '" SGS_STORE_SEEN "', 'hash') or\n"
     "          want(base .. '" SGS_STORE_ALERT_LIST "', 'list')\n"
     "if e then return e end\n"
-    "local seen = base .. '" SGS_STORE_SEEN "'\n"
+    "local now = tonumber(redis.call('TIME')[1])\n"
     "local isdup, dupl, ndupl, gdup = {}, {}, 0, {}\n"
-    "local hs, nhs, dn = {}, 0, {}\n"
-    "local r, rfirst, rlast, pos = nil, 1, 0, 0\n"
-    "for g = 1, ngroups do\n"
-    "  local o = g0 + (g - 1) * 7\n"
-    "  local nid = tonumber(ARGV[o + 6])\n"
-    "  local store = ARGV[o] ~= 'v'\n"
-    "  if nid > 0 then\n"
-    "    local month = ARGV[o + 1]:sub(1, 7)\n"
-    "    local l = dn[month]\n"
-    "    if not l then l = {n = 0, bytes = 0}; dn[month] = l end\n"
-    "    local nd, ln = 0, l.n\n"
-    "    for k = 1, nid do\n"
-    "      pos = pos + 1\n"
-    "      if pos > rlast then\n"
-    "        rfirst = pos; rlast = math.min(pos + CHUNK - 1, nids)\n"
-    "        r = redis.call('HMGET', seen, unpack(ARGV, id0 + rfirst - 1, id0 + rlast - 1))\n"
+    "local orig, cur, dirty, ndirty = {}, {}, {}, 0\n"
+    "local expire = {}\n"
+    "local typed = {}\n"
+    "local function hashfield(key, field)\n"
+    "  local k = key .. '\\0' .. field\n"
+    "  local v = orig[k]\n"
+    "  if v == nil then\n"
+    "    if not typed[key] then\n"
+    "      local t = redis.call('TYPE', key)['ok']\n"
+    "      if t ~= 'none' and t ~= 'hash' then\n"
+    "        return nil, k, key .. ' holds a ' .. t .. ', expected a hash'\n"
     "      end\n"
-    "      if r[pos - rfirst + 1] then\n"
-    "        nd = nd + 1; ndupl = ndupl + 1; dupl[ndupl] = pos; isdup[pos] = true\n"
-    "      elseif store then\n"
-    "        local id = ARGV[id0 + pos - 1]\n"
-    "        hs[nhs + 1] = id; hs[nhs + 2] = month; nhs = nhs + 2\n"
-    "        ln = ln + 1; l[ln] = id; l.bytes = l.bytes + #id + 1\n"
-    "      end\n"
+    "      typed[key] = true\n"
     "    end\n"
-    "    l.n = ln\n"
-    "    gdup[g] = nd\n"
+    "    v = redis.call('HGET', key, field) or ''\n"
+    "    orig[k] = v; cur[k] = v\n"
+    "  end\n"
+    "  return v, k\n"
+    "end\n"
+    "local function setbits(key, field, lo, bytes)\n"
+    "  local v, k, err = hashfield(key, field)\n"
+    "  if not v then return err end\n"
+    "  local c = cur[k]\n"
+    "  local n = #bytes\n"
+    "  if #c < lo + n then c = c .. string.rep('\\0', lo + n - #c) end\n"
+    "  local mid = {}\n"
+    "  for j = 1, n do mid[j] = string.char(bit.bor(string.byte(c, lo + j), string.byte(bytes, j))) end\n"
+    "  cur[k] = c:sub(1, lo) .. table.concat(mid) .. c:sub(lo + n + 1)\n"
+    "  if not dirty[k] then ndirty = ndirty + 1; dirty[k] = {key, field} end\n"
+    "end\n"
+    "local function keep(key, at)\n"
+    "  local e = expire[key]\n"
+    "  if e == nil then\n"
+    "    e = redis.call('EXPIRETIME', key)\n"
+    "    if e == -2 then e = -3 end\n"
+    "    expire[key] = e\n"
+    "  end\n"
+    "  if e == -1 then return end\n"
+    "  if at == 0 then expire[key] = -1; return end\n"
+    "  at = math.max(at, now + 32 * 86400)\n"
+    "  if at > e then expire[key] = at end\n"
+    "end\n"
+    "local function gapbits(month, gfield, lo, bytes)\n"
+    "  local e = setbits(base .. '" SGS_STORE_GAPS "' .. month, gfield, lo, bytes)\n"
+    "  if e then return e end\n"
+    "end\n"
+    "local pos = 0\n"
+    "for f = 1, nfrag do\n"
+    "  local o = fr0 + (f - 1) * 6\n"
+    "  local g, year, field = tonumber(ARGV[o]), ARGV[o + 1], ARGV[o + 2]\n"
+    "  local lo, frag, at = tonumber(ARGV[o + 3]), ARGV[o + 4], tonumber(ARGV[o + 5])\n"
+    "  local go = g0 + (g - 1) * 7\n"
+    "  local store = ARGV[go] ~= 'v'\n"
+    "  local key = base .. '" SGS_STORE_IDBITS "' .. year\n"
+    "  local old, k, err = hashfield(key, field)\n"
+    "  if not old then return redis.error_reply('WRONGTYPE sgs: ' .. err .. '; nothing was written') end\n"
+    "  local nd, fresh = 0, {}\n"
+    "  for j = 1, #frag do\n"
+    "    local b = string.byte(frag, j)\n"
+    "    local was = string.byte(old, lo + j) or 0\n"
+    "    local m = 128\n"
+    "    while m > 0 do\n"
+    "      if bit.band(b, m) ~= 0 then\n"
+    "        pos = pos + 1\n"
+    "        if bit.band(was, m) ~= 0 then\n"
+    "          nd = nd + 1; ndupl = ndupl + 1; dupl[ndupl] = pos; isdup[pos] = true\n"
+    "        end\n"
+    "      end\n"
+    "      m = math.floor(m / 2)\n"
+    "    end\n"
+    "    fresh[j] = string.char(bit.band(b, bit.bnot(was)))\n"
+    "  end\n"
+    "  gdup[g] = (gdup[g] or 0) + nd\n"
+    "  if store then\n"
+    "    local newbits = table.concat(fresh)\n"
+    "    if newbits:find('[^%z]') then\n"
+    "      setbits(key, field, lo, newbits)\n"
+    "      keep(key, at)\n"
+    "      err = gapbits(ARGV[go + 1]:sub(1, 7), year .. '|' .. field, lo, newbits)\n"
+    "      if err then return redis.error_reply('WRONGTYPE sgs: ' .. err .. '; nothing was written') end\n"
+    "    end\n"
     "  end\n"
     "end\n"
-    "for month, l in pairs(dn) do\n"
-    "  if l.n > 0 then\n"
-    "    local key = base .. '" SGS_STORE_DN "' .. month\n"
-    "    e = want(key, 'string')\n"
-    "    if e then return e end\n"
-    "    if redis.call('STRLEN', key) + l.bytes > maxbulk then\n"
-    "      return redis.error_reply('ERR sgs: ' .. key .. ' would outgrow proto-max-bulk-len ('\n"
-    "                               .. maxbulk .. ' bytes); nothing was written')\n"
+    "for w = 1, nown do\n"
+    "  local o = ow0 + (w - 1) * 7\n"
+    "  local g, year, id, at = tonumber(ARGV[o]), ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3])\n"
+    "  local gbase, glo, ghi = ARGV[o + 4], tonumber(ARGV[o + 5]), tonumber(ARGV[o + 6])\n"
+    "  local go = g0 + (g - 1) * 7\n"
+    "  local key = base .. '" SGS_STORE_IDOWN "' .. year\n"
+    "  local old, k, err = hashfield(key, id)\n"
+    "  if not old then return redis.error_reply('WRONGTYPE sgs: ' .. err .. '; nothing was written') end\n"
+    "  pos = pos + 1\n"
+    "  if old ~= '' then\n"
+    "    ndupl = ndupl + 1; dupl[ndupl] = pos; isdup[pos] = true\n"
+    "    gdup[g] = (gdup[g] or 0) + 1\n"
+    "  elseif ARGV[go] ~= 'v' then\n"
+    "    cur[k] = '1'\n"
+    "    if not dirty[k] then ndirty = ndirty + 1; dirty[k] = {key, id} end\n"
+    "    keep(key, at)\n"
+    "    if gbase ~= '' then\n"
+    "      local s = glo\n"
+    "      while s <= ghi do\n"
+    "        local chunk = math.floor(s / " CHUNK_BITS ")\n"
+    "        local lob = math.floor((s % " CHUNK_BITS ") / 8)\n"
+    "        local last = math.min(ghi, (chunk + 1) * " CHUNK_BITS " - 1)\n"
+    "        local hib = math.floor((last % " CHUNK_BITS ") / 8)\n"
+    "        local bytes = {}\n"
+    "        for j = lob, hib do bytes[j - lob + 1] = 0 end\n"
+    "        for t = s, last do\n"
+    "          local bi = math.floor((t % " CHUNK_BITS ") / 8) - lob + 1\n"
+    "          bytes[bi] = bit.bor(bytes[bi], bit.rshift(128, t % 8))\n"
+    "        end\n"
+    "        for j = 1, #bytes do bytes[j] = string.char(bytes[j]) end\n"
+    "        err = gapbits(ARGV[go + 1]:sub(1, 7), gbase .. '|' .. chunk, lob, table.concat(bytes))\n"
+    "        if err then return redis.error_reply('WRONGTYPE sgs: ' .. err .. '; nothing was written') end\n"
+    "        s = last + 1\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -206,6 +299,8 @@ const char sgs_consumer_script[] =
     "  local dkey = base .. '" SGS_STORE_DAY "' .. day\n"
     "  if typ == 'M' then\n"
     "    add(mkey, '" G(SGS_STORE_C_MALFORMED) "', n)\n"
+    "  elseif typ == 'T' then\n"
+    "    add(mkey, unit .. '" F(SGS_STORE_C_TOOOLD) "', n)\n"
     "  elseif typ == 'U' then\n"
     "    add(mkey, '" G(SGS_STORE_C_UNATTRIBUTED) "', n)\n"
     "    add(dkey, '" G(SGS_STORE_C_UNATTRIBUTED) "', n)\n"
@@ -368,17 +463,12 @@ const char sgs_consumer_script[] =
     "for j = ack0, ack1, CHUNK do\n"
     "  redis.call('HDEL', obkey, unpack(ARGV, j, math.min(j + CHUNK - 1, ack1)))\n"
     "end\n"
-    "for j = 1, nhs, CHUNK do\n"
-    "  redis.call('HSET', seen, unpack(hs, j, math.min(j + CHUNK - 1, nhs)))\n"
-    "end\n"
-    "for month, l in pairs(dn) do\n"
-    "  if l.n > 0 then\n"
-    "    l[l.n + 1] = ''\n"
-    "    redis.call('APPEND', base .. '" SGS_STORE_DN "' .. month, table.concat(l, '\\n', 1, l.n + 1))\n"
-    "  end\n"
+    "for k, f in pairs(dirty) do redis.call('HSET', f[1], f[2], cur[k]) end\n"
+    "for key, at in pairs(expire) do\n"
+    "  if at > 0 then redis.call('EXPIREAT', key, at) end\n"
     "end\n"
     "for key, w in pairs(writes) do redis.call('HSET', key, unpack(w)) end\n"
-    "local floor = tonumber(redis.call('TIME')[1]) + (window + 2) * 86400\n"
+    "local floor = now + (window + 2) * 86400\n"
     "for dkey, day in pairs(days) do\n"
     "  redis.call('EXPIREAT', dkey, math.max((daynum(day) + retention + 1) * 86400 - tzoff, floor))\n"
     "end\n"

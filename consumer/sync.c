@@ -81,6 +81,21 @@ static int load_seqs(seq_table *t, const redisReply *r, char *epoch, size_t epoc
     return 0;
 }
 
+/* Whether the partition holds the identity hash of sgs before the identity
+ * store (P:T:seen). */
+static int legacy_state(sgs_consumer *c, int32_t partition)
+{
+    char key[SGS_STORE_KEY_MAX], err[256];
+    redisReply *r;
+    int found;
+    sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, partition, ":seen", NULL);
+    r = sgs_redis_command(c->redis, err, sizeof(err), "EXISTS %s", key);
+    found = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if (r)
+        freeReplyObject(r);
+    return found;
+}
+
 int sgs_sync_partition(sgs_consumer *c, int32_t partition)
 {
     char k_off[SGS_STORE_KEY_MAX], k_fo[SGS_STORE_KEY_MAX], k_fi[SGS_STORE_KEY_MAX];
@@ -124,10 +139,25 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
     }
     if (r[0]->type == REDIS_REPLY_STRING) {
         ps->stored = strtoll(r[0]->str, NULL, 10);
-        if (route != 0)
+        if (epoch[0] && route != 0) {
             sgs_parts_lost(c, partition, "its offset is stored but the route (P:route) is gone");
-        else if (epoch[0] && strcmp(epoch, c->route.epoch) != 0)
+        } else if (epoch[0] && strcmp(epoch, c->route.epoch) != 0) {
             sgs_parts_lost(c, partition, "its state was written under another route epoch");
+        } else if (!epoch[0]) {
+            /* An offset no batch wrote: set by an operator to start from there
+             * (docs/OPERATIONS.md), or left by an sgs older than the identity
+             * store, whose state this one cannot read. */
+            if (legacy_state(c, partition)) {
+                sgs_parts_lost(c, partition,
+                               "its state was written by an older sgs (P:T:seen); this version "
+                               "keeps identities differently");
+                goto done;
+            }
+            if (route != 0 && sgs_route_load(c, 1) != 0)
+                goto out;
+            sgs_info("partition %" PRId32 ": starting at the offset set in Redis, %" PRId64,
+                     partition, ps->stored);
+        }
     } else {
         int64_t committed;
         ps->stored = -1;

@@ -209,6 +209,57 @@ static void arg_int(eval_args *a, int64_t v)
     arg_from(a, start);
 }
 
+/* The bitmap identities as fragments: per group, year and field, the bytes
+ * from the lowest to the highest bit the batch holds (bits numbered from the
+ * most significant bit of byte 0, as Redis's SETBIT). The script numbers them
+ * in the same order (ascending bits). */
+static void append_fragments(sgs_consumer *c, const sgs_batch *b)
+{
+    eval_args *a = &c->args;
+    size_t count_at = a->n, n_frag = 0;
+    arg_int(a, 0); /* replaced by the count */
+    for (size_t i = 0; i < b->n_bitmap_ids;) {
+        const sgs_batch_ident *first = &b->idents[b->order[i]];
+        size_t j = i + 1, start;
+        int64_t expire = first->expire_at;
+        uint32_t lo, hi;
+        while (j < b->n_bitmap_ids) {
+            const sgs_batch_ident *e = &b->idents[b->order[j]];
+            if (e->group != first->group || e->year != first->year ||
+                e->field_len != first->field_len ||
+                memcmp(b->arena.data + e->field_off, b->arena.data + first->field_off,
+                       e->field_len) != 0)
+                break;
+            j++;
+        }
+        lo = first->bit / 8;
+        hi = b->idents[b->order[j - 1]].bit / 8;
+        arg_int(a, (int64_t)first->group + 1);
+        arg_int(a, first->year);
+        arg_put(a, b->arena.data + first->field_off, first->field_len);
+        arg_int(a, lo);
+        start = a->text.len;
+        for (uint32_t k = lo; k <= hi; k++)
+            sgs_buf_putc(&a->text, '\0');
+        if (!a->text.oom)
+            for (size_t k = i; k < j; k++) {
+                const sgs_batch_ident *e = &b->idents[b->order[k]];
+                a->text.data[start + e->bit / 8 - lo] |= (char)(0x80u >> (e->bit % 8));
+                if (expire != 0 && (e->expire_at == 0 || e->expire_at > expire))
+                    expire = e->expire_at; /* the latest; 0: kept */
+            }
+        arg_from(a, start);
+        arg_int(a, expire);
+        n_frag++;
+        i = j;
+    }
+    /* the count, in place of its placeholder */
+    a->off[count_at] = a->text.len;
+    sgs_buf_put_i64(&a->text, (int64_t)n_frag);
+    a->len[count_at] = a->text.len - a->off[count_at];
+    a->argv[count_at] = NULL;
+}
+
 /* Appends the EVALSHA of one partition's sent batch to the connection's
  * pipeline (see script.c for the layout). */
 static int append_eval(sgs_consumer *c, int32_t p)
@@ -216,8 +267,8 @@ static int append_eval(sgs_consumer *c, int32_t p)
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
     eval_args *a = &c->args;
-    size_t n = 26 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 6 * b->n_items +
-               2 * b->n_seq_out + 2 * b->n_seq_in + b->n_idents;
+    size_t n = 28 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 6 * b->n_items +
+               2 * b->n_seq_out + 2 * b->n_seq_in + 7 * b->n_idents;
     char base[SGS_STORE_KEY_MAX];
     long n_ids;
 
@@ -244,7 +295,6 @@ static int append_eval(sgs_consumer *c, int32_t p)
     arg_int(a, c->cf_window);
     arg_puts(a, c->cf_thrtext);
     arg_puts(a, c->topic);
-    arg_int(a, c->cf_maxbulk);
     arg_puts(a, c->route.epoch);
     arg_int(a, c->cf_alerts_kept);
     arg_int(a, c->cf_ledger_max);
@@ -300,10 +350,18 @@ static int append_eval(sgs_consumer *c, int32_t p)
         arg_int(a, b->seq_in[i].partition);
         arg_int(a, b->seq_in[i].next);
     }
-    /* the identities, group by group */
-    for (long i = 0; i < n_ids; i++) {
+    /* the identities: bitmap fragments, then the others (sgs_batch_number_idents) */
+    append_fragments(c, b);
+    arg_int(a, (int64_t)(n_ids - (long)b->n_bitmap_ids));
+    for (long i = (long)b->n_bitmap_ids; i < n_ids; i++) {
         const sgs_batch_ident *e = &b->idents[b->order[i]];
+        arg_int(a, (int64_t)e->group + 1);
+        arg_int(a, e->year);
         arg_put(a, b->arena.data + e->off, e->len);
+        arg_int(a, e->expire_at);
+        arg_put(a, e->gap_len ? b->arena.data + e->gap_off : "", e->gap_len);
+        arg_int(a, e->gap_lo);
+        arg_int(a, e->gap_hi);
     }
     if (a->text.oom)
         return -1;

@@ -6,10 +6,10 @@
 #include <string.h>
 
 static const char *const counter_names[SGS_STORE_N_COUNTERS] = {
-    SGS_STORE_C_RECORDS,   SGS_STORE_C_LATE, SGS_STORE_C_INVALID, SGS_STORE_C_DUP,
-    SGS_STORE_C_LIC,       SGS_STORE_C_PEN,  SGS_STORE_C_WDLATE,  SGS_STORE_C_UNATTRIBUTED,
-    SGS_STORE_C_MALFORMED, SGS_STORE_C_UPD,  SGS_STORE_C_REV,     SGS_STORE_C_UNKREC,
-    SGS_STORE_C_ORGAN,
+    SGS_STORE_C_RECORDS,   SGS_STORE_C_LATE,   SGS_STORE_C_INVALID, SGS_STORE_C_DUP,
+    SGS_STORE_C_LIC,       SGS_STORE_C_PEN,    SGS_STORE_C_WDLATE,  SGS_STORE_C_UNATTRIBUTED,
+    SGS_STORE_C_MALFORMED, SGS_STORE_C_UPD,    SGS_STORE_C_REV,     SGS_STORE_C_UNKREC,
+    SGS_STORE_C_ORGAN,     SGS_STORE_C_TOOOLD,
 };
 
 const char *sgs_store_counter_name(enum sgs_store_counter c)
@@ -191,20 +191,6 @@ int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *
     return 0;
 }
 
-int sgs_store_dn_next(const char *list, size_t len, size_t *pos, sgs_store_ident_parts *out)
-{
-    while (*pos < len) {
-        const char *line = list + *pos;
-        const char *end = memchr(line, SGS_STORE_DN_END, len - *pos);
-        size_t n = end ? (size_t)(end - line) : len - *pos;
-
-        *pos += end ? n + 1 : n;
-        if (sgs_store_identity_parse(line, n, out) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 void sgs_store_outbox_put(sgs_buf *b, char type, const char *key, size_t klen, const char *value,
                           size_t vlen)
 {
@@ -242,5 +228,97 @@ int sgs_store_outbox_each(const char *entry, size_t len, sgs_store_outbox_fn fn,
         fn(arg, type, entry + i, (size_t)klen, entry + i + klen, (size_t)vlen);
         i += klen + vlen;
     }
+    return 0;
+}
+
+/* "l" or "p": a kind's letter in identity-store fields. */
+static char kind_letter(const char *kind)
+{
+    return kind[0] == 'p' ? 'p' : 'l';
+}
+
+int sgs_store_ident_locate(const char *unit_id, const char *kind, const sgs_docno *doc,
+                           const char *identity, int decision_year, sgs_store_ident_loc *out)
+{
+    char usual[SGS_DOCNO_MAX + 64];
+    int n;
+    memset(out, 0, sizeof(*out));
+    if (doc->has_serial && doc->serial_lo == doc->serial_hi && doc->serial_lo >= 1 &&
+        doc->serial_lo <= SGS_STORE_SERIAL_MAX && doc->year > 0) {
+        /* the usual shape exactly: the number is its parts and nothing else */
+        n = snprintf(usual, sizeof(usual), "%s〔%d〕%llu号", doc->prefix, doc->year,
+                     (unsigned long long)doc->serial_lo);
+        if (n > 0 && (size_t)n < sizeof(usual) && strcmp(usual, doc->norm) == 0) {
+            n = snprintf(out->field, sizeof(out->field), "%s|%c|%s|%llu", unit_id,
+                         kind_letter(kind), doc->prefix,
+                         (unsigned long long)(doc->serial_lo / SGS_STORE_CHUNK_BITS));
+            if (n < 0 || (size_t)n >= sizeof(out->field))
+                return -1;
+            out->bitmap = 1;
+            out->year = doc->year;
+            out->field_len = (size_t)n;
+            out->bit = (uint32_t)(doc->serial_lo % SGS_STORE_CHUNK_BITS);
+            return 0;
+        }
+    }
+    n = snprintf(out->field, sizeof(out->field), "%s", identity);
+    if (n < 0 || (size_t)n >= sizeof(out->field))
+        return -1;
+    out->year = decision_year > 0 ? decision_year : 0;
+    out->field_len = (size_t)n;
+    return 0;
+}
+
+int sgs_store_gap_base(char *buf, size_t size, const char *unit_id, const char *kind,
+                       const sgs_docno *doc)
+{
+    if (!doc->has_serial || doc->year <= 0)
+        return fits(buf, size, -1);
+    return fits(
+        buf, size,
+        snprintf(buf, size, "%d|%s|%c|%s", doc->year, unit_id, kind_letter(kind), doc->prefix));
+}
+
+/* Reads decimal digits at s[*i..len) up to stop; -1 when none or too long. */
+static int read_u64(const char *s, size_t len, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t start = *i;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9' && *i - start < 18)
+        v = v * 10 + (uint64_t)(s[(*i)++] - '0');
+    if (*i == start)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int sgs_store_gap_field_parse(const char *field, size_t len, sgs_store_gap_field *out)
+{
+    size_t i = 0, last = len;
+    uint64_t year, chunk;
+    const char *bar;
+    if (read_u64(field, len, &i, &year) != 0 || year > 9999 || i >= len || field[i] != '|')
+        return -1;
+    out->year = (int)year;
+    out->unit = field + ++i;
+    bar = memchr(out->unit, '|', len - i);
+    if (!bar || bar == out->unit)
+        return -1;
+    out->unit_len = (size_t)(bar - out->unit);
+    i += out->unit_len + 1;
+    if (i + 2 > len || (field[i] != 'l' && field[i] != 'p') || field[i + 1] != '|')
+        return -1;
+    out->kind = field[i];
+    i += 2;
+    while (last > i && field[last - 1] != '|')
+        last--;
+    if (last <= i)
+        return -1;
+    out->prefix = field + i;
+    out->prefix_len = last - 1 - i;
+    i = last;
+    if (read_u64(field, len, &i, &chunk) != 0 || i != len)
+        return -1;
+    out->chunk = chunk;
     return 0;
 }

@@ -188,9 +188,11 @@ def test_hostile_messages(sgs):
         check(len(rj["reasons"]) >= 1, "reason present")
         if "payload_encoding" in rj:
             check(rj["payload_encoding"] == "base64", "payload encoding")
-    # every message is counted or rejected: records+dup+unattributed+malformed == messages
+    # every message is counted somewhere: records + duplicates + updates + revoked +
+    # revokes of nothing + too old + unattributed + malformed == messages
     everything = redis_counts(c, topic="h1.records")
-    n_counted = sum(u["records"] + u["duplicates"] for u in everything["units"].values())
+    n_counted = sum(u["records"] + u["duplicates"] + u["updates"] + u["revoked"] +
+                    u["unknown_record"] + u["too_old"] for u in everything["units"].values())
     n_counted += everything["unattributed"] + everything["malformed"]
     check_eq(n_counted, len(mixed), "every message counted once")
 

@@ -1,16 +1,21 @@
-/* Unit tests of the sequence gaps (aggregator/gaps.c): document-number lists as
- * Redis returns them (P:T:dn:YYYY-MM strings, nil for a missing month) in, gap
- * objects per unit out. */
+/* Unit tests of the sequence gaps (aggregator/gaps.c): gap hashes as Redis
+ * returns them (HGETALL of P:T:g:YYYY-MM, nil for a missing month) in, gap
+ * objects per unit out. The tests write each month as the identities first
+ * counted in it; compute() turns them into the gap fields the consumer writes
+ * for them (store.h), as the batch script would. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "agg_fixture.h"
+#include "sgs/docno.h"
+#include "sgs/store.h"
 
 struct gaps {
     sgs_registry *reg;
@@ -42,19 +47,89 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs the gap detection over lists (NULL entries stand for nil replies). */
+#define MAX_FIELDS 32
+
+/* One month's gap hash from its identities ("unit|kind|doc_no" lines). */
+struct month_hash {
+    char fields[MAX_FIELDS][320];
+    unsigned char bits[MAX_FIELDS][1024];
+    size_t len[MAX_FIELDS];
+    size_t n;
+    redisReply elems[2 * MAX_FIELDS], *ptrs[2 * MAX_FIELDS], reply;
+};
+
+static void set_serial(struct month_hash *h, const char *base, uint64_t serial)
+{
+    char field[300];
+    size_t i, byte = (size_t)(serial % SGS_STORE_CHUNK_BITS / 8);
+    snprintf(field, sizeof(field), "%s|%llu", base,
+             (unsigned long long)(serial / SGS_STORE_CHUNK_BITS));
+    for (i = 0; i < h->n && strcmp(h->fields[i], field) != 0; i++)
+        ;
+    if (i == h->n) {
+        assert_true(h->n < MAX_FIELDS);
+        snprintf(h->fields[h->n++], sizeof(h->fields[0]), "%s", field);
+    }
+    h->bits[i][byte] |= (unsigned char)(0x80u >> (serial % 8));
+    if (h->len[i] < byte + 1)
+        h->len[i] = byte + 1;
+}
+
+static void month_hash_build(struct month_hash *h, const char *lines)
+{
+    const char *p = lines;
+    memset(h, 0, sizeof(*h));
+    while (*p) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        sgs_store_ident_parts id;
+        sgs_docno d;
+        char unit[64], kind[16], base[256];
+        if (sgs_store_identity_parse(p, n, &id) == 0 && id.unit_len < sizeof(unit) &&
+            id.kind_len < sizeof(kind) && sgs_docno_normalize(id.doc_no, id.doc_no_len, &d) == 0) {
+            memcpy(unit, id.unit, id.unit_len);
+            unit[id.unit_len] = '\0';
+            memcpy(kind, id.kind, id.kind_len);
+            kind[id.kind_len] = '\0';
+            /* the consumer only writes the kinds it knows */
+            if ((strcmp(kind, "license") == 0 || strcmp(kind, "penalty") == 0) &&
+                sgs_store_gap_base(base, sizeof(base), unit, kind, &d) > 0)
+                for (uint64_t v = d.serial_lo; v <= d.serial_hi || v == d.serial_lo; v++)
+                    set_serial(h, base, v);
+        }
+        p += n + (end ? 1 : 0);
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        h->elems[2 * i].type = h->elems[2 * i + 1].type = REDIS_REPLY_STRING;
+        h->elems[2 * i].str = h->fields[i];
+        h->elems[2 * i].len = strlen(h->fields[i]);
+        h->elems[2 * i + 1].str = (char *)h->bits[i];
+        h->elems[2 * i + 1].len = h->len[i];
+        h->ptrs[2 * i] = &h->elems[2 * i];
+        h->ptrs[2 * i + 1] = &h->elems[2 * i + 1];
+    }
+    h->reply.type = REDIS_REPLY_ARRAY;
+    h->reply.elements = 2 * h->n;
+    h->reply.element = h->ptrs;
+}
+
+/* Runs the gap detection over months (NULL entries stand for nil replies). */
 static void compute(struct gaps *g, const char *const *lists, size_t n, int year)
 {
-    redisReply replies[8], *ptrs[8];
+    static struct month_hash months[8];
+    redisReply nil, *ptrs[8];
     char err[128];
 
     assert_true(n <= 8);
-    memset(replies, 0, sizeof(replies));
+    memset(&nil, 0, sizeof(nil));
+    nil.type = REDIS_REPLY_NIL;
     for (size_t i = 0; i < n; i++) {
-        replies[i].type = lists[i] ? REDIS_REPLY_STRING : REDIS_REPLY_NIL;
-        replies[i].str = (char *)lists[i];
-        replies[i].len = lists[i] ? strlen(lists[i]) : 0;
-        ptrs[i] = &replies[i];
+        if (lists[i]) {
+            month_hash_build(&months[i], lists[i]);
+            ptrs[i] = &months[i].reply;
+        } else {
+            ptrs[i] = &nil;
+        }
     }
     assert_int_equal(sgs_agg_gaps_compute(g->s->rows, g->s->n_rows, g->map, g->reg, ptrs, n, year,
                                           err, sizeof(err)),
@@ -99,8 +174,8 @@ static void test_missing_numbers(void **state)
     assert_int_equal(agg_fixture_row(g->s, "C2")->gaps_missing, 0);
 }
 
-/* Lists of several months and partitions make one sequence; ranges cover their
- * numbers; nil replies (no such month) are skipped; a repeat costs nothing. */
+/* Several months and partitions make one sequence; ranges cover their numbers;
+ * nil replies (no such month) are skipped; a repeat costs nothing. */
 static void test_months_partitions_ranges(void **state)
 {
     struct gaps *g = *state;
@@ -126,7 +201,7 @@ static void test_what_counts(void **state)
         "K1|license|甲县许〔2025〕3号\n"
         "K1|license|甲县许〔2024〕2号\n" /* another year */
         "K9|license|甲县许〔2025〕2号\n" /* unknown unit */
-        "K1|other|甲县许〔2025〕2号\n"   /* unknown kind */
+        "K1|other|甲县许〔2025〕2号\n"   /* unknown kind: the consumer never writes one */
         "K1|license\n"                   /* not an identity */
         "\n"
         "K1|license|甲县许可2019\n"       /* no serial */

@@ -47,7 +47,7 @@ static int setup(void **state)
     f->rules.registry = f->reg;
     f->rules.deadline_workdays[1] = f->rules.deadline_workdays[2] = 7;
     f->rules.tz_offset = 8 * 3600;
-    assert_int_equal(sgs_batch_env_init(&f->env, "sgs.records", f->reg, 64), 0);
+    assert_int_equal(sgs_batch_env_init(&f->env, "sgs.records", f->reg, 64, 24), 0);
     *state = f;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -92,32 +93,74 @@ static void test_identity(void **state)
 }
 
 /* A dn list: identities one per line; what is not an identity is skipped. */
-static void test_dn_list(void **state)
+static void norm(const char *text, sgs_docno *d)
 {
-    static const char list[] = "U1|license|A〔2025〕1号\n"
-                               "not an identity\n"
-                               "\n"
-                               "U2|penalty|x|y\n"
-                               "U3|license|last";
-    sgs_store_ident_parts p;
-    size_t pos = 0;
-    (void)state;
-    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 1);
-    assert_memory_equal(p.unit, "U1", p.unit_len);
-    assert_int_equal(p.doc_no_len, strlen("A〔2025〕1号"));
-    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 1);
-    assert_memory_equal(p.unit, "U2", p.unit_len);
-    assert_int_equal(p.doc_no_len, 3); /* "x|y" */
-    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 1);
-    assert_memory_equal(p.unit, "U3", p.unit_len);
-    assert_memory_equal(p.doc_no, "last", p.doc_no_len);
-    assert_int_equal(pos, sizeof(list) - 1);
-    assert_int_equal(sgs_store_dn_next(list, sizeof(list) - 1, &pos, &p), 0);
-    pos = 0;
-    assert_int_equal(sgs_store_dn_next("", 0, &pos, &p), 0);
+    assert_int_equal(sgs_docno_normalize(text, strlen(text), d), 0);
 }
 
-/* A base that leaves SGS_STORE_TAIL_MAX bytes leaves room for the longest key. */
+static void test_ident_locate(void **state)
+{
+    sgs_docno d;
+    sgs_store_ident_loc loc;
+    char id[128];
+    (void)state;
+    /* the usual shape: a bit of a bitmap field of its document year */
+    norm("平市监罚［2023］第045 号", &d);
+    sgs_store_identity(id, sizeof(id), "U1", "penalty", d.norm);
+    assert_int_equal(sgs_store_ident_locate("U1", "penalty", &d, id, 2024, &loc), 0);
+    assert_true(loc.bitmap);
+    assert_int_equal(loc.year, 2023);
+    assert_string_equal(loc.field, "U1|p|平市监罚|0");
+    assert_int_equal(loc.bit, 45);
+    /* a serial in the second chunk */
+    norm("鲁许〔2025〕8200号", &d);
+    sgs_store_identity(id, sizeof(id), "U2", "license", d.norm);
+    assert_int_equal(sgs_store_ident_locate("U2", "license", &d, id, 2025, &loc), 0);
+    assert_string_equal(loc.field, "U2|l|鲁许|1");
+    assert_int_equal(loc.bit, 8200 - 8192);
+    /* other shapes are their own field, under the decision year */
+    const char *others[] = {"双环许可2019", "平罚〔2025〕12号-13号", "平罚〔2025〕12号补",
+                            "x〔2025〕0号"};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        norm(others[i], &d);
+        sgs_store_identity(id, sizeof(id), "U1", "license", d.norm);
+        assert_int_equal(sgs_store_ident_locate("U1", "license", &d, id, 2025, &loc), 0);
+        assert_false(loc.bitmap);
+        assert_string_equal(loc.field, id);
+        assert_int_equal(loc.year, 2025);
+    }
+}
+
+static void test_gap_fields(void **state)
+{
+    sgs_docno d;
+    char base[256], field[300];
+    sgs_store_gap_field g;
+    (void)state;
+    norm("豫牧（兽药）罚决字〔2018〕第1号", &d);
+    assert_true(sgs_store_gap_base(base, sizeof(base), "U|1", "penalty", &d) < 0 ||
+                strcmp(base, "2018|U|1|p|豫牧（兽药）罚决字") == 0);
+    assert_true(sgs_store_gap_base(base, sizeof(base), "U1", "penalty", &d) > 0);
+    assert_string_equal(base, "2018|U1|p|豫牧（兽药）罚决字");
+    snprintf(field, sizeof(field), "%s|%d", base, 3);
+    assert_int_equal(sgs_store_gap_field_parse(field, strlen(field), &g), 0);
+    assert_int_equal(g.year, 2018);
+    assert_int_equal(g.unit_len, 2);
+    assert_memory_equal(g.unit, "U1", 2);
+    assert_int_equal(g.kind, 'p');
+    assert_int_equal(g.prefix_len, strlen("豫牧（兽药）罚决字"));
+    assert_int_equal(g.chunk, 3);
+    /* a prefix holding '|' stays whole (the chunk follows the last one) */
+    assert_int_equal(sgs_store_gap_field_parse("2020|U1|l|a|b|7", 15, &g), 0);
+    assert_int_equal(g.prefix_len, 3);
+    assert_int_equal(g.chunk, 7);
+    assert_int_equal(sgs_store_gap_field_parse("2020|U1|x|a|7", 13, &g), -1);
+    assert_int_equal(sgs_store_gap_field_parse("2020|U1|l|a|", 12, &g), -1);
+    assert_int_equal(sgs_store_gap_field_parse("U1|l|a|7", 8, &g), -1);
+    norm("双环许可2019", &d);
+    assert_int_equal(sgs_store_gap_base(base, sizeof(base), "U1", "license", &d), -1);
+}
+
 static void test_tail_max(void **state)
 {
     char base[SGS_STORE_KEY_MAX], k[SGS_STORE_KEY_MAX];
@@ -133,7 +176,7 @@ static void test_tail_max(void **state)
     assert_int_equal(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_DAY, "2025-12-01"),
                      SGS_STORE_KEY_MAX - 1);
     assert_true(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_OUTBOX, NULL) > 0);
-    assert_true(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_DN, "2025-12") > 0);
+    assert_true(sgs_store_pkey_member(k, sizeof(k), "p", member, SGS_STORE_GAPS, "2025-12") > 0);
 }
 
 struct seen {
@@ -188,7 +231,8 @@ int main(void)
         cmocka_unit_test(test_partition_keys), cmocka_unit_test(test_global_keys),
         cmocka_unit_test(test_key_too_long),   cmocka_unit_test(test_fields),
         cmocka_unit_test(test_identity),       cmocka_unit_test(test_outbox_codec),
-        cmocka_unit_test(test_dn_list),        cmocka_unit_test(test_tail_max),
+        cmocka_unit_test(test_ident_locate),   cmocka_unit_test(test_gap_fields),
+        cmocka_unit_test(test_tail_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,15 +15,19 @@
 #include <stdint.h>
 
 #include "sgs/buf.h"
+#include "sgs/docno.h"
 
 /* Large enough for every key of a usual configuration (a Kafka topic name has
  * at most 249 bytes); a builder says when a key does not fit. */
 #define SGS_STORE_KEY_MAX 512
 
 /* ---- suffixes of partition keys (after the "{topic:partition}" tag) ------ */
-#define SGS_STORE_OFFSET  ":offset" /* string: next offset to consume */
-#define SGS_STORE_SEEN    ":seen"   /* hash: identity -> YYYY-MM first counted */
-#define SGS_STORE_DN      ":dn:"    /* + YYYY-MM: string, identities one per line */
+#define SGS_STORE_OFFSET ":offset" /* string: next offset to consume */
+#define SGS_STORE_IDBITS ":b:"     /* + document year: hash bitmap field -> bits (identity store) */
+#define SGS_STORE_IDOWN  ":x:"     /* + decision year: hash identity -> 1 (identity store) */
+#define SGS_STORE_GAPS                                                                             \
+    ":g:"                           /* + YYYY-MM: hash gap field -> bits of the serials first      \
+                                       counted that month (sequence gaps) */
 #define SGS_STORE_MONTH   ":m:"     /* + YYYY-MM: hash of counters */
 #define SGS_STORE_DAY     ":d:"     /* + YYYY-MM-DD: hash of counters, expires */
 #define SGS_STORE_LR      ":lr"     /* hash: unit -> 1 while above the late-rate threshold */
@@ -71,6 +75,7 @@
 #define SGS_STORE_C_UNKREC       "unkrec" /* revocations of decisions never seen (rejected) */
 #define SGS_STORE_C_ORGAN        "organ"  /* records attributed by their deciding organ */
 #define SGS_STORE_C_CUT          "cut"    /* ledger entries not kept (P:T:lgn: only) */
+#define SGS_STORE_C_TOOOLD       "tooold" /* decided before the identity horizon (rejected) */
 
 /* The counters a unit's field can name, in a fixed order. */
 enum sgs_store_counter {
@@ -87,6 +92,7 @@ enum sgs_store_counter {
     SGS_STORE_REV,
     SGS_STORE_UNKREC,
     SGS_STORE_ORGAN,
+    SGS_STORE_TOOOLD,
     SGS_STORE_N_COUNTERS,
     SGS_STORE_UNKNOWN_COUNTER = -1,
 };
@@ -152,14 +158,54 @@ typedef struct sgs_store_ident_parts {
  * normalised doc_no may). 0, or -1 when malformed. */
 int sgs_store_identity_parse(const char *id, size_t len, sgs_store_ident_parts *out);
 
-/* ---- document-number lists: P:T:dn:YYYY-MM --------------------------------
- * Identities one per line, each followed by SGS_STORE_DN_END. */
-#define SGS_STORE_DN_END '\n'
+/* ---- the identity store ----------------------------------------------------
+ * A decision's identity is kept in one of two ways (docs/REDIS.md):
+ * - a document number of the usual shape, "<prefix>〔<year>〕<serial>号" (its
+ *   normal form exactly that, one serial, at most SGS_STORE_SERIAL_MAX): one bit
+ *   in a bitmap field "<unit>|<k>|<prefix>|<chunk>" (k: l licence, p penalty;
+ *   chunk: serial / SGS_STORE_CHUNK_BITS; the bit: serial % SGS_STORE_CHUNK_BITS)
+ *   of the hash P:T:b:<year>;
+ * - any other: the identity itself as a field of the hash P:T:x:<decision year>
+ *   (0 when the decision date is unknown).
+ * Serials of sequences (any number with a serial after its year bracket,
+ * ranges included) also set bits of gap fields "<year>|<unit>|<k>|<prefix>|
+ * <chunk>" in P:T:g:<month first counted>, from which the aggregator finds
+ * sequence gaps. Bits are numbered from the most significant bit of byte 0,
+ * as Redis's GETBIT/SETBIT do. */
+#define SGS_STORE_CHUNK_BITS 8192u      /* bits of one bitmap field (1 KiB) */
+#define SGS_STORE_SERIAL_MAX 2147483647 /* larger serials: the identity itself */
+#define SGS_STORE_FIELD_MAX  512        /* a field of the identity store, NUL included */
 
-/* The next identity of a dn list: reads the line at *pos (advancing *pos past
- * it) and returns 1 with its parts; 0 at the end of the list. Lines that are
- * not identities are skipped. */
-int sgs_store_dn_next(const char *list, size_t len, size_t *pos, sgs_store_ident_parts *out);
+typedef struct sgs_store_ident_loc {
+    int bitmap; /* 1: a bit of a bitmap field, 0: a field of its own */
+    int year;   /* bitmap: the document's year; own field: the decision year (0: unknown) */
+    char field[SGS_STORE_FIELD_MAX];
+    size_t field_len;
+    uint32_t bit; /* bitmap: the bit of the serial in its field */
+} sgs_store_ident_loc;
+
+/* Where the identity of (unit_id, kind name, document number) lives. identity:
+ * the identity string (the field of its own). 0, or -1 when a field does not
+ * fit. */
+int sgs_store_ident_locate(const char *unit_id, const char *kind, const sgs_docno *doc,
+                           const char *identity, int decision_year, sgs_store_ident_loc *out);
+
+/* The gap fields of a document number with a serial: "<year>|<unit>|<k>|<prefix>"
+ * into buf (the chunk is appended as "|<chunk>"). Its length, or -1 when the
+ * number has no serial or it does not fit. */
+int sgs_store_gap_base(char *buf, size_t size, const char *unit_id, const char *kind,
+                       const sgs_docno *doc);
+
+/* A gap field "<year>|<unit>|<k>|<prefix>|<chunk>" split into its parts
+ * (pointers into the field). 0, or -1 when it is not one. */
+typedef struct sgs_store_gap_field {
+    int year;
+    const char *unit, *prefix;
+    size_t unit_len, prefix_len;
+    char kind; /* 'l' licence, 'p' penalty */
+    uint64_t chunk;
+} sgs_store_gap_field;
+int sgs_store_gap_field_parse(const char *field, size_t len, sgs_store_gap_field *out);
 
 /* ---- outbox items -----------------------------------------------------------
  * An outbox entry (the value of a P:T:outbox field) is a concatenation of items
