@@ -88,7 +88,7 @@ static int legacy_state(sgs_consumer *c, int32_t partition)
     char key[SGS_STORE_KEY_MAX], err[256];
     redisReply *r;
     int found;
-    sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, partition, ":seen", NULL);
+    sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, partition, SGS_STORE_LEGACY_SEEN, NULL);
     r = sgs_redis_command(c->redis, err, sizeof(err), "EXISTS %s", key);
     found = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     if (r)
