@@ -22,30 +22,33 @@
 #define C_TEXT  "#000000"
 #define C_MUTED "#666666"
 
-/* The smallest of 1, 2, 5 x 10^k that is >= v and >= least. */
-static int64_t nice_ceil(int64_t v, int64_t least)
+/* A value axis: 0..max in parts equal steps of 1, 2 or 5 x 10^k, the
+ * smallest step that needs at most 6 of them (max >= least). */
+struct scale {
+    int64_t max;
+    int parts;
+};
+
+static struct scale scale_of(int64_t v, int64_t least)
 {
-    int64_t p = 1;
+    struct scale sc = {least, 1};
 
     if (v < least)
         v = least;
-    for (;;) {
-        if (p >= v)
-            return p;
-        if (2 * p >= v)
-            return 2 * p;
-        if (5 * p >= v)
-            return 5 * p;
-        p *= 10;
-    }
-}
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
+        static const int64_t mult[] = {1, 2, 5};
 
-/* Intervals of the scale: 5 for 1 and 5 x 10^k, 4 for 2 x 10^k. */
-static int intervals(int64_t nice)
-{
-    while (nice % 10 == 0)
-        nice /= 10;
-    return nice == 2 ? 4 : 5;
+        for (int i = 0; i < 3; i++) {
+            int64_t step = p * mult[i], parts = (v + step - 1) / step;
+
+            if (parts <= 6) {
+                sc.max = step * parts;
+                sc.parts = (int)parts;
+                return sc;
+            }
+        }
+    }
+    return sc;
 }
 
 /* "12", or a rate in hundredths as a percent without trailing zeros: "12.5%". */
@@ -124,6 +127,7 @@ void sgs_agg_svg_bars(sgs_buf *b, const char *title, const char *const *labels,
 {
     double label_w = LABEL_MIN, plot_w, h = TOP + (double)(n ? n : 1) * ROW_H + BOTTOM;
     int64_t max = 0, nice;
+    struct scale sc;
     int parts;
     char text[64];
 
@@ -138,10 +142,9 @@ void sgs_agg_svg_bars(sgs_buf *b, const char *title, const char *const *labels,
     if (label_w > LABEL_MAX)
         label_w = LABEL_MAX;
     plot_w = W - label_w - VALUE_W;
-    nice = percent ? nice_ceil(max, 100) : nice_ceil(max, 5);
-    if (percent && nice > 10000)
-        nice = 10000;
-    parts = intervals(nice);
+    sc = scale_of(max, percent ? 100 : 5);
+    nice = sc.max;
+    parts = sc.parts;
 
     svg_open(b, h, title);
     /* the scale: grid lines and their values */
@@ -201,6 +204,7 @@ void sgs_agg_svg_trend(sgs_buf *b, const sgs_agg_history_point *h, size_t n)
     double plot_w = W - T_LEFT - T_RIGHT, plot_h = T_H - T_TOP - T_BOTTOM;
     double slot = plot_w / (double)(n ? n : 1), base = T_TOP + plot_h;
     int64_t max_rec = 0, max_rate = 0, nice_rec, nice_rate;
+    struct scale sc_rec, sc_rate;
     int parts_rec, parts_rate, open = 0;
     char text[64];
 
@@ -214,12 +218,12 @@ void sgs_agg_svg_trend(sgs_buf *b, const sgs_agg_history_point *h, size_t n)
         if (r > max_rate)
             max_rate = r;
     }
-    nice_rec = nice_ceil(max_rec, 5);
-    nice_rate = nice_ceil(max_rate, 100);
-    if (nice_rate > 10000)
-        nice_rate = 10000;
-    parts_rec = intervals(nice_rec);
-    parts_rate = intervals(nice_rate);
+    sc_rec = scale_of(max_rec, 5);
+    sc_rate = scale_of(max_rate, 100);
+    nice_rec = sc_rec.max;
+    nice_rate = sc_rate.max;
+    parts_rec = sc_rec.parts;
+    parts_rate = sc_rate.parts;
 
     svg_open(b, T_H, title);
     /* legend */
@@ -303,7 +307,8 @@ void sgs_agg_svg_trend(sgs_buf *b, const sgs_agg_history_point *h, size_t n)
         sgs_buf_printf(b,
                        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"" C_LATE
                        "\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" "
-                       "fill=\"" C_LATE "\">%s</text>",
+                       "fill=\"" C_LATE "\" stroke=\"#ffffff\" stroke-width=\"3\" "
+                       "paint-order=\"stroke\">%s</text>",
                        cx, cy, cx, cy - 6, text);
     }
     sgs_buf_printf(
