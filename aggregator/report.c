@@ -34,7 +34,8 @@ static const struct {
 };
 #define N_KINDS (sizeof(file_kinds) / sizeof(file_kinds[0]))
 
-/* A group id as part of a file name: '/' and leading dots would escape DIR. */
+/* A group id as part of a file name: '/' and leading dots would escape DIR,
+ * and a group "ledger" would take the ledger's name (it becomes "ledger_"). */
 static void file_safe(char *out, size_t size, const char *id)
 {
     size_t n = 0;
@@ -44,6 +45,8 @@ static void file_safe(char *out, size_t size, const char *id)
         n++;
     }
     out[n] = '\0';
+    if (strcmp(out, "ledger") == 0 && size > 7)
+        strcat(out, "_");
 }
 
 static void file_name(char *out, size_t size, const char *month, size_t kind, const char *group)
