@@ -314,6 +314,8 @@ static void term_text(sgs_buf *b, const char *s)
 
 /* The ledger's columns without the unit's (status names the unit above). */
 #define LEDGER_FIRST_COL 2
+/* Widest column of the terminal's ledger table (display columns). */
+#define LEDGER_COL_MAX 40
 
 static void print_ledger(const sgs_agg_ctx *ctx, const sgs_agg_ledger *l, const sgs_unit *u,
                          const char *ym)
@@ -338,7 +340,9 @@ static void print_ledger(const sgs_agg_ctx *ctx, const sgs_agg_ledger *l, const 
             for (int c = LEDGER_FIRST_COL; c < SGS_AGG_LEDGER_COLS - 1; c++) {
                 size_t w = sgs_agg_width_of(cells[c]);
 
-                if (w > width[c])
+                /* a longer text (a junk document number) is written whole,
+                 * its row alone out of line */
+                if (w > width[c] && w <= LEDGER_COL_MAX)
                     width[c] = w;
             }
         }

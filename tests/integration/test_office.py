@@ -388,6 +388,8 @@ def test_office_month(sgs, tmp):
              [(row[2], row[4], row[6], int(row[8]) if row[8] else None) for row in want_u],
              "status --unit ledger = the CSV's rows of the unit (gaps are the snapshot's)")
     table = agg(p, "status", "--unit", uid, now="2023-12-31").stdout
+    with open(os.path.join(tmp, "status-unit.txt"), "w", encoding="utf-8") as f:
+        f.write(table)  # kept with SGS_KEEP_TMP=1 (docs/AGGREGATOR.md shows it)
     check("台账 %s：%d条" % (MONTH, len(want_u)) in table, "status table: " + table[-400:])
 
 
