@@ -21,7 +21,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev \
+        librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev libxlsxwriter-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -46,11 +46,12 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS runtime
 
 # The runtime halves of the -dev packages above (Debian 12 names: librdkafka1
-# 2.0.2, libjansson4 2.14, libhiredis0.14 0.14.1); ca-certificates for
-# kafka.security.protocol=SSL/SASL_SSL against a public CA.
+# 2.0.2, libjansson4 2.14, libhiredis0.14 0.14.1, libxlsxwriter4 1.1.4 for the
+# aggregator's workbook); ca-certificates for kafka.security.protocol=SSL/SASL_SSL
+# against a public CA.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        librdkafka1 libjansson4 libhiredis0.14 ca-certificates \
+        librdkafka1 libjansson4 libhiredis0.14 libxlsxwriter4 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid so that bind-mounted report directories can be chowned on the

@@ -21,9 +21,16 @@
  *   gaps.c        document-number sequence gaps (suspected omissions)
  *   version.c     snapshot versions in Redis, change descriptions
  *   publish.c     the snapshots topic (Kafka producer, delivery reports)
+ *   history.c     the last 12 months' totals from the stored snapshots (trend chart)
+ *   ledger.c      the ledger (台账): late and invalid records, concealed decisions,
+ *                 suspected gaps and what was not listed; its rows' cells
  *   files.c       mkdir -p and atomic file writes
- *   report.c      YYYY-MM.json, per-group CSV, and the notice file
- *   notice.c      the notice's text (markdown), pure
+ *   report.c      the report files of a month: their names, and writing them all
+ *                 (YYYY-MM.json, per-group CSV, the notice, the ledger CSV)
+ *   xlsx.c        YYYY-MM.xlsx (libxlsxwriter): a sheet per group and the 台账 sheet
+ *   html.c        YYYY-MM-report.html: the printable report, pure
+ *   svg.c         the report's inline SVG charts, pure
+ *   notice.c      the notice's text (markdown, or through a sink: the HTML), pure
  *   sample.c      spot-check sample parser (pure, fuzzed)
  *   spotcheck.c   concealment spot checks
  *   status.c      live counters per unit
@@ -181,11 +188,91 @@ int sgs_agg_rebuild_check(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 int sgs_agg_partitions_same_now(sgs_agg_ctx *ctx, char *const *parts, size_t n, int *same,
                                 char *errstr, size_t errstr_size);
 
+/* ---- ledger.c ------------------------------------------------------------ */
+
+/* The ledger (台账, DESIGN §10) of a month: one entry per record that needs a
+ * unit's action. Categories (bits of an entry's cat): */
+enum {
+    SGS_AGG_LG_LATE = 1u << 0,      /* 迟报 (with SGS_AGG_LG_INVALID: both, one entry) */
+    SGS_AGG_LG_INVALID = 1u << 1,   /* 不合格 */
+    SGS_AGG_LG_CONCEALED = 1u << 2, /* 瞒报: a spot check's concealed decision */
+    SGS_AGG_LG_GAP = 1u << 3,       /* 疑似漏报: a missing serial of a gap entry */
+    SGS_AGG_LG_NOTE = 1u << 4,      /* 未逐条列出: n entries not listed (with LATE|INVALID:
+                                     * cut by consumer.ledger.max_per_unit; with GAP: missing
+                                     * serials beyond the snapshot's list) */
+};
+
+/* Columns of the ledger's CSV and 台账 sheet (DESIGN §10). */
+#define SGS_AGG_LEDGER_COLS 10
+extern const char *const sgs_agg_ledger_header[SGS_AGG_LEDGER_COLS];
+/* The column of 迟报工作日 (a number in the workbook). */
+#define SGS_AGG_LEDGER_COL_WORKDAYS 8
+
+typedef struct sgs_agg_ledger_entry {
+    size_t row;       /* registry row of the unit */
+    unsigned cat;     /* SGS_AGG_LG_* */
+    const char *kind; /* "license" / "penalty" (static), or NULL */
+    char *doc_no;     /* owned texts, NULL when empty */
+    char *decision_date, *deadline, *reported_at, *reasons, *source;
+    int64_t workdays_late; /* late entries */
+    int64_t n;             /* notes: how many were not listed */
+    int64_t at;            /* reported_at as an instant (order); 0 when none */
+    size_t seq;            /* order of addition (last tie-break) */
+} sgs_agg_ledger_entry;
+
+typedef struct sgs_agg_ledger {
+    sgs_agg_ledger_entry *v;
+    size_t n, cap;
+    size_t unreadable; /* stored entries that were not ledger JSON (logged) */
+} sgs_agg_ledger;
+
+void sgs_agg_ledger_free(sgs_agg_ledger *l); /* frees the entries; l itself is the caller's */
+/* Each adder takes replies of the consumer's keys (docs/REDIS.md) and keeps
+ * the entries of registry units (map and reg give a unit id's row; only_row
+ * >= 0 keeps that unit's alone). 0, or -1 when out of memory. */
+/* LRANGE of P:T:lg:YYYY-MM: late and invalid records (JSON, consumer/batch.c). */
+int sgs_agg_ledger_add_list(sgs_agg_ledger *l, const redisReply *list, const sgs_agg_idmap *map,
+                            const sgs_registry *reg, long only_row);
+/* HGETALL of P:T:lgn:YYYY-MM: a note per unit with entries cut. */
+int sgs_agg_ledger_add_cut(sgs_agg_ledger *l, const redisReply *hash, const sgs_agg_idmap *map,
+                           const sgs_registry *reg, long only_row);
+/* HGETALL of P:concealed:YYYY-MM: the concealed decisions of spot checks. */
+int sgs_agg_ledger_add_concealed(sgs_agg_ledger *l, const redisReply *hash,
+                                 const sgs_agg_idmap *map, const sgs_registry *reg, long only_row);
+/* A unit's gap entries (gaps.c's objects): a row per listed missing serial and
+ * a note for the serials not listed. */
+int sgs_agg_ledger_add_gaps(sgs_agg_ledger *l, size_t row, const json_t *gaps);
+/* Orders the entries: units by rank[row] (display order), then late and
+ * invalid records by report time, the cut note, concealed decisions, gaps in
+ * their entries' order; merges the cut notes of a unit (one per partition).
+ * rank may be NULL (registry order). 0 / -1 (OOM). */
+int sgs_agg_ledger_finish(sgs_agg_ledger *l, const size_t *rank);
+/* 类别 of an entry: 迟报, 不合格, 迟报、不合格, 瞒报, 疑似漏报 or 未逐条列出. */
+const char *sgs_agg_ledger_category(unsigned cat);
+/* The cells of an entry's row, in the columns' order, as text ("" when empty;
+ * 迟报工作日 is digits or ""). buf (at least 512 bytes) holds the composed
+ * ones. *workdays_number is 1 when 迟报工作日 is a number. */
+void sgs_agg_ledger_cells(const sgs_agg_ledger_entry *e, const sgs_unit *u,
+                          const char *cells[SGS_AGG_LEDGER_COLS], char *buf, size_t buf_size,
+                          int *workdays_number);
+
+/* ---- history.c ------------------------------------------------------------ */
+
+#define SGS_AGG_HISTORY_MONTHS 12
+
+/* One month of the trend chart. */
+typedef struct sgs_agg_history_point {
+    char month[8]; /* "YYYY-MM" */
+    int has;       /* a snapshot exists (for the month itself: always) */
+    int64_t records, late;
+} sgs_agg_history_point;
+
 /* ---- snapshot.c --------------------------------------------------------- */
 
 /* Counters of one unit (or group, or the totals) in a month. */
 typedef struct sgs_agg_counts {
     int64_t records, late, invalid, dup, lic, pen, wdlate, concealed;
+    int64_t upd, rev; /* updates and revocations of decisions already seen */
 } sgs_agg_counts;
 void sgs_agg_counts_add(sgs_agg_counts *to, const sgs_agg_counts *c);
 
@@ -226,6 +313,9 @@ typedef struct sgs_agg_snapshot {
     int has_prev_snapshot; /* the previous month has a snapshot */
     int64_t low_volume;    /* report.low_volume used for the flags */
     json_t *json;          /* the snapshot document (DESIGN §8), owned */
+    sgs_agg_ledger ledger; /* the month's ledger, from the same read (finished) */
+    /* The trend: the 11 months before and this one, oldest first (history.c). */
+    sgs_agg_history_point history[SGS_AGG_HISTORY_MONTHS];
 } sgs_agg_snapshot;
 
 /* One consistent read of the month (a single MULTI/EXEC, retried when the
@@ -332,6 +422,18 @@ int sgs_agg_snapshot_publish(sgs_agg_publisher *pub, const sgs_agg_snapshot *s,
  * out_dir (NULL: report.dir), publish. Returns an exit status. */
 int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir);
 
+/* ---- history.c ------------------------------------------------------------ */
+
+/* The months of the trend without Redis: the 12 months ending at s's month,
+ * s's own last (its totals), the others without a snapshot (has = 0). Called
+ * by sgs_agg_snapshot_finish. */
+void sgs_agg_history_init(sgs_agg_snapshot *s);
+/* Fills the 11 months before s from their latest stored snapshots
+ * (P:snapshot:YYYY-MM:latest, then that version's totals; two pipelined
+ * reads). A month without a snapshot, or whose snapshot does not parse
+ * (logged), keeps has = 0. 0 / -1 with errstr (Redis). */
+int sgs_agg_history_read(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, char *errstr, size_t errstr_size);
+
 /* ---- files.c ------------------------------------------------------------ */
 
 /* mkdir -p. 0 / -1 with "DIR: why". */
@@ -340,22 +442,116 @@ int sgs_agg_mkdirs(const char *dir, char *errstr, size_t errstr_size);
  * the directory. 0 / -1 with "PATH: why". */
 int sgs_agg_write_file(const char *dir, const char *name, const char *data, size_t len,
                        char *errstr, size_t errstr_size);
+/* A file written by a library that takes a path (libxlsxwriter): fill gets the
+ * path of an empty temporary file in dir to write; then the same fsync and
+ * rename as sgs_agg_write_file. fill returns 0, or -1 with errstr (the
+ * temporary file is then removed). */
+typedef int (*sgs_agg_file_fill)(const char *path, void *arg, char *errstr, size_t errstr_size);
+int sgs_agg_write_file_by(const char *dir, const char *name, sgs_agg_file_fill fill, void *arg,
+                          char *errstr, size_t errstr_size);
 
 /* ---- report.c ----------------------------------------------------------- */
 
-/* Writes YYYY-MM.json, YYYY-MM-<group>.csv per group and YYYY-MM-notice.md
- * into dir (created when missing). 0 / -1. */
+/* The report files of a month, in the order they are written (the JSON last:
+ * once a version's JSON is there, so are its other files):
+ *   YYYY-MM-<group>.csv   one per group of the document (the id, file-safe)
+ *   YYYY-MM-notice.md     the notice
+ *   YYYY-MM-ledger.csv    the ledger (台账)
+ *   YYYY-MM.xlsx          the workbook
+ *   YYYY-MM-report.html   the printable report
+ *   YYYY-MM.json          the snapshot
+ * snapshot is a snapshot document (s->json, or a version stored in Redis):
+ * its "month" and "groups". The console serves exactly this list. *names is
+ * strdup'ed (sgs_agg_strv_free). 0, or -1 (no month, or out of memory). */
+int sgs_agg_report_files(const json_t *snapshot, char ***names, size_t *n);
+/* Content type of a report file, by its name's ending ("text/csv;
+ * charset=utf-8", ...); "application/octet-stream" for others. */
+const char *sgs_agg_report_content_type(const char *name);
+/* Writes every file of sgs_agg_report_files into dir (created when missing),
+ * each atomically. 0 / -1. */
 int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
                          char *errstr, size_t errstr_size);
+/* A text as one CSV cell: quoted when it holds a comma, quote, CR or LF (quotes
+ * doubled); a text starting with = + - @ TAB or CR, which a spreadsheet program
+ * would take for a formula, gets a leading apostrophe (OWASP's CSV injection
+ * advice), so it opens as the same text. */
+void sgs_agg_csv_text(sgs_buf *b, const char *s);
+/* YYYY-MM-ledger.csv: UTF-8 with BOM, CRLF, the header and one line per ledger
+ * entry. */
+void sgs_agg_ledger_csv(sgs_buf *b, const sgs_agg_snapshot *s);
+
+/* ---- xlsx.c ------------------------------------------------------------- */
+
+/* Writes the workbook of s to path: a sheet per group (annex title, header,
+ * the rows and 合计 with numbers as numbers, column widths for Chinese text,
+ * frozen header) and the 台账 sheet (the ledger). Every text is written as a
+ * string, never as a formula. 0 / -1 with errstr. */
+int sgs_agg_xlsx_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *path,
+                       char *errstr, size_t errstr_size);
+/* Sheet name of a group name: characters Excel refuses ([]:*?/\) replaced,
+ * at most 31 characters, not empty, not 台账. out: at least 128 bytes. */
+void sgs_agg_xlsx_sheet_name(const char *name, char *out, size_t size);
+
+/* ---- svg.c -------------------------------------------------------------- */
+
+/* A horizontal bar chart (inline SVG) of n labelled values: counts, or rates
+ * in hundredths of a percent when percent is set (a value < 0: no records,
+ * shown as "-" without a bar). Labels are escaped. */
+void sgs_agg_svg_bars(sgs_buf *b, const char *title, const char *const *labels,
+                      const int64_t *values, size_t n, int percent);
+/* The trend chart: records per month as bars, the late rate as a line on a
+ * second axis; months without a snapshot have neither. */
+void sgs_agg_svg_trend(sgs_buf *b, const sgs_agg_history_point *h, size_t n);
+
+/* ---- html.c ------------------------------------------------------------- */
+
+/* Text as HTML character data or an attribute value: & < > " ' escaped. */
+void sgs_agg_html_text(sgs_buf *b, const char *s);
+/* YYYY-MM-report.html: one self-contained page (no external resource) for
+ * A4 print: the notice, the trend chart, and per group a page with its annex
+ * table and its charts (units by records, by late rate). Pure. Out of memory:
+ * b->oom. */
+void sgs_agg_html_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg);
 
 /* ---- notice.c ----------------------------------------------------------- */
 
-/* Appends the notice (通报, markdown) of a finished snapshot to b: title
- * (report.title), overview, the six indicator sections, requirements
- * (report.requirements; when empty, a paragraph naming the deadline.*.workdays),
- * annex list, the date of generated_at and one annex table per group. A pure
- * function of s and cfg. Out of memory: b->oom is set. */
+/* The notice's lines that are not paragraphs (sgs_agg_notice_sink.line). */
+enum sgs_agg_notice_line {
+    SGS_AGG_NOTICE_VERSION,    /* （第N版，替代此前发布的版本） */
+    SGS_AGG_NOTICE_SALUTATION, /* 各成员单位： */
+    SGS_AGG_NOTICE_ANNEXES,    /* 附件：1. ... */
+    SGS_AGG_NOTICE_DATE,       /* the date of generated_at */
+};
+/* Where a figure fits (sgs_agg_notice_sink.figure). */
+enum sgs_agg_notice_figure {
+    SGS_AGG_NOTICE_FIG_TREND, /* after the overview: the last 12 months */
+};
+/* What the notice is written to: plain texts (never NULL, never markup) in
+ * reading order. */
+typedef struct sgs_agg_notice_sink {
+    void (*heading)(void *arg, int level, const char *text); /* 1 title, 2, 3 */
+    void (*paragraph)(void *arg, const char *text);
+    void (*line)(void *arg, enum sgs_agg_notice_line role, const char *text);
+    void (*figure)(void *arg, enum sgs_agg_notice_figure which); /* NULL: none */
+    /* Annex number (1, 2, ...) of group g: its title and its table. */
+    void (*annex)(void *arg, size_t number, const sgs_agg_group *g, const char *title);
+    void *arg;
+} sgs_agg_notice_sink;
+
+/* Emits the notice of a finished snapshot: title (report.title), overview
+ * (with updates and revocations in one sentence when there are any), the six
+ * indicator sections, requirements (report.requirements; when empty, a
+ * paragraph naming the deadline.*.workdays), annex list, the date of
+ * generated_at and one annex per group. A pure function of s and cfg. 0, or
+ * -1 when out of memory (texts may then be missing). */
+int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot *s,
+                        const sgs_config *cfg);
+/* The notice as markdown (YYYY-MM-notice.md). Out of memory: b->oom is set. */
 void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg);
+/* The text of an annex table's cells for row i of g (i == g->n_rows: the 合计
+ * row): 序号, 成员单位名称, 数据总量, 迟报量, 迟报率(%). bufs: 4 x 32 bytes. */
+void sgs_agg_annex_cells(const sgs_agg_snapshot *s, const sgs_agg_group *g, size_t i,
+                         const char *cells[5], char bufs[4][32]);
 
 /* ---- spotcheck.c, status.c, watch.c --------------------------------------- */
 

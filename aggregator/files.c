@@ -112,3 +112,60 @@ out:
     free(final);
     return rc;
 }
+
+int sgs_agg_write_file_by(const char *dir, const char *name, sgs_agg_file_fill fill, void *arg,
+                          char *errstr, size_t errstr_size)
+{
+    size_t n = strlen(dir) + strlen(name) + 32;
+    char *tmp = malloc(n), *final = malloc(n);
+    int fd = -1, dfd, rc = -1;
+
+    if (!tmp || !final) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    snprintf(final, n, "%s/%s", dir, name);
+    snprintf(tmp, n, "%s/.%s.XXXXXX", dir, name);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "%s: cannot create a temporary file: %s", dir,
+                 strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, 0644) != 0) {
+        snprintf(errstr, errstr_size, "%s: chmod: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    /* The library writes (and closes) the file at the path; the name is ours
+     * alone (mkstemp), so nobody else writes it meanwhile. */
+    if (fill(tmp, arg, errstr, errstr_size) != 0)
+        goto fail;
+    fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(errstr, errstr_size, "%s: fsync: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, final) != 0) {
+        snprintf(errstr, errstr_size, "%s: rename: %s", final, strerror(errno));
+        goto fail;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    rc = 0;
+    goto out;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+out:
+    free(tmp);
+    free(final);
+    return rc;
+}

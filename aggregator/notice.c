@@ -21,22 +21,40 @@ static void md_cell(sgs_buf *b, const char *s)
     }
 }
 
+void sgs_agg_annex_cells(const sgs_agg_snapshot *s, const sgs_agg_group *g, size_t i,
+                         const char *cells[5], char bufs[4][32])
+{
+    const sgs_agg_counts *c = i < g->n_rows ? &s->rows[g->rows[i]].c : &g->sum;
+
+    if (i < g->n_rows) {
+        snprintf(bufs[0], 32, "%zu", i + 1);
+        cells[0] = bufs[0];
+        cells[1] = s->rows[g->rows[i]].unit->name;
+    } else {
+        cells[0] = "合计";
+        cells[1] = "";
+    }
+    snprintf(bufs[1], 32, "%lld", (long long)c->records);
+    snprintf(bufs[2], 32, "%lld", (long long)c->late);
+    sgs_agg_rate_text(c->late, c->records, bufs[3]);
+    cells[2] = bufs[1];
+    cells[3] = bufs[2];
+    cells[4] = bufs[3];
+}
+
 static void md_table(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_agg_group *g)
 {
-    char rate[SGS_AGG_RATE_TEXT_MAX];
+    const char *cells[5];
+    char bufs[4][32];
 
     sgs_buf_puts(b, "| 序号 | 成员单位名称 | 数据总量 | 迟报量 | 迟报率(%) |\n");
     sgs_buf_puts(b, "|---:|---|---:|---:|---:|\n");
-    for (size_t i = 0; i < g->n_rows; i++) {
-        const sgs_agg_row *r = &s->rows[g->rows[i]];
-
-        sgs_buf_printf(b, "| %zu | ", i + 1);
-        md_cell(b, r->unit->name);
-        sgs_buf_printf(b, " | %lld | %lld | %s |\n", (long long)r->c.records, (long long)r->c.late,
-                       sgs_agg_rate_text(r->c.late, r->c.records, rate));
+    for (size_t i = 0; i <= g->n_rows; i++) {
+        sgs_agg_annex_cells(s, g, i, cells, bufs);
+        sgs_buf_printf(b, "| %s | ", cells[0]);
+        md_cell(b, cells[1]);
+        sgs_buf_printf(b, " | %s | %s | %s |\n", cells[2], cells[3], cells[4]);
     }
-    sgs_buf_printf(b, "| 合计 |  | %lld | %lld | %s |\n", (long long)g->sum.records,
-                   (long long)g->sum.late, sgs_agg_rate_text(g->sum.late, g->sum.records, rate));
 }
 
 /* Rows in display order (groups in report order, records descending inside). */
@@ -71,11 +89,25 @@ static void list_tail(sgs_buf *b, size_t shown, size_t total)
         sgs_buf_printf(b, "等%zu个单位（详见附件）", total);
 }
 
-static void paragraph(sgs_buf *b, const char *text)
+/* The notice being emitted: its sink, and whether a text was lost. */
+struct notice {
+    const sgs_agg_notice_sink *sink;
+    int oom;
+};
+
+static void heading(struct notice *nt, int level, const char *text)
 {
-    sgs_buf_puts(b, "\xE3\x80\x80\xE3\x80\x80"); /* two ideographic spaces */
-    sgs_buf_puts(b, text);
-    sgs_buf_puts(b, "\n\n");
+    nt->sink->heading(nt->sink->arg, level, text);
+}
+
+/* A paragraph composed in p (out of memory: noted, not emitted). */
+static void para(struct notice *nt, const sgs_buf *p)
+{
+    if (p->oom || !p->data) {
+        nt->oom = 1;
+        return;
+    }
+    nt->sink->paragraph(nt->sink->arg, p->data);
 }
 
 /* "2024年1月4日", the local date of an RFC 3339 text; "" when there is none. */
@@ -94,13 +126,13 @@ static void cn_date(char *out, size_t size, const char *rfc3339)
 
 /* ---- notice sections --------------------------------------------------------------- */
 
-static void notice_overview(sgs_buf *b, const sgs_agg_snapshot *s)
+static void notice_overview(struct notice *nt, const sgs_agg_snapshot *s)
 {
     const sgs_agg_counts *t = &s->totals;
     char r1[SGS_AGG_RATE_TEXT_MAX], r2[SGS_AGG_RATE_TEXT_MAX];
     sgs_buf p;
 
-    sgs_buf_puts(b, "## 一、总体情况\n\n");
+    heading(nt, 2, "一、总体情况");
     sgs_buf_init(&p);
     if (t->records > 0) {
         sgs_buf_printf(
@@ -117,10 +149,20 @@ static void notice_overview(sgs_buf *b, const sgs_agg_snapshot *s)
     }
     if (t->dup > 0)
         sgs_buf_printf(&p, "另有重复报送数据%lld条，未计入数据总量。", (long long)t->dup);
+    if (t->upd > 0 || t->rev > 0) {
+        sgs_buf_puts(&p, "本月各单位");
+        if (t->upd > 0)
+            sgs_buf_printf(&p, "更正已报送的决定%lld条", (long long)t->upd);
+        if (t->rev > 0)
+            sgs_buf_printf(&p, "%s撤销公示已报送的决定%lld条", t->upd > 0 ? "、" : "",
+                           (long long)t->rev);
+        sgs_buf_printf(&p, "，%s不重复计入数据总量%s。", t->upd > 0 && t->rev > 0 ? "均" : "",
+                       t->rev > 0 ? "（撤销的决定仍计入其原报送月份）" : "");
+    }
     if (s->unattributed > 0)
         sgs_buf_printf(&p, "无法识别报送单位的数据%lld条，未计入各单位数据。",
                        (long long)s->unattributed);
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 
     if (t->records > 0 && s->n_groups > 0) {
@@ -136,18 +178,19 @@ static void notice_overview(sgs_buf *b, const sgs_agg_snapshot *s)
                            sgs_agg_rate_text(g->sum.late, g->sum.records, r2),
                            gi + 1 < s->n_groups ? "；" : "。");
         }
-        paragraph(b, p.data);
+        para(nt, &p);
         sgs_buf_free(&p);
     }
 }
 
-static void notice_volume(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+static void notice_volume(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows,
+                          size_t n)
 {
     sgs_buf p;
     size_t low = 0, none = 0, shown;
     int any_high = 0;
 
-    sgs_buf_puts(b, "### （一）数据报送量\n\n");
+    heading(nt, 3, "（一）数据报送量");
     sgs_buf_init(&p);
     sgs_buf_puts(&p, "报送量较大的单位：");
     for (size_t gi = 0; gi < s->n_groups; gi++) {
@@ -170,7 +213,7 @@ static void notice_volume(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *r
         sgs_buf_puts(&p, "，报送量居本类别首位。");
     else
         sgs_buf_puts(&p, "本月各单位均未报送数据。");
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 
     for (size_t i = 0; i < n; i++) {
@@ -213,16 +256,17 @@ static void notice_volume(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *r
             sgs_buf_puts(&p, "。");
         }
     }
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 }
 
-static void notice_improved(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows,
+                            size_t n)
 {
     sgs_buf p;
     size_t count = 0, shown = 0;
 
-    sgs_buf_puts(b, "### （二）报送量明显提升的单位\n\n");
+    heading(nt, 3, "（二）报送量明显提升的单位");
     sgs_buf_init(&p);
     if (!s->has_prev_snapshot) {
         sgs_buf_puts(&p, "上月无数据快照，本月暂不作环比比较。");
@@ -257,17 +301,17 @@ static void notice_improved(sgs_buf *b, const sgs_agg_snapshot *s, const size_t 
             sgs_buf_puts(&p, "。对以上单位提出表扬。");
         }
     }
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 }
 
-static void notice_late(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+static void notice_late(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
 {
     sgs_buf p;
     size_t count = 0, shown = 0;
     size_t *pairs = calloc(n ? n : 1, 2 * sizeof(size_t));
 
-    sgs_buf_puts(b, "### （三）迟报情况\n\n");
+    heading(nt, 3, "（三）迟报情况");
     sgs_buf_init(&p);
     for (size_t i = 0; pairs && i < n; i++) {
         if (s->rows[rows[i]].c.late > 0) {
@@ -295,17 +339,18 @@ static void notice_late(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *row
         list_tail(&p, shown, count);
         sgs_buf_puts(&p, "。");
     }
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
     free(pairs);
 }
 
-static void notice_quality(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+static void notice_quality(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows,
+                           size_t n)
 {
     sgs_buf p;
     size_t count = 0, shown = 0;
 
-    sgs_buf_puts(b, "### （四）数据质量情况\n\n");
+    heading(nt, 3, "（四）数据质量情况");
     sgs_buf_init(&p);
     for (size_t i = 0; i < n; i++)
         count += s->rows[rows[i]].c.invalid > 0;
@@ -330,16 +375,17 @@ static void notice_quality(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *
         list_tail(&p, shown, count);
         sgs_buf_puts(&p, "。");
     }
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 }
 
-static void notice_concealed(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+static void notice_concealed(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows,
+                             size_t n)
 {
     sgs_buf p;
     size_t count = 0, shown = 0;
 
-    sgs_buf_puts(b, "### （五）瞒报抽查情况\n\n");
+    heading(nt, 3, "（五）瞒报抽查情况");
     sgs_buf_init(&p);
     for (size_t i = 0; i < n; i++)
         count += s->rows[rows[i]].c.concealed > 0;
@@ -360,7 +406,7 @@ static void notice_concealed(sgs_buf *b, const sgs_agg_snapshot *s, const size_t
         list_tail(&p, shown, count);
         sgs_buf_puts(&p, "。请相关单位立即补报，并说明未报送原因。");
     }
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 }
 
@@ -384,13 +430,13 @@ static void missing_ranges(sgs_buf *b, const json_t *missing)
     }
 }
 
-static void notice_gaps(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
+static void notice_gaps(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
 {
     sgs_buf p;
     size_t count = 0, shown = 0;
     int64_t total = 0;
 
-    sgs_buf_puts(b, "### （六）疑似漏报情况\n\n");
+    heading(nt, 3, "（六）疑似漏报情况");
     sgs_buf_init(&p);
     for (size_t i = 0; i < n; i++) {
         count += s->rows[rows[i]].gaps_missing > 0;
@@ -441,20 +487,20 @@ static void notice_gaps(sgs_buf *b, const sgs_agg_snapshot *s, const size_t *row
         sgs_buf_puts(&p, "。文书号不连续可能因不予处罚、简易程序、撤销或依法不予公开等原因"
                          "造成，以上仅为疑似漏报，请相关单位自查核实，属于漏报的及时补报。");
     }
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 }
 
-static void notice_requirements(sgs_buf *b, const sgs_config *cfg)
+static void notice_requirements(struct notice *nt, const sgs_config *cfg)
 {
     const char *text = sgs_config_get(cfg, "report.requirements");
     long lic = sgs_config_get_int(cfg, "deadline.license.workdays");
     long pen = sgs_config_get_int(cfg, "deadline.penalty.workdays");
     sgs_buf p;
 
-    sgs_buf_puts(b, "## 三、工作要求\n\n");
+    heading(nt, 2, "三、工作要求");
     if (text && *text) {
-        paragraph(b, text);
+        nt->sink->paragraph(nt->sink->arg, text);
         return;
     }
     sgs_buf_init(&p);
@@ -466,62 +512,135 @@ static void notice_requirements(sgs_buf *b, const sgs_config *cfg)
     sgs_buf_puts(&p, "报送的要求，确保数据报送及时、准确、完整。对本次通报中存在迟报、"
                      "不合格数据、疑似漏报和瞒报问题的单位，要认真查找原因，及时整改补报，"
                      "并将整改情况报市信用办。");
-    paragraph(b, p.data);
+    para(nt, &p);
     sgs_buf_free(&p);
 }
 
-void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg)
+int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot *s,
+                        const sgs_config *cfg)
 {
     const char *title = sgs_config_get(cfg, "report.title");
     size_t *rows = calloc(s->n_rows ? s->n_rows : 1, sizeof(*rows));
+    struct notice nt = {sink, 0};
     size_t n;
     char date[64];
+    sgs_buf p;
 
-    if (!rows) {
-        b->oom = 1;
-        return;
-    }
+    if (!rows)
+        return -1;
     n = display_rows(s, rows);
     cn_date(date, sizeof(date), json_string_value(json_object_get(s->json, "generated_at")));
 
     /* report.title names the issuing city or office (平顶山市). */
-    sgs_buf_printf(b, "# %s“双公示”数据报送情况通报（%d年%d月）\n\n", title ? title : "", s->year,
+    sgs_buf_init(&p);
+    sgs_buf_printf(&p, "%s“双公示”数据报送情况通报（%d年%d月）", title ? title : "", s->year,
                    s->mon);
-    if (sgs_agg_snapshot_version(s) > 1)
-        sgs_buf_printf(b, "（第%ld版，替代此前发布的版本）\n\n", sgs_agg_snapshot_version(s));
-    sgs_buf_puts(b, "各成员单位：\n\n");
+    if (!p.oom && p.data)
+        heading(&nt, 1, p.data);
+    else
+        nt.oom = 1;
+    sgs_buf_free(&p);
+    if (sgs_agg_snapshot_version(s) > 1) {
+        char line[96];
+
+        snprintf(line, sizeof(line), "（第%ld版，替代此前发布的版本）",
+                 sgs_agg_snapshot_version(s));
+        sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, line);
+    }
+    sink->line(sink->arg, SGS_AGG_NOTICE_SALUTATION, "各成员单位：");
     {
         char intro[256];
 
         snprintf(intro, sizeof(intro),
                  "现将%d年%d月（%d年%d月1日至%d月%d日）“双公示”数据报送情况通报如下：", s->year,
                  s->mon, s->year, s->mon, s->mon, sgs_month_days(s->year, s->mon));
-        paragraph(b, intro);
+        sink->paragraph(sink->arg, intro);
     }
-    notice_overview(b, s);
-    sgs_buf_puts(b, "## 二、各项指标情况\n\n");
-    notice_volume(b, s, rows, n);
-    notice_improved(b, s, rows, n);
-    notice_late(b, s, rows, n);
-    notice_quality(b, s, rows, n);
-    notice_concealed(b, s, rows, n);
-    notice_gaps(b, s, rows, n);
-    notice_requirements(b, cfg);
+    notice_overview(&nt, s);
+    if (sink->figure)
+        sink->figure(sink->arg, SGS_AGG_NOTICE_FIG_TREND);
+    heading(&nt, 2, "二、各项指标情况");
+    notice_volume(&nt, s, rows, n);
+    notice_improved(&nt, s, rows, n);
+    notice_late(&nt, s, rows, n);
+    notice_quality(&nt, s, rows, n);
+    notice_concealed(&nt, s, rows, n);
+    notice_gaps(&nt, s, rows, n);
+    notice_requirements(&nt, cfg);
 
     if (s->n_groups > 0) {
-        sgs_buf_puts(b, "附件：");
+        sgs_buf_init(&p);
+        sgs_buf_puts(&p, "附件：");
         for (size_t gi = 0; gi < s->n_groups; gi++)
-            sgs_buf_printf(b, "%s%zu. %s“双公示”数据报送情况统计表", gi ? "；" : "", gi + 1,
+            sgs_buf_printf(&p, "%s%zu. %s“双公示”数据报送情况统计表", gi ? "；" : "", gi + 1,
                            s->groups[gi].name);
-        sgs_buf_puts(b, "\n\n");
+        if (!p.oom && p.data)
+            sink->line(sink->arg, SGS_AGG_NOTICE_ANNEXES, p.data);
+        else
+            nt.oom = 1;
+        sgs_buf_free(&p);
     }
     if (date[0])
-        sgs_buf_printf(b, "%s\n\n", date);
+        sink->line(sink->arg, SGS_AGG_NOTICE_DATE, date);
     for (size_t gi = 0; gi < s->n_groups; gi++) {
-        sgs_buf_printf(b, "---\n\n## 附件%zu\n\n### %s“双公示”数据报送情况统计表（%d年%d月）\n\n",
-                       gi + 1, s->groups[gi].name, s->year, s->mon);
-        md_table(b, s, &s->groups[gi]);
-        sgs_buf_puts(b, "\n");
+        sgs_buf_init(&p);
+        sgs_buf_printf(&p, "%s“双公示”数据报送情况统计表（%d年%d月）", s->groups[gi].name, s->year,
+                       s->mon);
+        if (!p.oom && p.data)
+            sink->annex(sink->arg, gi + 1, &s->groups[gi], p.data);
+        else
+            nt.oom = 1;
+        sgs_buf_free(&p);
     }
     free(rows);
+    return nt.oom ? -1 : 0;
+}
+
+/* ---- markdown ---------------------------------------------------------------------- */
+
+struct md {
+    sgs_buf *b;
+    const sgs_agg_snapshot *s;
+};
+
+static void md_heading(void *arg, int level, const char *text)
+{
+    struct md *m = arg;
+
+    sgs_buf_printf(m->b, "%.*s %s\n\n", level, "###", text);
+}
+
+static void md_paragraph(void *arg, const char *text)
+{
+    struct md *m = arg;
+
+    sgs_buf_puts(m->b, "\xE3\x80\x80\xE3\x80\x80"); /* two ideographic spaces */
+    sgs_buf_puts(m->b, text);
+    sgs_buf_puts(m->b, "\n\n");
+}
+
+static void md_line(void *arg, enum sgs_agg_notice_line role, const char *text)
+{
+    struct md *m = arg;
+
+    (void)role;
+    sgs_buf_printf(m->b, "%s\n\n", text);
+}
+
+static void md_annex(void *arg, size_t number, const sgs_agg_group *g, const char *title)
+{
+    struct md *m = arg;
+
+    sgs_buf_printf(m->b, "---\n\n## 附件%zu\n\n### %s\n\n", number, title);
+    md_table(m->b, m->s, g);
+    sgs_buf_puts(m->b, "\n");
+}
+
+void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg)
+{
+    struct md m = {b, s};
+    sgs_agg_notice_sink sink = {md_heading, md_paragraph, md_line, NULL, md_annex, &m};
+
+    if (sgs_agg_notice_emit(&sink, s, cfg) != 0)
+        b->oom = 1;
 }

@@ -1,7 +1,11 @@
-/* The report files of a snapshot (DESIGN §7): YYYY-MM.json, one
- * YYYY-MM-<group>.csv per group, and YYYY-MM-notice.md, the monthly notice (通报,
- * notice.c). Every figure is taken from the snapshot model, which is also what
- * the JSON holds, so the files always agree. */
+/* The report files of a snapshot (DESIGN §7, §10): their names, and writing
+ * them all: one YYYY-MM-<group>.csv per group, YYYY-MM-notice.md (notice.c),
+ * YYYY-MM-ledger.csv, YYYY-MM.xlsx (xlsx.c), YYYY-MM-report.html (html.c) and
+ * YYYY-MM.json. Every figure is taken from the snapshot model, which is also
+ * what the JSON holds, so the files always agree.
+ *
+ * One list of names (sgs_agg_report_files) serves the writer and the console,
+ * so the console offers exactly what was written. */
 #include "agg.h"
 
 #include <stdlib.h>
@@ -10,16 +14,123 @@
 #include "sgs/log.h"
 
 static const char *const csv_header = "序号,成员单位名称,数据总量,迟报量,迟报率(%)";
+static const char bom[] = "\xEF\xBB\xBF";
+
+/* ---- names ------------------------------------------------------------------- */
+
+enum file_kind { F_GROUP_CSV, F_NOTICE, F_LEDGER, F_XLSX, F_HTML, F_JSON };
+
+static const struct {
+    enum file_kind kind;
+    const char *suffix; /* after YYYY-MM */
+    const char *type;
+} file_kinds[] = {
+    {F_GROUP_CSV, ".csv", "text/csv; charset=utf-8"}, /* YYYY-MM-<group>.csv */
+    {F_NOTICE, "-notice.md", "text/markdown; charset=utf-8"},
+    {F_LEDGER, "-ledger.csv", "text/csv; charset=utf-8"},
+    {F_XLSX, ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {F_HTML, "-report.html", "text/html; charset=utf-8"},
+    {F_JSON, ".json", "application/json"},
+};
+#define N_KINDS (sizeof(file_kinds) / sizeof(file_kinds[0]))
+
+/* A group id as part of a file name: '/' and leading dots would escape DIR,
+ * and a group "ledger" would take the ledger's name (it becomes "ledger_"). */
+static void file_safe(char *out, size_t size, const char *id)
+{
+    size_t n = 0;
+
+    for (const char *p = id; *p && n + 1 < size; p++) {
+        out[n] = (*p == '/' || *p == '\\' || (n == 0 && *p == '.')) ? '_' : *p;
+        n++;
+    }
+    out[n] = '\0';
+    if (strcmp(out, "ledger") == 0 && size > 7)
+        strcat(out, "_");
+}
+
+static void file_name(char *out, size_t size, const char *month, size_t kind, const char *group)
+{
+    if (file_kinds[kind].kind == F_GROUP_CSV) {
+        char safe[256];
+
+        file_safe(safe, sizeof(safe), group);
+        snprintf(out, size, "%s-%s.csv", month, safe);
+    } else {
+        snprintf(out, size, "%s%s", month, file_kinds[kind].suffix);
+    }
+}
+
+int sgs_agg_report_files(const json_t *snapshot, char ***names, size_t *n)
+{
+    const char *month = json_string_value(json_object_get(snapshot, "month"));
+    const json_t *groups = json_object_get(snapshot, "groups");
+    size_t ng = json_array_size(groups), total = ng + N_KINDS - 1, k = 0;
+    char **v;
+
+    *names = NULL;
+    *n = 0;
+    if (!month)
+        return -1;
+    v = calloc(total, sizeof(*v));
+    if (!v)
+        return -1;
+    for (size_t kind = 0; kind < N_KINDS; kind++) {
+        size_t reps = file_kinds[kind].kind == F_GROUP_CSV ? ng : 1;
+
+        for (size_t i = 0; i < reps; i++) {
+            char name[512];
+            const char *group = NULL;
+
+            if (file_kinds[kind].kind == F_GROUP_CSV) {
+                group = json_string_value(json_object_get(json_array_get(groups, i), "group"));
+                if (!group)
+                    continue;
+            }
+            file_name(name, sizeof(name), month, kind, group);
+            if (!(v[k] = strdup(name))) {
+                sgs_agg_strv_free(v, k);
+                return -1;
+            }
+            k++;
+        }
+    }
+    *names = v;
+    *n = k;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+const char *sgs_agg_report_content_type(const char *name)
+{
+    /* the longer endings first: -ledger.csv before .csv */
+    for (size_t k = N_KINDS; k-- > 0;) {
+        if (ends_with(name, file_kinds[k].suffix))
+            return file_kinds[k].type;
+    }
+    return "application/octet-stream";
+}
 
 /* ---- CSV ---------------------------------------------------------------------- */
 
-static void csv_field(sgs_buf *b, const char *s)
+void sgs_agg_csv_text(sgs_buf *b, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    int formula =
+        s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r';
+
+    if (!formula && !strpbrk(s, ",\"\r\n")) {
         sgs_buf_puts(b, s);
         return;
     }
     sgs_buf_append(b, "\"", 1);
+    if (formula)
+        sgs_buf_append(b, "'", 1);
     for (; *s; s++) {
         if (*s == '"')
             sgs_buf_append(b, "\"", 1);
@@ -32,33 +143,41 @@ static void csv_field(sgs_buf *b, const char *s)
  * The 合计 row puts 合计 in the 序号 column and leaves the name empty. */
 static void csv_group(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_agg_group *g)
 {
-    char rate[SGS_AGG_RATE_TEXT_MAX];
+    const char *cells[5];
+    char bufs[4][32];
 
-    sgs_buf_puts(b, "\xEF\xBB\xBF");
+    sgs_buf_puts(b, bom);
     sgs_buf_puts(b, csv_header);
     sgs_buf_puts(b, "\r\n");
-    for (size_t i = 0; i < g->n_rows; i++) {
-        const sgs_agg_row *r = &s->rows[g->rows[i]];
-
-        sgs_buf_printf(b, "%zu,", i + 1);
-        csv_field(b, r->unit->name);
-        sgs_buf_printf(b, ",%lld,%lld,%s\r\n", (long long)r->c.records, (long long)r->c.late,
-                       sgs_agg_rate_text(r->c.late, r->c.records, rate));
+    for (size_t i = 0; i <= g->n_rows; i++) {
+        sgs_agg_annex_cells(s, g, i, cells, bufs);
+        sgs_buf_printf(b, "%s,", cells[0]);
+        sgs_agg_csv_text(b, cells[1]);
+        sgs_buf_printf(b, ",%s,%s,%s\r\n", cells[2], cells[3], cells[4]);
     }
-    sgs_buf_printf(b, "合计,,%lld,%lld,%s\r\n", (long long)g->sum.records, (long long)g->sum.late,
-                   sgs_agg_rate_text(g->sum.late, g->sum.records, rate));
 }
 
-/* A group id as part of a file name: '/' and leading dots would escape DIR. */
-static void file_safe(char *out, size_t size, const char *id)
+void sgs_agg_ledger_csv(sgs_buf *b, const sgs_agg_snapshot *s)
 {
-    size_t n = 0;
+    char buf[512];
 
-    for (const char *p = id; *p && n + 1 < size; p++) {
-        out[n] = (*p == '/' || *p == '\\' || (n == 0 && *p == '.')) ? '_' : *p;
-        n++;
+    sgs_buf_puts(b, bom);
+    for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++)
+        sgs_buf_printf(b, "%s%s", c ? "," : "", sgs_agg_ledger_header[c]);
+    sgs_buf_puts(b, "\r\n");
+    for (size_t i = 0; i < s->ledger.n; i++) {
+        const sgs_agg_ledger_entry *e = &s->ledger.v[i];
+        const char *cells[SGS_AGG_LEDGER_COLS];
+        int number;
+
+        sgs_agg_ledger_cells(e, s->rows[e->row].unit, cells, buf, sizeof(buf), &number);
+        for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++) {
+            if (c)
+                sgs_buf_puts(b, ",");
+            sgs_agg_csv_text(b, cells[c]);
+        }
+        sgs_buf_puts(b, "\r\n");
     }
-    out[n] = '\0';
 }
 
 /* ---- all files ------------------------------------------------------------------------ */
@@ -78,47 +197,87 @@ static int write_buf(const char *dir, const char *name, sgs_buf *b, char *errstr
     return rc;
 }
 
-int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
-                         char *errstr, size_t errstr_size)
+struct xlsx_job {
+    const sgs_agg_snapshot *s;
+    const sgs_config *cfg;
+};
+
+static int fill_xlsx(const char *path, void *arg, char *errstr, size_t errstr_size)
 {
-    char name[512];
+    const struct xlsx_job *job = arg;
+
+    return sgs_agg_xlsx_write(job->s, job->cfg, path, errstr, errstr_size);
+}
+
+/* One file of the list: kind k, group g (group CSVs). */
+static int write_one(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
+                     const char *name, enum file_kind kind, const sgs_agg_group *g, char *errstr,
+                     size_t errstr_size)
+{
+    struct xlsx_job job = {s, cfg};
     sgs_buf b;
     char *text;
 
+    sgs_buf_init(&b);
+    switch (kind) {
+    case F_GROUP_CSV:
+        csv_group(&b, s, g);
+        break;
+    case F_NOTICE:
+        sgs_agg_notice_build(&b, s, cfg);
+        break;
+    case F_LEDGER:
+        sgs_agg_ledger_csv(&b, s);
+        break;
+    case F_XLSX:
+        return sgs_agg_write_file_by(dir, name, fill_xlsx, &job, errstr, errstr_size);
+    case F_HTML:
+        sgs_agg_html_build(&b, s, cfg);
+        break;
+    case F_JSON:
+        text = json_dumps(s->json, SGS_AGG_JSON_PRETTY);
+        if (!text) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        sgs_buf_puts(&b, text);
+        sgs_buf_puts(&b, "\n");
+        free(text);
+        break;
+    }
+    return write_buf(dir, name, &b, errstr, errstr_size);
+}
+
+int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
+                         char *errstr, size_t errstr_size)
+{
+    char **names;
+    size_t n, k = 0;
+    int rc = -1;
+
     if (sgs_agg_mkdirs(dir, errstr, errstr_size) != 0)
         return -1;
-
-    for (size_t gi = 0; gi < s->n_groups; gi++) {
-        char safe[256];
-
-        file_safe(safe, sizeof(safe), s->groups[gi].id);
-        snprintf(name, sizeof(name), "%s-%s.csv", s->month, safe);
-        sgs_buf_init(&b);
-        csv_group(&b, s, &s->groups[gi]);
-        if (write_buf(dir, name, &b, errstr, errstr_size) != 0)
-            return -1;
-    }
-
-    snprintf(name, sizeof(name), "%s-notice.md", s->month);
-    sgs_buf_init(&b);
-    sgs_agg_notice_build(&b, s, cfg);
-    if (write_buf(dir, name, &b, errstr, errstr_size) != 0)
-        return -1;
-
-    /* The JSON last: once a version's JSON is there, so are its tables. */
-    text = json_dumps(s->json, SGS_AGG_JSON_PRETTY);
-    if (!text) {
+    if (sgs_agg_report_files(s->json, &names, &n) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    snprintf(name, sizeof(name), "%s.json", s->month);
-    sgs_buf_init(&b);
-    sgs_buf_puts(&b, text);
-    sgs_buf_puts(&b, "\n");
-    free(text);
-    if (write_buf(dir, name, &b, errstr, errstr_size) != 0)
-        return -1;
-    sgs_debug("%s: wrote %zu CSV file(s), %s-notice.md and %s in %s", s->month, s->n_groups,
-              s->month, name, dir);
-    return 0;
+    /* The list's order: the group CSVs (one per group of the model, in the
+     * document's order), then one file of each other kind, the JSON last. */
+    for (size_t kind = 0; kind < N_KINDS; kind++) {
+        size_t reps = file_kinds[kind].kind == F_GROUP_CSV ? s->n_groups : 1;
+
+        for (size_t i = 0; i < reps; i++, k++) {
+            if (k >= n || write_one(s, cfg, dir, names[k], file_kinds[kind].kind,
+                                    file_kinds[kind].kind == F_GROUP_CSV ? &s->groups[i] : NULL,
+                                    errstr, errstr_size) != 0)
+                goto out;
+        }
+    }
+    sgs_debug("%s: wrote %zu files in %s (%s ... %s)", s->month, n, dir, names[0], names[n - 1]);
+    rc = 0;
+out:
+    if (rc != 0 && k >= n)
+        snprintf(errstr, errstr_size, "%s: the file list does not match the groups", s->month);
+    sgs_agg_strv_free(names, n);
+    return rc;
 }

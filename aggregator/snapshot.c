@@ -1,6 +1,6 @@
 /* The month's snapshot (DESIGN §8): one consistent read of every partition's
- * counters, the concealed hash, the previous month's latest snapshot and the
- * document-number sets, joined with the registry.
+ * counters and ledger, the concealed hash, the previous month's latest snapshot
+ * and the document-number sets, joined with the registry.
  *
  * Consistency: all of it is read inside one MULTI/EXEC, so no consumer batch
  * (itself one atomic script) can be half visible. The set of partitions and the
@@ -28,6 +28,8 @@ void sgs_agg_counts_add(sgs_agg_counts *to, const sgs_agg_counts *c)
     to->pen += c->pen;
     to->wdlate += c->wdlate;
     to->concealed += c->concealed;
+    to->upd += c->upd;
+    to->rev += c->rev;
 }
 
 /* ---- the transaction ---------------------------------------------------------- */
@@ -43,6 +45,7 @@ struct month_read {
     size_t i_prev; /* GET of the previous snapshot, when prev_version > 0 */
     size_t i_dn;   /* n_dn HGETALL P:T:g:YYYY-MM (gap hashes) */
     size_t n_dn;
+    size_t i_ledger; /* n_parts pairs: LRANGE P:T:lg:month, HGETALL P:T:lgn:month */
 };
 
 static void month_read_free(struct month_read *mr)
@@ -111,6 +114,15 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
         }
     }
     mr->n_dn = k - mr->i_dn;
+    /* The ledger: written in the same scripts as the counters, so the entries
+     * read here are exactly those of the counters read above. */
+    mr->i_ledger = k;
+    for (size_t i = 0; i < mr->n_parts; i++, k += 2) {
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_LEDGER, ym);
+        redisAppendCommand(ctx->rc, "LRANGE %s 0 -1", key);
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_LEDGER_N, ym);
+        redisAppendCommand(ctx->rc, "HGETALL %s", key);
+    }
     redisAppendCommand(ctx->rc, "EXEC");
 
     n_cmds = k + 2; /* MULTI + k queued + EXEC */
@@ -263,6 +275,12 @@ static int add_counter(sgs_agg_counts *c, enum sgs_store_counter counter, int64_
         break;
     case SGS_STORE_WDLATE:
         c->wdlate += v;
+        break;
+    case SGS_STORE_UPD:
+        c->upd += v;
+        break;
+    case SGS_STORE_REV:
+        c->rev += v;
         break;
     default:
         return -1;
@@ -516,6 +534,8 @@ static void put_counts(json_t *o, const sgs_agg_counts *c, int with_unattributed
         o, "quality_rate",
         sgs_agg_rate_json(sgs_agg_rate_valid_count(c->records, c->invalid), c->records));
     json_object_set_new(o, "duplicates", json_integer(c->dup));
+    json_object_set_new(o, "updates", json_integer(c->upd));
+    json_object_set_new(o, "revoked", json_integer(c->rev));
     json_object_set_new(o, "concealed", json_integer(c->concealed));
     if (with_unattributed)
         json_object_set_new(o, "unattributed", json_integer(unattributed));
@@ -618,8 +638,43 @@ int sgs_agg_snapshot_finish(sgs_agg_snapshot *s, const sgs_registry *reg, const 
     if (build_groups(s, reg, cfg) != 0)
         return -1;
     set_flags(s);
+    sgs_agg_history_init(s);
     s->json = snapshot_json(s, generated_at, tz_offset);
     return s->json ? 0 : -1;
+}
+
+/* The ledger of the read: entries, cut notes, concealed decisions and the gap
+ * entries of the rows, ordered as the units are displayed. */
+static int join_ledger(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
+                       const struct month_read *mr)
+{
+    size_t *rank = calloc(s->n_rows ? s->n_rows : 1, sizeof(*rank)), pos = 0;
+    int rc = -1;
+
+    if (!rank)
+        return -1;
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        for (size_t i = 0; i < s->groups[gi].n_rows; i++)
+            rank[s->groups[gi].rows[i]] = pos++;
+    }
+    for (size_t i = 0; i < mr->n_parts; i++) {
+        if (sgs_agg_ledger_add_list(&s->ledger, mr->exec->element[mr->i_ledger + 2 * i], map, reg,
+                                    -1) != 0 ||
+            sgs_agg_ledger_add_cut(&s->ledger, mr->exec->element[mr->i_ledger + 2 * i + 1], map,
+                                   reg, -1) != 0)
+            goto out;
+    }
+    if (sgs_agg_ledger_add_concealed(&s->ledger, mr->exec->element[mr->i_concealed], map, reg,
+                                     -1) != 0)
+        goto out;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        if (s->rows[i].gaps && sgs_agg_ledger_add_gaps(&s->ledger, i, s->rows[i].gaps) != 0)
+            goto out;
+    }
+    rc = sgs_agg_ledger_finish(&s->ledger, rank);
+out:
+    free(rank);
+    return rc;
 }
 
 /* Warns (once per text) about unit ids in Redis that the registry lacks. */
@@ -683,8 +738,21 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
     if (unknown.n)
         warn_unknown(ctx, s, &unknown);
 
-    if (sgs_agg_snapshot_finish(s, ctx->reg, ctx->cfg, sgs_agg_now(ctx), ctx->tz_offset) != 0)
+    if (sgs_agg_snapshot_finish(s, ctx->reg, ctx->cfg, sgs_agg_now(ctx), ctx->tz_offset) != 0 ||
+        join_ledger(s, map, ctx->reg, &mr) != 0)
         goto oom;
+    if (s->ledger.unreadable) {
+        char text[160];
+
+        snprintf(text, sizeof(text),
+                 "%s: %zu ledger entries in Redis are not ledger JSON and are left out", s->month,
+                 s->ledger.unreadable);
+        if (sgs_agg_warn_once(ctx, text))
+            sgs_warn("%s", text);
+    }
+    /* The trend's earlier months: stored snapshots, immutable once written. */
+    if (sgs_agg_history_read(ctx, s, errstr, errstr_size) != 0)
+        goto fail;
     month_read_free(&mr);
     unknown_free(&unknown);
     sgs_agg_idmap_free(map);
@@ -711,6 +779,7 @@ void sgs_agg_snapshot_free(sgs_agg_snapshot *s)
     free(s->groups);
     free(s->rows);
     json_decref(s->json);
+    sgs_agg_ledger_free(&s->ledger);
     free(s);
 }
 

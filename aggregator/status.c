@@ -1,6 +1,11 @@
 /* Live counters per unit: today, this month, the rolling 7 and 30 days (today
  * included), summed over all partitions' P:T:d:YYYY-MM-DD and P:T:m:YYYY-MM
- * hashes. "Today" is the local date in timezone.offset, or SGS_NOW. */
+ * hashes. "Today" is the local date in timezone.offset, or SGS_NOW.
+ *
+ * With --unit, the unit's ledger (台账) of the month follows: its late and
+ * invalid records as the consumer kept them, what the bound cut, and the
+ * concealed decisions of the month's spot checks (the suspected gaps are the
+ * snapshot's: YYYY-MM-ledger.csv). */
 #include "agg.h"
 
 #include <stdlib.h>
@@ -240,6 +245,178 @@ static void print_table(const sgs_agg_ctx *ctx, const struct unit_status *st, co
     sgs_buf_free(&b);
 }
 
+/* ---- the unit's ledger ------------------------------------------------------------ */
+
+/* The month's ledger of one unit: every partition's P:T:lg and P:T:lgn, and
+ * P:concealed, pipelined (live figures: no transaction). */
+static int read_ledger(sgs_agg_ctx *ctx, const char *ym, size_t row, const sgs_agg_idmap *map,
+                       sgs_agg_ledger *l, char *errstr, size_t errstr_size)
+{
+    char **parts = NULL, key[SGS_STORE_KEY_MAX];
+    size_t np = 0, total;
+    redisReply **replies;
+    int rc = -1;
+
+    if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
+        return -1;
+    total = 2 * np + 1;
+    replies = calloc(total, sizeof(*replies));
+    if (!replies) {
+        sgs_agg_strv_free(parts, np);
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t p = 0; p < np; p++) {
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_LEDGER, ym);
+        redisAppendCommand(ctx->rc, "LRANGE %s 0 -1", key);
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_LEDGER_N, ym);
+        redisAppendCommand(ctx->rc, "HGETALL %s", key);
+    }
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
+    redisAppendCommand(ctx->rc, "HGETALL %s", key);
+    if (sgs_agg_reply_read(ctx->rc, replies, total, errstr, errstr_size) != 0)
+        goto out;
+    for (size_t i = 0; i < total; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: reading the ledger of %s: %s", ym,
+                     replies[i]->str);
+            goto out_free;
+        }
+    }
+    for (size_t p = 0; p < np; p++) {
+        if (sgs_agg_ledger_add_list(l, replies[2 * p], map, ctx->reg, (long)row) != 0 ||
+            sgs_agg_ledger_add_cut(l, replies[2 * p + 1], map, ctx->reg, (long)row) != 0)
+            goto oom;
+    }
+    if (sgs_agg_ledger_add_concealed(l, replies[total - 1], map, ctx->reg, (long)row) != 0 ||
+        sgs_agg_ledger_finish(l, NULL) != 0)
+        goto oom;
+    rc = 0;
+    goto out_free;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+out_free:
+    for (size_t i = 0; i < total; i++)
+        freeReplyObject(replies[i]);
+out:
+    free(replies);
+    sgs_agg_strv_free(parts, np);
+    return rc;
+}
+
+/* A text for the terminal: control characters (an escape sequence in a
+ * record's text) shown as '?'. */
+static void term_text(sgs_buf *b, const char *s)
+{
+    for (; *s; s++)
+        sgs_buf_putc(b, ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s);
+}
+
+/* The ledger's columns without the unit's (status names the unit above). */
+#define LEDGER_FIRST_COL 2
+/* Widest column of the terminal's ledger table (display columns). */
+#define LEDGER_COL_MAX 40
+
+static void print_ledger(const sgs_agg_ctx *ctx, const sgs_agg_ledger *l, const sgs_unit *u,
+                         const char *ym)
+{
+    size_t width[SGS_AGG_LEDGER_COLS] = {0};
+    const char *cells[SGS_AGG_LEDGER_COLS];
+    char buf[512];
+    int number;
+    sgs_buf b, t;
+
+    (void)ctx;
+    sgs_buf_init(&b);
+    sgs_buf_init(&t);
+    sgs_buf_puts(&b, "\n");
+    term_text(&b, u->name);
+    sgs_buf_printf(&b, "（%s）台账 %s：%zu条\n", u->id, ym, l->n);
+    if (l->n > 0) {
+        for (int c = LEDGER_FIRST_COL; c < SGS_AGG_LEDGER_COLS; c++)
+            width[c] = sgs_agg_width_of(sgs_agg_ledger_header[c]);
+        for (size_t i = 0; i < l->n; i++) {
+            sgs_agg_ledger_cells(&l->v[i], u, cells, buf, sizeof(buf), &number);
+            for (int c = LEDGER_FIRST_COL; c < SGS_AGG_LEDGER_COLS - 1; c++) {
+                size_t w = sgs_agg_width_of(cells[c]);
+
+                /* a longer text (a junk document number) is written whole,
+                 * its row alone out of line */
+                if (w > width[c] && w <= LEDGER_COL_MAX)
+                    width[c] = w;
+            }
+        }
+        for (size_t i = 0; i <= l->n; i++) {
+            if (i > 0)
+                sgs_agg_ledger_cells(&l->v[i - 1], u, cells, buf, sizeof(buf), &number);
+            for (int c = LEDGER_FIRST_COL; c < SGS_AGG_LEDGER_COLS; c++) {
+                const char *text = i == 0 ? sgs_agg_ledger_header[c] : cells[c];
+
+                sgs_buf_reset(&t);
+                term_text(&t, text);
+                if (c > LEDGER_FIRST_COL)
+                    sgs_buf_puts(&b, "  ");
+                if (c == SGS_AGG_LEDGER_COLS - 1)
+                    sgs_buf_puts(&b, t.data ? t.data : "");
+                else
+                    sgs_agg_width_pad(&b, t.data ? t.data : "", width[c],
+                                      c == SGS_AGG_LEDGER_COL_WORKDAYS);
+            }
+            sgs_buf_puts(&b, "\n");
+        }
+    }
+    if (!b.oom && b.data) {
+        char *out = b.data; /* no padding at line ends */
+
+        for (size_t i = 0; i < b.len; i++) {
+            if (b.data[i] == '\n')
+                while (out > b.data && out[-1] == ' ')
+                    out--;
+            *out++ = b.data[i];
+        }
+        fwrite(b.data, 1, (size_t)(out - b.data), stdout);
+    }
+    fflush(stdout);
+    sgs_buf_free(&b);
+    sgs_buf_free(&t);
+}
+
+/* JSON names of the ledger's columns (from 类别 on). */
+static const char *const ledger_keys[SGS_AGG_LEDGER_COLS] = {
+    "unit_id",       "unit_name", "category",    "kind",          "doc_no",
+    "decision_date", "deadline",  "reported_at", "workdays_late", "reasons",
+};
+
+static json_t *ledger_json(const sgs_agg_ledger *l, const sgs_unit *u, const char *ym)
+{
+    json_t *o = json_object(), *entries = json_array();
+    const char *cells[SGS_AGG_LEDGER_COLS];
+    char buf[512];
+    int number;
+
+    json_object_set_new(o, "month", json_string(ym));
+    for (size_t i = 0; i < l->n; i++) {
+        const sgs_agg_ledger_entry *e = &l->v[i];
+        json_t *x = json_object();
+
+        sgs_agg_ledger_cells(e, u, cells, buf, sizeof(buf), &number);
+        for (int c = LEDGER_FIRST_COL; c < SGS_AGG_LEDGER_COLS; c++) {
+            if (c == SGS_AGG_LEDGER_COL_WORKDAYS)
+                json_object_set_new(x, ledger_keys[c],
+                                    number ? json_integer(e->workdays_late) : json_null());
+            else
+                json_object_set_new(x, ledger_keys[c], json_string(cells[c]));
+        }
+        if (e->cat & SGS_AGG_LG_NOTE)
+            json_object_set_new(x, "not_listed", json_integer(e->n));
+        if (e->source)
+            json_object_set_new(x, "source", json_string(e->source));
+        json_array_append_new(entries, x);
+    }
+    json_object_set_new(o, "entries", entries);
+    return o;
+}
+
 int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
 {
     size_t n = sgs_registry_count(ctx->reg), n_rows = 0;
@@ -249,8 +426,11 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
     sgs_day today = sgs_agg_today(ctx);
     char err[1024], day[16], ym[8];
     int rc = SGS_AGG_EXIT_RUNTIME;
+    const sgs_unit *one = NULL;
+    sgs_agg_ledger ledger;
 
     memset(&total, 0, sizeof(total));
+    memset(&ledger, 0, sizeof(ledger));
     if (!st || !rows || !map) {
         sgs_error("out of memory");
         goto out;
@@ -265,12 +445,18 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
             goto out;
         }
         rows[n_rows++] = u->index;
+        one = u;
     } else {
         for (size_t i = 0; i < n; i++)
             rows[n_rows++] = i;
     }
     if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
         read_status(ctx, today, st, map, err, sizeof(err)) != 0) {
+        sgs_error("status: %s", err);
+        goto out;
+    }
+    if (one && read_ledger(ctx, sgs_day_format_month(today, ym), one->index, map, &ledger, err,
+                           sizeof(err)) != 0) {
         sgs_error("status: %s", err);
         goto out;
     }
@@ -304,6 +490,9 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
         }
         json_object_set_new(root, "units", units);
         json_object_set_new(root, "totals", status_json(&total));
+        if (one)
+            json_object_set_new(root, "ledger",
+                                ledger_json(&ledger, one, sgs_day_format_month(today, ym)));
         text = json_dumps(root, SGS_AGG_JSON_PRETTY);
         json_decref(root);
         if (!text) {
@@ -315,9 +504,12 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
         free(text);
     } else {
         print_table(ctx, st, rows, n_rows, n_rows > 1 ? &total : NULL, today);
+        if (one)
+            print_ledger(ctx, &ledger, one, sgs_day_format_month(today, ym));
     }
     rc = SGS_AGG_EXIT_OK;
 out:
+    sgs_agg_ledger_free(&ledger);
     free(st);
     free(rows);
     sgs_agg_idmap_free(map);

@@ -236,8 +236,8 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
 
 /* ---- change log --------------------------------------------------------------- */
 
-static const char *const figures[] = {"records",   "late",     "invalid",  "duplicates",
-                                      "concealed", "licenses", "penalties"};
+static const char *const figures[] = {"records", "late",      "invalid",  "duplicates", "updates",
+                                      "revoked", "concealed", "licenses", "penalties"};
 
 static void describe(sgs_buf *b, const json_t *x, const json_t *y)
 {

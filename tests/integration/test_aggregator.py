@@ -809,7 +809,8 @@ def test_watch(world, tmp):
         try:
             wait_until(lambda: os.path.exists(path), 30, what="watch to write 2023-12.json")
             eq(version(), 1, "watch v1")
-            for m in ("2023-12-county.csv", "2023-12-city.csv", "2023-12-notice.md"):
+            for m in ("2023-12-county.csv", "2023-12-city.csv", "2023-12-notice.md",
+                      "2023-12-ledger.csv", "2023-12.xlsx", "2023-12-report.html"):
                 check(os.path.exists(os.path.join(case.reports, m)), "watch wrote " + m)
             # a late-arriving record changes the closed month
             write_records(case, [Rec("410423", "penalty", "423平罚〔2023〕500号", "2023-12-31",

@@ -173,6 +173,51 @@ static void test_empty_month(void **state)
     free(t);
 }
 
+static void december_changes(sgs_agg_snapshot *s)
+{
+    agg_fixture_december(s);
+    agg_fixture_row(s, "C1")->c.upd = 3;
+    agg_fixture_row(s, "K1")->c.upd = 2;
+    agg_fixture_row(s, "C2")->c.rev = 1;
+}
+
+static void december_updates_only(sgs_agg_snapshot *s)
+{
+    agg_fixture_december(s);
+    agg_fixture_row(s, "C1")->c.upd = 4;
+}
+
+static void december_revoked_only(sgs_agg_snapshot *s)
+{
+    agg_fixture_december(s);
+    agg_fixture_row(s, "K1")->c.rev = 2;
+}
+
+/* Updates and revocations: one sentence of the overview, only when there are any. */
+static void test_updates_and_revocations(void **state)
+{
+    char *t = notice_of(agg_fixture_units, december_changes, NULL, 0);
+    (void)state;
+
+    has(t, "另有重复报送数据1条，未计入数据总量。本月各单位更正已报送的决定5条、"
+           "撤销公示已报送的决定1条，均不重复计入数据总量（撤销的决定仍计入其原报送月份）。"
+           "无法识别报送单位的数据4条");
+    free(t);
+    t = notice_of(agg_fixture_units, december_updates_only, NULL, 0);
+    has(t, "本月各单位更正已报送的决定4条，不重复计入数据总量。");
+    lacks(t, "撤销公示");
+    free(t);
+    t = notice_of(agg_fixture_units, december_revoked_only, NULL, 0);
+    has(t,
+        "本月各单位撤销公示已报送的决定2条，不重复计入数据总量（撤销的决定仍计入其原报送月份）。");
+    lacks(t, "更正");
+    free(t);
+    t = notice_of(agg_fixture_units, agg_fixture_december, NULL, 0);
+    lacks(t, "更正已报送");
+    lacks(t, "撤销公示");
+    free(t);
+}
+
 /* 35 units without records: lists stop at 30 names and give the count. */
 static void test_long_lists_are_cut(void **state)
 {
@@ -195,9 +240,12 @@ static void test_long_lists_are_cut(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_heading_and_overview),        cmocka_unit_test(test_indicators),
-        cmocka_unit_test(test_requirements_date_and_annex), cmocka_unit_test(test_empty_month),
+        cmocka_unit_test(test_heading_and_overview),
+        cmocka_unit_test(test_indicators),
+        cmocka_unit_test(test_requirements_date_and_annex),
+        cmocka_unit_test(test_empty_month),
         cmocka_unit_test(test_long_lists_are_cut),
+        cmocka_unit_test(test_updates_and_revocations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -553,9 +553,9 @@ class Demo:
         sys.stdout.buffer.flush()
         w.write("\n== files written to %s\n" % self.outdir)
         w.flush()
-        files = ([a.month + ".json"] + sorted(os.path.basename(p) for p in glob.glob(
-            os.path.join(glob.escape(self.outdir), a.month + "-*.csv")))
-            + [a.month + "-notice.md"])
+        # every report file of the month: JSON, CSVs, notice, ledger, workbook, page
+        files = sorted(os.path.basename(p) for p in glob.glob(
+            os.path.join(glob.escape(self.outdir), a.month + "[.-]*")))
         ls = subprocess.run(["ls", "-l", "--"] + files, cwd=self.outdir, stdin=subprocess.DEVNULL,
                             capture_output=True)
         sys.stderr.buffer.write(ls.stderr)

@@ -42,7 +42,7 @@ def seed(default):
 
 
 UNIT_FIELDS = ("records", "late", "invalid", "duplicates", "licenses", "penalties")
-TOTAL_FIELDS = UNIT_FIELDS + ("concealed",)
+TOTAL_FIELDS = UNIT_FIELDS + ("concealed", "updates", "revoked")
 
 
 # ---------------------------------------------------------------------------
