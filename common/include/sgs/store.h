@@ -22,9 +22,10 @@
 #define SGS_STORE_KEY_MAX 512
 
 /* ---- suffixes of partition keys (after the "{topic:partition}" tag) ------ */
-#define SGS_STORE_OFFSET ":offset" /* string: next offset to consume */
-#define SGS_STORE_IDBITS ":b:"     /* + document year: hash bitmap field -> bits (identity store) */
-#define SGS_STORE_IDOWN  ":x:"     /* + decision year: hash identity -> 1 (identity store) */
+#define SGS_STORE_OFFSET      ":offset" /* string: next offset to consume */
+#define SGS_STORE_LEGACY_SEEN ":seen"   /* hash of the identity layout before the store: refused */
+#define SGS_STORE_IDBITS      ":b:" /* + document year: hash bitmap field -> bits (identity store) */
+#define SGS_STORE_IDOWN       ":x:" /* + decision year: hash identity -> 1 (identity store) */
 #define SGS_STORE_GAPS                                                                             \
     ":g:"                           /* + YYYY-MM: hash gap field -> bits of the serials first      \
                                        counted that month (sequence gaps) */
