@@ -378,13 +378,25 @@ void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next)
 }
 
 /* Adds a conditional item built in env->tmp. */
+/* Whether the JSON just built in env->tmp is unusable: out of memory (real, or
+ * injected by debug.fail_alloc for the fault tests), or empty. Clears the mark. */
+static int built_badly(sgs_batch_env *env)
+{
+    int bad = env->tmp.oom || env->tmp.len == 0;
+    if (env->fail_alloc > 0) {
+        env->fail_alloc--;
+        bad = 1;
+    }
+    env->tmp.oom = 0;
+    return bad;
+}
+
 static void add_item(sgs_batch *b, sgs_batch_env *env, char kind, uint32_t ident, char cond,
                      uint32_t unit, sgs_day day)
 {
     sgs_batch_item *it;
-    if (env->tmp.oom || env->tmp.len == 0) {
+    if (built_badly(env)) {
         /* never an empty or cut item: the batch is read again */
-        env->tmp.oom = 0;
         b->oom = 1;
         return;
     }
@@ -558,8 +570,7 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
                  "decided more than %d months before its report: its identity is no longer kept",
                  env->horizon_months);
         sgs_batch_reject_json(env, r, m, SGS_REASON_TOO_OLD, why, &env->tmp);
-        if (env->tmp.oom || env->tmp.len == 0) {
-            env->tmp.oom = 0;
+        if (built_badly(env)) {
             b->oom = 1;
         } else {
             sgs_store_outbox_put(&b->rejects, SGS_STORE_OUTBOX_REJECT, r->unit_id,
@@ -582,8 +593,7 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
          * or an update: the message failed). */
         int known = r->status != SGS_RECORD_MALFORMED;
         sgs_batch_reject_json(env, r, m, NULL, NULL, &env->tmp);
-        if (env->tmp.oom || env->tmp.len == 0) {
-            env->tmp.oom = 0;
+        if (built_badly(env)) {
             b->oom = 1;
         } else {
             sgs_store_outbox_put(&b->rejects, SGS_STORE_OUTBOX_REJECT, known ? r->unit_id : "",

@@ -150,6 +150,7 @@ typedef struct sgs_batch_env {
     uint64_t hash_seed;   /* of the in-batch identity table */
     uint64_t *unit_stamp; /* per registry unit: gen of the last batch that listed it */
     int horizon_months;   /* consumer.identity_horizon_months (0: identities kept forever) */
+    long fail_alloc;      /* debug.fail_alloc: JSON builds still to fail as if out of memory */
     uint64_t gen_counter; /* last gen given to a batch */
     sgs_buf tmp;          /* scratch for JSON */
 } sgs_batch_env;

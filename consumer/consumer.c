@@ -64,6 +64,7 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         return -1;
     }
+    c->env.fail_alloc = sgs_config_get_int(c->cfg, "debug.fail_alloc");
     return 0;
 }
 

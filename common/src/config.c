@@ -92,6 +92,9 @@ static const struct cfg_key keys[] = {
      "crc32 (librdkafka's default for keyed messages) or murmur2 (the Java client's)"},
     {"debug.fail_seeks", T_INT, "0", 0, 1000000,
      "fault tests only: the first N seeks of the consumer fail"},
+    {"debug.fail_alloc", T_INT, "0", 0, 1000000,
+     "fault tests only: the first N alerts, rejects or ledger entries the consumer builds fail "
+     "as if out of memory (their batch is dropped and read again)"},
     {"log.level", T_LOGLEVEL, "info", 0, 0, "debug, info, warning or error"},
 };
 
