@@ -1270,6 +1270,7 @@ static int send_round(sgs_rcl_pipe *p)
         if (node_connect(r, ni, u->err, sizeof(u->err)) != 0) {
             p->need_backoff = 1;
             r->map_stale = 1;
+            u->ask_node = NO_NODE; /* by the slot's owner next time: it says ASK again if so */
             continue;
         }
         struct node *n = &r->nodes[ni];

@@ -59,8 +59,16 @@
  * A unit still UNAVAILABLE or LOST at the deadline is the caller's to retry
  * later (keep the batch, back off, poll Kafka meanwhile). NOSCRIPT on an
  * EVALSHA of a script given to sgs_rcl_script_load is handled here (SCRIPT
- * LOAD on that node, then the EVALSHA again): a master that gained the slot
- * in a reshard may never have seen the script.
+ * LOAD on that node, then the EVALSHA again): Redis 7 does not replicate SCRIPT
+ * LOAD, so a promoted replica has no script, and a master that gained a slot
+ * in a reshard may never have seen it. After a failover that lost the last
+ * writes of a master (replication is asynchronous), a batch answers FENCED
+ * with an older offset: state and offset went back together.
+ *
+ * Several pipes and the blocking calls may have commands in flight on one
+ * handle at once (say, the batches sent and a rebalance callback's GET of an
+ * offset): a collect reads whatever its connections owe before its own
+ * replies and leaves each outcome with its own pipe.
  *
  * ---- How the aggregator uses it --------------------------------------------
  *
@@ -70,8 +78,16 @@
  * consistently: sgs_rcl_pipe_multi(p, slot, SGS_RCL_IDEMPOTENT), one append per
  * read, sgs_rcl_pipe_exec(p); several partitions' transactions can share one
  * pipe (one round trip per master), each unit's reply is its EXEC array.
- * Global keys ("<prefix>:snapshot:...") are ordinary keys with their own slots;
- * a MULTI over several of them must keep them in one slot (or be split).
+ * Global keys ("<prefix>:snapshot:...") are ordinary keys with their own slots.
+ *
+ * Two things the integration must change, because a transaction or script
+ * keeps to one slot (CROSSSLOT otherwise): a snapshot's read is one MULTI per
+ * partition (consistent per partition; the snapshot records each partition's
+ * stored offset, DESIGN §11), not one MULTI over all of them; and the version
+ * write (SET vN, SET latest, SADD months) needs its keys under one tag (say
+ * "<prefix>:{snapshot}:...") and, since there is no WATCH here (a reconnect
+ * between WATCH and EXEC would drop the guard silently), a script that checks
+ * "latest" and writes in one step.
  */
 #ifndef SGS_RCLUSTER_H
 #define SGS_RCLUSTER_H
