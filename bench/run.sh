@@ -8,6 +8,7 @@
 #   bench/run.sh --peer FILE          the Python peer to compare with (default: found, below)
 #   bench/run.sh snapshot [--units N] [--runs N]     sgs-aggregator snapshot, 5,000 units
 #   bench/run.sh redis-script [--batches N] ...      Redis CPU per record, step by step
+#   bench/run.sh rcl [--scripts N] ...                scripts on 1 Redis node vs 3 cluster masters
 #
 # Works from any checkout (a clone, a git worktree, any directory). Builds
 # (incrementally) what the benchmark needs in $SGS_BUILD_DIR (default: build/ in
@@ -31,7 +32,7 @@ build=${SGS_BUILD_DIR:-$src/build}
 
 bench=throughput
 case ${1:-} in
-snapshot | redis-script)
+snapshot | redis-script | rcl)
     bench=$1
     shift
     ;;
@@ -52,6 +53,10 @@ snapshot)
 redis-script)
     script=redis_script_bench.py
     targets=""
+    ;;
+rcl)
+    script=rcl_bench.py
+    targets="rcl_bench"
     ;;
 esac
 

@@ -34,6 +34,8 @@ static const struct cfg_key keys[] = {
     {"redis.port", T_INT, "6379", 1, 65535, "Redis server port"},
     {"redis.password", T_STRING, NULL, 0, 0, "Redis password (AUTH), none by default"},
     {"redis.db", T_INT, "0", 0, 1000000, "Redis database number"},
+    {"redis.cluster", T_STRING, NULL, 0, 0,
+     "Redis Cluster seeds, host:port comma separated; when set, redis.host/port are ignored"},
     {"redis.prefix", T_STRING, "sgs", 0, 0, "prefix of every Redis key and channel"},
     {"redis.timeout_ms", T_INT, "5000", 10, 600000, "Redis connect and command timeout"},
     {"units.file", T_STRING, "configs/units.tsv", 0, 0, "unit registry (TSV)"},
