@@ -82,11 +82,13 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
     c->signals = signals;
     c->exit_on_idle = exit_on_idle;
     c->rebuild = rebuild;
-    if (load_inputs(c, errstr, errstr_size) != 0)
+    if (load_inputs(c, errstr, errstr_size) != 0 || sgs_rconn_create(c, errstr, errstr_size) != 0)
+        goto fail;
+    /* subscribed, but nothing is assigned before the first poll: a rebuild
+     * wipes the state before any partition is read */
+    if (sgs_rebalance_start(c, errstr, errstr_size) != 0)
         goto fail;
     if (rebuild && sgs_sync_rebuild_start(c, errstr, errstr_size) != 0)
-        goto fail;
-    if (sgs_rebalance_start(c, errstr, errstr_size) != 0)
         goto fail;
     return c;
 fail:
@@ -109,8 +111,7 @@ void sgs_consumer_destroy(sgs_consumer *c)
     sgs_parts_free(c);
     sgs_writer_free(c);
     sgs_batch_env_free(&c->env);
-    if (c->redis)
-        redisFree(c->redis);
+    sgs_rconn_free(c);
     sgs_registry_destroy(c->registry);
     sgs_calendar_destroy(c->calendar);
     sgs_config_destroy(c->cfg);

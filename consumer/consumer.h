@@ -30,6 +30,7 @@
 #include "sgs/calendar.h"
 #include "sgs/config.h"
 #include "sgs/hash.h"
+#include "sgs/rcluster.h"
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
@@ -135,8 +136,10 @@ typedef struct sgs_consumer {
     int cooperative;
     int joined; /* a first assignment happened */
 
-    redisContext *redis;
+    sgs_rcl *rcl;       /* one Redis or a cluster (rconn.c) */
+    sgs_rcl_pipe *pipe; /* the batches' EVALSHAs */
     char script_sha[41];
+    int script_loaded;
     int redis_down;   /* state for logging once per change */
     int64_t retry_at; /* monotonic ms of the next Redis retry */
     int retry_ms;     /* current backoff */
@@ -157,8 +160,10 @@ typedef struct sgs_consumer {
     int lost;             /* refused: a partition's state is gone from Redis */
     char lost_line[1536]; /* the one line that says which and how to rebuild */
 
-    /* Redis replies owed: the EVALSHAs of one submit, in this partition order. */
+    /* Redis replies owed: the EVALSHAs of one submit, in this partition order,
+     * and their units in the pipe. */
     int32_t *inflight;
+    long *inflight_unit;
     size_t n_inflight, cap_inflight;
     eval_args args;
 
@@ -302,17 +307,23 @@ void sgs_outbox_free(sgs_consumer *c);
 
 /* ---- rconn.c --------------------------------------------------------------- */
 
-/* Connects to Redis if needed (after the backoff) and loads the script. 0 or -1. */
+/* The Redis handle from the configuration (redis.cluster, or redis.host/port),
+ * without any I/O. 0, or -1 with errstr naming the key at fault. */
+int sgs_rconn_create(sgs_consumer *c, char *errstr, size_t errstr_size);
+void sgs_rconn_free(sgs_consumer *c);
+/* Redis may be used: past the backoff, the script loaded on every master.
+ * 0 or -1. */
 int sgs_rconn_ready(sgs_consumer *c);
-/* The connection broke: drop it, log once, back off. */
+/* Redis could not be reached (why names the node): log once, back off. */
 void sgs_rconn_lost(sgs_consumer *c, const char *why);
-/* A command was refused (OOM, READONLY, WRONGTYPE...): keep the connection,
- * log once, back off. */
+/* A command was refused (OOM, READONLY, WRONGTYPE...): log once, back off. */
 void sgs_rconn_refused(sgs_consumer *c, const char *why);
 /* A batch went through: log the recovery once. */
 void sgs_rconn_recovered(sgs_consumer *c);
-/* Loads the script again (Redis lost its cache: NOSCRIPT). 0 or -1. */
-int sgs_rconn_load_script(sgs_consumer *c);
+/* One command on the node of key's slot (hiredis format). The reply, or NULL
+ * with errstr after backing off (unreachable, or refused: an error reply). */
+redisReply *sgs_rconn_command(sgs_consumer *c, const char *key, char *errstr, size_t errstr_size,
+                              const char *fmt, ...);
 
 /* ---- parts.c --------------------------------------------------------------- */
 

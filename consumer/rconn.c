@@ -1,12 +1,14 @@
-/* The consumer's Redis connection: connect, load the batch script, back off
- * while Redis is unavailable or refuses writes, and say so once per change. */
+/* The consumer's Redis: one Redis or a Redis Cluster through the common client
+ * (sgs/rcluster.h: redirections, failovers and reconnects are its business),
+ * the batch script loaded on every master, and the consumer's own backoff while
+ * Redis is unavailable or refuses writes, said once per change. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "consumer.h"
 #include "sgs/clock.h"
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 
 /* Marks Redis unavailable and doubles the wait before the next try (capped). */
 static void back_off(sgs_consumer *c)
@@ -18,17 +20,36 @@ static void back_off(sgs_consumer *c)
     c->retry_at = sgs_clock_mono_ms() + c->retry_ms;
 }
 
+int sgs_rconn_create(sgs_consumer *c, char *errstr, size_t errstr_size)
+{
+    c->rcl = sgs_rcl_new(c->cfg, c->cf_timeout_ms, errstr, errstr_size);
+    if (!c->rcl)
+        return -1;
+    /* a call keeps retrying while a slot has no reachable master for at most
+     * the timeout: the poll loop must go on (the batch is kept and retried) */
+    sgs_rcl_set_deadline(c->rcl, c->cf_timeout_ms);
+    c->pipe = sgs_rcl_pipe_new(c->rcl);
+    if (!c->pipe) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void sgs_rconn_free(sgs_consumer *c)
+{
+    sgs_rcl_pipe_free(c->pipe);
+    c->pipe = NULL;
+    sgs_rcl_free(c->rcl);
+    c->rcl = NULL;
+}
+
 void sgs_rconn_lost(sgs_consumer *c, const char *why)
 {
-    char reason[512];
-    snprintf(reason, sizeof(reason), "%s", why); /* why may point into c->redis */
-    if (c->redis) {
-        redisFree(c->redis);
-        c->redis = NULL;
-    }
     if (!c->redis_down)
         sgs_error("redis unavailable: %s; consumption paused, retrying with backoff up to %d ms",
-                  reason, c->cf_retry_max);
+                  why, c->cf_retry_max);
+    c->script_loaded = 0; /* a new node may lack it (the client reloads it on NOSCRIPT too) */
     back_off(c);
 }
 
@@ -50,39 +71,41 @@ void sgs_rconn_recovered(sgs_consumer *c)
     c->retry_at = 0;
 }
 
-int sgs_rconn_load_script(sgs_consumer *c)
-{
-    char err[512];
-    redisReply *r =
-        sgs_redis_command(c->redis, err, sizeof(err), "SCRIPT LOAD %s", sgs_consumer_script);
-    if (!r) {
-        sgs_rconn_lost(c, err);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-        freeReplyObject(r);
-        sgs_rconn_lost(c, "SCRIPT LOAD: unexpected reply");
-        return -1;
-    }
-    memcpy(c->script_sha, r->str, 40);
-    c->script_sha[40] = '\0';
-    freeReplyObject(r);
-    return 0;
-}
-
 int sgs_rconn_ready(sgs_consumer *c)
 {
     char err[512];
     if (c->redis_down && sgs_clock_mono_ms() < c->retry_at)
         return -1;
-    if (!c->redis) {
-        c->redis = sgs_redis_connect(c->cfg, c->cf_timeout_ms, err, sizeof(err));
-        if (!c->redis) {
+    if (!c->script_loaded) {
+        if (sgs_rcl_script_load(c->rcl, sgs_consumer_script, c->script_sha, err, sizeof(err)) !=
+            0) {
             sgs_rconn_lost(c, err);
             return -1;
         }
-        if (sgs_rconn_load_script(c) != 0)
-            return -1;
+        c->script_loaded = 1;
     }
     return 0;
+}
+
+redisReply *sgs_rconn_command(sgs_consumer *c, const char *key, char *errstr, size_t errstr_size,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    va_start(ap, fmt);
+    /* every command sgs sends outside the batch script reads, or writes the
+     * same value again: safe to repeat after a lost reply */
+    r = sgs_rcl_vcommand(c->rcl, key, SGS_RCL_IDEMPOTENT, errstr, errstr_size, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        sgs_rconn_lost(c, errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "redis: %s", r->str);
+        sgs_rconn_refused(c, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
 }

@@ -18,7 +18,6 @@
 #include "consumer.h"
 #include "sgs/hash.h"
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 #define ROUTE_VERSION "1"
@@ -49,11 +48,9 @@ int sgs_route_load(sgs_consumer *c, int create)
     if (c->route.loaded)
         return 0;
     sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_ROUTE, NULL);
-    r = sgs_redis_command(c->redis, err, sizeof(err), "GET %s", key);
-    if (!r) {
-        sgs_rconn_lost(c, err);
+    r = sgs_rconn_command(c, key, err, sizeof(err), "GET %s", key);
+    if (!r)
         return -1;
-    }
     if (r->type == REDIS_REPLY_STRING) {
         int rc = parse_route(&c->route, r->str);
         if (rc != 0)
@@ -86,11 +83,9 @@ int sgs_route_load(sgs_consumer *c, int create)
         snprintf(value, sizeof(value), ROUTE_VERSION " %d %016" PRIx64 " %s", n, e,
                  c->cf_partitioner == SGS_PARTITIONER_MURMUR2 ? "murmur2" : "crc32");
     }
-    r = sgs_redis_command(c->redis, err, sizeof(err), "SET %s %s NX", key, value);
-    if (!r) {
-        sgs_rconn_lost(c, err);
+    r = sgs_rconn_command(c, key, err, sizeof(err), "SET %s %s NX", key, value);
+    if (!r)
         return -1;
-    }
     freeReplyObject(r);
     return sgs_route_load(c, 0); /* whoever set it first */
 }

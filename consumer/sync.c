@@ -10,7 +10,6 @@
 #include "consumer.h"
 #include "sgs/clock.h"
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 /* Re-sends the outbox entries of a partition that are not being delivered now. */
@@ -22,11 +21,9 @@ static int resend_outbox(sgs_consumer *c, int32_t partition)
     if (!ps)
         return -1;
     sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, partition, SGS_STORE_OUTBOX, NULL);
-    r = sgs_redis_command(c->redis, err, sizeof(err), "HGETALL %s", key);
-    if (!r) {
-        sgs_rconn_lost(c, err);
+    r = sgs_rconn_command(c, key, err, sizeof(err), "HGETALL %s", key);
+    if (!r)
         return -1;
-    }
     if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
             int64_t end = strtoll(r->element[i]->str, NULL, 10);
@@ -89,7 +86,7 @@ static int legacy_state(sgs_consumer *c, int32_t partition)
     redisReply *r;
     int found;
     sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, partition, SGS_STORE_LEGACY_SEEN, NULL);
-    r = sgs_redis_command(c->redis, err, sizeof(err), "EXISTS %s", key);
+    r = sgs_rconn_command(c, key, err, sizeof(err), "EXISTS %s", key);
     found = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     if (r)
         freeReplyObject(r);
@@ -113,19 +110,13 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
     sgs_store_pkey(k_fo, sizeof(k_fo), c->prefix, c->topic, partition, SGS_STORE_FWD_OUT, NULL);
     sgs_store_pkey(k_fi, sizeof(k_fi), c->prefix, c->topic, partition, SGS_STORE_FWD_IN, NULL);
     sgs_store_gkey(k_rb, sizeof(k_rb), c->prefix, SGS_STORE_REBUILD, NULL);
-    redisAppendCommand(c->redis, "GET %s", k_off);
-    redisAppendCommand(c->redis, "HGETALL %s", k_fo);
-    redisAppendCommand(c->redis, "HGETALL %s", k_fi);
-    redisAppendCommand(c->redis, "EXISTS %s", k_rb);
-    for (int i = 0; i < 4; i++) {
-        if (redisGetReply(c->redis, (void **)&r[i]) != REDIS_OK || !r[i]) {
-            sgs_rconn_lost(c, c->redis->errstr[0] ? c->redis->errstr : "no reply");
+    {
+        char err[512];
+        if (!(r[0] = sgs_rconn_command(c, k_off, err, sizeof(err), "GET %s", k_off)) ||
+            !(r[1] = sgs_rconn_command(c, k_fo, err, sizeof(err), "HGETALL %s", k_fo)) ||
+            !(r[2] = sgs_rconn_command(c, k_fi, err, sizeof(err), "HGETALL %s", k_fi)) ||
+            !(r[3] = sgs_rconn_command(c, k_rb, err, sizeof(err), "EXISTS %s", k_rb)))
             goto out;
-        }
-        if (r[i]->type == REDIS_REPLY_ERROR) {
-            sgs_rconn_refused(c, r[i]->str);
-            goto out;
-        }
     }
     rebuilding = r[3]->type == REDIS_REPLY_INTEGER && r[3]->integer > 0;
     sgs_parts_seq_rollback(ps);
@@ -216,7 +207,7 @@ void sgs_sync_resends(sgs_consumer *c)
         any = c->parts[p].resend;
     if (!any || sgs_writer_quiet(c) != 0)
         return;
-    for (int32_t p = 0; c->redis && p < c->n_parts; p++) {
+    for (int32_t p = 0; p < c->n_parts; p++) {
         if (!c->parts[p].resend)
             continue;
         if (resend_outbox(c, p) != 0)
@@ -227,10 +218,7 @@ void sgs_sync_resends(sgs_consumer *c)
 
 int sgs_sync_flush_acks(sgs_consumer *c)
 {
-    char key[SGS_STORE_KEY_MAX];
-    int32_t *which = NULL;
-    size_t *counts = NULL, n = 0;
-    int rc = 0;
+    size_t n = 0;
 
     for (int32_t p = 0; p < c->n_parts; p++)
         if (c->parts[p].n_acks)
@@ -239,25 +227,14 @@ int sgs_sync_flush_acks(sgs_consumer *c)
         return 0;
     if (sgs_writer_quiet(c) != 0)
         return -1;
-    n = 0; /* waiting for replies may have applied (or failed) sent batches */
-    for (int32_t p = 0; p < c->n_parts; p++)
-        if (c->parts[p].n_acks && c->parts[p].sent.n_msgs == 0)
-            n++;
-    if (!n)
-        return 0;
-    which = calloc(n, sizeof(*which));
-    counts = calloc(n, sizeof(*counts));
-    if (!which || !counts) {
-        free(which);
-        free(counts);
-        return -1;
-    }
-    n = 0;
+    /* waiting for replies may have applied (or failed) sent batches */
     for (int32_t p = 0; p < c->n_parts; p++) {
         part_state *ps = &c->parts[p];
+        char key[SGS_STORE_KEY_MAX], err[512];
         size_t k = ps->n_acks;
         const char **argv;
         size_t *argvlen;
+        redisReply *r;
         if (!k || ps->sent.n_msgs) /* a sent batch carries them */
             continue;
         argv = calloc(k + 2, sizeof(*argv));
@@ -274,59 +251,43 @@ int sgs_sync_flush_acks(sgs_consumer *c)
             argv[i + 2] = ps->acks[i];
         for (size_t i = 0; i < k + 2; i++)
             argvlen[i] = strlen(argv[i]);
-        redisAppendCommandArgv(c->redis, (int)(k + 2), argv, argvlen);
+        r = sgs_rcl_command_argv(c->rcl, sgs_rcl_slot(key, strlen(key)), SGS_RCL_IDEMPOTENT,
+                                 (int)(k + 2), argv, argvlen, err, sizeof(err));
         free(argv);
         free(argvlen);
-        which[n] = p;
-        counts[n] = k;
-        n++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(c->redis, (void **)&r) != REDIS_OK || !r) {
-            sgs_rconn_lost(c, c->redis ? c->redis->errstr : "no reply");
-            rc = -1;
-            break;
+        if (!r) {
+            sgs_rconn_lost(c, err);
+            return -1;
         }
         if (r->type != REDIS_REPLY_ERROR)
-            sgs_parts_take_acks(&c->parts[which[i]], counts[i]);
+            sgs_parts_take_acks(ps, k);
         freeReplyObject(r);
     }
-    free(which);
-    free(counts);
-    return rc;
+    return 0;
 }
 
-/* Deletes every key matching pattern (SCAN + UNLINK). The count, or -1. */
-static long delete_matching(redisContext *rc, const char *pattern, char *errstr, size_t errstr_size)
+/* Deletes every key matching pattern on every master (SCAN + UNLINK). The
+ * count, or -1. */
+static long delete_matching(sgs_consumer *c, const char *pattern, char *errstr, size_t errstr_size)
 {
-    char cursor[32] = "0";
+    sgs_rcl_keys keys = {0};
     long n = 0;
-    do {
-        redisReply *r = sgs_redis_command(rc, errstr, errstr_size, "SCAN %s MATCH %s COUNT 1000",
-                                          cursor, pattern);
-        if (!r)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            snprintf(errstr, errstr_size, "redis: unexpected SCAN reply");
+    if (sgs_rcl_refresh(c->rcl, errstr, errstr_size) != 0 ||
+        sgs_rcl_scan(c->rcl, pattern, 0, &keys, errstr, errstr_size) != 0)
+        return -1;
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *argv[2] = {"UNLINK", keys.key[i]};
+        size_t len[2] = {6, keys.len[i]};
+        redisReply *d = sgs_rcl_command_argv(c->rcl, sgs_rcl_slot(keys.key[i], keys.len[i]),
+                                             SGS_RCL_IDEMPOTENT, 2, argv, len, errstr, errstr_size);
+        if (!d) {
+            sgs_rcl_keys_free(&keys);
             return -1;
         }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        const redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *d = sgs_redis_command(rc, errstr, errstr_size, "UNLINK %b",
-                                              keys->element[i]->str, keys->element[i]->len);
-            if (!d) {
-                freeReplyObject(r);
-                return -1;
-            }
-            freeReplyObject(d);
-            n++;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+        freeReplyObject(d);
+        n++;
+    }
+    sgs_rcl_keys_free(&keys);
     return n;
 }
 
@@ -346,13 +307,15 @@ int sgs_sync_rebuild_start(sgs_consumer *c, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "--rebuild: Redis unavailable");
         return -1;
     }
+#define RB(fmt, ...)                                                                               \
+    sgs_rcl_command(c->rcl, key, SGS_RCL_IDEMPOTENT, errstr, errstr_size, fmt, __VA_ARGS__)
     sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_REBUILD, NULL);
     snprintf(now, sizeof(now), "%" PRId64, sgs_clock_wall_ms() / 1000);
-    r = sgs_redis_command(c->redis, errstr, errstr_size, "DEL %s", key);
+    r = RB("DEL %s", key);
     if (!r)
         return -1;
     freeReplyObject(r);
-    r = sgs_redis_command(c->redis, errstr, errstr_size, "HSET %s started %s", key, now);
+    r = RB("HSET %s started %s", key, now);
     if (!r)
         return -1;
     freeReplyObject(r);
@@ -370,17 +333,18 @@ int sgs_sync_rebuild_start(sgs_consumer *c, char *errstr, size_t errstr_size)
             sgs_warn("rebuild: %s [%d] begins at offset %" PRId64
                      ": the records before it are gone from Kafka and cannot be counted again",
                      c->topic, p, lo);
-        r = sgs_redis_command(c->redis, errstr, errstr_size, "HSET %s %d %" PRId64, key, p, hi);
+        r = RB("HSET %s %d %" PRId64, key, p, hi);
         if (!r)
             return -1;
         freeReplyObject(r);
     }
     sgs_store_scan_pattern(pattern, sizeof(pattern), c->prefix, c->topic, "*");
-    deleted = delete_matching(c->redis, pattern, errstr, errstr_size);
+    deleted = delete_matching(c, pattern, errstr, errstr_size);
     if (deleted < 0)
         return -1;
     sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_ROUTE, NULL);
-    r = sgs_redis_command(c->redis, errstr, errstr_size, "DEL %s", key);
+    r = RB("DEL %s", key);
+#undef RB
     if (!r)
         return -1;
     freeReplyObject(r);
@@ -398,11 +362,9 @@ int sgs_sync_rebuild_done(sgs_consumer *c)
     if (sgs_writer_quiet(c) != 0)
         return -1;
     sgs_store_gkey(key, sizeof(key), c->prefix, SGS_STORE_REBUILD, NULL);
-    r = sgs_redis_command(c->redis, err, sizeof(err), "HGETALL %s", key);
-    if (!r) {
-        sgs_rconn_lost(c, err);
+    r = sgs_rconn_command(c, key, err, sizeof(err), "HGETALL %s", key);
+    if (!r)
         return -1;
-    }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && done; i += 2) {
         char okey[SGS_STORE_KEY_MAX];
         const char *f = r->element[i]->str;
@@ -412,10 +374,9 @@ int sgs_sync_rebuild_done(sgs_consumer *c)
             continue;
         sgs_store_pkey(okey, sizeof(okey), c->prefix, c->topic, (int32_t)strtol(f, NULL, 10),
                        SGS_STORE_OFFSET, NULL);
-        o = sgs_redis_command(c->redis, err, sizeof(err), "GET %s", okey);
+        o = sgs_rconn_command(c, okey, err, sizeof(err), "GET %s", okey);
         if (!o) {
             freeReplyObject(r);
-            sgs_rconn_lost(c, err);
             return -1;
         }
         if (o->type != REDIS_REPLY_STRING || strtoll(o->str, NULL, 10) < end)
@@ -425,7 +386,7 @@ int sgs_sync_rebuild_done(sgs_consumer *c)
     freeReplyObject(r);
     if (!done)
         return 0;
-    r = sgs_redis_command(c->redis, err, sizeof(err), "DEL %s", key);
+    r = sgs_rconn_command(c, key, err, sizeof(err), "DEL %s", key);
     if (r)
         freeReplyObject(r);
     return 1;

@@ -260,9 +260,9 @@ static void append_fragments(sgs_consumer *c, const sgs_batch *b)
     a->argv[count_at] = NULL;
 }
 
-/* Appends the EVALSHA of one partition's sent batch to the connection's
- * pipeline (see script.c for the layout). */
-static int append_eval(sgs_consumer *c, int32_t p)
+/* Appends the EVALSHA of one partition's sent batch to the pipe, as a unit of
+ * its partition's slot (see script.c for the layout). The unit's index, or -1. */
+static long append_eval(sgs_consumer *c, int32_t p)
 {
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
@@ -368,9 +368,9 @@ static int append_eval(sgs_consumer *c, int32_t p)
     for (size_t i = 0; i < a->n; i++)
         if (!a->argv[i])
             a->argv[i] = a->text.data + a->off[i];
-    if (redisAppendCommandArgv(c->redis, (int)a->n, a->argv, a->len) != REDIS_OK)
-        return -1;
-    return 0;
+    /* fenced by the stored offset: safe to send again after a lost reply */
+    return sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)), SGS_RCL_IDEMPOTENT,
+                               (int)a->n, a->argv, a->len);
 }
 
 /* Swaps two batches (their memory goes along). */
@@ -422,21 +422,27 @@ static int promote(sgs_consumer *c, int32_t p)
 static int send_batches(sgs_consumer *c, int retry)
 {
     size_t n = 0;
-    int done = 0;
 
     if (c->n_inflight)
         return -1; /* replies owed: settle first */
     if (c->cap_inflight < (size_t)c->n_parts + 1) {
-        int32_t *v = realloc(c->inflight, ((size_t)c->n_parts + 1) * sizeof(*v));
+        size_t cap = (size_t)c->n_parts + 1;
+        int32_t *v = realloc(c->inflight, cap * sizeof(*v));
         if (!v)
             return -1;
         c->inflight = v;
-        c->cap_inflight = (size_t)c->n_parts + 1;
+        long *u = realloc(c->inflight_unit, cap * sizeof(*u));
+        if (!u)
+            return -1;
+        c->inflight_unit = u;
+        c->cap_inflight = cap;
     }
     c->batch_full = 0;
     rd_kafka_poll(c->producer, 0); /* forwarded copies' delivery reports */
+    sgs_rcl_pipe_reset(c->pipe);
     for (int32_t p = 0; p < c->n_parts; p++) {
         part_state *ps = &c->parts[p];
+        long unit;
         if (retry) {
             if (ps->sent.n_msgs == 0)
                 continue;
@@ -447,18 +453,18 @@ static int send_batches(sgs_consumer *c, int retry)
             reread(c, p, "out of memory building a batch");
             continue;
         }
-        if (append_eval(c, p) != 0) {
-            sgs_rconn_lost(c, "cannot build the batch command");
+        unit = append_eval(c, p);
+        if (unit < 0) {
+            sgs_rconn_lost(c, "out of memory building the batch command");
             return -1;
         }
-        c->inflight[n++] = p;
+        c->inflight[n] = p;
+        c->inflight_unit[n++] = unit;
     }
     /* Write it all now: Redis runs the scripts while we read the next batch. */
-    while (n && !done) {
-        if (redisBufferWrite(c->redis, &done) != REDIS_OK) {
-            sgs_rconn_lost(c, c->redis->errstr[0] ? c->redis->errstr : "write failed");
-            return -1;
-        }
+    if (n && sgs_rcl_pipe_send(c->pipe) != 0) {
+        sgs_rconn_lost(c, "out of memory sending the batches");
+        return -1;
     }
     c->n_inflight = n;
     return 0;
@@ -488,47 +494,42 @@ static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
 /* Reads the replies of the EVALSHAs in flight and takes their outcome. */
 static int complete(sgs_consumer *c)
 {
-    int rc = 0, noscript = 0;
+    int rc = 0;
     size_t n = c->n_inflight, m;
     int64_t t_redis = sgs_clock_mono_ms();
 
     c->n_inflight = 0;
+    sgs_rcl_pipe_collect(c->pipe, 0);
     for (m = 0; m < n; m++) {
         int32_t p = c->inflight[m];
+        long unit = c->inflight_unit[m];
         part_state *ps = &c->parts[p];
         sgs_batch *b = &ps->sent;
-        redisReply *r = NULL;
-        if (!c->redis || redisGetReply(c->redis, (void **)&r) != REDIS_OK || !r) {
-            /* Broken connection: scripts already run are fenced on the retry and
-             * recognised as applied (their stored offset is our batch end). */
-            sgs_rconn_lost(c, c->redis && c->redis->errstr[0] ? c->redis->errstr : "no reply");
+        const redisReply *r = sgs_rcl_pipe_reply(c->pipe, (size_t)unit);
+        if (sgs_rcl_pipe_status(c->pipe, (size_t)unit) != SGS_RCL_OK || !r) {
+            /* Not run, or run with its reply lost: the batch stays; a retry is
+             * fenced and recognised as applied if it had run. */
+            if (b->n_msgs)
+                sgs_rconn_lost(c, sgs_rcl_pipe_error(c->pipe, (size_t)unit));
             rc = -1;
-            break;
-        }
-        if (b->n_msgs == 0) {
-            freeReplyObject(r); /* dropped meanwhile (partition lost) */
             continue;
         }
+        if (b->n_msgs == 0)
+            continue; /* dropped meanwhile (partition lost) */
         if (r->type == REDIS_REPLY_ERROR) {
-            if (strncmp(r->str, "NOSCRIPT", 8) == 0)
-                noscript = 1;
-            else
-                sgs_rconn_refused(c, r->str);
-            freeReplyObject(r);
+            sgs_rconn_refused(c, r->str);
             rc = -1;
             continue;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
             sgs_rconn_refused(c, "unexpected reply to the batch script");
             rc = -1;
             continue;
         }
         if (strcmp(r->element[0]->str, "FENCED") == 0) {
             int64_t stored = strtoll(r->element[1]->str, NULL, 10);
-            freeReplyObject(r);
             if (stored == b->last + 1) {
                 /* Applied by an earlier attempt whose reply was lost. */
                 sgs_info("partition %" PRId32 ": batch ending at %" PRId64
@@ -560,17 +561,12 @@ static int complete(sgs_consumer *c)
         }
         applied(c, p, r->element[1]->str, r->element[1]->len,
                 r->elements > 2 ? r->element[2] : NULL);
-        freeReplyObject(r);
     }
+    sgs_rcl_pipe_reset(c->pipe); /* frees the replies */
     c->ms_redis += sgs_clock_mono_ms() - t_redis;
     if (rc == 0) {
         c->last_msg_ms = sgs_clock_wall_ms();
         sgs_rconn_recovered(c);
-    }
-    if (noscript && c->redis) {
-        /* Redis restarted and lost its script cache: nothing ran. Reload; the
-         * caller retries. */
-        sgs_rconn_load_script(c);
     }
     return rc;
 }
@@ -621,7 +617,7 @@ int sgs_writer_quiet(sgs_consumer *c)
         return -1;
     if (c->n_inflight)
         complete(c);
-    return c->redis ? 0 : -1;
+    return c->redis_down && sgs_clock_mono_ms() < c->retry_at ? -1 : 0;
 }
 
 void sgs_writer_free(sgs_consumer *c)
@@ -632,6 +628,8 @@ void sgs_writer_free(sgs_consumer *c)
     sgs_buf_free(&c->args.text);
     memset(&c->args, 0, sizeof(c->args));
     free(c->inflight);
+    free(c->inflight_unit);
     c->inflight = NULL;
+    c->inflight_unit = NULL;
     c->n_inflight = c->cap_inflight = 0;
 }

@@ -1391,16 +1391,24 @@ static redisReply *one_result(sgs_rcl *r, long i, char *errstr, size_t errstr_si
     return reply;
 }
 
+redisReply *sgs_rcl_vcommand(sgs_rcl *r, const char *key, int flags, char *errstr,
+                             size_t errstr_size, const char *fmt, va_list ap)
+{
+    long i;
+    sgs_rcl_pipe_reset(r->one);
+    i = addv(r->one, 1, sgs_rcl_slot(key, strlen(key)), NO_NODE, flags, fmt, ap);
+    return one_result(r, i, errstr, errstr_size);
+}
+
 redisReply *sgs_rcl_command(sgs_rcl *r, const char *key, int flags, char *errstr,
                             size_t errstr_size, const char *fmt, ...)
 {
     va_list ap;
-    long i;
-    sgs_rcl_pipe_reset(r->one);
+    redisReply *reply;
     va_start(ap, fmt);
-    i = addv(r->one, 1, sgs_rcl_slot(key, strlen(key)), NO_NODE, flags, fmt, ap);
+    reply = sgs_rcl_vcommand(r, key, flags, errstr, errstr_size, fmt, ap);
     va_end(ap);
-    return one_result(r, i, errstr, errstr_size);
+    return reply;
 }
 
 redisReply *sgs_rcl_command_argv(sgs_rcl *r, uint16_t slot, int flags, int argc, const char **argv,

@@ -49,7 +49,7 @@ def stream_rounds(tmp, r, conf, kinds, rnd, feeder, extra):
     while records were still arriving."""
     c = r.client()
     quiet = "log.level=warning"
-    at_assign = 1 + 3 * 8
+    at_assign = 3 + 5 * 8
     landed = rounds = missed = resent = 0
     points, by_kind = {}, {}
     pending = list(kinds)
@@ -61,7 +61,7 @@ def stream_rounds(tmp, r, conf, kinds, rnd, feeder, extra):
         cmd = consumer_cmd(conf, extra=extra)
         k = trace = None
         if kind != "plain":
-            k = {"write": at_assign + rnd.randint(20, 60),
+            k = {"sendto": at_assign + rnd.randint(20, 60),
                  "read": 26 + at_assign + rnd.randint(20, 60),
                  "sendmsg": rnd.randint(8, 30)}[kind]
             trace = os.path.join(tmp, "trace-%d.txt" % rounds)
@@ -126,7 +126,7 @@ def test_alerts_after_crashes(sgs, apache_kafka, tmp, figures):
     # killed and restarted: alerts are produced, delivered and killed in
     # between, so repeats happen
     feeder = SteadyFeeder(broker.bootstrap, TAG + ".records", msgs, rate=1200)
-    kinds = ["read"] * 2 + ["write"] * 1 + ["sendmsg"] * 2 + ["plain"] * 3
+    kinds = ["read"] * 2 + ["sendto"] * 1 + ["sendmsg"] * 2 + ["plain"] * 3
     if not have_strace():
         print("SKIPPED: strace not installed: all kills from outside")
         kinds = ["plain"] * len(kinds)

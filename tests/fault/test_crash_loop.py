@@ -5,8 +5,8 @@ The month is produced in slices, one before each round, so every round starts
 with unread input. Two kinds of kill:
   - from outside: SIGKILL once the messages written to Redis pass a random
     point of the round's input;
-  - from inside, with strace fault injection: the K-th `write` (hiredis sends
-    the batch script), `read` (hiredis waits for the script's reply: Redis has
+  - from inside, with strace fault injection: the K-th `sendto` (the Redis
+    client sends the batch script), `read` (it waits for the script's reply: Redis has
     run it or is running it, the consumer never learns the outcome) or
     `sendmsg` (librdkafka's broker threads: Fetch, Produce of alerts/rejects,
     commits, heartbeats) of one thread gets SIGKILL on entry, K random.
@@ -57,8 +57,8 @@ def test_crash_loop(sgs, apache_kafka, tmp, figures):
     res["messages"] = total
     c = r.client()
 
-    # 8 kills from outside, 12 from strace (6 write, 3 read, 3 sendmsg), in random order
-    kinds = ["plain"] * 8 + ["write"] * 6 + ["read"] * 3 + ["sendmsg"] * 3
+    # 8 kills from outside, 12 from strace (6 sendto, 3 read, 3 sendmsg), in random order
+    kinds = ["plain"] * 8 + ["sendto"] * 6 + ["read"] * 3 + ["sendmsg"] * 3
     if not have_strace():
         print("SKIPPED: strace not installed: all kills from outside")
         kinds = ["plain"] * KILLS

@@ -92,6 +92,7 @@
 #ifndef SGS_RCLUSTER_H
 #define SGS_RCLUSTER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <hiredis/hiredis.h>
@@ -180,6 +181,10 @@ const char *sgs_rcl_slot_node(const sgs_rcl *r, uint16_t slot);
  * whose slot decides (NUL-terminated); flags: SGS_RCL_IDEMPOTENT or 0. */
 redisReply *sgs_rcl_command(sgs_rcl *r, const char *key, int flags, char *errstr,
                             size_t errstr_size, const char *fmt, ...);
+
+/* The same with a va_list. */
+redisReply *sgs_rcl_vcommand(sgs_rcl *r, const char *key, int flags, char *errstr,
+                             size_t errstr_size, const char *fmt, va_list ap);
 
 /* The same from argv (binary safe) and a slot. */
 redisReply *sgs_rcl_command_argv(sgs_rcl *r, uint16_t slot, int flags, int argc, const char **argv,

@@ -314,15 +314,15 @@ def classify_kill(trace_file, syscall, when, redis_port):
             api = int.from_bytes(raw[4:6], "big")
             return "sendmsg: Kafka %s request" % KAFKA_APIS.get(api, "api %d" % api)
         return "sendmsg: Kafka request"
-    if syscall == "write":
+    if syscall in ("write", "sendto"):
         m = re.search(r',\s*"((?:[^"\\]|\\.)*)"', args)
         raw = _unescape(m.group(1)) if m else b""
         if redis:
             words = re.findall(rb"\$\d+\r\n([A-Za-z]+)\r\n", raw[:64])
             cmd = words[0].decode() if words else "?"
             if cmd == "EVALSHA":
-                return "write: Redis EVALSHA (batch script)"
-            return "write: Redis %s" % cmd
+                return "%s: Redis EVALSHA (batch script)" % syscall
+            return "%s: Redis %s" % (syscall, cmd)
         if fdtext.startswith("pipe:"):
             return "write: librdkafka wake-up pipe"
         if fdtext.endswith(".log") or fdtext.startswith("/"):
@@ -400,8 +400,9 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
     per entry of `kinds` (in that order):
       "plain"   SIGKILL from outside once the messages written to Redis pass a
                 random point (2-70 %) of the round's input;
-      "write"   strace kills the K-th write(2) of a thread: hiredis sending a
-                batch script (or a command at assignment);
+      "sendto"  strace kills the K-th sendto(2) of a thread: the Redis client
+                (sgs/rcluster.h, send with MSG_NOSIGNAL) sending a batch script
+                (or a command at assignment);
       "read"    the K-th read(2): hiredis waiting for a script's reply (Redis
                 ran it, or is running it; the consumer never learns);
       "sendmsg" the K-th sendmsg(2): a librdkafka broker thread sending a
@@ -413,11 +414,11 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
     whose kill did not land (strace's K never reached, the input finished
     first) is repeated. Returns (figures dict, messages produced so far).
 
-    K: strace rounds log only warnings, so the main thread's writes are the
-    Redis commands (SCRIPT LOAD, then SADD, GET and HGETALL per partition at
-    assignment), then one pipelined write per batch; its reads: about 26 while
-    starting (libraries, config, registry, calendar), the replies at
-    assignment, then one per batch. K is drawn over the batches the round's
+    K: the main thread's sendto calls are the Redis commands (CLUSTER SLOTS and
+    SCRIPT LOAD, then five or six reads per partition at assignment: route,
+    offset, forward sequences, rebuild mark, outbox), then one pipelined send
+    per batch; its reads: about 26 while starting (libraries, config,
+    registry, calendar), the replies at assignment, then one per batch. K is drawn over the batches the round's
     input makes. Each librdkafka broker thread sends about 5 requests before
     its first Fetch or Produce (ApiVersions, Metadata, FindCoordinator or
     InitProducerId), then a few per round."""
@@ -425,7 +426,7 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
     total = len(msgs)
     kills = len(kinds)
     quiet = "log.level=warning"
-    at_assign = 1 + 3 * partitions
+    at_assign = 3 + 5 * partitions
     produced = landed = rounds = missed = resent = 0
     points, by_kind, restart_s = {}, {}, []
     pending = list(kinds)
@@ -446,7 +447,7 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
         cmd = consumer_cmd(conf, extra=list(extra))
         trace = k = None
         if kind != "plain":
-            k = {"write": at_assign + rnd.randint(1, batches),
+            k = {"sendto": at_assign + rnd.randint(1, batches),
                  "read": 26 + at_assign + rnd.randint(1, batches),
                  "sendmsg": rnd.randint(6, 8)}[kind]
             trace = os.path.join(tmp, "trace-%d.txt" % rounds)
@@ -510,7 +511,7 @@ def crash_rounds(tmp, r, broker, conf, tag, msgs, kinds, rnd, batch, partitions,
 
 
 def kills_text(by_kind):
-    names = {"plain": "from outside", "write": "at write", "read": "at read",
+    names = {"plain": "from outside", "sendto": "at sendto", "read": "at read",
              "sendmsg": "at sendmsg"}
     return ", ".join("%d %s" % (by_kind[k], names.get(k, k))
-                     for k in ("plain", "write", "read", "sendmsg") if k in by_kind)
+                     for k in ("plain", "sendto", "read", "sendmsg") if k in by_kind)
