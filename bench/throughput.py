@@ -223,6 +223,8 @@ class Bench:
         expect_path = os.path.join(self.tmp, "gen-%s.expect.json" % topic)
         cmd = [h.build_path("sgs-gen"), "-c", conf, "--month", month, "--produce",
                "--expect", expect_path]
+        if a.key != "unit":
+            cmd += ["--key", a.key]
         for k, v in opts.items():
             cmd += ["--" + k.replace("_", "-"), str(v)]
         t0 = time.monotonic()
@@ -328,6 +330,7 @@ class Bench:
         r = self.redis.client()
         r.flushall()
         r.config_resetstat()
+        mem0 = r.info("memory")["used_memory"]
         tag = "%s-%s" % (name, uuid.uuid4().hex[:8])
         conf = self.config("bench-" + tag, "b" + tag.replace("-", ""), topic=topic)
         prefix = "b" + tag.replace("-", "")
@@ -356,8 +359,11 @@ class Bench:
             sys.exit("throughput: %s processed %d messages, expected %d" % (name, got, n))
         h.check_counts(r, expect, prefix=prefix, topic=topic, what=name + ": ")
         stored = h.stored_offsets(r, prefix=prefix, topic=topic)
-        if stored != n:
+        # every message read once, forwarded copies too (a keyed run forwards none)
+        if stored < n or (self.a.key == "unit" and stored != n):
             sys.exit("throughput: %s: stored offsets sum to %d, expected %d" % (name, stored, n))
+        mem1 = r.info("memory")["used_memory"]
+        records = sum(u["records"] for u in expect["units"].values())
         stats = {k[len("cmdstat_"):] if k.startswith("cmdstat_") else k: v["calls"]
                  for k, v in r.info("commandstats").items()}
         r.close()
@@ -369,6 +375,11 @@ class Bench:
         executed = sum(v for k, v in stats.items()
                        if k.split("|")[0] not in ours + ("evalsha", "script"))
         res.update(messages=n, secs=float(m.group(2)), rate=float(m.group(3)),
+                   forwarded_copies=stored - n,
+                   redis_mem_bytes=mem1 - mem0,
+                   redis_bytes_per_record=(mem1 - mem0) / records if records else None,
+                   redis_us_per_msg=(res["redis_cpu_s"] * 1e6 / n
+                                     if res.get("redis_cpu_s") is not None else None),
                    redis_calls=stats, evalsha=evalsha,
                    cmds_per_msg=executed / n, msgs_per_evalsha=n / evalsha if evalsha else None)
         return res
@@ -446,11 +457,13 @@ class Bench:
                 % (c["rate"], c["secs"], c["cpu_s"], c["broker_cpu_s"] or 0,
                    c["time"].get("max_rss_kb", 0) / 1024.0))
             s = self.sgs("sgs-%d" % i, TOPIC, self.expect)
-            say("  sgs      %9.0f msg/s  %.2f s  cpu %.1f s, redis %.1f s, broker %.1f s, "
-                "peak RSS %.1f MiB, %.2f Redis cmds/msg, %.0f msgs/EVALSHA; counters checked"
+            say("  sgs      %9.0f msg/s  %.2f s  cpu %.1f s, redis %.1f s (%.2f us/msg), broker "
+                "%.1f s, peak RSS %.1f MiB, Redis memory %.1f bytes/record, %.2f Redis cmds/msg, "
+                "%.0f msgs/EVALSHA, %d copies forwarded; counters checked"
                 % (s["rate"], s["secs"], s["cpu_s"], s["redis_cpu_s"] or 0,
-                   s["broker_cpu_s"] or 0, s["time"].get("max_rss_kb", 0) / 1024.0,
-                   s["cmds_per_msg"], s["msgs_per_evalsha"] or 0))
+                   s["redis_us_per_msg"] or 0, s["broker_cpu_s"] or 0,
+                   s["time"].get("max_rss_kb", 0) / 1024.0, s["redis_bytes_per_record"] or 0,
+                   s["cmds_per_msg"], s["msgs_per_evalsha"] or 0, s["forwarded_copies"]))
             if a.no_peer:
                 p = None
             else:
@@ -546,7 +559,8 @@ def rss_at(samples, frac):
 
 def fmt_table(rounds, double):
     head = ("round", "ceiling msg/s", "sgs msg/s", "peer msg/s", "sgs/ceiling", "sgs/peer",
-            "sgs RSS MiB", "Redis cmds/msg", "msgs/EVALSHA")
+            "sgs RSS MiB", "Redis cmds/msg", "msgs/EVALSHA", "Redis CPU us/msg",
+            "Redis bytes/record")
     rows = []
     vals = []
     for i, r in enumerate(rounds, 1):
@@ -554,7 +568,7 @@ def fmt_table(rounds, double):
         v = (c["rate"], s["rate"], p["rate"] if p else None,
              s["rate"] / c["rate"], s["rate"] / p["rate"] if p else None,
              s["time"].get("max_rss_kb", 0) / 1024.0, s["cmds_per_msg"],
-             s["msgs_per_evalsha"] or 0)
+             s["msgs_per_evalsha"] or 0, s["redis_us_per_msg"], s["redis_bytes_per_record"])
         vals.append(v)
         rows.append((str(i),) + v)
     med = []
@@ -574,9 +588,9 @@ def fmt_table(rounds, double):
             return "%.0f %%" % (100 * x)
         if j == 5:
             return "%.1fx" % x
-        if j == 8:
+        if j in (8, 10):
             return "%.0f" % x
-        return "%.2f" % x if j == 7 else "%.1f" % x
+        return "%.2f" % x if j in (7, 9) else "%.1f" % x
 
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -702,6 +716,9 @@ def main():
                     "'perf record -o /tmp/{name}.data' ({name}: the run's name)")
     ap.add_argument("--redis-aof", choices=("yes", "no"), default="yes",
                     help="Redis with AOF, fsync every second, as deployed (default yes)")
+    ap.add_argument("--key", choices=("unit", "none", "alias", "name", "mixed"), default="unit",
+                    help="how the preloaded messages are keyed (sgs-gen --key; default unit: "
+                         "the canonical unit id, which sgs never forwards)")
     ap.add_argument("--allocs", action="store_true",
                     help="one more ceiling run and one more sgs run under the allocation "
                     "counter (%s): allocations per message in steady state" % ALLOC_LIB)

@@ -605,7 +605,9 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         b->oom = 1;
 }
 
-/* Orders two bitmap identities of a group: year, field, bit. */
+/* Orders two bitmap identities: year, field, bit (two identities of a batch
+ * never share all three: the batch has each identity once, and a revoke's
+ * lookup that shares one with an insert is ordered either way). */
 static int bitmap_before(const sgs_batch *b, uint32_t x, uint32_t y)
 {
     const sgs_batch_ident *p = &b->idents[x], *q = &b->idents[y];
@@ -644,13 +646,13 @@ long sgs_batch_number_idents(sgs_batch *b)
     tmp = malloc((b->n_idents + 1) * sizeof(*tmp));
     if (!tmp)
         return -1;
-    for (size_t i = 0; i < b->n_groups; i++) {
-        uint32_t start = pos;
+    /* the bitmap identities of every group, by (year, field, bit): one byte
+     * string per field, whatever the groups */
+    for (size_t i = 0; i < b->n_groups; i++)
         for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)
             if (b->idents[e].bitmap)
                 b->order[pos++] = e;
-        sort_bitmap(b, b->order + start, tmp, pos - start);
-    }
+    sort_bitmap(b, b->order, tmp, pos);
     b->n_bitmap_ids = pos;
     for (size_t i = 0; i < b->n_groups; i++)
         for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)

@@ -198,9 +198,8 @@ void sgs_batch_reset(sgs_batch *b);
 void sgs_batch_free(sgs_batch *b);
 
 /* Numbers the identities in the order the script takes them (set in
- * ident.pos and order[]): first the bitmap ones, group by group, each group's
- * by (year, field, bit); then the others, group by group. The count, or -1
- * when out of memory. */
+ * ident.pos and order[]): first the bitmap ones by (year, field, bit), then
+ * the others, group by group. The count, or -1 when out of memory. */
 long sgs_batch_number_idents(sgs_batch *b);
 
 /* Adds what an applied batch did to *to, from its groups and the positions of

@@ -209,10 +209,14 @@ static void arg_int(eval_args *a, int64_t v)
     arg_from(a, start);
 }
 
-/* The bitmap identities as fragments: per group, year and field, the bytes
- * from the lowest to the highest bit the batch holds (bits numbered from the
- * most significant bit of byte 0, as Redis's SETBIT). The script numbers them
- * in the same order (ascending bits). */
+#define FRAGMENT_GAP 8 /* empty bytes that end a fragment */
+
+/* The bitmap identities as fragments: per year and field, the bytes from the
+ * lowest to the highest bit the batch holds (split where more than
+ * FRAGMENT_GAP bytes in a row hold none), bits numbered from the most
+ * significant bit of byte 0 (as Redis's SETBIT), and the group of each set bit
+ * in order, 3 bytes big-endian. The script numbers the identities in the same
+ * order (ascending bits, fragment after fragment). */
 static void append_fragments(sgs_consumer *c, const sgs_batch *b)
 {
     eval_args *a = &c->args;
@@ -225,16 +229,18 @@ static void append_fragments(sgs_consumer *c, const sgs_batch *b)
         uint32_t lo, hi;
         while (j < b->n_bitmap_ids) {
             const sgs_batch_ident *e = &b->idents[b->order[j]];
-            if (e->group != first->group || e->year != first->year ||
-                e->field_len != first->field_len ||
+            if (e->year != first->year || e->field_len != first->field_len ||
                 memcmp(b->arena.data + e->field_off, b->arena.data + first->field_off,
                        e->field_len) != 0)
+                break;
+            /* a new fragment after a run of empty bytes: the script's work is
+             * the fragments' bytes, and serials can lie far apart */
+            if (e->bit / 8 > b->idents[b->order[j - 1]].bit / 8 + FRAGMENT_GAP)
                 break;
             j++;
         }
         lo = first->bit / 8;
         hi = b->idents[b->order[j - 1]].bit / 8;
-        arg_int(a, (int64_t)first->group + 1);
         arg_int(a, first->year);
         arg_put(a, b->arena.data + first->field_off, first->field_len);
         arg_int(a, lo);
@@ -250,6 +256,13 @@ static void append_fragments(sgs_consumer *c, const sgs_batch *b)
             }
         arg_from(a, start);
         arg_int(a, expire);
+        start = a->text.len;
+        for (size_t k = i; k < j; k++) {
+            uint32_t g = b->idents[b->order[k]].group + 1;
+            char three[3] = {(char)(g >> 16), (char)(g >> 8), (char)g};
+            sgs_buf_append(&a->text, three, 3);
+        }
+        arg_from(a, start);
         n_frag++;
         i = j;
     }
