@@ -403,6 +403,7 @@ static int send_batches(sgs_consumer *c, int retry)
         }
     }
     c->n_inflight = n;
+    c->batch_sent_ns = sgs_clock_mono_ns(); /* issue 13: sgs_consumer_batch_seconds */
     return 0;
 }
 
@@ -412,6 +413,7 @@ static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
 {
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
+    c->batches++; /* issue 13: sgs_consumer_batches_total */
     if (sgs_batch_account(b, dups, dlen, &c->n) != 0)
         sgs_warn("partition %" PRId32 ": batch script: unexpected duplicate positions '%.*s'", p,
                  (int)(dlen > 64 ? 64 : dlen), dups);
@@ -447,6 +449,9 @@ static int complete(sgs_consumer *c)
             rc = -1;
             break;
         }
+        /* issue 13: from the EVALSHA's write to its reply read */
+        sgs_prom_hist_observe(&c->batch_seconds,
+                              (double)(sgs_clock_mono_ns() - c->batch_sent_ns) / 1e9);
         if (b->n_msgs == 0) {
             freeReplyObject(r); /* dropped meanwhile (partition lost) */
             continue;
