@@ -127,7 +127,7 @@ static enum MHD_Result unavailable(sgs_http_request *req, sgs_agg_ctx *ctx, cons
 
 /* ---- the console -------------------------------------------------------------- */
 
-static enum MHD_Result console(sgs_http_request *req)
+static enum MHD_Result console(const sgs_agg_server *sv, sgs_http_request *req)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         sgs_agg_console_html_len, (void *)sgs_agg_console_html, MHD_RESPMEM_PERSISTENT);
@@ -138,6 +138,8 @@ static enum MHD_Result console(sgs_http_request *req)
     MHD_add_response_header(r, "Content-Security-Policy", CONSOLE_CSP);
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    /* the page asks for the token before its first API request (no 401 first) */
+    MHD_add_response_header(r, "X-Sgs-Token", sv->token ? "required" : "none");
     return sgs_http_queue(req, MHD_HTTP_OK, r);
 }
 
@@ -569,7 +571,7 @@ enum MHD_Result sgs_agg_api_handle(void *arg, sgs_http_request *req)
         return not_allowed(req, "GET, HEAD");
     switch (route) {
     case SGS_AGG_ROUTE_CONSOLE:
-        return console(req);
+        return console(sv, req);
     case SGS_AGG_ROUTE_UNITS:
         return units(sv, req);
     case SGS_AGG_ROUTE_STREAM:
