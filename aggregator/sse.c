@@ -19,11 +19,11 @@
 #include "sgs/redisconn.h"
 #include "sgs/store.h"
 
-#define QUEUE_MAX      (256 * 1024) /* bytes a client may be behind */
+#define QUEUE_MAX      (512 * 1024) /* bytes a client may be behind */
 #define HEARTBEAT_MS   15000
 #define RETRY_MS       1000
 #define POLL_MS        1000
-#define READ_BLOCK     4096
+#define READ_BLOCK     32768
 #define HELLO          "retry: 3000\n: sgs alert stream\n\n"
 #define DROPPED        ": dropped: this client fell too far behind; reconnect\n\n"
 #define RESYNC         "event: resync\ndata: {}\n\n"
@@ -186,6 +186,8 @@ enum MHD_Result sgs_agg_hub_attach(sgs_agg_hub *h, sgs_http_request *req)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: do not buffer */
+    /* an ended stream (dropped, server stopping) closes its connection */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     req->streaming = 1;
     return sgs_http_queue(req, MHD_HTTP_OK, r); /* on failure r is destroyed: client_free */
 }

@@ -260,3 +260,23 @@ def browser(tmp, width=1280, height=900, mobile=False):
     service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver",
                       log_path=os.path.join(tmp, "chromedriver.log"))
     return webdriver.Chrome(options=opts, service=service)
+
+
+def late_record(line, serial, reported_at):
+    """A record made late from a generated one (a JSONL line of the native
+    format): a new doc_no (serial 9NNNNN, so it is no duplicate), reported at
+    reported_at ("YYYY-MM-DDTHH:MM:SS+08:00"), decided 40 days before.
+    Returns (unit id, JSON text, doc_no)."""
+    import datetime
+    import re
+    rec = json.loads(line)
+    rec["doc_no"] = re.sub(r"[0-9０-９]+号$", "9%05d号" % serial, rec["doc_no"])
+    day = datetime.date.fromisoformat(reported_at[:10])
+    rec["reported_at"] = reported_at
+    rec["decision_date"] = (day - datetime.timedelta(days=40)).isoformat()
+    for k in list(rec):
+        if k.startswith("_"):
+            del rec[k]
+    if rec.get("license"):
+        rec["license"]["valid_from"] = rec["decision_date"]
+    return rec["unit_id"], json.dumps(rec, ensure_ascii=False), rec["doc_no"]
