@@ -270,7 +270,10 @@ def late_record(line, serial, reported_at):
     import datetime
     import re
     rec = json.loads(line)
-    rec["doc_no"] = re.sub(r"[0-9０-９]+号$", "9%05d号" % serial, rec["doc_no"])
+    doc_no = re.sub(r"[0-9０-９]+(\s*号)\s*$", lambda m: "9%05d号" % serial, rec["doc_no"])
+    if doc_no == rec["doc_no"]:
+        raise ValueError("late_record: no serial in doc_no %r" % doc_no)
+    rec["doc_no"] = doc_no
     day = datetime.date.fromisoformat(reported_at[:10])
     rec["reported_at"] = reported_at
     rec["decision_date"] = (day - datetime.timedelta(days=40)).isoformat()
