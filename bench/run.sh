@@ -8,6 +8,8 @@
 #   bench/run.sh --peer FILE          the Python peer to compare with (default: found, below)
 #   bench/run.sh snapshot [--units N] [--runs N]     sgs-aggregator snapshot, 5,000 units
 #   bench/run.sh redis-script [--batches N] ...      Redis CPU per record, step by step
+#   bench/run.sh console [--units N] [--runs N]      sgs-aggregator serve: /api/v1/live for
+#                                                     5,000 units, 100 idle alert streams
 #
 # Works from any checkout (a clone, a git worktree, any directory). Builds
 # (incrementally) what the benchmark needs in $SGS_BUILD_DIR (default: build/ in
@@ -31,7 +33,7 @@ build=${SGS_BUILD_DIR:-$src/build}
 
 bench=throughput
 case ${1:-} in
-snapshot | redis-script)
+snapshot | redis-script | console)
     bench=$1
     shift
     ;;
@@ -52,6 +54,10 @@ snapshot)
 redis-script)
     script=redis_script_bench.py
     targets=""
+    ;;
+console)
+    script=console_bench.py
+    targets="sgs-aggregator"
     ;;
 esac
 
@@ -77,7 +83,7 @@ if [ "$bench" = throughput ]; then
         export SGS_KAFKA_JARS
     fi
     set -- --build "$build" "$@"
-elif [ "$bench" = snapshot ]; then
+elif [ "$bench" = snapshot ] || [ "$bench" = console ]; then
     set -- --build "$build" "$@"
 fi
 
