@@ -8,7 +8,7 @@
  * first request (hiredis connections are not shared between threads).
  *
  * Limits (sgs/http.h does the enforcing): at most MAX_CONNECTIONS connections
- * (more are closed on accept), MAX_STREAMS of them event streams, request
+ * (more wait in the kernel's listen queue), MAX_STREAMS of them event streams, request
  * bodies of at most 1 MB, idle connections closed after IDLE_TIMEOUT_S. */
 #include "serve.h"
 

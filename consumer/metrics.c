@@ -37,7 +37,7 @@ struct snap {
     uint64_t delivery_failures, seek_failures, gaps;
     size_t outbox_pending, outbox_bytes;
     sgs_prom_hist batch_seconds;
-    int brokers_up, brokers_known, lag_known;
+    int brokers_up, brokers_known, lag_known, redis_up;
     struct part_lag *lag; /* assigned partitions */
     size_t n_lag, cap_lag;
     int healthy;
@@ -79,6 +79,7 @@ static void fill(sgs_consumer *c, struct snap *st)
     st->batch_seconds = c->batch_seconds;
     st->brokers_up = c->brokers_up;
     st->brokers_known = c->brokers_known;
+    st->redis_up = c->redis && !c->redis_down;
     /* Lag from librdkafka's cached high watermarks (no request): unknown while
      * no broker is reachable, the watermarks being stale then. */
     st->lag_known = !c->brokers_down;
@@ -232,6 +233,7 @@ static void format(const sgs_metrics *m, const struct snap *s, sgs_buf *b)
     }
     gauge(b, "sgs_consumer_kafka_brokers_up", "brokers whose connection is up", s->brokers_up);
     gauge(b, "sgs_consumer_kafka_brokers_known", "brokers known", s->brokers_known);
+    gauge(b, "sgs_consumer_redis_up", "1 while Redis answers and takes writes", s->redis_up);
     gauge(b, "sgs_consumer_up", "1 when /healthz answers 200", s->healthy);
 }
 

@@ -46,7 +46,7 @@ typedef void (*sgs_http_done)(void *arg, const sgs_http_request *req, double sec
 typedef struct sgs_http_options {
     const char *what;         /* the configuration key of the address, for messages */
     unsigned threads;         /* polling threads (0 or 1: one) */
-    unsigned max_connections; /* open at once; more are closed right after accept */
+    unsigned max_connections; /* open at once; more wait in the listen queue */
     unsigned timeout_s;       /* idle connections are closed after this (0: never) */
     size_t max_body;          /* larger request bodies get 413 */
     int suspend;              /* handlers may suspend connections (event streams) */
