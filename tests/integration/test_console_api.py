@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from sgstest import build_path, check, check_eq, consume_all, jsonl_messages, run, source_path
+from sgstest.console import metrics, sample
 
 MONTH = "2023-11"                      # 30 days: the rolling 30 days are the month
 NOW = "2023-11-30T20:00:00+08:00"      # "today" for live figures
@@ -198,6 +199,43 @@ def test_api_generated_month(month, console):
     cut = min(ms[a["id"]] for a in five)
     check(all(ms[i] <= cut for i in set(ms) - {a["id"] for a in five}), "the 5 newest")
     check_eq(len(c.json("/api/v1/alerts")[1]), min(100, len(kept)), "default limit 100")
+
+    # /metrics: the requests above, by endpoint; what watch owes (nothing: the
+    # month has its snapshot)
+    f = metrics(c.url("/metrics"))
+    check_eq(sample(f, "sgs_aggregator_http_requests_total", endpoint="/api/v1/live",
+                    code="200"), 1.0, "live requests counted")
+    check_eq(sample(f, "sgs_aggregator_http_requests_total", endpoint="/api/v1/months/{month}",
+                    code="404"), 2.0, "404s counted by route, not by path")
+    check(sample(f, "sgs_aggregator_http_request_seconds_count", endpoint="/api/v1/live") == 1,
+          "live latency observed")
+    check_eq(sample(f, "sgs_aggregator_snapshot_versions_total"), 1.0, "versions stored")
+    check_eq(sample(f, "sgs_aggregator_snapshot_latest_version", month=MONTH), 1.0, "latest")
+    check_eq(sample(f, "sgs_aggregator_redis_up"), 1.0, "redis up")
+    check_eq(c.stop(), 0, "serve exits 0 on SIGTERM")
+    check("Sanitizer" not in c.log(), "no sanitizer report")
+
+
+def test_months_owed(month, console):
+    """sgs_aggregator_months_owed: a closed month past its grace days without a
+    snapshot is owed (watch's rule), and no longer once it has one"""
+    p, expect = month
+    # 2023-11 with 3 grace working days is due from 2023-12-06 (Dec 1, 4, 5);
+    # watch looks at the last closed month only
+    one = {"SGS_AGGREGATOR_WATCH_MONTHS": "1"}
+    c = console(p.conf, env=dict(one, SGS_NOW="2023-12-05T12:00:00+08:00"), name="serve-early")
+    f = metrics(c.url("/metrics"))
+    check_eq(sample(f, "sgs_aggregator_months_owed"), 0.0, "not due on Dec 5")
+    c.stop()
+    c = console(p.conf, env=dict(one, SGS_NOW=SNAP_NOW), name="serve-due")
+    f = metrics(c.url("/metrics"))
+    check_eq(sample(f, "sgs_aggregator_months_owed"), 1.0, "due on Dec 6, no snapshot")
+    check_eq(sample(f, "sgs_aggregator_month_owed", month=MONTH), 1.0, "which month")
+    run([build_path("sgs-aggregator"), "-c", p.conf, "snapshot", "--month", MONTH],
+        env={"SGS_NOW": SNAP_NOW})
+    f = metrics(c.url("/metrics"))
+    check_eq(sample(f, "sgs_aggregator_months_owed"), 0.0, "owed no more")
+    check_eq(sample(f, "sgs_aggregator_snapshot_versions_total"), 1.0, "one version stored")
 
 
 @pytest.mark.case_timeout(300)

@@ -132,3 +132,9 @@ def test_slow_client_is_dropped(world):
     check(data.endswith(b"0\r\n\r\n"), "then the stream's end")
     check_eq(c.json("/healthz")[0], 200, "server healthy")
     check(p.client().ping(), "redis fine")
+    # stopping with a stream open: it is ended, the server exits cleanly
+    with SseClient(c.port) as s:
+        wait_until(lambda: s.status == 200, timeout=5, what="a stream open")
+        check_eq(c.stop(), 0, "serve exits 0 on SIGTERM with a stream open")
+        check(s.closed.wait(5), "the stream was ended")
+    check("Sanitizer" not in c.log(), "no sanitizer report")
