@@ -21,7 +21,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev libxlsxwriter-dev \
+        librdkafka-dev libjansson-dev libhiredis-dev libmicrohttpd-dev libcmocka-dev libxlsxwriter-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -46,12 +46,13 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS runtime
 
 # The runtime halves of the -dev packages above (Debian 12 names: librdkafka1
-# 2.0.2, libjansson4 2.14, libhiredis0.14 0.14.1, libxlsxwriter4 1.1.4 for the
-# aggregator's workbook); ca-certificates for kafka.security.protocol=SSL/SASL_SSL
-# against a public CA.
+# 2.0.2, libjansson4 2.14, libhiredis0.14 0.14.1, libmicrohttpd12 0.9.75,
+# libxlsxwriter4 1.1.4 for the aggregator's workbook); ca-certificates for
+# kafka.security.protocol=SSL/SASL_SSL against a public CA; curl for the health
+# checks on /healthz.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        librdkafka1 libjansson4 libhiredis0.14 libxlsxwriter4 ca-certificates \
+        librdkafka1 libjansson4 libhiredis0.14 libmicrohttpd12 libxlsxwriter4 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid so that bind-mounted report directories can be chowned on the
@@ -69,12 +70,15 @@ COPY configs/ /etc/sgs/
 WORKDIR /var/lib/sgs
 USER sgs:sgs
 
-# Meaningful for both programs of this image: the configuration the container
-# sees (file + SGS_* environment) loads, the registry and calendar parse, and
-# Redis answers through it. It does not prove that the consumer makes progress:
-# watch consumer group lag for that (docs/OPERATIONS.md, "What to watch").
-HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
-    CMD ["sgs-aggregator", "-c", "/etc/sgs/sgs.conf", "status"]
+# The default command (the consumer) serves /metrics and /healthz on 9464:
+# /healthz answers 200 while Redis answers, Kafka has no fatal error and a
+# broker is reachable, else 503 with the reason. Other commands (serve, watch)
+# bring their own check (docker-compose.yml). metrics.listen is a known key, so
+# the other programs ignore this variable.
+ENV SGS_METRICS_LISTEN=0.0.0.0:9464
+EXPOSE 9464 8080
+HEALTHCHECK --interval=15s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["curl", "-fsS", "--max-time", "5", "http://127.0.0.1:9464/healthz"]
 
 # No ENTRYPOINT: the image holds two programs, so the command names the one to
 # run, e.g. `sgs-aggregator -c /etc/sgs/sgs.conf watch`. The programs handle

@@ -34,7 +34,13 @@
  *   sample.c      spot-check sample parser (pure, fuzzed)
  *   spotcheck.c   concealment spot checks
  *   status.c      live counters per unit
- *   watch.c       the daemon */
+ *   watch.c       the daemon
+ *   alerts.c      the latest alerts kept in Redis, merged across partitions
+ *   serve.c       the serve command: HTTP server, workers, shutdown (serve.h)
+ *   api.c         routes: the console page, /api/v1/..., /healthz (serve.h)
+ *   sse.c         the alert stream: one Redis subscriber, fanned out (serve.h)
+ *   webstats.c    request counters and latencies, GET /metrics (serve.h)
+ *   console/      index.html, the console page compiled in (console/embed.cmake) */
 #ifndef SGS_AGG_H
 #define SGS_AGG_H
 
@@ -47,6 +53,7 @@
 #include <jansson.h>
 
 #include "sgs/buf.h"
+#include "sgs/calendar.h"
 #include "sgs/config.h"
 #include "sgs/date.h"
 #include "sgs/record.h"
@@ -85,6 +92,7 @@ typedef struct sgs_agg_ctx {
     int64_t now_fixed;     /* the SGS_NOW instant */
     sgs_day now_day;       /* the SGS_NOW date */
     sgs_agg_idmap *warned; /* warnings already given (watch repeats builds) */
+    int borrowed;          /* cfg and reg belong to another context (a serve worker's) */
 } sgs_agg_ctx;
 
 /* 1 the first time a warning text is seen in this process, then 0 (a daemon that
@@ -96,6 +104,10 @@ int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text);
  * a message naming the key, file or variable at fault. */
 sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_size);
 void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx); /* NULL ok */
+/* A context for another thread (serve's workers): shares parent's cfg, reg and
+ * "now" (read-only; parent outlives it) and has a Redis connection and warnings
+ * of its own. NULL when out of memory. Freed with sgs_agg_ctx_destroy. */
+sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent);
 /* Connects to Redis when not connected (or after sgs_agg_ctx_redis_drop). 0 / -1. */
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 /* Forgets a broken connection so the next sgs_agg_ctx_redis reconnects. */
@@ -116,6 +128,9 @@ json_t *sgs_agg_rate_json(int64_t num, int64_t den);
 /* "0.81", "100.00" or "-" (no records). buf: SGS_AGG_RATE_TEXT_MAX bytes.
  * Returns buf. */
 char *sgs_agg_rate_text(int64_t num, int64_t den, char *buf);
+/* Appends the rate as JSON: the number as sgs_agg_rate_json dumps it ("8.7",
+ * "100.0", "0.09"), or null without records. */
+void sgs_agg_rate_put(sgs_buf *b, int64_t num, int64_t den);
 /* Quality rate numerator: records - invalid, never below 0. */
 int64_t sgs_agg_rate_valid_count(int64_t records, int64_t invalid);
 
@@ -334,6 +349,10 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
  * the flags (report.low_volume) and the JSON with "version": 0 and generated_at
  * (an instant, written at tz_offset). 0, or -1 when out of memory. */
 sgs_agg_snapshot *sgs_agg_snapshot_new(const sgs_registry *reg, int year, int month);
+/* The report order of the registry's groups: those named in "groups" first, in
+ * that order, then the others in order of first appearance. ids needs room for
+ * sgs_registry_group_count(reg) entries (borrowed from reg); returns how many. */
+size_t sgs_agg_group_order(const sgs_registry *reg, const sgs_config *cfg, const char **ids);
 int sgs_agg_snapshot_finish(sgs_agg_snapshot *s, const sgs_registry *reg, const sgs_config *cfg,
                             int64_t generated_at, int tz_offset);
 void sgs_agg_snapshot_free(sgs_agg_snapshot *s); /* NULL ok */
@@ -395,6 +414,16 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
 long sgs_agg_version_parse(const redisReply *r);
 /* Latest stored version of a month: 0 when none, -1 on error. */
 long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size);
+/* Every month with a snapshot (P:snapshot:months) and its latest version, the
+ * newest month first: *months strdup'ed "YYYY-MM" (sgs_agg_strv_free), latest[i]
+ * (malloc'ed) the month's latest version, 0 when its key is missing. 0 / -1. */
+int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size_t *n, char *errstr,
+                           size_t errstr_size);
+/* The stored JSON text of a month's version (version <= 0: the latest): 1 with
+ * *text (malloc'ed, NUL-terminated), *len and *got (the version read), 0 when
+ * there is no such version, -1 on a Redis error. */
+int sgs_agg_version_text(sgs_agg_ctx *ctx, const char *month, long version, char **text,
+                         size_t *len, long *got, char *errstr, size_t errstr_size);
 /* Logs (info) what changed between two snapshot documents: per unit the figures
  * that differ, totals, gaps. */
 void sgs_agg_version_log_changes(const json_t *before, const json_t *after);
@@ -553,10 +582,45 @@ void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_confi
 void sgs_agg_annex_cells(const sgs_agg_snapshot *s, const sgs_agg_group *g, size_t i,
                          const char *cells[5], char bufs[4][32]);
 
+/* ---- alerts.c ----------------------------------------------------------- */
+
+/* Merges alert list items "<unix ms> <alert JSON>" (k lists, given one after
+ * the other, each newest first) into a JSON array of the n newest alert
+ * objects, newest first (ties keep the input order). Items that are not
+ * "<ms> <JSON object>" are skipped. NULL when out of memory. Pure. */
+json_t *sgs_agg_alerts_merge(const char *const *items, const size_t *lens, size_t n_items,
+                             size_t n);
+/* The n latest alerts kept in Redis (P:T:al of every partition with state),
+ * newest first: a JSON array (new reference), or NULL with errstr. */
+json_t *sgs_agg_alerts_latest(sgs_agg_ctx *ctx, size_t n, char *errstr, size_t errstr_size);
+
 /* ---- spotcheck.c, status.c, watch.c --------------------------------------- */
 
+/* A spot check of a sample's text (name: the sample's name in messages): parsed
+ * (a bad line fails it all: *usage = 1 and "NAME:LINE: why"), looked up, the
+ * concealed decisions stored; the result object `spot-check` prints (new
+ * reference), or NULL with errstr. */
+json_t *sgs_agg_spotcheck_run(sgs_agg_ctx *ctx, int year, int month, const char *name,
+                              const char *text, size_t len, int *usage, char *errstr,
+                              size_t errstr_size);
 int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path);
+/* Appends to out the live counters of every unit (or of one: unit = an id, name
+ * or alias) as `status --json` prints them (pretty: indented) and GET
+ * /api/v1/live answers them: {"today", "month", "timezone", "read_at",
+ * ["rebuilding",] "groups": [{"group", "name"}], "units": [{"unit_id", "name",
+ * "group", "today", "month", "last_7_days", "last_30_days"}], "totals"}, each
+ * window {"records", "late", "late_rate", "invalid"}. 0, or -1 with errstr
+ * (*bad_unit = 1 when unit names none). */
+int sgs_agg_status_write(sgs_agg_ctx *ctx, const char *unit, int pretty, sgs_buf *out,
+                         int *bad_unit, char *errstr, size_t errstr_size);
 int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json);
+/* Whether a month is due for its snapshot on today, by watch's rule: the
+ * grace-th working day after its last day has passed (grace 0: from the first
+ * day of the next month). */
+int sgs_agg_month_due(const sgs_calendar *cal, long grace, sgs_day today, int year, int month);
 int sgs_agg_cmd_watch(sgs_agg_ctx *ctx);
+/* serve (serve.c): the console, the HTTP API and the metrics on listen (NULL:
+ * http.listen) until SIGINT/SIGTERM. Returns an exit status. */
+int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen);
 
 #endif

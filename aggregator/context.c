@@ -109,9 +109,24 @@ void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx)
     if (ctx->rc)
         redisFree(ctx->rc);
     sgs_agg_idmap_free(ctx->warned);
-    sgs_registry_destroy(ctx->reg);
-    sgs_config_destroy(ctx->cfg);
+    if (!ctx->borrowed) {
+        sgs_registry_destroy(ctx->reg);
+        sgs_config_destroy(ctx->cfg);
+    }
     free(ctx);
+}
+
+sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent)
+{
+    sgs_agg_ctx *ctx = malloc(sizeof(*ctx));
+
+    if (!ctx)
+        return NULL;
+    *ctx = *parent;
+    ctx->rc = NULL;
+    ctx->warned = NULL;
+    ctx->borrowed = 1;
+    return ctx;
 }
 
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)

@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "  status [--unit ID] [--json]              live counters per unit\n"
             "  watch                                    snapshot closed months, re-version on "
             "changes\n"
+            "  serve [--listen HOST:PORT]               the web console, HTTP API and metrics "
+            "(http.listen)\n"
             "\n"
             "options:\n"
             "  -c FILE        configuration file (key = value)\n"
@@ -42,7 +44,7 @@ struct args {
     size_t n_xs;
     int verbose;
     const char *command;
-    const char *month, *out, *sample, *unit;
+    const char *month, *out, *sample, *unit, *listen;
     int json;
 };
 
@@ -105,6 +107,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->sample = v;
         } else if (a->command && (v = opt_value(argc, argv, &i, "--unit", &missing))) {
             a->unit = v;
+        } else if (a->command && (v = opt_value(argc, argv, &i, "--listen", &missing))) {
+            a->listen = v;
         } else if (a->command && strcmp(arg, "--json") == 0) {
             a->json = 1;
         } else if (missing) {
@@ -158,6 +162,8 @@ static int only(const struct args *a, int month, int out, int sample, int unit, 
         bad = "--unit";
     else if (!json && a->json)
         bad = "--json";
+    else if (strcmp(a->command, "serve") != 0 && a->listen)
+        bad = "--listen";
     if (bad) {
         sgs_error("%s: option %s does not apply to this command", a->command, bad);
         return -1;
@@ -205,7 +211,7 @@ int main(int argc, char **argv)
         sgs_log_set_level(SGS_LOG_DEBUG); /* -v wins over log.level */
     if (!a.command) {
         usage(stderr);
-        sgs_error("usage: a command is required (snapshot, spot-check, status, watch)");
+        sgs_error("usage: a command is required (snapshot, spot-check, status, watch, serve)");
         free(a.xs);
         return SGS_AGG_EXIT_USAGE;
     }
@@ -221,10 +227,10 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(a.command, "status") == 0)
         rc = only(&a, 0, 0, 0, 1, 1);
-    else if (strcmp(a.command, "watch") == 0)
+    else if (strcmp(a.command, "watch") == 0 || strcmp(a.command, "serve") == 0)
         rc = only(&a, 0, 0, 0, 0, 0);
     else {
-        sgs_error("unknown command '%s' (snapshot, spot-check, status, watch)", a.command);
+        sgs_error("unknown command '%s' (snapshot, spot-check, status, watch, serve)", a.command);
         rc = 1;
     }
     if (rc) {
@@ -264,6 +270,8 @@ int main(int argc, char **argv)
         rc = sgs_agg_cmd_spotcheck(ctx, year, month, a.sample);
     else if (strcmp(a.command, "status") == 0)
         rc = sgs_agg_cmd_status(ctx, a.unit, a.json);
+    else if (strcmp(a.command, "serve") == 0)
+        rc = sgs_agg_cmd_serve(ctx, a.listen);
     else
         rc = sgs_agg_cmd_watch(ctx);
     sgs_agg_ctx_destroy(ctx);

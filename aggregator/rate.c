@@ -37,6 +37,21 @@ char *sgs_agg_rate_text(int64_t num, int64_t den, char *buf)
     return buf;
 }
 
+void sgs_agg_rate_put(sgs_buf *b, int64_t num, int64_t den)
+{
+    int64_t h = sgs_agg_rate_hundredths(num, den);
+
+    /* what %.15g of h / 100.0 prints, with jansson's ".0" for whole numbers */
+    if (h < 0)
+        sgs_buf_puts(b, "null");
+    else if (h % 100 == 0)
+        sgs_buf_printf(b, "%lld.0", (long long)(h / 100));
+    else if (h % 10 == 0)
+        sgs_buf_printf(b, "%lld.%lld", (long long)(h / 100), (long long)(h % 100 / 10));
+    else
+        sgs_buf_printf(b, "%lld.%02lld", (long long)(h / 100), (long long)(h % 100));
+}
+
 int64_t sgs_agg_rate_valid_count(int64_t records, int64_t invalid)
 {
     return records > invalid ? records - invalid : 0;

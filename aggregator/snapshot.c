@@ -403,15 +403,6 @@ static int cmp_order(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-static int group_index(const sgs_agg_snapshot *s, const char *id)
-{
-    for (size_t i = 0; i < s->n_groups; i++) {
-        if (strcmp(s->groups[i].id, id) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
 /* Registry's group id spelled like text (borrowed), or NULL. */
 static const char *registry_group(const sgs_registry *reg, const char *text, size_t len)
 {
@@ -424,38 +415,59 @@ static const char *registry_group(const sgs_registry *reg, const char *text, siz
     return NULL;
 }
 
-static int build_groups(sgs_agg_snapshot *s, const sgs_registry *reg, const sgs_config *cfg)
+size_t sgs_agg_group_order(const sgs_registry *reg, const sgs_config *cfg, const char **ids)
 {
-    size_t ng = sgs_registry_group_count(reg);
+    size_t ng = sgs_registry_group_count(reg), n = 0;
     const char *order = sgs_config_get(cfg, "groups");
-    struct order_item *items;
 
-    s->groups = calloc(ng ? ng : 1, sizeof(*s->groups));
-    if (!s->groups)
-        return -1;
     /* Configured order first, then the registry's order of first appearance. */
     while (order && *order) {
         const char *end = strchr(order, ',');
         const char *a = order, *b = end ? end : order + strlen(order);
         const char *g;
+        size_t k;
 
         while (a < b && (*a == ' ' || *a == '\t'))
             a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
             b--;
         g = registry_group(reg, a, (size_t)(b - a));
-        if (g && group_index(s, g) < 0)
-            s->groups[s->n_groups++].id = g;
+        for (k = 0; g && k < n && ids[k] != g; k++)
+            ;
+        if (g && k == n)
+            ids[n++] = g;
         else if (!g && b > a)
             sgs_debug("groups: '%.*s' has no unit in the registry", (int)(b - a), a);
         order = end ? end + 1 : NULL;
     }
     for (size_t i = 0; i < ng; i++) {
         const char *g = sgs_registry_group_at(reg, i);
+        size_t k;
 
-        if (group_index(s, g) < 0)
-            s->groups[s->n_groups++].id = g;
+        for (k = 0; k < n && ids[k] != g; k++)
+            ;
+        if (k == n)
+            ids[n++] = g;
     }
+    return n;
+}
+
+static int build_groups(sgs_agg_snapshot *s, const sgs_registry *reg, const sgs_config *cfg)
+{
+    size_t ng = sgs_registry_group_count(reg);
+    const char **ids;
+    struct order_item *items;
+
+    s->groups = calloc(ng ? ng : 1, sizeof(*s->groups));
+    ids = calloc(ng ? ng : 1, sizeof(*ids));
+    if (!s->groups || !ids) {
+        free(ids);
+        return -1;
+    }
+    s->n_groups = sgs_agg_group_order(reg, cfg, ids);
+    for (size_t i = 0; i < s->n_groups; i++)
+        s->groups[i].id = ids[i];
+    free(ids);
 
     items = calloc(s->n_rows ? s->n_rows : 1, sizeof(*items));
     if (!items)

@@ -235,32 +235,29 @@ out:
     return rc;
 }
 
-int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path)
+json_t *sgs_agg_spotcheck_run(sgs_agg_ctx *ctx, int year, int month, const char *name,
+                              const char *text, size_t len, int *usage, char *errstr,
+                              size_t errstr_size)
 {
     sgs_agg_sample s;
     char err[1024], ym[8];
     size_t found = 0;
     json_t *out, *items;
-    char *text;
-    size_t len;
 
+    *usage = 0;
     memset(&s, 0, sizeof(s));
     sgs_month_format(year, month, ym);
-    text = read_all(sample_path, &len, err, sizeof(err));
-    if (!text ||
-        sgs_agg_sample_parse(ctx->reg, sample_path, text, len, &s, err, sizeof(err)) != 0) {
-        sgs_error("%s", err);
-        free(text);
+    if (sgs_agg_sample_parse(ctx->reg, name, text, len, &s, errstr, errstr_size) != 0) {
+        *usage = 1;
         sgs_agg_sample_free(&s);
-        return SGS_AGG_EXIT_USAGE;
+        return NULL;
     }
-    free(text);
     if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
         look_up(ctx, &s, year, err, sizeof(err)) != 0 ||
         store_concealed(ctx, &s, ym, err, sizeof(err)) != 0) {
-        sgs_error("spot-check %s: %s", ym, err);
+        snprintf(errstr, errstr_size, "spot-check %s: %s", ym, err);
         sgs_agg_sample_free(&s);
-        return SGS_AGG_EXIT_RUNTIME;
+        return NULL;
     }
 
     out = json_object();
@@ -282,18 +279,39 @@ int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sam
     json_object_set_new(out, "found", json_integer((json_int_t)found));
     json_object_set_new(out, "concealed", json_integer((json_int_t)(s.n - found)));
     json_object_set_new(out, "items", items);
+    sgs_info("spot-check %s (%s): %zu sampled (%zu lines), %zu found, %zu concealed", ym, name, s.n,
+             s.lines, found, s.n - found);
+    sgs_agg_sample_free(&s);
+    return out;
+}
+
+int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path)
+{
+    char err[1024];
+    json_t *out;
+    char *text;
+    size_t len;
+    int usage;
+
+    text = read_all(sample_path, &len, err, sizeof(err));
+    if (!text) {
+        sgs_error("%s", err);
+        return SGS_AGG_EXIT_USAGE;
+    }
+    out = sgs_agg_spotcheck_run(ctx, year, month, sample_path, text, len, &usage, err, sizeof(err));
+    free(text);
+    if (!out) {
+        sgs_error("%s", err);
+        return usage ? SGS_AGG_EXIT_USAGE : SGS_AGG_EXIT_RUNTIME;
+    }
     text = json_dumps(out, JSON_INDENT(2));
     json_decref(out);
     if (!text) {
         sgs_error("out of memory");
-        sgs_agg_sample_free(&s);
         return SGS_AGG_EXIT_RUNTIME;
     }
     printf("%s\n", text);
     fflush(stdout);
     free(text);
-    sgs_info("spot-check %s: %zu sampled (%zu lines), %zu found, %zu concealed", ym, s.n, s.lines,
-             found, s.n - found);
-    sgs_agg_sample_free(&s);
     return SGS_AGG_EXIT_OK;
 }

@@ -234,6 +234,120 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
     return -1;
 }
 
+/* ---- reading the stored versions (serve) -------------------------------------- */
+
+static int cmp_desc(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)b, *(char *const *)a);
+}
+
+int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size_t *n, char *errstr,
+                           size_t errstr_size)
+{
+    char key[SGS_STORE_KEY_MAX];
+    redisReply *r, **replies = NULL;
+    char **v = NULL;
+    long *l = NULL;
+    size_t m = 0;
+
+    *months = NULL;
+    *latest = NULL;
+    *n = 0;
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
+        return -1;
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_MONTHS, NULL);
+    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "SMEMBERS %s", key);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        snprintf(errstr, errstr_size, "redis: %s: not a set", key);
+        return -1;
+    }
+    v = calloc(r->elements + 1, sizeof(*v));
+    l = calloc(r->elements + 1, sizeof(*l));
+    replies = calloc(r->elements + 1, sizeof(*replies));
+    if (!v || !l || !replies)
+        goto oom;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        int y, mo;
+
+        /* Only well-formed months: a stray member names no snapshot keys. */
+        if (e->type != REDIS_REPLY_STRING || e->len != 7 || sgs_month_parse(e->str, &y, &mo) != 0)
+            continue;
+        if (!(v[m++] = strdup(e->str)))
+            goto oom;
+    }
+    freeReplyObject(r);
+    r = NULL;
+    qsort(v, m, sizeof(*v), cmp_desc);
+    for (size_t i = 0; i < m; i++) {
+        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, v[i], -1);
+        redisAppendCommand(ctx->rc, "GET %s", key);
+    }
+    if (sgs_agg_reply_read(ctx->rc, replies, m, errstr, errstr_size) != 0)
+        goto fail;
+    for (size_t i = 0; i < m; i++) {
+        long ver = sgs_agg_version_parse(replies[i]);
+
+        l[i] = ver < 0 ? 0 : ver;
+        freeReplyObject(replies[i]);
+    }
+    free(replies);
+    *months = v;
+    *latest = l;
+    *n = m;
+    return 0;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+fail:
+    if (r)
+        freeReplyObject(r);
+    sgs_agg_strv_free(v, m);
+    free(l);
+    free(replies);
+    return -1;
+}
+
+int sgs_agg_version_text(sgs_agg_ctx *ctx, const char *month, long version, char **text,
+                         size_t *len, long *got, char *errstr, size_t errstr_size)
+{
+    char key[SGS_STORE_KEY_MAX];
+    redisReply *r;
+
+    *text = NULL;
+    *len = 0;
+    *got = 0;
+    if (version <= 0) {
+        version = sgs_agg_version_latest(ctx, month, errstr, errstr_size);
+        if (version <= 0)
+            return version < 0 ? -1 : 0;
+    }
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
+        return -1;
+    sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, month, version);
+    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", key);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return 0;
+    }
+    *text = malloc(r->len + 1);
+    if (!*text) {
+        freeReplyObject(r);
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    memcpy(*text, r->str, r->len);
+    (*text)[r->len] = '\0';
+    *len = r->len;
+    *got = version;
+    freeReplyObject(r);
+    return 1;
+}
+
 /* ---- change log --------------------------------------------------------------- */
 
 static const char *const figures[] = {"records", "late",      "invalid",  "duplicates", "updates",

@@ -139,6 +139,14 @@ static void process_month(struct watch *w, int year, int month)
     sgs_agg_snapshot_free(s);
 }
 
+int sgs_agg_month_due(const sgs_calendar *cal, long grace, sgs_day today, int year, int month)
+{
+    sgs_day last = sgs_month_last(year, month);
+    sgs_day due = grace > 0 ? sgs_calendar_deadline(cal, last, (int)grace, 0) : last;
+
+    return today > due;
+}
+
 /* A month is due once the grace-th working day after its last day has passed
  * (grace 0: from the first day of the next month). */
 static void cycle(struct watch *w)
@@ -149,12 +157,9 @@ static void cycle(struct watch *w)
     sgs_day_to_ymd(today, &ty, &tm, &td);
     for (int k = (int)w->n_watch; k >= 1 && !stop_flag; k--) {
         int y = ty, m = tm;
-        sgs_day last, due;
 
         sgs_month_add(&y, &m, -k);
-        last = sgs_month_last(y, m);
-        due = w->grace > 0 ? sgs_calendar_deadline(w->cal, last, (int)w->grace, 0) : last;
-        if (today > due)
+        if (sgs_agg_month_due(w->cal, w->grace, today, y, m))
             process_month(w, y, m);
     }
 }

@@ -9,6 +9,8 @@
 #   bench/run.sh snapshot [--units N] [--runs N]     sgs-aggregator snapshot, 5,000 units
 #   bench/run.sh redis-script [--batches N] ...      Redis CPU per record, step by step
 #   bench/run.sh rcl [--scripts N] ...                scripts on 1 Redis node vs 3 cluster masters
+#   bench/run.sh console [--units N] [--runs N]      sgs-aggregator serve: /api/v1/live for
+#                                                     5,000 units, 100 idle alert streams
 #
 # Works from any checkout (a clone, a git worktree, any directory). Builds
 # (incrementally) what the benchmark needs in $SGS_BUILD_DIR (default: build/ in
@@ -32,7 +34,7 @@ build=${SGS_BUILD_DIR:-$src/build}
 
 bench=throughput
 case ${1:-} in
-snapshot | redis-script | rcl)
+snapshot | redis-script | rcl | console)
     bench=$1
     shift
     ;;
@@ -58,6 +60,10 @@ rcl)
     script=rcl_bench.py
     targets="rcl_bench"
     ;;
+console)
+    script=console_bench.py
+    targets="sgs-aggregator"
+    ;;
 esac
 
 if [ -n "$targets" ]; then
@@ -82,7 +88,7 @@ if [ "$bench" = throughput ]; then
         export SGS_KAFKA_JARS
     fi
     set -- --build "$build" "$@"
-elif [ "$bench" = snapshot ]; then
+elif [ "$bench" = snapshot ] || [ "$bench" = console ]; then
     set -- --build "$build" "$@"
 fi
 

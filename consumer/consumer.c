@@ -90,6 +90,8 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
         goto fail;
     if (rebuild && sgs_sync_rebuild_start(c, errstr, errstr_size) != 0)
         goto fail;
+    if (sgs_metrics_start(c, errstr, errstr_size) != 0) /* issue 13: metrics.listen */
+        goto fail;
     return c;
 fail:
     sgs_consumer_destroy(c);
@@ -100,6 +102,7 @@ void sgs_consumer_destroy(sgs_consumer *c)
 {
     if (!c)
         return;
+    sgs_metrics_stop(c); /* issue 13 */
     sgs_kicker_stop(c->kicker);
     if (c->rkq)
         rd_kafka_queue_destroy(c->rkq);
@@ -132,14 +135,21 @@ void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
     if (c->fenced && n < sizeof(extra))
         n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", fenced %" PRIu64, c->fenced);
     if (c->redis_down && n < sizeof(extra))
-        snprintf(extra + n, sizeof(extra) - n, ", redis down");
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", redis down");
+    /* issue 13: with every broker down the watermarks are stale: no lag */
+    if (c->brokers_down && n < sizeof(extra))
+        snprintf(extra + n, sizeof(extra) - n, ", kafka down");
+    char lag[48];
+    if (c->brokers_down)
+        snprintf(lag, sizeof(lag), "unknown (no broker reachable)");
+    else
+        snprintf(lag, sizeof(lag), "%" PRId64, sgs_parts_lag(c));
     sgs_info("stats: %.0f msg/s, messages %" PRIu64 ", records %" PRIu64 ", late %" PRIu64
              ", invalid %" PRIu64 ", duplicates %" PRIu64 ", rejects %" PRIu64
-             ", unattributed %" PRIu64 ", lag %" PRId64 "%s; ms in poll %" PRId64
-             ", in redis %" PRId64,
+             ", unattributed %" PRIu64 ", lag %s%s; ms in poll %" PRId64 ", in redis %" PRId64,
              secs > 0 ? (double)(c->n.messages - msgs_before) / secs : 0.0, c->n.messages,
              c->n.records, c->n.late, c->n.invalid, c->n.duplicates, c->n.rejects,
-             c->n.unattributed, sgs_parts_lag(c), extra, c->ms_polling, c->ms_redis);
+             c->n.unattributed, lag, extra, c->ms_polling, c->ms_redis);
 }
 
 /* Idle: every assigned partition at its end with nothing in hand or in flight. */
@@ -242,6 +252,8 @@ void sgs_consumer_run(sgs_consumer *c)
             }
             if (!c->batch_paused)
                 kick_fetcher(c, now);
+            sgs_health_tick(c, now);     /* issue 13: Redis known without a batch */
+            sgs_metrics_tick(c, now, 0); /* issue 13: the figures /metrics shows */
             if (stats_s > 0 && now >= next_stats) {
                 sgs_consumer_stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);
                 stats_msgs = c->n.messages;
@@ -345,4 +357,5 @@ void sgs_consumer_drain(sgs_consumer *c, int stop_signals)
                  c->outbox_pending);
     if (!c->redis_down || sgs_clock_mono_ms() >= c->retry_at)
         sgs_sync_flush_acks(c);
+    sgs_metrics_tick(c, sgs_clock_mono_ms(), 1); /* issue 13: the final figures */
 }

@@ -15,7 +15,11 @@
  *   parts.c      the partition table; seeks, pauses, offsets for lag tools
  *   batch.c      messages -> counter groups, identities, alerts, rejects (pure)
  *   script.c     the Lua batch script (the atomic unit of exactly-once)
- *   kick.c       fetcher wake-ups for librdkafka 2.0 (#2879), on a thread */
+ *   kick.c       fetcher wake-ups for librdkafka 2.0 (#2879), on a thread
+ *   health.c     Kafka brokers reachable (librdkafka's statistics), Redis probed
+ *                while idle; the verdict of /healthz and the stats line
+ *   metrics.c    metrics.listen: /metrics and /healthz served from a snapshot the
+ *                poll loop copies (never waits for the HTTP thread) */
 #ifndef SGS_CONSUMER_H
 #define SGS_CONSUMER_H
 
@@ -31,6 +35,7 @@
 #include "sgs/config.h"
 #include "sgs/hash.h"
 #include "sgs/rcluster.h"
+#include "sgs/prom.h"
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
@@ -191,6 +196,19 @@ typedef struct sgs_consumer {
     size_t sent_msgs;                  /* messages sent to Redis, not yet known applied */
     int64_t batch_started;             /* monotonic ms */
     int batch_full;                    /* a partition's batch reached consumer.batch.max_bytes */
+
+    /* ---- health and metrics (issue 13: health.c, metrics.c) ---- */
+    struct sgs_metrics *metrics;            /* the metrics.listen server, NULL when off */
+    sgs_prom_hist batch_seconds;            /* EVALSHA written -> its reply read (writer.c) */
+    int64_t batch_sent_ns;                  /* when the EVALSHAs in flight were written */
+    uint64_t batches;                       /* batches applied */
+    uint64_t redis_errors;                  /* Redis unavailable or refusing (each back-off) */
+    uint64_t alerts_late, alerts_late_rate; /* alerts produced by type (outbox.c) */
+    char redis_error[600];                  /* why Redis was last unavailable */
+    int brokers_up, brokers_known;          /* brokers UP / known, librdkafka's statistics */
+    int brokers_down;                       /* no broker reachable since brokers_down_ms (wall) */
+    int64_t brokers_down_ms;
+    int64_t next_redis_probe; /* monotonic ms */
 
     volatile sig_atomic_t *signals; /* signals received (main.c) */
     int fatal;
@@ -364,6 +382,30 @@ int sgs_parts_count(sgs_consumer *c);
 /* Messages behind the high watermarks of the assigned partitions. */
 int64_t sgs_parts_lag(sgs_consumer *c);
 void sgs_parts_free(sgs_consumer *c);
+
+/* ---- health.c ---------------------------------------------------------------- */
+
+/* Installs the statistics callback that tells which brokers are up (with
+ * statistics.interval.ms = 1000 unless kafka.statistics.interval.ms is set). */
+void sgs_health_kafka_conf(sgs_consumer *c, rd_kafka_conf_t *conf);
+/* error_cb saw all brokers down (it logged so). */
+void sgs_health_brokers_down(sgs_consumer *c);
+/* Housekeeping: while nothing is in hand, Redis is connected (from the start)
+ * and PINGed every second, so an outage is known and logged without a batch. */
+void sgs_health_tick(sgs_consumer *c, int64_t now);
+/* 1 when healthy (Redis answers, Kafka has no fatal error and a broker is
+ * reachable, no partition state lost), else 0 with the reason in why. */
+int sgs_health_check(sgs_consumer *c, char *why, size_t why_size);
+
+/* ---- metrics.c --------------------------------------------------------------- */
+
+/* Serves /metrics and /healthz on metrics.listen (nothing when it is empty).
+ * 0, or -1 with errstr. */
+int sgs_metrics_start(sgs_consumer *c, char *errstr, size_t errstr_size);
+/* Housekeeping: copies the figures the server shows, at most every 100 ms
+ * (force: now). */
+void sgs_metrics_tick(sgs_consumer *c, int64_t now, int force);
+void sgs_metrics_stop(sgs_consumer *c);
 
 /* ---- kick.c: watermark queries on a thread of their own, to wake
  * librdkafka's fetcher (see there). */

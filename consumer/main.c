@@ -135,6 +135,13 @@ int main(int argc, char **argv)
                           : 0.0;
         fprintf(stderr, "sgs-consumer: processed %" PRIu64 " messages in %.2f s (%.0f msg/s)\n",
                 c->n.messages, secs, secs > 0 ? (double)c->n.messages / secs : 0.0);
+        /* issue 13: the other counters /metrics exports, as they ended */
+        fprintf(stderr,
+                "sgs-consumer: counters: batches %" PRIu64 ", fenced %" PRIu64
+                ", alerts late %" PRIu64 ", alerts late_rate %" PRIu64
+                ", delivery failures %" PRIu64 ", redis errors %" PRIu64 "\n",
+                c->batches, c->fenced, c->alerts_late, c->alerts_late_rate, c->delivery_failures,
+                c->redis_errors);
     }
     if (c->outbox_pending)
         fprintf(stderr,

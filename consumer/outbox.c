@@ -78,8 +78,15 @@ static void produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
     }
     it->state = ITEM_IN_FLIGHT;
     e->pending++;
-    if (it->type == SGS_STORE_OUTBOX_ALERT)
+    if (it->type == SGS_STORE_OUTBOX_ALERT) {
         c->alerts_sent++;
+        /* issue 13: sgs_consumer_alerts_total{type}; both writers (batch.c, the
+         * script) start an alert with its type */
+        if (vlen >= 19 && memcmp(value, "{\"type\":\"late_rate\"", 19) == 0)
+            c->alerts_late_rate++;
+        else
+            c->alerts_late++;
+    }
 }
 
 /* Produces the entry's items that are not delivered nor in flight. */

@@ -13,6 +13,7 @@
 /* Marks Redis unavailable and doubles the wait before the next try (capped). */
 static void back_off(sgs_consumer *c)
 {
+    c->redis_errors++; /* issue 13: sgs_consumer_redis_errors_total */
     c->redis_down = 1;
     c->retry_ms = c->retry_ms ? c->retry_ms * 2 : 100;
     if (c->retry_ms > c->cf_retry_max)
@@ -46,6 +47,7 @@ void sgs_rconn_free(sgs_consumer *c)
 
 void sgs_rconn_lost(sgs_consumer *c, const char *why)
 {
+    snprintf(c->redis_error, sizeof(c->redis_error), "%s", why); /* issue 13: /healthz */
     if (!c->redis_down)
         sgs_error("redis unavailable: %s; consumption paused, retrying with backoff up to %d ms",
                   why, c->cf_retry_max);
@@ -55,6 +57,7 @@ void sgs_rconn_lost(sgs_consumer *c, const char *why)
 
 void sgs_rconn_refused(sgs_consumer *c, const char *why)
 {
+    snprintf(c->redis_error, sizeof(c->redis_error), "refused: %s", why); /* issue 13 */
     if (!c->redis_down)
         sgs_error("redis refused the batch: %s; consumption paused, retrying with backoff up to "
                   "%d ms",

@@ -137,10 +137,12 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         c->fatal = 1;
         return;
     }
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         sgs_warn("kafka: all brokers down (%s); retrying", reason);
-    else
+        sgs_health_brokers_down(c); /* issue 13: stats line, /healthz */
+    } else {
         sgs_debug("kafka: %s: %s", rd_kafka_err2name(err), reason);
+    }
 }
 
 /* The producer's delivery reports: forwarded copies and outbox items. */
@@ -184,6 +186,7 @@ int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_log_cb(conf, log_cb);
+    sgs_health_kafka_conf(c, conf); /* issue 13: which brokers are up */
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);

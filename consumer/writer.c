@@ -480,6 +480,7 @@ static int send_batches(sgs_consumer *c, int retry)
         return -1;
     }
     c->n_inflight = n;
+    c->batch_sent_ns = sgs_clock_mono_ns(); /* issue 13: sgs_consumer_batch_seconds */
     return 0;
 }
 
@@ -489,6 +490,7 @@ static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
 {
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
+    c->batches++; /* issue 13: sgs_consumer_batches_total */
     if (sgs_batch_account(b, dups, dlen, &c->n) != 0)
         sgs_warn("partition %" PRId32 ": batch script: unexpected duplicate positions '%.*s'", p,
                  (int)(dlen > 64 ? 64 : dlen), dups);
@@ -513,6 +515,8 @@ static int complete(sgs_consumer *c)
 
     c->n_inflight = 0;
     sgs_rcl_pipe_collect(c->pipe, 0);
+    /* issue 13: from the EVALSHAs' write to their replies read */
+    double took = (double)(sgs_clock_mono_ns() - c->batch_sent_ns) / 1e9;
     for (m = 0; m < n; m++) {
         int32_t p = c->inflight[m];
         long unit = c->inflight_unit[m];
@@ -527,6 +531,7 @@ static int complete(sgs_consumer *c)
             rc = -1;
             continue;
         }
+        sgs_prom_hist_observe(&c->batch_seconds, took);
         if (b->n_msgs == 0)
             continue; /* dropped meanwhile (partition lost) */
         if (r->type == REDIS_REPLY_ERROR) {

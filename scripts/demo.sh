@@ -11,7 +11,10 @@
 #   4. runs a small concealment spot check (sgs-aggregator spot-check) and the
 #      monthly snapshot (sgs-aggregator snapshot), checks the counts against the
 #      generator's own expectation, prints the notice and lists the files;
-#   5. stops everything it started (also on Ctrl-C) and prints the time taken.
+#   5. starts the web console (sgs-aggregator serve) and prints its address;
+#   6. stops everything it started (also on Ctrl-C) and prints the time taken;
+#      with KEEP=1 it first keeps the console, Redis, the broker and a consumer
+#      running until Ctrl-C.
 #
 #   bash scripts/demo.sh
 #
@@ -38,8 +41,12 @@
 #                     (security settings...) are honoured as everywhere in sgs.
 #   OUT=DIR           where the reports go (default ./reports, created)
 #   DEMO_CONSUMER_TIMEOUT=S  give up when the consumer runs longer (default 300)
-#   KEEP=1            keep the temporary directory (configuration, logs, the
-#                     generator's expectation, Redis data); its path is printed
+#   KEEP=1            keep the console (and Redis, the broker, a consumer) running
+#                     until Ctrl-C, and keep the temporary directory
+#                     (configuration, logs, the generator's expectation, Redis
+#                     data); its path is printed
+#   CONSOLE_PORT=N    the console's port on 127.0.0.1 (default 8080, or a free
+#                     port when 8080 is taken)
 #   SGS_NOW=...       date of the notice (default: the 5th of the month after
 #                     MONTH, 09:00 +08:00, as if issued then; docs/AGGREGATOR.md)
 #   SGS_BUILD_DIR=DIR build directory (default build)
@@ -108,6 +115,8 @@ for v in SGS_REDIS_HOST SGS_REDIS_PORT SGS_REDIS_DB SGS_REDIS_PASSWORD SGS_REDIS
     fi
 done
 
+[[ ${CONSOLE_PORT:-0} =~ ^[0-9]+$ ]] && ((${CONSOLE_PORT:-0} <= 65535)) ||
+    die "CONSOLE_PORT='$CONSOLE_PORT': expected a port number"
 [[ ${DEMO_CONSUMER_TIMEOUT:-300} =~ ^[0-9]+$ ]] ||
     die "DEMO_CONSUMER_TIMEOUT='$DEMO_CONSUMER_TIMEOUT': expected a number of seconds"
 
@@ -157,4 +166,5 @@ trap - INT TERM ERR
 export PYTHONPATH="$repo/tests/lib${PYTHONPATH:+:$PYTHONPATH}"
 exec /usr/bin/python3 -m sgstest.demo --month "$MONTH" --seed "$SEED" --mode "$mode" \
     --out "$OUT" --keep "$KEEP" --now "$SGS_NOW" --build "$bdir" \
-    --consumer-timeout "${DEMO_CONSUMER_TIMEOUT:-300}" --t-start "$t_start"
+    --consumer-timeout "${DEMO_CONSUMER_TIMEOUT:-300}" --console-port "${CONSOLE_PORT:-0}" \
+    --t-start "$t_start"

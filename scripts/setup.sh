@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # Installs what sgs needs from Debian's packages, calling apt-get only for
 # packages that are absent (idempotent). Usage: scripts/setup.sh [build|demo|test]
-#   build: compiler, CMake and the libraries (libxlsxwriter: the workbook)
+#   build: compiler, CMake and the libraries (libxlsxwriter: the workbook;
+#          libmicrohttpd: the console, metrics)
 #   demo:  build + redis-server, kcat, and Python 3 with the Redis and Kafka
 #          clients (the demo's pipeline runs on the tests' start-up library)
 #   test:  demo + pytest, Java and Maven (real Kafka broker), clang tools,
 #          valgrind, strace, docker-compose (validates docker-compose.yml);
-#          openpyxl (reads the workbook back), Chromium and poppler-utils
-#          (print the report page to PDF, a page to PNG) with a CJK font
+#          openpyxl (reads the workbook back), Chromium with chromium-driver and
+#          python3-selenium (the console in a headless browser; the report page
+#          printed to PDF), poppler-utils (a page to PNG) with a CJK font,
+#          python3-prometheus-client (parses /metrics)
 set -euo pipefail
 
 profile=${1:-test}
 pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
-    libxlsxwriter-dev)
+    libxlsxwriter-dev libmicrohttpd-dev)
 case $profile in
 build) ;;
 demo) pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis) ;;
 test)
     pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis python3-pytest
         openjdk-17-jre-headless maven clang clang-format libclang-rt-14-dev
-        valgrind strace time docker-compose python3-openpyxl chromium poppler-utils
-        fonts-wqy-microhei)
+        valgrind strace time docker-compose python3-openpyxl chromium chromium-driver
+        python3-selenium python3-prometheus-client poppler-utils fonts-wqy-microhei)
     ;;
 *)
     echo "setup.sh: unknown profile '$profile' (build, demo or test)" >&2

@@ -1,4 +1,4 @@
-/* Clocks in milliseconds (clock.h). */
+/* Clocks in milliseconds, and nanoseconds for durations (clock.h). */
 #include "sgs/clock.h"
 
 #include <time.h>
@@ -18,4 +18,11 @@ int64_t sgs_clock_mono_ms(void)
 int64_t sgs_clock_wall_ms(void)
 {
     return ms_of(CLOCK_REALTIME);
+}
+
+int64_t sgs_clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

@@ -92,6 +92,13 @@ static const struct cfg_key keys[] = {
     {"consumer.route.partitioner", T_STRING, "crc32", 0, 0,
      "how a unit id maps to the partition that counts it, when sgs first consumes a topic: "
      "crc32 (librdkafka's default for keyed messages) or murmur2 (the Java client's)"},
+    {"http.listen", T_STRING, "127.0.0.1:8080", 0, 0,
+     "where sgs-aggregator serve answers (console, API, metrics): HOST:PORT"},
+    {"http.token", T_STRING, NULL, 0, 0,
+     "when set, every /api/ request needs 'Authorization: Bearer <token>'; requests that "
+     "change data are refused unless it is set"},
+    {"metrics.listen", T_STRING, NULL, 0, 0,
+     "where sgs-consumer serves /metrics and /healthz, e.g. 0.0.0.0:9464 (empty: off)"},
     {"debug.fail_seeks", T_INT, "0", 0, 1000000,
      "fault tests only: the first N seeks of the consumer fail"},
     {"debug.fail_alloc", T_INT, "0", 0, 1000000,

@@ -1,6 +1,7 @@
 """scripts/demo.sh, run non-interactively on the already built programs
 (SGS_DEMO_PREBUILT=1, SGS_BUILD_DIR): the whole pipeline on the mock cluster,
-Ctrl-C, an existing cluster that already holds messages, and KAFKA=apache.
+Ctrl-C, KEEP=1 (the console kept running), an existing cluster that already
+holds messages, and KAFKA=apache.
 
 Every run gets its own TMPDIR (where the demo makes its temporary directory) and
 OUT; afterwards nothing the demo started may be running: no process whose
@@ -10,6 +11,7 @@ temporary directory is gone."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -17,6 +19,7 @@ import time
 import pytest
 
 import sgstest as h
+from sgstest.console import http_request
 
 DEMO = h.source_path("scripts", "demo.sh")
 MONTH = "2025-12"
@@ -28,10 +31,11 @@ def demo_env(tmp, **extra):
     out = os.path.join(tmp, "reports")
     os.makedirs(t, exist_ok=True)
     env = dict(os.environ)
-    for k in ("SGS_KAFKA_BOOTSTRAP_SERVERS", "MONTH", "SEED", "KAFKA", "KEEP", "OUT"):
+    for k in ("SGS_KAFKA_BOOTSTRAP_SERVERS", "MONTH", "SEED", "KAFKA", "KEEP", "OUT",
+              "CONSOLE_PORT"):
         env.pop(k, None)
     env.update({"SGS_DEMO_PREBUILT": "1", "SGS_BUILD_DIR": h.BUILD_DIR, "TMPDIR": t,
-                "OUT": out, "KAFKA": "mock", "MONTH": MONTH})
+                "OUT": out, "KAFKA": "mock", "MONTH": MONTH, "CONSOLE_PORT": str(h.free_port())})
     env.update({k: str(v) for k, v in extra.items()})
     return env, t, out
 
@@ -131,6 +135,8 @@ def check_results(rc, out, err, t, outdir, concealed=2):
     h.check_eq(snap["totals"]["concealed"], concealed, "snapshot totals.concealed")
     h.check(snap["totals"]["records"] > 10000, "snapshot records %d" % snap["totals"]["records"])
     h.check(re.search(r"processed \d+ messages in", err) is not None, "no consumer summary shown")
+    h.check(re.search(r"== the console: http://127\.0\.0\.1:\d+/", out) is not None,
+            "the console's address not printed: %s" % out[-800:])
     m = re.search(r"done in ([\d.]+) s \(pipeline ([\d.]+) s", out)
     h.check(m is not None, "no 'done in' line: %s" % out[-500:])
     return float(m.group(2))
@@ -178,6 +184,46 @@ def test_demo_ctrl_c(tmp):
     h.check_eq(rc, 130, "exit status after Ctrl-C (stderr: %s)" % err[-1500:])
     h.check("interrupted" in err, "no 'interrupted' message")
     check_nothing_left(t, err, ["redis-server", "sgs-devbroker", "sgs-consumer"])
+
+
+def test_demo_keep(tmp):
+    """KEEP=1: the console stays up (with a consumer) until Ctrl-C, then exit 0
+    and everything is stopped"""
+    env, t, outdir = demo_env(tmp, KEEP="1")
+    port = int(env["CONSOLE_PORT"])
+    errpath, outpath = os.path.join(tmp, "demo.err"), os.path.join(tmp, "demo.out")
+    with open(outpath, "wb") as o, open(errpath, "wb") as e:
+        p = subprocess.Popen(["bash", DEMO], env=env, cwd=tmp, stdin=subprocess.DEVNULL,
+                             stdout=o, stderr=e, start_new_session=True)
+
+    def text(path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    try:
+        h.wait_until(lambda: "KEEP=1: the console stays at" in text(errpath), 180, 0.1,
+                     "the demo to keep the console running")
+        status, _, body = http_request(port, "GET", "/api/v1/live")
+        h.check_eq(status, 200, "the kept console answers")
+        live = json.loads(body)
+        h.check(sum(u["month"]["records"] for u in live["units"]) > 10000,
+                "its live table shows the generated month")
+        h.check_eq(http_request(port, "GET", "/")[0], 200, "the page")
+        time.sleep(1)
+        h.check(p.poll() is None, "still running")
+        os.killpg(p.pid, signal.SIGINT)
+        rc = p.wait(60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    err, out = text(errpath), text(outpath)
+    h.check_eq(rc, 0, "exit status after Ctrl-C with KEEP=1 (stderr: %s)" % err[-1500:])
+    h.check("== the console: http://127.0.0.1:%d/" % port in out, "address printed")
+    pids = printed_pids(err)
+    h.wait_until(lambda: not [q for q in pids if running(q)] and not processes_naming(t), 10,
+                 0.1, "everything the demo started to be stopped")
+    for d in os.listdir(t):  # kept (KEEP=1): ours to remove
+        shutil.rmtree(os.path.join(t, d), ignore_errors=True)
 
 
 def test_demo_existing_cluster(tmp):

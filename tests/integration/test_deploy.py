@@ -4,9 +4,12 @@ Runs scripts/check-deploy.sh (docker-compose config -q, Dockerfile lint), then
 reads the resolved compose file (`docker-compose config`, YAML) and asserts the
 facts the deployment relies on: the consumer can be scaled (no container_name,
 no host ports), the topics are created as the code expects (sgs.snapshots
-compacted), Redis persists with AOF and never evicts, every service has a
-restart policy and every long-running one a health check, start-up order by
-health/completion, and the image's paths match the configuration defaults.
+compacted), Redis persists with AOF, has a maxmemory and never evicts, every
+service has a restart policy and every long-running one a health check (the
+consumer's and the console's on /healthz; Redis's with its password), the
+console is published on loopback only, secrets come from .env (ignored by git
+and the image build), start-up order by health/completion, and the image's
+paths match the configuration defaults.
 
 Each test makes many independent checks (sgstest.Checks): each prints `ok -
 name` / `not ok - name: why`, and the test fails at its end naming every failed
@@ -170,7 +173,7 @@ def run_redis_command(check, redis):
                     break
                 rc, out, _err = run([cli, "-p", str(port), "ping"], timeout=5)
                 if rc == 0 and out.strip() == "PONG":
-                    for key in ("appendonly", "appendfsync", "maxmemory-policy"):
+                    for key in ("appendonly", "appendfsync", "maxmemory-policy", "maxmemory"):
                         rc, out, _err = run([cli, "-p", str(port), "config", "get", key], timeout=5)
                         words = out.split()
                         got[key] = words[1] if len(words) > 1 else None
@@ -182,6 +185,8 @@ def run_redis_command(check, redis):
             check("redis: running with appendonly yes, noeviction",
                   got.get("appendonly") == "yes" and got.get("maxmemory-policy") == "noeviction"
                   and got.get("appendfsync") in ("everysec", "always"), f"CONFIG GET: {got}")
+            check("redis: running with a maxmemory (noeviction alone refuses nothing)",
+                  int(got.get("maxmemory") or 0) > 0, f"CONFIG GET: {got}")
         finally:
             proc.terminate()
             try:
@@ -189,6 +194,49 @@ def run_redis_command(check, redis):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def run_redis_healthcheck(check, redis):
+    """Runs Redis's health-check command against a local redis-server that
+    requires a password: it passes with SGS_REDIS_PASSWORD set and fails
+    without (so it really authenticates)."""
+    test = as_list((redis.get("healthcheck") or {}).get("test"))
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if test[:1] != ["CMD-SHELL"] or not server or not cli:
+        check("redis: health check runs with a password # SKIP " +
+              ("not a CMD-SHELL check" if server else "redis-server not installed"), True)
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp,
+                                 "--save", "", "--requirepass", "pa ss'w\"rd"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if run([cli, "-p", str(port), "--no-auth-warning", "-a", "pa ss'w\"rd", "ping"],
+                       timeout=5)[1].strip() == "PONG":
+                    break
+                time.sleep(0.05)
+            # the container's redis-cli talks to 6379; here to the test's port
+            wrap = os.path.join(tmp, "bin")
+            os.makedirs(wrap)
+            with open(os.path.join(wrap, "redis-cli"), "w") as f:
+                f.write('#!/bin/sh\nexec %s -p %d "$@"\n' % (cli, port))
+            os.chmod(os.path.join(wrap, "redis-cli"), 0o755)
+            script = test[1].replace("$$", "$")
+
+            def hc(password):
+                env = dict(os.environ, SGS_REDIS_PASSWORD=password,
+                           PATH=wrap + os.pathsep + os.environ.get("PATH", ""))
+                return subprocess.run(["sh", "-c", script], env=env, capture_output=True,
+                                      timeout=10).returncode
+            check("redis: the health check passes with the password", hc("pa ss'w\"rd") == 0, "")
+            check("redis: the health check fails without it", hc("") != 0, "")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def test_check_deploy_sh(check):
@@ -213,14 +261,15 @@ def test_compose_file(check):
         return
     doc = yaml.safe_load(out)
     services = doc.get("services") or {}
-    check("services kafka, kafka-init, redis, consumer, aggregator",
-          {"kafka", "kafka-init", "redis", "consumer", "aggregator"} <= set(services),
+    check("services kafka, kafka-init, redis, consumer, aggregator, console",
+          {"kafka", "kafka-init", "redis", "consumer", "aggregator", "console"} <= set(services),
           f"have {sorted(services)}")
     kafka = services.get("kafka", {})
     init = services.get("kafka-init", {})
     redis = services.get("redis", {})
     consumer = services.get("consumer", {})
     aggregator = services.get("aggregator", {})
+    console = services.get("console", {})
     cfg = conf_defaults()
 
     # Scaling: docker-compose up --scale consumer=N needs both.
@@ -298,8 +347,49 @@ def test_compose_file(check):
           re.search(r"--maxmemory-policy\s+noeviction\b", joined), f"command: {joined}")
     check("redis: /data is a volume", any(t == "/data" and s for s, t, _ in volumes_of(redis)),
           f"volumes {volumes_of(redis)}")
+    check("redis: a maxmemory", re.search(r"--maxmemory\s+\d+[kmg]?b?\b", joined),
+          f"command: {joined}")
+    check("redis: requirepass from the environment (.env)", "--requirepass" in rcmd,
+          f"command: {joined}")
+    rhc = " ".join(as_list((redis.get("healthcheck") or {}).get("test")))
+    check("redis: the health check authenticates when a password is set",
+          "REDISCLI_AUTH" in rhc and "SGS_REDIS_PASSWORD" in rhc, f"healthcheck: {rhc}")
+    with open(COMPOSE, encoding="utf-8") as f:
+        raw = f.read()
+    check("secrets are ${...} from .env, not written in the file",
+          "${SGS_REDIS_PASSWORD" in raw and "${SGS_HTTP_TOKEN" in raw, "")
+    for ignore in (".gitignore", ".dockerignore"):
+        with open(os.path.join(SRC, ignore), encoding="utf-8") as f:
+            lines = [ln.strip() for ln in f]
+        check(f"{ignore} ignores .env", ".env" in lines, f"{ignore}: {lines}")
+    check(".env.example documents the variables",
+          os.path.exists(os.path.join(SRC, ".env.example")), "missing .env.example")
+
+    # Health checks on /healthz; the console on loopback only; the consumer's
+    # metrics port on the compose network.
+    for name, svc, port in (("consumer", consumer, "9464"), ("console", console, "8080")):
+        test = " ".join(as_list((svc.get("healthcheck") or {}).get("test")))
+        check(f"{name}: health check on /healthz (port {port})",
+              f"127.0.0.1:{port}/healthz" in test, f"healthcheck: {test}")
+    cenv = env_of(consumer)
+    check("consumer: metrics.listen on 0.0.0.0:9464 (SGS_METRICS_LISTEN), exposed",
+          cenv.get("SGS_METRICS_LISTEN") == "0.0.0.0:9464"
+          and "9464" in [str(x).split("/")[0] for x in consumer.get("expose") or []],
+          f"env {cenv.get('SGS_METRICS_LISTEN')}, expose {consumer.get('expose')}")
+    ccmd = as_list(console.get("command"))
+    check("console: runs sgs-aggregator serve on 0.0.0.0:8080 in the container",
+          ccmd[:1] == ["sgs-aggregator"] and "serve" in ccmd and "0.0.0.0:8080" in ccmd,
+          f"command {ccmd}")
+    ports = [str(p) for p in console.get("ports") or []]
+    check("console: published on the host's loopback only",
+          ports and all(p.startswith("127.0.0.1:") for p in ports), f"ports {ports}")
+    check("console: the token from .env (SGS_HTTP_TOKEN)", "SGS_HTTP_TOKEN" in env_of(console),
+          f"env {sorted(env_of(console))}")
+    check("console: same image", console.get("image") == consumer.get("image"),
+          f"{console.get('image')}")
 
     run_redis_command(check, redis)
+    run_redis_healthcheck(check, redis)
 
     # Restart policies and health checks.
     for name, svc in sorted(services.items()):
@@ -322,10 +412,12 @@ def test_compose_file(check):
         check(f"{name} waits for kafka-init to complete and redis to be healthy",
               d.get("kafka-init") == "service_completed_successfully"
               and d.get("redis") == "service_healthy", f"depends_on: {d}")
+    check("console waits for redis to be healthy (it needs no Kafka)",
+          depends(console).get("redis") == "service_healthy", f"depends_on: {depends(console)}")
 
     # The sgs services: environment, configuration, commands.
     listeners = kenv.get("KAFKA_ADVERTISED_LISTENERS", "")
-    for name, svc in (("consumer", consumer), ("aggregator", aggregator)):
+    for name, svc in (("consumer", consumer), ("aggregator", aggregator), ("console", console)):
         env = env_of(svc)
         bs = env.get("SGS_KAFKA_BOOTSTRAP_SERVERS", "")
         check(f"{name}: SGS_KAFKA_BOOTSTRAP_SERVERS is an advertised listener",

@@ -97,6 +97,34 @@ static void test_total_is_rate_of_sums(void **state)
     assert_string_equal(sgs_agg_rate_text(sum.late, sum.records, buf), "20.00");
 }
 
+/* sgs_agg_rate_put writes what jansson dumps for sgs_agg_rate_json, for every
+ * hundredths value (status --json and /api/v1/live write JSON directly). */
+static void test_put_equals_json(void **state)
+{
+    (void)state;
+    for (int64_t num = 0; num <= 2000; num++) {
+        json_t *j = sgs_agg_rate_json(num, 1000), *arr = json_array();
+        char *dumped;
+        sgs_buf b = SGS_BUF_INIT;
+
+        json_array_append_new(arr, j);
+        dumped = json_dumps(arr, SGS_AGG_JSON_COMPACT); /* "[8.7]" */
+        sgs_buf_putc(&b, '[');
+        sgs_agg_rate_put(&b, num, 1000);
+        sgs_buf_putc(&b, ']');
+        assert_string_equal(b.data, dumped);
+        free(dumped);
+        json_decref(arr);
+        sgs_buf_free(&b);
+    }
+    {
+        sgs_buf b = SGS_BUF_INIT;
+        sgs_agg_rate_put(&b, 0, 0);
+        assert_string_equal(b.data, "null");
+        sgs_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_json_prints_two_decimals),
         cmocka_unit_test(test_valid_count),
         cmocka_unit_test(test_total_is_rate_of_sums),
+        cmocka_unit_test(test_put_equals_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 
 /* Monotonic time (for timeouts and durations). */
 int64_t sgs_clock_mono_ms(void);
+/* Monotonic time in nanoseconds (latencies). */
+int64_t sgs_clock_mono_ns(void);
 /* Real time, Unix epoch (for what is shown or stored). */
 int64_t sgs_clock_wall_ms(void);
 

@@ -14,6 +14,8 @@ the pipeline's counters. Modules:
   flow         sgs_config(), generate(), run_consumer(), check_counts(), Pipeline
   fault        the fault suite's snapshots, finish(), Result, strace injection,
                crash rounds
+  console      sgs-aggregator serve (Console), plain HTTP, the alert stream
+               (SseClient), /metrics parsed, headless Chromium
   plugin       the pytest fixtures (tests/conftest.py loads it)
   demo         scripts/demo.sh's pipeline (python3 -m sgstest.demo)
 

@@ -2,6 +2,10 @@
 generated month, the consumer with progress, a spot check, the snapshot, the
 count check, the results, and everything stopped on exit and on Ctrl-C.
 
+At the end it starts the web console (sgs-aggregator serve) on the demo's
+Redis and prints its address; with --keep 1 it keeps the console, Redis, the
+broker and a consumer running until Ctrl-C.
+
 scripts/demo.sh validates the environment it documents, installs and builds,
 then runs `/usr/bin/python3 -m sgstest.demo OPTIONS` (PYTHONPATH=tests/lib);
 run through it, not alone. Progress goes to stderr, results to stdout; exit
@@ -10,6 +14,7 @@ SIGINT, 143 on SIGTERM.
 """
 
 import argparse
+import calendar
 import glob
 import json
 import os
@@ -25,7 +30,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from .env import source_path
 from .kafka import BrokerUnavailable, KafkaBroker, MockBroker, kafka_jars
-from .procs import Scope, spawn
+from .console import http_request
+from .procs import Scope, free_port, spawn
 from .redisserver import RedisServer
 
 
@@ -569,6 +575,58 @@ class Demo:
         w.write("== the notice: %s\n" % self.notice)
         w.flush()
 
+    # ---- 10. The console ----------------------------------------------------------
+
+    def console(self):
+        """sgs-aggregator serve on 127.0.0.1 (the port of --console-port, else
+        8080 when free, else any free one), its live "today" the last day of the
+        month so the live table shows the generated month."""
+        a = self.a
+        port = a.console_port
+        if not port:
+            port = 8080
+            try:
+                http_request(port, "GET", "/", timeout=1)
+                port = free_port()  # something answers on 8080 already
+            except OSError:
+                pass
+        y, m = (int(x) for x in a.month.split("-"))
+        now = "%s-%02dT20:00:00+08:00" % (a.month, calendar.monthrange(y, m)[1])
+        p = spawn([self.prog("sgs-aggregator"), "-c", self.conf, "serve", "--listen",
+                   "127.0.0.1:%d" % port], self.tmp, name="sgs-aggregator-serve",
+                  env={"SGS_NOW": now})
+        self.console_url = "http://127.0.0.1:%d/" % port
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                status, _, body = http_request(port, "GET", "/api/v1/months", timeout=5)
+                if status == 200 and a.month in json.loads(body)[0]["month"]:
+                    break
+            except (OSError, ValueError, IndexError, KeyError):
+                pass
+            if not p.alive() or time.monotonic() > deadline:
+                self.out.show_tail(p.log_path)
+                self.die("the console did not answer on %s" % self.console_url)
+            time.sleep(0.1)
+        self.out.say("sgs-aggregator serve (pid %d): the console at %s (\"today\" is %s)"
+                     % (p.pid, self.console_url, now[:10]))
+        sys.stdout.write("== the console: %s%s\n" % (
+            self.console_url, "" if a.keep == "1" else "  (stopped at the end; KEEP=1 keeps it "
+                                                       "running)"))
+        sys.stdout.flush()
+
+    def keep_running(self):
+        """KEEP=1: a consumer keeps reading (new records show up live in the
+        console) until Ctrl-C."""
+        p = spawn([self.prog("sgs-consumer"), "-c", self.conf], self.tmp, name="sgs-consumer")
+        self.out.say("KEEP=1: the console stays at %s with Redis, the broker at %s and "
+                     "sgs-consumer (pid %d) running; Ctrl-C stops everything"
+                     % (self.console_url, self.bootstrap, p.pid))
+        while p.alive():
+            time.sleep(0.5)
+        self.out.show_tail(p.log_path)
+        self.die("sgs-consumer stopped")
+
     # ---- the run ------------------------------------------------------------------
 
     def run(self):
@@ -600,7 +658,11 @@ class Demo:
             self.snapshot()
             self.count_check()
             self.results()
+            self.console()
         self.finished = True  # cleanup prints the time taken once everything is stopped
+        if a.keep == "1":
+            with self.scope.active():
+                self.keep_running()
 
     def cleanup(self, rc):
         """Stops everything started (the last first), removes or keeps the
@@ -644,6 +706,8 @@ def main(argv=None):
     ap.add_argument("--now", required=True, help="SGS_NOW of the snapshot")
     ap.add_argument("--build", required=True)
     ap.add_argument("--consumer-timeout", type=int, default=300)
+    ap.add_argument("--console-port", type=int, default=0,
+                    help="the console's port (default 8080, or a free one when taken)")
     ap.add_argument("--t-start", type=int, default=None,
                     help="time_ns() when the demo started (before set-up and build)")
     a = ap.parse_args(argv)
@@ -667,7 +731,8 @@ def main(argv=None):
     except Interrupted as e:
         demo.out.endline()
         demo.out.err("sgs demo: interrupted (%s); stopping what was started" % e.name)
-        rc = e.status
+        # KEEP=1 ends with Ctrl-C once everything ran: that is success
+        rc = 0 if demo.finished and a.keep == "1" else e.status
     except Exception as e:  # a bug here or an unexpected error: still clean up
         demo.out.endline()
         demo.out.err("sgs demo: FAILED: %s: %s" % (type(e).__name__, e))

@@ -19,6 +19,11 @@ Fixtures (tests/README.md shows them at work):
                  configuration)
   figures        the fault scenario's Result (marker `figures(key)`), written
                  to SGS_RELIABILITY_OUT when the test ends
+  console        factory: console(conf, env=None, token=None) -> a running
+                 `sgs-aggregator serve` (sgstest.console.Console)
+  chromium       factory: chromium(width=1280, height=900, mobile=False) ->
+                 a headless Chromium WebDriver (python3-selenium); the test is
+                 skipped without chromium / chromium-driver
 
 Every process and temporary directory a test starts belongs to the test and
 is stopped / removed when it ends (SGS_KEEP_TMP=1 keeps the directories).
@@ -41,6 +46,7 @@ from . import env
 from .fault import Result
 from .flow import Pipeline
 from .kafka import MockBroker, fallback_notes, kafka_broker
+from .console import Console, browser, browser_unavailable
 from .procs import Scope, install_signal_handlers, make_tmpdir, open_scopes, tail
 from .redisserver import RedisServer
 
@@ -280,6 +286,38 @@ def sgs(request, tmp):
         r = redis if redis is not None else RedisServer(tmp, aof=aof)
         return Pipeline(tmp, broker, r, tag, partitions=partitions, **config)
     return make
+
+
+@pytest.fixture
+def console(tmp):
+    """console(conf, env=None, token=None, **kw) -> Console: `sgs-aggregator
+    serve` on a free loopback port, answering HTTP; stopped when the test ends."""
+    def make(conf, **kw):
+        return Console(tmp, conf, **kw)
+    return make
+
+
+@pytest.fixture
+def chromium(tmp):
+    """chromium(width=1280, height=900, mobile=False) -> a selenium WebDriver on
+    Debian's headless chromium (fresh profile in tmp, console log kept); every
+    browser is quit when the test ends. Skips the test without chromium,
+    chromium-driver or python3-selenium."""
+    why = browser_unavailable()
+    if why:
+        pytest.skip(why)
+    made = []
+
+    def make(width=1280, height=900, mobile=False):
+        d = browser(tmp, width, height, mobile)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        try:
+            d.quit()
+        except Exception:
+            pass
 
 
 def _new_result(item):

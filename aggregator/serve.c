@@ -1,0 +1,186 @@
+/* sgs-aggregator serve: the console, the HTTP API and the metrics (DESIGN §9)
+ * until SIGINT/SIGTERM.
+ *
+ * Threads: libmicrohttpd runs a pool of polling threads (each request is
+ * answered on one of them) and the alert stream has a subscriber thread of its
+ * own. The command's context (configuration, registry) is read-only while they
+ * run; each thread gets a worker context with its own Redis connection on its
+ * first request (hiredis connections are not shared between threads).
+ *
+ * Limits (sgs/http.h does the enforcing): at most MAX_CONNECTIONS connections
+ * (more wait in the kernel's listen queue), MAX_STREAMS of them event streams, request
+ * bodies of at most 1 MB, idle connections closed after IDLE_TIMEOUT_S. */
+#include "serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sgs/log.h"
+
+#define THREADS         4
+#define MAX_CONNECTIONS 512
+#define MAX_STREAMS     256
+#define MAX_BODY        (1024 * 1024)
+#define IDLE_TIMEOUT_S  60
+#define STOP_STREAMS_MS 2000
+#define SLEEP_STEP_MS   200
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+sgs_agg_ctx *sgs_agg_server_worker(sgs_agg_server *sv)
+{
+    sgs_agg_ctx *w = pthread_getspecific(sv->worker_key);
+
+    if (w)
+        return w;
+    w = sgs_agg_ctx_worker(sv->ctx);
+    if (!w)
+        return NULL;
+    pthread_mutex_lock(&sv->workers_lock);
+    if (sv->n_workers == sv->cap_workers) {
+        size_t cap = sv->cap_workers ? sv->cap_workers * 2 : 8;
+        sgs_agg_ctx **v = realloc(sv->workers, cap * sizeof(*v));
+
+        if (!v) {
+            pthread_mutex_unlock(&sv->workers_lock);
+            sgs_agg_ctx_destroy(w);
+            return NULL;
+        }
+        sv->workers = v;
+        sv->cap_workers = cap;
+    }
+    sv->workers[sv->n_workers++] = w;
+    pthread_mutex_unlock(&sv->workers_lock);
+    pthread_setspecific(sv->worker_key, w);
+    return w;
+}
+
+void sgs_agg_server_redis_failed(sgs_agg_ctx *worker)
+{
+    if (worker && worker->rc && worker->rc->err)
+        sgs_agg_ctx_redis_drop(worker);
+}
+
+static void sleep_step(void)
+{
+    struct timespec ts = {0, SLEEP_STEP_MS * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_flag)
+        ;
+}
+
+int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen)
+{
+    sgs_agg_server sv;
+    sgs_http_options o;
+    struct sigaction sa;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char err[1024];
+    const char *token = sgs_config_get(ctx->cfg, "http.token");
+    const char *cal_file = sgs_config_get(ctx->cfg, "calendar.file");
+    int rc = SGS_AGG_EXIT_RUNTIME, key_made = 0;
+
+    memset(&sv, 0, sizeof(sv));
+    sv.ctx = ctx;
+    if (!listen)
+        listen = sgs_config_get(ctx->cfg, "http.listen");
+    if (sgs_http_listen_parse(listen, &addr, &addr_len, err, sizeof(err)) != 0) {
+        sgs_error("%s '%s': %s",
+                  listen == sgs_config_get(ctx->cfg, "http.listen") ? "http.listen" : "--listen",
+                  listen ? listen : "", err);
+        return SGS_AGG_EXIT_USAGE;
+    }
+    sv.report_dir = sgs_config_get(ctx->cfg, "report.dir");
+    if (!sv.report_dir || !*sv.report_dir) {
+        sgs_error("report.dir: not set");
+        return SGS_AGG_EXIT_USAGE;
+    }
+    if (token && *token) {
+        sv.token = token;
+        sv.token_len = strlen(token);
+    }
+    if (!cal_file || !*cal_file) {
+        sgs_error("calendar.file: not set");
+        return SGS_AGG_EXIT_USAGE;
+    }
+    sv.cal = sgs_calendar_load(cal_file, err, sizeof(err));
+    if (!sv.cal) {
+        sgs_error("%s", err);
+        return SGS_AGG_EXIT_USAGE;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    /* jansson seeds its hash function on first use: do it before the threads */
+    json_object_seed(0);
+    pthread_mutex_init(&sv.workers_lock, NULL);
+    key_made = pthread_key_create(&sv.worker_key, NULL) == 0;
+    if (!key_made || !(sv.stats = sgs_agg_webstats_new())) {
+        sgs_error("out of memory");
+        goto out;
+    }
+    sv.hub = sgs_agg_hub_start(ctx, MAX_STREAMS, err, sizeof(err));
+    if (!sv.hub) {
+        sgs_error("%s", err);
+        goto out;
+    }
+    memset(&o, 0, sizeof(o));
+    o.what = listen == sgs_config_get(ctx->cfg, "http.listen") ? "http.listen" : "--listen";
+    o.threads = THREADS;
+    o.max_connections = MAX_CONNECTIONS;
+    o.timeout_s = IDLE_TIMEOUT_S;
+    o.max_body = MAX_BODY;
+    o.suspend = 1;
+    o.on_done = sgs_agg_webstats_done;
+    sv.http = sgs_http_start(listen, &o, sgs_agg_api_handle, &sv, err, sizeof(err));
+    if (!sv.http) {
+        sgs_error("%s", err);
+        goto out;
+    }
+    {
+        /* The address as given, with the port actually bound (":0" picks one). */
+        const char *colon = strrchr(listen, ':');
+
+        sgs_info("serving the console on http://%.*s:%d/ (API /api/v1, /metrics, /healthz)%s",
+                 (int)(colon ? colon - listen : 0), listen, sgs_http_port(sv.http),
+                 sv.token ? "; /api/ needs the bearer token"
+                          : "; no http.token: spot checks "
+                            "over HTTP are refused");
+    }
+    while (!stop_flag)
+        sleep_step();
+    sgs_info("stopping on signal");
+    rc = SGS_AGG_EXIT_OK;
+out:
+    /* Streams first (their connections are suspended while idle and must be
+     * resumed before the server stops), then the server, then the rest. */
+    if (sv.hub)
+        sgs_agg_hub_close(sv.hub, STOP_STREAMS_MS);
+    sgs_http_stop(sv.http);
+    sgs_agg_hub_destroy(sv.hub);
+    for (size_t i = 0; i < sv.n_workers; i++)
+        sgs_agg_ctx_destroy(sv.workers[i]);
+    free(sv.workers);
+    sgs_agg_webstats_free(sv.stats);
+    sgs_calendar_destroy(sv.cal);
+    pthread_mutex_destroy(&sv.workers_lock);
+    if (key_made)
+        pthread_key_delete(sv.worker_key);
+    return rc;
+}
