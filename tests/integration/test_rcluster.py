@@ -138,7 +138,10 @@ def verify(client, out, stats, what):
     h.check(stats["mismatch"] == 0 and stats["tx_bad"] == 0 and stats["scan_bad"] == 0
             and stats["errors"] == 0 and stats["incr_bad"] == 0 and stats["blk_bad"] == 0,
             "%s: driver saw anomalies: %s" % (what, stats))
-    h.check(t["steps"] > 0 and t["keys_acked"] > 0, "%s: nothing was written" % what)
+    # (with replies slower than the timeout on a loaded machine every INCRBY can
+    # end "may have run": written, then given up on)
+    h.check(t["steps"] > 0 and t["keys_acked"] + t["keys_unknown"] > 0,
+            "%s: nothing was written" % what)
     return t
 
 
