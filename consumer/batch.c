@@ -605,9 +605,9 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         b->oom = 1;
 }
 
-/* Orders two bitmap identities: year, field, bit (two identities of a batch
- * never share all three: the batch has each identity once, and a revoke's
- * lookup that shares one with an insert is ordered either way). */
+/* Orders two bitmap identities: year, field, month (lookups first), bit (two
+ * identities of a batch never share all four: the batch has each identity
+ * once, and a revoke's lookup that shares one with an insert is a lookup). */
 static int bitmap_before(const sgs_batch *b, uint32_t x, uint32_t y)
 {
     const sgs_batch_ident *p = &b->idents[x], *q = &b->idents[y];
@@ -618,6 +618,9 @@ static int bitmap_before(const sgs_batch *b, uint32_t x, uint32_t y)
     c = memcmp(b->arena.data + p->field_off, b->arena.data + q->field_off, n);
     if (c != 0 || p->field_len != q->field_len)
         return c < 0 || (c == 0 && p->field_len < q->field_len);
+    int pm = b->groups[p->group].frag_month, qm = b->groups[q->group].frag_month;
+    if (pm != qm)
+        return pm < qm;
     return p->bit < q->bit;
 }
 
@@ -646,8 +649,15 @@ long sgs_batch_number_idents(sgs_batch *b)
     tmp = malloc((b->n_idents + 1) * sizeof(*tmp));
     if (!tmp)
         return -1;
-    /* the bitmap identities of every group, by (year, field, bit): one byte
-     * string per field, whatever the groups */
+    /* the bitmap identities of every group, by (year, field, month, bit):
+     * one byte string per field and report month (none for revokes, which
+     * only look), whatever the groups */
+    for (size_t i = 0; i < b->n_groups; i++) {
+        sgs_batch_group *g = &b->groups[i];
+        int y, m, d;
+        sgs_day_to_ymd(g->day, &y, &m, &d);
+        g->frag_month = g->type == SGS_GROUP_REVOKE ? -1 : y * 12 + m;
+    }
     for (size_t i = 0; i < b->n_groups; i++)
         for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)
             if (b->idents[e].bitmap)

@@ -50,6 +50,7 @@ typedef struct sgs_batch_group {
     int wd;                     /* workdays late ('R' only) */
     uint32_t unit;              /* registry index ('R', 'D'), else UINT32_MAX */
     sgs_day day;                /* report day */
+    int frag_month;             /* y * 12 + m of day, -1 for revokes (set when sent) */
     uint32_t n;                 /* messages */
     uint32_t n_ids, head, tail; /* identities of its records, linked through ident.next */
 } sgs_batch_group;

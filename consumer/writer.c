@@ -211,11 +211,21 @@ static void arg_int(eval_args *a, int64_t v)
 
 #define FRAGMENT_GAP 8 /* empty bytes that end a fragment */
 
-/* The bitmap identities as fragments: per year and field, the bytes from the
- * lowest to the highest bit the batch holds (split where more than
- * FRAGMENT_GAP bytes in a row hold none), bits numbered from the most
- * significant bit of byte 0 (as Redis's SETBIT), and the group of each set bit
- * in order, 3 bytes big-endian. The script numbers the identities in the same
+/* Two bitmap identities in one fragment: the same field, the same gap month
+ * (their groups' report month; revokes only look, and have none: -1). */
+static int same_fragment(const sgs_batch *b, const sgs_batch_ident *x, const sgs_batch_ident *y)
+{
+    return x->year == y->year && x->field_len == y->field_len &&
+           memcmp(b->arena.data + x->field_off, b->arena.data + y->field_off, x->field_len) == 0 &&
+           b->groups[x->group].frag_month == b->groups[y->group].frag_month;
+}
+
+/* The bitmap identities as fragments: per year, field and gap month (in the
+ * order sgs_batch_number_idents gave them), the bytes from the lowest to the
+ * highest bit the batch holds (split where more than FRAGMENT_GAP bytes in a
+ * row hold none), bits numbered from the most significant bit of byte 0 (as
+ * Redis's SETBIT), the number of set bits, and the group of each set bit in
+ * order, 3 bytes big-endian. The script numbers the identities in the same
  * order (ascending bits, fragment after fragment). */
 static void append_fragments(sgs_consumer *c, const sgs_batch *b)
 {
@@ -224,14 +234,14 @@ static void append_fragments(sgs_consumer *c, const sgs_batch *b)
     arg_int(a, 0); /* replaced by the count */
     for (size_t i = 0; i < b->n_bitmap_ids;) {
         const sgs_batch_ident *first = &b->idents[b->order[i]];
+        const sgs_batch_group *g0 = &b->groups[first->group];
         size_t j = i + 1, start;
         int64_t expire = first->expire_at;
         uint32_t lo, hi;
+        char month[8];
         while (j < b->n_bitmap_ids) {
             const sgs_batch_ident *e = &b->idents[b->order[j]];
-            if (e->year != first->year || e->field_len != first->field_len ||
-                memcmp(b->arena.data + e->field_off, b->arena.data + first->field_off,
-                       e->field_len) != 0)
+            if (!same_fragment(b, first, e))
                 break;
             /* a new fragment after a run of empty bytes: the script's work is
              * the fragments' bytes, and serials can lie far apart */
@@ -256,6 +266,11 @@ static void append_fragments(sgs_consumer *c, const sgs_batch *b)
             }
         arg_from(a, start);
         arg_int(a, expire);
+        if (g0->type == SGS_GROUP_REVOKE)
+            arg_put(a, "", 0); /* looks only */
+        else
+            arg_printf(a, "%s", sgs_day_format_month(g0->day, month));
+        arg_int(a, (int64_t)(j - i));
         start = a->text.len;
         for (size_t k = i; k < j; k++) {
             uint32_t g = b->idents[b->order[k]].group + 1;
@@ -281,7 +296,7 @@ static long append_eval(sgs_consumer *c, int32_t p)
     sgs_batch *b = &ps->sent;
     eval_args *a = &c->args;
     size_t n = 28 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 6 * b->n_items +
-               2 * b->n_seq_out + 2 * b->n_seq_in + 7 * b->n_idents;
+               2 * b->n_seq_out + 2 * b->n_seq_in + 8 * b->n_idents;
     char base[SGS_STORE_KEY_MAX];
     long n_ids;
 

@@ -747,6 +747,10 @@ void sgs_rcl_set_deadline(sgs_rcl *r, int deadline_ms)
 
 int sgs_rcl_refresh(sgs_rcl *r, char *errstr, size_t errstr_size)
 {
+    /* a new attempt: nodes that failed to connect before are tried again
+     * (without this a client whose first contact failed never made another:
+     * a consumer started before Redis stayed "redis down" for good) */
+    r->round++;
     r->deadline = sgs_clock_mono_ms() + r->deadline_ms;
     return map_refresh(r, errstr, errstr_size);
 }
