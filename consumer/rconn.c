@@ -1,6 +1,7 @@
 /* The consumer's Redis connection: connect, load the batch script, back off
  * while Redis is unavailable or refuses writes, and say so once per change. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consumer.h"
@@ -70,6 +71,34 @@ int sgs_rconn_load_script(sgs_consumer *c)
     return 0;
 }
 
+/* A batch's rejects travel as one argument of its EVALSHA, and Redis refuses a
+ * request with an argument longer than proto-max-bulk-len whole (a protocol
+ * error, the same for every retry: the consumer would never get past that
+ * batch). A batch closes once it reaches consumer.batch.max_bytes, with at
+ * most one more message's reject beyond it, so the limit is kept to half of
+ * Redis's (best effort: a Redis that does not answer CONFIG GET keeps the
+ * configured value). */
+static void fit_batches(sgs_consumer *c)
+{
+    char err[256];
+    size_t want = (size_t)sgs_config_get_int(c->cfg, "consumer.batch.max_bytes");
+    redisReply *r = sgs_redis_command(c->redis, err, sizeof(err), "CONFIG GET proto-max-bulk-len");
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        long long bulk = strtoll(r->element[1]->str, NULL, 10);
+        if (bulk > 0 && (size_t)bulk / 2 < want) {
+            want = (size_t)bulk / 2;
+            if (want != c->cf_batch_bytes)
+                sgs_info("batches close at %zu bytes (consumer.batch.max_bytes): Redis's "
+                         "proto-max-bulk-len is %lld",
+                         want, bulk);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    c->cf_batch_bytes = want;
+}
+
 int sgs_rconn_ready(sgs_consumer *c)
 {
     char err[512];
@@ -81,6 +110,7 @@ int sgs_rconn_ready(sgs_consumer *c)
             sgs_rconn_lost(c, err);
             return -1;
         }
+        fit_batches(c);
         if (sgs_rconn_load_script(c) != 0)
             return -1;
     }
