@@ -35,14 +35,15 @@
 import json
 import os
 import random
+import re
 import signal
 import time
 
 import pytest
 
-from sgstest import (build_path, check, check_eq, consumer_cmd, jsonl_messages, run, spawn,
-                     wait_until)
-from sgstest.fault import (MONTH, SteadyFeeder, check_alerts, compare_snapshot, counted_messages,
+from sgstest import (Pipeline, build_path, check, check_eq, consumer_cmd, jsonl_messages, run,
+                     spawn, wait_until)
+from sgstest.fault import (MONTH, SteadyFeeder, alias_registry, check_alerts, compare_snapshot, counted_messages,
                            finish, seed, snapshot, snapshot_consistency)
 
 SEED = seed(20231209)
@@ -233,3 +234,61 @@ def test_wrong_type(sgs, apache_kafka, tmp, figures):
     res["messages"] = e1["messages"] + e2["messages"]
     res["faults"] = ("m:2024-06 of 4 partitions and b:2024 of the other 4 made strings while "
                      "June arrived; refused %.1f s, then DEL" % res["refused_s"])
+
+
+def fence_run(p, tmp, res, key, rate=2000):
+    """Two consumers in two groups (so each is assigned every partition) with
+    one Redis: each fences the other's batches; the first 5 seeks of each
+    fail (debug.fail_seeks)."""
+    c = p.client()
+    jsonl, expect = p.generate(MONTH, seed=SEED % 100000 + 4, records=8000, late_share=0.04,
+                               invalid=40, duplicates=100, malformed=10, unknown_unit=10,
+                               format="mixed", key=key)
+    msgs = jsonl_messages(jsonl)
+    other = Pipeline(tmp, p.broker, p.redis, p.tag, group=p.tag + "-b", topics=False,
+                     consumer__batch__max_messages=50)
+    extra = ["debug.fail_seeks=5"]
+    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs, rate=rate)
+    a = spawn(consumer_cmd(p.conf, idle=4, extra=extra), tmp, name="A")
+    b = spawn(consumer_cmd(other.conf, idle=4, extra=extra), tmp, name="B")
+    feeder.join()
+    check_eq(a.wait(180), 0, "A exit status")
+    check_eq(b.wait(180), 0, "B exit status")
+    logs = {"A": a.log(), "B": b.log()}
+    fenced = {n: l.count(": fenced: ") for n, l in logs.items()}
+    failed = {n: l.count("injected failure (debug.fail_seeks)") for n, l in logs.items()}
+    done = {n: len(re.findall(r"partition \d+: seek to \d+ done", l)) for n, l in logs.items()}
+    res["fenced_batches"] = fenced
+    res["failed_seeks_logged"] = failed
+    p.check_counts(expect)
+    res.data.update(finish(tmp, p.conf, expect, p.redis, p.broker, p.tag))
+    check(sum(fenced.values()) >= 10, "batches fenced (%s)" % fenced)
+    check(all(failed.values()) and all(done.values()),
+          "failed seeks warned about and retried in both (%s, %s)" % (failed, done))
+    res["records"] = 8000
+    res["messages"] = len(msgs)
+    return expect
+
+
+@pytest.mark.figures("fence_failed_seeks")
+@pytest.mark.case_timeout(240)
+def test_fence_failed_seeks(sgs, apache_kafka, tmp, figures):
+    """two writers of every partition fence each other; their first seeks
+    fail: exact (keys by unit)"""
+    p = sgs("afs", kafka=apache_kafka, partitions=8, consumer__batch__max_messages=50)
+    fence_run(p, tmp, figures, "unit")
+    figures["faults"] = ("two groups write the same partitions: %s fenced batches; 5 seeks of "
+                         "each fail" % sum(figures["fenced_batches"].values()))
+
+
+@pytest.mark.figures("fence_failed_seeks_forwarding")
+@pytest.mark.case_timeout(240)
+def test_fence_failed_seeks_forwarding(sgs, apache_kafka, tmp, figures):
+    """the same with keys every way (records forwarded between partitions):
+    exact"""
+    reg, _ = alias_registry(tmp)
+    p = sgs("aff", kafka=apache_kafka, partitions=8, units__file=reg,
+            consumer__batch__max_messages=50)
+    fence_run(p, tmp, figures, "mixed")
+    figures["faults"] = ("two groups write the same partitions, keys mixed: %s fenced "
+                         "batches; 5 seeks of each fail" % sum(figures["fenced_batches"].values()))
