@@ -9,6 +9,14 @@ findings), counts the topic again from its beginning and exits when done;
 meanwhile `sgs-aggregator snapshot` and `spot-check` refuse with one line.
 Every counter is exact after the rebuild.
 
+test_late_rate_id_after_replay (issue 11, point 8): a late_rate crossing is
+counted again after Redis is restored from an RDB copy taken before it (in
+other batches than the first time), and after --rebuild: its alert keeps its
+id, late_rate:<topic>:<unit>:<n> (the n-th upward crossing of the unit), so
+receivers drop the repeats. f898b6f named it after the batch that crossed
+(late_rate:<topic>:<partition>:<batch end offset>:<unit>): another batching,
+another id.
+
 Before this work (f898b6f) a partition without a stored offset was consumed
 from Kafka's committed offset (or from the beginning, counting on top of
 what Redis still held) without a word: the counts after such a loss were
@@ -17,13 +25,14 @@ short, or doubled.
 
 import json
 import os
+import shutil
 import signal
 import time
 
 import pytest
 
-from sgstest import (build_path, check, check_eq, consumer_cmd, jsonl_messages, run, spawn,
-                     wait_until)
+from sgstest import (build_path, check, check_eq, consume_all, consumer_cmd, jsonl_messages, run,
+                     spawn, wait_until)
 from sgstest.fault import MONTH, SteadyFeeder, counted_messages, finish, progress, seed
 
 SEED = seed(20231208)
@@ -200,3 +209,75 @@ def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):
     res["messages"] = len(msgs)
     res["faults"] = ("offset key of [3] deleted between runs, of [5] mid-stream; each refused, "
                      "then --rebuild; snapshot/spot-check refused during it")
+
+
+def lr_record(n, reported, decided):
+    """A penalty of 410423 decided on `decided`, reported on `reported`."""
+    return json.dumps({
+        "kind": "penalty", "unit_id": "410423", "doc_no": "鲁山县罚〔2024〕%d号" % n,
+        "decision_date": decided, "reported_at": reported + "T09:00:00+08:00",
+        "subject": {"name": "某某商贸有限公司", "type": "legal_person",
+                    "uscc": "91350100M000100Y43"},
+        "authority": {"name": "鲁山县市场监督管理局"},
+        "penalty": {"category": ["罚款"], "fine_amount": 0.5}}, ensure_ascii=False)
+
+
+@pytest.mark.figures("stable_alert_ids")
+@pytest.mark.case_timeout(180)
+def test_late_rate_id_after_replay(sgs, apache_kafka, tmp, figures):
+    """a late_rate crossing keeps its id after Redis is restored from a copy
+    taken before it (and counted again in other batches), and after --rebuild"""
+    res = figures
+    p = sgs("lsi", kafka=apache_kafka, partitions=4)
+    c = p.client()
+    ontime = [("410423", lr_record(i, "2024-03-20", "2024-03-19"), None) for i in range(1, 21)]
+    late = [("410423", lr_record(i, "2024-03-20", "2024-03-01"), None) for i in range(21, 31)]
+    p.produce(ontime)
+    p.run_consumer(idle=2, name="ontime")
+    c.save()  # the copy an operator would restore: before the crossing
+    backup = os.path.join(tmp, "before-crossing.rdb")
+    shutil.copy(os.path.join(p.redis.dir, "dump.rdb"), backup)
+    # 10 late of 30: 33 %, one upward crossing; batches of 3 messages here,
+    # of up to 5,000 after the restore
+    p.produce(late)
+    p.run_consumer(idle=2, name="crossing", extra=["consumer.batch.max_messages=3"])
+
+    def lr_ids():
+        return [json.loads(m.value)["id"] for m in consume_all(p.broker.bootstrap,
+                                                               p.tag + ".alerts")
+                if json.loads(m.value)["type"] == "late_rate"]
+    first = lr_ids()
+    check_eq(len(first), 1, "the crossing's alert (%s)" % first)
+    want = first[0]
+    # Redis restored from the copy taken before the crossing
+    p.redis.kill()
+    shutil.copy(backup, os.path.join(p.redis.dir, "dump.rdb"))
+    p.redis.restart()
+    c = p.client()
+    states = [c.hget(k, "410423") for k in c.scan_iter(match="sgs:{%s:*}:lr" % p.topic)]
+    check(all(v is None or int(v) <= 0 for v in states),
+          "the crossing is gone from Redis (%s)" % states)
+    p.run_consumer(idle=2, name="after-restore")
+    after_restore = lr_ids()
+    check_eq(sorted(set(after_restore)), [want], "late_rate ids after the restore (%d copies)"
+             % len(after_restore))
+    # then everything counted again from the topic
+    rebuild(p, name="rebuild")
+    after_rebuild = lr_ids()
+    check_eq(sorted(set(after_rebuild)), [want], "late_rate ids after the restore and the "
+             "rebuild (%d copies)" % len(after_rebuild))
+    check_eq(want, "late_rate:%s:410423:1" % p.topic, "the id names the unit's first crossing")
+    check(len(after_restore) >= 2 and len(after_rebuild) >= 3,
+          "the crossing was alerted again each time (%d, %d)"
+          % (len(after_restore), len(after_rebuild)))
+    got = p.counts()["units"]["410423"]
+    check_eq((got["records"], got["late"], got["duplicates"]), (30, 10, 0), "410423 counters")
+    late_ids = {json.loads(m.value)["id"] for m in consume_all(p.broker.bootstrap,
+                                                               p.tag + ".alerts")
+                if json.loads(m.value)["type"] == "late"}
+    check_eq(len(late_ids), 10, "late alert ids (distinct) after both replays")
+    res["records"] = 30
+    res["messages"] = 30
+    res["late_rate_copies"] = len(after_rebuild)
+    res["faults"] = ("a late_rate crossing replayed twice: Redis restored from an RDB copy "
+                     "taken before it, then --rebuild; one id, %d copies" % len(after_rebuild))
