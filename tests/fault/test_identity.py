@@ -49,11 +49,7 @@ UNIT = "410423"  # 鲁山县
 UNIT_NAME = "鲁山县"
 
 
-def unkeyed(msgs):
-    """No keys, and librdkafka's partitioner spreading them one by one."""
-    return rekey(msgs, key=None)
-
-
+# no sticky partitioning: librdkafka spreads unkeyed messages one by one
 SPREAD = {"sticky.partitioning.linger.ms": 0}
 
 

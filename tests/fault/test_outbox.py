@@ -31,15 +31,13 @@ cannot run there).
 """
 
 import json
-import os
 import random
 import signal
 import time
 
 import pytest
 
-from sgstest import (check, check_eq, consume_all, consumer_cmd, jsonl_messages, spawn,
-                     wait_until)
+from sgstest import check, check_eq, consume_all, wait_until
 from sgstest.fault import AlertChannel, counted_messages, finish, seed
 
 SEED = seed(20231210)
