@@ -318,25 +318,31 @@ def test_zombie_sigstop(sgs, apache_kafka, tmp, figures):
                                invalid=40, duplicates=100, malformed=10, unknown_unit=10,
                                format="mixed", key="mixed")
     msgs = jsonl_messages(jsonl)
-    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs, rate=1000)
-    # A collects for up to 10 s per batch (it closes when the poll finds
+    first = len(msgs) // 2
+    # A collects for up to 1.5 s per batch (it closes when the poll finds
     # nothing for 100 ms, which a steady feed hardly lets happen), so it holds
     # a batch when it is stopped; its first 3 seeks fail
     a = spawn(consumer_cmd(p.conf, idle=4, extra=["debug.fail_seeks=3",
                                                   "consumer.batch.max_messages=100000",
-                                                  "consumer.batch.max_ms=10000"]),
+                                                  "consumer.batch.max_ms=1500"]),
               tmp, name="A")
+    wait_until(lambda: "assigned %s [" % p.topic in a.log(), timeout=60, what="A assigned")
+    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs[:first], rate=1000)
     wait_until(lambda: counted_messages(c, p.tag) > 500, timeout=60, what="A writing")
     a.send_signal(signal.SIGSTOP)
     t_stop = time.monotonic()
+    check(not feeder.done.is_set(), "A stopped while records were arriving")
     time.sleep(0.5)  # a batch A sent before the stop is applied by Redis meanwhile
     at_stop = counted_messages(c, p.tag)
     b = spawn(consumer_cmd(p.conf, idle=4), tmp, name="B")
+    wait_until(lambda: "assigned %s [" % p.topic in b.log(), timeout=60,
+               what="B assigned A's partitions (A's session expired)")
+    feeder.join()
+    p.produce(msgs[first:])
     wait_until(lambda: counted_messages(c, p.tag) > at_stop + 300, timeout=60,
                what="B writing A's partitions")
     a.send_signal(signal.SIGCONT)
     res["stopped_s"] = round(time.monotonic() - t_stop, 1)
-    feeder.join()
     check_eq(a.wait(180), 0, "A exit status")
     check_eq(b.wait(180), 0, "B exit status")
     alog = a.log()

@@ -99,15 +99,16 @@ def test_flushall(sgs, apache_kafka, tmp, figures):
     check_eq(counted_messages(c, p.tag), half, "messages counted by the rebuild")
     # --- mid-stream: the rest streams in while a consumer runs
     cons = p.consumer(name="running")
-    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs[half:], rate=1000)
+    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs[half:-400], rate=1000)
     wait_until(lambda: counted_messages(c, p.tag) >= half + 300, timeout=60, interval=0.01,
                what="the consumer under way")
     c.flushall()
     at = time.monotonic()
+    feeder.join()
+    p.produce(msgs[-400:])  # more input after the loss, however fast the consumer was
     named2, line2 = check_refused(cons, p.topic)
     res["refused_after_s"] = round(time.monotonic() - at, 2)
     check("vanished" in line2, "mid-stream: the stored offset vanished: " + line2)
-    feeder.join()
     rebuild(p, name="rebuild2")
     p.run_consumer(idle=2, name="after-rebuild")  # nothing new
     p.check_counts(expect)
@@ -191,13 +192,14 @@ def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):
 
     # --- mid-stream: the rest streams in; an offset key is deleted meanwhile
     cons = p.consumer(name="running")
-    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs[half:], rate=1000)
+    feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs[half:-400], rate=1000)
     wait_until(lambda: counted_messages(c, p.tag) >= half + 300, timeout=60, interval=0.01,
                what="the consumer under way")
     okey = "sgs:{%s:5}:offset" % p.topic
     check(c.delete(okey) == 1, "offset key of partition 5 deleted")
-    named2, line2 = check_refused(cons, p.topic, partition=5)
     feeder.join()
+    p.produce(msgs[-400:])  # more input after the loss, however fast the consumer was
+    named2, line2 = check_refused(cons, p.topic, partition=5)
     rebuild(p, name="rebuild2")
     p.run_consumer(idle=2, name="after-rebuild")
     p.check_counts(expect)
