@@ -84,10 +84,12 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
     c->rebuild = rebuild;
     if (load_inputs(c, errstr, errstr_size) != 0 || sgs_rconn_create(c, errstr, errstr_size) != 0)
         goto fail;
-    /* subscribed, but nothing is assigned before the first poll: a rebuild
-     * wipes the state before any partition is read */
     if (sgs_rebalance_start(c, errstr, errstr_size) != 0)
         goto fail;
+    /* The rebuild reads the topic's partitions and watermarks through the
+     * consumer handle, so it comes after the Kafka set-up; the subscription's
+     * rebalance callbacks run only from the poll loop, so the wipe still comes
+     * before any partition is assigned. */
     if (rebuild && sgs_sync_rebuild_start(c, errstr, errstr_size) != 0)
         goto fail;
     if (sgs_metrics_start(c, errstr, errstr_size) != 0) /* issue 13: metrics.listen */

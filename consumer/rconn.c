@@ -4,6 +4,7 @@
  * Redis is unavailable or refuses writes, said once per change. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consumer.h"
@@ -74,6 +75,40 @@ void sgs_rconn_recovered(sgs_consumer *c)
     c->retry_at = 0;
 }
 
+/* A batch's rejects travel as one argument of its EVALSHA, and Redis refuses a
+ * request with an argument longer than proto-max-bulk-len whole (a protocol
+ * error, the same for every retry: the consumer would never get past that
+ * batch). A batch closes once it reaches consumer.batch.max_bytes, with at
+ * most one more message's reject beyond it, so the limit is kept to half of
+ * Redis's (best effort: a Redis that does not answer CONFIG GET keeps the
+ * configured value). */
+static void fit_batches(sgs_consumer *c)
+{
+    size_t want = (size_t)sgs_config_get_int(c->cfg, "consumer.batch.max_bytes");
+    long long smallest = 0;
+    for (size_t i = 0; i < sgs_rcl_master_count(c->rcl); i++) {
+        char err[256];
+        redisReply *r = sgs_rcl_master_command(c->rcl, i, SGS_RCL_IDEMPOTENT, err, sizeof(err),
+                                               "CONFIG GET proto-max-bulk-len");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING) {
+            long long bulk = strtoll(r->element[1]->str, NULL, 10);
+            if (bulk > 0 && (smallest == 0 || bulk < smallest))
+                smallest = bulk;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    if (smallest > 0 && (size_t)smallest / 2 < want) {
+        want = (size_t)smallest / 2;
+        if (want != c->cf_batch_bytes)
+            sgs_info("batches close at %zu bytes (consumer.batch.max_bytes): Redis's "
+                     "proto-max-bulk-len is %lld",
+                     want, smallest);
+    }
+    c->cf_batch_bytes = want;
+}
+
 int sgs_rconn_ready(sgs_consumer *c)
 {
     char err[512];
@@ -86,6 +121,7 @@ int sgs_rconn_ready(sgs_consumer *c)
             return -1;
         }
         c->script_loaded = 1;
+        fit_batches(c);
     }
     return 0;
 }

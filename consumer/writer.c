@@ -583,13 +583,20 @@ static int complete(sgs_consumer *c)
             }
             c->fenced++;
             sgs_warn("partition %" PRId32 ": fenced: Redis holds offset %" PRId64
-                     ", this batch starts after %" PRId64 "; dropping it and seeking",
+                     ", this batch starts after %" PRId64 "; dropping it, reading the "
+                     "partition's state again and seeking",
                      p, stored, ps->stored);
             sgs_writer_drop(c, p); /* the one collected after it too */
+            /* Another writer moved the partition, and its forward sequences
+             * (fo, fi) with it: batches built on the ones we hold would forward
+             * copies under sequences the targets already took (ignored there
+             * as replays: records lost) and apply copies already applied.
+             * Read the partition's state again as on assignment (offset,
+             * sequences, outbox re-sends: sgs_sync_pending), then seek. */
             ps->stored = stored;
             ps->next = stored;
-            sgs_parts_seek(c, p, stored);
-            ps->resend = 1;
+            ps->needs_sync = 1;
+            sgs_parts_pause(c, p, 1);
             continue;
         }
         applied(c, p, r->element[1]->str, r->element[1]->len,

@@ -26,6 +26,28 @@ ORDER = [
     ("rebalance_cooperative", "4b. Rebalances, cooperative-sticky", "test_rebalance.py"),
     ("aggregator_load", "5. Aggregator under load", "test_aggregator_load.py"),
     ("alerts", "6. Alerts after crashes", "test_alerts.py"),
+    ("identity_keys", "7a. Identity: keys every way", "test_identity.py"),
+    ("identity_same_decisions", "7b. Identity: the same decisions keyed 4 ways",
+     "test_identity.py"),
+    ("identity_late_rate", "7c. Identity: late_rate across partitions", "test_identity.py"),
+    ("identity_partitions_added", "7d. Identity: partitions added mid-stream",
+     "test_identity.py"),
+    ("identity_crash_loop", "7e. Identity: crash loop, keys mixed", "test_identity.py"),
+    ("lost_flushall", "8a. Lost state: FLUSHALL", "test_lost_state.py"),
+    ("lost_offset_key", "8b. Lost state: offset key deleted", "test_lost_state.py"),
+    ("stable_alert_ids", "8c. late_rate id after a restore and a rebuild",
+     "test_lost_state.py"),
+    ("partitions_refused", "9a. Partitions first assigned while Redis refuses",
+     "test_atomicity.py"),
+    ("proto_max_bulk_len", "9b. proto-max-bulk-len 1mb", "test_atomicity.py"),
+    ("wrong_type", "9c. Keys of the wrong type", "test_atomicity.py"),
+    ("fence_failed_seeks", "9d. Two writers, failed seeks", "test_atomicity.py"),
+    ("fence_failed_seeks_forwarding", "9e. Two writers, failed seeks, keys mixed",
+     "test_atomicity.py"),
+    ("zombie_sigstop", "9f. Zombie: SIGSTOP past the session", "test_atomicity.py"),
+    ("outbox_full", "10a. Outbox full: alerts refused", "test_outbox.py"),
+    ("reject_cut", "10b. Rejects over the broker's limit", "test_outbox.py"),
+    ("out_of_memory", "10c. Failed builds (debug.fail_alloc)", "test_outbox.py"),
 ]
 
 
@@ -42,6 +64,11 @@ def outage(r):
             parts.append("%.1f writes refused" % r["refused_s"])
     elif r.get("outage_s"):
         parts.append("%.1f broker down" % r["outage_s"])
+    elif r.get("refused_s"):
+        parts.append("%.1f %s refused" % (r["refused_s"], "alerts" if r.get("scenario") ==
+                                          "outbox_full" else "batches"))
+    elif r.get("stopped_s"):
+        parts.append("%.1f stopped" % r["stopped_s"])
     if r.get("slow_s"):
         parts.append("%.0f at 200 ms rtt" % r["slow_s"])
     return " + ".join(parts) or "–"
@@ -93,17 +120,18 @@ def render(results, elapsed, status):
             r.get("elapsed_s", 0)))
     lines.append("")
     points = {}
-    for key in ("crash_loop", "alerts"):
+    kill_cols = ("crash_loop", "alerts", "identity_crash_loop")
+    for key in kill_cols:
         for p, n in (by.get(key, {}).get("kill_points") or {}).items():
             points.setdefault(p, {})[key] = n
     if points:
         lines.append("Where the SIGKILLs landed (strace names the system call it killed):")
         lines.append("")
-        lines.append("| Kill point | Crash loop | Alerts |")
-        lines.append("|---|---:|---:|")
+        lines.append("| Kill point | Crash loop | Alerts | Crash loop, keys mixed |")
+        lines.append("|---|---:|---:|---:|")
         for p in sorted(points, key=lambda p: (-sum(points[p].values()), p)):
-            lines.append("| %s | %d | %d |" % (cell(p), points[p].get("crash_loop", 0),
-                                               points[p].get("alerts", 0)))
+            lines.append("| %s | %s |" % (cell(p), " | ".join("%d" % points[p].get(k, 0)
+                                                              for k in kill_cols)))
         lines.append("")
     extra = []
     cl = by.get("crash_loop")
@@ -136,6 +164,28 @@ def render(results, elapsed, status):
                                                 sum((rb.get("partition_revocations") or {})
                                                     .values()),
                                                 rb.get("fenced_batches", 0)))
+    ic = by.get("identity_crash_loop")
+    if ic and ic.get("rounds"):
+        extra.append("crash loop, keys mixed: %d rounds for %d kills; at least %d outbox entries "
+                     "were produced again by the next consumer"
+                     % (ic["rounds"], ic.get("kills", 0), ic.get("outbox_resends", 0)))
+    fw = [(k, by[k]["forwarded"]) for k in ("identity_keys", "identity_same_decisions")
+          if by.get(k, {}).get("forwarded")]
+    if fw:
+        extra.append("identity: records forwarded to their unit's partition: %s"
+                     % ", ".join("%s %d" % (k.replace("identity_", "").replace("_", " "), n)
+                                 for k, n in fw))
+    for key in ("fence_failed_seeks", "fence_failed_seeks_forwarding"):
+        fr = by.get(key)
+        if fr and fr.get("fenced_batches"):
+            extra.append("%s: %s batches fenced (A, B), every injected seek failure retried"
+                         % (key.replace("_", " "),
+                            ", ".join("%d" % n for n in fr["fenced_batches"].values())))
+    ob = by.get("outbox_full")
+    if ob and ob.get("left_in_redis") is not None:
+        extra.append("outbox full: %d items left in Redis by the stopped consumer and re-sent by "
+                     "the next; %d reject repeats (all of them items of those entries), every "
+                     "alert once" % (ob["left_in_redis"], ob.get("reject_repeats", 0)))
     for e in extra:
         lines.append("- " + e)
     if extra:

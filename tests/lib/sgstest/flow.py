@@ -86,8 +86,10 @@ def generate(tmp, conf, month, name="gen", produce=False, **opts):
 
 def jsonl_messages(path):
     """(key, value, timestamp) tuples for produce() from an sgs-gen JSONL
-    file, keyed by the unit id the record names (as sgs-gen --produce keys
-    them); kafka.rekey() keys them another way."""
+    file: keyed as the line's "_kafka_key" says (sgs-gen --key / --resend-
+    other-key write it; null: no key), else by the unit id the record names
+    (as sgs-gen --produce keys them by default); kafka.rekey() keys them
+    another way."""
     msgs = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -98,7 +100,10 @@ def jsonl_messages(path):
             except ValueError:
                 obj = None
             if isinstance(obj, dict):
-                key = obj.get("unit_id") or obj.get("XK_LYDWDM") or obj.get("CF_SJLYDM")
+                if "_kafka_key" in obj:
+                    key = obj["_kafka_key"]
+                else:
+                    key = obj.get("unit_id") or obj.get("XK_LYDWDM") or obj.get("CF_SJLYDM")
                 if not isinstance(key, str):
                     key = None
                 ts = obj.get("_kafka_timestamp_ms")
