@@ -93,6 +93,55 @@ static int legacy_state(sgs_consumer *c, int32_t partition)
     return found;
 }
 
+/* The partition's offset and forward sequences as of one instant (one
+ * MULTI/EXEC on its slot): read one by one, another writer's batch could land
+ * in between, and a state of mixed instants would number forwarded copies
+ * anew (targets apply them twice) or skip copies as replays (records lost).
+ * out[0..2]: GET offset, HGETALL fo, HGETALL fi. 0, or -1 (logged). */
+static int read_state(sgs_consumer *c, const char *k_off, const char *k_fo, const char *k_fi,
+                      redisReply *out[3])
+{
+    sgs_rcl_pipe *p = c->pipe; /* idle: the caller made the writer quiet */
+    uint16_t slot = sgs_rcl_slot(k_off, strlen(k_off));
+    long u;
+    redisReply *r;
+
+    sgs_rcl_pipe_reset(p);
+    u = sgs_rcl_pipe_multi(p, slot, SGS_RCL_IDEMPOTENT);
+    if (u < 0 || sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "GET %s", k_off) < 0 ||
+        sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "HGETALL %s", k_fo) < 0 ||
+        sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "HGETALL %s", k_fi) < 0 ||
+        sgs_rcl_pipe_exec(p) != 0) {
+        sgs_rcl_pipe_reset(p);
+        sgs_rconn_refused(c, "cannot build the read of a partition's state (out of memory, or "
+                             "its keys in different slots)");
+        return -1;
+    }
+    sgs_rcl_pipe_collect(p, 0);
+    if (sgs_rcl_pipe_status(p, (size_t)u) != SGS_RCL_OK || !(r = sgs_rcl_pipe_take(p, (size_t)u))) {
+        sgs_rconn_lost(c, sgs_rcl_pipe_error(p, (size_t)u));
+        sgs_rcl_pipe_reset(p);
+        return -1;
+    }
+    sgs_rcl_pipe_reset(p);
+    if (r->type == REDIS_REPLY_ERROR) {
+        sgs_rconn_refused(c, r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        freeReplyObject(r);
+        sgs_rconn_refused(c, "unexpected reply to the read of a partition's state");
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        out[i] = r->element[i];
+        r->element[i] = NULL; /* handed over; freeReplyObject skips NULL */
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
 int sgs_sync_partition(sgs_consumer *c, int32_t partition)
 {
     char k_off[SGS_STORE_KEY_MAX], k_fo[SGS_STORE_KEY_MAX], k_fi[SGS_STORE_KEY_MAX];
@@ -112,9 +161,7 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
     sgs_store_gkey(k_rb, sizeof(k_rb), c->prefix, SGS_STORE_REBUILD, NULL);
     {
         char err[512];
-        if (!(r[0] = sgs_rconn_command(c, k_off, err, sizeof(err), "GET %s", k_off)) ||
-            !(r[1] = sgs_rconn_command(c, k_fo, err, sizeof(err), "HGETALL %s", k_fo)) ||
-            !(r[2] = sgs_rconn_command(c, k_fi, err, sizeof(err), "HGETALL %s", k_fi)) ||
+        if (read_state(c, k_off, k_fo, k_fi, r) != 0 ||
             !(r[3] = sgs_rconn_command(c, k_rb, err, sizeof(err), "EXISTS %s", k_rb)))
             goto out;
     }
