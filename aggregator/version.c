@@ -34,7 +34,8 @@ static const char *const volatile_fields[] = {"version", "generated_at", "offset
 #define N_VOLATILE (sizeof(volatile_fields) / sizeof(volatile_fields[0]))
 
 /* latest := max(latest, ARGV[1]); answers the value it holds afterwards. A
- * value that is not a number is left alone (and reported by the reader). */
+ * value that is not a number is refused, not overwritten (the readers report
+ * it too). */
 static const char raise_latest[] =
     "local v = redis.call('GET', KEYS[1]) "
     "local n = tonumber(ARGV[1]) "
@@ -215,9 +216,9 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
         if (old && same_content(old, s->json)) {
             /* Unchanged: keep version, time and offsets of the stored document,
              * so the files written now are byte for byte what Redis and the
-             * topic hold. */
-            /* (after a crash or a rival's store: latest and the months set
-             * catch up; otherwise they are as they were and nothing changes) */
+             * topic hold. Steps 2 and 3 again: after a crash or a rival's
+             * store latest and the months set catch up; otherwise nothing
+             * changes. */
             if (finish_writes(ctx, s->month, n, errstr, errstr_size) != 0)
                 goto fail;
             sgs_agg_snapshot_set_version(s, n);
