@@ -8,15 +8,18 @@
  *
  * Module map:
  *   main.c        command line, exit codes
- *   context.c     configuration, registry, Redis connection, "now" (SGS_NOW)
+ *   context.c     configuration, registry, the Redis handle, "now" (SGS_NOW)
  *   rate.c        percentages rounded half-up to 2 decimals, in integers
  *   idmap.c       id -> index map (FNV-1a); the registry row of a unit id
  *   width.c       display width of UTF-8 text, padding (the status table)
  *   kind.c        kind names of samples and identities, Chinese labels
  *   strv.c        string vectors: sort, free
- *   reply.c       hiredis replies: a pipeline's replies, integer values
- *   partitions.c  the partitions set P:partitions
- *   snapshot.c    one consistent read of a month and the snapshot model + JSON
+ *   reply.c       Redis through the cluster client: one read, a pipe's outcomes,
+ *                 integer values of replies
+ *   partitions.c  the partitions with state (their offset keys, scanned on every
+ *                 master), the rebuild marker
+ *   snapshot.c    the month's read (one MULTI/EXEC per partition) and the snapshot
+ *                 model + JSON
  *   snapshotcmd.c the snapshot command (build, store, files, publish)
  *   gaps.c        document-number sequence gaps (suspected omissions)
  *   version.c     snapshot versions in Redis, change descriptions
@@ -56,6 +59,7 @@
 #include "sgs/calendar.h"
 #include "sgs/config.h"
 #include "sgs/date.h"
+#include "sgs/rcluster.h"
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
@@ -83,7 +87,8 @@ typedef struct sgs_agg_idmap sgs_agg_idmap;
 typedef struct sgs_agg_ctx {
     sgs_config *cfg;       /* owned */
     sgs_registry *reg;     /* owned */
-    redisContext *rc;      /* owned, NULL until sgs_agg_ctx_redis() */
+    sgs_rcl *rcl;          /* owned, NULL until sgs_agg_ctx_redis(): one Redis or a
+                            * Redis Cluster (redis.cluster), reconnecting by itself */
     const char *prefix;    /* redis.prefix, borrowed from cfg; every global key of it fits
                             * in SGS_STORE_KEY_MAX (checked by sgs_agg_ctx_create) */
     int tz_offset;         /* seconds east of UTC */
@@ -105,13 +110,16 @@ int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text);
 sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_size);
 void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx); /* NULL ok */
 /* A context for another thread (serve's workers): shares parent's cfg, reg and
- * "now" (read-only; parent outlives it) and has a Redis connection and warnings
- * of its own. NULL when out of memory. Freed with sgs_agg_ctx_destroy. */
+ * "now" (read-only; parent outlives it) and has a Redis handle and warnings
+ * of its own (an sgs_rcl belongs to one thread). NULL when out of memory.
+ * Freed with sgs_agg_ctx_destroy. */
 sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent);
-/* Connects to Redis when not connected (or after sgs_agg_ctx_redis_drop). 0 / -1. */
+/* Makes the Redis handle when there is none yet (sgs_rcl_connect: the map
+ * from the first seed that answers; redis.timeout_ms is the timeout of each
+ * read and write and how long a command keeps being retried while its slot
+ * has no reachable master). Once made, the handle reconnects and follows
+ * redirections and failovers by itself. 0, or -1 with "redis HOST:PORT: why". */
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
-/* Forgets a broken connection so the next sgs_agg_ctx_redis reconnects. */
-void sgs_agg_ctx_redis_drop(sgs_agg_ctx *ctx);
 /* The current instant (SGS_NOW when set) and the local day of it. */
 int64_t sgs_agg_now(const sgs_agg_ctx *ctx);
 sgs_day sgs_agg_today(const sgs_agg_ctx *ctx);
@@ -180,28 +188,38 @@ void sgs_agg_strv_free(char **v, size_t n);
 
 /* ---- reply.c ------------------------------------------------------------- */
 
-/* Reads n pipelined replies (redisGetReply) into replies[]; on a broken
- * connection frees what it read and returns -1 with the reason. Replies of type
- * error are returned as they are. */
-int sgs_agg_reply_read(redisContext *rc, redisReply **replies, size_t n, char *errstr,
-                       size_t errstr_size);
+/* One read (or a write of the same value again: safe to repeat after a lost
+ * reply) on the master of key's slot, hiredis printf format; connects first
+ * when needed. The reply (freeReplyObject), or NULL with errstr: the client's
+ * one line ("redis 127.0.0.1:7001: Connection refused (slot 866; gave up
+ * after 5000 ms)"), or "redis: KEY: <refusal>" when Redis refused it. */
+redisReply *sgs_agg_redis(sgs_agg_ctx *ctx, const char *key, char *errstr, size_t errstr_size,
+                          const char *fmt, ...);
+/* A new pipe on ctx's handle (connecting first when needed). NULL with errstr. */
+sgs_rcl_pipe *sgs_agg_pipe(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
+/* Sends and collects every unit of p (the handle's deadline). 0 when each has
+ * a reply (replies of type error included: the caller's to judge), else -1
+ * with the first failed unit's one line. */
+int sgs_agg_pipe_run(sgs_rcl_pipe *p, char *errstr, size_t errstr_size);
+/* The slot of a key (its hash tag: a partition's keys share one). */
+uint16_t sgs_agg_slot(const char *key);
 /* Parses an integer reply or a counter value ("123", a HGETALL element). 0 / -1. */
 int sgs_agg_reply_int(const redisReply *r, int64_t *out);
 
 /* ---- partitions.c -------------------------------------------------------- */
 
 /* The partitions of topic.records that hold state (their offset key exists,
- * written with their first batch), as sorted members "<topic>:<partition>"
- * (strdup'ed; free with sgs_agg_strv_free). Every key of each partition fits
- * in SGS_STORE_KEY_MAX. 0 / -1 with errstr. */
+ * written with their first batch), as members "<topic>:<partition>" sorted
+ * bytewise (strdup'ed; free with sgs_agg_strv_free): sgs_rcl_scan of
+ * the offset keys on every master, from a pass during which no slot moved (a
+ * reshard makes it retry until redis.timeout_ms, then fail with "slots kept
+ * moving"). Every key of each partition fits in SGS_STORE_KEY_MAX. 0 / -1 with
+ * errstr. */
 int sgs_agg_partitions_read(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errstr,
                             size_t errstr_size);
 /* Whether sgs-consumer --rebuild is running (P:rebuild exists): 1 with a
  * message saying since when and why to wait, 0 not, -1 Redis error. */
 int sgs_agg_rebuild_check(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
-/* Reads the partitions again: *same = 1 when they are exactly parts[0..n). */
-int sgs_agg_partitions_same_now(sgs_agg_ctx *ctx, char *const *parts, size_t n, int *same,
-                                char *errstr, size_t errstr_size);
 
 /* ---- ledger.c ------------------------------------------------------------ */
 
@@ -327,18 +345,26 @@ typedef struct sgs_agg_snapshot {
     int64_t unattributed;
     int has_prev_snapshot; /* the previous month has a snapshot */
     int64_t low_volume;    /* report.low_volume used for the flags */
+    json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (DESIGN
+                            * §11), owned; NULL: none read (an empty object) */
     json_t *json;          /* the snapshot document (DESIGN §8), owned */
     sgs_agg_ledger ledger; /* the month's ledger, from the same read (finished) */
     /* The trend: the 11 months before and this one, oldest first (history.c). */
     sgs_agg_history_point history[SGS_AGG_HISTORY_MONTHS];
 } sgs_agg_snapshot;
 
-/* One consistent read of the month (a single MULTI/EXEC, retried when the
- * partitions set or the previous month's latest version changed in between),
- * joined with the registry: sgs_agg_snapshot_new, the counters, concealed
- * decisions, previous records and gaps read from Redis, sgs_agg_snapshot_finish
- * at now. Returns NULL with errstr (a broken Redis connection leaves ctx->rc
- * set: the caller drops it). */
+/* The month read from Redis and joined with the registry: sgs_agg_snapshot_new,
+ * then the partitions (sgs_agg_partitions_read) and, pipelined in one round,
+ * one MULTI/EXEC per partition on its slot (its month counters, gap hashes
+ * of January..month, ledger, ledger cuts and stored offset: one consistent
+ * state of that partition, whose batches are each one atomic script), the
+ * concealed hash and the previous month's latest version number, then that
+ * version (immutable once written); sgs_agg_snapshot_finish at now, with
+ * "offsets" the offsets read. Partitions are read consistently each, not at
+ * one instant together: every record is counted in exactly one partition,
+ * with its ledger entry, so each record is in the read whole or not yet,
+ * never twice or in half (docs/AGGREGATOR.md). Refused while a rebuild runs.
+ * Returns NULL with errstr. */
 sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, char *errstr,
                                          size_t errstr_size);
 /* The model without Redis, in two steps. _new: a row per registry unit (registry
@@ -401,12 +427,18 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
 
 /* ---- version.c ---------------------------------------------------------- */
 
-/* Stores the snapshot as version N+1 when its content (everything except version
- * and generated_at) differs from the latest version N, under WATCH so two writers
- * cannot both take N+1. Sets the snapshot's version (new or kept; when kept, the
- * generated_at of the stored version is kept too, so files match Redis). *is_new
- * tells which. *previous (may be NULL) receives the latest stored document before
- * this call (new reference or NULL). 0 / -1. */
+/* Stores the snapshot as version N+1 when its content (everything except
+ * version, generated_at and offsets) differs from the newest stored version N.
+ * The keys live in different slots of a cluster, so no transaction spans them;
+ * the writes are ordered instead (docs/REDIS.md): SET vN+1 NX (of two writers
+ * only one gets N+1; the other compares with it and goes on), then latest
+ * raised to N+1 (never lowered), then SADD months. A crash in between leaves
+ * vN+1 stored and latest at N: readers see N, and the next run finds vN+1
+ * (versions above latest are looked for) and finishes the writes. Sets the
+ * snapshot's version (new or kept; when kept, generated_at and offsets of the
+ * stored version are kept too, so files match Redis). *is_new tells which.
+ * *previous (may be NULL) receives the stored document compared with (new
+ * reference or NULL). 0 / -1. */
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size);
 /* A version number reply (P:snapshot:YYYY-MM:latest): 0 for nil, the number,

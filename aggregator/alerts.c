@@ -77,35 +77,34 @@ json_t *sgs_agg_alerts_latest(sgs_agg_ctx *ctx, size_t n, char *errstr, size_t e
 {
     char **parts = NULL, key[SGS_STORE_KEY_MAX];
     size_t np = 0, total = 0, k = 0;
-    redisReply **replies = NULL;
+    sgs_rcl_pipe *pipe = NULL;
     const char **items = NULL;
     size_t *lens = NULL;
     json_t *out = NULL;
 
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
-        sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
+    if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
         return NULL;
-    replies = calloc(np ? np : 1, sizeof(*replies));
-    if (!replies) {
-        snprintf(errstr, errstr_size, "out of memory");
+    if (!(pipe = sgs_agg_pipe(ctx, errstr, errstr_size)))
         goto out;
-    }
     for (size_t p = 0; p < np; p++) {
         sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_ALERT_LIST, NULL);
-        redisAppendCommand(ctx->rc, "LRANGE %s 0 %ld", key, (long)n - 1);
-    }
-    if (sgs_agg_reply_read(ctx->rc, replies, np, errstr, errstr_size) != 0) {
-        free(replies);
-        replies = NULL;
-        goto out;
-    }
-    for (size_t p = 0; p < np; p++) {
-        if (replies[p]->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: LRANGE: %s", replies[p]->str);
+        if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "LRANGE %s 0 %ld",
+                                 key, (long)n - 1) < 0) {
+            snprintf(errstr, errstr_size, "out of memory");
             goto out;
         }
-        if (replies[p]->type == REDIS_REPLY_ARRAY)
-            total += replies[p]->elements;
+    }
+    if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
+        goto out;
+    for (size_t p = 0; p < np; p++) {
+        const redisReply *r = sgs_rcl_pipe_reply(pipe, p);
+
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: LRANGE: %s", r->str);
+            goto out;
+        }
+        if (r->type == REDIS_REPLY_ARRAY)
+            total += r->elements;
     }
     items = calloc(total ? total : 1, sizeof(*items));
     lens = calloc(total ? total : 1, sizeof(*lens));
@@ -114,10 +113,12 @@ json_t *sgs_agg_alerts_latest(sgs_agg_ctx *ctx, size_t n, char *errstr, size_t e
         goto out;
     }
     for (size_t p = 0; p < np; p++) {
-        if (replies[p]->type != REDIS_REPLY_ARRAY)
+        const redisReply *r = sgs_rcl_pipe_reply(pipe, p);
+
+        if (r->type != REDIS_REPLY_ARRAY)
             continue;
-        for (size_t i = 0; i < replies[p]->elements; i++) {
-            const redisReply *e = replies[p]->element[i];
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply *e = r->element[i];
 
             if (e->type != REDIS_REPLY_STRING)
                 continue;
@@ -129,11 +130,7 @@ json_t *sgs_agg_alerts_latest(sgs_agg_ctx *ctx, size_t n, char *errstr, size_t e
     if (!out)
         snprintf(errstr, errstr_size, "out of memory");
 out:
-    if (replies) {
-        for (size_t p = 0; p < np; p++)
-            freeReplyObject(replies[p]);
-        free(replies);
-    }
+    sgs_rcl_pipe_free(pipe);
     free(items);
     free(lens);
     sgs_agg_strv_free(parts, np);

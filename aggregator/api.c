@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 
 const char *const sgs_agg_route_names[SGS_AGG_N_ROUTES] = {
     "/",
@@ -117,11 +116,10 @@ static enum MHD_Result not_allowed(sgs_http_request *req, const char *allow)
     return sgs_http_queue(req, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 }
 
-/* A Redis failure as an answer: 503 with the reason (the connection is
- * dropped when broken, so the next request reconnects). */
-static enum MHD_Result unavailable(sgs_http_request *req, sgs_agg_ctx *ctx, const char *err)
+/* A Redis failure as an answer: 503 with the reason (the worker's handle
+ * reconnects by itself on the next request). */
+static enum MHD_Result unavailable(sgs_http_request *req, const char *err)
 {
-    sgs_agg_server_redis_failed(ctx);
     return sgs_http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
 }
 
@@ -171,7 +169,7 @@ static enum MHD_Result live(sgs_agg_ctx *ctx, sgs_http_request *req)
     sgs_buf_init(&b);
     if (sgs_agg_status_write(ctx, NULL, 0, &b, &bad_unit, err, sizeof(err)) != 0) {
         sgs_buf_free(&b);
-        return unavailable(req, ctx, err);
+        return unavailable(req, err);
     }
     return sgs_http_reply_buf(req, MHD_HTTP_OK, "application/json; charset=utf-8", &b);
 }
@@ -186,7 +184,7 @@ static enum MHD_Result months(sgs_agg_ctx *ctx, sgs_http_request *req)
     json_t *out;
 
     if (sgs_agg_version_months(ctx, &v, &latest, &n, err, sizeof(err)) != 0)
-        return unavailable(req, ctx, err);
+        return unavailable(req, err);
     out = json_array();
     for (size_t i = 0; i < n; i++) {
         if (latest[i] > 0)
@@ -212,7 +210,7 @@ static enum MHD_Result month(sgs_agg_ctx *ctx, sgs_http_request *req, const char
                               clip(vs, tmp, sizeof(tmp)), (long)SGS_AGG_VERSION_MAX);
     rc = sgs_agg_version_text(ctx, ym, version, &text, &len, &got, err, sizeof(err));
     if (rc < 0)
-        return unavailable(req, ctx, err);
+        return unavailable(req, err);
     if (rc == 0) {
         if (version)
             return sgs_http_error(req, MHD_HTTP_NOT_FOUND, "%s has no snapshot version %ld", ym,
@@ -235,7 +233,7 @@ static enum MHD_Result month_live(sgs_agg_ctx *ctx, sgs_http_request *req, int y
     /* The very read of `snapshot` (one MULTI/EXEC), stored nowhere. */
     s = sgs_agg_snapshot_build(ctx, year, mon, err, sizeof(err));
     if (!s)
-        return unavailable(req, ctx, err);
+        return unavailable(req, err);
     doc = json_incref(s->json);
     json_object_set_new(doc, "version", json_null());
     sgs_agg_snapshot_free(s);
@@ -409,7 +407,7 @@ static enum MHD_Result alerts(sgs_agg_ctx *ctx, sgs_http_request *req)
                               clip(ls, tmp, sizeof(tmp)), ALERTS_MAX);
     out = sgs_agg_alerts_latest(ctx, (size_t)limit, err, sizeof(err));
     if (!out)
-        return unavailable(req, ctx, err);
+        return unavailable(req, err);
     return sgs_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
@@ -432,23 +430,39 @@ static enum MHD_Result spot_check(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_http
     if (!out) {
         if (usage)
             return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", err);
-        return unavailable(req, ctx, err);
+        return unavailable(req, err);
     }
     return sgs_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
+/* Healthy when every master of the current map answers PING (one Redis: the
+ * one): a master that is down holds slots nobody serves until its replica
+ * takes over, and the map says so until then. */
 static enum MHD_Result healthz(sgs_agg_ctx *ctx, sgs_http_request *req)
 {
     char err[1024];
-    redisReply *r = NULL;
+    size_t n;
 
-    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) == 0)
-        r = sgs_redis_command(ctx->rc, err, sizeof(err), "PING");
-    if (!r) {
-        sgs_agg_server_redis_failed(ctx);
+    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
+        sgs_rcl_refresh(ctx->rcl, err, sizeof(err)) != 0)
         return sgs_http_unhealthy(req, err);
+    n = sgs_rcl_master_count(ctx->rcl);
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r =
+            sgs_rcl_master_command(ctx->rcl, i, SGS_RCL_IDEMPOTENT, err, sizeof(err), "PING");
+
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            char why[1024];
+
+            snprintf(why, sizeof(why), "redis %s: PING: %s", sgs_rcl_master_name(ctx->rcl, i),
+                     r->str);
+            freeReplyObject(r);
+            return sgs_http_unhealthy(req, why);
+        }
+        if (!r)
+            return sgs_http_unhealthy(req, err);
+        freeReplyObject(r);
     }
-    freeReplyObject(r);
     return sgs_http_reply(req, MHD_HTTP_OK, "application/json; charset=utf-8",
                           "{\"status\":\"ok\"}\n", 16);
 }

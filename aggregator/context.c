@@ -1,5 +1,6 @@
-/* The aggregator's context: configuration, registry, Redis connection and the
- * notion of "now" (SGS_NOW lets tests pretend another date). */
+/* The aggregator's context: configuration, registry, the Redis handle (one
+ * Redis or a Redis Cluster through sgs/rcluster.h) and the notion of "now"
+ * (SGS_NOW lets tests pretend another date). */
 #include "agg.h"
 
 #include <limits.h>
@@ -8,7 +9,6 @@
 #include <time.h>
 
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 static int64_t real_now(void)
@@ -106,8 +106,7 @@ void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx)
 {
     if (!ctx)
         return;
-    if (ctx->rc)
-        redisFree(ctx->rc);
+    sgs_rcl_free(ctx->rcl);
     sgs_agg_idmap_free(ctx->warned);
     if (!ctx->borrowed) {
         sgs_registry_destroy(ctx->reg);
@@ -123,7 +122,7 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent)
     if (!ctx)
         return NULL;
     *ctx = *parent;
-    ctx->rc = NULL;
+    ctx->rcl = NULL;
     ctx->warned = NULL;
     ctx->borrowed = 1;
     return ctx;
@@ -131,20 +130,14 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent)
 
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
-    if (ctx->rc && ctx->rc->err == 0)
+    if (ctx->rcl)
         return 0;
-    sgs_agg_ctx_redis_drop(ctx);
-    ctx->rc = sgs_redis_connect(ctx->cfg, (int)sgs_config_get_int(ctx->cfg, "redis.timeout_ms"),
-                                errstr, errstr_size);
-    return ctx->rc ? 0 : -1;
-}
-
-void sgs_agg_ctx_redis_drop(sgs_agg_ctx *ctx)
-{
-    if (ctx->rc) {
-        redisFree(ctx->rc);
-        ctx->rc = NULL;
-    }
+    /* The first contact asks each seed once (a Redis that is down fails at
+     * once, naming it); afterwards the handle reconnects by itself, and a
+     * call retries while its slot has no master for redis.timeout_ms. */
+    ctx->rcl = sgs_rcl_connect(ctx->cfg, (int)sgs_config_get_int(ctx->cfg, "redis.timeout_ms"),
+                               errstr, errstr_size);
+    return ctx->rcl ? 0 : -1;
 }
 
 int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text)

@@ -28,18 +28,17 @@ void sgs_agg_history_init(sgs_agg_snapshot *s)
     s->history[EARLIER].late = s->totals.late;
 }
 
-/* Reads n pipelined commands already appended; replies[] owned by the caller. */
-static int read_replies(sgs_agg_ctx *ctx, redisReply **replies, size_t n, char *errstr,
-                        size_t errstr_size)
+/* Runs a pipe of GETs; 0, or -1 with errstr (a refused GET: the key holds
+ * something else). */
+static int run_gets(sgs_rcl_pipe *p, char *errstr, size_t errstr_size)
 {
-    if (sgs_agg_reply_read(ctx->rc, replies, n, errstr, errstr_size) != 0) {
-        memset(replies, 0, n * sizeof(*replies)); /* freed by the reader */
+    if (sgs_agg_pipe_run(p, errstr, errstr_size) != 0)
         return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: reading the stored snapshots: %s",
-                     replies[i]->str);
+    for (size_t i = 0; i < sgs_rcl_pipe_count(p); i++) {
+        const redisReply *r = sgs_rcl_pipe_reply(p, i);
+
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: reading the stored snapshots: %s", r->str);
             return -1;
         }
     }
@@ -69,42 +68,49 @@ static void take_totals(sgs_agg_history_point *h, const redisReply *r)
 
 int sgs_agg_history_read(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, char *errstr, size_t errstr_size)
 {
-    redisReply *latest[EARLIER] = {0}, *docs[EARLIER] = {0};
     long version[EARLIER];
     char key[SGS_STORE_KEY_MAX];
-    size_t n_docs = 0;
+    sgs_rcl_pipe *latest, *docs = NULL;
     int rc = -1;
 
+    /* the months' latest versions, then those versions: keys of their own
+     * slots, one pipe each */
+    latest = sgs_agg_pipe(ctx, errstr, errstr_size);
+    if (!latest)
+        return -1;
     for (int i = 0; i < EARLIER; i++) {
         sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, s->history[i].month, -1);
-        redisAppendCommand(ctx->rc, "GET %s", key);
+        if (sgs_rcl_pipe_appendf(latest, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "GET %s", key) < 0)
+            goto oom;
     }
-    if (read_replies(ctx, latest, EARLIER, errstr, errstr_size) != 0)
+    if (run_gets(latest, errstr, errstr_size) != 0)
         goto out;
+    if (!(docs = sgs_rcl_pipe_new(ctx->rcl)))
+        goto oom;
     for (int i = 0; i < EARLIER; i++) {
-        version[i] = sgs_agg_version_parse(latest[i]);
+        version[i] = sgs_agg_version_parse(sgs_rcl_pipe_reply(latest, (size_t)i));
         if (version[i] < 0)
             sgs_warn("%s: the latest version is not a number; the trend shows no figures for it",
                      s->history[i].month);
         if (version[i] > 0) {
             sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, s->history[i].month, version[i]);
-            redisAppendCommand(ctx->rc, "GET %s", key);
-            n_docs++;
+            if (sgs_rcl_pipe_appendf(docs, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "GET %s", key) <
+                0)
+                goto oom;
         }
     }
-    if (n_docs && read_replies(ctx, docs, n_docs, errstr, errstr_size) != 0)
+    if (sgs_rcl_pipe_count(docs) && run_gets(docs, errstr, errstr_size) != 0)
         goto out;
     for (int i = 0, k = 0; i < EARLIER; i++) {
         if (version[i] > 0)
-            take_totals(&s->history[i], docs[k++]);
+            take_totals(&s->history[i], sgs_rcl_pipe_reply(docs, (size_t)k++));
     }
     rc = 0;
+    goto out;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
 out:
-    for (int i = 0; i < EARLIER; i++) {
-        if (latest[i])
-            freeReplyObject(latest[i]);
-        if (docs[i])
-            freeReplyObject(docs[i]);
-    }
+    sgs_rcl_pipe_free(latest);
+    sgs_rcl_pipe_free(docs);
     return rc;
 }

@@ -1,14 +1,13 @@
 /* The partitions of the records topic that hold state in Redis: those whose
  * offset key exists ("<prefix>:{<topic>:<p>}:offset", written atomically with
- * the partition's first batch), found with SCAN. Returned as members
- * "<topic>:<partition>". */
+ * the partition's first batch), found with sgs_rcl_scan on every master (one
+ * Redis: the one). Returned as members "<topic>:<partition>". */
 #include "agg.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 static int cmp_part(const void *a, const void *b)
@@ -21,9 +20,10 @@ int sgs_agg_partitions_read(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errs
                             size_t errstr_size)
 {
     const char *topic = sgs_config_get(ctx->cfg, "topic.records");
-    char pattern[SGS_STORE_KEY_MAX], cursor[32] = "0", base[SGS_STORE_KEY_MAX - SGS_STORE_TAIL_MAX];
+    char pattern[SGS_STORE_KEY_MAX], base[SGS_STORE_KEY_MAX - SGS_STORE_TAIL_MAX];
+    sgs_rcl_keys keys = {0};
     int32_t *found = NULL;
-    size_t count = 0, cap = 0;
+    size_t count = 0;
     char **v = NULL;
 
     *out = NULL;
@@ -35,45 +35,29 @@ int sgs_agg_partitions_read(sgs_agg_ctx *ctx, char ***out, size_t *n, char *errs
         return -1;
     }
     /* The partitions whose first batch was applied: their offset key is written
-     * in the same atomic step as their counters. */
-    do {
-        redisReply *r = sgs_redis_command(ctx->rc, errstr, errstr_size,
-                                          "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        if (!r)
-            goto fail;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            snprintf(errstr, errstr_size, "redis: unexpected SCAN reply");
-            goto fail;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            const redisReply *k = r->element[1]->element[i];
-            int32_t p =
-                sgs_store_key_partition(k->str, k->len, ctx->prefix, topic, SGS_STORE_OFFSET);
-            if (p < 0)
-                continue;
-            if (count == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                int32_t *nf = realloc(found, nc * sizeof(*nf));
-                if (!nf) {
-                    freeReplyObject(r);
-                    snprintf(errstr, errstr_size, "out of memory");
-                    goto fail;
-                }
-                found = nf;
-                cap = nc;
-            }
+     * in the same atomic step as their counters. The scan returns each key
+     * once, from a pass during which no slot moved between masters. */
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
+        sgs_rcl_scan(ctx->rcl, pattern, 0, &keys, errstr, errstr_size) != 0)
+        return -1;
+    found = malloc((keys.n ? keys.n : 1) * sizeof(*found));
+    if (!found) {
+        sgs_rcl_keys_free(&keys);
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < keys.n; i++) {
+        int32_t p =
+            sgs_store_key_partition(keys.key[i], keys.len[i], ctx->prefix, topic, SGS_STORE_OFFSET);
+        if (p >= 0)
             found[count++] = p;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    /* SCAN may return a key twice */
-    if (count)
-        qsort(found, count, sizeof(*found), cmp_part);
+    }
+    sgs_rcl_keys_free(&keys);
     if (count) {
+        /* distinct keys, but "p:01" and "p:1" would name one partition */
         size_t m = 1;
+
+        qsort(found, count, sizeof(*found), cmp_part);
         for (size_t i = 1; i < count; i++)
             if (found[i] != found[m - 1])
                 found[m++] = found[i];
@@ -104,27 +88,13 @@ fail:
     return -1;
 }
 
-int sgs_agg_partitions_same_now(sgs_agg_ctx *ctx, char *const *parts, size_t n, int *same,
-                                char *errstr, size_t errstr_size)
-{
-    char **now;
-    size_t m;
-    if (sgs_agg_partitions_read(ctx, &now, &m, errstr, errstr_size) != 0)
-        return -1;
-    *same = m == n;
-    for (size_t i = 0; *same && i < n; i++)
-        *same = strcmp(now[i], parts[i]) == 0;
-    sgs_agg_strv_free(now, m);
-    return 0;
-}
-
 int sgs_agg_rebuild_check(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
     char key[SGS_STORE_KEY_MAX];
     redisReply *r;
     long long since;
     sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_REBUILD, NULL);
-    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "HGET %s started", key);
+    r = sgs_agg_redis(ctx, key, errstr, errstr_size, "HGET %s started", key);
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_STRING) {

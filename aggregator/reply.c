@@ -1,28 +1,68 @@
-/* hiredis replies: reading a pipeline's replies and the integer values of
- * counter hashes and version keys. */
+/* Redis for the aggregator, through the cluster client (sgs/rcluster.h): one
+ * read on the master of its key's slot, pipes run to their outcomes, and the
+ * integer values of counter hashes and version keys.
+ *
+ * Everything the aggregator sends is a read, or a write of the same value
+ * again (HSET of concealed decisions, SADD of a month, SET NX of a version,
+ * raising latest), so every unit is IDEMPOTENT: after a lost reply the client
+ * sends it again instead of giving up with "may have run". */
 #include "agg.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
-int sgs_agg_reply_read(redisContext *rc, redisReply **replies, size_t n, char *errstr,
-                       size_t errstr_size)
+redisReply *sgs_agg_redis(sgs_agg_ctx *ctx, const char *key, char *errstr, size_t errstr_size,
+                          const char *fmt, ...)
 {
-    for (size_t i = 0; i < n; i++) {
-        void *r = NULL;
+    va_list ap;
+    redisReply *r;
 
-        if (redisGetReply(rc, &r) != REDIS_OK || !r) {
-            snprintf(errstr, errstr_size, "redis %s:%d: %s", rc->tcp.host ? rc->tcp.host : "",
-                     rc->tcp.port, rc->errstr[0] ? rc->errstr : "connection lost");
-            for (size_t j = 0; j < i; j++)
-                freeReplyObject(replies[j]);
-            if (r)
-                freeReplyObject(r);
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
+        return NULL;
+    va_start(ap, fmt);
+    r = sgs_rcl_vcommand(ctx->rcl, key, SGS_RCL_IDEMPOTENT, errstr, errstr_size, fmt, ap);
+    va_end(ap);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "redis: %s: %s", key, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+sgs_rcl_pipe *sgs_agg_pipe(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
+{
+    sgs_rcl_pipe *p;
+
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
+        return NULL;
+    p = sgs_rcl_pipe_new(ctx->rcl);
+    if (!p)
+        snprintf(errstr, errstr_size, "out of memory");
+    return p;
+}
+
+int sgs_agg_pipe_run(sgs_rcl_pipe *p, char *errstr, size_t errstr_size)
+{
+    if (sgs_rcl_pipe_collect(p, 0) == 0)
+        return 0;
+    for (size_t i = 0; i < sgs_rcl_pipe_count(p); i++) {
+        if (sgs_rcl_pipe_status(p, i) != SGS_RCL_OK) {
+            const char *why = sgs_rcl_pipe_error(p, i);
+
+            snprintf(errstr, errstr_size, "%s", *why ? why : "redis: no reply");
             return -1;
         }
-        replies[i] = r;
     }
-    return 0;
+    snprintf(errstr, errstr_size, "redis: no reply");
+    return -1;
+}
+
+uint16_t sgs_agg_slot(const char *key)
+{
+    return sgs_rcl_slot(key, strlen(key));
 }
 
 int sgs_agg_reply_int(const redisReply *r, int64_t *out)

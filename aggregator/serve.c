@@ -4,8 +4,8 @@
  * Threads: libmicrohttpd runs a pool of polling threads (each request is
  * answered on one of them) and the alert stream has a subscriber thread of its
  * own. The command's context (configuration, registry) is read-only while they
- * run; each thread gets a worker context with its own Redis connection on its
- * first request (hiredis connections are not shared between threads).
+ * run; each thread gets a worker context with its own Redis handle on its
+ * first request (an sgs_rcl belongs to one thread).
  *
  * Limits (sgs/http.h does the enforcing): at most MAX_CONNECTIONS connections
  * (more wait in the kernel's listen queue), MAX_STREAMS of them event streams, request
@@ -62,12 +62,6 @@ sgs_agg_ctx *sgs_agg_server_worker(sgs_agg_server *sv)
     pthread_mutex_unlock(&sv->workers_lock);
     pthread_setspecific(sv->worker_key, w);
     return w;
-}
-
-void sgs_agg_server_redis_failed(sgs_agg_ctx *worker)
-{
-    if (worker && worker->rc && worker->rc->err)
-        sgs_agg_ctx_redis_drop(worker);
 }
 
 static void sleep_step(void)

@@ -50,12 +50,9 @@ typedef struct sgs_agg_server {
 
 /* ---- serve.c ---------------------------------------------------------------- */
 
-/* The calling server thread's context (a Redis connection of its own), made on
- * its first request. NULL when out of memory. */
+/* The calling server thread's context (a Redis handle of its own, which
+ * reconnects by itself), made on its first request. NULL when out of memory. */
 sgs_agg_ctx *sgs_agg_server_worker(sgs_agg_server *sv);
-/* After a failed Redis call: forgets a broken connection (the next call
- * reconnects). */
-void sgs_agg_server_redis_failed(sgs_agg_ctx *worker);
 
 /* ---- api.c -------------------------------------------------------------------- */
 

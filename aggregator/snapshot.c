@@ -1,19 +1,23 @@
-/* The month's snapshot (DESIGN §8): one consistent read of every partition's
- * counters and ledger, the concealed hash, the previous month's latest snapshot
- * and the document-number sets, joined with the registry.
+/* The month's snapshot (DESIGN §8): every partition's counters, gap hashes,
+ * ledger and stored offset, the concealed hash and the previous month's latest
+ * snapshot, joined with the registry.
  *
- * Consistency: all of it is read inside one MULTI/EXEC, so no consumer batch
- * (itself one atomic script) can be half visible. The set of partitions and the
- * previous month's latest version number must be known to queue the commands, so
- * they are read first and read again inside the transaction; when either changed
- * in between, the read is repeated. */
+ * Consistency: each partition is read in one MULTI/EXEC on its slot, so no
+ * consumer batch (itself one atomic script on that slot) is half visible, and
+ * its offset is the one its counters and ledger stand at. The partitions'
+ * transactions go out in one pipe (one round trip per master); in a Redis
+ * Cluster their slots live on different masters, so there is no instant at
+ * which all of them are read, and on one Redis they are read the same way.
+ * That is enough: every record is counted (with its ledger entry) by one
+ * batch of one partition, so it is in the read whole or not yet. The
+ * concealed hash and the previous month's latest version are single keys of
+ * their own slots, and a stored version never changes once written. */
 #include "agg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 #define READ_ATTEMPTS 10
@@ -32,39 +36,54 @@ void sgs_agg_counts_add(sgs_agg_counts *to, const sgs_agg_counts *c)
     to->rev += c->rev;
 }
 
-/* ---- the transaction ---------------------------------------------------------- */
+/* ---- the read ---------------------------------------------------------------- */
+
+/* Commands of a partition's transaction, in the order of its EXEC array. */
+enum {
+    TX_COUNTERS = 0, /* HGETALL P:T:m:month */
+    TX_LEDGER,       /* LRANGE P:T:lg:month 0 -1 */
+    TX_LEDGER_N,     /* HGETALL P:T:lgn:month */
+    TX_OFFSET,       /* GET P:T:offset */
+    TX_GAPS,         /* month x HGETALL P:T:g:YYYY-MM, January..month */
+};
 
 struct month_read {
     char **parts;
     size_t n_parts;
-    long prev_version; /* 0: the previous month has no snapshot */
-    redisReply *exec;  /* the EXEC array */
-    /* positions inside exec->element: */
-    size_t i_counters; /* n_parts HGETALL P:T:m:month */
-    size_t i_concealed;
-    size_t i_prev; /* GET of the previous snapshot, when prev_version > 0 */
-    size_t i_dn;   /* n_dn HGETALL P:T:g:YYYY-MM (gap hashes) */
-    size_t n_dn;
-    size_t i_ledger; /* n_parts pairs: LRANGE P:T:lg:month, HGETALL P:T:lgn:month */
+    sgs_rcl_pipe *pipe;
+    size_t *unit;      /* the pipe unit of each partition's transaction */
+    redisReply **tx;   /* each partition's EXEC array (borrowed from the pipe) */
+    int64_t *offset;   /* each partition's stored offset */
+    redisReply **gaps; /* n_parts x month gap hashes (borrowed), partition-major */
+    size_t n_gaps;
+    const redisReply *concealed; /* HGETALL P:concealed:month (borrowed) */
+    long prev_version;           /* 0: the previous month has no snapshot */
+    redisReply *prev;            /* GET of that version (owned), or NULL */
 };
 
 static void month_read_free(struct month_read *mr)
 {
     sgs_agg_strv_free(mr->parts, mr->n_parts);
-    if (mr->exec)
-        freeReplyObject(mr->exec);
+    sgs_rcl_pipe_free(mr->pipe);
+    free(mr->unit);
+    free(mr->tx);
+    free(mr->offset);
+    free(mr->gaps);
+    if (mr->prev)
+        freeReplyObject(mr->prev);
     memset(mr, 0, sizeof(*mr));
 }
 
-/* One attempt: 0 done, 1 changed meanwhile (retry), -1 error. */
+/* One attempt: 0 done, 1 a partition's state vanished meanwhile (retry), -1
+ * error. */
 static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_read *mr,
                            char *errstr, size_t errstr_size)
 {
     char key[SGS_STORE_KEY_MAX], latest_key[SGS_STORE_KEY_MAX], ym[8], prev_ym[8];
     int py = year, pm = month;
-    redisReply *r, **replies = NULL;
-    size_t n_cmds, k;
-    int rc = -1;
+    long i_latest, i_concealed;
+    const size_t n_cmds = TX_GAPS + (size_t)month;
+    const redisReply *r;
 
     sgs_month_format(year, month, ym);
     sgs_month_add(&py, &pm, -1);
@@ -73,112 +92,118 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
 
     if (sgs_agg_partitions_read(ctx, &mr->parts, &mr->n_parts, errstr, errstr_size) != 0)
         return -1;
-    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", latest_key);
-    if (!r)
+    mr->pipe = sgs_agg_pipe(ctx, errstr, errstr_size);
+    if (!mr->pipe)
         return -1;
-    mr->prev_version = sgs_agg_version_parse(r);
-    freeReplyObject(r);
-    if (mr->prev_version < 0) {
-        snprintf(errstr, errstr_size, "redis: %s: not a version number", latest_key);
-        return -1;
-    }
+    mr->unit = calloc(mr->n_parts + 1, sizeof(*mr->unit));
+    mr->tx = calloc(mr->n_parts + 1, sizeof(*mr->tx));
+    mr->offset = calloc(mr->n_parts + 1, sizeof(*mr->offset));
+    mr->gaps = calloc(mr->n_parts * (size_t)month + 1, sizeof(*mr->gaps));
+    if (!mr->unit || !mr->tx || !mr->offset || !mr->gaps)
+        goto oom;
 
-    /* Queue: MULTI, GET prev latest, counters..., concealed, [prev snapshot],
-     * gap hashes..., EXEC. The partitions are read again after it: a partition
-     * whose first batch came in between makes the read start over. */
-    redisAppendCommand(ctx->rc, "MULTI");
-    redisAppendCommand(ctx->rc, "GET %s", latest_key);
-    k = 1;
-    mr->i_counters = k;
-    for (size_t i = 0; i < mr->n_parts; i++, k++) {
-        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_MONTH, ym);
-        redisAppendCommand(ctx->rc, "HGETALL %s", key);
-    }
-    mr->i_concealed = k++;
-    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
-    redisAppendCommand(ctx->rc, "HGETALL %s", key);
-    if (mr->prev_version > 0) {
-        mr->i_prev = k++;
-        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, prev_ym, mr->prev_version);
-        redisAppendCommand(ctx->rc, "GET %s", key);
-    }
-    /* Document numbers first counted from January up to this month. */
-    mr->i_dn = k;
+    /* One pipe: each partition's transaction on its slot, the previous
+     * month's latest version and the concealed hash. */
     for (size_t i = 0; i < mr->n_parts; i++) {
-        for (int m = 1; m <= month; m++, k++) {
+        long u;
+        uint16_t slot;
+
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_OFFSET, NULL);
+        slot = sgs_agg_slot(key);
+        u = sgs_rcl_pipe_multi(mr->pipe, slot, SGS_RCL_IDEMPOTENT);
+        if (u < 0)
+            goto oom;
+        mr->unit[i] = (size_t)u;
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_MONTH, ym);
+        if (sgs_rcl_pipe_appendf(mr->pipe, slot, 0, "HGETALL %s", key) < 0)
+            goto oom;
+        /* The ledger: written in the same scripts as the counters, so the
+         * entries read here are exactly those of the counters read above. */
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_LEDGER, ym);
+        if (sgs_rcl_pipe_appendf(mr->pipe, slot, 0, "LRANGE %s 0 -1", key) < 0)
+            goto oom;
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_LEDGER_N, ym);
+        if (sgs_rcl_pipe_appendf(mr->pipe, slot, 0, "HGETALL %s", key) < 0)
+            goto oom;
+        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_OFFSET, NULL);
+        if (sgs_rcl_pipe_appendf(mr->pipe, slot, 0, "GET %s", key) < 0)
+            goto oom;
+        /* Document numbers first counted from January up to this month. */
+        for (int m = 1; m <= month; m++) {
             char dn_ym[8];
 
             sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_GAPS,
                                   sgs_month_format(year, m, dn_ym));
-            redisAppendCommand(ctx->rc, "HGETALL %s", key);
+            if (sgs_rcl_pipe_appendf(mr->pipe, slot, 0, "HGETALL %s", key) < 0)
+                goto oom;
         }
+        if (sgs_rcl_pipe_exec(mr->pipe) != 0)
+            goto oom;
     }
-    mr->n_dn = k - mr->i_dn;
-    /* The ledger: written in the same scripts as the counters, so the entries
-     * read here are exactly those of the counters read above. */
-    mr->i_ledger = k;
-    for (size_t i = 0; i < mr->n_parts; i++, k += 2) {
-        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_LEDGER, ym);
-        redisAppendCommand(ctx->rc, "LRANGE %s 0 -1", key);
-        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, mr->parts[i], SGS_STORE_LEDGER_N, ym);
-        redisAppendCommand(ctx->rc, "HGETALL %s", key);
-    }
-    redisAppendCommand(ctx->rc, "EXEC");
+    i_latest = sgs_rcl_pipe_appendf(mr->pipe, sgs_agg_slot(latest_key), SGS_RCL_IDEMPOTENT,
+                                    "GET %s", latest_key);
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
+    i_concealed =
+        sgs_rcl_pipe_appendf(mr->pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s", key);
+    if (i_latest < 0 || i_concealed < 0)
+        goto oom;
+    if (sgs_agg_pipe_run(mr->pipe, errstr, errstr_size) != 0)
+        return -1;
 
-    n_cmds = k + 2; /* MULTI + k queued + EXEC */
-    replies = calloc(n_cmds, sizeof(*replies));
-    if (!replies) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    if (sgs_agg_reply_read(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
-        free(replies);
-        return -1;
-    }
-    for (size_t i = 0; i + 1 < n_cmds; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: %s", replies[i]->str);
-            goto out;
+    for (size_t i = 0; i < mr->n_parts; i++) {
+        r = sgs_rcl_pipe_reply(mr->pipe, mr->unit[i]);
+        /* A key of the wrong type is refused while queued: that refusal is
+         * the unit's reply. */
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: reading %s of %s: %s", ym, mr->parts[i], r->str);
+            return -1;
         }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != n_cmds) {
+            snprintf(errstr, errstr_size, "redis: reading %s of %s: unexpected reply to EXEC", ym,
+                     mr->parts[i]);
+            return -1;
+        }
+        for (size_t k = 0; k < n_cmds; k++) {
+            if (r->element[k]->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: reading %s of %s: %s", ym, mr->parts[i],
+                         r->element[k]->str);
+                return -1;
+            }
+        }
+        if (r->element[TX_OFFSET]->type == REDIS_REPLY_NIL)
+            return 1; /* its state was deleted after the scan (a rebuild starting) */
+        if (sgs_agg_reply_int(r->element[TX_OFFSET], &mr->offset[i]) != 0 || mr->offset[i] < 0) {
+            snprintf(errstr, errstr_size, "redis: %s%s: not an offset", mr->parts[i],
+                     SGS_STORE_OFFSET);
+            return -1;
+        }
+        mr->tx[i] = (redisReply *)r;
+        for (int m = 0; m < month; m++)
+            mr->gaps[mr->n_gaps++] = r->element[TX_GAPS + m];
     }
-    r = replies[n_cmds - 1];
+    r = sgs_rcl_pipe_reply(mr->pipe, (size_t)i_concealed);
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errstr_size, "redis: EXEC: %s", r->str);
-        goto out;
+        snprintf(errstr, errstr_size, "redis: reading %s: %s", key, r->str);
+        return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != k) {
-        snprintf(errstr, errstr_size, "redis: EXEC: unexpected reply");
-        goto out;
+    mr->concealed = r;
+    r = sgs_rcl_pipe_reply(mr->pipe, (size_t)i_latest);
+    mr->prev_version = r->type == REDIS_REPLY_ERROR ? -1 : sgs_agg_version_parse(r);
+    if (mr->prev_version < 0) {
+        snprintf(errstr, errstr_size, "redis: %s: not a version number", latest_key);
+        return -1;
     }
-    for (size_t i = 0; i < k; i++) {
-        const redisReply *e = r->element[i];
-
-        /* A key of the wrong type is a refused command inside the transaction. */
-        if (e->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: reading %s: %s", ym, e->str);
-            goto out;
-        }
+    if (mr->prev_version > 0) {
+        /* written once, never changed: no need to read it with the rest */
+        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, prev_ym, mr->prev_version);
+        mr->prev = sgs_agg_redis(ctx, key, errstr, errstr_size, "GET %s", key);
+        if (!mr->prev)
+            return -1;
     }
-    {
-        int same;
-        if (sgs_agg_partitions_same_now(ctx, mr->parts, mr->n_parts, &same, errstr, errstr_size) !=
-            0)
-            goto out;
-        if (!same || sgs_agg_version_parse(r->element[0]) != mr->prev_version) {
-            rc = 1;
-            goto out;
-        }
-    }
-    mr->exec = r;
-    replies[n_cmds - 1] = NULL;
-    rc = 0;
-out:
-    for (size_t i = 0; i < n_cmds; i++) {
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    }
-    free(replies);
-    return rc;
+    return 0;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
 }
 
 static int month_read(sgs_agg_ctx *ctx, int year, int month, struct month_read *mr, char *errstr,
@@ -194,9 +219,13 @@ static int month_read(sgs_agg_ctx *ctx, int year, int month, struct month_read *
         month_read_free(mr);
         if (rc < 0)
             return -1;
-        sgs_debug("partitions or previous snapshot changed during the read; reading again");
+        sgs_debug("a partition's state vanished during the read; reading again");
+        /* a rebuild that started meanwhile refuses the read now */
+        rc = sgs_agg_rebuild_check(ctx, errstr, errstr_size);
+        if (rc != 0)
+            return -1;
     }
-    snprintf(errstr, errstr_size, "redis: the partitions set kept changing during %d reads",
+    snprintf(errstr, errstr_size, "redis: partitions kept vanishing during %d reads",
              READ_ATTEMPTS);
     return -1;
 }
@@ -601,6 +630,7 @@ static json_t *snapshot_json(const sgs_agg_snapshot *s, int64_t generated_at, in
                         json_string(sgs_rfc3339_format(generated_at, tz_offset, buf)));
     put_period(period, s, tz_offset);
     json_object_set_new(root, "period", period);
+    json_object_set_new(root, "offsets", s->offsets ? json_deep_copy(s->offsets) : json_object());
     put_counts(totals, &s->totals, 1, s->unattributed);
     json_object_set_new(root, "totals", totals);
     for (size_t gi = 0; gi < s->n_groups; gi++) {
@@ -670,14 +700,11 @@ static int join_ledger(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_
             rank[s->groups[gi].rows[i]] = pos++;
     }
     for (size_t i = 0; i < mr->n_parts; i++) {
-        if (sgs_agg_ledger_add_list(&s->ledger, mr->exec->element[mr->i_ledger + 2 * i], map, reg,
-                                    -1) != 0 ||
-            sgs_agg_ledger_add_cut(&s->ledger, mr->exec->element[mr->i_ledger + 2 * i + 1], map,
-                                   reg, -1) != 0)
+        if (sgs_agg_ledger_add_list(&s->ledger, mr->tx[i]->element[TX_LEDGER], map, reg, -1) != 0 ||
+            sgs_agg_ledger_add_cut(&s->ledger, mr->tx[i]->element[TX_LEDGER_N], map, reg, -1) != 0)
             goto out;
     }
-    if (sgs_agg_ledger_add_concealed(&s->ledger, mr->exec->element[mr->i_concealed], map, reg,
-                                     -1) != 0)
+    if (sgs_agg_ledger_add_concealed(&s->ledger, mr->concealed, map, reg, -1) != 0)
         goto out;
     for (size_t i = 0; i < s->n_rows; i++) {
         if (s->rows[i].gaps && sgs_agg_ledger_add_gaps(&s->ledger, i, s->rows[i].gaps) != 0)
@@ -729,24 +756,40 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
     if (!map)
         goto oom;
 
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
-        sgs_agg_rebuild_check(ctx, errstr, errstr_size) != 0 ||
+    if (sgs_agg_rebuild_check(ctx, errstr, errstr_size) != 0 ||
         month_read(ctx, year, month, &mr, errstr, errstr_size) != 0)
         goto fail;
+    {
+        sgs_rcl_stats st;
+
+        sgs_rcl_get_stats(ctx->rcl, &st);
+        sgs_debug("%s: %zu partitions read on %zu master(s); redirections followed so far: "
+                  "MOVED %llu, ASK %llu, TRYAGAIN %llu, CLUSTERDOWN %llu",
+                  s->month, mr.n_parts, sgs_rcl_master_count(ctx->rcl),
+                  (unsigned long long)st.moved, (unsigned long long)st.ask,
+                  (unsigned long long)st.tryagain, (unsigned long long)st.clusterdown);
+    }
 
     for (size_t i = 0; i < mr.n_parts; i++) {
-        if (join_counters(s, map, ctx->reg, mr.exec->element[mr.i_counters + i], &unknown, errstr,
+        if (join_counters(s, map, ctx->reg, mr.tx[i]->element[TX_COUNTERS], &unknown, errstr,
                           errstr_size) != 0)
             goto fail;
     }
-    if (join_concealed(s, map, ctx->reg, mr.exec->element[mr.i_concealed], &unknown, errstr,
-                       errstr_size) != 0)
+    if (join_concealed(s, map, ctx->reg, mr.concealed, &unknown, errstr, errstr_size) != 0)
         goto fail;
-    if (mr.prev_version > 0)
-        join_previous(s, map, ctx->reg, mr.exec->element[mr.i_prev]);
-    if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.exec->element + mr.i_dn, mr.n_dn,
-                             year, errstr, errstr_size) != 0)
+    if (mr.prev)
+        join_previous(s, map, ctx->reg, mr.prev);
+    if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.gaps, mr.n_gaps, year, errstr,
+                             errstr_size) != 0)
         goto fail;
+    /* the stored offset of every partition read (DESIGN §11) */
+    s->offsets = json_object();
+    if (!s->offsets)
+        goto oom;
+    for (size_t i = 0; i < mr.n_parts; i++) {
+        if (json_object_set_new(s->offsets, mr.parts[i], json_integer(mr.offset[i])) != 0)
+            goto oom;
+    }
     if (unknown.n)
         warn_unknown(ctx, s, &unknown);
 
@@ -790,6 +833,7 @@ void sgs_agg_snapshot_free(sgs_agg_snapshot *s)
         free(s->groups[i].rows);
     free(s->groups);
     free(s->rows);
+    json_decref(s->offsets);
     json_decref(s->json);
     sgs_agg_ledger_free(&s->ledger);
     free(s);

@@ -111,8 +111,8 @@ static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, int month_year, char *er
                    size_t errstr_size)
 {
     char **parts = NULL, key[SGS_STORE_KEY_MAX], year[16];
-    size_t np = 0, total = 0, k = 0;
-    redisReply **replies = NULL;
+    size_t np = 0, k = 0;
+    sgs_rcl_pipe *pipe = NULL;
     struct look *lk = NULL;
     int rc = -1;
 
@@ -132,53 +132,54 @@ static int look_up(sgs_agg_ctx *ctx, sgs_agg_sample *s, int month_year, char *er
                      s->items[i].line, s->items[i].identity);
             goto out;
         }
-        total += np * (size_t)lk[i].n;
     }
-    replies = calloc(total ? total : 1, sizeof(*replies));
-    if (!replies)
-        goto oom;
+    if (!(pipe = sgs_agg_pipe(ctx, errstr, errstr_size)))
+        goto out;
     for (size_t i = 0; i < s->n; i++)
         for (size_t j = 0; j < np; j++)
             for (int y = 0; y < lk[i].n; y++) {
                 snprintf(year, sizeof(year), "%d", lk[i].years[y]);
                 sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[j],
                                       lk[i].bitmap ? SGS_STORE_IDBITS : SGS_STORE_IDOWN, year);
-                redisAppendCommand(ctx->rc, "HGET %s %b", key, lk[i].loc.field,
-                                   lk[i].loc.field_len);
+                if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGET %s %b",
+                                         key, lk[i].loc.field, lk[i].loc.field_len) < 0)
+                    goto oom;
             }
-    if (sgs_agg_reply_read(ctx->rc, replies, total, errstr, errstr_size) != 0)
+    if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
         goto out;
     for (size_t i = 0; i < s->n; i++)
         for (size_t j = 0; j < np; j++)
             for (int y = 0; y < lk[i].n; y++, k++) {
-                if (replies[k]->type == REDIS_REPLY_ERROR) {
-                    snprintf(errstr, errstr_size, "redis: HGET: %s", replies[k]->str);
-                    goto out_free;
+                const redisReply *r = sgs_rcl_pipe_reply(pipe, k);
+
+                if (r->type == REDIS_REPLY_ERROR) {
+                    snprintf(errstr, errstr_size, "redis: HGET: %s", r->str);
+                    goto out;
                 }
-                if (holds(replies[k], &lk[i]))
+                if (holds(r, &lk[i]))
                     s->items[i].found = 1;
             }
     rc = 0;
-out_free:
-    for (size_t i = 0; i < total; i++)
-        freeReplyObject(replies[i]);
     goto out;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
 out:
-    free(replies);
+    sgs_rcl_pipe_free(pipe);
     free(lk);
     sgs_agg_strv_free(parts, np);
     return rc;
 }
 
+/* HSETs of the concealed identities into P:concealed:YYYY-MM, HSET_CHUNK
+ * fields each, pipelined (the same value again on a repeat: safe to send
+ * twice). */
 static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char *month,
                            char *errstr, size_t errstr_size)
 {
     char key[SGS_STORE_KEY_MAX];
     const char **argv;
-    size_t *argl, n_cmds = 0;
-    redisReply **replies = NULL;
+    size_t *argl;
+    sgs_rcl_pipe *pipe = NULL;
     int rc = -1;
 
     argv = calloc(2 + 2 * HSET_CHUNK, sizeof(*argv));
@@ -187,6 +188,8 @@ static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char
         snprintf(errstr, errstr_size, "out of memory");
         goto out;
     }
+    if (!(pipe = sgs_agg_pipe(ctx, errstr, errstr_size)))
+        goto out;
     sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, month);
     for (size_t i = 0; i < s->n;) {
         int argc = 2;
@@ -203,33 +206,25 @@ static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char
             break;
         for (int a = 0; a < argc; a++)
             argl[a] = strlen(argv[a]);
-        redisAppendCommandArgv(ctx->rc, argc, argv, argl);
-        n_cmds++;
+        if (sgs_rcl_pipe_append(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, argc, argv, argl) <
+            0) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto out;
+        }
     }
-    if (n_cmds == 0) {
-        rc = 0;
+    if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
         goto out;
-    }
-    replies = calloc(n_cmds, sizeof(*replies));
-    if (!replies) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
-    }
-    if (sgs_agg_reply_read(ctx->rc, replies, n_cmds, errstr, errstr_size) != 0) {
-        free(replies);
-        replies = NULL;
-        goto out;
-    }
     rc = 0;
-    for (size_t i = 0; i < n_cmds; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: HSET %s: %s", key, replies[i]->str);
+    for (size_t i = 0; i < sgs_rcl_pipe_count(pipe); i++) {
+        const redisReply *r = sgs_rcl_pipe_reply(pipe, i);
+
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: HSET %s: %s", key, r->str);
             rc = -1;
         }
-        freeReplyObject(replies[i]);
     }
-    free(replies);
 out:
+    sgs_rcl_pipe_free(pipe);
     free(argv);
     free(argl);
     return rc;
@@ -252,8 +247,7 @@ json_t *sgs_agg_spotcheck_run(sgs_agg_ctx *ctx, int year, int month, const char 
         sgs_agg_sample_free(&s);
         return NULL;
     }
-    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
-        look_up(ctx, &s, year, err, sizeof(err)) != 0 ||
+    if (look_up(ctx, &s, year, err, sizeof(err)) != 0 ||
         store_concealed(ctx, &s, ym, err, sizeof(err)) != 0) {
         snprintf(errstr, errstr_size, "spot-check %s: %s", ym, err);
         sgs_agg_sample_free(&s);

@@ -2,6 +2,16 @@
  * connection subscribed to P:alerts, on a thread of its own, fanned out to the
  * clients (serve.h says how slow and idle clients are handled).
  *
+ * The subscription: the cluster client's units cannot carry SUBSCRIBE (a
+ * subscribed connection answers nothing but messages), so the thread has a
+ * hiredis connection of its own, opened on a master of the client's current
+ * map (sgs_rcl_master_open; one Redis: the one). In a Redis Cluster a PUBLISH
+ * on any node reaches the subscribers of every node, so any master serves.
+ * When that node goes away the connection breaks; the thread logs it, fetches
+ * the map again and subscribes on the next master that answers (after a
+ * failover: the promoted replica, or another master), and tells the clients
+ * to fetch the list again (alerts published meanwhile were missed).
+ *
  * Locking: one mutex guards the client list and every client's queue. A
  * client's connection is suspended by its content reader (libmicrohttpd's
  * thread) when its queue is empty, and resumed by whoever adds to the queue,
@@ -16,7 +26,6 @@
 
 #include "sgs/clock.h"
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 #define QUEUE_MAX      (512 * 1024) /* bytes a client may be behind */
@@ -51,6 +60,7 @@ struct sgs_agg_hub {
     volatile int stop;    /* the thread's exit flag (under lock) */
     sgs_agg_hub_stats st; /* under lock */
     char channel[SGS_STORE_KEY_MAX];
+    size_t next_master; /* the thread's: the master to try first (after the last one) */
 };
 
 /* ---- queues (under the lock) -------------------------------------------------- */
@@ -248,29 +258,59 @@ static void set_subscribed(sgs_agg_hub *h, int up)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* Connects and subscribes. 0, or -1 with errstr. */
-static int subscribe(sgs_agg_hub *h, redisContext **out, char *errstr, size_t errstr_size)
+/* Subscribes on a master of the current map: the masters from h->next_master
+ * on, the first that takes it. 0 with *out and its "host:port" in where, or -1
+ * with the last error. */
+static int subscribe(sgs_agg_hub *h, redisContext **out, char *where, size_t where_size,
+                     char *errstr, size_t errstr_size)
 {
-    redisContext *rc = sgs_redis_connect(
-        h->ctx->cfg, (int)sgs_config_get_int(h->ctx->cfg, "redis.timeout_ms"), errstr, errstr_size);
-    redisReply *r;
+    sgs_agg_ctx *ctx = h->ctx;
+    size_t n;
 
-    if (!rc)
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
+        sgs_rcl_refresh(ctx->rcl, errstr, errstr_size) != 0)
         return -1;
-    r = redisCommand(rc, "SUBSCRIBE %s", h->channel);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        snprintf(errstr, errstr_size, "SUBSCRIBE %s: %s", h->channel,
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                 : rc->err                         ? rc->errstr
-                                                   : "unexpected reply");
-        if (r)
-            freeReplyObject(r);
-        redisFree(rc);
-        return -1;
+    n = sgs_rcl_master_count(ctx->rcl);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (h->next_master + k) % n;
+        redisContext *rc = sgs_rcl_master_open(ctx->rcl, i, errstr, errstr_size);
+        redisReply *r;
+
+        if (!rc)
+            continue;
+        r = redisCommand(rc, "SUBSCRIBE %s", h->channel);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            snprintf(errstr, errstr_size, "redis %s: SUBSCRIBE %s: %s",
+                     sgs_rcl_master_name(ctx->rcl, i), h->channel,
+                     r && r->type == REDIS_REPLY_ERROR ? r->str
+                     : rc->err                         ? rc->errstr
+                                                       : "unexpected reply");
+            if (r)
+                freeReplyObject(r);
+            redisFree(rc);
+            continue;
+        }
+        freeReplyObject(r);
+        snprintf(where, where_size, "%s", sgs_rcl_master_name(ctx->rcl, i));
+        h->next_master = i;
+        *out = rc;
+        return 0;
     }
-    freeReplyObject(r);
-    *out = rc;
-    return 0;
+    if (n == 0)
+        snprintf(errstr, errstr_size, "redis: no master in the map");
+    return -1;
+}
+
+/* The subscription broke (the node went away, or junk): the next one starts
+ * with the next master. */
+static void lost(sgs_agg_hub *h, redisContext **rc, const char *where, const char *why)
+{
+    sgs_error("alert stream: redis %s: %s; subscribing again on a master of the current map", where,
+              why);
+    redisFree(*rc);
+    *rc = NULL;
+    h->next_master++;
+    set_subscribed(h, 0);
 }
 
 static void *hub_main(void *arg)
@@ -279,7 +319,7 @@ static void *hub_main(void *arg)
     redisContext *rc = NULL;
     int64_t next_beat = sgs_clock_mono_ms() + HEARTBEAT_MS;
     int was_down = 0; /* the subscription failed since the last one */
-    char err[1024], last_err[1024] = "";
+    char err[1024], last_err[1024] = "", where[300] = "";
 
     while (!stopping(h)) {
         int64_t now = sgs_clock_mono_ms();
@@ -290,18 +330,21 @@ static void *hub_main(void *arg)
             next_beat = now + HEARTBEAT_MS;
         }
         if (!rc) {
-            if (subscribe(h, &rc, err, sizeof(err)) != 0) {
+            if (subscribe(h, &rc, where, sizeof(where), err, sizeof(err)) != 0) {
                 if (strcmp(err, last_err) != 0)
                     sgs_error("alert stream: %s; retrying every %d s", err, RETRY_MS / 1000);
                 snprintf(last_err, sizeof(last_err), "%s", err);
                 was_down = 1;
+                h->next_master++;
                 sleep_or_stop(h, RETRY_MS);
                 continue;
             }
             if (was_down) {
-                sgs_info("alert stream: subscribed to %s again", h->channel);
+                sgs_info("alert stream: subscribed to %s again, on %s", h->channel, where);
                 /* alerts may have been missed: clients fetch the list again */
                 broadcast(h, RESYNC, sizeof(RESYNC) - 1);
+            } else {
+                sgs_info("alert stream: subscribed to %s on %s", h->channel, where);
             }
             was_down = 0;
             last_err[0] = '\0';
@@ -318,12 +361,8 @@ static void *hub_main(void *arg)
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         if (redisBufferRead(rc) != REDIS_OK) {
-            sgs_error("alert stream: redis: %s; reconnecting",
-                      rc->errstr[0] ? rc->errstr : "connection lost");
-            redisFree(rc);
-            rc = NULL;
+            lost(h, &rc, where, rc->errstr[0] ? rc->errstr : "connection lost");
             was_down = 1;
-            set_subscribed(h, 0);
             continue;
         }
         for (;;) {
@@ -331,11 +370,8 @@ static void *hub_main(void *arg)
             redisReply *r;
 
             if (redisGetReplyFromReader(rc, &rep) != REDIS_OK) {
-                sgs_error("alert stream: redis: protocol error; reconnecting");
-                redisFree(rc);
-                rc = NULL;
+                lost(h, &rc, where, "protocol error");
                 was_down = 1;
-                set_subscribed(h, 0);
                 break;
             }
             if (!rep)

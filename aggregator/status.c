@@ -59,59 +59,78 @@ static void add_hash(struct unit_status *st, const sgs_agg_idmap *map, const sgs
     }
 }
 
-/* Reads the 30 day buckets and the month of every partition, pipelined; each
- * reply is added up and freed as soon as it is read (a 5,000-unit city's
- * month is a million fields). */
+/* Partitions read per round trip by status: their replies are added up and
+ * freed before the next ones are asked for (a 5,000-unit city's month is a
+ * million fields). */
+#define STATUS_PARTS_PER_ROUND 8
+
+/* Reads the 30 day buckets and the month of every partition (live figures:
+ * no transaction), pipelined a few partitions at a time. */
 static int read_status(sgs_agg_ctx *ctx, sgs_day today, struct unit_status *st,
                        const sgs_agg_idmap *map, char *errstr, size_t errstr_size)
 {
     char **parts = NULL, key[SGS_STORE_KEY_MAX], ym[8];
     size_t np = 0;
-    int rc = 0;
+    sgs_rcl_pipe *pipe = NULL;
+    int rc = -1;
 
     if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
         return -1;
+    if (!(pipe = sgs_agg_pipe(ctx, errstr, errstr_size)))
+        goto out;
     sgs_day_format_month(today, ym);
-    for (size_t p = 0; p < np; p++) {
-        for (int d = 0; d < 30; d++) {
-            char day[16];
+    for (size_t p0 = 0; p0 < np; p0 += STATUS_PARTS_PER_ROUND) {
+        size_t p1 = p0 + STATUS_PARTS_PER_ROUND < np ? p0 + STATUS_PARTS_PER_ROUND : np, k = 0;
 
-            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_DAY,
-                                  sgs_day_format(today - d, day));
-            redisAppendCommand(ctx->rc, "HGETALL %s", key);
-        }
-        sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_MONTH, ym);
-        redisAppendCommand(ctx->rc, "HGETALL %s", key);
-    }
-    for (size_t p = 0; p < np; p++) {
-        for (int d = 0; d <= 30; d++) {
-            redisReply *r;
-            int windows[3], nw = 0;
+        sgs_rcl_pipe_reset(pipe);
+        for (size_t p = p0; p < p1; p++) {
+            for (int d = 0; d <= 30; d++) {
+                char day[16];
 
-            if (sgs_agg_reply_read(ctx->rc, &r, 1, errstr, errstr_size) != 0) {
-                rc = -1; /* the connection is broken: the rest is lost with it */
-                goto out;
-            }
-            if (r->type == REDIS_REPLY_ERROR && rc == 0) {
-                snprintf(errstr, errstr_size, "redis: HGETALL: %s", r->str);
-                rc = -1; /* the other replies are still read */
-            }
-            if (r->type == REDIS_REPLY_ARRAY && rc == 0) {
-                if (d == 30) {
-                    windows[nw++] = W_MONTH;
-                } else {
-                    if (d == 0)
-                        windows[nw++] = W_TODAY;
-                    if (d < 7)
-                        windows[nw++] = W_7;
-                    windows[nw++] = W_30;
+                if (d < 30)
+                    sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_DAY,
+                                          sgs_day_format(today - d, day));
+                else
+                    sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_MONTH,
+                                          ym);
+                if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s",
+                                         key) < 0) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    goto out;
                 }
-                add_hash(st, map, ctx->reg, r, windows, nw);
             }
-            freeReplyObject(r);
+        }
+        if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
+            goto out;
+        for (size_t p = p0; p < p1; p++) {
+            for (int d = 0; d <= 30; d++, k++) {
+                redisReply *r = sgs_rcl_pipe_take(pipe, k);
+                int windows[3], nw = 0;
+
+                if (r->type == REDIS_REPLY_ERROR) {
+                    snprintf(errstr, errstr_size, "redis: HGETALL: %s", r->str);
+                    freeReplyObject(r);
+                    goto out;
+                }
+                if (r->type == REDIS_REPLY_ARRAY) {
+                    if (d == 30) {
+                        windows[nw++] = W_MONTH;
+                    } else {
+                        if (d == 0)
+                            windows[nw++] = W_TODAY;
+                        if (d < 7)
+                            windows[nw++] = W_7;
+                        windows[nw++] = W_30;
+                    }
+                    add_hash(st, map, ctx->reg, r, windows, nw);
+                }
+                freeReplyObject(r);
+            }
         }
     }
+    rc = 0;
 out:
+    sgs_rcl_pipe_free(pipe);
     sgs_agg_strv_free(parts, np);
     return rc;
 }
@@ -326,8 +345,7 @@ static int read_rows(sgs_agg_ctx *ctx, const char *unit, struct unit_status **st
         for (size_t i = 0; i < n; i++)
             rows[n_rows++] = i;
     }
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
-        read_status(ctx, sgs_agg_today(ctx), st, map, errstr, errstr_size) != 0)
+    if (read_status(ctx, sgs_agg_today(ctx), st, map, errstr, errstr_size) != 0)
         goto out;
     for (size_t i = 0; i < n_rows; i++) {
         for (int w = 0; w < N_WINDOWS; w++) {
@@ -420,52 +438,54 @@ static int read_ledger(sgs_agg_ctx *ctx, const char *ym, size_t row, const sgs_a
 {
     char **parts = NULL, key[SGS_STORE_KEY_MAX];
     size_t np = 0, total;
-    redisReply **replies;
+    sgs_rcl_pipe *pipe = NULL;
     int rc = -1;
 
     if (sgs_agg_partitions_read(ctx, &parts, &np, errstr, errstr_size) != 0)
         return -1;
-    total = 2 * np + 1;
-    replies = calloc(total, sizeof(*replies));
-    if (!replies) {
-        sgs_agg_strv_free(parts, np);
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
+    if (!(pipe = sgs_agg_pipe(ctx, errstr, errstr_size)))
+        goto out;
     for (size_t p = 0; p < np; p++) {
         sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_LEDGER, ym);
-        redisAppendCommand(ctx->rc, "LRANGE %s 0 -1", key);
+        if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "LRANGE %s 0 -1",
+                                 key) < 0)
+            goto oom;
         sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[p], SGS_STORE_LEDGER_N, ym);
-        redisAppendCommand(ctx->rc, "HGETALL %s", key);
+        if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s", key) <
+            0)
+            goto oom;
     }
     sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
-    redisAppendCommand(ctx->rc, "HGETALL %s", key);
-    if (sgs_agg_reply_read(ctx->rc, replies, total, errstr, errstr_size) != 0)
+    if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s", key) < 0)
+        goto oom;
+    total = 2 * np + 1;
+    if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
         goto out;
     for (size_t i = 0; i < total; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: reading the ledger of %s: %s", ym,
-                     replies[i]->str);
-            goto out_free;
+        const redisReply *r = sgs_rcl_pipe_reply(pipe, i);
+
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: reading the ledger of %s: %s", ym, r->str);
+            goto out;
         }
     }
     for (size_t p = 0; p < np; p++) {
-        if (sgs_agg_ledger_add_list(l, replies[2 * p], map, ctx->reg, (long)row) != 0 ||
-            sgs_agg_ledger_add_cut(l, replies[2 * p + 1], map, ctx->reg, (long)row) != 0)
+        if (sgs_agg_ledger_add_list(l, sgs_rcl_pipe_reply(pipe, 2 * p), map, ctx->reg, (long)row) !=
+                0 ||
+            sgs_agg_ledger_add_cut(l, sgs_rcl_pipe_reply(pipe, 2 * p + 1), map, ctx->reg,
+                                   (long)row) != 0)
             goto oom;
     }
-    if (sgs_agg_ledger_add_concealed(l, replies[total - 1], map, ctx->reg, (long)row) != 0 ||
+    if (sgs_agg_ledger_add_concealed(l, sgs_rcl_pipe_reply(pipe, total - 1), map, ctx->reg,
+                                     (long)row) != 0 ||
         sgs_agg_ledger_finish(l, NULL) != 0)
         goto oom;
     rc = 0;
-    goto out_free;
+    goto out;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
-out_free:
-    for (size_t i = 0; i < total; i++)
-        freeReplyObject(replies[i]);
 out:
-    free(replies);
+    sgs_rcl_pipe_free(pipe);
     sgs_agg_strv_free(parts, np);
     return rc;
 }

@@ -1,44 +1,70 @@
 /* Snapshot versions in Redis (docs/REDIS.md): P:snapshot:YYYY-MM:vN holds version
  * N, P:snapshot:YYYY-MM:latest holds N, P:snapshot:months lists the months.
  *
- * A new version is written only when the content differs from the latest one,
- * everything compared except "version" and "generated_at". The check and the
- * write run under WATCH on the latest key, so a watch daemon and a hand-run
- * snapshot cannot both write N+1. */
+ * A new version is written only when the content differs from the newest one,
+ * everything compared except "version", "generated_at" and "offsets" (the
+ * offsets move with every batch of any month; they describe the read, not the
+ * month).
+ *
+ * These keys lie in different slots of a Redis Cluster, so no transaction (and
+ * no WATCH: the cluster client may reconnect in between) covers them. The
+ * writes are ordered so that every state between them is readable and the
+ * next run finishes them (docs/REDIS.md, "Snapshot versions"):
+ *   1. SET vN+1 <doc> NX: of two writers only one stores N+1; the other finds
+ *      it there, compares with it and goes on from it (same content: it keeps
+ *      N+1; else it tries N+2);
+ *   2. latest raised to N+1 by a script on its own key (never lowered, so a
+ *      slow writer of N+1 cannot undo a faster writer's N+2);
+ *   3. SADD months.
+ * A crash after 1 leaves vN+1 with latest at N: readers see version N whole,
+ * and the next run finds vN+1 (it looks for versions above latest) and redoes
+ * 2 and 3. */
 #include "agg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "sgs/log.h"
-#include "sgs/redisconn.h"
 #include "sgs/store.h"
 
 #define STORE_ATTEMPTS 10
 
-/* Compares everything but version and generated_at without copying the documents
- * (a 5,000-unit snapshot is megabytes): both fields are set to null in place,
+/* The fields a new version does not depend on. */
+static const char *const volatile_fields[] = {"version", "generated_at", "offsets"};
+#define N_VOLATILE (sizeof(volatile_fields) / sizeof(volatile_fields[0]))
+
+/* latest := max(latest, ARGV[1]); answers the value it holds afterwards. A
+ * value that is not a number is refused, not overwritten (the readers report
+ * it too). */
+static const char raise_latest[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "local n = tonumber(ARGV[1]) "
+    "if v and not tonumber(v) then return redis.error_reply('not a version number') end "
+    "if not v or tonumber(v) < n then redis.call('SET', KEYS[1], ARGV[1]) return n end "
+    "return tonumber(v)";
+
+/* Compares everything but the volatile fields without copying the documents
+ * (a 5,000-unit snapshot is megabytes): they are set to null in place,
  * compared, and put back where they were (jansson keeps a replaced key's
  * position, so the key order of the output does not change). */
 static int same_content(json_t *a, json_t *b)
 {
-    static const char *const skip[] = {"version", "generated_at"};
-    json_t *docs[2] = {a, b}, *saved[2][2];
+    json_t *docs[2] = {a, b}, *saved[2][N_VOLATILE];
     int same;
 
     for (int d = 0; d < 2; d++) {
-        for (int k = 0; k < 2; k++) {
-            saved[d][k] = json_incref(json_object_get(docs[d], skip[k]));
-            json_object_set_new(docs[d], skip[k], json_null());
+        for (size_t k = 0; k < N_VOLATILE; k++) {
+            saved[d][k] = json_incref(json_object_get(docs[d], volatile_fields[k]));
+            json_object_set_new(docs[d], volatile_fields[k], json_null());
         }
     }
     same = json_equal(a, b);
     for (int d = 0; d < 2; d++) {
-        for (int k = 0; k < 2; k++) {
+        for (size_t k = 0; k < N_VOLATILE; k++) {
             if (saved[d][k])
-                json_object_set_new(docs[d], skip[k], saved[d][k]);
+                json_object_set_new(docs[d], volatile_fields[k], saved[d][k]);
             else
-                json_object_del(docs[d], skip[k]);
+                json_object_del(docs[d], volatile_fields[k]);
         }
     }
     return same;
@@ -70,10 +96,8 @@ long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, s
     redisReply *r;
     long v;
 
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
-        return -1;
     sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, month, -1);
-    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", key);
+    r = sgs_agg_redis(ctx, key, errstr, errstr_size, "GET %s", key);
     if (!r)
         return -1;
     v = parse_version(r, key, errstr, errstr_size);
@@ -81,157 +105,168 @@ long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, s
     return v;
 }
 
-/* Reads version n of the month (NULL when missing or unreadable, with a warning). */
-static json_t *load_version(sgs_agg_ctx *ctx, const char *month, long n, int *broken, char *errstr,
-                            size_t errstr_size)
+/* Version n of the month: 1 with *doc (NULL when it is not JSON: warned), 0
+ * when there is no such key, -1 on a Redis error. */
+static int load_version(sgs_agg_ctx *ctx, const char *month, long n, json_t **doc, char *errstr,
+                        size_t errstr_size)
 {
     char key[SGS_STORE_KEY_MAX];
     redisReply *r;
-    json_t *doc = NULL;
     json_error_t jerr;
 
-    *broken = 0;
+    *doc = NULL;
     sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, month, n);
-    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", key);
-    if (!r) {
-        *broken = 1;
-        return NULL;
+    r = sgs_agg_redis(ctx, key, errstr, errstr_size, "GET %s", key);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return 0;
     }
-    if (r->type == REDIS_REPLY_STRING) {
-        doc = json_loadb(r->str, r->len, 0, &jerr);
-        if (!doc)
-            sgs_warn("redis: %s: not JSON (%s at %d); writing a new version", key, jerr.text,
-                     jerr.position);
-    } else {
-        sgs_warn("redis: %s: missing although latest is %ld; writing a new version", key, n);
-    }
+    *doc = json_loadb(r->str, r->len, 0, &jerr);
+    if (!*doc)
+        sgs_warn("redis: %s: not JSON (%s at %d); writing a new version", key, jerr.text,
+                 jerr.position);
     freeReplyObject(r);
-    return doc;
+    return 1;
 }
 
-static void unwatch(sgs_agg_ctx *ctx)
+/* Steps 2 and 3 of the file's comment for version n (idempotent). */
+static int finish_writes(sgs_agg_ctx *ctx, const char *month, long n, char *errstr,
+                         size_t errstr_size)
 {
-    char err[256];
-    redisReply *r = sgs_redis_command(ctx->rc, err, sizeof(err), "UNWATCH");
+    char latest_key[SGS_STORE_KEY_MAX], months_key[SGS_STORE_KEY_MAX], num[24];
+    redisReply *r;
 
-    if (r)
-        freeReplyObject(r);
+    sgs_store_snapshot_key(latest_key, sizeof(latest_key), ctx->prefix, month, -1);
+    sgs_store_gkey(months_key, sizeof(months_key), ctx->prefix, SGS_STORE_MONTHS, NULL);
+    snprintf(num, sizeof(num), "%ld", n);
+    r = sgs_agg_redis(ctx, latest_key, errstr, errstr_size, "EVAL %s 1 %s %s", raise_latest,
+                      latest_key, num);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    r = sgs_agg_redis(ctx, months_key, errstr, errstr_size, "SADD %s %s", months_key, month);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* The stored version's generated_at and offsets into the snapshot (the
+ * version is kept: the files then say what Redis and the topic hold). */
+static void take_stored(sgs_agg_snapshot *s, const json_t *old)
+{
+    static const char *const keep[] = {"generated_at", "offsets"};
+
+    for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+        json_t *v = json_object_get(old, keep[k]);
+
+        if (v)
+            json_object_set(s->json, keep[k], v);
+        else
+            json_object_del(s->json, keep[k]);
+    }
 }
 
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size)
 {
-    char latest_key[SGS_STORE_KEY_MAX], key[SGS_STORE_KEY_MAX], months_key[SGS_STORE_KEY_MAX];
+    char latest_key[SGS_STORE_KEY_MAX], key[SGS_STORE_KEY_MAX];
+    json_t *old = NULL;
+    redisReply *r;
+    long n, latest;
 
     *is_new = 0;
     if (previous)
         *previous = NULL;
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
-        return -1;
     sgs_store_snapshot_key(latest_key, sizeof(latest_key), ctx->prefix, s->month, -1);
-    sgs_store_gkey(months_key, sizeof(months_key), ctx->prefix, SGS_STORE_MONTHS, NULL);
+    latest = sgs_agg_version_latest(ctx, s->month, errstr, errstr_size);
+    if (latest < 0)
+        return -1;
+    n = latest;
+    if (n > 0) {
+        int got = load_version(ctx, s->month, n, &old, errstr, errstr_size);
+
+        if (got < 0)
+            return -1;
+        if (got == 0) {
+            sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, s->month, n);
+            sgs_warn("redis: %s: missing although latest is %ld; writing a new version", key, n);
+        }
+    }
 
     for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
-        redisReply *r, *replies[5];
-        json_t *old = NULL;
-        long n;
-        int broken;
+        json_t *next = NULL;
         char *text;
+        int got;
 
-        r = sgs_redis_command(ctx->rc, errstr, errstr_size, "WATCH %s", latest_key);
-        if (!r)
-            return -1;
-        freeReplyObject(r);
-        r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", latest_key);
-        if (!r)
-            return -1;
-        n = parse_version(r, latest_key, errstr, errstr_size);
-        freeReplyObject(r);
-        if (n < 0) {
-            unwatch(ctx);
-            return -1;
-        }
-        if (n > 0) {
-            old = load_version(ctx, s->month, n, &broken, errstr, errstr_size);
-            if (broken)
-                return -1;
+        /* A version above n stored by a writer that has not raised latest yet
+         * (or never will: it crashed): it is the newest. */
+        got = load_version(ctx, s->month, n + 1, &next, errstr, errstr_size);
+        if (got < 0)
+            goto fail;
+        if (got > 0) {
+            json_decref(old);
+            old = next;
+            n++;
+            attempt--; /* catching up is no conflict */
+            continue;
         }
         if (old && same_content(old, s->json)) {
-            /* Unchanged: keep version and time of the stored document, so the files
-             * written now are byte for byte what Redis and the topic hold. */
-            json_t *at = json_object_get(old, "generated_at");
-
-            unwatch(ctx);
+            /* Unchanged: keep version, time and offsets of the stored document,
+             * so the files written now are byte for byte what Redis and the
+             * topic hold. Steps 2 and 3 again: after a crash or a rival's
+             * store latest and the months set catch up; otherwise nothing
+             * changes. */
+            if (finish_writes(ctx, s->month, n, errstr, errstr_size) != 0)
+                goto fail;
             sgs_agg_snapshot_set_version(s, n);
-            if (json_is_string(at))
-                json_object_set(s->json, "generated_at", at);
-            if (previous)
-                *previous = old;
-            else
-                json_decref(old);
-            return 0;
+            take_stored(s, old);
+            goto done;
         }
-
         sgs_agg_snapshot_set_version(s, n + 1);
         text = json_dumps(s->json, SGS_AGG_JSON_COMPACT);
         if (!text) {
-            json_decref(old);
-            unwatch(ctx);
             snprintf(errstr, errstr_size, "out of memory");
-            return -1;
+            goto fail;
         }
-        redisAppendCommand(ctx->rc, "MULTI");
         sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, s->month, n + 1);
-        redisAppendCommand(ctx->rc, "SET %s %s", key, text);
-        redisAppendCommand(ctx->rc, "SET %s %ld", latest_key, n + 1);
-        redisAppendCommand(ctx->rc, "SADD %s %s", months_key, s->month);
-        redisAppendCommand(ctx->rc, "EXEC");
+        /* NX: the one writer of N+1. Sent again after a lost reply, a SET that
+         * had run answers nil like a rival's: the next turn then finds our
+         * own document there, the same content, and keeps it. */
+        r = sgs_agg_redis(ctx, key, errstr, errstr_size, "SET %s %s NX", key, text);
         free(text);
-        if (sgs_agg_reply_read(ctx->rc, replies, 5, errstr, errstr_size) != 0) {
-            json_decref(old);
-            return -1;
+        if (!r)
+            goto fail;
+        if (r->type == REDIS_REPLY_NIL) {
+            freeReplyObject(r);
+            sgs_debug("%s: version %ld was stored meanwhile; comparing with it", s->month, n + 1);
+            continue;
         }
-        r = replies[4];
-        if (r->type == REDIS_REPLY_ARRAY) {
-            int refused = 0;
+        freeReplyObject(r);
+        if (finish_writes(ctx, s->month, n + 1, errstr, errstr_size) != 0) {
+            char inner[512];
 
-            for (size_t i = 0; i < r->elements; i++)
-                refused |= r->element[i]->type == REDIS_REPLY_ERROR;
-            for (int i = 0; i < 5; i++)
-                freeReplyObject(replies[i]);
-            if (refused) {
-                json_decref(old);
-                snprintf(errstr, errstr_size, "redis: storing %s v%ld: a write was refused",
-                         s->month, n + 1);
-                return -1;
-            }
-            *is_new = 1;
-            if (previous)
-                *previous = old;
-            else
-                json_decref(old);
-            return 0;
+            snprintf(inner, sizeof(inner), "%s", errstr);
+            snprintf(errstr, errstr_size,
+                     "%s v%ld stored, but %s not raised to it (the next snapshot does): %s",
+                     s->month, n + 1, latest_key, inner);
+            goto fail;
         }
-        json_decref(old);
-        if (r->type != REDIS_REPLY_NIL) {
-            snprintf(errstr, errstr_size, "redis: storing %s v%ld: %s", s->month, n + 1,
-                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply to EXEC");
-            for (int i = 0; i < 4; i++) {
-                if (replies[i]->type == REDIS_REPLY_ERROR)
-                    snprintf(errstr, errstr_size, "redis: storing %s v%ld: %s", s->month, n + 1,
-                             replies[i]->str);
-            }
-            for (int i = 0; i < 5; i++)
-                freeReplyObject(replies[i]);
-            return -1;
-        }
-        for (int i = 0; i < 5; i++)
-            freeReplyObject(replies[i]);
-        /* EXEC answered nil: another writer changed latest; compare again. */
-        sgs_debug("%s: latest version changed while storing; retrying", s->month);
+        *is_new = 1;
+        goto done;
     }
-    snprintf(errstr, errstr_size, "redis: %s: the latest version kept changing", latest_key);
+    snprintf(errstr, errstr_size, "redis: %s: other writers kept storing new versions", latest_key);
+fail:
+    json_decref(old);
     return -1;
+done:
+    if (previous)
+        *previous = old;
+    else
+        json_decref(old);
+    return 0;
 }
 
 /* ---- reading the stored versions (serve) -------------------------------------- */
@@ -245,7 +280,8 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
                            size_t errstr_size)
 {
     char key[SGS_STORE_KEY_MAX];
-    redisReply *r, **replies = NULL;
+    redisReply *r;
+    sgs_rcl_pipe *p = NULL;
     char **v = NULL;
     long *l = NULL;
     size_t m = 0;
@@ -253,10 +289,8 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
     *months = NULL;
     *latest = NULL;
     *n = 0;
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
-        return -1;
     sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_MONTHS, NULL);
-    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "SMEMBERS %s", key);
+    r = sgs_agg_redis(ctx, key, errstr, errstr_size, "SMEMBERS %s", key);
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
@@ -266,8 +300,7 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
     }
     v = calloc(r->elements + 1, sizeof(*v));
     l = calloc(r->elements + 1, sizeof(*l));
-    replies = calloc(r->elements + 1, sizeof(*replies));
-    if (!v || !l || !replies)
+    if (!v || !l)
         goto oom;
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
@@ -282,19 +315,22 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
     freeReplyObject(r);
     r = NULL;
     qsort(v, m, sizeof(*v), cmp_desc);
-    for (size_t i = 0; i < m; i++) {
-        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, v[i], -1);
-        redisAppendCommand(ctx->rc, "GET %s", key);
-    }
-    if (sgs_agg_reply_read(ctx->rc, replies, m, errstr, errstr_size) != 0)
+    /* each month's latest: keys of their own slots, one pipe */
+    if (!(p = sgs_agg_pipe(ctx, errstr, errstr_size)))
         goto fail;
     for (size_t i = 0; i < m; i++) {
-        long ver = sgs_agg_version_parse(replies[i]);
+        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, v[i], -1);
+        if (sgs_rcl_pipe_appendf(p, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "GET %s", key) < 0)
+            goto oom;
+    }
+    if (sgs_agg_pipe_run(p, errstr, errstr_size) != 0)
+        goto fail;
+    for (size_t i = 0; i < m; i++) {
+        long ver = sgs_agg_version_parse(sgs_rcl_pipe_reply(p, i));
 
         l[i] = ver < 0 ? 0 : ver;
-        freeReplyObject(replies[i]);
     }
-    free(replies);
+    sgs_rcl_pipe_free(p);
     *months = v;
     *latest = l;
     *n = m;
@@ -304,9 +340,9 @@ oom:
 fail:
     if (r)
         freeReplyObject(r);
+    sgs_rcl_pipe_free(p);
     sgs_agg_strv_free(v, m);
     free(l);
-    free(replies);
     return -1;
 }
 
@@ -324,10 +360,8 @@ int sgs_agg_version_text(sgs_agg_ctx *ctx, const char *month, long version, char
         if (version <= 0)
             return version < 0 ? -1 : 0;
     }
-    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0)
-        return -1;
     sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, month, version);
-    r = sgs_redis_command(ctx->rc, errstr, errstr_size, "GET %s", key);
+    r = sgs_agg_redis(ctx, key, errstr, errstr_size, "GET %s", key);
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_STRING) {

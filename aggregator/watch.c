@@ -100,8 +100,6 @@ static void process_month(struct watch *w, int year, int month)
     }
     s = sgs_agg_snapshot_build(w->ctx, year, month, err, sizeof(err));
     if (!s || sgs_agg_version_store(w->ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
-        if (w->ctx->rc && w->ctx->rc->err)
-            sgs_agg_ctx_redis_drop(w->ctx);
         health(&w->redis, 0, "redis", err, w->interval);
         sgs_agg_snapshot_free(s);
         return;

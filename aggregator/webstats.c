@@ -97,7 +97,6 @@ static int redis_gauges(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_buf *b)
     size_t n_owed = 0;
 
     if (sgs_agg_version_months(ctx, &months, &latest, &n, err, sizeof(err)) != 0) {
-        sgs_agg_server_redis_failed(ctx);
         sgs_debug("metrics: %s", err);
         return -1;
     }

@@ -1440,6 +1440,46 @@ redisReply *sgs_rcl_master_command(sgs_rcl *r, size_t i, int flags, char *errstr
     return one_result(r, k, errstr, errstr_size);
 }
 
+redisContext *sgs_rcl_master_open(sgs_rcl *r, size_t i, char *errstr, size_t errstr_size)
+{
+    const struct node *n;
+    struct timeval tv;
+    redisContext *c;
+    if (i >= r->n_masters) {
+        snprintf(errstr, errstr_size, "redis cluster: no master number %zu (%zu known)", i,
+                 r->n_masters);
+        return NULL;
+    }
+    n = &r->nodes[r->masters[i]];
+    set_tv(&tv, r->timeout_ms);
+    c = redisConnectWithTimeout(n->host, n->port, tv);
+    if (!c || c->err) {
+        snprintf(errstr, errstr_size, "redis %s: %s", n->name,
+                 c ? c->errstr : "cannot allocate a context");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisEnableKeepAlive(c);
+    if (r->password && *r->password) {
+        const char *argv[] = {"AUTH", r->password};
+        redisReply *reply = redisCommandArgv(c, 2, argv, NULL);
+        if (!reply || reply->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis %s: %.120s", n->name,
+                     reply          ? reply->str
+                     : c->errstr[0] ? c->errstr
+                                    : "connection lost");
+            if (reply)
+                freeReplyObject(reply);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(reply);
+    }
+    return c;
+}
+
 int sgs_rcl_script_load(sgs_rcl *r, const char *body, char sha[41], char *errstr,
                         size_t errstr_size)
 {
@@ -1724,14 +1764,20 @@ int sgs_rcl_scan(sgs_rcl *r, const char *pattern, int timeout_ms, sgs_rcl_keys *
     memset(out, 0, sizeof(*out));
     while (sgs_clock_mono_ms() < end) {
         uint64_t fp1, fp2;
-        int moving = 0;
+        int moving = 0, failed = 0;
         r->deadline = end;
         sgs_buf_reset(&ks.mem);
         ks.n = 0;
         err[0] = '\0';
-        if (topology(r, &fp1, &moving, err, sizeof(err)) == 0 && !moving &&
-            scan_pass(r, pattern, &ks, err, sizeof(err)) == 0 &&
-            topology(r, &fp2, &moving, err, sizeof(err)) == 0 && !moving && fp1 == fp2) {
+        /* (err is not a sign of failure: a successful map refresh leaves text
+         * in it) */
+        if (topology(r, &fp1, &moving, err, sizeof(err)) != 0)
+            failed = 1;
+        else if (!moving && scan_pass(r, pattern, &ks, err, sizeof(err)) != 0)
+            failed = 1;
+        else if (!moving && topology(r, &fp2, &moving, err, sizeof(err)) != 0)
+            failed = 1;
+        else if (!moving && fp1 == fp2) {
             if (keys_finish(&ks, out) != 0) {
                 snprintf(errstr, errstr_size, "redis: out of memory");
                 goto done;
@@ -1739,7 +1785,7 @@ int sgs_rcl_scan(sgs_rcl *r, const char *pattern, int timeout_ms, sgs_rcl_keys *
             rc = 0;
             goto done;
         }
-        moved = err[0] == '\0'; /* else the last pass failed on an error */
+        moved = !failed; /* else the last pass failed on an error */
         if (ks.mem.oom) {
             snprintf(errstr, errstr_size, "redis: out of memory");
             goto done;

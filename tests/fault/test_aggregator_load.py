@@ -32,10 +32,12 @@ COUNTERS = ("records", "late", "invalid", "duplicates", "licenses", "penalties")
 
 
 def figures_of(snap):
-    """The part of a snapshot that versions compare (not version/generated_at)."""
+    """The part of a snapshot that versions compare (not version, generated_at,
+    offsets)."""
     s = dict(snap)
     s.pop("version", None)
     s.pop("generated_at", None)
+    s.pop("offsets", None)
     return json.dumps(s, sort_keys=True, ensure_ascii=False)
 
 
@@ -100,6 +102,12 @@ def test_aggregator_load(sgs, apache_kafka, tmp, figures):
                                    % (i, u["unit_id"], f, old[u["unit_id"]][f], u[f]))
             if s["totals"]["unattributed"] < prev["totals"]["unattributed"]:
                 bad.append("snapshot %d: unattributed went down" % i)
+            # the offsets of the read (or, when the version is kept, of its
+            # stored read) never go back
+            for part, off in prev["offsets"].items():
+                if s["offsets"].get(part, -1) < off:
+                    bad.append("snapshot %d: offset of %s went back %d -> %s"
+                               % (i, part, off, s["offsets"].get(part)))
         prev = s
     if bad:
         raise AssertionError("%d problem(s): %s" % (len(bad), "; ".join(bad[:10])))

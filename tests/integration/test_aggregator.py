@@ -557,6 +557,18 @@ def test_golden(world, tmp):
     check(case.r.sismember(case.key("snapshot:months"), "2023-12"), "months set")
     stored = json.loads(case.r.get(case.key("snapshot:2023-12:v1")))
     eq(stored, snap, "stored v1 equals the file")
+    # the stored offset of every partition read (DESIGN §11)
+    eq(snap["offsets"], stored_offsets(case), "offsets")
+
+
+def stored_offsets(case):
+    """{"<topic>:<partition>": offset} of the partitions with state."""
+    out = {}
+    for p in PARTS:
+        v = case.r.get(case.pkey(p, "offset"))
+        if v is not None:
+            out[p] = int(v)
+    return out
 
 
 def test_versioning(world, tmp):
@@ -569,6 +581,15 @@ def test_versioning(world, tmp):
     eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "latest after re-run")
     again = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
     eq(again, snap, "re-run file")
+    # a record of another month moves partition 0's offset, not December: the
+    # version is kept, and with it the stored read's offsets
+    write_records(case, [Rec("C03", "license", "03平许〔2024〕1号", "2024-01-02", part=0)])
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "re-run exit: " + err)
+    check("version 1 unchanged" in out, "offsets alone make no version: " + out)
+    again = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
+    eq(again, snap, "the file of the kept version")
+    check(stored_offsets(case) != snap["offsets"], "the offsets did move")
     # one more late record for 市公安局 in partition 2
     rec = Rec("C02", "penalty", "02平罚〔2023〕999号", "2023-12-30", late=True, part=2, wdlate=2)
     write_records(case, [rec])
@@ -577,6 +598,7 @@ def test_versioning(world, tmp):
     check("version 2 new" in out, "v2 output: " + out)
     v2 = json.load(open(os.path.join(case.reports, "2023-12.json"), encoding="utf-8"))
     eq(v2["version"], 2, "version 2")
+    eq(v2["offsets"], stored_offsets(case), "v2 offsets: the read's")
     old = {u["unit_id"]: u for u in snap["units"]}
     new = {u["unit_id"]: u for u in v2["units"]}
     eq(new["C02"]["records"], old["C02"]["records"] + 1, "C02 records +1")
@@ -591,6 +613,60 @@ def test_versioning(world, tmp):
     check(msgs, "no message for 2023-12 on " + case.topic)
     eq(msgs[-1]["version"], 2, "last message version")
     eq(msgs[-1], v2, "last message equals the file")
+
+
+def test_version_writes(world, tmp):
+    """versions: a crash between storing vN and raising latest is finished by the
+    next run; a rival's vN is compared with, never overwritten; concurrent
+    snapshots store one new version"""
+    case, snap = golden_world_only(world, tmp, "vwr")
+    latest = case.key("snapshot:2023-12:latest")
+    # a crash after SET v2 NX: v2 stored, latest still 1 (readers see v1)
+    write_records(case, [Rec("C02", "penalty", "02平罚〔2023〕998号", "2023-12-29", part=1)])
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", os.path.join(tmp, "a"))
+    check(rc == 0 and "version 2 new" in out, "v2: %s %s" % (out, err))
+    v2 = case.r.get(case.key("snapshot:2023-12:v2"))
+    case.r.set(latest, "1")
+    case.r.srem(case.key("snapshot:months"), "2023-12")
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", os.path.join(tmp, "b"))
+    check(rc == 0 and "version 2 unchanged" in out, "v2 found above latest: %s %s" % (out, err))
+    eq(case.r.get(latest), "2", "latest raised to the version found")
+    check(case.r.sismember(case.key("snapshot:months"), "2023-12"), "months set repaired")
+    eq(json.load(open(os.path.join(tmp, "b", "2023-12.json"), encoding="utf-8")),
+       json.loads(v2), "the file is the stored v2")
+    # a rival stored v3 (other figures) and has not raised latest yet: ours is v4
+    rival = json.loads(v2)
+    rival["version"] = 3
+    rival["totals"]["records"] += 1000
+    case.r.set(case.key("snapshot:2023-12:v3"), json.dumps(rival))
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", os.path.join(tmp, "c"))
+    check(rc == 0 and "version 4 new" in out, "after a rival's v3: %s %s" % (out, err))
+    eq(json.loads(case.r.get(case.key("snapshot:2023-12:v3"))), rival, "the rival's v3 kept")
+    eq(case.r.get(latest), "4", "latest 4")
+    # latest is never lowered: a slow writer of v3 cannot undo v4
+    case.r.eval(  # what raise_latest does with 3 (version.c), run by hand
+        "local v = redis.call('GET', KEYS[1]) if not v or tonumber(v) < tonumber(ARGV[1]) "
+        "then redis.call('SET', KEYS[1], ARGV[1]) end", 1, latest, 3)
+    eq(case.r.get(latest), "4", "latest not lowered")
+    # four snapshots at once after a change: one stores v5, the others keep it
+    write_records(case, [Rec("C02", "penalty", "02平罚〔2023〕997号", "2023-12-29", part=2)])
+    procs = [subprocess.Popen([case.env.agg, "-c", case.conf, "snapshot", "--month", "2023-12",
+                               "--out", os.path.join(tmp, "p%d" % i)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=case.env_vars()) for i in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (o, e) in zip(procs, outs):
+        eq(p.returncode, 0, "concurrent snapshot: %s" % e.decode())
+    texts = [o.decode() for o, _ in outs]
+    eq(sum("version 5 new" in t for t in texts), 1, "one new version: %s" % texts)
+    eq(sum("version 5 unchanged" in t for t in texts), 3, "the others keep it: %s" % texts)
+    eq(case.r.get(latest), "5", "latest 5")
+    eq(case.r.get(case.key("snapshot:2023-12:v6")), None, "no v6")
+    files = [json.load(open(os.path.join(tmp, "p%d" % i, "2023-12.json"), encoding="utf-8"))
+             for i in range(4)]
+    for f in files[1:]:
+        eq(f, files[0], "every file is the stored v5")
+    eq(files[0], json.loads(case.r.get(case.key("snapshot:2023-12:v5"))), "v5")
+    eq(snap["version"], 1, "the first version")
 
 
 def golden_world_only(world, tmp, name):

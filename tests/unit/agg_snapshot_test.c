@@ -1,6 +1,6 @@
 /* Unit tests of the snapshot model (aggregator/snapshot.c) without Redis:
  * groups and their order, display order, sums (合计) and totals, flags, and
- * the JSON document's figures and period. */
+ * the JSON document's figures, period and offsets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +225,37 @@ static void test_period_offset(void **state)
     sgs_agg_snapshot_free(s);
 }
 
+/* "offsets": the read's stored offsets (DESIGN §11), after "period"; an empty
+ * object when none were read. */
+static void test_offsets(void **state)
+{
+    struct model *m = *state;
+    sgs_agg_snapshot *s = sgs_agg_snapshot_new(m->reg, 2024, 2);
+    const json_t *o = json_object_get(m->s->json, "offsets");
+    const char *key;
+    void *iter;
+    size_t i = 0;
+
+    assert_true(json_is_object(o));
+    assert_int_equal(json_object_size(o), 0);
+    s->offsets =
+        json_pack("{s:I, s:I}", "sgs.records:0", (json_int_t)1200, "sgs.records:1", (json_int_t)0);
+    assert_non_null(s->offsets);
+    assert_int_equal(sgs_agg_snapshot_finish(s, m->reg, m->cfg, AGG_FIXTURE_NOW, 0), 0);
+    o = json_object_get(s->json, "offsets");
+    assert_int_equal(json_integer_value(json_object_get(o, "sgs.records:0")), 1200);
+    assert_int_equal(json_integer_value(json_object_get(o, "sgs.records:1")), 0);
+    /* a copy: the document's offsets may be replaced by a stored version's */
+    assert_ptr_not_equal(o, s->offsets);
+    for (iter = json_object_iter(s->json); iter; iter = json_object_iter_next(s->json, iter), i++) {
+        key = json_object_iter_key(iter);
+        if (strcmp(key, "offsets") == 0)
+            break;
+    }
+    assert_int_equal(i, 4); /* month, version, generated_at, period, offsets */
+    sgs_agg_snapshot_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_improved_threshold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_period_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,14 +80,14 @@
  * pipe (one round trip per master), each unit's reply is its EXEC array.
  * Global keys ("<prefix>:snapshot:...") are ordinary keys with their own slots.
  *
- * Two things the integration must change, because a transaction or script
- * keeps to one slot (CROSSSLOT otherwise): a snapshot's read is one MULTI per
- * partition (consistent per partition; the snapshot records each partition's
- * stored offset, DESIGN §11), not one MULTI over all of them; and the version
- * write (SET vN, SET latest, SADD months) needs its keys under one tag (say
- * "<prefix>:{snapshot}:...") and, since there is no WATCH here (a reconnect
- * between WATCH and EXEC would drop the guard silently), a script that checks
- * "latest" and writes in one step.
+ * Because a transaction or script keeps to one slot (CROSSSLOT otherwise), a
+ * snapshot's read is one MULTI per partition (consistent per partition; the
+ * snapshot records each partition's stored offset, DESIGN §11), not one MULTI
+ * over all of them; and the version write (vN, latest, months: three slots)
+ * is not a transaction but ordered writes (SET vN NX, then latest raised by a
+ * one-key script, then SADD; docs/REDIS.md), since there is no WATCH here (a
+ * reconnect between WATCH and EXEC would drop the guard silently). The alert
+ * stream's SUBSCRIBE has a connection of its own (sgs_rcl_master_open).
  */
 #ifndef SGS_RCLUSTER_H
 #define SGS_RCLUSTER_H
@@ -263,6 +263,16 @@ const char *sgs_rcl_master_name(const sgs_rcl *r, size_t i); /* "host:port" */
 /* A blocking command on master i (see sgs_rcl_pipe_append_master). */
 redisReply *sgs_rcl_master_command(sgs_rcl *r, size_t i, int flags, char *errstr,
                                    size_t errstr_size, const char *fmt, ...);
+
+/* A hiredis connection of the caller's own to master i of the current map
+ * (connected with the handle's timeout, AUTH as configured; no SELECT: it is
+ * meant for SUBSCRIBE, and Pub/Sub ignores the database), for what the units
+ * cannot carry: a subscribed connection answers nothing but messages. In a
+ * cluster, PUBLISH on any node reaches the subscribers of every node, so any
+ * master will do; after losing it, refresh and open another. The caller owns
+ * it (redisFree); the handle never touches it. NULL with "redis host:port:
+ * why" in errstr. */
+redisContext *sgs_rcl_master_open(sgs_rcl *r, size_t i, char *errstr, size_t errstr_size);
 
 /* Distinct keys, sorted bytewise. key[i] is NUL-terminated (keys may hold
  * NULs: use len[i]). */
