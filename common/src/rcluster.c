@@ -748,6 +748,10 @@ void sgs_rcl_set_deadline(sgs_rcl *r, int deadline_ms)
 int sgs_rcl_refresh(sgs_rcl *r, char *errstr, size_t errstr_size)
 {
     r->deadline = sgs_clock_mono_ms() + r->deadline_ms;
+    /* A call of its own: a node whose connect failed in an earlier one is
+     * tried again (only send rounds counted before, so a handle that never had
+     * a map, whose callers only refresh, kept its first failure forever). */
+    r->round++;
     return map_refresh(r, errstr, errstr_size);
 }
 
