@@ -568,13 +568,23 @@ static int complete(sgs_consumer *c)
             }
             c->fenced++;
             sgs_warn("partition %" PRId32 ": fenced: Redis holds offset %" PRId64
-                     ", this batch starts after %" PRId64 "; dropping it and seeking",
+                     ", this batch starts after %" PRId64 "; dropping it and reading the "
+                     "partition's state again",
                      p, stored, ps->stored);
             sgs_writer_drop(c, p); /* the one collected after it too */
+            /* Redis holds another state of the partition than the one this
+             * consumer built on: a later one (another writer went on) or an
+             * earlier one (a promoted replica without the last batches). Its
+             * forward sequences went with its offset, so they are read again
+             * with it (sync.c), as on assignment: reading on from the stored
+             * offset with the sequences of the state this consumer had would
+             * number copies forwarded again anew (their targets apply them
+             * twice) and skip copies to apply again as replays. Until then the
+             * partition's messages are ignored. */
             ps->stored = stored;
-            ps->next = stored;
-            sgs_parts_seek(c, p, stored);
-            ps->resend = 1;
+            ps->next = -1;
+            ps->needs_sync = 1;
+            sgs_parts_pause(c, p, 1);
             continue;
         }
         applied(c, p, r->element[1]->str, r->element[1]->len,
