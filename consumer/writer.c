@@ -571,7 +571,6 @@ static int complete(sgs_consumer *c)
                      ", this batch starts after %" PRId64 "; dropping it and reading the "
                      "partition's state again",
                      p, stored, ps->stored);
-            sgs_writer_drop(c, p); /* the one collected after it too */
             /* Redis holds another state of the partition than the one this
              * consumer built on: a later one (another writer went on) or an
              * earlier one (a promoted replica without the last batches). Its
@@ -579,12 +578,11 @@ static int complete(sgs_consumer *c)
              * with it (sync.c), as on assignment: reading on from the stored
              * offset with the sequences of the state this consumer had would
              * number copies forwarded again anew (their targets apply them
-             * twice) and skip copies to apply again as replays. Until then the
-             * partition's messages are ignored. */
+             * twice) and skip copies to apply again as replays. The batch and
+             * the one collected after it are dropped; the partition's
+             * messages are ignored until the sync. */
             ps->stored = stored;
-            ps->next = -1;
-            ps->needs_sync = 1;
-            sgs_parts_pause(c, p, 1);
+            sgs_sync_again(c, p);
             continue;
         }
         applied(c, p, r->element[1]->str, r->element[1]->len,
