@@ -9,6 +9,8 @@
 #   bench/run.sh snapshot [--units N] [--runs N]     sgs-aggregator snapshot, 5,000 units
 #   bench/run.sh redis-script [--batches N] ...      Redis CPU per record, step by step
 #   bench/run.sh rcl [--scripts N] ...                scripts on 1 Redis node vs 3 cluster masters
+#   bench/run.sh cluster [--records N] [--runs N]    sgs-consumer on 1 and 3 Redis masters, with 1
+#                                                     and 3 consumers (--masters, --consumers lists)
 #   bench/run.sh console [--units N] [--runs N]      sgs-aggregator serve: /api/v1/live for
 #                                                     5,000 units, 100 idle alert streams
 #
@@ -34,7 +36,7 @@ build=${SGS_BUILD_DIR:-$src/build}
 
 bench=throughput
 case ${1:-} in
-snapshot | redis-script | rcl | console)
+snapshot | redis-script | rcl | console | cluster)
     bench=$1
     shift
     ;;
@@ -64,6 +66,10 @@ console)
     script=console_bench.py
     targets="sgs-aggregator"
     ;;
+cluster)
+    script=cluster_bench.py
+    targets="sgs-consumer sgs-gen"
+    ;;
 esac
 
 if [ -n "$targets" ]; then
@@ -88,7 +94,7 @@ if [ "$bench" = throughput ]; then
         export SGS_KAFKA_JARS
     fi
     set -- --build "$build" "$@"
-elif [ "$bench" = snapshot ] || [ "$bench" = console ]; then
+elif [ "$bench" = snapshot ] || [ "$bench" = console ] || [ "$bench" = cluster ]; then
     set -- --build "$build" "$@"
 fi
 

@@ -9,7 +9,10 @@
  * Redis: the consumer talks to Redis when it has batches. While it has none (a
  * member waiting for partitions, an idle topic) Redis is connected and PINGed
  * every second, so an outage is logged and reported without waiting for a
- * batch, and a member that starts while Redis is down says so at once. */
+ * batch, and a member that starts while Redis is down says so at once. Each
+ * probe also compares the partitions' offsets in Redis with the ones written
+ * (sgs_sync_check_offsets): Redis that went back in time while nothing was in
+ * hand is noticed without waiting for the partition's next message. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,6 +121,9 @@ void sgs_health_tick(sgs_consumer *c, int64_t now)
     /* Nothing is in hand, so a "down" state can only be an outage that is
      * over (a refusal keeps its batch in hand until a write goes through). */
     sgs_rconn_recovered(c);
+    /* and the offsets are still those written here (a promoted replica may
+     * lack the last batches: without another message no fence would tell) */
+    sgs_sync_check_offsets(c);
 }
 
 int sgs_health_check(sgs_consumer *c, char *why, size_t why_size)

@@ -247,6 +247,49 @@ void sgs_sync_pending(sgs_consumer *c)
     }
 }
 
+void sgs_sync_again(sgs_consumer *c, int32_t partition)
+{
+    part_state *ps = sgs_parts_get(c, partition);
+    if (!ps)
+        return;
+    sgs_writer_drop(c, partition);
+    ps->next = -1;
+    ps->needs_sync = 1;
+    sgs_parts_pause(c, partition, 1);
+}
+
+int sgs_sync_check_offsets(sgs_consumer *c)
+{
+    if (c->batch_msgs || c->sent_msgs || c->n_inflight)
+        return 0; /* a batch is in hand: its fence tells */
+    for (int32_t p = 0; p < c->n_parts; p++) {
+        part_state *ps = &c->parts[p];
+        char key[SGS_STORE_KEY_MAX], err[512];
+        redisReply *r;
+        int64_t have;
+
+        if (!ps->assigned || ps->needs_sync)
+            continue;
+        sgs_store_pkey(key, sizeof(key), c->prefix, c->topic, p, SGS_STORE_OFFSET, NULL);
+        r = sgs_rconn_command(c, key, err, sizeof(err), "GET %s", key);
+        if (!r)
+            return -1;
+        have = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        freeReplyObject(r);
+        if (have == ps->stored)
+            continue;
+        /* A replica promoted without the last batches, an older copy
+         * restored, a rebuild, another writer: the partition's next message
+         * would be fenced, but one that gets none (the input is all in) would
+         * stay behind, or count on from the wrong place, until then. */
+        sgs_warn("partition %" PRId32 ": Redis holds offset %" PRId64 ", not %" PRId64
+                 " as written here; reading the partition's state again",
+                 p, have, ps->stored);
+        sgs_sync_again(c, p);
+    }
+    return 0;
+}
+
 void sgs_sync_resends(sgs_consumer *c)
 {
     int any = 0;

@@ -583,20 +583,21 @@ static int complete(sgs_consumer *c)
             }
             c->fenced++;
             sgs_warn("partition %" PRId32 ": fenced: Redis holds offset %" PRId64
-                     ", this batch starts after %" PRId64 "; dropping it, reading the "
-                     "partition's state again and seeking",
+                     ", this batch starts after %" PRId64 "; dropping it and reading the "
+                     "partition's state again",
                      p, stored, ps->stored);
-            sgs_writer_drop(c, p); /* the one collected after it too */
-            /* Another writer moved the partition, and its forward sequences
-             * (fo, fi) with it: batches built on the ones we hold would forward
-             * copies under sequences the targets already took (ignored there
-             * as replays: records lost) and apply copies already applied.
-             * Read the partition's state again as on assignment (offset,
-             * sequences, outbox re-sends: sgs_sync_pending), then seek. */
+            /* Redis holds another state of the partition than the one this
+             * consumer built on: a later one (another writer went on) or an
+             * earlier one (a promoted replica without the last batches). Its
+             * forward sequences went with its offset, so they are read again
+             * with it (sync.c), as on assignment: reading on from the stored
+             * offset with the sequences of the state this consumer had would
+             * number copies forwarded again anew (their targets apply them
+             * twice) and skip copies to apply again as replays. The batch and
+             * the one collected after it are dropped; the partition's
+             * messages are ignored until the sync. */
             ps->stored = stored;
-            ps->next = stored;
-            ps->needs_sync = 1;
-            sgs_parts_pause(c, p, 1);
+            sgs_sync_again(c, p);
             continue;
         }
         applied(c, p, r->element[1]->str, r->element[1]->len,

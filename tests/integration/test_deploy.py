@@ -101,15 +101,15 @@ def depends(svc):
     return {k: (v or {}).get("condition", "service_started") for k, v in d.items()}
 
 
-def run_init_script(check, init, cfg):
-    """Runs kafka-init's script with stand-ins for the Kafka tools that log their
-    arguments: the script must finish with status 0 and make the expected calls."""
+def init_calls(init):
+    """Runs a kafka-init service's script (with its environment) against
+    stand-ins for the Kafka tools that log their arguments. Returns (exit
+    status, stderr, [argv of each call]), or None when the service is not an
+    entrypoint [... -c] with the script as its command."""
     ep = as_list(init.get("entrypoint"))
     cmd = as_list(init.get("command"))
     if not (ep[-2:] == ["-c"] or ep[-1:] == ["-c"]) or not cmd:
-        check("kafka-init script runs against stand-in Kafka tools", False,
-              f"expected entrypoint [... -c] and the script as command, got {ep} {cmd[:1]}")
-        return
+        return None
     script = cmd[0].replace("$$", "$")  # compose's escape for a literal $
     with tempfile.TemporaryDirectory() as tmp:
         calls = os.path.join(tmp, "calls")
@@ -119,31 +119,68 @@ def run_init_script(check, init, cfg):
                 f.write(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
             os.chmod(path, 0o755)
         script = script.replace("/opt/kafka/bin", tmp)
-        rc, out, err = run(["bash", "-c", script], timeout=30)
-        if not check("kafka-init script runs against stand-in Kafka tools", rc == 0,
-                     f"exit {rc}: {err.strip()}"):
-            return
-        with open(calls) as f:
-            made = [ln.split() for ln in f]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INIT_")}
+        env.update({k: v for k, v in env_of(init).items() if v is not None})
+        try:
+            p = subprocess.run(["bash", "-c", script], cwd=SRC, capture_output=True, text=True,
+                               timeout=30, env=env)
+        except subprocess.TimeoutExpired:
+            return 124, "timed out", []
+        made = []
+        if os.path.exists(calls):
+            with open(calls) as f:
+                made = [ln.split() for ln in f]
+        return p.returncode, p.stderr, made
 
-    def create_call(topic):
-        for c in made:
-            if c[0] == "kafka-topics.sh" and "--create" in c and topic in c:
-                return c
-        return None
+
+def create_call(made, topic):
+    for c in made:
+        if c[0] == "kafka-topics.sh" and "--create" in c and topic in c:
+            return c
+    return None
+
+
+def option(call, name):
+    """The value after `name` in a call (None if absent)."""
+    call = call or []
+    for a, b in zip(call, call[1:]):
+        if a == name:
+            return b
+    return None
+
+
+def run_init_script(check, init, cfg):
+    """Runs kafka-init's script with stand-ins for the Kafka tools that log their
+    arguments: the script must finish with status 0 and make the expected calls."""
+    got = init_calls(init)
+    if got is None:
+        check("kafka-init script runs against stand-in Kafka tools", False,
+              f"expected entrypoint [... -c] and the script as command, got "
+              f"{init.get('entrypoint')} {as_list(init.get('command'))[:1]}")
+        return
+    rc, err, made = got
+    if not check("kafka-init script runs against stand-in Kafka tools", rc == 0,
+                 f"exit {rc}: {err.strip()}"):
+        return
 
     for key in ("topic.records", "topic.alerts", "topic.rejects", "topic.snapshots"):
         topic = cfg.get(key, "")
-        c = create_call(topic)
+        c = create_call(made, topic)
         check(f"kafka-init run: creates {topic} with --if-not-exists",
               c and "--if-not-exists" in c and "--bootstrap-server" in c, f"calls: {made}")
-    c = create_call(cfg.get("topic.snapshots", "sgs.snapshots")) or []
+    c = create_call(made, cfg.get("topic.snapshots", "sgs.snapshots")) or []
     check("kafka-init run: snapshots created with --config cleanup.policy=compact",
           any(a == "--config" and b == "cleanup.policy=compact" for a, b in zip(c, c[1:])),
           f"call: {c}")
-    c = create_call(cfg.get("topic.records", "sgs.records")) or []
+    c = create_call(made, cfg.get("topic.records", "sgs.records")) or []
     check("kafka-init run: records created with --partitions 12",
           any(a == "--partitions" and b == "12" for a, b in zip(c, c[1:])), f"call: {c}")
+    creates = [c for c in made if "--create" in c]
+    check("kafka-init run: one replica per partition on the one node, no min.insync.replicas",
+          creates and all(option(c, "--replication-factor") == "1"
+                          and not any(a.startswith("min.insync") for a in c) for c in creates)
+          and all(option(c, "--bootstrap-server") == "kafka:9092" for c in made),
+          f"calls: {creates}")
 
 
 def run_redis_command(check, redis):
@@ -454,3 +491,266 @@ def test_compose_file(check):
     check(f"aggregator: report.dir ({want}) is a volume",
           any(t == want and s for s, t, _ in volumes_of(aggregator)),
           f"volumes {volumes_of(aggregator)}")
+
+
+CLUSTER = {"kafka": ["kafka-1", "kafka-2", "kafka-3"], "kafka-init": "kafka-cluster-init",
+           "redis": ["redis-%d" % n for n in range(1, 7)], "create": "redis-cluster-create",
+           "consumers": ["consumer-1", "consumer-2", "consumer-3"]}
+
+
+def run_cluster_redis_node(check, name, node):
+    """Starts the local redis-server with a cluster node's command (its shell
+    line, with the service's environment and a password that needs quoting)
+    on a free loopback port and reads the settings back."""
+    cmd = as_list(node.get("command"))
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if not check(f"{name}: the command is sh -c 'exec redis-server ...'",
+                 cmd[:2] == ["sh", "-c"] and len(cmd) == 3
+                 and cmd[2].startswith("exec redis-server "), f"command {cmd}"):
+        return
+    if not server or not cli:
+        check(f"{name}: the command runs here # SKIP redis-server not installed", True)
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    password = "pa ss'w\"rd $x"
+    with tempfile.TemporaryDirectory() as tmp:
+        line = cmd[2].replace("$$", "$") + f" --port {port} --bind 127.0.0.1 --dir {tmp} --save ''"
+        env = dict(os.environ, HOSTNAME=node.get("hostname", name), REDIS_MAXMEMORY="64mb",
+                   SGS_REDIS_PASSWORD=password)
+        env.update({k: v for k, v in env_of(node).items()
+                    if k not in ("SGS_REDIS_PASSWORD", "REDIS_MAXMEMORY") and v is not None})
+        proc = subprocess.Popen(["sh", "-c", line], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            got = {}
+            for _ in range(100):
+                if proc.poll() is not None:
+                    break
+                rc, out, _err = run([cli, "-p", str(port), "--no-auth-warning", "-a", password,
+                                     "ping"], timeout=5)
+                if rc == 0 and out.strip() == "PONG":
+                    for key in ("cluster-enabled", "cluster-announce-hostname",
+                                "cluster-preferred-endpoint-type", "appendonly",
+                                "maxmemory-policy", "maxmemory", "masterauth",
+                                "cluster-node-timeout"):
+                        rc, out, _err = run([cli, "-p", str(port), "--no-auth-warning", "-a",
+                                             password, "config", "get", key], timeout=5)
+                        lines = out.splitlines()
+                        got[key] = lines[1] if len(lines) > 1 else None
+                    break
+                time.sleep(0.05)
+            if not check(f"{name}: its command starts redis-server (password with spaces and "
+                         f"quotes, from the environment)", got,
+                         proc.stderr.read() if proc.poll() is not None else "no PONG"):
+                return
+            check(f"{name}: cluster mode, announcing its host name, clients sent to names",
+                  got.get("cluster-enabled") == "yes"
+                  and got.get("cluster-announce-hostname") == node.get("hostname")
+                  and got.get("cluster-preferred-endpoint-type") == "hostname", f"{got}")
+            check(f"{name}: AOF, noeviction, the maxmemory from the environment",
+                  got.get("appendonly") == "yes" and got.get("maxmemory-policy") == "noeviction"
+                  and got.get("maxmemory") == str(64 * 1024 * 1024), f"{got}")
+            check(f"{name}: requirepass and masterauth are the password (replicas authenticate)",
+                  got.get("masterauth") == password, f"masterauth {got.get('masterauth')!r}")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_cluster_create(check, create, redis_names):
+    """Runs redis-cluster-create's script with stand-ins for redis-cli and
+    getent: on nodes that form no cluster yet it creates one of all six with
+    a replica each (by address), authenticating with the password; on a
+    cluster that exists it creates nothing."""
+    ep = as_list(create.get("entrypoint"))
+    cmd = as_list(create.get("command"))
+    if not check("redis-cluster-create: entrypoint [... -c] with the script as command",
+                 ep[-1:] == ["-c"] and cmd, f"{ep} {cmd[:1]}"):
+        return
+    script = cmd[0].replace("$$", "$")
+    for exists in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            calls = os.path.join(tmp, "calls")
+            with open(os.path.join(tmp, "getent"), "w") as f:
+                f.write('#!/bin/sh\nn=${2#redis-}\necho "10.0.0.$n   $2"\n')
+            with open(os.path.join(tmp, "redis-cli"), "w") as f:
+                f.write('#!/bin/sh\n'
+                        'echo "auth=${REDISCLI_AUTH:-} $*" >> "%s"\n'
+                        'case "$*" in\n'
+                        '  *"cluster info"*)\n'
+                        '    if [ -e "%s/made" ]; then echo cluster_state:ok;'
+                        ' else echo cluster_state:fail; fi ;;\n'
+                        '  *"--cluster create"*) touch "%s/made" ;;\n'
+                        'esac\n' % (calls, tmp, tmp))
+            if exists:
+                open(os.path.join(tmp, "made"), "w").close()
+            for tool in ("getent", "redis-cli"):
+                os.chmod(os.path.join(tmp, tool), 0o755)
+            env = dict(os.environ, PATH=tmp + os.pathsep + os.environ.get("PATH", ""),
+                       SGS_REDIS_PASSWORD="secret")
+            p = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                               timeout=30)
+            made = []
+            if os.path.exists(calls):
+                with open(calls) as f:
+                    made = [ln.split() for ln in f]
+        creates = [c for c in made if "--cluster" in c and "create" in c]
+        what = "an existing cluster" if exists else "new nodes"
+        if not check(f"redis-cluster-create on {what}: exit 0", p.returncode == 0,
+                     f"exit {p.returncode}: {p.stderr.strip()[-300:]}"):
+            continue
+        if exists:
+            check("redis-cluster-create on an existing cluster: creates nothing",
+                  not creates, f"calls: {creates}")
+            continue
+        want = ["10.0.0.%s:6379" % n.rsplit("-", 1)[1] for n in redis_names]
+        c = creates[0] if len(creates) == 1 else []
+        check("redis-cluster-create on new nodes: --cluster create of the six nodes' addresses, "
+              "one replica each, no question asked",
+              c and [a for a in c if a.startswith("10.0.0.")] == want
+              and option(c, "--cluster-replicas") == "1" and "--cluster-yes" in c,
+              f"calls: {made}")
+        check("redis-cluster-create: authenticates with the password (REDISCLI_AUTH)",
+              made and all(c[0] == "auth=secret" for c in made), f"calls: {made}")
+
+
+def test_compose_cluster_profile(check):
+    """3. The cluster profile: three Kafka brokers (KRaft, RF 3, min.insync 2),
+    six Redis nodes made a cluster by a one-shot service, three consumers with
+    redis.cluster; the single-node services keep no profile."""
+    try:
+        import yaml
+    except ImportError:
+        check("python3-yaml available to read docker-compose config", False, "")
+        return
+    rc, out, err = run(["docker-compose", "-f", COMPOSE, "--profile", "cluster", "config", "-q"])
+    check("docker-compose --profile cluster config -q passes silently", rc == 0 and not out
+          and not err.strip(), f"exit {rc}: {(out + err).strip()}")
+    rc, out, err = run(["docker-compose", "-f", COMPOSE, "--profile", "cluster", "config"])
+    if not check("docker-compose --profile cluster config resolves the file", rc == 0,
+                 err.strip()):
+        return
+    services = (yaml.safe_load(out) or {}).get("services") or {}
+    names = (CLUSTER["kafka"] + [CLUSTER["kafka-init"]] + CLUSTER["redis"]
+             + [CLUSTER["create"]] + CLUSTER["consumers"])
+    if not check("cluster services present", set(names) <= set(services),
+                 f"missing {sorted(set(names) - set(services))}"):
+        return
+    check("every cluster service is in the profile cluster and only there",
+          all(services[n].get("profiles") == ["cluster"] for n in names),
+          {n: services[n].get("profiles") for n in names})
+    single = ("kafka", "kafka-init", "redis", "consumer", "aggregator", "console")
+    check("the single-node services have no profile (docker-compose up starts them as before)",
+          all(not services.get(n, {}).get("profiles") for n in single),
+          {n: services.get(n, {}).get("profiles") for n in single})
+
+    # Kafka: three combined nodes, one quorum, one cluster id, RF 3, min.insync 2.
+    kenvs = {n: env_of(services[n]) for n in CLUSTER["kafka"]}
+    image = services["kafka"].get("image")
+    check("kafka-N: the single kafka's pinned image",
+          all(services[n].get("image") == image for n in CLUSTER["kafka"]), image)
+    ids = {n: e.get("KAFKA_NODE_ID") for n, e in kenvs.items()}
+    check("kafka-N: node ids 1, 2, 3", sorted(ids.values()) == ["1", "2", "3"], ids)
+    check("kafka-N: one CLUSTER_ID, not the single node's",
+          len({e.get("CLUSTER_ID") for e in kenvs.values()}) == 1
+          and kenvs["kafka-1"].get("CLUSTER_ID") != env_of(services["kafka"]).get("CLUSTER_ID"),
+          {n: e.get("CLUSTER_ID") for n, e in kenvs.items()})
+    voters = "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+    check("kafka-N: the static quorum of the three (controller.quorum.voters)",
+          all(e.get("KAFKA_CONTROLLER_QUORUM_VOTERS") == voters for e in kenvs.values())
+          and all(services[n].get("hostname") == n for n in CLUSTER["kafka"])
+          and all(e.get("KAFKA_PROCESS_ROLES", "").replace(" ", "") == "broker,controller"
+                  for e in kenvs.values()),
+          {n: e.get("KAFKA_CONTROLLER_QUORUM_VOTERS") for n, e in kenvs.items()})
+    check("kafka-N: each advertises its own name",
+          all(kenvs[n].get("KAFKA_ADVERTISED_LISTENERS") == f"PLAINTEXT://{n}:9092"
+              for n in CLUSTER["kafka"]),
+          {n: e.get("KAFKA_ADVERTISED_LISTENERS") for n, e in kenvs.items()})
+    want = {"KAFKA_DEFAULT_REPLICATION_FACTOR": "3", "KAFKA_MIN_INSYNC_REPLICAS": "2",
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "3",
+            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "2", "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false"}
+    check("kafka-N: replication factor 3, min.insync.replicas 2 (internal topics too), no "
+          "topic auto-creation",
+          all(all(e.get(k) == v for k, v in want.items()) for e in kenvs.values()),
+          {n: {k: e.get(k) for k in want} for n, e in kenvs.items()})
+    vols = {n: [s for s, t, _ in volumes_of(services[n]) if t == kenvs[n].get("KAFKA_LOG_DIRS")]
+            for n in CLUSTER["kafka"]}
+    check("kafka-N: log.dirs on a volume of its own",
+          all(len(v) == 1 and v[0] for v in vols.values())
+          and len({v[0] for v in vols.values() if v}) == 3, vols)
+
+    # kafka-cluster-init: the single kafka-init's script, on the three, RF 3, min.insync 2.
+    init = services[CLUSTER["kafka-init"]]
+    check("kafka-cluster-init: one-shot, waits for the three brokers to be healthy",
+          str(init.get("restart")) == "no"
+          and all(depends(init).get(n) == "service_healthy" for n in CLUSTER["kafka"]),
+          f"restart {init.get('restart')}, depends_on {depends(init)}")
+    check("kafka-cluster-init: the same script as kafka-init",
+          as_list(init.get("command")) == as_list(services["kafka-init"].get("command"))
+          and init.get("image") == image, "")
+    got = init_calls(init)
+    bootstrap = ",".join(f"{n}:9092" for n in CLUSTER["kafka"])
+    if got and check("kafka-cluster-init: its run against stand-in tools exits 0", got[0] == 0,
+                     got[1].strip()):
+        creates = [c for c in got[2] if "--create" in c]
+        cfg = conf_defaults()
+        check("kafka-cluster-init run: the four topics, on the three brokers, replication "
+              "factor 3, min.insync.replicas=2",
+              all(create_call(creates, cfg.get(k, "")) for k in
+                  ("topic.records", "topic.alerts", "topic.rejects", "topic.snapshots"))
+              and all(option(c, "--bootstrap-server") == bootstrap
+                      and option(c, "--replication-factor") == "3"
+                      and any(a == "--config" and b == "min.insync.replicas=2"
+                              for a, b in zip(c, c[1:])) for c in creates),
+              f"calls: {creates}")
+
+    # Redis: six cluster nodes, a volume each, made a cluster by the one-shot service.
+    for n in CLUSTER["redis"]:
+        node = services[n]
+        data = [s for s, t, _ in volumes_of(node) if t == "/data"]
+        check(f"{n}: redis 7 image, host name {n}, /data on a volume of its own",
+              re.fullmatch(r"redis:7(\.\d+)*", node.get("image", ""))
+              and node.get("hostname") == n and len(data) == 1 and data[0]
+              and data[0].endswith(f"{n}-data"), f"{node.get('image')} {volumes_of(node)}")
+    check("redis-N: one command for all six",
+          len({tuple(as_list(services[n].get("command"))) for n in CLUSTER["redis"]}) == 1, "")
+    run_cluster_redis_node(check, "redis-1", services["redis-1"])
+    create = services[CLUSTER["create"]]
+    check("redis-cluster-create: one-shot, waits for the six nodes to be healthy",
+          str(create.get("restart")) == "no"
+          and all(depends(create).get(n) == "service_healthy" for n in CLUSTER["redis"]),
+          f"depends_on {depends(create)}")
+    run_cluster_create(check, create, CLUSTER["redis"])
+
+    # The consumers: redis.cluster, the three brokers, started after both one-shots.
+    seeds = ",".join(f"{n}:6379" for n in CLUSTER["redis"])
+    for n in CLUSTER["consumers"]:
+        svc = services[n]
+        env = env_of(svc)
+        cmd = as_list(svc.get("command"))
+        check(f"{n}: sgs-consumer -c /etc/sgs/sgs.conf from the consumer's image",
+              cmd[:1] == ["sgs-consumer"] and option(cmd, "-c") == "/etc/sgs/sgs.conf"
+              and svc.get("image") == services["consumer"].get("image"), f"{cmd}")
+        check(f"{n}: SGS_REDIS_CLUSTER names the six nodes, SGS_KAFKA_BOOTSTRAP_SERVERS the "
+              f"three brokers, the password from .env",
+              env.get("SGS_REDIS_CLUSTER") == seeds
+              and env.get("SGS_KAFKA_BOOTSTRAP_SERVERS") == bootstrap
+              and "SGS_REDIS_PASSWORD" in env and "SGS_REDIS_HOST" not in env, env)
+        d = depends(svc)
+        check(f"{n}: starts once the topics and the Redis cluster are made",
+              d == {CLUSTER["kafka-init"]: "service_completed_successfully",
+                    CLUSTER["create"]: "service_completed_successfully"}, f"depends_on {d}")
+        test = " ".join(as_list((svc.get("healthcheck") or {}).get("test")))
+        check(f"{n}: health check on /healthz, metrics exposed, no host ports",
+              "127.0.0.1:9464/healthz" in test and env.get("SGS_METRICS_LISTEN") == "0.0.0.0:9464"
+              and not svc.get("ports"), f"{test}, {svc.get('ports')}")
+        check(f"{n}: ./configs mounted read-only on /etc/sgs",
+              any(s and os.path.basename(s.rstrip("/")) == "configs" and t == "/etc/sgs" and ro
+                  for s, t, ro in volumes_of(svc)), f"{volumes_of(svc)}")

@@ -9,7 +9,7 @@ the pipeline's counters. Modules:
   procs        Scope (who owns processes and temporary directories), Proc,
                spawn(), run(), make_tmpdir(), free_port(), wait_until(), checks
   redisserver  RedisServer
-  kafka        KafkaBroker, MockBroker, kafka_broker(), produce(), rekey(),
+  kafka        KafkaBroker, KafkaCluster, MockBroker, kafka_broker(), produce(), rekey(),
                consume_all(), watermarks(), topic_partitions()
   flow         sgs_config(), generate(), run_consumer(), check_counts(), Pipeline
   fault        the fault suite's snapshots, finish(), Result, strace injection,
@@ -29,7 +29,8 @@ from .env import LIB_DIR, SOURCE_DIR, build_path, pythonpath_env, set_build_dir,
 from .flow import (Pipeline, alerts_and_rejects, check_counts, check_doc_lists, consumer_cmd,
                    create_sgs_topics, generate, jsonl_messages, redis_counts, run_consumer,
                    sgs_config, stored_offsets)
-from .kafka import (KAFKA_TOOLS, BrokerUnavailable, KafkaBroker, MockBroker, MockError, Msg,
+from .kafka import (KAFKA_TOOLS, BrokerUnavailable, KafkaBroker, KafkaCluster, MockBroker,
+                    MockError, Msg,
                     consume_all, kafka_broker, kafka_jars, kafka_mode, produce, rekey,
                     topic_partitions, watermarks)
 from .procs import (Checks, Proc, Scope, check, check_eq, cleanup_all, current_scope,

@@ -118,6 +118,56 @@ def compare_snapshot(snap, expect):
     return bad
 
 
+# Fields of a snapshot that differ between two runs of the same input: when
+# and how often it was made, and where the partitions' offsets stood (their
+# topic names and per-partition placement differ with the run).
+SNAPSHOT_RUN_FIELDS = ("version", "generated_at", "offsets")
+
+
+def compare_snapshots(snap, ref, ignore=SNAPSHOT_RUN_FIELDS):
+    """Problems (list) between two snapshots of the same month and input (a
+    run under faults and a reference run): every other field equal, the
+    units compared by unit_id and the groups by group, whatever their order;
+    `ignore` names top-level fields left out."""
+    bad = []
+
+    def walk(a, b, path):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if k not in a or k not in b:
+                    bad.append("%s.%s only in the %s" % (path, k, "snapshot" if k in a
+                                                         else "reference"))
+                else:
+                    walk(a[k], b[k], "%s.%s" % (path, k))
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                bad.append("%s: %d items, reference %d" % (path, len(a), len(b)))
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, "%s[%d]" % (path, i))
+        elif a != b:
+            bad.append("%s: %r, reference %r" % (path, a, b))
+
+    for k in sorted(set(snap) | set(ref)):
+        if k in ignore:
+            continue
+        if k in ("units", "groups") and isinstance(snap.get(k), list) \
+                and isinstance(ref.get(k), list):
+            key = "unit_id" if k == "units" else "group"
+            rows = {r.get(key): r for r in snap[k]}
+            refs = {r.get(key): r for r in ref[k]}
+            for rid in sorted(set(rows) | set(refs), key=str):
+                if rid not in rows or rid not in refs:
+                    bad.append("%s %s only in the %s" % (k, rid, "snapshot" if rid in rows
+                                                          else "reference"))
+                else:
+                    walk(rows[rid], refs[rid], "%s[%s]" % (k, rid))
+        elif k not in snap or k not in ref:
+            bad.append("%s only in the %s" % (k, "snapshot" if k in snap else "reference"))
+        else:
+            walk(snap[k], ref[k], k)
+    return bad
+
+
 def check_alerts(broker, tag, expect, timeout=30):
     """Alerts and rejects on Kafka: every late record's alert present (by id),
     every reject present (distinct ids). Returns figures."""
@@ -411,13 +461,15 @@ class SteadyFeeder:
     """Produces `msgs` ([(key, value, ts)], as for kafka.produce) to
     `topic` from a thread at about `rate` messages per second with one
     idempotent producer, so a consumer finds new input all the time.
-    join() waits for every delivery and raises the first error."""
+    join() waits for every delivery and raises the first error; stop()
+    stops producing (a test that gives up early)."""
 
     def __init__(self, bootstrap, topic, msgs, rate=5000):
         from confluent_kafka import Producer
         self.sent = 0
         self.errors = []
         self.done = threading.Event()
+        self._stop = threading.Event()
         self._p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
                             "linger.ms": 5, "compression.type": "lz4", "log_level": 3,
                             "queue.buffering.max.messages": 200000})
@@ -432,6 +484,8 @@ class SteadyFeeder:
         try:
             t0 = time.monotonic()
             for i, m in enumerate(msgs):
+                if self._stop.is_set():
+                    break
                 kw = {"key": m[0].encode() if isinstance(m[0], str) else m[0],
                       "value": m[1].encode() if isinstance(m[1], str) else m[1],
                       "on_delivery": self._dr}
@@ -451,6 +505,11 @@ class SteadyFeeder:
             self.errors.append("%s: %s" % (type(e).__name__, e))
         finally:
             self.done.set()
+
+    def stop(self, timeout=60):
+        """Stops producing; waits for what was produced (errors not raised)."""
+        self._stop.set()
+        self._t.join(timeout)
 
     def join(self, timeout=120):
         self._t.join(timeout)

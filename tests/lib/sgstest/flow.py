@@ -22,7 +22,8 @@ EXTRA_FIELDS = {"upd": "updates", "rev": "revoked", "unkrec": "unknown_record",
 
 
 def sgs_config(tmp, broker, redis_server, group="sgs-test", prefix="sgs", tag="sgs", **extra):
-    """Writes a consumer/aggregator config for these servers, with topics
+    """Writes a consumer/aggregator config for these servers (`redis_server`:
+    a RedisServer, or a rediscluster.RedisCluster: its .config() keys), with topics
     <tag>.records/.alerts/.rejects/.snapshots; returns its path. Keyword
     arguments are more keys, `__` standing for `.`
     (consumer__batch__max_messages=100)."""
@@ -36,8 +37,6 @@ def sgs_config(tmp, broker, redis_server, group="sgs-test", prefix="sgs", tag="s
         "kafka.session.timeout.ms": "6000",
         "kafka.heartbeat.interval.ms": "500",
         "kafka.topic.metadata.refresh.interval.ms": "1000",
-        "redis.host": "127.0.0.1",
-        "redis.port": str(redis_server.port),
         "redis.prefix": prefix,
         "units.file": source_path("configs", "units.tsv"),
         "calendar.file": source_path("configs", "calendar-cn.json"),
@@ -47,6 +46,8 @@ def sgs_config(tmp, broker, redis_server, group="sgs-test", prefix="sgs", tag="s
         "consumer.stats_interval_s": "2",
         "consumer.retry_max_ms": "500",
     }
+    # redis.host/.port of a RedisServer, redis.cluster of a RedisCluster
+    values.update({k: str(v) for k, v in redis_server.config().items()})
     for k, v in extra.items():
         values[k.replace("__", ".")] = str(v)
     path = os.path.join(tmp, "sgs-%s.conf" % group)
@@ -86,10 +87,11 @@ def generate(tmp, conf, month, name="gen", produce=False, **opts):
 
 def jsonl_messages(path):
     """(key, value, timestamp) tuples for produce() from an sgs-gen JSONL
-    file: keyed as the line's "_kafka_key" says (sgs-gen --key / --resend-
-    other-key write it; null: no key), else by the unit id the record names
-    (as sgs-gen --produce keys them by default); kafka.rekey() keys them
-    another way."""
+    file, keyed as sgs-gen --produce keys them: by the line's "_kafka_key"
+    when it has one (sgs-gen --key, --resend-other-key; null: no key), else
+    by the unit id the record names; kafka.rekey() keys them another way.
+    (sgs-gen --produce also puts the keyless messages of a decision with an
+    update or revoke on one partition; these tuples do not.)"""
     msgs = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -135,13 +137,27 @@ def run_consumer(tmp, conf, idle=3, timeout=300, extra=(), name="consumer"):
     return p
 
 
+def _clients(r):
+    """A client, or a list of them (the masters of a Redis Cluster, each read
+    on its own: RedisCluster.master_clients()), as a list."""
+    return list(r) if isinstance(r, (list, tuple)) else [r]
+
+
 def redis_counts(r, prefix="sgs", topic="sgs.records", month=None):
     """Per-unit counters summed over every partition (and every month when month
     is None): {"units": {unit: {records, late, invalid, duplicates, licenses,
     penalties, updates, revoked, unknown_record, from_organ, too_old}},
-    "unattributed": n, "malformed": n}."""
+    "unattributed": n, "malformed": n}. `r`: a client (str replies), or a
+    list of clients of Redis Cluster masters (summed over all of them)."""
     units, glob_ = {}, {"unattributed": 0, "malformed": 0}
     pattern = "%s:{%s:*}:m:%s" % (prefix, topic, month or "*")
+    for c in _clients(r):
+        _add_counts(c, pattern, units, glob_)
+    glob_["units"] = units
+    return glob_
+
+
+def _add_counts(r, pattern, units, glob_):
     for key in r.scan_iter(match=pattern, count=1000):
         for field, value in r.hgetall(key).items():
             unit, _, name = field.rpartition("|")
@@ -154,12 +170,11 @@ def redis_counts(r, prefix="sgs", topic="sgs.records", month=None):
             u = units.setdefault(unit, {v: 0 for v in list(FIELDS.values()) +
                                         list(EXTRA_FIELDS.values())})
             u[name] += int(value)
-    glob_["units"] = units
-    return glob_
 
 
 def check_counts(r, expect, month=None, prefix="sgs", what="", topic="sgs.records"):
-    """Every unit's counters equal the generator's expectation, exactly."""
+    """Every unit's counters equal the generator's expectation, exactly (`r`:
+    a client or a list of cluster masters' clients, as for redis_counts)."""
     got = redis_counts(r, prefix=prefix, month=month, topic=topic)
     bad = []
     for unit, want in expect["units"].items():
@@ -175,7 +190,8 @@ def check_counts(r, expect, month=None, prefix="sgs", what="", topic="sgs.record
             bad.append("%s: got %d, want %d" % (g, got.get(g, 0), expect[g]))
     if bad:
         raise AssertionError("%scounters differ (%d): %s" % (what, len(bad), "; ".join(bad[:12])))
-    check_doc_lists(r, prefix=prefix, topic=topic, what=what)
+    for c in _clients(r):
+        check_doc_lists(c, prefix=prefix, topic=topic, what=what)
     return got
 
 
@@ -216,10 +232,12 @@ def check_doc_lists(r, prefix="sgs", topic="sgs.records", what=""):
 
 def stored_offsets(r, prefix="sgs", topic="sgs.records"):
     """Sum of the next offsets the consumer stored in Redis for the topic's
-    partitions: the messages written so far."""
+    partitions: the messages written so far (`r`: a client or a list of
+    cluster masters' clients)."""
     total = 0
-    for key in r.scan_iter(match="%s:{%s:*}:offset" % (prefix, topic)):
-        total += int(r.get(key) or 0)
+    for c in _clients(r):
+        for key in c.scan_iter(match="%s:{%s:*}:offset" % (prefix, topic)):
+            total += int(c.get(key) or 0)
     return total
 
 

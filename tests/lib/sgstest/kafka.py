@@ -1,6 +1,7 @@
 """Kafka for tests, benchmarks and the demo: the real Apache Kafka broker
-(KRaft, one node, jars from scripts/kafka-jars.sh), librdkafka's mock cluster
-(the sgs-devbroker program), and small clients (produce, consume_all).
+(KRaft, one node, jars from scripts/kafka-jars.sh; KafkaCluster: three of
+them in one quorum, replication factor 3), librdkafka's mock cluster (the
+sgs-devbroker program), and small clients (produce, consume_all).
 
 Environment:
   SGS_KAFKA       "mock" forces sgs-devbroker, "apache" forces the real broker
@@ -9,11 +10,13 @@ Environment:
                   SKIPPED line and the mock (kafka_broker())
   SGS_KAFKA_JARS  a directory of Kafka broker jars to use instead of running
                   scripts/kafka-jars.sh
-  SGS_KAFKA_HEAP  JVM heap options for the broker (default "-Xms128m -Xmx768m")
+  SGS_KAFKA_HEAP  JVM heap options for the single broker (default "-Xms128m
+                  -Xmx768m"; a KafkaCluster's nodes take its `heap` argument)
 (All three are in the C programs' table of tool variables.)
 """
 
 import base64
+import concurrent.futures
 import glob
 import inspect
 import json
@@ -31,7 +34,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from .env import build_path, source_path
-from .procs import Proc, free_port, new_log_path, run, say, tail, wait_until
+from .procs import Proc, current_scope, free_port, new_log_path, run, say, tail, wait_until
 
 # Messages from kafka_broker() about a fallback to the mock, for the pytest
 # plugin's summary (they are also printed on stdout when they happen).
@@ -129,11 +132,87 @@ def _jar_classes(jars):
     return _classes_cache[jars]
 
 
-class KafkaBroker:
+class _KafkaAdmin:
+    """What a single broker and a cluster share: topics, the admin client and
+    the command-line tools, against `self.bootstrap` with
+    `self.replication_factor` replicas per partition. Needs `jars` and
+    `_java(heap)`."""
+
+    replication_factor = 1
+    topic_configs = {}
+
+    def create_topics(self, topics, configs=None, timeout=30, exist_ok=False):
+        """Creates {name: partitions} (replication_factor replicas, topic
+        `configs` such as {"cleanup.policy": "compact"} on top of
+        topic_configs) and waits until every partition has a leader."""
+        c = dict(self.topic_configs)
+        c.update(configs or {})
+        create_topics_admin(self.bootstrap, topics, c, timeout, exist_ok,
+                            replication_factor=self.replication_factor)
+
+    def admin(self, **conf):
+        """A confluent_kafka AdminClient for this broker (cluster)."""
+        c = {"bootstrap.servers": self.bootstrap, "log_level": 3}
+        c.update(conf)
+        return AdminClient(c)
+
+    def add_partitions(self, topic, total, timeout=30):
+        """Raises the topic's partition count to `total` (what `kafka-topics
+        --alter --topic T --partitions N` does: the CreatePartitions request)
+        and waits until every new partition has a leader. Producers and
+        consumers see the new partitions at their next metadata refresh."""
+        admin = self.admin()
+        for name, fut in admin.create_partitions([NewPartitions(topic, int(total))],
+                                                 request_timeout=timeout).items():
+            try:
+                fut.result(timeout)
+            except KafkaException as e:
+                raise RuntimeError("add partitions to %s: %s" % (name, e.args[0].str()))
+        _wait_partitions(admin, {topic: int(total)}, timeout)
+
+    def java_command(self, main_class, *args, heap=("-Xmx256m",)):
+        """The command line running a main class of the broker's jars with the
+        broker's JVM settings (for tools that KAFKA_TOOLS does not name)."""
+        return self._java(list(heap)) + [main_class] + [str(a) for a in args]
+
+    def tool_command(self, tool, *args):
+        """The command line of a Kafka tool, e.g. tool_command("kafka-configs",
+        "--alter", "--entity-type", "topics", "--entity-name", "t",
+        "--add-config", "retention.ms=1000"): `--bootstrap-server` this
+        broker (cluster) is added. Raises RuntimeError when the tool's class
+        is not in the jars (see KAFKA_TOOLS)."""
+        if tool not in KAFKA_TOOLS:
+            raise ValueError("unknown Kafka tool %r (known: %s)" % (tool, ", ".join(KAFKA_TOOLS)))
+        classes = _jar_classes(self.jars)
+        found = [c for c in KAFKA_TOOLS[tool] if c in classes]
+        if not found:
+            raise RuntimeError("%s: none of %s in %s (the broker's jars; add "
+                               "org.apache.kafka:kafka-tools to tools/kafka/pom.xml)"
+                               % (tool, KAFKA_TOOLS[tool], self.jars))
+        pre = [] if tool in _NO_BOOTSTRAP else ["--bootstrap-server", self.bootstrap]
+        return self.java_command(found[0], *(pre + list(args)))
+
+    def run_tool(self, tool, *args, timeout=120, check=True):
+        """Runs tool_command(tool, *args) to completion (sgstest.run: output
+        captured, RuntimeError on a non-zero exit when check)."""
+        return run(self.tool_command(tool, *args), timeout=timeout, check=check)
+
+
+def _jars_version(jars):
+    jar = glob.glob(os.path.join(jars, "kafka_2.13-*.jar"))[0]
+    return re.sub(r"^kafka_2\.13-|\.jar$", "", os.path.basename(jar))
+
+
+class KafkaBroker(_KafkaAdmin):
     """The real Apache Kafka broker: KRaft, one combined broker + controller on
     free 127.0.0.1 ports, data and logs under <tmpdir>/kafka-<port>. Owned by
     the current scope. `properties` are added to (or replace) the test
     settings of server.properties.
+
+    The same class is one node of a KafkaCluster: `node_id`, `ports` (port,
+    controller port), `voters` (controller.quorum.voters of every node) and
+    `cluster_id` (the same for every node) given, `start=False`, then
+    launch() / wait_ready() (a node of a quorum cannot be ready alone).
 
     Measured here (Kafka 4.1.1, 2 cores, default heap -Xms128m -Xmx768m,
     Serial GC, C1 only): ready 1.7 s after start, 2.5 s including the storage
@@ -144,13 +223,14 @@ class KafkaBroker:
 
     kind = "apache"
 
-    def __init__(self, tmpdir, jars=None, ready_timeout=90, properties=None, heap=None):
+    def __init__(self, tmpdir, jars=None, ready_timeout=90, properties=None, heap=None,
+                 node_id=1, ports=None, voters=None, cluster_id=None, start=True):
         self.jars = jars or kafka_jars()
-        jar = glob.glob(os.path.join(self.jars, "kafka_2.13-*.jar"))[0]
-        self.version = re.sub(r"^kafka_2\.13-|\.jar$", "", os.path.basename(jar))
-        self.port = free_port()
-        self.controller_port = free_port()
+        self.version = _jars_version(self.jars)
         self.host = "127.0.0.1"
+        self.port, self.controller_port = ports or (free_port(), free_port())
+        self.node_id = int(node_id)
+        self.voters = voters or "%d@%s:%d" % (self.node_id, self.host, self.controller_port)
         self.dir = os.path.join(tmpdir, "kafka-%d" % self.port)
         self.data_dir = os.path.join(self.dir, "data")
         self.log_dir = os.path.join(self.dir, "logs")
@@ -161,8 +241,9 @@ class KafkaBroker:
         self.startup_seconds = None
         self._write_properties(properties or {})
         self._logging_opts = self._write_logging()
-        self._format()
-        self.start(ready_timeout)
+        self._format(cluster_id or _kafka_uuid())
+        if start:
+            self.start(ready_timeout)
 
     @property
     def bootstrap(self):
@@ -175,8 +256,8 @@ class KafkaBroker:
     def _write_properties(self, extra):
         p = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": "1@%s:%d" % (self.host, self.controller_port),
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters,
             "listeners": "PLAINTEXT://%s:%d,CONTROLLER://%s:%d"
                          % (self.host, self.port, self.host, self.controller_port),
             "advertised.listeners": "PLAINTEXT://%s:%d" % (self.host, self.port),
@@ -259,9 +340,9 @@ class KafkaBroker:
                  "-Djava.awt.headless=true", "-Dkafka.logs.dir=" + self.log_dir]
                 + self._logging_opts + ["-cp", os.path.join(self.jars, "*")])
 
-    def _format(self):
+    def _format(self, cluster_id):
         cmd = self._java(["-Xmx256m"]) + [
-            "kafka.tools.StorageTool", "format", "-t", _kafka_uuid(),
+            "kafka.tools.StorageTool", "format", "-t", cluster_id,
             "-c", self.properties_path, "--ignore-formatted"]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
@@ -274,42 +355,60 @@ class KafkaBroker:
             raise BrokerUnavailable("kafka storage format failed: %s"
                                     % (r.stderr or r.stdout).strip()[-500:])
 
-    def start(self, ready_timeout=90):
-        """Starts the broker (again: data kept) and waits until it answers a
-        metadata request."""
-        t0 = time.monotonic()
+    def launch(self):
+        """Starts the JVM (again: data kept) without waiting."""
         self.proc = Proc(self._java(self.heap) + ["kafka.Kafka", self.properties_path],
-                         os.path.join(self.log_dir, "stdout.log"), name="kafka")
+                         os.path.join(self.log_dir, "stdout.log"),
+                         name="kafka" if self.voters.count("@") == 1 else "kafka-%d" % self.node_id)
         self.proc.stop_timeout = 20
         # its data goes with the temporary directory: no controlled shutdown
         # when the scope closes (stop() still does one)
         self.proc.kill_on_close = True
         self.proc.extra_logs = [self.server_log_path]
+        return self
+
+    def wait_ready(self, timeout=90, ready=None):
+        """Until this node answers a metadata request that satisfies
+        `ready(metadata)` (default: it lists a broker; a node of a cluster:
+        it lists this node, i.e. the node is registered and unfenced)."""
+        if ready is None:
+            if self.voters.count("@") > 1:
+                def ready(md):
+                    return self.node_id in md.brokers
+            else:
+                def ready(md):
+                    return bool(md.brokers)
         # Short reconnect backoff: readiness is noticed within 0.1 s.
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0,
                              "socket.connection.setup.timeout.ms": 1000,
                              "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 100})
-        deadline = t0 + ready_timeout
+        deadline = time.monotonic() + timeout
         while True:
             if not self.proc.alive():
                 raise BrokerUnavailable(
-                    "kafka.Kafka exited with status %s: %s"
-                    % (self.proc.returncode,
+                    "kafka.Kafka (node %d) exited with status %s: %s"
+                    % (self.node_id, self.proc.returncode,
                        (self.proc.tail(5) + "\n" + tail(self.server_log_path, 5)).strip()))
             # A cheap TCP probe first: a metadata request to a port that is
             # not listening yet only fails after its whole timeout.
             if _port_open(self.host, self.port):
                 try:
-                    md = admin.list_topics(timeout=2)
-                    if md.brokers:
-                        break
+                    if ready(admin.list_topics(timeout=2)):
+                        return self
                 except KafkaException:
                     pass
             if time.monotonic() > deadline:
                 self.proc.kill()
-                raise BrokerUnavailable("kafka broker not ready after %ss: %s"
-                                        % (ready_timeout, tail(self.server_log_path, 5)))
+                raise BrokerUnavailable("kafka broker (node %d) not ready after %ss: %s"
+                                        % (self.node_id, timeout, tail(self.server_log_path, 5)))
             time.sleep(0.05)
+
+    def start(self, ready_timeout=90):
+        """Starts the broker (again: data kept) and waits until it answers a
+        metadata request (wait_ready)."""
+        t0 = time.monotonic()
+        self.launch()
+        self.wait_ready(ready_timeout)
         self.startup_seconds = time.monotonic() - t0
         return self
 
@@ -330,59 +429,6 @@ class KafkaBroker:
         except (OSError, AttributeError):
             return None
         return None
-
-    def create_topics(self, topics, configs=None, timeout=30, exist_ok=False):
-        """Creates {name: partitions} (replication 1, topic `configs` such as
-        {"cleanup.policy": "compact"}) and waits until every partition has a
-        leader."""
-        create_topics_admin(self.bootstrap, topics, configs, timeout, exist_ok)
-
-    def admin(self, **conf):
-        """A confluent_kafka AdminClient for this broker."""
-        c = {"bootstrap.servers": self.bootstrap, "log_level": 3}
-        c.update(conf)
-        return AdminClient(c)
-
-    def add_partitions(self, topic, total, timeout=30):
-        """Raises the topic's partition count to `total` (what `kafka-topics
-        --alter --topic T --partitions N` does: the CreatePartitions request)
-        and waits until every new partition has a leader. Producers and
-        consumers see the new partitions at their next metadata refresh."""
-        admin = self.admin()
-        for name, fut in admin.create_partitions([NewPartitions(topic, int(total))],
-                                                 request_timeout=timeout).items():
-            try:
-                fut.result(timeout)
-            except KafkaException as e:
-                raise RuntimeError("add partitions to %s: %s" % (name, e.args[0].str()))
-        _wait_partitions(admin, {topic: int(total)}, timeout)
-
-    def java_command(self, main_class, *args, heap=("-Xmx256m",)):
-        """The command line running a main class of the broker's jars with the
-        broker's JVM settings (for tools that KAFKA_TOOLS does not name)."""
-        return self._java(list(heap)) + [main_class] + [str(a) for a in args]
-
-    def tool_command(self, tool, *args):
-        """The command line of a Kafka tool, e.g. tool_command("kafka-configs",
-        "--alter", "--entity-type", "topics", "--entity-name", "t",
-        "--add-config", "retention.ms=1000"): `--bootstrap-server` this
-        broker is added. Raises RuntimeError when the tool's class is not in
-        the jars (see KAFKA_TOOLS)."""
-        if tool not in KAFKA_TOOLS:
-            raise ValueError("unknown Kafka tool %r (known: %s)" % (tool, ", ".join(KAFKA_TOOLS)))
-        classes = _jar_classes(self.jars)
-        found = [c for c in KAFKA_TOOLS[tool] if c in classes]
-        if not found:
-            raise RuntimeError("%s: none of %s in %s (the broker's jars; add "
-                               "org.apache.kafka:kafka-tools to tools/kafka/pom.xml)"
-                               % (tool, KAFKA_TOOLS[tool], self.jars))
-        pre = [] if tool in _NO_BOOTSTRAP else ["--bootstrap-server", self.bootstrap]
-        return self.java_command(found[0], *(pre + list(args)))
-
-    def run_tool(self, tool, *args, timeout=120, check=True):
-        """Runs tool_command(tool, *args) to completion (sgstest.run: output
-        captured, RuntimeError on a non-zero exit when check)."""
-        return run(self.tool_command(tool, *args), timeout=timeout, check=check)
 
     def kill(self):
         if self.proc:
@@ -406,6 +452,201 @@ class KafkaBroker:
             return ""
 
 
+# The settings of a KafkaCluster's nodes on top of KafkaBroker's: every topic
+# (internal ones too) with a replica on each node, and acks=all writes that
+# need two of them in sync.
+def _cluster_properties(nodes, min_insync):
+    return {
+        "default.replication.factor": str(nodes),
+        "min.insync.replicas": str(min_insync),
+        "offsets.topic.replication.factor": str(nodes),
+        "transaction.state.log.replication.factor": str(nodes),
+        "transaction.state.log.min.isr": str(min_insync),
+        "share.coordinator.state.topic.replication.factor": str(nodes),
+        "share.coordinator.state.topic.min.isr": str(min_insync),
+        "num.replica.fetchers": "1",
+    }
+
+
+class KafkaCluster(_KafkaAdmin):
+    """`brokers` (3) real Apache Kafka nodes, each a combined broker +
+    controller (KafkaBroker) with its own ports and directory under tmpdir,
+    one cluster id and a static quorum (controller.quorum.voters=1@..,2@..,
+    3@..). Topics made by create_topics() have a replica on every node and
+    min.insync.replicas=`min_insync` (2); the offsets and transaction topics
+    too. Ready (wait_ready) when the metadata lists every node and every
+    partition of every topic has a leader. The nodes belong to the scope that
+    is current when the cluster is made, also when restart() runs later from
+    another one (a module fixture's cluster outlives a test's scope).
+
+        k = KafkaCluster(tmp)                 # started, ready
+        k.create_topics({"t": 6})             # RF 3, min.insync.replicas 2
+        victim = k.node(k.leaders("t")[0])    # a KafkaBroker
+        k.kill(victim)                        # SIGKILL
+        k.restart(victim)                     # same data; ready again
+        k.wait_in_sync()                      # every replica back in its ISR
+
+    Measured here (Kafka 4.1.1, 2 cores busy with other jobs, heap -Xms64m
+    -Xmx256m each, Serial GC, C1): see docs/PERFORMANCE.md ("Three Kafka
+    brokers") for startup and memory; KafkaBroker's notes apply to each
+    node."""
+
+    kind = "apache"
+
+    def __init__(self, tmpdir, brokers=3, jars=None, heap="-Xms64m -Xmx256m", properties=None,
+                 ready_timeout=180, min_insync=2):
+        self.jars = jars or kafka_jars()
+        self.version = _jars_version(self.jars)
+        self.dir = tmpdir
+        self.replication_factor = brokers
+        self.min_insync = min_insync
+        self.topic_configs = {"min.insync.replicas": str(min_insync)}
+        self.scope = current_scope()
+        self.startup_seconds = None
+        host = "127.0.0.1"
+        ports = [(free_port(), free_port()) for _ in range(brokers)]
+        voters = ",".join("%d@%s:%d" % (i + 1, host, c) for i, (_, c) in enumerate(ports))
+        props = _cluster_properties(brokers, min_insync)
+        if self.version.startswith("3."):
+            props = {k: v for k, v in props.items() if not k.startswith("share.")}
+        props.update({k: str(v) for k, v in (properties or {}).items()})
+        cluster_id = _kafka_uuid()
+        t0 = time.monotonic()
+        # the storage format is a JVM start of its own per node: in parallel
+        with concurrent.futures.ThreadPoolExecutor(brokers) as pool:
+            futs = [pool.submit(KafkaBroker, tmpdir, jars=self.jars, properties=props,
+                                heap=heap, node_id=i + 1, ports=ports[i], voters=voters,
+                                cluster_id=cluster_id, start=False)
+                    for i in range(brokers)]
+            self.nodes = [f.result() for f in futs]
+        self.format_seconds = time.monotonic() - t0
+        t1 = time.monotonic()
+        with self.scope.active():
+            for n in self.nodes:
+                n.launch()
+        self.wait_ready(ready_timeout)
+        self.startup_seconds = time.monotonic() - t1
+
+    def __repr__(self):
+        return "KafkaCluster(%s)" % self.bootstrap
+
+    @property
+    def bootstrap(self):
+        """Every node's listener, comma-separated."""
+        return ",".join(n.bootstrap for n in self.nodes)
+
+    def _java(self, heap):
+        return self.nodes[0]._java(heap)
+
+    def node(self, which):
+        """The KafkaBroker of a node id (1..N), or the node itself."""
+        if isinstance(which, KafkaBroker):
+            return which
+        for n in self.nodes:
+            if n.node_id == int(which):
+                return n
+        raise KeyError(which)
+
+    def live(self):
+        return [n for n in self.nodes if n.alive()]
+
+    def alive(self):
+        return all(n.alive() for n in self.nodes)
+
+    def metadata(self, timeout=5):
+        """Cluster metadata (confluent_kafka ClusterMetadata) from a live node."""
+        boot = ",".join(n.bootstrap for n in self.live()) or self.bootstrap
+        admin = AdminClient({"bootstrap.servers": boot, "log_level": 0,
+                             "socket.connection.setup.timeout.ms": 1000,
+                             "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200})
+        return admin.list_topics(timeout=timeout)
+
+    def _not_ready(self, md, in_sync=False):
+        """Why the cluster is not ready (None when it is)."""
+        want = {n.node_id for n in self.nodes}
+        if set(md.brokers) != want:
+            return "brokers %s in the metadata, want %s" % (sorted(md.brokers), sorted(want))
+        for name, t in md.topics.items():
+            if t.error is not None:
+                return "topic %s: %s" % (name, t.error)
+            for pid, p in t.partitions.items():
+                if p.leader < 0:
+                    return "%s [%d] has no leader" % (name, pid)
+                if in_sync and set(p.isrs) != set(p.replicas):
+                    return "%s [%d]: in sync %s of replicas %s" % (name, pid, sorted(p.isrs),
+                                                                   sorted(p.replicas))
+        return None
+
+    def wait_ready(self, timeout=120, in_sync=False):
+        """Until every node lists itself as a broker, the metadata lists all
+        of them and every partition has a leader (with in_sync: and every
+        replica is in its partition's ISR)."""
+        deadline = time.monotonic() + timeout
+        for n in self.nodes:
+            n.wait_ready(max(1.0, deadline - time.monotonic()))
+        why = "not checked"
+        while time.monotonic() < deadline:
+            try:
+                why = self._not_ready(self.metadata(), in_sync)
+            except KafkaException as e:
+                why = str(e)
+            if why is None:
+                return self
+            time.sleep(0.1)
+        raise BrokerUnavailable("kafka cluster not ready after %ss: %s" % (timeout, why))
+
+    def wait_in_sync(self, timeout=120):
+        """wait_ready(in_sync=True): every replica caught up (after a restart,
+        before the next node may go without losing min.insync.replicas)."""
+        return self.wait_ready(timeout, in_sync=True)
+
+    def leaders(self, topic):
+        """{partition: leader node id} of a topic."""
+        t = self.metadata().topics[topic]
+        return {pid: p.leader for pid, p in t.partitions.items()}
+
+    def coordinator(self, group, timeout=10):
+        """The node id of a consumer group's coordinator (None if unknown)."""
+        try:
+            for g in self.admin().list_groups(group, timeout=timeout):
+                if g.id == group and g.broker is not None:
+                    return g.broker.id
+        except KafkaException:
+            pass
+        return None
+
+    def kill(self, which):
+        """SIGKILL one node (a node id or KafkaBroker): no controlled shutdown."""
+        self.node(which).kill()
+
+    def restart(self, which, timeout=120):
+        """Starts a stopped or killed node again on its data (a running one is
+        SIGKILLed first) and waits until the cluster is ready; returns the
+        seconds it took."""
+        n = self.node(which)
+        if n.alive():
+            n.kill()
+        t0 = time.monotonic()
+        with self.scope.active():
+            n.launch()
+        self.wait_ready(timeout)
+        return time.monotonic() - t0
+
+    def rss_mb(self):
+        """{node id: resident MiB} of the running nodes."""
+        return {n.node_id: n.rss_mb() for n in self.nodes if n.alive()}
+
+    def server_log(self):
+        return "".join("==> node %d\n%s" % (n.node_id, n.server_log()) for n in self.nodes)
+
+    def stop(self, timeout=20):
+        """SIGKILLs every node (their data is the test's, thrown away with
+        its directory; a controlled shutdown of the last nodes of a quorum
+        can wait for a controller that is already gone)."""
+        for n in self.nodes:
+            n.kill()
+
+
 def _wait_partitions(admin, topics, timeout):
     def ready():
         md = admin.list_topics(timeout=5)
@@ -420,9 +661,9 @@ def _wait_partitions(admin, topics, timeout):
     wait_until(ready, timeout, 0.1, "topics %s to have leaders" % ", ".join(topics))
 
 
-def create_topics_admin(bootstrap, topics, configs, timeout, exist_ok):
+def create_topics_admin(bootstrap, topics, configs, timeout, exist_ok, replication_factor=1):
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    new = [NewTopic(name, num_partitions=int(n), replication_factor=1,
+    new = [NewTopic(name, num_partitions=int(n), replication_factor=int(replication_factor),
                     config={k: str(v) for k, v in (configs or {}).items()})
            for name, n in topics.items()]
     for name, fut in admin.create_topics(new, request_timeout=timeout).items():

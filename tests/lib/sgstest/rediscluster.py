@@ -12,6 +12,7 @@ and the `redis` package.
         p = cl.reshard(src, dst, 500)      # redis-cli --cluster reshard, running
         p.wait()                           # (or cl.reshard_wait(src, dst, 500))
         cl.client()                        # redis.cluster.RedisCluster (str replies)
+        cl.master_clients()                # a redis.Redis per master (flow.check_counts)
 
 What start() does (TESTING.md "Redis Cluster on loopback"): picks free ports
 P <= 55535 whose bus port P + 10000 is free too, starts one `redis-server
@@ -421,6 +422,14 @@ class RedisCluster:
                 break
             time.sleep(1)
         raise ClusterError("redis-cli --cluster reshard failed: %s" % out[-1500:])
+
+    def master_clients(self, decode=True):
+        """A plain redis.Redis per master with slots (str replies): what
+        flow.redis_counts / check_counts / stored_offsets take as a list, each
+        master read on its own. Between a master's failure and its replica's
+        promotion that master is missing; while slots move a key can be seen
+        twice or not at all, so read for checks only when the map is still."""
+        return [m.client(decode=decode) for m in self.masters()]
 
     def client(self, **kw):
         """redis.cluster.RedisCluster on the live nodes (str replies): an
