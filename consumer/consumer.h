@@ -260,14 +260,9 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition);
  * assignment, or Redis holds another state than the one this consumer wrote),
  * seeks and resumes them. */
 void sgs_sync_pending(sgs_consumer *c);
-/* Redis holds another state of the partition than the one this consumer built
- * on (its offset differs): drops what is in hand, pauses the partition and
- * marks it for sgs_sync_pending, which reads its offset and forward sequences
- * again and seeks there; its messages are ignored until then. */
-void sgs_sync_again(sgs_consumer *c, int32_t partition);
 /* With no batch in hand or in flight: compares every assigned partition's
  * offset in Redis with the one this consumer stored, and syncs again
- * (sgs_sync_again) the ones that differ. 0, or -1 when Redis is unavailable. */
+ * (sgs_writer_resync) the ones that differ. 0, or -1 when Redis is unavailable. */
 int sgs_sync_check_offsets(sgs_consumer *c);
 /* Re-sends the outboxes of partitions marked for it (after a fenced batch). */
 void sgs_sync_resends(sgs_consumer *c);
@@ -294,6 +289,11 @@ int sgs_writer_quiet(sgs_consumer *c);
 /* Drops the partition's batches (collected and sent); it continues from its
  * stored offset. */
 void sgs_writer_drop(sgs_consumer *c, int32_t partition);
+/* Redis holds another state of the partition than the one this consumer built
+ * on (its offset differs): drops what is in hand, pauses the partition and
+ * marks it for sgs_sync_pending, which reads its offset and forward sequences
+ * again and seeks there; its messages are ignored until then. */
+void sgs_writer_resync(sgs_consumer *c, int32_t partition);
 void sgs_writer_free(sgs_consumer *c);
 
 /* ---- route.c --------------------------------------------------------------- */

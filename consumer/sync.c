@@ -247,17 +247,6 @@ void sgs_sync_pending(sgs_consumer *c)
     }
 }
 
-void sgs_sync_again(sgs_consumer *c, int32_t partition)
-{
-    part_state *ps = sgs_parts_get(c, partition);
-    if (!ps)
-        return;
-    sgs_writer_drop(c, partition);
-    ps->next = -1;
-    ps->needs_sync = 1;
-    sgs_parts_pause(c, partition, 1);
-}
-
 int sgs_sync_check_offsets(sgs_consumer *c)
 {
     if (c->batch_msgs || c->sent_msgs || c->n_inflight)
@@ -285,7 +274,7 @@ int sgs_sync_check_offsets(sgs_consumer *c)
         sgs_warn("partition %" PRId32 ": Redis holds offset %" PRId64 ", not %" PRId64
                  " as written here; reading the partition's state again",
                  p, have, ps->stored);
-        sgs_sync_again(c, p);
+        sgs_writer_resync(c, p);
     }
     return 0;
 }

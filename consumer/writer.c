@@ -42,6 +42,17 @@ void sgs_writer_drop(sgs_consumer *c, int32_t partition)
     ps->next = ps->stored;
 }
 
+void sgs_writer_resync(sgs_consumer *c, int32_t partition)
+{
+    part_state *ps = sgs_parts_get(c, partition);
+    if (!ps)
+        return;
+    sgs_writer_drop(c, partition);
+    ps->next = -1;
+    ps->needs_sync = 1;
+    sgs_parts_pause(c, partition, 1);
+}
+
 /* The batch in hand cannot be applied as it is (a forwarded copy was not
  * delivered, or memory ran out): drop it and read it again from the stored
  * offset. */
@@ -597,7 +608,7 @@ static int complete(sgs_consumer *c)
              * the one collected after it are dropped; the partition's
              * messages are ignored until the sync. */
             ps->stored = stored;
-            sgs_sync_again(c, p);
+            sgs_writer_resync(c, p);
             continue;
         }
         applied(c, p, r->element[1]->str, r->element[1]->len,

@@ -259,12 +259,12 @@ class Case:
         except Exception:
             return -1
 
-    def start(self, hold=0):
+    def start(self, hold=0, rate=RATE):
         """The members, and the feeder with all but the last `hold` messages."""
         self.members = [spawn(consumer_cmd(self.conf), self.tmp, name="c%d" % (i + 1))
                         for i in range(CONSUMERS)]
         self.feeder = SteadyFeeder(self.kc.bootstrap, self.topic,
-                                   self.msgs[:len(self.msgs) - hold], rate=RATE)
+                                   self.msgs[:len(self.msgs) - hold], rate=rate)
         self.t_start = time.monotonic()
 
     def wait_progress(self, share, timeout=90):
@@ -546,14 +546,22 @@ def test_reshard(case, reference, figures):
     reshard while batches are written: exact"""
     res = figures
     c = case("clr", res)
-    c.start()
-    c.wait_progress(0.25)
+    # (half the rate of the other cases: a reshard takes 10-20 s on a loaded
+    # machine, and the input should outlast it)
+    c.start(rate=RATE // 2)
+    c.wait_progress(0.15)
     src, dst, n, moving = reshard_plan(c)
     c.mid_stream("reshard start")
+    before = c.progress()
     t0 = time.monotonic()
     out = c.cl.reshard_wait(src, dst, n, pipeline=10)
     res["reshard_s"] = round(time.monotonic() - t0, 1)
-    c.mid_stream("reshard end")
+    # what counts is that batches were written while the slots moved (the
+    # input itself may end first when the reshard is slow)
+    after = c.progress()
+    res["written_during_reshard"] = after - before
+    check(before >= 0 and after > before,
+          "batches written while the slots moved (stored offsets %d -> %d)" % (before, after))
     now = c.by_master()
     moved = sorted(p for p in moving if p in now.get(dst, []))
     check_eq(moved, sorted(moving), "partitions moved to %s" % dst.addr)
