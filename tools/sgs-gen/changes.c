@@ -47,7 +47,7 @@ static int plan_updates(struct gen *g, uint32_t *cand, int64_t month_end, char *
     for (long k = 0; k < g->o.updates; k++) {
         uint32_t i = cand[rng_below(&g->extra, (uint32_t)n)];
         struct rec *rc = &g->recs[i];
-        gen_events_add_resend(g, &g->extra, i, EV_UPDATE, month_end);
+        gen_resends_add(g, &g->extra, i, EV_UPDATE, month_end);
         rc->resent = rc->changed = 1;
         g->units[rc->unit].updates++;
     }
@@ -69,7 +69,7 @@ static int plan_revokes(struct gen *g, uint32_t *cand, uint32_t *pick, int64_t m
     gen_pick_k(&g->extra, cand, n, NULL, (size_t)g->o.revokes, pick);
     for (long k = 0; k < g->o.revokes; k++) {
         struct rec *rc = &g->recs[pick[k]];
-        gen_events_add_resend(g, &g->extra, pick[k], EV_REVOKE, month_end);
+        gen_resends_add(g, &g->extra, pick[k], EV_REVOKE, month_end);
         rc->changed = 1;
         g->units[rc->unit].revoked++;
     }
@@ -87,7 +87,7 @@ static void plan_phantoms(struct gen *g, const uint32_t *cand, size_t n, int64_t
         ph->serial = PHANTOM_SERIAL + (uint32_t)k;
         ph->phantom = ph->changed = 1;
         ph->late = 0;
-        gen_events_add_resend(g, &g->extra, (uint32_t)i, EV_REVOKE, month_end);
+        gen_resends_add(g, &g->extra, (uint32_t)i, EV_REVOKE, month_end);
     }
 }
 

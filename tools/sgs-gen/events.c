@@ -27,7 +27,7 @@ int gen_events_plan(struct gen *g, char *errstr, size_t errstr_size)
         e->type = EV_RECORD;
         e->rec = (uint32_t)i;
         e->ts = g->recs[i].report_ts;
-        e->vseed = g->recs[i].seed ^ 0xD1B54A32D192ED03ULL;
+        e->vseed = REC_VSEED(&g->recs[i]);
         e->seq = (uint32_t)g->n_evs++;
     }
     if (gen_faults_plan_duplicates(g, month_end, errstr, errstr_size) != 0)
@@ -39,37 +39,6 @@ int gen_events_plan(struct gen *g, char *errstr, size_t errstr_size)
         return -1;
     qsort(g->evs, g->n_evs, sizeof(struct ev), cmp_ev);
     return 0;
-}
-
-struct ev *gen_events_add_resend(struct gen *g, rng *r, uint32_t i, uint8_t type, int64_t month_end)
-{
-    struct ev *e = &g->evs[g->n_evs];
-    const struct rec *o = &g->recs[i];
-
-    e->type = type;
-    e->rec = i;
-    /* later the same month, often spelt another way */
-    e->ts = o->report_ts + (int64_t)(rng_unit(r) * (double)(month_end - o->report_ts));
-    e->vseed = rng_chance(r, 0.3) ? o->seed ^ 0xD1B54A32D192ED03ULL : rng_next(r);
-    e->seq = (uint32_t)g->n_evs++;
-    return e;
-}
-
-void gen_events_put_extras(sgs_buf *b, const struct render *m, int national, int *first)
-{
-    if (m->type == EV_UPDATE || m->type == EV_REVOKE) {
-        int update = m->type == EV_UPDATE;
-        if (national)
-            jkv(b, "SYNC_STATUS", update ? "U" : "D", first);
-        else
-            jkv(b, "op", update ? "update" : "revoke", first);
-    }
-    if (m->with_ts) {
-        jkey(b, "_kafka_timestamp_ms", first);
-        sgs_buf_put_i64(b, m->ts_ms);
-    }
-    if (m->with_key)
-        jkv_or_null(b, "_kafka_key", m->key, first);
 }
 
 void gen_events_render(const struct gen *g, sgs_buf *b, const struct ev *e, int jsonl)

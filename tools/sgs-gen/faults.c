@@ -1,8 +1,9 @@
 /* sgs-gen: what a consumer must refuse or see through, each exactly as many
  * times as asked: invalid records (one rule broken each, the rules in
- * rotation), records of units not in the registry, messages that are not a
- * JSON object, duplicates (re-sent valid records), and holes in document
- * number sequences (--gaps). */
+ * rotation; native.c writes the broken rule), records of units not in the
+ * registry, messages that are not a JSON object, and duplicates (re-sent
+ * valid records, their events made by resends.c). The holes in document
+ * number sequences (--gaps) are serials.c's. */
 #include "gen.h"
 
 #include <stdlib.h>
@@ -48,58 +49,6 @@ int gen_faults_plan_invalid(struct gen *g, uint32_t *cand, uint32_t *pick, char 
         else if (rc2->rule == R_BAD_AMOUNT)
             rc2->kind = KIND_PENALTY;
     }
-    return 0;
-}
-
-void gen_faults_bad_check(char *code, const char *alphabet)
-{
-    /* replace the last character by another one of the alphabet */
-    const char *p = strchr(alphabet, code[17]);
-    size_t n = strlen(alphabet), i = p ? (size_t)(p - alphabet) : 0;
-    code[17] = alphabet[(i + 1 + (unsigned char)code[9] % (n - 1)) % n];
-}
-
-static int cmp_gap_pick(const void *a, const void *b)
-{
-    const struct gap_pick *x = a, *y = b;
-    if (x->group != y->group)
-        return x->group < y->group ? -1 : 1;
-    return x->slot < y->slot ? -1 : x->slot > y->slot;
-}
-
-/* where the holes go: groups weighted by their size, any slot between two
- * valid neighbours */
-int gen_faults_pick_gaps(struct gen *g, const struct serial_group *groups, size_t n_groups,
-                         struct gap_pick **gp_out, char *errstr, size_t errstr_size)
-{
-    rng *r = &g->plan;
-    struct gap_pick *gp = calloc(g->o.gaps ? (size_t)g->o.gaps : 1, sizeof(*gp));
-    if (g->o.gaps > 0) {
-        double *cumw = malloc((n_groups ? n_groups : 1) * sizeof(double));
-        double tot = 0;
-        for (size_t k = 0; k < n_groups; k++) {
-            tot += groups[k].n_valid >= 2 ? (double)groups[k].n_valid : 0;
-            cumw[k] = tot;
-        }
-        if (tot <= 0) {
-            free(cumw);
-            free(gp);
-            snprintf(errstr, errstr_size,
-                     "--gaps: no unit has two valid records of one kind and year to leave "
-                     "numbers out between");
-            return -1;
-        }
-        for (long k = 0; k < g->o.gaps; k++) {
-            size_t lo = gen_pick_cumulative(r, cumw, n_groups);
-            gp[k].group = (uint32_t)lo;
-            gp[k].slot = 1 + rng_below(r, (uint32_t)(groups[lo].n_valid - 1));
-        }
-        free(cumw);
-        qsort(gp, (size_t)g->o.gaps, sizeof(*gp), cmp_gap_pick);
-        g->missing = malloc((size_t)g->o.gaps * sizeof(uint32_t));
-        g->gap_groups = calloc((size_t)g->o.gaps, sizeof(*g->gap_groups));
-    }
-    *gp_out = gp;
     return 0;
 }
 
@@ -209,7 +158,7 @@ static int plan_resends(struct gen *g, rng *r, long count, int other_key, int64_
     for (long k = 0; k < count; k++) {
         uint32_t i = orig[rng_below(r, (uint32_t)n_orig)];
         struct rec *o = &g->recs[i];
-        gen_events_add_resend(g, r, i, EV_DUPLICATE, month_end)->other_key = (uint8_t)other_key;
+        gen_resends_add(g, r, i, EV_DUPLICATE, month_end)->other_key = (uint8_t)other_key;
         o->resent = 1;
         g->units[o->unit].duplicates++;
     }

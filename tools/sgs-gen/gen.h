@@ -73,16 +73,20 @@
  *                items by profile, departments without a profile, areas
  *   units.c      the units: profile, authority, document-number prefixes, volume
  *   plan.c       the plan: records per unit, late ones, formats, reported_at
+ *   picks.c      random picks: k of n candidates, one by cumulative weight
  *   timestamps.c deadlines, report days and times, decision dates, Kafka timestamps
- *   serials.c    document numbers: serials per (unit, kind, year), spellings
+ *   serials.c    document numbers: serials per (unit, kind, year) with the
+ *                holes of --gaps, spellings
  *   fields.c     a record's fields from its own seed: subject, identifiers,
  *                licence or penalty content
  *   faults.c     what a consumer must refuse or see through: invalid records,
  *                unknown units, malformed messages, duplicates (also under
- *                another key), gaps
+ *                another key)
  *   events.c     the stream: one event per message, in send order, and its text
+ *   resends.c    the event of a record sent again (duplicate, update, revoke)
  *   keys.c       message keys (--key, --resend-other-key) and placed partitions
  *   changes.c    updates and revokes (--updates, --revokes)
+ *   extras.c     what a message carries after its record: op, JSONL extras
  *   native.c     the native writer (DESIGN §3)
  *   national.c   the national writer (DOMAIN §5), --national-by-organ
  *   expect.c     the expectation file (--expect)
@@ -413,6 +417,10 @@ struct ev {
     uint8_t other_key; /* EV_DUPLICATE: under another key than its original */
 };
 
+/* The vseed (spelling) of a record's own event (events.c); a re-send often
+ * has it too (resends.c). */
+#define REC_VSEED(rc) ((rc)->seed ^ 0xD1B54A32D192ED03ULL)
+
 /* How messages are keyed (--key). */
 enum key_mode { KEY_UNIT, KEY_NONE, KEY_ALIAS, KEY_NAME, KEY_MIXED };
 
@@ -520,23 +528,14 @@ struct content {
     int variant; /* which form of the broken rule */
 };
 
-/* A run of document numbers: the records of one (unit, kind, year) in serial
- * order (serials.c), where faults.c leaves holes. */
-struct serial_group {
-    size_t start, n_valid, n_numbered;
-};
-
-/* A hole: before the slot-th valid record of a group. */
-struct gap_pick {
-    uint32_t group, slot;
-};
-
 /* ------------------------------------------------------------------------ */
 /* The stages and what they share, by file */
 
 /* plan.c: every record of the registry units planned (g->recs), in the order
  * of the stages below; 0, or -1 with a message in errstr. */
 int gen_plan(struct gen *g, char *errstr, size_t errstr_size);
+
+/* picks.c */
 /* Picks exactly k of the n candidates: uniformly (w NULL) or weighted without
  * replacement; out sorted by record index. */
 void gen_pick_k(rng *r, const uint32_t *cand, size_t n, const double *w, size_t k, uint32_t *out);
@@ -586,24 +585,14 @@ void gen_fields_format_wan(char *out, size_t cap, long yuan);
 /* faults.c */
 int gen_faults_plan_invalid(struct gen *g, uint32_t *cand, uint32_t *pick, char *errstr,
                             size_t errstr_size);
-/* Where --gaps leaves holes among n_groups groups: sorted picks in *gp (freed by
- * the caller), g->missing and g->gap_groups made. */
-int gen_faults_pick_gaps(struct gen *g, const struct serial_group *groups, size_t n_groups,
-                         struct gap_pick **gp, char *errstr, size_t errstr_size);
 void gen_faults_plan_unknown(struct gen *g);
 int gen_faults_plan_duplicates(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size);
 int gen_faults_plan_resends(struct gen *g, int64_t month_end, char *errstr, size_t errstr_size);
 void gen_faults_plan_malformed(struct gen *g, int64_t month_start, int64_t month_end);
 void gen_faults_render_malformed(const struct gen *g, sgs_buf *b, const struct ev *e);
-/* Replaces the check character (position 17) by another one of alphabet. */
-void gen_faults_bad_check(char *code, const char *alphabet);
 
 /* events.c */
 int gen_events_plan(struct gen *g, char *errstr, size_t errstr_size);
-/* Adds an event re-sending record i (type EV_DUPLICATE, EV_UPDATE or
- * EV_REVOKE) later the same month, drawn from r. */
-struct ev *gen_events_add_resend(struct gen *g, rng *r, uint32_t i, uint8_t type,
-                                 int64_t month_end);
 /* The text of event e; jsonl: with the extras of the JSONL file. */
 void gen_events_render(const struct gen *g, sgs_buf *b, const struct ev *e, int jsonl);
 
@@ -616,6 +605,11 @@ int gen_keys_in_jsonl(const struct gen *g);
  * keyless message of a decision with an update or revoke goes to one partition
  * chosen from the decision, so that they follow it. */
 int gen_keys_partition(const struct gen *g, const struct ev *e, int n_partitions);
+
+/* resends.c */
+/* Adds an event re-sending record i (type EV_DUPLICATE, EV_UPDATE or
+ * EV_REVOKE) later the same month, drawn from r. */
+struct ev *gen_resends_add(struct gen *g, rng *r, uint32_t i, uint8_t type, int64_t month_end);
 
 /* changes.c: updates, revokes, revokes of decisions never generated */
 long gen_changes_phantoms(long revokes);
@@ -631,6 +625,10 @@ struct render {
     const char *key;
 };
 
+/* extras.c: what follows a record's own items: op (native "op", national
+ * "SYNC_STATUS") for updates and revokes, then the JSONL extras. */
+void gen_extras_put(sgs_buf *b, const struct render *m, int national, int *first);
+
 /* native.c, national.c */
 void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
                        const struct render *m);
@@ -638,9 +636,6 @@ void gen_national_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
                          const struct render *m);
 /* --national-by-organ: records written without their source unit. */
 int gen_national_plan_by_organ(struct gen *g, char *errstr, size_t errstr_size);
-/* events.c: what follows a record's own items: op (native "op", national
- * "SYNC_STATUS") for updates and revokes, then the JSONL extras. */
-void gen_events_put_extras(sgs_buf *b, const struct render *m, int national, int *first);
 
 /* expect.c */
 void gen_expect_count(struct gen *g);

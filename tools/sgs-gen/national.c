@@ -150,7 +150,7 @@ void gen_national_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
     }
     if (!rc->no_reported)
         jkv(b, "reported_at", sgs_rfc3339_format(rc->report_ts, g->tz, buf), &first);
-    gen_events_put_extras(b, msg, 1, &first);
+    gen_extras_put(b, msg, 1, &first);
     bputc(b, '}');
 }
 

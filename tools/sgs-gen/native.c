@@ -7,6 +7,15 @@
 static const char *const subj_type_native[] = {"legal_person", "individual_business",
                                                "natural_person"};
 
+/* Replaces the check character (position 17) by another one of alphabet. */
+static void bad_check(char *code, const char *alphabet)
+{
+    /* replace the last character by another one of the alphabet */
+    const char *p = strchr(alphabet, code[17]);
+    size_t n = strlen(alphabet), i = p ? (size_t)(p - alphabet) : 0;
+    code[17] = alphabet[(i + 1 + (unsigned char)code[9] % (n - 1)) % n];
+}
+
 void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
                        const struct render *msg)
 {
@@ -49,11 +58,11 @@ void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
             jkv(b, "name", c.subj_name, &f2);
         jkv(b, "type", subj_type_native[c.subj], &f2);
         if (rc->rule == R_BAD_USCC && c.variant % 3 != 2)
-            gen_faults_bad_check(c.uscc, gen_uscc_alphabet);
+            bad_check(c.uscc, gen_uscc_alphabet);
         jkv_or_null(b, "uscc", c.uscc, &f2);
         if (rc->rule == R_BAD_ID_NO) {
             if (c.variant % 2 == 0) {
-                gen_faults_bad_check(c.id_no, "10X98765432");
+                bad_check(c.id_no, "10X98765432");
             } else { /* a birth date that does not exist, with a right check digit */
                 memcpy(c.id_no + 10, "0230", 4);
                 c.id_no[17] = sgs_idno_check_char(c.id_no);
@@ -70,7 +79,7 @@ void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
             jkv(b, "name", auth_name, &f2);
         if (rc->rule == R_BAD_USCC && c.variant % 3 == 2) {
             memcpy(auth_bad, auth_uscc, 19);
-            gen_faults_bad_check(auth_bad, gen_uscc_alphabet);
+            bad_check(auth_bad, gen_uscc_alphabet);
             auth_uscc = auth_bad;
         }
         jkv(b, "uscc", auth_uscc, &f2);
@@ -129,6 +138,6 @@ void gen_native_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
     } else {
         bputs(b, "null");
     }
-    gen_events_put_extras(b, msg, 0, &first);
+    gen_extras_put(b, msg, 0, &first);
     bputc(b, '}');
 }

@@ -1,6 +1,6 @@
 /* sgs-gen: document numbers. Serials are consecutive per (unit, kind, year)
  * in decision order, invalid records' on top, with the holes --gaps asks for
- * (faults.c) inside runs of valid ones; each number is written in one of its
+ * (where they go drawn here) inside runs of valid ones; each number is written in one of its
  * real-world spellings (DOMAIN §4), whose normal form is always
  * <prefix>〔<year>〕<serial>号. */
 #include "gen.h"
@@ -104,6 +104,17 @@ static uint64_t seq_key(const struct gen *g, const struct rec *x)
            toff;
 }
 
+/* A run of document numbers: the records of one (unit, kind, year) in serial
+ * order, where --gaps leaves holes. */
+struct serial_group {
+    size_t start, n_valid, n_numbered;
+};
+
+/* A hole: before the slot-th valid record of a group. */
+struct gap_pick {
+    uint32_t group, slot;
+};
+
 struct seqkey {
     uint64_t key;
     uint32_t idx;
@@ -156,6 +167,51 @@ static size_t serial_groups(const struct gen *g, uint32_t *order, struct serial_
     return n_groups;
 }
 
+static int cmp_gap_pick(const void *a, const void *b)
+{
+    const struct gap_pick *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* Where --gaps leaves holes: groups weighted by their size, any slot between
+ * two valid neighbours. The picks sorted in *gp_out (freed by the caller);
+ * g->missing and g->gap_groups made. */
+static int pick_gaps(struct gen *g, const struct serial_group *groups, size_t n_groups,
+                     struct gap_pick **gp_out, char *errstr, size_t errstr_size)
+{
+    rng *r = &g->plan;
+    struct gap_pick *gp = calloc(g->o.gaps ? (size_t)g->o.gaps : 1, sizeof(*gp));
+    if (g->o.gaps > 0) {
+        double *cumw = malloc((n_groups ? n_groups : 1) * sizeof(double));
+        double tot = 0;
+        for (size_t k = 0; k < n_groups; k++) {
+            tot += groups[k].n_valid >= 2 ? (double)groups[k].n_valid : 0;
+            cumw[k] = tot;
+        }
+        if (tot <= 0) {
+            free(cumw);
+            free(gp);
+            snprintf(errstr, errstr_size,
+                     "--gaps: no unit has two valid records of one kind and year to leave "
+                     "numbers out between");
+            return -1;
+        }
+        for (long k = 0; k < g->o.gaps; k++) {
+            size_t lo = gen_pick_cumulative(r, cumw, n_groups);
+            gp[k].group = (uint32_t)lo;
+            gp[k].slot = 1 + rng_below(r, (uint32_t)(groups[lo].n_valid - 1));
+        }
+        free(cumw);
+        qsort(gp, (size_t)g->o.gaps, sizeof(*gp), cmp_gap_pick);
+        g->missing = malloc((size_t)g->o.gaps * sizeof(uint32_t));
+        g->gap_groups = calloc((size_t)g->o.gaps, sizeof(*g->gap_groups));
+    }
+    *gp_out = gp;
+    return 0;
+}
+
 int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
 {
     rng *r = &g->plan;
@@ -164,7 +220,7 @@ int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
     size_t n_groups = serial_groups(g, order, &groups);
     struct gap_pick *gp;
 
-    if (gen_faults_pick_gaps(g, groups, n_groups, &gp, errstr, errstr_size) != 0) {
+    if (pick_gaps(g, groups, n_groups, &gp, errstr, errstr_size) != 0) {
         free(groups);
         free(order);
         return -1;
