@@ -123,7 +123,7 @@ def test_flushall(sgs, apache_kafka, tmp, figures):
 @pytest.mark.case_timeout(240)
 def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):
     """an offset key deleted between runs, then mid-stream: refused naming the
-    partition; snapshot and spot-check refuse during --rebuild; snapshots and
+    partition; snapshot and spot-check refuse and watch waits during --rebuild; snapshots and
     spot-check findings survive it; exact"""
     res = figures
     p = sgs("lso", kafka=apache_kafka, partitions=8, consumer__batch__max_messages=100)
@@ -170,11 +170,29 @@ def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):
     wait_until(lambda: c.exists("sgs:rebuild"), timeout=30, interval=0.01,
                what="the rebuild marker")
     rb.send_signal(signal.SIGSTOP)
+    watch_dir = os.path.join(tmp, "watch-during")
     try:
         snap = aggregator(p, "snapshot", "--month", MONTH, "--out",
                           os.path.join(tmp, "snap-during"), check_rc=False)
         spot = aggregator(p, "spot-check", "--month", MONTH, "--sample", sample,
                           check_rc=False)
+        # watch, on a day the month is due (and already has a version 1):
+        # it waits, and writes no version or file from a partial read
+        latest = c.get("sgs:snapshot:%s:latest" % MONTH)
+        env = dict(os.environ, SGS_NOW="2024-01-15T10:00:00+08:00")
+        watch = spawn([build_path("sgs-aggregator"), "-c", p.conf, "-X",
+                       "aggregator.watch_interval_s=1", "-X", "report.dir=" + watch_dir,
+                       "watch"], tmp, name="watch-during", env=env)
+        wait_until(lambda: "--rebuild" in watch.log() or not watch.alive(), timeout=30,
+                   interval=0.1, what="watch to meet the rebuild")
+        time.sleep(1.5)  # one more cycle
+        check(watch.alive(), "watch keeps running during the rebuild: %s" % watch.tail(5))
+        check_eq(watch.stop(timeout=20), 0, "watch exit status on SIGTERM")
+        check_eq(c.get("sgs:snapshot:%s:latest" % MONTH), latest,
+                 "no snapshot version stored by watch during the rebuild")
+        check(not os.path.exists(os.path.join(watch_dir, MONTH + ".json")),
+              "no report file written by watch during the rebuild")
+        res["watch_during_rebuild"] = [l for l in watch.log().splitlines() if "--rebuild" in l][0]
     finally:
         rb.send_signal(signal.SIGCONT)
     for what, r in (("snapshot", snap), ("spot-check", spot)):
@@ -210,7 +228,7 @@ def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):
     res["records"] = GEN["records"]
     res["messages"] = len(msgs)
     res["faults"] = ("offset key of [3] deleted between runs, of [5] mid-stream; each refused, "
-                     "then --rebuild; snapshot/spot-check refused during it")
+                     "then --rebuild; snapshot/spot-check refused and watch waiting during it")
 
 
 def lr_record(n, reported, decided):
