@@ -15,7 +15,7 @@
  *   kind.c        kind names of samples and identities, Chinese labels
  *   strv.c        string vectors: sort, free
  *   reply.c       Redis through the cluster client: one read, a pipe's outcomes,
- *                 integer values of replies
+ *                 integer values of replies (counters, version numbers)
  *   partitions.c  the partitions with state (their offset keys, scanned on every
  *                 master), the rebuild marker
  *   snapshot.c    the month's read (one MULTI/EXEC per partition) and the snapshot
@@ -205,6 +205,9 @@ int sgs_agg_pipe_run(sgs_rcl_pipe *p, char *errstr, size_t errstr_size);
 uint16_t sgs_agg_slot(const char *key);
 /* Parses an integer reply or a counter value ("123", a HGETALL element). 0 / -1. */
 int sgs_agg_reply_int(const redisReply *r, int64_t *out);
+/* A version number reply (P:snapshot:YYYY-MM:latest): 0 for nil, the number,
+ * or -1 when it is not a number 0..SGS_AGG_VERSION_MAX. */
+long sgs_agg_reply_version(const redisReply *r);
 
 /* ---- partitions.c -------------------------------------------------------- */
 
@@ -441,9 +444,6 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
  * reference or NULL). 0 / -1. */
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size);
-/* A version number reply (P:snapshot:YYYY-MM:latest): 0 for nil, the number,
- * or -1 when it is not a number 0..SGS_AGG_VERSION_MAX. */
-long sgs_agg_version_parse(const redisReply *r);
 /* Latest stored version of a month: 0 when none, -1 on error. */
 long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size);
 /* Every month with a snapshot (P:snapshot:months) and its latest version, the
