@@ -33,6 +33,7 @@
  *   xlsx.c        YYYY-MM.xlsx (libxlsxwriter): a sheet per group and the 台账 sheet
  *   html.c        YYYY-MM-report.html: the printable report, pure
  *   svg.c         the report's inline SVG charts, pure
+ *   htmltext.c    text escaped as HTML/SVG character data (html.c, svg.c), pure
  *   notice.c      the notice's text (markdown, or through a sink: the HTML), pure
  *   sample.c      spot-check sample parser (pure, fuzzed)
  *   spotcheck.c   concealment spot checks
@@ -553,6 +554,11 @@ int sgs_agg_xlsx_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const c
  * at most 31 characters, not empty, not 台账. out: at least 128 bytes. */
 void sgs_agg_xlsx_sheet_name(const char *name, char *out, size_t size);
 
+/* ---- htmltext.c --------------------------------------------------------- */
+
+/* Text as HTML character data or an attribute value: & < > " ' escaped. */
+void sgs_agg_html_text(sgs_buf *b, const char *s);
+
 /* ---- svg.c -------------------------------------------------------------- */
 
 /* A horizontal bar chart (inline SVG) of n labelled values: counts, or rates
@@ -566,8 +572,6 @@ void sgs_agg_svg_trend(sgs_buf *b, const sgs_agg_history_point *h, size_t n);
 
 /* ---- html.c ------------------------------------------------------------- */
 
-/* Text as HTML character data or an attribute value: & < > " ' escaped. */
-void sgs_agg_html_text(sgs_buf *b, const char *s);
 /* YYYY-MM-report.html: one self-contained page (no external resource) for
  * A4 print: the notice, the trend chart, and per group a page with its annex
  * table and its charts (units by records, by late rate). Pure. Out of memory:
