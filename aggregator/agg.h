@@ -40,10 +40,11 @@
  *   status.c      live counters per unit
  *   watch.c       the daemon
  *   alerts.c      the latest alerts kept in Redis, merged across partitions
- *   serve.c       the serve command: HTTP server, workers, shutdown (serve.h)
- *   api.c         routes: the console page, /api/v1/..., /healthz (serve.h)
- *   sse.c         the alert stream: one Redis subscriber, fanned out (serve.h)
- *   webstats.c    request counters and latencies, GET /metrics (serve.h)
+ *   serve.c       the serve command: HTTP server, shutdown (server.h)
+ *   server.c      a worker context (Redis handle) per server thread (server.h)
+ *   api.c         routes: the console page, /api/v1/..., /healthz (server.h)
+ *   sse.c         the alert stream: one Redis subscriber, fanned out (server.h)
+ *   webstats.c    request counters and latencies, GET /metrics (server.h)
  *   console/      index.html, the console page compiled in (console/embed.cmake) */
 #ifndef SGS_AGG_H
 #define SGS_AGG_H
