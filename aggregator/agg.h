@@ -15,7 +15,7 @@
  *   kind.c        kind names of samples and identities, Chinese labels
  *   strv.c        string vectors: sort, free
  *   reply.c       Redis through the cluster client: one read, a pipe's outcomes,
- *                 integer values of replies
+ *                 integer values of replies (counters, version numbers)
  *   partitions.c  the partitions with state (their offset keys, scanned on every
  *                 master), the rebuild marker
  *   snapshot.c    the month's read (one MULTI/EXEC per partition) and the snapshot
@@ -33,16 +33,18 @@
  *   xlsx.c        YYYY-MM.xlsx (libxlsxwriter): a sheet per group and the 台账 sheet
  *   html.c        YYYY-MM-report.html: the printable report, pure
  *   svg.c         the report's inline SVG charts, pure
+ *   htmltext.c    text escaped as HTML/SVG character data (html.c, svg.c), pure
  *   notice.c      the notice's text (markdown, or through a sink: the HTML), pure
  *   sample.c      spot-check sample parser (pure, fuzzed)
  *   spotcheck.c   concealment spot checks
  *   status.c      live counters per unit
  *   watch.c       the daemon
  *   alerts.c      the latest alerts kept in Redis, merged across partitions
- *   serve.c       the serve command: HTTP server, workers, shutdown (serve.h)
- *   api.c         routes: the console page, /api/v1/..., /healthz (serve.h)
- *   sse.c         the alert stream: one Redis subscriber, fanned out (serve.h)
- *   webstats.c    request counters and latencies, GET /metrics (serve.h)
+ *   serve.c       the serve command: HTTP server, shutdown (server.h)
+ *   server.c      a worker context (Redis handle) per server thread (server.h)
+ *   api.c         routes: the console page, /api/v1/..., /healthz (server.h)
+ *   sse.c         the alert stream: one Redis subscriber, fanned out (server.h)
+ *   webstats.c    request counters and latencies, GET /metrics (server.h)
  *   console/      index.html, the console page compiled in (console/embed.cmake) */
 #ifndef SGS_AGG_H
 #define SGS_AGG_H
@@ -205,6 +207,9 @@ int sgs_agg_pipe_run(sgs_rcl_pipe *p, char *errstr, size_t errstr_size);
 uint16_t sgs_agg_slot(const char *key);
 /* Parses an integer reply or a counter value ("123", a HGETALL element). 0 / -1. */
 int sgs_agg_reply_int(const redisReply *r, int64_t *out);
+/* A version number reply (P:snapshot:YYYY-MM:latest): 0 for nil, the number,
+ * or -1 when it is not a number 0..SGS_AGG_VERSION_MAX. */
+long sgs_agg_reply_version(const redisReply *r);
 
 /* ---- partitions.c -------------------------------------------------------- */
 
@@ -441,9 +446,6 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
  * reference or NULL). 0 / -1. */
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size);
-/* A version number reply (P:snapshot:YYYY-MM:latest): 0 for nil, the number,
- * or -1 when it is not a number 0..SGS_AGG_VERSION_MAX. */
-long sgs_agg_version_parse(const redisReply *r);
 /* Latest stored version of a month: 0 when none, -1 on error. */
 long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size);
 /* Every month with a snapshot (P:snapshot:months) and its latest version, the
@@ -553,6 +555,11 @@ int sgs_agg_xlsx_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const c
  * at most 31 characters, not empty, not 台账. out: at least 128 bytes. */
 void sgs_agg_xlsx_sheet_name(const char *name, char *out, size_t size);
 
+/* ---- htmltext.c --------------------------------------------------------- */
+
+/* Text as HTML character data or an attribute value: & < > " ' escaped. */
+void sgs_agg_html_text(sgs_buf *b, const char *s);
+
 /* ---- svg.c -------------------------------------------------------------- */
 
 /* A horizontal bar chart (inline SVG) of n labelled values: counts, or rates
@@ -566,8 +573,6 @@ void sgs_agg_svg_trend(sgs_buf *b, const sgs_agg_history_point *h, size_t n);
 
 /* ---- html.c ------------------------------------------------------------- */
 
-/* Text as HTML character data or an attribute value: & < > " ' escaped. */
-void sgs_agg_html_text(sgs_buf *b, const char *s);
 /* YYYY-MM-report.html: one self-contained page (no external resource) for
  * A4 print: the notice, the trend chart, and per group a page with its annex
  * table and its charts (units by records, by late rate). Pure. Out of memory:

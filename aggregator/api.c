@@ -7,7 +7,7 @@
  * (DESIGN §7, §10); the path opened is built from that list, never from the
  * request. With http.token set, every /api/ request needs it (compared in
  * constant time); the spot check, which writes, is refused without one. */
-#include "serve.h"
+#include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>

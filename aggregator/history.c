@@ -88,7 +88,7 @@ int sgs_agg_history_read(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, char *errstr, si
     if (!(docs = sgs_rcl_pipe_new(ctx->rcl)))
         goto oom;
     for (int i = 0; i < EARLIER; i++) {
-        version[i] = sgs_agg_version_parse(sgs_rcl_pipe_reply(latest, (size_t)i));
+        version[i] = sgs_agg_reply_version(sgs_rcl_pipe_reply(latest, (size_t)i));
         if (version[i] < 0)
             sgs_warn("%s: the latest version is not a number; the trend shows no figures for it",
                      s->history[i].month);

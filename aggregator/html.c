@@ -7,7 +7,7 @@
  *
  * Every text that comes from elsewhere (unit and group names, document
  * numbers in the gap sentences, report.* settings) goes through
- * sgs_agg_html_text, so it is shown as text and is never markup. */
+ * sgs_agg_html_text (htmltext.c), so it is shown as text and is never markup. */
 #include "agg.h"
 
 #include <stdlib.h>
@@ -44,39 +44,6 @@ static const char style[] =
     "svg{display:block;margin:0 auto;max-width:100%;height:auto}"
     "svg text{font-family:\"SimHei\",\"Noto Sans CJK SC\",\"WenQuanYi Micro Hei\",sans-serif}"
     "@media screen{body{padding:16px}.annex{border-top:1px dashed #999;margin-top:2em}}";
-
-void sgs_agg_html_text(sgs_buf *b, const char *s)
-{
-    const char *run = s;
-
-    for (; *s; s++) {
-        const char *e;
-
-        switch (*s) {
-        case '&':
-            e = "&amp;";
-            break;
-        case '<':
-            e = "&lt;";
-            break;
-        case '>':
-            e = "&gt;";
-            break;
-        case '"':
-            e = "&quot;";
-            break;
-        case '\'':
-            e = "&#39;";
-            break;
-        default:
-            continue;
-        }
-        sgs_buf_append(b, run, (size_t)(s - run));
-        sgs_buf_puts(b, e);
-        run = s + 1;
-    }
-    sgs_buf_append(b, run, (size_t)(s - run));
-}
 
 struct page {
     sgs_buf *b;

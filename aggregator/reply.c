@@ -83,3 +83,14 @@ int sgs_agg_reply_int(const redisReply *r, int64_t *out)
     *out = v;
     return 0;
 }
+
+long sgs_agg_reply_version(const redisReply *r)
+{
+    int64_t v;
+
+    if (r->type == REDIS_REPLY_NIL)
+        return 0;
+    if (sgs_agg_reply_int(r, &v) != 0 || v < 0 || v > SGS_AGG_VERSION_MAX)
+        return -1;
+    return (long)v;
+}

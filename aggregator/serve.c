@@ -5,12 +5,13 @@
  * answered on one of them) and the alert stream has a subscriber thread of its
  * own. The command's context (configuration, registry) is read-only while they
  * run; each thread gets a worker context with its own Redis handle on its
- * first request (an sgs_rcl belongs to one thread).
+ * first request (an sgs_rcl belongs to one thread: server.c), freed here at
+ * the end.
  *
  * Limits (sgs/http.h does the enforcing): at most MAX_CONNECTIONS connections
  * (more wait in the kernel's listen queue), MAX_STREAMS of them event streams, request
  * bodies of at most 1 MB, idle connections closed after IDLE_TIMEOUT_S. */
-#include "serve.h"
+#include "server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -34,34 +35,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
-}
-
-sgs_agg_ctx *sgs_agg_server_worker(sgs_agg_server *sv)
-{
-    sgs_agg_ctx *w = pthread_getspecific(sv->worker_key);
-
-    if (w)
-        return w;
-    w = sgs_agg_ctx_worker(sv->ctx);
-    if (!w)
-        return NULL;
-    pthread_mutex_lock(&sv->workers_lock);
-    if (sv->n_workers == sv->cap_workers) {
-        size_t cap = sv->cap_workers ? sv->cap_workers * 2 : 8;
-        sgs_agg_ctx **v = realloc(sv->workers, cap * sizeof(*v));
-
-        if (!v) {
-            pthread_mutex_unlock(&sv->workers_lock);
-            sgs_agg_ctx_destroy(w);
-            return NULL;
-        }
-        sv->workers = v;
-        sv->cap_workers = cap;
-    }
-    sv->workers[sv->n_workers++] = w;
-    pthread_mutex_unlock(&sv->workers_lock);
-    pthread_setspecific(sv->worker_key, w);
-    return w;
 }
 
 static void sleep_step(void)

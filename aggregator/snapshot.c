@@ -188,7 +188,7 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
     }
     mr->concealed = r;
     r = sgs_rcl_pipe_reply(mr->pipe, (size_t)i_latest);
-    mr->prev_version = r->type == REDIS_REPLY_ERROR ? -1 : sgs_agg_version_parse(r);
+    mr->prev_version = r->type == REDIS_REPLY_ERROR ? -1 : sgs_agg_reply_version(r);
     if (mr->prev_version < 0) {
         snprintf(errstr, errstr_size, "redis: %s: not a version number", latest_key);
         return -1;

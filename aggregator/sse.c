@@ -1,6 +1,6 @@
 /* The alert stream (GET /api/v1/alerts/stream, Server-Sent Events): one Redis
  * connection subscribed to P:alerts, on a thread of its own, fanned out to the
- * clients (serve.h says how slow and idle clients are handled).
+ * clients (server.h says how slow and idle clients are handled).
  *
  * The subscription: the cluster client's units cannot carry SUBSCRIBE (a
  * subscribed connection answers nothing but messages), so the thread has a
@@ -16,7 +16,7 @@
  * client's connection is suspended by its content reader (libmicrohttpd's
  * thread) when its queue is empty, and resumed by whoever adds to the queue,
  * both under the mutex, so a wake-up is never lost. */
-#include "serve.h"
+#include "server.h"
 
 #include <errno.h>
 #include <poll.h>

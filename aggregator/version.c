@@ -70,20 +70,9 @@ static int same_content(json_t *a, json_t *b)
     return same;
 }
 
-long sgs_agg_version_parse(const redisReply *r)
-{
-    int64_t v;
-
-    if (r->type == REDIS_REPLY_NIL)
-        return 0;
-    if (sgs_agg_reply_int(r, &v) != 0 || v < 0 || v > SGS_AGG_VERSION_MAX)
-        return -1;
-    return (long)v;
-}
-
 static long parse_version(const redisReply *r, const char *key, char *errstr, size_t errstr_size)
 {
-    long v = sgs_agg_version_parse(r);
+    long v = sgs_agg_reply_version(r);
 
     if (v < 0)
         snprintf(errstr, errstr_size, "redis: %s: not a version number", key);
@@ -326,7 +315,7 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
     if (sgs_agg_pipe_run(p, errstr, errstr_size) != 0)
         goto fail;
     for (size_t i = 0; i < m; i++) {
-        long ver = sgs_agg_version_parse(sgs_rcl_pipe_reply(p, i));
+        long ver = sgs_agg_reply_version(sgs_rcl_pipe_reply(p, i));
 
         l[i] = ver < 0 ? 0 : ver;
     }

@@ -10,7 +10,7 @@
  * aggregator.watch_months closed months) and has no snapshot yet. A new version
  * owed for late changes is not counted: finding one takes a full build of the
  * month, too much for a scrape. */
-#include "serve.h"
+#include "server.h"
 
 #include <stdlib.h>
 #include <string.h>

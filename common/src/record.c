@@ -10,229 +10,15 @@
  *   2. check: sgs_record_check (record_rules.c) applies every rule to the view
  *      and fills the sgs_record. It knows nothing about JSON.
  *
- * This file holds the reading both formats share: the thread's reader and the
- * member lookup. Nothing is allocated per message: the tokenizer's context and
- * the buffer for strings with escapes belong to the thread and are reused (they
- * grow to the largest message seen). */
+ * This file puts the stages together: the thread's reader and the member
+ * lookup both formats share are in record_view.c, the kind and op names in
+ * record_rules.c. */
 #include "record_view.h"
 
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* The input shown after a JSON error ("near '...'") */
 #define NEAR_MAX 24
-
-/* ------------------------------------------------------------------------ */
-/* Member lookup                                                             */
-
-#define KEY_MAX   16              /* at least the longest name a reader lists */
-#define KEY_BITS  8               /* a slot is the top KEY_BITS bits of the hash */
-#define KEY_SLOTS (1 << KEY_BITS) /* well above the number of names (48) */
-
-/* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and 8-15, zero
- * padded: the same words and length mean the same key. */
-typedef struct key_words {
-    uint64_t w0, w1;
-    size_t len;
-} key_words;
-
-/* From a key to its id, built once from a names table. The multiplier of the
- * hash is chosen so that every name has a slot of its own: a lookup reads one
- * slot. */
-typedef struct key_table {
-    key_words words[KEY_SLOTS];
-    unsigned char id[KEY_SLOTS]; /* 0: empty slot */
-    uint64_t mul;
-} key_table;
-
-static key_table top_table, sub_table;
-static pthread_once_t key_tables_once = PTHREAD_ONCE_INIT;
-
-static void key_words_of(const char *s, size_t n, key_words *k)
-{
-    unsigned char b[KEY_MAX];
-
-    memset(b, 0, sizeof(b));
-    memcpy(b, s, n);
-    memcpy(&k->w0, b, 8);
-    memcpy(&k->w1, b + 8, 8);
-    k->len = n;
-}
-
-static size_t key_slot(const key_table *t, const key_words *k)
-{
-    uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * t->mul;
-    return (size_t)(h >> (64 - KEY_BITS));
-}
-
-/* Fills t with the names, hashed with multiplier mul: 0, or -1 when two of
- * them fall into the same slot. */
-static int key_table_try(key_table *t, const key_name *names, size_t count, uint64_t mul)
-{
-    size_t i;
-
-    memset(t, 0, sizeof(*t));
-    t->mul = mul;
-    for (i = 0; i < count; i++) {
-        key_words k;
-        size_t h;
-        key_words_of(names[i].name, strlen(names[i].name), &k);
-        h = key_slot(t, &k);
-        if (t->id[h] != 0) {
-            return -1;
-        }
-        t->words[h] = k;
-        t->id[h] = (unsigned char)names[i].id;
-    }
-    return 0;
-}
-
-static void key_table_build(key_table *t, const key_name *names, size_t count)
-{
-    uint64_t mul = 0x9E3779B97F4A7C15ULL;
-
-    /* Odd multipliers from a fixed sequence until one separates the names. The
-     * names are fixed, so this always ends the same way (after 111 tries for the
-     * 48 top-level names, at once for the others). */
-    while (key_table_try(t, names, count, mul) != 0) {
-        mul = (mul * 6364136223846793005ULL + 1442695040888963407ULL) | 1;
-    }
-}
-
-static void key_tables_build(void)
-{
-    key_name all[TK_COUNT];
-    size_t n = 0, i;
-
-    /* One table for the top-level names of both formats: a message is looked
-     * at once, before its format is known. */
-    for (i = 0; i < sgs_record_native_key_count; i++) {
-        all[n++] = sgs_record_native_keys[i];
-    }
-    for (i = 0; i < sgs_record_national_key_count; i++) {
-        all[n++] = sgs_record_national_keys[i];
-    }
-    key_table_build(&top_table, all, n);
-    key_table_build(&sub_table, sgs_record_native_sub_keys, sgs_record_native_sub_key_count);
-}
-
-static uint64_t load8(const char *p)
-{
-    uint64_t w;
-
-    memcpy(&w, p, 8);
-    return w;
-}
-
-/* A word whose low n bytes (n <= 8) are ones. */
-static uint64_t byte_mask(size_t n)
-{
-    return n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
-}
-
-/* key_words_of() by direct loads when 16 bytes can be read at s (a key in the
- * message usually has more after it), which avoids a store-to-load stall. */
-static void key_words_at(const char *s, size_t n, const char *limit, key_words *k)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (limit - s >= 16) {
-        k->w0 = load8(s) & byte_mask(n);
-        k->w1 = load8(s + 8) & byte_mask(n > 8 ? n - 8 : 0);
-        k->len = n;
-        return;
-    }
-#else
-    (void)limit;
-#endif
-    key_words_of(s, n, k);
-}
-
-/* The id of key s (n bytes, readable up to limit) in t, 0 when it is not one
- * of the names. */
-static int key_id(const key_table *t, const char *s, size_t n, const char *limit)
-{
-    const key_words *e;
-    key_words k;
-    size_t h;
-
-    if (n > KEY_MAX) {
-        return 0;
-    }
-    key_words_at(s, n, limit, &k);
-    h = key_slot(t, &k);
-    e = &t->words[h];
-    return ((e->w0 == k.w0) & (e->w1 == k.w1) & (e->len == n)) ? t->id[h] : 0;
-}
-
-/* The decoded key of token k: in place when it has no escapes, else its first
- * KEY_MAX bytes decoded into tmp (*truncated set when there is more). */
-static const char *key_text(const reader *rd, size_t k, char *tmp, size_t *n, int *truncated)
-{
-    const sgs_jsonscan_token *t = &rd->tok[k];
-
-    *truncated = 0;
-    if (!(t->flags & SGS_JSON_ESCAPED)) {
-        *n = t->len;
-        return rd->buf + t->start;
-    }
-    *n = sgs_jsonscan_string_prefix(rd->buf, t, tmp, KEY_MAX);
-    *truncated = !sgs_jsonscan_string_equal(rd->buf, t, tmp, *n);
-    return tmp;
-}
-
-void sgs_record_members(const reader *rd, size_t obj, enum member_set set, size_t *at)
-{
-    const key_table *names = set == MEMBERS_TOP ? &top_table : &sub_table;
-    size_t k = obj + 1, i, n;
-    char tmp[KEY_MAX];
-    int truncated, id;
-
-    for (i = 0; i < rd->tok[obj].len; i++) {
-        const char *s = key_text(rd, k, tmp, &n, &truncated);
-        /* (a decoded key in tmp is read with the safe copy: limit == s) */
-        id = truncated ? 0 : key_id(names, s, n, s == tmp ? s : rd->buf + rd->len);
-        at[id] = k + 1;
-        k = rd->tok[k + 1].next;
-    }
-}
-
-int sgs_record_has_key_prefix(const reader *rd, const char *prefix)
-{
-    size_t k = 1, i, n;
-    char tmp[KEY_MAX];
-    int truncated;
-
-    for (i = 0; i < rd->tok[0].len; i++) {
-        const char *s = key_text(rd, k, tmp, &n, &truncated);
-        if (n >= 3 && memcmp(s, prefix, 3) == 0) {
-            return 1;
-        }
-        k = rd->tok[k + 1].next;
-    }
-    return 0;
-}
-
-/* The value of token i (0: absent) as an rval. Strings with escapes are decoded
- * into the reader's text buffer. */
-
-int sgs_record_text_room(reader *rd)
-{
-    /* Room for every string of the message at once (decoding never makes a
-     * string longer), made before the first one is decoded: the buffer never
-     * moves under an rval. */
-    if (rd->text_cap < rd->len) {
-        char *nt = realloc(rd->text, rd->len);
-        if (nt == NULL) {
-            rd->oom = 1;
-            return -1;
-        }
-        rd->text = nt;
-        rd->text_cap = rd->len;
-    }
-    rd->text_ready = 1;
-    return 0;
-}
 
 /* Reads the tokens of a message whose top level is an object into raw. */
 static void extract(reader *rd, record_view *raw)
@@ -243,35 +29,6 @@ static void extract(reader *rd, record_view *raw)
     sgs_record_members(rd, 0, MEMBERS_TOP, at);
     if (!sgs_record_read_national(rd, at, raw)) {
         sgs_record_read_native(rd, at, raw);
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Public                                                                    */
-
-const char *sgs_kind_name(enum sgs_kind kind)
-{
-    switch (kind) {
-    case SGS_KIND_LICENSE:
-        return "license";
-    case SGS_KIND_PENALTY:
-        return "penalty";
-    default:
-        return "";
-    }
-}
-
-const char *sgs_op_name(enum sgs_op op)
-{
-    switch (op) {
-    case SGS_OP_INSERT:
-        return "insert";
-    case SGS_OP_UPDATE:
-        return "update";
-    case SGS_OP_REVOKE:
-        return "revoke";
-    default:
-        return "";
     }
 }
 
@@ -301,54 +58,6 @@ static const char *json_type_text(enum sgs_json_type type)
     }
 }
 
-/* One reader per thread, made on first use and freed when the thread ends
- * (the main thread's lives until exit). */
-static pthread_key_t reader_key;
-static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
-static int reader_key_ok;
-static _Thread_local reader *thread_reader;
-
-static void reader_free(void *p)
-{
-    reader *rd = p;
-
-    if (rd != NULL) {
-        sgs_jsonscan_destroy(rd->scan);
-        free(rd->text);
-        free(rd);
-    }
-}
-
-static void reader_key_init(void)
-{
-    reader_key_ok = pthread_key_create(&reader_key, reader_free) == 0;
-}
-
-static reader *reader_get(void)
-{
-    reader *rd = thread_reader;
-
-    if (rd != NULL) {
-        return rd;
-    }
-    pthread_once(&reader_once, reader_key_init);
-    pthread_once(&key_tables_once, key_tables_build);
-    rd = calloc(1, sizeof(*rd));
-    if (rd == NULL) {
-        return NULL;
-    }
-    rd->scan = sgs_jsonscan_create(0);
-    if (rd->scan == NULL) {
-        free(rd);
-        return NULL;
-    }
-    if (reader_key_ok) {
-        pthread_setspecific(reader_key, rd);
-    }
-    thread_reader = rd;
-    return rd;
-}
-
 void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64_t msg_timestamp_ms,
                       sgs_record *out)
 {
@@ -361,7 +70,7 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
         sgs_record_malformed(out, rules, msg_timestamp_ms, "empty message, expected a JSON object");
         return;
     }
-    rd = reader_get();
+    rd = sgs_record_reader();
     if (rd == NULL) {
         sgs_record_malformed(out, rules, msg_timestamp_ms, "out of memory reading the message");
         return;

@@ -1,6 +1,7 @@
 /* The quality rules of DESIGN §4 over a record view (record_view.h): every
- * rule, the reasons, the deadline, the unit. Nothing here knows JSON or which
- * format a field came in, beyond the view's format and field names.
+ * rule, the reasons, the dates (the national feeds' spellings too), the
+ * deadline, the unit; and the names of kinds and ops (sgs/record.h). Nothing here knows JSON or
+ * which format a field came in, beyond the view's format and field names.
  *
  * Every text copied into the record is bounded and cut on a UTF-8 character
  * boundary. */
@@ -203,6 +204,115 @@ static int rval_eq(const rval *v, const char *lit)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Dates                                                                     */
+
+/* Parses 1 or 2 digits at s[*i] into *v. */
+static int digits12(const char *s, size_t len, size_t *i, int *v)
+{
+    size_t j = *i;
+    int n = 0;
+
+    while (j < len && j - *i < 2 && s[j] >= '0' && s[j] <= '9') {
+        n = n * 10 + (s[j] - '0');
+        j++;
+    }
+    if (j == *i) {
+        return -1;
+    }
+    *v = n;
+    *i = j;
+    return 0;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A time of day after a national date: H:MM, H:MM:SS, H:MM:SS.fff (hour 1 or 2
+ * digits). */
+static int time_of_day_ok(const char *s, size_t len)
+{
+    size_t i = 0;
+    int h, m, sec = 0;
+
+    if (digits12(s, len, &i, &h) != 0 || i >= len || s[i] != ':' || h > 23) {
+        return 0;
+    }
+    i++;
+    if (len - i < 2 || !all_digits(s + i, 2)) {
+        return 0;
+    }
+    m = (s[i] - '0') * 10 + (s[i + 1] - '0');
+    i += 2;
+    if (i < len && s[i] == ':') {
+        i++;
+        if (len - i < 2 || !all_digits(s + i, 2)) {
+            return 0;
+        }
+        sec = (s[i] - '0') * 10 + (s[i + 1] - '0');
+        i += 2;
+        if (i < len && s[i] == '.') {
+            i++;
+            if (i == len || !all_digits(s + i, len - i)) {
+                return 0;
+            }
+            i = len;
+        }
+    }
+    return i == len && m <= 59 && sec <= 60;
+}
+
+/* A national date: YYYY-MM-DD, YYYY/MM/DD (month and day may have one digit),
+ * YYYYMMDD, each optionally followed by " " or "T" and a time of day. 0, or -1
+ * when it is none of them or not a real date. */
+static int national_date(const char *s, size_t len, sgs_day *out)
+{
+    int y, m, d;
+    size_t i;
+
+    if (len < 8 || !all_digits(s, 4)) {
+        return -1;
+    }
+    y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    if (all_digits(s + 4, 4)) {
+        m = (s[4] - '0') * 10 + (s[5] - '0');
+        d = (s[6] - '0') * 10 + (s[7] - '0');
+        i = 8;
+    } else {
+        char sep = s[4];
+        if (sep != '-' && sep != '/') {
+            return -1;
+        }
+        i = 5;
+        if (digits12(s, len, &i, &m) != 0 || i >= len || s[i] != sep) {
+            return -1;
+        }
+        i++;
+        if (digits12(s, len, &i, &d) != 0) {
+            return -1;
+        }
+    }
+    if (i < len) {
+        if ((s[i] != ' ' && s[i] != 'T') || !time_of_day_ok(s + i + 1, len - i - 1)) {
+            return -1;
+        }
+    }
+    if (!sgs_date_valid(y, m, d)) {
+        return -1;
+    }
+    *out = sgs_day_from_ymd(y, m, d);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The rules                                                                */
 
 #define CODE_MALFORMED    SGS_REASON_MALFORMED_JSON
@@ -281,7 +391,7 @@ static int require_string(sgs_record *out, const char *field, const rval *v, con
 static int date_parse(enum sgs_record_format format, const rval *v, sgs_day *out)
 {
     if (format == SGS_FORMAT_NATIONAL) {
-        return sgs_record_national_date(v->s, v->len, out);
+        return national_date(v->s, v->len, out);
     }
     return sgs_day_parse(v->s, v->len, out);
 }
@@ -963,4 +1073,33 @@ void sgs_record_malformed(sgs_record *out, const sgs_rules *rules, int64_t msg_t
 void sgs_record_quote_text(char *dst, size_t cap, const char *s, size_t len, size_t max)
 {
     put_text(dst, cap, s, len, max, TEXT_QUOTE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names of kinds and ops (sgs/record.h)                                     */
+
+const char *sgs_kind_name(enum sgs_kind kind)
+{
+    switch (kind) {
+    case SGS_KIND_LICENSE:
+        return "license";
+    case SGS_KIND_PENALTY:
+        return "penalty";
+    default:
+        return "";
+    }
+}
+
+const char *sgs_op_name(enum sgs_op op)
+{
+    switch (op) {
+    case SGS_OP_INSERT:
+        return "insert";
+    case SGS_OP_UPDATE:
+        return "update";
+    case SGS_OP_REVOKE:
+        return "revoke";
+    default:
+        return "";
+    }
 }

@@ -1,11 +1,12 @@
 /* Private to the record module (sgs/record.h): what its files share.
  *
- *   record.c           sgs_record_parse: the thread's reader (tokenizer and
- *                      text buffer), member lookup, dispatch to a format
+ *   record.c           sgs_record_parse: tokenize, dispatch to a format, check
+ *   record_view.c      what the readers share: the thread's reader (tokenizer
+ *                      and text buffer), the member names and their lookup
  *   record_native.c    the native record event (DESIGN §3) into a view
- *   record_national.c  the national data items (DOMAIN §5) into a view, and
- *                      their date spellings
+ *   record_national.c  the national data items (DOMAIN §5) into a view
  *   record_rules.c     the rules of DESIGN §4 over a view, into an sgs_record
+ *                      (national date spellings included); kind and op names
  *
  * A record_view is format-neutral: borrowed (pointer, length) values by
  * meaning, and the field names that reasons quote. The readers know JSON and
@@ -82,7 +83,7 @@ typedef struct record_view {
 #define VIEW_CLEAR offsetof(record_view, names_buf)
 
 /* ------------------------------------------------------------------------ */
-/* Reading (record.c): what the format readers use                           */
+/* Reading (record_view.c): what record.c and the format readers use         */
 
 /* What a thread keeps between messages: the tokenizer's context and a buffer
  * for the decoded text of strings with escapes (strings without escapes are
@@ -100,8 +101,8 @@ typedef struct reader {
 } reader;
 
 /* Top-level members either format reads; the value token of each is found in
- * one pass over the object (sgs_record_members). record_native.c and
- * record_national.c list the names of theirs. */
+ * one pass over the object (sgs_record_members). record_view.c lists their
+ * names. */
 enum top_key {
     TK_NONE = 0,
     /* native (also kind and reported_at for the national reader) */
@@ -178,13 +179,19 @@ typedef struct key_name {
     int id;
 } key_name;
 
-/* The names of each reader's members (at most 16 bytes each). */
+/* The names of each reader's members (at most 16 bytes each), in
+ * record_view.c. */
 extern const key_name sgs_record_native_keys[];
 extern const size_t sgs_record_native_key_count;
 extern const key_name sgs_record_native_sub_keys[];
 extern const size_t sgs_record_native_sub_key_count;
 extern const key_name sgs_record_national_keys[];
 extern const size_t sgs_record_national_key_count;
+
+/* The calling thread's reader, made on its first use (the member lookup's
+ * tables are built then, once for all threads) and freed when the thread
+ * ends. NULL when out of memory. */
+reader *sgs_record_reader(void);
 
 enum member_set { MEMBERS_TOP, MEMBERS_SUB };
 
@@ -197,7 +204,7 @@ void sgs_record_members(const reader *rd, size_t obj, enum member_set set, size_
 int sgs_record_has_key_prefix(const reader *rd, const char *prefix);
 
 /* The escaped strings of a message go into the reader's text buffer (see
- * record.c); -1 when it cannot grow. */
+ * record_view.c); -1 when it cannot grow. */
 int sgs_record_text_room(reader *rd);
 
 /* The value of token i (0: absent) as an rval. Strings with escapes are decoded
@@ -258,11 +265,6 @@ void sgs_record_read_native(reader *rd, const size_t *at, record_view *view);
  * XK_WSH or CF_WSH, or without "kind" and with any XK_ / CF_ key): 1, else 0
  * and view untouched. */
 int sgs_record_read_national(reader *rd, const size_t *at, record_view *view);
-
-/* A national date: YYYY-MM-DD, YYYY/MM/DD (month and day may have one digit),
- * YYYYMMDD, each optionally followed by " " or "T" and a time of day. 0, or -1
- * when it is none of them or not a real date. */
-int sgs_record_national_date(const char *s, size_t len, sgs_day *out);
 
 /* ------------------------------------------------------------------------ */
 /* The rules (record_rules.c)                                                */

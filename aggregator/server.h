@@ -1,8 +1,9 @@
 /* sgs-aggregator serve (DESIGN §9): what the server's files share. Private to
- * serve.c (the command, workers, shutdown), api.c (the routes), sse.c (the
- * alert stream) and webstats.c (request statistics, /metrics). */
-#ifndef SGS_AGG_SERVE_H
-#define SGS_AGG_SERVE_H
+ * serve.c (the command, shutdown), server.c (the worker contexts), api.c (the
+ * routes), sse.c (the alert stream) and webstats.c (request statistics,
+ * /metrics). */
+#ifndef SGS_AGG_SERVER_H
+#define SGS_AGG_SERVER_H
 
 #include <pthread.h>
 
@@ -48,7 +49,7 @@ typedef struct sgs_agg_server {
     size_t n_workers, cap_workers;
 } sgs_agg_server;
 
-/* ---- serve.c ---------------------------------------------------------------- */
+/* ---- server.c --------------------------------------------------------------- */
 
 /* The calling server thread's context (a Redis handle of its own, which
  * reconnects by itself), made on its first request. NULL when out of memory. */
