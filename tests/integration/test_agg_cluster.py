@@ -295,13 +295,17 @@ def test_cluster_equals_single(tmp, kafka):
         check_eq(b, a, "/months/M/live == the stored snapshot (but version, generated_at)")
         lives = [x.json("/api/v1/live")[1] for x in cons]
         check_eq(lives[1], lives[0], "/api/v1/live")
-        # every alert kept (fewer than the limit): the same ones, whatever the
-        # order their batches' clocks gave them
-        alerts = [x.json("/api/v1/alerts?limit=1000")[1] for x in cons]
+        # every late alert kept (fewer than the limit): the same ones, whatever
+        # the order their batches' clocks gave them (late_rate alerts depend
+        # on where batches end, docs/REDIS.md: not compared)
+        alerts = [[a for a in x.json("/api/v1/alerts?limit=1000")[1] if a.get("type") == "late"]
+                  for x in cons]
         check(100 < len(alerts[0]) < 1000, "alerts: %d" % len(alerts[0]))
         norm = [sorted(json.dumps(a, sort_keys=True).replace(w.topic, "T") for a in x)
                 for w, x in zip((one, many), alerts)]
-        check_eq(norm[1], norm[0], "alerts")
+        only = [sorted(set(norm[i]) - set(norm[1 - i]))[:5] for i in (0, 1)]
+        check(norm[1] == norm[0], "alerts: %d on one redis-server, %d on the cluster; only on "
+              "one: %s; only on the cluster: %s" % (len(norm[0]), len(norm[1]), only[0], only[1]))
 
         # ---- the rebuild marker: snapshot and spot-check refuse, status warns
         r = many.client()

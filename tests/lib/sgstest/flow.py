@@ -46,8 +46,12 @@ def sgs_config(tmp, broker, redis_server, group="sgs-test", prefix="sgs", tag="s
         "consumer.stats_interval_s": "2",
         "consumer.retry_max_ms": "500",
     }
-    # redis.host/.port of a RedisServer, redis.cluster of a RedisCluster
-    values.update({k: str(v) for k, v in redis_server.config().items()})
+    # redis.host/.port of a RedisServer, redis.cluster of a RedisCluster (an
+    # object with only a .port: that port on loopback)
+    if callable(getattr(redis_server, "config", None)):
+        values.update({k: str(v) for k, v in redis_server.config().items()})
+    else:
+        values.update({"redis.host": "127.0.0.1", "redis.port": str(redis_server.port)})
     for k, v in extra.items():
         values[k.replace("__", ".")] = str(v)
     path = os.path.join(tmp, "sgs-%s.conf" % group)
