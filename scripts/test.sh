@@ -29,10 +29,11 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Every unit and integration test, and the fault scenarios whose C paths no
 # other test reaches (hostile input, lost state, the outbox, Redis outages,
 # the crash loop). The other fault scenarios (clusters, rebalances, identity
-# and atomicity races, broker faults, alerts, aggregator load), the demo and
-# the deployment check ran in the build above: under the sanitizers they
-# would add ~10 minutes of the same code paths (tests/README.md).
-asan_skip='^(fault[.]test_(cluster|rebalance|identity|atomicity|broker_faults|alerts|aggregator_load)|integration[.]test_(demo|deploy))$'
+# and atomicity races, broker faults, alerts, aggregator load), the demo, the
+# deployment check and the test library's own tests ran in the build above:
+# under the sanitizers they would add ~10 minutes of the same code paths
+# (tests/README.md).
+asan_skip='^(fault[.]test_(cluster|rebalance|identity|atomicity|broker_faults|alerts|aggregator_load)|integration[.]test_(demo|deploy|infra))$'
 if [ -n "${CTEST_ASAN_ARGS:-}" ]; then
     (cd build-asan && ctest --output-on-failure -j1 ${CTEST_ASAN_ARGS})
 else
