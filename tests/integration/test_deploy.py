@@ -27,6 +27,7 @@ import time
 import pytest
 
 from sgstest import Checks, env
+from sgstest.rediscluster import cluster_ports
 
 SRC = env.SOURCE_DIR
 COMPOSE = os.path.join(SRC, "docker-compose.yml")
@@ -511,9 +512,9 @@ def run_cluster_redis_node(check, name, node):
     if not server or not cli:
         check(f"{name}: the command runs here # SKIP redis-server not installed", True)
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # a port whose cluster bus port (+10000) exists and is free too: an
+    # ephemeral port above 55535 made redis-server exit at once
+    port = cluster_ports(1)[0]
     password = "pa ss'w\"rd $x"
     with tempfile.TemporaryDirectory() as tmp:
         line = cmd[2].replace("$$", "$") + f" --port {port} --bind 127.0.0.1 --dir {tmp} --save ''"
@@ -521,8 +522,10 @@ def run_cluster_redis_node(check, name, node):
                    SGS_REDIS_PASSWORD=password)
         env.update({k: v for k, v in env_of(node).items()
                     if k not in ("SGS_REDIS_PASSWORD", "REDIS_MAXMEMORY") and v is not None})
-        proc = subprocess.Popen(["sh", "-c", line], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+        log = os.path.join(tmp, "redis.log")
+        with open(log, "wb") as logf:
+            proc = subprocess.Popen(["sh", "-c", line], env=env, stdout=logf,
+                                    stderr=subprocess.STDOUT)
         try:
             got = {}
             for _ in range(100):
@@ -543,7 +546,8 @@ def run_cluster_redis_node(check, name, node):
                 time.sleep(0.05)
             if not check(f"{name}: its command starts redis-server (password with spaces and "
                          f"quotes, from the environment)", got,
-                         proc.stderr.read() if proc.poll() is not None else "no PONG"):
+                         open(log, errors="replace").read()[-2000:]
+                         if proc.poll() is not None else "no PONG"):
                 return
             check(f"{name}: cluster mode, announcing its host name, clients sent to names",
                   got.get("cluster-enabled") == "yes"
