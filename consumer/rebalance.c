@@ -50,6 +50,14 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
     } else if (err) {
         sgs_error("assign: %s", rd_kafka_err2str(err));
     }
+    /* librdkafka keeps a partition's pause across an unassign and a new
+     * assign: one paused before it was revoked (a fence, a resync, Redis
+     * down) would stay stopped for good while its state here says running.
+     * Every partition assigned starts resumed; the ones that must wait are
+     * paused again just below. */
+    err = rd_kafka_resume_partitions(c->rk, parts);
+    if (err)
+        sgs_warn("resuming assigned partitions: %s", rd_kafka_err2str(err));
     for (int i = 0; i < parts->cnt; i++) {
         part_state *ps = sgs_parts_get(c, parts->elems[i].partition);
         if (ps && ps->needs_sync)
