@@ -343,10 +343,25 @@ static int usage(void)
     return 2;
 }
 
+static sgs_config *cfg;
+
+/* Every exit path, error or not, frees what main made (the sanitizer build
+ * checks for leaks at exit; atexit handlers run before its check). */
+static void cleanup(void)
+{
+    sgs_rcl_pipe_free(p); /* before r */
+    p = NULL;
+    sgs_rcl_free(r);
+    r = NULL;
+    sgs_config_destroy(cfg);
+    cfg = NULL;
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
-    sgs_config *cfg = sgs_config_new();
+    cfg = sgs_config_new();
+    atexit(cleanup);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val)
@@ -436,10 +451,7 @@ int main(int argc, char **argv)
     }
     fclose(out);
     stats_json(stdout, (double)(sgs_clock_mono_ms() - t0) / 1000.0);
-    sgs_rcl_pipe_free(p);
-    sgs_rcl_free(r);
-    sgs_config_destroy(cfg);
-    free(v);
+    free(v); /* (cleanup frees the pipe, r and cfg) */
     free(pending);
     return unsettled ? 3 : 0;
 }
