@@ -54,15 +54,21 @@ def test_kill9_five_times(sgs, tmp):
     """kill -9 five times while working through 50,000 records: counters exact."""
     k1 = sgs("k1", consumer__batch__max_messages=200)
     broker, r, conf = k1.broker, k1.redis, k1.conf
-    _, expect = k1.generate(MONTH, produce=True, seed=12, records=50000,
-                            late_share=0.03, invalid=300, duplicates=500, malformed=50,
-                            unknown_unit=50)
+    jsonl, expect = k1.generate(MONTH, seed=12, records=50000,
+                                late_share=0.03, invalid=300, duplicates=500, malformed=50,
+                                unknown_unit=50)
+    msgs = jsonl_messages(jsonl)
     total = expect["messages"]
+    check_eq(len(msgs), total, "generated messages")
+    # the last seventh is produced after the kills: however fast the consumer
+    # runs, the fifth kill finds work left
+    held = total // 7
+    produce(broker.bootstrap, "k1.records", msgs[:total - held])
     rnd = random.Random(1234)
     c = r.client()
     kills = 0
     for i in range(5):
-        target = total * (i + rnd.random()) / 6.0
+        target = (total - held) * (i + rnd.random()) / 6.0
         p = spawn(consumer_cmd(conf), tmp, name="victim%d" % i)
         # polled every millisecond: the consumer writes ~200 messages per ms
         wait_until(lambda: stored_offsets(c, topic="k1.records") >= target or not p.alive(),
@@ -73,6 +79,7 @@ def test_kill9_five_times(sgs, tmp):
         p.wait(10)
     check(kills == 5, "5 kills landed mid-stream (got %d)" % kills)
     check(stored_offsets(c, topic="k1.records") < total, "work left after the kills")
+    produce(broker.bootstrap, "k1.records", msgs[total - held:])
     k1.run_consumer(idle=3, timeout=300)
     k1.check_counts(expect)
     check_alerts_rejects(broker, "k1", expect)
