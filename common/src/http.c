@@ -144,7 +144,9 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return (size_t)(w - s);
 }
 
-static void logger(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's log callback: the format is its own (a vprintf-style
+ * callback by its API), hence the attribute. */
+__attribute__((format(printf, 2, 0))) static void logger(void *cls, const char *fmt, va_list ap)
 {
     const sgs_http_server *s = cls;
     char msg[512];

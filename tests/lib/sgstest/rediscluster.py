@@ -78,9 +78,26 @@ def _port_free(port):
     return True
 
 
+def _below_ephemeral(low, high):
+    """The part of [low, high] whose ports and bus ports (+10000) lie below
+    the kernel's ephemeral range: a port found free there can still be taken
+    by any outgoing connection before redis-server binds it (seen in CI:
+    "bind: Address already in use"). [low, high] itself when that part is
+    too small."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            eph_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return low, high
+    top = min(high, eph_low - 1 - 10000)
+    return (low, top) if top - low >= 500 else (low, high)
+
+
 def cluster_ports(n, low=20000, high=MAX_PORT):
-    """n distinct ports in [low, high] that are free on 127.0.0.1 and whose bus
-    ports (+10000) are free too; never the same port twice in this process."""
+    """n distinct ports in [low, high] (below the ephemeral range when it
+    leaves room) that are free on 127.0.0.1 and whose bus ports (+10000) are
+    free too; never the same port twice in this process."""
+    low, high = _below_ephemeral(low, high)
     out = []
     rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
     with _ports_lock:
