@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """sgs-consumer's throughput with 1 and 3 Redis masters and 1 and 3 consumers
-(docs/PERFORMANCE.md, "Status at this stop", lists the command).
+(docs/PERFORMANCE.md, "1 and 3 Redis masters, 1 and 3 consumers", has a run and what it shows).
 
     bench/run.sh cluster [--records 300000] [--runs 3] [--partitions 12]
                          [--masters 1,3] [--consumers 1,3] [--replicas 0]
