@@ -137,7 +137,9 @@ int sgs_agg_ctx_reload(sgs_agg_ctx *ctx);
  * SGS_CALENDAR_WARNING_MAX bytes), else 0 and "". *days_left may be NULL. */
 int sgs_agg_calendar_warning(const sgs_agg_ctx *ctx, char *buf, size_t size, long *days_left);
 /* Logs the calendar's warning (warning level) when it is due and was not
- * logged yet today: at start-up and once a day in the daemons. */
+ * logged yet today: at start-up and once a day in the daemons (watch, serve;
+ * status prints it above its table, the one-shot commands keep their stderr
+ * to their own errors). */
 void sgs_agg_calendar_log(sgs_agg_ctx *ctx);
 /* The current instant (SGS_NOW when set) and the local day of it. */
 int64_t sgs_agg_now(const sgs_agg_ctx *ctx);

@@ -263,7 +263,6 @@ int main(int argc, char **argv)
         sgs_error("%s", err);
         return SGS_AGG_EXIT_USAGE;
     }
-    sgs_agg_calendar_log(ctx); /* the calendar's horizon, when due */
 
     if (strcmp(a.command, "snapshot") == 0)
         rc = sgs_agg_cmd_snapshot(ctx, year, month, a.out);

@@ -150,6 +150,7 @@ int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen)
                           : "; no http.token: spot checks "
                             "over HTTP are refused");
     }
+    sgs_agg_calendar_log(ctx); /* the calendar's horizon, when due */
     while (!stop_flag) {
         sleep_step();
         if (reload_flag) {
