@@ -87,19 +87,21 @@ typedef struct sgs_agg_idmap sgs_agg_idmap;
 /* ---- context.c ---------------------------------------------------------- */
 
 typedef struct sgs_agg_ctx {
-    sgs_config *cfg;       /* owned */
-    sgs_registry *reg;     /* owned */
-    sgs_rcl *rcl;          /* owned, NULL until sgs_agg_ctx_redis(): one Redis or a
-                            * Redis Cluster (redis.cluster), reconnecting by itself */
-    const char *prefix;    /* redis.prefix, borrowed from cfg; every global key of it fits
-                            * in SGS_STORE_KEY_MAX (checked by sgs_agg_ctx_create) */
-    int tz_offset;         /* seconds east of UTC */
-    char tz_text[16];      /* "+08:00" */
-    int have_now;          /* SGS_NOW given */
-    int64_t now_fixed;     /* the SGS_NOW instant */
-    sgs_day now_day;       /* the SGS_NOW date */
-    sgs_agg_idmap *warned; /* warnings already given (watch repeats builds) */
-    int borrowed;          /* cfg and reg belong to another context (a serve worker's) */
+    sgs_config *cfg;        /* owned */
+    sgs_registry *reg;      /* owned (units.file) */
+    sgs_calendar *cal;      /* owned (calendar.file) */
+    sgs_rcl *rcl;           /* owned, NULL until sgs_agg_ctx_redis(): one Redis or a
+                             * Redis Cluster (redis.cluster), reconnecting by itself */
+    const char *prefix;     /* redis.prefix, borrowed from cfg; every global key of it fits
+                             * in SGS_STORE_KEY_MAX (checked by sgs_agg_ctx_create) */
+    int tz_offset;          /* seconds east of UTC */
+    char tz_text[16];       /* "+08:00" */
+    int have_now;           /* SGS_NOW given */
+    int64_t now_fixed;      /* the SGS_NOW instant */
+    sgs_day now_day;        /* the SGS_NOW date */
+    sgs_agg_idmap *warned;  /* warnings already given (watch repeats builds) */
+    int borrowed;           /* cfg, reg and cal belong to another context (a serve worker's) */
+    sgs_day horizon_logged; /* the day the calendar's warning was last logged (0: never) */
 } sgs_agg_ctx;
 
 /* 1 the first time a warning text is seen in this process, then 0 (a daemon that
@@ -107,8 +109,11 @@ typedef struct sgs_agg_ctx {
 int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text);
 
 /* Builds the context from a loaded configuration: takes ownership of cfg (also on
- * failure), loads units.file. Parses SGS_NOW from the environment. Returns NULL with
- * a message naming the key, file or variable at fault. */
+ * failure), checks it and loads units.file and calendar.file through the one
+ * loader (sgs/loader.h: the kafka.* properties, the group names, the same
+ * checks as sgs-consumer's, for every command). Parses SGS_NOW from the
+ * environment. Returns NULL with a message naming the key, file or variable at
+ * fault. */
 sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_size);
 void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx); /* NULL ok */
 /* A context for another thread (serve's workers): shares parent's cfg, reg and
@@ -122,6 +127,20 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent);
  * has no reachable master). Once made, the handle reconnects and follows
  * redirections and failovers by itself. 0, or -1 with "redis HOST:PORT: why". */
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
+/* SIGHUP: loads units.file and calendar.file again (sgs_loader_load_files)
+ * and, when both are good, puts them in place of the old ones, which are
+ * freed; the caller makes sure nobody reads them meanwhile. On error the old
+ * ones stay and one line names the file and the fault. Either way the result
+ * is logged (info or error). 0 or -1. */
+int sgs_agg_ctx_reload(sgs_agg_ctx *ctx);
+/* The calendar's horizon today: 1 and the warning text when it is due (buf of
+ * SGS_CALENDAR_WARNING_MAX bytes), else 0 and "". *days_left may be NULL. */
+int sgs_agg_calendar_warning(const sgs_agg_ctx *ctx, char *buf, size_t size, long *days_left);
+/* Logs the calendar's warning (warning level) when it is due and was not
+ * logged yet today: at start-up and once a day in the daemons (watch, serve;
+ * status prints it above its table, the one-shot commands keep their stderr
+ * to their own errors). */
+void sgs_agg_calendar_log(sgs_agg_ctx *ctx);
 /* The current instant (SGS_NOW when set) and the local day of it. */
 int64_t sgs_agg_now(const sgs_agg_ctx *ctx);
 sgs_day sgs_agg_today(const sgs_agg_ctx *ctx);

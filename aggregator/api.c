@@ -546,9 +546,8 @@ static enum MHD_Result month_routes(sgs_agg_server *sv, sgs_http_request *req, c
     return spot_check(sv, ctx, req, year, mon, ym);
 }
 
-enum MHD_Result sgs_agg_api_handle(void *arg, sgs_http_request *req)
+static enum MHD_Result route_request(sgs_agg_server *sv, sgs_http_request *req)
 {
-    sgs_agg_server *sv = arg;
     const char *p = req->path;
     sgs_agg_ctx *ctx;
     char tmp[64];
@@ -607,4 +606,16 @@ enum MHD_Result sgs_agg_api_handle(void *arg, sgs_http_request *req)
     default:
         return healthz(ctx, req);
     }
+}
+
+enum MHD_Result sgs_agg_api_handle(void *arg, sgs_http_request *req)
+{
+    sgs_agg_server *sv = arg;
+    enum MHD_Result r;
+
+    /* the registry and calendar stay in place while the request reads them */
+    pthread_rwlock_rdlock(&sv->inputs_lock);
+    r = route_request(sv, req);
+    pthread_rwlock_unlock(&sv->inputs_lock);
+    return r;
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "sgs/clock.h"
+#include "sgs/loader.h"
 #include "sgs/log.h"
 #include "sgs/store.h"
 
@@ -20,36 +22,23 @@ static int64_t real_now(void)
 }
 
 /* SGS_NOW=YYYY-MM-DD (that date, at the current local time of day) or an RFC 3339
- * instant. Only tests and demos use it. */
+ * instant (sgs_clock_parse_now). Only tests and demos use it. */
 static int parse_now(sgs_agg_ctx *ctx, const char *text, char *errstr, size_t errstr_size)
 {
-    sgs_day day;
-    int64_t t;
-
-    if (sgs_day_parse(text, strlen(text), &day) == 0) {
-        int64_t now = real_now() + ctx->tz_offset;
-        int64_t secs = now - (int64_t)sgs_day_of_instant(now, 0) * 86400;
-
-        ctx->now_day = day;
-        ctx->now_fixed = (int64_t)day * 86400 + secs - ctx->tz_offset;
-        ctx->have_now = 1;
-        return 0;
+    if (sgs_clock_parse_now(text, ctx->tz_offset, &ctx->now_fixed) != 0) {
+        snprintf(errstr, errstr_size,
+                 "environment: SGS_NOW: expected YYYY-MM-DD or an RFC 3339 time, got '%s'", text);
+        return -1;
     }
-    if (sgs_rfc3339_parse(text, strlen(text), &t) == 0) {
-        ctx->now_fixed = t;
-        ctx->now_day = sgs_day_of_instant(t, ctx->tz_offset);
-        ctx->have_now = 1;
-        return 0;
-    }
-    snprintf(errstr, errstr_size,
-             "environment: SGS_NOW: expected YYYY-MM-DD or an RFC 3339 time, got '%s'", text);
-    return -1;
+    ctx->now_day = sgs_day_of_instant(ctx->now_fixed, ctx->tz_offset);
+    ctx->have_now = 1;
+    return 0;
 }
 
 sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_size)
 {
     sgs_agg_ctx *ctx;
-    const char *tz, *units, *now;
+    const char *tz, *now;
     char key[SGS_STORE_KEY_MAX];
     int off;
 
@@ -87,13 +76,7 @@ sgs_agg_ctx *sgs_agg_ctx_create(sgs_config *cfg, char *errstr, size_t errstr_siz
     if (now && *now && parse_now(ctx, now, errstr, errstr_size) != 0)
         goto fail;
 
-    units = sgs_config_get(cfg, "units.file");
-    if (!units || !*units) {
-        snprintf(errstr, errstr_size, "units.file: not set");
-        goto fail;
-    }
-    ctx->reg = sgs_registry_load(units, errstr, errstr_size);
-    if (!ctx->reg)
+    if (sgs_loader_load(cfg, &ctx->reg, &ctx->cal, errstr, errstr_size) != 0)
         goto fail;
     return ctx;
 
@@ -110,6 +93,7 @@ void sgs_agg_ctx_destroy(sgs_agg_ctx *ctx)
     sgs_agg_idmap_free(ctx->warned);
     if (!ctx->borrowed) {
         sgs_registry_destroy(ctx->reg);
+        sgs_calendar_destroy(ctx->cal);
         sgs_config_destroy(ctx->cfg);
     }
     free(ctx);
@@ -145,6 +129,47 @@ int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text)
     if (!ctx->warned && !(ctx->warned = sgs_agg_idmap_new(16)))
         return 1;
     return sgs_agg_idmap_put(ctx->warned, text, strlen(text), 0) != 1;
+}
+
+int sgs_agg_ctx_reload(sgs_agg_ctx *ctx)
+{
+    sgs_registry *reg;
+    sgs_calendar *cal;
+    char err[1024];
+
+    if (sgs_loader_load_files(ctx->cfg, &reg, &cal, err, sizeof(err)) != 0) {
+        sgs_error("reload refused, the registry and calendar in use stay: %s", err);
+        return -1;
+    }
+    sgs_registry_destroy(ctx->reg);
+    sgs_calendar_destroy(ctx->cal);
+    ctx->reg = reg;
+    ctx->cal = cal;
+    ctx->horizon_logged = 0;
+    sgs_info("reloaded %s (%zu units) and %s (years to %d)", sgs_config_get(ctx->cfg, "units.file"),
+             sgs_registry_count(reg), sgs_config_get(ctx->cfg, "calendar.file"),
+             sgs_calendar_last_year(cal));
+    return 0;
+}
+
+int sgs_agg_calendar_warning(const sgs_agg_ctx *ctx, char *buf, size_t size, long *days_left)
+{
+    sgs_day today = sgs_agg_today(ctx);
+
+    if (days_left)
+        *days_left = sgs_calendar_days_left(ctx->cal, today);
+    return sgs_calendar_horizon_warning(ctx->cal, today, buf, size);
+}
+
+void sgs_agg_calendar_log(sgs_agg_ctx *ctx)
+{
+    char text[SGS_CALENDAR_WARNING_MAX];
+    sgs_day today = sgs_agg_today(ctx);
+
+    if (ctx->horizon_logged == today || !sgs_agg_calendar_warning(ctx, text, sizeof(text), NULL))
+        return;
+    ctx->horizon_logged = today;
+    sgs_warn("%s: %s", sgs_config_get(ctx->cfg, "calendar.file"), text);
 }
 
 int64_t sgs_agg_now(const sgs_agg_ctx *ctx)

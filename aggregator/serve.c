@@ -3,8 +3,10 @@
  *
  * Threads: libmicrohttpd runs a pool of polling threads (each request is
  * answered on one of them) and the alert stream has a subscriber thread of its
- * own. The command's context (configuration, registry) is read-only while they
- * run; each thread gets a worker context with its own Redis handle on its
+ * own. The command's context (configuration, registry, calendar) is read-only
+ * while a request is answered (inputs_lock); SIGHUP reloads the registry and
+ * calendar between requests (sgs_agg_ctx_reload under the write lock). Each
+ * thread gets a worker context with its own Redis handle on its
  * first request (an sgs_rcl belongs to one thread: server.c), freed here at
  * the end.
  *
@@ -29,7 +31,7 @@
 #define STOP_STREAMS_MS 2000
 #define SLEEP_STEP_MS   200
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
@@ -37,12 +39,37 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
+}
+
 static void sleep_step(void)
 {
     struct timespec ts = {0, SLEEP_STEP_MS * 1000000L};
 
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_flag)
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_flag && !reload_flag)
         ;
+}
+
+/* SIGHUP: the registry and calendar again, swapped while no request runs;
+ * the workers' copies of the pointers follow. */
+static void reload(sgs_agg_server *sv)
+{
+    pthread_rwlock_wrlock(&sv->inputs_lock);
+    if (sgs_agg_ctx_reload(sv->ctx) == 0) {
+        sv->reloads_ok++;
+        pthread_mutex_lock(&sv->workers_lock);
+        for (size_t i = 0; i < sv->n_workers; i++) {
+            sv->workers[i]->reg = sv->ctx->reg;
+            sv->workers[i]->cal = sv->ctx->cal;
+        }
+        pthread_mutex_unlock(&sv->workers_lock);
+    } else {
+        sv->reloads_error++;
+    }
+    pthread_rwlock_unlock(&sv->inputs_lock);
 }
 
 int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen)
@@ -54,7 +81,6 @@ int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen)
     socklen_t addr_len;
     char err[1024];
     const char *token = sgs_config_get(ctx->cfg, "http.token");
-    const char *cal_file = sgs_config_get(ctx->cfg, "calendar.file");
     int rc = SGS_AGG_EXIT_RUNTIME, key_made = 0;
 
     memset(&sv, 0, sizeof(sv));
@@ -76,27 +102,21 @@ int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen)
         sv.token = token;
         sv.token_len = strlen(token);
     }
-    if (!cal_file || !*cal_file) {
-        sgs_error("calendar.file: not set");
-        return SGS_AGG_EXIT_USAGE;
-    }
-    sv.cal = sgs_calendar_load(cal_file, err, sizeof(err));
-    if (!sv.cal) {
-        sgs_error("%s", err);
-        return SGS_AGG_EXIT_USAGE;
-    }
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
     /* jansson seeds its hash function on first use: do it before the threads */
     json_object_seed(0);
     pthread_mutex_init(&sv.workers_lock, NULL);
+    pthread_rwlock_init(&sv.inputs_lock, NULL);
     key_made = pthread_key_create(&sv.worker_key, NULL) == 0;
     if (!key_made || !(sv.stats = sgs_agg_webstats_new())) {
         sgs_error("out of memory");
@@ -130,8 +150,15 @@ int sgs_agg_cmd_serve(sgs_agg_ctx *ctx, const char *listen)
                           : "; no http.token: spot checks "
                             "over HTTP are refused");
     }
-    while (!stop_flag)
+    sgs_agg_calendar_log(ctx); /* the calendar's horizon, when due */
+    while (!stop_flag) {
         sleep_step();
+        if (reload_flag) {
+            reload_flag = 0;
+            reload(&sv);
+        }
+        sgs_agg_calendar_log(ctx); /* once a day while the horizon is near */
+    }
     sgs_info("stopping on signal");
     rc = SGS_AGG_EXIT_OK;
 out:
@@ -145,8 +172,8 @@ out:
         sgs_agg_ctx_destroy(sv.workers[i]);
     free(sv.workers);
     sgs_agg_webstats_free(sv.stats);
-    sgs_calendar_destroy(sv.cal);
     pthread_mutex_destroy(&sv.workers_lock);
+    pthread_rwlock_destroy(&sv.inputs_lock);
     if (key_made)
         pthread_key_delete(sv.worker_key);
     return rc;

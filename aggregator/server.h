@@ -35,13 +35,17 @@ typedef struct sgs_agg_hub sgs_agg_hub;
 typedef struct sgs_agg_webstats sgs_agg_webstats;
 
 typedef struct sgs_agg_server {
-    sgs_agg_ctx *ctx; /* the command's context; workers share its cfg and reg */
+    sgs_agg_ctx *ctx; /* the command's context; workers share its cfg, reg and cal */
     sgs_http_server *http;
     sgs_agg_hub *hub;
     sgs_agg_webstats *stats;
-    sgs_calendar *cal; /* for the months watch owes (its rule) */
-    const char *token; /* http.token, NULL when unset (borrowed from cfg) */
-    size_t token_len;  /* its length */
+    /* Held for reading while a request is answered, for writing while a
+     * SIGHUP's reload swaps the registry and calendar (ctx's and every
+     * worker's copy of the pointers). */
+    pthread_rwlock_t inputs_lock;
+    uint64_t reloads_ok, reloads_error; /* sgs_config_reloads_total (under inputs_lock) */
+    const char *token;                  /* http.token, NULL when unset (borrowed from cfg) */
+    size_t token_len;                   /* its length */
     const char *report_dir;
     pthread_key_t worker_key; /* this thread's worker context */
     pthread_mutex_t workers_lock;

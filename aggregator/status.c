@@ -388,6 +388,24 @@ int sgs_agg_status_write(sgs_agg_ctx *ctx, const char *unit, int pretty, sgs_buf
     jw_str(&w, "read_at", sgs_rfc3339_format(sgs_agg_now(ctx), ctx->tz_offset, at));
     if (sgs_agg_rebuild_check(ctx, rebuild, sizeof(rebuild)) == 1)
         jw_str(&w, "rebuilding", rebuild);
+    {
+        /* the calendar's horizon: the console shows the warning as a banner */
+        char warning[SGS_CALENDAR_WARNING_MAX];
+        long left;
+        int due = sgs_agg_calendar_warning(ctx, warning, sizeof(warning), &left);
+
+        jw_key(&w, "calendar");
+        jw_open(&w, '{');
+        jw_int(&w, "last_year", sgs_calendar_last_year(ctx->cal));
+        jw_int(&w, "days_left", left);
+        if (due) {
+            jw_str(&w, "warning", warning);
+        } else {
+            jw_key(&w, "warning");
+            sgs_buf_puts(out, "null");
+        }
+        jw_close(&w, '}');
+    }
     group_ids = calloc(sgs_registry_group_count(ctx->reg) + 1, sizeof(*group_ids));
     n_groups = group_ids ? sgs_agg_group_order(ctx->reg, ctx->cfg, group_ids) : 0;
     jw_key(&w, "groups");
@@ -658,6 +676,10 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json)
         putchar('\n');
         fflush(stdout);
     } else {
+        char warning[SGS_CALENDAR_WARNING_MAX];
+
+        if (sgs_agg_calendar_warning(ctx, warning, sizeof(warning), NULL))
+            printf("注意：%s\n\n", warning);
         print_table(ctx, st, rows, n_rows, n_rows > 1 ? &total : NULL, sgs_agg_today(ctx));
         if (one)
             print_ledger(ctx, &ledger, one, ym);

@@ -9,7 +9,8 @@
  * once in this process (so a Kafka or disk outage is repaired by the next cycle,
  * and a restart re-publishes the latest versions, which the compacted topic
  * absorbs). Redis and Kafka outages are retried every cycle and logged once per
- * change of state. SIGINT/SIGTERM set a flag; the loop sleeps in short steps. */
+ * change of state. SIGINT/SIGTERM set a flag; the loop sleeps in short steps.
+ * SIGHUP reloads units.file and calendar.file between cycles (sgs_agg_ctx_reload). */
 #include "agg.h"
 
 #include <errno.h>
@@ -22,12 +23,18 @@
 
 #define SLEEP_STEP_MS 200
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
 }
 
 struct month_state {
@@ -39,7 +46,6 @@ enum health { UNKNOWN = 0, UP, DOWN };
 
 struct watch {
     sgs_agg_ctx *ctx;
-    sgs_calendar *cal;
     sgs_agg_publisher *pub;
     const char *dir;
     long grace, interval, n_watch;
@@ -152,25 +158,33 @@ static void cycle(struct watch *w)
     sgs_day today = sgs_agg_today(w->ctx);
     int ty, tm, td;
 
+    sgs_agg_calendar_log(w->ctx); /* once a day while the horizon is near */
     sgs_day_to_ymd(today, &ty, &tm, &td);
     for (int k = (int)w->n_watch; k >= 1 && !stop_flag; k--) {
         int y = ty, m = tm;
 
         sgs_month_add(&y, &m, -k);
-        if (sgs_agg_month_due(w->cal, w->grace, today, y, m))
+        if (sgs_agg_month_due(w->ctx->cal, w->grace, today, y, m))
             process_month(w, y, m);
     }
 }
 
-static void sleep_interval(long seconds)
+/* Sleeps, applying a SIGHUP's reload (registry and calendar) as it comes:
+ * between cycles, never in the middle of one. */
+static void sleep_interval(struct watch *w, long seconds)
 {
     long steps = seconds * 1000 / SLEEP_STEP_MS;
 
     for (long i = 0; i < steps && !stop_flag; i++) {
         struct timespec ts = {0, SLEEP_STEP_MS * 1000000L};
 
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_flag)
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_flag && !reload_flag)
             ;
+        if (reload_flag) {
+            reload_flag = 0;
+            if (sgs_agg_ctx_reload(w->ctx) == 0)
+                sgs_agg_calendar_log(w->ctx);
+        }
     }
 }
 
@@ -179,7 +193,6 @@ int sgs_agg_cmd_watch(sgs_agg_ctx *ctx)
     struct watch w;
     struct sigaction sa;
     char err[1024];
-    const char *cal_file = sgs_config_get(ctx->cfg, "calendar.file");
 
     memset(&w, 0, sizeof(w));
     w.ctx = ctx;
@@ -191,19 +204,9 @@ int sgs_agg_cmd_watch(sgs_agg_ctx *ctx)
     w.grace = sgs_config_get_int(ctx->cfg, "report.grace_workdays");
     w.interval = sgs_config_get_int(ctx->cfg, "aggregator.watch_interval_s");
     w.n_watch = sgs_config_get_int(ctx->cfg, "aggregator.watch_months");
-    if (!cal_file || !*cal_file) {
-        sgs_error("calendar.file: not set");
-        return SGS_AGG_EXIT_USAGE;
-    }
-    w.cal = sgs_calendar_load(cal_file, err, sizeof(err));
-    if (!w.cal) {
-        sgs_error("%s", err);
-        return SGS_AGG_EXIT_USAGE;
-    }
     w.pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));
     if (!w.pub) {
         sgs_error("%s", err);
-        sgs_calendar_destroy(w.cal);
         return SGS_AGG_EXIT_USAGE;
     }
 
@@ -212,17 +215,18 @@ int sgs_agg_cmd_watch(sgs_agg_ctx *ctx)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
 
     sgs_info("watching the last %ld closed months every %ld s (grace %ld working days, files in "
              "%s)%s",
              w.n_watch, w.interval, w.grace, w.dir, ctx->have_now ? "; SGS_NOW is set" : "");
     while (!stop_flag) {
         cycle(&w);
-        sleep_interval(w.interval);
+        sleep_interval(&w, w.interval);
     }
     sgs_info("stopping on signal");
     sgs_agg_publisher_destroy(w.pub);
-    sgs_calendar_destroy(w.cal);
     free(w.months);
     return SGS_AGG_EXIT_OK;
 }

@@ -83,7 +83,7 @@ void sgs_agg_webstats_done(void *arg, const sgs_http_request *req, double second
 }
 
 /* Versions and owed months from Redis. -1 when Redis is unavailable. */
-static int redis_gauges(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_buf *b)
+static int redis_gauges(sgs_agg_ctx *ctx, sgs_buf *b)
 {
     char **months = NULL, err[512], ym[8];
     long *latest = NULL;
@@ -120,11 +120,11 @@ static int redis_gauges(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_buf *b)
     /* watch's rule over its months: due and without a snapshot */
     sgs_buf_init(&owed);
     sgs_day_to_ymd(today, &ty, &tm, &td);
-    for (long k = n_watch; k >= 1 && sv->cal; k--) {
+    for (long k = n_watch; k >= 1 && ctx->cal; k--) {
         int y = ty, m = tm, have = 0;
 
         sgs_month_add(&y, &m, (int)-k);
-        if (!sgs_agg_month_due(sv->cal, grace, today, y, m))
+        if (!sgs_agg_month_due(ctx->cal, grace, today, y, m))
             continue;
         sgs_month_format(y, m, ym);
         for (size_t i = 0; i < n && !have; i++)
@@ -208,7 +208,21 @@ enum MHD_Result sgs_agg_webstats_serve(sgs_agg_server *sv, sgs_http_request *req
                     "1 while the subscription to the alerts channel is up");
     sgs_prom_u64(&b, "sgs_aggregator_alert_stream_subscribed", NULL, hs.subscribed ? 1 : 0);
 
-    redis_ok = ctx && redis_gauges(sv, ctx, &b) == 0;
+    /* the calendar's horizon and the SIGHUP reloads (read under inputs_lock) */
+    sgs_prom_family(&b, "sgs_calendar_last_year", "gauge",
+                    "the last year calendar.file lists (its holidays and make-up working days)");
+    sgs_prom_i64(&b, "sgs_calendar_last_year", NULL, sgs_calendar_last_year(sv->ctx->cal));
+    sgs_prom_family(&b, "sgs_calendar_days_left", "gauge",
+                    "days from today to December 31st of the calendar's last year (negative "
+                    "after it); at 60 or less the next year must be added");
+    sgs_prom_i64(&b, "sgs_calendar_days_left", NULL,
+                 sgs_calendar_days_left(sv->ctx->cal, sgs_agg_today(sv->ctx)));
+    sgs_prom_family(&b, "sgs_config_reloads_total", "counter",
+                    "reloads of units.file and calendar.file on SIGHUP, by result");
+    sgs_prom_u64(&b, "sgs_config_reloads_total", "result=\"ok\"", sv->reloads_ok);
+    sgs_prom_u64(&b, "sgs_config_reloads_total", "result=\"error\"", sv->reloads_error);
+
+    redis_ok = ctx && redis_gauges(ctx, &b) == 0;
     sgs_prom_family(&b, "sgs_aggregator_redis_up", "gauge",
                     "1 when this scrape could read Redis (versions, owed months)");
     sgs_prom_u64(&b, "sgs_aggregator_redis_up", NULL, redis_ok ? 1 : 0);

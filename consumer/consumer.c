@@ -10,17 +10,16 @@
 #include "consumer.h"
 #include "sgs/clock.h"
 #include "sgs/date.h"
+#include "sgs/loader.h"
 #include "sgs/log.h"
 
-/* Reads the configuration the batches use, loads the registry and calendar. */
+/* Reads the configuration the batches use, loads the registry and calendar
+ * (the one loader: the same checks as every sgs-aggregator command). */
 static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
 {
     double thr = sgs_config_get_double(c->cfg, "alert.late_rate_threshold");
-    c->registry = sgs_registry_load(sgs_config_get(c->cfg, "units.file"), err, errsz);
-    if (!c->registry)
-        return -1;
-    c->calendar = sgs_calendar_load(sgs_config_get(c->cfg, "calendar.file"), err, errsz);
-    if (!c->calendar)
+    const char *now = getenv("SGS_NOW");
+    if (sgs_loader_load(c->cfg, &c->registry, &c->calendar, err, errsz) != 0)
         return -1;
     c->rules.calendar = c->calendar;
     c->rules.registry = c->registry;
@@ -30,6 +29,15 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
         (int)sgs_config_get_int(c->cfg, "deadline.penalty.workdays");
     c->rules.count_decision_day = sgs_config_get_bool(c->cfg, "deadline.count_decision_day");
     sgs_tz_offset_parse(sgs_config_get(c->cfg, "timezone.offset"), &c->rules.tz_offset);
+    if (now && *now) {
+        if (sgs_clock_parse_now(now, c->rules.tz_offset, &c->now_fixed) != 0) {
+            snprintf(err, errsz,
+                     "environment: SGS_NOW: expected YYYY-MM-DD or an RFC 3339 time, got '%s'",
+                     now);
+            return -1;
+        }
+        c->have_now = 1;
+    }
     c->topic = sgs_config_get(c->cfg, "topic.records");
     c->prefix = sgs_config_get(c->cfg, "redis.prefix");
     c->cf_retention = sgs_config_get_int(c->cfg, "consumer.day_retention_days");
@@ -45,18 +53,10 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
     c->cf_fail_seeks = (int)sgs_config_get_int(c->cfg, "debug.fail_seeks");
     c->cf_alerts_kept = sgs_config_get_int(c->cfg, "consumer.alerts_kept");
     c->cf_ledger_max = sgs_config_get_int(c->cfg, "consumer.ledger.max_per_unit");
-    {
-        const char *part = sgs_config_get(c->cfg, "consumer.route.partitioner");
-        if (strcmp(part, "crc32") == 0) {
-            c->cf_partitioner = SGS_PARTITIONER_CRC32;
-        } else if (strcmp(part, "murmur2") == 0) {
-            c->cf_partitioner = SGS_PARTITIONER_MURMUR2;
-        } else {
-            snprintf(err, errsz, "consumer.route.partitioner: expected crc32 or murmur2, got '%s'",
-                     part);
-            return -1;
-        }
-    }
+    /* crc32 or murmur2 (sgs_loader_check_config) */
+    c->cf_partitioner = strcmp(sgs_config_get(c->cfg, "consumer.route.partitioner"), "murmur2") == 0
+                            ? SGS_PARTITIONER_MURMUR2
+                            : SGS_PARTITIONER_CRC32;
     if (sgs_batch_env_init(&c->env, c->topic, c->registry,
                            (size_t)sgs_config_get_int(c->cfg, "consumer.reject_payload_max"),
                            (int)sgs_config_get_int(c->cfg, "consumer.identity_horizon_months")) !=
@@ -69,8 +69,8 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
 }
 
 sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signals,
-                                  double exit_on_idle, int rebuild, char *errstr,
-                                  size_t errstr_size)
+                                  volatile sig_atomic_t *reload, double exit_on_idle, int rebuild,
+                                  char *errstr, size_t errstr_size)
 {
     sgs_consumer *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -80,6 +80,7 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
     }
     c->cfg = cfg;
     c->signals = signals;
+    c->reload = reload;
     c->exit_on_idle = exit_on_idle;
     c->rebuild = rebuild;
     if (load_inputs(c, errstr, errstr_size) != 0 || sgs_rconn_create(c, errstr, errstr_size) != 0)
@@ -121,6 +122,83 @@ void sgs_consumer_destroy(sgs_consumer *c)
     sgs_calendar_destroy(c->calendar);
     sgs_config_destroy(c->cfg);
     free(c);
+}
+
+sgs_day sgs_consumer_today(const sgs_consumer *c)
+{
+    int64_t now = c->have_now ? c->now_fixed : sgs_clock_wall_ms() / 1000;
+    return sgs_day_of_instant(now, c->rules.tz_offset);
+}
+
+uint64_t sgs_consumer_fallbacks(const sgs_consumer *c)
+{
+    return c->fallbacks_before + sgs_calendar_fallbacks(c->calendar);
+}
+
+/* The calendar's horizon warning: at start-up and once a day while it is due. */
+static void horizon_log(sgs_consumer *c)
+{
+    char text[SGS_CALENDAR_WARNING_MAX];
+    sgs_day today = sgs_consumer_today(c);
+    if (c->horizon_logged == today ||
+        !sgs_calendar_horizon_warning(c->calendar, today, text, sizeof(text)))
+        return;
+    c->horizon_logged = today;
+    sgs_warn("%s: %s", sgs_config_get(c->cfg, "calendar.file"), text);
+}
+
+/* SIGHUP: units.file and calendar.file again, with the start-up checks. Called
+ * with no batch in hand, sent or in flight (their units are registry indexes),
+ * so every batch is built and written under one registry and calendar. */
+static void apply_reload(sgs_consumer *c)
+{
+    sgs_registry *reg;
+    sgs_calendar *cal;
+    uint64_t *stamp;
+    char err[1024];
+    if (sgs_loader_load_files(c->cfg, &reg, &cal, err, sizeof(err)) != 0) {
+        sgs_error("reload refused, the registry and calendar in use stay: %s", err);
+        c->reloads_error++;
+        return;
+    }
+    stamp = calloc(sgs_registry_count(reg) + 1, sizeof(*stamp));
+    if (!stamp) {
+        sgs_error("reload refused, the registry and calendar in use stay: out of memory");
+        sgs_calendar_destroy(cal);
+        sgs_registry_destroy(reg);
+        c->reloads_error++;
+        return;
+    }
+    free(c->env.unit_stamp);
+    c->env.unit_stamp = stamp;
+    c->env.registry = reg;
+    c->rules.registry = reg;
+    c->rules.calendar = cal;
+    c->fallbacks_before += sgs_calendar_fallbacks(c->calendar);
+    sgs_registry_destroy(c->registry);
+    sgs_calendar_destroy(c->calendar);
+    c->registry = reg;
+    c->calendar = cal;
+    c->reloads_ok++;
+    c->horizon_logged = 0;
+    sgs_info("reloaded %s (%zu units) and %s (years to %d)", sgs_config_get(c->cfg, "units.file"),
+             sgs_registry_count(reg), sgs_config_get(c->cfg, "calendar.file"),
+             sgs_calendar_last_year(cal));
+    horizon_log(c);
+}
+
+/* A reload asked for: the batches in hand are written first (0 when done or
+ * nothing to do, -1 when Redis is unavailable: asked again next time). */
+static int reload_between_batches(sgs_consumer *c)
+{
+    if (c->reloads_seen == *c->reload)
+        return 0;
+    if ((c->batch_msgs || c->sent_msgs || c->n_inflight) &&
+        (sgs_writer_flush(c) != 0 || sgs_writer_settle(c) != 0))
+        return -1;
+    c->reloads_seen = *c->reload;
+    apply_reload(c);
+    return 0;
 }
 
 void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
@@ -231,6 +309,7 @@ void sgs_consumer_run(sgs_consumer *c)
     uint64_t stats_msgs = 0;
     int64_t idle_since = 0, next_housekeeping = 0, next_rebuild_check = 0;
 
+    horizon_log(c);
     while (!*c->signals && !c->fatal) {
         int64_t now = sgs_clock_mono_ms();
         int timeout = 100;
@@ -254,6 +333,14 @@ void sgs_consumer_run(sgs_consumer *c)
             }
             if (!c->batch_paused)
                 kick_fetcher(c, now);
+            if (now >= c->next_horizon_check) {
+                c->next_horizon_check = now + 1000;
+                horizon_log(c); /* once a day while the calendar's end is near */
+            }
+            if (c->reload && !c->batch_paused && reload_between_batches(c) != 0) {
+                pause_for_redis(c);
+                continue;
+            }
             sgs_health_tick(c, now);     /* issue 13: Redis known without a batch */
             sgs_metrics_tick(c, now, 0); /* issue 13: the figures /metrics shows */
             if (stats_s > 0 && now >= next_stats) {

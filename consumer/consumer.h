@@ -210,6 +210,16 @@ typedef struct sgs_consumer {
     int64_t brokers_down_ms;
     int64_t next_redis_probe; /* monotonic ms */
 
+    /* ---- the registry's and calendar's reload, the calendar's horizon ---- */
+    volatile sig_atomic_t *reload;      /* SIGHUPs received (main.c); applied between batches */
+    sig_atomic_t reloads_seen;          /* how many of them were handled */
+    uint64_t reloads_ok, reloads_error; /* sgs_config_reloads_total{result} */
+    uint64_t fallbacks_before;          /* fallback lookups of the calendars reloaded away */
+    int have_now;                       /* SGS_NOW given: the fixed clock of tests */
+    int64_t now_fixed;                  /* its instant, Unix seconds */
+    sgs_day horizon_logged;             /* the day the horizon warning was last logged */
+    int64_t next_horizon_check;         /* monotonic ms */
+
     volatile sig_atomic_t *signals; /* signals received (main.c) */
     int fatal;
     double exit_on_idle; /* seconds, 0: off */
@@ -218,14 +228,18 @@ typedef struct sgs_consumer {
 /* ---- consumer.c ------------------------------------------------------------ */
 
 /* Builds the context from a loaded configuration: takes ownership of cfg (also
- * on failure), loads the registry and the calendar, starts the Kafka consumer
+ * on failure), checks it and loads the registry and the calendar through the
+ * one loader (sgs/loader.h, as every sgs-aggregator command), reads SGS_NOW,
+ * starts the Kafka consumer
  * (subscribed) and producer. NULL with a message naming the file or key at
- * fault. signals: the counter main.c's handler increments. rebuild: wipe the
+ * fault. signals: the counter main.c's handler increments; reload: the count
+ * of SIGHUPs (units.file and calendar.file are loaded again once the batches
+ * in hand are written, never in the middle of one). rebuild: wipe the
  * topic's partition state first and run until it is all counted again
  * (--rebuild). */
 sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signals,
-                                  double exit_on_idle, int rebuild, char *errstr,
-                                  size_t errstr_size);
+                                  volatile sig_atomic_t *reload, double exit_on_idle, int rebuild,
+                                  char *errstr, size_t errstr_size);
 /* Stops and frees everything; NULL ok. */
 void sgs_consumer_destroy(sgs_consumer *c);
 /* The poll loop, until a signal, a fatal error or --exit-on-idle. */
@@ -233,6 +247,11 @@ void sgs_consumer_run(sgs_consumer *c);
 /* Finishes the batch in hand (retrying while Redis is down, until a signal
  * beyond stop_signals), leaves the group, delivers alerts and rejects. */
 void sgs_consumer_drain(sgs_consumer *c, int stop_signals);
+/* Today by the consumer's clock (SGS_NOW when set, as the aggregator's) in
+ * timezone.offset. */
+sgs_day sgs_consumer_today(const sgs_consumer *c);
+/* Fallback lookups of every calendar this run used (sgs_calendar_fallbacks). */
+uint64_t sgs_consumer_fallbacks(const sgs_consumer *c);
 /* The info line of counters (secs: the interval msgs_before was taken at). */
 void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before);
 

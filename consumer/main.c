@@ -12,12 +12,19 @@
 
 extern char **environ;
 
-static volatile sig_atomic_t signals_seen;
+static volatile sig_atomic_t signals_seen, reloads_asked;
 
 static void on_signal(int sig)
 {
     (void)sig;
     signals_seen++;
+}
+
+/* SIGHUP: reload units.file and calendar.file (between batches: consumer.c). */
+static void on_hup(int sig)
+{
+    (void)sig;
+    reloads_asked++;
 }
 
 static void usage(FILE *out)
@@ -111,10 +118,12 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    c = sgs_consumer_create(cfg, &signals_seen, exit_on_idle, rebuild, err,
+    c = sgs_consumer_create(cfg, &signals_seen, &reloads_asked, exit_on_idle, rebuild, err,
                             sizeof(err)); /* owns cfg */
     cfg = NULL;
     if (!c) {
@@ -152,10 +161,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sgs-consumer: %s\n", c->lost_line);
         rc = 1;
     }
-    if (sgs_calendar_fallbacks(c->calendar))
+    if (sgs_consumer_fallbacks(c))
         sgs_warn("%" PRIu64 " deadline lookups used the Monday-Friday fallback (years missing "
                  "from %s)",
-                 sgs_calendar_fallbacks(c->calendar), sgs_config_get(c->cfg, "calendar.file"));
+                 sgs_consumer_fallbacks(c), sgs_config_get(c->cfg, "calendar.file"));
     sgs_consumer_destroy(c);
     return rc;
 }

@@ -196,6 +196,38 @@ const char *sgs_calendar_name(const sgs_calendar *cal)
     return cal->name;
 }
 
+int sgs_calendar_last_year(const sgs_calendar *cal)
+{
+    return cal->last_year;
+}
+
+long sgs_calendar_days_left(const sgs_calendar *cal, sgs_day today)
+{
+    return (long)(cal->end - 1 - today);
+}
+
+int sgs_calendar_horizon_warning(const sgs_calendar *cal, sgs_day today, char *buf, size_t size)
+{
+    long left = sgs_calendar_days_left(cal, today);
+    int next = cal->last_year + 1;
+
+    if (size)
+        buf[0] = '\0';
+    if (left > SGS_CALENDAR_WARN_DAYS)
+        return 0;
+    if (left >= 0)
+        snprintf(buf, size,
+                 "工作日历只到%d年12月31日（还剩%ld天），请按国务院办公厅关于%d年部分节假日安排的"
+                 "通知补充%d年的节假日和调休上班日",
+                 cal->last_year, left, next, next);
+    else
+        snprintf(buf, size,
+                 "工作日历只到%d年12月31日（已过%ld天），请按国务院办公厅关于%d年部分节假日安排的"
+                 "通知补充%d年的节假日和调休上班日",
+                 cal->last_year, -left, next, next);
+    return 1;
+}
+
 void sgs_calendar_destroy(sgs_calendar *cal)
 {
     if (cal == NULL) {

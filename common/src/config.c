@@ -112,10 +112,12 @@ static const struct cfg_key keys[] = {
 struct kv {
     char *key;
     char *value;
+    char *origin; /* "FILE:LINE", "-X", "environment SGS_..." */
 };
 
 struct sgs_config {
     char *values[N_KEYS];
+    char *origins[N_KEYS]; /* where each value was set; NULL: the default */
     struct kv *kafka;
     size_t n_kafka, cap_kafka;
     struct kv *groups; /* group.<id>.name */
@@ -155,15 +157,23 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-static int kv_set(struct kv **arr, size_t *n, size_t *cap, const char *key, const char *value)
+static int kv_set(struct kv **arr, size_t *n, size_t *cap, const char *key, const char *value,
+                  const char *origin)
 {
-    char *v;
+    char *v, *o;
     for (size_t i = 0; i < *n; i++) {
         if (strcmp((*arr)[i].key, key) == 0) {
-            if (!(v = xstrdup(value)))
+            v = xstrdup(value);
+            o = origin ? xstrdup(origin) : NULL;
+            if (!v || (origin && !o)) {
+                free(v);
+                free(o);
                 return -1;
+            }
             free((*arr)[i].value);
+            free((*arr)[i].origin);
             (*arr)[i].value = v;
+            (*arr)[i].origin = o;
             return 0;
         }
     }
@@ -177,9 +187,11 @@ static int kv_set(struct kv **arr, size_t *n, size_t *cap, const char *key, cons
     }
     (*arr)[*n].key = xstrdup(key);
     (*arr)[*n].value = xstrdup(value);
-    if (!(*arr)[*n].key || !(*arr)[*n].value) {
+    (*arr)[*n].origin = origin ? xstrdup(origin) : NULL;
+    if (!(*arr)[*n].key || !(*arr)[*n].value || (origin && !(*arr)[*n].origin)) {
         free((*arr)[*n].key);
         free((*arr)[*n].value);
+        free((*arr)[*n].origin);
         return -1;
     }
     (*n)++;
@@ -197,7 +209,7 @@ sgs_config *sgs_config_new(void)
     }
     for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++) {
         if (kv_set(&cfg->kafka, &cfg->n_kafka, &cfg->cap_kafka, kafka_defaults[i][0],
-                   kafka_defaults[i][1]) != 0)
+                   kafka_defaults[i][1], NULL) != 0)
             goto fail;
     }
     return cfg;
@@ -210,15 +222,19 @@ void sgs_config_destroy(sgs_config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < N_KEYS; i++)
+    for (size_t i = 0; i < N_KEYS; i++) {
         free(cfg->values[i]);
+        free(cfg->origins[i]);
+    }
     for (size_t i = 0; i < cfg->n_kafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);
+        free(cfg->kafka[i].origin);
     }
     for (size_t i = 0; i < cfg->n_groups; i++) {
         free(cfg->groups[i].key);
         free(cfg->groups[i].value);
+        free(cfg->groups[i].origin);
     }
     free(cfg->kafka);
     free(cfg->groups);
@@ -349,7 +365,7 @@ int sgs_config_set(sgs_config *cfg, const char *key, const char *value, const ch
                      "%s: key 'kafka.': a librdkafka property name must follow", origin);
             return -1;
         }
-        if (kv_set(&cfg->kafka, &cfg->n_kafka, &cfg->cap_kafka, key + 6, value) != 0)
+        if (kv_set(&cfg->kafka, &cfg->n_kafka, &cfg->cap_kafka, key + 6, value, origin) != 0)
             goto oom;
         return 0;
     }
@@ -361,7 +377,7 @@ int sgs_config_set(sgs_config *cfg, const char *key, const char *value, const ch
         }
         memcpy(id, gid, gid_len);
         id[gid_len] = '\0';
-        if (kv_set(&cfg->groups, &cfg->n_groups, &cfg->cap_groups, id, value) != 0)
+        if (kv_set(&cfg->groups, &cfg->n_groups, &cfg->cap_groups, id, value, origin) != 0)
             goto oom;
         return 0;
     }
@@ -371,11 +387,16 @@ int sgs_config_set(sgs_config *cfg, const char *key, const char *value, const ch
     }
     if (check_value(k, value, origin, errstr, errstr_size) != 0)
         return -1;
-    char *v = xstrdup(value);
-    if (!v)
+    char *v = xstrdup(value), *o = xstrdup(origin);
+    if (!v || !o) {
+        free(v);
+        free(o);
         goto oom;
+    }
     free(cfg->values[idx]);
+    free(cfg->origins[idx]);
     cfg->values[idx] = v;
+    cfg->origins[idx] = o;
     return 0;
 oom:
     snprintf(errstr, errstr_size, "%s: out of memory", origin);
@@ -601,6 +622,41 @@ const char *sgs_config_group_name(const sgs_config *cfg, const char *group_id)
         if (strcmp(cfg->groups[i].key, group_id) == 0)
             return cfg->groups[i].value;
     return group_id;
+}
+
+const char *sgs_config_origin(const sgs_config *cfg, const char *key)
+{
+    size_t idx;
+    const char *gid;
+    size_t gid_len;
+    if (strncmp(key, "kafka.", 6) == 0) {
+        for (size_t i = cfg->n_kafka; i-- > 0;)
+            if (strcmp(cfg->kafka[i].key, key + 6) == 0)
+                return cfg->kafka[i].origin;
+        return NULL;
+    }
+    if (is_group_name_key(key, &gid, &gid_len)) {
+        for (size_t i = 0; i < cfg->n_groups; i++)
+            if (strlen(cfg->groups[i].key) == gid_len &&
+                memcmp(cfg->groups[i].key, gid, gid_len) == 0)
+                return cfg->groups[i].origin;
+        return NULL;
+    }
+    return find_key(key, &idx) ? cfg->origins[idx] : NULL;
+}
+
+size_t sgs_config_group_count(const sgs_config *cfg)
+{
+    return cfg->n_groups;
+}
+
+void sgs_config_group_at(const sgs_config *cfg, size_t i, const char **id, const char **name,
+                         const char **origin)
+{
+    *id = cfg->groups[i].key;
+    *name = cfg->groups[i].value;
+    if (origin)
+        *origin = cfg->groups[i].origin;
 }
 
 int sgs_config_log_level(const sgs_config *cfg)

@@ -48,4 +48,18 @@ int sgs_calendar_workdays_between(const sgs_calendar *cal, sgs_day from, sgs_day
 uint64_t sgs_calendar_fallbacks(const sgs_calendar *cal);
 const char *sgs_calendar_name(const sgs_calendar *cal);
 
+/* The horizon: the last listed year, and the days from today to its December
+ * 31st (0 on that day, negative after it). */
+int sgs_calendar_last_year(const sgs_calendar *cal);
+long sgs_calendar_days_left(const sgs_calendar *cal, sgs_day today);
+/* From this many days before the end of the last listed year on, the programs
+ * warn that the next year's holidays (the State Council notice) must be added. */
+#define SGS_CALENDAR_WARN_DAYS 60
+/* 1 and the warning text in buf when due (days left <= SGS_CALENDAR_WARN_DAYS):
+ * "工作日历只到2026年12月31日（还剩27天），请按国务院办公厅关于2027年部分节假日
+ * 安排的通知补充2027年的节假日和调休上班日" ("已过N天" after the end); else 0 and
+ * "". 512 bytes are enough. */
+#define SGS_CALENDAR_WARNING_MAX 512
+int sgs_calendar_horizon_warning(const sgs_calendar *cal, sgs_day today, char *buf, size_t size);
+
 #endif

@@ -11,4 +11,9 @@ int64_t sgs_clock_mono_ns(void);
 /* Real time, Unix epoch (for what is shown or stored). */
 int64_t sgs_clock_wall_ms(void);
 
+/* SGS_NOW, the programs' fixed clock for tests and demos: YYYY-MM-DD (that
+ * local date at the current local time of day, tz_offset seconds east of UTC)
+ * or an RFC 3339 instant, into Unix seconds. 0, or -1 when text is neither. */
+int sgs_clock_parse_now(const char *text, int tz_offset, int64_t *instant);
+
 #endif

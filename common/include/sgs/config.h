@@ -45,6 +45,15 @@ void sgs_config_kafka_at(const sgs_config *cfg, size_t i, const char **key, cons
 /* Display name of a group: group.<id>.name, or the id itself. */
 const char *sgs_config_group_name(const sgs_config *cfg, const char *group_id);
 
+/* Where a key's value was set: "FILE:LINE", "-X" or "environment SGS_..."; NULL
+ * while it has its default. Also for kafka.<property> and group.<id>.name. */
+const char *sgs_config_origin(const sgs_config *cfg, const char *key);
+/* The group.<id>.name entries in the order they were first set: id, display
+ * name and where it was set (origin may be NULL). */
+size_t sgs_config_group_count(const sgs_config *cfg);
+void sgs_config_group_at(const sgs_config *cfg, size_t i, const char **id, const char **name,
+                         const char **origin);
+
 /* log.level as enum sgs_log_level (0 debug .. 3 error). */
 int sgs_config_log_level(const sgs_config *cfg);
 /* The key table, for documentation checks: count, and key i with its default. */
