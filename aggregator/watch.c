@@ -209,7 +209,12 @@ static int month_observed(struct watch *w, const char *ym, int *scanned)
     if (*scanned)
         return 0; /* once a cycle */
     *scanned = 1;
-    rc = first_month(w->ctx, first, err, sizeof(err));
+    /* a rebuild deletes and re-creates the month counters: wait for it */
+    rc = sgs_agg_rebuild_check(w->ctx, err, sizeof(err));
+    if (rc == 0)
+        rc = first_month(w->ctx, first, err, sizeof(err));
+    else
+        rc = -1;
     if (rc < 0) {
         health(&w->redis, 0, "redis", err, w->interval);
         return -1;
