@@ -69,6 +69,9 @@
 #define SGS_AGG_EXIT_OK      0
 #define SGS_AGG_EXIT_RUNTIME 1
 #define SGS_AGG_EXIT_USAGE   2
+/* snapshot: the report files were written (and the version stored), but the
+ * publish on topic.snapshots failed; running it again publishes it. */
+#define SGS_AGG_EXIT_UNPUBLISHED 3
 
 /* Flags of jansson's dumps for everything the aggregator writes: 15 significant
  * digits print a rate held as hundredths/100.0 exactly ("0.09", not
@@ -367,7 +370,12 @@ typedef struct sgs_agg_snapshot {
     size_t n_groups;
     sgs_agg_counts totals;
     int64_t unattributed;
-    int has_prev_snapshot; /* the previous month has a snapshot */
+    int has_prev_snapshot; /* the previous month was observed: its latest snapshot has
+                            * records (prev_records and "improved" come from it) */
+    int prev_empty;        /* the previous month has a snapshot, without records (sgs
+                            * was not running yet, or nothing was reported): no comparison */
+    int preview;           /* a month not closed, neither stored nor published: "version"
+                            * null, "preview" true, files marked 临时 */
     int64_t low_volume;    /* report.low_volume used for the flags */
     json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (DESIGN
                             * §11), owned; NULL: none read (an empty object) */
@@ -408,6 +416,16 @@ int sgs_agg_snapshot_finish(sgs_agg_snapshot *s, const sgs_registry *reg, const 
 void sgs_agg_snapshot_free(sgs_agg_snapshot *s); /* NULL ok */
 /* Sets "version" in the snapshot's JSON. */
 void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version);
+/* Makes s a preview (a month not closed, built without --final): "version"
+ * null and "preview": true right after it in the JSON, s->preview set (the
+ * notice and the workbook say 临时). 0, or -1 when out of memory. */
+int sgs_agg_snapshot_mark_preview(sgs_agg_snapshot *s);
+/* Takes the comparison with the previous month (every unit's prev_records and
+ * "improved" flag) from a stored version of the same month whose content is
+ * otherwise the same (version.c keeps such a version): into the JSON and the
+ * model (rows, has_prev_snapshot), so the files say what the stored version
+ * says. */
+void sgs_agg_snapshot_take_prev(sgs_agg_snapshot *s, const json_t *stored);
 long sgs_agg_snapshot_version(const sgs_agg_snapshot *s);
 
 /* ---- sample.c ------------------------------------------------------------ */
@@ -451,8 +469,12 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
 
 /* ---- version.c ---------------------------------------------------------- */
 
-/* Stores the snapshot as version N+1 when its content (everything except
- * version, generated_at and offsets) differs from the newest stored version N.
+/* Stores the snapshot as version N+1 when its content differs from the newest
+ * stored version N: everything is compared except version, generated_at and
+ * offsets (they describe the read) and the comparison with the previous month
+ * (each unit's prev_records and its "improved" flag: a change of the previous
+ * month alone is no change of this month; a version made for another reason
+ * carries the comparison of its time).
  * The keys live in different slots of a cluster, so no transaction spans them;
  * the writes are ordered instead (docs/REDIS.md): SET vN+1 NX (of two writers
  * only one gets N+1; the other compares with it and goes on), then latest
@@ -484,13 +506,16 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after);
 /* ---- publish.c ---------------------------------------------------------- */
 
 typedef struct sgs_agg_publisher sgs_agg_publisher;
-/* A producer for topic.snapshots. NULL with errstr on configuration errors. */
+/* A producer for topic.snapshots; a publish waits report.publish_timeout_s
+ * at most, and its errors name the topic and kafka.bootstrap.servers. NULL
+ * with errstr on configuration errors. */
 sgs_agg_publisher *sgs_agg_publisher_create(const sgs_config *cfg, char *errstr,
                                             size_t errstr_size);
 void sgs_agg_publisher_destroy(sgs_agg_publisher *p); /* NULL ok; purges what is queued */
-/* Produces value with key and waits for its delivery report (bounded by the
- * producer's message.timeout.ms, or by *stop becoming non-zero when stop is not
- * NULL). 0 delivered, -1 with the reason. */
+/* Produces value with key and waits for its delivery report: at most
+ * report.publish_timeout_s (or the producer's message.timeout.ms when it is
+ * shorter), or until *stop becomes non-zero when stop is not NULL. 0
+ * delivered, -1 with the reason, the topic and the brokers. */
 int sgs_agg_publish(sgs_agg_publisher *p, const char *key, const char *value, size_t len,
                     volatile sig_atomic_t *stop, char *errstr, size_t errstr_size);
 const char *sgs_agg_publisher_topic(const sgs_agg_publisher *p);
@@ -500,9 +525,17 @@ const char *sgs_agg_publisher_topic(const sgs_agg_publisher *p);
 /* Publishes the snapshot (compact JSON, key YYYY-MM) and waits for delivery. */
 int sgs_agg_snapshot_publish(sgs_agg_publisher *pub, const sgs_agg_snapshot *s,
                              volatile sig_atomic_t *stop, char *errstr, size_t errstr_size);
+/* Options of the snapshot command. */
+enum {
+    SGS_AGG_SNAP_FINAL = 1u << 0,      /* --final: store and publish a month not closed */
+    SGS_AGG_SNAP_NO_PUBLISH = 1u << 1, /* --no-publish: store and write, no Kafka */
+};
 /* snapshot --month: build, store (new version when changed), write the files into
- * out_dir (NULL: report.dir), publish. Returns an exit status. */
-int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir);
+ * out_dir (NULL: report.dir), publish. A month not closed (sgs_agg_month_due)
+ * without SGS_AGG_SNAP_FINAL is a preview: files only (sgs_agg_snapshot_mark_preview).
+ * Returns an exit status (SGS_AGG_EXIT_UNPUBLISHED: files written, publish failed). */
+int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir,
+                         unsigned flags);
 
 /* ---- history.c ------------------------------------------------------------ */
 
@@ -674,6 +707,8 @@ int sgs_agg_cmd_status(sgs_agg_ctx *ctx, const char *unit, int json);
  * grace-th working day after its last day has passed (grace 0: from the first
  * day of the next month). */
 int sgs_agg_month_due(const sgs_calendar *cal, long grace, sgs_day today, int year, int month);
+/* The first day on which the month is due (closed) by that rule. */
+sgs_day sgs_agg_month_closes(const sgs_calendar *cal, long grace, int year, int month);
 int sgs_agg_cmd_watch(sgs_agg_ctx *ctx);
 /* serve (serve.c): the console, the HTTP API and the metrics on listen (NULL:
  * http.listen) until SIGINT/SIGTERM. Returns an exit status. */

@@ -214,7 +214,8 @@ void sgs_agg_html_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config 
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                     "<meta name=\"generator\" content=\"sgs-aggregator\">\n<title>");
     sgs_agg_html_text(b, title ? title : "");
-    sgs_buf_printf(b, "“双公示”数据报送情况通报（%d年%d月）</title>\n<style>", s->year, s->mon);
+    sgs_buf_printf(b, "“双公示”数据报送情况通报（%d年%d月%s）</title>\n<style>", s->year, s->mon,
+                   s->preview ? "，临时" : "");
     sgs_buf_puts(b, style);
     sgs_buf_puts(b, "</style>\n</head>\n<body>\n<article class=\"notice\">\n");
     /* The notice's text is an article; the first annex ends it. */

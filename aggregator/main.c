@@ -3,7 +3,8 @@
  *   sgs-aggregator [-c FILE] [-X key=value]... [-v] COMMAND [options]
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error,
- * always with a one-line message naming the file, key or argument at fault. */
+ * always with a one-line message naming the file, key or argument at fault;
+ * snapshot: 3 when the files were written but the publish failed. */
 #include "agg.h"
 
 #include <stdlib.h>
@@ -19,7 +20,12 @@ static void usage(FILE *out)
             "usage: sgs-aggregator [-c FILE] [-X key=value]... [-v] COMMAND [options]\n"
             "\n"
             "commands:\n"
-            "  snapshot --month YYYY-MM [--out DIR]     build, version, write and publish a month\n"
+            "  snapshot --month YYYY-MM [--out DIR] [--final] [--no-publish]\n"
+            "                                           build, version, write and publish a\n"
+            "                                           month; one not closed (grace days) is\n"
+            "                                           a preview (files marked 临时, nothing\n"
+            "                                           stored or published) unless --final;\n"
+            "                                           --no-publish: no Kafka\n"
             "  spot-check --month YYYY-MM --sample FILE concealment spot check (TSV unit_id, kind, "
             "doc_no)\n"
             "  status [--unit ID] [--json]              live counters per unit\n"
@@ -35,7 +41,10 @@ static void usage(FILE *out)
             "  -h, --help     this text\n"
             "\n"
             "environment: SGS_<KEY> overrides a key; SGS_NOW=YYYY-MM-DD (or an RFC 3339 time)\n"
-            "pretends another date for status and watch (tests).\n");
+            "pretends another date for status, snapshot and watch (tests).\n"
+            "\n"
+            "exit status: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
+            "3 snapshot: report files written (and the version stored), but not published.\n");
 }
 
 struct args {
@@ -46,6 +55,7 @@ struct args {
     const char *command;
     const char *month, *out, *sample, *unit, *listen;
     int json;
+    int final, no_publish;
 };
 
 /* Value of "--name VALUE" / "--name=VALUE" at argv[*i]; NULL when argv[*i] is not
@@ -111,6 +121,10 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->listen = v;
         } else if (a->command && strcmp(arg, "--json") == 0) {
             a->json = 1;
+        } else if (a->command && strcmp(arg, "--final") == 0) {
+            a->final = 1;
+        } else if (a->command && strcmp(arg, "--no-publish") == 0) {
+            a->no_publish = 1;
         } else if (missing) {
             goto needs_value;
         } else {
@@ -164,6 +178,10 @@ static int only(const struct args *a, int month, int out, int sample, int unit, 
         bad = "--json";
     else if (strcmp(a->command, "serve") != 0 && a->listen)
         bad = "--listen";
+    else if (strcmp(a->command, "snapshot") != 0 && a->final)
+        bad = "--final";
+    else if (strcmp(a->command, "snapshot") != 0 && a->no_publish)
+        bad = "--no-publish";
     if (bad) {
         sgs_error("%s: option %s does not apply to this command", a->command, bad);
         return -1;
@@ -265,7 +283,9 @@ int main(int argc, char **argv)
     }
 
     if (strcmp(a.command, "snapshot") == 0)
-        rc = sgs_agg_cmd_snapshot(ctx, year, month, a.out);
+        rc = sgs_agg_cmd_snapshot(ctx, year, month, a.out,
+                                  (a.final ? SGS_AGG_SNAP_FINAL : 0u) |
+                                      (a.no_publish ? SGS_AGG_SNAP_NO_PUBLISH : 0u));
     else if (strcmp(a.command, "spot-check") == 0)
         rc = sgs_agg_cmd_spotcheck(ctx, year, month, a.sample);
     else if (strcmp(a.command, "status") == 0)

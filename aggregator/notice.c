@@ -268,7 +268,9 @@ static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const 
 
     heading(nt, 3, "（二）报送量明显提升的单位");
     sgs_buf_init(&p);
-    if (!s->has_prev_snapshot) {
+    if (!s->has_prev_snapshot && s->prev_empty) {
+        sgs_buf_puts(&p, "上月未归集到数据，本月暂不作环比比较。");
+    } else if (!s->has_prev_snapshot) {
         sgs_buf_puts(&p, "上月无数据快照，本月暂不作环比比较。");
     } else {
         for (size_t i = 0; i < n; i++)
@@ -533,14 +535,22 @@ int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot 
 
     /* report.title names the issuing city or office (平顶山市). */
     sgs_buf_init(&p);
-    sgs_buf_printf(&p, "%s“双公示”数据报送情况通报（%d年%d月）", title ? title : "", s->year,
-                   s->mon);
+    sgs_buf_printf(&p, "%s“双公示”数据报送情况通报（%d年%d月%s）", title ? title : "", s->year,
+                   s->mon, s->preview ? "，临时" : "");
     if (!p.oom && p.data)
         heading(&nt, 1, p.data);
     else
         nt.oom = 1;
     sgs_buf_free(&p);
-    if (sgs_agg_snapshot_version(s) > 1) {
+    if (s->preview) {
+        char line[256];
+
+        /* a month not closed: its figures still change */
+        snprintf(line, sizeof(line),
+                 "（临时统计，非正式通报：数据截至%s，本月报送期结束后以正式版为准）",
+                 date[0] ? date : "生成时");
+        sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, line);
+    } else if (sgs_agg_snapshot_version(s) > 1) {
         char line[96];
 
         snprintf(line, sizeof(line), "（第%ld版，替代此前发布的版本）",
@@ -584,8 +594,8 @@ int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot 
         sink->line(sink->arg, SGS_AGG_NOTICE_DATE, date);
     for (size_t gi = 0; gi < s->n_groups; gi++) {
         sgs_buf_init(&p);
-        sgs_buf_printf(&p, "%s“双公示”数据报送情况统计表（%d年%d月）", s->groups[gi].name, s->year,
-                       s->mon);
+        sgs_buf_printf(&p, "%s“双公示”数据报送情况统计表（%d年%d月%s）", s->groups[gi].name,
+                       s->year, s->mon, s->preview ? "，临时" : "");
         if (!p.oom && p.data)
             sink->annex(sink->arg, gi + 1, &s->groups[gi], p.data);
         else

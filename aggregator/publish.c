@@ -1,28 +1,33 @@
 /* Publishing snapshots on topic.snapshots (key YYYY-MM, meant for a compacted
  * topic). One message at a time: the caller waits for its delivery report, so a
- * snapshot counts as published only when the broker acknowledged it. */
+ * snapshot counts as published only when the broker acknowledged it.
+ *
+ * The wait is bounded by report.publish_timeout_s (librdkafka's own
+ * message.timeout.ms is 5 minutes unless kafka.message.timeout.ms says
+ * otherwise, and a delivery report that does not come in that time is given
+ * up: the message is purged). Every failure names the topic and the brokers
+ * (kafka.bootstrap.servers as librdkafka has them), the first things to
+ * check when Kafka cannot be reached. */
 #include "agg.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "sgs/clock.h"
 #include "sgs/kafkaconf.h"
 #include "sgs/log.h"
-
-/* Safety net over librdkafka's own message.timeout.ms, which always ends a
- * message with a delivery report. */
-#define PUBLISH_HARD_LIMIT_S 600
 
 struct sgs_agg_publisher {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt; /* created up front: its metadata is fetched while we build */
     char *topic;
-    uint64_t seq; /* number of the message in flight */
-    int done;     /* its delivery report arrived */
+    char brokers[512]; /* bootstrap.servers, for messages */
+    long timeout_s;    /* report.publish_timeout_s */
+    uint64_t seq;      /* number of the message in flight */
+    int done;          /* its delivery report arrived */
     rd_kafka_resp_err_t err;
 };
 
@@ -60,6 +65,15 @@ sgs_agg_publisher *sgs_agg_publisher_create(const sgs_config *cfg, char *errstr,
         free(p);
         return NULL;
     }
+    {
+        size_t size = sizeof(p->brokers);
+
+        if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "bootstrap.servers", p->brokers, &size) !=
+                RD_KAFKA_CONF_OK ||
+            !p->brokers[0])
+            snprintf(p->brokers, sizeof(p->brokers), "(none)");
+    }
+    p->timeout_s = sgs_config_get_int(cfg, "report.publish_timeout_s");
     p->rkt = rd_kafka_topic_new(p->rk, p->topic, NULL);
     if (!p->rkt) {
         snprintf(errstr, errstr_size, "topic.snapshots: '%s': %s", p->topic,
@@ -95,7 +109,7 @@ int sgs_agg_publish(sgs_agg_publisher *p, const char *key, const char *value, si
                     volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
-    time_t start = time(NULL);
+    int64_t deadline = sgs_clock_mono_ms() + (int64_t)p->timeout_s * 1000;
 
     p->seq++;
     p->done = 0;
@@ -112,19 +126,25 @@ int sgs_agg_publish(sgs_agg_publisher *p, const char *key, const char *value, si
         return -1;
     }
     if (err) {
-        snprintf(errstr, errstr_size, "topic %s: cannot produce %s: %s", p->topic, key,
-                 rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "topic %s: cannot produce %s: %s (brokers %s)", p->topic, key,
+                 rd_kafka_err2str(err), p->brokers);
         return -1;
     }
     while (!p->done) {
         rd_kafka_poll(p->rk, 100);
-        if ((stop && *stop) || time(NULL) - start > PUBLISH_HARD_LIMIT_S) {
+        if ((stop && *stop) || sgs_clock_mono_ms() >= deadline) {
             rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             rd_kafka_poll(p->rk, 0);
             p->seq++; /* a late report of the abandoned message is ignored */
-            snprintf(errstr, errstr_size, "topic %s: %s: %s", p->topic, key,
-                     stop && *stop ? "interrupted before the delivery report"
-                                   : "no delivery report");
+            if (stop && *stop)
+                snprintf(errstr, errstr_size,
+                         "topic %s: %s: interrupted before the delivery report (brokers %s)",
+                         p->topic, key, p->brokers);
+            else
+                snprintf(errstr, errstr_size,
+                         "topic %s: %s: not delivered within %ld s (report.publish_timeout_s): "
+                         "are the brokers %s (kafka.bootstrap.servers) reachable?",
+                         p->topic, key, p->timeout_s, p->brokers);
             return -1;
         }
     }
@@ -136,8 +156,8 @@ int sgs_agg_publish(sgs_agg_publisher *p, const char *key, const char *value, si
         return -1;
     }
     if (p->err) {
-        snprintf(errstr, errstr_size, "topic %s: delivery of %s failed: %s", p->topic, key,
-                 rd_kafka_err2str(p->err));
+        snprintf(errstr, errstr_size, "topic %s: delivery of %s failed: %s (brokers %s)", p->topic,
+                 key, rd_kafka_err2str(p->err), p->brokers);
         return -1;
     }
     return 0;

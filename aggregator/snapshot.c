@@ -377,12 +377,14 @@ static int join_concealed(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const s
     return 0;
 }
 
-/* prev_records from the previous month's latest snapshot. */
+/* prev_records from the previous month's latest snapshot, when that month was
+ * observed: a snapshot without records is a month sgs did not see (it was not
+ * running yet), and a comparison with it would praise every unit as improved. */
 static void join_previous(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
                           const redisReply *r)
 {
     json_error_t err;
-    json_t *doc, *units, *u;
+    json_t *doc, *units, *u, *records;
     size_t i;
 
     if (r->type != REDIS_REPLY_STRING) {
@@ -395,6 +397,12 @@ static void join_previous(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const s
     if (!json_is_array(units)) {
         sgs_warn("%s: the previous month's snapshot is not readable (%s); prev_records are null",
                  s->month, doc ? "no units" : err.text);
+        json_decref(doc);
+        return;
+    }
+    records = json_object_get(json_object_get(doc, "totals"), "records");
+    if (!json_is_integer(records) || json_integer_value(records) <= 0) {
+        s->prev_empty = 1;
         json_decref(doc);
         return;
     }
@@ -842,6 +850,77 @@ void sgs_agg_snapshot_free(sgs_agg_snapshot *s)
 void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version)
 {
     json_object_set_new(s->json, "version", json_integer(version));
+}
+
+int sgs_agg_snapshot_mark_preview(sgs_agg_snapshot *s)
+{
+    json_t *o = json_object(), *v;
+    const char *k;
+
+    /* "preview" right after "version": a new object in that order (jansson
+     * keeps the order of insertion) */
+    if (!o)
+        return -1;
+    json_object_foreach(s->json, k, v)
+    {
+        if (strcmp(k, "version") == 0) {
+            if (json_object_set_new(o, k, json_null()) != 0 ||
+                json_object_set_new(o, "preview", json_true()) != 0)
+                goto oom;
+        } else if (json_object_set(o, k, v) != 0) {
+            goto oom;
+        }
+    }
+    json_decref(s->json);
+    s->json = o;
+    s->preview = 1;
+    return 0;
+oom:
+    json_decref(o);
+    return -1;
+}
+
+void sgs_agg_snapshot_take_prev(sgs_agg_snapshot *s, const json_t *stored)
+{
+    const json_t *units = json_object_get(stored, "units"), *u;
+    json_t *mine = json_object_get(s->json, "units");
+    sgs_agg_idmap *map = sgs_agg_idmap_new(s->n_rows);
+    size_t i;
+
+    if (!map)
+        return;
+    for (i = 0; i < s->n_rows; i++)
+        sgs_agg_idmap_put(map, s->rows[i].unit->id, strlen(s->rows[i].unit->id), i);
+    s->has_prev_snapshot = 0;
+    json_array_foreach(units, i, u)
+    {
+        const char *id = json_string_value(json_object_get(u, "unit_id"));
+        json_t *prev = json_object_get(u, "prev_records"), *flags = json_object_get(u, "flags");
+        json_t *m = json_array_get(mine, i);
+        size_t row, k;
+        json_t *f;
+
+        /* the same content but the comparison: the same units in the same order */
+        if (!id || !sgs_agg_idmap_get(map, id, strlen(id), &row) ||
+            !json_equal(json_object_get(m, "unit_id"), json_object_get(u, "unit_id")))
+            continue;
+        s->rows[row].has_prev = json_is_integer(prev);
+        s->rows[row].prev_records = json_is_integer(prev) ? json_integer_value(prev) : 0;
+        s->has_prev_snapshot |= s->rows[row].has_prev;
+        s->rows[row].flags &= ~SGS_AGG_FLAG_IMPROVED;
+        json_array_foreach(flags, k, f)
+        {
+            if (json_is_string(f) && strcmp(json_string_value(f), "improved") == 0)
+                s->rows[row].flags |= SGS_AGG_FLAG_IMPROVED;
+        }
+        /* copies: the stored document is compared in place (version.c) */
+        json_object_set_new(m, "prev_records", prev ? json_deep_copy(prev) : json_null());
+        if (flags)
+            json_object_set_new(m, "flags", json_deep_copy(flags));
+    }
+    if (s->has_prev_snapshot)
+        s->prev_empty = 0;
+    sgs_agg_idmap_free(map);
 }
 
 long sgs_agg_snapshot_version(const sgs_agg_snapshot *s)

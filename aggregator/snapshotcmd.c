@@ -1,6 +1,13 @@
 /* The snapshot command: build the month from Redis, store it as a new version
  * when its content changed, write the report files, publish the latest version.
  *
+ * A month that has not closed (watch's rule: report.grace_workdays working
+ * days after its end, sgs_agg_month_due) is a preview unless --final: the
+ * same files, marked 临时, "version": null and "preview": true in the JSON,
+ * nothing stored, nothing published (its figures still change; a version of
+ * it would be replaced within days). --no-publish stores and writes without
+ * Kafka. A failed publish after the files were written exits 3.
+ *
  * Publishing: the latest version is published on every run, new or unchanged.
  * The topic is compacted and keyed by month and the value carries its version,
  * so a repeat is harmless, and re-running the command repairs a publish that
@@ -40,31 +47,54 @@ static long lap_ms(struct timespec *t)
     return ms;
 }
 
-int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir)
+/* Whether the month has closed by watch's rule (sgs_agg_month_due): 1 / 0,
+ * with *closes its first closed day. */
+static int month_closed(sgs_agg_ctx *ctx, int year, int month, sgs_day *closes)
+{
+    long grace = sgs_config_get_int(ctx->cfg, "report.grace_workdays");
+
+    *closes = sgs_agg_month_closes(ctx->cal, grace, year, month);
+    return sgs_agg_today(ctx) >= *closes;
+}
+
+int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir, unsigned flags)
 {
     char err[1024];
-    sgs_agg_publisher *pub;
+    sgs_agg_publisher *pub = NULL;
     sgs_agg_snapshot *s = NULL;
     json_t *previous = NULL;
-    int is_new = 0, rc = SGS_AGG_EXIT_RUNTIME;
+    int is_new = 0, closed, preview, rc = SGS_AGG_EXIT_RUNTIME;
     const char *dir = out_dir ? out_dir : sgs_config_get(ctx->cfg, "report.dir");
-    char ym[8];
+    char ym[8], day[16];
+    sgs_day closes;
+    struct timespec t;
 
     if (!dir || !*dir) {
         sgs_error("report.dir: not set and no --out given");
         return SGS_AGG_EXIT_USAGE;
     }
-    pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));
-    if (!pub) {
-        sgs_error("%s", err);
-        return SGS_AGG_EXIT_USAGE;
-    }
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
     sgs_month_format(year, month, ym);
-    if (sgs_agg_today(ctx) <= sgs_month_last(year, month))
-        sgs_warn("%s has not closed yet: this snapshot is provisional", ym);
+    closed = month_closed(ctx, year, month, &closes);
+    sgs_day_format(closes, day);
+    preview = !closed && !(flags & SGS_AGG_SNAP_FINAL);
+    /* A preview and --no-publish never touch Kafka. */
+    if (!preview && !(flags & SGS_AGG_SNAP_NO_PUBLISH)) {
+        pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));
+        if (!pub) {
+            sgs_error("%s", err);
+            return SGS_AGG_EXIT_USAGE;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (preview)
+        sgs_warn("%s has not closed (it closes on %s: report.grace_workdays working days after "
+                 "its end): a preview, its files marked 临时; nothing stored in Redis or "
+                 "published (--final stores and publishes it)",
+                 ym, day);
+    else if (!closed)
+        sgs_warn("%s has not closed (it closes on %s), but --final: stored and published as a "
+                 "version",
+                 ym, day);
 
     s = sgs_agg_snapshot_build(ctx, year, month, err, sizeof(err));
     if (!s) {
@@ -72,22 +102,47 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
         goto out;
     }
     sgs_debug("%s: built in %ld ms", s->month, lap_ms(&t));
-    if (sgs_agg_version_store(ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
-        sgs_error("snapshot %s: %s", s->month, err);
-        goto out;
+    if (preview) {
+        if (sgs_agg_snapshot_mark_preview(s) != 0) {
+            sgs_error("snapshot %s: out of memory", ym);
+            goto out;
+        }
+    } else {
+        if (sgs_agg_version_store(ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
+            sgs_error("snapshot %s: %s", s->month, err);
+            goto out;
+        }
+        if (is_new && previous)
+            sgs_agg_version_log_changes(previous, s->json);
+        sgs_info("%s: version %ld (%s); %zu units, %lld records", s->month,
+                 sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", s->n_rows,
+                 (long long)s->totals.records);
+        sgs_debug("%s: stored in %ld ms", s->month, lap_ms(&t));
     }
-    if (is_new && previous)
-        sgs_agg_version_log_changes(previous, s->json);
-    sgs_info("%s: version %ld (%s); %zu units, %lld records", s->month, sgs_agg_snapshot_version(s),
-             is_new ? "new" : "unchanged", s->n_rows, (long long)s->totals.records);
-    sgs_debug("%s: stored in %ld ms", s->month, lap_ms(&t));
     if (sgs_agg_report_write(s, ctx->cfg, dir, err, sizeof(err)) != 0) {
         sgs_error("snapshot %s: %s", s->month, err);
         goto out;
     }
     sgs_debug("%s: files written in %ld ms", s->month, lap_ms(&t));
+    if (preview) {
+        printf("%s preview (closes on %s); files in %s; not stored, not published\n", s->month, day,
+               dir);
+        fflush(stdout);
+        rc = SGS_AGG_EXIT_OK;
+        goto out;
+    }
+    if (!pub) {
+        printf("%s version %ld %s; files in %s; not published (--no-publish)\n", s->month,
+               sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", dir);
+        fflush(stdout);
+        rc = SGS_AGG_EXIT_OK;
+        goto out;
+    }
     if (sgs_agg_snapshot_publish(pub, s, NULL, err, sizeof(err)) != 0) {
-        sgs_error("snapshot %s v%ld: %s", s->month, sgs_agg_snapshot_version(s), err);
+        /* the files and the version are there; a re-run publishes it */
+        sgs_error("snapshot %s v%ld: files written to %s, but not published: %s", s->month,
+                  sgs_agg_snapshot_version(s), dir, err);
+        rc = SGS_AGG_EXIT_UNPUBLISHED;
         goto out;
     }
     sgs_debug("%s: published in %ld ms", s->month, lap_ms(&t));

@@ -4,7 +4,8 @@
  * A new version is written only when the content differs from the newest one,
  * everything compared except "version", "generated_at" and "offsets" (the
  * offsets move with every batch of any month; they describe the read, not the
- * month).
+ * month) and each unit's comparison with the previous month (prev_records and
+ * the "improved" flag: a late record of October is no change of November).
  *
  * These keys lie in different slots of a Redis Cluster, so no transaction (and
  * no WATCH: the cluster client may reconnect in between) covers them. The
@@ -43,13 +44,79 @@ static const char raise_latest[] =
     "if not v or tonumber(v) < n then redis.call('SET', KEYS[1], ARGV[1]) return n end "
     "return tonumber(v)";
 
-/* Compares everything but the volatile fields without copying the documents
- * (a 5,000-unit snapshot is megabytes): they are set to null in place,
- * compared, and put back where they were (jansson keeps a replaced key's
- * position, so the key order of the output does not change). */
+/* A unit's comparison with the previous month: its prev_records and flags
+ * (the "improved" flag follows from prev_records). */
+struct unit_prev {
+    json_t *prev, *flags;
+};
+
+/* Puts back what hide_prev kept for the first n units (where it was: jansson
+ * keeps a replaced key's position) and frees saved. */
+static void restore_prev(json_t *doc, struct unit_prev *saved, size_t n)
+{
+    json_t *units = json_object_get(doc, "units");
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *u = json_array_get(units, i);
+
+        if (saved[i].prev)
+            json_object_set_new(u, "prev_records", saved[i].prev);
+        else
+            json_object_del(u, "prev_records");
+        if (saved[i].flags)
+            json_object_set_new(u, "flags", saved[i].flags);
+        else
+            json_object_del(u, "flags");
+    }
+    free(saved);
+}
+
+/* Sets each unit's prev_records to null and its flags to a copy without
+ * "improved", keeping what was there in saved (n: the units). -1 when out of
+ * memory (then nothing is changed). */
+static int hide_prev(json_t *doc, struct unit_prev **saved, size_t *n)
+{
+    json_t *units = json_object_get(doc, "units"), *u;
+    size_t i;
+
+    *n = json_array_size(units);
+    *saved = calloc(*n ? *n : 1, sizeof(**saved));
+    if (!*saved)
+        return -1;
+    json_array_foreach(units, i, u)
+    {
+        json_t *flags = json_object_get(u, "flags"), *kept = json_array(), *f;
+        size_t k;
+
+        if (!kept)
+            goto oom;
+        json_array_foreach(flags, k, f)
+        {
+            if (!(json_is_string(f) && strcmp(json_string_value(f), "improved") == 0))
+                json_array_append(kept, f);
+        }
+        (*saved)[i].prev = json_incref(json_object_get(u, "prev_records"));
+        (*saved)[i].flags = json_incref(flags);
+        json_object_set_new(u, "prev_records", json_null());
+        json_object_set_new(u, "flags", kept);
+    }
+    return 0;
+oom:
+    restore_prev(doc, *saved, i);
+    *saved = NULL;
+    return -1;
+}
+
+/* Compares everything but the volatile fields and the comparison with the
+ * previous month without copying the documents (a 5,000-unit snapshot is
+ * megabytes): they are set to null in place, compared, and put back where
+ * they were (jansson keeps a replaced key's position, so the key order of
+ * the output does not change). Out of memory: different (a new version). */
 static int same_content(json_t *a, json_t *b)
 {
     json_t *docs[2] = {a, b}, *saved[2][N_VOLATILE];
+    struct unit_prev *prev[2] = {NULL, NULL};
+    size_t n_prev[2] = {0, 0};
     int same;
 
     for (int d = 0; d < 2; d++) {
@@ -58,8 +125,11 @@ static int same_content(json_t *a, json_t *b)
             json_object_set_new(docs[d], volatile_fields[k], json_null());
         }
     }
-    same = json_equal(a, b);
+    same = hide_prev(a, &prev[0], &n_prev[0]) == 0 && hide_prev(b, &prev[1], &n_prev[1]) == 0 &&
+           json_equal(a, b);
     for (int d = 0; d < 2; d++) {
+        if (prev[d])
+            restore_prev(docs[d], prev[d], n_prev[d]);
         for (size_t k = 0; k < N_VOLATILE; k++) {
             if (saved[d][k])
                 json_object_set_new(docs[d], volatile_fields[k], saved[d][k]);
@@ -212,6 +282,7 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
                 goto fail;
             sgs_agg_snapshot_set_version(s, n);
             take_stored(s, old);
+            sgs_agg_snapshot_take_prev(s, old);
             goto done;
         }
         sgs_agg_snapshot_set_version(s, n + 1);

@@ -2,6 +2,9 @@
  * days have passed, it snapshots the month (files into report.dir, the version
  * on topic.snapshots); afterwards, whenever late-arriving records (or a spot
  * check) change a closed month, it writes version N+1 and logs what changed.
+ * Months before the deployment's first month with records are not published
+ * (a new deployment has nothing to say about them); later months without
+ * records are.
  *
  * Every aggregator.watch_interval_s seconds it rebuilds each due month among the
  * last aggregator.watch_months closed ones; version.c decides whether the content
@@ -20,6 +23,7 @@
 
 #include "sgs/calendar.h"
 #include "sgs/log.h"
+#include "sgs/store.h"
 
 #define SLEEP_STEP_MS 200
 
@@ -52,6 +56,8 @@ struct watch {
     struct month_state *months;
     size_t n_months, cap_months;
     enum health redis, kafka, files;
+    char first[8]; /* the first month with records ("" unknown) */
+    int said_none; /* "no month has records yet" logged */
 };
 
 static struct month_state *month_state(struct watch *w, int year, int month)
@@ -143,28 +149,119 @@ static void process_month(struct watch *w, int year, int month)
     sgs_agg_snapshot_free(s);
 }
 
-int sgs_agg_month_due(const sgs_calendar *cal, long grace, sgs_day today, int year, int month)
+sgs_day sgs_agg_month_closes(const sgs_calendar *cal, long grace, int year, int month)
 {
     sgs_day last = sgs_month_last(year, month);
-    sgs_day due = grace > 0 ? sgs_calendar_deadline(cal, last, (int)grace, 0) : last;
 
-    return today > due;
+    return (grace > 0 ? sgs_calendar_deadline(cal, last, (int)grace, 0) : last) + 1;
+}
+
+int sgs_agg_month_due(const sgs_calendar *cal, long grace, sgs_day today, int year, int month)
+{
+    return today >= sgs_agg_month_closes(cal, grace, year, month);
+}
+
+/* The deployment's first month: the earliest month for which any partition
+ * holds month counters (P:T:m:YYYY-MM, written by the consumer's first batch
+ * that counted anything reported in that month), from a scan of every master.
+ * 1 with *out "YYYY-MM", 0 when no month has counters yet, -1 with errstr. */
+static int first_month(sgs_agg_ctx *ctx, char out[8], char *errstr, size_t errstr_size)
+{
+    const char *topic = sgs_config_get(ctx->cfg, "topic.records");
+    char pattern[SGS_STORE_KEY_MAX];
+    sgs_rcl_keys keys = {0};
+    int found = 0;
+
+    if (sgs_store_scan_pattern(pattern, sizeof(pattern), ctx->prefix, topic, SGS_STORE_MONTH "*") <
+        0) {
+        snprintf(errstr, errstr_size, "redis.prefix and topic.records are too long for a key");
+        return -1;
+    }
+    if (sgs_agg_ctx_redis(ctx, errstr, errstr_size) != 0 ||
+        sgs_rcl_scan(ctx->rcl, pattern, 0, &keys, errstr, errstr_size) != 0)
+        return -1;
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *k = keys.key[i];
+        size_t n = keys.len[i];
+        int y, m;
+
+        /* "<prefix>:{<topic>:<p>}:m:YYYY-MM" exactly */
+        if (n < 7 || sgs_month_parse(k + n - 7, &y, &m) != 0 ||
+            sgs_store_key_partition(k, n - 7, ctx->prefix, topic, SGS_STORE_MONTH) < 0)
+            continue;
+        if (!found || memcmp(k + n - 7, out, 7) < 0) {
+            memcpy(out, k + n - 7, 7);
+            out[7] = '\0';
+            found = 1;
+        }
+    }
+    sgs_rcl_keys_free(&keys);
+    return found;
+}
+
+/* Whether the month is one sgs has data of: not before the deployment's first
+ * month. That month is looked for while a due month of the window lies
+ * before the one known (records of older months may still be replayed, which
+ * makes an earlier month the first); once the window is past it, no more
+ * scans; at most one a cycle (*scanned). 1 yes, 0 no, -1 Redis failed
+ * (logged). */
+static int month_observed(struct watch *w, const char *ym, int *scanned)
+{
+    char err[1024], first[8];
+    int rc;
+
+    if (w->first[0] && strcmp(ym, w->first) >= 0)
+        return 1;
+    if (*scanned)
+        return 0; /* once a cycle */
+    *scanned = 1;
+    /* a rebuild deletes and re-creates the month counters: wait for it */
+    rc = sgs_agg_rebuild_check(w->ctx, err, sizeof(err));
+    if (rc == 0)
+        rc = first_month(w->ctx, first, err, sizeof(err));
+    else
+        rc = -1;
+    if (rc < 0) {
+        health(&w->redis, 0, "redis", err, w->interval);
+        return -1;
+    }
+    if (rc == 0) {
+        if (!w->said_none)
+            sgs_info("no month has records yet: closed months are not published until sgs has "
+                     "counted records of one (the first month of this deployment)");
+        w->said_none = 1;
+        return 0;
+    }
+    if (strcmp(first, w->first) != 0) {
+        sgs_info("%s is the first month with records: months before it predate this deployment "
+                 "and are not published",
+                 first);
+        memcpy(w->first, first, sizeof(w->first));
+    }
+    return strcmp(ym, w->first) >= 0;
 }
 
 /* A month is due once the grace-th working day after its last day has passed
- * (grace 0: from the first day of the next month). */
+ * (grace 0: from the first day of the next month); months before the first
+ * month with records are skipped. */
 static void cycle(struct watch *w)
 {
     sgs_day today = sgs_agg_today(w->ctx);
-    int ty, tm, td;
+    int ty, tm, td, scanned = 0;
 
     sgs_agg_calendar_log(w->ctx); /* once a day while the horizon is near */
     sgs_day_to_ymd(today, &ty, &tm, &td);
     for (int k = (int)w->n_watch; k >= 1 && !stop_flag; k--) {
-        int y = ty, m = tm;
+        int y = ty, m = tm, observed;
+        char ym[8];
 
         sgs_month_add(&y, &m, -k);
-        if (sgs_agg_month_due(w->ctx->cal, w->grace, today, y, m))
+        if (!sgs_agg_month_due(w->ctx->cal, w->grace, today, y, m))
+            continue;
+        observed = month_observed(w, sgs_month_format(y, m, ym), &scanned);
+        if (observed < 0)
+            return;
+        if (observed)
             process_month(w, y, m);
     }
 }

@@ -202,8 +202,8 @@ static void group_sheet(struct book *bk, const sgs_agg_snapshot *s, size_t gi)
         w[c] = col_width(annex_header[c]);
     snprintf(text, sizeof(text), "附件%zu", gi + 1);
     put_text(bk, ws, 0, 0, text, bk->annex_no);
-    snprintf(text, sizeof(text), "%s“双公示”数据报送情况统计表（%d年%d月）", g->name, s->year,
-             s->mon);
+    snprintf(text, sizeof(text), "%s“双公示”数据报送情况统计表（%d年%d月%s）", g->name, s->year,
+             s->mon, s->preview ? "，临时" : "");
     note(bk, worksheet_merge_range(ws, 1, 0, 1, 4, text, bk->title));
     note(bk, worksheet_set_row(ws, 1, 24, NULL));
     for (int c = 0; c < 5; c++)
@@ -286,8 +286,8 @@ int sgs_agg_xlsx_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const c
         snprintf(errstr, errstr_size, "%s: cannot start the workbook", path);
         return -1;
     }
-    snprintf(title, sizeof(title), "%s“双公示”数据报送情况（%d年%d月）", city ? city : "", s->year,
-             s->mon);
+    snprintf(title, sizeof(title), "%s“双公示”数据报送情况（%d年%d月%s）", city ? city : "",
+             s->year, s->mon, s->preview ? "，临时" : "");
     memset(&props, 0, sizeof(props));
     props.title = title;
     props.comments = "sgs-aggregator";

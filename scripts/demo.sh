@@ -48,7 +48,9 @@
 #   CONSOLE_PORT=N    the console's port on 127.0.0.1 (default 8080, or a free
 #                     port when 8080 is taken)
 #   SGS_NOW=...       date of the notice (default: the 5th of the month after
-#                     MONTH, 09:00 +08:00, as if issued then; docs/AGGREGATOR.md)
+#                     MONTH, 09:00 +08:00, as if issued then; docs/AGGREGATOR.md);
+#                     the month is snapshotted with --final, also within its
+#                     grace days
 #   SGS_BUILD_DIR=DIR build directory (default build)
 #   SGS_DEMO_PREBUILT=1  skip setup.sh and build.sh and use SGS_BUILD_DIR as it is
 #                     (tests/integration/test_demo.py)

@@ -55,6 +55,8 @@ static const struct cfg_key keys[] = {
      "a unit below this many records in a month is listed as low volume"},
     {"report.grace_workdays", T_INT, "3", 0, 60,
      "working days after a month closes before watch snapshots it"},
+    {"report.publish_timeout_s", T_INT, "30", 1, 3600,
+     "how long snapshot and watch wait for Kafka to acknowledge a snapshot"},
     {"report.title", T_STRING, "平顶山市", 0, 0, "issuing city or office named in the notice"},
     {"report.requirements", T_STRING,
      "各成员单位要高度重视“双公示”数据报送工作，严格落实行政许可、行政处罚信息自作出决定之日起7个"

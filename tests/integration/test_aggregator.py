@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 import unicodedata
+import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -863,11 +864,14 @@ def test_watch(world, tmp):
     write_records(case, dec)
     # Not yet due on 2024-01-04 (the 3rd working day after 12-31 is 01-04).
     cmd = [case.env.agg, "-c", case.conf, "-X", "aggregator.watch_interval_s=1", "watch"]
-    with open(os.path.join(case.dir, "watch-early.log"), "wb") as logf:
+    early_log = os.path.join(case.dir, "watch-early.log")
+    with open(early_log, "wb") as logf:
         p = subprocess.Popen(cmd, stderr=logf, env=case.env_vars("2024-01-04"))
         try:
-            wait_until(lambda: case.r.get(case.key("snapshot:2023-11:latest")), 20,
-                       what="watch to snapshot 2023-11")
+            # October and November are due, but predate the first record
+            wait_until(lambda: "2023-12 is the first month with records" in
+                       open(early_log, encoding="utf-8").read(), 20,
+                       what="watch to find the first month")
             time.sleep(1.5)  # at least one more cycle
         finally:
             p.send_signal(signal.SIGTERM)
@@ -901,8 +905,8 @@ def test_watch(world, tmp):
     eq(rc, 0, "watch exit")
     log = open(os.path.join(case.dir, "watch.log"), encoding="utf-8").read()
     check("鲁山县 (410423): records" in log and "late" in log, "change log:\n" + log)
-    # November has no records but closed long ago: snapshot with zeros
-    eq(case.r.get(case.key("snapshot:2023-11:latest")), "1", "watch snapshots 2023-11")
+    # November closed long ago, but sgs has no record of it: not published
+    eq(case.r.get(case.key("snapshot:2023-11:latest")), None, "2023-11 predates the first record")
     msgs = [json.loads(v) for k, v in case.env.messages(case.topic) if k == "2023-12"]
     check(msgs and msgs[-1]["version"] == 2, "topic's last 2023-12 message is v2")
 
@@ -933,12 +937,15 @@ def test_usage(world, tmp):
     rc, out, err = case.run("-X", "units.file=/nonexistent/units.tsv", "status")
     eq(rc, 2, "missing units file exit")
     check("/nonexistent/units.tsv" in err, "units file message: " + err)
-    # Kafka unreachable: the version is stored, the publish fails: exit 1 naming the topic
+    # Kafka unreachable: the version is stored and the files written, the publish
+    # fails: exit 3 naming the topic and the brokers
     case.r.set(case.pkey(PARTS[0], "offset"), 0)
-    rc, out, err = case.run("-X", "kafka.bootstrap.servers=127.0.0.1:%d" % free_port(),
+    dead = "127.0.0.1:%d" % free_port()
+    rc, out, err = case.run("-X", "kafka.bootstrap.servers=" + dead,
                             "-X", "kafka.message.timeout.ms=1500", "snapshot", "--month", "2023-12")
-    eq(rc, 1, "kafka down exit (%s)" % err)
-    check(case.topic in err.splitlines()[-1], "kafka down message: " + err)
+    eq(rc, 3, "kafka down exit (%s)" % err)
+    check(case.topic in err.splitlines()[-1] and dead in err.splitlines()[-1],
+          "kafka down message: " + err)
     eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "stored before the publish")
     # a re-run with Kafka back publishes the unchanged version
     rc, out, err = case.run("snapshot", "--month", "2023-12")
@@ -951,3 +958,219 @@ def test_usage(world, tmp):
     eq(rc, 1, "redis down exit")
     check("redis" in err.lower(), "redis down message: " + err)
 
+
+
+# ---------------------------------------------------------------------------
+# The month's lifecycle: the first deployment, previews, publishing
+
+
+def report_names(month, groups=("city", "county")):
+    return sorted([month + ".json", month + "-notice.md", month + "-ledger.csv", month + ".xlsx",
+                   month + "-report.html"] + ["%s-%s.csv" % (month, g) for g in groups])
+
+
+def xlsx_text(path):
+    """Every XML part of a workbook as one text (strings, titles, properties)."""
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+
+
+def test_watch_first_deployment(world, tmp):
+    """watch on a new deployment whose records start in June: no notice for the
+    months before; no praise after an empty month; a change of the previous month
+    alone makes no new version"""
+    case = Case(world, tmp, "first")
+    rnd = random.Random(23)
+    jun = month_records(rnd, "2024-06", {"C02": 30, "410423": 40, "C03": 15}, 0.1)
+    aug = month_records(rnd, "2024-08", {"C02": 45, "410423": 60, "C03": 30}, 0.1)
+    number_docs(jun + aug, doc_prefix, 2024)
+    write_records(case, jun + aug)  # July: nothing reported, sgs running
+    ours = ["2024-06", "2024-07", "2024-08"]
+    before = ["2023-%02d" % m for m in range(9, 13)] + ["2024-%02d" % m for m in range(1, 6)]
+    log_path = os.path.join(case.dir, "watch-first.log")
+    cmd = [case.env.agg, "-c", case.conf, "-X", "aggregator.watch_interval_s=1",
+           "-X", "aggregator.watch_months=12", "watch"]
+
+    def log():
+        return open(log_path, encoding="utf-8").read()
+
+    def latest(m):
+        return case.r.get(case.key("snapshot:%s:latest" % m))
+
+    def doc(m):
+        return json.load(open(os.path.join(case.reports, m + ".json"), encoding="utf-8"))
+
+    with open(log_path, "wb") as logf:
+        # 2024-09-10: August is due (its 3rd working day after is 09-04), and so
+        # is every month of the last 12 before it
+        p = subprocess.Popen(cmd, stderr=logf, env=case.env_vars("2024-09-10"))
+        try:
+            wait_until(lambda: "2024-08: version 1 written to" in log(), 30,
+                       what="watch to publish 2024-08")
+            time.sleep(1.5)  # one more cycle
+            eq(sorted(case.r.smembers(case.key("snapshot:months"))), ours, "months stored")
+            for m in before:
+                eq(latest(m), None, "%s predates the first record: no version" % m)
+            eq(sorted({f[:7] for f in os.listdir(case.reports)}), ours, "report files' months")
+            for m in ours:
+                eq(sorted(f for f in os.listdir(case.reports) if f.startswith(m)),
+                   report_names(m), "files of " + m)
+            eq(log().count("2024-06 is the first month with records"), 1, "said once:\n" + log())
+            # June: the month before was not observed, no comparison
+            d = doc("2024-06")
+            eq({u["prev_records"] for u in d["units"]}, {None}, "June prev_records")
+            eq([u["unit_id"] for u in d["units"] if "improved" in u["flags"]], [], "June praise")
+            notice = open(os.path.join(case.reports, "2024-06-notice.md"), encoding="utf-8").read()
+            check("上月无数据快照，本月暂不作环比比较" in notice, "June notice")
+            # July: no records, but real (after the first month): published, and
+            # compared with June
+            d = doc("2024-07")
+            eq(d["totals"]["records"], 0, "July empty")
+            prev = {u["unit_id"]: u["prev_records"] for u in d["units"]}
+            eq((prev["C02"], prev["410423"], prev["C03"], prev["C05"]), (30, 40, 15, 0),
+               "July's prev_records are June's")
+            # August after an empty July: no unit praised as improved
+            d = doc("2024-08")
+            eq({u["prev_records"] for u in d["units"]}, {None}, "August prev_records")
+            eq([u["unit_id"] for u in d["units"] if "improved" in u["flags"]], [],
+               "no praise from an empty month")
+            notice = open(os.path.join(case.reports, "2024-08-notice.md"), encoding="utf-8").read()
+            check("上月未归集到数据，本月暂不作环比比较" in notice, "August notice:\n" + notice)
+            check("明显提升（增长20%以上且增加10条以上）的单位共" not in notice, "no praise in notice")
+            keys = {k for k, _ in case.env.messages(case.topic)}
+            eq(sorted(keys), ours, "months on " + case.topic)
+
+            # a late record of June: June v2; July's prev_records change, its
+            # own figures do not: no new version of July
+            write_records(case, [Rec("C02", "license", "02平许〔2024〕900号", "2024-06-28",
+                                     late=True, part=2, wdlate=3)])
+            wait_until(lambda: latest("2024-06") == "2", 30, what="watch to make June v2")
+            time.sleep(2.5)  # two more cycles
+            eq((latest("2024-06"), latest("2024-07"), latest("2024-08")), ("2", "1", "1"),
+               "versions after the June change:\n" + log())
+            eq(doc("2024-07")["version"], 1, "July's file")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=20)
+    eq(rc, 0, "watch exit")
+    # July rebuilt by hand now: its kept version 1, with the comparison it was
+    # stored with (prev_records of C02: 30, not 31), file and Redis alike
+    out_dir = os.path.join(tmp, "july")
+    rc, out, err = case.run("snapshot", "--month", "2024-07", "--out", out_dir, now="2024-09-10")
+    eq(rc, 0, "July again: " + err)
+    check("version 1 unchanged" in out, "July again: " + out)
+    stored = json.loads(case.r.get(case.key("snapshot:2024-07:v1")))
+    eq(json.load(open(os.path.join(out_dir, "2024-07.json"), encoding="utf-8")), stored,
+       "July's file is its stored v1")
+    eq([u["prev_records"] for u in stored["units"] if u["unit_id"] == "C02"], [30], "C02 prev")
+
+
+def test_preview(world, tmp):
+    """snapshot of a month not closed (open, in its grace days, future): a preview
+    marked 临时, nothing stored or published; --final stores and publishes it"""
+    case = Case(world, tmp, "preview")
+    rnd = random.Random(17)
+    dec = month_records(rnd, "2023-12", {"C02": 12, "410423": 25, "C03": 8}, 0.2)
+    number_docs(dec, doc_prefix, 2023)
+    write_records(case, dec)
+    snapshot_keys = lambda: sorted(case.r.scan_iter(match=case.key("snapshot:*")))  # noqa: E731
+    previews = {}
+    # open (12-20); in the grace days (01-04 is the 3rd working day after
+    # 12-31); a month in the future
+    for month, now in (("2023-12", "2023-12-20"), ("2023-12", "2024-01-04"),
+                       ("2024-02", "2023-12-20")):
+        out_dir = os.path.join(tmp, "preview-%s-%s" % (month, now))
+        rc, out, err = case.run("snapshot", "--month", month, "--out", out_dir, now=now)
+        what = "%s on %s" % (month, now)
+        eq(rc, 0, "%s: exit (%s)" % (what, err))
+        check("%s preview" % month in out and "not stored, not published" in out,
+              "%s: output %r" % (what, out))
+        check("has not closed" in err and "--final" in err, "%s: stderr %r" % (what, err))
+        eq(sorted(os.listdir(out_dir)), report_names(month), what + ": the usual files")
+        d = json.load(open(os.path.join(out_dir, month + ".json"), encoding="utf-8"))
+        eq((d["version"], d["preview"]), (None, True), what + ": version and preview")
+        keys = list(d)
+        eq(keys.index("preview"), keys.index("version") + 1, what + ": preview after version")
+        notice = open(os.path.join(out_dir, month + "-notice.md"), encoding="utf-8").read()
+        title = notice.splitlines()[0]
+        check("临时" in title, what + ": notice title " + title)
+        check("（临时统计，非正式通报" in notice, what + ": notice line")
+        check("临时" in xlsx_text(os.path.join(out_dir, month + ".xlsx")), what + ": workbook")
+        page = open(os.path.join(out_dir, month + "-report.html"), encoding="utf-8").read()
+        check("临时统计" in page, what + ": report page")
+        eq(snapshot_keys(), [], what + ": nothing stored in Redis")
+        previews[(month, now)] = d
+    eq(case.env.messages(case.topic), [], "nothing published on " + case.topic)
+
+    # --final on the open month: stored and published as version 1
+    out_dir = os.path.join(tmp, "final")
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--final", "--out", out_dir,
+                            now="2023-12-20")
+    eq(rc, 0, "--final exit: " + err)
+    check("version 1 new" in out and "published on " + case.topic in out, "--final: " + out)
+    eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "--final stores v1")
+    d = json.load(open(os.path.join(out_dir, "2023-12.json"), encoding="utf-8"))
+    eq(d["version"], 1, "--final version")
+    check("preview" not in d, "no preview field in a version")
+    notice = open(os.path.join(out_dir, "2023-12-notice.md"), encoding="utf-8").read()
+    check("临时" not in notice, "--final notice not 临时")
+    check("临时" not in xlsx_text(os.path.join(out_dir, "2023-12.xlsx")), "--final workbook")
+    msgs = [(k, json.loads(v)) for k, v in case.env.messages(case.topic)]
+    eq([(k, m["version"]) for k, m in msgs], [("2023-12", 1)], "--final published")
+    eq(msgs[0][1], d, "the message is the file")
+    # the preview had the same figures: only version, preview and the time differ
+    p = dict(previews[("2023-12", "2023-12-20")])
+    for k in ("version", "preview", "generated_at"):
+        p.pop(k)
+    eq(p, {k: v for k, v in d.items() if k not in ("version", "generated_at")},
+       "the preview's figures are the version's")
+    # once closed: a version without --final (the same content: kept)
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2024-01-05")
+    eq(rc, 0, "closed exit: " + err)
+    check("version 1 unchanged" in out, "closed: " + out)
+
+
+def test_publish_bounded(world, tmp):
+    """--no-publish stores and writes without Kafka; with the brokers down the
+    publish gives up after report.publish_timeout_s, naming the brokers and the
+    topic, exit 3 with the files written"""
+    case = Case(world, tmp, "pubdown")
+    rnd = random.Random(29)
+    dec = month_records(rnd, "2023-12", {"C02": 10, "410423": 12}, 0.2)
+    number_docs(dec, doc_prefix, 2023)
+    write_records(case, dec)
+    dead = "127.0.0.1:%d" % free_port()
+    latest = case.key("snapshot:2023-12:latest")
+    out_dir = os.path.join(tmp, "nopub")
+    rc, out, err = case.run("-X", "kafka.bootstrap.servers=" + dead, "snapshot", "--month",
+                            "2023-12", "--no-publish", "--out", out_dir)
+    eq(rc, 0, "--no-publish exit: " + err)
+    check("version 1 new" in out and "not published (--no-publish)" in out, "--no-publish: " + out)
+    eq(case.r.get(latest), "1", "--no-publish stores")
+    eq(sorted(os.listdir(out_dir)), report_names("2023-12"), "--no-publish files")
+    check(dead not in err, "--no-publish never connects to Kafka: " + err)
+
+    # brokers down (librdkafka would wait 5 minutes): bounded by the key
+    write_records(case, [Rec("C02", "penalty", "02平罚〔2023〕777号", "2023-12-29", part=1)])
+    out_dir = os.path.join(tmp, "down")
+    t0 = time.monotonic()
+    rc, out, err = case.run("-X", "kafka.bootstrap.servers=" + dead,
+                            "-X", "kafka.message.timeout.ms=300000",
+                            "-X", "report.publish_timeout_s=2", "snapshot", "--month", "2023-12",
+                            "--out", out_dir)
+    took = time.monotonic() - t0
+    eq(rc, 3, "exit with the brokers down (%s)" % err)
+    check(took < 20, "bounded: %.1f s" % took)
+    last = err.strip().splitlines()[-1]
+    check(dead in last and case.topic in last and "report.publish_timeout_s" in last
+          and "not published" in last, "message: " + last)
+    eq(sorted(os.listdir(out_dir)), report_names("2023-12"), "files written")
+    eq(json.load(open(os.path.join(out_dir, "2023-12.json"), encoding="utf-8"))["version"], 2,
+       "the file is v2")
+    eq(case.r.get(latest), "2", "v2 stored")
+    eq(case.env.messages(case.topic), [], "nothing on " + case.topic)
+    # Kafka back: a re-run publishes the stored version
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir)
+    eq(rc, 0, "re-run: " + err)
+    check("version 2 unchanged" in out, "re-run: " + out)
+    eq([k for k, _ in case.env.messages(case.topic)], ["2023-12"], "published after")

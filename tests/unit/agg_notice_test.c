@@ -13,7 +13,7 @@
 #include "agg_fixture.h"
 
 /* The notice of a model: builds the registry's month with fill (may be NULL),
- * finishes it, returns the text (free it). */
+ * finishes it, returns the text (free it). version: 0 none, -1 a preview. */
 static char *notice_of(const char *units, void (*fill)(sgs_agg_snapshot *),
                        const char *const *settings, long version)
 {
@@ -27,7 +27,9 @@ static char *notice_of(const char *units, void (*fill)(sgs_agg_snapshot *),
     if (fill)
         fill(s);
     assert_int_equal(sgs_agg_snapshot_finish(s, reg, cfg, AGG_FIXTURE_NOW, AGG_FIXTURE_TZ), 0);
-    if (version)
+    if (version < 0)
+        assert_int_equal(sgs_agg_snapshot_mark_preview(s), 0);
+    else if (version)
         sgs_agg_snapshot_set_version(s, version);
     sgs_agg_notice_build(&b, s, cfg);
     assert_false(b.oom);
@@ -173,6 +175,64 @@ static void test_empty_month(void **state)
     free(t);
 }
 
+static void december_prev_empty(sgs_agg_snapshot *s)
+{
+    agg_fixture_december(s);
+    s->has_prev_snapshot = 0; /* what join_previous leaves: no comparison */
+    s->prev_empty = 1;
+    for (size_t i = 0; i < s->n_rows; i++)
+        s->rows[i].has_prev = 0;
+}
+
+/* A month not closed: 临时 in the title, in a line under it and in the annex
+ * titles; the JSON with "version": null and "preview": true after it. A
+ * previous month without records: no comparison. */
+static void test_preview_and_unobserved_previous_month(void **state)
+{
+    char *t = notice_of(agg_fixture_units, december_prev_empty, NULL, -1);
+    (void)state;
+
+    has(t, "# 平顶山市“双公示”数据报送情况通报（2025年12月，临时）\n");
+    has(t, "（临时统计，非正式通报：数据截至");
+    has(t, "统计表（2025年12月，临时）");
+    lacks(t, "版，替代此前发布的版本");
+    has(t, "上月未归集到数据，本月暂不作环比比较。");
+    lacks(t, "上月无数据快照");
+    free(t);
+    t = notice_of(agg_fixture_units, agg_fixture_december, NULL, 2);
+    lacks(t, "临时");
+    has(t, "（第2版，替代此前发布的版本）");
+    free(t);
+}
+
+static void test_preview_json(void **state)
+{
+    sgs_registry *reg = agg_fixture_registry(agg_fixture_units);
+    sgs_config *cfg = agg_fixture_config(NULL);
+    sgs_agg_snapshot *s = sgs_agg_snapshot_new(reg, 2025, 12);
+    const char *k, *prev = NULL;
+    json_t *v;
+    (void)state;
+
+    assert_non_null(s);
+    agg_fixture_december(s);
+    assert_int_equal(sgs_agg_snapshot_finish(s, reg, cfg, AGG_FIXTURE_NOW, AGG_FIXTURE_TZ), 0);
+    assert_int_equal(sgs_agg_snapshot_mark_preview(s), 0);
+    assert_true(s->preview);
+    assert_true(json_is_null(json_object_get(s->json, "version")));
+    assert_true(json_is_true(json_object_get(s->json, "preview")));
+    json_object_foreach(s->json, k, v)
+    {
+        if (strcmp(k, "preview") == 0)
+            assert_string_equal(prev, "version");
+        prev = k;
+    }
+    assert_non_null(json_object_get(s->json, "units"));
+    sgs_agg_snapshot_free(s);
+    sgs_config_destroy(cfg);
+    sgs_registry_destroy(reg);
+}
+
 static void december_changes(sgs_agg_snapshot *s)
 {
     agg_fixture_december(s);
@@ -246,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_empty_month),
         cmocka_unit_test(test_long_lists_are_cut),
         cmocka_unit_test(test_updates_and_revocations),
+        cmocka_unit_test(test_preview_and_unobserved_previous_month),
+        cmocka_unit_test(test_preview_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

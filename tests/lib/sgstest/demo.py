@@ -490,11 +490,15 @@ class Demo:
         out_path = os.path.join(self.tmp, "snapshot.out")
         log = os.path.join(self.tmp, "snapshot.log")
         env = dict(os.environ, SGS_NOW=a.now)
+        # --final: the generated month is complete, and the notice is dated
+        # a.now (by default the 5th of the next month, which may lie within
+        # report.grace_workdays: without --final that would be a preview)
         with open(out_path, "wb") as o, open(log, "wb") as e:
             rc = subprocess.run([self.prog("sgs-aggregator"), "-c", self.conf, "-X",
-                                 "kafka.message.timeout.ms=60000", "snapshot", "--month", a.month,
-                                 "--out", self.outdir], env=env, stdin=subprocess.DEVNULL,
-                                stdout=o, stderr=e).returncode
+                                 "kafka.message.timeout.ms=60000", "-X",
+                                 "report.publish_timeout_s=60", "snapshot", "--month", a.month,
+                                 "--final", "--out", self.outdir], env=env,
+                                stdin=subprocess.DEVNULL, stdout=o, stderr=e).returncode
         if rc != 0:
             self.out.show_tail(log)
             self.die("sgs-aggregator snapshot failed")
