@@ -469,7 +469,7 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
 int sgs_agg_version_text(sgs_agg_ctx *ctx, const char *month, long version, char **text,
                          size_t *len, long *got, char *errstr, size_t errstr_size);
 /* Logs (info) what changed between two snapshot documents: per unit the figures
- * that differ, totals, gaps. */
+ * that differ, totals, gaps, and each spot-check finding withdrawn since. */
 void sgs_agg_version_log_changes(const json_t *before, const json_t *after);
 
 /* ---- publish.c ---------------------------------------------------------- */
