@@ -36,7 +36,7 @@
  *   htmltext.c    text escaped as HTML/SVG character data (html.c, svg.c), pure
  *   notice.c      the notice's text (markdown, or through a sink: the HTML), pure
  *   sample.c      spot-check sample parser (pure, fuzzed)
- *   spotcheck.c   concealment spot checks
+ *   spotcheck.c   concealment spot checks; dry runs; withdrawals of findings
  *   status.c      live counters per unit
  *   watch.c       the daemon
  *   alerts.c      the latest alerts kept in Redis, merged across partitions

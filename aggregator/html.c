@@ -1,9 +1,9 @@
 /* YYYY-MM-report.html (DESIGN §10): the month's report as one self-contained
  * page for print on A4: the notice (notice.c through a sink, so its text is
  * the markdown notice's), the trend of the last 12 months after the overview,
- * and per group a page with its annex table (the CSV's rows) and two charts
- * (svg.c). No script, no external resource: styles inline, charts inline SVG,
- * fonts from the reader's system.
+ * per group a page with its annex table (the CSV's rows) and two charts
+ * (svg.c), and last the ledger annex (the ledger CSV's rows). No script, no external resource:
+ * styles inline, charts inline SVG, fonts from the reader's system.
  *
  * Every text that comes from elsewhere (unit and group names, document
  * numbers in the gap sentences, report.* settings) goes through

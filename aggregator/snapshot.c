@@ -1,6 +1,7 @@
 /* The month's snapshot (DESIGN §8): every partition's counters, gap hashes,
- * ledger and stored offset, the concealed hash and the previous month's latest
- * snapshot, joined with the registry.
+ * ledger and stored offset, the spot checks' findings and withdrawals of the
+ * year (P:concealed, P:withdrawn) and the previous month's latest snapshot,
+ * joined with the registry.
  *
  * Consistency: each partition is read in one MULTI/EXEC on its slot, so no
  * consumer batch (itself one atomic script on that slot) is half visible, and

@@ -1,6 +1,6 @@
 /* YYYY-MM.xlsx (DESIGN §10) with libxlsxwriter: a sheet per group holding its
  * annex table (the same rows as its CSV), and the 台账 sheet holding the
- * ledger (the same rows as the ledger CSV).
+ * ledger (the same rows as the ledger CSV), the notice's last annex.
  *
  * Texts (unit names, document numbers, reasons: other people's text) are
  * always written with worksheet_write_string, which stores a string cell: a
