@@ -36,7 +36,7 @@
  *   htmltext.c    text escaped as HTML/SVG character data (html.c, svg.c), pure
  *   notice.c      the notice's text (markdown, or through a sink: the HTML), pure
  *   sample.c      spot-check sample parser (pure, fuzzed)
- *   spotcheck.c   concealment spot checks
+ *   spotcheck.c   concealment spot checks; dry runs; withdrawals of findings
  *   status.c      live counters per unit
  *   watch.c       the daemon
  *   alerts.c      the latest alerts kept in Redis, merged across partitions
@@ -296,9 +296,11 @@ int sgs_agg_ledger_add_list(sgs_agg_ledger *l, const redisReply *list, const sgs
 /* HGETALL of P:T:lgn:YYYY-MM: a note per unit with entries cut. */
 int sgs_agg_ledger_add_cut(sgs_agg_ledger *l, const redisReply *hash, const sgs_agg_idmap *map,
                            const sgs_registry *reg, long only_row);
-/* HGETALL of P:concealed:YYYY-MM: the concealed decisions of spot checks. */
+/* HGETALL of P:concealed:YYYY-MM: the concealed decisions of spot checks,
+ * except those in withdrawn (HGETALL of P:withdrawn:YYYY-MM; NULL: none). */
 int sgs_agg_ledger_add_concealed(sgs_agg_ledger *l, const redisReply *hash,
-                                 const sgs_agg_idmap *map, const sgs_registry *reg, long only_row);
+                                 const redisReply *withdrawn, const sgs_agg_idmap *map,
+                                 const sgs_registry *reg, long only_row);
 /* A unit's gap entries (gaps.c's objects): a row per listed missing serial and
  * a note for the serials not listed. */
 int sgs_agg_ledger_add_gaps(sgs_agg_ledger *l, size_t row, const json_t *gaps);
@@ -381,6 +383,10 @@ typedef struct sgs_agg_snapshot {
                             * §11), owned; NULL: none read (an empty object) */
     json_t *json;          /* the snapshot document (DESIGN §8), owned */
     sgs_agg_ledger ledger; /* the month's ledger, from the same read (finished) */
+    json_t *withdrawn;     /* the spot checks' findings withdrawn (P:withdrawn:YYYY-MM):
+                            * [{"unit_id", "name", "kind", "doc_no", "reason", "at"}] by
+                            * time, owned; NULL: none. In the JSON as
+                            * "spot_check": {"withdrawn": [...]} when not empty */
     /* The trend: the 11 months before and this one, oldest first (history.c). */
     sgs_agg_history_point history[SGS_AGG_HISTORY_MONTHS];
 } sgs_agg_snapshot;
@@ -462,10 +468,14 @@ void sgs_agg_sample_free(sgs_agg_sample *s);
  * a month without any). Only document numbers of `year` count. Fills rows[i].gaps / gaps_missing:
  * one gap object per unit, kind and issuer prefix with numbers missing between the lowest and
  * highest serial, at most 50 numbers listed per unit (missing_count counts them all). map gives the
- * row of a unit id. 0 / -1 (OOM). */
+ * row of a unit id. concealed[0..n_months) and withdrawn[..] (HGETALL replies of P:concealed and
+ * P:withdrawn of January..; NULL entries or arrays: none): a number of `year` found concealed and
+ * not withdrawn is no suspected gap (neither counted nor listed). 0 / -1 (OOM). */
 int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
                          const sgs_registry *reg, redisReply *const *lists, size_t n_lists,
-                         int year, char *errstr, size_t errstr_size);
+                         int year, const redisReply *const *concealed,
+                         const redisReply *const *withdrawn, size_t n_months, char *errstr,
+                         size_t errstr_size);
 
 /* ---- version.c ---------------------------------------------------------- */
 
@@ -500,7 +510,7 @@ int sgs_agg_version_months(sgs_agg_ctx *ctx, char ***months, long **latest, size
 int sgs_agg_version_text(sgs_agg_ctx *ctx, const char *month, long version, char **text,
                          size_t *len, long *got, char *errstr, size_t errstr_size);
 /* Logs (info) what changed between two snapshot documents: per unit the figures
- * that differ, totals, gaps. */
+ * that differ, totals, gaps, and each spot-check finding withdrawn since. */
 void sgs_agg_version_log_changes(const json_t *before, const json_t *after);
 
 /* ---- publish.c ---------------------------------------------------------- */
@@ -638,7 +648,10 @@ enum sgs_agg_notice_line {
     SGS_AGG_NOTICE_VERSION,    /* （第N版，替代此前发布的版本） */
     SGS_AGG_NOTICE_SALUTATION, /* 各成员单位： */
     SGS_AGG_NOTICE_ANNEXES,    /* 附件：1. ... */
-    SGS_AGG_NOTICE_DATE,       /* the date of generated_at */
+    SGS_AGG_NOTICE_DATE,       /* notice.date, else the date of generated_at */
+    SGS_AGG_NOTICE_ISSUER,     /* notice.issuer above the title (发文机关) */
+    SGS_AGG_NOTICE_DOC_NO,     /* notice.doc_no under it (文号) */
+    SGS_AGG_NOTICE_SIGNATURE,  /* notice.issuer again over the date (署名) */
 };
 /* Where a figure fits (sgs_agg_notice_sink.figure). */
 enum sgs_agg_notice_figure {
@@ -651,19 +664,27 @@ typedef struct sgs_agg_notice_sink {
     void (*paragraph)(void *arg, const char *text);
     void (*line)(void *arg, enum sgs_agg_notice_line role, const char *text);
     void (*figure)(void *arg, enum sgs_agg_notice_figure which); /* NULL: none */
-    /* Annex number (1, 2, ...) of group g: its title and its table. */
+    /* Annex number (1, 2, ...) of group g: its title and its table. The last
+     * annex has g NULL: the ledger (台账, s->ledger), which holds the details
+     * of every list the notice cuts ("详见附件N"). */
     void (*annex)(void *arg, size_t number, const sgs_agg_group *g, const char *title);
     void *arg;
 } sgs_agg_notice_sink;
 
-/* Emits the notice of a finished snapshot: title (report.title), overview
- * (with updates and revocations in one sentence when there are any), the six
- * indicator sections, requirements (report.requirements; when empty, a
- * paragraph naming the deadline.*.workdays), annex list, the date of
- * generated_at and one annex per group. A pure function of s and cfg. 0, or
- * -1 when out of memory (texts may then be missing). */
+/* Emits the notice of a finished snapshot: notice.issuer and notice.doc_no
+ * when set, title (report.title), overview (with updates and revocations in
+ * one sentence when there are any), the six indicator sections (each list
+ * ordered by its own figure, most first; a cut list names the annex holding
+ * the rest), requirements (report.requirements; when empty, a paragraph
+ * naming the deadline.*.workdays), annex list, notice.issuer again and the
+ * date (notice.date, else generated_at's), one annex per group and the ledger
+ * annex. A pure function of s and cfg. 0, or -1 when out of memory (texts may
+ * then be missing). */
 int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot *s,
                         const sgs_config *cfg);
+/* The title of the ledger annex (the last one, number n_groups + 1):
+ * “双公示”数据报送问题台账（YYYY年M月）. */
+void sgs_agg_notice_ledger_title(const sgs_agg_snapshot *s, char *out, size_t size);
 /* The notice as markdown (YYYY-MM-notice.md). Out of memory: b->oom is set. */
 void sgs_agg_notice_build(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg);
 /* The text of an annex table's cells for row i of g (i == g->n_rows: the 合计
@@ -692,7 +713,36 @@ json_t *sgs_agg_alerts_latest(sgs_agg_ctx *ctx, size_t n, char *errstr, size_t e
 json_t *sgs_agg_spotcheck_run(sgs_agg_ctx *ctx, int year, int month, const char *name,
                               const char *text, size_t len, int *usage, char *errstr,
                               size_t errstr_size);
-int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path);
+/* The same with dry_run: looked up, nothing stored; the result has "dry_run":
+ * true. Decisions not found whose finding was withdrawn before are counted in
+ * "withdrawn_before" (when any), not in "concealed" (a withdrawal is final for
+ * the month); "withdrawn" lists the month's withdrawals (when any). */
+json_t *sgs_agg_spotcheck_exec(sgs_agg_ctx *ctx, int year, int month, const char *name,
+                               const char *text, size_t len, int dry_run, int *usage, char *errstr,
+                               size_t errstr_size);
+/* Withdraws the stored findings the sample's rows name (same TSV), with
+ * reason (non-empty UTF-8, the caller's check) and the current time:
+ * HSETNX P:withdrawn:YYYY-MM <identity> {"reason", "at"}, never changed
+ * afterwards. A row that names no finding in P:concealed:YYYY-MM fails the
+ * whole run before anything is written (*usage = 1, "NAME:LINE: why"), as
+ * does a malformed line. dry_run: checked, nothing written. The result (new
+ * reference): {"month", ["dry_run",] "reason", "at", "withdrawn_now", "items"
+ * (the rows; "already_withdrawn": true on one withdrawn before, which keeps
+ * its first reason), "withdrawn" (the month's trail)}; NULL with errstr. */
+json_t *sgs_agg_spotcheck_withdraw(sgs_agg_ctx *ctx, int year, int month, const char *name,
+                                   const char *text, size_t len, const char *reason, int dry_run,
+                                   int *usage, char *errstr, size_t errstr_size);
+/* spot-check: withdraw_reason non-NULL withdraws (--withdraw --reason). */
+int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path,
+                          const char *withdraw_reason, int dry_run);
+/* Whether an HGETALL reply (of P:concealed or P:withdrawn; NULL: empty) has
+ * the field identity (len bytes). */
+int sgs_agg_spot_has(const redisReply *hash, const char *identity, size_t len);
+/* The withdrawals of an HGETALL reply of P:withdrawn:YYYY-MM, registry units
+ * only: [{"unit_id", "name", "kind", "doc_no" (normalised), "reason", "at"}]
+ * ordered by time, then unit, kind and number. New reference; NULL when out
+ * of memory. */
+json_t *sgs_agg_spot_trail(const redisReply *withdrawn, const sgs_registry *reg);
 /* Appends to out the live counters of every unit (or of one: unit = an id, name
  * or alias) as `status --json` prints them (pretty: indented) and GET
  * /api/v1/live answers them: {"today", "month", "timezone", "read_at",

@@ -10,7 +10,11 @@
  *
  * Bounds: the missing numbers are counted arithmetically over merged intervals (a
  * stray serial like 99999 costs nothing), and at most GAPS_LISTED_PER_UNIT of them
- * are listed per unit; every gap entry carries its full missing_count. */
+ * are listed per unit; every gap entry carries its full missing_count.
+ *
+ * A number the spot checks of the year found concealed (P:concealed of
+ * January..M, without the findings withdrawn) is known missing: it is 瞒报,
+ * listed as such, and is neither counted nor listed as a suspected gap. */
 #include "agg.h"
 
 #include <stdlib.h>
@@ -87,6 +91,18 @@ static int rank_prefixes(struct prefixes *p)
     return 0;
 }
 
+/* Order of runs: row, kind, prefix. */
+static int cmp_run(const struct entry *x, const struct entry *y)
+{
+    if (x->row != y->row)
+        return x->row < y->row ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    return 0;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
@@ -102,10 +118,25 @@ static int cmp_entry(const void *a, const void *b)
     return x->hi < y->hi ? -1 : x->hi > y->hi;
 }
 
+/* Serials of a..b inside the known ranges k[0..nk) (sorted, disjoint). */
+static uint64_t known_in(const struct entry *k, size_t nk, uint64_t a, uint64_t b)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < nk; i++) {
+        uint64_t lo = k[i].lo > a ? k[i].lo : a, hi = k[i].hi < b ? k[i].hi : b;
+
+        if (lo <= hi)
+            n += hi - lo + 1;
+    }
+    return n;
+}
+
 /* Gaps of one (row, kind, prefix) run e[0..n): appends a gap object to the row
- * when numbers are missing. */
+ * when numbers are missing. k[0..nk): the run's concealed serials (sorted,
+ * disjoint ranges), which are not gaps. */
 static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const char *prefix, int year,
-                    size_t *listed)
+                    size_t *listed, const struct entry *k, size_t nk)
 {
     json_t *missing = NULL, *gap;
     uint64_t hi = e[0].hi, count = 0;
@@ -114,10 +145,12 @@ static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const cha
         if (e[i].lo > hi + 1) {
             uint64_t a = hi + 1, b = e[i].lo - 1;
 
-            count += b - a + 1;
+            count += b - a + 1 - known_in(k, nk, a, b);
             for (uint64_t v = a; v <= b && *listed < GAPS_LISTED_PER_UNIT; v++) {
                 char buf[24];
 
+                if (nk && known_in(k, nk, v, v))
+                    continue;
                 if (!missing && !(missing = json_array()))
                     return -1;
                 snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
@@ -144,13 +177,93 @@ static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const cha
     return 0;
 }
 
+/* The concealed serials of the year that fall in a known prefix (the
+ * identities of concealed[m] not in withdrawn[m]) as entries (row, kind,
+ * prefix rank, lo..hi), sorted, and ranges of one run merged. *out is
+ * malloc'ed. 0 / -1 (OOM). */
+static int known_serials(const struct prefixes *pre, const sgs_agg_idmap *map,
+                         const sgs_registry *reg, int year, const redisReply *const *concealed,
+                         const redisReply *const *withdrawn, size_t n_months, struct entry **out,
+                         size_t *n_out)
+{
+    struct entry *v = NULL;
+    size_t n = 0, cap = 0, m = 0;
+    sgs_docno *doc = malloc(sizeof(*doc));
+
+    *out = NULL;
+    *n_out = 0;
+    if (!doc)
+        return -1;
+    for (size_t mi = 0; mi < n_months; mi++) {
+        const redisReply *h = concealed[mi];
+
+        if (!h || h->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t i = 0; i + 1 < h->elements; i += 2) {
+            const redisReply *f = h->element[i];
+            sgs_store_ident_parts id;
+            enum sgs_kind kind;
+            size_t pid;
+            long row;
+
+            if (f->type != REDIS_REPLY_STRING ||
+                sgs_store_identity_parse(f->str, f->len, &id) != 0 ||
+                (withdrawn && sgs_agg_spot_has(withdrawn[mi], f->str, f->len)))
+                continue;
+            kind = sgs_agg_kind_of(id.kind, id.kind_len);
+            row = sgs_agg_idmap_unit_row(map, reg, id.unit, id.unit_len);
+            if (kind == SGS_KIND_NONE || row < 0 ||
+                sgs_docno_normalize(id.doc_no, id.doc_no_len, doc) != 0 || !doc->has_serial ||
+                doc->year != year ||
+                !sgs_agg_idmap_get(pre->map, doc->prefix, strlen(doc->prefix), &pid))
+                continue;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                struct entry *p = realloc(v, ncap * sizeof(*v));
+
+                if (!p) {
+                    free(v);
+                    free(doc);
+                    return -1;
+                }
+                v = p;
+                cap = ncap;
+            }
+            v[n].row = (uint32_t)row;
+            v[n].kind = (uint32_t)kind;
+            v[n].prefix = pre->rank[pid];
+            v[n].lo = doc->serial_lo;
+            v[n].hi = doc->serial_hi >= doc->serial_lo ? doc->serial_hi : doc->serial_lo;
+            n++;
+        }
+    }
+    free(doc);
+    if (n)
+        qsort(v, n, sizeof(*v), cmp_entry);
+    /* merge overlapping ranges of a run (a decision found in two months) */
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && v[m - 1].row == v[i].row && v[m - 1].kind == v[i].kind &&
+            v[m - 1].prefix == v[i].prefix && v[i].lo <= v[m - 1].hi + 1) {
+            if (v[i].hi > v[m - 1].hi)
+                v[m - 1].hi = v[i].hi;
+            continue;
+        }
+        v[m++] = v[i];
+    }
+    *out = v;
+    *n_out = m;
+    return 0;
+}
+
 int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *map,
                          const sgs_registry *reg, redisReply *const *lists, size_t n_lists,
-                         int year, char *errstr, size_t errstr_size)
+                         int year, const redisReply *const *concealed,
+                         const redisReply *const *withdrawn, size_t n_months, char *errstr,
+                         size_t errstr_size)
 {
     struct prefixes pre;
-    struct entry *es = NULL;
-    size_t n = 0, cap = 0;
+    struct entry *es = NULL, *known = NULL;
+    size_t n = 0, cap = 0, n_known = 0, ki = 0;
     int rc = -1;
 
     memset(&pre, 0, sizeof(pre));
@@ -215,6 +328,8 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
         goto out;
     for (size_t i = 0; i < n; i++)
         es[i].prefix = pre.rank[es[i].prefix];
+    if (known_serials(&pre, map, reg, year, concealed, withdrawn, n_months, &known, &n_known) != 0)
+        goto out;
     /* rank -> name for the output */
     {
         char **by_rank = calloc(pre.n ? pre.n : 1, sizeof(*by_rank));
@@ -237,8 +352,15 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
                 cur_row = es[i].row;
                 listed = 0;
             }
-            if (emit_run(&rows[es[i].row], es + i, j - i, by_rank[es[i].prefix], year, &listed) !=
-                0) {
+            size_t k0;
+
+            /* the run's concealed serials: known is in the same order */
+            while (ki < n_known && cmp_run(&known[ki], &es[i]) < 0)
+                ki++;
+            for (k0 = ki; ki < n_known && cmp_run(&known[ki], &es[i]) == 0; ki++)
+                ;
+            if (emit_run(&rows[es[i].row], es + i, j - i, by_rank[es[i].prefix], year, &listed,
+                         known + k0, ki - k0) != 0) {
                 free(by_rank);
                 goto out;
             }
@@ -251,6 +373,7 @@ out:
     if (rc != 0)
         snprintf(errstr, errstr_size, "out of memory computing sequence gaps");
     free(es);
+    free(known);
     sgs_agg_idmap_free(pre.map);
     sgs_agg_strv_free(pre.names, pre.n);
     free(pre.rank);

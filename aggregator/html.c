@@ -1,9 +1,9 @@
 /* YYYY-MM-report.html (DESIGN §10): the month's report as one self-contained
  * page for print on A4: the notice (notice.c through a sink, so its text is
  * the markdown notice's), the trend of the last 12 months after the overview,
- * and per group a page with its annex table (the CSV's rows) and two charts
- * (svg.c). No script, no external resource: styles inline, charts inline SVG,
- * fonts from the reader's system.
+ * per group a page with its annex table (the CSV's rows) and two charts
+ * (svg.c), and last the ledger annex (the ledger CSV's rows). No script, no external resource:
+ * styles inline, charts inline SVG, fonts from the reader's system.
  *
  * Every text that comes from elsewhere (unit and group names, document
  * numbers in the gap sentences, report.* settings) goes through
@@ -29,6 +29,10 @@ static const char style[] =
     "p.para{text-indent:2em}"
     "p.version{text-align:center}"
     "p.date{text-align:right;margin-top:1.5em}"
+    "p.issuer{text-align:center;font-size:16pt;font-weight:bold;color:#c00;margin:0 0 .4em}"
+    "p.doc-no{text-align:center;margin:0 0 1em}"
+    "p.signature{text-align:right;margin-top:1.5em}"
+    "p.signature+p.date{margin-top:0}"
     ".annex{break-before:page;page-break-before:always}"
     ".annex-no{font-weight:bold;margin:0}"
     ".annex-title{font-size:14pt;text-align:center;margin:.4em 0 .6em}"
@@ -37,6 +41,7 @@ static const char style[] =
     "th,td{border:1px solid #000;padding:2px 6px}"
     "th{background:#e8e8e8;font-weight:bold}"
     "td.n{text-align:right;white-space:nowrap}"
+    "table.ledger{font-size:9pt}"
     "tr.sum td{font-weight:bold}"
     "tr,figure{break-inside:avoid;page-break-inside:avoid}"
     "figure{margin:1em 0}"
@@ -72,7 +77,8 @@ static void h_paragraph(void *arg, const char *text)
 
 static void h_line(void *arg, enum sgs_agg_notice_line role, const char *text)
 {
-    static const char *const cls[] = {"version", "salutation", "annexes", "date"};
+    static const char *const cls[] = {"version", "salutation", "annexes",  "date",
+                                      "issuer",  "doc-no",     "signature"};
     struct page *pg = arg;
 
     sgs_buf_printf(pg->b, "<p class=\"%s\">", cls[role]);
@@ -187,6 +193,37 @@ out:
     free(items);
 }
 
+/* The ledger annex: the ledger CSV's columns and rows. */
+static void ledger_table(struct page *pg)
+{
+    const sgs_agg_snapshot *s = pg->s;
+    char buf[512];
+
+    if (s->ledger.n == 0) {
+        sgs_buf_puts(pg->b, "<p class=\"para\">本月无迟报、不合格、瞒报或疑似漏报数据。</p>\n");
+        return;
+    }
+    sgs_buf_puts(pg->b, "<table class=\"ledger\">\n<thead><tr>");
+    for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++)
+        sgs_buf_printf(pg->b, "<th>%s</th>", sgs_agg_ledger_header[c]);
+    sgs_buf_puts(pg->b, "</tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < s->ledger.n; i++) {
+        const sgs_agg_ledger_entry *e = &s->ledger.v[i];
+        const char *cells[SGS_AGG_LEDGER_COLS];
+        int number;
+
+        sgs_agg_ledger_cells(e, s->rows[e->row].unit, cells, buf, sizeof(buf), &number);
+        sgs_buf_puts(pg->b, "<tr>");
+        for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++) {
+            sgs_buf_puts(pg->b, c == SGS_AGG_LEDGER_COL_WORKDAYS ? "<td class=\"n\">" : "<td>");
+            sgs_agg_html_text(pg->b, cells[c]);
+            sgs_buf_puts(pg->b, "</td>");
+        }
+        sgs_buf_puts(pg->b, "</tr>\n");
+    }
+    sgs_buf_puts(pg->b, "</tbody>\n</table>\n");
+}
+
 static void h_annex(void *arg, size_t number, const sgs_agg_group *g, const char *title)
 {
     struct page *pg = arg;
@@ -199,8 +236,12 @@ static void h_annex(void *arg, size_t number, const sgs_agg_group *g, const char
     sgs_buf_puts(pg->b, "<h2 class=\"annex-title\">");
     sgs_agg_html_text(pg->b, title);
     sgs_buf_puts(pg->b, "</h2>\n");
-    table(pg, g);
-    group_charts(pg, g);
+    if (g) {
+        table(pg, g);
+        group_charts(pg, g);
+    } else {
+        ledger_table(pg);
+    }
     sgs_buf_puts(pg->b, "</section>\n");
 }
 

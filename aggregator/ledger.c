@@ -2,7 +2,9 @@
  * consumer kept (P:T:lg:YYYY-MM, one JSON entry per record, written in the
  * same script as its counters), a note per unit for what the consumer's bound
  * cut (P:T:lgn:YYYY-MM <unit>|cut), the concealed decisions of spot checks
- * (P:concealed:YYYY-MM) and the suspected gaps of the snapshot's gap entries.
+ * (P:concealed:YYYY-MM, without those withdrawn: P:withdrawn:YYYY-MM) and the
+ * suspected gaps of the snapshot's gap entries (which leave out the serials
+ * of concealed decisions: gaps.c).
  * A record both late and invalid is one entry (类别 迟报、不合格), so each
  * record appears once and the rows whose 类别 holds 迟报 (不合格) are the
  * unit's late (invalid) records.
@@ -229,7 +231,8 @@ int sgs_agg_ledger_add_cut(sgs_agg_ledger *l, const redisReply *hash, const sgs_
 }
 
 int sgs_agg_ledger_add_concealed(sgs_agg_ledger *l, const redisReply *hash,
-                                 const sgs_agg_idmap *map, const sgs_registry *reg, long only_row)
+                                 const redisReply *withdrawn, const sgs_agg_idmap *map,
+                                 const sgs_registry *reg, long only_row)
 {
     if (!hash || hash->type != REDIS_REPLY_ARRAY)
         return 0;
@@ -240,8 +243,9 @@ int sgs_agg_ledger_add_concealed(sgs_agg_ledger *l, const redisReply *hash,
         long row;
         int oom = 0;
 
-        if (f->type != REDIS_REPLY_STRING || sgs_store_identity_parse(f->str, f->len, &id) != 0)
-            continue;
+        if (f->type != REDIS_REPLY_STRING || sgs_store_identity_parse(f->str, f->len, &id) != 0 ||
+            sgs_agg_spot_has(withdrawn, f->str, f->len))
+            continue; /* a finding withdrawn needs no action */
         row = sgs_agg_idmap_unit_row(map, reg, id.unit, id.unit_len);
         if (row < 0 || (only_row >= 0 && row != only_row))
             continue;

@@ -28,6 +28,8 @@ static void usage(FILE *out)
             "                                           --no-publish: no Kafka\n"
             "  spot-check --month YYYY-MM --sample FILE concealment spot check (TSV unit_id, kind, "
             "doc_no)\n"
+            "      [--dry-run]                          look up and show, store nothing\n"
+            "      --withdraw --reason TEXT             withdraw the stored findings FILE names\n"
             "  status [--unit ID] [--json]              live counters per unit\n"
             "  watch                                    snapshot closed months, re-version on "
             "changes\n"
@@ -53,9 +55,9 @@ struct args {
     size_t n_xs;
     int verbose;
     const char *command;
-    const char *month, *out, *sample, *unit, *listen;
+    const char *month, *out, *sample, *unit, *listen, *reason;
     int json;
-    int final, no_publish;
+    int final, no_publish, dry_run, withdraw;
 };
 
 /* Value of "--name VALUE" / "--name=VALUE" at argv[*i]; NULL when argv[*i] is not
@@ -119,12 +121,18 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->unit = v;
         } else if (a->command && (v = opt_value(argc, argv, &i, "--listen", &missing))) {
             a->listen = v;
+        } else if (a->command && (v = opt_value(argc, argv, &i, "--reason", &missing))) {
+            a->reason = v;
         } else if (a->command && strcmp(arg, "--json") == 0) {
             a->json = 1;
         } else if (a->command && strcmp(arg, "--final") == 0) {
             a->final = 1;
         } else if (a->command && strcmp(arg, "--no-publish") == 0) {
             a->no_publish = 1;
+        } else if (a->command && strcmp(arg, "--dry-run") == 0) {
+            a->dry_run = 1;
+        } else if (a->command && strcmp(arg, "--withdraw") == 0) {
+            a->withdraw = 1;
         } else if (missing) {
             goto needs_value;
         } else {
@@ -182,6 +190,12 @@ static int only(const struct args *a, int month, int out, int sample, int unit, 
         bad = "--final";
     else if (strcmp(a->command, "snapshot") != 0 && a->no_publish)
         bad = "--no-publish";
+    else if (strcmp(a->command, "spot-check") != 0 && a->dry_run)
+        bad = "--dry-run";
+    else if (strcmp(a->command, "spot-check") != 0 && a->withdraw)
+        bad = "--withdraw";
+    else if (strcmp(a->command, "spot-check") != 0 && a->reason)
+        bad = "--reason";
     if (bad) {
         sgs_error("%s: option %s does not apply to this command", a->command, bad);
         return -1;
@@ -242,6 +256,16 @@ int main(int argc, char **argv)
         if (!rc && !a.sample) {
             sgs_error("spot-check: --sample FILE is required");
             rc = 1;
+        } else if (!rc && a.withdraw && (!a.reason || !a.reason[0])) {
+            sgs_error("spot-check: --withdraw needs --reason TEXT (why the findings are "
+                      "withdrawn; not empty)");
+            rc = 1;
+        } else if (!rc && a.reason && !a.withdraw) {
+            sgs_error("spot-check: --reason applies only with --withdraw");
+            rc = 1;
+        } else if (!rc && a.reason && !sgs_utf8_valid(a.reason, strlen(a.reason))) {
+            sgs_error("spot-check: --reason: not valid UTF-8");
+            rc = 1;
         }
     } else if (strcmp(a.command, "status") == 0)
         rc = only(&a, 0, 0, 0, 1, 1);
@@ -287,7 +311,8 @@ int main(int argc, char **argv)
                                   (a.final ? SGS_AGG_SNAP_FINAL : 0u) |
                                       (a.no_publish ? SGS_AGG_SNAP_NO_PUBLISH : 0u));
     else if (strcmp(a.command, "spot-check") == 0)
-        rc = sgs_agg_cmd_spotcheck(ctx, year, month, a.sample);
+        rc = sgs_agg_cmd_spotcheck(ctx, year, month, a.sample, a.withdraw ? a.reason : NULL,
+                                   a.dry_run);
     else if (strcmp(a.command, "status") == 0)
         rc = sgs_agg_cmd_status(ctx, a.unit, a.json);
     else if (strcmp(a.command, "serve") == 0)

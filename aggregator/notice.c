@@ -69,31 +69,81 @@ static size_t display_rows(const sgs_agg_snapshot *s, size_t *out)
     return n;
 }
 
-static const sgs_agg_snapshot *g_sort_snap; /* qsort has no context argument */
+/* A unit of a list: its figure and its display position. */
+struct ranked {
+    int64_t key;
+    size_t pos, row;
+};
 
-/* Late count descending, then display order (stable through the index). */
-static int cmp_late(const void *a, const void *b)
+/* The figure descending, then display order. */
+static int cmp_ranked(const void *a, const void *b)
 {
-    const size_t *x = a, *y = b;
-    int64_t lx = g_sort_snap->rows[x[0]].c.late, ly = g_sort_snap->rows[y[0]].c.late;
+    const struct ranked *x = a, *y = b;
 
-    if (lx != ly)
-        return lx > ly ? -1 : 1;
-    return x[1] < y[1] ? -1 : x[1] > y[1];
+    if (x->key != y->key)
+        return x->key > y->key ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Ends an enumeration: "；等N个单位" when it was cut. */
-static void list_tail(sgs_buf *b, size_t shown, size_t total)
+/* The units of a section's list, each ordered by the figure the section is
+ * about (most first; ties in display order), so every section lists the same
+ * way: rows[0..n) in display order, key[i] the figure of rows[i], in[i] whether
+ * it is listed. Fills out (room for n) and returns how many; 0 when out of
+ * memory (*oom set). */
+static size_t rank_rows(const size_t *rows, size_t n, const int64_t *key, const int *in,
+                        size_t *out, int *oom)
 {
-    if (total > shown)
-        sgs_buf_printf(b, "等%zu个单位（详见附件）", total);
+    struct ranked *v = calloc(n ? n : 1, sizeof(*v));
+    size_t k = 0;
+
+    if (!v) {
+        *oom = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i])
+            continue;
+        v[k].key = key[i];
+        v[k].pos = i;
+        v[k].row = rows[i];
+        k++;
+    }
+    qsort(v, k, sizeof(*v), cmp_ranked);
+    for (size_t i = 0; i < k; i++)
+        out[i] = v[i].row;
+    free(v);
+    return k;
+}
+
+/* Ends an enumeration that was cut: "等N个单位", and "（详见附件K）" naming the
+ * annex that holds every unit's details (ref; NULL: none does). */
+static void list_tail(sgs_buf *b, size_t shown, size_t total, const char *ref)
+{
+    if (total > shown) {
+        sgs_buf_printf(b, "等%zu个单位", total);
+        if (ref && *ref)
+            sgs_buf_printf(b, "（详见%s）", ref);
+    }
 }
 
 /* The notice being emitted: its sink, and whether a text was lost. */
 struct notice {
     const sgs_agg_notice_sink *sink;
     int oom;
+    char ledger_ref[32];  /* "附件K": the ledger (台账), the last annex */
+    char groups_ref[256]; /* "附件1、附件2": the group tables */
+    /* the lists' scratch: figures and in-list marks by display position, the
+     * ordered rows */
+    int64_t *key;
+    int *in;
+    size_t *list;
 };
+
+/* The rows of a list by its figure (rank_rows with the notice's scratch). */
+static size_t section_list(struct notice *nt, const size_t *rows, size_t n)
+{
+    return rank_rows(rows, n, nt->key, nt->in, nt->list, &nt->oom);
+}
 
 static void heading(struct notice *nt, int level, const char *text)
 {
@@ -187,7 +237,7 @@ static void notice_volume(struct notice *nt, const sgs_agg_snapshot *s, const si
                           size_t n)
 {
     sgs_buf p;
-    size_t low = 0, none = 0, shown;
+    size_t low, none = 0, shown;
     int any_high = 0;
 
     heading(nt, 3, "（一）数据报送量");
@@ -217,11 +267,10 @@ static void notice_volume(struct notice *nt, const sgs_agg_snapshot *s, const si
     sgs_buf_free(&p);
 
     for (size_t i = 0; i < n; i++) {
-        const sgs_agg_row *r = &s->rows[rows[i]];
-
-        low += (r->flags & SGS_AGG_FLAG_LOW_VOLUME) != 0;
-        none += r->c.records == 0;
+        nt->key[i] = s->rows[rows[i]].c.records;
+        nt->in[i] = (s->rows[rows[i]].flags & SGS_AGG_FLAG_LOW_VOLUME) != 0;
     }
+    low = section_list(nt, rows, n);
     sgs_buf_init(&p);
     if (low == 0) {
         sgs_buf_printf(&p, "报送量较少的单位：本月无报送量低于%lld条的单位。",
@@ -229,30 +278,23 @@ static void notice_volume(struct notice *nt, const sgs_agg_snapshot *s, const si
     } else {
         sgs_buf_printf(&p, "报送量较少的单位：本月报送量低于%lld条的单位共%zu个，",
                        (long long)s->low_volume, low);
-        shown = 0;
-        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
-            const sgs_agg_row *r = &s->rows[rows[i]];
+        for (shown = 0; shown < low && shown < NOTICE_LIST_MAX; shown++) {
+            const sgs_agg_row *r = &s->rows[nt->list[shown]];
 
-            if (!(r->flags & SGS_AGG_FLAG_LOW_VOLUME))
-                continue;
             sgs_buf_printf(&p, "%s%s（%lld条）", shown ? "、" : "分别是：", r->unit->name,
                            (long long)r->c.records);
-            shown++;
         }
-        list_tail(&p, shown, low);
+        list_tail(&p, shown, low, nt->groups_ref);
         sgs_buf_puts(&p, "。");
+        /* the units without records close the list (records descending) */
+        for (size_t i = 0; i < low; i++)
+            none += s->rows[nt->list[i]].c.records == 0;
         if (none > 0) {
             sgs_buf_printf(&p, "其中本月未报送数据的单位%zu个：", none);
-            shown = 0;
-            for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
-                const sgs_agg_row *r = &s->rows[rows[i]];
-
-                if (r->c.records != 0)
-                    continue;
-                sgs_buf_printf(&p, "%s%s", shown ? "、" : "", r->unit->name);
-                shown++;
-            }
-            list_tail(&p, shown, none);
+            for (shown = 0; shown < none && shown < NOTICE_LIST_MAX; shown++)
+                sgs_buf_printf(&p, "%s%s", shown ? "、" : "",
+                               s->rows[nt->list[low - none + shown]].unit->name);
+            list_tail(&p, shown, none, nt->groups_ref);
             sgs_buf_puts(&p, "。");
         }
     }
@@ -264,7 +306,7 @@ static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const 
                             size_t n)
 {
     sgs_buf p;
-    size_t count = 0, shown = 0;
+    size_t count, shown;
 
     heading(nt, 3, "（二）报送量明显提升的单位");
     sgs_buf_init(&p);
@@ -273,8 +315,14 @@ static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const 
     } else if (!s->has_prev_snapshot) {
         sgs_buf_puts(&p, "上月无数据快照，本月暂不作环比比较。");
     } else {
-        for (size_t i = 0; i < n; i++)
-            count += (s->rows[rows[i]].flags & SGS_AGG_FLAG_IMPROVED) != 0;
+        /* ordered by the increase */
+        for (size_t i = 0; i < n; i++) {
+            const sgs_agg_row *r = &s->rows[rows[i]];
+
+            nt->key[i] = r->c.records - r->prev_records;
+            nt->in[i] = (r->flags & SGS_AGG_FLAG_IMPROVED) != 0;
+        }
+        count = section_list(nt, rows, n);
         if (count == 0) {
             sgs_buf_puts(&p, "与上月相比，本月无报送量明显提升（增长20%以上且增加10条以上）"
                              "的单位。");
@@ -283,12 +331,10 @@ static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const 
                            "与上月相比，报送量明显提升（增长20%%以上且增加10条以上）的单位"
                            "共%zu个：",
                            count);
-            for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
-                const sgs_agg_row *r = &s->rows[rows[i]];
+            for (shown = 0; shown < count && shown < NOTICE_LIST_MAX; shown++) {
+                const sgs_agg_row *r = &s->rows[nt->list[shown]];
                 char rate[SGS_AGG_RATE_TEXT_MAX];
 
-                if (!(r->flags & SGS_AGG_FLAG_IMPROVED))
-                    continue;
                 sgs_buf_printf(&p, "%s%s（上月%lld条，本月%lld条，增加%lld条", shown ? "；" : "",
                                r->unit->name, (long long)r->prev_records, (long long)r->c.records,
                                (long long)(r->c.records - r->prev_records));
@@ -297,9 +343,9 @@ static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const 
                         &p, "，增长%s%%",
                         sgs_agg_rate_text(r->c.records - r->prev_records, r->prev_records, rate));
                 sgs_buf_puts(&p, "）");
-                shown++;
             }
-            list_tail(&p, shown, count);
+            /* no annex holds last month's figures: no reference */
+            list_tail(&p, shown, count, NULL);
             sgs_buf_puts(&p, "。对以上单位提出表扬。");
         }
     }
@@ -310,103 +356,123 @@ static void notice_improved(struct notice *nt, const sgs_agg_snapshot *s, const 
 static void notice_late(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
 {
     sgs_buf p;
-    size_t count = 0, shown = 0;
-    size_t *pairs = calloc(n ? n : 1, 2 * sizeof(size_t));
+    size_t count, shown;
 
     heading(nt, 3, "（三）迟报情况");
     sgs_buf_init(&p);
-    for (size_t i = 0; pairs && i < n; i++) {
-        if (s->rows[rows[i]].c.late > 0) {
-            pairs[2 * count] = rows[i];
-            pairs[2 * count + 1] = i;
-            count++;
-        }
+    for (size_t i = 0; i < n; i++) {
+        nt->key[i] = s->rows[rows[i]].c.late;
+        nt->in[i] = nt->key[i] > 0;
     }
+    count = section_list(nt, rows, n);
     if (count == 0) {
         sgs_buf_puts(&p, "本月未发现迟报数据。");
     } else {
-        g_sort_snap = s;
-        qsort(pairs, count, 2 * sizeof(size_t), cmp_late);
-        g_sort_snap = NULL;
         sgs_buf_printf(&p, "本月有%zu个单位存在迟报，共迟报数据%lld条：", count,
                        (long long)s->totals.late);
-        for (size_t i = 0; i < count && shown < NOTICE_LIST_MAX; i++) {
-            const sgs_agg_row *r = &s->rows[pairs[2 * i]];
+        for (shown = 0; shown < count && shown < NOTICE_LIST_MAX; shown++) {
+            const sgs_agg_row *r = &s->rows[nt->list[shown]];
             char rate[SGS_AGG_RATE_TEXT_MAX];
 
             sgs_buf_printf(&p, "%s%s迟报%lld条（迟报率%s%%）", shown ? "、" : "", r->unit->name,
                            (long long)r->c.late, sgs_agg_rate_text(r->c.late, r->c.records, rate));
-            shown++;
         }
-        list_tail(&p, shown, count);
+        list_tail(&p, shown, count, nt->ledger_ref);
         sgs_buf_puts(&p, "。");
     }
     para(nt, &p);
     sgs_buf_free(&p);
-    free(pairs);
 }
 
 static void notice_quality(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows,
                            size_t n)
 {
     sgs_buf p;
-    size_t count = 0, shown = 0;
+    size_t count, shown;
 
     heading(nt, 3, "（四）数据质量情况");
     sgs_buf_init(&p);
-    for (size_t i = 0; i < n; i++)
-        count += s->rows[rows[i]].c.invalid > 0;
+    for (size_t i = 0; i < n; i++) {
+        nt->key[i] = s->rows[rows[i]].c.invalid;
+        nt->in[i] = nt->key[i] > 0;
+    }
+    count = section_list(nt, rows, n);
     if (count == 0) {
         sgs_buf_puts(&p, s->totals.records > 0 ? "本月报送数据全部通过校验。"
                                                : "本月无报送数据，不作数据质量评价。");
     } else {
         sgs_buf_printf(&p, "本月有%zu个单位存在不合格数据，共%lld条：", count,
                        (long long)s->totals.invalid);
-        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
-            const sgs_agg_row *r = &s->rows[rows[i]];
+        for (shown = 0; shown < count && shown < NOTICE_LIST_MAX; shown++) {
+            const sgs_agg_row *r = &s->rows[nt->list[shown]];
             char rate[SGS_AGG_RATE_TEXT_MAX];
 
-            if (r->c.invalid <= 0)
-                continue;
             sgs_buf_printf(&p, "%s%s%lld条（数据合格率%s%%）", shown ? "、" : "", r->unit->name,
                            (long long)r->c.invalid,
                            sgs_agg_rate_text(sgs_agg_rate_valid_count(r->c.records, r->c.invalid),
                                              r->c.records, rate));
-            shown++;
         }
-        list_tail(&p, shown, count);
+        list_tail(&p, shown, count, nt->ledger_ref);
         sgs_buf_puts(&p, "。");
     }
     para(nt, &p);
     sgs_buf_free(&p);
 }
 
+/* The spot checks' findings withdrawn (s->withdrawn), one sentence. */
+static void withdrawn_sentence(sgs_buf *p, const sgs_agg_snapshot *s)
+{
+    size_t n = json_array_size(s->withdrawn), i;
+    const json_t *w;
+
+    if (n == 0)
+        return;
+    sgs_buf_printf(p, "抽查发现的%zu条瞒报数据经核实已撤销，不计入瞒报：", n);
+    json_array_foreach(s->withdrawn, i, w)
+    {
+        const char *name = json_string_value(json_object_get(w, "name"));
+        const char *kind = json_string_value(json_object_get(w, "kind"));
+
+        if (i >= NOTICE_LIST_MAX) {
+            sgs_buf_printf(p, "等%zu条", n);
+            break;
+        }
+        sgs_buf_printf(p, "%s%s%s“%s”（撤销原因：%s）", i ? "；" : "", name ? name : "",
+                       kind ? sgs_agg_kind_label(kind) : "",
+                       json_string_value(json_object_get(w, "doc_no")),
+                       json_string_value(json_object_get(w, "reason")));
+    }
+    sgs_buf_puts(p, "。");
+}
+
 static void notice_concealed(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows,
                              size_t n)
 {
     sgs_buf p;
-    size_t count = 0, shown = 0;
+    size_t count, shown;
 
     heading(nt, 3, "（五）瞒报抽查情况");
     sgs_buf_init(&p);
-    for (size_t i = 0; i < n; i++)
-        count += s->rows[rows[i]].c.concealed > 0;
+    for (size_t i = 0; i < n; i++) {
+        nt->key[i] = s->rows[rows[i]].c.concealed;
+        nt->in[i] = nt->key[i] > 0;
+    }
+    count = section_list(nt, rows, n);
     if (count == 0) {
         sgs_buf_puts(&p, "本月暂无抽查发现的瞒报数据。");
+        withdrawn_sentence(&p, s);
     } else {
         sgs_buf_printf(&p, "经抽查比对，本月发现瞒报数据%lld条，涉及%zu个单位：",
                        (long long)s->totals.concealed, count);
-        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
-            const sgs_agg_row *r = &s->rows[rows[i]];
+        for (shown = 0; shown < count && shown < NOTICE_LIST_MAX; shown++) {
+            const sgs_agg_row *r = &s->rows[nt->list[shown]];
 
-            if (r->c.concealed <= 0)
-                continue;
             sgs_buf_printf(&p, "%s%s%lld条", shown ? "、" : "", r->unit->name,
                            (long long)r->c.concealed);
-            shown++;
         }
-        list_tail(&p, shown, count);
+        list_tail(&p, shown, count, nt->ledger_ref);
         sgs_buf_puts(&p, "。请相关单位立即补报，并说明未报送原因。");
+        withdrawn_sentence(&p, s);
     }
     para(nt, &p);
     sgs_buf_free(&p);
@@ -435,15 +501,17 @@ static void missing_ranges(sgs_buf *b, const json_t *missing)
 static void notice_gaps(struct notice *nt, const sgs_agg_snapshot *s, const size_t *rows, size_t n)
 {
     sgs_buf p;
-    size_t count = 0, shown = 0;
+    size_t count, shown;
     int64_t total = 0;
 
     heading(nt, 3, "（六）疑似漏报情况");
     sgs_buf_init(&p);
     for (size_t i = 0; i < n; i++) {
-        count += s->rows[rows[i]].gaps_missing > 0;
+        nt->key[i] = s->rows[rows[i]].gaps_missing;
+        nt->in[i] = nt->key[i] > 0;
         total += s->rows[rows[i]].gaps_missing;
     }
+    count = section_list(nt, rows, n);
     if (count == 0) {
         sgs_buf_printf(&p,
                        "经对%d年以来各单位行政许可、行政处罚决定文书号进行连续性核查，"
@@ -454,14 +522,12 @@ static void notice_gaps(struct notice *nt, const sgs_agg_snapshot *s, const size
                        "经对%d年以来各单位行政许可、行政处罚决定文书号进行连续性核查，"
                        "%zu个单位存在文书号不连续情况，涉及疑似漏报文书号%lld个：",
                        s->year, count, (long long)total);
-        for (size_t i = 0; i < n && shown < NOTICE_LIST_MAX; i++) {
-            const sgs_agg_row *r = &s->rows[rows[i]];
+        for (shown = 0; shown < count && shown < NOTICE_LIST_MAX; shown++) {
+            const sgs_agg_row *r = &s->rows[nt->list[shown]];
             size_t gi;
             json_t *gap;
             int first = 1;
 
-            if (r->gaps_missing <= 0)
-                continue;
             sgs_buf_printf(&p, "%s%s", shown ? "；" : "", r->unit->name);
             json_array_foreach(r->gaps, gi, gap)
             {
@@ -483,9 +549,8 @@ static void notice_gaps(struct notice *nt, const sgs_agg_snapshot *s, const size
                 }
                 first = 0;
             }
-            shown++;
         }
-        list_tail(&p, shown, count);
+        list_tail(&p, shown, count, nt->ledger_ref);
         sgs_buf_puts(&p, "。文书号不连续可能因不予处罚、简易程序、撤销或依法不予公开等原因"
                          "造成，以上仅为疑似漏报，请相关单位自查核实，属于漏报的及时补报。");
     }
@@ -518,21 +583,84 @@ static void notice_requirements(struct notice *nt, const sgs_config *cfg)
     sgs_buf_free(&p);
 }
 
+void sgs_agg_notice_ledger_title(const sgs_agg_snapshot *s, char *out, size_t size)
+{
+    snprintf(out, size, "“双公示”数据报送问题台账（%d年%d月）", s->year, s->mon);
+}
+
+/* notice.doc_no with {year} and {month} replaced (the notice month's year and
+ * 2-digit month). */
+static void doc_no_text(sgs_buf *b, const char *tmpl, const sgs_agg_snapshot *s)
+{
+    while (*tmpl) {
+        if (strncmp(tmpl, "{year}", 6) == 0) {
+            sgs_buf_printf(b, "%d", s->year);
+            tmpl += 6;
+        } else if (strncmp(tmpl, "{month}", 7) == 0) {
+            sgs_buf_printf(b, "%02d", s->mon);
+            tmpl += 7;
+        } else {
+            sgs_buf_append(b, tmpl++, 1);
+        }
+    }
+}
+
+/* A line composed in p (out of memory: noted, not emitted). */
+static void line(struct notice *nt, enum sgs_agg_notice_line role, const sgs_buf *p)
+{
+    if (p->oom || !p->data) {
+        nt->oom = 1;
+        return;
+    }
+    nt->sink->line(nt->sink->arg, role, p->data);
+}
+
 int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot *s,
                         const sgs_config *cfg)
 {
     const char *title = sgs_config_get(cfg, "report.title");
+    const char *issuer = sgs_config_get(cfg, "notice.issuer");
+    const char *doc_no = sgs_config_get(cfg, "notice.doc_no");
+    const char *date_cfg = sgs_config_get(cfg, "notice.date");
     size_t *rows = calloc(s->n_rows ? s->n_rows : 1, sizeof(*rows));
-    struct notice nt = {sink, 0};
+    struct notice nt;
     size_t n;
     char date[64];
     sgs_buf p;
 
-    if (!rows)
+    memset(&nt, 0, sizeof(nt));
+    nt.sink = sink;
+    nt.key = calloc(s->n_rows ? s->n_rows : 1, sizeof(*nt.key));
+    nt.in = calloc(s->n_rows ? s->n_rows : 1, sizeof(*nt.in));
+    nt.list = calloc(s->n_rows ? s->n_rows : 1, sizeof(*nt.list));
+    if (!rows || !nt.key || !nt.in || !nt.list) {
+        free(rows);
+        free(nt.key);
+        free(nt.in);
+        free(nt.list);
         return -1;
+    }
     n = display_rows(s, rows);
-    cn_date(date, sizeof(date), json_string_value(json_object_get(s->json, "generated_at")));
+    /* The annexes: a table per group, then the ledger (台账), which holds the
+     * details every cut list of the notice refers to. */
+    snprintf(nt.ledger_ref, sizeof(nt.ledger_ref), "附件%zu", s->n_groups + 1);
+    for (size_t gi = 0, at = 0; gi < s->n_groups && at + 32 < sizeof(nt.groups_ref); gi++)
+        at += (size_t)snprintf(nt.groups_ref + at, sizeof(nt.groups_ref) - at, "%s附件%zu",
+                               gi ? "、" : "", gi + 1);
+    /* notice.date, else the day the snapshot was generated */
+    cn_date(date, sizeof(date),
+            date_cfg && *date_cfg ? date_cfg
+                                  : json_string_value(json_object_get(s->json, "generated_at")));
 
+    /* notice.issuer and notice.doc_no: the letterhead above the title */
+    if (issuer && *issuer)
+        sink->line(sink->arg, SGS_AGG_NOTICE_ISSUER, issuer);
+    if (doc_no && *doc_no) {
+        sgs_buf_init(&p);
+        doc_no_text(&p, doc_no, s);
+        line(&nt, SGS_AGG_NOTICE_DOC_NO, &p);
+        sgs_buf_free(&p);
+    }
     /* report.title names the issuing city or office (平顶山市). */
     sgs_buf_init(&p);
     sgs_buf_printf(&p, "%s“双公示”数据报送情况通报（%d年%d月%s）", title ? title : "", s->year,
@@ -543,19 +671,19 @@ int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot 
         nt.oom = 1;
     sgs_buf_free(&p);
     if (s->preview) {
-        char line[256];
+        char pline[256];
 
         /* a month not closed: its figures still change */
-        snprintf(line, sizeof(line),
+        snprintf(pline, sizeof(pline),
                  "（临时统计，非正式通报：数据截至%s，本月报送期结束后以正式版为准）",
                  date[0] ? date : "生成时");
-        sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, line);
+        sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, pline);
     } else if (sgs_agg_snapshot_version(s) > 1) {
-        char line[96];
+        char vline[96];
 
-        snprintf(line, sizeof(line), "（第%ld版，替代此前发布的版本）",
+        snprintf(vline, sizeof(vline), "（第%ld版，替代此前发布的版本）",
                  sgs_agg_snapshot_version(s));
-        sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, line);
+        sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, vline);
     }
     sink->line(sink->arg, SGS_AGG_NOTICE_SALUTATION, "各成员单位：");
     {
@@ -578,18 +706,15 @@ int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot 
     notice_gaps(&nt, s, rows, n);
     notice_requirements(&nt, cfg);
 
-    if (s->n_groups > 0) {
-        sgs_buf_init(&p);
-        sgs_buf_puts(&p, "附件：");
-        for (size_t gi = 0; gi < s->n_groups; gi++)
-            sgs_buf_printf(&p, "%s%zu. %s“双公示”数据报送情况统计表", gi ? "；" : "", gi + 1,
-                           s->groups[gi].name);
-        if (!p.oom && p.data)
-            sink->line(sink->arg, SGS_AGG_NOTICE_ANNEXES, p.data);
-        else
-            nt.oom = 1;
-        sgs_buf_free(&p);
-    }
+    sgs_buf_init(&p);
+    sgs_buf_puts(&p, "附件：");
+    for (size_t gi = 0; gi < s->n_groups; gi++)
+        sgs_buf_printf(&p, "%zu. %s“双公示”数据报送情况统计表；", gi + 1, s->groups[gi].name);
+    sgs_buf_printf(&p, "%zu. “双公示”数据报送问题台账", s->n_groups + 1);
+    line(&nt, SGS_AGG_NOTICE_ANNEXES, &p);
+    sgs_buf_free(&p);
+    if (issuer && *issuer)
+        sink->line(sink->arg, SGS_AGG_NOTICE_SIGNATURE, issuer);
     if (date[0])
         sink->line(sink->arg, SGS_AGG_NOTICE_DATE, date);
     for (size_t gi = 0; gi < s->n_groups; gi++) {
@@ -602,7 +727,16 @@ int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot 
             nt.oom = 1;
         sgs_buf_free(&p);
     }
+    {
+        char ltitle[128];
+
+        sgs_agg_notice_ledger_title(s, ltitle, sizeof(ltitle));
+        sink->annex(sink->arg, s->n_groups + 1, NULL, ltitle);
+    }
     free(rows);
+    free(nt.key);
+    free(nt.in);
+    free(nt.list);
     return nt.oom ? -1 : 0;
 }
 
@@ -637,12 +771,45 @@ static void md_line(void *arg, enum sgs_agg_notice_line role, const char *text)
     sgs_buf_printf(m->b, "%s\n\n", text);
 }
 
+/* The ledger's rows as a table (the CSV's columns and rows). */
+static void md_ledger(sgs_buf *b, const sgs_agg_snapshot *s)
+{
+    char buf[512];
+
+    if (s->ledger.n == 0) {
+        sgs_buf_puts(b, "本月无迟报、不合格、瞒报或疑似漏报数据。\n");
+        return;
+    }
+    for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++)
+        sgs_buf_printf(b, "| %s ", sgs_agg_ledger_header[c]);
+    sgs_buf_puts(b, "|\n");
+    for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++)
+        sgs_buf_puts(b, c == SGS_AGG_LEDGER_COL_WORKDAYS ? "|---:" : "|---");
+    sgs_buf_puts(b, "|\n");
+    for (size_t i = 0; i < s->ledger.n; i++) {
+        const sgs_agg_ledger_entry *e = &s->ledger.v[i];
+        const char *cells[SGS_AGG_LEDGER_COLS];
+        int number;
+
+        sgs_agg_ledger_cells(e, s->rows[e->row].unit, cells, buf, sizeof(buf), &number);
+        for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++) {
+            sgs_buf_puts(b, "| ");
+            md_cell(b, cells[c]);
+            sgs_buf_puts(b, " ");
+        }
+        sgs_buf_puts(b, "|\n");
+    }
+}
+
 static void md_annex(void *arg, size_t number, const sgs_agg_group *g, const char *title)
 {
     struct md *m = arg;
 
     sgs_buf_printf(m->b, "---\n\n## 附件%zu\n\n### %s\n\n", number, title);
-    md_table(m->b, m->s, g);
+    if (g)
+        md_table(m->b, m->s, g);
+    else
+        md_ledger(m->b, m->s);
     sgs_buf_puts(m->b, "\n");
 }
 

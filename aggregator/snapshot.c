@@ -1,6 +1,7 @@
 /* The month's snapshot (DESIGN §8): every partition's counters, gap hashes,
- * ledger and stored offset, the concealed hash and the previous month's latest
- * snapshot, joined with the registry.
+ * ledger and stored offset, the spot checks' findings and withdrawals of the
+ * year (P:concealed, P:withdrawn) and the previous month's latest snapshot,
+ * joined with the registry.
  *
  * Consistency: each partition is read in one MULTI/EXEC on its slot, so no
  * consumer batch (itself one atomic script on that slot) is half visible, and
@@ -57,8 +58,12 @@ struct month_read {
     redisReply **gaps; /* n_parts x month gap hashes (borrowed), partition-major */
     size_t n_gaps;
     const redisReply *concealed; /* HGETALL P:concealed:month (borrowed) */
-    long prev_version;           /* 0: the previous month has no snapshot */
-    redisReply *prev;            /* GET of that version (owned), or NULL */
+    const redisReply *withdrawn; /* HGETALL P:withdrawn:month (borrowed) */
+    /* HGETALL of P:concealed and P:withdrawn of January..month (borrowed):
+     * the year's concealed decisions, left out of the suspected gaps */
+    const redisReply *year_concealed[12], *year_withdrawn[12];
+    long prev_version; /* 0: the previous month has no snapshot */
+    redisReply *prev;  /* GET of that version (owned), or NULL */
 };
 
 static void month_read_free(struct month_read *mr)
@@ -81,7 +86,7 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
 {
     char key[SGS_STORE_KEY_MAX], latest_key[SGS_STORE_KEY_MAX], ym[8], prev_ym[8];
     int py = year, pm = month;
-    long i_latest, i_concealed;
+    long i_latest, i_concealed[12], i_withdrawn[12];
     const size_t n_cmds = TX_GAPS + (size_t)month;
     const redisReply *r;
 
@@ -142,11 +147,23 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
     }
     i_latest = sgs_rcl_pipe_appendf(mr->pipe, sgs_agg_slot(latest_key), SGS_RCL_IDEMPOTENT,
                                     "GET %s", latest_key);
-    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
-    i_concealed =
-        sgs_rcl_pipe_appendf(mr->pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s", key);
-    if (i_latest < 0 || i_concealed < 0)
+    if (i_latest < 0)
         goto oom;
+    /* The spot checks' findings and withdrawals of January..month: the
+     * month's are its concealed figures, the year's leave the suspected gaps. */
+    for (int m = 1; m <= month; m++) {
+        char f_ym[8];
+
+        sgs_month_format(year, m, f_ym);
+        sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, f_ym);
+        i_concealed[m - 1] = sgs_rcl_pipe_appendf(mr->pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT,
+                                                  "HGETALL %s", key);
+        sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_WITHDRAWN, f_ym);
+        i_withdrawn[m - 1] = sgs_rcl_pipe_appendf(mr->pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT,
+                                                  "HGETALL %s", key);
+        if (i_concealed[m - 1] < 0 || i_withdrawn[m - 1] < 0)
+            goto oom;
+    }
     if (sgs_agg_pipe_run(mr->pipe, errstr, errstr_size) != 0)
         return -1;
 
@@ -181,12 +198,26 @@ static int month_read_once(sgs_agg_ctx *ctx, int year, int month, struct month_r
         for (int m = 0; m < month; m++)
             mr->gaps[mr->n_gaps++] = r->element[TX_GAPS + m];
     }
-    r = sgs_rcl_pipe_reply(mr->pipe, (size_t)i_concealed);
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errstr_size, "redis: reading %s: %s", key, r->str);
-        return -1;
+    for (int m = 0; m < month; m++) {
+        for (int k = 0; k < 2; k++) {
+            r = sgs_rcl_pipe_reply(mr->pipe, (size_t)(k ? i_withdrawn[m] : i_concealed[m]));
+            if (r->type == REDIS_REPLY_ERROR) {
+                char f_ym[8];
+
+                sgs_store_gkey(key, sizeof(key), ctx->prefix,
+                               k ? SGS_STORE_WITHDRAWN : SGS_STORE_CONCEALED,
+                               sgs_month_format(year, m + 1, f_ym));
+                snprintf(errstr, errstr_size, "redis: reading %s: %s", key, r->str);
+                return -1;
+            }
+            if (k)
+                mr->year_withdrawn[m] = r;
+            else
+                mr->year_concealed[m] = r;
+        }
     }
-    mr->concealed = r;
+    mr->concealed = mr->year_concealed[month - 1];
+    mr->withdrawn = mr->year_withdrawn[month - 1];
     r = sgs_rcl_pipe_reply(mr->pipe, (size_t)i_latest);
     mr->prev_version = r->type == REDIS_REPLY_ERROR ? -1 : sgs_agg_reply_version(r);
     if (mr->prev_version < 0) {
@@ -353,16 +384,30 @@ static int join_counters(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sg
     return 0;
 }
 
+/* The month's concealed decisions per unit, those withdrawn left out, and
+ * the withdrawals (s->withdrawn). */
 static int join_concealed(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_registry *reg,
-                          const redisReply *h, struct unknown_units *unknown, char *errstr,
-                          size_t errstr_size)
+                          const redisReply *h, const redisReply *withdrawn,
+                          struct unknown_units *unknown, char *errstr, size_t errstr_size)
 {
+    if (withdrawn->type == REDIS_REPLY_ARRAY && withdrawn->elements > 0) {
+        s->withdrawn = sgs_agg_spot_trail(withdrawn, reg);
+        if (!s->withdrawn) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        if (json_array_size(s->withdrawn) == 0) {
+            json_decref(s->withdrawn);
+            s->withdrawn = NULL;
+        }
+    }
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *f = h->element[i];
         sgs_store_ident_parts id;
         long row;
 
-        if (f->type != REDIS_REPLY_STRING || sgs_store_identity_parse(f->str, f->len, &id) != 0)
+        if (f->type != REDIS_REPLY_STRING || sgs_store_identity_parse(f->str, f->len, &id) != 0 ||
+            sgs_agg_spot_has(withdrawn, f->str, f->len))
             continue;
         row = sgs_agg_idmap_unit_row(map, reg, id.unit, id.unit_len);
         if (row < 0) {
@@ -655,6 +700,10 @@ static json_t *snapshot_json(const sgs_agg_snapshot *s, int64_t generated_at, in
     }
     json_object_set_new(root, "groups", groups);
     json_object_set_new(root, "units", units);
+    /* only when there is one: a month without withdrawals keeps the document
+     * (and so the version) it had before withdrawals existed */
+    if (json_array_size(s->withdrawn) > 0)
+        json_object_set_new(root, "spot_check", json_pack("{s:O}", "withdrawn", s->withdrawn));
     return root;
 }
 
@@ -712,7 +761,7 @@ static int join_ledger(sgs_agg_snapshot *s, const sgs_agg_idmap *map, const sgs_
             sgs_agg_ledger_add_cut(&s->ledger, mr->tx[i]->element[TX_LEDGER_N], map, reg, -1) != 0)
             goto out;
     }
-    if (sgs_agg_ledger_add_concealed(&s->ledger, mr->concealed, map, reg, -1) != 0)
+    if (sgs_agg_ledger_add_concealed(&s->ledger, mr->concealed, mr->withdrawn, map, reg, -1) != 0)
         goto out;
     for (size_t i = 0; i < s->n_rows; i++) {
         if (s->rows[i].gaps && sgs_agg_ledger_add_gaps(&s->ledger, i, s->rows[i].gaps) != 0)
@@ -783,11 +832,13 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
                           errstr_size) != 0)
             goto fail;
     }
-    if (join_concealed(s, map, ctx->reg, mr.concealed, &unknown, errstr, errstr_size) != 0)
+    if (join_concealed(s, map, ctx->reg, mr.concealed, mr.withdrawn, &unknown, errstr,
+                       errstr_size) != 0)
         goto fail;
     if (mr.prev)
         join_previous(s, map, ctx->reg, mr.prev);
-    if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.gaps, mr.n_gaps, year, errstr,
+    if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.gaps, mr.n_gaps, year,
+                             mr.year_concealed, mr.year_withdrawn, (size_t)month, errstr,
                              errstr_size) != 0)
         goto fail;
     /* the stored offset of every partition read (DESIGN §11) */
@@ -843,6 +894,7 @@ void sgs_agg_snapshot_free(sgs_agg_snapshot *s)
     free(s->rows);
     json_decref(s->offsets);
     json_decref(s->json);
+    json_decref(s->withdrawn);
     sgs_agg_ledger_free(&s->ledger);
     free(s);
 }

@@ -450,7 +450,8 @@ int sgs_agg_status_write(sgs_agg_ctx *ctx, const char *unit, int pretty, sgs_buf
 /* ---- the unit's ledger ------------------------------------------------------------ */
 
 /* The month's ledger of one unit: every partition's P:T:lg and P:T:lgn, and
- * P:concealed, pipelined (live figures: no transaction). */
+ * P:concealed (without the findings withdrawn, P:withdrawn), pipelined (live
+ * figures: no transaction). */
 static int read_ledger(sgs_agg_ctx *ctx, const char *ym, size_t row, const sgs_agg_idmap *map,
                        sgs_agg_ledger *l, char *errstr, size_t errstr_size)
 {
@@ -476,7 +477,10 @@ static int read_ledger(sgs_agg_ctx *ctx, const char *ym, size_t row, const sgs_a
     sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
     if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s", key) < 0)
         goto oom;
-    total = 2 * np + 1;
+    sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_WITHDRAWN, ym);
+    if (sgs_rcl_pipe_appendf(pipe, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HGETALL %s", key) < 0)
+        goto oom;
+    total = 2 * np + 2;
     if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
         goto out;
     for (size_t i = 0; i < total; i++) {
@@ -494,7 +498,8 @@ static int read_ledger(sgs_agg_ctx *ctx, const char *ym, size_t row, const sgs_a
                                    (long)row) != 0)
             goto oom;
     }
-    if (sgs_agg_ledger_add_concealed(l, sgs_rcl_pipe_reply(pipe, total - 1), map, ctx->reg,
+    if (sgs_agg_ledger_add_concealed(l, sgs_rcl_pipe_reply(pipe, total - 2),
+                                     sgs_rcl_pipe_reply(pipe, total - 1), map, ctx->reg,
                                      (long)row) != 0 ||
         sgs_agg_ledger_finish(l, NULL) != 0)
         goto oom;

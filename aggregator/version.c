@@ -514,6 +514,32 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after)
             sgs_buf_printf(&b, "%sunattributed %lld -> %lld", b.len ? ", " : "", (long long)a,
                            (long long)c);
     }
+    /* the spot checks' findings withdrawn since the version before */
+    {
+        const json_t *ow = json_object_get(json_object_get(before, "spot_check"), "withdrawn");
+        const json_t *nw = json_object_get(json_object_get(after, "spot_check"), "withdrawn");
+        const json_t *w, *o;
+        size_t k;
+
+        json_array_foreach(nw, i, w)
+        {
+            int seen = 0;
+
+            json_array_foreach(ow, k, o)
+            {
+                seen |= json_equal(json_object_get(o, "unit_id"), json_object_get(w, "unit_id")) &&
+                        json_equal(json_object_get(o, "kind"), json_object_get(w, "kind")) &&
+                        json_equal(json_object_get(o, "doc_no"), json_object_get(w, "doc_no"));
+            }
+            if (!seen)
+                sgs_info("%s v%lld: spot-check finding withdrawn: %s (%s) %s %s: %s", month,
+                         (long long)v, json_string_value(json_object_get(w, "name")),
+                         json_string_value(json_object_get(w, "unit_id")),
+                         json_string_value(json_object_get(w, "kind")),
+                         json_string_value(json_object_get(w, "doc_no")),
+                         json_string_value(json_object_get(w, "reason")));
+        }
+    }
     sgs_info("%s v%lld: %zu unit(s) changed; totals: %s", month, (long long)v, changed,
              b.len ? b.data : "unchanged");
     sgs_buf_free(&b);

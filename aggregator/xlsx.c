@@ -1,6 +1,6 @@
 /* YYYY-MM.xlsx (DESIGN §10) with libxlsxwriter: a sheet per group holding its
  * annex table (the same rows as its CSV), and the 台账 sheet holding the
- * ledger (the same rows as the ledger CSV).
+ * ledger (the same rows as the ledger CSV), the notice's last annex.
  *
  * Texts (unit names, document numbers, reasons: other people's text) are
  * always written with worksheet_write_string, which stores a string cell: a
@@ -231,6 +231,8 @@ static void group_sheet(struct book *bk, const sgs_agg_snapshot *s, size_t gi)
     worksheet_fit_to_pages(ws, 1, 0);
 }
 
+/* The ledger annex (the notice's last, 附件<groups + 1>), laid out like a group
+ * sheet: 0 附件N, 1 the title (merged), 2 the header, then the entries. */
 static void ledger_sheet(struct book *bk, const sgs_agg_snapshot *s)
 {
     lxw_worksheet *ws = workbook_add_worksheet(bk->wb, "台账");
@@ -241,14 +243,19 @@ static void ledger_sheet(struct book *bk, const sgs_agg_snapshot *s)
         note(bk, LXW_ERROR_SHEETNAME_ALREADY_USED);
         return;
     }
+    snprintf(buf, sizeof(buf), "附件%zu", s->n_groups + 1);
+    put_text(bk, ws, 0, 0, buf, bk->annex_no);
+    sgs_agg_notice_ledger_title(s, buf, sizeof(buf));
+    note(bk, worksheet_merge_range(ws, 1, 0, 1, SGS_AGG_LEDGER_COLS - 1, buf, bk->title));
+    note(bk, worksheet_set_row(ws, 1, 24, NULL));
     for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++) {
         w[c] = col_width(sgs_agg_ledger_header[c]);
-        put_text(bk, ws, 0, (lxw_col_t)c, sgs_agg_ledger_header[c], bk->head);
+        put_text(bk, ws, 2, (lxw_col_t)c, sgs_agg_ledger_header[c], bk->head);
     }
     for (size_t i = 0; i < s->ledger.n; i++) {
         const sgs_agg_ledger_entry *e = &s->ledger.v[i];
         const char *cells[SGS_AGG_LEDGER_COLS];
-        lxw_row_t r = (lxw_row_t)(i + 1);
+        lxw_row_t r = (lxw_row_t)(i + 3);
         int number;
 
         sgs_agg_ledger_cells(e, s->rows[e->row].unit, cells, buf, sizeof(buf), &number);
@@ -263,11 +270,11 @@ static void ledger_sheet(struct book *bk, const sgs_agg_snapshot *s)
     }
     for (int c = 0; c < SGS_AGG_LEDGER_COLS; c++)
         note(bk, worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, w[c], NULL));
-    worksheet_freeze_panes(ws, 1, 0);
-    note(bk, worksheet_autofilter(ws, 0, 0, (lxw_row_t)s->ledger.n, SGS_AGG_LEDGER_COLS - 1));
+    worksheet_freeze_panes(ws, 3, 0);
+    note(bk, worksheet_autofilter(ws, 2, 0, (lxw_row_t)(s->ledger.n + 2), SGS_AGG_LEDGER_COLS - 1));
     worksheet_set_paper(ws, PAPER_A4);
     worksheet_set_landscape(ws);
-    note(bk, worksheet_repeat_rows(ws, 0, 0));
+    note(bk, worksheet_repeat_rows(ws, 2, 2));
     worksheet_fit_to_pages(ws, 1, 0);
 }
 

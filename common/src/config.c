@@ -12,7 +12,7 @@
 
 #include "sgs/date.h"
 
-enum cfg_type { T_STRING, T_INT, T_DOUBLE, T_BOOL, T_TZ, T_LOGLEVEL };
+enum cfg_type { T_STRING, T_INT, T_DOUBLE, T_BOOL, T_TZ, T_LOGLEVEL, T_DATE };
 
 struct cfg_key {
     const char *key;
@@ -64,6 +64,13 @@ static const struct cfg_key keys[] = {
      "、"
      "限期整改，并于下月5日前将整改情况报市信用办。",
      0, 0, "the 三、工作要求 paragraph of the notice (empty: one naming the deadlines)"},
+    {"notice.issuer", T_STRING, NULL, 0, 0,
+     "issuing authority (发文机关) above the notice's title and over its date (empty: none)"},
+    {"notice.doc_no", T_STRING, NULL, 0, 0,
+     "document number (文号) of the notice; {year} and {month} become the notice month's year "
+     "and 2-digit month (empty: none)"},
+    {"notice.date", T_DATE, NULL, 0, 0,
+     "date line of the notice, YYYY-MM-DD (empty: the snapshot's generated_at date)"},
     {"aggregator.watch_interval_s", T_INT, "60", 1, 86400, "how often watch checks months"},
     {"aggregator.watch_months", T_INT, "3", 1, 120, "how many closed months watch keeps checking"},
     {"groups", T_STRING, NULL, 0, 0,
@@ -327,6 +334,16 @@ static int check_value(const struct cfg_key *k, const char *value, const char *o
             return -1;
         }
         return 0;
+    case T_DATE: {
+        sgs_day day;
+
+        if (*value && sgs_day_parse(value, strlen(value), &day) != 0) {
+            snprintf(errstr, errstr_size, "%s: key '%s': expected a date YYYY-MM-DD, got '%s'",
+                     origin, k->key, value);
+            return -1;
+        }
+        return 0;
+    }
     case T_LOGLEVEL:
         if (parse_level(value) < 0) {
             snprintf(errstr, errstr_size,
@@ -682,7 +699,8 @@ const char *sgs_config_key_at(size_t i, const char **def)
 
 void sgs_config_print_help(FILE *out)
 {
-    static const char *const tnames[] = {"string", "int", "number", "bool", "offset", "level"};
+    static const char *const tnames[] = {"string", "int",   "number", "bool",
+                                         "offset", "level", "date"};
     fprintf(out, "%-30s %-7s %-26s %s\n", "key", "type", "default", "meaning");
     for (size_t i = 0; i < N_KEYS; i++) {
         const char *d = keys[i].def ? keys[i].def : "(none)";

@@ -548,10 +548,13 @@ def test_golden(world, tmp):
     check("疑似漏报文书号%d个" % total_missing in notice, "gap total")
     check("各成员单位要高度重视" in notice, "requirements paragraph")
     tables = md_tables(notice)
-    eq(len(tables), 2, "annex tables")
+    eq(len(tables), 3, "annex tables: two groups and the ledger")
     for g, table in zip(["county", "city"], tables):
         csv_rows = read_csv(os.path.join(case.reports, "2023-12-%s.csv" % g))[1:]
         eq(table, csv_rows, "annex table %s equals the CSV" % g)
+    # the ledger annex holds the ledger's rows (markdown has no apostrophe)
+    ledger_rows = read_csv(os.path.join(case.reports, "2023-12-ledger.csv"))[1:]
+    eq(tables[2], ledger_rows, "ledger annex equals the ledger CSV")
 
     # Redis: version stored, months set
     eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "latest")
@@ -1174,3 +1177,256 @@ def test_publish_bounded(world, tmp):
     eq(rc, 0, "re-run: " + err)
     check("version 2 unchanged" in out, "re-run: " + out)
     eq([k for k, _ in case.env.messages(case.topic)], ["2023-12"], "published after")
+
+
+# Spot checks corrected (dry run, withdrawals) and a consistent notice
+
+
+def spot_world(world, tmp, name):
+    """C04's penalties 1, 2, 4, 6 and C02's licence 1 reported in December; a
+    sample with 3 and 5 of C04 (missing: concealed, and gaps) and 7 of C02."""
+    case = Case(world, tmp, name)
+    recs = [Rec("C04", "penalty", "豫建罚〔2023〕%d号" % n, "2023-12-%02d" % (n + 1), part=n % 3)
+            for n in (1, 2, 4, 6)]
+    recs.append(Rec("C02", "license", "平公许〔2023〕1号", "2023-12-02", part=1))
+    write_records(case, recs)
+    sample = os.path.join(case.dir, "sample.tsv")
+    with open(sample, "w", encoding="utf-8") as f:
+        f.write("unit_id\tkind\tdoc_no\n")
+        f.write("C04\tpenalty\t豫建罚〔2023〕3号\n")
+        f.write("C04\tpenalty\t豫建罚〔2023〕第005号\n")
+        f.write("C02\tlicense\t平公许〔2023〕7号\n")
+        f.write("C02\tlicense\t平公许〔2023〕1号\n")  # reported: found
+    return case, sample
+
+
+def read_month(case, month="2023-12"):
+    snap = json.load(open(os.path.join(case.reports, month + ".json"), encoding="utf-8"))
+    notice = open(os.path.join(case.reports, month + "-notice.md"), encoding="utf-8").read()
+    ledger = read_csv(os.path.join(case.reports, month + "-ledger.csv"))
+    return snap, notice, ledger
+
+
+def test_spot_check_dry_run(world, tmp):
+    """spot-check --dry-run: the same result with "dry_run": true, nothing stored"""
+    case, sample = spot_world(world, tmp, "spotdry")
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample, "--dry-run")
+    eq(rc, 0, "dry run exit: " + err)
+    dry = json.loads(out)
+    eq(dry["dry_run"], True, "dry_run in the result")
+    eq((dry["sampled"], dry["found"], dry["concealed"]), (4, 1, 3), "dry run counts")
+    eq(case.r.exists(case.key("concealed:2023-12")), 0, "a dry run stores nothing")
+    check("dry run" in err, "the log says so: " + err)
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 0, "spot-check exit: " + err)
+    real = json.loads(out)
+    check("dry_run" not in real, "a real run has no dry_run")
+    del dry["dry_run"]
+    eq(real, dry, "the dry run showed what the real run stores")
+    eq(case.r.hlen(case.key("concealed:2023-12")), 3, "stored by the real run")
+    # --dry-run belongs to spot-check alone
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--dry-run")
+    eq(rc, 2, "snapshot --dry-run: " + err)
+    check("--dry-run" in err, "names the option: " + err)
+
+
+def test_spot_check_withdraw(world, tmp):
+    """spot-check --withdraw: a finding withdrawn with its reason; the next
+    snapshot is a new version whose figures, JSON, ledger and notice say so"""
+    case, sample = spot_world(world, tmp, "spotwd")
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 0, "spot-check: " + err)
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "v1: " + err)
+    v1, notice1, _ = read_month(case)
+    eq(v1["version"], 1, "v1")
+    eq(v1["totals"]["concealed"], 3, "v1 concealed")
+    check("spot_check" not in v1, "no withdrawals: no spot_check member")
+
+    wd = os.path.join(case.dir, "withdraw.tsv")
+    with open(wd, "w", encoding="utf-8") as f:
+        f.write("unit_id\tkind\tdoc_no\n")
+        f.write("市公安局\t许可\t平公许〔2023〕第7号\n")  # name and another spelling
+    # refused: no reason, an empty one, a row naming no finding
+    for args, why in ((["--withdraw"], "--reason"), (["--withdraw", "--reason", ""], "--reason"),
+                      (["--reason", "x"], "--withdraw")):
+        rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", wd, *args)
+        eq(rc, 2, "exit for %s" % args)
+        check(why in err and len(err.strip().splitlines()) == 1, "message for %s: %s" % (args, err))
+    bad = os.path.join(case.dir, "bad.tsv")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write("unit_id\tkind\tdoc_no\n")
+        f.write("C02\tlicense\t平公许〔2023〕7号\n")
+        f.write("C02\tlicense\t平公许〔2023〕1号\n")  # reported: no finding
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", bad, "--withdraw",
+                            "--reason", "样本有误")
+    eq(rc, 2, "a row naming no finding: " + err)
+    check("%s:3:" % bad in err and "no stored spot-check finding" in err, "message: " + err)
+    eq(case.r.exists(case.key("withdrawn:2023-12")), 0, "nothing withdrawn")
+    # a dry run of the withdrawal stores nothing
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", wd, "--withdraw",
+                            "--reason", "该决定已于12月8日报送（文号录入有误）", "--dry-run")
+    eq(rc, 0, "dry withdrawal: " + err)
+    eq(json.loads(out)["dry_run"], True, "dry_run")
+    eq(case.r.exists(case.key("withdrawn:2023-12")), 0, "a dry withdrawal stores nothing")
+
+    reason = "该决定已于12月8日报送（文号录入有误）"
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", wd, "--withdraw",
+                            "--reason", reason, now="2024-01-06T09:30:00+08:00")
+    eq(rc, 0, "withdrawal: " + err)
+    res = json.loads(out)
+    eq(res["withdrawn_now"], 1, "withdrawn now")
+    want = {"unit_id": "C02", "name": "市公安局", "kind": "license", "doc_no": "平公许〔2023〕7号",
+            "reason": reason, "at": "2024-01-06T09:30:00+08:00"}
+    eq(res["withdrawn"], [want], "the trail in the spot-check JSON")
+    eq(case.r.hlen(case.key("concealed:2023-12")), 3, "the finding itself is kept")
+    # again, with another reason: the first stays
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", wd, "--withdraw",
+                            "--reason", "另一个原因")
+    eq(rc, 0, "again: " + err)
+    again = json.loads(out)
+    eq((again["withdrawn_now"], again["items"][0]["already_withdrawn"]), (0, True), "again")
+    eq(again["withdrawn"], [want], "the first reason kept")
+    # sampling it again counts it no more
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample, "--dry-run")
+    res = json.loads(out)
+    eq((res["concealed"], res["withdrawn_before"]), (2, 1), "a withdrawn finding stays withdrawn")
+
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "v2: " + err)
+    check("version 2 new" in out, "a new version: " + out)
+    check("spot-check finding withdrawn: 市公安局 (C02) license 平公许〔2023〕7号: " + reason in err,
+          "the change log: " + err)
+    v2, notice2, ledger2 = read_month(case)
+    eq(v2["version"], 2, "v2")
+    conc = {u["unit_id"]: u["concealed"] for u in v2["units"]}
+    eq((conc["C02"], conc["C04"], v2["totals"]["concealed"]), (0, 2, 2), "v2 concealed")
+    eq(v2["spot_check"], {"withdrawn": [want]}, "the withdrawal in the snapshot JSON")
+    check("（第2版，替代此前发布的版本）" in notice2, "v2 notice")
+    check("抽查发现的1条瞒报数据经核实已撤销，不计入瞒报：市公安局行政许可“平公许〔2023〕7号”"
+          "（撤销原因：%s）。" % reason in notice2, "the notice says so:\n" + notice2)
+    check("已撤销" not in notice1, "v1 had none")
+    check(not any(r[0] == "C02" and r[2] == "瞒报" for r in ledger2[1:]), "not in the ledger")
+    eq(sum(r[2] == "瞒报" for r in ledger2[1:]), 2, "C04's two stay in the ledger")
+
+
+def test_concealed_not_a_gap(world, tmp):
+    """a decision the spot check found concealed is 瞒报, not also 疑似漏报"""
+    case, sample = spot_world(world, tmp, "spotgap")
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", os.path.join(tmp, "before"))
+    eq(rc, 0, "before: " + err)
+    before = json.load(open(os.path.join(tmp, "before", "2023-12.json"), encoding="utf-8"))
+    c04 = [u for u in before["units"] if u["unit_id"] == "C04"][0]
+    eq([(g["missing"], g["missing_count"]) for g in c04["gaps"]], [(["3", "5"], 2)], "gaps before")
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 0, "spot-check: " + err)
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "after: " + err)
+    snap, notice, ledger = read_month(case)
+    c04 = [u for u in snap["units"] if u["unit_id"] == "C04"][0]
+    eq((c04["concealed"], c04["gaps"]), (2, []), "C04: concealed, no gap")
+    check("本月未发现文书号不连续情况" in notice, "the notice's gap sentence:\n" + notice)
+    check("疑似漏报文书号" not in notice, "no gap count")
+    rows = [(r[0], r[2], r[4]) for r in ledger[1:]]
+    check(("C04", "瞒报", "豫建罚〔2023〕3号") in rows and ("C04", "瞒报", "豫建罚〔2023〕5号") in rows,
+          "瞒报 rows: %s" % rows)
+    eq([r for r in rows if r[1] == "疑似漏报"], [], "no 疑似漏报 rows")
+    # withdrawn, the number is a suspected gap again
+    wd = os.path.join(case.dir, "withdraw.tsv")
+    with open(wd, "w", encoding="utf-8") as f:
+        f.write("unit_id\tkind\tdoc_no\nC04\tpenalty\t豫建罚〔2023〕5号\n")
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", wd, "--withdraw",
+                            "--reason", "5号为作废文书号")
+    eq(rc, 0, "withdraw: " + err)
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    snap, notice, ledger = read_month(case)
+    c04 = [u for u in snap["units"] if u["unit_id"] == "C04"][0]
+    eq((c04["concealed"], [(g["missing"], g["missing_count"]) for g in c04["gaps"]]),
+       (1, [(["5"], 1)]), "withdrawn: a gap again")
+
+
+BIG_UNITS = [("U%02d" % i, "单位%02d" % i, "city" if i <= 20 else "county") for i in range(1, 36)]
+
+
+def test_notice_annex_references(world, tmp):
+    """every 详见附件N names an annex of the notice, the workbook and the report
+    that holds the units the list left out"""
+    openpyxl = pytest.importorskip("openpyxl")
+    case = Case(world, tmp, "annexref")
+    with open(os.path.join(case.dir, "units.tsv"), "w", encoding="utf-8") as f:
+        f.write("unit_id\tname\tgroup\taliases\n")
+        for uid, name, group in BIG_UNITS:
+            f.write("%s\t%s\t%s\t\n" % (uid, name, group))
+    # 35 units: a gap each (1 and 3 reported), one concealed decision each
+    recs = []
+    for i, (uid, _, _) in enumerate(BIG_UNITS):
+        for n in (1, 3):
+            recs.append(Rec(uid, "penalty", "%s罚〔2023〕%d号" % (uid, n), "2023-12-05",
+                            part=i % 3))
+    write_records(case, recs)
+    sample = os.path.join(case.dir, "sample.tsv")
+    with open(sample, "w", encoding="utf-8") as f:
+        f.write("unit_id\tkind\tdoc_no\n")
+        for uid, _, _ in BIG_UNITS:
+            f.write("%s\tpenalty\t%s罚〔2023〕9号\n" % (uid, uid))
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 0, "spot-check: " + err)
+    rc, out, err = case.run("snapshot", "--month", "2023-12")
+    eq(rc, 0, "snapshot: " + err)
+    snap, notice, ledger = read_month(case)
+    refs = re.findall(r"等\d+个单位（详见(附件\d+(?:、附件\d+)*)）", notice)
+    check(len(refs) >= 3, "cut lists name annexes: %s\n%s" % (refs, notice))
+    check("详见附件）" not in notice, "no reference without a number")
+    n_groups = len(snap["groups"])
+    annex_list = re.search(r"\n附件：(.*)\n", notice).group(1)
+    wb = openpyxl.load_workbook(os.path.join(case.reports, "2023-12.xlsx"))
+    html = open(os.path.join(case.reports, "2023-12-report.html"), encoding="utf-8").read()
+    sheet_of = {ws["A1"].value: ws for ws in wb.worksheets}
+    for ref in refs:
+        for annex in ref.split("、"):
+            num = int(annex[2:])
+            check(1 <= num <= n_groups + 1, "%s: an annex number" % annex)
+            check("%d. " % num in annex_list, "%s in the annex list %s" % (annex, annex_list))
+            check("\n## %s\n" % annex in notice, "%s in the notice" % annex)
+            check('<p class="annex-no">%s</p>' % annex in html, "%s in the report" % annex)
+            check(annex in sheet_of, "%s in the workbook (row 1 of a sheet): %s"
+                  % (annex, list(sheet_of)))
+    # the ledger annex: the 台账 sheet, holding the units the lists left out
+    ledger_annex = "附件%d" % (n_groups + 1)
+    eq(sheet_of[ledger_annex].title, "台账", "the ledger annex is the 台账 sheet")
+    check("（详见%s）。" % ledger_annex in notice, "the gap and concealed lists name the ledger")
+    rows = [[c.value for c in r] for r in sheet_of[ledger_annex].iter_rows(min_row=4)]
+    for uid, _, _ in BIG_UNITS:
+        check([uid, "瞒报"] in [r[0:3:2] for r in rows], "%s's concealed decision in the 台账" % uid)
+        check([uid, "疑似漏报"] in [r[0:3:2] for r in rows], "%s's gap in the 台账" % uid)
+    eq(len(rows), len(ledger) - 1, "台账 rows = ledger CSV rows")
+    check("\n## %s\n\n### “双公示”数据报送问题台账（2023年12月）\n" % ledger_annex in notice,
+          "the notice's ledger annex")
+    check("| U35 | 单位35 | 瞒报 |" in notice, "the ledger annex holds the rows")
+
+
+def test_notice_letterhead(world, tmp):
+    """notice.issuer, notice.doc_no, notice.date: in the notice and the report
+    when set; a bad date is a configuration error"""
+    case = golden_world_only(world, tmp, "letter")[0]
+    plain = open(os.path.join(case.reports, "2023-12-notice.md"), encoding="utf-8").read()
+    check(plain.startswith("# 平顶山市“双公示”数据报送情况通报（2023年12月）"), "unset: as before")
+    issuer = "平顶山市社会信用体系建设领导小组办公室"
+    out_dir = os.path.join(tmp, "lh")
+    rc, out, err = case.run("-X", "notice.issuer=" + issuer, "-X",
+                            "notice.doc_no=平信用办〔{year}〕{month}号", "-X",
+                            "notice.date=2024-01-04", "snapshot", "--month", "2023-12",
+                            "--out", out_dir)
+    eq(rc, 0, "snapshot: " + err)
+    check("version 1 unchanged" in out, "the keys change no figure: " + out)
+    notice = open(os.path.join(out_dir, "2023-12-notice.md"), encoding="utf-8").read()
+    check(notice.startswith(issuer + "\n\n平信用办〔2023〕12号\n\n# 平顶山市“双公示”数据报送情况通报"),
+          "letterhead: " + notice[:200])
+    check("\n\n%s\n\n2024年1月4日\n\n---\n" % issuer in notice, "signature and date")
+    html = open(os.path.join(out_dir, "2023-12-report.html"), encoding="utf-8").read()
+    check('<p class="issuer">%s</p>' % issuer in html and
+          '<p class="doc-no">平信用办〔2023〕12号</p>' in html and
+          '<p class="date">2024年1月4日</p>' in html, "the report")
+    rc, out, err = case.run("-X", "notice.date=2024-02-30", "snapshot", "--month", "2023-12")
+    eq(rc, 2, "a bad date: " + err)
+    check("notice.date" in err and "2024-02-30" in err, "names the key: " + err)

@@ -135,6 +135,10 @@ def check_self_contained(path, doc):
         check(k not in ("src", "href", "xlink:href", "srcset"), "attribute %s=%r" % (k, v))
     text = open(path, encoding="utf-8").read()
     rest = text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # the ledger annex's cells are the records' own texts (a reason may quote
+    # "http://x"): character data, escaped (the tag counts above and the
+    # hostile test's checks see to that), never a resource
+    rest = re.sub(r'<table class="ledger">.*?</table>', "", rest, flags=re.S)
     for needle in ("http:", "https:", "url(", "@import", "//"):
         check(needle not in rest, "%r in %s" % (needle, path))
     check('<meta charset="utf-8">' in text, "charset declared")
@@ -347,10 +351,15 @@ def test_office_month(sgs, tmp):
                  rate_text(total[3], total[2]), "合计 rate")
     ws = wb["台账"]
     data = sheet_rows(ws)
-    check_eq(ws.freeze_panes, "A2", "台账 frozen header")
-    check_eq(data[0], LEDGER_HEADER, "台账 header")
-    check_eq(len(data) - 1, len(body), "台账 rows = CSV rows")
-    for got, want in zip(data[1:], body):
+    # the notice's last annex, laid out like the group sheets
+    check_eq(data[0][0], "附件%d" % (len(snap["groups"]) + 1), "台账 annex number")
+    check_eq(data[1][0], "“双公示”数据报送问题台账（2023年12月）", "台账 annex title")
+    check("%d. “双公示”数据报送问题台账" % (len(snap["groups"]) + 1) in notice,
+          "the notice lists the ledger annex")
+    check_eq(ws.freeze_panes, "A4", "台账 frozen header")
+    check_eq(data[2], LEDGER_HEADER, "台账 header")
+    check_eq(len(data) - 3, len(body), "台账 rows = CSV rows")
+    for got, want in zip(data[3:], body):
         wd = int(want[8]) if want[8] else None
         check_eq([c if c is not None else "" for c in got[:8]] + [got[8]] + [got[9] or ""],
                  want[:8] + [wd] + [want[9]], "台账 row = CSV row")
@@ -359,12 +368,13 @@ def test_office_month(sgs, tmp):
     page = os.path.join(out, MONTH + "-report.html")
     doc = parse_html(page)
     check_self_contained(page, doc)
-    check_eq(doc.classes["annex"], len(groups), "a section (page) per annex")
+    check_eq(doc.classes["annex"], len(groups) + 1, "a section (page) per annex, the ledger's last")
     check_eq(doc.tags["svg"], 1 + 2 * len(groups), "trend + two charts per group")
-    check_eq(len(doc.tables), len(groups), "a table per annex")
+    check_eq(len(doc.tables), len(groups) + 1, "a table per annex")
     for g, table in zip(groups, doc.tables):
         csv_rows = read_csv(os.path.join(out, "%s-%s.csv" % (MONTH, g)))
         check_eq(table, [[csv_plain(c) for c in row] for row in csv_rows], "HTML table = CSV")
+    check_eq(doc.tables[-1], [LEDGER_HEADER] + body, "the ledger annex's table = the ledger CSV")
     for line in notice.split("\n\n"):
         line = line.strip().lstrip("　")
         if line and not line.startswith(("|", "---", "#")):
@@ -374,7 +384,7 @@ def test_office_month(sgs, tmp):
     check_eq(doc.all_text.count("无快照"), 12 - 1 - len(PAST), "months without a snapshot")
 
     pdf, pages = print_pdf(tmp, page, "report")
-    check(pages >= 1 + len(groups), "%d pages: the notice and a page per annex" % pages)
+    check(pages >= 2 + len(groups), "%d pages: the notice and a page per annex" % pages)
     text = run(["pdftotext", "-layout", pdf, "-"]).stdout
     check("双公示" in text and "附件1" in text and "合计" in text, "PDF text")
     page_png(pdf, 1, os.path.join(tmp, "page1"))
@@ -506,7 +516,7 @@ def test_office_hostile(sgs, tmp):
                 check_eq(row[1].data_type, "s", "name is a string cell")
                 seen.add(row[1].value)
     check_eq(seen, set(names.values()), "every hostile name exactly, as text")
-    ledger = sheet_rows(wb["台账"])[1:]
+    ledger = sheet_rows(wb["台账"])[3:]
     check_eq(len(ledger), len(rows), "台账 rows")
     for got, want in zip(ledger, rows):
         check_eq(got[4] or "", csv_plain(want[4]), "台账 doc_no = the raw text")

@@ -132,7 +132,7 @@ static void compute(struct gaps *g, const char *const *lists, size_t n, int year
         }
     }
     assert_int_equal(sgs_agg_gaps_compute(g->s->rows, g->s->n_rows, g->map, g->reg, ptrs, n, year,
-                                          err, sizeof(err)),
+                                          NULL, NULL, 0, err, sizeof(err)),
                      0);
 }
 

@@ -122,7 +122,7 @@ static void build(struct world *w, sgs_agg_ledger *l, long only_row)
     assert_int_equal(sgs_agg_ledger_add_cut(l, &c, w->map, w->reg, only_row), 0);
     assert_int_equal(sgs_agg_ledger_add_list(l, &b, w->map, w->reg, only_row), 0);
     assert_int_equal(sgs_agg_ledger_add_cut(l, &d, w->map, w->reg, only_row), 0);
-    assert_int_equal(sgs_agg_ledger_add_concealed(l, &e, w->map, w->reg, only_row), 0);
+    assert_int_equal(sgs_agg_ledger_add_concealed(l, &e, NULL, w->map, w->reg, only_row), 0);
     if (only_row < 0 || only_row == 0)
         assert_int_equal(sgs_agg_ledger_add_gaps(l, 0, gaps), 0);
     assert_int_equal(sgs_agg_ledger_finish(l, rank), 0);

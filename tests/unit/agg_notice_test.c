@@ -105,7 +105,8 @@ static void test_indicators(void **state)
 
     has(t, "报送量较大的单位：县（市、区）中甲县报送5条；市直单位中市乙局报送30条，"
            "报送量居本类别首位。");
-    has(t, "报送量较少的单位：本月报送量低于20条的单位共3个，分别是：甲县（5条）、市甲局（10条）、"
+    /* every list by its own figure, most first (here: records) */
+    has(t, "报送量较少的单位：本月报送量低于20条的单位共3个，分别是：市甲局（10条）、甲县（5条）、"
            "市丙局（0条）。其中本月未报送数据的单位1个：市丙局。");
     has(t, "与上月相比，报送量明显提升（增长20%以上且增加10条以上）的单位共1个："
            "市乙局（上月20条，本月30条，增加10条，增长50.00%）。对以上单位提出表扬。");
@@ -115,11 +116,11 @@ static void test_indicators(void **state)
     has(t, "本月有1个单位存在不合格数据，共2条：市甲局2条（数据合格率80.00%）。");
     has(t, "经抽查比对，本月发现瞒报数据2条，涉及1个单位：市甲局2条。请相关单位立即补报，"
            "并说明未报送原因。");
-    /* runs collapsed; an entry whose numbers were not listed gives its count */
-    has(t,
-        "经对2025年以来各单位行政许可、行政处罚决定文书号进行连续性核查，2个单位存在文书号不连续"
-        "情况，涉及疑似漏报文书号13个：甲县行政许可“甲县许〔2025〕”缺4号，行政处罚“甲县罚〔2025〕”"
-        "缺3个文书号；市甲局行政处罚“平市监罚〔2025〕”缺2—9、12号。");
+    /* runs collapsed; an entry whose numbers were not listed gives its count;
+     * units by their missing numbers (9, then 4) */
+    has(t, "经对2025年以来各单位行政许可、行政处罚决定文书号进行连续性核查，2个单位存在文书号不连续"
+           "情况，涉及疑似漏报文书号13个：市甲局行政处罚“平市监罚〔2025〕”缺2—9、12号；"
+           "甲县行政许可“甲县许〔2025〕”缺4号，行政处罚“甲县罚〔2025〕”缺3个文书号。");
     free(t);
 }
 
@@ -136,8 +137,12 @@ static void test_requirements_date_and_annex(void **state)
     has(t, "# 某市“双公示”数据报送情况通报（2025年12月）\n\n（第2版，替代此前发布的版本）\n\n");
     has(t, "## 三、工作要求\n\n\xE3\x80\x80\xE3\x80\x80请按时报送。\n\n");
     has(t,
-        "附件：1. 县（市、区）“双公示”数据报送情况统计表；2. 市直单位“双公示”数据报送情况统计表\n\n"
+        "附件：1. 县（市、区）“双公示”数据报送情况统计表；2. 市直单位“双公示”数据报送情况统计表；"
+        "3. “双公示”数据报送问题台账\n\n"
         "2026年1月5日\n\n");
+    /* the ledger is the last annex */
+    has(t, "## 附件3\n\n### “双公示”数据报送问题台账（2025年12月）\n\n"
+           "本月无迟报、不合格、瞒报或疑似漏报数据。\n");
     /* annex tables: rows in display order, 合计 the group's sums */
     has(t, "## 附件2\n\n### 市直单位“双公示”数据报送情况统计表（2025年12月）\n\n"
            "| 序号 | 成员单位名称 | 数据总量 | 迟报量 | 迟报率(%) |\n"
@@ -278,6 +283,21 @@ static void test_updates_and_revocations(void **state)
     free(t);
 }
 
+/* 35 units with one of every problem each. */
+static void many_problems(sgs_agg_snapshot *s)
+{
+    for (size_t i = 0; i < s->n_rows; i++) {
+        sgs_agg_row *r = &s->rows[i];
+
+        r->c =
+            (sgs_agg_counts){.records = 100, .late = 1, .invalid = 1, .concealed = 1, .lic = 100};
+        r->has_prev = 1;
+        r->prev_records = 70;
+        add_gap(r, "license", "甲许", "3", 1);
+    }
+    s->has_prev_snapshot = 1;
+}
+
 /* 35 units without records: lists stop at 30 names and give the count. */
 static void test_long_lists_are_cut(void **state)
 {
@@ -289,12 +309,117 @@ static void test_long_lists_are_cut(void **state)
     for (int i = 1; i <= 35; i++)
         sgs_buf_printf(&units, "U%02d\t单位%02d\tcity\n", i, i);
     t = notice_of(units.data, NULL, NULL, 0);
-    has(t, "、单位30（0条）等35个单位（详见附件）。");
+    /* the records of every unit are in the group tables (附件1 here) */
+    has(t, "、单位30（0条）等35个单位（详见附件1）。");
     lacks(t, "单位31（0条）");
     has(t, "其中本月未报送数据的单位35个：单位01、");
-    has(t, "、单位30等35个单位（详见附件）。");
+    has(t, "、单位30等35个单位（详见附件1）。");
+    has(t, "附件：1. 市直单位“双公示”数据报送情况统计表；2. “双公示”数据报送问题台账\n\n");
+    free(t);
+    /* the late, invalid, concealed and gap lists point at the ledger (附件2) */
+    t = notice_of(units.data, many_problems, NULL, 0);
+    has(t, "、单位30迟报1条（迟报率1.00%）等35个单位（详见附件2）。");
+    has(t, "、单位301条（数据合格率99.00%）等35个单位（详见附件2）。");
+    has(t, "、单位301条等35个单位（详见附件2）。");
+    has(t, "等35个单位（详见附件2）。文书号不连续");
+    /* no annex holds last month's figures: the improved list names none */
+    has(t, "增长42.86%）等35个单位。对以上单位提出表扬。");
+    lacks(t, "详见附件）");
+    lacks(t, "详见附件3");
+    has(t, "## 附件2\n\n### “双公示”数据报送问题台账（2025年12月）\n\n");
     free(t);
     sgs_buf_free(&units);
+}
+
+/* Figures that disagree with the display order (groups, then records): the
+ * county's 甲县 is shown first, 市乙局 before 市甲局. */
+static void december_reordered(sgs_agg_snapshot *s)
+{
+    sgs_agg_row *c1, *c2, *k1;
+
+    agg_fixture_december(s);
+    c1 = agg_fixture_row(s, "C1");
+    c2 = agg_fixture_row(s, "C2");
+    k1 = agg_fixture_row(s, "K1");
+    k1->c.invalid = 1;
+    c1->c.invalid = 2;
+    c2->c.invalid = 3;
+    k1->c.concealed = 1;
+    c2->c.concealed = 1;
+    c1->c.concealed = 4;
+    /* improved: 市甲局 +40, 市乙局 +10 (display order has 市乙局 first) */
+    c1->has_prev = 1;
+    c1->prev_records = 10;
+    c1->c.records = 50;
+    c2->has_prev = 1;
+    c2->prev_records = 20;
+    c2->c.records = 30;
+}
+
+/* Every section orders its units by the figure it is about, most first. */
+static void test_sections_by_their_figure(void **state)
+{
+    char *t = notice_of(agg_fixture_units, december_reordered, NULL, 0);
+    (void)state;
+
+    has(t, "本月有3个单位存在不合格数据，共6条：市乙局3条（数据合格率90.00%）、"
+           "市甲局2条（数据合格率96.00%）、甲县1条（数据合格率80.00%）。");
+    /* ties in display order: 甲县 (the county's group first), then 市乙局 */
+    has(t, "经抽查比对，本月发现瞒报数据6条，涉及3个单位：市甲局4条、甲县1条、市乙局1条。");
+    has(t, "的单位共2个：市甲局（上月10条，本月50条，增加40条，增长400.00%）；"
+           "市乙局（上月20条，本月30条，增加10条，增长50.00%）。");
+    /* late: 甲县 5, 市乙局 3, 市甲局 1 */
+    has(t, "：甲县迟报5条（迟报率100.00%）、市乙局迟报3条（迟报率10.00%）、"
+           "市甲局迟报1条（迟报率2.00%）。");
+    free(t);
+}
+
+/* notice.issuer, notice.doc_no and notice.date: in the text when set. */
+static void test_letterhead_keys(void **state)
+{
+    static const char *const keys[] = {"notice.issuer=平顶山市社会信用体系建设领导小组办公室",
+                                       "notice.doc_no=平信用办〔{year}〕{month}号",
+                                       "notice.date=2024-01-04", NULL};
+    char *t = notice_of(agg_fixture_units, agg_fixture_december, keys, 0);
+    char *plain;
+    (void)state;
+
+    has(t, "平顶山市社会信用体系建设领导小组办公室\n\n平信用办〔2025〕12号\n\n"
+           "# 平顶山市“双公示”数据报送情况通报（2025年12月）\n\n各成员单位：\n\n");
+    has(t, "3. “双公示”数据报送问题台账\n\n平顶山市社会信用体系建设领导小组办公室\n\n"
+           "2024年1月4日\n\n---\n");
+    lacks(t, "2026年1月5日");
+    free(t);
+    /* unset: the title first and the generated date, as before */
+    plain = notice_of(agg_fixture_units, agg_fixture_december, NULL, 0);
+    assert_true(strncmp(plain, "# 平顶山市“双公示”数据报送情况通报（2025年12月）\n\n", 60) == 0);
+    has(plain, "3. “双公示”数据报送问题台账\n\n2026年1月5日\n\n---\n");
+    lacks(plain, "领导小组办公室");
+    free(plain);
+}
+
+static void december_withdrawn(sgs_agg_snapshot *s)
+{
+    agg_fixture_december(s);
+    s->withdrawn = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:s}]", "unit_id", "C2", "name", "市乙局",
+                             "kind", "penalty", "doc_no", "乙罚〔2025〕7号", "reason",
+                             "抽查样本有误", "at", "2026-01-06T09:00:00+08:00");
+}
+
+/* A withdrawn finding is said in the concealed section, with its reason. */
+static void test_withdrawn_finding(void **state)
+{
+    char *t = notice_of(agg_fixture_units, december_withdrawn, NULL, 2);
+    (void)state;
+
+    has(t, "（第2版，替代此前发布的版本）");
+    has(t, "经抽查比对，本月发现瞒报数据2条，涉及1个单位：市甲局2条。请相关单位立即补报，"
+           "并说明未报送原因。抽查发现的1条瞒报数据经核实已撤销，不计入瞒报："
+           "市乙局行政处罚“乙罚〔2025〕7号”（撤销原因：抽查样本有误）。");
+    free(t);
+    t = notice_of(agg_fixture_units, agg_fixture_december, NULL, 0);
+    lacks(t, "已撤销");
+    free(t);
 }
 
 int main(void)
@@ -308,6 +433,9 @@ int main(void)
         cmocka_unit_test(test_updates_and_revocations),
         cmocka_unit_test(test_preview_and_unobserved_previous_month),
         cmocka_unit_test(test_preview_json),
+        cmocka_unit_test(test_sections_by_their_figure),
+        cmocka_unit_test(test_letterhead_keys),
+        cmocka_unit_test(test_withdrawn_finding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,9 +52,11 @@
 #define SGS_STORE_SNAPSHOT  "snapshot:"       /* + YYYY-MM + ":v" N / ":latest" */
 #define SGS_STORE_MONTHS    "snapshot:months" /* set of months with a snapshot */
 #define SGS_STORE_CONCEALED "concealed:"      /* + YYYY-MM: hash identity -> 1 */
-#define SGS_STORE_ALERTS    "alerts"          /* channel: every alert JSON */
-#define SGS_STORE_ROUTE     "route"           /* string: how records are routed (route.c) */
-#define SGS_STORE_REBUILD   "rebuild"         /* string: a rebuild is running since ... */
+#define SGS_STORE_WITHDRAWN                                                                        \
+    "withdrawn:" /* + YYYY-MM: hash identity -> {"reason", "at"}: concealed findings withdrawn */
+#define SGS_STORE_ALERTS  "alerts"  /* channel: every alert JSON */
+#define SGS_STORE_ROUTE   "route"   /* string: how records are routed (route.c) */
+#define SGS_STORE_REBUILD "rebuild" /* string: a rebuild is running since ... */
 
 /* The value of hashes used as sets (concealed, lr): the field is the member. */
 #define SGS_STORE_MEMBER_VALUE "1"
