@@ -244,33 +244,60 @@ void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, in
     sgs_buf_printf(b, ",\"workdays_late\":%d}", r->workdays_late);
 }
 
-/* The reasons array: [{"code", "field", "message"}...], an extra one first. */
-static void put_reasons(sgs_buf *b, const sgs_record *r, const char *extra_code,
-                        const char *extra_message)
+/* One reason: {"code", "field", "message" (Chinese, for the unit),
+ * "message_en" (for operators)}. */
+static void put_reason(sgs_buf *b, const sgs_reason *x)
 {
-    int first = 1;
+    sgs_buf_puts(b, "{\"code\":");
+    sgs_buf_put_json_string(b, x->code, strlen(x->code));
+    json_field_str(b, "field", x->field);
+    json_field_str(b, "message", x->message);
+    json_field_str(b, "message_en", x->message_en);
+    sgs_buf_putc(b, '}');
+}
+
+/* The reasons array, an extra one first. */
+static void put_reasons(sgs_buf *b, const sgs_record *r, const sgs_reason *extra)
+{
     sgs_buf_putc(b, '[');
-    if (extra_code) {
-        sgs_buf_puts(b, "{\"code\":");
-        sgs_buf_put_json_string(b, extra_code, strlen(extra_code));
-        json_field_str(b, "field", "doc_no");
-        json_field_str(b, "message", extra_message ? extra_message : "");
-        sgs_buf_putc(b, '}');
-        first = 0;
-    }
+    if (extra)
+        put_reason(b, extra);
     for (int i = 0; i < r->n_reasons; i++) {
-        sgs_buf_puts(b, first ? "{\"code\":" : ",{\"code\":");
-        first = 0;
-        sgs_buf_put_json_string(b, r->reasons[i].code, strlen(r->reasons[i].code));
-        json_field_str(b, "field", r->reasons[i].field);
-        json_field_str(b, "message", r->reasons[i].message);
-        sgs_buf_putc(b, '}');
+        if (extra || i > 0)
+            sgs_buf_putc(b, ',');
+        put_reason(b, &r->reasons[i]);
     }
     sgs_buf_putc(b, ']');
 }
 
+void sgs_batch_extra_reason(const sgs_batch_env *env, const sgs_record *r, const char *code,
+                            sgs_reason *out)
+{
+    char doc[64], day[11];
+
+    memset(out, 0, sizeof(*out));
+    out->code = code;
+    snprintf(out->field, sizeof(out->field), "doc_no");
+    sgs_record_quote(doc, sizeof(doc), r->doc_no, strlen(r->doc_no));
+    if (strcmp(code, SGS_REASON_TOO_OLD) == 0) {
+        snprintf(out->message, sizeof(out->message),
+                 "文书号“%s”的决定日期%s早于报送日%d个月以上，超出查重期限，无法判断是否重复报送，"
+                 "不予计入；应在决定后%d个月内报送",
+                 doc, r->has_decision_date ? sgs_day_format(r->decision_date, day) : "",
+                 env->horizon_months, env->horizon_months);
+        snprintf(out->message_en, sizeof(out->message_en),
+                 "decided more than %d months before its report: its identity is no longer kept",
+                 env->horizon_months);
+    } else {
+        snprintf(out->message, sizeof(out->message),
+                 "撤销的决定（文书号“%s”）从未报送过，无法撤销；应先报送该决定，或核对文书号", doc);
+        snprintf(out->message_en, sizeof(out->message_en),
+                 "revoke of a decision that was never reported");
+    }
+}
+
 void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
-                           const char *extra_code, const char *extra_message, sgs_buf *b)
+                           const sgs_reason *extra, sgs_buf *b)
 {
     size_t max = env->reject_max;
     const char *payload = m->payload ? m->payload : "";
@@ -281,7 +308,7 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
     /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape */
     sgs_buf_printf(b, "{\"id\":\"reject:%s:%" PRId32 ":%" PRId64 "\",\"reasons\":", env->topic,
                    m->origin_partition, m->origin_offset);
-    put_reasons(b, r, extra_code, extra_message);
+    put_reasons(b, r, extra);
     sgs_buf_puts(b, ",\"unit_id\":");
     if (r->unit_id[0] && r->status != SGS_RECORD_MALFORMED)
         sgs_buf_put_json_string(b, r->unit_id, strlen(r->unit_id));
@@ -322,7 +349,7 @@ void sgs_batch_ledger_json(const sgs_batch_env *env, const sgs_record *r, const 
     json_field_str(b, "reported_at", r->reported_at_text);
     sgs_buf_printf(b, ",\"late\":%s,\"workdays_late\":%d,\"reasons\":", r->late ? "true" : "false",
                    r->late ? r->workdays_late : 0);
-    put_reasons(b, r, NULL, NULL);
+    put_reasons(b, r, NULL);
     sgs_buf_putc(b, '}');
 }
 
@@ -499,6 +526,7 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
     char type;
     int f = 0, wd = 0, counted;
     uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
+    sgs_reason extra; /* too_old, unknown_record */
 
     take_offset(b, env, m);
 
@@ -565,11 +593,8 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         add_item(b, env, SGS_ITEM_LEDGER, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
     }
     if (type == SGS_GROUP_TOO_OLD) {
-        char why[160];
-        snprintf(why, sizeof(why),
-                 "decided more than %d months before its report: its identity is no longer kept",
-                 env->horizon_months);
-        sgs_batch_reject_json(env, r, m, SGS_REASON_TOO_OLD, why, &env->tmp);
+        sgs_batch_extra_reason(env, r, SGS_REASON_TOO_OLD, &extra);
+        sgs_batch_reject_json(env, r, m, &extra, &env->tmp);
         if (built_badly(env)) {
             b->oom = 1;
         } else {
@@ -581,18 +606,18 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         /* A revoke of a decision never seen is rejected (with the rules it
          * failed too); one of a decision seen is rejected only when it failed
          * a rule. Both carry the message's reject id: one of them goes. */
-        sgs_batch_reject_json(env, r, m, SGS_REASON_UNKNOWN_RECORD,
-                              "revoke of a decision that was never reported", &env->tmp);
+        sgs_batch_extra_reason(env, r, SGS_REASON_UNKNOWN_RECORD, &extra);
+        sgs_batch_reject_json(env, r, m, &extra, &env->tmp);
         add_item(b, env, SGS_ITEM_REJECT, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
         if (r->status != SGS_RECORD_VALID && ident != UINT32_MAX) {
-            sgs_batch_reject_json(env, r, m, NULL, NULL, &env->tmp);
+            sgs_batch_reject_json(env, r, m, NULL, &env->tmp);
             add_item(b, env, SGS_ITEM_REJECT, ident, SGS_ITEM_IF_SEEN, unit, r->report_day);
         }
     } else if (r->status != SGS_RECORD_VALID) {
         /* Every other message that failed a rule is rejected (also a duplicate
          * or an update: the message failed). */
         int known = r->status != SGS_RECORD_MALFORMED;
-        sgs_batch_reject_json(env, r, m, NULL, NULL, &env->tmp);
+        sgs_batch_reject_json(env, r, m, NULL, &env->tmp);
         if (built_badly(env)) {
             b->oom = 1;
         } else {

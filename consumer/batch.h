@@ -209,12 +209,18 @@ long sgs_batch_number_idents(sgs_batch *b);
  * there). */
 int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to);
 
-/* The JSON texts (exposed for tests): a late alert, a reject (with an extra
- * reason first when extra_code is not NULL), a ledger entry. */
+/* The reason the consumer itself gives record r (field doc_no, messages in
+ * Chinese and English): code SGS_REASON_TOO_OLD or SGS_REASON_UNKNOWN_RECORD. */
+void sgs_batch_extra_reason(const sgs_batch_env *env, const sgs_record *r, const char *code,
+                            sgs_reason *out);
+
+/* The JSON texts (exposed for tests): a late alert, a reject (with the reason
+ * extra first when not NULL), a ledger entry. Each reason is {"code",
+ * "field", "message" (Chinese), "message_en"}. */
 void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, int32_t partition,
                                int64_t offset, sgs_buf *out);
 void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
-                           const char *extra_code, const char *extra_message, sgs_buf *out);
+                           const sgs_reason *extra, sgs_buf *out);
 void sgs_batch_ledger_json(const sgs_batch_env *env, const sgs_record *r, const sgs_batch_msg *m,
                            sgs_buf *out);
 

@@ -15,6 +15,7 @@
  * record_rules.c. */
 #include "record_view.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* The input shown after a JSON error ("near '...'") */
@@ -34,28 +35,38 @@ static void extract(reader *rd, record_view *raw)
 
 static void reset(sgs_record *out)
 {
-    /* Field by field would save little: the struct is a few KB and has no
-     * pointers to free. */
-    memset(out, 0, sizeof(*out));
+    /* Field by field would save little: the struct has no pointers to free.
+     * The reasons (the last member, most of the struct) are set one by one
+     * as they are added (sgs/record.h). */
+    memset(out, 0, offsetof(sgs_record, reasons));
 }
 
-static const char *json_type_text(enum sgs_json_type type)
+/* What the top level of a message is, in English (en) or Chinese. */
+static const char *json_type_text(enum sgs_json_type type, int en)
 {
     switch (type) {
     case SGS_JSON_ARRAY:
-        return "JSON array";
+        return en ? "JSON array" : "JSON数组";
     case SGS_JSON_STRING:
-        return "JSON string";
+        return en ? "JSON string" : "JSON字符串";
     case SGS_JSON_NUMBER:
-        return "JSON number";
+        return en ? "JSON number" : "JSON数字";
     case SGS_JSON_TRUE:
     case SGS_JSON_FALSE:
-        return "JSON boolean";
+        return en ? "JSON boolean" : "JSON布尔值";
     case SGS_JSON_NULL:
-        return "JSON null";
+        return en ? "JSON null" : "JSON null值";
     default:
-        return "JSON value";
+        return en ? "JSON value" : "JSON值";
     }
+}
+
+/* The message could not be read for want of memory. */
+static void malformed_oom(sgs_record *out, const sgs_rules *rules, int64_t msg_timestamp_ms)
+{
+    sgs_record_reason_en(
+        sgs_record_malformed(out, rules, msg_timestamp_ms, "读取消息时内存不足，未能检查该消息"),
+        "out of memory reading the message");
 }
 
 void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64_t msg_timestamp_ms,
@@ -67,12 +78,14 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
 
     reset(out);
     if (buf == NULL || len == 0) {
-        sgs_record_malformed(out, rules, msg_timestamp_ms, "empty message, expected a JSON object");
+        sgs_record_reason_en(
+            sgs_record_malformed(out, rules, msg_timestamp_ms, "消息为空，应为一个JSON对象"),
+            "empty message, expected a JSON object");
         return;
     }
     rd = sgs_record_reader();
     if (rd == NULL) {
-        sgs_record_malformed(out, rules, msg_timestamp_ms, "out of memory reading the message");
+        malformed_oom(out, rules, msg_timestamp_ms);
         return;
     }
     /* The tokenizer refuses what jansson's json_loadb with
@@ -88,10 +101,16 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
         /* what follows the position, as jansson's "near '...'" showed */
         sgs_record_quote_text(near, sizeof(near), buf + err->position, len - err->position,
                               NEAR_MAX);
-        sgs_record_malformed(out, rules, msg_timestamp_ms,
-                             "invalid JSON at byte %zu (line %d, column %d): %s%s%s%s",
-                             err->position, err->line, err->column, text,
-                             near[0] != '\0' ? ", near '" : "", near, near[0] != '\0' ? "'" : "");
+        /* (the tokenizer's own text is English: it stays in both) */
+        sgs_record_reason_en(
+            sgs_record_malformed(out, rules, msg_timestamp_ms,
+                                 "消息不是有效的JSON（应为UTF-8编码的JSON对象）：第%d行第%d列"
+                                 "（第%zu字节）处出错%s%s%s；错误详情：%s",
+                                 err->line, err->column, err->position,
+                                 near[0] != '\0' ? "，附近内容为“" : "", near,
+                                 near[0] != '\0' ? "”" : "", text),
+            "invalid JSON at byte %zu (line %d, column %d): %s%s%s%s", err->position, err->line,
+            err->column, text, near[0] != '\0' ? ", near '" : "", near, near[0] != '\0' ? "'" : "");
         return;
     }
     rd->buf = buf;
@@ -101,14 +120,17 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
     rd->text_ready = 0;
     rd->oom = 0;
     if (rd->tok[0].type != SGS_JSON_OBJECT) {
-        sgs_record_malformed(out, rules, msg_timestamp_ms, "%s, expected an object",
-                             json_type_text((enum sgs_json_type)rd->tok[0].type));
+        enum sgs_json_type top = (enum sgs_json_type)rd->tok[0].type;
+        sgs_record_reason_en(sgs_record_malformed(out, rules, msg_timestamp_ms,
+                                                  "消息是%s，应为一个JSON对象（{...}）",
+                                                  json_type_text(top, 0)),
+                             "%s, expected an object", json_type_text(top, 1));
         return;
     }
     memset(&raw, 0, VIEW_CLEAR);
     extract(rd, &raw);
     if (rd->oom) {
-        sgs_record_malformed(out, rules, msg_timestamp_ms, "out of memory reading the message");
+        malformed_oom(out, rules, msg_timestamp_ms);
         return;
     }
     sgs_record_check(rules, &raw, msg_timestamp_ms, out);

@@ -328,29 +328,147 @@ static int national_date(const char *s, size_t len, sgs_day *out)
 #define CODE_DOCNO        SGS_REASON_BAD_DOC_NO
 #define CODE_OP           SGS_REASON_BAD_OP
 
-__attribute__((format(printf, 4, 0))) static void
+/* The fields reasons name, by their name in the message (native, national,
+ * legacy national), and their Chinese names in the forms the units fill in. */
+static const struct {
+    const char *field, *label;
+} field_labels[] = {
+    {"unit_id", "单位代码"},
+    {"kind", "决定类别"},
+    {"license", "行政许可信息"},
+    {"penalty", "行政处罚信息"},
+    {"doc_no", "文书号"},
+    {"decision_date", "决定日期"},
+    {"reported_at", "报送时间"},
+    {"subject.name", "行政相对人名称"},
+    {"subject.type", "行政相对人类别"},
+    {"subject.uscc", "行政相对人统一社会信用代码"},
+    {"subject.id_no", "行政相对人证件号码"},
+    {"authority.name", "决定机关名称"},
+    {"authority.uscc", "决定机关统一社会信用代码"},
+    {"license.valid_from", "有效期自"},
+    {"license.valid_to", "有效期至"},
+    {"penalty.fine_amount", "罚款金额"},
+    {"op", "操作类型"},
+    {"XK_LYDWDM", "数据来源单位统一社会信用代码"},
+    {"CF_SJLYDM", "数据来源单位统一社会信用代码"},
+    {"XK_LYDW", "数据来源单位"},
+    {"CF_SJLY", "数据来源单位"},
+    {"XK_WSH", "行政许可决定文书号"},
+    {"CF_WSH", "行政处罚决定书文号"},
+    {"XK_JDRQ", "许可决定日期"},
+    {"CF_JDRQ", "处罚决定日期"},
+    {"XK_XDR_MC", "行政相对人名称"},
+    {"CF_XDR_MC", "行政相对人名称"},
+    {"XK_XDR", "行政相对人名称"},
+    {"XK_XDR_LB", "行政相对人类别"},
+    {"CF_XDR_LB", "行政相对人类别"},
+    {"XK_XDR_SHXYM", "行政相对人统一社会信用代码"},
+    {"CF_XDR_SHXYM", "行政相对人统一社会信用代码"},
+    {"XK_XDR_ZJHM", "行政相对人证件号码"},
+    {"CF_XDR_ZJHM", "行政相对人证件号码"},
+    {"XK_XDR_SFZ", "行政相对人居民身份证号"},
+    {"CF_XDR_SFZ", "行政相对人居民身份证号"},
+    {"XK_XKJG", "许可机关"},
+    {"XK_XZJG", "许可机关"},
+    {"CF_CFJG", "处罚机关"},
+    {"CF_XZJG", "处罚机关"},
+    {"XK_XKJGDM", "许可机关统一社会信用代码"},
+    {"CF_CFJGDM", "处罚机关统一社会信用代码"},
+    {"XK_YXQZ", "有效期自"},
+    {"XK_YXQZI", "有效期至"},
+    {"XK_JZQ", "许可截止期"},
+    {"CF_NR_FK", "罚款金额"},
+    {"SYNC_STATUS", "同步状态"},
+};
+
+/* The Chinese name of a field, or the field's own name when it has none.
+ * (A failing record's cost only: the valid ones never ask.) */
+static const char *label(const char *field)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(field_labels) / sizeof(field_labels[0]); i++) {
+        if (strcmp(field_labels[i].field, field) == 0) {
+            return field_labels[i].label;
+        }
+    }
+    return field;
+}
+
+static const char *type_name_zh(enum vtype t)
+{
+    switch (t) {
+    case V_ABSENT:
+        return "空缺";
+    case V_NULL:
+        return "null";
+    case V_STRING:
+        return "文本";
+    case V_NUMBER:
+        return "数字";
+    case V_BOOL:
+        return "布尔值";
+    case V_OBJECT:
+        return "对象";
+    case V_ARRAY:
+        return "数组";
+    }
+    return "?";
+}
+
+/* Formats a message into dst (capacity cap): valid UTF-8, cut between
+ * characters when it does not fit (quoted values are already short). */
+__attribute__((format(printf, 3, 0))) static void put_message(char *dst, size_t cap,
+                                                              const char *fmt, va_list ap)
+{
+    char tmp[SGS_REASON_MESSAGE_MAX + 256];
+
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    put_text(dst, cap, tmp, strlen(tmp), cap - 1, TEXT_RAW);
+}
+
+/* Adds a reason with the Chinese message fmt; the English one follows with
+ * reason_en(). Returns the reason, or NULL when the record has
+ * SGS_MAX_REASONS already (and the reason is dropped). */
+__attribute__((format(printf, 4, 0))) static sgs_reason *
 add_reason_v(sgs_record *out, const char *code, const char *field, const char *fmt, va_list ap)
 {
-    char tmp[512];
     sgs_reason *r;
 
     if (out->n_reasons >= SGS_MAX_REASONS) {
-        return;
+        return NULL;
     }
     r = &out->reasons[out->n_reasons++];
+    memset(r, 0, sizeof(*r)); /* not cleared with the record (sgs/record.h) */
     r->code = code;
     put_text(r->field, sizeof(r->field), field, strlen(field), sizeof(r->field) - 1, TEXT_RAW);
-    vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    put_text(r->message, sizeof(r->message), tmp, strlen(tmp), sizeof(r->message) - 1, TEXT_RAW);
+    put_message(r->message, sizeof(r->message), fmt, ap);
+    return r;
 }
 
-__attribute__((format(printf, 4, 5))) static void
+__attribute__((format(printf, 4, 5))) static sgs_reason *
 add_reason(sgs_record *out, const char *code, const char *field, const char *fmt, ...)
 {
+    sgs_reason *r;
     va_list ap;
 
     va_start(ap, fmt);
-    add_reason_v(out, code, field, fmt, ap);
+    r = add_reason_v(out, code, field, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Sets the English message of r, after add_reason (NULL: nothing). */
+__attribute__((format(printf, 2, 3))) static void reason_en(sgs_reason *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    put_message(r->message_en, sizeof(r->message_en), fmt, ap);
     va_end(ap);
 }
 
@@ -362,28 +480,38 @@ static int require_string(sgs_record *out, const char *field, const rval *v, con
 {
     if (parent != NULL && parent->type != V_OBJECT) {
         if (parent->type == V_ABSENT || parent->type == V_NULL) {
-            add_reason(out, CODE_MISSING, field, "missing (no %s object)", parent_name);
+            reason_en(add_reason(out, CODE_MISSING, field,
+                                 "缺少必填项%s（没有%s对象），应为非空文本", label(field),
+                                 parent_name),
+                      "missing (no %s object)", parent_name);
         } else {
-            add_reason(out, CODE_MISSING, field, "missing (%s is %s, expected an object)",
-                       parent_name, type_name(parent->type));
+            reason_en(add_reason(out, CODE_MISSING, field, "缺少必填项%s（%s为%s，应为对象）",
+                                 label(field), parent_name, type_name_zh(parent->type)),
+                      "missing (%s is %s, expected an object)", parent_name,
+                      type_name(parent->type));
         }
         return 0;
     }
     switch (v->type) {
     case V_STRING:
         if (is_blank(v)) {
-            add_reason(out, CODE_MISSING, field, "empty");
+            reason_en(add_reason(out, CODE_MISSING, field, "%s为空，应为非空文本", label(field)),
+                      "empty");
             return 0;
         }
         return 1;
     case V_ABSENT:
-        add_reason(out, CODE_MISSING, field, "missing");
+        reason_en(add_reason(out, CODE_MISSING, field, "缺少必填项%s，应为非空文本", label(field)),
+                  "missing");
         return 0;
     case V_NULL:
-        add_reason(out, CODE_MISSING, field, "null, expected a non-empty string");
+        reason_en(add_reason(out, CODE_MISSING, field, "%s为null，应为非空文本", label(field)),
+                  "null, expected a non-empty string");
         return 0;
     default:
-        add_reason(out, CODE_MISSING, field, "expected a string, got %s", type_name(v->type));
+        reason_en(add_reason(out, CODE_MISSING, field, "%s为%s，应为非空文本", label(field),
+                             type_name_zh(v->type)),
+                  "expected a string, got %s", type_name(v->type));
         return 0;
     }
 }
@@ -399,6 +527,11 @@ static int date_parse(enum sgs_record_format format, const rval *v, sgs_day *out
 static const char *date_formats(enum sgs_record_format format)
 {
     return format == SGS_FORMAT_NATIONAL ? "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD" : "YYYY-MM-DD";
+}
+
+static const char *date_formats_zh(enum sgs_record_format format)
+{
+    return format == SGS_FORMAT_NATIONAL ? "YYYY-MM-DD、YYYY/MM/DD或YYYYMMDD" : "YYYY-MM-DD";
 }
 
 /* Sets the report instant and the local day, month and day text. */
@@ -447,10 +580,14 @@ static void check_report_time(sgs_record *out, const sgs_rules *rules, const fie
             }
             return;
         }
-        add_reason(out, CODE_DATE, f->reported_at,
-                   "'%s' is not an RFC 3339 date-time with an offset "
-                   "(like 2023-12-05T10:31:00+08:00)",
-                   quote(&q, v->s, v->len));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_DATE, f->reported_at,
+                             "%s“%s”不是带时区的日期时间，应为RFC 3339格式"
+                             "（如2023-12-05T10:31:00+08:00）",
+                             label(f->reported_at), q.s),
+                  "'%s' is not an RFC 3339 date-time with an offset "
+                  "(like 2023-12-05T10:31:00+08:00)",
+                  q.s);
     }
     /* Unusable: the month is decided by the message timestamp (or now). */
     instant = fallback_instant(msg_timestamp_ms);
@@ -466,8 +603,11 @@ static void check_kind(sgs_record *out, const field_names *f, const record_view 
     if (raw->format == SGS_FORMAT_NATIONAL) {
         out->kind = raw->national_kind;
         if (out->kind == SGS_KIND_NONE) {
-            add_reason(out, CODE_KIND, f->kind,
-                       "both licence (XK_) and penalty (CF_) fields: cannot tell the kind");
+            reason_en(
+                add_reason(out, CODE_KIND, f->kind,
+                           "同时含有行政许可（XK_）和行政处罚（CF_）数据项，无法判断决定类别，"
+                           "应只含其中一类"),
+                "both licence (XK_) and penalty (CF_) fields: cannot tell the kind");
         }
         return;
     }
@@ -479,18 +619,26 @@ static void check_kind(sgs_record *out, const field_names *f, const record_view 
     } else if (rval_eq(v, "penalty")) {
         out->kind = SGS_KIND_PENALTY;
     } else {
-        add_reason(out, CODE_KIND, f->kind, "'%s' is not license or penalty",
-                   quote(&q, v->s, v->len));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_KIND, f->kind,
+                             "%s“%s”无效，应为license（行政许可）或penalty（行政处罚）",
+                             label(f->kind), q.s),
+                  "'%s' is not license or penalty", q.s);
         return;
     }
     {
         const char *name = sgs_kind_name(out->kind);
         const rval *obj = out->kind == SGS_KIND_LICENSE ? &raw->license : &raw->penalty;
         if (obj->type == V_ABSENT || obj->type == V_NULL) {
-            add_reason(out, CODE_KIND, name, "kind is %s but there is no %s object", name, name);
+            reason_en(add_reason(out, CODE_KIND, name,
+                                 "决定类别为%s，但缺少%s（%s对象），应提供该对象", name,
+                                 label(name), name),
+                      "kind is %s but there is no %s object", name, name);
         } else if (obj->type != V_OBJECT) {
-            add_reason(out, CODE_KIND, name, "kind is %s but %s is %s, expected an object", name,
-                       name, type_name(obj->type));
+            reason_en(add_reason(out, CODE_KIND, name, "决定类别为%s，但%s（%s）为%s，应为对象",
+                                 name, label(name), name, type_name_zh(obj->type)),
+                      "kind is %s but %s is %s, expected an object", name, name,
+                      type_name(obj->type));
         }
     }
 }
@@ -505,14 +653,19 @@ static void check_doc_no(sgs_record *out, const field_names *f, const record_vie
     }
     put_valid(out->doc_no, sizeof(out->doc_no), v->s, v->len, sizeof(out->doc_no) - 1);
     if (sgs_docno_normalize(v->s, v->len, &out->doc) != 0) {
-        add_reason(out, CODE_DOCNO, f->doc_no, "'%s' cannot be normalised (%zu bytes, too long)",
-                   quote(&q, v->s, v->len), v->len);
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_DOCNO, f->doc_no,
+                             "%s“%s”过长（%zu字节），无法规范化，应为4至64个字符", label(f->doc_no),
+                             q.s, v->len),
+                  "'%s' cannot be normalised (%zu bytes, too long)", q.s, v->len);
         return;
     }
     if (out->doc.norm_chars < 4 || out->doc.norm_chars > 64) {
-        add_reason(out, CODE_DOCNO, f->doc_no,
-                   "'%s' normalises to %zu characters, expected 4 to 64",
-                   quote(&q, out->doc.norm, strlen(out->doc.norm)), out->doc.norm_chars);
+        quote(&q, out->doc.norm, strlen(out->doc.norm));
+        reason_en(add_reason(out, CODE_DOCNO, f->doc_no,
+                             "%s“%s”规范化后为%zu个字符，应为4至64个字符", label(f->doc_no), q.s,
+                             out->doc.norm_chars),
+                  "'%s' normalises to %zu characters, expected 4 to 64", q.s, out->doc.norm_chars);
     }
 }
 
@@ -525,8 +678,11 @@ static void check_decision_date(sgs_record *out, const field_names *f, const rec
         return;
     }
     if (date_parse(raw->format, v, &out->decision_date) != 0) {
-        add_reason(out, CODE_DATE, f->decision_date, "'%s' is not a real date (%s)",
-                   quote(&q, v->s, v->len), date_formats(raw->format));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_DATE, f->decision_date,
+                             "%s“%s”不是有效日期，应为%s格式的真实日期", label(f->decision_date),
+                             q.s, date_formats_zh(raw->format)),
+                  "'%s' is not a real date (%s)", q.s, date_formats(raw->format));
         return;
     }
     out->has_decision_date = 1;
@@ -565,18 +721,25 @@ static void check_subject(sgs_record *out, const field_names *f, const record_vi
 
     require_string(out, f->subject_name, &raw->subject_name, &raw->subject, f->subject);
     if (raw->legacy && raw->subject_type.type == V_ABSENT) {
-        add_reason(out, CODE_MISSING, f->subject_type,
-                   "missing (the legacy items have no subject type)");
+        reason_en(
+            add_reason(out, CODE_MISSING, f->subject_type,
+                       "缺少%s（旧版数据项没有该项），应为法人及非法人组织、个体工商户或自然人",
+                       label(f->subject_type)),
+            "missing (the legacy items have no subject type)");
         return;
     }
     if (require_string(out, f->subject_type, &raw->subject_type, &raw->subject, f->subject)) {
         out->subject_type = subject_type_of(&raw->subject_type);
         if (out->subject_type == SGS_SUBJECT_OTHER) {
             /* No code of its own in DESIGN §4: the field has no usable value. */
-            add_reason(out, CODE_MISSING, f->subject_type,
-                       "'%s' is not a subject type (legal_person, individual_business, "
-                       "natural_person)",
-                       quote(&q, raw->subject_type.s, raw->subject_type.len));
+            quote(&q, raw->subject_type.s, raw->subject_type.len);
+            reason_en(add_reason(out, CODE_MISSING, f->subject_type,
+                                 "%s“%s”无效，应为法人及非法人组织、个体工商户或自然人"
+                                 "（legal_person、individual_business、natural_person）",
+                                 label(f->subject_type), q.s),
+                      "'%s' is not a subject type (legal_person, individual_business, "
+                      "natural_person)",
+                      q.s);
         }
     }
 }
@@ -586,27 +749,37 @@ static void check_uscc_value(sgs_record *out, const char *field, const rval *v)
 {
     quoted q;
     size_t i;
+    int placeholder;
 
     switch (sgs_uscc_check(v->s, v->len)) {
     case SGS_USCC_OK:
         return;
     case SGS_USCC_BAD_LENGTH:
-        add_reason(out, CODE_USCC, field, "'%s' has %zu characters, expected 18",
-                   quote(&q, v->s, v->len), utf8_chars(v->s, v->len));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_USCC, field, "%s“%s”为%zu个字符，应为18个字符", label(field),
+                             q.s, utf8_chars(v->s, v->len)),
+                  "'%s' has %zu characters, expected 18", q.s, utf8_chars(v->s, v->len));
         return;
     case SGS_USCC_BAD_CHAR:
         for (i = 0; i < v->len && sgs_uscc_char_value(v->s[i]) >= 0; i++) {
         }
+        quote(&q, v->s, v->len);
         if ((unsigned char)v->s[i] >= 0x20 && (unsigned char)v->s[i] < 0x7F) {
-            add_reason(out, CODE_USCC, field,
-                       "'%s': character %zu '%c' is not in the code alphabet "
-                       "(0-9 and A-Z without I O S V Z)",
-                       quote(&q, v->s, v->len), i + 1, v->s[i]);
+            reason_en(add_reason(out, CODE_USCC, field,
+                                 "%s“%s”第%zu个字符“%c”不在代码字符集内，"
+                                 "应为数字0-9或除I、O、S、V、Z以外的大写字母",
+                                 label(field), q.s, i + 1, v->s[i]),
+                      "'%s': character %zu '%c' is not in the code alphabet "
+                      "(0-9 and A-Z without I O S V Z)",
+                      q.s, i + 1, v->s[i]);
         } else {
-            add_reason(out, CODE_USCC, field,
-                       "'%s': character %zu is not in the code alphabet "
-                       "(0-9 and A-Z without I O S V Z)",
-                       quote(&q, v->s, v->len), i + 1);
+            reason_en(add_reason(out, CODE_USCC, field,
+                                 "%s“%s”第%zu个字符不在代码字符集内，"
+                                 "应为数字0-9或除I、O、S、V、Z以外的大写字母",
+                                 label(field), q.s, i + 1),
+                      "'%s': character %zu is not in the code alphabet "
+                      "(0-9 and A-Z without I O S V Z)",
+                      q.s, i + 1);
         }
         return;
     case SGS_USCC_BAD_CHECK:
@@ -616,11 +789,15 @@ static void check_uscc_value(sgs_record *out, const char *field, const rval *v)
                       quote(&q, v->s, v->len));
             return;
         }
-        add_reason(out, CODE_USCC, field, "'%s': check character is '%c', expected '%c'%s",
-                   quote(&q, v->s, v->len), v->s[17], sgs_uscc_check_char(v->s),
-                   sgs_uscc_is_placeholder(v->s, v->len)
-                       ? " (the placeholder is accepted for individual businesses only)"
-                       : "");
+        quote(&q, v->s, v->len);
+        placeholder = sgs_uscc_is_placeholder(v->s, v->len);
+        reason_en(add_reason(out, CODE_USCC, field, "%s“%s”的校验码为“%c”，应为“%c”%s",
+                             label(field), q.s, v->s[17], sgs_uscc_check_char(v->s),
+                             placeholder ? "（该占位代码仅适用于个体工商户）" : ""),
+                  "'%s': check character is '%c', expected '%c'%s", q.s, v->s[17],
+                  sgs_uscc_check_char(v->s),
+                  placeholder ? " (the placeholder is accepted for individual businesses only)"
+                              : "");
         return;
     }
 }
@@ -632,7 +809,9 @@ static void check_uscc_optional(sgs_record *out, const char *field, const rval *
     if (given(v)) {
         check_uscc_value(out, field, v);
     } else if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
-        add_reason(out, CODE_USCC, field, "expected a string, got %s", type_name(v->type));
+        reason_en(add_reason(out, CODE_USCC, field, "%s为%s，应为文本", label(field),
+                             type_name_zh(v->type)),
+                  "expected a string, got %s", type_name(v->type));
     }
 }
 
@@ -645,12 +824,20 @@ static void check_usccs(sgs_record *out, const field_names *f, const record_view
         case SGS_SUBJECT_LEGAL_PERSON:
             if (!given(v) && (v->type == V_ABSENT || v->type == V_NULL || v->type == V_STRING)) {
                 if (raw->old_code_field != NULL) {
-                    add_reason(out, CODE_USCC, f->subject_uscc,
-                               "required for a legal person (%s, a legacy item, is not a "
-                               "credit code)",
-                               raw->old_code_field);
+                    reason_en(
+                        add_reason(out, CODE_USCC, f->subject_uscc,
+                                   "行政相对人为法人及非法人组织，缺少%s，应为18位统一社会信用代码"
+                                   "（旧版数据项%s不是统一社会信用代码）",
+                                   label(f->subject_uscc), raw->old_code_field),
+                        "required for a legal person (%s, a legacy item, is not a "
+                        "credit code)",
+                        raw->old_code_field);
                 } else {
-                    add_reason(out, CODE_USCC, f->subject_uscc, "required for a legal person");
+                    reason_en(
+                        add_reason(out, CODE_USCC, f->subject_uscc,
+                                   "行政相对人为法人及非法人组织，缺少%s，应为18位统一社会信用代码",
+                                   label(f->subject_uscc)),
+                        "required for a legal person");
                 }
             } else {
                 check_uscc_optional(out, f->subject_uscc, v);
@@ -692,6 +879,7 @@ static int is_resident_id_type(const rval *t)
 static void check_id_no(sgs_record *out, const field_names *f, const record_view *raw)
 {
     const rval *v = &raw->subject_id_no;
+    const char *name;
     quoted q;
     char want;
 
@@ -700,33 +888,45 @@ static void check_id_no(sgs_record *out, const field_names *f, const record_view
     }
     if (!given(v)) {
         if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
-            add_reason(out, CODE_IDNO, f->subject_id_no, "expected a string, got %s",
-                       type_name(v->type));
+            reason_en(add_reason(out, CODE_IDNO, f->subject_id_no, "%s为%s，应为文本",
+                                 label(f->subject_id_no), type_name_zh(v->type)),
+                      "expected a string, got %s", type_name(v->type));
         }
         return;
     }
     if (raw->format == SGS_FORMAT_NATIONAL && !is_resident_id_type(&raw->subject_id_type)) {
         return; /* a passport or other document: no check defined */
     }
+    name = label(f->subject_id_no);
     switch (sgs_idno_check(v->s, v->len)) {
     case SGS_IDNO_OK:
         return;
     case SGS_IDNO_BAD_LENGTH:
-        add_reason(out, CODE_IDNO, f->subject_id_no, "'%s' has %zu characters, expected 18",
-                   quote(&q, v->s, v->len), utf8_chars(v->s, v->len));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                             "%s“%s”为%zu个字符，应为18位居民身份证号码", name, q.s,
+                             utf8_chars(v->s, v->len)),
+                  "'%s' has %zu characters, expected 18", q.s, utf8_chars(v->s, v->len));
         return;
     case SGS_IDNO_BAD_CHAR:
-        add_reason(out, CODE_IDNO, f->subject_id_no,
-                   "'%s' is not 17 digits followed by a digit or X", quote(&q, v->s, v->len));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                             "%s“%s”含有不允许的字符，应为17位数字加1位数字或X", name, q.s),
+                  "'%s' is not 17 digits followed by a digit or X", q.s);
         return;
     case SGS_IDNO_BAD_BIRTHDATE:
-        add_reason(out, CODE_IDNO, f->subject_id_no, "'%s': birth date %.8s does not exist",
-                   quote(&q, v->s, v->len), v->s + 6);
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                             "%s“%s”中的出生日期%.8s不存在，应为真实的出生日期", name, q.s,
+                             v->s + 6),
+                  "'%s': birth date %.8s does not exist", q.s, v->s + 6);
         return;
     case SGS_IDNO_BAD_CHECK:
+        quote(&q, v->s, v->len);
         want = sgs_idno_check_char(v->s);
-        add_reason(out, CODE_IDNO, f->subject_id_no, "'%s': check character is '%c', expected '%c'",
-                   quote(&q, v->s, v->len), v->s[17], want);
+        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no, "%s“%s”的校验码为“%c”，应为“%c”",
+                             name, q.s, v->s[17], want),
+                  "'%s': check character is '%c', expected '%c'", q.s, v->s[17], want);
         return;
     }
 }
@@ -746,7 +946,9 @@ static int validity_date(sgs_record *out, enum sgs_record_format format, const c
 
     if (!given(v)) {
         if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
-            add_reason(out, CODE_VALIDITY, field, "expected a string, got %s", type_name(v->type));
+            reason_en(add_reason(out, CODE_VALIDITY, field, "%s为%s，应为日期文本", label(field),
+                                 type_name_zh(v->type)),
+                      "expected a string, got %s", type_name(v->type));
             return -1;
         }
         return 0;
@@ -755,8 +957,11 @@ static int validity_date(sgs_record *out, enum sgs_record_format format, const c
         return 0;
     }
     if (date_parse(format, v, day) != 0) {
-        add_reason(out, CODE_VALIDITY, field, "'%s' is not a real date (%s)",
-                   quote(&q, v->s, v->len), date_formats(format));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_VALIDITY, field,
+                             "%s“%s”不是有效日期，应为%s格式的真实日期或“长期”", label(field), q.s,
+                             date_formats_zh(format)),
+                  "'%s' is not a real date (%s)", q.s, date_formats(format));
         return -1;
     }
     return 1;
@@ -774,8 +979,11 @@ static void check_validity(sgs_record *out, const field_names *f, const record_v
     has_from = validity_date(out, raw->format, f->valid_from, &raw->valid_from, &from);
     has_to = validity_date(out, raw->format, f->valid_to, &raw->valid_to, &to);
     if (has_from == 1 && has_to == 1 && to < from) {
-        add_reason(out, CODE_VALIDITY, f->valid_to, "valid to %s is before valid from %s",
-                   sgs_day_format(to, a), sgs_day_format(from, b));
+        sgs_day_format(to, a);
+        sgs_day_format(from, b);
+        reason_en(add_reason(out, CODE_VALIDITY, f->valid_to, "%s%s早于%s%s，应不早于%s",
+                             label(f->valid_to), a, label(f->valid_from), b, label(f->valid_from)),
+                  "valid to %s is before valid from %s", a, b);
     }
 }
 
@@ -831,20 +1039,28 @@ static void check_amount(sgs_record *out, const field_names *f, const record_vie
             if (numeric_text(v, &amount) == 0) {
                 break;
             }
-            add_reason(out, CODE_AMOUNT, f->fine_amount, "'%s' is not a number",
-                       quote(&q, v->s, v->len));
+            quote(&q, v->s, v->len);
+            reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
+                                 "%s“%s”不是数字，应为不小于0的数字（单位：万元）或空",
+                                 label(f->fine_amount), q.s),
+                      "'%s' is not a number", q.s);
             return;
         }
-        add_reason(out, CODE_AMOUNT, f->fine_amount, "expected a number or null, got a string '%s'",
-                   quote(&q, v->s, v->len));
+        quote(&q, v->s, v->len);
+        reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s为文本“%s”，应为数字或null",
+                             label(f->fine_amount), q.s),
+                  "expected a number or null, got a string '%s'", q.s);
         return;
     default:
-        add_reason(out, CODE_AMOUNT, f->fine_amount, "expected a number or null, got %s",
-                   type_name(v->type));
+        reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s为%s，应为数字或null",
+                             label(f->fine_amount), type_name_zh(v->type)),
+                  "expected a number or null, got %s", type_name(v->type));
         return;
     }
     if (!isfinite(amount) || amount < 0) {
-        add_reason(out, CODE_AMOUNT, f->fine_amount, "%g is not a finite number >= 0", amount);
+        reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s%g无效，应为不小于0的有限数字",
+                             label(f->fine_amount), amount),
+                  "%g is not a finite number >= 0", amount);
     }
 }
 
@@ -854,8 +1070,12 @@ static void check_deadline(sgs_record *out, const sgs_rules *rules, const field_
     int n;
 
     if (out->has_decision_date && out->has_reported_at && out->decision_date > out->report_day) {
-        add_reason(out, CODE_FUTURE, f->decision_date, "decided %s, after the report date %s",
-                   sgs_day_format(out->decision_date, a), sgs_day_format(out->report_day, b));
+        sgs_day_format(out->decision_date, a);
+        sgs_day_format(out->report_day, b);
+        reason_en(add_reason(out, CODE_FUTURE, f->decision_date,
+                             "%s%s晚于报送日期%s，决定日期应不晚于报送日期",
+                             label(f->decision_date), a, b),
+                  "decided %s, after the report date %s", a, b);
     }
     if (!out->has_decision_date || out->kind == SGS_KIND_NONE || rules->calendar == NULL) {
         return;
@@ -917,32 +1137,47 @@ static void national_unknown(sgs_record *out, const field_names *f, const record
     const rval *id = &raw->unit_id, *name = &raw->unit_name;
     const rval *organ = given(&raw->authority_name) ? &raw->authority_name : &raw->authority_uscc;
     const char *organ_field = organ == &raw->authority_name ? f->authority_name : f->authority_uscc;
-    char nor[QUOTE_MAX + 64];
+    char nor[QUOTE_MAX + 64], nor_zh[QUOTE_MAX + 96];
     quoted q1, q2;
 
     nor[0] = '\0';
+    nor_zh[0] = '\0';
     if (given(organ)) {
-        snprintf(nor, sizeof(nor), ", nor is the deciding organ %s '%s'", organ_field,
-                 quote(&q1, organ->s, organ->len));
+        quote(&q1, organ->s, organ->len);
+        snprintf(nor, sizeof(nor), ", nor is the deciding organ %s '%s'", organ_field, q1.s);
+        snprintf(nor_zh, sizeof(nor_zh), "，%s“%s”也不在名录中", label(organ_field), q1.s);
     }
     if (given(id) && given(name)) {
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                   "source unit '%s' (%s '%s') is not in the registry%s",
-                   quote(&q1, id->s, id->len), f->unit_name, quote(&q2, name->s, name->len), nor);
+        quote(&q1, id->s, id->len);
+        quote(&q2, name->s, name->len);
+        reason_en(
+            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                       "数据来源单位“%s”（%s“%s”）不在单位名录中%s，应为名录中单位的代码或名称",
+                       q1.s, label(f->unit_name), q2.s, nor_zh),
+            "source unit '%s' (%s '%s') is not in the registry%s", q1.s, f->unit_name, q2.s, nor);
     } else if (given(id)) {
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "source unit '%s' is not in the registry%s",
-                   quote(&q1, id->s, id->len), nor);
+        quote(&q1, id->s, id->len);
+        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                             "%s“%s”不在单位名录中%s，应为名录中单位的代码", label(f->unit_id),
+                             q1.s, nor_zh),
+                  "source unit '%s' is not in the registry%s", q1.s, nor);
     } else if (given(name)) {
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
-                   "source unit '%s' is not in the registry%s", quote(&q2, name->s, name->len),
-                   nor);
+        quote(&q2, name->s, name->len);
+        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
+                             "%s“%s”不在单位名录中%s，应为名录中单位的名称", label(f->unit_name),
+                             q2.s, nor_zh),
+                  "source unit '%s' is not in the registry%s", q2.s, nor);
     } else if (id->type != V_ABSENT && id->type != V_NULL && id->type != V_STRING) {
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "expected a string, got %s%s",
-                   type_name(id->type), nor);
+        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "%s为%s%s，应为名录中单位的代码",
+                             label(f->unit_id), type_name_zh(id->type), nor_zh),
+                  "expected a string, got %s%s", type_name(id->type), nor);
     } else {
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                   "no source unit: %s and %s are missing or empty%s", f->unit_id, f->unit_name,
-                   nor);
+        reason_en(
+            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                       "缺少数据来源单位：%s（%s）和%s（%s）均未填写%s，"
+                       "应填写名录中单位的代码或名称",
+                       label(f->unit_id), f->unit_id, label(f->unit_name), f->unit_name, nor_zh),
+            "no source unit: %s and %s are missing or empty%s", f->unit_id, f->unit_name, nor);
     }
 }
 
@@ -971,18 +1206,28 @@ static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_nam
     switch (id->type) {
     case V_STRING:
         if (id->len == 0) {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "empty");
+            reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                 "%s为空，应为单位名录中的单位代码", label(f->unit_id)),
+                      "empty");
         } else {
-            add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "unit '%s' is not in the registry",
-                       quote(&q1, id->s, id->len));
+            quote(&q1, id->s, id->len);
+            reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                 "%s“%s”不在单位名录中，应为单位名录中的单位代码",
+                                 label(f->unit_id), q1.s),
+                      "unit '%s' is not in the registry", q1.s);
         }
         break;
     case V_ABSENT:
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "missing");
+        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                             "缺少%s（%s），应为单位名录中的单位代码", label(f->unit_id),
+                             f->unit_id),
+                  "missing");
         break;
     default:
-        add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "expected a string, got %s",
-                   type_name(id->type));
+        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                             "%s为%s，应为单位名录中的单位代码（文本）", label(f->unit_id),
+                             type_name_zh(id->type)),
+                  "expected a string, got %s", type_name(id->type));
         break;
     }
     return -1;
@@ -1003,7 +1248,9 @@ static void check_op(sgs_record *out, const field_names *f, const record_view *r
         return;
     }
     if (v->type != V_STRING) {
-        add_reason(out, CODE_OP, f->op, "expected a string, got %s", type_name(v->type));
+        reason_en(add_reason(out, CODE_OP, f->op, "%s为%s，应为%s、%s或%s（文本）", label(f->op),
+                             type_name_zh(v->type), ops[0], ops[1], ops[2]),
+                  "expected a string, got %s", type_name(v->type));
         return;
     }
     if (is_blank(v)) {
@@ -1015,8 +1262,10 @@ static void check_op(sgs_record *out, const field_names *f, const record_view *r
             return;
         }
     }
-    add_reason(out, CODE_OP, f->op, "'%s' is not %s, %s or %s", quote(&q, v->s, v->len), ops[0],
-               ops[1], ops[2]);
+    quote(&q, v->s, v->len);
+    reason_en(add_reason(out, CODE_OP, f->op, "%s“%s”无效，应为%s（新增）、%s（更正）或%s（撤销）",
+                         label(f->op), q.s, ops[0], ops[1], ops[2]),
+              "'%s' is not %s, %s or %s", q.s, ops[0], ops[1], ops[2]);
 }
 
 void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t msg_timestamp_ms,
@@ -1056,18 +1305,37 @@ void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t ms
     out->status = out->n_reasons > 0 ? SGS_RECORD_INVALID : SGS_RECORD_VALID;
 }
 
-void sgs_record_malformed(sgs_record *out, const sgs_rules *rules, int64_t msg_timestamp_ms,
-                          const char *fmt, ...)
+sgs_reason *sgs_record_malformed(sgs_record *out, const sgs_rules *rules, int64_t msg_timestamp_ms,
+                                 const char *fmt, ...)
 {
     int64_t instant = fallback_instant(msg_timestamp_ms);
+    sgs_reason *r;
     va_list ap;
 
     va_start(ap, fmt);
-    add_reason_v(out, CODE_MALFORMED, "", fmt, ap);
+    r = add_reason_v(out, CODE_MALFORMED, "", fmt, ap);
     va_end(ap);
     out->status = SGS_RECORD_MALFORMED;
     set_report_time(out, rules, instant);
     sgs_rfc3339_format(instant, rules->tz_offset, out->reported_at_text);
+    return r;
+}
+
+void sgs_record_reason_en(sgs_reason *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    put_message(r->message_en, sizeof(r->message_en), fmt, ap);
+    va_end(ap);
+}
+
+void sgs_record_quote(char *dst, size_t cap, const char *s, size_t len)
+{
+    put_text(dst, cap, s, len, QUOTE_MAX, TEXT_QUOTE);
 }
 
 void sgs_record_quote_text(char *dst, size_t cap, const char *s, size_t len, size_t max)

@@ -273,12 +273,18 @@ int sgs_record_read_national(reader *rd, const size_t *at, record_view *view);
 void sgs_record_check(const sgs_rules *rules, const record_view *view, int64_t msg_timestamp_ms,
                       sgs_record *out);
 
-/* Makes out a malformed_json record with the message fmt (the report time from
- * the message timestamp, else now). */
-__attribute__((format(printf, 4, 5))) void sgs_record_malformed(sgs_record *out,
-                                                                const sgs_rules *rules,
-                                                                int64_t msg_timestamp_ms,
-                                                                const char *fmt, ...);
+/* Makes out a malformed_json record with the Chinese message fmt (the report
+ * time from the message timestamp, else now). Returns its reason, for
+ * sgs_record_reason_en. */
+__attribute__((format(printf, 4, 5))) sgs_reason *sgs_record_malformed(sgs_record *out,
+                                                                       const sgs_rules *rules,
+                                                                       int64_t msg_timestamp_ms,
+                                                                       const char *fmt, ...);
+
+/* Sets the English message (message_en) of reason r; nothing when r is NULL
+ * (a reason that did not fit). */
+__attribute__((format(printf, 2, 3))) void sgs_record_reason_en(sgs_reason *r, const char *fmt,
+                                                                ...);
 
 /* Copies up to max bytes of s into dst (capacity cap) to be quoted in a
  * message: valid UTF-8, control characters and invalid bytes as '?', "..." at a

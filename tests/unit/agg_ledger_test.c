@@ -84,8 +84,10 @@ static const char *const list0[] = {
     "{\"source\":\"t:0:9\",\"unit_id\":\"K1X\",\"kind\":\"license\",\"doc_no\":\"=1+2\","
     "\"decision_date\":\"\",\"deadline\":\"\",\"reported_at\":\"2025-12-02T08:00:00+08:00\","
     "\"late\":false,\"workdays_late\":0,\"reasons\":[{\"code\":\"bad_date\",\"field\":"
-    "\"decision_date\",\"message\":\"'x' is not a real date\"},{\"code\":\"bad_uscc\","
-    "\"field\":\"subject.uscc\",\"message\":\"'<b>' has 3 characters, expected 18\"}]}",
+    "\"decision_date\",\"message\":\"决定日期“x”不是有效日期\",\"message_en\":\"'x' is not a "
+    "real date\"},{\"code\":\"bad_uscc\",\"field\":\"subject.uscc\",\"message\":\"行政相对人"
+    "统一社会信用代码“<b>”为3个字符，应为18个字符\",\"message_en\":\"'<b>' has 3 characters, "
+    "expected 18\"}]}",
     "not json",
     LATE("GHOST", "x〔2025〕1号", "2025-12-03T10:00:00+08:00", 1),
 };
@@ -94,7 +96,8 @@ static const char *const list1[] = {
     "{\"source\":\"t:1:4\",\"unit_id\":\"C2\",\"kind\":\"license\",\"doc_no\":\"乙许〔2025〕8号\","
     "\"decision_date\":\"2025-12-01\",\"deadline\":\"2025-12-10\",\"reported_at\":"
     "\"2025-12-20T10:00:00+08:00\",\"late\":true,\"workdays_late\":7,\"reasons\":[{\"code\":"
-    "\"missing_field\",\"field\":\"subject.name\",\"message\":\"empty\"}]}",
+    "\"missing_field\",\"field\":\"subject.name\",\"message\":\"行政相对人名称为空，应为非空文本\","
+    "\"message_en\":\"empty\"}]}",
 };
 static const char *const counts0[] = {"C1", "1", "C1|cut", "2", "K1X", "1", "K1X|cut", "0"};
 static const char *const counts1[] = {"C1", "1", "C1|cut", "5", "C2", "1"};
@@ -166,11 +169,13 @@ static void test_entries_and_order(void **state)
         /* C2: late and invalid at once: one entry */
         "C2#|迟报、不合格|行政许可|乙许〔2025〕8号|2025-12-01|2025-12-10|2025-12-20T10:00:00+08:00|"
         "7"
-        "|missing_field subject.name: empty",
+        "|missing_field subject.name: 行政相对人名称为空，应为非空文本",
         "C2|瞒报|行政处罚|乙罚〔2025〕4号|||||抽查比对未发现该决定的报送记录（瞒报）",
         /* K1 through its alias id; an invalid record's text kept as it is */
-        "K1|不合格|行政许可|=1+2|||2025-12-02T08:00:00+08:00||bad_date decision_date: 'x' is not "
-        "a real date; bad_uscc subject.uscc: '<b>' has 3 characters, expected 18",
+        /* (the Chinese message, never message_en) */
+        "K1|不合格|行政许可|=1+2|||2025-12-02T08:00:00+08:00||bad_date decision_date: 决定日期“x”"
+        "不是有效日期; bad_uscc subject.uscc: "
+        "行政相对人统一社会信用代码“<b>”为3个字符，应为18个字符",
     };
     (void)state;
 
@@ -248,8 +253,9 @@ static void test_ledger_csv(void **state)
     k1 = strstr(b.data, "\r\nK1,");
     assert_non_null(k1);
     assert_string_equal(k1, "\r\nK1,甲县,不合格,行政许可,\"'=1+2\",,,2025-12-02T08:00:00+08:00,,"
-                            "\"bad_date decision_date: 'x' is not a real date; bad_uscc "
-                            "subject.uscc: '<b>' has 3 characters, expected 18\"\r\n");
+                            "bad_date decision_date: 决定日期“x”不是有效日期; bad_uscc "
+                            "subject.uscc: 行政相对人统一社会信用代码“<b>”为3个字符，应为18个字符"
+                            "\r\n");
     sgs_buf_free(&b);
     sgs_agg_snapshot_free(s);
     sgs_config_destroy(cfg);

@@ -224,7 +224,7 @@ static void test_reject_payload_cut(void **state)
     big[sizeof(big) - 1] = '\0';
     sgs_record_parse(&f->rules, big, strlen(big), -1, &f->rec);
     sgs_batch_msg m = {1, 42, big, strlen(big), 0, 1, 42};
-    sgs_batch_reject_json(&f->env, &f->rec, &m, NULL, NULL, &f->env.tmp);
+    sgs_batch_reject_json(&f->env, &f->rec, &m, NULL, &f->env.tmp);
     j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
     assert_non_null(j);
     start = json_string_value(json_object_get(j, "payload"));
@@ -233,6 +233,72 @@ static void test_reject_payload_cut(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "payload_bytes")), 299);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "source"), "offset")),
                      42);
+    json_decref(j);
+}
+
+/* reasons[i] of a reject or ledger text: code, field, message, message_en. */
+static void assert_reason(const json_t *j, size_t i, const char *code, const char *field,
+                          const char *message_part, const char *message_en_part)
+{
+    const json_t *x = json_array_get(json_object_get(j, "reasons"), i);
+    assert_non_null(x);
+    assert_string_equal(json_string_value(json_object_get(x, "code")), code);
+    assert_string_equal(json_string_value(json_object_get(x, "field")), field);
+    assert_non_null(strstr(json_string_value(json_object_get(x, "message")), message_part));
+    assert_non_null(strstr(json_string_value(json_object_get(x, "message_en")), message_en_part));
+}
+
+/* The consumer's own reasons (too_old, unknown_record) go first, in Chinese
+ * with the English text in message_en, like the rules' reasons after them. */
+static void test_reject_reasons_chinese(void **state)
+{
+    struct fixture *f = *state;
+    static const char revoke[] =
+        "{\"op\":\"revoke\",\"kind\":\"license\",\"unit_id\":\"U1\","
+        "\"doc_no\":\"平市监许〔2025〕13号\",\"decision_date\":\"2025-11-30\","
+        "\"reported_at\":\"2025-12-01T10:00:00+08:00\",\"subject\":{\"name\":\"x\","
+        "\"type\":\"legal_person\",\"uscc\":\"91310110666007217U\"},"
+        "\"authority\":{\"name\":\"市监局\"},\"license\":{}}";
+    sgs_batch_msg m = {3, 7, "{}", 2, 0, 3, 7};
+    sgs_reason extra;
+    json_error_t e;
+    json_t *j;
+
+    /* decided 2022-01-05, reported 2025-12-02: beyond the fixture's 24 months */
+    add_op(f, "U1", 12, "2022-01-05", "2025-12-02", "insert");
+    assert_int_equal(f->b.n_rejects, 1);
+    sgs_batch_extra_reason(&f->env, &f->rec, SGS_REASON_TOO_OLD, &extra);
+    sgs_batch_reject_json(&f->env, &f->rec, &m, &extra, &f->env.tmp);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    assert_reason(j, 0, "too_old", "doc_no",
+                  "文书号“平市监许〔2025〕12号”的决定日期2022-01-05早于报送日24个月以上",
+                  "decided more than 24 months before its report: its identity is no longer kept");
+    assert_int_equal(json_array_size(json_object_get(j, "reasons")), 1);
+    json_decref(j);
+    /* the same text went to the outbox */
+    assert_non_null(strstr(f->b.rejects.data, "的决定日期2022-01-05早于报送日24个月以上"));
+
+    /* a revoke of a decision never seen that also fails a rule */
+    sgs_record_parse(&f->rules, revoke, strlen(revoke), -1, &f->rec);
+    assert_int_equal(f->rec.status, SGS_RECORD_INVALID);
+    sgs_batch_extra_reason(&f->env, &f->rec, SGS_REASON_UNKNOWN_RECORD, &extra);
+    sgs_batch_reject_json(&f->env, &f->rec, &m, &extra, &f->env.tmp);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    assert_reason(j, 0, "unknown_record", "doc_no",
+                  "撤销的决定（文书号“平市监许〔2025〕13号”）从未报送过，无法撤销",
+                  "revoke of a decision that was never reported");
+    assert_reason(j, 1, "bad_uscc", "subject.uscc",
+                  "行政相对人统一社会信用代码“91310110666007217U”的校验码为“U”，应为“T”",
+                  "check character is 'U', expected 'T'");
+    json_decref(j);
+
+    /* the ledger entry has the same reasons */
+    sgs_batch_ledger_json(&f->env, &f->rec, &m, &f->env.tmp);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    assert_reason(j, 0, "bad_uscc", "subject.uscc", "的校验码为“U”，应为“T”", "expected 'T'");
     json_decref(j);
 }
 
@@ -387,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_in_batch_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_and_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_payload_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_reasons_chinese, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_keeps_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_within_the_batch, setup, teardown),

@@ -208,23 +208,23 @@ static void jansson_extract_national(const json_t *root, int xk, int cf, record_
     }
 }
 
-static const char *jansson_type_text(const json_t *j)
+static const char *jansson_type_text(const json_t *j, int en)
 {
     switch (json_typeof(j)) {
     case JSON_ARRAY:
-        return "JSON array";
+        return en ? "JSON array" : "JSON数组";
     case JSON_STRING:
-        return "JSON string";
+        return en ? "JSON string" : "JSON字符串";
     case JSON_INTEGER:
     case JSON_REAL:
-        return "JSON number";
+        return en ? "JSON number" : "JSON数字";
     case JSON_TRUE:
     case JSON_FALSE:
-        return "JSON boolean";
+        return en ? "JSON boolean" : "JSON布尔值";
     case JSON_NULL:
-        return "JSON null";
+        return en ? "JSON null" : "JSON null值";
     default:
-        return "JSON value";
+        return en ? "JSON value" : "JSON值";
     }
 }
 
@@ -239,7 +239,9 @@ static void sgs_record_parse_jansson(const sgs_rules *rules, const char *buf, si
 
     memset(out, 0, sizeof(*out));
     if (buf == NULL || len == 0) {
-        sgs_record_malformed(out, rules, msg_timestamp_ms, "empty message, expected a JSON object");
+        sgs_record_reason_en(
+            sgs_record_malformed(out, rules, msg_timestamp_ms, "消息为空，应为一个JSON对象"),
+            "empty message, expected a JSON object");
         return;
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
@@ -247,14 +249,17 @@ static void sgs_record_parse_jansson(const sgs_rules *rules, const char *buf, si
         char text[JSON_ERROR_TEXT_LENGTH];
         sgs_record_quote_text(text, sizeof(text), err.text, strnlen(err.text, sizeof(err.text)),
                               sizeof(text) - 1);
-        sgs_record_malformed(out, rules, msg_timestamp_ms,
-                             "invalid JSON at byte %d (line %d, column %d): %s", err.position,
-                             err.line, err.column, text);
+        sgs_record_reason_en(
+            sgs_record_malformed(out, rules, msg_timestamp_ms, "消息不是有效的JSON：%s", text),
+            "invalid JSON at byte %d (line %d, column %d): %s", err.position, err.line, err.column,
+            text);
         return;
     }
     if (!json_is_object(root)) {
-        sgs_record_malformed(out, rules, msg_timestamp_ms, "%s, expected an object",
-                             jansson_type_text(root));
+        sgs_record_reason_en(sgs_record_malformed(out, rules, msg_timestamp_ms,
+                                                  "消息是%s，应为一个JSON对象（{...}）",
+                                                  jansson_type_text(root, 0)),
+                             "%s, expected an object", jansson_type_text(root, 1));
         json_decref(root);
         return;
     }
@@ -1194,8 +1199,9 @@ static void assert_same_record(const sgs_record *a, const sgs_record *b)
         assert_string_equal(a->reasons[i].code, b->reasons[i].code);
         assert_string_equal(a->reasons[i].field, b->reasons[i].field);
         if (a->status != SGS_RECORD_MALFORMED ||
-            strncmp(a->reasons[i].message, "invalid JSON", 12) != 0) {
+            strncmp(a->reasons[i].message_en, "invalid JSON", 12) != 0) {
             assert_string_equal(a->reasons[i].message, b->reasons[i].message);
+            assert_string_equal(a->reasons[i].message_en, b->reasons[i].message_en);
         }
     }
     assert_int_equal(a->format, b->format);

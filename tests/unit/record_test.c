@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "sgs/buf.h"
 #include "sgs/calendar.h"
 #include "sgs/date.h"
 #include "sgs/record.h"
@@ -277,8 +278,42 @@ static void dump_reasons(void)
     int i;
 
     for (i = 0; i < rec.n_reasons; i++) {
-        print_message("  reason %s [%s]: %s\n", rec.reasons[i].code, rec.reasons[i].field,
-                      rec.reasons[i].message);
+        print_message("  reason %s [%s]: %s | %s\n", rec.reasons[i].code, rec.reasons[i].field,
+                      rec.reasons[i].message, rec.reasons[i].message_en);
+    }
+}
+
+/* A code point of the CJK Unified Ideographs block (U+4E00..U+9FFF) in s. */
+static int has_hanzi(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    for (; *u; u++) {
+        if (*u >= 0xE4 && *u <= 0xE9 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80 &&
+            !(*u == 0xE4 && u[1] < 0xB8)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every reason has its message in Chinese and in English, valid UTF-8 within
+ * their bounds. */
+static void assert_messages_both(void)
+{
+    int i;
+
+    for (i = 0; i < rec.n_reasons; i++) {
+        const sgs_reason *x = &rec.reasons[i];
+
+        if (!has_hanzi(x->message) || x->message_en[0] == '\0' ||
+            strcmp(x->message, x->message_en) == 0 ||
+            !sgs_utf8_valid(x->message, strlen(x->message)) ||
+            !sgs_utf8_valid(x->message_en, strlen(x->message_en))) {
+            print_message("reason %d: not a Chinese message and an English one:\n", i);
+            dump_reasons();
+            fail();
+        }
     }
 }
 
@@ -290,6 +325,7 @@ static void assert_only_reason(const char *code, const char *field)
         dump_reasons();
         fail();
     }
+    assert_messages_both();
 }
 
 static void assert_valid(void)
@@ -301,6 +337,22 @@ static void assert_valid(void)
     }
 }
 
+/* Some reason's English message (message_en) contains text. */
+static void assert_message_en_contains(const char *text)
+{
+    int i;
+
+    for (i = 0; i < rec.n_reasons; i++) {
+        if (strstr(rec.reasons[i].message_en, text) != NULL) {
+            return;
+        }
+    }
+    print_message("no English message contains '%s':\n", text);
+    dump_reasons();
+    fail();
+}
+
+/* Some reason's message (Chinese, for the unit) contains text. */
 static void assert_message_contains(const char *text)
 {
     int i;
@@ -533,28 +585,44 @@ static void test_messages_say_what(void **state)
     root = load(license_json);
     set_path(root, "subject.uscc", "\"91310110666007217U\"");
     parse_json(root, -1);
-    assert_message_contains("check character is 'U', expected 'T'");
+    assert_message_en_contains("check character is 'U', expected 'T'");
+    assert_message_contains("行政相对人统一社会信用代码“91310110666007217U”的校验码为“U”，应为“T”");
     set_path(root, "subject.uscc", "\"9131011066600721\"");
     parse_json(root, -1);
-    assert_message_contains("expected 18");
+    assert_message_en_contains("expected 18");
+    assert_message_contains("行政相对人统一社会信用代码“9131011066600721”为16个字符，应为18个字符");
     set_path(root, "subject.uscc", "\"913101106660072I7T\"");
     parse_json(root, -1);
-    assert_message_contains("character 16 'I'");
+    assert_message_en_contains("character 16 'I'");
+    assert_message_contains("第16个字符“I”不在代码字符集内");
     set_path(root, "doc_no", "12345");
     parse_json(root, -1);
-    assert_message_contains("expected a string, got a number");
+    assert_message_en_contains("expected a string, got a number");
+    assert_message_contains("文书号为数字，应为非空文本");
     set_path(root, "unit_id", "\"99999999\"");
     parse_json(root, -1);
-    assert_message_contains("'99999999'");
+    assert_message_en_contains("'99999999'");
+    assert_message_contains("单位代码“99999999”不在单位名录中");
     json_decref(root);
 
     root = load(penalty_json);
     set_path(root, "subject.id_no", "\"110105194912310021\"");
     parse_json(root, -1);
-    assert_message_contains("expected 'X'");
+    assert_message_en_contains("expected 'X'");
+    assert_message_contains("行政相对人证件号码“110105194912310021”的校验码为“1”，应为“X”");
     set_path(root, "penalty.fine_amount", "\"0.5\"");
     parse_json(root, -1);
-    assert_message_contains("got a string");
+    assert_message_en_contains("got a string");
+    assert_message_contains("罚款金额为文本“0.5”，应为数字或null");
+    json_decref(root);
+
+    /* The example of the issue: a document number too short once normalised. */
+    root = load(license_json);
+    set_path(root, "doc_no", "\" Ａ B \"");
+    parse_json(root, -1);
+    assert_only_reason("bad_doc_no", "doc_no");
+    assert_message_contains("文书号“AB”规范化后为2个字符，应为4至64个字符");
+    assert_message_en_contains("'AB' normalises to 2 characters, expected 4 to 64");
     json_decref(root);
 }
 
@@ -758,8 +826,9 @@ static void expect_malformed(const char *buf, size_t len, const char *message_pa
     assert_int_equal(rec.status, SGS_RECORD_MALFORMED);
     assert_string_equal(rec.reasons[0].code, "malformed_json");
     assert_string_equal(rec.reasons[0].field, "");
+    assert_messages_both();
     if (message_part != NULL) {
-        assert_message_contains(message_part);
+        assert_message_en_contains(message_part);
     }
     assert_false(rec.has_identity);
     assert_null(rec.unit);
@@ -783,6 +852,47 @@ static void test_malformed_json(void **state)
     expect_malformed("42", 2, "JSON number, expected an object");
     expect_malformed("null", 4, "JSON null, expected an object");
     expect_malformed("true", 4, "JSON boolean, expected an object");
+    assert_message_contains("消息是JSON布尔值，应为一个JSON对象");
+    expect_malformed("[1, 2]", 6, NULL);
+    assert_message_contains("消息是JSON数组");
+    expect_malformed("", 0, NULL);
+    assert_message_contains("消息为空，应为一个JSON对象");
+    expect_malformed("{\"kind\": \"license\",}", 20, NULL);
+    assert_message_contains(
+        "消息不是有效的JSON（应为UTF-8编码的JSON对象）：第1行第20列（第19字节）处出错");
+}
+
+/* Long values in messages: a duplicate key of Chinese text (quoted in the
+ * tokenizer's text and near the error), at every length, gives messages in
+ * their bounds, valid UTF-8 (expect_malformed); a value quoted by
+ * sgs_record_quote is cut between characters whatever byte the bound falls
+ * on, and says so with "...". */
+static void test_long_values_cut_whole_characters(void **state)
+{
+    char buf[1024], key[512], q[64];
+    int k, n;
+
+    (void)state;
+    for (k = 1; k < 60; k++) {
+        int i, len = 0;
+
+        for (i = 0; i < k; i++) {
+            len += snprintf(key + len, sizeof(key) - (size_t)len, "%s", i % 3 ? "键" : "k");
+        }
+        n = snprintf(buf, sizeof(buf), "{\"%s\": 1, \"%s\": 2}", key, key);
+        expect_malformed(buf, (size_t)n, "duplicate object key");
+        assert_true(strlen(rec.reasons[0].message) < SGS_REASON_MESSAGE_MAX);
+        assert_true(strlen(rec.reasons[0].message_en) < SGS_REASON_MESSAGE_EN_MAX);
+
+        sgs_record_quote(q, sizeof(q), key, (size_t)len);
+        assert_true(sgs_utf8_valid(q, strlen(q)));
+        assert_true(strlen(q) <= 43);
+        if (len > 40) {
+            assert_non_null(strstr(q, "..."));
+        } else {
+            assert_string_equal(q, key);
+        }
+    }
 }
 
 static void test_every_truncation_is_malformed(void **state)
@@ -955,8 +1065,11 @@ static void test_one_megabyte_strings(void **state)
                 assert_valid();
             } else if (strcmp(paths[i], "unit_id") == 0) {
                 assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
-                assert_true(strlen(rec.reasons[0].message) < 100);
-                assert_message_contains("...");
+                /* the quoted id is cut: ~40 bytes and "..." */
+                assert_true(strlen(rec.reasons[0].message_en) < 100);
+                assert_true(strlen(rec.reasons[0].message) < 160);
+                assert_message_en_contains("...");
+                assert_message_contains("...”");
             } else {
                 assert_int_equal(rec.status, SGS_RECORD_INVALID);
             }
@@ -1225,7 +1338,7 @@ static void test_national_units(void **state)
     parse_json(root, TS_DEC05);
     assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
     assert_only_reason("unknown_unit", "XK_LYDWDM");
-    assert_message_contains("某某县");
+    assert_message_en_contains("某某县");
     /* Neither given. */
     set_path(root, "XK_LYDW", NULL);
     set_path(root, "XK_LYDWDM", NULL);
@@ -1253,7 +1366,7 @@ static void test_national_units(void **state)
     parse_json(root, TS_DEC05);
     json_decref(root);
     assert_only_reason("unknown_unit", "XK_LYDWDM");
-    assert_message_contains("got a number");
+    assert_message_en_contains("got a number");
 }
 
 static void test_national_fields_and_fines(void **state)
@@ -1334,11 +1447,13 @@ static void test_op_native(void **state)
      * (invalid) insert */
     op_case(license_json, "op", "\"delete\"", SGS_OP_INSERT, "bad_op");
     assert_int_equal(rec.status, SGS_RECORD_INVALID);
-    assert_message_contains("'delete' is not insert, update or revoke");
+    assert_message_en_contains("'delete' is not insert, update or revoke");
+    assert_message_contains(
+        "操作类型“delete”无效，应为insert（新增）、update（更正）或revoke（撤销）");
     op_case(license_json, "op", "\"Revoke\"", SGS_OP_INSERT, "bad_op");
     op_case(license_json, "op", "\"U\"", SGS_OP_INSERT, "bad_op"); /* national spelling */
     op_case(license_json, "op", "2", SGS_OP_INSERT, "bad_op");
-    assert_message_contains("expected a string, got a number");
+    assert_message_en_contains("expected a string, got a number");
     op_case(license_json, "op", "{\"x\":1}", SGS_OP_INSERT, "bad_op");
     /* a revoke keeps the identity and the rules of its decision */
     op_case(penalty_json, "op", "\"revoke\"", SGS_OP_REVOKE, NULL);
@@ -1385,7 +1500,8 @@ static void test_op_national(void **state)
     op_case(national_penalty_json, "SYNC_STATUS", "\"\"", SGS_OP_INSERT, NULL);
     op_case(national_penalty_json, "SYNC_STATUS", "null", SGS_OP_INSERT, NULL);
     op_case(national_penalty_json, "SYNC_STATUS", "\"X\"", SGS_OP_INSERT, "bad_op");
-    assert_message_contains("'X' is not I, U or D");
+    assert_message_en_contains("'X' is not I, U or D");
+    assert_message_contains("同步状态“X”无效，应为I（新增）、U（更正）或D（撤销）");
     op_case(national_penalty_json, "SYNC_STATUS", "\"d\"", SGS_OP_INSERT, "bad_op");
     op_case(national_penalty_json, "SYNC_STATUS", "\"revoke\"", SGS_OP_INSERT, "bad_op");
     op_case(national_license_json, "SYNC_STATUS", "1", SGS_OP_INSERT, "bad_op");
@@ -1482,8 +1598,10 @@ static void test_national_unit_from_organ(void **state)
     parse_json_with(&rules2, root);
     json_decref(root);
     assert_only_reason("unknown_unit", "XK_LYDWDM");
-    assert_message_contains("'999999' is not in the registry, nor is the deciding organ XK_XKJG "
-                            "'鲁山县市场监督管理局'");
+    assert_message_en_contains("'999999' is not in the registry, nor is the deciding organ XK_XKJG "
+                               "'鲁山县市场监督管理局'");
+    assert_message_contains("数据来源单位统一社会信用代码“999999”不在单位名录中，"
+                            "许可机关“鲁山县市场监督管理局”也不在名录中");
     assert_false(rec.unit_from_organ);
     assert_null(rec.unit);
 
@@ -1560,11 +1678,12 @@ static void test_national_legacy_items(void **state)
     parse_json(root, TS_DEC05);
     json_decref(root);
     assert_only_reason("unknown_unit", "XK_LYDWDM");
-    assert_message_contains("某某局");
+    assert_message_en_contains("某某局");
 
     /* The legacy template has no subject type: said so. */
     national_case(legacy_license_json, "XK_XDR_LB", NULL, "missing_field", "XK_XDR_LB");
-    assert_message_contains("legacy");
+    assert_message_en_contains("legacy");
+    assert_message_contains("缺少行政相对人类别（旧版数据项没有该项）");
 
     /* A legal person with an organisation code of the legacy template only. */
     root = national(legacy_license_json, "XK_XDR_LB", "\"法人及非法人组织\"");
@@ -1573,7 +1692,8 @@ static void test_national_legacy_items(void **state)
     set_path(root, "XK_XDR_ZDM", "\"12345678-9\"");
     parse_json(root, TS_DEC05);
     assert_only_reason("bad_uscc", "XK_XDR_SHXYM");
-    assert_message_contains("XK_XDR_ZDM, a legacy item, is not a credit code");
+    assert_message_en_contains("XK_XDR_ZDM, a legacy item, is not a credit code");
+    assert_message_contains("旧版数据项XK_XDR_ZDM不是统一社会信用代码");
     set_path(root, "XK_XDR_SHXYM", "\"91310110666007217T\"");
     parse_json(root, TS_DEC05);
     json_decref(root);
@@ -1609,6 +1729,7 @@ int main(void)
         cmocka_unit_test(test_reported_at_absent_uses_timestamp),
         cmocka_unit_test(test_reported_at_invalid_month_from_timestamp),
         cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_long_values_cut_whole_characters),
         cmocka_unit_test(test_every_truncation_is_malformed),
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_invalid_utf8_bytes),

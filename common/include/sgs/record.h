@@ -68,11 +68,20 @@ enum sgs_record_status {
 #define SGS_UNIT_ID_MAX  128
 #define SGS_IDENTITY_MAX (SGS_UNIT_ID_MAX + 16 + SGS_DOCNO_MAX)
 
+/* A reason's messages: valid UTF-8, quoted values shortened to ~40 bytes +
+ * "...", cut (if ever) between characters. */
+#define SGS_REASON_MESSAGE_MAX    320 /* bytes of message, NUL included */
+#define SGS_REASON_MESSAGE_EN_MAX 200 /* bytes of message_en, NUL included */
+
 typedef struct sgs_reason {
-    const char *code;  /* static string, one of SGS_REASON_* */
-    char field[48];    /* "subject.uscc" (native) or the national code ("XK_XDR_SHXYM");
-                          "" for malformed_json */
-    char message[200]; /* valid UTF-8; quoted values shortened to ~40 bytes + "..." */
+    const char *code; /* static string, one of SGS_REASON_* */
+    char field[48];   /* "subject.uscc" (native) or the national code ("XK_XDR_SHXYM");
+                         "" for malformed_json */
+    /* For the unit that must fix the record, in Chinese: the field by its name
+     * in the forms, its value quoted, what is wrong and what is expected
+     * ("文书号“AB”规范化后为2个字符，应为4至64个字符"). */
+    char message[SGS_REASON_MESSAGE_MAX];
+    char message_en[SGS_REASON_MESSAGE_EN_MAX]; /* the same in English, for operators */
 } sgs_reason;
 
 typedef struct sgs_rules {
@@ -132,8 +141,17 @@ typedef struct sgs_record {
     int workdays_late; /* sgs_calendar_workdays_between(deadline, report_day) when late */
 
     int n_reasons;
+    /* Last: only reasons[0 .. n_reasons - 1] are set (each in full, zeros after
+     * its texts); a parse leaves the others as they were, so that a valid record
+     * does not pay for clearing some 8 KB it never reads. */
     sgs_reason reasons[SGS_MAX_REASONS];
 } sgs_record;
+
+/* Copies s (len bytes) into dst (capacity cap) as reasons quote a value: at
+ * most ~40 bytes of whole UTF-8 characters then "...", control characters and
+ * invalid bytes as '?', always NUL-terminated. For reasons decided outside
+ * sgs_record_parse (the consumer's too_old and unknown_record). */
+void sgs_record_quote(char *dst, size_t cap, const char *s, size_t len);
 
 const char *sgs_kind_name(enum sgs_kind kind); /* "license", "penalty", "" */
 const char *sgs_op_name(enum sgs_op op);       /* "insert", "update", "revoke", "" */
