@@ -500,6 +500,16 @@ struct gen {
     long n_late;
     double day_cum[31]; /* cumulative report-day weights of the month */
 
+    /* Consecutive months (serials.c): a month's document numbers continue the
+     * earlier months' of the same seed and options, whose plans are replayed
+     * to count them. replay: this is such an earlier month, planned only to
+     * add the serials it numbers per (unit, kind, year) to used, indexed
+     * ((unit * 2 + kind - 1) * used_ny + year - used_ymin), other years
+     * ignored. */
+    int replay;
+    uint32_t *used;
+    int used_ymin, used_ny;
+
     /* The stream of the choices of --updates, --revokes, --national-by-organ
      * and --resend-other-key, apart from the plan's: without them the plan's
      * stream and so the output stay what they were; with them the same records
