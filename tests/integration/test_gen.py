@@ -866,6 +866,9 @@ def test_consecutive_months(report, tmp, cal_units):
             firsts.setdefault(min(ss.items(), key=lambda kv: kv[0])[1], []).append(min(ss))
     report("January starts 2024's numbers at 1",
            firsts.get("2024-01") and set(firsts["2024-01"]) == {1}, firsts)
+    usage = run_gen(["--help"]).stdout.decode()
+    report("--help says how months continue each other",
+           "consecutive months:" in usage and "same seed and options" in usage, usage[-900:])
 
 
 def test_consecutive_months_snapshot(report, sgs, mock_broker):

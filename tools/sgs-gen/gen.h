@@ -14,7 +14,10 @@
  *   format (the national adapter has no say in it);
  * - document numbers are consecutive per (unit, kind, year); invalid records take
  *   the serials above all valid ones, so whether a consumer keeps their numbers or
- *   not, the only holes are the ones --gaps asked for;
+ *   not, the only holes are the ones --gaps asked for; a month's numbers continue
+ *   those the earlier months of the same seed and options gave (serials.c replays
+ *   their plans), so consecutive months together have no other holes and no
+ *   number twice;
  * - a duplicate re-sends a valid record that has reported_at, later in the stream,
  *   under the same key (so in the same partition), often with another spelling of
  *   its document number; counts are per report month, which is the same. One of
