@@ -796,6 +796,122 @@ def test_speed(report, cal_units):
            p.returncode == 0 and dt < 30, p.stderr.decode(errors="replace"))
 
 
+# ---------------------------------------------------------------------------
+# Consecutive months (issue 17, point 9)
+
+MONTHS_ARGS = ["--seed", "5", "--records", "4000", "--late-share", "0.05", "--invalid", "30",
+               "--duplicates", "30", "--malformed", "3", "--unknown-unit", "3", "--gaps", "6",
+               "--format", "mixed"]
+
+
+def gen_month(tmp, month, name):
+    """sgs-gen of one month with MONTHS_ARGS: (jsonl path, expectation)."""
+    out = os.path.join(tmp, name + ".jsonl")
+    run_gen(["--month", month] + MONTHS_ARGS + ["--out", out, "--expect", out + ".json"])
+    with open(out + ".json", encoding="utf-8") as f:
+        return out, json.load(f)
+
+
+def same_bytes(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
+def holes_of(numbers):
+    """{(unit, kind, year, serial)} missing between the lowest and highest of
+    each sequence of numbers {(unit, kind, prefix, year): {serial: month}}."""
+    return {(uid, kind, year, x) for (uid, kind, _prefix, year), ss in numbers.items()
+            for x in range(min(ss), max(ss) + 1) if x not in ss}
+
+
+def left_out(exp, year=None):
+    """{(unit, kind, year, serial)}: the numbers an expectation says sgs-gen left out."""
+    return {(uid, g["kind"], g["year"], int(x)) for uid, lst in exp["gaps"].items()
+            for g in lst for x in g["missing"] if year is None or g["year"] == year}
+
+
+def test_consecutive_months(report, tmp, cal_units):
+    """9. consecutive months (over a new year) continue each other's document
+    numbers: together they show only the holes of --gaps, no number twice."""
+    cal, units = cal_units
+    months = ["2023-11", "2023-12", "2024-01", "2024-02"]
+    alone, _ = gen_month(tmp, "2023-12", "dec-alone")  # before anything else
+    runs = {m: gen_month(tmp, m, m) for m in months}
+    report("December alone is byte-identical to December after November",
+           same_bytes(alone, runs["2023-12"][0]) and
+           same_bytes(alone + ".json", runs["2023-12"][0] + ".json"))
+    numbers, twice = {}, []
+    for m in months:
+        r = recompute(runs[m][0], m, cal, units)
+        # every number a consumer keeps: valid records' and invalid ones with a kind
+        for key, ss in r["serials_all"].items():
+            seen = numbers.setdefault(key, {})
+            for x in ss:
+                if x in seen:
+                    twice.append((key, x, seen[x], m))
+                seen.setdefault(x, m)
+    report("no document number generated in two months", not twice, twice[:10])
+    want = set().union(*(left_out(exp) for _, exp in runs.values()))
+    got = holes_of(numbers)
+    report("the holes of the four months together are the gaps they left out (%d)"
+           % len(want), got == want and len(want) == 6 * len(months),
+           "not left out: %s\nleft out, not missing: %s" % (sorted(got - want)[:10],
+                                                            sorted(want - got)[:10]))
+    years = {key[3] for key in numbers}
+    report("the months number two years (December's late decisions reported in 2024)",
+           years >= {2023, 2024}, years)
+    firsts = {}
+    for (uid, kind, prefix, year), ss in numbers.items():
+        if year == 2024:
+            firsts.setdefault(min(ss.items(), key=lambda kv: kv[0])[1], []).append(min(ss))
+    report("January starts 2024's numbers at 1",
+           firsts.get("2024-01") and set(firsts["2024-01"]) == {1}, firsts)
+    usage = run_gen(["--help"]).stdout.decode()
+    report("--help says how months continue each other",
+           "consecutive months:" in usage and "same seed and options" in usage, usage[-900:])
+
+
+def test_consecutive_months_snapshot(report, sgs, mock_broker):
+    """9. November and December through sgs-consumer into Redis: the
+    December snapshot's suspected omissions are exactly the numbers sgs-gen
+    left out of the two months (before: tens of thousands)."""
+    from sgstest import jsonl_messages
+    from sgstest.fault import compare_snapshot, snapshot
+
+    p = sgs("months", kafka=mock_broker, partitions=4)
+    # (no malformed messages: a JSONL file has no send time for them, they
+    # would count in the month they are produced in)
+    opts = dict(seed=9, records=3000, late_share=0.05, invalid=30, duplicates=30,
+                unknown_unit=3, gaps=8, format="mixed")
+    dec_alone, _ = p.generate("2024-12", name="dec-alone", **opts)
+    nov, exp_nov = p.generate("2024-11", name="nov", **opts)
+    dec, exp_dec = p.generate("2024-12", name="dec", **opts)
+    report("December alone is byte-identical to December after November",
+           same_bytes(dec_alone, dec) and
+           same_bytes(os.path.join(p.tmp, "dec-alone.expect.json"),
+                      os.path.join(p.tmp, "dec.expect.json")))
+    p.produce(jsonl_messages(nov) + jsonl_messages(dec))
+    p.run_consumer(idle=3)
+    for month, exp in (("2024-11", exp_nov), ("2024-12", exp_dec)):
+        try:
+            p.check_counts(exp, month=month)
+            report("%s: counters equal the expectation" % month, True)
+        except AssertionError as e:
+            report("%s: counters equal the expectation" % month, False, str(e))
+    for month, exps in (("2024-11", [exp_nov]), ("2024-12", [exp_nov, exp_dec])):
+        snap = snapshot(p.tmp, p.conf, month=month)
+        report("%s: snapshot counters equal the expectation" % month,
+               not compare_snapshot(snap, exps[-1]), compare_snapshot(snap, exps[-1])[:10])
+        want = set().union(*(left_out(e, year=2024) for e in exps))
+        got = {(u["unit_id"], g["kind"], g["year"], int(x)) for u in snap["units"]
+               for g in u["gaps"] for x in g["missing"]}
+        count = sum(g["missing_count"] for u in snap["units"] for g in u["gaps"])
+        report("%s: the suspected omissions are the %d numbers sgs-gen left out"
+               % (month, len(want)),
+               got == want and count == len(want) == 8 * len(exps),
+               "reported %d: %s" % (count, sorted(got ^ want)[:10]))
+
+
 def _is_obj(line):
     try:
         return isinstance(json.loads(line), dict)

@@ -14,7 +14,10 @@
  *   format (the national adapter has no say in it);
  * - document numbers are consecutive per (unit, kind, year); invalid records take
  *   the serials above all valid ones, so whether a consumer keeps their numbers or
- *   not, the only holes are the ones --gaps asked for;
+ *   not, the only holes are the ones --gaps asked for; a month's numbers continue
+ *   those the earlier months of the same seed and options gave (serials.c replays
+ *   their plans), so consecutive months together have no other holes and no
+ *   number twice;
  * - a duplicate re-sends a valid record that has reported_at, later in the stream,
  *   under the same key (so in the same partition), often with another spelling of
  *   its document number; counts are per report month, which is the same. One of
@@ -499,6 +502,16 @@ struct gen {
 
     long n_late;
     double day_cum[31]; /* cumulative report-day weights of the month */
+
+    /* Consecutive months (serials.c): a month's document numbers continue the
+     * earlier months' of the same seed and options, whose plans are replayed
+     * to count them. replay: this is such an earlier month, planned only to
+     * add the serials it numbers per (unit, kind, year) to used, indexed
+     * ((unit * 2 + kind - 1) * used_ny + year - used_ymin), other years
+     * ignored. */
+    int replay;
+    uint32_t *used;
+    int used_ymin, used_ny;
 
     /* The stream of the choices of --updates, --revokes, --national-by-organ
      * and --resend-other-key, apart from the plan's: without them the plan's

@@ -2,11 +2,25 @@
  * in decision order, invalid records' on top, with the holes --gaps asks for
  * (where they go drawn here) inside runs of valid ones; each number is written in one of its
  * real-world spellings (DOMAIN §4), whose normal form is always
- * <prefix>〔<year>〕<serial>号. */
+ * <prefix>〔<year>〕<serial>号.
+ *
+ * Consecutive months fit together: a month's sequence of (unit, kind, year)
+ * starts right after the numbers the earlier months generated with the same
+ * seed and options gave it, so November and December together show only the
+ * holes of --gaps. A sequence begins in the December before its year (a
+ * decision dated in the new year, reported late in December, is numbered
+ * there); every month from then on numbers a block of its own. The blocks are
+ * counted by replaying the plans of the earlier months (the plan draws
+ * nothing from the serials' starts), not read from files, so a month is the
+ * same whether the months before it were generated or not. Invalid records
+ * keep their numbers (a consumer sees them too), so a month's block has no
+ * hole but those of --gaps, and neither has the join of two blocks. */
 #include "gen.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
+
+#include "sgs/log.h"
 
 /* Doc numbers that fail bad_doc_no (normalised length outside 4..64). */
 static const char *const junk_doc_nos[] = {
@@ -212,25 +226,168 @@ static int pick_gaps(struct gen *g, const struct serial_group *groups, size_t n_
     return 0;
 }
 
+/* Plans month (y, m) as a run with g's seed and options would, to add the
+ * serials it numbers per (unit, kind, year) to used (see struct gen). */
+static int replay_month(const struct gen *g, int y, int m, uint32_t *used, int ymin, int ny,
+                        char *errstr, size_t errstr_size)
+{
+    struct gen h;
+    char why[400], month[16];
+    int rc;
+
+    memset(&h, 0, sizeof(h));
+    h.o = g->o;
+    h.o.unknown = 0; /* planned after the registry's records: nothing to count */
+    h.cfg = g->cfg;
+    h.reg = g->reg;
+    h.cal = g->cal;
+    memcpy(h.workdays, g->workdays, sizeof(h.workdays));
+    h.count_decision_day = g->count_decision_day;
+    h.tz = g->tz;
+    h.year = y;
+    h.month = m;
+    h.first = sgs_month_first(y, m);
+    h.last = sgs_month_last(y, m);
+    h.plan.s = g->o.seed;
+    h.units = g->units; /* the units depend on the seed only; the plan only reads them */
+    h.n_units = g->n_units;
+    h.replay = 1;
+    h.used = used;
+    h.used_ymin = ymin;
+    h.used_ny = ny;
+    rc = gen_plan(&h, why, sizeof(why));
+    if (rc != 0)
+        snprintf(errstr, errstr_size,
+                 "%s (in %s, an earlier month planned again to continue its document numbers)", why,
+                 sgs_month_format(y, m, month));
+    free(h.recs);
+    free(h.gap_groups);
+    free(h.missing);
+    free(h.deadline[KIND_LICENSE]);
+    free(h.deadline[KIND_PENALTY]);
+    return rc;
+}
+
+/* The serials the earlier months gave each (unit, kind, year) of this month's
+ * numbers: *used (calloc'ed, the caller frees it), indexed as struct gen's,
+ * years *ymin to *ymin + *ny - 1 (those of all its records). Every month from the December before
+ * the earliest year numbered here to the one before this month is replayed; earlier ones number
+ * none of these years. */
+static int serials_before(const struct gen *g, uint32_t **used_out, int *ymin_out, int *ny_out,
+                          char *errstr, size_t errstr_size)
+{
+    int ymin = g->year, ymax = g->year, y, m, ny, rc = 0;
+    enum sgs_log_level level;
+    uint32_t *used;
+
+    for (size_t i = 0; i < g->n_recs; i++) {
+        ymin = g->recs[i].year < ymin ? g->recs[i].year : ymin;
+        ymax = g->recs[i].year > ymax ? g->recs[i].year : ymax;
+    }
+    ny = ymax - ymin + 1;
+    used = calloc(g->n_units ? g->n_units * 2 * (size_t)ny : 1, sizeof(*used));
+    if (!used) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    /* The calendar warns of the years it lacks once, on first use; this
+     * month's own days were looked up already, the replayed months' are no
+     * concern of the user's. */
+    level = sgs_log_get_level();
+    if (level < SGS_LOG_ERROR)
+        sgs_log_set_level(SGS_LOG_ERROR);
+    y = ymin - 1;
+    m = 12;
+    while (rc == 0 && (y < g->year || (y == g->year && m < g->month))) {
+        rc = replay_month(g, y, m, used, ymin, ny, errstr, errstr_size);
+        sgs_month_add(&y, &m, 1);
+    }
+    sgs_log_set_level(level);
+    if (rc != 0) {
+        free(used);
+        return -1;
+    }
+    *used_out = used;
+    *ymin_out = ymin;
+    *ny_out = ny;
+    return 0;
+}
+
+/* An earlier month replayed (g->replay): the serials of each of its
+ * sequences (numbered records and holes) added to g->used. The groups of
+ * serial_groups() and the holes of pick_gaps(), counted instead of sorted:
+ * here a group per (unit, kind, year) in that order, empty ones included,
+ * which weigh nothing, so the holes fall in the same sequences. */
+static void count_replayed(struct gen *g)
+{
+    int ylo = g->year, yhi = g->year;
+    size_t nyr, n_slots;
+    struct serial_group *groups;
+    struct gap_pick *gp;
+    char why[256];
+
+    for (size_t i = 0; i < g->n_recs; i++) {
+        ylo = g->recs[i].year < ylo ? g->recs[i].year : ylo;
+        yhi = g->recs[i].year > yhi ? g->recs[i].year : yhi;
+    }
+    nyr = (size_t)(yhi - ylo + 1);
+    n_slots = g->n_units * 2 * nyr;
+    groups = calloc(n_slots ? n_slots : 1, sizeof(*groups));
+    for (size_t i = 0; i < g->n_recs; i++) {
+        const struct rec *x = &g->recs[i];
+        struct serial_group *sg =
+            &groups[((size_t)x->unit * 2 + x->kind - 1) * nyr + (size_t)(x->year - ylo)];
+        sg->n_valid += x->rule == R_NONE;
+        sg->n_numbered += x->rule != R_BAD_DOC_NO;
+    }
+    /* A month with no room for the holes asked for cannot be generated with
+     * these options; it has none then (the month asked for may have room). */
+    if (pick_gaps(g, groups, n_slots, &gp, why, sizeof(why)) != 0)
+        gp = NULL;
+    for (long k = 0; gp && k < g->o.gaps; k++)
+        groups[gp[k].group].n_numbered++;
+    for (size_t k = 0; k < n_slots; k++) {
+        int year = ylo + (int)(k % nyr);
+        if (year >= g->used_ymin && year < g->used_ymin + g->used_ny)
+            g->used[(k / nyr) * (size_t)g->used_ny + (size_t)(year - g->used_ymin)] +=
+                (uint32_t)groups[k].n_numbered;
+    }
+    free(gp);
+    free(groups);
+}
+
 int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
 {
     rng *r = &g->plan;
-    uint32_t *order = malloc((g->n_recs ? g->n_recs : 1) * sizeof(uint32_t));
+    uint32_t *order, *used;
+    int ymin, ny;
     struct serial_group *groups;
-    size_t n_groups = serial_groups(g, order, &groups);
+    size_t n_groups;
     struct gap_pick *gp;
 
+    if (g->replay) {
+        count_replayed(g);
+        return 0;
+    }
+    if (serials_before(g, &used, &ymin, &ny, errstr, errstr_size) != 0)
+        return -1;
+    order = malloc((g->n_recs ? g->n_recs : 1) * sizeof(uint32_t));
+    n_groups = serial_groups(g, order, &groups);
     if (pick_gaps(g, groups, n_groups, &gp, errstr, errstr_size) != 0) {
         free(groups);
         free(order);
+        free(used);
         return -1;
     }
     size_t gi = 0;
     for (size_t k = 0; k < n_groups; k++) {
         const struct rec *h = &g->recs[order[groups[k].start]];
-        double per_month = (double)groups[k].n_numbered * (0.8 + 0.4 * rng_unit(r));
-        int months_before = h->year == g->year ? g->month - 1 : h->year < g->year ? 11 : 0;
-        uint32_t serial = 1 + (uint32_t)(months_before * per_month);
+        size_t slot = ((size_t)h->unit * 2 + h->kind - 1) * (size_t)ny + (size_t)(h->year - ymin);
+        /* This draw made the start of the sequence before months continued
+         * each other; it stays so that the stages after this one draw what
+         * they drew. */
+        (void)rng_unit(r);
+        uint32_t serial = 1 + used[slot];
         size_t valid_seen = 0;
         struct gap_group *gg = NULL;
         for (size_t j = 0; j < groups[k].n_numbered; j++) {
@@ -256,5 +413,6 @@ int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
     free(gp);
     free(groups);
     free(order);
+    free(used);
     return 0;
 }
