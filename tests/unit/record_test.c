@@ -623,10 +623,9 @@ static void test_deadline_across_new_year(void **state)
 {
     (void)state;
     /* Decided Fri 2023-12-22, 7 working days, the decision day not counted:
-     * Dec 25 26 27 28 29, (Jan 1 is a holiday), Jan 2, Jan 3. DESIGN §1 and the
-     * DOMAIN §1 table say Tue 2024-01-02, which is the 6th working day (or the
-     * 7th when the decision day counts, see below). The calendar's own count
-     * wins here. */
+     * Dec 25 26 27 28 29, (Jan 1 is a holiday), Jan 2, Jan 3 (docs/RULES.md
+     * §1, worked example 1). Tue 2024-01-02 is the 6th working day, or the 7th
+     * when the decision day counts (see below). */
     parse_with("\"2023-12-22\"", "\"2024-01-02T17:59:59+08:00\"", -1);
     assert_valid();
     assert_true(rec.has_deadline);

@@ -1,5 +1,5 @@
 /* Redis for both daemons, one Redis or a Redis Cluster through the same code
- * (DESIGN §11, KAFKA.md §4). hiredis 0.14 has no cluster support, so this
+ * (docs/REFERENCE.md §11, docs/REDIS.md). hiredis 0.14 has no cluster support, so this
  * module does what a cluster client does: CRC16 of the hash tag for the slot,
  * CLUSTER SLOTS for the map of slots to masters, one connection per master
  * (opened when first needed, AUTH on each), and on a reply that says the

@@ -55,8 +55,8 @@ enum sgs_record_status {
 #define SGS_REASON_BAD_AMOUNT      "bad_amount"
 #define SGS_REASON_BAD_DOC_NO      "bad_doc_no"
 /* op (native) or SYNC_STATUS (national) is present and not one of its values
- * (insert, update, revoke; I, U, D). DESIGN §4's table has no code for it:
- * sgs's own, a quality failure like the others (the record is invalid). */
+ * (insert, update, revoke; I, U, D). sgs's own code (the original rule table
+ * had none), a quality failure like the others (the record is invalid). */
 #define SGS_REASON_BAD_OP "bad_op"
 /* Decided by the consumer, never by sgs_record_parse (they need what was seen
  * before): a revoke of a decision never seen (DESIGN §3), and a decision older
