@@ -1,5 +1,5 @@
 /* sgs-aggregator: monthly snapshots, spot checks, live status and the watch
- * daemon (DESIGN §7, §8). Internal interface shared by the aggregator's files;
+ * daemon (REFERENCE §7, §8). Internal interface shared by the aggregator's files;
  * nothing here is used outside aggregator/ (and its unit tests).
  *
  * The Redis layout (key names, counter fields, identities, dn lists) is spelled
@@ -65,7 +65,7 @@
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
-/* Exit statuses (DESIGN §7). */
+/* Exit statuses (REFERENCE §7). */
 #define SGS_AGG_EXIT_OK      0
 #define SGS_AGG_EXIT_RUNTIME 1
 #define SGS_AGG_EXIT_USAGE   2
@@ -228,7 +228,7 @@ int sgs_agg_rebuild_check(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 
 /* ---- ledger.c ------------------------------------------------------------ */
 
-/* The ledger (台账, DESIGN §10) of a month: one entry per record that needs a
+/* The ledger (台账, REFERENCE §10) of a month: one entry per record that needs a
  * unit's action. Categories (bits of an entry's cat): */
 enum {
     SGS_AGG_LG_LATE = 1u << 0,      /* 迟报 (with SGS_AGG_LG_INVALID: both, one entry) */
@@ -240,7 +240,7 @@ enum {
                                      * serials beyond the snapshot's list) */
 };
 
-/* Columns of the ledger's CSV and 台账 sheet (DESIGN §10). */
+/* Columns of the ledger's CSV and 台账 sheet (REFERENCE §10). */
 #define SGS_AGG_LEDGER_COLS 10
 extern const char *const sgs_agg_ledger_header[SGS_AGG_LEDGER_COLS];
 /* The column of 迟报工作日 (a number in the workbook). */
@@ -350,9 +350,9 @@ typedef struct sgs_agg_snapshot {
     int64_t unattributed;
     int has_prev_snapshot; /* the previous month has a snapshot */
     int64_t low_volume;    /* report.low_volume used for the flags */
-    json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (DESIGN
+    json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (REFERENCE
                             * §11), owned; NULL: none read (an empty object) */
-    json_t *json;          /* the snapshot document (DESIGN §8), owned */
+    json_t *json;          /* the snapshot document (REFERENCE §8), owned */
     sgs_agg_ledger ledger; /* the month's ledger, from the same read (finished) */
     /* The trend: the 11 months before and this one, oldest first (history.c). */
     sgs_agg_history_point history[SGS_AGG_HISTORY_MONTHS];

@@ -1,4 +1,4 @@
-/* The month's snapshot (DESIGN §8): every partition's counters, gap hashes,
+/* The month's snapshot (REFERENCE §8): every partition's counters, gap hashes,
  * ledger and stored offset, the concealed hash and the previous month's latest
  * snapshot, joined with the registry.
  *
@@ -782,7 +782,7 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
     if (sgs_agg_gaps_compute(s->rows, s->n_rows, map, ctx->reg, mr.gaps, mr.n_gaps, year, errstr,
                              errstr_size) != 0)
         goto fail;
-    /* the stored offset of every partition read (DESIGN §11) */
+    /* the stored offset of every partition read (REFERENCE §11) */
     s->offsets = json_object();
     if (!s->offsets)
         goto oom;

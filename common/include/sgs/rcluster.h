@@ -82,7 +82,7 @@
  *
  * Because a transaction or script keeps to one slot (CROSSSLOT otherwise), a
  * snapshot's read is one MULTI per partition (consistent per partition; the
- * snapshot records each partition's stored offset, DESIGN §11), not one MULTI
+ * snapshot records each partition's stored offset, REFERENCE §11), not one MULTI
  * over all of them; and the version write (vN, latest, months: three slots)
  * is not a transaction but ordered writes (SET vN NX, then latest raised by a
  * one-key script, then SADD; docs/REDIS.md), since there is no WATCH here (a
