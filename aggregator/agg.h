@@ -1,5 +1,5 @@
 /* sgs-aggregator: monthly snapshots, spot checks, live status and the watch
- * daemon (DESIGN §7, §8). Internal interface shared by the aggregator's files;
+ * daemon (REFERENCE §7, §8). Internal interface shared by the aggregator's files;
  * nothing here is used outside aggregator/ (and its unit tests).
  *
  * The Redis layout (key names, counter fields, identities, dn lists) is spelled
@@ -65,7 +65,7 @@
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
-/* Exit statuses (DESIGN §7). */
+/* Exit statuses (REFERENCE §7). */
 #define SGS_AGG_EXIT_OK      0
 #define SGS_AGG_EXIT_RUNTIME 1
 #define SGS_AGG_EXIT_USAGE   2
@@ -250,7 +250,7 @@ int sgs_agg_rebuild_check(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 
 /* ---- ledger.c ------------------------------------------------------------ */
 
-/* The ledger (台账, DESIGN §10) of a month: one entry per record that needs a
+/* The ledger (台账, REFERENCE §10) of a month: one entry per record that needs a
  * unit's action. Categories (bits of an entry's cat): */
 enum {
     SGS_AGG_LG_LATE = 1u << 0,      /* 迟报 (with SGS_AGG_LG_INVALID: both, one entry) */
@@ -262,7 +262,7 @@ enum {
                                      * serials beyond the snapshot's list) */
 };
 
-/* Columns of the ledger's CSV and 台账 sheet (DESIGN §10). */
+/* Columns of the ledger's CSV and 台账 sheet (REFERENCE §10). */
 #define SGS_AGG_LEDGER_COLS 10
 extern const char *const sgs_agg_ledger_header[SGS_AGG_LEDGER_COLS];
 /* The column of 迟报工作日 (a number in the workbook). */
@@ -379,9 +379,9 @@ typedef struct sgs_agg_snapshot {
     int preview;           /* a month not closed, neither stored nor published: "version"
                             * null, "preview" true, files marked 临时 */
     int64_t low_volume;    /* report.low_volume used for the flags */
-    json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (DESIGN
+    json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (REFERENCE
                             * §11), owned; NULL: none read (an empty object) */
-    json_t *json;          /* the snapshot document (DESIGN §8), owned */
+    json_t *json;          /* the snapshot document (REFERENCE §8), owned */
     sgs_agg_ledger ledger; /* the month's ledger, from the same read (finished) */
     json_t *withdrawn;     /* the spot checks' findings withdrawn (P:withdrawn:YYYY-MM):
                             * [{"unit_id", "name", "kind", "doc_no", "reason", "at"}] by

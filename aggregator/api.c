@@ -1,10 +1,10 @@
-/* The routes of `sgs-aggregator serve` (DESIGN §9): the console page, the
+/* The routes of `sgs-aggregator serve` (REFERENCE §9): the console page, the
  * /api/v1 endpoints, /metrics and /healthz. Every error is JSON {"error"}.
  *
  * Input is checked before anything is read: months are exactly YYYY-MM (1970
  * or later), versions and limits plain decimal numbers in range. Report files
  * are served only under a name from the list of files a month can have
- * (DESIGN §7, §10); the path opened is built from that list, never from the
+ * (REFERENCE §7, §10); the path opened is built from that list, never from the
  * request. With http.token set, every /api/ request needs it (compared in
  * constant time); the spot check, which writes, is refused without one. */
 #include "server.h"

@@ -1,4 +1,4 @@
-/* Sequence gaps (发文字号核查, DOMAIN §4): within one unit, kind, normalised issuer
+/* Sequence gaps (发文字号核查, RULES §4): within one unit, kind, normalised issuer
  * prefix and year, serial numbers missing between the lowest and the highest seen
  * are suspected omissions.
  *

@@ -1,4 +1,4 @@
-/* The trend of the report (DESIGN §10): the last 12 months' records and late
+/* The trend of the report (REFERENCE §10): the last 12 months' records and late
  * rate. The month itself comes from its own model; the 11 before it from the
  * latest version each has in Redis (P:snapshot:YYYY-MM:vN). A stored version
  * never changes once written, so these reads need no transaction with the

@@ -1,4 +1,4 @@
-/* YYYY-MM-report.html (DESIGN §10): the month's report as one self-contained
+/* YYYY-MM-report.html (REFERENCE §10): the month's report as one self-contained
  * page for print on A4: the notice (notice.c through a sink, so its text is
  * the markdown notice's), the trend of the last 12 months after the overview,
  * per group a page with its annex table (the CSV's rows) and two charts

@@ -1,4 +1,4 @@
-/* Text as HTML or SVG character data or an attribute value (DESIGN §10): the
+/* Text as HTML or SVG character data or an attribute value (REFERENCE §10): the
  * report page (html.c) and its charts (svg.c) escape every text that comes
  * from elsewhere with it, so it is shown as text and is never markup. Pure. */
 #include "agg.h"

@@ -1,4 +1,4 @@
-/* The ledger (台账) of a month (DESIGN §10): every late or invalid record the
+/* The ledger (台账) of a month (REFERENCE §10): every late or invalid record the
  * consumer kept (P:T:lg:YYYY-MM, one JSON entry per record, written in the
  * same script as its counters), a note per unit for what the consumer's bound
  * cut (P:T:lgn:YYYY-MM <unit>|cut), the concealed decisions of spot checks

@@ -1,4 +1,4 @@
-/* sgs-aggregator: command line (DESIGN §7).
+/* sgs-aggregator: command line (REFERENCE §7).
  *
  *   sgs-aggregator [-c FILE] [-X key=value]... [-v] COMMAND [options]
  *

@@ -1,4 +1,4 @@
-/* The report files of a snapshot (DESIGN §7, §10): their names, and writing
+/* The report files of a snapshot (REFERENCE §7, §10): their names, and writing
  * them all: one YYYY-MM-<group>.csv per group, YYYY-MM-notice.md (notice.c),
  * YYYY-MM-ledger.csv, YYYY-MM.xlsx (xlsx.c), YYYY-MM-report.html (html.c) and
  * YYYY-MM.json. Every figure is taken from the snapshot model, which is also

@@ -1,4 +1,4 @@
-/* sgs-aggregator serve: the console, the HTTP API and the metrics (DESIGN §9)
+/* sgs-aggregator serve: the console, the HTTP API and the metrics (REFERENCE §9)
  * until SIGINT/SIGTERM.
  *
  * Threads: libmicrohttpd runs a pool of polling threads (each request is

@@ -1,4 +1,4 @@
-/* sgs-aggregator serve (DESIGN §9): what the server's files share. Private to
+/* sgs-aggregator serve (REFERENCE §9): what the server's files share. Private to
  * serve.c (the command, shutdown), server.c (the worker contexts), api.c (the
  * routes), sse.c (the alert stream) and webstats.c (request statistics,
  * /metrics). */

@@ -1,4 +1,4 @@
-/* The month's snapshot (DESIGN §8): every partition's counters, gap hashes,
+/* The month's snapshot (REFERENCE §8): every partition's counters, gap hashes,
  * ledger and stored offset, the spot checks' findings and withdrawals of the
  * year (P:concealed, P:withdrawn) and the previous month's latest snapshot,
  * joined with the registry.
@@ -841,7 +841,7 @@ sgs_agg_snapshot *sgs_agg_snapshot_build(sgs_agg_ctx *ctx, int year, int month, 
                              mr.year_concealed, mr.year_withdrawn, (size_t)month, errstr,
                              errstr_size) != 0)
         goto fail;
-    /* the stored offset of every partition read (DESIGN §11) */
+    /* the stored offset of every partition read (REFERENCE §11) */
     s->offsets = json_object();
     if (!s->offsets)
         goto oom;

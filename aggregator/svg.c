@@ -1,4 +1,4 @@
-/* The report's charts as inline SVG (DESIGN §10): no script, no external
+/* The report's charts as inline SVG (REFERENCE §10): no script, no external
  * resource, sized for an A4 page (680 px wide, the width of the text). Labels
  * are other people's text and are escaped (sgs_agg_html_text, htmltext.c); values are
  * printed as the tables print them. */

@@ -1,4 +1,4 @@
-/* YYYY-MM.xlsx (DESIGN §10) with libxlsxwriter: a sheet per group holding its
+/* YYYY-MM.xlsx (REFERENCE §10) with libxlsxwriter: a sheet per group holding its
  * annex table (the same rows as its CSV), and the 台账 sheet holding the
  * ledger (the same rows as the ledger CSV), the notice's last annex.
  *

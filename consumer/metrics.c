@@ -1,4 +1,4 @@
-/* metrics.listen: GET /metrics (Prometheus text, DESIGN §9) and GET /healthz.
+/* metrics.listen: GET /metrics (Prometheus text, REFERENCE §9) and GET /healthz.
  *
  * The poll loop must never wait for a scrape. So the loop copies what the
  * server shows into a snapshot, at most every 100 ms (sgs_metrics_tick, from

@@ -1,4 +1,4 @@
-/* Normal form of decision document numbers (DOMAIN.md §4).
+/* Normal form of decision document numbers (RULES §4).
  *
  * The leading characters that stay as they are (CJK, most ASCII) are copied;
  * when the rest has the usual shape "〔2023〕45号" (or 第045号) it is written

@@ -1,4 +1,4 @@
-/* The national data items of DOMAIN §5 (provincial feeds) into a record view
+/* The national data items of RULES §5 (provincial feeds) into a record view
  * (record_view.h). Their member names are listed in record_view.c, their date
  * spellings are checked by the rules (record_rules.c). */
 #include "record_view.h"
@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
-/* National data items (DOMAIN §5). There is no report time field: a
+/* National data items (RULES §5). There is no report time field: a
  * "reported_at" key is honoured when present, else the message timestamp. */
 const field_names sgs_record_license_names = {
     .unit_id = "XK_LYDWDM",

@@ -1,4 +1,4 @@
-/* The native record event (DESIGN §3) into a record view (record_view.h). Its
+/* The native record event (REFERENCE §3) into a record view (record_view.h). Its
  * member names are listed in record_view.c. */
 #include "record_view.h"
 

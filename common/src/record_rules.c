@@ -1,4 +1,4 @@
-/* The quality rules of DESIGN §4 over a record view (record_view.h): every
+/* The quality rules of REFERENCE §4 over a record view (record_view.h): every
  * rule, the reasons, the dates (the national feeds' spellings too), the
  * deadline, the unit; and the names of kinds and ops (sgs/record.h). Nothing here knows JSON or
  * which format a field came in, beyond the view's format and field names.
@@ -697,7 +697,7 @@ static enum sgs_subject_type subject_type_of(const rval *v)
         {"legal_person", SGS_SUBJECT_LEGAL_PERSON},
         {"individual_business", SGS_SUBJECT_INDIVIDUAL_BUSINESS},
         {"natural_person", SGS_SUBJECT_NATURAL_PERSON},
-        /* National labels (DOMAIN §5) and their common variants. */
+        /* National labels (RULES §5) and their common variants. */
         {"法人及非法人组织", SGS_SUBJECT_LEGAL_PERSON},
         {"法人和非法人组织", SGS_SUBJECT_LEGAL_PERSON},
         {"法人", SGS_SUBJECT_LEGAL_PERSON},
@@ -731,7 +731,7 @@ static void check_subject(sgs_record *out, const field_names *f, const record_vi
     if (require_string(out, f->subject_type, &raw->subject_type, &raw->subject, f->subject)) {
         out->subject_type = subject_type_of(&raw->subject_type);
         if (out->subject_type == SGS_SUBJECT_OTHER) {
-            /* No code of its own in DESIGN §4: the field has no usable value. */
+            /* No code of its own in REFERENCE §4: the field has no usable value. */
             quote(&q, raw->subject_type.s, raw->subject_type.len);
             reason_en(add_reason(out, CODE_MISSING, f->subject_type,
                                  "%s“%s”无效，应为法人及非法人组织、个体工商户或自然人"
@@ -784,7 +784,7 @@ static void check_uscc_value(sgs_record *out, const char *field, const rval *v)
         return;
     case SGS_USCC_BAD_CHECK:
         if (memcmp(v->s, "91350", 5) == 0) {
-            /* Some early Xiamen codes are real and fail the check (DOMAIN §3). */
+            /* Some early Xiamen codes are real and fail the check (RULES §3). */
             sgs_debug("%s '%s' fails the check character, accepted as an early 91350 code", field,
                       quote(&q, v->s, v->len));
             return;
@@ -1082,7 +1082,7 @@ static void check_deadline(sgs_record *out, const sgs_rules *rules, const field_
     }
     n = rules->deadline_workdays[out->kind];
     if (n < 1) {
-        n = 7; /* DESIGN §6 default, for a rules struct that leaves it unset */
+        n = 7; /* REFERENCE §6 default, for a rules struct that leaves it unset */
     }
     out->deadline =
         sgs_calendar_deadline(rules->calendar, out->decision_date, n, rules->count_decision_day);
@@ -1278,7 +1278,7 @@ void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t ms
     unit_ok = resolve_unit(out, rules, f, raw) == 0;
 
     /* The rules run for unknown units too, so that the record carries its month,
-     * kind and dates; only the unknown_unit reason is kept then (DESIGN §4). */
+     * kind and dates; only the unknown_unit reason is kept then (REFERENCE §4). */
     check_kind(out, f, raw);
     check_op(out, f, raw);
     check_doc_no(out, f, raw);

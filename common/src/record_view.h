@@ -3,9 +3,9 @@
  *   record.c           sgs_record_parse: tokenize, dispatch to a format, check
  *   record_view.c      what the readers share: the thread's reader (tokenizer
  *                      and text buffer), the member names and their lookup
- *   record_native.c    the native record event (DESIGN §3) into a view
- *   record_national.c  the national data items (DOMAIN §5) into a view
- *   record_rules.c     the rules of DESIGN §4 over a view, into an sgs_record
+ *   record_native.c    the native record event (REFERENCE §3) into a view
+ *   record_national.c  the national data items (RULES §5) into a view
+ *   record_rules.c     the rules of REFERENCE §4 over a view, into an sgs_record
  *                      (national date spellings included); kind and op names
  *
  * A record_view is format-neutral: borrowed (pointer, length) values by

@@ -1,4 +1,4 @@
-"""sgs-aggregator against a Redis Cluster (DESIGN §11, issue 16): 3 masters
+"""sgs-aggregator against a Redis Cluster (REFERENCE §11, issue 16): 3 masters
 and their replicas on loopback (sgstest.rediscluster), filled by the real
 sgs-consumer with redis.cluster set, from the session's Kafka broker.
 

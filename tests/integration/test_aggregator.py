@@ -561,7 +561,7 @@ def test_golden(world, tmp):
     check(case.r.sismember(case.key("snapshot:months"), "2023-12"), "months set")
     stored = json.loads(case.r.get(case.key("snapshot:2023-12:v1")))
     eq(stored, snap, "stored v1 equals the file")
-    # the stored offset of every partition read (DESIGN §11)
+    # the stored offset of every partition read (REFERENCE §11)
     eq(snap["offsets"], stored_offsets(case), "offsets")
 
 

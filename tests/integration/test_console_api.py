@@ -1,4 +1,4 @@
-"""`sgs-aggregator serve`: the HTTP API of DESIGN §9 against a generated month.
+"""`sgs-aggregator serve`: the HTTP API of REFERENCE §9 against a generated month.
 
 Every figure is checked against what was computed without the aggregator's
 code: the generator's expectation (per-unit records, late, invalid,

@@ -107,7 +107,7 @@ YEAR_RE = re.compile("([%s])([0-9]{4})([%s])" % (re.escape("".join(BRACKETS)),
 
 
 def normalise_doc_no(s):
-    """Returns (normal form, prefix, year, serial) per DOMAIN §4; serial None if none."""
+    """Returns (normal form, prefix, year, serial) per RULES §4; serial None if none."""
     t = []
     for ch in s:
         o = ord(ch)
@@ -154,7 +154,7 @@ SUBJ_NATIONAL = {"法人及非法人组织": "legal_person", "个体工商户": 
 
 
 def to_record(obj):
-    """National items to the native shape (the adapter of DESIGN §3)."""
+    """National items to the native shape (the adapter of REFERENCE §3)."""
     if not any(k.startswith(("XK_", "CF_")) for k in obj):
         obj = dict(obj)
         obj.setdefault("op", None)
@@ -197,7 +197,7 @@ def nonempty(v):
 
 
 def quality(rec, report_day, ts_ms_used):
-    """The set of DESIGN §4 codes this record fails."""
+    """The set of REFERENCE §4 codes this record fails."""
     bad = set()
     subj = rec.get("subject") or {}
     auth = rec.get("authority") or {}
@@ -256,7 +256,7 @@ def id_like(s):
 
 def national_unit(rec, ids, names):
     """(unit id or None, from the organ): the source unit by id, else by name, else
-    the deciding organ the same way (DESIGN §3); the placeholder names no unit."""
+    the deciding organ the same way (REFERENCE §3); the placeholder names no unit."""
     auth = rec.get("authority") or {}
     for key, table, by_organ in ((rec.get("unit_id"), ids, False),
                                  (rec.get("unit_name"), names, False),
@@ -491,7 +491,7 @@ def identity_of(obj, ids, names):
 
 
 def write_alias_registry(tmp, units):
-    """The shipped registry with an alias id for every other unit (DESIGN §6:
+    """The shipped registry with an alias id for every other unit (REFERENCE §6:
     aliases hold other ids too, e.g. a county department's credit code)."""
     path = os.path.join(tmp, "units-alias.tsv")
     with open(path, "w", encoding="utf-8") as f:

@@ -1,4 +1,4 @@
-"""The office deliverables of a month (issue 14, DESIGN §10): the ledger CSV,
+"""The office deliverables of a month (issue 14, REFERENCE §10): the ledger CSV,
 the workbook, the printable HTML report, updates and revocations in the
 snapshot and the notice, `status --unit`'s ledger; hostile names and texts.
 

@@ -6,7 +6,7 @@ rejects the real consumer produces on the rejects topic, and in the ledger
 (台账) 原因 column of the month's files and of `status --unit` for the reasons
 that reach the ledger (those of invalid records that count).
 
-The codes: DESIGN §4's table (missing_field, bad_kind, bad_date,
+The codes: REFERENCE §4's table (missing_field, bad_kind, bad_date,
 future_decision, bad_uscc, bad_id_no, bad_validity, bad_amount, bad_doc_no),
 malformed_json and unknown_unit, and sgs's own: bad_op (common/src/
 record_rules.c), unknown_record and too_old (consumer/batch.c)."""

@@ -225,7 +225,7 @@ static void test_period_offset(void **state)
     sgs_agg_snapshot_free(s);
 }
 
-/* "offsets": the read's stored offsets (DESIGN §11), after "period"; an empty
+/* "offsets": the read's stored offsets (REFERENCE §11), after "period"; an empty
  * object when none were read. */
 static void test_offsets(void **state)
 {

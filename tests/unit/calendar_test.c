@@ -56,14 +56,11 @@ static int teardown_cn(void **state)
     return 0;
 }
 
-/* DOMAIN.md §1 test vectors: decision date -> deadline (7 working days, the
- * decision day is day 0), and the same with the decision day counted as day 1.
- *
- * DOMAIN.md (and DESIGN.md §1) give 2024-01-02 for the decision 2023-12-22.
- * That contradicts the stated rule and the twelve other rows: Fri 2023-12-22 is
- * day 0; 12-25..12-29 are days 1-5, 2024-01-01 is a holiday, 01-02 is day 6 and
- * 01-03 day 7. 2024-01-02 is what the count-decision-day variant gives. The
- * test keeps the rule. */
+/* The test vectors of docs/RULES.md §1: decision date -> deadline (7 working
+ * days, the decision day is day 0), and the same with the decision day counted
+ * as day 1. Fri 2023-12-22 is day 0; 12-25..12-29 are days 1-5, 2024-01-01 is a
+ * holiday, 01-02 is day 6 and 01-03 day 7 (an early version of the source
+ * table said 01-02, which is what the count-decision-day variant gives). */
 static const struct {
     const char *decided, *deadline, *deadline_counting_decision_day;
 } vectors[] = {

@@ -1,4 +1,4 @@
-/* Unit tests of the doc_no normal form (DOMAIN.md §4). */
+/* Unit tests of the doc_no normal form (RULES §4). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

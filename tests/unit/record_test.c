@@ -1,4 +1,4 @@
-/* Unit tests of record parsing and the quality rules (DESIGN §3, §4). The
+/* Unit tests of record parsing and the quality rules (REFERENCE §3, §4). The
  * registry is built from a buffer here (independent of the shipped unit ids);
  * the calendar is the shipped configs/calendar-cn.json (the deadlines are facts
  * of that calendar). */
@@ -691,10 +691,9 @@ static void test_deadline_across_new_year(void **state)
 {
     (void)state;
     /* Decided Fri 2023-12-22, 7 working days, the decision day not counted:
-     * Dec 25 26 27 28 29, (Jan 1 is a holiday), Jan 2, Jan 3. DESIGN §1 and the
-     * DOMAIN §1 table say Tue 2024-01-02, which is the 6th working day (or the
-     * 7th when the decision day counts, see below). The calendar's own count
-     * wins here. */
+     * Dec 25 26 27 28 29, (Jan 1 is a holiday), Jan 2, Jan 3 (docs/RULES.md
+     * §1, worked example 1). Tue 2024-01-02 is the 6th working day, or the 7th
+     * when the decision day counts (see below). */
     parse_with("\"2023-12-22\"", "\"2024-01-02T17:59:59+08:00\"", -1);
     assert_valid();
     assert_true(rec.has_deadline);
@@ -741,7 +740,7 @@ static void test_deadline_across_new_year(void **state)
     assert_int_equal(rec.deadline, sgs_day_from_ymd(2023, 12, 25));
     assert_true(rec.late);
 
-    /* Another DOMAIN §1 vector, across 春节 2024 (02-18 Sun is a working day). */
+    /* Another RULES §1 vector, across 春节 2024 (02-18 Sun is a working day). */
     parse_with("\"2024-02-08\"", "\"2024-02-26T09:00:00+08:00\"", -1);
     assert_int_equal(rec.deadline, sgs_day_from_ymd(2024, 2, 23));
     assert_true(rec.late);
@@ -1414,7 +1413,7 @@ static void test_national_fields_and_fines(void **state)
     assert_false(rec.has_identity);
 }
 
-/* ---- op (DESIGN §3) ---- */
+/* ---- op (REFERENCE §3) ---- */
 
 static void op_case(const char *sample, const char *key, const char *value, enum sgs_op op,
                     const char *code)
@@ -1510,7 +1509,7 @@ static void test_op_national(void **state)
     op_case(license_json, "SYNC_STATUS", "\"D\"", SGS_OP_INSERT, NULL);
 }
 
-/* ---- national feeds: the reporting unit (DESIGN §3) ---- */
+/* ---- national feeds: the reporting unit (REFERENCE §3) ---- */
 
 /* parse_json with other rules (another registry). */
 static void parse_json_with(const sgs_rules *r, const json_t *root)

@@ -302,7 +302,7 @@ static void test_bom_crlf(void **state)
                  "t.tsv:2: header column 1 is '\xEF\xBB\xBFunit_id', expected 'unit_id'");
 }
 
-/* GB 32100-2015 check character, from DOMAIN.md §3. */
+/* GB 32100-2015 check character, from RULES §3. */
 static int uscc_ok(const char *s)
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";

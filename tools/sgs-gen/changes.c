@@ -1,4 +1,4 @@
-/* sgs-gen: what units send about decisions already reported (DESIGN §3 op):
+/* sgs-gen: what units send about decisions already reported (REFERENCE §3 op):
  * updates (--updates: a decision sent again with op update, counted in
  * updates), revokes (--revokes: sent again with op revoke, counted in revoked)
  * and, with them, a few revokes of decisions never generated, which a consumer

@@ -1,7 +1,7 @@
 /* sgs-gen: private header of the files of tools/sgs-gen.
  *
- * sgs-gen generates one month of realistic record events (DESIGN.md §3, the
- * national data items of DOMAIN.md §5) and, from its own choices (not by parsing
+ * sgs-gen generates one month of realistic record events (REFERENCE §3, the
+ * national data items of RULES §5) and, from its own choices (not by parsing
  * its output), the exact counters a correct consumer ends up with (--expect).
  *
  * How the ground truth stays exact:
@@ -90,8 +90,8 @@
  *   keys.c       message keys (--key, --resend-other-key) and placed partitions
  *   changes.c    updates and revokes (--updates, --revokes)
  *   extras.c     what a message carries after its record: op, JSONL extras
- *   native.c     the native writer (DESIGN §3)
- *   national.c   the national writer (DOMAIN §5), --national-by-organ
+ *   native.c     the native writer (REFERENCE §3)
+ *   national.c   the national writer (RULES §5), --national-by-organ
  *   expect.c     the expectation file (--expect)
  *   jsonl.c      the JSONL file (--out)
  *   produce.c    producing to Kafka (--produce) */

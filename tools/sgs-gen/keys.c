@@ -1,5 +1,5 @@
 /* sgs-gen: message keys (--key, --resend-other-key). Feeds key their messages
- * every way (DESIGN §2): the unit id, nothing, an alias id of the unit, its
+ * every way (REFERENCE §2): the unit id, nothing, an alias id of the unit, its
  * name. A decision's messages (its original, duplicates, updates, revoke)
  * share one key, so they share a partition and its order; only a duplicate of
  * --resend-other-key goes under another one. */

@@ -1,4 +1,4 @@
-/* sgs-gen: the national writer: the data items of DOMAIN §5 (only valid
+/* sgs-gen: the national writer: the data items of RULES §5 (only valid
  * records are written this way), dates in the feeds' several spellings; and
  * the records of --national-by-organ, written without their source unit. */
 #include "gen.h"
@@ -75,7 +75,7 @@ static void put_source(const struct gen *g, sgs_buf *b, const struct rec *rc, co
     }
 }
 
-/* National data items (DOMAIN §5); only valid records are written this way.
+/* National data items (RULES §5); only valid records are written this way.
  * reported_at is kept as an extra item, and the Kafka timestamp says the same. */
 void gen_national_render(const struct gen *g, sgs_buf *b, const struct rec *rc,
                          const struct render *msg)

@@ -1,4 +1,4 @@
-/* sgs-gen: the native writer: a record event of DESIGN §3, with the one rule
+/* sgs-gen: the native writer: a record event of REFERENCE §3, with the one rule
  * an invalid record breaks written into it. */
 #include "gen.h"
 

@@ -1,7 +1,7 @@
 /* sgs-gen: document numbers. Serials are consecutive per (unit, kind, year)
  * in decision order, invalid records' on top, with the holes --gaps asks for
  * (where they go drawn here) inside runs of valid ones; each number is written in one of its
- * real-world spellings (DOMAIN §4), whose normal form is always
+ * real-world spellings (RULES §4), whose normal form is always
  * <prefix>〔<year>〕<serial>号.
  *
  * Consecutive months fit together: a month's sequence of (unit, kind, year)

@@ -14,7 +14,7 @@
  * byte of the output for a given seed. */
 #define GEN_HASH_BASIS 1469598103934665603ULL
 
-/* City departments (DOMAIN §6): matched by a word of the name or an alias. */
+/* City departments (RULES §6): matched by a word of the name or an alias. */
 struct dept {
     const char *match[3];
     const char *abbr; /* doc-number prefix 平<abbr>许 / 平<abbr>罚 */
@@ -222,7 +222,7 @@ void gen_units_setup(struct gen *g)
             w_county += g->units[i].weight;
         }
     }
-    /* ≈1,100 of ≈11,100 records from city departments (DOMAIN §6) */
+    /* ≈1,100 of ≈11,100 records from city departments (RULES §6) */
     for (size_t i = 0; i < g->n_units; i++) {
         struct gunit *gu = &g->units[i];
         double share = (n_city && n_county) ? (gu->is_city ? 1100.0 : 10000.0) : 1.0;

@@ -1,4 +1,4 @@
-/* Working-day calendar (DESIGN §6): Monday-Friday minus holidays plus make-up
+/* Working-day calendar (REFERENCE §6): Monday-Friday minus holidays plus make-up
  * working days, for the years the file lists. Dates in other years fall back to
  * Monday-Friday: the first such use per year logs a warning, and every use bumps
  * a counter (sgs_calendar_fallbacks).

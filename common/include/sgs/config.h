@@ -1,4 +1,4 @@
-/* Configuration (DESIGN §6): defaults < file (-c) < environment (SGS_*) < -X.
+/* Configuration (REFERENCE §6): defaults < file (-c) < environment (SGS_*) < -X.
  * Every key is declared once in the table in config.c (type, default, help);
  * unknown keys are errors, except kafka.* (kept in order, passed to librdkafka)
  * and group.<id>.name. */

@@ -1,4 +1,4 @@
-/* Decision document numbers (DOMAIN.md §4). */
+/* Decision document numbers (RULES §4). */
 #ifndef SGS_DOCNO_H
 #define SGS_DOCNO_H
 

@@ -1,5 +1,5 @@
 /* HTTP serving over libmicrohttpd, shared by `sgs-aggregator serve` (console,
- * API, metrics) and sgs-consumer (metrics.listen: /metrics, /healthz), DESIGN
+ * API, metrics) and sgs-consumer (metrics.listen: /metrics, /healthz), REFERENCE
  * §9: listen addresses, request bodies read whole up to a cap, bounded
  * connections and idle timeouts, replies with the common security headers,
  * JSON errors {"error": "..."}, the bearer token compared in constant time.

@@ -7,7 +7,7 @@
 
 /* The agreed code of an individual business (个体工商户) that has none. It does not
  * pass the check (its check character would be '0'): accept it only where the
- * subject type allows it (DESIGN §4). */
+ * subject type allows it (REFERENCE §4). */
 #define SGS_USCC_PLACEHOLDER "00000000000000000X"
 
 enum sgs_uscc_result {

@@ -1,5 +1,5 @@
 /* Redis for both daemons, one Redis or a Redis Cluster through the same code
- * (DESIGN §11, KAFKA.md §4). hiredis 0.14 has no cluster support, so this
+ * (docs/REFERENCE.md §11, docs/REDIS.md). hiredis 0.14 has no cluster support, so this
  * module does what a cluster client does: CRC16 of the hash tag for the slot,
  * CLUSTER SLOTS for the map of slots to masters, one connection per master
  * (opened when first needed, AUTH on each), and on a reply that says the
@@ -82,7 +82,7 @@
  *
  * Because a transaction or script keeps to one slot (CROSSSLOT otherwise), a
  * snapshot's read is one MULTI per partition (consistent per partition; the
- * snapshot records each partition's stored offset, DESIGN §11), not one MULTI
+ * snapshot records each partition's stored offset, REFERENCE §11), not one MULTI
  * over all of them; and the version write (vN, latest, months: three slots)
  * is not a transaction but ordered writes (SET vN NX, then latest raised by a
  * one-key script, then SADD; docs/REDIS.md), since there is no WATCH here (a

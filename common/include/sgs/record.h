@@ -1,5 +1,5 @@
-/* Record events (DESIGN §3, both the native and the national format) and the
- * quality rules of DESIGN §4.
+/* Record events (REFERENCE §3, both the native and the national format) and the
+ * quality rules of REFERENCE §4.
  *
  * sgs_record_parse() is the hot path of the consumer: it must not keep pointers
  * into buf after it returns, and a record struct is meant to be reused. Inside,
@@ -25,7 +25,7 @@ enum sgs_subject_type {
     SGS_SUBJECT_OTHER, /* present but not one of the three */
 };
 enum sgs_record_format { SGS_FORMAT_NATIVE = 0, SGS_FORMAT_NATIONAL = 1 };
-/* What a message does to its decision (DESIGN §3 "op"; national SYNC_STATUS). */
+/* What a message does to its decision (REFERENCE §3 "op"; national SYNC_STATUS). */
 enum sgs_op {
     SGS_OP_INSERT = 0, /* a report of the decision (the default) */
     SGS_OP_UPDATE,     /* a correction: of a decision already seen it counts in updates
@@ -55,11 +55,11 @@ enum sgs_record_status {
 #define SGS_REASON_BAD_AMOUNT      "bad_amount"
 #define SGS_REASON_BAD_DOC_NO      "bad_doc_no"
 /* op (native) or SYNC_STATUS (national) is present and not one of its values
- * (insert, update, revoke; I, U, D). DESIGN §4's table has no code for it:
- * sgs's own, a quality failure like the others (the record is invalid). */
+ * (insert, update, revoke; I, U, D). sgs's own code (the original rule table
+ * had none), a quality failure like the others (the record is invalid). */
 #define SGS_REASON_BAD_OP "bad_op"
 /* Decided by the consumer, never by sgs_record_parse (they need what was seen
- * before): a revoke of a decision never seen (DESIGN §3), and a decision older
+ * before): a revoke of a decision never seen (REFERENCE §3), and a decision older
  * than the identity horizon (the consumer no longer knows whether it was seen). */
 #define SGS_REASON_UNKNOWN_RECORD "unknown_record"
 #define SGS_REASON_TOO_OLD        "too_old"
@@ -180,10 +180,10 @@ const char *sgs_op_name(enum sgs_op op);       /* "insert", "update", "revoke", 
  *   reason names XK_LYDWDM / CF_SJLYDM (XK_LYDW / CF_SJLY when only the name was
  *   given) and quotes the organ too. The other fields are still read (month, kind,
  *   dates, op).
- * - otherwise every rule of DESIGN §4, all failures listed (status INVALID):
+ * - otherwise every rule of REFERENCE §4, all failures listed (status INVALID):
  *   a required field that is absent, null, blank or not a string is
  *   missing_field ("expected a string, got a number"); a subject type that is
- *   none of the three is missing_field for subject.type too (DESIGN §4 has no
+ *   none of the three is missing_field for subject.type too (REFERENCE §4 has no
  *   code of its own for it). subject.uscc: required for legal_person, optional
  *   for individual_business (SGS_USCC_PLACEHOLDER accepted there only), checked
  *   when given for anyone else; authority.uscc checked when given; a "91350"

@@ -1,4 +1,4 @@
-/* Unit registry (DESIGN §6): TSV with header "unit_id	name	group	aliases".
+/* Unit registry (REFERENCE §6): TSV with header "unit_id	name	group	aliases".
  * Every id, name and alias is unique across the whole file (an alias may not
  * equal another unit's id or name either). Read-only after load: shareable. */
 #ifndef SGS_REGISTRY_H

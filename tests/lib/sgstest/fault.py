@@ -363,7 +363,7 @@ def died_by_signal(rc, sig=9):
 
 
 # ---------------------------------------------------------------------------
-# strace fault injection (docs: /work/shared/docs/TESTING.md)
+# strace fault injection (tests/README.md, "Techniques that work here")
 
 KAFKA_APIS = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
               9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",

@@ -14,8 +14,8 @@ and the `redis` package.
         cl.client()                        # redis.cluster.RedisCluster (str replies)
         cl.master_clients()                # a redis.Redis per master (flow.check_counts)
 
-What start() does (TESTING.md "Redis Cluster on loopback"): picks free ports
-P <= 55535 whose bus port P + 10000 is free too, starts one `redis-server
+What start() does (tests/README.md, "Techniques that work here"): picks free
+ports P <= 55535 whose bus port P + 10000 is free too, starts one `redis-server
 --cluster-enabled yes --cluster-config-file nodes-P.conf --cluster-node-timeout
 T --appendonly yes` per node in its own directory under tmpdir, runs
 `redis-cli --cluster create ... --cluster-replicas R --cluster-yes`, then waits
