@@ -149,18 +149,6 @@ static void process_month(struct watch *w, int year, int month)
     sgs_agg_snapshot_free(s);
 }
 
-sgs_day sgs_agg_month_closes(const sgs_calendar *cal, long grace, int year, int month)
-{
-    sgs_day last = sgs_month_last(year, month);
-
-    return (grace > 0 ? sgs_calendar_deadline(cal, last, (int)grace, 0) : last) + 1;
-}
-
-int sgs_agg_month_due(const sgs_calendar *cal, long grace, sgs_day today, int year, int month)
-{
-    return today >= sgs_agg_month_closes(cal, grace, year, month);
-}
-
 /* The deployment's first month: the earliest month for which any partition
  * holds month counters (P:T:m:YYYY-MM, written by the consumer's first batch
  * that counted anything reported in that month), from a scan of every master.

@@ -124,29 +124,6 @@ void sgs_consumer_destroy(sgs_consumer *c)
     free(c);
 }
 
-sgs_day sgs_consumer_today(const sgs_consumer *c)
-{
-    int64_t now = c->have_now ? c->now_fixed : sgs_clock_wall_ms() / 1000;
-    return sgs_day_of_instant(now, c->rules.tz_offset);
-}
-
-uint64_t sgs_consumer_fallbacks(const sgs_consumer *c)
-{
-    return c->fallbacks_before + sgs_calendar_fallbacks(c->calendar);
-}
-
-/* The calendar's horizon warning: at start-up and once a day while it is due. */
-static void horizon_log(sgs_consumer *c)
-{
-    char text[SGS_CALENDAR_WARNING_MAX];
-    sgs_day today = sgs_consumer_today(c);
-    if (c->horizon_logged == today ||
-        !sgs_calendar_horizon_warning(c->calendar, today, text, sizeof(text)))
-        return;
-    c->horizon_logged = today;
-    sgs_warn("%s: %s", sgs_config_get(c->cfg, "calendar.file"), text);
-}
-
 /* SIGHUP: units.file and calendar.file again, with the start-up checks. Called
  * with no batch in hand, sent or in flight (their units are registry indexes),
  * so every batch is built and written under one registry and calendar. */
@@ -184,7 +161,7 @@ static void apply_reload(sgs_consumer *c)
     sgs_info("reloaded %s (%zu units) and %s (years to %d)", sgs_config_get(c->cfg, "units.file"),
              sgs_registry_count(reg), sgs_config_get(c->cfg, "calendar.file"),
              sgs_calendar_last_year(cal));
-    horizon_log(c);
+    sgs_consumer_horizon_log(c);
 }
 
 /* A reload asked for: the batches in hand are written first (0 when done or
@@ -309,7 +286,7 @@ void sgs_consumer_run(sgs_consumer *c)
     uint64_t stats_msgs = 0;
     int64_t idle_since = 0, next_housekeeping = 0, next_rebuild_check = 0;
 
-    horizon_log(c);
+    sgs_consumer_horizon_log(c);
     while (!*c->signals && !c->fatal) {
         int64_t now = sgs_clock_mono_ms();
         int timeout = 100;
@@ -335,7 +312,7 @@ void sgs_consumer_run(sgs_consumer *c)
                 kick_fetcher(c, now);
             if (now >= c->next_horizon_check) {
                 c->next_horizon_check = now + 1000;
-                horizon_log(c); /* once a day while the calendar's end is near */
+                sgs_consumer_horizon_log(c); /* once a day while the calendar's end is near */
             }
             if (c->reload && !c->batch_paused && reload_between_batches(c) != 0) {
                 pause_for_redis(c);

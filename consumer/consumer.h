@@ -247,13 +247,17 @@ void sgs_consumer_run(sgs_consumer *c);
 /* Finishes the batch in hand (retrying while Redis is down, until a signal
  * beyond stop_signals), leaves the group, delivers alerts and rejects. */
 void sgs_consumer_drain(sgs_consumer *c, int stop_signals);
+/* The info line of counters (secs: the interval msgs_before was taken at). */
+void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before);
+
+/* ---- horizon.c ------------------------------------------------------------ */
 /* Today by the consumer's clock (SGS_NOW when set, as the aggregator's) in
  * timezone.offset. */
 sgs_day sgs_consumer_today(const sgs_consumer *c);
 /* Fallback lookups of every calendar this run used (sgs_calendar_fallbacks). */
 uint64_t sgs_consumer_fallbacks(const sgs_consumer *c);
-/* The info line of counters (secs: the interval msgs_before was taken at). */
-void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before);
+/* The calendar's horizon warning, when due and not yet logged today. */
+void sgs_consumer_horizon_log(sgs_consumer *c);
 
 /* ---- rebalance.c ----------------------------------------------------------- */
 

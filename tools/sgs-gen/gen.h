@@ -582,7 +582,11 @@ double gen_now_seconds(void);
 
 /* serials.c */
 /* Serial numbers per (unit, kind, year), with the holes of --gaps. */
-int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size);
+/* used: the serials the earlier months gave each (unit, kind, year), years
+ * ymin..ymin+ny-1 (plan.c replays them); NULL in a replayed month, which only
+ * counts its own into g->used. */
+int gen_serials_plan(struct gen *g, const uint32_t *used, int ymin, int ny, char *errstr,
+                     size_t errstr_size);
 /* The document number field of a record ("..." included), spelt by vseed. */
 void gen_serials_put_doc(const struct gen *g, sgs_buf *b, const struct rec *rc, uint64_t vseed);
 /* The normal form of a record's document number. */

@@ -6,6 +6,15 @@
 #include "gen.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "sgs/log.h"
+
+/* Continuing the document numbers of the months before (serials.c says why):
+ * those months are planned again here, so the plan's recursion stays in this
+ * file. */
+static int serials_before(const struct gen *g, uint32_t **used_out, int *ymin_out, int *ny_out,
+                          char *errstr, size_t errstr_size);
 
 int gen_plan(struct gen *g, char *errstr, size_t errstr_size)
 {
@@ -100,8 +109,20 @@ int gen_plan(struct gen *g, char *errstr, size_t errstr_size)
             g->recs[pick[k]].no_reported = 1;
     }
 
-    if (gen_serials_plan(g, errstr, errstr_size) != 0)
-        goto out;
+    if (g->replay) {
+        if (gen_serials_plan(g, NULL, 0, 0, errstr, errstr_size) != 0)
+            goto out;
+    } else {
+        uint32_t *used;
+        int ymin, ny, src;
+
+        if (serials_before(g, &used, &ymin, &ny, errstr, errstr_size) != 0)
+            goto out;
+        src = gen_serials_plan(g, used, ymin, ny, errstr, errstr_size);
+        free(used);
+        if (src != 0)
+            goto out;
+    }
     rc = 0;
 out:
     free(counts);
@@ -110,4 +131,91 @@ out:
     free(pick);
     free(cw);
     return rc;
+}
+
+/* Plans month (y, m) as a run with g's seed and options would, to add the
+ * serials it numbers per (unit, kind, year) to used (see struct gen). */
+static int replay_month(const struct gen *g, int y, int m, uint32_t *used, int ymin, int ny,
+                        char *errstr, size_t errstr_size)
+{
+    struct gen h;
+    char why[400], month[16];
+    int rc;
+
+    memset(&h, 0, sizeof(h));
+    h.o = g->o;
+    h.o.unknown = 0; /* planned after the registry's records: nothing to count */
+    h.cfg = g->cfg;
+    h.reg = g->reg;
+    h.cal = g->cal;
+    memcpy(h.workdays, g->workdays, sizeof(h.workdays));
+    h.count_decision_day = g->count_decision_day;
+    h.tz = g->tz;
+    h.year = y;
+    h.month = m;
+    h.first = sgs_month_first(y, m);
+    h.last = sgs_month_last(y, m);
+    h.plan.s = g->o.seed;
+    h.units = g->units; /* the units depend on the seed only; the plan only reads them */
+    h.n_units = g->n_units;
+    h.replay = 1;
+    h.used = used;
+    h.used_ymin = ymin;
+    h.used_ny = ny;
+    rc = gen_plan(&h, why, sizeof(why));
+    if (rc != 0)
+        snprintf(errstr, errstr_size,
+                 "%s (in %s, an earlier month planned again to continue its document numbers)", why,
+                 sgs_month_format(y, m, month));
+    free(h.recs);
+    free(h.gap_groups);
+    free(h.missing);
+    free(h.deadline[KIND_LICENSE]);
+    free(h.deadline[KIND_PENALTY]);
+    return rc;
+}
+
+/* The serials the earlier months gave each (unit, kind, year) of this month's
+ * numbers: *used (calloc'ed, the caller frees it), indexed as struct gen's,
+ * years *ymin to *ymin + *ny - 1 (those of all its records). Every month from the December before
+ * the earliest year numbered here to the one before this month is replayed; earlier ones number
+ * none of these years. */
+static int serials_before(const struct gen *g, uint32_t **used_out, int *ymin_out, int *ny_out,
+                          char *errstr, size_t errstr_size)
+{
+    int ymin = g->year, ymax = g->year, y, m, ny, rc = 0;
+    enum sgs_log_level level;
+    uint32_t *used;
+
+    for (size_t i = 0; i < g->n_recs; i++) {
+        ymin = g->recs[i].year < ymin ? g->recs[i].year : ymin;
+        ymax = g->recs[i].year > ymax ? g->recs[i].year : ymax;
+    }
+    ny = ymax - ymin + 1;
+    used = calloc(g->n_units ? g->n_units * 2 * (size_t)ny : 1, sizeof(*used));
+    if (!used) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    /* The calendar warns of the years it lacks once, on first use; this
+     * month's own days were looked up already, the replayed months' are no
+     * concern of the user's. */
+    level = sgs_log_get_level();
+    if (level < SGS_LOG_ERROR)
+        sgs_log_set_level(SGS_LOG_ERROR);
+    y = ymin - 1;
+    m = 12;
+    while (rc == 0 && (y < g->year || (y == g->year && m < g->month))) {
+        rc = replay_month(g, y, m, used, ymin, ny, errstr, errstr_size);
+        sgs_month_add(&y, &m, 1);
+    }
+    sgs_log_set_level(level);
+    if (rc != 0) {
+        free(used);
+        return -1;
+    }
+    *used_out = used;
+    *ymin_out = ymin;
+    *ny_out = ny;
+    return 0;
 }

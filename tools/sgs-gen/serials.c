@@ -10,7 +10,7 @@
  * holes of --gaps. A sequence begins in the December before its year (a
  * decision dated in the new year, reported late in December, is numbered
  * there); every month from then on numbers a block of its own. The blocks are
- * counted by replaying the plans of the earlier months (the plan draws
+ * counted by replaying the plans of the earlier months (plan.c; the plan draws
  * nothing from the serials' starts), not read from files, so a month is the
  * same whether the months before it were generated or not. Invalid records
  * keep their numbers (a consumer sees them too), so a month's block has no
@@ -19,8 +19,6 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
-
-#include "sgs/log.h"
 
 /* Doc numbers that fail bad_doc_no (normalised length outside 4..64). */
 static const char *const junk_doc_nos[] = {
@@ -226,93 +224,6 @@ static int pick_gaps(struct gen *g, const struct serial_group *groups, size_t n_
     return 0;
 }
 
-/* Plans month (y, m) as a run with g's seed and options would, to add the
- * serials it numbers per (unit, kind, year) to used (see struct gen). */
-static int replay_month(const struct gen *g, int y, int m, uint32_t *used, int ymin, int ny,
-                        char *errstr, size_t errstr_size)
-{
-    struct gen h;
-    char why[400], month[16];
-    int rc;
-
-    memset(&h, 0, sizeof(h));
-    h.o = g->o;
-    h.o.unknown = 0; /* planned after the registry's records: nothing to count */
-    h.cfg = g->cfg;
-    h.reg = g->reg;
-    h.cal = g->cal;
-    memcpy(h.workdays, g->workdays, sizeof(h.workdays));
-    h.count_decision_day = g->count_decision_day;
-    h.tz = g->tz;
-    h.year = y;
-    h.month = m;
-    h.first = sgs_month_first(y, m);
-    h.last = sgs_month_last(y, m);
-    h.plan.s = g->o.seed;
-    h.units = g->units; /* the units depend on the seed only; the plan only reads them */
-    h.n_units = g->n_units;
-    h.replay = 1;
-    h.used = used;
-    h.used_ymin = ymin;
-    h.used_ny = ny;
-    rc = gen_plan(&h, why, sizeof(why));
-    if (rc != 0)
-        snprintf(errstr, errstr_size,
-                 "%s (in %s, an earlier month planned again to continue its document numbers)", why,
-                 sgs_month_format(y, m, month));
-    free(h.recs);
-    free(h.gap_groups);
-    free(h.missing);
-    free(h.deadline[KIND_LICENSE]);
-    free(h.deadline[KIND_PENALTY]);
-    return rc;
-}
-
-/* The serials the earlier months gave each (unit, kind, year) of this month's
- * numbers: *used (calloc'ed, the caller frees it), indexed as struct gen's,
- * years *ymin to *ymin + *ny - 1 (those of all its records). Every month from the December before
- * the earliest year numbered here to the one before this month is replayed; earlier ones number
- * none of these years. */
-static int serials_before(const struct gen *g, uint32_t **used_out, int *ymin_out, int *ny_out,
-                          char *errstr, size_t errstr_size)
-{
-    int ymin = g->year, ymax = g->year, y, m, ny, rc = 0;
-    enum sgs_log_level level;
-    uint32_t *used;
-
-    for (size_t i = 0; i < g->n_recs; i++) {
-        ymin = g->recs[i].year < ymin ? g->recs[i].year : ymin;
-        ymax = g->recs[i].year > ymax ? g->recs[i].year : ymax;
-    }
-    ny = ymax - ymin + 1;
-    used = calloc(g->n_units ? g->n_units * 2 * (size_t)ny : 1, sizeof(*used));
-    if (!used) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    /* The calendar warns of the years it lacks once, on first use; this
-     * month's own days were looked up already, the replayed months' are no
-     * concern of the user's. */
-    level = sgs_log_get_level();
-    if (level < SGS_LOG_ERROR)
-        sgs_log_set_level(SGS_LOG_ERROR);
-    y = ymin - 1;
-    m = 12;
-    while (rc == 0 && (y < g->year || (y == g->year && m < g->month))) {
-        rc = replay_month(g, y, m, used, ymin, ny, errstr, errstr_size);
-        sgs_month_add(&y, &m, 1);
-    }
-    sgs_log_set_level(level);
-    if (rc != 0) {
-        free(used);
-        return -1;
-    }
-    *used_out = used;
-    *ymin_out = ymin;
-    *ny_out = ny;
-    return 0;
-}
-
 /* An earlier month replayed (g->replay): the serials of each of its
  * sequences (numbered records and holes) added to g->used. The groups of
  * serial_groups() and the holes of pick_gaps(), counted instead of sorted:
@@ -356,11 +267,11 @@ static void count_replayed(struct gen *g)
     free(groups);
 }
 
-int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
+int gen_serials_plan(struct gen *g, const uint32_t *used, int ymin, int ny, char *errstr,
+                     size_t errstr_size)
 {
     rng *r = &g->plan;
-    uint32_t *order, *used;
-    int ymin, ny;
+    uint32_t *order;
     struct serial_group *groups;
     size_t n_groups;
     struct gap_pick *gp;
@@ -369,14 +280,11 @@ int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
         count_replayed(g);
         return 0;
     }
-    if (serials_before(g, &used, &ymin, &ny, errstr, errstr_size) != 0)
-        return -1;
     order = malloc((g->n_recs ? g->n_recs : 1) * sizeof(uint32_t));
     n_groups = serial_groups(g, order, &groups);
     if (pick_gaps(g, groups, n_groups, &gp, errstr, errstr_size) != 0) {
         free(groups);
         free(order);
-        free(used);
         return -1;
     }
     size_t gi = 0;
@@ -413,6 +321,5 @@ int gen_serials_plan(struct gen *g, char *errstr, size_t errstr_size)
     free(gp);
     free(groups);
     free(order);
-    free(used);
     return 0;
 }
