@@ -225,6 +225,9 @@ sgs_rcl_pipe *sgs_agg_pipe(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
  * a reply (replies of type error included: the caller's to judge), else -1
  * with the first failed unit's one line. */
 int sgs_agg_pipe_run(sgs_rcl_pipe *p, char *errstr, size_t errstr_size);
+/* sgs_agg_pipe_run for writes: also -1 when any reply is an error, with
+ * "redis: <what>: <error>". */
+int sgs_agg_pipe_run_writes(sgs_rcl_pipe *p, const char *what, char *errstr, size_t errstr_size);
 /* The slot of a key (its hash tag: a partition's keys share one). */
 uint16_t sgs_agg_slot(const char *key);
 /* Parses an integer reply or a counter value ("123", a HGETALL element). 0 / -1. */

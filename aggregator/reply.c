@@ -60,6 +60,23 @@ int sgs_agg_pipe_run(sgs_rcl_pipe *p, char *errstr, size_t errstr_size)
     return -1;
 }
 
+int sgs_agg_pipe_run_writes(sgs_rcl_pipe *p, const char *what, char *errstr, size_t errstr_size)
+{
+    int rc = 0;
+
+    if (sgs_agg_pipe_run(p, errstr, errstr_size) != 0)
+        return -1;
+    for (size_t i = 0; i < sgs_rcl_pipe_count(p); i++) {
+        const redisReply *r = sgs_rcl_pipe_reply(p, i);
+
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: %s: %s", what, r->str);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
 uint16_t sgs_agg_slot(const char *key)
 {
     return sgs_rcl_slot(key, strlen(key));

@@ -222,16 +222,11 @@ static int store_concealed(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char
             goto out;
         }
     }
-    if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
-        goto out;
-    rc = 0;
-    for (size_t i = 0; i < sgs_rcl_pipe_count(pipe); i++) {
-        const redisReply *r = sgs_rcl_pipe_reply(pipe, i);
+    {
+        char what[SGS_STORE_KEY_MAX + 8];
 
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: HSET %s: %s", key, r->str);
-            rc = -1;
-        }
+        snprintf(what, sizeof(what), "HSET %s", key);
+        rc = sgs_agg_pipe_run_writes(pipe, what, errstr, errstr_size);
     }
 out:
     sgs_rcl_pipe_free(pipe);
@@ -445,16 +440,11 @@ static int store_withdrawals(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const ch
             goto out;
         }
     }
-    if (sgs_agg_pipe_run(pipe, errstr, errstr_size) != 0)
-        goto out;
-    rc = 0;
-    for (size_t i = 0; i < sgs_rcl_pipe_count(pipe); i++) {
-        const redisReply *r = sgs_rcl_pipe_reply(pipe, i);
+    {
+        char what[SGS_STORE_KEY_MAX + 8];
 
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "redis: HSETNX %s: %s", key, r->str);
-            rc = -1;
-        }
+        snprintf(what, sizeof(what), "HSETNX %s", key);
+        rc = sgs_agg_pipe_run_writes(pipe, what, errstr, errstr_size);
     }
 out:
     sgs_rcl_pipe_free(pipe);
