@@ -496,7 +496,8 @@ def test_compose_file(check):
 
 CLUSTER = {"kafka": ["kafka-1", "kafka-2", "kafka-3"], "kafka-init": "kafka-cluster-init",
            "redis": ["redis-%d" % n for n in range(1, 7)], "create": "redis-cluster-create",
-           "consumers": ["consumer-1", "consumer-2", "consumer-3"]}
+           "consumers": ["consumer-1", "consumer-2", "consumer-3"],
+           "aggregator": "aggregator-cluster", "console": "console-cluster"}
 
 
 def run_cluster_redis_node(check, name, node):
@@ -642,7 +643,8 @@ def test_compose_cluster_profile(check):
         return
     services = (yaml.safe_load(out) or {}).get("services") or {}
     names = (CLUSTER["kafka"] + [CLUSTER["kafka-init"]] + CLUSTER["redis"]
-             + [CLUSTER["create"]] + CLUSTER["consumers"])
+             + [CLUSTER["create"]] + CLUSTER["consumers"] + [CLUSTER["aggregator"],
+                                                             CLUSTER["console"]])
     if not check("cluster services present", set(names) <= set(services),
                  f"missing {sorted(set(names) - set(services))}"):
         return
@@ -758,3 +760,35 @@ def test_compose_cluster_profile(check):
         check(f"{n}: ./configs mounted read-only on /etc/sgs",
               any(s and os.path.basename(s.rstrip("/")) == "configs" and t == "/etc/sgs" and ro
                   for s, t, ro in volumes_of(svc)), f"{volumes_of(svc)}")
+
+    # The aggregator's watch and the console on the cluster: redis.cluster, the
+    # three brokers, the report files on a volume of their own that the console
+    # reads; the console on another host port than the single shape's.
+    agg, con = services[CLUSTER["aggregator"]], services[CLUSTER["console"]]
+    for n, svc, sub in ((CLUSTER["aggregator"], agg, "watch"), (CLUSTER["console"], con, "serve")):
+        env = env_of(svc)
+        cmd = as_list(svc.get("command"))
+        check(f"{n}: sgs-aggregator -c /etc/sgs/sgs.conf {sub} from the consumer's image",
+              cmd[:1] == ["sgs-aggregator"] and option(cmd, "-c") == "/etc/sgs/sgs.conf"
+              and sub in cmd and svc.get("image") == services["consumer"].get("image"), f"{cmd}")
+        check(f"{n}: SGS_REDIS_CLUSTER names the six nodes, the brokers the three, no SGS_REDIS_HOST",
+              env.get("SGS_REDIS_CLUSTER") == seeds
+              and env.get("SGS_KAFKA_BOOTSTRAP_SERVERS") == bootstrap
+              and "SGS_REDIS_PASSWORD" in env and "SGS_REDIS_HOST" not in env, env)
+        check(f"{n}: starts once the Redis cluster is made",
+              depends(svc).get(CLUSTER["create"]) == "service_completed_successfully",
+              f"depends_on {depends(svc)}")
+    check(f"{CLUSTER['aggregator']}: publishes once the topics are made",
+          depends(agg).get(CLUSTER["kafka-init"]) == "service_completed_successfully",
+          f"depends_on {depends(agg)}")
+    agg_reports = [s for s, t, ro in volumes_of(agg) if t == "/var/lib/sgs/reports" and not ro]
+    con_reports = [s for s, t, ro in volumes_of(con) if t == "/var/lib/sgs/reports" and ro]
+    check("the cluster's report files: a volume of their own, written by watch, read by the "
+          "console", agg_reports and agg_reports == con_reports
+          and agg_reports[0] not in [s for s, t, _ in volumes_of(services["aggregator"])],
+          f"{volumes_of(agg)}, {volumes_of(con)}")
+    ports = [str(p) for p in con.get("ports") or []]
+    single_ports = [str(p) for p in services["console"].get("ports") or []]
+    check(f"{CLUSTER['console']}: published on loopback, another port than the single console's",
+          len(ports) == 1 and "127.0.0.1" in ports[0] and ports != single_ports,
+          f"{ports} vs {single_ports}")
