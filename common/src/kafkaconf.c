@@ -106,8 +106,20 @@ rd_kafka_t *sgs_kafka_producer_new(const sgs_config *cfg,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk;
     char err[512];
-    static const char *const defaults[] = {
-        "enable.idempotence", "true", "compression.codec", "lz4", "linger.ms", "5", NULL};
+    /* queue.buffering.max.messages: librdkafka's default (100,000) let the
+     * consumer's forwarded copies of an unkeyed feed (route first) pile up to
+     * ~70 MB in the queue; 10,000 keeps the peak RSS under 64 MB at the same
+     * throughput (docs/PERFORMANCE.md). A full queue is waited out: the outbox
+     * tries again next round, a forwarded copy for up to 200 ms. */
+    static const char *const defaults[] = {"enable.idempotence",
+                                           "true",
+                                           "compression.codec",
+                                           "lz4",
+                                           "linger.ms",
+                                           "5",
+                                           "queue.buffering.max.messages",
+                                           "10000",
+                                           NULL};
 
     for (size_t i = 0; defaults[i]; i += 2)
         if (conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) != 0)
