@@ -62,6 +62,8 @@ def outage(r):
             parts.append("%.1f Redis down" % r["outage_s"])
         if r.get("refused_s"):
             parts.append("%.1f writes refused" % r["refused_s"])
+    elif r.get("outage_s") and r.get("scenario") == "cluster_failover":
+        parts.append("%.1f masters down" % r["outage_s"])
     elif r.get("outage_s"):
         parts.append("%.1f broker down" % r["outage_s"])
     elif r.get("refused_s"):
