@@ -429,7 +429,7 @@ __attribute__((format(printf, 3, 0))) static void put_message(char *dst, size_t 
 }
 
 /* Adds a reason with the Chinese message fmt; the English one follows with
- * reason_en(). Returns the reason, or NULL when the record has
+ * sgs_record_reason_en(). Returns the reason, or NULL when the record has
  * SGS_MAX_REASONS already (and the reason is dropped). */
 __attribute__((format(printf, 4, 0))) static sgs_reason *
 add_reason_v(sgs_record *out, const char *code, const char *field, const char *fmt, va_list ap)
@@ -459,19 +459,6 @@ add_reason(sgs_record *out, const char *code, const char *field, const char *fmt
     return r;
 }
 
-/* Sets the English message of r, after add_reason (NULL: nothing). */
-__attribute__((format(printf, 2, 3))) static void reason_en(sgs_reason *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (r == NULL) {
-        return;
-    }
-    va_start(ap, fmt);
-    put_message(r->message_en, sizeof(r->message_en), fmt, ap);
-    va_end(ap);
-}
-
 /* A required text field: a string with something in it. Adds missing_field and
  * returns 0 otherwise. parent/parent_name describe the enclosing object of a
  * native nested field (NULL for top-level and national fields). */
@@ -480,38 +467,41 @@ static int require_string(sgs_record *out, const char *field, const rval *v, con
 {
     if (parent != NULL && parent->type != V_OBJECT) {
         if (parent->type == V_ABSENT || parent->type == V_NULL) {
-            reason_en(add_reason(out, CODE_MISSING, field,
-                                 "缺少必填项%s（没有%s对象），应为非空文本", label(field),
-                                 parent_name),
-                      "missing (no %s object)", parent_name);
+            sgs_record_reason_en(add_reason(out, CODE_MISSING, field,
+                                            "缺少必填项%s（没有%s对象），应为非空文本",
+                                            label(field), parent_name),
+                                 "missing (no %s object)", parent_name);
         } else {
-            reason_en(add_reason(out, CODE_MISSING, field, "缺少必填项%s（%s为%s，应为对象）",
-                                 label(field), parent_name, type_name_zh(parent->type)),
-                      "missing (%s is %s, expected an object)", parent_name,
-                      type_name(parent->type));
+            sgs_record_reason_en(
+                add_reason(out, CODE_MISSING, field, "缺少必填项%s（%s为%s，应为对象）",
+                           label(field), parent_name, type_name_zh(parent->type)),
+                "missing (%s is %s, expected an object)", parent_name, type_name(parent->type));
         }
         return 0;
     }
     switch (v->type) {
     case V_STRING:
         if (is_blank(v)) {
-            reason_en(add_reason(out, CODE_MISSING, field, "%s为空，应为非空文本", label(field)),
-                      "empty");
+            sgs_record_reason_en(
+                add_reason(out, CODE_MISSING, field, "%s为空，应为非空文本", label(field)),
+                "empty");
             return 0;
         }
         return 1;
     case V_ABSENT:
-        reason_en(add_reason(out, CODE_MISSING, field, "缺少必填项%s，应为非空文本", label(field)),
-                  "missing");
+        sgs_record_reason_en(
+            add_reason(out, CODE_MISSING, field, "缺少必填项%s，应为非空文本", label(field)),
+            "missing");
         return 0;
     case V_NULL:
-        reason_en(add_reason(out, CODE_MISSING, field, "%s为null，应为非空文本", label(field)),
-                  "null, expected a non-empty string");
+        sgs_record_reason_en(
+            add_reason(out, CODE_MISSING, field, "%s为null，应为非空文本", label(field)),
+            "null, expected a non-empty string");
         return 0;
     default:
-        reason_en(add_reason(out, CODE_MISSING, field, "%s为%s，应为非空文本", label(field),
-                             type_name_zh(v->type)),
-                  "expected a string, got %s", type_name(v->type));
+        sgs_record_reason_en(add_reason(out, CODE_MISSING, field, "%s为%s，应为非空文本",
+                                        label(field), type_name_zh(v->type)),
+                             "expected a string, got %s", type_name(v->type));
         return 0;
     }
 }
@@ -581,13 +571,13 @@ static void check_report_time(sgs_record *out, const sgs_rules *rules, const fie
             return;
         }
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_DATE, f->reported_at,
-                             "%s“%s”不是带时区的日期时间，应为RFC 3339格式"
-                             "（如2023-12-05T10:31:00+08:00）",
-                             label(f->reported_at), q.s),
-                  "'%s' is not an RFC 3339 date-time with an offset "
-                  "(like 2023-12-05T10:31:00+08:00)",
-                  q.s);
+        sgs_record_reason_en(add_reason(out, CODE_DATE, f->reported_at,
+                                        "%s“%s”不是带时区的日期时间，应为RFC 3339格式"
+                                        "（如2023-12-05T10:31:00+08:00）",
+                                        label(f->reported_at), q.s),
+                             "'%s' is not an RFC 3339 date-time with an offset "
+                             "(like 2023-12-05T10:31:00+08:00)",
+                             q.s);
     }
     /* Unusable: the month is decided by the message timestamp (or now). */
     instant = fallback_instant(msg_timestamp_ms);
@@ -603,7 +593,7 @@ static void check_kind(sgs_record *out, const field_names *f, const record_view 
     if (raw->format == SGS_FORMAT_NATIONAL) {
         out->kind = raw->national_kind;
         if (out->kind == SGS_KIND_NONE) {
-            reason_en(
+            sgs_record_reason_en(
                 add_reason(out, CODE_KIND, f->kind,
                            "同时含有行政许可（XK_）和行政处罚（CF_）数据项，无法判断决定类别，"
                            "应只含其中一类"),
@@ -620,25 +610,25 @@ static void check_kind(sgs_record *out, const field_names *f, const record_view 
         out->kind = SGS_KIND_PENALTY;
     } else {
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_KIND, f->kind,
-                             "%s“%s”无效，应为license（行政许可）或penalty（行政处罚）",
-                             label(f->kind), q.s),
-                  "'%s' is not license or penalty", q.s);
+        sgs_record_reason_en(add_reason(out, CODE_KIND, f->kind,
+                                        "%s“%s”无效，应为license（行政许可）或penalty（行政处罚）",
+                                        label(f->kind), q.s),
+                             "'%s' is not license or penalty", q.s);
         return;
     }
     {
         const char *name = sgs_kind_name(out->kind);
         const rval *obj = out->kind == SGS_KIND_LICENSE ? &raw->license : &raw->penalty;
         if (obj->type == V_ABSENT || obj->type == V_NULL) {
-            reason_en(add_reason(out, CODE_KIND, name,
-                                 "决定类别为%s，但缺少%s（%s对象），应提供该对象", name,
-                                 label(name), name),
-                      "kind is %s but there is no %s object", name, name);
+            sgs_record_reason_en(add_reason(out, CODE_KIND, name,
+                                            "决定类别为%s，但缺少%s（%s对象），应提供该对象", name,
+                                            label(name), name),
+                                 "kind is %s but there is no %s object", name, name);
         } else if (obj->type != V_OBJECT) {
-            reason_en(add_reason(out, CODE_KIND, name, "决定类别为%s，但%s（%s）为%s，应为对象",
-                                 name, label(name), name, type_name_zh(obj->type)),
-                      "kind is %s but %s is %s, expected an object", name, name,
-                      type_name(obj->type));
+            sgs_record_reason_en(
+                add_reason(out, CODE_KIND, name, "决定类别为%s，但%s（%s）为%s，应为对象", name,
+                           label(name), name, type_name_zh(obj->type)),
+                "kind is %s but %s is %s, expected an object", name, name, type_name(obj->type));
         }
     }
 }
@@ -654,18 +644,18 @@ static void check_doc_no(sgs_record *out, const field_names *f, const record_vie
     put_valid(out->doc_no, sizeof(out->doc_no), v->s, v->len, sizeof(out->doc_no) - 1);
     if (sgs_docno_normalize(v->s, v->len, &out->doc) != 0) {
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_DOCNO, f->doc_no,
-                             "%s“%s”过长（%zu字节），无法规范化，应为4至64个字符", label(f->doc_no),
-                             q.s, v->len),
-                  "'%s' cannot be normalised (%zu bytes, too long)", q.s, v->len);
+        sgs_record_reason_en(add_reason(out, CODE_DOCNO, f->doc_no,
+                                        "%s“%s”过长（%zu字节），无法规范化，应为4至64个字符",
+                                        label(f->doc_no), q.s, v->len),
+                             "'%s' cannot be normalised (%zu bytes, too long)", q.s, v->len);
         return;
     }
     if (out->doc.norm_chars < 4 || out->doc.norm_chars > 64) {
         quote(&q, out->doc.norm, strlen(out->doc.norm));
-        reason_en(add_reason(out, CODE_DOCNO, f->doc_no,
-                             "%s“%s”规范化后为%zu个字符，应为4至64个字符", label(f->doc_no), q.s,
-                             out->doc.norm_chars),
-                  "'%s' normalises to %zu characters, expected 4 to 64", q.s, out->doc.norm_chars);
+        sgs_record_reason_en(
+            add_reason(out, CODE_DOCNO, f->doc_no, "%s“%s”规范化后为%zu个字符，应为4至64个字符",
+                       label(f->doc_no), q.s, out->doc.norm_chars),
+            "'%s' normalises to %zu characters, expected 4 to 64", q.s, out->doc.norm_chars);
     }
 }
 
@@ -679,10 +669,10 @@ static void check_decision_date(sgs_record *out, const field_names *f, const rec
     }
     if (date_parse(raw->format, v, &out->decision_date) != 0) {
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_DATE, f->decision_date,
-                             "%s“%s”不是有效日期，应为%s格式的真实日期", label(f->decision_date),
-                             q.s, date_formats_zh(raw->format)),
-                  "'%s' is not a real date (%s)", q.s, date_formats(raw->format));
+        sgs_record_reason_en(add_reason(out, CODE_DATE, f->decision_date,
+                                        "%s“%s”不是有效日期，应为%s格式的真实日期",
+                                        label(f->decision_date), q.s, date_formats_zh(raw->format)),
+                             "'%s' is not a real date (%s)", q.s, date_formats(raw->format));
         return;
     }
     out->has_decision_date = 1;
@@ -721,7 +711,7 @@ static void check_subject(sgs_record *out, const field_names *f, const record_vi
 
     require_string(out, f->subject_name, &raw->subject_name, &raw->subject, f->subject);
     if (raw->legacy && raw->subject_type.type == V_ABSENT) {
-        reason_en(
+        sgs_record_reason_en(
             add_reason(out, CODE_MISSING, f->subject_type,
                        "缺少%s（旧版数据项没有该项），应为法人及非法人组织、个体工商户或自然人",
                        label(f->subject_type)),
@@ -733,13 +723,13 @@ static void check_subject(sgs_record *out, const field_names *f, const record_vi
         if (out->subject_type == SGS_SUBJECT_OTHER) {
             /* No code of its own in REFERENCE §4: the field has no usable value. */
             quote(&q, raw->subject_type.s, raw->subject_type.len);
-            reason_en(add_reason(out, CODE_MISSING, f->subject_type,
-                                 "%s“%s”无效，应为法人及非法人组织、个体工商户或自然人"
-                                 "（legal_person、individual_business、natural_person）",
-                                 label(f->subject_type), q.s),
-                      "'%s' is not a subject type (legal_person, individual_business, "
-                      "natural_person)",
-                      q.s);
+            sgs_record_reason_en(add_reason(out, CODE_MISSING, f->subject_type,
+                                            "%s“%s”无效，应为法人及非法人组织、个体工商户或自然人"
+                                            "（legal_person、individual_business、natural_person）",
+                                            label(f->subject_type), q.s),
+                                 "'%s' is not a subject type (legal_person, individual_business, "
+                                 "natural_person)",
+                                 q.s);
         }
     }
 }
@@ -756,30 +746,30 @@ static void check_uscc_value(sgs_record *out, const char *field, const rval *v)
         return;
     case SGS_USCC_BAD_LENGTH:
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_USCC, field, "%s“%s”为%zu个字符，应为18个字符", label(field),
-                             q.s, utf8_chars(v->s, v->len)),
-                  "'%s' has %zu characters, expected 18", q.s, utf8_chars(v->s, v->len));
+        sgs_record_reason_en(add_reason(out, CODE_USCC, field, "%s“%s”为%zu个字符，应为18个字符",
+                                        label(field), q.s, utf8_chars(v->s, v->len)),
+                             "'%s' has %zu characters, expected 18", q.s, utf8_chars(v->s, v->len));
         return;
     case SGS_USCC_BAD_CHAR:
         for (i = 0; i < v->len && sgs_uscc_char_value(v->s[i]) >= 0; i++) {
         }
         quote(&q, v->s, v->len);
         if ((unsigned char)v->s[i] >= 0x20 && (unsigned char)v->s[i] < 0x7F) {
-            reason_en(add_reason(out, CODE_USCC, field,
-                                 "%s“%s”第%zu个字符“%c”不在代码字符集内，"
-                                 "应为数字0-9或除I、O、S、V、Z以外的大写字母",
-                                 label(field), q.s, i + 1, v->s[i]),
-                      "'%s': character %zu '%c' is not in the code alphabet "
-                      "(0-9 and A-Z without I O S V Z)",
-                      q.s, i + 1, v->s[i]);
+            sgs_record_reason_en(add_reason(out, CODE_USCC, field,
+                                            "%s“%s”第%zu个字符“%c”不在代码字符集内，"
+                                            "应为数字0-9或除I、O、S、V、Z以外的大写字母",
+                                            label(field), q.s, i + 1, v->s[i]),
+                                 "'%s': character %zu '%c' is not in the code alphabet "
+                                 "(0-9 and A-Z without I O S V Z)",
+                                 q.s, i + 1, v->s[i]);
         } else {
-            reason_en(add_reason(out, CODE_USCC, field,
-                                 "%s“%s”第%zu个字符不在代码字符集内，"
-                                 "应为数字0-9或除I、O、S、V、Z以外的大写字母",
-                                 label(field), q.s, i + 1),
-                      "'%s': character %zu is not in the code alphabet "
-                      "(0-9 and A-Z without I O S V Z)",
-                      q.s, i + 1);
+            sgs_record_reason_en(add_reason(out, CODE_USCC, field,
+                                            "%s“%s”第%zu个字符不在代码字符集内，"
+                                            "应为数字0-9或除I、O、S、V、Z以外的大写字母",
+                                            label(field), q.s, i + 1),
+                                 "'%s': character %zu is not in the code alphabet "
+                                 "(0-9 and A-Z without I O S V Z)",
+                                 q.s, i + 1);
         }
         return;
     case SGS_USCC_BAD_CHECK:
@@ -791,13 +781,13 @@ static void check_uscc_value(sgs_record *out, const char *field, const rval *v)
         }
         quote(&q, v->s, v->len);
         placeholder = sgs_uscc_is_placeholder(v->s, v->len);
-        reason_en(add_reason(out, CODE_USCC, field, "%s“%s”的校验码为“%c”，应为“%c”%s",
-                             label(field), q.s, v->s[17], sgs_uscc_check_char(v->s),
-                             placeholder ? "（该占位代码仅适用于个体工商户）" : ""),
-                  "'%s': check character is '%c', expected '%c'%s", q.s, v->s[17],
-                  sgs_uscc_check_char(v->s),
-                  placeholder ? " (the placeholder is accepted for individual businesses only)"
-                              : "");
+        sgs_record_reason_en(
+            add_reason(out, CODE_USCC, field, "%s“%s”的校验码为“%c”，应为“%c”%s", label(field), q.s,
+                       v->s[17], sgs_uscc_check_char(v->s),
+                       placeholder ? "（该占位代码仅适用于个体工商户）" : ""),
+            "'%s': check character is '%c', expected '%c'%s", q.s, v->s[17],
+            sgs_uscc_check_char(v->s),
+            placeholder ? " (the placeholder is accepted for individual businesses only)" : "");
         return;
     }
 }
@@ -809,9 +799,9 @@ static void check_uscc_optional(sgs_record *out, const char *field, const rval *
     if (given(v)) {
         check_uscc_value(out, field, v);
     } else if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
-        reason_en(add_reason(out, CODE_USCC, field, "%s为%s，应为文本", label(field),
-                             type_name_zh(v->type)),
-                  "expected a string, got %s", type_name(v->type));
+        sgs_record_reason_en(add_reason(out, CODE_USCC, field, "%s为%s，应为文本", label(field),
+                                        type_name_zh(v->type)),
+                             "expected a string, got %s", type_name(v->type));
     }
 }
 
@@ -824,7 +814,7 @@ static void check_usccs(sgs_record *out, const field_names *f, const record_view
         case SGS_SUBJECT_LEGAL_PERSON:
             if (!given(v) && (v->type == V_ABSENT || v->type == V_NULL || v->type == V_STRING)) {
                 if (raw->old_code_field != NULL) {
-                    reason_en(
+                    sgs_record_reason_en(
                         add_reason(out, CODE_USCC, f->subject_uscc,
                                    "行政相对人为法人及非法人组织，缺少%s，应为18位统一社会信用代码"
                                    "（旧版数据项%s不是统一社会信用代码）",
@@ -833,7 +823,7 @@ static void check_usccs(sgs_record *out, const field_names *f, const record_view
                         "credit code)",
                         raw->old_code_field);
                 } else {
-                    reason_en(
+                    sgs_record_reason_en(
                         add_reason(out, CODE_USCC, f->subject_uscc,
                                    "行政相对人为法人及非法人组织，缺少%s，应为18位统一社会信用代码",
                                    label(f->subject_uscc)),
@@ -888,9 +878,9 @@ static void check_id_no(sgs_record *out, const field_names *f, const record_view
     }
     if (!given(v)) {
         if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
-            reason_en(add_reason(out, CODE_IDNO, f->subject_id_no, "%s为%s，应为文本",
-                                 label(f->subject_id_no), type_name_zh(v->type)),
-                      "expected a string, got %s", type_name(v->type));
+            sgs_record_reason_en(add_reason(out, CODE_IDNO, f->subject_id_no, "%s为%s，应为文本",
+                                            label(f->subject_id_no), type_name_zh(v->type)),
+                                 "expected a string, got %s", type_name(v->type));
         }
         return;
     }
@@ -903,30 +893,32 @@ static void check_id_no(sgs_record *out, const field_names *f, const record_view
         return;
     case SGS_IDNO_BAD_LENGTH:
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
-                             "%s“%s”为%zu个字符，应为18位居民身份证号码", name, q.s,
-                             utf8_chars(v->s, v->len)),
-                  "'%s' has %zu characters, expected 18", q.s, utf8_chars(v->s, v->len));
+        sgs_record_reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                                        "%s“%s”为%zu个字符，应为18位居民身份证号码", name, q.s,
+                                        utf8_chars(v->s, v->len)),
+                             "'%s' has %zu characters, expected 18", q.s, utf8_chars(v->s, v->len));
         return;
     case SGS_IDNO_BAD_CHAR:
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
-                             "%s“%s”含有不允许的字符，应为17位数字加1位数字或X", name, q.s),
-                  "'%s' is not 17 digits followed by a digit or X", q.s);
+        sgs_record_reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                                        "%s“%s”含有不允许的字符，应为17位数字加1位数字或X", name,
+                                        q.s),
+                             "'%s' is not 17 digits followed by a digit or X", q.s);
         return;
     case SGS_IDNO_BAD_BIRTHDATE:
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
-                             "%s“%s”中的出生日期%.8s不存在，应为真实的出生日期", name, q.s,
-                             v->s + 6),
-                  "'%s': birth date %.8s does not exist", q.s, v->s + 6);
+        sgs_record_reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                                        "%s“%s”中的出生日期%.8s不存在，应为真实的出生日期", name,
+                                        q.s, v->s + 6),
+                             "'%s': birth date %.8s does not exist", q.s, v->s + 6);
         return;
     case SGS_IDNO_BAD_CHECK:
         quote(&q, v->s, v->len);
         want = sgs_idno_check_char(v->s);
-        reason_en(add_reason(out, CODE_IDNO, f->subject_id_no, "%s“%s”的校验码为“%c”，应为“%c”",
-                             name, q.s, v->s[17], want),
-                  "'%s': check character is '%c', expected '%c'", q.s, v->s[17], want);
+        sgs_record_reason_en(add_reason(out, CODE_IDNO, f->subject_id_no,
+                                        "%s“%s”的校验码为“%c”，应为“%c”", name, q.s, v->s[17],
+                                        want),
+                             "'%s': check character is '%c', expected '%c'", q.s, v->s[17], want);
         return;
     }
 }
@@ -946,9 +938,9 @@ static int validity_date(sgs_record *out, enum sgs_record_format format, const c
 
     if (!given(v)) {
         if (v->type != V_ABSENT && v->type != V_NULL && v->type != V_STRING) {
-            reason_en(add_reason(out, CODE_VALIDITY, field, "%s为%s，应为日期文本", label(field),
-                                 type_name_zh(v->type)),
-                      "expected a string, got %s", type_name(v->type));
+            sgs_record_reason_en(add_reason(out, CODE_VALIDITY, field, "%s为%s，应为日期文本",
+                                            label(field), type_name_zh(v->type)),
+                                 "expected a string, got %s", type_name(v->type));
             return -1;
         }
         return 0;
@@ -958,10 +950,10 @@ static int validity_date(sgs_record *out, enum sgs_record_format format, const c
     }
     if (date_parse(format, v, day) != 0) {
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_VALIDITY, field,
-                             "%s“%s”不是有效日期，应为%s格式的真实日期或“长期”", label(field), q.s,
-                             date_formats_zh(format)),
-                  "'%s' is not a real date (%s)", q.s, date_formats(format));
+        sgs_record_reason_en(add_reason(out, CODE_VALIDITY, field,
+                                        "%s“%s”不是有效日期，应为%s格式的真实日期或“长期”",
+                                        label(field), q.s, date_formats_zh(format)),
+                             "'%s' is not a real date (%s)", q.s, date_formats(format));
         return -1;
     }
     return 1;
@@ -981,9 +973,10 @@ static void check_validity(sgs_record *out, const field_names *f, const record_v
     if (has_from == 1 && has_to == 1 && to < from) {
         sgs_day_format(to, a);
         sgs_day_format(from, b);
-        reason_en(add_reason(out, CODE_VALIDITY, f->valid_to, "%s%s早于%s%s，应不早于%s",
-                             label(f->valid_to), a, label(f->valid_from), b, label(f->valid_from)),
-                  "valid to %s is before valid from %s", a, b);
+        sgs_record_reason_en(add_reason(out, CODE_VALIDITY, f->valid_to, "%s%s早于%s%s，应不早于%s",
+                                        label(f->valid_to), a, label(f->valid_from), b,
+                                        label(f->valid_from)),
+                             "valid to %s is before valid from %s", a, b);
     }
 }
 
@@ -1040,27 +1033,28 @@ static void check_amount(sgs_record *out, const field_names *f, const record_vie
                 break;
             }
             quote(&q, v->s, v->len);
-            reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
-                                 "%s“%s”不是数字，应为不小于0的数字（单位：万元）或空",
-                                 label(f->fine_amount), q.s),
-                      "'%s' is not a number", q.s);
+            sgs_record_reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
+                                            "%s“%s”不是数字，应为不小于0的数字（单位：万元）或空",
+                                            label(f->fine_amount), q.s),
+                                 "'%s' is not a number", q.s);
             return;
         }
         quote(&q, v->s, v->len);
-        reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s为文本“%s”，应为数字或null",
-                             label(f->fine_amount), q.s),
-                  "expected a number or null, got a string '%s'", q.s);
+        sgs_record_reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
+                                        "%s为文本“%s”，应为数字或null", label(f->fine_amount), q.s),
+                             "expected a number or null, got a string '%s'", q.s);
         return;
     default:
-        reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s为%s，应为数字或null",
-                             label(f->fine_amount), type_name_zh(v->type)),
-                  "expected a number or null, got %s", type_name(v->type));
+        sgs_record_reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s为%s，应为数字或null",
+                                        label(f->fine_amount), type_name_zh(v->type)),
+                             "expected a number or null, got %s", type_name(v->type));
         return;
     }
     if (!isfinite(amount) || amount < 0) {
-        reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount, "%s%g无效，应为不小于0的有限数字",
-                             label(f->fine_amount), amount),
-                  "%g is not a finite number >= 0", amount);
+        sgs_record_reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
+                                        "%s%g无效，应为不小于0的有限数字", label(f->fine_amount),
+                                        amount),
+                             "%g is not a finite number >= 0", amount);
     }
 }
 
@@ -1072,10 +1066,10 @@ static void check_deadline(sgs_record *out, const sgs_rules *rules, const field_
     if (out->has_decision_date && out->has_reported_at && out->decision_date > out->report_day) {
         sgs_day_format(out->decision_date, a);
         sgs_day_format(out->report_day, b);
-        reason_en(add_reason(out, CODE_FUTURE, f->decision_date,
-                             "%s%s晚于报送日期%s，决定日期应不晚于报送日期",
-                             label(f->decision_date), a, b),
-                  "decided %s, after the report date %s", a, b);
+        sgs_record_reason_en(add_reason(out, CODE_FUTURE, f->decision_date,
+                                        "%s%s晚于报送日期%s，决定日期应不晚于报送日期",
+                                        label(f->decision_date), a, b),
+                             "decided %s, after the report date %s", a, b);
     }
     if (!out->has_decision_date || out->kind == SGS_KIND_NONE || rules->calendar == NULL) {
         return;
@@ -1150,29 +1144,30 @@ static void national_unknown(sgs_record *out, const field_names *f, const record
     if (given(id) && given(name)) {
         quote(&q1, id->s, id->len);
         quote(&q2, name->s, name->len);
-        reason_en(
+        sgs_record_reason_en(
             add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
                        "数据来源单位“%s”（%s“%s”）不在单位名录中%s，应为名录中单位的代码或名称",
                        q1.s, label(f->unit_name), q2.s, nor_zh),
             "source unit '%s' (%s '%s') is not in the registry%s", q1.s, f->unit_name, q2.s, nor);
     } else if (given(id)) {
         quote(&q1, id->s, id->len);
-        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                             "%s“%s”不在单位名录中%s，应为名录中单位的代码", label(f->unit_id),
-                             q1.s, nor_zh),
-                  "source unit '%s' is not in the registry%s", q1.s, nor);
+        sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                        "%s“%s”不在单位名录中%s，应为名录中单位的代码",
+                                        label(f->unit_id), q1.s, nor_zh),
+                             "source unit '%s' is not in the registry%s", q1.s, nor);
     } else if (given(name)) {
         quote(&q2, name->s, name->len);
-        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
-                             "%s“%s”不在单位名录中%s，应为名录中单位的名称", label(f->unit_name),
-                             q2.s, nor_zh),
-                  "source unit '%s' is not in the registry%s", q2.s, nor);
+        sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_name,
+                                        "%s“%s”不在单位名录中%s，应为名录中单位的名称",
+                                        label(f->unit_name), q2.s, nor_zh),
+                             "source unit '%s' is not in the registry%s", q2.s, nor);
     } else if (id->type != V_ABSENT && id->type != V_NULL && id->type != V_STRING) {
-        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id, "%s为%s%s，应为名录中单位的代码",
-                             label(f->unit_id), type_name_zh(id->type), nor_zh),
-                  "expected a string, got %s%s", type_name(id->type), nor);
+        sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                        "%s为%s%s，应为名录中单位的代码", label(f->unit_id),
+                                        type_name_zh(id->type), nor_zh),
+                             "expected a string, got %s%s", type_name(id->type), nor);
     } else {
-        reason_en(
+        sgs_record_reason_en(
             add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
                        "缺少数据来源单位：%s（%s）和%s（%s）均未填写%s，"
                        "应填写名录中单位的代码或名称",
@@ -1206,28 +1201,28 @@ static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_nam
     switch (id->type) {
     case V_STRING:
         if (id->len == 0) {
-            reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                                 "%s为空，应为单位名录中的单位代码", label(f->unit_id)),
-                      "empty");
+            sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                            "%s为空，应为单位名录中的单位代码", label(f->unit_id)),
+                                 "empty");
         } else {
             quote(&q1, id->s, id->len);
-            reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                                 "%s“%s”不在单位名录中，应为单位名录中的单位代码",
-                                 label(f->unit_id), q1.s),
-                      "unit '%s' is not in the registry", q1.s);
+            sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                            "%s“%s”不在单位名录中，应为单位名录中的单位代码",
+                                            label(f->unit_id), q1.s),
+                                 "unit '%s' is not in the registry", q1.s);
         }
         break;
     case V_ABSENT:
-        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                             "缺少%s（%s），应为单位名录中的单位代码", label(f->unit_id),
-                             f->unit_id),
-                  "missing");
+        sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                        "缺少%s（%s），应为单位名录中的单位代码", label(f->unit_id),
+                                        f->unit_id),
+                             "missing");
         break;
     default:
-        reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
-                             "%s为%s，应为单位名录中的单位代码（文本）", label(f->unit_id),
-                             type_name_zh(id->type)),
-                  "expected a string, got %s", type_name(id->type));
+        sgs_record_reason_en(add_reason(out, CODE_UNKNOWN_UNIT, f->unit_id,
+                                        "%s为%s，应为单位名录中的单位代码（文本）",
+                                        label(f->unit_id), type_name_zh(id->type)),
+                             "expected a string, got %s", type_name(id->type));
         break;
     }
     return -1;
@@ -1248,9 +1243,10 @@ static void check_op(sgs_record *out, const field_names *f, const record_view *r
         return;
     }
     if (v->type != V_STRING) {
-        reason_en(add_reason(out, CODE_OP, f->op, "%s为%s，应为%s、%s或%s（文本）", label(f->op),
-                             type_name_zh(v->type), ops[0], ops[1], ops[2]),
-                  "expected a string, got %s", type_name(v->type));
+        sgs_record_reason_en(add_reason(out, CODE_OP, f->op, "%s为%s，应为%s、%s或%s（文本）",
+                                        label(f->op), type_name_zh(v->type), ops[0], ops[1],
+                                        ops[2]),
+                             "expected a string, got %s", type_name(v->type));
         return;
     }
     if (is_blank(v)) {
@@ -1263,9 +1259,10 @@ static void check_op(sgs_record *out, const field_names *f, const record_view *r
         }
     }
     quote(&q, v->s, v->len);
-    reason_en(add_reason(out, CODE_OP, f->op, "%s“%s”无效，应为%s（新增）、%s（更正）或%s（撤销）",
-                         label(f->op), q.s, ops[0], ops[1], ops[2]),
-              "'%s' is not %s, %s or %s", q.s, ops[0], ops[1], ops[2]);
+    sgs_record_reason_en(add_reason(out, CODE_OP, f->op,
+                                    "%s“%s”无效，应为%s（新增）、%s（更正）或%s（撤销）",
+                                    label(f->op), q.s, ops[0], ops[1], ops[2]),
+                         "'%s' is not %s, %s or %s", q.s, ops[0], ops[1], ops[2]);
 }
 
 void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t msg_timestamp_ms,
