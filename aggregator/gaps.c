@@ -106,13 +106,10 @@ static int cmp_run(const struct entry *x, const struct entry *y)
 static int cmp_entry(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
+    int c = cmp_run(x, y);
 
-    if (x->row != y->row)
-        return x->row < y->row ? -1 : 1;
-    if (x->kind != y->kind)
-        return x->kind < y->kind ? -1 : 1;
-    if (x->prefix != y->prefix)
-        return x->prefix < y->prefix ? -1 : 1;
+    if (c != 0)
+        return c;
     if (x->lo != y->lo)
         return x->lo < y->lo ? -1 : 1;
     return x->hi < y->hi ? -1 : x->hi > y->hi;
