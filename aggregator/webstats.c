@@ -209,18 +209,9 @@ enum MHD_Result sgs_agg_webstats_serve(sgs_agg_server *sv, sgs_http_request *req
     sgs_prom_u64(&b, "sgs_aggregator_alert_stream_subscribed", NULL, hs.subscribed ? 1 : 0);
 
     /* the calendar's horizon and the SIGHUP reloads (read under inputs_lock) */
-    sgs_prom_family(&b, "sgs_calendar_last_year", "gauge",
-                    "the last year calendar.file lists (its holidays and make-up working days)");
-    sgs_prom_i64(&b, "sgs_calendar_last_year", NULL, sgs_calendar_last_year(sv->ctx->cal));
-    sgs_prom_family(&b, "sgs_calendar_days_left", "gauge",
-                    "days from today to December 31st of the calendar's last year (negative "
-                    "after it); at 60 or less the next year must be added");
-    sgs_prom_i64(&b, "sgs_calendar_days_left", NULL,
-                 sgs_calendar_days_left(sv->ctx->cal, sgs_agg_today(sv->ctx)));
-    sgs_prom_family(&b, "sgs_config_reloads_total", "counter",
-                    "reloads of units.file and calendar.file on SIGHUP, by result");
-    sgs_prom_u64(&b, "sgs_config_reloads_total", "result=\"ok\"", sv->reloads_ok);
-    sgs_prom_u64(&b, "sgs_config_reloads_total", "result=\"error\"", sv->reloads_error);
+    sgs_prom_calendar(&b, sgs_calendar_last_year(sv->ctx->cal),
+                      sgs_calendar_days_left(sv->ctx->cal, sgs_agg_today(sv->ctx)), sv->reloads_ok,
+                      sv->reloads_error);
 
     redis_ok = ctx && redis_gauges(ctx, &b) == 0;
     sgs_prom_family(&b, "sgs_aggregator_redis_up", "gauge",

@@ -242,17 +242,8 @@ static void format(const sgs_metrics *m, const struct snap *s, sgs_buf *b)
     gauge(b, "sgs_consumer_kafka_brokers_known", "brokers known", s->brokers_known);
     gauge(b, "sgs_consumer_redis_up", "1 while Redis answers and takes writes", s->redis_up);
     gauge(b, "sgs_consumer_up", "1 when /healthz answers 200", s->healthy);
-    gauge(b, "sgs_calendar_last_year",
-          "the last year calendar.file lists (its holidays and make-up working days)",
-          s->calendar_last_year);
-    gauge(b, "sgs_calendar_days_left",
-          "days from today to December 31st of the calendar's last year (negative after it); at "
-          "60 or less the next year must be added",
-          s->calendar_days_left);
-    sgs_prom_family(b, "sgs_config_reloads_total", "counter",
-                    "reloads of units.file and calendar.file on SIGHUP, by result");
-    sgs_prom_u64(b, "sgs_config_reloads_total", "result=\"ok\"", s->reloads_ok);
-    sgs_prom_u64(b, "sgs_config_reloads_total", "result=\"error\"", s->reloads_error);
+    sgs_prom_calendar(b, s->calendar_last_year, s->calendar_days_left, s->reloads_ok,
+                      s->reloads_error);
 }
 
 static enum MHD_Result handle(void *arg, sgs_http_request *req)

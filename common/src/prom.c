@@ -110,3 +110,19 @@ void sgs_prom_hist_write(sgs_buf *b, const char *name, const char *labels, const
     snprintf(metric, sizeof(metric), "%s_count", name);
     sgs_prom_u64(b, metric, labels, h->count);
 }
+
+void sgs_prom_calendar(sgs_buf *b, int last_year, long days_left, uint64_t reloads_ok,
+                       uint64_t reloads_error)
+{
+    sgs_prom_family(b, "sgs_calendar_last_year", "gauge",
+                    "the last year calendar.file lists (its holidays and make-up working days)");
+    sgs_prom_i64(b, "sgs_calendar_last_year", NULL, last_year);
+    sgs_prom_family(b, "sgs_calendar_days_left", "gauge",
+                    "days from today to December 31st of the calendar's last year (negative "
+                    "after it); at 60 or less the next year must be added");
+    sgs_prom_i64(b, "sgs_calendar_days_left", NULL, days_left);
+    sgs_prom_family(b, "sgs_config_reloads_total", "counter",
+                    "reloads of units.file and calendar.file on SIGHUP, by result");
+    sgs_prom_u64(b, "sgs_config_reloads_total", "result=\"ok\"", reloads_ok);
+    sgs_prom_u64(b, "sgs_config_reloads_total", "result=\"error\"", reloads_error);
+}

@@ -39,5 +39,10 @@ void sgs_prom_double(sgs_buf *b, const char *name, const char *labels, double v)
 void sgs_prom_label(sgs_buf *b, const char *key, const char *value, int first);
 /* The _bucket (cumulative, with le), _sum and _count lines of a histogram. */
 void sgs_prom_hist_write(sgs_buf *b, const char *name, const char *labels, const sgs_prom_hist *h);
+/* The families both programs export on the calendar's horizon and the SIGHUP
+ * reloads: sgs_calendar_last_year, sgs_calendar_days_left (negative after the
+ * last year) and sgs_config_reloads_total{result="ok|error"}. */
+void sgs_prom_calendar(sgs_buf *b, int last_year, long days_left, uint64_t reloads_ok,
+                       uint64_t reloads_error);
 
 #endif
