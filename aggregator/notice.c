@@ -671,12 +671,14 @@ int sgs_agg_notice_emit(const sgs_agg_notice_sink *sink, const sgs_agg_snapshot 
         nt.oom = 1;
     sgs_buf_free(&p);
     if (s->preview) {
-        char pline[256];
+        char pline[256], as_of[64];
 
-        /* a month not closed: its figures still change */
+        /* a month not closed: its figures still change; they are as of the
+         * build (generated_at), whatever date line notice.date prints */
+        cn_date(as_of, sizeof(as_of), json_string_value(json_object_get(s->json, "generated_at")));
         snprintf(pline, sizeof(pline),
                  "（临时统计，非正式通报：数据截至%s，本月报送期结束后以正式版为准）",
-                 date[0] ? date : "生成时");
+                 as_of[0] ? as_of : "生成时");
         sink->line(sink->arg, SGS_AGG_NOTICE_VERSION, pline);
     } else if (sgs_agg_snapshot_version(s) > 1) {
         char vline[96];

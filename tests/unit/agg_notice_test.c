@@ -396,6 +396,11 @@ static void test_letterhead_keys(void **state)
     has(plain, "3. “双公示”数据报送问题台账\n\n2026年1月5日\n\n---\n");
     lacks(plain, "领导小组办公室");
     free(plain);
+    /* a preview: its figures are as of the build, whatever the date line says */
+    t = notice_of(agg_fixture_units, agg_fixture_december, keys, -1);
+    has(t, "（临时统计，非正式通报：数据截至2026年1月5日，本月报送期结束后以正式版为准）");
+    has(t, "平顶山市社会信用体系建设领导小组办公室\n\n2024年1月4日\n\n---\n");
+    free(t);
 }
 
 static void december_withdrawn(sgs_agg_snapshot *s)
