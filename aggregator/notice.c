@@ -585,7 +585,8 @@ static void notice_requirements(struct notice *nt, const sgs_config *cfg)
 
 void sgs_agg_notice_ledger_title(const sgs_agg_snapshot *s, char *out, size_t size)
 {
-    snprintf(out, size, "“双公示”数据报送问题台账（%d年%d月）", s->year, s->mon);
+    snprintf(out, size, "“双公示”数据报送问题台账（%d年%d月%s）", s->year, s->mon,
+             s->preview ? "，临时" : "");
 }
 
 /* notice.doc_no with {year} and {month} replaced (the notice month's year and

@@ -200,6 +200,7 @@ static void test_preview_and_unobserved_previous_month(void **state)
     has(t, "# 平顶山市“双公示”数据报送情况通报（2025年12月，临时）\n");
     has(t, "（临时统计，非正式通报：数据截至");
     has(t, "统计表（2025年12月，临时）");
+    has(t, "问题台账（2025年12月，临时）");
     lacks(t, "版，替代此前发布的版本");
     has(t, "上月未归集到数据，本月暂不作环比比较。");
     lacks(t, "上月无数据快照");
