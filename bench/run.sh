@@ -8,6 +8,8 @@
 #   bench/run.sh --peer FILE          the Python peer to compare with (default: found, below)
 #   bench/run.sh snapshot [--units N] [--runs N]     sgs-aggregator snapshot, 5,000 units
 #   bench/run.sh redis-script [--batches N] ...      Redis CPU per record, step by step
+#   bench/run.sh script-replay [--records N] ...     the consumer's real batch scripts replayed:
+#                                                     Redis CPU per message, step by step
 #   bench/run.sh rcl [--scripts N] ...                scripts on 1 Redis node vs 3 cluster masters
 #   bench/run.sh cluster [--records N] [--runs N]    sgs-consumer on 1 and 3 Redis masters, with 1
 #                                                     and 3 consumers (--masters, --consumers lists)
@@ -36,7 +38,7 @@ build=${SGS_BUILD_DIR:-$src/build}
 
 bench=throughput
 case ${1:-} in
-snapshot | redis-script | rcl | console | cluster)
+snapshot | redis-script | script-replay | rcl | console | cluster)
     bench=$1
     shift
     ;;
@@ -57,6 +59,10 @@ snapshot)
 redis-script)
     script=redis_script_bench.py
     targets=""
+    ;;
+script-replay)
+    script=script_replay.py
+    targets="sgs-consumer sgs-gen sgs-devbroker"
     ;;
 rcl)
     script=rcl_bench.py
@@ -94,7 +100,8 @@ if [ "$bench" = throughput ]; then
         export SGS_KAFKA_JARS
     fi
     set -- --build "$build" "$@"
-elif [ "$bench" = snapshot ] || [ "$bench" = console ] || [ "$bench" = cluster ]; then
+elif [ "$bench" = snapshot ] || [ "$bench" = console ] || [ "$bench" = cluster ] ||
+    [ "$bench" = script-replay ]; then
     set -- --build "$build" "$@"
 fi
 

@@ -364,8 +364,13 @@ class Bench:
             sys.exit("throughput: %s: stored offsets sum to %d, expected %d" % (name, stored, n))
         mem1 = r.info("memory")["used_memory"]
         records = sum(u["records"] for u in expect["units"].values())
+        cstats = r.info("commandstats")
         stats = {k[len("cmdstat_"):] if k.startswith("cmdstat_") else k: v["calls"]
-                 for k, v in r.info("commandstats").items()}
+                 for k, v in cstats.items()}
+        # Redis time per command (usec, scripts' own calls included in theirs and
+        # counted again under each command they call)
+        usec = {k[len("cmdstat_"):] if k.startswith("cmdstat_") else k: v.get("usec", 0)
+                for k, v in cstats.items()}
         r.close()
         ours = ("info", "config", "flushall", "scan", "hgetall", "get", "ping", "hello",
                 "client")
@@ -380,7 +385,7 @@ class Bench:
                    redis_bytes_per_record=(mem1 - mem0) / records if records else None,
                    redis_us_per_msg=(res["redis_cpu_s"] * 1e6 / n
                                      if res.get("redis_cpu_s") is not None else None),
-                   redis_calls=stats, evalsha=evalsha,
+                   redis_calls=stats, redis_usec=usec, evalsha=evalsha,
                    cmds_per_msg=executed / n, msgs_per_evalsha=n / evalsha if evalsha else None)
         return res
 

@@ -61,7 +61,6 @@ void sgs_batch_free(sgs_batch *b)
     free(b->idents);
     free(b->ident_slots);
     free(b->items);
-    free(b->order);
     free(b->units);
     free(b->seq_out);
     free(b->seq_in);
@@ -75,6 +74,7 @@ void sgs_batch_reset(sgs_batch *b)
     sgs_buf_reset(&b->rejects);
     b->arena.oom = b->rejects.oom = 0; /* a dropped batch's failure is not the next one's */
     b->oom = 0;
+    b->decided = 0;
     if (b->n_groups && b->group_slots)
         memset(b->group_slots, 0, b->cap_group_slots * sizeof(*b->group_slots));
     if (b->n_idents && b->ident_slots)
@@ -203,7 +203,8 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len
     e->len = (uint32_t)len;
     e->next = UINT32_MAX;
     e->group = UINT32_MAX;
-    e->pos = 0;
+    e->seen = 0;
+    e->ce = e->ge[0] = e->ge[1] = NULL;
     e->bitmap = 0;
     e->gap_off = 0;
     e->gap_len = 0;
@@ -630,75 +631,6 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         b->oom = 1;
 }
 
-/* Orders two bitmap identities: year, field, month (lookups first), bit (two
- * identities of a batch never share all four: the batch has each identity
- * once, and a revoke's lookup that shares one with an insert is a lookup). */
-static int bitmap_before(const sgs_batch *b, uint32_t x, uint32_t y)
-{
-    const sgs_batch_ident *p = &b->idents[x], *q = &b->idents[y];
-    size_t n = p->field_len < q->field_len ? p->field_len : q->field_len;
-    int c;
-    if (p->year != q->year)
-        return p->year < q->year;
-    c = memcmp(b->arena.data + p->field_off, b->arena.data + q->field_off, n);
-    if (c != 0 || p->field_len != q->field_len)
-        return c < 0 || (c == 0 && p->field_len < q->field_len);
-    int pm = b->groups[p->group].frag_month, qm = b->groups[q->group].frag_month;
-    if (pm != qm)
-        return pm < qm;
-    return p->bit < q->bit;
-}
-
-/* Sorts v[0..n) with bitmap_before (merge sort, tmp of n). */
-static void sort_bitmap(const sgs_batch *b, uint32_t *v, uint32_t *tmp, size_t n)
-{
-    if (n < 2)
-        return;
-    size_t h = n / 2, i = 0, j = h, k = 0;
-    sort_bitmap(b, v, tmp, h);
-    sort_bitmap(b, v + h, tmp, n - h);
-    while (i < h && j < n)
-        tmp[k++] = bitmap_before(b, v[j], v[i]) ? v[j++] : v[i++];
-    while (i < h)
-        tmp[k++] = v[i++];
-    while (j < n)
-        tmp[k++] = v[j++];
-    memcpy(v, tmp, n * sizeof(*v));
-}
-
-long sgs_batch_number_idents(sgs_batch *b)
-{
-    uint32_t pos = 0, *tmp;
-    if (grow((void **)&b->order, &b->cap_order, b->n_idents, sizeof(*b->order), 1024) != 0)
-        return -1;
-    tmp = malloc((b->n_idents + 1) * sizeof(*tmp));
-    if (!tmp)
-        return -1;
-    /* the bitmap identities of every group, by (year, field, month, bit):
-     * one byte string per field and report month (none for revokes, which
-     * only look), whatever the groups */
-    for (size_t i = 0; i < b->n_groups; i++) {
-        sgs_batch_group *g = &b->groups[i];
-        int y, m, d;
-        sgs_day_to_ymd(g->day, &y, &m, &d);
-        g->frag_month = g->type == SGS_GROUP_REVOKE ? -1 : y * 12 + m;
-    }
-    for (size_t i = 0; i < b->n_groups; i++)
-        for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)
-            if (b->idents[e].bitmap)
-                b->order[pos++] = e;
-    sort_bitmap(b, b->order, tmp, pos);
-    b->n_bitmap_ids = pos;
-    for (size_t i = 0; i < b->n_groups; i++)
-        for (uint32_t e = b->groups[i].head; e != UINT32_MAX; e = b->idents[e].next)
-            if (!b->idents[e].bitmap)
-                b->order[pos++] = e;
-    for (uint32_t p = 0; p < pos; p++)
-        b->idents[b->order[p]].pos = p + 1;
-    free(tmp);
-    return (long)pos;
-}
-
 /* Counts n records of group g: as new (or when Redis has no say), or as its
  * "seen" outcome. */
 static void count_group(const sgs_batch_group *g, uint64_t n, int seen, sgs_batch_counts *to)
@@ -743,45 +675,36 @@ static void count_group(const sgs_batch_group *g, uint64_t n, int seen, sgs_batc
     }
 }
 
-int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to)
+uint32_t sgs_batch_group_seen(const sgs_batch *b, const sgs_batch_group *g)
 {
-    unsigned char *seen = calloc(b->n_idents + 1, 1); /* by identity index */
-    int rc = 0;
-    if (!seen)
-        return -1;
-    for (size_t i = 0; i < len;) {
-        uint32_t pos = 0;
-        while (i < len && dups[i] == ' ')
-            i++;
-        if (i >= len)
-            break;
-        while (i < len && dups[i] >= '0' && dups[i] <= '9')
-            pos = pos * 10 + (uint32_t)(dups[i++] - '0');
-        if (pos == 0 || pos > b->n_idents) {
-            rc = -1;
-            break;
-        }
-        seen[b->order[pos - 1]] = 1;
-    }
+    uint32_t n = 0;
+    for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next)
+        n += b->idents[e].seen != 0;
+    return n;
+}
+
+int sgs_batch_item_emitted(const sgs_batch *b, const sgs_batch_item *it)
+{
+    if (it->ident == UINT32_MAX)
+        return 1;
+    return it->cond == SGS_ITEM_IF_NEW ? !b->idents[it->ident].seen : b->idents[it->ident].seen;
+}
+
+void sgs_batch_account(const sgs_batch *b, sgs_batch_counts *to)
+{
     for (size_t i = 0; i < b->n_groups; i++) {
         const sgs_batch_group *g = &b->groups[i];
-        uint64_t n_seen = 0;
-        for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next)
-            n_seen += seen[e];
+        uint32_t n_seen = sgs_batch_group_seen(b, g);
         count_group(g, g->n - n_seen, 0, to);
         count_group(g, n_seen, 1, to);
     }
     for (size_t i = 0; i < b->n_items; i++) {
         const sgs_batch_item *it = &b->items[i];
-        int emitted = it->ident == UINT32_MAX ||
-                      (it->cond == SGS_ITEM_IF_NEW ? !seen[it->ident] : seen[it->ident]);
-        if (it->kind == SGS_ITEM_REJECT && emitted)
+        if (it->kind == SGS_ITEM_REJECT && sgs_batch_item_emitted(b, it))
             to->rejects++;
     }
     to->rejects += b->n_rejects;
     to->messages += b->n_orig;
     to->forwarded += b->n_fwd;
     to->replays += b->n_skip;
-    free(seen);
-    return rc;
 }

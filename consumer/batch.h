@@ -18,6 +18,8 @@
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
+struct sgs_idc_entry;
+
 /* Group types (the script's protocol, script.c). The first three are decided
  * by Redis for the records with an identity: seen before or new. */
 #define SGS_GROUP_RECORD       'R' /* inserts: seen -> duplicate, new -> record */
@@ -42,15 +44,15 @@
 #define SGS_DR_FORWARD 2
 
 /* Messages of one batch that add the same counters. The script gets one entry
- * per group and the identities of its records; for the identities Redis
- * already has, it counts the group's "seen" outcome instead of its "new" one. */
+ * per group and how many of its records' identities the store already has
+ * (decided by the consumer, decide.c): those count the group's "seen" outcome
+ * instead of its "new" one. */
 typedef struct sgs_batch_group {
     char type;                  /* SGS_GROUP_* */
     int flags;                  /* SGS_GF_* */
     int wd;                     /* workdays late ('R' only) */
     uint32_t unit;              /* registry index ('R', 'D'), else UINT32_MAX */
     sgs_day day;                /* report day */
-    int frag_month;             /* y * 12 + m of day, -1 for revokes (set when sent) */
     uint32_t n;                 /* messages */
     uint32_t n_ids, head, tail; /* identities of its records, linked through ident.next */
 } sgs_batch_group;
@@ -61,7 +63,7 @@ typedef struct sgs_batch_ident {
     uint32_t len;
     uint32_t next;  /* next identity of the same group, UINT32_MAX: none */
     uint32_t group; /* index in groups */
-    uint32_t pos;   /* 1-based position in the script's identity list (set when sent) */
+    int seen;       /* the store has it (decided when the batch is sent, decide.c) */
     /* where the identity store keeps it (store.h) */
     int bitmap;       /* a bit of a bitmap field, else a field of its own */
     int year;         /* of P:T:b:<year> or P:T:x:<year> */
@@ -72,6 +74,10 @@ typedef struct sgs_batch_ident {
     size_t gap_off;    /* own field with a serial: its gap base (store.h), else 0 */
     uint32_t gap_len;
     uint32_t gap_lo, gap_hi; /* its serials */
+    /* its entries in the partition's identity cache (decide.c; valid while
+     * the batch is being sent) */
+    struct sgs_idc_entry *ce;    /* bitmap or own field */
+    struct sgs_idc_entry *ge[2]; /* gap fields (a range of an own field may span two) */
 } sgs_batch_ident;
 
 /* Item kinds and conditions (script.c). */
@@ -126,10 +132,7 @@ typedef struct sgs_batch {
     size_t cap_ident_slots;
     sgs_batch_item *items;
     size_t n_items, cap_items;
-    uint32_t *order; /* when sent: position - 1 -> identity index */
-    size_t cap_order;
-    size_t n_bitmap_ids; /* when sent: the first n_bitmap_ids positions are bits */
-    sgs_buf rejects;     /* outbox-encoded rejects of the batch */
+    sgs_buf rejects; /* outbox-encoded rejects of the batch */
     size_t n_rejects;
     size_t n_acks; /* outbox acknowledgements this batch carries (when sent) */
     uint64_t gen;  /* identifies this batch in sgs_batch_env.unit_stamp */
@@ -140,7 +143,8 @@ typedef struct sgs_batch {
     size_t n_seq_out, cap_seq_out;
     sgs_batch_seq *seq_in; /* fi after the batch: sources of copies it applied */
     size_t n_seq_in, cap_seq_in;
-    int oom; /* an allocation failed: the batch must be dropped and re-read */
+    int oom;     /* an allocation failed: the batch must be dropped and re-read */
+    int decided; /* its identities are decided (decide.c): sent again as it was */
 } sgs_batch;
 
 /* What the batch builder reads (and the per-unit stamps it writes). */
@@ -198,16 +202,15 @@ void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next);
 void sgs_batch_reset(sgs_batch *b);
 void sgs_batch_free(sgs_batch *b);
 
-/* Numbers the identities in the order the script takes them (set in
- * ident.pos and order[]): first the bitmap ones by (year, field, bit), then
- * the others, group by group. The count, or -1 when out of memory. */
-long sgs_batch_number_idents(sgs_batch *b);
+/* How many identities of group g the store already has (ident.seen). */
+uint32_t sgs_batch_group_seen(const sgs_batch *b, const sgs_batch_group *g);
 
-/* Adds what an applied batch did to *to, from its groups and the positions of
- * the identities Redis already had ("3 17 52", increasing; numbered by
- * sgs_batch_number_idents). -1 when a position is out of range (counted up to
- * there). */
-int sgs_batch_account(const sgs_batch *b, const char *dups, size_t len, sgs_batch_counts *to);
+/* Whether item it goes out: unconditional, or its condition holds. */
+int sgs_batch_item_emitted(const sgs_batch *b, const sgs_batch_item *it);
+
+/* Adds what an applied batch did to *to, from its groups and the identities
+ * the store already had (ident.seen). */
+void sgs_batch_account(const sgs_batch *b, sgs_batch_counts *to);
 
 /* The reason the consumer itself gives record r (field doc_no, messages in
  * Chinese and English): code SGS_REASON_TOO_OLD or SGS_REASON_UNKNOWN_RECORD. */

@@ -8,6 +8,10 @@
  *                deleting delivered outbox entries
  *   writer.c     messages into batches (local, forwarded or skipped); batches to
  *                Redis: one EVALSHA per partition, pipelined; replies
+ *   decide.c     which identities of a batch the store has, from the cache;
+ *                the identity-store fields it changes
+ *   tally.c      a decided batch's counter increments and late-rate crossings
+ *   idcache.c    the identity cache: the store's fields as Redis holds them
  *   route.c      which partition counts a unit (P:route); forwarded copies' header
  *   forward.c    producing forwarded copies, their delivery reports
  *   outbox.c     alerts and rejects to Kafka (delivery reports, re-sends)
@@ -30,6 +34,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "batch.h"
+#include "decide.h"
+#include "idcache.h"
 #include "sgs/buf.h"
 #include "sgs/calendar.h"
 #include "sgs/config.h"
@@ -113,6 +119,11 @@ typedef struct part_state {
     int64_t gap_warned; /* source offset of the last gap warned about */
     char **acks;        /* outbox fields delivered, to delete */
     size_t n_acks, cap_acks;
+    sgs_idcache idc;      /* the identity store's fields as Redis holds them (idcache.h) */
+    sgs_decide_list used; /* the cache entries of the batch being sent */
+    sgs_decide_list miss; /* of them, those to read from Redis first */
+    sgs_tally tally;      /* what the batch being sent adds (tally.h) */
+    sgs_buf outbox_entry; /* its alerts and rejects, outbox-encoded, as sent */
 } part_state;
 
 /* The EVALSHA being built: argument vectors reused for every one. A value

@@ -251,6 +251,11 @@ void sgs_parts_free(sgs_consumer *c)
         sgs_batch_free(&c->parts[p].batch);
         sgs_batch_free(&c->parts[p].closed);
         sgs_batch_free(&c->parts[p].sent);
+        sgs_idcache_free(&c->parts[p].idc);
+        sgs_decide_list_free(&c->parts[p].used);
+        sgs_decide_list_free(&c->parts[p].miss);
+        sgs_tally_free(&c->parts[p].tally);
+        sgs_buf_free(&c->parts[p].outbox_entry);
         seq_reset(&c->parts[p].fo, 1);
         seq_reset(&c->parts[p].fi, 1);
         sgs_parts_take_acks(&c->parts[p], c->parts[p].n_acks);

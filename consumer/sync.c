@@ -166,6 +166,7 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
             goto out;
     }
     rebuilding = r[3]->type == REDIS_REPLY_INTEGER && r[3]->integer > 0;
+    sgs_idcache_clear(&ps->idc); /* built on another state, if any */
     sgs_parts_seq_rollback(ps);
     for (int32_t i = 0; i < ps->fo.n; i++)
         ps->fo.cur[i] = ps->fo.com[i] = 0;
@@ -267,6 +268,13 @@ int sgs_sync_check_offsets(sgs_consumer *c)
         freeReplyObject(r);
         if (have == ps->stored)
             continue;
+        if (have < 0 && ps->stored >= 0) {
+            /* what the next batch's fence would say (writer.c) */
+            sgs_writer_drop(c, p);
+            sgs_parts_lost(c, p,
+                           "its stored offset vanished from Redis while it was being consumed");
+            continue;
+        }
         /* A replica promoted without the last batches, an older copy
          * restored, a rebuild, another writer: the partition's next message
          * would be fenced, but one that gets none (the input is all in) would

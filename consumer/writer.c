@@ -32,6 +32,7 @@ void sgs_writer_drop(sgs_consumer *c, int32_t partition)
     if (!ps)
         return;
     sgs_parts_seq_rollback(ps);
+    sgs_idcache_clear(&ps->idc); /* whatever Redis holds now is read again */
     if (ps->batch.n_msgs == 0 && ps->closed.n_msgs == 0 && ps->sent.n_msgs == 0)
         return;
     sgs_debug("partition %" PRId32 ": dropping %zu messages in hand", partition,
@@ -220,83 +221,97 @@ static void arg_int(eval_args *a, int64_t v)
     arg_from(a, start);
 }
 
-#define FRAGMENT_GAP 8 /* empty bytes that end a fragment */
-
-/* Two bitmap identities in one fragment: the same field, the same gap month
- * (their groups' report month; revokes only look, and have none: -1). */
-static int same_fragment(const sgs_batch *b, const sgs_batch_ident *x, const sgs_batch_ident *y)
+/* The Redis key of a cache entry's key, after the partition's base and before
+ * the entry's suffix: ":b:" <year>, ":x:" <year>, ":g:" <month>, ":d:" <day>,
+ * ":lr". */
+static const char *entry_key_kind(const sgs_idc_entry *e)
 {
-    return x->year == y->year && x->field_len == y->field_len &&
-           memcmp(b->arena.data + x->field_off, b->arena.data + y->field_off, x->field_len) == 0 &&
-           b->groups[x->group].frag_month == b->groups[y->group].frag_month;
+    switch (e->key[0]) {
+    case SGS_IDC_BITS:
+        return SGS_STORE_IDBITS;
+    case SGS_IDC_OWN:
+        return SGS_STORE_IDOWN;
+    case SGS_IDC_GAPS:
+        return SGS_STORE_GAPS;
+    case SGS_IDC_DAY:
+        return SGS_STORE_DAY;
+    default:
+        return SGS_STORE_LR;
+    }
 }
 
-/* The bitmap identities as fragments: per year, field and gap month (in the
- * order sgs_batch_number_idents gave them), the bytes from the lowest to the
- * highest bit the batch holds (split where more than FRAGMENT_GAP bytes in a
- * row hold none), bits numbered from the most significant bit of byte 0 (as
- * Redis's SETBIT), the number of set bits, and the group of each set bit in
- * order, 3 bytes big-endian. The script numbers the identities in the same
- * order (ascending bits, fragment after fragment). */
-static void append_fragments(sgs_consumer *c, const sgs_batch *b)
+static int same_key(const sgs_idc_entry *x, const sgs_idc_entry *y)
+{
+    return x->sfx == y->sfx && memcmp(x->key, y->key, x->sfx) == 0;
+}
+
+/* The identity store's keys the batch touches (decided: decide.c): per key its
+ * suffix, the expiry the batch gives it (-1 none, 0 kept), the number of
+ * fields it changes, then those fields and their new values. A key the batch
+ * only reads is listed with no field: the script checks its type too. */
+static void append_identities(sgs_consumer *c, part_state *ps)
 {
     eval_args *a = &c->args;
-    size_t count_at = a->n, n_frag = 0;
-    arg_int(a, 0); /* replaced by the count */
-    for (size_t i = 0; i < b->n_bitmap_ids;) {
-        const sgs_batch_ident *first = &b->idents[b->order[i]];
-        const sgs_batch_group *g0 = &b->groups[first->group];
-        size_t j = i + 1, start;
-        int64_t expire = first->expire_at;
-        uint32_t lo, hi;
-        char month[8];
-        while (j < b->n_bitmap_ids) {
-            const sgs_batch_ident *e = &b->idents[b->order[j]];
-            if (!same_fragment(b, first, e))
-                break;
-            /* a new fragment after a run of empty bytes: the script's work is
-             * the fragments' bytes, and serials can lie far apart */
-            if (e->bit / 8 > b->idents[b->order[j - 1]].bit / 8 + FRAGMENT_GAP)
-                break;
-            j++;
+    const sgs_decide_list *u = &ps->used;
+    size_t n_keys = 0;
+    for (size_t i = 0; i < u->n; i++)
+        n_keys += i == 0 || !same_key(u->v[i - 1], u->v[i]);
+    arg_int(a, (int64_t)n_keys);
+    for (size_t i = 0; i < u->n;) {
+        size_t j = i, n_dirty = 0, start;
+        int64_t at = -1;
+        for (; j < u->n && same_key(u->v[i], u->v[j]); j++) {
+            int64_t x = sgs_decide_expiry(&ps->idc, u->v[j]);
+            if (x >= 0 && (at < 0 || x == 0 || (at != 0 && x > at)))
+                at = x;
+            n_dirty += u->v[j]->dirty == ps->idc.mark;
         }
-        lo = first->bit / 8;
-        hi = b->idents[b->order[j - 1]].bit / 8;
-        arg_int(a, first->year);
-        arg_put(a, b->arena.data + first->field_off, first->field_len);
-        arg_int(a, lo);
         start = a->text.len;
-        for (uint32_t k = lo; k <= hi; k++)
-            sgs_buf_putc(&a->text, '\0');
-        if (!a->text.oom)
-            for (size_t k = i; k < j; k++) {
-                const sgs_batch_ident *e = &b->idents[b->order[k]];
-                a->text.data[start + e->bit / 8 - lo] |= (char)(0x80u >> (e->bit % 8));
-                if (expire != 0 && (e->expire_at == 0 || e->expire_at > expire))
-                    expire = e->expire_at; /* the latest; 0: kept */
-            }
+        sgs_buf_puts(&a->text, entry_key_kind(u->v[i]));
+        sgs_buf_append(&a->text, u->v[i]->key + 1, u->v[i]->sfx - 1);
         arg_from(a, start);
-        arg_int(a, expire);
-        if (g0->type == SGS_GROUP_REVOKE)
-            arg_put(a, "", 0); /* looks only */
-        else
-            arg_printf(a, "%s", sgs_day_format_month(g0->day, month));
-        arg_int(a, (int64_t)(j - i));
-        start = a->text.len;
+        arg_int(a, at);
+        arg_int(a, (int64_t)n_dirty);
         for (size_t k = i; k < j; k++) {
-            uint32_t g = b->idents[b->order[k]].group + 1;
-            char three[3] = {(char)(g >> 16), (char)(g >> 8), (char)g};
-            sgs_buf_append(&a->text, three, 3);
+            const sgs_idc_entry *e = u->v[k];
+            size_t flen;
+            const char *f;
+            if (e->dirty != ps->idc.mark)
+                continue;
+            f = sgs_idc_field(e, &flen);
+            arg_put(a, f, flen);
+            arg_put(a, (const char *)e->val, e->len);
         }
-        arg_from(a, start);
-        n_frag++;
         i = j;
     }
-    /* the count, in place of its placeholder */
-    a->off[count_at] = a->text.len;
-    sgs_buf_put_i64(&a->text, (int64_t)n_frag);
-    a->len[count_at] = a->text.len - a->off[count_at];
-    a->argv[count_at] = NULL;
+}
+
+/* The batch's counter increments (tally.c), key by key: the key suffix, the
+ * number of fields, the fields, then their increments in the same order. */
+static void append_counters(sgs_consumer *c, const sgs_tally *t)
+{
+    eval_args *a = &c->args;
+    size_t n_keys = 0;
+    for (size_t i = 0; i < t->n_cells; i++)
+        n_keys += i == 0 || t->cells[i].key_len != t->cells[i - 1].key_len ||
+                  memcmp(t->text.data + t->cells[i].key_off, t->text.data + t->cells[i - 1].key_off,
+                         t->cells[i].key_len) != 0;
+    arg_int(a, (int64_t)n_keys);
+    for (size_t i = 0; i < t->n_cells;) {
+        const sgs_tally_cell *k0 = &t->cells[i];
+        size_t j = i;
+        while (j < t->n_cells && t->cells[j].key_len == k0->key_len &&
+               memcmp(t->text.data + t->cells[j].key_off, t->text.data + k0->key_off,
+                      k0->key_len) == 0)
+            j++;
+        arg_put(a, t->text.data + k0->key_off, k0->key_len);
+        arg_int(a, (int64_t)(j - i));
+        for (size_t k = i; k < j; k++)
+            arg_put(a, t->text.data + t->cells[k].field_off, t->cells[k].field_len);
+        for (size_t k = i; k < j; k++)
+            arg_int(a, t->cells[k].delta);
+        i = j;
+    }
 }
 
 /* Appends the EVALSHA of one partition's sent batch to the pipe, as a unit of
@@ -305,16 +320,16 @@ static long append_eval(sgs_consumer *c, int32_t p)
 {
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
+    const sgs_tally *t = &ps->tally;
     eval_args *a = &c->args;
-    size_t n = 28 + ps->n_acks + 2 * b->n_units + 7 * b->n_groups + 6 * b->n_items +
-               2 * b->n_seq_out + 2 * b->n_seq_in + 8 * b->n_idents;
+    size_t n = 28 + ps->n_acks + 3 * b->n_items + t->n_alerts + 4 * t->n_cells + 2 * t->n_lr +
+               2 * b->n_seq_out + 2 * b->n_seq_in + 5 * ps->used.n;
     char base[SGS_STORE_KEY_MAX];
-    long n_ids;
+    size_t n_alerts = 0, n_ledger = 0;
 
     if (b->n_acks > ps->n_acks)
         b->n_acks = ps->n_acks;
-    if (args_reserve(a, n) != 0 || (n_ids = sgs_batch_number_idents(b)) < 0 ||
-        sgs_store_base(base, sizeof(base), c->prefix, c->topic, p) < 0)
+    if (args_reserve(a, n) != 0 || sgs_store_base(base, sizeof(base), c->prefix, c->topic, p) < 0)
         return -1;
     sgs_buf_reset(&a->text);
     a->text.oom = 0;
@@ -340,43 +355,59 @@ static long append_eval(sgs_consumer *c, int32_t p)
     arg_int(a, (int64_t)b->n_acks);
     for (size_t i = 0; i < b->n_acks; i++)
         arg_puts(a, ps->acks[i]);
-    arg_put(a, b->rejects.data ? b->rejects.data : "", b->rejects.len);
-    /* units: id, then "<id JSON>\x1f<name JSON>" */
-    arg_int(a, (int64_t)b->n_units);
-    for (size_t i = 0; i < b->n_units; i++) {
-        const sgs_unit *u = sgs_registry_at(c->registry, b->units[i]);
-        size_t start;
-        arg_puts(a, u->id);
-        start = a->text.len;
-        sgs_buf_put_json_string(&a->text, u->id, strlen(u->id));
-        sgs_buf_putc(&a->text, '\x1f');
-        sgs_buf_put_json_string(&a->text, u->name, strlen(u->name));
-        arg_from(a, start);
+    /* the outbox entry: the rejects, the items that go out (their conditions
+     * decided), the late_rate alerts */
+    sgs_buf_reset(&ps->outbox_entry);
+    ps->outbox_entry.oom = 0;
+    sgs_buf_append(&ps->outbox_entry, b->rejects.data ? b->rejects.data : "", b->rejects.len);
+    for (size_t i = 0; i < b->n_items; i++) {
+        const sgs_batch_item *it = &b->items[i];
+        const char *unit = sgs_registry_at(c->registry, it->unit)->id;
+        if (it->kind == SGS_ITEM_LEDGER || !sgs_batch_item_emitted(b, it))
+            continue;
+        n_alerts += it->kind == SGS_ITEM_ALERT;
+        sgs_store_outbox_put(&ps->outbox_entry,
+                             it->kind == SGS_ITEM_ALERT ? SGS_STORE_OUTBOX_ALERT
+                                                        : SGS_STORE_OUTBOX_REJECT,
+                             unit, strlen(unit), b->arena.data + it->off, it->len);
     }
-    /* groups: type, day, unit, flags, workdays late, messages, identities */
-    arg_int(a, (int64_t)b->n_groups);
-    for (size_t i = 0; i < b->n_groups; i++) {
-        const sgs_batch_group *g = &b->groups[i];
-        char day[11];
-        arg_put(a, &g->type, 1);
-        arg_printf(a, "%s", sgs_day_format(g->day, day)); /* copied: day is reused */
-        arg_puts(a, g->unit == UINT32_MAX ? "" : sgs_registry_at(c->registry, g->unit)->id);
-        arg_int(a, g->flags);
-        arg_int(a, g->wd);
-        arg_int(a, g->n);
-        arg_int(a, g->n_ids);
+    for (size_t i = 0; i < t->n_alerts; i++) {
+        const char *unit = sgs_registry_at(c->registry, t->alert_unit[i])->id;
+        sgs_store_outbox_put(&ps->outbox_entry, SGS_STORE_OUTBOX_ALERT, unit, strlen(unit),
+                             t->text.data + t->alerts[2 * i], t->alerts[2 * i + 1]);
     }
-    /* items: identity position (0: unconditional), condition, kind, unit, month, JSON */
-    arg_int(a, (int64_t)b->n_items);
+    if (ps->outbox_entry.oom)
+        return -1;
+    arg_put(a, ps->outbox_entry.data ? ps->outbox_entry.data : "", ps->outbox_entry.len);
+    /* the alerts again, to PUBLISH and keep in P:T:al */
+    arg_int(a, (int64_t)(n_alerts + t->n_alerts));
+    for (size_t i = 0; i < b->n_items; i++) {
+        const sgs_batch_item *it = &b->items[i];
+        if (it->kind == SGS_ITEM_ALERT && sgs_batch_item_emitted(b, it))
+            arg_put(a, b->arena.data + it->off, it->len);
+    }
+    for (size_t i = 0; i < t->n_alerts; i++)
+        arg_put(a, t->text.data + t->alerts[2 * i], t->alerts[2 * i + 1]);
+    /* ledger entries of the records counted: unit, report month, JSON */
+    for (size_t i = 0; i < b->n_items; i++)
+        n_ledger += b->items[i].kind == SGS_ITEM_LEDGER && sgs_batch_item_emitted(b, &b->items[i]);
+    arg_int(a, (int64_t)n_ledger);
     for (size_t i = 0; i < b->n_items; i++) {
         const sgs_batch_item *it = &b->items[i];
         char month[8];
-        arg_int(a, it->ident == UINT32_MAX ? 0 : b->idents[it->ident].pos);
-        arg_put(a, &it->cond, 1);
-        arg_put(a, &it->kind, 1);
+        if (it->kind != SGS_ITEM_LEDGER || !sgs_batch_item_emitted(b, it))
+            continue;
         arg_puts(a, sgs_registry_at(c->registry, it->unit)->id);
         arg_printf(a, "%s", sgs_day_format_month(it->day, month));
         arg_put(a, b->arena.data + it->off, it->len);
+    }
+    /* counters, key by key: suffix, n, the n fields, their n increments */
+    append_counters(c, t);
+    /* late-rate states after the batch: unit, value */
+    arg_int(a, (int64_t)t->n_lr);
+    for (size_t i = 0; i < t->n_lr; i++) {
+        arg_puts(a, sgs_registry_at(c->registry, t->lr[i].unit)->id);
+        arg_int(a, t->lr[i].value);
     }
     /* forward sequences after the batch: fo, then fi */
     arg_int(a, (int64_t)b->n_seq_out);
@@ -389,19 +420,8 @@ static long append_eval(sgs_consumer *c, int32_t p)
         arg_int(a, b->seq_in[i].partition);
         arg_int(a, b->seq_in[i].next);
     }
-    /* the identities: bitmap fragments, then the others (sgs_batch_number_idents) */
-    append_fragments(c, b);
-    arg_int(a, (int64_t)(n_ids - (long)b->n_bitmap_ids));
-    for (long i = (long)b->n_bitmap_ids; i < n_ids; i++) {
-        const sgs_batch_ident *e = &b->idents[b->order[i]];
-        arg_int(a, (int64_t)e->group + 1);
-        arg_int(a, e->year);
-        arg_put(a, b->arena.data + e->off, e->len);
-        arg_int(a, e->expire_at);
-        arg_put(a, e->gap_len ? b->arena.data + e->gap_off : "", e->gap_len);
-        arg_int(a, e->gap_lo);
-        arg_int(a, e->gap_hi);
-    }
+    /* the identity store's fields it changes, key by key */
+    append_identities(c, ps);
     if (a->text.oom)
         return -1;
     for (size_t i = 0; i < a->n; i++)
@@ -455,12 +475,143 @@ static int promote(sgs_consumer *c, int32_t p)
     return 1;
 }
 
+/* Reads the identity-store fields the partitions' batches need and the cache
+ * lacks (one HMGET per key, all pipelined), before they are decided. A field
+ * Redis does not have is known empty; a key of another type is left empty
+ * (the batch script refuses it, having written nothing). -1 when Redis did not
+ * answer (the caches of the partitions are then emptied). */
+/* Entries of one key next to each other: by <kind><year, month or day>. */
+static int by_key(const void *x, const void *y)
+{
+    return strcmp((*(sgs_idc_entry *const *)x)->key, (*(sgs_idc_entry *const *)y)->key);
+}
+
+static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
+{
+    enum { FIELDS_PER_READ = 1000 };
+    typedef struct {
+        int32_t p;
+        size_t from, n;
+    } read_unit;
+    read_unit *units = NULL;
+    size_t n_units = 0, cap_units = 0;
+    const char **argv = NULL;
+    size_t *argvlen = NULL, cap_argv = 0;
+    int rc = -1;
+
+    sgs_rcl_pipe_reset(c->pipe);
+    for (size_t k = 0; k < n_parts; k++) {
+        part_state *ps = &c->parts[parts[k]];
+        sgs_decide_list *m = &ps->miss;
+        char base[SGS_STORE_KEY_MAX], key[SGS_STORE_KEY_MAX];
+        if (ps->sent.decided || m->n == 0)
+            continue;
+        if (sgs_store_base(base, sizeof(base), c->prefix, c->topic, parts[k]) < 0)
+            goto oom;
+        /* the fields of one key next to each other */
+        qsort(m->v, m->n, sizeof(*m->v), by_key);
+        for (size_t i = 0; i < m->n;) {
+            size_t j = i, argc = 2;
+            int kl;
+            while (j < m->n && j - i < FIELDS_PER_READ && same_key(m->v[i], m->v[j]))
+                j++;
+            kl = snprintf(key, sizeof(key), "%s%s%.*s", base, entry_key_kind(m->v[i]),
+                          (int)(m->v[i]->sfx - 1), m->v[i]->key + 1);
+            if (kl < 0 || (size_t)kl >= sizeof(key))
+                goto oom;
+            if (cap_argv < j - i + 2) {
+                cap_argv = j - i + 2;
+                const char **v = realloc(argv, cap_argv * sizeof(*v));
+                size_t *l = v ? realloc(argvlen, cap_argv * sizeof(*l)) : NULL;
+                if (v)
+                    argv = v;
+                if (!l)
+                    goto oom;
+                argvlen = l;
+            }
+            argv[0] = "HMGET";
+            argvlen[0] = 5;
+            argv[1] = key;
+            argvlen[1] = (size_t)kl;
+            for (size_t x = i; x < j; x++) {
+                argv[argc] = sgs_idc_field(m->v[x], &argvlen[argc]);
+                argc++;
+            }
+            if (n_units == cap_units) {
+                size_t cap = cap_units ? 2 * cap_units : 16;
+                read_unit *v = realloc(units, cap * sizeof(*v));
+                if (!v)
+                    goto oom;
+                units = v;
+                cap_units = cap;
+            }
+            units[n_units].p = parts[k];
+            units[n_units].from = i;
+            units[n_units].n = j - i;
+            if (sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)), SGS_RCL_IDEMPOTENT,
+                                    (int)argc, argv, argvlen) != (long)n_units)
+                goto oom;
+            n_units++;
+            i = j;
+        }
+    }
+    if (n_units == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (sgs_rcl_pipe_send(c->pipe) != 0) {
+        sgs_rconn_lost(c, "out of memory sending the identity reads");
+        goto fail;
+    }
+    sgs_rcl_pipe_collect(c->pipe, 0);
+    for (size_t u = 0; u < n_units; u++) {
+        part_state *ps = &c->parts[units[u].p];
+        const redisReply *r = sgs_rcl_pipe_reply(c->pipe, u);
+        if (sgs_rcl_pipe_status(c->pipe, u) != SGS_RCL_OK || !r) {
+            sgs_rconn_lost(c, sgs_rcl_pipe_error(c->pipe, u));
+            goto fail;
+        }
+        for (size_t x = 0; x < units[u].n; x++) {
+            sgs_idc_entry *e = ps->miss.v[units[u].from + x];
+            const redisReply *v =
+                r->type == REDIS_REPLY_ARRAY && x < r->elements ? r->element[x] : NULL;
+            if (v && v->type == REDIS_REPLY_STRING) {
+                if (sgs_idcache_set(&ps->idc, e, v->str, v->len) != 0) {
+                    sgs_rconn_lost(c, "out of memory reading identities");
+                    goto fail;
+                }
+            } else {
+                sgs_idcache_set(&ps->idc, e, NULL, 0);
+            }
+        }
+    }
+    rc = 0;
+    goto out;
+oom:
+    sgs_rconn_lost(c, "out of memory reading identities");
+fail:
+    for (size_t k = 0; k < n_parts; k++)
+        if (!c->parts[parts[k]].sent.decided)
+            sgs_idcache_clear(&c->parts[parts[k]].idc);
+out:
+    sgs_rcl_pipe_reset(c->pipe);
+    free(units);
+    free(argv);
+    free(argvlen);
+    return rc;
+}
+
 /* Sends one EVALSHA per partition with a batch, pipelined, without reading
  * the replies. retry: the sent batches Redis did not apply; else the batches
- * being collected (which become the sent ones). */
+ * being collected (which become the sent ones). Each batch's identities are
+ * decided first, from the partition's identity cache, after reading what it
+ * lacks. */
 static int send_batches(sgs_consumer *c, int retry)
 {
-    size_t n = 0;
+    size_t n = 0, n_go = 0, n_miss = 0;
+    int64_t now = sgs_clock_mono_ms();
+    sgs_tally_conf tc = {c->topic,     c->registry,  c->cf_thr_h,
+                         c->cf_minrec, c->cf_window, c->cf_thrtext};
 
     if (c->n_inflight)
         return -1; /* replies owed: settle first */
@@ -478,10 +629,8 @@ static int send_batches(sgs_consumer *c, int retry)
     }
     c->batch_full = 0;
     rd_kafka_poll(c->producer, 0); /* forwarded copies' delivery reports */
-    sgs_rcl_pipe_reset(c->pipe);
     for (int32_t p = 0; p < c->n_parts; p++) {
         part_state *ps = &c->parts[p];
-        long unit;
         if (retry) {
             if (ps->sent.n_msgs == 0)
                 continue;
@@ -492,34 +641,61 @@ static int send_batches(sgs_consumer *c, int retry)
             reread(c, p, "out of memory building a batch");
             continue;
         }
-        unit = append_eval(c, p);
-        if (unit < 0) {
-            sgs_rconn_lost(c, "out of memory building the batch command");
+        c->inflight[n_go++] = p; /* the partitions to send, for now */
+        /* A batch sent before whose outcome is unknown keeps its decisions
+         * (and the cache its values): its script goes again as it was. */
+        if (ps->sent.decided)
+            continue;
+        if (ps->idc.seed == 0)
+            ps->idc.seed = c->env.hash_seed | 1;
+        sgs_idcache_age(&ps->idc, now);
+        if (sgs_decide_plan(&ps->idc, &tc, &ps->sent, &ps->used, &ps->miss) != 0) {
+            sgs_rconn_lost(c, "out of memory deciding a batch's identities");
             return -1;
         }
+        n_miss += ps->miss.n;
+    }
+    if (n_miss && read_missing(c, c->inflight, n_go) != 0)
+        return -1;
+    sgs_rcl_pipe_reset(c->pipe);
+    for (size_t k = 0; k < n_go; k++) {
+        int32_t p = c->inflight[k];
+        part_state *ps = &c->parts[p];
+        long unit;
+        if (!ps->sent.decided && sgs_decide_apply(&ps->idc, &tc, &ps->sent, &ps->tally) != 0)
+            goto oom;
+        ps->sent.decided = 1;
+        if ((unit = append_eval(c, p)) < 0)
+            goto oom;
         c->inflight[n] = p;
         c->inflight_unit[n++] = unit;
     }
     /* Write it all now: Redis runs the scripts while we read the next batch. */
-    if (n && sgs_rcl_pipe_send(c->pipe) != 0) {
-        sgs_rconn_lost(c, "out of memory sending the batches");
-        return -1;
-    }
+    if (n && sgs_rcl_pipe_send(c->pipe) != 0)
+        goto oom;
     c->n_inflight = n;
     c->batch_sent_ns = sgs_clock_mono_ns(); /* issue 13: sgs_consumer_batch_seconds */
     return 0;
+oom:
+    /* nothing was sent: every batch is decided again from what Redis holds */
+    for (size_t k = 0; k < n_go; k++) {
+        part_state *ps = &c->parts[c->inflight[k]];
+        sgs_idcache_clear(&ps->idc);
+        ps->sent.decided = 0;
+    }
+    sgs_rcl_pipe_reset(c->pipe);
+    sgs_rconn_lost(c, "out of memory building the batch commands");
+    return -1;
 }
 
-/* The batch in flight was applied: count it, hand over its outbox entry. */
-static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
-                    const redisReply *entry)
+/* The batch in flight was applied: count it, hand over its outbox entry
+ * (recovered from Redis instead when its reply was lost: recovered). */
+static void applied(sgs_consumer *c, int32_t p, int recovered)
 {
     part_state *ps = &c->parts[p];
     sgs_batch *b = &ps->sent;
     c->batches++; /* issue 13: sgs_consumer_batches_total */
-    if (sgs_batch_account(b, dups, dlen, &c->n) != 0)
-        sgs_warn("partition %" PRId32 ": batch script: unexpected duplicate positions '%.*s'", p,
-                 (int)(dlen > 64 ? 64 : dlen), dups);
+    sgs_batch_account(b, &c->n);
     sgs_parts_take_acks(ps, b->n_acks);
     for (size_t i = 0; i < b->n_seq_out; i++)
         sgs_parts_seq_commit(&ps->fo, b->seq_out[i].partition, b->seq_out[i].next);
@@ -527,8 +703,8 @@ static void applied(sgs_consumer *c, int32_t p, const char *dups, size_t dlen,
         sgs_parts_seq_commit(&ps->fi, b->seq_in[i].partition, b->seq_in[i].next);
     ps->stored = b->last + 1;
     sgs_parts_store_offset(c, p, ps->stored);
-    if (entry && entry->type == REDIS_REPLY_STRING && entry->len > 0)
-        sgs_outbox_send(c, p, ps->stored, entry->str, entry->len);
+    if (!recovered && ps->outbox_entry.len > 0)
+        sgs_outbox_send(c, p, ps->stored, ps->outbox_entry.data, ps->outbox_entry.len);
     sent_clear(c, b);
 }
 
@@ -560,15 +736,16 @@ static int complete(sgs_consumer *c)
         sgs_prom_hist_observe(&c->batch_seconds, took);
         if (b->n_msgs == 0)
             continue; /* dropped meanwhile (partition lost) */
-        if (r->type == REDIS_REPLY_ERROR) {
-            sgs_rconn_refused(c, r->str);
-            rc = -1;
-            continue;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        if (r->type == REDIS_REPLY_ERROR || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_STRING) {
-            sgs_rconn_refused(c, "unexpected reply to the batch script");
+            /* Refused, having written nothing: decided again next time, from
+             * what Redis holds then. */
+            sgs_idcache_clear(&ps->idc);
+            b->decided = 0;
+            sgs_rconn_refused(c, r->type == REDIS_REPLY_ERROR ? r->str
+                                                              : "unexpected reply to the batch "
+                                                                "script");
             rc = -1;
             continue;
         }
@@ -579,7 +756,7 @@ static int complete(sgs_consumer *c)
                 sgs_info("partition %" PRId32 ": batch ending at %" PRId64
                          " was already applied; recovering its alerts",
                          p, stored);
-                applied(c, p, "", 0, NULL);
+                applied(c, p, 1);
                 ps->resend = 1;
                 continue;
             }
@@ -611,8 +788,7 @@ static int complete(sgs_consumer *c)
             sgs_writer_resync(c, p);
             continue;
         }
-        applied(c, p, r->element[1]->str, r->element[1]->len,
-                r->elements > 2 ? r->element[2] : NULL);
+        applied(c, p, 0);
     }
     sgs_rcl_pipe_reset(c->pipe); /* frees the replies */
     c->ms_redis += sgs_clock_mono_ms() - t_redis;

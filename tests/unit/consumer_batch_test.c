@@ -1,6 +1,8 @@
 /* Unit tests of the consumer's batch building (consumer/batch.c): counter
- * groups, identities and in-batch duplicates, alerts, rejects, and the
- * accounting of an applied batch. Records come from the real parser. */
+ * groups, identities and in-batch duplicates, alerts, rejects; the decision of
+ * a batch's identities against the identity cache (consumer/decide.c,
+ * idcache.c): what the store has, the fields the batch writes, their expiry;
+ * and the accounting of an applied batch. Records come from the real parser. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <jansson.h>
 
 #include "batch.h"
+#include "decide.h"
+#include "idcache.h"
 #include "sgs/calendar.h"
 #include "sgs/record.h"
 #include "sgs/registry.h"
@@ -30,6 +34,10 @@ struct fixture {
     sgs_batch b;
     sgs_record rec;
     int64_t offset;
+    sgs_idcache idc;            /* one partition's identity cache */
+    sgs_decide_list used, miss; /* of the last decision */
+    sgs_tally tally;            /* what the last decided batch adds */
+    sgs_tally_conf tc;          /* late rate: 10 %, at least 2 records, 30 days */
 };
 
 static int setup(void **state)
@@ -56,6 +64,10 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     sgs_batch_free(&f->b);
+    sgs_idcache_free(&f->idc);
+    sgs_decide_list_free(&f->used);
+    sgs_decide_list_free(&f->miss);
+    sgs_tally_free(&f->tally);
     sgs_batch_env_free(&f->env);
     sgs_calendar_destroy(f->cal);
     sgs_registry_destroy(f->reg);
@@ -302,35 +314,212 @@ static void test_reject_reasons_chinese(void **state)
     json_decref(j);
 }
 
+/* Whether identity e is the licence 平市监许〔2025〕<serial>号 of some unit. */
+static int is_serial(const struct fixture *f, const sgs_batch_ident *e, int serial)
+{
+    char needle[64];
+    snprintf(needle, sizeof(needle), "〔2025〕%d号", serial);
+    return e->len >= strlen(needle) &&
+           memcmp(f->b.arena.data + e->off + e->len - strlen(needle), needle, strlen(needle)) == 0;
+}
+
+/* Decides the batch as the writer does: plans, answers every read as Redis
+ * would holding nothing but the identities with the serials in `stored` (0
+ * ends the list), then applies. Returns the number of identity-store fields
+ * read (day buckets and late-rate states not counted). */
+static size_t decide(struct fixture *f, const int *stored)
+{
+    size_t reads;
+    if (f->idc.seed == 0)
+        f->idc.seed = 12345;
+    f->tc = (sgs_tally_conf){"sgs.records", f->reg, 1000, 2, 30, "10.0"};
+    assert_int_equal(sgs_decide_plan(&f->idc, &f->tc, &f->b, &f->used, &f->miss), 0);
+    reads = 0;
+    for (size_t i = 0; i < f->miss.n; i++) {
+        char k = f->miss.v[i]->key[0];
+        reads += k == SGS_IDC_BITS || k == SGS_IDC_GAPS || k == SGS_IDC_OWN;
+        assert_int_equal(sgs_idcache_set(&f->idc, f->miss.v[i], NULL, 0), 0);
+    }
+    for (size_t i = 0; stored && stored[i]; i++)
+        for (size_t k = 0; k < f->b.n_idents; k++) {
+            const sgs_batch_ident *e = &f->b.idents[k];
+            if (!is_serial(f, e, stored[i]))
+                continue;
+            if (e->bitmap)
+                assert_true(sgs_idcache_setbit(&f->idc, e->ce, e->bit) >= 0);
+            else
+                assert_int_equal(sgs_idcache_set(&f->idc, e->ce, "1", 1), 0);
+        }
+    assert_int_equal(sgs_decide_apply(&f->idc, &f->tc, &f->b, &f->tally), 0);
+    return reads;
+}
+
 static void test_account_subtracts_duplicates(void **state)
 {
     struct fixture *f = *state;
     sgs_batch_counts n = {0};
-    char dups[32];
-    long ids;
+    const int stored[] = {2, 0}; /* Redis already had the late one */
     add(f, "U1", 1, "2025-12-01", "2025-12-02");
     add(f, "U1", 2, "2025-12-01", "2025-12-12"); /* late */
     add(f, "U2", 3, "2025-12-01", "2025-12-02");
     add(f, "U2", 3, "2025-12-01", "2025-12-02"); /* in-batch duplicate */
     add_raw(f, "[]");
-    ids = sgs_batch_number_idents(&f->b);
-    assert_int_equal(ids, 3);
-    /* Redis already had the late one */
-    uint32_t late_pos = 0;
+    assert_int_equal(f->b.n_idents, 3);
+    decide(f, stored);
     for (size_t i = 0; i < f->b.n_idents; i++)
-        if (f->b.groups[f->b.idents[i].group].flags & SGS_GF_LATE)
-            late_pos = f->b.idents[i].pos;
-    assert_true(late_pos >= 1 && late_pos <= 3);
-    snprintf(dups, sizeof(dups), "%u", late_pos);
-    assert_int_equal(sgs_batch_account(&f->b, dups, strlen(dups), &n), 0);
+        assert_int_equal(f->b.idents[i].seen, is_serial(f, &f->b.idents[i], 2));
+    /* its late alert and ledger entry do not go out */
+    for (size_t i = 0; i < f->b.n_items; i++)
+        assert_false(sgs_batch_item_emitted(&f->b, &f->b.items[i]));
+    sgs_batch_account(&f->b, &n);
     assert_int_equal(n.messages, 5);
     assert_int_equal(n.records, 2);
     assert_int_equal(n.late, 0);
     assert_int_equal(n.duplicates, 2);
     assert_int_equal(n.malformed, 1);
     assert_int_equal(n.rejects, 1);
-    /* a position out of range is refused */
-    assert_int_equal(sgs_batch_account(&f->b, "9", 1, &n), -1);
+}
+
+/* The cache entry of kind/suffix/field (NULL when the cache has none). */
+static sgs_idc_entry *entry(struct fixture *f, char kind, const char *sfx, const char *field)
+{
+    int added;
+    sgs_idc_entry *e =
+        sgs_idcache_get(&f->idc, kind, sfx, strlen(sfx), field, strlen(field), &added);
+    assert_non_null(e);
+    assert_false(added);
+    return e;
+}
+
+static void test_decide_writes_fields_and_remembers(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts n = {0};
+    sgs_idc_entry *bits, *gaps;
+    add(f, "U1", 1, "2025-12-01", "2025-12-02");
+    add(f, "U1", 9, "2025-12-01", "2025-12-02");
+    /* a bitmap field and the gap field of the report month, read once */
+    assert_int_equal(decide(f, NULL), 2);
+    bits = entry(f, SGS_IDC_BITS, "2025", "U1|l|平市监许|0");
+    gaps = entry(f, SGS_IDC_GAPS, "2025-12", "2025|U1|l|平市监许|0");
+    /* serials 1 and 9: bits 1 and 9 from the most significant bit of byte 0 */
+    assert_int_equal(bits->len, 2);
+    assert_int_equal(bits->val[0], 0x40);
+    assert_int_equal(bits->val[1], 0x40);
+    assert_int_equal(gaps->len, 2);
+    assert_memory_equal(gaps->val, bits->val, 2);
+    assert_int_equal(bits->dirty, f->idc.mark);
+    assert_int_equal(gaps->dirty, f->idc.mark);
+    /* the key is kept a horizon (24 months) after the decision: 2027-12-02 */
+    assert_int_equal(sgs_decide_expiry(&f->idc, bits), (int64_t)21154 * 86400);
+    assert_int_equal(sgs_decide_expiry(&f->idc, gaps), -1);
+    sgs_batch_account(&f->b, &n);
+    assert_int_equal(n.records, 2);
+
+    /* the next batch: nothing to read; the same decision again is a duplicate,
+     * and a field whose bits are all there is not written */
+    sgs_batch_reset(&f->b);
+    memset(&n, 0, sizeof(n));
+    add(f, "U1", 9, "2025-12-01", "2025-12-05");
+    assert_int_equal(decide(f, NULL), 0);
+    assert_true(f->b.idents[0].seen);
+    assert_true(bits->dirty != f->idc.mark);
+    assert_true(gaps->dirty != f->idc.mark);
+    sgs_batch_account(&f->b, &n);
+    assert_int_equal(n.records, 0);
+    assert_int_equal(n.duplicates, 1);
+
+    /* emptied (a fence, a refusal): read again */
+    sgs_idcache_clear(&f->idc);
+    sgs_batch_reset(&f->b);
+    add(f, "U1", 10, "2025-12-01", "2025-12-05");
+    assert_int_equal(decide(f, NULL), 2);
+}
+
+static void test_decide_revoke_only_looks(void **state)
+{
+    struct fixture *f = *state;
+    sgs_idc_entry *bits;
+    add_op(f, "U1", 4, "2025-12-01", "2025-12-02", "revoke");
+    decide(f, NULL);
+    bits = entry(f, SGS_IDC_BITS, "2025", "U1|l|平市监许|0");
+    /* nothing set, nothing written, no expiry given, no gap field read */
+    assert_int_equal(bits->len, 0);
+    assert_true(bits->dirty != f->idc.mark);
+    assert_int_equal(sgs_decide_expiry(&f->idc, bits), -1);
+    assert_int_equal(f->used.n, 1);
+}
+
+/* The increment the tally gives key/field, or -1 when it has none. */
+static int64_t cell(const struct fixture *f, const char *key, const char *field)
+{
+    const sgs_tally *t = &f->tally;
+    for (size_t i = 0; i < t->n_cells; i++)
+        if (t->cells[i].key_len == strlen(key) && t->cells[i].field_len == strlen(field) &&
+            memcmp(t->text.data + t->cells[i].key_off, key, strlen(key)) == 0 &&
+            memcmp(t->text.data + t->cells[i].field_off, field, strlen(field)) == 0)
+            return t->cells[i].delta;
+    return -1;
+}
+
+static void test_tally_counters_and_late_rate(void **state)
+{
+    struct fixture *f = *state;
+    const int stored[] = {3, 0};
+    add(f, "U1", 1, "2025-12-01", "2025-12-02");
+    add(f, "U1", 2, "2025-12-01", "2025-12-12"); /* late (8 workdays) */
+    add(f, "U1", 3, "2025-12-01", "2025-12-02"); /* Redis has it */
+    add_raw(f, "[]");
+    decide(f, stored);
+    assert_int_equal(cell(f, ":m:2025-12", "U1|records"), 2);
+    assert_int_equal(cell(f, ":m:2025-12", "U1|late"), 1);
+    assert_int_equal(cell(f, ":m:2025-12", "U1|lic"), 2);
+    assert_int_equal(cell(f, ":m:2025-12", "U1|dup"), 1);
+    assert_int_equal(cell(f, ":m:2025-12", "_|malformed"), 1);
+    assert_int_equal(cell(f, ":d:2025-12-02", "U1|records"), 1);
+    assert_int_equal(cell(f, ":d:2025-12-02", "U1|dup"), 1);
+    assert_int_equal(cell(f, ":d:2025-12-12", "U1|records"), 1);
+    assert_int_equal(cell(f, ":d:2025-12-12", "U1|late"), 1);
+    assert_int_equal(cell(f, ":d:2025-12-12", "U1|invalid"), -1);
+    /* a key's fields are adjacent */
+    for (size_t i = 2; i < f->tally.n_cells; i++) {
+        const sgs_tally_cell *x = &f->tally.cells[i - 2], *y = &f->tally.cells[i];
+        if (x->key_len == y->key_len && memcmp(f->tally.text.data + x->key_off,
+                                               f->tally.text.data + y->key_off, x->key_len) == 0) {
+            const sgs_tally_cell *m = &f->tally.cells[i - 1];
+            assert_memory_equal(f->tally.text.data + m->key_off, f->tally.text.data + x->key_off,
+                                x->key_len);
+        }
+    }
+    /* 1 late of 2 in the 30 days to 2025-12-12: 50 % >= 10 %, first crossing */
+    assert_int_equal(f->tally.n_lr, 1);
+    assert_int_equal(f->tally.lr[0].value, 1);
+    assert_int_equal(f->tally.n_alerts, 1);
+    {
+        char *text = strndup(f->tally.text.data + f->tally.alerts[0], f->tally.alerts[1]);
+        assert_string_equal(text, "{\"type\":\"late_rate\",\"id\":\"late_rate:sgs.records:U1:1\","
+                                  "\"unit_id\":\"U1\",\"unit_name\":\"市市场监管局\","
+                                  "\"window_days\":30,\"window_end\":\"2025-12-12\","
+                                  "\"records\":2,\"late\":1,\"late_rate\":50.00,"
+                                  "\"threshold\":10.0}");
+        free(text);
+    }
+    /* the next batch: on time records bring U1 below 10 % (1 of 11): re-armed */
+    sgs_batch_reset(&f->b);
+    for (int k = 0; k < 9; k++)
+        add(f, "U1", 20 + k, "2025-12-10", "2025-12-12");
+    decide(f, NULL);
+    assert_int_equal(f->tally.n_alerts, 0);
+    assert_int_equal(f->tally.n_lr, 1);
+    assert_int_equal(f->tally.lr[0].value, -1);
+    /* and a late one again crosses a second time (2 of 12 = 16.7 %) */
+    sgs_batch_reset(&f->b);
+    add(f, "U1", 40, "2025-12-01", "2025-12-12");
+    decide(f, NULL);
+    assert_int_equal(f->tally.n_alerts, 1);
+    assert_int_equal(f->tally.lr[0].value, 2);
+    assert_non_null(
+        strstr(f->tally.text.data + f->tally.alerts[0], "\"late_rate:sgs.records:U1:2\""));
 }
 
 static void test_reset_keeps_nothing(void **state)
@@ -349,22 +538,6 @@ static void test_reset_keeps_nothing(void **state)
     assert_int_equal(f->b.n_units, 1);
 }
 
-/* The "seen" outcomes of the identities whose text is in `seen_ids` (by the
- * positions sgs_batch_number_idents gave). */
-static void seen_positions(struct fixture *f, int serial, char *out, size_t size)
-{
-    char needle[64];
-    size_t n = 0;
-    snprintf(needle, sizeof(needle), "〔2025〕%d号", serial);
-    out[0] = '\0';
-    for (size_t i = 0; i < f->b.n_idents; i++) {
-        const sgs_batch_ident *e = &f->b.idents[i];
-        if (e->len >= strlen(needle) &&
-            memcmp(f->b.arena.data + e->off + e->len - strlen(needle), needle, strlen(needle)) == 0)
-            n += (size_t)snprintf(out + n, size - n, "%s%u", n ? " " : "", e->pos);
-    }
-}
-
 static void test_ops_within_the_batch(void **state)
 {
     struct fixture *f = *state;
@@ -376,8 +549,8 @@ static void test_ops_within_the_batch(void **state)
     assert_non_null(group_of(&f->b, SGS_GROUP_UPDATED, "U1", f->reg));
     assert_non_null(group_of(&f->b, SGS_GROUP_REVOKED, "U1", f->reg));
     assert_int_equal(f->b.n_idents, 1);
-    assert_int_equal(sgs_batch_number_idents(&f->b), 1);
-    assert_int_equal(sgs_batch_account(&f->b, "", 0, &n), 0);
+    decide(f, NULL);
+    sgs_batch_account(&f->b, &n);
     assert_int_equal(n.records, 1);
     assert_int_equal(n.updates, 1);
     assert_int_equal(n.revoked, 1);
@@ -389,7 +562,7 @@ static void test_update_and_revoke_decided_by_redis(void **state)
 {
     struct fixture *f = *state;
     sgs_batch_counts seen = {0}, fresh = {0};
-    char pos[64], both[128];
+    const int both[] = {7, 8, 0};
     add_op(f, "U1", 7, "2025-12-01", "2025-12-12", "update"); /* late if it is a first report */
     add_op(f, "U2", 8, "2025-12-01", "2025-12-02", "revoke");
     assert_non_null(group_of(&f->b, SGS_GROUP_UPDATE, "U1", f->reg));
@@ -405,20 +578,18 @@ static void test_update_and_revoke_decided_by_redis(void **state)
         assert_int_equal(it->cond, SGS_ITEM_IF_NEW);
         free(text);
     }
-    assert_int_equal(sgs_batch_number_idents(&f->b), 2);
     /* Redis has neither: a first report, and a revoke of nothing */
-    assert_int_equal(sgs_batch_account(&f->b, "", 0, &fresh), 0);
+    decide(f, NULL);
+    sgs_batch_account(&f->b, &fresh);
     assert_int_equal(fresh.records, 1);
     assert_int_equal(fresh.late, 1);
     assert_int_equal(fresh.updates, 0);
     assert_int_equal(fresh.unknown_record, 1);
     assert_int_equal(fresh.rejects, 1);
     /* Redis has both: an update and a revocation, nothing rejected */
-    seen_positions(f, 7, pos, sizeof(pos));
-    snprintf(both, sizeof(both), "%s", pos);
-    seen_positions(f, 8, pos, sizeof(pos));
-    snprintf(both + strlen(both), sizeof(both) - strlen(both), " %s", pos);
-    assert_int_equal(sgs_batch_account(&f->b, both, strlen(both), &seen), 0);
+    sgs_idcache_clear(&f->idc);
+    decide(f, both);
+    sgs_batch_account(&f->b, &seen);
     assert_int_equal(seen.records, 0);
     assert_int_equal(seen.late, 0);
     assert_int_equal(seen.updates, 1);
@@ -439,8 +610,8 @@ static void test_revoke_then_insert(void **state)
     assert_non_null(group_of(&f->b, SGS_GROUP_RECORD, "U1", f->reg));
     assert_null(group_of(&f->b, SGS_GROUP_DUPLICATE, NULL, f->reg));
     assert_int_equal(f->b.n_idents, 2);
-    assert_int_equal(sgs_batch_number_idents(&f->b), 2);
-    assert_int_equal(sgs_batch_account(&f->b, "", 0, &n), 0);
+    decide(f, NULL);
+    sgs_batch_account(&f->b, &n);
     assert_int_equal(n.records, 1);
     assert_int_equal(n.unknown_record, 1);
 }
@@ -455,6 +626,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_payload_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_reasons_chinese, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decide_writes_fields_and_remembers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decide_revoke_only_looks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tally_counters_and_late_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_keeps_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_within_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_and_revoke_decided_by_redis, setup, teardown),

@@ -1,0 +1,212 @@
+/* Deciding a batch's identities in the consumer (decide.h). */
+#include "decide.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgs/date.h"
+#include "sgs/store.h"
+
+static int list_add(sgs_decide_list *l, sgs_idc_entry *e)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        sgs_idc_entry **v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = e;
+    return 0;
+}
+
+void sgs_decide_list_free(sgs_decide_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* The entry kind/sfx/field, listed in used (and in miss when it must be read). */
+static sgs_idc_entry *need(sgs_idcache *c, char kind, const char *sfx, const char *field,
+                           size_t field_len, sgs_decide_list *used, sgs_decide_list *miss)
+{
+    int added;
+    sgs_idc_entry *e = sgs_idcache_get(c, kind, sfx, strlen(sfx), field, field_len, &added);
+    if (!e)
+        return NULL;
+    if (e->mark != c->mark) {
+        e->mark = c->mark;
+        if (list_add(used, e) != 0 || (e->state == SGS_IDC_PENDING && list_add(miss, e) != 0))
+            return NULL;
+    }
+    return e;
+}
+
+/* Entries of one key next to each other: by <kind><year or month>. */
+static int by_key(const void *x, const void *y)
+{
+    const sgs_idc_entry *p = *(sgs_idc_entry *const *)x, *q = *(sgs_idc_entry *const *)y;
+    int c = strcmp(p->key, q->key);
+    if (c != 0)
+        return c;
+    return p->klen < q->klen ? -1 : p->klen > q->klen;
+}
+
+/* The late rate's entries: read when missing, never written as identities. */
+typedef struct need_ctx {
+    sgs_idcache *c;
+    sgs_decide_list *miss;
+} need_ctx;
+
+static int need_count(void *ctx, char kind, const char *sfx, const char *field, size_t field_len)
+{
+    need_ctx *x = ctx;
+    int added;
+    sgs_idc_entry *e = sgs_idcache_get(x->c, kind, sfx, strlen(sfx), field, field_len, &added);
+    if (!e)
+        return -1;
+    if (e->mark != x->c->mark) {
+        e->mark = x->c->mark;
+        if (e->state == SGS_IDC_PENDING && list_add(x->miss, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_decide_list *used,
+                sgs_decide_list *miss)
+{
+    need_ctx nx = {c, miss};
+    char year[16], month[8], field[SGS_STORE_FIELD_MAX + 16];
+    for (size_t i = 0; i < b->n_idents; i++) {
+        sgs_batch_ident *e = &b->idents[i];
+        const sgs_batch_group *g = &b->groups[e->group];
+        int looks = g->type == SGS_GROUP_REVOKE; /* a revoke only looks */
+        snprintf(year, sizeof(year), "%d", e->year);
+        e->ce = need(c, e->bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year, b->arena.data + e->field_off,
+                     e->field_len, used, miss);
+        e->ge[0] = e->ge[1] = NULL;
+        if (!e->ce)
+            return -1;
+        if (looks)
+            continue;
+        sgs_day_format_month(g->day, month);
+        if (e->bitmap) {
+            int n = snprintf(field, sizeof(field), "%d" SGS_STORE_FIELD_SEP "%.*s", e->year,
+                             (int)e->field_len, b->arena.data + e->field_off);
+            if (n < 0 || (size_t)n >= sizeof(field) ||
+                !(e->ge[0] = need(c, SGS_IDC_GAPS, month, field, (size_t)n, used, miss)))
+                return -1;
+        } else if (e->gap_len) {
+            uint32_t c0 = e->gap_lo / SGS_STORE_CHUNK_BITS, c1 = e->gap_hi / SGS_STORE_CHUNK_BITS;
+            for (uint32_t k = c0; k <= c1 && k - c0 < 2; k++) {
+                int n = snprintf(field, sizeof(field), "%.*s" SGS_STORE_FIELD_SEP "%u",
+                                 (int)e->gap_len, b->arena.data + e->gap_off, k);
+                if (n < 0 || (size_t)n >= sizeof(field) ||
+                    !(e->ge[k - c0] = need(c, SGS_IDC_GAPS, month, field, (size_t)n, used, miss)))
+                    return -1;
+            }
+        }
+    }
+    qsort(used->v, used->n, sizeof(*used->v), by_key);
+    return sgs_tally_plan(cf, b, need_count, &nx);
+}
+
+int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_decide_list *used,
+                    sgs_decide_list *miss)
+{
+    used->n = miss->n = 0;
+    c->mark++;
+    if (plan(c, cf, b, used, miss) != 0) {
+        sgs_idcache_clear(c);
+        used->n = miss->n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 (kept forever) wins over any time, -1 (none) loses to anything. */
+static int64_t later(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    if (a == 0 || b == 0)
+        return 0;
+    return a > b ? a : b;
+}
+
+static void keep(const sgs_idcache *c, sgs_idc_entry *e, int64_t at)
+{
+    if (e->at_mark != c->mark) {
+        e->at_mark = c->mark;
+        e->at = -1;
+    }
+    e->at = later(e->at, at);
+}
+
+/* Sets a bit of a gap or bitmap field; marks it dirty when it changed. */
+static int set_bit(sgs_idcache *c, sgs_idc_entry *e, uint32_t bit)
+{
+    int old = sgs_idcache_setbit(c, e, bit);
+    if (old < 0)
+        return -1;
+    if (!old)
+        e->dirty = c->mark;
+    return 0;
+}
+
+static int apply(sgs_idcache *c, sgs_batch *b)
+{
+    /* every identity against the state before the batch */
+    for (size_t i = 0; i < b->n_idents; i++) {
+        sgs_batch_ident *e = &b->idents[i];
+        e->seen = e->bitmap ? sgs_idc_bit(e->ce, e->bit) : e->ce->len > 0;
+    }
+    /* then the batch's own (a revoke only looks) */
+    for (size_t i = 0; i < b->n_idents; i++) {
+        sgs_batch_ident *e = &b->idents[i];
+        if (b->groups[e->group].type == SGS_GROUP_REVOKE)
+            continue;
+        if (e->bitmap) {
+            keep(c, e->ce, e->expire_at);
+            if (e->seen)
+                continue;
+            if (set_bit(c, e->ce, e->bit) != 0 || set_bit(c, e->ge[0], e->bit) != 0)
+                return -1;
+            continue;
+        }
+        if (e->seen)
+            continue;
+        keep(c, e->ce, e->expire_at);
+        if (sgs_idcache_set(c, e->ce, SGS_STORE_MEMBER_VALUE, strlen(SGS_STORE_MEMBER_VALUE)) != 0)
+            return -1;
+        e->ce->dirty = c->mark;
+        if (e->gap_len) {
+            uint32_t c0 = e->gap_lo / SGS_STORE_CHUNK_BITS;
+            for (uint32_t s = e->gap_lo; s <= e->gap_hi; s++) {
+                uint32_t k = s / SGS_STORE_CHUNK_BITS - c0;
+                if (k < 2 && set_bit(c, e->ge[k], s % SGS_STORE_CHUNK_BITS) != 0)
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int sgs_decide_apply(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_tally *t)
+{
+    if (apply(c, b) != 0 || sgs_tally_batch(t, cf, b, c) != 0) {
+        sgs_idcache_clear(c);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t sgs_decide_expiry(const sgs_idcache *c, const sgs_idc_entry *e)
+{
+    return e->at_mark == c->mark ? e->at : -1;
+}

@@ -1,0 +1,45 @@
+/* Deciding a batch's identities in the consumer (docs/REDIS.md, "The identity
+ * cache"): which identities the store already has, and the values of the
+ * identity-store fields the batch changes, from the partition's cache
+ * (idcache.h). Pure code over the batch and the cache: the reads of the
+ * fields the cache lacks are the writer's. */
+#ifndef SGS_CONSUMER_DECIDE_H
+#define SGS_CONSUMER_DECIDE_H
+
+#include <stddef.h>
+
+#include "batch.h"
+#include "idcache.h"
+#include "tally.h"
+
+/* The cache entries one batch uses. */
+typedef struct sgs_decide_list {
+    sgs_idc_entry **v;
+    size_t n, cap;
+} sgs_decide_list;
+
+/* Links each identity of b to the cache entries it needs (added as pending
+ * when missing) and lists the identity-store entries b uses in *used (each
+ * once, sorted by key: a key's fields are adjacent), and in *miss those to
+ * read from Redis first, with the day buckets and late-rate states the late
+ * rate needs (tally.h). Starts a new mark of the cache. -1 when out of memory
+ * (the cache is then cleared). */
+int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_decide_list *used,
+                    sgs_decide_list *miss);
+
+/* Decides, once every planned entry is known: sets ident.seen from the
+ * store's state before the batch, then adds the batch's new identities (bits,
+ * own fields, gap bits) to the cache, marking the entries it changes dirty and
+ * giving every entry of a key written the key's expiry; then tallies the
+ * batch into *t (counters, late rate). -1 when out of memory (the cache is
+ * then cleared). */
+int sgs_decide_apply(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_tally *t);
+
+/* The expiry the batch gives entry e's key: the latest (decision date +
+ * horizon) of the identities it wrote or kept there (0: kept forever), or -1
+ * when the batch gives none (gap fields; identities only looked up). */
+int64_t sgs_decide_expiry(const sgs_idcache *c, const sgs_idc_entry *e);
+
+void sgs_decide_list_free(sgs_decide_list *l);
+
+#endif
