@@ -285,15 +285,20 @@ void sgs_consumer_run(sgs_consumer *c)
     int64_t next_stats = sgs_clock_mono_ms() + stats_s * 1000LL, stats_at = sgs_clock_mono_ms();
     uint64_t stats_msgs = 0;
     int64_t idle_since = 0, next_housekeeping = 0, next_rebuild_check = 0;
+    int64_t after_poll = 0;
+    int fast = 0; /* the last round only read a message into the batch */
 
     sgs_consumer_horizon_log(c);
     while (!*c->signals && !c->fatal) {
-        int64_t now = sgs_clock_mono_ms();
-        int timeout = 100;
+        /* one clock read per message on the way of a batch being read */
+        int64_t now = fast ? after_poll : sgs_clock_mono_ms();
+        int timeout = 100, busy = 0;
         rd_kafka_message_t *m;
 
+        fast = 0;
         /* Housekeeping at most every 5 ms, not once per message. */
         if (now >= next_housekeeping) {
+            busy = 1;
             next_housekeeping = now + 5;
             rd_kafka_poll(c->producer, 0);
             sgs_outbox_reap(c);
@@ -337,13 +342,17 @@ void sgs_consumer_run(sgs_consumer *c)
                 timeout = (int)(c->retry_at - now);
                 if (timeout > 100)
                     timeout = 100;
-            } else if (sgs_writer_submit(c) != 0) {
-                pause_for_redis(c);
-                continue;
-            } else if (c->batch_paused) {
-                c->batch_paused = 0;
-                if (!c->outbox_paused)
-                    sgs_parts_pause(c, -1, 0);
+            } else {
+                busy = 1;
+                if (sgs_writer_submit(c) != 0) {
+                    pause_for_redis(c);
+                    continue;
+                }
+                if (c->batch_paused) {
+                    c->batch_paused = 0;
+                    if (!c->outbox_paused)
+                        sgs_parts_pause(c, -1, 0);
+                }
             }
         }
         if (c->batch_msgs && !c->batch_paused) {
@@ -354,9 +363,10 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
-        int64_t t_poll = sgs_clock_mono_ms();
+        int64_t t_poll = busy ? sgs_clock_mono_ms() : now;
         m = rd_kafka_consumer_poll(c->rk, timeout);
-        c->ms_polling += sgs_clock_mono_ms() - t_poll;
+        after_poll = sgs_clock_mono_ms();
+        c->ms_polling += after_poll - t_poll;
         if (m) {
             handle_message(c, m);
             rd_kafka_message_destroy(m);
@@ -371,8 +381,10 @@ void sgs_consumer_run(sgs_consumer *c)
             sgs_sync_flush_acks(c);
         }
 
-        if (m && c->batch_msgs)
+        if (m && c->batch_msgs) {
+            fast = 1;
             continue; /* in the middle of a batch: straight back to polling */
+        }
         now = sgs_clock_mono_ms();
         if (is_idle(c)) {
             if (!idle_since)

@@ -80,11 +80,15 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
 {
     need_ctx nx = {c, miss};
     char year[16], month[8], field[SGS_STORE_FIELD_MAX + 16];
+    int year_of = -1;
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
         const sgs_batch_group *g = &b->groups[e->group];
         int looks = g->type == SGS_GROUP_REVOKE; /* a revoke only looks */
-        snprintf(year, sizeof(year), "%d", e->year);
+        if (e->year != year_of) {                /* most identities of a batch share their year */
+            snprintf(year, sizeof(year), "%d", e->year);
+            year_of = e->year;
+        }
         e->ce = need(c, e->bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year, b->arena.data + e->field_off,
                      e->field_len, used, miss);
         e->ge[0] = e->ge[1] = NULL;
@@ -94,10 +98,14 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
             continue;
         sgs_day_format_month(g->day, month);
         if (e->bitmap) {
-            int n = snprintf(field, sizeof(field), "%d" SGS_STORE_FIELD_SEP "%.*s", e->year,
-                             (int)e->field_len, b->arena.data + e->field_off);
-            if (n < 0 || (size_t)n >= sizeof(field) ||
-                !(e->ge[0] = need(c, SGS_IDC_GAPS, month, field, (size_t)n, used, miss)))
+            /* "<year>|<bitmap field>" */
+            size_t yl = strlen(year), n = yl + 1 + e->field_len;
+            if (n >= sizeof(field))
+                return -1;
+            memcpy(field, year, yl);
+            field[yl] = SGS_STORE_FIELD_SEP[0];
+            memcpy(field + yl + 1, b->arena.data + e->field_off, e->field_len);
+            if (!(e->ge[0] = need(c, SGS_IDC_GAPS, month, field, n, used, miss)))
                 return -1;
         } else if (e->gap_len) {
             uint32_t c0 = e->gap_lo / SGS_STORE_CHUNK_BITS, c1 = e->gap_hi / SGS_STORE_CHUNK_BITS;

@@ -165,19 +165,20 @@ static int may_count(const sgs_batch_group *g)
     return (g->type == SGS_GROUP_RECORD || g->type == SGS_GROUP_UPDATE) && g->unit != UINT32_MAX;
 }
 
-static int need_day(const sgs_tally_conf *cf, sgs_tally_need_fn need, void *ctx, sgs_day day,
-                    const char *unit)
+/* "<unit>|records" and "<unit>|late", the day-bucket fields of a unit. */
+typedef struct unit_fields {
+    char rec[SGS_STORE_FIELD_MAX], late[SGS_STORE_FIELD_MAX];
+    size_t rec_len, late_len;
+} unit_fields;
+
+static int unit_fields_of(unit_fields *f, const char *unit)
 {
-    char d[16], f[SGS_STORE_FIELD_MAX];
-    int n;
-    sgs_day_format(day, d);
-    n = snprintf(f, sizeof(f), "%s" SGS_STORE_FIELD_SEP SGS_STORE_C_RECORDS, unit);
-    if (n < 0 || (size_t)n >= sizeof(f) || need(ctx, SGS_IDC_DAY, d, f, (size_t)n) != 0)
+    int a = snprintf(f->rec, sizeof(f->rec), "%s" SGS_STORE_FIELD_SEP SGS_STORE_C_RECORDS, unit);
+    int b = snprintf(f->late, sizeof(f->late), "%s" SGS_STORE_FIELD_SEP SGS_STORE_C_LATE, unit);
+    if (a < 0 || (size_t)a >= sizeof(f->rec) || b < 0 || (size_t)b >= sizeof(f->late))
         return -1;
-    n = snprintf(f, sizeof(f), "%s" SGS_STORE_FIELD_SEP SGS_STORE_C_LATE, unit);
-    if (n < 0 || (size_t)n >= sizeof(f) || need(ctx, SGS_IDC_DAY, d, f, (size_t)n) != 0)
-        return -1;
-    (void)cf;
+    f->rec_len = (size_t)a;
+    f->late_len = (size_t)b;
     return 0;
 }
 
@@ -215,11 +216,16 @@ int sgs_tally_plan(const sgs_tally_conf *cf, const sgs_batch *b, sgs_tally_need_
     }
     for (size_t k = 0; k < m.n; k++) {
         const char *unit = sgs_registry_at(cf->registry, sp[k].unit)->id;
-        if (need(ctx, SGS_IDC_LR, "", unit, strlen(unit)) != 0)
+        unit_fields uf;
+        if (unit_fields_of(&uf, unit) != 0 || need(ctx, SGS_IDC_LR, "", unit, strlen(unit)) != 0)
             goto out;
-        for (sgs_day d = sp[k].lo - cf->window + 1; d <= sp[k].hi; d++)
-            if (need_day(cf, need, ctx, d, unit) != 0)
+        for (sgs_day d = sp[k].lo - cf->window + 1; d <= sp[k].hi; d++) {
+            char day[16];
+            sgs_day_format(d, day);
+            if (need(ctx, SGS_IDC_DAY, day, uf.rec, uf.rec_len) != 0 ||
+                need(ctx, SGS_IDC_DAY, day, uf.late, uf.late_len) != 0)
                 goto out;
+        }
     }
     rc = 0;
 out:
@@ -228,21 +234,18 @@ out:
     return rc;
 }
 
-/* The cache's count of <unit>|<counter> on day d (0 when not planned). */
-static sgs_idc_entry *day_entry(sgs_idcache *c, sgs_day d, const char *unit, const char *counter)
+/* The cache's entry of a day-bucket field on day d (planned: known). */
+static sgs_idc_entry *day_entry(sgs_idcache *c, sgs_day d, const char *field, size_t len)
 {
-    char day[16], f[SGS_STORE_FIELD_MAX];
-    int n, added;
+    char day[16];
+    int added;
     sgs_day_format(d, day);
-    n = snprintf(f, sizeof(f), "%s" SGS_STORE_FIELD_SEP "%s", unit, counter);
-    if (n < 0 || (size_t)n >= sizeof(f))
-        return NULL;
-    return sgs_idcache_get(c, SGS_IDC_DAY, day, strlen(day), f, (size_t)n, &added);
+    return sgs_idcache_get(c, SGS_IDC_DAY, day, strlen(day), field, len, &added);
 }
 
-static int day_add(sgs_idcache *c, sgs_day d, const char *unit, const char *counter, int64_t n)
+static int day_add(sgs_idcache *c, sgs_day d, const char *field, size_t len, int64_t n)
 {
-    sgs_idc_entry *e = day_entry(c, d, unit, counter);
+    sgs_idc_entry *e = day_entry(c, d, field, len);
     if (!e)
         return -1;
     return sgs_idcache_set_int(c, e, sgs_idcache_int(e) + n);
@@ -270,9 +273,12 @@ static int late_rate(sgs_tally *t, const sgs_tally_conf *cf, sgs_idcache *c, con
         state = sgs_idcache_int(st);
         if (!tu[k].late && state <= 0)
             continue;
+        unit_fields uf;
+        if (unit_fields_of(&uf, u->id) != 0)
+            return -1;
         for (sgs_day d = tu[k].day - cf->window + 1; d <= tu[k].day; d++) {
-            sgs_idc_entry *r = day_entry(c, d, u->id, SGS_STORE_C_RECORDS);
-            sgs_idc_entry *l = day_entry(c, d, u->id, SGS_STORE_C_LATE);
+            sgs_idc_entry *r = day_entry(c, d, uf.rec, uf.rec_len);
+            sgs_idc_entry *l = day_entry(c, d, uf.late, uf.late_len);
             if (!r || !l)
                 return -1;
             rec += sgs_idcache_int(r);
@@ -412,9 +418,10 @@ int sgs_tally_batch(sgs_tally *t, const sgs_tally_conf *cf, const sgs_batch *b, 
             add(t, SGS_STORE_MONTH, month, unit, SGS_STORE_C_ORGAN, fresh);
         if (cf->thr >= 0) {
             /* the day buckets the late rate reads, as they will be */
-            if (day_add(c, g->day, unit, SGS_STORE_C_RECORDS, fresh) != 0 ||
-                ((g->flags & SGS_GF_LATE) &&
-                 day_add(c, g->day, unit, SGS_STORE_C_LATE, fresh) != 0))
+            unit_fields uf;
+            if (unit_fields_of(&uf, unit) != 0 ||
+                day_add(c, g->day, uf.rec, uf.rec_len, fresh) != 0 ||
+                ((g->flags & SGS_GF_LATE) && day_add(c, g->day, uf.late, uf.late_len, fresh) != 0))
                 goto out;
             int added;
             size_t k = unit_map_index(&m, g->unit, &added);
