@@ -108,9 +108,10 @@ rd_kafka_t *sgs_kafka_producer_new(const sgs_config *cfg,
     char err[512];
     /* queue.buffering.max.messages: librdkafka's default (100,000) let the
      * consumer's forwarded copies of an unkeyed feed (route first) pile up to
-     * ~70 MB in the queue; 10,000 keeps the peak RSS under 64 MB at the same
-     * throughput (docs/PERFORMANCE.md). A full queue is waited out: the outbox
-     * tries again next round, a forwarded copy for up to 200 ms. */
+     * ~70 MB in the queue; 5,000 keeps the peak RSS near 55 MiB at the same
+     * throughput (10,000 let it reach 64: docs/PERFORMANCE.md). A full queue is
+     * waited out: the outbox tries again next round, a forwarded copy for up to
+     * 200 ms. */
     static const char *const defaults[] = {"enable.idempotence",
                                            "true",
                                            "compression.codec",
@@ -118,7 +119,7 @@ rd_kafka_t *sgs_kafka_producer_new(const sgs_config *cfg,
                                            "linger.ms",
                                            "5",
                                            "queue.buffering.max.messages",
-                                           "10000",
+                                           "5000",
                                            NULL};
 
     for (size_t i = 0; defaults[i]; i += 2)
