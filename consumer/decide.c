@@ -118,7 +118,8 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
             }
         }
     }
-    qsort(used->v, used->n, sizeof(*used->v), by_key);
+    if (used->n > 1)
+        qsort(used->v, used->n, sizeof(*used->v), by_key);
     return sgs_tally_plan(cf, b, need_count, &nx);
 }
 

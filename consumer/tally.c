@@ -443,7 +443,8 @@ int sgs_tally_batch(sgs_tally *t, const sgs_tally_conf *cf, const sgs_batch *b, 
     if (t->text.oom)
         goto out;
     sort_tally = t;
-    qsort(t->cells, t->n_cells, sizeof(*t->cells), by_key);
+    if (t->n_cells > 1)
+        qsort(t->cells, t->n_cells, sizeof(*t->cells), by_key);
     sort_tally = NULL;
     rc = 0;
 out:
