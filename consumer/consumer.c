@@ -290,15 +290,15 @@ void sgs_consumer_run(sgs_consumer *c)
 
     sgs_consumer_horizon_log(c);
     while (!*c->signals && !c->fatal) {
-        /* one clock read per message on the way of a batch being read */
+        /* two clock reads per message on the way of a batch being read (around
+         * the poll), not three */
         int64_t now = fast ? after_poll : sgs_clock_mono_ms();
-        int timeout = 100, busy = 0;
+        int timeout = 100;
         rd_kafka_message_t *m;
 
         fast = 0;
         /* Housekeeping at most every 5 ms, not once per message. */
         if (now >= next_housekeeping) {
-            busy = 1;
             next_housekeeping = now + 5;
             rd_kafka_poll(c->producer, 0);
             sgs_outbox_reap(c);
@@ -343,7 +343,6 @@ void sgs_consumer_run(sgs_consumer *c)
                 if (timeout > 100)
                     timeout = 100;
             } else {
-                busy = 1;
                 if (sgs_writer_submit(c) != 0) {
                     pause_for_redis(c);
                     continue;
@@ -363,7 +362,7 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
-        int64_t t_poll = busy ? sgs_clock_mono_ms() : now;
+        int64_t t_poll = sgs_clock_mono_ms(); /* "ms in poll": the poll alone */
         m = rd_kafka_consumer_poll(c->rk, timeout);
         after_poll = sgs_clock_mono_ms();
         c->ms_polling += after_poll - t_poll;
