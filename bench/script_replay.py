@@ -10,7 +10,7 @@ steps are the "--@ <step>" lines of the script (consumer/script.c): the script
 is cut before each in turn (offset still set, so the fence holds), and a step
 costs the difference between its cut and the next one.
 
-    bench/run.sh script-replay [--records 100000] [--rounds 3] [--partitions 8]
+    bench/run.sh script-replay [--records 100000] [--rounds 3] [--partitions 8] [--key unit]
 
 Replays measure the script alone: no AOF, no other clients; the consumer's own
 reads of the fields it lacks (HMGET, at the start) are not in the batches.
@@ -79,7 +79,7 @@ def capture(tmp, a):
     n = a.records
     _, expect = h.generate(tmp, conf, "2024-03", produce=True, seed=a.seed, records=n,
                            late_share=0.02, invalid=n // 100, duplicates=n // 200,
-                           unknown_unit=n // 1000, malformed=max(1, n // 10000))
+                           unknown_unit=n // 1000, malformed=max(1, n // 10000), key=a.key)
     sock = socket.create_connection(("127.0.0.1", redis.port))
     sock.sendall(b"MONITOR\r\n")
     f = sock.makefile("rb")
@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=20240301)
+    ap.add_argument("--key", default="unit", choices=["unit", "none", "alias", "name", "mixed"],
+                    help="how sgs-gen keys the messages (sgs-gen --key)")
     ap.add_argument("--build", default=os.environ.get("SGS_BUILD_DIR"))
     a = ap.parse_args()
     if a.build:

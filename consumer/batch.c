@@ -85,23 +85,6 @@ void sgs_batch_reset(sgs_batch *b)
     track_release(b);
 }
 
-/* Grows an array of elements of `size` bytes to hold at least n + 1; -1 when
- * out of memory. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap : first;
-    while (nc <= n)
-        nc *= 2;
-    void *na = realloc(*arr, nc * size);
-    if (!na)
-        return -1;
-    *arr = na;
-    *cap = nc;
-    return 0;
-}
-
 /* (Re)builds an open-addressing table of `n` entries, at most half full. */
 static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
                          uint64_t (*hash)(const sgs_batch *, uint64_t, uint32_t),
@@ -161,7 +144,8 @@ static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, i
         if (g->type == type && g->day == day && g->unit == unit && g->flags == flags && g->wd == wd)
             return s - 1;
     }
-    if (grow((void **)&b->groups, &b->cap_groups, b->n_groups, sizeof(*b->groups), 64) != 0)
+    if (sgs_array_grow((void **)&b->groups, &b->cap_groups, b->n_groups, sizeof(*b->groups), 64) !=
+        0)
         return UINT32_MAX;
     sgs_batch_group *g = &b->groups[b->n_groups];
     memset(g, 0, sizeof(*g));
@@ -196,7 +180,8 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len
         if (e->len == len && memcmp(b->arena.data + e->off, s, len) == 0)
             return IDENT_DUP;
     }
-    if (grow((void **)&b->idents, &b->cap_idents, b->n_idents, sizeof(*b->idents), 1024) != 0)
+    if (sgs_array_grow((void **)&b->idents, &b->cap_idents, b->n_idents, sizeof(*b->idents),
+                       1024) != 0)
         return IDENT_OOM;
     sgs_batch_ident *e = &b->idents[b->n_idents];
     e->off = b->arena.len;
@@ -359,7 +344,7 @@ static void note_unit(sgs_batch_env *env, sgs_batch *b, size_t unit)
 {
     if (env->unit_stamp[unit] == b->gen)
         return;
-    if (grow((void **)&b->units, &b->cap_units, b->n_units, sizeof(*b->units), 64) != 0) {
+    if (sgs_array_grow((void **)&b->units, &b->cap_units, b->n_units, sizeof(*b->units), 64) != 0) {
         b->oom = 1;
         return;
     }
@@ -397,7 +382,7 @@ void sgs_batch_set_seq(sgs_batch *b, int out, int32_t partition, int64_t next)
             (*v)[i].next = next;
             return;
         }
-    if (grow((void **)v, cap, *n, sizeof(**v), 16) != 0) {
+    if (sgs_array_grow((void **)v, cap, *n, sizeof(**v), 16) != 0) {
         b->oom = 1;
         return;
     }
@@ -428,7 +413,7 @@ static void add_item(sgs_batch *b, sgs_batch_env *env, char kind, uint32_t ident
         b->oom = 1;
         return;
     }
-    if (grow((void **)&b->items, &b->cap_items, b->n_items, sizeof(*b->items), 64) != 0) {
+    if (sgs_array_grow((void **)&b->items, &b->cap_items, b->n_items, sizeof(*b->items), 64) != 0) {
         b->oom = 1;
         return;
     }

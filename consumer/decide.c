@@ -44,16 +44,6 @@ static sgs_idc_entry *need(sgs_idcache *c, char kind, const char *sfx, const cha
     return e;
 }
 
-/* Entries of one key next to each other: by <kind><year or month>. */
-static int by_key(const void *x, const void *y)
-{
-    const sgs_idc_entry *p = *(sgs_idc_entry *const *)x, *q = *(sgs_idc_entry *const *)y;
-    int c = strcmp(p->key, q->key);
-    if (c != 0)
-        return c;
-    return p->klen < q->klen ? -1 : p->klen > q->klen;
-}
-
 /* The late rate's entries: read when missing, never written as identities. */
 typedef struct need_ctx {
     sgs_idcache *c;
@@ -119,7 +109,7 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
         }
     }
     if (used->n > 1)
-        qsort(used->v, used->n, sizeof(*used->v), by_key);
+        qsort(used->v, used->n, sizeof(*used->v), sgs_idc_entry_cmp);
     return sgs_tally_plan(cf, b, need_count, &nx);
 }
 
@@ -136,8 +126,7 @@ int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_
     return 0;
 }
 
-/* 0 (kept forever) wins over any time, -1 (none) loses to anything. */
-static int64_t later(int64_t a, int64_t b)
+int64_t sgs_decide_later(int64_t a, int64_t b)
 {
     if (a < 0)
         return b;
@@ -154,7 +143,7 @@ static void keep(const sgs_idcache *c, sgs_idc_entry *e, int64_t at)
         e->at_mark = c->mark;
         e->at = -1;
     }
-    e->at = later(e->at, at);
+    e->at = sgs_decide_later(e->at, at);
 }
 
 /* Sets a bit of a gap or bitmap field; marks it dirty when it changed. */

@@ -39,6 +39,9 @@ int sgs_decide_apply(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs
  * horizon) of the identities it wrote or kept there (0: kept forever), or -1
  * when the batch gives none (gap fields; identities only looked up). */
 int64_t sgs_decide_expiry(const sgs_idcache *c, const sgs_idc_entry *e);
+/* The later of two expiries: 0 (kept forever) wins over any time, -1 (none)
+ * loses to anything. */
+int64_t sgs_decide_later(int64_t a, int64_t b);
 
 void sgs_decide_list_free(sgs_decide_list *l);
 

@@ -69,6 +69,20 @@ sgs_idc_entry *sgs_idcache_get(sgs_idcache *c, char kind, const char *sfx, size_
     return e;
 }
 
+int sgs_idc_entry_cmp(const void *x, const void *y)
+{
+    const sgs_idc_entry *p = *(sgs_idc_entry *const *)x, *q = *(sgs_idc_entry *const *)y;
+    size_t pl, ql;
+    const char *pf = sgs_idc_field(p, &pl), *qf = sgs_idc_field(q, &ql);
+    int c = strcmp(p->key, q->key); /* up to the NUL after the key */
+    if (c != 0)
+        return c;
+    c = memcmp(pf, qf, pl < ql ? pl : ql);
+    if (c != 0)
+        return c;
+    return pl < ql ? -1 : pl > ql;
+}
+
 int sgs_idcache_extend(sgs_idcache *c, sgs_idc_entry *e, size_t n)
 {
     if (n > e->cap) {

@@ -67,6 +67,10 @@ static inline const char *sgs_idc_field(const sgs_idc_entry *e, size_t *len)
     return e->key + e->sfx + 1;
 }
 
+/* qsort() order of entry pointers that puts the fields of one key next to each
+ * other: by key (<kind><year, month or day>), then field. */
+int sgs_idc_entry_cmp(const void *x, const void *y);
+
 /* Makes the value at least n bytes long (zeros added). -1 when out of memory. */
 int sgs_idcache_extend(sgs_idcache *c, sgs_idc_entry *e, size_t n);
 

@@ -4,13 +4,10 @@
  * ARGV     1 expected stored offset ("-1": none yet)   2 new offset
  *          3 the batch's first offset                  4 prefix (channel <prefix>:alerts)
  *          5 day retention (days)                      6 UTC offset of local days (seconds)
- *          7, 8 unused (the late-rate threshold and minimum records: the late
- *            rate is decided by the consumer, tally.c)
- *          9 late-rate window (days: day buckets live at least this long)
- *          10, 11 unused (the threshold as text, the topic)
- *          12 the route's epoch (kept in fi with the first offset, first batch)
- *          13 latest alerts kept in P:T:al             14 ledger entries kept per unit, month
- *          15 n acks, then n outbox fields to delete (delivered)
+ *          7 late-rate window (days: day buckets live at least this long)
+ *          8 the route's epoch (kept in fi with the first offset, first batch)
+ *          9 latest alerts kept in P:T:al              10 ledger entries kept per unit, month
+ *          11 n acks, then n outbox fields to delete (delivered)
  *          then the batch's outbox entry: its alerts and rejects, outbox-encoded
  *            (store.h), those whose conditions hold (decided with the
  *            identities: decide.c) and its late_rate alerts (tally.c)
@@ -93,11 +90,11 @@ const char sgs_consumer_script[] =
     "local prefix = ARGV[4]\n"
     "local retention = tonumber(ARGV[5])\n"
     "local tzoff = tonumber(ARGV[6])\n"
-    "local window = tonumber(ARGV[9])\n"
-    "local epoch = ARGV[12]\n"
-    "local alkeep = tonumber(ARGV[13])\n"
-    "local lgmax = tonumber(ARGV[14])\n"
-    "local i = 15\n"
+    "local window = tonumber(ARGV[7])\n"
+    "local epoch = ARGV[8]\n"
+    "local alkeep = tonumber(ARGV[9])\n"
+    "local lgmax = tonumber(ARGV[10])\n"
+    "local i = 11\n"
     "local nacks = tonumber(ARGV[i]); i = i + 1\n"
     "local ack0, ack1 = i, i + nacks - 1\n"
     "i = ack1 + 1\n"

@@ -12,19 +12,6 @@
 /* A unit's counter field: "<unit>|<counter>"; a global one: "_|<counter>". */
 #define GLOBAL(counter) SGS_STORE_GLOBAL_UNIT SGS_STORE_FIELD_SEP counter
 
-static int grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? 2 * *cap : first;
-    void *v = realloc(*arr, nc * size);
-    if (!v)
-        return -1;
-    *arr = v;
-    *cap = nc;
-    return 0;
-}
-
 static uint64_t cell_hash(const char *k, size_t kl, const char *f, size_t fl)
 {
     return sgs_hash_fnv1a_from(sgs_hash_fnv1a(k, kl), f, fl);
@@ -37,9 +24,9 @@ static int rebuild(sgs_tally *t, size_t cap)
         return -1;
     for (size_t i = 0; i < t->n_cells; i++) {
         const sgs_tally_cell *c = &t->cells[i];
-        size_t j = (size_t)cell_hash(t->text.data + c->key_off, c->key_len,
-                                     t->text.data + c->field_off, c->field_len) &
-                   (cap - 1);
+        size_t j =
+            (size_t)cell_hash(c->key, c->key_len, t->text.data + c->field_off, c->field_len) &
+            (cap - 1);
         while (slots[j])
             j = (j + 1) & (cap - 1);
         slots[j] = (uint32_t)i + 1;
@@ -56,7 +43,7 @@ static int rebuild(sgs_tally *t, size_t cap)
 static void add(sgs_tally *t, const char *key, const char *arg, const char *unit,
                 const char *counter, int64_t n)
 {
-    char k[32], f[SGS_STORE_FIELD_MAX];
+    char k[SGS_TALLY_KEY_MAX], f[SGS_STORE_FIELD_MAX];
     int kl = snprintf(k, sizeof(k), "%s%s", key, arg);
     int fl = unit ? snprintf(f, sizeof(f), "%s" SGS_STORE_FIELD_SEP "%s", unit, counter)
                   : snprintf(f, sizeof(f), "%s", counter);
@@ -74,20 +61,20 @@ static void add(sgs_tally *t, const char *key, const char *arg, const char *unit
     for (uint32_t s; (s = t->slots[j]) != 0; j = (j + 1) & (t->cap_slots - 1)) {
         sgs_tally_cell *c = &t->cells[s - 1];
         if (c->key_len == (uint32_t)kl && c->field_len == (uint32_t)fl &&
-            memcmp(t->text.data + c->key_off, k, (size_t)kl) == 0 &&
+            memcmp(c->key, k, (size_t)kl) == 0 &&
             memcmp(t->text.data + c->field_off, f, (size_t)fl) == 0) {
             c->delta += n;
             return;
         }
     }
-    if (grow((void **)&t->cells, &t->cap_cells, t->n_cells, sizeof(*t->cells), 64) != 0) {
+    if (sgs_array_grow((void **)&t->cells, &t->cap_cells, t->n_cells, sizeof(*t->cells), 64) != 0) {
         t->oom = 1;
         return;
     }
     sgs_tally_cell *c = &t->cells[t->n_cells];
-    c->key_off = t->text.len;
+    memset(c->key, 0, sizeof(c->key));
+    memcpy(c->key, k, (size_t)kl);
     c->key_len = (uint32_t)kl;
-    sgs_buf_append(&t->text, k, (size_t)kl);
     c->field_off = t->text.len;
     c->field_len = (uint32_t)fl;
     sgs_buf_append(&t->text, f, (size_t)fl);
@@ -289,9 +276,9 @@ static int late_rate(sgs_tally *t, const sgs_tally_conf *cf, sgs_idcache *c, con
             int64_t nth = 1 - state, h = (late * 20000 + rec) / (2 * rec);
             char day[16];
             size_t start;
-            if (grow((void **)&t->lr, &t->cap_lr, t->n_lr, sizeof(*t->lr), 16) != 0 ||
-                grow((void **)&t->alerts, &t->cap_alerts, 2 * t->n_alerts + 1, sizeof(*t->alerts),
-                     32) != 0)
+            if (sgs_array_grow((void **)&t->lr, &t->cap_lr, t->n_lr, sizeof(*t->lr), 16) != 0 ||
+                sgs_array_grow((void **)&t->alerts, &t->cap_alerts, 2 * t->n_alerts + 1,
+                               sizeof(*t->alerts), 32) != 0)
                 return -1;
             uint32_t *au = realloc(t->alert_unit, t->cap_alerts * sizeof(*au));
             if (!au)
@@ -318,7 +305,7 @@ static int late_rate(sgs_tally *t, const sgs_tally_conf *cf, sgs_idcache *c, con
             if (sgs_idcache_set_int(c, st, nth) != 0)
                 return -1;
         } else if (state > 0 && !above) {
-            if (grow((void **)&t->lr, &t->cap_lr, t->n_lr, sizeof(*t->lr), 16) != 0)
+            if (sgs_array_grow((void **)&t->lr, &t->cap_lr, t->n_lr, sizeof(*t->lr), 16) != 0)
                 return -1;
             t->lr[t->n_lr].unit = tu[k].unit;
             t->lr[t->n_lr++].value = -state;
@@ -329,17 +316,14 @@ static int late_rate(sgs_tally *t, const sgs_tally_conf *cf, sgs_idcache *c, con
     return 0;
 }
 
-/* Cells of one key next to each other. */
-static const sgs_tally *sort_tally;
+/* Cells of one key next to each other (the keys are NUL-padded: memcmp of
+ * the whole array orders them as strings), in the order they were added. */
 static int by_key(const void *x, const void *y)
 {
     const sgs_tally_cell *p = x, *q = y;
-    size_t n = p->key_len < q->key_len ? p->key_len : q->key_len;
-    int c = memcmp(sort_tally->text.data + p->key_off, sort_tally->text.data + q->key_off, n);
+    int c = memcmp(p->key, q->key, sizeof(p->key));
     if (c != 0)
         return c;
-    if (p->key_len != q->key_len)
-        return p->key_len < q->key_len ? -1 : 1;
     return p->field_off < q->field_off ? -1 : p->field_off > q->field_off;
 }
 
@@ -442,10 +426,8 @@ int sgs_tally_batch(sgs_tally *t, const sgs_tally_conf *cf, const sgs_batch *b, 
         goto out;
     if (t->text.oom)
         goto out;
-    sort_tally = t;
     if (t->n_cells > 1)
         qsort(t->cells, t->n_cells, sizeof(*t->cells), by_key);
-    sort_tally = NULL;
     rc = 0;
 out:
     free(tu);

@@ -14,10 +14,13 @@
 #include "sgs/buf.h"
 #include "sgs/registry.h"
 
+/* A counter key's suffix: ":m:YYYY-MM" or ":d:YYYY-MM-DD", NUL-padded. */
+#define SGS_TALLY_KEY_MAX 16
+
 /* One counter field's increment. */
 typedef struct sgs_tally_cell {
-    size_t key_off;   /* key suffix (":m:YYYY-MM", ":d:YYYY-MM-DD") in text */
-    size_t field_off; /* "<unit>|<counter>" in text */
+    char key[SGS_TALLY_KEY_MAX]; /* the key suffix (key_len bytes, zeros after) */
+    size_t field_off;            /* "<unit>|<counter>" in text */
     uint32_t key_len, field_len;
     int64_t delta;
 } sgs_tally_cell;

@@ -261,9 +261,7 @@ static void append_identities(sgs_consumer *c, part_state *ps)
         size_t j = i, n_dirty = 0, start;
         int64_t at = -1;
         for (; j < u->n && same_key(u->v[i], u->v[j]); j++) {
-            int64_t x = sgs_decide_expiry(&ps->idc, u->v[j]);
-            if (x >= 0 && (at < 0 || x == 0 || (at != 0 && x > at)))
-                at = x;
+            at = sgs_decide_later(at, sgs_decide_expiry(&ps->idc, u->v[j]));
             n_dirty += u->v[j]->dirty == ps->idc.mark;
         }
         start = a->text.len;
@@ -293,18 +291,14 @@ static void append_counters(sgs_consumer *c, const sgs_tally *t)
     eval_args *a = &c->args;
     size_t n_keys = 0;
     for (size_t i = 0; i < t->n_cells; i++)
-        n_keys += i == 0 || t->cells[i].key_len != t->cells[i - 1].key_len ||
-                  memcmp(t->text.data + t->cells[i].key_off, t->text.data + t->cells[i - 1].key_off,
-                         t->cells[i].key_len) != 0;
+        n_keys += i == 0 || memcmp(t->cells[i].key, t->cells[i - 1].key, SGS_TALLY_KEY_MAX) != 0;
     arg_int(a, (int64_t)n_keys);
     for (size_t i = 0; i < t->n_cells;) {
         const sgs_tally_cell *k0 = &t->cells[i];
         size_t j = i;
-        while (j < t->n_cells && t->cells[j].key_len == k0->key_len &&
-               memcmp(t->text.data + t->cells[j].key_off, t->text.data + k0->key_off,
-                      k0->key_len) == 0)
+        while (j < t->n_cells && memcmp(t->cells[j].key, k0->key, SGS_TALLY_KEY_MAX) == 0)
             j++;
-        arg_put(a, t->text.data + k0->key_off, k0->key_len);
+        arg_put(a, k0->key, k0->key_len);
         arg_int(a, (int64_t)(j - i));
         for (size_t k = i; k < j; k++)
             arg_put(a, t->text.data + t->cells[k].field_off, t->cells[k].field_len);
@@ -344,11 +338,7 @@ static long append_eval(sgs_consumer *c, int32_t p)
     arg_puts(a, c->prefix);
     arg_int(a, c->cf_retention);
     arg_int(a, c->rules.tz_offset);
-    arg_int(a, c->cf_thr_h);
-    arg_int(a, c->cf_minrec);
     arg_int(a, c->cf_window);
-    arg_puts(a, c->cf_thrtext);
-    arg_puts(a, c->topic);
     arg_puts(a, c->route.epoch);
     arg_int(a, c->cf_alerts_kept);
     arg_int(a, c->cf_ledger_max);
@@ -480,12 +470,6 @@ static int promote(sgs_consumer *c, int32_t p)
  * Redis does not have is known empty; a key of another type is left empty
  * (the batch script refuses it, having written nothing). -1 when Redis did not
  * answer (the caches of the partitions are then emptied). */
-/* Entries of one key next to each other: by <kind><year, month or day>. */
-static int by_key(const void *x, const void *y)
-{
-    return strcmp((*(sgs_idc_entry *const *)x)->key, (*(sgs_idc_entry *const *)y)->key);
-}
-
 static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
 {
     enum { FIELDS_PER_READ = 1000 };
@@ -509,7 +493,7 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
         if (sgs_store_base(base, sizeof(base), c->prefix, c->topic, parts[k]) < 0)
             goto oom;
         /* the fields of one key next to each other */
-        qsort(m->v, m->n, sizeof(*m->v), by_key);
+        qsort(m->v, m->n, sizeof(*m->v), sgs_idc_entry_cmp);
         for (size_t i = 0; i < m->n;) {
             size_t j = i, argc = 2;
             int kl;

@@ -7,6 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+int sgs_array_grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap : first ? first : 1;
+    while (nc <= n)
+        nc *= 2;
+    void *na = realloc(*arr, nc * size);
+    if (!na)
+        return -1;
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
 void sgs_buf_free(sgs_buf *b)
 {
     free(b->data);

@@ -109,22 +109,6 @@ static int table_add(sgs_registry *reg, const struct entry *e)
     return 0;
 }
 
-/* Grows *arr (of elem bytes each) so that one more element fits. */
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) {
-        return 0;
-    }
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *p = realloc(*arr, ncap * elem);
-    if (p == NULL) {
-        return -1;
-    }
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 /* U+3000 IDEOGRAPHIC SPACE, common in hand-typed Chinese tables. */
 static int is_ideographic_space(const char *s, const char *end)
 {
@@ -241,8 +225,8 @@ static int add_aliases(sgs_registry *reg, const char *name, int line, size_t u, 
             if (add_key(reg, name, line, u, piece, KEY_ALIAS, errstr, errstr_size) != 0) {
                 return -1;
             }
-            if (grow((void **)&reg->aliases, &reg->cap_aliases, reg->n_aliases,
-                     sizeof(*reg->aliases)) != 0) {
+            if (sgs_array_grow((void **)&reg->aliases, &reg->cap_aliases, reg->n_aliases,
+                               sizeof(*reg->aliases), 16) != 0) {
                 set_err(errstr, errstr_size, "%s: out of memory", name);
                 return -1;
             }
@@ -263,7 +247,8 @@ static int add_group(sgs_registry *reg, const char *group)
             return 0;
         }
     }
-    if (grow((void **)&reg->groups, &reg->cap_groups, reg->n_groups, sizeof(*reg->groups)) != 0) {
+    if (sgs_array_grow((void **)&reg->groups, &reg->cap_groups, reg->n_groups, sizeof(*reg->groups),
+                       16) != 0) {
         return -1;
     }
     reg->groups[reg->n_groups++] = group;
@@ -325,7 +310,8 @@ static int parse_row(sgs_registry *reg, const char *name, int line, char **cols,
                 cols[2]);
         return -1;
     }
-    if (grow((void **)&reg->units, &reg->cap_units, reg->n_units, sizeof(*reg->units)) != 0) {
+    if (sgs_array_grow((void **)&reg->units, &reg->cap_units, reg->n_units, sizeof(*reg->units),
+                       16) != 0) {
         set_err(errstr, errstr_size, "%s: out of memory", name);
         return -1;
     }

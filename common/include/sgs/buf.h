@@ -27,6 +27,11 @@ static inline void sgs_buf_init(sgs_buf *b)
     b->oom = 0;
 }
 void sgs_buf_free(sgs_buf *b);
+
+/* Grows *arr, an array of elements of `size` bytes with room for *cap, to hold
+ * at least n + 1 (doubling; `first` elements the first time). 0, or -1 when out
+ * of memory (*arr and *cap unchanged). */
+int sgs_array_grow(void **arr, size_t *cap, size_t n, size_t size, size_t first);
 static inline void sgs_buf_reset(sgs_buf *b)
 {
     b->len = 0;
