@@ -5,7 +5,10 @@
  * days after its end, sgs_agg_month_due) is a preview unless --final: the
  * same files, marked 临时, "version": null and "preview": true in the JSON,
  * nothing stored, nothing published (its figures still change; a version of
- * it would be replaced within days). --no-publish stores and writes without
+ * it would be replaced within days). A preview never replaces the files of a
+ * version (a month stored early with --final): it is refused before anything
+ * is built when the directory's <month>.json is a version's. --no-publish
+ * stores and writes without
  * Kafka. A failed publish after the files were written exits 3.
  *
  * Publishing: the latest version is published on every run, new or unchanged.
@@ -47,6 +50,26 @@ static long lap_ms(struct timespec *t)
     return ms;
 }
 
+/* The version whose files lie in dir (its <month>.json, as snapshot wrote
+ * it): > 0, or 0 when there are none or they are a preview's. */
+static long version_in_dir(const char *dir, const char *month)
+{
+    char path[4096];
+    json_t *doc, *v;
+    long version = 0;
+
+    if (snprintf(path, sizeof(path), "%s/%s.json", dir, month) >= (int)sizeof(path))
+        return 0;
+    doc = json_load_file(path, 0, NULL);
+    if (!doc)
+        return 0;
+    v = json_object_get(doc, "version");
+    if (json_is_integer(v) && !json_is_true(json_object_get(doc, "preview")))
+        version = (long)json_integer_value(v);
+    json_decref(doc);
+    return version > 0 ? version : 0;
+}
+
 /* Whether the month has closed by watch's rule (sgs_agg_month_due): 1 / 0,
  * with *closes its first closed day. */
 static int month_closed(sgs_agg_ctx *ctx, int year, int month, sgs_day *closes)
@@ -77,6 +100,16 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     closed = month_closed(ctx, year, month, &closes);
     sgs_day_format(closes, day);
     preview = !closed && !(flags & SGS_AGG_SNAP_FINAL);
+    if (preview) {
+        long v = version_in_dir(dir, ym);
+        if (v > 0) {
+            sgs_error("snapshot %s: %s/%s.json is version %ld of %s (stored with --final); a "
+                      "preview would overwrite its files: nothing written (--final stores a new "
+                      "version, --out DIR writes the preview elsewhere)",
+                      ym, dir, ym, v, ym);
+            return SGS_AGG_EXIT_USAGE;
+        }
+    }
     /* A preview and --no-publish never touch Kafka. */
     if (!preview && !(flags & SGS_AGG_SNAP_NO_PUBLISH)) {
         pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));

@@ -1127,6 +1127,20 @@ def test_preview(world, tmp):
         p.pop(k)
     eq(p, {k: v for k, v in d.items() if k not in ("version", "generated_at")},
        "the preview's figures are the version's")
+    # a preview never overwrites a version's files: refused, nothing written;
+    # into another directory it goes on
+    before = {n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)}
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2023-12-21")
+    eq(rc, 2, "a preview over a version's files: exit (%s)" % err)
+    check("2023-12.json is version 1 of 2023-12" in err and "nothing written" in err
+          and "--final" in err and "--out" in err, "the refusal says why: " + err)
+    eq(out, "", "nothing on stdout")
+    eq({n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)}, before,
+       "the version's files untouched")
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir + "-p",
+                            now="2023-12-21")
+    eq(rc, 0, "a preview elsewhere: exit (%s)" % err)
+    check("2023-12 preview" in out, "a preview elsewhere: " + out)
     # once closed: a version without --final (the same content: kept)
     rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2024-01-05")
     eq(rc, 0, "closed exit: " + err)
