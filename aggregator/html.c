@@ -15,6 +15,8 @@
 
 static const char style[] =
     "@page{size:A4;margin:20mm 18mm 18mm 18mm}"
+    /* the ledger annex (ten columns) on landscape pages of its own */
+    "@page wide{size:A4 landscape;margin:18mm 18mm 16mm 18mm}"
     "html{font-family:\"FangSong\",\"STFangsong\",\"仿宋\",\"仿宋_GB2312\",\"SimSun\",\"Songti "
     "SC\","
     "\"Noto Serif CJK SC\",\"Noto Sans CJK SC\",\"WenQuanYi Micro Hei\",serif;font-size:12pt;"
@@ -42,6 +44,13 @@ static const char style[] =
     "th{background:#e8e8e8;font-weight:bold}"
     "td.n{text-align:right;white-space:nowrap}"
     "table.ledger{font-size:9pt}"
+    ".annex.wide{page:wide}"
+    /* codes, kinds, dates, times and counts on one line; names, document
+       numbers and reasons wrap */
+    "table.ledger th,table.ledger td:nth-child(1),table.ledger td:nth-child(3),"
+    "table.ledger td:nth-child(4),table.ledger td:nth-child(n+6):nth-child(-n+9)"
+    "{white-space:nowrap}"
+    "@media print{body{max-width:none}}"
     "tr.sum td{font-weight:bold}"
     "tr,figure{break-inside:avoid;page-break-inside:avoid}"
     "figure{margin:1em 0}"
@@ -232,7 +241,8 @@ static void h_annex(void *arg, size_t number, const sgs_agg_group *g, const char
         sgs_buf_puts(pg->b, "</article>\n");
         pg->article = 0;
     }
-    sgs_buf_printf(pg->b, "<section class=\"annex\">\n<p class=\"annex-no\">附件%zu</p>\n", number);
+    sgs_buf_printf(pg->b, "<section class=\"annex%s\">\n<p class=\"annex-no\">附件%zu</p>\n",
+                   g ? "" : " wide", number);
     sgs_buf_puts(pg->b, "<h2 class=\"annex-title\">");
     sgs_agg_html_text(pg->b, title);
     sgs_buf_puts(pg->b, "</h2>\n");

@@ -93,7 +93,8 @@ class HtmlDoc(html.parser.HTMLParser):
         self.attrs.extend(attrs)
         for k, v in attrs:
             if k == "class":
-                self.classes[v] += 1
+                for c in v.split():
+                    self.classes[c] += 1
         if tag == "table":
             self._table = []
         elif tag == "tr":
@@ -369,6 +370,7 @@ def test_office_month(sgs, tmp):
     doc = parse_html(page)
     check_self_contained(page, doc)
     check_eq(doc.classes["annex"], len(groups) + 1, "a section (page) per annex, the ledger's last")
+    check_eq(doc.classes["wide"], 1, "the ledger annex alone on wide (landscape) pages")
     check_eq(doc.tags["svg"], 1 + 2 * len(groups), "trend + two charts per group")
     check_eq(len(doc.tables), len(groups) + 1, "a table per annex")
     for g, table in zip(groups, doc.tables):
@@ -387,6 +389,25 @@ def test_office_month(sgs, tmp):
     check(pages >= 2 + len(groups), "%d pages: the notice and a page per annex" % pages)
     text = run(["pdftotext", "-layout", pdf, "-"]).stdout
     check("双公示" in text and "附件1" in text and "合计" in text, "PDF text")
+    # the ledger annex's ten columns on A4 landscape pages, the rest portrait;
+    # its pages show every column's header, and dates and report times whole
+    # (before, on portrait pages, they broke over lines and names stood one
+    # character a line)
+    sizes = re.findall(r"^Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", run(
+        ["pdfinfo", "-f", "1", "-l", str(pages), pdf]).stdout, re.M)
+    check_eq(len(sizes), pages, "a size per page")
+    wide = [i + 1 for i, (w, h) in enumerate(sizes) if float(w) > float(h)]
+    check(wide and wide == list(range(wide[0], pages + 1)),
+          "the last pages (the ledger annex) landscape: %r of %d" % (wide, pages))
+    check(all(abs(float(w) - 842) < 2 and abs(float(h) - 595) < 2
+              for w, h in (sizes[i - 1] for i in wide)), "A4 landscape: %r" % sizes[-1:])
+    ledger_text = run(["pdftotext", "-layout", "-f", str(wide[0]), "-l", str(pages), pdf,
+                       "-"]).stdout
+    for head in LEDGER_HEADER:
+        check(head in ledger_text, "the ledger pages show the column %s" % head)
+    for row in body[:20]:
+        for cell in (row[5], row[7]):
+            check(cell in ledger_text, "a date or time on one line: %r" % cell)
     page_png(pdf, 1, os.path.join(tmp, "page1"))
     page_png(pdf, pages, os.path.join(tmp, "page-last"))
 
