@@ -85,6 +85,16 @@ def test_page_desktop(world, chromium, tmp):
     check_eq(text(d, "#month-select option:checked"), "2023年11月", "opens on the latest snapshot")
     check(d.execute_script("return document.querySelectorAll('#month svg').length") >= 5,
           "charts: 12 months, and per group units by records and by late rate")
+    # the 12 calendar months to 2023-11: one bar (the only snapshot), 11 slots
+    # marked 无快照, as the printed report marks them
+    trend = d.execute_script(
+        "var s = document.querySelector('#month .chart svg');"
+        "return [s.querySelectorAll('rect').length, s.querySelectorAll('text.none').length,"
+        " Array.from(s.querySelectorAll('text')).map(t => t.textContent)];")
+    check_eq(trend[:2], [1, 11], "the months chart: bars, months without a snapshot")
+    check("2022年" not in trend[2] and trend[2].count("2023年") == 1 and "12" in trend[2]
+          and "01" in trend[2] and "11" in trend[2],
+          "the months chart's axis, 12 to 11, the year under 01: %r" % trend[2])
     check(text(d, "#month .notice") and "通报" in text(d, "#month .notice"), "the notice")
     names = d.execute_script("return Array.from(document.querySelectorAll('#month ul.files a'))"
                              ".map(a => a.textContent)")
