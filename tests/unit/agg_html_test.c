@@ -93,10 +93,15 @@ static void test_page(void **state)
     has(t, "@page{size:A4;");
     has(t, ".annex{break-before:page;page-break-before:always}");
     /* the notice, then one section (page) per group, the county first, and
-     * the ledger (台账) last */
-    assert_int_equal(count(t, "<section class=\"annex\">"), 3);
-    has(t, "<section class=\"annex\">\n<p class=\"annex-no\">附件3</p>\n"
+     * the ledger (台账) last, on landscape pages of its own */
+    assert_int_equal(count(t, "<section class=\"annex\">"), 2);
+    assert_int_equal(count(t, "<section class=\"annex wide\">"), 1);
+    has(t, "@page wide{size:A4 landscape;");
+    has(t, ".annex.wide{page:wide}");
+    has(t, "<section class=\"annex wide\">\n<p class=\"annex-no\">附件3</p>\n"
            "<h2 class=\"annex-title\">“双公示”数据报送问题台账（2025年12月）</h2>\n");
+    assert_true(strstr(t, "<section class=\"annex wide\">") >
+                strstr(t, "<p class=\"annex-no\">附件2</p>"));
     assert_int_equal(count(t, "</article>"), 1);
     assert_true(strstr(t, "</article>") < strstr(t, "<section class=\"annex\">"));
     has(t, "<h1>&lt;i&gt;某市&lt;/i&gt;“双公示”数据报送情况通报（2025年12月）</h1>");
