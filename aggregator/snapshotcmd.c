@@ -8,8 +8,8 @@
  * it would be replaced within days). A preview never replaces the files of a
  * version (a month stored early with --final): it is refused before anything
  * is built when the directory's <month>.json is a version's. --no-publish
- * stores and writes without
- * Kafka. A failed publish after the files were written exits 3.
+ * stores and writes without Kafka. A failed publish after the files were
+ * written exits 3.
  *
  * Publishing: the latest version is published on every run, new or unchanged.
  * The topic is compacted and keyed by month and the value carries its version,
