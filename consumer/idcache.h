@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SGS_IDCACHE_MAX_AGE_MS (10 * 60 * 1000)
 #define SGS_IDCACHE_MAX_BYTES  ((size_t)4 << 20)
@@ -70,6 +71,12 @@ static inline const char *sgs_idc_field(const sgs_idc_entry *e, size_t *len)
 /* qsort() order of entry pointers that puts the fields of one key next to each
  * other: by key (<kind><year, month or day>), then field. */
 int sgs_idc_entry_cmp(const void *x, const void *y);
+
+/* Whether two entries are fields of one key (adjacent in that order). */
+static inline int sgs_idc_same_key(const sgs_idc_entry *x, const sgs_idc_entry *y)
+{
+    return x->sfx == y->sfx && memcmp(x->key, y->key, x->sfx) == 0;
+}
 
 /* Makes the value at least n bytes long (zeros added). -1 when out of memory. */
 int sgs_idcache_extend(sgs_idcache *c, sgs_idc_entry *e, size_t n);

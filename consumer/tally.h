@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "batch.h"
 #include "idcache.h"
@@ -24,6 +25,12 @@ typedef struct sgs_tally_cell {
     uint32_t key_len, field_len;
     int64_t delta;
 } sgs_tally_cell;
+
+/* Whether two cells are fields of one key (adjacent once the tally is sorted). */
+static inline int sgs_tally_same_key(const sgs_tally_cell *x, const sgs_tally_cell *y)
+{
+    return memcmp(x->key, y->key, sizeof(x->key)) == 0;
+}
 
 /* A late-rate state change: P:T:lr <unit> -> value. */
 typedef struct sgs_tally_lr {

@@ -240,11 +240,6 @@ static const char *entry_key_kind(const sgs_idc_entry *e)
     }
 }
 
-static int same_key(const sgs_idc_entry *x, const sgs_idc_entry *y)
-{
-    return x->sfx == y->sfx && memcmp(x->key, y->key, x->sfx) == 0;
-}
-
 /* The identity store's keys the batch touches (decided: decide.c): per key its
  * suffix, the expiry the batch gives it (-1 none, 0 kept), the number of
  * fields it changes, then those fields and their new values. A key the batch
@@ -255,12 +250,12 @@ static void append_identities(sgs_consumer *c, part_state *ps)
     const sgs_decide_list *u = &ps->used;
     size_t n_keys = 0;
     for (size_t i = 0; i < u->n; i++)
-        n_keys += i == 0 || !same_key(u->v[i - 1], u->v[i]);
+        n_keys += i == 0 || !sgs_idc_same_key(u->v[i - 1], u->v[i]);
     arg_int(a, (int64_t)n_keys);
     for (size_t i = 0; i < u->n;) {
         size_t j = i, n_dirty = 0, start;
         int64_t at = -1;
-        for (; j < u->n && same_key(u->v[i], u->v[j]); j++) {
+        for (; j < u->n && sgs_idc_same_key(u->v[i], u->v[j]); j++) {
             at = sgs_decide_later(at, sgs_decide_expiry(&ps->idc, u->v[j]));
             n_dirty += u->v[j]->dirty == ps->idc.mark;
         }
@@ -291,12 +286,12 @@ static void append_counters(sgs_consumer *c, const sgs_tally *t)
     eval_args *a = &c->args;
     size_t n_keys = 0;
     for (size_t i = 0; i < t->n_cells; i++)
-        n_keys += i == 0 || memcmp(t->cells[i].key, t->cells[i - 1].key, SGS_TALLY_KEY_MAX) != 0;
+        n_keys += i == 0 || !sgs_tally_same_key(&t->cells[i], &t->cells[i - 1]);
     arg_int(a, (int64_t)n_keys);
     for (size_t i = 0; i < t->n_cells;) {
         const sgs_tally_cell *k0 = &t->cells[i];
         size_t j = i;
-        while (j < t->n_cells && memcmp(t->cells[j].key, k0->key, SGS_TALLY_KEY_MAX) == 0)
+        while (j < t->n_cells && sgs_tally_same_key(&t->cells[j], k0))
             j++;
         arg_put(a, k0->key, k0->key_len);
         arg_int(a, (int64_t)(j - i));
@@ -497,7 +492,7 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
         for (size_t i = 0; i < m->n;) {
             size_t j = i, argc = 2;
             int kl;
-            while (j < m->n && j - i < FIELDS_PER_READ && same_key(m->v[i], m->v[j]))
+            while (j < m->n && j - i < FIELDS_PER_READ && sgs_idc_same_key(m->v[i], m->v[j]))
                 j++;
             kl = snprintf(key, sizeof(key), "%s%s%.*s", base, entry_key_kind(m->v[i]),
                           (int)(m->v[i]->sfx - 1), m->v[i]->key + 1);
