@@ -2,6 +2,9 @@
  * Redis, housekeeping (delivery reports, outbox, partitions waiting for Redis,
  * fetcher wake-ups, stats), idle detection and the drain at shutdown. */
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +280,21 @@ static void pause_for_redis(sgs_consumer *c)
     }
 }
 
+/* Gives the heap's free pages back to the system, once a second. librdkafka's
+ * threads allocate each fetched and decompressed message set and this thread
+ * frees it; freed chunks between live ones stay resident, and glibc only
+ * returns the top of a heap by itself. Without this the RSS crept up for the
+ * whole run (48 -> 51 MiB anonymous over 1M records, more with 2M); with it,
+ * it stays level and falls back to ~19 MiB when the topic is drained
+ * (docs/PERFORMANCE.md, "Peak RSS"). A walk over the arenas' free lists: well
+ * under a millisecond here. */
+static void return_free_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 void sgs_consumer_run(sgs_consumer *c)
 {
     int max_msgs = (int)sgs_config_get_int(c->cfg, "consumer.batch.max_messages");
@@ -318,6 +336,7 @@ void sgs_consumer_run(sgs_consumer *c)
             if (now >= c->next_horizon_check) {
                 c->next_horizon_check = now + 1000;
                 sgs_consumer_horizon_log(c); /* once a day while the calendar's end is near */
+                return_free_memory();
             }
             if (c->reload && !c->batch_paused && reload_between_batches(c) != 0) {
                 pause_for_redis(c);

@@ -17,6 +17,12 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return 0;
 }
 
+/* queued.max.messages.kbytes: librdkafka's prefetch queue per consumer. sgs
+ * is slower than the broker, so the queue is always full; it counts fetched
+ * (lz4) bytes, and each fetched set is held decompressed (~4.6x) while any of
+ * its messages waits. 4 MiB keeps the consumer's peak RSS near 45 MiB at the
+ * same throughput as 8 MiB (57 MiB); 2 MiB starves a consumer without sgs's
+ * wake-up (kick.c) for a second at a time (docs/PERFORMANCE.md, "Peak RSS"). */
 const char *const sgs_kafka_consumer_defaults[] = {"enable.auto.offset.store",
                                                    "false",
                                                    "auto.offset.reset",
@@ -24,7 +30,7 @@ const char *const sgs_kafka_consumer_defaults[] = {"enable.auto.offset.store",
                                                    "enable.partition.eof",
                                                    "true",
                                                    "queued.max.messages.kbytes",
-                                                   "8192",
+                                                   "4096",
                                                    "fetch.wait.max.ms",
                                                    "100",
                                                    "max.partition.fetch.bytes",
