@@ -192,6 +192,7 @@ class Bench:
                " heap %s" % " ".join(self.kafka.heap) if a.broker == "apache" else "",
                self.redis.port, "AOF everysec" if a.redis_aof else "no persistence"))
         self.conf = self.config("bench-gen", "gen")
+        self.topic = TOPIC
         self.expect = self.preload(TOPIC, a.records, a.seed, MONTH)
         say("setup: %.1f s" % (time.monotonic() - t0))
 
@@ -399,7 +400,7 @@ class Bench:
                "--redis-port", str(self.redis.port),
                "--units", h.source_path("configs", "units.tsv"),
                "--calendar", h.source_path("configs", "calendar-cn.json"),
-               "--topic", TOPIC, "--group", tag, "--prefix", tag]
+               "--topic", self.topic, "--group", tag, "--prefix", tag]
         res = self.timed(cmd, "peer-%d" % rnd, self.timeout(n, per_s=2000))
         m = RE_PEER.search(res["log"])
         if not m:
@@ -451,17 +452,33 @@ class Bench:
 
     # ---- the run ------------------------------------------------------------
 
+    def fresh_topic(self, rnd):
+        """A new topic with the same records for round rnd. Unkeyed, sgs forwards
+        most messages to their unit's partition of the topic it reads, so a round
+        on the first topic would also read every earlier round's copies."""
+        a = self.a
+        topic = "%s.r%d" % (TOPIC, rnd)
+        self.kafka.create_topics({topic: a.partitions}, configs={"retention.ms": "-1"})
+        self.topic = topic
+        self.conf = self.config("bench-gen", "gen", topic=topic)
+        self.expect = self.preload(topic, a.records, a.seed, MONTH)
+
     def run(self):
         a = self.a
         rounds = []
         for i in range(1, a.rounds + 1):
+            if a.key != "unit" and i > 1:
+                self.fresh_topic(i)
             load = os.getloadavg()[0]
             say("round %d/%d (load average %.2f)" % (i, a.rounds, load))
             c = self.ceiling(i)
+            p = None
+            if not a.no_peer and a.key != "unit":
+                p = self.peer(i)  # before sgs adds its forwarded copies to the topic
             say("  ceiling  %9.0f msg/s  %.2f s  cpu %.1f s, broker %.1f s, peak RSS %.1f MiB"
                 % (c["rate"], c["secs"], c["cpu_s"], c["broker_cpu_s"] or 0,
                    c["time"].get("max_rss_kb", 0) / 1024.0))
-            s = self.sgs("sgs-%d" % i, TOPIC, self.expect)
+            s = self.sgs("sgs-%d" % i, self.topic, self.expect)
             say("  sgs      %9.0f msg/s  %.2f s  cpu %.1f s, redis %.1f s (%.2f us/msg), broker "
                 "%.1f s, peak RSS %.1f MiB, Redis memory %.1f bytes/record, %.2f Redis cmds/msg, "
                 "%.0f msgs/EVALSHA, %d copies forwarded; counters checked"
@@ -469,10 +486,9 @@ class Bench:
                    s["redis_us_per_msg"] or 0, s["broker_cpu_s"] or 0,
                    s["time"].get("max_rss_kb", 0) / 1024.0, s["redis_bytes_per_record"] or 0,
                    s["cmds_per_msg"], s["msgs_per_evalsha"] or 0, s["forwarded_copies"]))
-            if a.no_peer:
-                p = None
-            else:
-                p = self.peer(i)
+            if not a.no_peer:
+                if p is None:
+                    p = self.peer(i)
                 say("  peer     %9.0f msg/s  %.2f s  cpu %.1f s, redis %.1f s, broker %.1f s"
                     % (p["rate"], p["secs"], p["cpu_s"], p["redis_cpu_s"] or 0,
                        p["broker_cpu_s"] or 0))
