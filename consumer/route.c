@@ -97,26 +97,49 @@ int32_t sgs_route_target(const sgs_consumer *c, const sgs_unit *u)
     return sgs_hash_partition(c->route.partitioner, u->id, strlen(u->id), c->route.n);
 }
 
+/* A decimal number of 1 to 18 digits at *p, before end; moves *p past it. */
+static int take_number(const char **p, const char *end, long long *out)
+{
+    const char *s = *p;
+    long long v = 0;
+    while (s < end && *s >= '0' && *s <= '9' && s - *p < 18)
+        v = v * 10 + (*s++ - '0');
+    if (s == *p || (s < end && *s >= '0' && *s <= '9'))
+        return -1;
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+int sgs_route_header_value_parse(const void *value, size_t len, sgs_fwd_header *h)
+{
+    const char *at = value, *end = at + len;
+    long long p, o, s;
+    if (!value || len < 17)
+        return -1;
+    for (int i = 0; i < 16; i++)
+        if (!((at[i] >= '0' && at[i] <= '9') || (at[i] >= 'a' && at[i] <= 'f')))
+            return -1;
+    at += 16;
+    if (*at++ != ':' || take_number(&at, end, &p) != 0 || at == end || *at++ != ':' ||
+        take_number(&at, end, &o) != 0 || at == end || *at++ != ':' ||
+        take_number(&at, end, &s) != 0 || at != end || p > INT32_MAX)
+        return -1;
+    memcpy(h->epoch, value, 16);
+    h->epoch[16] = '\0';
+    h->partition = (int32_t)p;
+    h->offset = o;
+    h->seq = s;
+    return 0;
+}
+
 int sgs_route_header_parse(const rd_kafka_message_t *m, sgs_fwd_header *h)
 {
     rd_kafka_headers_t *hdrs = NULL;
     const void *v = NULL;
     size_t len = 0;
-    char buf[96];
-    long long p, o, s;
-    int n = 0;
     if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs ||
         rd_kafka_header_get_last(hdrs, SGS_FWD_HEADER, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
-    if (!v || len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    if (sscanf(buf, "%16[0-9a-f]:%lld:%lld:%lld%n", h->epoch, &p, &o, &s, &n) != 4 ||
-        (size_t)n != len || strlen(h->epoch) != 16 || p < 0 || p > INT32_MAX || o < 0 || s < 0)
-        return -1;
-    h->partition = (int32_t)p;
-    h->offset = o;
-    h->seq = s;
-    return 1;
+    return sgs_route_header_value_parse(v, len, h) == 0 ? 1 : -1;
 }
