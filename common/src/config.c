@@ -75,7 +75,7 @@ static const struct cfg_key keys[] = {
     {"aggregator.watch_months", T_INT, "3", 1, 120, "how many closed months watch keeps checking"},
     {"groups", T_STRING, NULL, 0, 0,
      "group order in reports, comma separated (default: order of first appearance)"},
-    {"consumer.batch.max_messages", T_INT, "5000", 1, 1000000, "messages per batch at most"},
+    {"consumer.batch.max_messages", T_INT, "10000", 1, 1000000, "messages per batch at most"},
     {"consumer.batch.max_ms", T_INT, "50", 1, 60000, "a batch closes after this many ms"},
     {"consumer.day_retention_days", T_INT, "400", 31, 36500,
      "day buckets (rolling windows) expire after this many days"},
