@@ -202,10 +202,29 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len
     return (uint32_t)(b->n_idents - 1);
 }
 
+/* ,"<name>": (names are ours: nothing to escape) */
+static void put_name(sgs_buf *b, const char *name)
+{
+    sgs_buf_append(b, ",\"", 2);
+    sgs_buf_puts(b, name);
+    sgs_buf_append(b, "\":", 2);
+}
+
 static void json_field_str(sgs_buf *b, const char *name, const char *value)
 {
-    sgs_buf_printf(b, ",\"%s\":", name);
+    put_name(b, name);
     sgs_buf_put_json_string(b, value, strlen(value));
+}
+
+/* <topic>:<partition>:<offset>, the tail of alert, reject and ledger ids.
+ * Kafka topic names are [a-zA-Z0-9._-]: nothing to escape. */
+static void put_source(sgs_buf *b, const char *topic, int32_t partition, int64_t offset)
+{
+    sgs_buf_puts(b, topic);
+    sgs_buf_putc(b, ':');
+    sgs_buf_put_i64(b, partition);
+    sgs_buf_putc(b, ':');
+    sgs_buf_put_i64(b, offset);
 }
 
 void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, int32_t partition,
@@ -213,13 +232,9 @@ void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, in
 {
     char day[11];
     sgs_buf_reset(b);
-    sgs_buf_printf(b, "{\"type\":\"late\",\"id\":");
-    {
-        char id[320];
-        int n =
-            snprintf(id, sizeof(id), "late:%s:%" PRId32 ":%" PRId64, env->topic, partition, offset);
-        sgs_buf_put_json_string(b, id, n < 0 ? 0 : (size_t)n < sizeof(id) ? (size_t)n : 0);
-    }
+    sgs_buf_puts(b, "{\"type\":\"late\",\"id\":\"late:");
+    put_source(b, env->topic, partition, offset);
+    sgs_buf_putc(b, '"');
     json_field_str(b, "unit_id", r->unit_id);
     json_field_str(b, "unit_name", r->unit ? r->unit->name : "");
     json_field_str(b, "kind", sgs_kind_name(r->kind));
@@ -227,7 +242,9 @@ void sgs_batch_late_alert_json(const sgs_batch_env *env, const sgs_record *r, in
     json_field_str(b, "decision_date", sgs_day_format(r->decision_date, day));
     json_field_str(b, "deadline", sgs_day_format(r->deadline, day));
     json_field_str(b, "reported_at", r->reported_at_text);
-    sgs_buf_printf(b, ",\"workdays_late\":%d}", r->workdays_late);
+    put_name(b, "workdays_late");
+    sgs_buf_put_i64(b, r->workdays_late);
+    sgs_buf_putc(b, '}');
 }
 
 /* One reason: {"code", "field", "message" (Chinese, for the unit),
@@ -291,9 +308,9 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
     int utf8 = sgs_utf8_valid(payload, len) && memchr(payload, '\0', len) == NULL;
 
     sgs_buf_reset(b);
-    /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape */
-    sgs_buf_printf(b, "{\"id\":\"reject:%s:%" PRId32 ":%" PRId64 "\",\"reasons\":", env->topic,
-                   m->origin_partition, m->origin_offset);
+    sgs_buf_puts(b, "{\"id\":\"reject:");
+    put_source(b, env->topic, m->origin_partition, m->origin_offset);
+    sgs_buf_puts(b, "\",\"reasons\":");
     put_reasons(b, r, extra);
     sgs_buf_puts(b, ",\"unit_id\":");
     if (r->unit_id[0] && r->status != SGS_RECORD_MALFORMED)
@@ -302,8 +319,11 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
         sgs_buf_puts(b, "null");
     sgs_buf_puts(b, ",\"source\":{\"topic\":");
     sgs_buf_put_json_string(b, env->topic, strlen(env->topic));
-    sgs_buf_printf(b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", m->origin_partition,
-                   m->origin_offset);
+    put_name(b, "partition");
+    sgs_buf_put_i64(b, m->origin_partition);
+    put_name(b, "offset");
+    sgs_buf_put_i64(b, m->origin_offset);
+    sgs_buf_putc(b, '}');
     if (keep > max)
         keep = utf8 ? sgs_utf8_cut(payload, max) : max;
     sgs_buf_puts(b, ",\"payload\":");
@@ -324,8 +344,9 @@ void sgs_batch_ledger_json(const sgs_batch_env *env, const sgs_record *r, const 
 {
     char day[11];
     sgs_buf_reset(b);
-    sgs_buf_printf(b, "{\"source\":\"%s:%" PRId32 ":%" PRId64 "\"", env->topic, m->origin_partition,
-                   m->origin_offset);
+    sgs_buf_puts(b, "{\"source\":\"");
+    put_source(b, env->topic, m->origin_partition, m->origin_offset);
+    sgs_buf_putc(b, '"');
     json_field_str(b, "unit_id", r->unit ? r->unit->id : r->unit_id);
     json_field_str(b, "kind", sgs_kind_name(r->kind));
     json_field_str(b, "doc_no", r->doc_no);
@@ -333,8 +354,10 @@ void sgs_batch_ledger_json(const sgs_batch_env *env, const sgs_record *r, const 
                    r->has_decision_date ? sgs_day_format(r->decision_date, day) : "");
     json_field_str(b, "deadline", r->has_deadline ? sgs_day_format(r->deadline, day) : "");
     json_field_str(b, "reported_at", r->reported_at_text);
-    sgs_buf_printf(b, ",\"late\":%s,\"workdays_late\":%d,\"reasons\":", r->late ? "true" : "false",
-                   r->late ? r->workdays_late : 0);
+    sgs_buf_puts(b, r->late ? ",\"late\":true" : ",\"late\":false");
+    put_name(b, "workdays_late");
+    sgs_buf_put_i64(b, r->late ? r->workdays_late : 0);
+    put_name(b, "reasons");
     put_reasons(b, r, NULL);
     sgs_buf_putc(b, '}');
 }

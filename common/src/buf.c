@@ -102,9 +102,15 @@ void sgs_buf_printf(sgs_buf *b, const char *fmt, ...)
 
 void sgs_buf_put_i64(sgs_buf *b, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-    sgs_buf_append(b, tmp, (size_t)n);
+    char tmp[24], *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sgs_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */

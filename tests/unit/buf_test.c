@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sgs/buf.h"
@@ -77,13 +78,42 @@ static void test_growth_and_printf(void **state)
     sgs_buf_free(&b);
 }
 
+static void test_put_i64(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t v;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {7, "7"},
+        {-1, "-1"},
+        {10, "10"},
+        {1234567890123LL, "1234567890123"},
+        {INT64_MAX, "9223372036854775807"},
+        {INT64_MIN, "-9223372036854775808"},
+    };
+    sgs_buf b;
+    sgs_buf_init(&b);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sgs_buf_reset(&b);
+        sgs_buf_putc(&b, '[');
+        sgs_buf_put_i64(&b, cases[i].v);
+        sgs_buf_putc(&b, ']');
+        sgs_buf_putc(&b, '\0');
+        char want[32];
+        snprintf(want, sizeof(want), "[%s]", cases[i].text);
+        assert_string_equal(b.data, want);
+    }
+    sgs_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_growth_and_printf),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_growth_and_printf),
+        cmocka_unit_test(test_put_i64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
