@@ -712,14 +712,11 @@ json_t *sgs_agg_alerts_latest(sgs_agg_ctx *ctx, size_t n, char *errstr, size_t e
 /* A spot check of a sample's text (name: the sample's name in messages): parsed
  * (a bad line fails it all: *usage = 1 and "NAME:LINE: why"), looked up, the
  * concealed decisions stored; the result object `spot-check` prints (new
- * reference), or NULL with errstr. */
-json_t *sgs_agg_spotcheck_run(sgs_agg_ctx *ctx, int year, int month, const char *name,
-                              const char *text, size_t len, int *usage, char *errstr,
-                              size_t errstr_size);
-/* The same with dry_run: looked up, nothing stored; the result has "dry_run":
- * true. Decisions not found whose finding was withdrawn before are counted in
- * "withdrawn_before" (when any), not in "concealed" (a withdrawal is final for
- * the month); "withdrawn" lists the month's withdrawals (when any). */
+ * reference), or NULL with errstr. dry_run: looked up, nothing stored; the
+ * result has "dry_run": true. Decisions not found whose finding was withdrawn
+ * before are counted in "withdrawn_before" (when any), not in "concealed" (a
+ * withdrawal is final for the month); "withdrawn" lists the month's
+ * withdrawals (when any). */
 json_t *sgs_agg_spotcheck_exec(sgs_agg_ctx *ctx, int year, int month, const char *name,
                                const char *text, size_t len, int dry_run, int *usage, char *errstr,
                                size_t errstr_size);

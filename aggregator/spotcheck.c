@@ -414,13 +414,6 @@ json_t *sgs_agg_spotcheck_exec(sgs_agg_ctx *ctx, int year, int month, const char
     return out;
 }
 
-json_t *sgs_agg_spotcheck_run(sgs_agg_ctx *ctx, int year, int month, const char *name,
-                              const char *text, size_t len, int *usage, char *errstr,
-                              size_t errstr_size)
-{
-    return sgs_agg_spotcheck_exec(ctx, year, month, name, text, len, 0, usage, errstr, errstr_size);
-}
-
 /* HSETNX of each new withdrawal, pipelined (again: nothing changes). */
 static int store_withdrawals(sgs_agg_ctx *ctx, const sgs_agg_sample *s, const char *month,
                              const int *fresh, const char *value, char *errstr, size_t errstr_size)

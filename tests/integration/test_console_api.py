@@ -10,6 +10,7 @@ stored snapshot of the same state.
 import json
 import os
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import quote
 
 import pytest
 
@@ -284,3 +285,44 @@ def test_spot_check_over_http(month, console):
     check(":2:" in err["error"] and "nope" in err["error"], "names the line: %s" % err)
     check_eq(c.json(path, method="POST", body=b"")[0], 400, "an empty body")
     check_eq(c.json(path, method="GET")[0], 405, "GET spot-check")
+
+    # a dry run looks up and stores nothing (?dry_run=1, spot-check --dry-run)
+    other = ("unit_id\tkind\tdoc_no\n%s\tlicense\t不存在许〔2023〕88888号\n" % unit).encode("utf-8")
+    status, res = c.json(path + "?dry_run=1", method="POST", body=other)
+    check_eq(status, 200, "dry run: %s" % res)
+    check_eq((res.get("dry_run"), res["sampled"], res["concealed"]), (True, 1, 1), "dry run result")
+    status, lv = c.json("/api/v1/months/%s/live" % MONTH)
+    check_eq(lv["totals"]["concealed"], 1, "a dry run stores nothing")
+    for query, word in (("?dry_run=yes", "dry_run"), ("?withdraw=2", "withdraw"),
+                        ("?withdraw=1", "reason"), ("?withdraw=1&reason=", "reason"),
+                        ("?reason=x", "withdraw=1"), ("?withdraw=1&reason=%FF%FE", "UTF-8"),
+                        ("?withdraw=1&reason=a%0Ab", "control"),
+                        ("?withdraw=1&reason=" + "x" * 1001, "1000")):
+        status, err = c.json(path + query, method="POST", body=sample)
+        check_eq(status, 400, "refused: %s" % query[:40])
+        check(word in err["error"], "%s: the error names %s: %s" % (query[:40], word, err))
+
+    # a withdrawal (?withdraw=1&reason=TEXT, spot-check --withdraw --reason)
+    concealed = ("unit_id\tkind\tdoc_no\n%s\tlicense\t不存在许〔2023〕99999号\n" % unit).encode("utf-8")
+    why = quote("经核实已于次月补报")
+    status, err = c.json(path + "?withdraw=1&reason=" + why, method="POST", body=other)
+    check_eq(status, 400, "withdrawing what was never found")
+    check("names no stored spot-check finding" in err["error"], "says so: %s" % err)
+    status, res = c.json(path + "?withdraw=1&dry_run=1&reason=" + why, method="POST",
+                         body=concealed)
+    check_eq((status, res.get("dry_run"), res["withdrawn_now"]), (200, True, 0), "a dry withdrawal")
+    check_eq(c.json("/api/v1/months/%s/live" % MONTH)[1]["totals"]["concealed"], 1,
+             "a dry withdrawal changes nothing")
+    status, res = c.json(path + "?withdraw=1&reason=" + why, method="POST", body=concealed)
+    check_eq((status, res["withdrawn_now"], res["reason"]), (200, 1, "经核实已于次月补报"),
+             "withdrawn: %s" % res)
+    check_eq([(w["unit_id"], w["reason"]) for w in res["withdrawn"]],
+             [(unit, "经核实已于次月补报")], "the trail")
+    status, lv = c.json("/api/v1/months/%s/live" % MONTH)
+    by = {u["unit_id"]: u for u in lv["units"]}
+    check_eq((by[unit]["concealed"], lv["totals"]["concealed"]), (0, 0),
+             "the withdrawn finding no longer counts")
+    status, res = c.json(path + "?withdraw=1&reason=" + quote("另一个原因"), method="POST",
+                         body=concealed)
+    check_eq((res["withdrawn_now"], res["items"][0].get("already_withdrawn")), (0, True),
+             "withdrawn once: the first reason stays")

@@ -183,11 +183,40 @@ def test_page_hostile_name_and_token(console, chromium, tmp):
     month.clear()
     month.send_keys(MONTH)
     d.find_element("id", "spot-file").send_keys(sample)
+    # a preview first: looked up, nothing stored
+    d.find_element("id", "spot-dry").click()
     d.find_element("id", "spot-send").click()
-    wait_until(lambda: "瞒报 1 件" in (text(d, "#spot-result") or ""), timeout=10,
+    wait_until(lambda: "预览（未保存）" in (text(d, "#spot-result") or ""), timeout=10,
+               what="the preview's result")
+    check("瞒报 1 件" in text(d, "#spot-result") and "失败" not in text(d, "#spot-result"),
+          "the preview: %s" % text(d, "#spot-result"))
+    check_eq(text(d, "#spot-result tbody tr td:nth-child(4)"), "市交许〔2023〕12号",
+             "the concealed row")
+    check_eq(r.client().exists("sgs:concealed:" + MONTH), 0, "a preview stores nothing")
+    d.find_element("id", "spot-dry").click()
+    d.find_element("id", "spot-send").click()
+    wait_until(lambda: "瞒报 1 件" in (text(d, "#spot-result") or "")
+               and "预览" not in text(d, "#spot-result"), timeout=10,
                what="the spot check's result")
     check_eq(r.client().hgetall("sgs:concealed:" + MONTH),
              {"U1|license|市交许〔2023〕12号": "1"}, "stored by spot-check's code")
+    # the finding withdrawn from the page, with its reason
+    d.find_element("css selector", "#spot-undo summary").click()
+    d.find_element("id", "spot-withdraw").click()
+    wait_until(lambda: "请填写撤回原因" in (text(d, "#spot-result") or ""), timeout=10,
+               what="a reason asked for")
+    d.find_element("id", "spot-reason").send_keys("经核实已按时报送")
+    d.find_element("id", "spot-withdraw").click()
+    wait_until(lambda: "本次撤回 1 件" in (text(d, "#spot-result") or ""), timeout=10,
+               what="the withdrawal's result")
+    check_eq(text(d, "#spot-result tbody tr td:last-child"), "本次撤回", "the row's state")
+    check("失败" not in text(d, "#spot-result"), "no failure: %s" % text(d, "#spot-result"))
+    stored = r.client().hgetall("sgs:withdrawn:" + MONTH)
+    check_eq(list(stored), ["U1|license|市交许〔2023〕12号"], "withdrawn by spot-check's code")
+    check_eq(json.loads(stored["U1|license|市交许〔2023〕12号"])["reason"], "经核实已按时报送",
+             "with its reason")
+    d.execute_script("document.getElementById('spot').scrollIntoView()")
+    d.find_element("id", "spot").screenshot(os.path.join(shots(tmp), "spot-withdrawn.png"))
     d.refresh()
     ready(d)
     check(d.execute_script("return document.getElementById('token-modal').hidden"),
