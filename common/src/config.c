@@ -12,7 +12,7 @@
 
 #include "sgs/date.h"
 
-enum cfg_type { T_STRING, T_INT, T_DOUBLE, T_BOOL, T_TZ, T_LOGLEVEL, T_DATE };
+enum cfg_type { T_STRING, T_INT, T_DOUBLE, T_BOOL, T_TZ, T_LOGLEVEL, T_DATE, T_TOPIC };
 
 struct cfg_key {
     const char *key;
@@ -25,10 +25,10 @@ struct cfg_key {
 /* Every key sgs knows, once. configs/sgs.conf documents the same keys (a unit
  * test checks that the two agree). */
 static const struct cfg_key keys[] = {
-    {"topic.records", T_STRING, "sgs.records", 0, 0, "topic of record events (input)"},
-    {"topic.alerts", T_STRING, "sgs.alerts", 0, 0, "topic of alerts (late, late_rate)"},
-    {"topic.rejects", T_STRING, "sgs.rejects", 0, 0, "topic of rejected messages with reasons"},
-    {"topic.snapshots", T_STRING, "sgs.snapshots", 0, 0,
+    {"topic.records", T_TOPIC, "sgs.records", 0, 0, "topic of record events (input)"},
+    {"topic.alerts", T_TOPIC, "sgs.alerts", 0, 0, "topic of alerts (late, late_rate)"},
+    {"topic.rejects", T_TOPIC, "sgs.rejects", 0, 0, "topic of rejected messages with reasons"},
+    {"topic.snapshots", T_TOPIC, "sgs.snapshots", 0, 0,
      "topic of monthly snapshots, key YYYY-MM (meant to be compacted)"},
     {"redis.host", T_STRING, "127.0.0.1", 0, 0, "Redis server host"},
     {"redis.port", T_INT, "6379", 1, 65535, "Redis server port"},
@@ -291,6 +291,20 @@ static int parse_level(const char *v)
 }
 
 /* Checks value against the key's type; 0 or -1 with a message. */
+/* A name Kafka accepts for a topic: 1..249 of [a-zA-Z0-9._-], not "." or "..".
+ * (The ids built from it, "late:<topic>:<partition>:<offset>", go into JSON
+ * without escaping.) */
+static int topic_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 249 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '_' && v[i] != '-')
+            return 0;
+    return 1;
+}
+
 static int check_value(const struct cfg_key *k, const char *value, const char *origin, char *errstr,
                        size_t errstr_size)
 {
@@ -298,6 +312,15 @@ static int check_value(const struct cfg_key *k, const char *value, const char *o
     int b, tz;
     switch (k->type) {
     case T_STRING:
+        return 0;
+    case T_TOPIC:
+        if (!topic_name_ok(value)) {
+            snprintf(errstr, errstr_size,
+                     "%s: key '%s': expected a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -), "
+                     "got '%s'",
+                     origin, k->key, value);
+            return -1;
+        }
         return 0;
     case T_INT: {
         errno = 0;

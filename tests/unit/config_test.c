@@ -101,6 +101,29 @@ static void test_bad_values(void **state)
     path = write_tmp("timezone.offset = Beijing\n");
     assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
     assert_non_null(strstr(err, ":1: key 'timezone.offset'"));
+    path = write_tmp("# input\ntopic.records = sgs records\n");
+    assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "%s:2: key 'topic.records': expected a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ "
+             "-), got 'sgs records'",
+             path);
+    assert_string_equal(err, want);
+    assert_int_equal(sgs_config_set_kv(cfg, "topic.alerts=a\"b", "-X", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "-X: key 'topic.alerts': expected a Kafka topic name"));
+    assert_int_equal(sgs_config_set_kv(cfg, "topic.rejects=..", "-X", err, sizeof(err)), -1);
+    assert_int_equal(sgs_config_set_kv(cfg, "topic.snapshots=", "-X", err, sizeof(err)), -1);
+    {
+        char name[300];
+        memset(name, 'x', sizeof(name));
+        memcpy(name, "topic.records=", 14);
+        name[14 + 249] = '\0';
+        assert_int_equal(sgs_config_set_kv(cfg, name, "-X", err, sizeof(err)), 0);
+        name[14 + 249] = 'x';
+        name[14 + 250] = '\0';
+        assert_int_equal(sgs_config_set_kv(cfg, name, "-X", err, sizeof(err)), -1);
+    }
+    assert_int_equal(
+        sgs_config_set_kv(cfg, "topic.records=City-2.records_v1", "-X", err, sizeof(err)), 0);
     path = write_tmp("just words\n");
     assert_int_equal(sgs_config_load_file(cfg, path, err, sizeof(err)), -1);
     assert_non_null(strstr(err, ":1: expected 'key = value'"));
