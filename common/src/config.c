@@ -12,6 +12,7 @@
 
 #include "sgs/date.h"
 
+/* (T_TOPIC last: the names of sgs_config_print_help) */
 enum cfg_type { T_STRING, T_INT, T_DOUBLE, T_BOOL, T_TZ, T_LOGLEVEL, T_DATE, T_TOPIC };
 
 struct cfg_key {
@@ -722,8 +723,9 @@ const char *sgs_config_key_at(size_t i, const char **def)
 
 void sgs_config_print_help(FILE *out)
 {
-    static const char *const tnames[] = {"string", "int",   "number", "bool",
-                                         "offset", "level", "date"};
+    static const char *const tnames[T_TOPIC + 1] = {
+        [T_STRING] = "string", [T_INT] = "int",        [T_DOUBLE] = "number", [T_BOOL] = "bool",
+        [T_TZ] = "offset",     [T_LOGLEVEL] = "level", [T_DATE] = "date",     [T_TOPIC] = "topic"};
     fprintf(out, "%-30s %-7s %-26s %s\n", "key", "type", "default", "meaning");
     for (size_t i = 0; i < N_KEYS; i++) {
         const char *d = keys[i].def ? keys[i].def : "(none)";

@@ -177,6 +177,31 @@ static void test_shipped_conf_documents_every_key(void **state)
     sgs_config_destroy(cfg);
 }
 
+/* -X list: every key with one of the type names (a new type needs its name). */
+static void test_print_help_names_every_type(void **state)
+{
+    (void)state;
+    char buf[65536];
+    FILE *f = fmemopen(buf, sizeof(buf), "w");
+    assert_non_null(f);
+    sgs_config_print_help(f);
+    assert_int_equal(fclose(f), 0);
+    size_t n = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        char key[64], type[16];
+        assert_int_equal(sscanf(line, "%63s %15s", key, type), 2);
+        if (n == 0)
+            continue;
+        if (strcmp(type, "string") && strcmp(type, "int") && strcmp(type, "number") &&
+            strcmp(type, "bool") && strcmp(type, "offset") && strcmp(type, "level") &&
+            strcmp(type, "date") && strcmp(type, "topic"))
+            fail_msg("%s: type '%s'", key, type);
+        if (strcmp(key, "topic.records") == 0)
+            assert_string_equal(type, "topic");
+    }
+    assert_true(n > 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key_names_file_and_line),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_shipped_conf_documents_every_key),
+        cmocka_unit_test(test_print_help_names_every_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
