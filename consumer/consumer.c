@@ -309,8 +309,9 @@ void sgs_consumer_run(sgs_consumer *c)
     sgs_consumer_horizon_log(c);
     while (!*c->signals && !c->fatal) {
         /* two clock reads per message on the way of a batch being read (around
-         * the poll), not three */
-        int64_t now = fast ? after_poll : sgs_clock_mono_ms();
+         * the poll), not three, and coarse ones: a timer tick's error is nothing
+         * against consumer.batch.max_ms, and "ms in poll" sums many polls */
+        int64_t now = fast ? after_poll : sgs_clock_mono_coarse_ms();
         int timeout = 100;
         rd_kafka_message_t *m;
 
@@ -342,8 +343,16 @@ void sgs_consumer_run(sgs_consumer *c)
                 pause_for_redis(c);
                 continue;
             }
-            sgs_health_tick(c, now);     /* issue 13: Redis known without a batch */
-            sgs_metrics_tick(c, now, 0); /* issue 13: the figures /metrics shows */
+            {
+                /* issue 13: Redis known without a batch, and the figures
+                 * /metrics shows; a change of health is shown at once (a
+                 * probe of a stopped Redis takes seconds, and the next one,
+                 * after the back-off, as long again) */
+                int was_down = c->redis_down;
+
+                sgs_health_tick(c, now);
+                sgs_metrics_tick(c, sgs_clock_mono_coarse_ms(), c->redis_down != was_down);
+            }
             if (stats_s > 0 && now >= next_stats) {
                 sgs_consumer_stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);
                 stats_msgs = c->n.messages;
@@ -381,9 +390,9 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
-        int64_t t_poll = sgs_clock_mono_ms(); /* "ms in poll": the poll alone */
+        int64_t t_poll = sgs_clock_mono_coarse_ms(); /* "ms in poll": the poll alone */
         m = rd_kafka_consumer_poll(c->rk, timeout);
-        after_poll = sgs_clock_mono_ms();
+        after_poll = sgs_clock_mono_coarse_ms();
         c->ms_polling += after_poll - t_poll;
         if (m) {
             handle_message(c, m);
@@ -403,7 +412,7 @@ void sgs_consumer_run(sgs_consumer *c)
             fast = 1;
             continue; /* in the middle of a batch: straight back to polling */
         }
-        now = sgs_clock_mono_ms();
+        now = sgs_clock_mono_coarse_ms();
         if (is_idle(c)) {
             if (!idle_since)
                 idle_since = now;

@@ -128,8 +128,8 @@ void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
     ps->at_eof = 0;
     if (c->first_msg_ms == 0)
         c->first_msg_ms = sgs_clock_wall_ms();
-    if (c->batch_msgs == 0)
-        c->batch_started = sgs_clock_mono_ms();
+    if (c->batch_msgs == 0) /* compared with the poll loop's coarse reads */
+        c->batch_started = sgs_clock_mono_coarse_ms();
     c->batch_msgs++;
     ps->next = m->offset + 1;
 

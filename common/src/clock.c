@@ -18,6 +18,15 @@ int64_t sgs_clock_mono_ms(void)
     return ms_of(CLOCK_MONOTONIC);
 }
 
+int64_t sgs_clock_mono_coarse_ms(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    return ms_of(CLOCK_MONOTONIC_COARSE);
+#else
+    return ms_of(CLOCK_MONOTONIC);
+#endif
+}
+
 int64_t sgs_clock_wall_ms(void)
 {
     return ms_of(CLOCK_REALTIME);
