@@ -732,6 +732,11 @@ json_t *sgs_agg_spotcheck_exec(sgs_agg_ctx *ctx, int year, int month, const char
 json_t *sgs_agg_spotcheck_withdraw(sgs_agg_ctx *ctx, int year, int month, const char *name,
                                    const char *text, size_t len, const char *reason, int dry_run,
                                    int *usage, char *errstr, size_t errstr_size);
+/* A withdrawal's reason as the notice prints it: one line of UTF-8 without
+ * control characters, 1 to SGS_AGG_REASON_MAX bytes. 0, or -1 with why
+ * ("expected ..."), for the CLI (--reason) and the API (reason=) alike. */
+#define SGS_AGG_REASON_MAX 1000
+int sgs_agg_spotcheck_reason_check(const char *reason, char *why, size_t why_size);
 /* spot-check: withdraw_reason non-NULL withdraws (--withdraw --reason). */
 int sgs_agg_cmd_spotcheck(sgs_agg_ctx *ctx, int year, int month, const char *sample_path,
                           const char *withdraw_reason, int dry_run);

@@ -411,30 +411,6 @@ static enum MHD_Result alerts(sgs_agg_ctx *ctx, sgs_http_request *req)
     return sgs_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
-/* A yes/no query argument: 1 or 0, -1 when it is neither. */
-static int flag_arg(const char *v)
-{
-    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
-        return 1;
-    if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
-        return 0;
-    return -1;
-}
-
-#define REASON_MAX 1000 /* bytes of a withdrawal's reason */
-
-/* A withdrawal's reason: one line of UTF-8 (it is printed in the notice). */
-static int reason_ok(const char *r)
-{
-    size_t n = strlen(r);
-    if (n == 0 || n > REASON_MAX || !sgs_utf8_valid(r, n))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)r[i] < 0x20 || r[i] == 0x7F)
-            return 0;
-    return 1;
-}
-
 /* POST spot-check: the sample's findings stored (spot-check), looked up only
  * (?dry_run=1, --dry-run), or withdrawn (?withdraw=1&reason=TEXT, --withdraw
  * --reason; with dry_run=1 checked only). */
@@ -450,10 +426,10 @@ static enum MHD_Result spot_check(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_http
     if (!sv->token)
         return sgs_http_error(req, MHD_HTTP_FORBIDDEN,
                               "writes are refused: http.token is not set on this server");
-    if (dry && (dry_run = flag_arg(dry)) < 0)
+    if (dry && sgs_config_parse_bool(dry, &dry_run) != 0)
         return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "dry_run '%s': expected 1 or 0",
                               clip(dry, tmp, sizeof(tmp)));
-    if (wd && (withdraw = flag_arg(wd)) < 0)
+    if (wd && sgs_config_parse_bool(wd, &withdraw) != 0)
         return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "withdraw '%s': expected 1 or 0",
                               clip(wd, tmp, sizeof(tmp)));
     if (withdraw && (!reason || !reason[0]))
@@ -462,11 +438,8 @@ static enum MHD_Result spot_check(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_http
                               "not empty)");
     if (reason && !withdraw)
         return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "reason applies only with withdraw=1");
-    if (reason && !reason_ok(reason))
-        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST,
-                              "reason: expected one line of UTF-8 text without control "
-                              "characters, at most %d bytes",
-                              REASON_MAX);
+    if (reason && sgs_agg_spotcheck_reason_check(reason, err, sizeof(err)) != 0)
+        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "reason: %s", err);
     if (req->body_len == 0)
         return sgs_http_error(req, MHD_HTTP_BAD_REQUEST,
                               "the body must be the sample (TSV: unit_id, kind, doc_no)");

@@ -225,6 +225,7 @@ int main(int argc, char **argv)
     char err[1024];
     char **env;
     int rc, year = 0, month = 0;
+    char why[128];
 
     sgs_log_set_program("sgs-aggregator");
     memset(&a, 0, sizeof(a));
@@ -263,8 +264,9 @@ int main(int argc, char **argv)
         } else if (!rc && a.reason && !a.withdraw) {
             sgs_error("spot-check: --reason applies only with --withdraw");
             rc = 1;
-        } else if (!rc && a.reason && !sgs_utf8_valid(a.reason, strlen(a.reason))) {
-            sgs_error("spot-check: --reason: not valid UTF-8");
+        } else if (!rc && a.reason &&
+                   sgs_agg_spotcheck_reason_check(a.reason, why, sizeof(why)) != 0) {
+            sgs_error("spot-check: --reason: %s", why);
             rc = 1;
         }
     } else if (strcmp(a.command, "status") == 0)

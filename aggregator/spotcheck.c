@@ -444,6 +444,28 @@ out:
     return rc;
 }
 
+int sgs_agg_spotcheck_reason_check(const char *reason, char *why, size_t why_size)
+{
+    size_t n = strlen(reason);
+
+    if (n == 0 || n > SGS_AGG_REASON_MAX) {
+        snprintf(why, why_size, "expected 1 to %d bytes, got %zu", SGS_AGG_REASON_MAX, n);
+        return -1;
+    }
+    if (!sgs_utf8_valid(reason, n)) {
+        snprintf(why, why_size, "expected UTF-8 text");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7F) {
+            snprintf(why, why_size,
+                     "expected one line without control characters (byte %zu is 0x%02X)", i + 1,
+                     (unsigned)(unsigned char)reason[i]);
+            return -1;
+        }
+    return 0;
+}
+
 json_t *sgs_agg_spotcheck_withdraw(sgs_agg_ctx *ctx, int year, int month, const char *name,
                                    const char *text, size_t len, const char *reason, int dry_run,
                                    int *usage, char *errstr, size_t errstr_size)

@@ -263,7 +263,7 @@ static const struct cfg_key *find_key(const char *key, size_t *index)
     return NULL;
 }
 
-static int parse_bool(const char *v, int *out)
+int sgs_config_parse_bool(const char *v, int *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
@@ -344,7 +344,7 @@ static int check_value(const struct cfg_key *k, const char *value, const char *o
         return 0;
     }
     case T_BOOL:
-        if (parse_bool(value, &b) != 0) {
+        if (sgs_config_parse_bool(value, &b) != 0) {
             snprintf(errstr, errstr_size, "%s: key '%s': expected true or false, got '%s'", origin,
                      k->key, value);
             return -1;
@@ -644,7 +644,7 @@ int sgs_config_get_bool(const sgs_config *cfg, const char *key)
     const char *v = sgs_config_get(cfg, key);
     int b = 0;
     if (v)
-        parse_bool(v, &b);
+        sgs_config_parse_bool(v, &b);
     return b;
 }
 

@@ -1262,8 +1262,12 @@ def test_spot_check_withdraw(world, tmp):
         f.write("unit_id\tkind\tdoc_no\n")
         f.write("市公安局\t许可\t平公许〔2023〕第7号\n")  # name and another spelling
     # refused: no reason, an empty one, a row naming no finding
+    # and reasons the notice could not print as one line (the API's rule too)
     for args, why in ((["--withdraw"], "--reason"), (["--withdraw", "--reason", ""], "--reason"),
-                      (["--reason", "x"], "--withdraw")):
+                      (["--reason", "x"], "--withdraw"),
+                      (["--withdraw", "--reason", "样本\n有误"], "--reason: expected one line"),
+                      (["--withdraw", "--reason", "x" * 1001], "1 to 1000 bytes, got 1001"),
+                      (["--withdraw", "--reason", "ab\udcff"], "--reason: expected UTF-8")):
         rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", wd, *args)
         eq(rc, 2, "exit for %s" % args)
         check(why in err and len(err.strip().splitlines()) == 1, "message for %s: %s" % (args, err))

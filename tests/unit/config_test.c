@@ -178,6 +178,30 @@ static void test_shipped_conf_documents_every_key(void **state)
 }
 
 /* -X list: every key with one of the type names (a new type needs its name). */
+static void test_parse_bool(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"1", "true", "TRUE", "yes", "On"};
+    static const char *const no[] = {"0", "false", "No", "off", "OFF"};
+    static const char *const neither[] = {"", "2", "y", "truee", " 1", "1 ", "nope"};
+    int b;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        b = -1;
+        assert_int_equal(sgs_config_parse_bool(yes[i], &b), 0);
+        assert_int_equal(b, 1);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        b = -1;
+        assert_int_equal(sgs_config_parse_bool(no[i], &b), 0);
+        assert_int_equal(b, 0);
+    }
+    for (size_t i = 0; i < sizeof(neither) / sizeof(neither[0]); i++) {
+        b = 7;
+        assert_int_equal(sgs_config_parse_bool(neither[i], &b), -1);
+        assert_int_equal(b, 7); /* untouched */
+    }
+}
+
 static void test_print_help_names_every_type(void **state)
 {
     (void)state;
@@ -211,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_shipped_conf_documents_every_key),
         cmocka_unit_test(test_print_help_names_every_type),
+        cmocka_unit_test(test_parse_bool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,9 @@ const char *sgs_config_get(const sgs_config *cfg, const char *key); /* NULL: uns
 long sgs_config_get_int(const sgs_config *cfg, const char *key);
 double sgs_config_get_double(const sgs_config *cfg, const char *key);
 int sgs_config_get_bool(const sgs_config *cfg, const char *key);
+/* A yes/no text as boolean keys take it (true/yes/on/1, false/no/off/0, any
+ * case; also for yes/no arguments elsewhere): 0 with *out, -1 when neither. */
+int sgs_config_parse_bool(const char *v, int *out);
 
 /* kafka.* entries in the order they were set (later ones override earlier ones). */
 size_t sgs_config_kafka_count(const sgs_config *cfg);
