@@ -229,7 +229,7 @@ typedef struct sgs_consumer {
     int have_now;                       /* SGS_NOW given: the fixed clock of tests */
     int64_t now_fixed;                  /* its instant, Unix seconds */
     sgs_day horizon_logged;             /* the day the horizon warning was last logged */
-    int64_t next_horizon_check;         /* monotonic ms */
+    int64_t next_second;                /* monotonic ms: the once-a-second chores */
 
     volatile sig_atomic_t *signals; /* signals received (main.c) */
     int fatal;
