@@ -417,7 +417,9 @@ def test_master_failovers(case, reference, figures):
     without its master's last batches): exact"""
     res = figures
     c = case("clf", res)
-    c.start(hold=TAIL)
+    # (half the rate: two failovers of ~4 s and the catch-up between them
+    # must come before the input ends, on a loaded machine too)
+    c.start(hold=TAIL, rate=RATE // 2)
     c.wait_progress(0.2)
     owners = c.by_master()
     say("# partitions by master: %s" % {m.addr: ps for m, ps in owners.items()})
@@ -585,7 +587,9 @@ def test_kafka_broker_killed(case, reference, figures, kcluster):
     res = figures
     kc = kcluster
     c = case("clk", res)
-    c.start()
+    # (half the rate: finding the coordinator, the kill and 5 s down must
+    # come before the input ends, on a loaded machine too)
+    c.start(rate=RATE // 2)
     c.wait_progress(0.25)
     coord = wait_until(lambda: kc.coordinator(c.tag), 30, 0.5, "the group's coordinator")
     victim = kc.node(coord)

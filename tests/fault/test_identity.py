@@ -231,6 +231,10 @@ def test_partitions_added(sgs, apache_kafka, tmp, figures):
     msgs = jsonl_messages(jsonl)
     half = len(msgs) // 2
     cons = p.consumer()
+    # (the feed starts once the consumer has its partitions: a slow join on a
+    # loaded machine would otherwise find half the feed waiting)
+    wait_until(lambda: "assigned %s [" % p.topic in cons.log(), timeout=60,
+               what="the consumer assigned")
     # the first half streams in at 800 messages a second (one producer that
     # keeps its 8-partition view); the partitions are added meanwhile
     feeder = SteadyFeeder(p.broker.bootstrap, p.topic, msgs[:half], rate=800)
