@@ -334,10 +334,11 @@ void sgs_consumer_run(sgs_consumer *c)
             }
             if (!c->batch_paused)
                 kick_fetcher(c, now);
-            if (now >= c->next_second) { /* the once-a-second chores */
+            if (now >= c->next_second) {
+                /* the once-a-second chores: the horizon warning (logged once a
+                 * day while the calendar's end is near) and the heap */
                 c->next_second = now + 1000;
-                sgs_consumer_horizon_log(
-                    c); /* says so once a day while the calendar's end is near */
+                sgs_consumer_horizon_log(c);
                 return_free_memory();
             }
             if (c->reload && !c->batch_paused && reload_between_batches(c) != 0) {
