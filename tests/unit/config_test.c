@@ -177,7 +177,7 @@ static void test_shipped_conf_documents_every_key(void **state)
     sgs_config_destroy(cfg);
 }
 
-/* -X list: every key with one of the type names (a new type needs its name). */
+/* yes/no texts: the spellings boolean keys and yes/no arguments take. */
 static void test_parse_bool(void **state)
 {
     (void)state;
@@ -202,6 +202,7 @@ static void test_parse_bool(void **state)
     }
 }
 
+/* -X list: every key with one of the type names (a new type needs its name). */
 static void test_print_help_names_every_type(void **state)
 {
     (void)state;
