@@ -427,10 +427,12 @@ static enum MHD_Result spot_check(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_http
         return sgs_http_error(req, MHD_HTTP_FORBIDDEN,
                               "writes are refused: http.token is not set on this server");
     if (dry && sgs_config_parse_bool(dry, &dry_run) != 0)
-        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "dry_run '%s': expected 1 or 0",
+        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST,
+                              "dry_run '%s': expected 1 or 0 (or yes/no, on/off, true/false)",
                               clip(dry, tmp, sizeof(tmp)));
     if (wd && sgs_config_parse_bool(wd, &withdraw) != 0)
-        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "withdraw '%s': expected 1 or 0",
+        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST,
+                              "withdraw '%s': expected 1 or 0 (or yes/no, on/off, true/false)",
                               clip(wd, tmp, sizeof(tmp)));
     if (withdraw && (!reason || !reason[0]))
         return sgs_http_error(req, MHD_HTTP_BAD_REQUEST,

@@ -293,7 +293,12 @@ def test_spot_check_over_http(month, console):
     check_eq((res.get("dry_run"), res["sampled"], res["concealed"]), (True, 1, 1), "dry run result")
     status, lv = c.json("/api/v1/months/%s/live" % MONTH)
     check_eq(lv["totals"]["concealed"], 1, "a dry run stores nothing")
-    for query, word in (("?dry_run=yes", "dry_run"), ("?withdraw=2", "withdraw"),
+    # (yes/no as boolean configuration keys take it: yes, on, true, 1 or no, off, false, 0)
+    status, res = c.json(path + "?dry_run=yes", method="POST", body=other)
+    check_eq((status, res.get("dry_run")), (200, True), "dry_run=yes: %s" % res)
+    check_eq(c.json("/api/v1/months/%s/live" % MONTH)[1]["totals"]["concealed"], 1,
+             "dry_run=yes stores nothing")
+    for query, word in (("?dry_run=maybe", "dry_run"), ("?withdraw=2", "withdraw"),
                         ("?withdraw=1", "reason"), ("?withdraw=1&reason=", "reason"),
                         ("?reason=x", "withdraw=1"), ("?withdraw=1&reason=%FF%FE", "UTF-8"),
                         ("?withdraw=1&reason=a%0Ab", "control"),
