@@ -345,16 +345,8 @@ void sgs_consumer_run(sgs_consumer *c)
                 pause_for_redis(c);
                 continue;
             }
-            {
-                /* issue 13: Redis known without a batch, and the figures
-                 * /metrics shows; a change of health is shown at once (a
-                 * probe of a stopped Redis takes seconds, and the next one,
-                 * after the back-off, as long again) */
-                int was_down = c->redis_down;
-
-                sgs_health_tick(c, now);
-                sgs_metrics_tick(c, sgs_clock_mono_coarse_ms(), c->redis_down != was_down);
-            }
+            sgs_health_tick(c, now);     /* issue 13: Redis known without a batch */
+            sgs_metrics_tick(c, now, 0); /* issue 13: the figures /metrics shows */
             if (stats_s > 0 && now >= next_stats) {
                 sgs_consumer_stats_line(c, (double)(now - stats_at) / 1000.0, stats_msgs);
                 stats_msgs = c->n.messages;

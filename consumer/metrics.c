@@ -1,11 +1,10 @@
 /* metrics.listen: GET /metrics (Prometheus text, REFERENCE §9) and GET /healthz.
  *
  * The poll loop must never wait for a scrape. So the loop copies what the
- * server shows into a snapshot, at most every 100 ms (sgs_metrics_tick, from
- * its housekeeping), and swaps it in under a mutex held only for the swap;
- * libmicrohttpd's thread copies the published snapshot under the same mutex
- * and formats it outside. Nothing the HTTP thread does touches the consumer's
- * context.
+ * server shows into a snapshot, at most every 100 ms and at once when its
+ * health changes (sgs_metrics_tick, from its housekeeping), and swaps it in under a mutex held only
+ * for the swap; libmicrohttpd's thread copies the published snapshot under the same mutex and
+ * formats it outside. Nothing the HTTP thread does touches the consumer's context.
  *
  * The counters are the run's own (what the stats line and the exit summary
  * print): sgs_consumer_messages_total{result} from the applied batches'
@@ -54,6 +53,7 @@ typedef struct sgs_metrics {
     struct snap *staging; /* the poll loop's, filled then swapped */
     const char *topic;
     int64_t next_copy;
+    int healthy_shown; /* the published snapshot's healthy (the poll loop's copy) */
 } sgs_metrics;
 
 static void snap_free(struct snap *s)
@@ -120,10 +120,20 @@ void sgs_metrics_tick(sgs_consumer *c, int64_t now, int force)
     sgs_metrics *m = c->metrics;
     struct snap *t;
 
-    if (!m || (!force && now < m->next_copy))
+    if (!m)
         return;
+    if (!force && now < m->next_copy) {
+        /* A change of health is shown at once, not at the next copy: the
+         * loop's next chance may come seconds later (a probe of a stopped
+         * Redis blocks that long, and the next one after the back-off). */
+        char why[sizeof(m->staging->why)];
+
+        if (sgs_health_check(c, why, sizeof(why)) == m->healthy_shown)
+            return;
+    }
     m->next_copy = now + COPY_EVERY_MS;
     fill(c, m->staging);
+    m->healthy_shown = m->staging->healthy;
     pthread_mutex_lock(&m->lock);
     t = m->shown;
     m->shown = m->staging;
@@ -298,6 +308,7 @@ int sgs_metrics_start(sgs_consumer *c, char *errstr, size_t errstr_size)
     m->topic = c->topic;
     c->metrics = m;
     fill(c, m->shown); /* before the first request can come */
+    m->healthy_shown = m->shown->healthy;
     memset(&o, 0, sizeof(o));
     o.what = "metrics.listen";
     o.threads = 1;
