@@ -291,7 +291,6 @@ static int parse_level(const char *v)
     return -1;
 }
 
-/* Checks value against the key's type; 0 or -1 with a message. */
 /* A name Kafka accepts for a topic: 1..249 of [a-zA-Z0-9._-], not "." or "..".
  * (The ids built from it, "late:<topic>:<partition>:<offset>", go into JSON
  * without escaping.) */
@@ -306,6 +305,7 @@ static int topic_name_ok(const char *v)
     return 1;
 }
 
+/* Checks value against the key's type; 0 or -1 with a message. */
 static int check_value(const struct cfg_key *k, const char *value, const char *origin, char *errstr,
                        size_t errstr_size)
 {
