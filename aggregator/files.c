@@ -50,67 +50,47 @@ int sgs_agg_mkdirs(const char *dir, char *errstr, size_t errstr_size)
     return 0;
 }
 
-int sgs_agg_write_file(const char *dir, const char *name, const char *data, size_t len,
-                       char *errstr, size_t errstr_size)
-{
-    size_t n = strlen(dir) + strlen(name) + 32;
-    char *tmp = malloc(n), *final = malloc(n);
-    int fd = -1, dfd, rc = -1;
-    size_t off = 0;
+/* write_data's argument: the bytes to write. */
+struct data_arg {
+    const char *data;
+    size_t len;
+};
 
-    if (!tmp || !final) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
-    }
-    snprintf(final, n, "%s/%s", dir, name);
-    snprintf(tmp, n, "%s/.%s.XXXXXX", dir, name);
-    fd = mkstemp(tmp);
+/* The fill of sgs_agg_write_file: the bytes into the (empty) temporary file. */
+static int write_data(const char *path, void *arg, char *errstr, size_t errstr_size)
+{
+    const struct data_arg *d = arg;
+    size_t off = 0;
+    int fd = open(path, O_WRONLY | O_TRUNC);
+
     if (fd < 0) {
-        snprintf(errstr, errstr_size, "%s: cannot create a temporary file: %s", dir,
-                 strerror(errno));
-        goto out;
+        snprintf(errstr, errstr_size, "%s: open: %s", path, strerror(errno));
+        return -1;
     }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
+    while (off < d->len) {
+        ssize_t w = write(fd, d->data + off, d->len - off);
 
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
-            snprintf(errstr, errstr_size, "%s: write: %s", tmp, strerror(errno));
-            goto fail;
+            snprintf(errstr, errstr_size, "%s: write: %s", path, strerror(errno));
+            close(fd);
+            return -1;
         }
         off += (size_t)w;
     }
-    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        snprintf(errstr, errstr_size, "%s: fsync: %s", tmp, strerror(errno));
-        goto fail;
-    }
     if (close(fd) != 0) {
-        fd = -1;
-        snprintf(errstr, errstr_size, "%s: close: %s", tmp, strerror(errno));
-        goto fail;
+        snprintf(errstr, errstr_size, "%s: close: %s", path, strerror(errno));
+        return -1;
     }
-    fd = -1;
-    if (rename(tmp, final) != 0) {
-        snprintf(errstr, errstr_size, "%s: rename: %s", final, strerror(errno));
-        goto fail;
-    }
-    /* The rename itself is durable once the directory is synced. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    rc = 0;
-    goto out;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-out:
-    free(tmp);
-    free(final);
-    return rc;
+    return 0;
+}
+
+int sgs_agg_write_file(const char *dir, const char *name, const char *data, size_t len,
+                       char *errstr, size_t errstr_size)
+{
+    struct data_arg d = {data, len};
+    return sgs_agg_write_file_by(dir, name, write_data, &d, errstr, errstr_size);
 }
 
 int sgs_agg_write_file_by(const char *dir, const char *name, sgs_agg_file_fill fill, void *arg,

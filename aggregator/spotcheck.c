@@ -457,7 +457,7 @@ int sgs_agg_spotcheck_reason_check(const char *reason, char *why, size_t why_siz
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7F) {
+        if (sgs_is_ctrl((unsigned char)reason[i])) {
             snprintf(why, why_size,
                      "expected one line without control characters (byte %zu is 0x%02X)", i + 1,
                      (unsigned)(unsigned char)reason[i]);

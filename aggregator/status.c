@@ -518,7 +518,7 @@ out:
 static void term_text(sgs_buf *b, const char *s)
 {
     for (; *s; s++)
-        sgs_buf_putc(b, ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s);
+        sgs_buf_putc(b, sgs_is_ctrl((unsigned char)*s) ? '?' : *s);
 }
 
 /* The ledger's columns without the unit's (status names the unit above). */

@@ -10,7 +10,6 @@
 #include "sgs/buf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,26 +45,6 @@ struct sgs_calendar {
     atomic_uint_fast64_t fallbacks;
     atomic_bool warned[WARN_YEARS];
 };
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (errstr == NULL || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-    /* Keep the message on one line whatever was quoted into it. */
-    for (char *p = errstr; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = ' ';
-        }
-    }
-}
 
 static int year_of(sgs_day day)
 {
@@ -249,29 +228,29 @@ static int apply_list(sgs_calendar *cal, const char *name, json_t *list, const c
     json_array_foreach(list, i, v)
     {
         if (!json_is_string(v)) {
-            set_err(errstr, errstr_size, "%s: %s[%zu]: expected a date string \"YYYY-MM-DD\"", name,
-                    key, i);
+            sgs_set_error(errstr, errstr_size, "%s: %s[%zu]: expected a date string \"YYYY-MM-DD\"",
+                          name, key, i);
             return -1;
         }
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
         sgs_day day;
         if (sgs_day_parse(s, len, &day) != 0) {
-            set_err(errstr, errstr_size, "%s: %s[%zu]: '%.40s' is not a valid date (YYYY-MM-DD)",
-                    name, key, i, s);
+            sgs_set_error(errstr, errstr_size,
+                          "%s: %s[%zu]: '%.40s' is not a valid date (YYYY-MM-DD)", name, key, i, s);
             return -1;
         }
         if (day < cal->base || day >= cal->end || cal->kind[day - cal->base] == DAY_UNLISTED) {
-            set_err(errstr, errstr_size, "%s: %s[%zu]: %s is outside the listed years", name, key,
-                    i, s);
+            sgs_set_error(errstr, errstr_size, "%s: %s[%zu]: %s is outside the listed years", name,
+                          key, i, s);
             return -1;
         }
         size_t idx = (size_t)(day - cal->base);
         unsigned char bit = mark == DAY_WORK ? 2 : 1;
         unsigned char other = mark == DAY_WORK ? 1 : 2;
         if (seen[idx] & other) {
-            set_err(errstr, errstr_size, "%s: %s is listed both as holiday and as workday", name,
-                    s);
+            sgs_set_error(errstr, errstr_size, "%s: %s is listed both as holiday and as workday",
+                          name, s);
             return -1;
         }
         int weekend = sgs_day_weekday(day) >= 5;
@@ -279,11 +258,11 @@ static int apply_list(sgs_calendar *cal, const char *name, json_t *list, const c
          * make-up working day on a weekday would mean nothing, so it is
          * most likely a typo. */
         if (mark == DAY_WORK && !weekend) {
-            set_err(errstr, errstr_size,
-                    "%s: %s[%zu]: %s is a %s, already a working day (make-up working "
-                    "days "
-                    "fall on weekends)",
-                    name, key, i, s, weekday_name(day));
+            sgs_set_error(errstr, errstr_size,
+                          "%s: %s[%zu]: %s is a %s, already a working day (make-up working "
+                          "days "
+                          "fall on weekends)",
+                          name, key, i, s, weekday_name(day));
             return -1;
         }
         seen[idx] |= bit;
@@ -297,7 +276,7 @@ static json_t *get_key(json_t *root, const char *name, const char *key, char *er
 {
     json_t *v = json_object_get(root, key);
     if (v == NULL) {
-        set_err(errstr, errstr_size, "%s: missing key \"%s\"", name, key);
+        sgs_set_error(errstr, errstr_size, "%s: missing key \"%s\"", name, key);
     }
     return v;
 }
@@ -308,7 +287,8 @@ static int read_years(json_t *years, const char *name, int *first, int *last,
                       size_t errstr_size)
 {
     if (!json_is_array(years) || json_array_size(years) == 0) {
-        set_err(errstr, errstr_size, "%s: \"years\" must be a non-empty array of years", name);
+        sgs_set_error(errstr, errstr_size, "%s: \"years\" must be a non-empty array of years",
+                      name);
         return -1;
     }
     *first = YEAR_MAX;
@@ -318,18 +298,18 @@ static int read_years(json_t *years, const char *name, int *first, int *last,
     json_array_foreach(years, i, v)
     {
         if (!json_is_integer(v)) {
-            set_err(errstr, errstr_size, "%s: years[%zu]: expected an integer year", name, i);
+            sgs_set_error(errstr, errstr_size, "%s: years[%zu]: expected an integer year", name, i);
             return -1;
         }
         json_int_t y = json_integer_value(v);
         if (y < YEAR_MIN || y > YEAR_MAX) {
-            set_err(errstr, errstr_size, "%s: years[%zu]: year %lld is outside %d-%d", name, i,
-                    (long long)y, YEAR_MIN, YEAR_MAX);
+            sgs_set_error(errstr, errstr_size, "%s: years[%zu]: year %lld is outside %d-%d", name,
+                          i, (long long)y, YEAR_MIN, YEAR_MAX);
             return -1;
         }
         if (listed[y - YEAR_MIN]) {
-            set_err(errstr, errstr_size, "%s: years[%zu]: year %lld is listed twice", name, i,
-                    (long long)y);
+            sgs_set_error(errstr, errstr_size, "%s: years[%zu]: year %lld is listed twice", name, i,
+                          (long long)y);
             return -1;
         }
         listed[y - YEAR_MIN] = 1;
@@ -359,12 +339,12 @@ sgs_calendar *sgs_calendar_load_buffer(const char *name, const char *json, size_
     }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        set_err(errstr, errstr_size, "%s: line %d column %d: %s", name, jerr.line, jerr.column,
-                jerr.text);
+        sgs_set_error(errstr, errstr_size, "%s: line %d column %d: %s", name, jerr.line,
+                      jerr.column, jerr.text);
         goto fail;
     }
     if (!json_is_object(root)) {
-        set_err(errstr, errstr_size, "%s: expected a JSON object at the top level", name);
+        sgs_set_error(errstr, errstr_size, "%s: expected a JSON object at the top level", name);
         goto fail;
     }
     /* Keys other than these four are ignored: room for "source" or notes. */
@@ -376,21 +356,23 @@ sgs_calendar *sgs_calendar_load_buffer(const char *name, const char *json, size_
         goto fail;
     }
     if (!json_is_string(jname)) {
-        set_err(errstr, errstr_size, "%s: \"name\" must be a string", name);
+        sgs_set_error(errstr, errstr_size, "%s: \"name\" must be a string", name);
         goto fail;
     }
     if (!json_is_array(holidays)) {
-        set_err(errstr, errstr_size, "%s: \"holidays\" must be an array of date strings", name);
+        sgs_set_error(errstr, errstr_size, "%s: \"holidays\" must be an array of date strings",
+                      name);
         goto fail;
     }
     if (!json_is_array(workdays)) {
-        set_err(errstr, errstr_size, "%s: \"workdays\" must be an array of date strings", name);
+        sgs_set_error(errstr, errstr_size, "%s: \"workdays\" must be an array of date strings",
+                      name);
         goto fail;
     }
 
     cal = calloc(1, sizeof(*cal));
     if (cal == NULL) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
         goto fail;
     }
     atomic_init(&cal->fallbacks, 0);
@@ -409,7 +391,7 @@ sgs_calendar *sgs_calendar_load_buffer(const char *name, const char *json, size_
     cal->cum = malloc((ndays + 1) * sizeof(*cal->cum));
     seen = calloc(ndays, 1);
     if (cal->name == NULL || cal->kind == NULL || cal->cum == NULL || seen == NULL) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
         goto fail;
     }
     for (size_t i = 0; i < ndays; i++) {

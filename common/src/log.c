@@ -43,3 +43,16 @@ void sgs_log(enum sgs_log_level level, const char *fmt, ...)
     fprintf(stderr, "%s.%03ldZ %s: %s: %s\n", stamp, ts.tv_nsec / 1000000L, program, names[level],
             line);
 }
+
+void sgs_set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+    if (errstr == NULL || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+    for (char *p = errstr; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}

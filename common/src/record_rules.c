@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sgs/buf.h"
 #include "sgs/ident.h"
 #include "sgs/log.h"
 
@@ -83,7 +84,7 @@ static void put_text(char *dst, size_t cap, const char *s, size_t len, size_t ma
     }
     while (in < len) {
         size_t n = utf8_seq(u + in, len - in);
-        if (n == 0 || u[in] == 0 || (mode == TEXT_QUOTE && (u[in] < 0x20 || u[in] == 0x7F))) {
+        if (n == 0 || u[in] == 0 || (mode == TEXT_QUOTE && sgs_is_ctrl(u[in]))) {
             if (outn + 1 > max) {
                 cut = 1;
                 break;

@@ -8,9 +8,9 @@
 
 #include "sgs/buf.h"
 #include "sgs/hash.h"
+#include "sgs/log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,20 +43,6 @@ struct sgs_registry {
 
 static const char *const kind_word[3] = {"unit id", "name", "alias"};
 static const char *const column_name[4] = {"unit_id", "name", "group", "aliases"};
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (errstr == NULL || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 static const struct entry *table_get(const sgs_registry *reg, const char *key, size_t len)
 {
@@ -186,14 +172,14 @@ static int add_key(sgs_registry *reg, const char *name, int line, size_t u, cons
     size_t len = strlen(key);
     const struct entry *old = table_get(reg, key, len);
     if (old != NULL) {
-        set_err(errstr, errstr_size, "%s:%d: %s '%s' already used at line %d", name, line,
-                kind_word[kind], key, reg->units[old->unit].line);
+        sgs_set_error(errstr, errstr_size, "%s:%d: %s '%s' already used at line %d", name, line,
+                      kind_word[kind], key, reg->units[old->unit].line);
         return -1;
     }
     struct entry e = {key, len, u, (unsigned char)kind, 0};
     e.id_like = kind == KEY_ID || (kind == KEY_ALIAS && id_like(key));
     if (table_add(reg, &e) != 0) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
         return -1;
     }
     return 0;
@@ -227,7 +213,7 @@ static int add_aliases(sgs_registry *reg, const char *name, int line, size_t u, 
             }
             if (sgs_array_grow((void **)&reg->aliases, &reg->cap_aliases, reg->n_aliases,
                                sizeof(*reg->aliases), 16) != 0) {
-                set_err(errstr, errstr_size, "%s: out of memory", name);
+                sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
                 return -1;
             }
             reg->aliases[reg->n_aliases++] = piece;
@@ -260,16 +246,16 @@ static int check_header(const char *name, int line, char **cols, size_t n, size_
                         char *errstr, size_t errstr_size)
 {
     if (n < 3 || n > 4) {
-        set_err(errstr, errstr_size,
-                "%s:%d: header has %zu tab-separated columns, expected "
-                "unit_id, name, group and optionally aliases",
-                name, line, n);
+        sgs_set_error(errstr, errstr_size,
+                      "%s:%d: header has %zu tab-separated columns, expected "
+                      "unit_id, name, group and optionally aliases",
+                      name, line, n);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (strcmp(cols[i], column_name[i]) != 0) {
-            set_err(errstr, errstr_size, "%s:%d: header column %zu is '%.40s', expected '%s'", name,
-                    line, i + 1, cols[i], column_name[i]);
+            sgs_set_error(errstr, errstr_size, "%s:%d: header column %zu is '%.40s', expected '%s'",
+                          name, line, i + 1, cols[i], column_name[i]);
             return -1;
         }
     }
@@ -281,38 +267,39 @@ static int parse_row(sgs_registry *reg, const char *name, int line, char **cols,
                      size_t header_cols, char *errstr, size_t errstr_size)
 {
     if (n < 3 || n > header_cols) {
-        set_err(errstr, errstr_size, "%s:%d: expected %s tab-separated columns, got %zu", name,
-                line, header_cols == 4 ? "3 or 4" : "3", n);
+        sgs_set_error(errstr, errstr_size, "%s:%d: expected %s tab-separated columns, got %zu",
+                      name, line, header_cols == 4 ? "3 or 4" : "3", n);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         for (const char *p = cols[i]; *p; p++) {
-            if ((unsigned char)*p < 0x20 || *p == 0x7F) {
-                set_err(errstr, errstr_size, "%s:%d: column %zu (%s) contains a control character",
-                        name, line, i + 1, column_name[i]);
+            if (sgs_is_ctrl((unsigned char)*p)) {
+                sgs_set_error(errstr, errstr_size,
+                              "%s:%d: column %zu (%s) contains a control character", name, line,
+                              i + 1, column_name[i]);
                 return -1;
             }
         }
         if (i < 3 && cols[i][0] == '\0') {
-            set_err(errstr, errstr_size, "%s:%d: column %zu (%s) is empty", name, line, i + 1,
-                    column_name[i]);
+            sgs_set_error(errstr, errstr_size, "%s:%d: column %zu (%s) is empty", name, line, i + 1,
+                          column_name[i]);
             return -1;
         }
     }
     if (!id_ok(cols[0])) {
-        set_err(errstr, errstr_size, "%s:%d: unit id '%s' may not contain white space or '|'", name,
-                line, cols[0]);
+        sgs_set_error(errstr, errstr_size, "%s:%d: unit id '%s' may not contain white space or '|'",
+                      name, line, cols[0]);
         return -1;
     }
     if (!group_ok(cols[2])) {
-        set_err(errstr, errstr_size,
-                "%s:%d: group '%s' may contain only ASCII letters, digits, '_' and '-'", name, line,
-                cols[2]);
+        sgs_set_error(errstr, errstr_size,
+                      "%s:%d: group '%s' may contain only ASCII letters, digits, '_' and '-'", name,
+                      line, cols[2]);
         return -1;
     }
     if (sgs_array_grow((void **)&reg->units, &reg->cap_units, reg->n_units, sizeof(*reg->units),
                        16) != 0) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
         return -1;
     }
     size_t u = reg->n_units++;
@@ -331,7 +318,7 @@ static int parse_row(sgs_registry *reg, const char *name, int line, char **cols,
         return -1;
     }
     if (add_group(reg, cols[2]) != 0) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
         return -1;
     }
     return 0;
@@ -356,7 +343,7 @@ sgs_registry *sgs_registry_load_buffer(const char *name, const char *tsv, size_t
     }
     sgs_registry *reg = calloc(1, sizeof(*reg));
     if (reg == NULL || (reg->text = malloc(len + 1)) == NULL) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        sgs_set_error(errstr, errstr_size, "%s: out of memory", name);
         goto fail;
     }
     if (len > 0) {
@@ -382,11 +369,11 @@ sgs_registry *sgs_registry_load_buffer(const char *name, const char *tsv, size_t
         *le = '\0';
         size_t llen = (size_t)(le - p);
         if (memchr(p, '\0', llen) != NULL) {
-            set_err(errstr, errstr_size, "%s:%d: NUL byte in line", name, line);
+            sgs_set_error(errstr, errstr_size, "%s:%d: NUL byte in line", name, line);
             goto fail;
         }
         if (!sgs_utf8_valid(p, llen)) {
-            set_err(errstr, errstr_size, "%s:%d: not valid UTF-8", name, line);
+            sgs_set_error(errstr, errstr_size, "%s:%d: not valid UTF-8", name, line);
             goto fail;
         }
         if (p[0] != '#' && !is_blank(p)) {
@@ -416,14 +403,14 @@ sgs_registry *sgs_registry_load_buffer(const char *name, const char *tsv, size_t
         p = next;
     }
     if (header_cols == 0) {
-        set_err(errstr, errstr_size,
-                "%s: no header line (expected unit_id, name, group and optionally "
-                "aliases)",
-                name);
+        sgs_set_error(errstr, errstr_size,
+                      "%s: no header line (expected unit_id, name, group and optionally "
+                      "aliases)",
+                      name);
         goto fail;
     }
     if (reg->n_units == 0) {
-        set_err(errstr, errstr_size, "%s: no units after the header", name);
+        sgs_set_error(errstr, errstr_size, "%s: no units after the header", name);
         goto fail;
     }
     /* Aliases were appended in unit order; the array no longer moves. */

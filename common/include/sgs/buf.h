@@ -58,6 +58,12 @@ int sgs_buf_read_file(sgs_buf *b, const char *path, size_t max, char *errstr, si
 
 /* 1 if p[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int sgs_utf8_valid(const char *p, size_t n);
+/* 1 for an ASCII control character (00-1F, 7F): what one line of text must
+ * not hold. */
+static inline int sgs_is_ctrl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7F;
+}
 /* Largest m <= n such that p[0..m) does not end inside a UTF-8 sequence. */
 size_t sgs_utf8_cut(const char *p, size_t n);
 

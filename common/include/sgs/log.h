@@ -4,6 +4,8 @@
 #ifndef SGS_LOG_H
 #define SGS_LOG_H
 
+#include <stddef.h>
+
 enum sgs_log_level { SGS_LOG_DEBUG = 0, SGS_LOG_INFO = 1, SGS_LOG_WARN = 2, SGS_LOG_ERROR = 3 };
 
 /* Program name printed in front of every line (static string, not copied). */
@@ -16,5 +18,10 @@ void sgs_log(enum sgs_log_level level, const char *fmt, ...) __attribute__((form
 #define sgs_info(...)  sgs_log(SGS_LOG_INFO, __VA_ARGS__)
 #define sgs_warn(...)  sgs_log(SGS_LOG_WARN, __VA_ARGS__)
 #define sgs_error(...) sgs_log(SGS_LOG_ERROR, __VA_ARGS__)
+
+/* An error for the caller's errstr (may be NULL or size 0: nothing written),
+ * kept on one line whatever was quoted into it (line breaks become spaces). */
+void sgs_set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
