@@ -69,9 +69,6 @@
 #define SGS_AGG_EXIT_OK      0
 #define SGS_AGG_EXIT_RUNTIME 1
 #define SGS_AGG_EXIT_USAGE   2
-/* snapshot: the report files were written (and the version stored), but the
- * publish on topic.snapshots failed; running it again publishes it. */
-#define SGS_AGG_EXIT_UNPUBLISHED 3
 
 /* Flags of jansson's dumps for everything the aggregator writes: 15 significant
  * digits print a rate held as hundredths/100.0 exactly ("0.09", not
@@ -379,8 +376,8 @@ typedef struct sgs_agg_snapshot {
                             * records (prev_records and "improved" come from it) */
     int prev_empty;        /* the previous month has a snapshot, without records (sgs
                             * was not running yet, or nothing was reported): no comparison */
-    int preview;           /* a month not closed, neither stored nor published: "version"
-                            * null, "preview" true, files marked 临时 */
+    int preview;           /* a month not closed (no --final): "preview" true in the
+                            * JSON, files marked 临时; stored and published as usual */
     int64_t low_volume;    /* report.low_volume used for the flags */
     json_t *offsets;       /* {"<topic>:<partition>": stored offset} of the read (REFERENCE
                             * §11), owned; NULL: none read (an empty object) */
@@ -426,8 +423,9 @@ void sgs_agg_snapshot_free(sgs_agg_snapshot *s); /* NULL ok */
 /* Sets "version" in the snapshot's JSON. */
 void sgs_agg_snapshot_set_version(sgs_agg_snapshot *s, long version);
 /* Makes s a preview (a month not closed, built without --final): "version"
- * null and "preview": true right after it in the JSON, s->preview set (the
- * notice and the workbook say 临时). 0, or -1 when out of memory. */
+ * null (until stored) and "preview": true right after it in the JSON,
+ * s->preview set (the notice and the workbook say 临时). 0, or -1 when out of
+ * memory. */
 int sgs_agg_snapshot_mark_preview(sgs_agg_snapshot *s);
 /* Takes the comparison with the previous month (every unit's prev_records and
  * "improved" flag) from a stored version of the same month whose content is
@@ -545,8 +543,10 @@ enum {
 };
 /* snapshot --month: build, store (new version when changed), write the files into
  * out_dir (NULL: report.dir), publish. A month not closed (sgs_agg_month_due)
- * without SGS_AGG_SNAP_FINAL is a preview: files only (sgs_agg_snapshot_mark_preview).
- * Returns an exit status (SGS_AGG_EXIT_UNPUBLISHED: files written, publish failed). */
+ * without SGS_AGG_SNAP_FINAL is a preview (sgs_agg_snapshot_mark_preview), stored
+ * and published as a version marked so.
+ * Returns an exit status (SGS_AGG_EXIT_RUNTIME also when the files are written
+ * and the version stored but the publish failed: a re-run publishes it). */
 int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_dir,
                          unsigned flags);
 
@@ -579,6 +579,11 @@ int sgs_agg_write_file_by(const char *dir, const char *name, sgs_agg_file_fill f
                           char *errstr, size_t errstr_size);
 
 /* ---- report.c ----------------------------------------------------------- */
+
+/* The name of a group's annex CSV, "YYYY-MM-<group>.csv", with the group id
+ * made file-safe (a group "ledger" becomes "ledger_": the ledger has that
+ * name); the API lists and serves the files by it. */
+void sgs_agg_report_group_csv_name(char *out, size_t size, const char *month, const char *group);
 
 /* The report files of a month, in the order they are written (the JSON last:
  * once a version's JSON is there, so are its other files):

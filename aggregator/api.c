@@ -286,8 +286,7 @@ static size_t file_names(sgs_agg_server *sv, const char *ym, char ***names,
             snprintf(name, sizeof(name), "%s%s", ym, file_kinds[0].suffix);
             k[n] = &file_kinds[0];
         } else if (i <= ng) {
-            /* group ids are ASCII letters, digits, '_' and '-' (registry.h) */
-            snprintf(name, sizeof(name), "%s-%s.csv", ym, ids[i - 1]);
+            sgs_agg_report_group_csv_name(name, sizeof(name), ym, ids[i - 1]);
             k[n] = &group_csv;
         } else {
             snprintf(name, sizeof(name), "%s%s", ym, file_kinds[i - ng].suffix);
@@ -322,12 +321,86 @@ static int open_report(sgs_agg_server *sv, const char *name, struct stat *st)
     return fd;
 }
 
+/* The version in report.dir/<ym>.json as snapshot wrote it ("version" is
+ * its second member, in the first bytes): > 0, 0 when the file is missing
+ * or holds no version number. */
+static long dir_version(sgs_agg_server *sv, const char *ym)
+{
+    char name[16], head[512];
+    const char *at;
+    struct stat st;
+    ssize_t got;
+    int fd;
+
+    snprintf(name, sizeof(name), "%s.json", ym);
+    fd = open_report(sv, name, &st);
+    if (fd < 0)
+        return 0;
+    got = read(fd, head, sizeof(head) - 1);
+    close(fd);
+    if (got <= 0)
+        return 0;
+    head[got] = '\0';
+    at = strstr(head, "\"version\"");
+    if (!at)
+        return 0;
+    at += 9;
+    while (*at == ' ' || *at == ':')
+        at++;
+    return *at >= '1' && *at <= '9' ? strtol(at, NULL, 10) : 0;
+}
+
+/* Whether report.dir holds the files of the month's latest stored version
+ * (REFERENCE §9: the report files of the latest version): 1 yes; 0 no, with
+ * why (no snapshot, or the files of another version: written elsewhere with
+ * --out, or not yet rewritten); -1 Redis failed (why). */
+static int files_current(sgs_agg_server *sv, const char *ym, char *why, size_t why_size)
+{
+    sgs_agg_ctx *ctx = sgs_agg_server_worker(sv);
+    long latest, in_dir;
+
+    if (!ctx) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    latest = sgs_agg_version_latest(ctx, ym, why, why_size);
+    if (latest < 0)
+        return -1;
+    if (latest == 0) {
+        snprintf(why, why_size, "%s has no snapshot", ym);
+        return 0;
+    }
+    in_dir = dir_version(sv, ym);
+    if (in_dir != latest) {
+        if (in_dir > 0)
+            snprintf(why, why_size,
+                     "%s holds the files of version %ld of %s, not of the latest (%ld): "
+                     "sgs-aggregator snapshot --month %s writes them",
+                     sv->report_dir, in_dir, ym, latest, ym);
+        else
+            snprintf(why, why_size,
+                     "%s holds no files of version %ld of %s: sgs-aggregator snapshot --month %s "
+                     "writes them",
+                     sv->report_dir, latest, ym, ym);
+        return 0;
+    }
+    return 1;
+}
+
 static enum MHD_Result files_list(sgs_agg_server *sv, sgs_http_request *req, const char *ym)
 {
-    char **names;
+    char **names, why[512];
     const struct file_kind **kinds;
-    size_t n = file_names(sv, ym, &names, &kinds);
-    json_t *out = json_array();
+    size_t n;
+    json_t *out;
+    int cur = files_current(sv, ym, why, sizeof(why));
+
+    if (cur < 0)
+        return unavailable(req, why);
+    if (cur == 0) /* none of the latest version to offer */
+        return sgs_http_reply_json(req, MHD_HTTP_OK, json_array());
+    n = file_names(sv, ym, &names, &kinds);
+    out = json_array();
 
     for (size_t i = 0; i < n; i++) {
         struct stat st;
@@ -349,10 +422,11 @@ static enum MHD_Result files_list(sgs_agg_server *sv, sgs_http_request *req, con
 static enum MHD_Result file(sgs_agg_server *sv, sgs_http_request *req, const char *ym,
                             const char *want)
 {
-    char **names, tmp[96];
+    char **names, tmp[96], why[512];
     const struct file_kind **kinds;
     size_t n = file_names(sv, ym, &names, &kinds), hit = n;
     enum MHD_Result rc;
+    int cur;
 
     for (size_t i = 0; i < n && hit == n; i++) {
         if (strcmp(names[i], want) == 0)
@@ -361,6 +435,9 @@ static enum MHD_Result file(sgs_agg_server *sv, sgs_http_request *req, const cha
     if (hit == n) {
         rc = sgs_http_error(req, MHD_HTTP_NOT_FOUND, "'%s' is not a report file of %s",
                             clip(want, tmp, sizeof(tmp)), ym);
+    } else if ((cur = files_current(sv, ym, why, sizeof(why))) <= 0) {
+        rc = cur < 0 ? unavailable(req, why)
+                     : sgs_http_error(req, MHD_HTTP_NOT_FOUND, "%s: %s", names[hit], why);
     } else {
         struct stat st;
         int fd = open_report(sv, names[hit], &st);
@@ -402,9 +479,13 @@ static enum MHD_Result alerts(sgs_agg_ctx *ctx, sgs_http_request *req)
     char err[1024], tmp[64];
     json_t *out;
 
-    if (ls && (limit = parse_count(ls, ALERTS_MAX)) < 0)
-        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST, "limit '%s': expected 1..%d",
+    /* "at most 1000": a larger limit is served as 1000, not refused */
+    if (ls && (limit = parse_count(ls, 999999999L)) < 0)
+        return sgs_http_error(req, MHD_HTTP_BAD_REQUEST,
+                              "limit '%s': expected a whole number from 1 (at most %d are served)",
                               clip(ls, tmp, sizeof(tmp)), ALERTS_MAX);
+    if (limit > ALERTS_MAX)
+        limit = ALERTS_MAX;
     out = sgs_agg_alerts_latest(ctx, (size_t)limit, err, sizeof(err));
     if (!out)
         return unavailable(req, err);

@@ -5,9 +5,12 @@
  * (P:concealed:YYYY-MM, without those withdrawn: P:withdrawn:YYYY-MM) and the
  * suspected gaps of the snapshot's gap entries (which leave out the serials
  * of concealed decisions: gaps.c).
- * A record both late and invalid is one entry (类别 迟报、不合格), so each
- * record appears once and the rows whose 类别 holds 迟报 (不合格) are the
- * unit's late (invalid) records.
+ * A record both late and invalid is one entry (REFERENCE §10: one row per
+ * record; a late record appears exactly once): 类别 迟报, the category REFERENCE §10
+ * lists that carries its deadline and working days late, and its quality
+ * reasons in 原因 (a late row has none otherwise). A note for gap serials not
+ * listed is 疑似漏报 too; only the note for entries the consumer's bound cut
+ * (late or invalid alike) is 未逐条列出.
  *
  * The cells of a row are composed here once, for the CSV, the 台账 sheet and
  * status, so the three always agree. */
@@ -383,11 +386,9 @@ int sgs_agg_ledger_finish(sgs_agg_ledger *l, const size_t *rank)
 
 const char *sgs_agg_ledger_category(unsigned cat)
 {
-    if (cat & SGS_AGG_LG_NOTE)
+    if ((cat & SGS_AGG_LG_NOTE) && !(cat & SGS_AGG_LG_GAP))
         return "未逐条列出";
-    if ((cat & SGS_AGG_LG_LATE) && (cat & SGS_AGG_LG_INVALID))
-        return "迟报、不合格";
-    if (cat & SGS_AGG_LG_LATE)
+    if (cat & SGS_AGG_LG_LATE) /* also when invalid too: its reasons say so */
         return "迟报";
     if (cat & SGS_AGG_LG_INVALID)
         return "不合格";

@@ -49,13 +49,18 @@ static void file_safe(char *out, size_t size, const char *id)
         strcat(out, "_");
 }
 
+void sgs_agg_report_group_csv_name(char *out, size_t size, const char *month, const char *group)
+{
+    char safe[256];
+
+    file_safe(safe, sizeof(safe), group);
+    snprintf(out, size, "%s-%s.csv", month, safe);
+}
+
 static void file_name(char *out, size_t size, const char *month, size_t kind, const char *group)
 {
     if (file_kinds[kind].kind == F_GROUP_CSV) {
-        char safe[256];
-
-        file_safe(safe, sizeof(safe), group);
-        snprintf(out, size, "%s-%s.csv", month, safe);
+        sgs_agg_report_group_csv_name(out, size, month, group);
     } else {
         snprintf(out, size, "%s%s", month, file_kinds[kind].suffix);
     }

@@ -139,6 +139,19 @@ static int parse_line(const sgs_registry *reg, const char *path, int lineno, con
     return 0;
 }
 
+/* Whether a line that should be the header is a decision: its second
+ * tab-separated column is a kind (a header's is a column name). */
+static int looks_like_decision(const char *p, size_t l)
+{
+    const char *t1 = memchr(p, '\t', l), *t2;
+
+    if (!t1)
+        return 0;
+    t1++;
+    t2 = memchr(t1, '\t', (size_t)(p + l - t1));
+    return sgs_agg_kind_parse(t1, (size_t)((t2 ? t2 : p + l) - t1)) != NULL;
+}
+
 int sgs_agg_sample_parse(const sgs_registry *reg, const char *path, const char *text, size_t len,
                          sgs_agg_sample *s, char *errstr, size_t errstr_size)
 {
@@ -170,9 +183,17 @@ int sgs_agg_sample_parse(const sgs_registry *reg, const char *path, const char *
             goto out;
         }
         if (l > 0 && p[0] != '#') {
-            if (!header)
+            if (!header) {
+                if (looks_like_decision(p, l)) {
+                    snprintf(errstr, errstr_size,
+                             "%s:%d: expected the header line unit_id\tkind\tdoc_no first, got "
+                             "a decision (its second column is a kind): add the header, or it "
+                             "would be skipped",
+                             path, lineno);
+                    goto out;
+                }
                 header = 1;
-            else if (parse_line(reg, path, lineno, p, l, s, seen, d, errstr, errstr_size) != 0)
+            } else if (parse_line(reg, path, lineno, p, l, s, seen, d, errstr, errstr_size) != 0)
                 goto out;
         }
         p = nl ? nl + 1 : stop;

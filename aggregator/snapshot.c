@@ -693,7 +693,8 @@ static json_t *snapshot_json(const sgs_agg_snapshot *s, int64_t generated_at, in
         json_object_set_new(o, "group", json_string(g->id));
         json_object_set_new(o, "name", json_string(g->name));
         json_object_set_new(o, "units", json_integer((json_int_t)g->n_rows));
-        put_counts(o, &g->sum, 0, 0);
+        /* the totals' fields (REFERENCE §8); a record of no unit is in no group */
+        put_counts(o, &g->sum, 1, 0);
         json_array_append_new(groups, o);
         for (size_t i = 0; i < g->n_rows; i++)
             json_array_append_new(units, unit_json(&s->rows[g->rows[i]]));

@@ -2,14 +2,13 @@
  * when its content changed, write the report files, publish the latest version.
  *
  * A month that has not closed (watch's rule: report.grace_workdays working
- * days after its end, sgs_agg_month_due) is a preview unless --final: the
- * same files, marked 临时, "version": null and "preview": true in the JSON,
- * nothing stored, nothing published (its figures still change; a version of
- * it would be replaced within days). A preview never replaces the files of a
- * version (a month stored early with --final): it is refused before anything
- * is built when the directory's <month>.json is a version's. --no-publish
- * stores and writes without Kafka. A failed publish after the files were
- * written exits 3.
+ * days after its end, sgs_agg_month_due) is a preview unless --final: stored
+ * and published as a version like any other (REFERENCE §7), with "preview": true
+ * in the JSON and its files marked 临时, so that nobody issues it as the
+ * month's notice; once the month has closed, the next snapshot (watch's, or
+ * this command's) differs by that mark and is a new, final version.
+ * --no-publish stores and writes without Kafka. A failed publish after the
+ * files were written is a runtime failure (exit 1; a re-run publishes).
  *
  * Publishing: the latest version is published on every run, new or unchanged.
  * The topic is compacted and keyed by month and the value carries its version,
@@ -50,26 +49,6 @@ static long lap_ms(struct timespec *t)
     return ms;
 }
 
-/* The version whose files lie in dir (its <month>.json, as snapshot wrote
- * it): > 0, or 0 when there are none or they are a preview's. */
-static long version_in_dir(const char *dir, const char *month)
-{
-    char path[4096];
-    json_t *doc, *v;
-    long version = 0;
-
-    if (snprintf(path, sizeof(path), "%s/%s.json", dir, month) >= (int)sizeof(path))
-        return 0;
-    doc = json_load_file(path, 0, NULL);
-    if (!doc)
-        return 0;
-    v = json_object_get(doc, "version");
-    if (json_is_integer(v) && !json_is_true(json_object_get(doc, "preview")))
-        version = (long)json_integer_value(v);
-    json_decref(doc);
-    return version > 0 ? version : 0;
-}
-
 /* Whether the month has closed by watch's rule (sgs_agg_month_due): 1 / 0,
  * with *closes its first closed day. */
 static int month_closed(sgs_agg_ctx *ctx, int year, int month, sgs_day *closes)
@@ -88,7 +67,7 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     json_t *previous = NULL;
     int is_new = 0, closed, preview, rc = SGS_AGG_EXIT_RUNTIME;
     const char *dir = out_dir ? out_dir : sgs_config_get(ctx->cfg, "report.dir");
-    char ym[8], day[16];
+    char ym[8], day[16], what[64] = "";
     sgs_day closes;
     struct timespec t;
 
@@ -100,18 +79,8 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     closed = month_closed(ctx, year, month, &closes);
     sgs_day_format(closes, day);
     preview = !closed && !(flags & SGS_AGG_SNAP_FINAL);
-    if (preview) {
-        long v = version_in_dir(dir, ym);
-        if (v > 0) {
-            sgs_error("snapshot %s: %s/%s.json is version %ld of %s (stored with --final); a "
-                      "preview would overwrite its files: nothing written (--final stores a new "
-                      "version, --out DIR writes the preview elsewhere)",
-                      ym, dir, ym, v, ym);
-            return SGS_AGG_EXIT_USAGE;
-        }
-    }
-    /* A preview and --no-publish never touch Kafka. */
-    if (!preview && !(flags & SGS_AGG_SNAP_NO_PUBLISH)) {
+    /* --no-publish never touches Kafka. */
+    if (!(flags & SGS_AGG_SNAP_NO_PUBLISH)) {
         pub = sgs_agg_publisher_create(ctx->cfg, err, sizeof(err));
         if (!pub) {
             sgs_error("%s", err);
@@ -121,8 +90,8 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
     clock_gettime(CLOCK_MONOTONIC, &t);
     if (preview)
         sgs_warn("%s has not closed (it closes on %s: report.grace_workdays working days after "
-                 "its end): a preview, its files marked 临时; nothing stored in Redis or "
-                 "published (--final stores and publishes it)",
+                 "its end): a preview, \"preview\": true and its files marked 临时 (--final "
+                 "makes it final now; once closed, the next snapshot is the final version)",
                  ym, day);
     else if (!closed)
         sgs_warn("%s has not closed (it closes on %s), but --final: stored and published as a "
@@ -135,38 +104,30 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
         goto out;
     }
     sgs_debug("%s: built in %ld ms", s->month, lap_ms(&t));
-    if (preview) {
-        if (sgs_agg_snapshot_mark_preview(s) != 0) {
-            sgs_error("snapshot %s: out of memory", ym);
-            goto out;
-        }
-    } else {
-        if (sgs_agg_version_store(ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
-            sgs_error("snapshot %s: %s", s->month, err);
-            goto out;
-        }
-        if (is_new && previous)
-            sgs_agg_version_log_changes(previous, s->json);
-        sgs_info("%s: version %ld (%s); %zu units, %lld records", s->month,
-                 sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", s->n_rows,
-                 (long long)s->totals.records);
-        sgs_debug("%s: stored in %ld ms", s->month, lap_ms(&t));
+    if (preview && sgs_agg_snapshot_mark_preview(s) != 0) {
+        sgs_error("snapshot %s: out of memory", ym);
+        goto out;
     }
+    if (sgs_agg_version_store(ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
+        sgs_error("snapshot %s: %s", s->month, err);
+        goto out;
+    }
+    if (is_new && previous)
+        sgs_agg_version_log_changes(previous, s->json);
+    sgs_info("%s: version %ld (%s%s); %zu units, %lld records", s->month,
+             sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", preview ? ", preview" : "",
+             s->n_rows, (long long)s->totals.records);
+    sgs_debug("%s: stored in %ld ms", s->month, lap_ms(&t));
     if (sgs_agg_report_write(s, ctx->cfg, dir, err, sizeof(err)) != 0) {
         sgs_error("snapshot %s: %s", s->month, err);
         goto out;
     }
     sgs_debug("%s: files written in %ld ms", s->month, lap_ms(&t));
-    if (preview) {
-        printf("%s preview (closes on %s); files in %s; not stored, not published\n", s->month, day,
-               dir);
-        fflush(stdout);
-        rc = SGS_AGG_EXIT_OK;
-        goto out;
-    }
+    if (preview)
+        snprintf(what, sizeof(what), " (a preview: the month closes on %s)", day);
     if (!pub) {
-        printf("%s version %ld %s; files in %s; not published (--no-publish)\n", s->month,
-               sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", dir);
+        printf("%s version %ld %s%s; files in %s; not published (--no-publish)\n", s->month,
+               sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", what, dir);
         fflush(stdout);
         rc = SGS_AGG_EXIT_OK;
         goto out;
@@ -175,12 +136,12 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
         /* the files and the version are there; a re-run publishes it */
         sgs_error("snapshot %s v%ld: files written to %s, but not published: %s", s->month,
                   sgs_agg_snapshot_version(s), dir, err);
-        rc = SGS_AGG_EXIT_UNPUBLISHED;
+        rc = SGS_AGG_EXIT_RUNTIME; /* REFERENCE §7: 0, 1, 2 only */
         goto out;
     }
     sgs_debug("%s: published in %ld ms", s->month, lap_ms(&t));
-    printf("%s version %ld %s; files in %s; published on %s\n", s->month,
-           sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", dir,
+    printf("%s version %ld %s%s; files in %s; published on %s\n", s->month,
+           sgs_agg_snapshot_version(s), is_new ? "new" : "unchanged", what, dir,
            sgs_agg_publisher_topic(pub));
     fflush(stdout);
     rc = SGS_AGG_EXIT_OK;

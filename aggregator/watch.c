@@ -8,12 +8,16 @@
  *
  * Every aggregator.watch_interval_s seconds it rebuilds each due month among the
  * last aggregator.watch_months closed ones; version.c decides whether the content
- * changed. Files and the publish are redone for a version until both succeeded
- * once in this process (so a Kafka or disk outage is repaired by the next cycle,
- * and a restart re-publishes the latest versions, which the compacted topic
- * absorbs). Redis and Kafka outages are retried every cycle and logged once per
- * change of state. SIGINT/SIGTERM set a flag; the loop sleeps in short steps.
- * SIGHUP reloads units.file and calendar.file between cycles (sgs_agg_ctx_reload). */
+ * changed. Older closed months, back to the deployment's first month, are
+ * watched too (REFERENCE §7: every closed month): one without a snapshot is
+ * snapshotted in the next cycle, and one of those with a snapshot is rebuilt
+ * each cycle in turn, so a late record of an old month makes its new version
+ * within as many cycles as there are older months. Files and the publish are redone for a version
+ * until both succeeded once in this process (so a Kafka or disk outage is repaired by the next
+ * cycle, and a restart re-publishes the latest versions, which the compacted topic absorbs). Redis
+ * and Kafka outages are retried every cycle and logged once per change of state. SIGINT/SIGTERM set
+ * a flag; the loop sleeps in short steps. SIGHUP reloads units.file and calendar.file between
+ * cycles (sgs_agg_ctx_reload). */
 #include "agg.h"
 
 #include <errno.h>
@@ -56,8 +60,9 @@ struct watch {
     struct month_state *months;
     size_t n_months, cap_months;
     enum health redis, kafka, files;
-    char first[8]; /* the first month with records ("" unknown) */
-    int said_none; /* "no month has records yet" logged */
+    char first[8];            /* the first month with records ("" unknown) */
+    unsigned long older_turn; /* which older month with a snapshot is rebuilt next */
+    int said_none;            /* "no month has records yet" logged */
 };
 
 static struct month_state *month_state(struct watch *w, int year, int month)
@@ -229,19 +234,57 @@ static int month_observed(struct watch *w, const char *ym, int *scanned)
     return strcmp(ym, w->first) >= 0;
 }
 
+/* The closed months before the window (y, m is the window's oldest month),
+ * from the deployment's first month on, oldest first: each one without a
+ * snapshot is processed, and of those with one, one per cycle in turn. 0, or
+ * -1 when Redis failed (logged). */
+static int older_months(struct watch *w, int y, int m)
+{
+    int fy, fm, n = 0, k = 0;
+    long turn;
+    char err[1024], ym[8];
+
+    if (!w->first[0] || sgs_month_parse(w->first, &fy, &fm) != 0)
+        return 0;
+    for (int yy = fy, mm = fm; yy * 12 + mm < y * 12 + m; sgs_month_add(&yy, &mm, 1))
+        n++;
+    if (n == 0)
+        return 0;
+    turn = (long)(w->older_turn++ % (unsigned long)n);
+    for (int yy = fy, mm = fm; k < n && !stop_flag; sgs_month_add(&yy, &mm, 1), k++) {
+        long v = sgs_agg_version_latest(w->ctx, sgs_month_format(yy, mm, ym), err, sizeof(err));
+        if (v < 0) {
+            health(&w->redis, 0, "redis", err, w->interval);
+            return -1;
+        }
+        if (v == 0 || k == turn)
+            process_month(w, yy, mm);
+    }
+    return 0;
+}
+
 /* A month is due once the grace-th working day after its last day has passed
  * (grace 0: from the first day of the next month); months before the first
  * month with records are skipped. */
 static void cycle(struct watch *w)
 {
     sgs_day today = sgs_agg_today(w->ctx);
-    int ty, tm, td, scanned = 0;
+    int ty, tm, td, scanned = 0, wy, wm;
+    char ym[8];
 
     sgs_agg_calendar_log(w->ctx); /* once a day while the horizon is near */
     sgs_day_to_ymd(today, &ty, &tm, &td);
+    /* the window's oldest month: the first month is looked for (when unknown,
+     * or later than it), then the closed months before the window */
+    wy = ty;
+    wm = tm;
+    sgs_month_add(&wy, &wm, -(int)w->n_watch);
+    if (sgs_agg_month_due(w->ctx->cal, w->grace, today, wy, wm) &&
+        (month_observed(w, sgs_month_format(wy, wm, ym), &scanned) < 0 ||
+         older_months(w, wy, wm) != 0))
+        return;
     for (int k = (int)w->n_watch; k >= 1 && !stop_flag; k--) {
         int y = ty, m = tm, observed;
-        char ym[8];
 
         sgs_month_add(&y, &m, -k);
         if (!sgs_agg_month_due(w->ctx->cal, w->grace, today, y, m))

@@ -73,7 +73,8 @@ static const struct cfg_key keys[] = {
     {"notice.date", T_DATE, NULL, 0, 0,
      "date line of the notice, YYYY-MM-DD (empty: the snapshot's generated_at date)"},
     {"aggregator.watch_interval_s", T_INT, "60", 1, 86400, "how often watch checks months"},
-    {"aggregator.watch_months", T_INT, "3", 1, 120, "how many closed months watch keeps checking"},
+    {"aggregator.watch_months", T_INT, "3", 1, 120,
+     "closed months watch rebuilds every cycle (older ones one a cycle in turn)"},
     {"groups", T_STRING, NULL, 0, 0,
      "group order in reports, comma separated (default: order of first appearance)"},
     {"consumer.batch.max_messages", T_INT, "10000", 1, 1000000, "messages per batch at most"},
@@ -91,9 +92,10 @@ static const struct cfg_key keys[] = {
      "batches of alerts/rejects in delivery at most; at the cap consumption pauses"},
     {"consumer.outbox.max_bytes", T_INT, "268435456", 65536, 68719476736.0,
      "bytes of alerts/rejects in delivery at most; at the cap consumption pauses"},
-    {"consumer.identity_horizon_months", T_INT, "24", 0, 1200,
+    {"consumer.identity_horizon_months", T_INT, "0", 0, 1200,
      "identities are kept this many months after their decision date; a decision older than "
-     "that when reported is rejected as too_old (0: kept forever)"},
+     "that when reported is rejected as too_old (0, the default: kept forever, every decision "
+     "counted as REFERENCE §3-4 has it)"},
     {"consumer.alerts_kept", T_INT, "1000", 0, 1000000,
      "latest alerts kept in Redis per partition for the console (GET /api/v1/alerts)"},
     {"consumer.ledger.max_per_unit", T_INT, "5000", 0, 100000000,
@@ -503,6 +505,14 @@ int sgs_config_load_file(sgs_config *cfg, const char *path, char *errstr, size_t
         s = trim(s);
         if (*s == '\0' || *s == '#')
             continue;
+        /* "key = value  # a comment": a '#' after a space or tab starts a
+         * comment ('#' inside a value, as in a password "a#b", is kept) */
+        for (char *h = s + 1; *h; h++)
+            if (*h == '#' && (h[-1] == ' ' || h[-1] == '\t')) {
+                *h = '\0';
+                s = trim(s);
+                break;
+            }
         snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
         if (!(eq = strchr(s, '='))) {
             snprintf(errstr, errstr_size, "%s: expected 'key = value', got '%.60s'", origin, s);
@@ -545,6 +555,26 @@ static int env_matches(const char *name, size_t name_len, const char *key)
     return i == name_len && key[i] == '\0';
 }
 
+/* Sets head + part of an environment name in lower case (with dots for '_'
+ * when dots) + tail: SGS_KAFKA_LINGER_MS -> kafka.linger.ms. */
+static int set_env_key(sgs_config *cfg, const char *head, const char *part, size_t n, int dots,
+                       const char *tail, const char *value, const char *origin, char *errstr,
+                       size_t errstr_size)
+{
+    char key[256];
+    size_t h = strlen(head), t = strlen(tail);
+
+    if (h + n + t >= sizeof(key)) {
+        snprintf(errstr, errstr_size, "%s: name too long", origin);
+        return -1;
+    }
+    memcpy(key, head, h);
+    for (size_t i = 0; i < n; i++)
+        key[h + i] = dots && part[i] == '_' ? '.' : (char)tolower((unsigned char)part[i]);
+    memcpy(key + h + n, tail, t + 1);
+    return sgs_config_set(cfg, key, value, origin, errstr, errstr_size);
+}
+
 int sgs_config_apply_env(sgs_config *cfg, char **envp, char *errstr, size_t errstr_size)
 {
     if (!envp)
@@ -570,25 +600,23 @@ int sgs_config_apply_env(sgs_config *cfg, char **envp, char *errstr, size_t errs
         snprintf(origin, sizeof(origin), "environment %.*s", (int)(eq - var), var);
         if (name_len > 6 && strncmp(name, "KAFKA_", 6) == 0) {
             /* librdkafka names are lower case with dots: BOOTSTRAP_SERVERS -> bootstrap.servers */
-            char key[256];
-            size_t n = name_len - 6;
-            if (n + 6 >= sizeof(key)) {
-                snprintf(errstr, errstr_size, "%s: name too long", origin);
-                return -1;
-            }
-            memcpy(key, "kafka.", 6);
-            for (i = 0; i < n; i++) {
-                char c = name[6 + i];
-                key[6 + i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
-            }
-            key[6 + n] = '\0';
-            if (sgs_config_set(cfg, key, eq + 1, origin, errstr, errstr_size) != 0)
+            if (set_env_key(cfg, "kafka.", name + 6, name_len - 6, 1, "", eq + 1, origin, errstr,
+                            errstr_size) != 0)
                 return -1;
             continue;
         }
         for (i = 0; i < N_KEYS; i++) {
             if (env_matches(name, name_len, keys[i].key))
                 break;
+        }
+        if (i == N_KEYS && name_len > 11 && strncmp(name, "GROUP_", 6) == 0 &&
+            strncmp(name + name_len - 5, "_NAME", 5) == 0) {
+            /* group.<id>.name: SGS_GROUP_CITY_NAME -> group.city.name (ids are
+             * taken in lower case, '_' kept: SGS_GROUP_DEPT_A_NAME -> dept_a) */
+            if (set_env_key(cfg, "group.", name + 6, name_len - 11, 0, ".name", eq + 1, origin,
+                            errstr, errstr_size) != 0)
+                return -1;
+            continue;
         }
         if (i == N_KEYS) {
             snprintf(errstr, errstr_size, "%s: unknown key (no configuration key matches)", origin);

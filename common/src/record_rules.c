@@ -1107,7 +1107,17 @@ static const sgs_unit *unit_by_name(const sgs_rules *rules, const rval *v)
     return sgs_registry_find(rules->registry, v->s, v->len);
 }
 
-/* National: the unit is the data-source unit, else the deciding organ. */
+/* Whether a national record names its source unit: a code other than the
+ * placeholder, or a name. */
+static int names_source(const record_view *raw)
+{
+    return (given(&raw->unit_id) && !sgs_uscc_is_placeholder(raw->unit_id.s, raw->unit_id.len)) ||
+           given(&raw->unit_name);
+}
+
+/* National: the unit is the data-source unit (REFERENCE §3); only a record that
+ * names no source unit falls back to the deciding organ. A source unit named
+ * but not in the registry is unknown_unit (REFERENCE §4), whatever the organ. */
 static const sgs_unit *national_unit(sgs_record *out, const sgs_rules *rules,
                                      const record_view *raw)
 {
@@ -1116,7 +1126,7 @@ static const sgs_unit *national_unit(sgs_record *out, const sgs_rules *rules,
     if (u == NULL) {
         u = unit_by_name(rules, &raw->unit_name);
     }
-    if (u == NULL) {
+    if (u == NULL && !names_source(raw)) {
         u = unit_by_id(rules, &raw->authority_uscc);
         if (u == NULL) {
             u = unit_by_name(rules, &raw->authority_name);
@@ -1137,7 +1147,7 @@ static void national_unknown(sgs_record *out, const field_names *f, const record
 
     nor[0] = '\0';
     nor_zh[0] = '\0';
-    if (given(organ)) {
+    if (given(organ) && !names_source(raw)) { /* the organ was looked up too */
         quote(&q1, organ->s, organ->len);
         snprintf(nor, sizeof(nor), ", nor is the deciding organ %s '%s'", organ_field, q1.s);
         snprintf(nor_zh, sizeof(nor_zh), "，%s“%s”也不在名录中", label(organ_field), q1.s);
@@ -1187,8 +1197,16 @@ static int resolve_unit(sgs_record *out, const sgs_rules *rules, const field_nam
     if (id->type == V_STRING) {
         put_valid(out->unit_id, sizeof(out->unit_id), id->s, id->len, sizeof(out->unit_id) - 1);
     }
-    out->unit =
-        raw->format == SGS_FORMAT_NATIONAL ? national_unit(out, rules, raw) : unit_by_id(rules, id);
+    if (raw->format == SGS_FORMAT_NATIONAL) {
+        out->unit = national_unit(out, rules, raw);
+    } else {
+        /* an id, else a name or an alias (names and other ids "count as this
+         * unit": REFERENCE §6's units file) */
+        out->unit = unit_by_id(rules, id);
+        if (out->unit == NULL) {
+            out->unit = unit_by_name(rules, id);
+        }
+    }
     if (out->unit != NULL) {
         /* (the registry checked that its ids are UTF-8 without NUL) */
         put_valid(out->unit_id, sizeof(out->unit_id), out->unit->id, strlen(out->unit->id),

@@ -115,9 +115,9 @@ def test_hostile(sgs, apache_kafka, tmp, figures):
               "every reject has a reason")
     # hostile messages that were valid JSON of the known unit count as its
     # invalid records; those whose report time is unusable are dated by their
-    # Kafka timestamp (the time of the run), which can be more than
-    # consumer.identity_horizon_months (24) after their decision (2023-12-01):
-    # rejected too_old, counted there
+    # Kafka timestamp (the time of the run); with consumer.identity_horizon_months
+    # set (the default, 0, sets none) that can be beyond it after their decision
+    # (2023-12-01): rejected too_old, counted there
     def codes(rj):
         return {x["code"] for x in rj["reasons"]}
     too_old = sum(1 for rj in rejects.values()

@@ -751,6 +751,14 @@ def test_spot_check_malformed(world, tmp):
         check("%s:3:" % sample in err and why in err, "message for %r: %s" % (bad, err))
         eq(len(err.strip().splitlines()), 1, "one-line message")
         eq(case.r.exists(case.key("concealed:2023-12")), 0, "nothing stored for %r" % bad)
+    # no header: the first decision would have been taken for it and skipped
+    sample = os.path.join(case.dir, "noheader.tsv")
+    with open(sample, "w", encoding="utf-8") as f:
+        f.write("# a comment\nC02\tpenalty\t平公罚〔2023〕9号\nC02\tpenalty\t平公罚〔2023〕8号\n")
+    rc, out, err = case.run("spot-check", "--month", "2023-12", "--sample", sample)
+    eq(rc, 2, "exit without a header")
+    check("%s:2: expected the header line" % sample in err, "no-header message: " + err)
+    eq(case.r.exists(case.key("concealed:2023-12")), 0, "nothing stored without a header")
 
 
 def test_empty_month(world, tmp):
@@ -941,12 +949,12 @@ def test_usage(world, tmp):
     eq(rc, 2, "missing units file exit")
     check("/nonexistent/units.tsv" in err, "units file message: " + err)
     # Kafka unreachable: the version is stored and the files written, the publish
-    # fails: exit 3 naming the topic and the brokers
+    # fails: exit 1 (a runtime failure) naming the topic and the brokers
     case.r.set(case.pkey(PARTS[0], "offset"), 0)
     dead = "127.0.0.1:%d" % free_port()
     rc, out, err = case.run("-X", "kafka.bootstrap.servers=" + dead,
                             "-X", "kafka.message.timeout.ms=1500", "snapshot", "--month", "2023-12")
-    eq(rc, 3, "kafka down exit (%s)" % err)
+    eq(rc, 1, "kafka down exit (%s)" % err)
     check(case.topic in err.splitlines()[-1] and dead in err.splitlines()[-1],
           "kafka down message: " + err)
     eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "stored before the publish")
@@ -1068,32 +1076,82 @@ def test_watch_first_deployment(world, tmp):
     eq([u["prev_records"] for u in stored["units"] if u["unit_id"] == "C02"], [30], "C02 prev")
 
 
+def test_watch_older_months(world, tmp):
+    """watch with a window of one month: the closed months before it, back to
+    the first month with records, are snapshotted at once, and a late record of
+    one of them makes its new version within as many cycles as there are
+    (REFERENCE §7: every closed month)"""
+    case = Case(world, tmp, "older")
+    rnd = random.Random(31)
+    jun = month_records(rnd, "2024-06", {"C02": 20, "410423": 25}, 0.1)
+    aug = month_records(rnd, "2024-08", {"C02": 15, "C03": 10}, 0.1)
+    number_docs(jun + aug, doc_prefix, 2024)
+    write_records(case, jun + aug)
+    log_path = os.path.join(case.dir, "watch-older.log")
+    cmd = [case.env.agg, "-c", case.conf, "-X", "aggregator.watch_interval_s=1",
+           "-X", "aggregator.watch_months=1", "watch"]
+    ours = ["2024-%02d" % m for m in range(6, 12)]  # June .. November
+
+    def latest(m):
+        return case.r.get(case.key("snapshot:%s:latest" % m))
+
+    with open(log_path, "wb") as logf:
+        # 2024-12-10: the window is November alone; June to October lie before it
+        p = subprocess.Popen(cmd, stderr=logf, env=case.env_vars("2024-12-10"))
+        try:
+            wait_until(lambda: all(latest(m) == "1" for m in ours), 30,
+                       what="watch to snapshot June to November")
+            eq(sorted(case.r.smembers(case.key("snapshot:months"))), ours, "months stored")
+            eq(latest("2024-05"), None, "May predates the first record")
+            d = json.load(open(os.path.join(case.reports, "2024-06.json"), encoding="utf-8"))
+            eq(d["totals"]["records"], 45, "June's records")
+            d = json.load(open(os.path.join(case.reports, "2024-07.json"), encoding="utf-8"))
+            eq(d["units"][0]["prev_records"] is not None, True,
+               "July compared with a stored June (oldest first)")
+            # a late record of June, an older month: June v2 within 5 cycles
+            write_records(case, [Rec("C02", "license", "02平许〔2024〕901号", "2024-06-27",
+                                     late=True, part=1, wdlate=2)])
+            wait_until(lambda: latest("2024-06") == "2", 30, what="watch to make June v2")
+            d = json.load(open(os.path.join(case.reports, "2024-06.json"), encoding="utf-8"))
+            eq((d["version"], d["totals"]["records"]), (2, 46), "June v2's file")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=20)
+    eq(rc, 0, "watch exit")
+    eq([latest(m) for m in ours[1:]], ["1"] * 5, "the other months keep version 1")
+
+
 def test_preview(world, tmp):
-    """snapshot of a month not closed (open, in its grace days, future): a preview
-    marked 临时, nothing stored or published; --final stores and publishes it"""
+    """snapshot of a month not closed (open, in its grace days, future): stored
+    and published as a version like any other (REFERENCE §7), marked "preview" and
+    临时; once closed, the next snapshot is a new, final version; --final makes
+    an open month final at once"""
     case = Case(world, tmp, "preview")
     rnd = random.Random(17)
     dec = month_records(rnd, "2023-12", {"C02": 12, "410423": 25, "C03": 8}, 0.2)
     number_docs(dec, doc_prefix, 2023)
     write_records(case, dec)
-    snapshot_keys = lambda: sorted(case.r.scan_iter(match=case.key("snapshot:*")))  # noqa: E731
-    previews = {}
+    latest = lambda m: case.r.get(case.key("snapshot:%s:latest" % m))  # noqa: E731
     # open (12-20); in the grace days (01-04 is the 3rd working day after
     # 12-31); a month in the future
-    for month, now in (("2023-12", "2023-12-20"), ("2023-12", "2024-01-04"),
-                       ("2024-02", "2023-12-20")):
+    for month, now, version in (("2023-12", "2023-12-20", 1), ("2023-12", "2024-01-04", 1),
+                                ("2024-02", "2023-12-20", 1)):
         out_dir = os.path.join(tmp, "preview-%s-%s" % (month, now))
         rc, out, err = case.run("snapshot", "--month", month, "--out", out_dir, now=now)
         what = "%s on %s" % (month, now)
         eq(rc, 0, "%s: exit (%s)" % (what, err))
-        check("%s preview" % month in out and "not stored, not published" in out,
-              "%s: output %r" % (what, out))
+        check("%s version %d %s (a preview: the month closes on " % (
+            month, version, "new" if now == "2023-12-20" else "unchanged") in out
+            and "published on " + case.topic in out, "%s: output %r" % (what, out))
         check("has not closed" in err and "--final" in err, "%s: stderr %r" % (what, err))
         eq(sorted(os.listdir(out_dir)), report_names(month), what + ": the usual files")
         d = json.load(open(os.path.join(out_dir, month + ".json"), encoding="utf-8"))
-        eq((d["version"], d["preview"]), (None, True), what + ": version and preview")
+        eq((d["version"], d["preview"]), (version, True), what + ": version and preview")
         keys = list(d)
         eq(keys.index("preview"), keys.index("version") + 1, what + ": preview after version")
+        eq(json.loads(case.r.get(case.key("snapshot:%s:v%d" % (month, version)))), d,
+           what + ": stored as the file")
+        eq(latest(month), str(version), what + ": latest")
         notice = open(os.path.join(out_dir, month + "-notice.md"), encoding="utf-8").read()
         title = notice.splitlines()[0]
         check("临时" in title, what + ": notice title " + title)
@@ -1101,56 +1159,48 @@ def test_preview(world, tmp):
         check("临时" in xlsx_text(os.path.join(out_dir, month + ".xlsx")), what + ": workbook")
         page = open(os.path.join(out_dir, month + "-report.html"), encoding="utf-8").read()
         check("临时统计" in page, what + ": report page")
-        eq(snapshot_keys(), [], what + ": nothing stored in Redis")
-        previews[(month, now)] = d
-    eq(case.env.messages(case.topic), [], "nothing published on " + case.topic)
-
-    # --final on the open month: stored and published as version 1
-    out_dir = os.path.join(tmp, "final")
-    rc, out, err = case.run("snapshot", "--month", "2023-12", "--final", "--out", out_dir,
-                            now="2023-12-20")
-    eq(rc, 0, "--final exit: " + err)
-    check("version 1 new" in out and "published on " + case.topic in out, "--final: " + out)
-    eq(case.r.get(case.key("snapshot:2023-12:latest")), "1", "--final stores v1")
-    d = json.load(open(os.path.join(out_dir, "2023-12.json"), encoding="utf-8"))
-    eq(d["version"], 1, "--final version")
-    check("preview" not in d, "no preview field in a version")
-    notice = open(os.path.join(out_dir, "2023-12-notice.md"), encoding="utf-8").read()
-    check("临时" not in notice, "--final notice not 临时")
-    check("临时" not in xlsx_text(os.path.join(out_dir, "2023-12.xlsx")), "--final workbook")
     msgs = [(k, json.loads(v)) for k, v in case.env.messages(case.topic)]
-    eq([(k, m["version"]) for k, m in msgs], [("2023-12", 1)], "--final published")
-    eq(msgs[0][1], d, "the message is the file")
+    check(all(m["preview"] is True for _, m in msgs) and
+          {k for k, _ in msgs} == {"2023-12", "2024-02"}, "previews published, marked")
+    preview = json.loads(case.r.get(case.key("snapshot:2023-12:v1")))
+
+    # once closed: the same figures without the mark are a new, final version
+    out_dir = os.path.join(tmp, "closed")
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2024-01-05")
+    eq(rc, 0, "closed exit: " + err)
+    check("2023-12 version 2 new; files in" in out and "(a preview" not in out, "closed: " + out)
+    d = json.load(open(os.path.join(out_dir, "2023-12.json"), encoding="utf-8"))
+    eq(d["version"], 2, "the final version")
+    check("preview" not in d, "no preview field in a final version")
+    notice = open(os.path.join(out_dir, "2023-12-notice.md"), encoding="utf-8").read()
+    check("临时" not in notice, "final notice not 临时")
+    check("临时" not in xlsx_text(os.path.join(out_dir, "2023-12.xlsx")), "final workbook")
+    msgs = [json.loads(v) for k, v in case.env.messages(case.topic) if k == "2023-12"]
+    eq(msgs[-1], d, "the last 2023-12 message is the final version")
     # the preview had the same figures: only version, preview and the time differ
-    p = dict(previews[("2023-12", "2023-12-20")])
+    p = dict(preview)
     for k in ("version", "preview", "generated_at"):
         p.pop(k)
     eq(p, {k: v for k, v in d.items() if k not in ("version", "generated_at")},
-       "the preview's figures are the version's")
-    # a preview never overwrites a version's files: refused, nothing written;
-    # into another directory it goes on
-    before = {n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)}
-    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2023-12-21")
-    eq(rc, 2, "a preview over a version's files: exit (%s)" % err)
-    check("2023-12.json is version 1 of 2023-12" in err and "nothing written" in err
-          and "--final" in err and "--out" in err, "the refusal says why: " + err)
-    eq(out, "", "nothing on stdout")
-    eq({n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)}, before,
-       "the version's files untouched")
-    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir + "-p",
-                            now="2023-12-21")
-    eq(rc, 0, "a preview elsewhere: exit (%s)" % err)
-    check("2023-12 preview" in out, "a preview elsewhere: " + out)
-    # once closed: a version without --final (the same content: kept)
-    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2024-01-05")
-    eq(rc, 0, "closed exit: " + err)
-    check("version 1 unchanged" in out, "closed: " + out)
+       "the preview's figures are the final version's")
+    # closed and unchanged: kept
+    rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2024-01-08")
+    eq(rc, 0, "again exit: " + err)
+    check("version 2 unchanged" in out, "again: " + out)
+
+    # --final on an open month: final at once (no preview field)
+    rc, out, err = case.run("snapshot", "--month", "2024-02", "--final", "--out",
+                            os.path.join(tmp, "final"), now="2024-02-20")
+    eq(rc, 0, "--final exit: " + err)
+    check("2024-02 version 2 new; files in" in out, "--final: " + out)
+    d = json.loads(case.r.get(case.key("snapshot:2024-02:v2")))
+    check("preview" not in d, "--final: no preview field")
 
 
 def test_publish_bounded(world, tmp):
     """--no-publish stores and writes without Kafka; with the brokers down the
     publish gives up after report.publish_timeout_s, naming the brokers and the
-    topic, exit 3 with the files written"""
+    topic, exit 1 with the files written"""
     case = Case(world, tmp, "pubdown")
     rnd = random.Random(29)
     dec = month_records(rnd, "2023-12", {"C02": 10, "410423": 12}, 0.2)
@@ -1176,7 +1226,7 @@ def test_publish_bounded(world, tmp):
                             "-X", "report.publish_timeout_s=2", "snapshot", "--month", "2023-12",
                             "--out", out_dir)
     took = time.monotonic() - t0
-    eq(rc, 3, "exit with the brokers down (%s)" % err)
+    eq(rc, 1, "exit with the brokers down (%s)" % err)
     check(took < 20, "bounded: %.1f s" % took)
     last = err.strip().splitlines()[-1]
     check(dead in last and case.topic in last and "report.publish_timeout_s" in last

@@ -181,6 +181,22 @@ def test_api_generated_month(month, console):
         check(headers["content-type"].startswith(types[ext]),
               "%s content type %s" % (f["name"], headers["content-type"]))
         check(f["name"] in headers.get("content-disposition", ""), f["name"] + " disposition")
+    # a newer version whose files went elsewhere (snapshot --out DIR): the files
+    # in report.dir are not the latest version's, so none is offered or served
+    v2 = dict(stored, version=2)
+    v2["totals"] = dict(stored["totals"], records=stored["totals"]["records"] + 1)
+    r.set("%s:snapshot:%s:v2" % (p.prefix, MONTH), json.dumps(v2, ensure_ascii=False))
+    r.set("%s:snapshot:%s:latest" % (p.prefix, MONTH), 2)
+    try:
+        check_eq(c.json("/api/v1/months/%s/files" % MONTH), (200, []), "stale files not listed")
+        status, err = c.json("/api/v1/months/%s/files/%s.json" % (MONTH, MONTH))
+        check_eq(status, 404, "a stale file is not served")
+        check("version 1" in err["error"] and "latest (2)" in err["error"],
+              "the 404 says which versions: %s" % err)
+    finally:
+        r.set("%s:snapshot:%s:latest" % (p.prefix, MONTH), 1)
+        r.delete("%s:snapshot:%s:v2" % (p.prefix, MONTH))
+    check_eq(c.get("/api/v1/months/%s/files/%s.json" % (MONTH, MONTH))[0], 200, "served again")
 
     # /api/v1/alerts: the lists kept in Redis, newest first, and only alerts
     # that went to Kafka
@@ -200,6 +216,9 @@ def test_api_generated_month(month, console):
     cut = min(ms[a["id"]] for a in five)
     check(all(ms[i] <= cut for i in set(ms) - {a["id"] for a in five}), "the 5 newest")
     check_eq(len(c.json("/api/v1/alerts")[1]), min(100, len(kept)), "default limit 100")
+    status, capped = c.json("/api/v1/alerts?limit=5000")
+    check_eq(status, 200, "limit over 1000: served, not refused")
+    check_eq(len(capped), min(1000, len(kept)), "limit=5000 serves at most 1000")
 
     # /metrics: the requests above, by endpoint; what watch owes (nothing: the
     # month has its snapshot)

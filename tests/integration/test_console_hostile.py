@@ -30,7 +30,7 @@ def served(console, tmp):
     reports = os.path.join(tmp, "reports")
     os.makedirs(reports)
     with open(os.path.join(reports, "2023-11.json"), "w") as f:
-        f.write('{"month": "2023-11"}\n')
+        f.write('{"month": "2023-11", "version": 1}\n')  # the files of the latest version
     with open(os.path.join(tmp, "secret.txt"), "w") as f:
         f.write("must never be served\n")
     os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(reports, "2023-11-notice.md"))
@@ -40,6 +40,7 @@ def served(console, tmp):
         "http.token": "tok", "group.county.name": "县<b>区</b>"})
     c = console(conf, token="tok")
     r.client().set("sgs:{sgs.records:0}:offset", 1)
+    r.client().set("sgs:snapshot:2023-11:latest", 1)
     return c, r
 
 
@@ -154,7 +155,8 @@ def test_bodies_paths_and_values(served):
         ("/api/v1/months/2023-11?version=%201", 400),
         ("/api/v1/months/2023-11?version=7", 404),
         ("/api/v1/alerts?limit=0", 400),
-        ("/api/v1/alerts?limit=1001", 400),
+        ("/api/v1/alerts?limit=1001", 200),  # served as 1000 (REFERENCE §9: at most 1000)
+        ("/api/v1/alerts?limit=99999999999", 400),
         ("/api/v1/alerts?limit=-5", 400),
         ("/api/v1/alerts?limit=ten", 400),
         ("/api/v1/nothing", 404),

@@ -255,13 +255,19 @@ def id_like(s):
 
 
 def national_unit(rec, ids, names):
-    """(unit id or None, from the organ): the source unit by id, else by name, else
-    the deciding organ the same way (REFERENCE §3); the placeholder names no unit."""
+    """(unit id or None, from the organ): the source unit by id, else by name;
+    only a record that names no source unit, the deciding organ the same way
+    (REFERENCE §3); the placeholder names no unit."""
     auth = rec.get("authority") or {}
-    for key, table, by_organ in ((rec.get("unit_id"), ids, False),
-                                 (rec.get("unit_name"), names, False),
-                                 (auth.get("uscc"), ids, True), (auth.get("name"), names, True)):
-        if isinstance(key, str) and key and key != PLACEHOLDER and key in table:
+
+    def named(key):
+        return isinstance(key, str) and key and key != PLACEHOLDER
+
+    candidates = [(rec.get("unit_id"), ids, False), (rec.get("unit_name"), names, False)]
+    if not any(named(k) for k, _, _ in candidates):
+        candidates += [(auth.get("uscc"), ids, True), (auth.get("name"), names, True)]
+    for key, table, by_organ in candidates:
+        if named(key) and key in table:
             return table[key], by_organ
     return None, False
 
@@ -305,6 +311,8 @@ def recompute(jsonl_path, month, cal, units, workdays=7):
                 uid, from_organ = national_unit(rec, ids, names)
             elif uid in ids:
                 uid = ids[uid]
+            elif uid in names:  # a unit's name or alias name counts as it too
+                uid = names[uid]
             # report time: reported_at, else the message timestamp
             ts_used = False
             report_day = None

@@ -85,10 +85,10 @@ CASES = [
        "unit '999999' is not in the registry")], False),
     ("unknown_unit: national", national(2, XK_LYDWDM="999999", XK_LYDW=DELETE,
                                        XK_XKJG="某某局", XK_XKJGDM=DELETE),
+     # a named source unit not in the registry: the organ is not looked at
      [("unknown_unit", "XK_LYDWDM",
-       "数据来源单位统一社会信用代码“999999”不在单位名录中，许可机关“某某局”也不在名录中，"
-       "应为名录中单位的代码",
-       "source unit '999999' is not in the registry, nor is the deciding organ XK_XKJG '某某局'")],
+       "数据来源单位统一社会信用代码“999999”不在单位名录中，应为名录中单位的代码",
+       "source unit '999999' is not in the registry")],
      False),
     ("missing_field", native(3, subject__name=""),
      [("missing_field", "subject.name", "行政相对人名称为空，应为非空文本", "empty")], True),
@@ -190,7 +190,8 @@ def test_reasons_in_chinese(sgs, tmp):
     p = sgs("reasons", partitions=2)
     texts = [text_of(drop_deleted(value)) for _, value, _, _ in CASES]
     p.produce([(UNIT, t) for t in texts])
-    p.run_consumer(idle=3)
+    # too_old needs a horizon (the default, 0, keeps every identity)
+    p.run_consumer(idle=3, extra=("consumer.identity_horizon_months=24",))
 
     rejects = {}
     for m in consume_all(p.broker.bootstrap, "reasons.rejects"):
@@ -238,3 +239,20 @@ def test_reasons_in_chinese(sgs, tmp):
                 check(("%s %s: " % (code, field)) + zh in cell,
                       "%s: 原因 %r lacks %r" % (name, cell, zh))
                 check(en not in cell, "%s: 原因 has the English %r" % (name, en))
+
+
+@pytest.mark.case_timeout(300)
+def test_years_late_counted_by_default(sgs, tmp):
+    """REFERENCE §3-4: a record without reported_at takes its Kafka timestamp
+    (here: now) as its report time, and a decision of 2023 reported now is a
+    late record of its unit, not a reject: by default no identity horizon
+    (consumer.identity_horizon_months = 0) turns it into too_old"""
+    p = sgs("yearslate", partitions=1)
+    rec = native(40, reported_at=DELETE)
+    p.produce([(UNIT, text_of(rec))])
+    p.run_consumer(idle=3)
+    rejects = [json.loads(m.value) for m in consume_all(p.broker.bootstrap, "yearslate.rejects")]
+    check_eq(rejects, [], "no reject")
+    got = p.counts()["units"][UNIT]
+    check_eq((got["records"], got["late"], got.get("too_old", 0)), (1, 1, 0),
+             "one late record of " + UNIT)

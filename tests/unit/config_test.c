@@ -75,6 +75,29 @@ static void test_file_env_x_precedence(void **state)
     unlink(path);
 }
 
+/* REFERENCE §6: '#' starts a comment, also after a value; SGS_ + any key in the
+ * environment, group names included. */
+static void test_comments_and_group_env(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *path = write_tmp("redis.port = 7001   # the local one\n"
+                                 "redis.password = a#b\n"
+                                 "redis.host = h\t# tab, then a comment = 1\n"
+                                 "group.city.name = 市直单位 # shown in reports\n");
+    char *env[] = {"SGS_GROUP_COUNTY_NAME=县区", "SGS_GROUP_DEPT_A_NAME=部门", NULL};
+    sgs_config *cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load(cfg, path, env, NULL, 0, err, sizeof(err)), 0);
+    assert_int_equal(sgs_config_get_int(cfg, "redis.port"), 7001);
+    assert_string_equal(sgs_config_get(cfg, "redis.password"), "a#b");
+    assert_string_equal(sgs_config_get(cfg, "redis.host"), "h");
+    assert_string_equal(sgs_config_group_name(cfg, "city"), "市直单位");
+    assert_string_equal(sgs_config_group_name(cfg, "county"), "县区");
+    assert_string_equal(sgs_config_group_name(cfg, "dept_a"), "部门");
+    sgs_config_destroy(cfg);
+    unlink(path);
+}
+
 static void test_unknown_key_names_file_and_line(void **state)
 {
     (void)state;
@@ -232,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file_env_x_precedence),
+        cmocka_unit_test(test_comments_and_group_env),
         cmocka_unit_test(test_unknown_key_names_file_and_line),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_shipped_conf_documents_every_key),

@@ -536,7 +536,7 @@ static const struct rule_case rule_cases[] = {
     {L, "unit_id", "\"999999\"", NULL, NULL, "unknown_unit", "unit_id"},
     {L, "unit_id", "\"\"", NULL, NULL, "unknown_unit", "unit_id"},
     {L, "unit_id", "410423", NULL, NULL, "unknown_unit", "unit_id"},
-    {L, "unit_id", "\"鲁山县\"", NULL, NULL, "unknown_unit", "unit_id"}, /* a name, not an id */
+    {L, "unit_id", "\"鲁山一县\"", NULL, NULL, "unknown_unit", "unit_id"}, /* no unit's name */
     {L, "unit_id", "\"999999\"", "kind", "\"permit\"", "unknown_unit", "unit_id"},
     /* extra fields are kept and ignored */
     {L, "record_id", "12", "extra", "[[[]]]", NULL, NULL},
@@ -603,6 +603,18 @@ static void test_messages_say_what(void **state)
     parse_json(root, -1);
     assert_message_en_contains("'99999999'");
     assert_message_contains("单位代码“99999999”不在单位名录中");
+    json_decref(root);
+
+    /* unit_id as a unit's name or an alias name: that unit */
+    root = load(penalty_json);
+    set_path(root, "unit_id", "\"鲁山县\"");
+    parse_json(root, -1);
+    assert_non_null(rec.unit);
+    assert_string_equal(rec.unit_id, "410423");
+    set_path(root, "unit_id", "\"平顶山市市场监督管理局\"");
+    parse_json(root, -1);
+    assert_non_null(rec.unit);
+    assert_string_equal(rec.unit_id, "11410400MB0000001P");
     json_decref(root);
 
     root = load(penalty_json);
@@ -1554,13 +1566,14 @@ static void test_national_unit_from_organ(void **state)
     assert_string_equal(rec.unit_id, "11410400MB0000001P");
     assert_true(rec.unit_from_organ);
 
-    /* Source unit given but unknown (id and name): the organ too. */
+    /* Source unit given but unknown (id and name): unknown_unit (REFERENCE §4),
+     * the organ is not looked at. */
     set_path(root, "XK_LYDWDM", "\"999999\"");
     set_path(root, "XK_LYDW", "\"某某县\"");
     parse_json_with(&rules2, root);
-    assert_valid();
-    assert_string_equal(rec.unit_id, "11410400MB0000001P");
-    assert_true(rec.unit_from_organ);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    assert_false(rec.unit_from_organ);
+    assert_message_en_contains("source unit '999999' (XK_LYDW '某某县') is not in the registry");
 
     /* The placeholder code never identifies a unit, even one listed with it. */
     json_decref(root);
@@ -1590,19 +1603,29 @@ static void test_national_unit_from_organ(void **state)
         sgs_registry_destroy(r3);
     }
 
-    /* Neither known: unknown_unit names the source field and quotes the organ. */
+    /* An unknown source code: unknown_unit names the source field alone. */
     root = load(national_license_json);
     set_path(root, "XK_LYDWDM", "\"999999\"");
     set_path(root, "XK_LYDW", NULL);
     parse_json_with(&rules2, root);
     json_decref(root);
     assert_only_reason("unknown_unit", "XK_LYDWDM");
-    assert_message_en_contains("'999999' is not in the registry, nor is the deciding organ XK_XKJG "
-                               "'鲁山县市场监督管理局'");
-    assert_message_contains("数据来源单位统一社会信用代码“999999”不在单位名录中，"
-                            "许可机关“鲁山县市场监督管理局”也不在名录中");
+    assert_message_en_contains("source unit '999999' is not in the registry");
+    assert_message_contains("数据来源单位统一社会信用代码“999999”不在单位名录中，应为");
     assert_false(rec.unit_from_organ);
     assert_null(rec.unit);
+
+    /* No source unit and an unknown organ: the message quotes the organ. */
+    root = load(national_license_json);
+    set_path(root, "XK_LYDWDM", NULL);
+    set_path(root, "XK_LYDW", NULL);
+    set_path(root, "XK_XKJGDM", "\"11230500001755309F\"");
+    parse_json_with(&rules2, root);
+    json_decref(root);
+    assert_only_reason("unknown_unit", "XK_LYDWDM");
+    assert_message_en_contains("nor is the deciding organ XK_XKJG '鲁山县市场监督管理局'");
+    assert_message_contains("许可机关“鲁山县市场监督管理局”也不在名录中");
+    assert_false(rec.unit_from_organ);
 
     /* The source unit known: not from the organ, whatever the organ says. */
     root = load(national_penalty_json);
