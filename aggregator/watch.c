@@ -12,12 +12,14 @@
  * watched too (REFERENCE §7: every closed month): one without a snapshot is
  * snapshotted in the next cycle, and one of those with a snapshot is rebuilt
  * each cycle in turn, so a late record of an old month makes its new version
- * within as many cycles as there are older months. Files and the publish are redone for a version
- * until both succeeded once in this process (so a Kafka or disk outage is repaired by the next
- * cycle, and a restart re-publishes the latest versions, which the compacted topic absorbs). Redis
- * and Kafka outages are retried every cycle and logged once per change of state. SIGINT/SIGTERM set
- * a flag; the loop sleeps in short steps. SIGHUP reloads units.file and calendar.file between
- * cycles (sgs_agg_ctx_reload). */
+ * within as many cycles as there are older months.
+ *
+ * Files and the publish are redone for a version until both succeeded once in
+ * this process (so a Kafka or disk outage is repaired by the next cycle, and a
+ * restart re-publishes the latest versions, which the compacted topic absorbs).
+ * Redis and Kafka outages are retried every cycle and logged once per change of
+ * state. SIGINT/SIGTERM set a flag; the loop sleeps in short steps. SIGHUP
+ * reloads units.file and calendar.file between cycles (sgs_agg_ctx_reload). */
 #include "agg.h"
 
 #include <errno.h>

@@ -206,10 +206,11 @@ void sgs_consumer_stats_line(sgs_consumer *c, double secs, uint64_t msgs_before)
         snprintf(lag, sizeof(lag), "%" PRId64, sgs_parts_lag(c));
     sgs_info("stats: %.0f msg/s, messages %" PRIu64 ", records %" PRIu64 ", late %" PRIu64
              ", invalid %" PRIu64 ", duplicates %" PRIu64 ", rejects %" PRIu64
-             ", unattributed %" PRIu64 ", lag %s%s; ms in poll %" PRId64 ", in redis %" PRId64,
+             ", unattributed %" PRIu64 ", malformed %" PRIu64 ", lag %s%s; ms in poll %" PRId64
+             ", in redis %" PRId64,
              secs > 0 ? (double)(c->n.messages - msgs_before) / secs : 0.0, c->n.messages,
              c->n.records, c->n.late, c->n.invalid, c->n.duplicates, c->n.rejects,
-             c->n.unattributed, lag, extra, c->ms_polling, c->ms_redis);
+             c->n.unattributed, c->n.malformed, lag, extra, c->ms_polling, c->ms_redis);
 }
 
 /* Idle: every assigned partition at its end with nothing in hand or in flight. */

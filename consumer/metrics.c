@@ -189,6 +189,7 @@ static void format(const sgs_metrics *m, const struct snap *s, sgs_buf *b)
         {"updated", s->n.updates},
         {"revoked", s->n.revoked},
         {"unknown_record", s->n.unknown_record},
+        {"too_old", s->n.too_old},
         {"forwarded", s->n.forwarded},
         {"replayed", s->n.replays},
     };
@@ -200,8 +201,8 @@ static void format(const sgs_metrics *m, const struct snap *s, sgs_buf *b)
     sgs_prom_family(b, "sgs_consumer_messages_total", "counter",
                     "applied messages by outcome: counted (records), duplicate, invalid (counted "
                     "and rejected), rejected (every reject), malformed, unattributed, updated, "
-                    "revoked, unknown_record, forwarded (to their unit's partition), replayed "
-                    "(forwarded copies already applied)");
+                    "revoked, unknown_record, too_old, forwarded (to their unit's partition), "
+                    "replayed (forwarded copies already applied)");
     for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
         char lab[64];
 

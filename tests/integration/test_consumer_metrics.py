@@ -28,7 +28,8 @@ def summary(log):
     """The figures of the last stats line and of the exit summary."""
     stats = [l for l in log.splitlines() if " stats: " in l][-1]
     out = {k: int(v) for k, v in re.findall(
-        r"(messages|records|late|invalid|duplicates|rejects|unattributed) (\d+)", stats)}
+        r"(messages|records|late|invalid|duplicates|rejects|unattributed|malformed) (\d+)",
+        stats)}
     out["lag"] = re.search(r"lag (\d+|unknown)", stats).group(1)
     line = [l for l in log.splitlines() if l.startswith("sgs-consumer: counters: ")][-1]
     for k, v in re.findall(r"(batches|fenced|alerts late|alerts late_rate|delivery failures|"
@@ -78,6 +79,8 @@ def test_metrics_equal_exit_summary(sgs):
     check_eq(m("sgs_consumer_messages_total", result="unattributed"), s["unattributed"],
              "unattributed")
     check_eq(m("sgs_consumer_messages_total", result="malformed"), expect["malformed"], "malformed")
+    check_eq(s["malformed"], expect["malformed"], "the stats line's malformed")
+    check_eq(m("sgs_consumer_messages_total", result="too_old"), 0, "too_old (no horizon)")
     check_eq(s["rejects"], expect["rejects"], "rejects == expectation")
     check_eq(m("sgs_consumer_late_total"), s["late"], "late")
     check_eq(m("sgs_consumer_batches_total"), s["batches"], "batches")
