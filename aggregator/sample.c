@@ -140,16 +140,20 @@ static int parse_line(const sgs_registry *reg, const char *path, int lineno, con
 }
 
 /* Whether a line that should be the header is a decision: its second
- * tab-separated column is a kind (a header's is a column name). */
+ * tab-separated column, trimmed as a data line's, is a kind (a header's is a
+ * column name). */
 static int looks_like_decision(const char *p, size_t l)
 {
-    const char *t1 = memchr(p, '\t', l), *t2;
+    const char *a = memchr(p, '\t', l), *b;
 
-    if (!t1)
+    if (!a)
         return 0;
-    t1++;
-    t2 = memchr(t1, '\t', (size_t)(p + l - t1));
-    return sgs_agg_kind_parse(t1, (size_t)((t2 ? t2 : p + l) - t1)) != NULL;
+    a++;
+    b = memchr(a, '\t', (size_t)(p + l - a));
+    if (!b)
+        b = p + l;
+    trim(&a, &b);
+    return sgs_agg_kind_parse(a, (size_t)(b - a)) != NULL;
 }
 
 int sgs_agg_sample_parse(const sgs_registry *reg, const char *path, const char *text, size_t len,

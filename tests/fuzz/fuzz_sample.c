@@ -137,8 +137,25 @@ static int walk_line(struct walk *w, const char *p, size_t len)
     return 0;
 }
 
+/* Whether the header line is a decision instead: a second tab-separated
+ * column that, trimmed, is a kind. */
+static int header_is_decision(const char *p, size_t l)
+{
+    const char *stop = p + l, *tab = memchr(p, '\t', l), *a, *b;
+
+    if (tab == NULL)
+        return 0;
+    a = tab + 1;
+    b = memchr(a, '\t', (size_t)(stop - a));
+    if (b == NULL)
+        b = stop;
+    trim(&a, &b);
+    return sgs_agg_kind_parse(a, (size_t)(b - a)) != NULL;
+}
+
 /* The whole sample: BOM, LF/CRLF, '#' comments and empty lines skipped, the
- * first other line is the header, a NUL byte refuses the file. 0 or -1. */
+ * first other line is the header (refused when it is a decision), a NUL byte
+ * refuses the file. 0 or -1. */
 static int walk_sample(struct walk *w, const char *text, size_t len)
 {
     const char *p = text, *stop = text + len;
@@ -157,10 +174,13 @@ static int walk_sample(struct walk *w, const char *text, size_t len)
         if (memchr(p, '\0', l))
             return -1;
         if (l > 0 && p[0] != '#') {
-            if (!header)
+            if (!header) {
+                if (header_is_decision(p, l))
+                    return -1;
                 header = 1;
-            else if (walk_line(w, p, l) != 0)
+            } else if (walk_line(w, p, l) != 0) {
                 return -1;
+            }
         }
         p = nl ? nl + 1 : stop;
     }
