@@ -514,6 +514,16 @@ void sgs_agg_version_log_changes(const json_t *before, const json_t *after)
             sgs_buf_printf(&b, "%sunattributed %lld -> %lld", b.len ? ", " : "", (long long)a,
                            (long long)c);
     }
+    /* a preview made final (the month closed), or the other way round */
+    {
+        int was = json_is_true(json_object_get(before, "preview"));
+        int is = json_is_true(json_object_get(after, "preview"));
+
+        if (was != is)
+            sgs_info("%s v%lld: %s", month, (long long)v,
+                     was ? "final (was a preview): the month has closed"
+                         : "a preview (the version before was final): the month is not closed");
+    }
     /* the spot checks' findings withdrawn since the version before */
     {
         const json_t *ow = json_object_get(json_object_get(before, "spot_check"), "withdrawn");

@@ -1169,6 +1169,7 @@ def test_preview(world, tmp):
     rc, out, err = case.run("snapshot", "--month", "2023-12", "--out", out_dir, now="2024-01-05")
     eq(rc, 0, "closed exit: " + err)
     check("2023-12 version 2 new; files in" in out and "(a preview" not in out, "closed: " + out)
+    check("final (was a preview)" in err, "the change is said: " + err)
     d = json.load(open(os.path.join(out_dir, "2023-12.json"), encoding="utf-8"))
     eq(d["version"], 2, "the final version")
     check("preview" not in d, "no preview field in a final version")
