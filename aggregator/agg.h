@@ -309,7 +309,8 @@ int sgs_agg_ledger_add_gaps(sgs_agg_ledger *l, size_t row, const json_t *gaps);
  * their entries' order; merges the cut notes of a unit (one per partition).
  * rank may be NULL (registry order). 0 / -1 (OOM). */
 int sgs_agg_ledger_finish(sgs_agg_ledger *l, const size_t *rank);
-/* 类别 of an entry: 迟报, 不合格, 迟报、不合格, 瞒报, 疑似漏报 or 未逐条列出. */
+/* 类别 of an entry: 迟报 (also when invalid too), 不合格, 瞒报, 疑似漏报 (also a note of gap
+ * serials not listed) or 未逐条列出 (the note of entries the consumer cut). */
 const char *sgs_agg_ledger_category(unsigned cat);
 /* The cells of an entry's row, in the columns' order, as text ("" when empty;
  * 迟报工作日 is digits or ""). buf (at least 512 bytes) holds the composed
