@@ -1111,9 +1111,14 @@ def test_watch_older_months(world, tmp):
             # a late record of June, an older month: June v2 within 5 cycles
             write_records(case, [Rec("C02", "license", "02平许〔2024〕901号", "2024-06-27",
                                      late=True, part=1, wdlate=2)])
-            wait_until(lambda: latest("2024-06") == "2", 30, what="watch to make June v2")
-            d = json.load(open(os.path.join(case.reports, "2024-06.json"), encoding="utf-8"))
-            eq((d["version"], d["totals"]["records"]), (2, 46), "June v2's file")
+            # the version is stored before its files are written: wait for the file
+            # (renamed into place whole, never half a file)
+            def june_file():
+                with open(os.path.join(case.reports, "2024-06.json"), encoding="utf-8") as f:
+                    return json.load(f)
+            wait_until(lambda: june_file()["version"] == 2, 30, what="watch to write June v2")
+            eq(latest("2024-06"), "2", "June v2 stored")
+            eq(june_file()["totals"]["records"], 46, "June v2's file")
         finally:
             p.send_signal(signal.SIGTERM)
             rc = p.wait(timeout=20)
