@@ -6,8 +6,8 @@
  * suspected gaps of the snapshot's gap entries (which leave out the serials
  * of concealed decisions: gaps.c).
  * A record both late and invalid is one entry (REFERENCE §10: one row per
- * record; a late record appears exactly once): 类别 迟报, the category REFERENCE §10
- * lists that carries its deadline and working days late, and its quality
+ * record; a late record appears exactly once): 类别 迟报, the listed
+ * category that carries its deadline and working days late, with its quality
  * reasons in 原因 (a late row has none otherwise). A note for gap serials not
  * listed is 疑似漏报 too; only the note for entries the consumer's bound cut
  * (late or invalid alike) is 未逐条列出.

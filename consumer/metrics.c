@@ -2,9 +2,10 @@
  *
  * The poll loop must never wait for a scrape. So the loop copies what the
  * server shows into a snapshot, at most every 100 ms and at once when its
- * health changes (sgs_metrics_tick, from its housekeeping), and swaps it in under a mutex held only
- * for the swap; libmicrohttpd's thread copies the published snapshot under the same mutex and
- * formats it outside. Nothing the HTTP thread does touches the consumer's context.
+ * health changes (sgs_metrics_tick, from its housekeeping), and swaps it in
+ * under a mutex held only for the swap; libmicrohttpd's thread copies the
+ * published snapshot under the same mutex and formats it outside. Nothing the
+ * HTTP thread does touches the consumer's context.
  *
  * The counters are the run's own (what the stats line and the exit summary
  * print): sgs_consumer_messages_total{result} from the applied batches'
