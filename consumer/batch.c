@@ -82,13 +82,15 @@ void sgs_batch_reset(sgs_batch *b)
     b->n_msgs = b->n_orig = b->n_fwd = b->n_skip = 0;
     b->n_groups = b->n_idents = b->n_items = b->n_rejects = b->n_units = b->n_acks = 0;
     b->n_seq_out = b->n_seq_in = 0;
+    b->t0 = 0;
     track_release(b);
 }
 
 /* (Re)builds an open-addressing table of `n` entries, at most half full. */
 static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
                          uint64_t (*hash)(const sgs_batch *, uint64_t, uint32_t),
-                         const sgs_batch *b, uint64_t seed)
+                         int (*listed)(const sgs_batch *, uint32_t), const sgs_batch *b,
+                         uint64_t seed)
 {
     size_t nc = *cap ? *cap : first;
     while (nc < 2 * (n + 1))
@@ -102,7 +104,10 @@ static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
     }
     memset(*slots, 0, nc * sizeof(**slots));
     for (uint32_t i = 0; i < n; i++) {
-        size_t j = (size_t)hash(b, seed, i) & (nc - 1);
+        size_t j;
+        if (listed && !listed(b, i))
+            continue;
+        j = (size_t)hash(b, seed, i) & (nc - 1);
         while ((*slots)[j])
             j = (j + 1) & (nc - 1);
         (*slots)[j] = i + 1;
@@ -129,14 +134,21 @@ static uint64_t ident_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
     return sgs_hash_seeded(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
 }
 
+/* Whether identity i is in the table (a revoke's lookup and an in-batch
+ * duplicate's mirror are not: the batch does not "have" them). */
+static int ident_listed(const sgs_batch *b, uint32_t i)
+{
+    return b->idents[i].listed;
+}
+
 /* The group of these counters in the batch (added when new); UINT32_MAX when
  * out of memory. */
 static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, int flags, int wd)
 {
     size_t j;
     if (2 * (b->n_groups + 1) > b->cap_group_slots &&
-        slots_rebuild(&b->group_slots, &b->cap_group_slots, b->n_groups, 256, group_hash, b, 0) !=
-            0)
+        slots_rebuild(&b->group_slots, &b->cap_group_slots, b->n_groups, 256, group_hash, NULL, b,
+                      0) != 0)
         return UINT32_MAX;
     j = (size_t)group_hash_of(type, day, unit, flags, wd) & (b->cap_group_slots - 1);
     for (uint32_t s; (s = b->group_slots[j]) != 0; j = (j + 1) & (b->cap_group_slots - 1)) {
@@ -162,41 +174,50 @@ static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, i
 #define IDENT_DUP UINT32_MAX
 #define IDENT_OOM (UINT32_MAX - 1)
 
+/* Appends an identity (its bytes at off in the arena), outside the table. */
+static int ident_new(sgs_batch *b, size_t off, size_t len)
+{
+    if (sgs_array_grow((void **)&b->idents, &b->cap_idents, b->n_idents, sizeof(*b->idents),
+                       1024) != 0)
+        return -1;
+    sgs_batch_ident *e = &b->idents[b->n_idents++];
+    memset(e, 0, sizeof(*e));
+    e->off = off;
+    e->len = (uint32_t)len;
+    e->next = UINT32_MAX;
+    e->group = UINT32_MAX;
+    e->dup_of = UINT32_MAX;
+    return 0;
+}
+
 /* Adds an identity to the batch: its index, IDENT_DUP when the batch already
- * has it, IDENT_OOM when out of memory. lookup: a revoke's identity, asked of
- * Redis but never stored: IDENT_DUP when the batch has it, else a new index
- * outside the table (the batch does not then "have" it). */
-static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len, int lookup)
+ * has it (*found: the index of that one), IDENT_OOM when out of memory.
+ * lookup: a revoke's identity, asked of Redis but never stored: IDENT_DUP
+ * when the batch has it, else a new index outside the table (the batch does
+ * not then "have" it). */
+static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len, int lookup,
+                          uint32_t *found)
 {
     uint64_t h = sgs_hash_seeded(seed, s, len);
     size_t j;
     if (2 * (b->n_idents + 1) > b->cap_ident_slots &&
-        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash, b,
-                      seed) != 0)
+        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash,
+                      ident_listed, b, seed) != 0)
         return IDENT_OOM;
     j = (size_t)h & (b->cap_ident_slots - 1);
     for (uint32_t x; (x = b->ident_slots[j]) != 0; j = (j + 1) & (b->cap_ident_slots - 1)) {
         const sgs_batch_ident *e = &b->idents[x - 1];
-        if (e->len == len && memcmp(b->arena.data + e->off, s, len) == 0)
+        if (e->len == len && memcmp(b->arena.data + e->off, s, len) == 0) {
+            *found = x - 1;
             return IDENT_DUP;
+        }
     }
-    if (sgs_array_grow((void **)&b->idents, &b->cap_idents, b->n_idents, sizeof(*b->idents),
-                       1024) != 0)
+    if (ident_new(b, b->arena.len, len) != 0)
         return IDENT_OOM;
-    sgs_batch_ident *e = &b->idents[b->n_idents];
-    e->off = b->arena.len;
-    e->len = (uint32_t)len;
-    e->next = UINT32_MAX;
-    e->group = UINT32_MAX;
-    e->seen = 0;
-    e->ce = e->ge[0] = e->ge[1] = NULL;
-    e->bitmap = 0;
-    e->gap_off = 0;
-    e->gap_len = 0;
     sgs_buf_append(&b->arena, s, len);
     if (b->arena.oom)
         return IDENT_OOM;
-    b->n_idents++;
+    b->idents[b->n_idents - 1].listed = !lookup;
     if (!lookup)
         b->ident_slots[j] = (uint32_t)b->n_idents;
     return (uint32_t)(b->n_idents - 1);
@@ -284,12 +305,13 @@ void sgs_batch_extra_reason(const sgs_batch_env *env, const sgs_record *r, const
     sgs_record_quote(doc, sizeof(doc), r->doc_no, strlen(r->doc_no));
     if (strcmp(code, SGS_REASON_TOO_OLD) == 0) {
         snprintf(out->message, sizeof(out->message),
-                 "文书号“%s”的决定日期%s早于报送日%d个月以上，超出查重期限，无法判断是否重复报送，"
-                 "不予计入；应在决定后%d个月内报送",
+                 "文书号“%s”的决定日期%s距今已超过%d个月，该年度的查重记录已按保存期限清除，"
+                 "无法判断是否重复报送，不予计入；应在决定后%d个月内报送",
                  doc, r->has_decision_date ? sgs_day_format(r->decision_date, day) : "",
                  env->horizon_months, env->horizon_months);
         snprintf(out->message_en, sizeof(out->message_en),
-                 "decided more than %d months before its report: its identity is no longer kept",
+                 "decided more than %d months ago and its year's identities were dropped: it "
+                 "cannot be told from a duplicate",
                  env->horizon_months);
     } else {
         snprintf(out->message, sizeof(out->message),
@@ -451,21 +473,6 @@ static void add_item(sgs_batch *b, sgs_batch_env *env, char kind, uint32_t ident
     sgs_buf_append(&b->arena, env->tmp.data, env->tmp.len);
 }
 
-/* Decided before the identity horizon (consumer.identity_horizon_months
- * before its report day): its identity may be gone from the store, so it can
- * never count as a new record. */
-static int too_old(const sgs_batch_env *env, const sgs_record *r)
-{
-    int y, m, d;
-    if (env->horizon_months <= 0 || !r->has_decision_date)
-        return 0;
-    sgs_day_to_ymd(r->report_day, &y, &m, &d);
-    sgs_month_add(&y, &m, -env->horizon_months);
-    if (d > sgs_month_days(y, m))
-        d = sgs_month_days(y, m);
-    return r->decision_date < sgs_day_from_ymd(y, m, d);
-}
-
 /* Where the identity store keeps the identity e of record r, with the time it
  * may be dropped at and, for a number of a sequence kept as its own field, its
  * gap base. -1 when out of memory or a field does not fit. */
@@ -503,8 +510,9 @@ static int locate(sgs_batch *b, const sgs_batch_env *env, const sgs_record *r, s
             sgs_buf_append(&b->arena, gap, (size_t)n);
         }
     }
-    /* dropped a horizon after its decision (the day after, at midnight UTC) */
-    if (r->has_decision_date) {
+    /* dropped a horizon after its decision (the day after, at midnight UTC);
+     * without a horizon, or a decision date, kept */
+    if (r->has_decision_date && env->horizon_months > 0) {
         int y = dy, m = dm, d = dd;
         sgs_month_add(&y, &m, env->horizon_months);
         if (d > sgs_month_days(y, m))
@@ -533,7 +541,7 @@ static char record_type(enum sgs_op op, int in_batch)
 void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r)
 {
     char type;
-    int f = 0, wd = 0, counted;
+    int f = 0, wd = 0, counted, old;
     uint32_t unit = UINT32_MAX, ident = UINT32_MAX, g;
     sgs_reason extra; /* too_old, unknown_record */
 
@@ -543,25 +551,40 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         type = SGS_GROUP_MALFORMED;
     } else if (r->status == SGS_RECORD_UNKNOWN_UNIT || !r->unit) {
         type = SGS_GROUP_UNATTRIBUTED;
-    } else if (too_old(env, r)) {
-        unit = (uint32_t)r->unit->index;
-        type = SGS_GROUP_TOO_OLD;
     } else {
         unit = (uint32_t)r->unit->index;
         note_unit(env, b, r->unit->index);
         type = record_type(r->op, 0);
         if (r->has_identity) {
+            uint32_t found = UINT32_MAX;
             ident = ident_add(b, env->hash_seed, r->identity, strlen(r->identity),
-                              r->op == SGS_OP_REVOKE);
+                              r->op == SGS_OP_REVOKE, &found);
             if (ident == IDENT_OOM) {
                 b->oom = 1;
                 ident = UINT32_MAX;
             } else if (ident == IDENT_DUP) {
-                /* the batch has it: the outcome is decided here, whatever Redis says */
+                /* the batch has it: the outcome is decided here, whatever Redis
+                 * says; but one of an old identity is too_old when that one is,
+                 * so it gets an identity that follows that one's outcome */
                 type = record_type(r->op, 1);
                 ident = UINT32_MAX;
+                if (b->idents[found].old) {
+                    if (ident_new(b, b->idents[found].off, b->idents[found].len) != 0) {
+                        b->oom = 1;
+                    } else {
+                        ident = (uint32_t)(b->n_idents - 1);
+                        b->idents[ident].dup_of = found;
+                        b->idents[ident].old = 1;
+                    }
+                }
             } else if (locate(b, env, r, &b->idents[ident]) != 0) {
                 b->oom = 1;
+            } else {
+                /* Its identity may be one the store dropped: decided a horizon
+                 * or more before now (and its key dropped since: decide.c) */
+                const sgs_batch_ident *e = &b->idents[ident];
+                b->idents[ident].old =
+                    env->horizon_months > 0 && e->expire_at > 0 && e->expire_at <= b->t0;
             }
         }
         if (type == SGS_GROUP_RECORD || type == SGS_GROUP_UPDATE) {
@@ -601,17 +624,15 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         sgs_batch_ledger_json(env, r, m, &env->tmp);
         add_item(b, env, SGS_ITEM_LEDGER, ident, SGS_ITEM_IF_NEW, unit, r->report_day);
     }
-    if (type == SGS_GROUP_TOO_OLD) {
+    old = ident != UINT32_MAX && b->idents[ident].old;
+    if (old) {
+        /* too_old when its key turns out dropped: one reject, with the rules
+         * it failed too, instead of any other */
         sgs_batch_extra_reason(env, r, SGS_REASON_TOO_OLD, &extra);
         sgs_batch_reject_json(env, r, m, &extra, &env->tmp);
-        if (built_badly(env)) {
-            b->oom = 1;
-        } else {
-            sgs_store_outbox_put(&b->rejects, SGS_STORE_OUTBOX_REJECT, r->unit_id,
-                                 strlen(r->unit_id), env->tmp.data, env->tmp.len);
-            b->n_rejects++;
-        }
-    } else if (type == SGS_GROUP_REVOKE) {
+        add_item(b, env, SGS_ITEM_REJECT, ident, SGS_ITEM_IF_OLD, unit, r->report_day);
+    }
+    if (type == SGS_GROUP_REVOKE) {
         /* A revoke of a decision never seen is rejected (with the rules it
          * failed too); one of a decision seen is rejected only when it failed
          * a rule. Both carry the message's reject id: one of them goes. */
@@ -627,7 +648,9 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
          * or an update: the message failed). */
         int known = r->status != SGS_RECORD_MALFORMED;
         sgs_batch_reject_json(env, r, m, NULL, &env->tmp);
-        if (built_badly(env)) {
+        if (old) {
+            add_item(b, env, SGS_ITEM_REJECT, ident, SGS_ITEM_IF_KEPT, unit, r->report_day);
+        } else if (built_badly(env)) {
             b->oom = 1;
         } else {
             sgs_store_outbox_put(&b->rejects, SGS_STORE_OUTBOX_REJECT, known ? r->unit_id : "",
@@ -649,9 +672,6 @@ static void count_group(const sgs_batch_group *g, uint64_t n, int seen, sgs_batc
         return;
     case SGS_GROUP_UNATTRIBUTED:
         to->unattributed += n;
-        return;
-    case SGS_GROUP_TOO_OLD:
-        to->too_old += n;
         return;
     case SGS_GROUP_DUPLICATE:
         to->duplicates += n;
@@ -691,19 +711,39 @@ uint32_t sgs_batch_group_seen(const sgs_batch *b, const sgs_batch_group *g)
     return n;
 }
 
+uint32_t sgs_batch_group_old(const sgs_batch *b, const sgs_batch_group *g)
+{
+    uint32_t n = 0;
+    for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next)
+        n += b->idents[e].too_old != 0;
+    return n;
+}
+
 int sgs_batch_item_emitted(const sgs_batch *b, const sgs_batch_item *it)
 {
+    const sgs_batch_ident *e;
     if (it->ident == UINT32_MAX)
         return 1;
-    return it->cond == SGS_ITEM_IF_NEW ? !b->idents[it->ident].seen : b->idents[it->ident].seen;
+    e = &b->idents[it->ident];
+    switch (it->cond) {
+    case SGS_ITEM_IF_NEW:
+        return !e->seen && !e->too_old;
+    case SGS_ITEM_IF_OLD:
+        return e->too_old;
+    case SGS_ITEM_IF_KEPT:
+        return !e->too_old;
+    default:
+        return e->seen;
+    }
 }
 
 void sgs_batch_account(const sgs_batch *b, sgs_batch_counts *to)
 {
     for (size_t i = 0; i < b->n_groups; i++) {
         const sgs_batch_group *g = &b->groups[i];
-        uint32_t n_seen = sgs_batch_group_seen(b, g);
-        count_group(g, g->n - n_seen, 0, to);
+        uint32_t n_seen = sgs_batch_group_seen(b, g), n_old = sgs_batch_group_old(b, g);
+        to->too_old += n_old;
+        count_group(g, g->n - n_seen - n_old, 0, to);
         count_group(g, n_seen, 1, to);
     }
     for (size_t i = 0; i < b->n_items; i++) {

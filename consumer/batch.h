@@ -21,14 +21,15 @@
 struct sgs_idc_entry;
 
 /* Group types (the script's protocol, script.c). The first three are decided
- * by Redis for the records with an identity: seen before or new. */
+ * by Redis for the records with an identity: seen before or new. A record of
+ * any of the first six whose identity may have been dropped with its key is
+ * too_old instead (decide.c). */
 #define SGS_GROUP_RECORD       'R' /* inserts: seen -> duplicate, new -> record */
 #define SGS_GROUP_UPDATE       'u' /* updates: seen -> update, new -> record (a first report) */
 #define SGS_GROUP_REVOKE       'v' /* revokes: seen -> revoked, new -> unknown_record */
 #define SGS_GROUP_DUPLICATE    'D' /* inserts of an identity the batch already has */
 #define SGS_GROUP_UPDATED      'P' /* updates of an identity the batch already has */
 #define SGS_GROUP_REVOKED      'X' /* revokes of an identity the batch already has */
-#define SGS_GROUP_TOO_OLD      'T' /* decided before the identity horizon: rejected (too_old) */
 #define SGS_GROUP_UNATTRIBUTED 'U' /* unknown unit */
 #define SGS_GROUP_MALFORMED    'M' /* not a JSON object */
 
@@ -61,9 +62,15 @@ typedef struct sgs_batch_group {
 typedef struct sgs_batch_ident {
     size_t off; /* the identity */
     uint32_t len;
-    uint32_t next;  /* next identity of the same group, UINT32_MAX: none */
-    uint32_t group; /* index in groups */
-    int seen;       /* the store has it (decided when the batch is sent, decide.c) */
+    uint32_t next;   /* next identity of the same group, UINT32_MAX: none */
+    uint32_t group;  /* index in groups */
+    int seen;        /* the store has it (decided when the batch is sent, decide.c) */
+    int old;         /* decided a horizon or more before the batch's clock (t0): it may
+                        turn out too_old, and has the items for that */
+    int too_old;     /* its key was dropped after it could have been there (decide.c) */
+    uint32_t dup_of; /* an in-batch duplicate of an old identity: that identity's index
+                        (its outcome follows that one's); else UINT32_MAX */
+    int listed;      /* in the batch's table (not a revoke's lookup, not a mirror) */
     /* where the identity store keeps it (store.h) */
     int bitmap;       /* a bit of a bitmap field, else a field of its own */
     int year;         /* of P:T:b:<year> or P:T:x:<year> */
@@ -78,6 +85,7 @@ typedef struct sgs_batch_ident {
      * the batch is being sent) */
     struct sgs_idc_entry *ce;    /* bitmap or own field */
     struct sgs_idc_entry *ge[2]; /* gap fields (a range of an own field may span two) */
+    struct sgs_idc_entry *ke;    /* its key's expiry and drop (SGS_IDC_KEYS) */
 } sgs_batch_ident;
 
 /* Item kinds and conditions (script.c). */
@@ -86,6 +94,8 @@ typedef struct sgs_batch_ident {
 #define SGS_ITEM_LEDGER  'l' /* a ledger entry of its report month (P:T:lg:YYYY-MM) */
 #define SGS_ITEM_IF_NEW  'n' /* only when its record's identity turns out new */
 #define SGS_ITEM_IF_SEEN 's' /* only when it turns out seen */
+#define SGS_ITEM_IF_OLD  'o' /* only when it turns out too_old */
+#define SGS_ITEM_IF_KEPT 'k' /* only when it does not turn out too_old */
 
 /* What a record makes unless Redis decides otherwise: the late alert and the
  * ledger entry of a record that turns out to be counted, the unknown_record
@@ -121,6 +131,8 @@ typedef struct sgs_batch {
     size_t n_fwd;        /* originals forwarded to their unit's partition */
     size_t n_skip;       /* forwarded copies already applied (replays) or stale */
     int64_t first, last; /* offsets of the first and last message */
+    int64_t t0;          /* the batch's clock: Unix seconds at its first message (the
+                            writer sets it; 0: no identity counts as old) */
     sgs_buf arena;       /* identity and alert bytes */
     sgs_batch_group *groups;
     size_t n_groups, cap_groups;
@@ -204,6 +216,9 @@ void sgs_batch_free(sgs_batch *b);
 
 /* How many identities of group g the store already has (ident.seen). */
 uint32_t sgs_batch_group_seen(const sgs_batch *b, const sgs_batch_group *g);
+
+/* How many records of group g turned out too_old (ident.too_old). */
+uint32_t sgs_batch_group_old(const sgs_batch *b, const sgs_batch_group *g);
 
 /* Whether item it goes out: unconditional, or its condition holds. */
 int sgs_batch_item_emitted(const sgs_batch *b, const sgs_batch_item *it);

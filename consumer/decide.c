@@ -69,19 +69,28 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
                 sgs_decide_list *miss)
 {
     need_ctx nx = {c, miss};
-    char year[16], month[8], field[SGS_STORE_FIELD_MAX + 16];
-    int year_of = -1;
+    char year[16], month[8], field[SGS_STORE_FIELD_MAX + 16], ik[24];
+    int year_of = -1, bitmap_of = -1;
+    sgs_idc_entry *ke = NULL;
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
         const sgs_batch_group *g = &b->groups[e->group];
         int looks = g->type == SGS_GROUP_REVOKE; /* a revoke only looks */
-        if (e->year != year_of) {                /* most identities of a batch share their year */
+        char kind = e->bitmap ? SGS_IDC_BITS : SGS_IDC_OWN;
+        e->ce = e->ge[0] = e->ge[1] = e->ke = NULL;
+        if (e->dup_of != UINT32_MAX)
+            continue; /* a mirror: decided with the one it follows */
+        if (e->year != year_of || e->bitmap != bitmap_of) {
+            /* most identities of a batch share their key */
             snprintf(year, sizeof(year), "%d", e->year);
+            snprintf(ik, sizeof(ik), "%c%d", kind, e->year);
             year_of = e->year;
+            bitmap_of = e->bitmap;
+            if (!(ke = need(c, SGS_IDC_KEYS, "", ik, strlen(ik), used, miss)))
+                return -1;
         }
-        e->ce = need(c, e->bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year, b->arena.data + e->field_off,
-                     e->field_len, used, miss);
-        e->ge[0] = e->ge[1] = NULL;
+        e->ke = ke;
+        e->ce = need(c, kind, year, b->arena.data + e->field_off, e->field_len, used, miss);
         if (!e->ce)
             return -1;
         if (looks)
@@ -157,20 +166,109 @@ static int set_bit(sgs_idcache *c, sgs_idc_entry *e, uint32_t bit)
     return 0;
 }
 
+int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *dropped)
+{
+    char buf[48];
+    long long e, d;
+    int n = 0;
+    *expiry = -1;
+    *dropped = 0;
+    if (!ke || ke->len == 0)
+        return 0;
+    if (ke->len >= sizeof(buf))
+        return -1;
+    memcpy(buf, ke->val, ke->len);
+    buf[ke->len] = '\0';
+    if (sscanf(buf, "%lld %lld%n", &e, &d, &n) != 2 || (size_t)n != ke->len || e < -1 || d < 0)
+        return -1;
+    *expiry = e;
+    *dropped = d;
+    return 0;
+}
+
+static int key_state_set(sgs_idcache *c, sgs_idc_entry *ke, int64_t expiry, int64_t dropped)
+{
+    char buf[48];
+    int n = snprintf(buf, sizeof(buf), "%lld %lld", (long long)expiry, (long long)dropped);
+    ke->dirty = c->mark;
+    return sgs_idcache_set(c, ke, buf, (size_t)n);
+}
+
+/* A key whose expiry has come by the batch's clock is dropped by this batch
+ * (the script deletes it first): its fields are empty from now on, and its
+ * state remembers the latest expiry of a dropped incarnation. Redis's own
+ * expiry of the key comes two days later (script.c), so a key is never gone
+ * in Redis before the consumer knows it is. */
+static int resolve_key(sgs_idcache *c, const sgs_batch *b, sgs_idc_entry *ke)
+{
+    int64_t expiry, dropped;
+    size_t flen;
+    const char *f = sgs_idc_field(ke, &flen);
+    if (sgs_decide_key_state(ke, &expiry, &dropped) != 0) {
+        /* not a state this consumer wrote: kept as a key never dropped */
+        expiry = -1;
+        dropped = 0;
+        if (key_state_set(c, ke, expiry, dropped) != 0)
+            return -1;
+    }
+    if (expiry <= 0 || expiry > b->t0 || flen < 1)
+        return 0;
+    sgs_idcache_empty_key(c, f[0], f + 1, flen - 1);
+    ke->dropped = c->mark;
+    return key_state_set(c, ke, -1, dropped > expiry ? dropped : expiry);
+}
+
+/* The key's expiry after the batch: the latest of its live expiry and the
+ * (decision date + horizon) of the identities the batch wrote or kept there,
+ * at least 32 days after the batch's clock (so a rebuild of old months keeps
+ * it while it runs); 0 keeps it. */
+static int settle_key(sgs_idcache *c, const sgs_batch *b, sgs_idc_entry *ke)
+{
+    int64_t expiry, dropped, at = sgs_decide_expiry(c, ke), next;
+    if (at < 0 || sgs_decide_key_state(ke, &expiry, &dropped) != 0)
+        return 0;
+    next = sgs_decide_later(expiry, at);
+    if (next > 0 && next < b->t0 + 32 * 86400)
+        next = b->t0 + 32 * 86400;
+    return next == expiry ? 0 : key_state_set(c, ke, next, dropped);
+}
+
 static int apply(sgs_idcache *c, sgs_batch *b)
 {
-    /* every identity against the state before the batch */
+    sgs_idc_entry *ke = NULL;
+    /* the keys whose time has come are dropped first */
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
-        e->seen = e->bitmap ? sgs_idc_bit(e->ce, e->bit) : e->ce->len > 0;
+        if (e->ke && e->ke != ke && resolve_key(c, b, ke = e->ke) != 0)
+            return -1;
     }
-    /* then the batch's own (a revoke only looks) */
+    /* every identity against the state before the batch: one that may have
+     * been in a dropped incarnation of its key is too_old */
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
-        if (b->groups[e->group].type == SGS_GROUP_REVOKE)
+        int64_t expiry, dropped;
+        e->seen = e->too_old = 0;
+        if (e->dup_of != UINT32_MAX)
+            continue;
+        sgs_decide_key_state(e->ke, &expiry, &dropped);
+        if (e->old && dropped > 0 && e->expire_at <= dropped)
+            e->too_old = 1;
+        else
+            e->seen = e->bitmap ? sgs_idc_bit(e->ce, e->bit) : e->ce->len > 0;
+    }
+    for (size_t i = 0; i < b->n_idents; i++) {
+        sgs_batch_ident *e = &b->idents[i];
+        if (e->dup_of != UINT32_MAX)
+            e->too_old = b->idents[e->dup_of].too_old;
+    }
+    /* then the batch's own (a revoke only looks; a too_old one is not kept) */
+    for (size_t i = 0; i < b->n_idents; i++) {
+        sgs_batch_ident *e = &b->idents[i];
+        if (e->dup_of != UINT32_MAX || e->too_old || b->groups[e->group].type == SGS_GROUP_REVOKE)
             continue;
         if (e->bitmap) {
             keep(c, e->ce, e->expire_at);
+            keep(c, e->ke, e->expire_at);
             if (e->seen)
                 continue;
             if (set_bit(c, e->ce, e->bit) != 0 || set_bit(c, e->ge[0], e->bit) != 0)
@@ -180,6 +278,7 @@ static int apply(sgs_idcache *c, sgs_batch *b)
         if (e->seen)
             continue;
         keep(c, e->ce, e->expire_at);
+        keep(c, e->ke, e->expire_at);
         if (sgs_idcache_set(c, e->ce, SGS_STORE_MEMBER_VALUE, strlen(SGS_STORE_MEMBER_VALUE)) != 0)
             return -1;
         e->ce->dirty = c->mark;
@@ -191,6 +290,12 @@ static int apply(sgs_idcache *c, sgs_batch *b)
                     return -1;
             }
         }
+    }
+    ke = NULL;
+    for (size_t i = 0; i < b->n_idents; i++) {
+        sgs_batch_ident *e = &b->idents[i];
+        if (e->ke && e->ke != ke && settle_key(c, b, ke = e->ke) != 0)
+            return -1;
     }
     return 0;
 }

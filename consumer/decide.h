@@ -27,10 +27,13 @@ typedef struct sgs_decide_list {
 int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_decide_list *used,
                     sgs_decide_list *miss);
 
-/* Decides, once every planned entry is known: sets ident.seen from the
- * store's state before the batch, then adds the batch's new identities (bits,
- * own fields, gap bits) to the cache, marking the entries it changes dirty and
- * giving every entry of a key written the key's expiry; then tallies the
+/* Decides, once every planned entry is known: drops the identity-store keys
+ * whose expiry has come by the batch's clock (b->t0), sets ident.too_old for
+ * the old identities that may have been in a dropped incarnation of their key
+ * and ident.seen for the others from the store's state before the batch, then
+ * adds the batch's new identities (bits, own fields, gap bits) to the cache,
+ * marking the entries it changes dirty and giving every entry of a key
+ * written the key's expiry, and the key its new expiry; then tallies the
  * batch into *t (counters, late rate). -1 when out of memory (the cache is
  * then cleared). */
 int sgs_decide_apply(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_tally *t);
@@ -39,6 +42,13 @@ int sgs_decide_apply(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs
  * horizon) of the identities it wrote or kept there (0: kept forever), or -1
  * when the batch gives none (gap fields; identities only looked up). */
 int64_t sgs_decide_expiry(const sgs_idcache *c, const sgs_idc_entry *e);
+/* The state of an identity-store key (an SGS_IDC_KEYS entry, P:T:ik): the
+ * expiry the consumer gave its live incarnation (Unix seconds; 0 kept
+ * forever; -1 none lives) and the latest expiry of an incarnation dropped
+ * (0: never dropped). An empty entry is -1 0. 0, or -1 when the value is not
+ * such a state. */
+int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *dropped);
+
 /* The later of two expiries: 0 (kept forever) wins over any time, -1 (none)
  * loses to anything. */
 int64_t sgs_decide_later(int64_t a, int64_t b);

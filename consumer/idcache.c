@@ -145,6 +145,18 @@ int sgs_idcache_set_int(sgs_idcache *c, sgs_idc_entry *e, int64_t v)
     return sgs_idcache_set(c, e, buf, (size_t)n);
 }
 
+void sgs_idcache_empty_key(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        sgs_idc_entry *e = c->slots[i];
+        if (e && e->key[0] == kind && e->sfx == 1 + sfx_len &&
+            memcmp(e->key + 1, sfx, sfx_len) == 0) {
+            e->len = 0;
+            e->state = SGS_IDC_KNOWN;
+        }
+    }
+}
+
 void sgs_idcache_clear(sgs_idcache *c)
 {
     for (size_t i = 0; i < c->cap; i++) {

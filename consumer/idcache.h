@@ -28,6 +28,7 @@
 #define SGS_IDC_GAPS 'g' /* P:T:g:<month>: gap field -> bits */
 #define SGS_IDC_DAY  'd' /* P:T:d:<day>: "<unit>|records" / "|late" -> count (tally.c) */
 #define SGS_IDC_LR   'l' /* P:T:lr (no suffix): unit -> late-rate state (tally.c) */
+#define SGS_IDC_KEYS 'k' /* P:T:ik (no suffix): "b<year>" / "x<year>" -> "<expiry> <dropped>" */
 
 /* Entry states. */
 #define SGS_IDC_KNOWN   0 /* value is what Redis holds (len 0: no field) */
@@ -42,6 +43,7 @@ typedef struct sgs_idc_entry {
     uint64_t dirty;   /* the last batch that changed it */
     int64_t at;       /* the expiry that batch gives its key (decide.c), valid when */
     uint64_t at_mark; /* == mark */
+    uint64_t dropped; /* SGS_IDC_KEYS: the last batch that dropped the key (decide.c) */
     unsigned char *val;
     uint32_t len, cap;
     char key[];
@@ -98,6 +100,10 @@ static inline int sgs_idc_bit(const sgs_idc_entry *e, uint32_t bit)
  * none or not one), and set. */
 int64_t sgs_idcache_int(const sgs_idc_entry *e);
 int sgs_idcache_set_int(sgs_idcache *c, sgs_idc_entry *e, int64_t v);
+
+/* Empties every entry of the key kind/suffix (known: no field), as after a
+ * DEL of the key. */
+void sgs_idcache_empty_key(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len);
 
 /* Drops every entry (keeps the table's memory). */
 void sgs_idcache_clear(sgs_idcache *c);

@@ -21,11 +21,14 @@
  *          then n, then n pairs (target partition, next sequence): fo after the batch
  *          then n, then n pairs (source partition, next sequence): fi after the batch
  *          then n keys of the identity store the batch reads or writes, each:
- *            key suffix (":b:<year>", ":x:<year>", ":g:<month>"), expiry (the
- *            latest decision date + horizon of the identities it keeps, Unix
- *            seconds; 0 kept forever; -1 none), the number of fields it
- *            changes, then those fields and their new values (whole: bitmap
- *            and gap fields with the batch's bits set, own fields "1")
+ *            key suffix (":b:<year>", ":x:<year>", ":g:<month>", ":ik"),
+ *            expiry (the key's as the consumer keeps it in P:T:ik: the latest
+ *            decision date + horizon of the identities it keeps, at least 32
+ *            days after the batch, Unix seconds; 0 kept forever; -1 none),
+ *            1 when the batch drops the key first (its expiry has come, by
+ *            the consumer's clock) else 0, the number of fields it changes,
+ *            then those fields and their new values (whole: bitmap and gap
+ *            fields with the batch's bits set, own fields "1", P:T:ik states)
  * Returns  {"OK", "", ""} (the consumer has the outbox entry it sent)
  *          or {"FENCED", stored offset or "-1"} having written nothing,
  *          or an error having written nothing.
@@ -43,10 +46,11 @@
  * The identity store (store.h): the consumer decides which identities are new
  * (from its cache of the partition's fields, which the fence keeps true:
  * idcache.h) and sends the values of the fields that change; the script
- * checks the type of every key of the store the batch reads or writes, sets
- * the fields, and makes each touched key's expiry the latest of its
- * identities' (decision date + horizon), at least 32 days from now (so a
- * rebuild of old months keeps them while it runs).
+ * checks the type of every key of the store the batch reads or writes,
+ * deletes the keys the consumer drops, sets the fields, and gives each key
+ * the expiry the consumer decided plus two days (at least 32 days from now,
+ * never sooner than it had): Redis drops a key only after the consumer has
+ * (decide.c), so a key never vanishes under a consumer that believes it.
  *
  * Counters: the consumer sends each field's increment; the script reads the
  * fields (each must be an integer), adds, and writes one HSET per key. The
@@ -124,9 +128,9 @@ const char sgs_consumer_script[] =
     "local nidk = tonumber(ARGV[i]); i = i + 1\n"
     "local idk = {}\n"
     "for k = 1, nidk do\n"
-    "  local nf = tonumber(ARGV[i + 2])\n"
-    "  idk[k] = {base .. ARGV[i], tonumber(ARGV[i + 1]), i + 3, nf}\n"
-    "  i = i + 3 + 2 * nf\n"
+    "  local nf = tonumber(ARGV[i + 3])\n"
+    "  idk[k] = {base .. ARGV[i], tonumber(ARGV[i + 1]), i + 4, nf, ARGV[i + 2] == '1'}\n"
+    "  i = i + 4 + 2 * nf\n"
     "end\n"
     "--@ types\n"
     "local function daynum(s)\n"
@@ -158,20 +162,15 @@ const char sgs_consumer_script[] =
     "--@ expiries\n"
     "local now = tonumber(redis.call('TIME')[1])\n"
     "local expire = {}\n"
-    "local function keep(key, at)\n"
-    "  local e = expire[key]\n"
-    "  if e == nil then\n"
-    "    e = redis.call('EXPIRETIME', key)\n"
-    "    if e == -2 then e = -3 end\n"
-    "    expire[key] = e\n"
-    "  end\n"
-    "  if e == -1 then return end\n"
-    "  if at == 0 then expire[key] = -1; return end\n"
-    "  at = math.max(at, now + 32 * 86400)\n"
-    "  if at > e then expire[key] = at end\n"
-    "end\n"
     "for k = 1, nidk do\n"
-    "  if idk[k][2] >= 0 then keep(idk[k][1], idk[k][2]) end\n"
+    "  local key, at = idk[k][1], idk[k][2]\n"
+    "  if at == 0 then\n"
+    "    expire[key] = 0\n"
+    "  elseif at > 0 then\n"
+    "    at = math.max(at + 2 * 86400, now + 32 * 86400)\n"
+    "    if not idk[k][5] then at = math.max(at, redis.call('EXPIRETIME', key)) end\n"
+    "    expire[key] = at\n"
+    "  end\n"
     "end\n"
     "--@ counters read\n"
     "local writes, days = {}, {}\n"
@@ -253,13 +252,14 @@ const char sgs_consumer_script[] =
     "for k = 1, nidk do\n"
     "  local x = idk[k]\n"
     "  local last = x[3] + 2 * x[4] - 1\n"
+    "  if x[5] then redis.call('DEL', x[1]) end\n"
     "  for j = x[3], last, 2 * CHUNK do\n"
     "    redis.call('HSET', x[1], unpack(ARGV, j, math.min(j + 2 * CHUNK - 1, last)))\n"
     "  end\n"
     "end\n"
     "--@ counter writes, expiries\n"
     "for key, at in pairs(expire) do\n"
-    "  if at > 0 then redis.call('EXPIREAT', key, at) end\n"
+    "  if at > 0 then redis.call('EXPIREAT', key, at) elseif at == 0 then redis.call('PERSIST', key) end\n"
     "end\n"
     "for key, w in pairs(writes) do\n"
     "  for j = 1, #w, 2 * CHUNK do\n"

@@ -341,7 +341,7 @@ int sgs_tally_batch(sgs_tally *t, const sgs_tally_conf *cf, const sgs_batch *b, 
         const sgs_batch_group *g = &b->groups[i];
         const char *unit = g->unit == UINT32_MAX ? "" : sgs_registry_at(cf->registry, g->unit)->id;
         char month[8], day[16];
-        int64_t n = g->n, seen, fresh;
+        int64_t n = g->n, seen, fresh, old;
         char typ = g->type;
         sgs_day_format_month(g->day, month);
         sgs_day_format(g->day, day);
@@ -349,19 +349,19 @@ int sgs_tally_batch(sgs_tally *t, const sgs_tally_conf *cf, const sgs_batch *b, 
             add(t, SGS_STORE_MONTH, month, NULL, GLOBAL(SGS_STORE_C_MALFORMED), n);
             continue;
         }
-        if (typ == SGS_GROUP_TOO_OLD) {
-            add(t, SGS_STORE_MONTH, month, unit, SGS_STORE_C_TOOOLD, n);
-            continue;
-        }
         if (typ == SGS_GROUP_UNATTRIBUTED) {
             add(t, SGS_STORE_MONTH, month, NULL, GLOBAL(SGS_STORE_C_UNATTRIBUTED), n);
             add(t, SGS_STORE_DAY, day, NULL, GLOBAL(SGS_STORE_C_UNATTRIBUTED), n);
             continue;
         }
+        /* records whose identity may have been dropped: too_old, nothing else */
+        old = sgs_batch_group_old(b, g);
+        if (old > 0)
+            add(t, SGS_STORE_MONTH, month, unit, SGS_STORE_C_TOOOLD, old);
         seen = sgs_batch_group_seen(b, g);
-        fresh = n - seen;
+        fresh = n - seen - old;
         if (typ == SGS_GROUP_DUPLICATE || typ == SGS_GROUP_UPDATED || typ == SGS_GROUP_REVOKED) {
-            seen = n;
+            seen = n - old;
             fresh = 0;
             typ = typ == SGS_GROUP_DUPLICATE ? SGS_GROUP_RECORD
                   : typ == SGS_GROUP_UPDATED ? SGS_GROUP_UPDATE

@@ -157,6 +157,8 @@ void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
             return;
         }
     }
+    if (ps->batch.t0 == 0) /* the batch's clock (decide.c: keys dropped, too_old) */
+        ps->batch.t0 = c->have_now ? c->now_fixed : sgs_clock_wall_ms() / 1000;
     sgs_batch_add(&ps->batch, &c->env, &bm, &c->rec);
     if (ps->batch.arena.len + ps->batch.rejects.len >= c->cf_batch_bytes)
         c->batch_full = 1;
@@ -235,15 +237,32 @@ static const char *entry_key_kind(const sgs_idc_entry *e)
         return SGS_STORE_GAPS;
     case SGS_IDC_DAY:
         return SGS_STORE_DAY;
+    case SGS_IDC_KEYS:
+        return SGS_STORE_IDKEYS;
     default:
         return SGS_STORE_LR;
     }
 }
 
+/* The state entry (P:T:ik) of an identity-store key's first entry x. */
+static sgs_idc_entry *key_state_of(part_state *ps, const sgs_idc_entry *x)
+{
+    char f[24];
+    int added, n;
+    if (x->key[0] != SGS_IDC_BITS && x->key[0] != SGS_IDC_OWN)
+        return NULL;
+    n = snprintf(f, sizeof(f), "%c%.*s", x->key[0], (int)(x->sfx - 1), x->key + 1);
+    if (n < 0 || (size_t)n >= sizeof(f))
+        return NULL;
+    sgs_idc_entry *ke = sgs_idcache_get(&ps->idc, SGS_IDC_KEYS, "", 0, f, (size_t)n, &added);
+    return ke && !added ? ke : NULL;
+}
+
 /* The identity store's keys the batch touches (decided: decide.c): per key its
- * suffix, the expiry the batch gives it (-1 none, 0 kept), the number of
- * fields it changes, then those fields and their new values. A key the batch
- * only reads is listed with no field: the script checks its type too. */
+ * suffix, the expiry the batch gives it (-1 none, 0 kept: the key's state in
+ * P:T:ik), 1 when the batch drops it first (its expiry has come), the number
+ * of fields it changes, then those fields and their new values. A key the
+ * batch only reads is listed with no field: the script checks its type too. */
 static void append_identities(sgs_consumer *c, part_state *ps)
 {
     eval_args *a = &c->args;
@@ -263,7 +282,15 @@ static void append_identities(sgs_consumer *c, part_state *ps)
         sgs_buf_puts(&a->text, entry_key_kind(u->v[i]));
         sgs_buf_append(&a->text, u->v[i]->key + 1, u->v[i]->sfx - 1);
         arg_from(a, start);
-        arg_int(a, at);
+        {
+            const sgs_idc_entry *ke = key_state_of(ps, u->v[i]);
+            int64_t expiry, dropped;
+            int drop = ke && ke->dropped == ps->idc.mark;
+            if (ke && at >= 0 && sgs_decide_key_state(ke, &expiry, &dropped) == 0)
+                at = expiry;
+            arg_int(a, at);
+            arg_int(a, drop);
+        }
         arg_int(a, (int64_t)n_dirty);
         for (size_t k = i; k < j; k++) {
             const sgs_idc_entry *e = u->v[k];
@@ -312,7 +339,7 @@ static long append_eval(sgs_consumer *c, int32_t p)
     const sgs_tally *t = &ps->tally;
     eval_args *a = &c->args;
     size_t n = 28 + ps->n_acks + 3 * b->n_items + t->n_alerts + 4 * t->n_cells + 2 * t->n_lr +
-               2 * b->n_seq_out + 2 * b->n_seq_in + 5 * ps->used.n;
+               2 * b->n_seq_out + 2 * b->n_seq_in + 6 * ps->used.n;
     char base[SGS_STORE_KEY_MAX];
     size_t n_alerts = 0, n_ledger = 0;
 
@@ -460,17 +487,29 @@ static int promote(sgs_consumer *c, int32_t p)
     return 1;
 }
 
+/* The state of an identity-store key P:T:ik does not have (written by a
+ * version before it): from the key's EXPIRETIME reply (-2 no key, -1 none). */
+static int key_state_legacy(sgs_idcache *c, sgs_idc_entry *e, const redisReply *r)
+{
+    char buf[48];
+    long long t = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -2;
+    int n = snprintf(buf, sizeof(buf), "%lld 0", t == -2 ? -1LL : t == -1 ? 0LL : t);
+    return sgs_idcache_set(c, e, buf, (size_t)n);
+}
+
 /* Reads the identity-store fields the partitions' batches need and the cache
  * lacks (one HMGET per key, all pipelined), before they are decided. A field
  * Redis does not have is known empty; a key of another type is left empty
- * (the batch script refuses it, having written nothing). -1 when Redis did not
- * answer (the caches of the partitions are then emptied). */
+ * (the batch script refuses it, having written nothing). A key's state
+ * (P:T:ik) comes with the key's EXPIRETIME, for keys without one. -1 when
+ * Redis did not answer (the caches of the partitions are then emptied). */
 static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
 {
     enum { FIELDS_PER_READ = 1000 };
     typedef struct {
         int32_t p;
         size_t from, n;
+        int expiretime; /* EXPIRETIME of the key of state entry `from` */
     } read_unit;
     read_unit *units = NULL;
     size_t n_units = 0, cap_units = 0;
@@ -527,10 +566,42 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
             units[n_units].p = parts[k];
             units[n_units].from = i;
             units[n_units].n = j - i;
+            units[n_units].expiretime = 0;
             if (sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)), SGS_RCL_IDEMPOTENT,
                                     (int)argc, argv, argvlen) != (long)n_units)
                 goto oom;
             n_units++;
+            for (size_t x = i; m->v[i]->key[0] == SGS_IDC_KEYS && x < j; x++) {
+                /* a key's state: and the key's own expiry */
+                size_t flen;
+                const char *f = sgs_idc_field(m->v[x], &flen);
+                const char *argx[2] = {"EXPIRETIME", key};
+                size_t lenx[2] = {10, 0};
+                if (flen < 1 || (f[0] != SGS_IDC_BITS && f[0] != SGS_IDC_OWN))
+                    continue;
+                kl = snprintf(key, sizeof(key), "%s%s%.*s", base,
+                              f[0] == SGS_IDC_BITS ? SGS_STORE_IDBITS : SGS_STORE_IDOWN,
+                              (int)(flen - 1), f + 1);
+                if (kl < 0 || (size_t)kl >= sizeof(key))
+                    goto oom;
+                lenx[1] = (size_t)kl;
+                if (n_units == cap_units) {
+                    size_t cap = 2 * cap_units;
+                    read_unit *v = realloc(units, cap * sizeof(*v));
+                    if (!v)
+                        goto oom;
+                    units = v;
+                    cap_units = cap;
+                }
+                units[n_units].p = parts[k];
+                units[n_units].from = x;
+                units[n_units].n = 0;
+                units[n_units].expiretime = 1;
+                if (sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)),
+                                        SGS_RCL_IDEMPOTENT, 2, argx, lenx) != (long)n_units)
+                    goto oom;
+                n_units++;
+            }
             i = j;
         }
     }
@@ -550,10 +621,20 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
             sgs_rconn_lost(c, sgs_rcl_pipe_error(c->pipe, u));
             goto fail;
         }
+        if (units[u].expiretime) {
+            sgs_idc_entry *e = ps->miss.v[units[u].from];
+            if (e->state == SGS_IDC_PENDING && key_state_legacy(&ps->idc, e, r) != 0) {
+                sgs_rconn_lost(c, "out of memory reading identities");
+                goto fail;
+            }
+            continue;
+        }
         for (size_t x = 0; x < units[u].n; x++) {
             sgs_idc_entry *e = ps->miss.v[units[u].from + x];
             const redisReply *v =
                 r->type == REDIS_REPLY_ARRAY && x < r->elements ? r->element[x] : NULL;
+            if (e->key[0] == SGS_IDC_KEYS && !(v && v->type == REDIS_REPLY_STRING))
+                continue; /* none stored: from the key's expiry (next unit) */
             if (v && v->type == REDIS_REPLY_STRING) {
                 if (sgs_idcache_set(&ps->idc, e, v->str, v->len) != 0) {
                     sgs_rconn_lost(c, "out of memory reading identities");

@@ -92,10 +92,10 @@ static const struct cfg_key keys[] = {
      "batches of alerts/rejects in delivery at most; at the cap consumption pauses"},
     {"consumer.outbox.max_bytes", T_INT, "268435456", 65536, 68719476736.0,
      "bytes of alerts/rejects in delivery at most; at the cap consumption pauses"},
-    {"consumer.identity_horizon_months", T_INT, "0", 0, 1200,
-     "identities are kept this many months after their decision date; a decision older than "
-     "that when reported is rejected as too_old (0, the default: kept forever, every decision "
-     "counted as REFERENCE §3-4 has it)"},
+    {"consumer.identity_horizon_months", T_INT, "24", 0, 1200,
+     "identities are kept at least this many months after their decision date, then dropped "
+     "with their year's key; a decision that may have been in a dropped key is rejected as "
+     "too_old (0: kept forever)"},
     {"consumer.alerts_kept", T_INT, "1000", 0, 1000000,
      "latest alerts kept in Redis per partition for the console (GET /api/v1/alerts)"},
     {"consumer.ledger.max_per_unit", T_INT, "5000", 0, 100000000,

@@ -16,10 +16,11 @@ import csv
 import io
 import json
 import os
+import time
 
 import pytest
 
-from sgstest import build_path, check, check_eq, consume_all, run
+from sgstest import build_path, check, check_eq, consume_all, consumer_cmd, run, spawn
 
 MONTH = "2023-12"
 UNIT = "410423"  # 鲁山县 in configs/units.tsv
@@ -141,9 +142,10 @@ CASES = [
        "revoke of a decision that was never reported")], False),
     ("too_old", native(17, decision_date="2019-01-04", license__valid_from="2019-01-04"),
      [("too_old", "doc_no",
-       "文书号“鲁山县许〔2023〕17号”的决定日期2019-01-04早于报送日24个月以上，超出查重期限，"
-       "无法判断是否重复报送，不予计入；应在决定后24个月内报送",
-       "decided more than 24 months before its report: its identity is no longer kept")], False),
+       "文书号“鲁山县许〔2023〕17号”的决定日期2019-01-04距今已超过24个月，"
+       "该年度的查重记录已按保存期限清除，无法判断是否重复报送，不予计入；应在决定后24个月内报送",
+       "decided more than 24 months ago and its year's identities were dropped: it cannot be "
+       "told from a duplicate")], False),
     ("several reasons", native(18, subject__uscc="1234", decision_date="2023/12/01"),
      [("bad_date", "decision_date", "决定日期“2023/12/01”不是有效日期",
        "'2023/12/01' is not a real date"),
@@ -190,8 +192,13 @@ def test_reasons_in_chinese(sgs, tmp):
     p = sgs("reasons", partitions=2)
     texts = [text_of(drop_deleted(value)) for _, value, _, _ in CASES]
     p.produce([(UNIT, t) for t in texts])
-    # too_old needs a horizon (the default, 0, keeps every identity)
-    p.run_consumer(idle=3, extra=("consumer.identity_horizon_months=24",))
+    # too_old needs a dropped key: the store's state after P:T:b:2023 was
+    # dropped at its expiry of 2021-02-01 (the too_old case was decided
+    # 2019-01-04, so it may have been there; the others, decided 2023-12, not)
+    with p.client() as r:
+        for part in range(2):
+            r.hset("%s:{%s:%d}:ik" % (p.prefix, p.topic, part), "b2023", "-1 1612137600")
+    p.run_consumer(idle=3)
 
     rejects = {}
     for m in consume_all(p.broker.bootstrap, "reasons.rejects"):
@@ -245,8 +252,11 @@ def test_reasons_in_chinese(sgs, tmp):
 def test_years_late_counted_by_default(sgs, tmp):
     """REFERENCE §3-4: a record without reported_at takes its Kafka timestamp
     (here: now) as its report time, and a decision of 2023 reported now is a
-    late record of its unit, not a reject: by default no identity horizon
-    (consumer.identity_horizon_months = 0) turns it into too_old"""
+    late record of its unit, not a reject: the identity horizon (24 months
+    by default) turns a decision into too_old only when its year's
+    identities were dropped, and nothing of 2023 was ever stored here. The
+    key it creates lives 24 months after the decision, but at least 32 days
+    from now (Redis drops it two days after the consumer would)."""
     p = sgs("yearslate", partitions=1)
     rec = native(40, reported_at=DELETE)
     p.produce([(UNIT, text_of(rec))])
@@ -256,3 +266,66 @@ def test_years_late_counted_by_default(sgs, tmp):
     got = p.counts()["units"][UNIT]
     check_eq((got["records"], got["late"], got.get("too_old", 0)), (1, 1, 0),
              "one late record of " + UNIT)
+    with p.client() as r:
+        base = "%s:{%s:0}" % (p.prefix, p.topic)
+        state = r.hget(base + ":ik", "b2023")
+        check(state is not None, "the key's state is kept in %s:ik" % base)
+        expiry, dropped = (int(x) for x in state.split())
+        now = time.time()
+        check(now + 31 * 86400 < expiry < now + 33 * 86400 and dropped == 0,
+              "b2023: state %r, expected about 32 days from now, never dropped" % state)
+        check_eq(r.execute_command("EXPIRETIME", base + ":b:2023"), expiry + 2 * 86400,
+                 "Redis drops the key two days after the consumer")
+
+
+def run_at(p, now, name):
+    """sgs-consumer until idle with its clock at `now` (SGS_NOW)."""
+    proc = spawn(consumer_cmd(p.conf, 3, ()), p.tmp, name=name,
+                 env=dict(os.environ, SGS_NOW=now))
+    check_eq(proc.wait(300), 0, name + " exit status")
+
+
+@pytest.mark.case_timeout(300)
+def test_horizon_drops_a_year(sgs, tmp):
+    """docs/REDIS.md, "Retention": a year's identities are dropped once the
+    latest (decision date + 24 months) of them has come; the batch that finds
+    so deletes the key and remembers the drop in P:T:ik. Then a re-send of a
+    decision that was there, and one never sent that may have been there,
+    are too_old (never a record or a duplicate); a decision of the same
+    document year decided later is counted and re-creates the key."""
+    p = sgs("horizon", partitions=1)
+    base = "%s:{%s:0}" % (p.prefix, p.topic)
+    p.produce([(UNIT, text_of(native(1))), (UNIT, text_of(native(2)))])
+    run_at(p, "2024-01-05T09:00:00+08:00", "first")
+    got = p.counts()["units"][UNIT]
+    check_eq((got["records"], got.get("too_old", 0)), (2, 0), "2 records in 2024")
+    with p.client() as r:
+        # decided 2023-12-01: kept until 2025-12-02
+        check_eq(r.hget(base + ":ik", "b2023"), "1764633600 0", "b2023 state after 2024")
+        check(r.exists(base + ":b:2023"), "the key lives")
+
+    late = dict(reported_at="2026-03-02T10:00:00+08:00")
+    p.produce([(UNIT, text_of(native(1, **late))),  # a re-send
+               (UNIT, text_of(native(1, **late))),  # again, in the same batch
+               (UNIT, text_of(native(3, **late))),  # never sent, decided 2023-12-01
+               (UNIT, text_of(native(4, decision_date="2025-06-30",
+                                     license__valid_from="2025-06-30", **late)))])
+    run_at(p, "2026-03-02T12:00:00+08:00", "second")
+    got = p.counts(month="2026-03")["units"][UNIT]
+    check_eq((got["records"], got["duplicates"], got["too_old"]), (1, 0, 3),
+             "2026-03: serial 4 counted, the others too_old")
+    rejects = [json.loads(m.value) for m in consume_all(p.broker.bootstrap, "horizon.rejects")]
+    check_eq(sorted((json.loads(x["payload"])["doc_no"], [c["code"] for c in x["reasons"]])
+                    for x in rejects),
+             [("鲁山县许〔2023〕1号", ["too_old"])] * 2 + [("鲁山县许〔2023〕3号", ["too_old"])],
+             "one too_old reject per message")
+    with p.client() as r:
+        # dropped at 2025-12-02; serial 4 keeps the new key until 2027-07-01
+        check_eq(r.hget(base + ":ik", "b2023"), "1814400000 1764633600", "b2023 state after")
+    raw = p.redis.client(decode=False)
+    fields = raw.hgetall(base.encode() + b":b:2023")
+    raw.close()
+    check_eq(len(fields), 1, "one bitmap field")
+    value = next(iter(fields.values()))
+    bits = [8 * i + k for i, byte in enumerate(value) for k in range(8) if byte & (0x80 >> k)]
+    check_eq(bits, [4], "only serial 4 is in the re-created key")

@@ -276,20 +276,30 @@ static void test_reject_reasons_chinese(void **state)
     json_error_t e;
     json_t *j;
 
-    /* decided 2022-01-05, reported 2025-12-02: beyond the fixture's 24 months */
+    /* decided 2022-01-05, in a batch of 2025-12-02: beyond the fixture's 24
+     * months, so it may turn out too_old (its key dropped: decide.c) */
+    f->b.t0 = 1764633600; /* 2025-12-02 */
     add_op(f, "U1", 12, "2022-01-05", "2025-12-02", "insert");
-    assert_int_equal(f->b.n_rejects, 1);
+    assert_int_equal(f->b.n_rejects, 0);
+    assert_true(f->b.idents[0].old);
     sgs_batch_extra_reason(&f->env, &f->rec, SGS_REASON_TOO_OLD, &extra);
     sgs_batch_reject_json(&f->env, &f->rec, &m, &extra, &f->env.tmp);
     j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
     assert_non_null(j);
     assert_reason(j, 0, "too_old", "doc_no",
-                  "文书号“平市监许〔2025〕12号”的决定日期2022-01-05早于报送日24个月以上",
-                  "decided more than 24 months before its report: its identity is no longer kept");
+                  "文书号“平市监许〔2025〕12号”的决定日期2022-01-05距今已超过24个月，"
+                  "该年度的查重记录已按保存期限清除，无法判断是否重复报送，不予计入",
+                  "decided more than 24 months ago and its year's identities were dropped");
     assert_int_equal(json_array_size(json_object_get(j, "reasons")), 1);
     json_decref(j);
-    /* the same text went to the outbox */
-    assert_non_null(strstr(f->b.rejects.data, "的决定日期2022-01-05早于报送日24个月以上"));
+    /* the same text is the item that goes when it turns out too_old */
+    assert_int_equal(first_item(&f->b, SGS_ITEM_REJECT)->cond, SGS_ITEM_IF_OLD);
+    {
+        const sgs_batch_item *it = first_item(&f->b, SGS_ITEM_REJECT);
+        char *text = strndup(f->b.arena.data + it->off, it->len);
+        assert_non_null(strstr(text, "的决定日期2022-01-05距今已超过24个月"));
+        free(text);
+    }
 
     /* a revoke of a decision never seen that also fails a rule */
     sgs_record_parse(&f->rules, revoke, strlen(revoke), -1, &f->rec);
@@ -447,7 +457,75 @@ static void test_decide_revoke_only_looks(void **state)
     assert_int_equal(bits->len, 0);
     assert_true(bits->dirty != f->idc.mark);
     assert_int_equal(sgs_decide_expiry(&f->idc, bits), -1);
-    assert_int_equal(f->used.n, 1);
+    /* the field and its key's state (P:T:ik) */
+    assert_int_equal(f->used.n, 2);
+}
+
+/* The value of a cache entry as a string. */
+static const char *entry_text(const sgs_idc_entry *e)
+{
+    static char buf[64];
+    snprintf(buf, sizeof(buf), "%.*s", (int)e->len, (const char *)e->val);
+    return buf;
+}
+
+static int64_t cell(const struct fixture *f, const char *key, const char *field);
+
+/* Retention (docs/REDIS.md): a key whose expiry has come by the batch's clock
+ * is dropped by that batch; an old decision that may have been in it is
+ * too_old (a re-send, its in-batch duplicate, one never sent before), one
+ * decided later is counted and re-creates the key. */
+static void test_decide_drops_key_and_too_old(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts n = {0};
+    sgs_idc_entry *ke, *bits;
+    f->b.t0 = 1768003200; /* 2026-01-10 */
+    add(f, "U1", 5, "2025-12-01", "2026-01-09");
+    assert_false(f->b.idents[0].old);
+    decide(f, NULL);
+    ke = entry(f, SGS_IDC_KEYS, "", "b2025");
+    bits = entry(f, SGS_IDC_BITS, "2025", "U1|l|平市监许|0");
+    /* kept a horizon (24 months) after the decision: 2027-12-02, never dropped */
+    assert_string_equal(entry_text(ke), "1827705600 0");
+    assert_int_equal(ke->dirty, f->idc.mark);
+    assert_true(ke->dropped != f->idc.mark);
+    sgs_batch_account(&f->b, &n);
+    assert_int_equal(n.records, 1);
+
+    /* 2028-01-01: the key's time has come */
+    sgs_batch_reset(&f->b);
+    memset(&n, 0, sizeof(n));
+    f->b.t0 = 1830297600;
+    add(f, "U1", 5, "2025-12-01", "2027-12-31");              /* a re-send */
+    add(f, "U1", 5, "2025-12-01", "2027-12-31");              /* and its in-batch duplicate */
+    add(f, "U1", 6, "2027-06-01", "2027-12-31");              /* decided later: kept until 2029 */
+    add(f, "U1", 7, "2025-11-01", "2027-12-31");              /* never sent, but cannot be told */
+    add_op(f, "U1", 7, "2025-11-01", "2027-12-31", "revoke"); /* a revoke of it */
+    assert_int_equal(decide(f, NULL), 1);                     /* the gap field of 2027-12 */
+    assert_int_equal(ke->dropped, f->idc.mark);
+    /* dropped at 2027-12-02, re-created by serial 6 until 2029-06-02 */
+    assert_string_equal(entry_text(ke), "1875052800 1827705600");
+    assert_true(f->b.idents[0].too_old);
+    assert_int_equal(f->b.idents[1].dup_of, 0);
+    assert_true(f->b.idents[1].too_old);
+    assert_false(f->b.idents[2].too_old);
+    assert_false(f->b.idents[2].seen);
+    assert_true(f->b.idents[3].too_old);
+    assert_true(f->b.idents[4].too_old);
+    /* only serial 6 in the re-created field: bit 6 */
+    assert_int_equal(bits->len, 1);
+    assert_int_equal(bits->val[0], 0x02);
+    assert_int_equal(bits->dirty, f->idc.mark);
+    assert_int_equal(cell(f, ":m:2027-12", "U1|tooold"), 4);
+    assert_int_equal(cell(f, ":m:2027-12", "U1|records"), 1);
+    assert_int_equal(cell(f, ":m:2027-12", "U1|dup"), -1);
+    assert_int_equal(cell(f, ":m:2027-12", "U1|unkrec"), -1);
+    sgs_batch_account(&f->b, &n);
+    assert_int_equal(n.too_old, 4);
+    assert_int_equal(n.records, 1);
+    assert_int_equal(n.duplicates + n.unknown_record + n.revoked, 0);
+    assert_int_equal(n.rejects, 4); /* one too_old reject each, nothing else */
 }
 
 /* The increment the tally gives key/field, or -1 when it has none. */
@@ -627,6 +705,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_writes_fields_and_remembers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_revoke_only_looks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decide_drops_key_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tally_counters_and_late_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_keeps_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_within_the_batch, setup, teardown),

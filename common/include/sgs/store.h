@@ -26,6 +26,9 @@
 #define SGS_STORE_LEGACY_SEEN ":seen"   /* hash of the identity layout before the store: refused */
 #define SGS_STORE_IDBITS      ":b:" /* + document year: hash bitmap field -> bits (identity store) */
 #define SGS_STORE_IDOWN       ":x:" /* + decision year: hash identity -> 1 (identity store) */
+#define SGS_STORE_IDKEYS                                                                           \
+    ":ik" /* hash "b<year>" / "x<year>" -> "<expiry> <dropped>": the identity store's keys         \
+             (docs/REDIS.md, "Retention") */
 #define SGS_STORE_GAPS                                                                             \
     ":g:"                           /* + YYYY-MM: hash gap field -> bits of the serials first      \
                                        counted that month (sequence gaps) */
