@@ -693,6 +693,39 @@ static void test_revoke_then_insert(void **state)
     assert_int_equal(n.unknown_record, 1);
 }
 
+/* The same after the batch's identity table grew (it is rebuilt from the
+ * identities it has: a revoke's lookup is not one of them). */
+static void test_revoke_then_insert_after_growth(void **state)
+{
+    struct fixture *f = *state;
+    sgs_batch_counts n = {0};
+    add_op(f, "U1", 9, "2025-12-01", "2025-12-02", "revoke");
+    for (int k = 0; k < 2100; k++) /* past the first table of 4096 slots, half full */
+        add(f, "U2", 100 + k, "2025-12-01", "2025-12-02");
+    add(f, "U1", 9, "2025-12-01", "2025-12-03");
+    assert_null(group_of(&f->b, SGS_GROUP_DUPLICATE, NULL, f->reg));
+    decide(f, NULL);
+    sgs_batch_account(&f->b, &n);
+    assert_int_equal(n.records, 2101);
+    assert_int_equal(n.unknown_record, 1);
+}
+
+/* Without a horizon (0) identities are kept: their keys get no expiry, and
+ * nothing is old. */
+static void test_no_horizon_keeps_identities(void **state)
+{
+    struct fixture *f = *state;
+    sgs_idc_entry *bits;
+    f->env.horizon_months = 0;
+    f->b.t0 = 1830297600; /* 2028-01-01 */
+    add(f, "U1", 5, "2020-12-01", "2027-12-31");
+    assert_false(f->b.idents[0].old);
+    decide(f, NULL);
+    bits = entry(f, SGS_IDC_BITS, "2025", "U1|l|平市监许|0");
+    assert_int_equal(sgs_decide_expiry(&f->idc, bits), 0);
+    assert_string_equal(entry_text(entry(f, SGS_IDC_KEYS, "", "b2025")), "0 0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +744,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ops_within_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_and_revoke_decided_by_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_then_insert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_then_insert_after_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_horizon_keeps_identities, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
