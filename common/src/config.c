@@ -134,6 +134,7 @@ struct sgs_config {
     size_t n_kafka, cap_kafka;
     struct kv *groups; /* group.<id>.name */
     size_t n_groups, cap_groups;
+    int deferred; /* loading layers: values are checked once, the winning one */
 };
 
 /* Variables the programs and scripts read themselves: not config keys. */
@@ -430,7 +431,7 @@ int sgs_config_set(sgs_config *cfg, const char *key, const char *value, const ch
         snprintf(errstr, errstr_size, "%s: unknown key '%s'", origin, key);
         return -1;
     }
-    if (check_value(k, value, origin, errstr, errstr_size) != 0)
+    if (!cfg->deferred && check_value(k, value, origin, errstr, errstr_size) != 0)
         return -1;
     char *v = xstrdup(value), *o = xstrdup(origin);
     if (!v || !o) {
@@ -628,8 +629,11 @@ int sgs_config_apply_env(sgs_config *cfg, char **envp, char *errstr, size_t errs
     return 0;
 }
 
-int sgs_config_load(sgs_config *cfg, const char *file, char **envp, char *const *xs, size_t n_xs,
-                    char *errstr, size_t errstr_size)
+/* The layers in order (the command line wins); a value is checked only when
+ * it is the one that wins, so a bad value in a lower layer that a higher one
+ * overrides is not an error (unknown keys always are). */
+static int load_layers(sgs_config *cfg, const char *file, char **envp, char *const *xs, size_t n_xs,
+                       char *errstr, size_t errstr_size)
 {
     if (file && sgs_config_load_file(cfg, file, errstr, errstr_size) != 0)
         return -1;
@@ -637,6 +641,22 @@ int sgs_config_load(sgs_config *cfg, const char *file, char **envp, char *const 
         return -1;
     for (size_t i = 0; i < n_xs; i++)
         if (sgs_config_set_kv(cfg, xs[i], "-X", errstr, errstr_size) != 0)
+            return -1;
+    return 0;
+}
+
+int sgs_config_load(sgs_config *cfg, const char *file, char **envp, char *const *xs, size_t n_xs,
+                    char *errstr, size_t errstr_size)
+{
+    int rc;
+    cfg->deferred = 1;
+    rc = load_layers(cfg, file, envp, xs, n_xs, errstr, errstr_size);
+    cfg->deferred = 0;
+    if (rc != 0)
+        return -1;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (cfg->origins[i] &&
+            check_value(&keys[i], cfg->values[i], cfg->origins[i], errstr, errstr_size) != 0)
             return -1;
     return 0;
 }

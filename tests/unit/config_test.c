@@ -75,6 +75,42 @@ static void test_file_env_x_precedence(void **state)
     unlink(path);
 }
 
+/* REFERENCE §6, "the command line wins": a bad value in a lower layer that a
+ * higher one overrides is no error; the value that wins is checked, and its
+ * error names where it came from. */
+static void test_only_the_winning_value_is_checked(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *path = write_tmp("redis.port = seven\n"
+                                 "consumer.day_retention_days = 2\n");
+    char *env[] = {"SGS_REDIS_PORT=abc", "SGS_CONSUMER_DAY_RETENTION_DAYS=45", NULL};
+    char *xs[] = {"redis.port=6380"};
+    sgs_config *cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load(cfg, path, env, xs, 1, err, sizeof(err)), 0);
+    assert_int_equal(sgs_config_get_int(cfg, "redis.port"), 6380);
+    assert_int_equal(sgs_config_get_int(cfg, "consumer.day_retention_days"), 45);
+    sgs_config_destroy(cfg);
+    /* without the command line the environment's bad value wins: refused */
+    cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load(cfg, path, env, NULL, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "environment SGS_REDIS_PORT"));
+    sgs_config_destroy(cfg);
+    /* and without either, the file's, named by file and line */
+    cfg = sgs_config_new();
+    assert_int_equal(sgs_config_load(cfg, path, NULL, NULL, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":1"));
+    assert_non_null(strstr(err, "seven"));
+    sgs_config_destroy(cfg);
+    /* an unknown key is an error even when nothing else is wrong */
+    cfg = sgs_config_new();
+    char *bad_env[] = {"SGS_REDIS_PORTT=1", NULL};
+    assert_int_equal(sgs_config_load(cfg, NULL, bad_env, xs, 1, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "SGS_REDIS_PORTT"));
+    sgs_config_destroy(cfg);
+    unlink(path);
+}
+
 /* REFERENCE §6: '#' starts a comment, also after a value; SGS_ + any key in the
  * environment, group names included. */
 static void test_comments_and_group_env(void **state)
@@ -255,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file_env_x_precedence),
+        cmocka_unit_test(test_only_the_winning_value_is_checked),
         cmocka_unit_test(test_comments_and_group_env),
         cmocka_unit_test(test_unknown_key_names_file_and_line),
         cmocka_unit_test(test_bad_values),
