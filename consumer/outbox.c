@@ -67,7 +67,8 @@ static void produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
     size_t vlen = it->cut ? it->cut_len : it->val_len;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         c->producer, RD_KAFKA_V_TOPIC(topic),
-        RD_KAFKA_V_KEY(it->key_len ? e->blob + it->key_off : NULL, it->key_len),
+        /* a reject without a unit: an empty key (REFERENCE §2), not none */
+        RD_KAFKA_V_KEY(it->key_len ? e->blob + it->key_off : "", it->key_len),
         RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
     if (err) {

@@ -204,6 +204,9 @@ def test_reasons_in_chinese(sgs, tmp):
     for m in consume_all(p.broker.bootstrap, "reasons.rejects"):
         rj = json.loads(m.value)
         rejects[rj["payload"]] = rj
+        # keyed by its unit_id, or empty (REFERENCE §2): never without a key
+        check_eq(m.key, (rj.get("unit_id") or "").encode(), "the key of " + m.value.decode())
+    check(any(not rj.get("unit_id") for rj in rejects.values()), "a reject without a unit")
     check_eq(len(rejects), len(CASES), "one reject per message")
     for (name, _, want, _), text in zip(CASES, texts):
         rj = rejects.get(text)
