@@ -808,44 +808,12 @@ static int check_duplicates(sgs_jsonscan *js, uint32_t obj)
 /* ------------------------------------------------------------------------ */
 /* Numbers                                                                   */
 
-/* 2^1024 - 2^970: the smallest decimal that rounds to infinity (it lies half
- * way between DBL_MAX and 2^1024 and rounds to even, upwards). */
-static const char overflow_digits[] =
-    "1797693134862315807937289714053034150799341327100378269361737789804449682927647509466490179"
-    "7758720709633028641669288791094655554785194040263065748867150582068190890200070838367627385"
-    "4845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342"
-    "711559699508093042880177904174497792";
-
-/* 1 when the real at p (JSON grammar, decimal exponent of its leading digit
- * 308) is at least overflow_digits, i.e. strtod would overflow. */
-static int overflows_at_308(const unsigned char *p, const unsigned char *end)
-{
-    size_t i = 0;
-
-    for (; p < end && *p != 'e' && *p != 'E'; p++) {
-        if (!is_digit(*p) || (i == 0 && *p == '0')) {
-            continue; /* sign, point, leading zeros */
-        }
-        if (overflow_digits[i] == '\0') {
-            return 1; /* equal so far and more digits: the nonzero ones make it bigger */
-        }
-        if (*p != (unsigned char)overflow_digits[i]) {
-            return *p > (unsigned char)overflow_digits[i];
-        }
-        i++;
-    }
-    /* All digits given are equal to a prefix of the threshold: equal only when
-     * the rest of the threshold is zeros (it is not: it ends in 2). */
-    return overflow_digits[i] == '\0';
-}
-
 /* Scans a number starting at p (a '-' or a digit). Returns the byte after it,
  * or NULL after setting the error. */
 static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p,
                                         const unsigned char *end, uint8_t *flags)
 {
-    const unsigned char *q = p, *int_start, *int_end, *frac = NULL, *frac_end = NULL;
-    int64_t exp10 = 0;
+    const unsigned char *q = p, *int_start, *int_end, *frac;
     int real = 0;
 
     if (*q == '-') {
@@ -881,69 +849,36 @@ static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p
             fail(js, p, "invalid number (no digits after '.')");
             return NULL;
         }
-        frac_end = q;
         real = 1;
     }
     if (q < end && (*q == 'e' || *q == 'E')) {
         const unsigned char *e0;
-        int neg = 0;
         q++;
         if (q < end && (*q == '+' || *q == '-')) {
-            neg = *q == '-';
             q++;
         }
         e0 = q;
         while (q < end && is_digit(*q)) {
-            if (exp10 < 1000000000) {
-                exp10 = exp10 * 10 + (*q - '0');
-            }
             q++;
         }
         if (q == e0) {
             fail(js, p, "invalid number (no digits in the exponent)");
             return NULL;
         }
-        if (neg) {
-            exp10 = -exp10;
-        }
         real = 1;
     }
 
+    /* An integer in int64 is kept as jansson keeps it. A bigger one, and a
+     * real beyond a double, are valid JSON too (jansson refuses them): read as
+     * reals, the latter infinite. */
     if (!real) {
-        /* jansson keeps integers as int64 and refuses the others. */
         size_t nd = (size_t)(int_end - int_start);
-        if (nd > 19 || (nd == 19 &&
-                        memcmp(int_start, *p == '-' ? "9223372036854775808" : "9223372036854775807",
-                               19) > 0)) {
-            fail(js, p, "integer out of range (%s%.*s%s)", *p == '-' ? "-" : "",
-                 (int)(nd > 20 ? 20 : nd), (const char *)int_start, nd > 20 ? "..." : "");
-            return NULL;
-        }
-    } else {
-        /* The decimal exponent of the leading digit decides, except at 308. */
-        int64_t k;
-        if (*int_start != '0') {
-            k = (int64_t)(int_end - int_start) - 1;
-        } else {
-            const unsigned char *z = frac;
-            if (frac != NULL) {
-                while (z < frac_end && *z == '0') {
-                    z++;
-                }
-            }
-            if (frac == NULL || z == frac_end) {
-                k = INT64_MIN; /* zero */
-            } else {
-                k = -(int64_t)(z - frac) - 1;
-            }
-        }
-        if (k != INT64_MIN) {
-            k += exp10;
-            if (k > 308 || (k == 308 && overflows_at_308(p, q))) {
-                fail(js, p, "number out of range (overflows a double)");
-                return NULL;
-            }
-        }
+        real =
+            nd > 19 ||
+            (nd == 19 &&
+             memcmp(int_start, *p == '-' ? "9223372036854775808" : "9223372036854775807", 19) > 0);
+    }
+    if (real) {
         *flags |= SGS_JSON_REAL;
     }
     return q;

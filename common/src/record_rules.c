@@ -1051,7 +1051,12 @@ static void check_amount(sgs_record *out, const field_names *f, const record_vie
                              "expected a number or null, got %s", type_name(v->type));
         return;
     }
-    if (!isfinite(amount) || amount < 0) {
+    if (!isfinite(amount)) {
+        sgs_record_reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
+                                        "%s超出数值范围，应为不小于0的有限数字（单位：万元）",
+                                        label(f->fine_amount)),
+                             "beyond the range of a number, expected a finite number >= 0");
+    } else if (amount < 0) {
         sgs_record_reason_en(add_reason(out, CODE_AMOUNT, f->fine_amount,
                                         "%s%g无效，应为不小于0的有限数字", label(f->fine_amount),
                                         amount),

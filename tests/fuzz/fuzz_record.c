@@ -6,7 +6,8 @@
  * then with other rules (count_decision_day, unset deadline, another offset)
  * and a message timestamp chosen from the input's hash (among them year 9999
  * and INT64_MAX). Whether a message is malformed is judged against jansson's
- * json_loadb, the yardstick the record reader (sgs/jsonscan.h) promises to match. */
+ * json_loadb, the yardstick the record reader (sgs/jsonscan.h) promises to match
+ * (except for numbers jansson cannot hold: valid JSON the reader reads). */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -254,7 +255,13 @@ static void check(const sgs_rules *ru, const sgs_record *r, const uint8_t *data,
         json_t *root =
             json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 
-        FUZZ_CHECK((r->status == SGS_RECORD_MALFORMED) == (root == NULL || !json_is_object(root)));
+        /* jansson refuses valid JSON numbers it cannot hold (beyond int64 or
+         * a double): the reader reads them, and may then find an error after
+         * the number that jansson never reached */
+        if (root != NULL ||
+            (strstr(err.text, "too big") == NULL && strstr(err.text, "overflow") == NULL))
+            FUZZ_CHECK((r->status == SGS_RECORD_MALFORMED) ==
+                       (root == NULL || !json_is_object(root)));
         json_decref(root);
     }
 }

@@ -391,6 +391,24 @@ static int jansson_accepts(const char *buf, size_t len, json_t **root, json_erro
     return *root != NULL;
 }
 
+/* jansson refuses valid JSON numbers it cannot hold: integers beyond int64,
+ * reals beyond a double. The tokenizer reads them (as reals; the latter
+ * infinite). */
+static int jansson_range_error(const json_error_t *err)
+{
+    return strstr(err->text, "too big") != NULL || strstr(err->text, "overflow") != NULL;
+}
+
+/* strtod of the first len bytes of text. */
+static double strtod_n(const char *text, size_t len)
+{
+    char tmp[1400];
+    assert_true(len < sizeof(tmp));
+    memcpy(tmp, text, len);
+    tmp[len] = '\0';
+    return strtod(tmp, NULL);
+}
+
 /* Parses with the tokenizer; on failure checks the error is filled. */
 static int scan(const char *buf, size_t len)
 {
@@ -763,24 +781,11 @@ static void test_numbers(void **state)
          "834936475292719074168444365510704342711559699508093042880177904174497791.999e0"),
     };
     static const char *const bad[] = {
-        "01",
-        "-01",
-        "00",
-        "1.",
-        "-",
-        "-a",
-        ".5",
-        "+1",
-        "1e",
-        "1e+",
-        "1E-",
-        "1.e5",
-        "0x10",
-        "Infinity",
-        "NaN",
-        "-Infinity",
-        "1..2",
-        "--1",
+        "01",  "-01", "00",   "1.",   "-",        "-a",  ".5",        "+1",   "1e",
+        "1e+", "1E-", "1.e5", "0x10", "Infinity", "NaN", "-Infinity", "1..2", "--1",
+    };
+    /* valid JSON that jansson refuses: read as reals (strtod's value) */
+    static const char *const big[] = {
         "9223372036854775808",
         "-9223372036854775809",
         "92233720368547758070",
@@ -816,8 +821,18 @@ static void test_numbers(void **state)
         expect_error(bad[i], NULL);
         assert_false(jansson_accepts(bad[i], strlen(bad[i]), &root, &err));
     }
-    expect_error("9223372036854775808", "integer out of range");
-    expect_error("1e400", "number out of range");
+    for (i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        json_t *root;
+        json_error_t err;
+        assert_false(jansson_accepts(big[i], strlen(big[i]), &root, &err));
+        assert_true(jansson_range_error(&err));
+        if (!same_double(number_of(big[i]), strtod_n(big[i], strlen(big[i]))))
+            fail_msg("%s: %.17g, strtod %.17g", big[i], number_of(big[i]),
+                     strtod_n(big[i], strlen(big[i])));
+    }
+    assert_true(number_of("1e400") == HUGE_VAL);
+    assert_true(number_of("-1e400") == -HUGE_VAL);
+    assert_true(same_double(number_of("9223372036854775808"), 9223372036854775808.0));
     expect_error("01", "leading zero");
     assert_true(same_double(number_of("-0"), 0.0)); /* an integer: +0, as jansson */
     assert_true(same_double(number_of("-0.0"), -0.0));
@@ -833,7 +848,7 @@ static void test_numbers(void **state)
         buf[6 + i] = (char)('1' + i % 9);
     }
     memcpy(buf + 406, "}", 2);
-    expect_error_at(buf, 407, "integer out of range", 6);
+    expect_ok(buf);
 }
 
 static void test_number_values_against_jansson(void **state)
@@ -876,6 +891,14 @@ static void test_number_values_against_jansson(void **state)
         }
         mine = scan(t.p, t.len) == 0;
         theirs = jansson_accepts(t.p, t.len, &root, &err);
+        if (mine && !theirs && jansson_range_error(&err)) {
+            size_t n;
+            if (!same_double(sgs_jsonscan_number(t.p, &tokens(&n)[0]), strtod_n(t.p, t.len)))
+                fail_msg("%s: %.17g, strtod %.17g", t.p, sgs_jsonscan_number(t.p, &tokens(&n)[0]),
+                         strtod_n(t.p, t.len));
+            free(t.p);
+            continue;
+        }
         if (mine != theirs) {
             fail_msg("%s: tokenizer %s, jansson %s", t.p, mine ? "accepts" : "rejects",
                      theirs ? "accepts" : err.text);
@@ -930,6 +953,14 @@ static void test_number_values_against_jansson(void **state)
         buf[len] = '\0';
         mine = scan(buf, len) == 0;
         theirs = jansson_accepts(buf, len, &root, &err);
+        if (mine && !theirs && jansson_range_error(&err)) {
+            size_t n;
+            /* an integer beyond int64, or a real beyond a double (infinite) */
+            if (!same_double(sgs_jsonscan_number(buf, &tokens(&n)[0]), strtod_n(buf, len)))
+                fail_msg("%s: %.17g, strtod %.17g", buf, sgs_jsonscan_number(buf, &tokens(&n)[0]),
+                         strtod_n(buf, len));
+            continue;
+        }
         if (mine != theirs) {
             fail_msg("%s: tokenizer %s, jansson %s", buf, mine ? "accepts" : "rejects",
                      theirs ? "accepts" : err.text);
@@ -1307,6 +1338,8 @@ static void differential_exact(const char *buf, size_t len)
     int mine = scan(buf, len) == 0;
     int theirs = jansson_accepts(buf, len, &root, &err);
 
+    if (mine && !theirs && jansson_range_error(&err))
+        return; /* a number jansson cannot hold (its one refusal of valid JSON here) */
     if (mine != theirs) {
         print_input(buf, len);
         fail_msg("tokenizer %s (%s), jansson %s (%s)", mine ? "accepts" : "rejects",

@@ -1002,24 +1002,42 @@ static void test_duplicate_keys(void **state)
     expect_malformed(nested, strlen(nested), "duplicate");
 }
 
+/* Numbers beyond int64 or a double are valid JSON (REFERENCE §4): read as
+ * reals; a fine beyond a double is not a finite number (bad_amount), a big
+ * number elsewhere changes nothing. */
 static void test_huge_number(void **state)
 {
-    char buf[600];
+    char buf[2000], digits[401];
+    const char *at = strstr(penalty_json, "0.5,");
     int n, i;
 
     (void)state;
-    n = snprintf(buf, sizeof(buf), "{\"unit_id\": \"410423\", \"penalty\": {\"fine_amount\": ");
     for (i = 0; i < 400; i++) {
-        buf[n++] = (char)('1' + i % 9);
+        digits[i] = (char)('1' + i % 9);
     }
-    buf[n++] = '}';
-    buf[n++] = '}';
-    expect_malformed(buf, (size_t)n, NULL);
+    digits[400] = '\0';
+    assert_non_null(at);
+    n = snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - penalty_json), penalty_json, digits,
+                 at + 3);
+    parse_buf(buf, (size_t)n, TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_INVALID);
+    assert_only_reason("bad_amount", "penalty.fine_amount");
+    assert_message_en_contains("beyond the range of a number");
+    assert_true(rec.has_identity);
 
-    n = snprintf(buf, sizeof(buf), "{\"unit_id\": \"410423\", \"x\": 1e400}");
-    expect_malformed(buf, (size_t)n, NULL);
-    n = snprintf(buf, sizeof(buf), "{\"unit_id\": \"410423\", \"x\": -1e400}");
-    expect_malformed(buf, (size_t)n, NULL);
+    /* a 400-digit number, 1e400 or -1e400 in a member sgs does not read */
+    n = snprintf(buf, sizeof(buf), "%.*s, \"x\": %s}", (int)(strlen(penalty_json) - 1),
+                 penalty_json, digits);
+    parse_buf(buf, (size_t)n, TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_VALID);
+    n = snprintf(buf, sizeof(buf), "%.*s, \"x\": [1e400, -1e400, 92233720368547758070]}",
+                 (int)(strlen(penalty_json) - 1), penalty_json);
+    parse_buf(buf, (size_t)n, TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_VALID);
+    /* 1e30 is a finite fine (in 万元): no rule bounds it */
+    n = snprintf(buf, sizeof(buf), "%.*s1e30%s", (int)(at - penalty_json), penalty_json, at + 3);
+    parse_buf(buf, (size_t)n, TS_DEC05);
+    assert_int_equal(rec.status, SGS_RECORD_VALID);
     /* A tiny number underflows to 0: a fine of 0 is fine. */
     n = snprintf(buf, sizeof(buf),
                  "{\"unit_id\": \"410423\", \"kind\": \"penalty\", \"penalty\": "

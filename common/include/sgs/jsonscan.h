@@ -7,22 +7,23 @@
  * offset and a length into the caller's buffer, and escapes are decoded on
  * demand (sgs_jsonscan_string) into a buffer of the caller.
  *
- * It accepts exactly what jansson's json_loadb(buf, len,
- * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) accepts, and rejects:
+ * It accepts what jansson's json_loadb(buf, len, JSON_REJECT_DUPLICATES |
+ * JSON_DECODE_ANY) accepts, and also the numbers jansson cannot hold (valid
+ * JSON): integers outside int64 are read as reals, reals beyond a double as
+ * infinite. It rejects:
  * - bytes that are not UTF-8 (overlong forms, encoded surrogates, > U+10FFFF);
  * - control characters (U+0000-U+001F) in strings, unknown escapes, \u with
  *   fewer than 4 hex digits, unpaired surrogates ("\ud800", "\udc00",
  *   "\ud800\u0041"), and "\u0000" (in keys as in values: every decoded string
  *   is a C string);
- * - numbers outside the JSON grammar ("01", "1.", ".5", "+1"), integers outside
- *   int64 (jansson's json_int_t) and reals that overflow a double (1e400; a
- *   real that underflows, 1e-400, is fine and reads as 0);
+ * - numbers outside the JSON grammar ("01", "1.", ".5", "+1"); a number of
+ *   any size in it is fine (1e400 reads as infinity, 1e-400 as 0);
  * - a key that appears twice in one object, at any depth (compared decoded:
  *   "a" and "\u0061" are the same key);
  * - values nested deeper than SGS_JSONSCAN_MAX_DEPTH (jansson's limit: a value
  *   inside 2048 open arrays/objects is too deep);
  * - empty input, trailing non-white-space, anything after the first value.
- * One difference, a jansson 2.14 bug: jansson skips a NUL byte that directly
+ * One more difference, a jansson 2.14 bug: jansson skips a NUL byte that directly
  * follows a number or a literal ("1\0", {"a":null\0}); this reader refuses it
  * like any other NUL outside a string.
  * In addition (a limit of this reader, not of JSON): more than the context's
