@@ -602,6 +602,14 @@ static void check_kind(sgs_record *out, const field_names *f, const record_view 
         }
         return;
     }
+    if (v->type != V_STRING && v->type != V_ABSENT && v->type != V_NULL) {
+        /* present, but not a kind (REFERENCE §4: bad_kind, not missing_field) */
+        sgs_record_reason_en(add_reason(out, CODE_KIND, f->kind,
+                                        "%s为%s，应为license（行政许可）或penalty（行政处罚）",
+                                        label(f->kind), type_name_zh(v->type)),
+                             "expected license or penalty, got %s", type_name(v->type));
+        return;
+    }
     if (!require_string(out, f->kind, v, NULL, NULL)) {
         return;
     }

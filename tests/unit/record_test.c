@@ -442,7 +442,9 @@ static const struct rule_case rule_cases[] = {
     /* missing_field */
     {L, "kind", NULL, NULL, NULL, "missing_field", "kind"},
     {L, "kind", "\"\"", NULL, NULL, "missing_field", "kind"},
-    {L, "kind", "1", NULL, NULL, "missing_field", "kind"},
+    {L, "kind", "1", NULL, NULL, "bad_kind", "kind"},
+    {L, "kind", "[\"license\"]", NULL, NULL, "bad_kind", "kind"},
+    {L, "kind", "null", NULL, NULL, "missing_field", "kind"},
     {L, "doc_no", NULL, NULL, NULL, "missing_field", "doc_no"},
     {L, "doc_no", "12345", NULL, NULL, "missing_field", "doc_no"},
     {L, "doc_no", "null", NULL, NULL, "missing_field", "doc_no"},
