@@ -83,6 +83,7 @@ void sgs_batch_reset(sgs_batch *b)
     b->n_groups = b->n_idents = b->n_items = b->n_rejects = b->n_units = b->n_acks = 0;
     b->n_seq_out = b->n_seq_in = 0;
     b->t0 = 0;
+    b->kept = 0;
     track_release(b);
 }
 
@@ -582,9 +583,16 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
             } else {
                 /* Its identity may be one the store dropped: decided a horizon
                  * or more before now (and its key dropped since: decide.c) */
-                const sgs_batch_ident *e = &b->idents[ident];
-                b->idents[ident].old =
-                    env->horizon_months > 0 && e->expire_at > 0 && e->expire_at <= b->t0;
+                sgs_batch_ident *e = &b->idents[ident];
+                e->old = env->horizon_months > 0 && e->expire_at > 0 && e->expire_at <= b->t0;
+                if (e->old && b->kept == e->bitmap + 1 && b->kept_year == e->year) {
+                    e->old = 0;
+                } else if (e->old && env->key_kept &&
+                           env->key_kept(env->key_ctx, e->bitmap, e->year, b->t0)) {
+                    e->old = 0;
+                    b->kept = e->bitmap + 1;
+                    b->kept_year = e->year;
+                }
             }
         }
         if (type == SGS_GROUP_RECORD || type == SGS_GROUP_UPDATE) {

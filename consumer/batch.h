@@ -133,6 +133,8 @@ typedef struct sgs_batch {
     int64_t first, last; /* offsets of the first and last message */
     int64_t t0;          /* the batch's clock: Unix seconds at its first message (the
                             writer sets it; 0: no identity counts as old) */
+    int kept, kept_year; /* the last key env->key_kept said lives past t0 (it stays so
+                            while the batch is collected): bitmap + 1 (0: none), year */
     sgs_buf arena;       /* identity and alert bytes */
     sgs_batch_group *groups;
     size_t n_groups, cap_groups;
@@ -168,6 +170,12 @@ typedef struct sgs_batch_env {
     uint64_t *unit_stamp; /* per registry unit: gen of the last batch that listed it */
     int horizon_months;   /* consumer.identity_horizon_months (0: identities kept forever) */
     long fail_alloc;      /* debug.fail_alloc: JSON builds still to fail as if out of memory */
+    /* Whether the identity-store key of an old identity (bitmap or own
+     * fields, year) is known to live past `until`, never dropped: then the
+     * identity cannot turn out too_old and needs no too_old reject (the
+     * writer answers from the partition's cache; NULL: never known). */
+    int (*key_kept)(void *ctx, int bitmap, int year, int64_t until);
+    void *key_ctx;
     uint64_t gen_counter; /* last gen given to a batch */
     sgs_buf tmp;          /* scratch for JSON */
 } sgs_batch_env;

@@ -68,6 +68,7 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
         return -1;
     }
     c->env.fail_alloc = sgs_config_get_int(c->cfg, "debug.fail_alloc");
+    sgs_writer_init_env(c);
     return 0;
 }
 

@@ -305,6 +305,9 @@ int sgs_sync_flush_acks(sgs_consumer *c);
 
 /* ---- writer.c -------------------------------------------------------------- */
 
+/* Gives the batch environment what it asks of the partitions' identity
+ * caches (sgs_batch_env.key_kept). */
+void sgs_writer_init_env(sgs_consumer *c);
 /* Reads the message into the partition's batch (when it is ours and new). */
 void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m);
 /* Waits for the batch in flight, then sends the batches being collected (one

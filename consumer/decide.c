@@ -166,20 +166,37 @@ static int set_bit(sgs_idcache *c, sgs_idc_entry *e, uint32_t bit)
     return 0;
 }
 
+/* A decimal integer of at most 18 digits at p (with '-' when neg_ok); the
+ * byte after it, or NULL. */
+static const unsigned char *parse_i64(const unsigned char *p, const unsigned char *end, int neg_ok,
+                                      int64_t *out)
+{
+    int neg = 0, n = 0;
+    int64_t v = 0;
+    if (neg_ok && p < end && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    for (; p < end && *p >= '0' && *p <= '9' && n < 18; p++, n++)
+        v = v * 10 + (*p - '0');
+    if (n == 0 || (p < end && *p >= '0' && *p <= '9'))
+        return NULL;
+    *out = neg ? -v : v;
+    return p;
+}
+
 int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *dropped)
 {
-    char buf[48];
-    long long e, d;
-    int n = 0;
+    const unsigned char *p, *end;
+    int64_t e, d;
     *expiry = -1;
     *dropped = 0;
     if (!ke || ke->len == 0)
         return 0;
-    if (ke->len >= sizeof(buf))
-        return -1;
-    memcpy(buf, ke->val, ke->len);
-    buf[ke->len] = '\0';
-    if (sscanf(buf, "%lld %lld%n", &e, &d, &n) != 2 || (size_t)n != ke->len || e < -1 || d < 0)
+    p = ke->val;
+    end = p + ke->len;
+    if (!(p = parse_i64(p, end, 1, &e)) || p == end || *p++ != ' ' ||
+        !(p = parse_i64(p, end, 0, &d)) || p != end || e < -1)
         return -1;
     *expiry = e;
     *dropped = d;
@@ -214,7 +231,8 @@ static int resolve_key(sgs_idcache *c, const sgs_batch *b, sgs_idc_entry *ke)
     if (expiry <= 0 || expiry > b->t0 || flen < 1)
         return 0;
     sgs_idcache_empty_key(c, f[0], f + 1, flen - 1);
-    ke->dropped = c->mark;
+    if (sgs_idcache_note_drop(c, ke) != 0)
+        return -1;
     return key_state_set(c, ke, -1, dropped > expiry ? dropped : expiry);
 }
 
@@ -236,21 +254,24 @@ static int settle_key(sgs_idcache *c, const sgs_batch *b, sgs_idc_entry *ke)
 static int apply(sgs_idcache *c, sgs_batch *b)
 {
     sgs_idc_entry *ke = NULL;
+    int64_t expiry = -1, dropped = 0;
     /* the keys whose time has come are dropped first */
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
+        /* (idempotent: a key met again is not dropped again) */
         if (e->ke && e->ke != ke && resolve_key(c, b, ke = e->ke) != 0)
             return -1;
     }
     /* every identity against the state before the batch: one that may have
      * been in a dropped incarnation of its key is too_old */
+    ke = NULL;
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
-        int64_t expiry, dropped;
         e->seen = e->too_old = 0;
         if (e->dup_of != UINT32_MAX)
             continue;
-        sgs_decide_key_state(e->ke, &expiry, &dropped);
+        if (e->old && e->ke != ke) /* old ones are few: their key's state */
+            sgs_decide_key_state(ke = e->ke, &expiry, &dropped);
         if (e->old && dropped > 0 && e->expire_at <= dropped)
             e->too_old = 1;
         else
@@ -294,6 +315,7 @@ static int apply(sgs_idcache *c, sgs_batch *b)
     ke = NULL;
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
+        /* (idempotent: the expiry is the same when met again) */
         if (e->ke && e->ke != ke && settle_key(c, b, ke = e->ke) != 0)
             return -1;
     }

@@ -31,19 +31,46 @@ static int rehash(sgs_idcache *c, size_t cap)
     return 0;
 }
 
-sgs_idc_entry *sgs_idcache_get(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len,
-                               const char *field, size_t field_len, int *added)
+/* The key of an entry: <kind><sfx> NUL <field>; its length, 0 when too long. */
+static size_t make_key(char *key, char kind, const char *sfx, size_t sfx_len, const char *field,
+                       size_t field_len)
 {
-    char key[KEY_MAX];
-    size_t klen = 1 + sfx_len + 1 + field_len, j;
-    uint64_t h;
-    *added = 0;
-    if (klen > sizeof(key))
-        return NULL;
+    size_t klen = 1 + sfx_len + 1 + field_len;
+    if (klen > KEY_MAX)
+        return 0;
     key[0] = kind;
     memcpy(key + 1, sfx, sfx_len);
     key[1 + sfx_len] = '\0';
     memcpy(key + 2 + sfx_len, field, field_len);
+    return klen;
+}
+
+sgs_idc_entry *sgs_idcache_find(const sgs_idcache *c, char kind, const char *sfx, size_t sfx_len,
+                                const char *field, size_t field_len)
+{
+    char key[KEY_MAX];
+    size_t klen = make_key(key, kind, sfx, sfx_len, field, field_len), j;
+    uint64_t h;
+    if (klen == 0 || c->n == 0)
+        return NULL;
+    h = sgs_hash_seeded(c->seed, key, klen);
+    for (j = (size_t)h & (c->cap - 1); c->slots[j]; j = (j + 1) & (c->cap - 1)) {
+        sgs_idc_entry *e = c->slots[j];
+        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+sgs_idc_entry *sgs_idcache_get(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len,
+                               const char *field, size_t field_len, int *added)
+{
+    char key[KEY_MAX];
+    size_t klen = make_key(key, kind, sfx, sfx_len, field, field_len), j;
+    uint64_t h;
+    *added = 0;
+    if (klen == 0)
+        return NULL;
     h = sgs_hash_seeded(c->seed, key, klen);
     if (2 * (c->n + 1) > c->cap && rehash(c, c->cap ? 2 * c->cap : 1024) != 0)
         return NULL;
@@ -157,29 +184,96 @@ void sgs_idcache_empty_key(sgs_idcache *c, char kind, const char *sfx, size_t sf
     }
 }
 
+/* Drops every entry but the keys' states when keep_keys. */
+static void drop(sgs_idcache *c, int keep_keys)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->cap; i++) {
+        sgs_idc_entry *e = c->slots[i];
+        if (!e)
+            continue;
+        c->slots[i] = NULL;
+        if (keep_keys && e->key[0] == SGS_IDC_KEYS) {
+            c->slots[kept++] = e; /* kept < i + 1: a slot already emptied */
+            continue;
+        }
+        c->bytes -= sizeof(*e) + e->klen + e->cap;
+        free(e->val);
+        free(e);
+    }
+    c->n = kept;
+    if (!keep_keys) {
+        c->bytes = 0;
+        c->keys_complete = 0;
+    }
+    if (kept) {
+        /* put the kept ones back where lookups find them */
+        sgs_idc_entry **tmp = malloc(kept * sizeof(*tmp));
+        if (!tmp) {
+            drop(c, 0);
+            return;
+        }
+        memcpy(tmp, c->slots, kept * sizeof(*tmp));
+        memset(c->slots, 0, kept * sizeof(*tmp));
+        for (size_t k = 0; k < kept; k++) {
+            size_t j = (size_t)tmp[k]->hash & (c->cap - 1);
+            while (c->slots[j])
+                j = (j + 1) & (c->cap - 1);
+            c->slots[j] = tmp[k];
+        }
+        free(tmp);
+        c->created_ms = sgs_clock_mono_ms();
+    }
+}
+
 void sgs_idcache_clear(sgs_idcache *c)
 {
-    for (size_t i = 0; i < c->cap; i++) {
-        if (c->slots[i]) {
-            free(c->slots[i]->val);
-            free(c->slots[i]);
-            c->slots[i] = NULL;
-        }
+    drop(c, 0);
+    c->n_drops = 0;
+}
+
+int sgs_idcache_note_drop(sgs_idcache *c, sgs_idc_entry *e)
+{
+    if (c->drops_mark != c->mark) {
+        c->drops_mark = c->mark;
+        c->n_drops = 0;
     }
-    c->n = 0;
-    c->bytes = 0;
+    if (c->n_drops == c->cap_drops) {
+        size_t cap = c->cap_drops ? 2 * c->cap_drops : 8;
+        sgs_idc_entry **v = realloc(c->drops, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        c->drops = v;
+        c->cap_drops = cap;
+    }
+    c->drops[c->n_drops++] = e;
+    return 0;
+}
+
+int sgs_idcache_drops(const sgs_idcache *c, const sgs_idc_entry *e)
+{
+    if (c->drops_mark != c->mark)
+        return 0;
+    for (size_t i = 0; i < c->n_drops; i++)
+        if (c->drops[i] == e)
+            return 1;
+    return 0;
 }
 
 void sgs_idcache_age(sgs_idcache *c, int64_t now_ms)
 {
+    /* only this partition's batches write the keys' states: they stay */
     if (c->n &&
         (now_ms - c->created_ms > SGS_IDCACHE_MAX_AGE_MS || c->bytes > SGS_IDCACHE_MAX_BYTES))
-        sgs_idcache_clear(c);
+        drop(c, 1);
 }
 
 void sgs_idcache_free(sgs_idcache *c)
 {
     sgs_idcache_clear(c);
+    free(c->drops);
+    c->drops = NULL;
+    c->cap_drops = 0;
     free(c->slots);
     c->slots = NULL;
     c->cap = 0;

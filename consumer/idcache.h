@@ -2,7 +2,7 @@
  * fields of P:T:b:<year>, gap fields of P:T:g:<month>, own fields of
  * P:T:x:<year>) as Redis holds them, so that the consumer decides which
  * identities are new and sends Redis the values to write, instead of having
- * the batch script read and merge bytes (docs/REDIS.md, "The identity cache").
+ * the batch script read and merge bytes (docs/CONSUMER.md, "The identity cache").
  *
  * Why it can be trusted: only the partition's batch script writes these keys,
  * and every batch script is fenced by the partition's stored offset. A batch
@@ -11,7 +11,10 @@
  * reassigned) empties the partition's cache, and what is needed again is read
  * from Redis before the next batch is decided. Entries are also dropped after
  * SGS_IDCACHE_MAX_AGE_MS and when the cache holds more than
- * SGS_IDCACHE_MAX_BYTES, so a key that expires in Redis is read again soon. */
+ * SGS_IDCACHE_MAX_BYTES, so a key that expires in Redis (a day bucket) is
+ * read again soon; all but the identity keys' states (P:T:ik), which only
+ * the partition's batches write, and which say when a key of the identity
+ * store is dropped (by the batch that finds its expiry come: decide.c). */
 #ifndef SGS_CONSUMER_IDCACHE_H
 #define SGS_CONSUMER_IDCACHE_H
 
@@ -43,7 +46,6 @@ typedef struct sgs_idc_entry {
     uint64_t dirty;   /* the last batch that changed it */
     int64_t at;       /* the expiry that batch gives its key (decide.c), valid when */
     uint64_t at_mark; /* == mark */
-    uint64_t dropped; /* SGS_IDC_KEYS: the last batch that dropped the key (decide.c) */
     unsigned char *val;
     uint32_t len, cap;
     char key[];
@@ -52,16 +54,24 @@ typedef struct sgs_idc_entry {
 typedef struct sgs_idcache {
     sgs_idc_entry **slots; /* open addressing, NULL: empty */
     size_t cap, n;
-    size_t bytes;       /* keys and values held */
-    int64_t created_ms; /* monotonic ms of the first entry since the last clear */
-    uint64_t mark;      /* batches decided with it */
-    uint64_t seed;      /* of the table's hash (keys are producers' bytes) */
+    size_t bytes;          /* keys and values held */
+    int64_t created_ms;    /* monotonic ms of the first entry since the last clear */
+    uint64_t mark;         /* batches decided with it */
+    uint64_t seed;         /* of the table's hash (keys are producers' bytes) */
+    int keys_complete;     /* every key with a state in P:T:ik has its entry (read at sync) */
+    sgs_idc_entry **drops; /* SGS_IDC_KEYS entries of the keys batch drops_mark dropped */
+    size_t n_drops, cap_drops;
+    uint64_t drops_mark;
 } sgs_idcache;
 
 /* The entry of kind/suffix/field, added (PENDING, empty) when missing; sets
  * *added. NULL when out of memory or too long. */
 sgs_idc_entry *sgs_idcache_get(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len,
                                const char *field, size_t field_len, int *added);
+
+/* The entry of kind/suffix/field, or NULL when the cache has none. */
+sgs_idc_entry *sgs_idcache_find(const sgs_idcache *c, char kind, const char *sfx, size_t sfx_len,
+                                const char *field, size_t field_len);
 
 /* The field part of an entry's key. */
 static inline const char *sgs_idc_field(const sgs_idc_entry *e, size_t *len)
@@ -101,13 +111,21 @@ static inline int sgs_idc_bit(const sgs_idc_entry *e, uint32_t bit)
 int64_t sgs_idcache_int(const sgs_idc_entry *e);
 int sgs_idcache_set_int(sgs_idcache *c, sgs_idc_entry *e, int64_t v);
 
+/* Notes that the batch being decided (mark) drops the key of state entry e
+ * (rare: once per key and horizon). -1 when out of memory. */
+int sgs_idcache_note_drop(sgs_idcache *c, sgs_idc_entry *e);
+/* Whether the batch being decided drops the key of state entry e. */
+int sgs_idcache_drops(const sgs_idcache *c, const sgs_idc_entry *e);
+
 /* Empties every entry of the key kind/suffix (known: no field), as after a
  * DEL of the key. */
 void sgs_idcache_empty_key(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len);
 
 /* Drops every entry (keeps the table's memory). */
 void sgs_idcache_clear(sgs_idcache *c);
-/* Clears when older than SGS_IDCACHE_MAX_AGE_MS or bigger than SGS_IDCACHE_MAX_BYTES. */
+/* Clears when older than SGS_IDCACHE_MAX_AGE_MS or bigger than
+ * SGS_IDCACHE_MAX_BYTES, all but the keys' states (SGS_IDC_KEYS: only the
+ * partition's own batches write them, so they cannot go stale). */
 void sgs_idcache_age(sgs_idcache *c, int64_t now_ms);
 void sgs_idcache_free(sgs_idcache *c);
 

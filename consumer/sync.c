@@ -99,7 +99,7 @@ static int legacy_state(sgs_consumer *c, int32_t partition)
  * anew (targets apply them twice) or skip copies as replays (records lost).
  * out[0..2]: GET offset, HGETALL fo, HGETALL fi. 0, or -1 (logged). */
 static int read_state(sgs_consumer *c, const char *k_off, const char *k_fo, const char *k_fi,
-                      redisReply *out[3])
+                      const char *k_ik, redisReply *out[4])
 {
     sgs_rcl_pipe *p = c->pipe; /* idle: the caller made the writer quiet */
     uint16_t slot = sgs_rcl_slot(k_off, strlen(k_off));
@@ -111,6 +111,7 @@ static int read_state(sgs_consumer *c, const char *k_off, const char *k_fo, cons
     if (u < 0 || sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "GET %s", k_off) < 0 ||
         sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "HGETALL %s", k_fo) < 0 ||
         sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "HGETALL %s", k_fi) < 0 ||
+        sgs_rcl_pipe_appendf(p, slot, SGS_RCL_IDEMPOTENT, "HGETALL %s", k_ik) < 0 ||
         sgs_rcl_pipe_exec(p) != 0) {
         sgs_rcl_pipe_reset(p);
         sgs_rconn_refused(c, "cannot build the read of a partition's state (out of memory, or "
@@ -129,12 +130,12 @@ static int read_state(sgs_consumer *c, const char *k_off, const char *k_fo, cons
         freeReplyObject(r);
         return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
         freeReplyObject(r);
         sgs_rconn_refused(c, "unexpected reply to the read of a partition's state");
         return -1;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         out[i] = r->element[i];
         r->element[i] = NULL; /* handed over; freeReplyObject skips NULL */
     }
@@ -142,11 +143,36 @@ static int read_state(sgs_consumer *c, const char *k_off, const char *k_fo, cons
     return 0;
 }
 
+/* The states of the partition's identity-store keys (P:T:ik, all of them)
+ * into its cache, which then knows that a key without one was never written
+ * by this version (decide.c; sgs_batch_env.key_kept). */
+static int load_key_states(sgs_consumer *c, part_state *ps, const redisReply *r)
+{
+    if (ps->idc.seed == 0)
+        ps->idc.seed = c->env.hash_seed | 1;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return 0; /* not a hash: the batch script refuses it */
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        sgs_idc_entry *e;
+        int added;
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        e = sgs_idcache_get(&ps->idc, SGS_IDC_KEYS, "", 0, f->str, f->len, &added);
+        if (!e || sgs_idcache_set(&ps->idc, e, v->str, v->len) != 0) {
+            sgs_idcache_clear(&ps->idc);
+            return -1;
+        }
+    }
+    ps->idc.keys_complete = 1;
+    return 0;
+}
+
 int sgs_sync_partition(sgs_consumer *c, int32_t partition)
 {
     char k_off[SGS_STORE_KEY_MAX], k_fo[SGS_STORE_KEY_MAX], k_fi[SGS_STORE_KEY_MAX];
-    char k_rb[SGS_STORE_KEY_MAX], epoch[32] = "";
-    redisReply *r[4] = {NULL, NULL, NULL, NULL};
+    char k_ik[SGS_STORE_KEY_MAX], k_rb[SGS_STORE_KEY_MAX], epoch[32] = "";
+    redisReply *r[5] = {NULL, NULL, NULL, NULL, NULL};
     part_state *ps = sgs_parts_get(c, partition);
     int route, rc = -1, rebuilding;
 
@@ -158,15 +184,20 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
     sgs_store_pkey(k_off, sizeof(k_off), c->prefix, c->topic, partition, SGS_STORE_OFFSET, NULL);
     sgs_store_pkey(k_fo, sizeof(k_fo), c->prefix, c->topic, partition, SGS_STORE_FWD_OUT, NULL);
     sgs_store_pkey(k_fi, sizeof(k_fi), c->prefix, c->topic, partition, SGS_STORE_FWD_IN, NULL);
+    sgs_store_pkey(k_ik, sizeof(k_ik), c->prefix, c->topic, partition, SGS_STORE_IDKEYS, NULL);
     sgs_store_gkey(k_rb, sizeof(k_rb), c->prefix, SGS_STORE_REBUILD, NULL);
     {
         char err[512];
-        if (read_state(c, k_off, k_fo, k_fi, r) != 0 ||
-            !(r[3] = sgs_rconn_command(c, k_rb, err, sizeof(err), "EXISTS %s", k_rb)))
+        if (read_state(c, k_off, k_fo, k_fi, k_ik, r) != 0 ||
+            !(r[4] = sgs_rconn_command(c, k_rb, err, sizeof(err), "EXISTS %s", k_rb)))
             goto out;
     }
-    rebuilding = r[3]->type == REDIS_REPLY_INTEGER && r[3]->integer > 0;
+    rebuilding = r[4]->type == REDIS_REPLY_INTEGER && r[4]->integer > 0;
     sgs_idcache_clear(&ps->idc); /* built on another state, if any */
+    if (load_key_states(c, ps, r[3]) != 0) {
+        sgs_rconn_refused(c, "out of memory loading the identity keys' states");
+        goto out;
+    }
     sgs_parts_seq_rollback(ps);
     for (int32_t i = 0; i < ps->fo.n; i++)
         ps->fo.cur[i] = ps->fo.com[i] = 0;
@@ -225,7 +256,7 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
 done:
     rc = c->lost ? -1 : resend_outbox(c, partition);
 out:
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (r[i])
             freeReplyObject(r[i]);
     return rc;

@@ -159,9 +159,34 @@ void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
     }
     if (ps->batch.t0 == 0) /* the batch's clock (decide.c: keys dropped, too_old) */
         ps->batch.t0 = c->have_now ? c->now_fixed : sgs_clock_wall_ms() / 1000;
+    c->env.key_ctx = &ps->idc;
     sgs_batch_add(&ps->batch, &c->env, &bm, &c->rec);
     if (ps->batch.arena.len + ps->batch.rejects.len >= c->cf_batch_bytes)
         c->batch_full = 1;
+}
+
+/* sgs_batch_env.key_kept from the partition's identity cache (ctx): the key's
+ * state is known (P:T:ik as Redis holds it, or as the batches in hand leave
+ * it), never dropped, and kept past `until` (or no incarnation lives, -1; or
+ * it is kept forever, 0); or the cache holds every state and the key has none. Until the batch that
+ * holds the identity is decided the key can only live longer: a batch drops a key only when its
+ * clock has passed the key's expiry, and the batches before this one started no later than it. */
+static int key_kept(void *ctx, int bitmap, int year, int64_t until)
+{
+    char f[24];
+    int n = snprintf(f, sizeof(f), "%c%d", bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year);
+    const sgs_idc_entry *ke = sgs_idcache_find(ctx, SGS_IDC_KEYS, "", 0, f, (size_t)n);
+    const sgs_idcache *idc = ctx;
+    int64_t expiry, dropped;
+    if (!ke)
+        return idc->keys_complete; /* no state: never written by this version */
+    return ke->state == SGS_IDC_KNOWN && sgs_decide_key_state(ke, &expiry, &dropped) == 0 &&
+           dropped == 0 && (expiry <= 0 || expiry > until);
+}
+
+void sgs_writer_init_env(sgs_consumer *c)
+{
+    c->env.key_kept = key_kept;
 }
 
 /* ---- the EVALSHA's arguments ---- */
@@ -285,7 +310,7 @@ static void append_identities(sgs_consumer *c, part_state *ps)
         {
             const sgs_idc_entry *ke = key_state_of(ps, u->v[i]);
             int64_t expiry, dropped;
-            int drop = ke && ke->dropped == ps->idc.mark;
+            int drop = ke && sgs_idcache_drops(&ps->idc, ke);
             if (ke && at >= 0 && sgs_decide_key_state(ke, &expiry, &dropped) == 0)
                 at = expiry;
             arg_int(a, at);

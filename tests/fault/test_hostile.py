@@ -54,8 +54,9 @@ def hostile(rnd, i):
         return text[:cut] + b"\x00" + text[cut:]
     if k == 5:  # duplicate key
         return text[:-1] + b',"unit_id":"' + UNIT.encode() + b'"}'
-    if k == 6:
-        return text[:-1] + b',"n":' + b"9" * 400 + b"}"
+    if k == 6:  # a 400-digit fine: valid JSON, not a finite number (bad_amount)
+        cut = text.index(b'"fine_amount": 1') + len(b'"fine_amount": ')
+        return text[:cut] + b"9" * 400 + text[cut + 1:]
     if k == 7:  # wrong type in a field (a record of a known unit: invalid)
         f = rnd.choice([f for f in FIELDS if f != "unit_id"])
         w = rnd.choice([v for v in WRONG if not (f == "penalty" and isinstance(v, dict))])
@@ -120,6 +121,9 @@ def test_hostile(sgs, apache_kafka, tmp, figures):
     # the identities of 2023, which it never does here, so none is expected
     def codes(rj):
         return {x["code"] for x in rj["reasons"]}
+    huge = [rj for rj in rejects.values() if b"9" * 400 in rj["payload"].encode()]
+    check_eq(len(huge), sum(1 for i in range(HOSTILE) if i % 10 == 6), "400-digit fines")
+    check(all(codes(rj) == {"bad_amount"} for rj in huge), "a 400-digit fine is bad_amount")
     too_old = sum(1 for rj in rejects.values()
                   if rj.get("unit_id") == UNIT and "too_old" in codes(rj))
     invalid_extra = sum(1 for rj in rejects.values()

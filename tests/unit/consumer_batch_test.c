@@ -489,7 +489,7 @@ static void test_decide_drops_key_and_too_old(void **state)
     /* kept a horizon (24 months) after the decision: 2027-12-02, never dropped */
     assert_string_equal(entry_text(ke), "1827705600 0");
     assert_int_equal(ke->dirty, f->idc.mark);
-    assert_true(ke->dropped != f->idc.mark);
+    assert_false(sgs_idcache_drops(&f->idc, ke));
     sgs_batch_account(&f->b, &n);
     assert_int_equal(n.records, 1);
 
@@ -503,7 +503,7 @@ static void test_decide_drops_key_and_too_old(void **state)
     add(f, "U1", 7, "2025-11-01", "2027-12-31");              /* never sent, but cannot be told */
     add_op(f, "U1", 7, "2025-11-01", "2027-12-31", "revoke"); /* a revoke of it */
     assert_int_equal(decide(f, NULL), 1);                     /* the gap field of 2027-12 */
-    assert_int_equal(ke->dropped, f->idc.mark);
+    assert_true(sgs_idcache_drops(&f->idc, ke));
     /* dropped at 2027-12-02, re-created by serial 6 until 2029-06-02 */
     assert_string_equal(entry_text(ke), "1875052800 1827705600");
     assert_true(f->b.idents[0].too_old);
@@ -726,6 +726,72 @@ static void test_no_horizon_keeps_identities(void **state)
     assert_string_equal(entry_text(entry(f, SGS_IDC_KEYS, "", "b2025")), "0 0");
 }
 
+/* Aging keeps the keys' states (only the partition's batches write them) and
+ * drops the rest; a clear drops them too and forgets that they were all. */
+static void test_cache_age_keeps_key_states(void **state)
+{
+    struct fixture *f = *state;
+    f->b.t0 = 1768003200; /* 2026-01-10 */
+    for (int k = 0; k < 300; k++)
+        add(f, "U1", 1 + k, "2025-12-01", "2026-01-09");
+    add_op(f, "U1", 1, "2025-12-01", "2026-01-09", "revoke");
+    decide(f, NULL);
+    f->idc.keys_complete = 1;
+    assert_non_null(sgs_idcache_find(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5));
+    assert_non_null(sgs_idcache_find(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|l|平市监许|0", 19));
+    assert_true(f->idc.n > 1);
+    sgs_idcache_age(&f->idc, f->idc.created_ms + SGS_IDCACHE_MAX_AGE_MS + 1);
+    assert_int_equal(f->idc.n, 1);
+    assert_int_equal(f->idc.keys_complete, 1);
+    assert_string_equal(entry_text(sgs_idcache_find(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5)),
+                        "1827705600 0");
+    assert_null(sgs_idcache_find(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|l|平市监许|0", 19));
+    /* young again: not aged at once */
+    sgs_idcache_age(&f->idc, f->idc.created_ms + 1);
+    assert_int_equal(f->idc.n, 1);
+    sgs_idcache_clear(&f->idc);
+    assert_int_equal(f->idc.n, 0);
+    assert_int_equal(f->idc.keys_complete, 0);
+    assert_null(sgs_idcache_find(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5));
+}
+
+/* A key's state (P:T:ik) as the consumer reads it. */
+static void test_key_state_values(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *text;
+        int rc;
+        int64_t expiry, dropped;
+    } cases[] = {
+        {"", 0, -1, 0},
+        {"-1 0", 0, -1, 0},
+        {"0 0", 0, 0, 0},
+        {"1827705600 1764633600", 0, 1827705600, 1764633600},
+        {"1827705600", -1, -1, 0},
+        {"1827705600 ", -1, -1, 0},
+        {"-2 0", -1, -1, 0},
+        {"1 -1", -1, -1, 0},
+        {"1 2 3", -1, -1, 0},
+        {"x 0", -1, -1, 0},
+        {"1  2", -1, -1, 0},
+        {"1234567890123456789 0", -1, -1, 0}, /* beyond 18 digits */
+    };
+    int added;
+    sgs_idc_entry *e;
+    f->idc.seed = 7;
+    e = sgs_idcache_get(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5, &added);
+    assert_non_null(e);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t x, d;
+        assert_int_equal(sgs_idcache_set(&f->idc, e, cases[i].text, strlen(cases[i].text)), 0);
+        if (sgs_decide_key_state(e, &x, &d) != cases[i].rc)
+            fail_msg("'%s': rc", cases[i].text);
+        if (cases[i].rc == 0 && (x != cases[i].expiry || d != cases[i].dropped))
+            fail_msg("'%s': %lld %lld", cases[i].text, (long long)x, (long long)d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +812,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_then_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_then_insert_after_growth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_horizon_keeps_identities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_age_keeps_key_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_state_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
