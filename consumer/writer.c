@@ -165,12 +165,13 @@ void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
         c->batch_full = 1;
 }
 
-/* sgs_batch_env.key_kept from the partition's identity cache (ctx): the key's
- * state is known (P:T:ik as Redis holds it, or as the batches in hand leave
- * it), never dropped, and kept past `until` (or no incarnation lives, -1; or
- * it is kept forever, 0); or the cache holds every state and the key has none. Until the batch that
- * holds the identity is decided the key can only live longer: a batch drops a key only when its
- * clock has passed the key's expiry, and the batches before this one started no later than it. */
+/* sgs_batch_env.key_kept from the partition's identity cache (ctx): the
+ * key's state is known (P:T:ik as Redis holds it, or as the batches decided
+ * leave it) and never dropped, and the key lives past `until` (expiry after
+ * it, or none lives: -1, or kept forever: 0); or the cache holds every state
+ * and the key has none. Until the batch that holds the identity is decided,
+ * this stays true: a batch drops a key only when its clock has passed the
+ * key's expiry, and the batches before it started no later. */
 static int key_kept(void *ctx, int bitmap, int year, int64_t until)
 {
     char f[24];
