@@ -5,19 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sgs/buf.h"
 #include "sgs/date.h"
 #include "sgs/store.h"
 
 static int list_add(sgs_decide_list *l, sgs_idc_entry *e)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        sgs_idc_entry **v = realloc(l->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (sgs_array_grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v), 256) != 0)
+        return -1;
     l->v[l->n++] = e;
     return 0;
 }
@@ -203,12 +198,18 @@ int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *drop
     return 0;
 }
 
-static int key_state_set(sgs_idcache *c, sgs_idc_entry *ke, int64_t expiry, int64_t dropped)
+int sgs_decide_key_state_put(sgs_idcache *c, sgs_idc_entry *ke, int64_t expiry, int64_t dropped)
 {
     char buf[48];
     int n = snprintf(buf, sizeof(buf), "%lld %lld", (long long)expiry, (long long)dropped);
-    ke->dirty = c->mark;
     return sgs_idcache_set(c, ke, buf, (size_t)n);
+}
+
+/* Sets a key's state as this batch changes it (written by its script). */
+static int key_state_set(sgs_idcache *c, sgs_idc_entry *ke, int64_t expiry, int64_t dropped)
+{
+    ke->dirty = c->mark;
+    return sgs_decide_key_state_put(c, ke, expiry, dropped);
 }
 
 /* A key whose expiry has come by the batch's clock is dropped by this batch

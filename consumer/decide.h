@@ -48,6 +48,9 @@ int64_t sgs_decide_expiry(const sgs_idcache *c, const sgs_idc_entry *e);
  * (0: never dropped). An empty entry is -1 0. 0, or -1 when the value is not
  * such a state. */
 int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *dropped);
+/* Sets such a state as its text (not marking the entry dirty). -1 when out of
+ * memory. */
+int sgs_decide_key_state_put(sgs_idcache *c, sgs_idc_entry *ke, int64_t expiry, int64_t dropped);
 
 /* The later of two expiries: 0 (kept forever) wins over any time, -1 (none)
  * loses to anything. */

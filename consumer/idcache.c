@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sgs/buf.h"
 #include "sgs/clock.h"
 #include "sgs/hash.h"
 #include "sgs/store.h"
@@ -238,14 +239,8 @@ int sgs_idcache_note_drop(sgs_idcache *c, sgs_idc_entry *e)
         c->drops_mark = c->mark;
         c->n_drops = 0;
     }
-    if (c->n_drops == c->cap_drops) {
-        size_t cap = c->cap_drops ? 2 * c->cap_drops : 8;
-        sgs_idc_entry **v = realloc(c->drops, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        c->drops = v;
-        c->cap_drops = cap;
-    }
+    if (sgs_array_grow((void **)&c->drops, &c->cap_drops, c->n_drops, sizeof(*c->drops), 8) != 0)
+        return -1;
     c->drops[c->n_drops++] = e;
     return 0;
 }

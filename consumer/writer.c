@@ -274,14 +274,13 @@ static const char *entry_key_kind(const sgs_idc_entry *e)
 static sgs_idc_entry *key_state_of(part_state *ps, const sgs_idc_entry *x)
 {
     char f[24];
-    int added, n;
+    int n;
     if (x->key[0] != SGS_IDC_BITS && x->key[0] != SGS_IDC_OWN)
         return NULL;
     n = snprintf(f, sizeof(f), "%c%.*s", x->key[0], (int)(x->sfx - 1), x->key + 1);
     if (n < 0 || (size_t)n >= sizeof(f))
         return NULL;
-    sgs_idc_entry *ke = sgs_idcache_get(&ps->idc, SGS_IDC_KEYS, "", 0, f, (size_t)n, &added);
-    return ke && !added ? ke : NULL;
+    return sgs_idcache_find(&ps->idc, SGS_IDC_KEYS, "", 0, f, (size_t)n);
 }
 
 /* The identity store's keys the batch touches (decided: decide.c): per key its
@@ -517,10 +516,34 @@ static int promote(sgs_consumer *c, int32_t p)
  * version before it): from the key's EXPIRETIME reply (-2 no key, -1 none). */
 static int key_state_legacy(sgs_idcache *c, sgs_idc_entry *e, const redisReply *r)
 {
-    char buf[48];
     long long t = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -2;
-    int n = snprintf(buf, sizeof(buf), "%lld 0", t == -2 ? -1LL : t == -1 ? 0LL : t);
-    return sgs_idcache_set(c, e, buf, (size_t)n);
+    return sgs_decide_key_state_put(c, e, t == -2 ? -1 : t == -1 ? 0 : t, 0);
+}
+
+/* One read of read_missing: a command on partition p's slot, for the entries
+ * from..from+n of its miss list (n = 0 and expiretime: the EXPIRETIME of the
+ * key of state entry `from`). */
+typedef struct read_unit {
+    int32_t p;
+    size_t from, n;
+    int expiretime;
+} read_unit;
+
+typedef struct read_units {
+    read_unit *v;
+    size_t n, cap;
+} read_units;
+
+/* Appends a read's command to the pipe, as unit u->n. -1 when out of memory. */
+static int read_add(sgs_consumer *c, read_units *u, const char *base, read_unit r, int argc,
+                    const char **argv, const size_t *argvlen)
+{
+    if (sgs_array_grow((void **)&u->v, &u->cap, u->n, sizeof(*u->v), 16) != 0 ||
+        sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)), SGS_RCL_IDEMPOTENT, argc,
+                            argv, argvlen) != (long)u->n)
+        return -1;
+    u->v[u->n++] = r;
+    return 0;
 }
 
 /* Reads the identity-store fields the partitions' batches need and the cache
@@ -532,13 +555,7 @@ static int key_state_legacy(sgs_idcache *c, sgs_idc_entry *e, const redisReply *
 static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
 {
     enum { FIELDS_PER_READ = 1000 };
-    typedef struct {
-        int32_t p;
-        size_t from, n;
-        int expiretime; /* EXPIRETIME of the key of state entry `from` */
-    } read_unit;
-    read_unit *units = NULL;
-    size_t n_units = 0, cap_units = 0;
+    read_units units = {0};
     const char **argv = NULL;
     size_t *argvlen = NULL, cap_argv = 0;
     int rc = -1;
@@ -581,22 +598,9 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
                 argv[argc] = sgs_idc_field(m->v[x], &argvlen[argc]);
                 argc++;
             }
-            if (n_units == cap_units) {
-                size_t cap = cap_units ? 2 * cap_units : 16;
-                read_unit *v = realloc(units, cap * sizeof(*v));
-                if (!v)
-                    goto oom;
-                units = v;
-                cap_units = cap;
-            }
-            units[n_units].p = parts[k];
-            units[n_units].from = i;
-            units[n_units].n = j - i;
-            units[n_units].expiretime = 0;
-            if (sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)), SGS_RCL_IDEMPOTENT,
-                                    (int)argc, argv, argvlen) != (long)n_units)
+            if (read_add(c, &units, base, (read_unit){parts[k], i, j - i, 0}, (int)argc, argv,
+                         argvlen) != 0)
                 goto oom;
-            n_units++;
             for (size_t x = i; m->v[i]->key[0] == SGS_IDC_KEYS && x < j; x++) {
                 /* a key's state: and the key's own expiry */
                 size_t flen;
@@ -611,27 +615,13 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
                 if (kl < 0 || (size_t)kl >= sizeof(key))
                     goto oom;
                 lenx[1] = (size_t)kl;
-                if (n_units == cap_units) {
-                    size_t cap = 2 * cap_units;
-                    read_unit *v = realloc(units, cap * sizeof(*v));
-                    if (!v)
-                        goto oom;
-                    units = v;
-                    cap_units = cap;
-                }
-                units[n_units].p = parts[k];
-                units[n_units].from = x;
-                units[n_units].n = 0;
-                units[n_units].expiretime = 1;
-                if (sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)),
-                                        SGS_RCL_IDEMPOTENT, 2, argx, lenx) != (long)n_units)
+                if (read_add(c, &units, base, (read_unit){parts[k], x, 0, 1}, 2, argx, lenx) != 0)
                     goto oom;
-                n_units++;
             }
             i = j;
         }
     }
-    if (n_units == 0) {
+    if (units.n == 0) {
         rc = 0;
         goto out;
     }
@@ -640,23 +630,24 @@ static int read_missing(sgs_consumer *c, const int32_t *parts, size_t n_parts)
         goto fail;
     }
     sgs_rcl_pipe_collect(c->pipe, 0);
-    for (size_t u = 0; u < n_units; u++) {
-        part_state *ps = &c->parts[units[u].p];
+    for (size_t u = 0; u < units.n; u++) {
+        const read_unit *ru = &units.v[u];
+        part_state *ps = &c->parts[ru->p];
         const redisReply *r = sgs_rcl_pipe_reply(c->pipe, u);
         if (sgs_rcl_pipe_status(c->pipe, u) != SGS_RCL_OK || !r) {
             sgs_rconn_lost(c, sgs_rcl_pipe_error(c->pipe, u));
             goto fail;
         }
-        if (units[u].expiretime) {
-            sgs_idc_entry *e = ps->miss.v[units[u].from];
+        if (ru->expiretime) {
+            sgs_idc_entry *e = ps->miss.v[ru->from];
             if (e->state == SGS_IDC_PENDING && key_state_legacy(&ps->idc, e, r) != 0) {
                 sgs_rconn_lost(c, "out of memory reading identities");
                 goto fail;
             }
             continue;
         }
-        for (size_t x = 0; x < units[u].n; x++) {
-            sgs_idc_entry *e = ps->miss.v[units[u].from + x];
+        for (size_t x = 0; x < ru->n; x++) {
+            sgs_idc_entry *e = ps->miss.v[ru->from + x];
             const redisReply *v =
                 r->type == REDIS_REPLY_ARRAY && x < r->elements ? r->element[x] : NULL;
             if (e->key[0] == SGS_IDC_KEYS && !(v && v->type == REDIS_REPLY_STRING))
@@ -681,7 +672,7 @@ fail:
             sgs_idcache_clear(&c->parts[parts[k]].idc);
 out:
     sgs_rcl_pipe_reset(c->pipe);
-    free(units);
+    free(units.v);
     free(argv);
     free(argvlen);
     return rc;
