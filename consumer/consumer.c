@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ahead.h"
 #include "consumer.h"
 #include "sgs/clock.h"
 #include "sgs/date.h"
@@ -89,6 +90,11 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
     c->rebuild = rebuild;
     if (load_inputs(c, errstr, errstr_size) != 0 || sgs_rconn_create(c, errstr, errstr_size) != 0)
         goto fail;
+    c->ahead = sgs_ahead_new(&c->rules);
+    if (!c->ahead) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
     if (sgs_rebalance_start(c, errstr, errstr_size) != 0)
         goto fail;
     /* The rebuild reads the topic's partitions and watermarks through the
@@ -111,6 +117,7 @@ void sgs_consumer_destroy(sgs_consumer *c)
         return;
     sgs_metrics_stop(c); /* issue 13 */
     sgs_kicker_stop(c->kicker);
+    sgs_ahead_free(c->ahead); /* before the handle its messages belong to */
     if (c->rkq)
         rd_kafka_queue_destroy(c->rkq);
     if (c->rk)
@@ -255,10 +262,13 @@ static void kick_fetcher(sgs_consumer *c, int64_t now)
     sgs_kicker_ask(c->kicker, parts, n);
 }
 
-static void handle_message(sgs_consumer *c, rd_kafka_message_t *m)
+static void handle_message(sgs_consumer *c, rd_kafka_message_t *m, uint32_t gen,
+                           const sgs_record *rec)
 {
+    part_state *ps = m->rkt ? sgs_parts_get(c, m->partition) : NULL;
+    if (ps && ps->gen != gen)
+        return; /* polled before its partition moved: a seek would have discarded it */
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        part_state *ps = sgs_parts_get(c, m->partition);
         if (ps && ps->assigned && (ps->next < 0 || m->offset >= ps->next))
             ps->at_eof = 1;
     } else if (m->err) {
@@ -268,8 +278,66 @@ static void handle_message(sgs_consumer *c, rd_kafka_message_t *m)
                      m->rkt ? rd_kafka_topic_name(m->rkt) : "");
         last_err = m->err;
     } else {
-        sgs_writer_add(c, m);
+        sgs_writer_add(c, m, rec);
     }
+}
+
+void sgs_consumer_take_in_hand(sgs_consumer *c)
+{
+    rd_kafka_message_t *m;
+    const sgs_record *rec;
+    uint32_t gen;
+    if (c->taking_in_hand || !c->ahead || sgs_ahead_count(c->ahead) == 0)
+        return;
+    c->taking_in_hand = 1;
+    sgs_ahead_parse(c->ahead);
+    for (int i = 0; sgs_ahead_take(c->ahead, i, &m, &gen, &rec); i++) {
+        handle_message(c, m, gen, rec);
+        rd_kafka_message_destroy(m);
+    }
+    sgs_ahead_clear(c->ahead);
+    c->taking_in_hand = 0;
+}
+
+/* At most what a message adds to its batch's bytes (consumer.batch.max_bytes
+ * counts identities, items and rejects): up to three rejects (a revoke's
+ * unknown_record and the rules it failed, a too_old), each with the payload
+ * escaped (at most 6 bytes for a byte, cut at consumer.reject_payload_max)
+ * and up to 16 reasons of ~600 bytes; a late alert, a ledger entry and the
+ * identity, a few KB of escaped fields. */
+static size_t batch_bytes_bound(const sgs_consumer *c, const rd_kafka_message_t *m)
+{
+    size_t len = m->err || !m->payload ? 0 : m->len;
+    if (len > c->env.reject_max)
+        len = c->env.reject_max;
+    return 3 * (6 * len + 16 * 1024);
+}
+
+/* Polls up to `room` messages into the hand (at most SGS_AHEAD_MAX): the
+ * first poll waits up to timeout ms, the others not at all. The hand stops
+ * short of what could fill a batch past consumer.batch.max_bytes: so a batch
+ * closes as it did when messages came one at a time, one message past the
+ * bytes at most (a batch beyond Redis's proto-max-bulk-len would be refused
+ * for ever). Returns how many were polled, also those a rebalance callback
+ * took in hand meanwhile. */
+static int poll_in_hand(sgs_consumer *c, int timeout, int room)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
+    size_t top = sgs_writer_batch_bytes_top(c), hand = 0;
+    size_t room_bytes = c->cf_batch_bytes > top ? c->cf_batch_bytes - top : 0;
+    int polled = 0;
+    while (m) {
+        part_state *ps = m->rkt ? sgs_parts_get(c, m->partition) : NULL;
+        rd_kafka_timestamp_type_t tstype;
+        sgs_ahead_put(c->ahead, m, m->err ? -1 : rd_kafka_message_timestamp(m, &tstype),
+                      ps ? ps->gen : 0);
+        polled++;
+        hand += batch_bytes_bound(c, m);
+        if (polled >= room || hand >= room_bytes || sgs_ahead_room(c->ahead) == 0)
+            break;
+        m = rd_kafka_consumer_poll(c->rk, 0);
+    }
+    return polled;
 }
 
 /* Redis refused or is unreachable: pause every partition until a batch goes
@@ -315,7 +383,7 @@ void sgs_consumer_run(sgs_consumer *c)
          * against consumer.batch.max_ms, and "ms in poll" sums many polls */
         int64_t now = fast ? after_poll : sgs_clock_mono_coarse_ms();
         int timeout = 100;
-        rd_kafka_message_t *m;
+        int polled, room;
 
         fast = 0;
         /* Housekeeping at most every 5 ms, not once per message. */
@@ -386,13 +454,14 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
-        int64_t t_poll = sgs_clock_mono_coarse_ms(); /* "ms in poll": the poll alone */
-        m = rd_kafka_consumer_poll(c->rk, timeout);
+        /* a batch takes no more than consumer.batch.max_messages */
+        room = c->batch_msgs < (size_t)max_msgs ? max_msgs - (int)c->batch_msgs : 1;
+        int64_t t_poll = sgs_clock_mono_coarse_ms(); /* "ms in poll": the polls alone */
+        polled = poll_in_hand(c, timeout, room);
         after_poll = sgs_clock_mono_coarse_ms();
         c->ms_polling += after_poll - t_poll;
-        if (m) {
-            handle_message(c, m);
-            rd_kafka_message_destroy(m);
+        if (polled) {
+            sgs_consumer_take_in_hand(c);
         } else if ((c->batch_msgs || c->n_inflight) && !c->batch_paused) {
             /* nothing more right now: take the replies owed, write what we have */
             if (sgs_writer_submit(c) != 0)
@@ -404,7 +473,7 @@ void sgs_consumer_run(sgs_consumer *c)
             sgs_sync_flush_acks(c);
         }
 
-        if (m && c->batch_msgs) {
+        if (polled && c->batch_msgs) {
             fast = 1;
             continue; /* in the middle of a batch: straight back to polling */
         }

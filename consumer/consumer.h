@@ -107,10 +107,14 @@ typedef struct part_state {
     int paused;
     int needs_sync; /* stored offset unknown (Redis was unavailable at assignment) */
     int at_eof;
-    int resend;         /* re-send the outbox once no reply is owed */
-    int seek_failed;    /* a seek did not take: messages are ignored until a retry does */
-    int64_t stored;     /* offset stored in Redis as we believe it (-1: none) */
-    int64_t next;       /* next offset we expect (after the batch in hand) */
+    int resend;      /* re-send the outbox once no reply is owed */
+    int seek_failed; /* a seek did not take: messages are ignored until a retry does */
+    int64_t stored;  /* offset stored in Redis as we believe it (-1: none) */
+    int64_t next;    /* next offset we expect (after the batch in hand) */
+    /* Bumped whenever the partition's position moves other than by reading on
+     * (a drop, a seek, an assignment): a message in hand polled under an older
+     * generation is discarded (ahead.h). */
+    uint32_t gen;
     sgs_batch batch;    /* being collected */
     sgs_batch closed;   /* collected, waiting for its forwarded copies' delivery */
     sgs_batch sent;     /* sent to Redis and not known to be applied (n_msgs > 0) */
@@ -195,8 +199,9 @@ typedef struct sgs_consumer {
     int cf_fail_seeks;   /* debug.fail_seeks: seeks still to fail (fault tests) */
     enum sgs_partitioner cf_partitioner;
 
-    sgs_record rec;    /* reused for every message */
-    sgs_batch_env env; /* what batches are built with */
+    struct sgs_ahead *ahead; /* the messages in hand (ahead.h) */
+    int taking_in_hand;      /* sgs_consumer_take_in_hand is running */
+    sgs_batch_env env;       /* what batches are built with */
 
     /* counters of this run */
     sgs_batch_counts n;
@@ -255,6 +260,10 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
 void sgs_consumer_destroy(sgs_consumer *c);
 /* The poll loop, until a signal, a fatal error or --exit-on-idle. */
 void sgs_consumer_run(sgs_consumer *c);
+/* Adds the messages in hand (polled, not yet in a batch) to their batches, in
+ * the order polled (ahead.h). The poll loop calls it after polling; the
+ * rebalance callback before it changes anything. */
+void sgs_consumer_take_in_hand(sgs_consumer *c);
 /* Finishes the batch in hand (retrying while Redis is down, until a signal
  * beyond stop_signals), leaves the group, delivers alerts and rejects. */
 void sgs_consumer_drain(sgs_consumer *c, int stop_signals);
@@ -308,8 +317,12 @@ int sgs_sync_flush_acks(sgs_consumer *c);
 /* Gives the batch environment what it asks of the partitions' identity
  * caches (sgs_batch_env.key_kept). */
 void sgs_writer_init_env(sgs_consumer *c);
-/* Reads the message into the partition's batch (when it is ours and new). */
-void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m);
+/* Reads the message, parsed into rec, into the partition's batch (when it is
+ * ours and new). */
+void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m, const sgs_record *rec);
+/* The bytes of the largest batch being collected (consumer.batch.max_bytes
+ * counts them). */
+size_t sgs_writer_batch_bytes_top(const sgs_consumer *c);
 /* Waits for the batch in flight, then sends the batches being collected (one
  * pipelined EVALSHA per partition) without waiting for them: Redis applies
  * them while the next batch is read. 0, or -1 when Redis is unavailable (the

@@ -64,6 +64,8 @@ int sgs_parts_seek(sgs_consumer *c, int32_t p, int64_t offset)
     char why[256] = "";
 
     tp->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    if (ps)
+        ps->gen++; /* what was fetched before the seek is discarded (ahead.h) */
     if (c->cf_fail_seeks > 0) {
         /* debug.fail_seeks (fault tests): this seek fails as a real one can */
         c->cf_fail_seeks--;

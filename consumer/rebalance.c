@@ -20,6 +20,7 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         part_state *ps = sgs_parts_get(c, p);
         if (!ps)
             continue;
+        ps->gen++;
         ps->assigned = 1;
         ps->paused = 0;
         ps->at_eof = 0;
@@ -124,6 +125,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     sgs_consumer *c = opaque;
+    /* the messages polled before this callback are read first, as a loop that
+     * reads one message at a time would have read them (ahead.h) */
+    sgs_consumer_take_in_hand(c);
     c->cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(c, parts);

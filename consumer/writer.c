@@ -31,6 +31,7 @@ void sgs_writer_drop(sgs_consumer *c, int32_t partition)
     part_state *ps = sgs_parts_get(c, partition);
     if (!ps)
         return;
+    ps->gen++; /* the messages in hand polled before are discarded (ahead.h) */
     sgs_parts_seq_rollback(ps);
     sgs_idcache_clear(&ps->idc); /* whatever Redis holds now is read again */
     if (ps->batch.n_msgs == 0 && ps->closed.n_msgs == 0 && ps->sent.n_msgs == 0)
@@ -105,20 +106,19 @@ static int take_copy(sgs_consumer *c, part_state *ps, const sgs_fwd_header *h)
 
 /* An original of a unit counted in another partition: forwarded there. */
 static void forward(sgs_consumer *c, part_state *ps, const rd_kafka_message_t *m, int32_t to,
-                    const sgs_batch_msg *bm)
+                    const sgs_batch_msg *bm, const sgs_unit *unit)
 {
     int64_t seq = sgs_parts_seq_get(&ps->fo, to);
-    sgs_forward_send(c, &ps->batch, m, to, seq, c->rec.unit->id);
+    sgs_forward_send(c, &ps->batch, m, to, seq, unit->id);
     if (sgs_parts_seq_set(&ps->fo, to, seq + 1) != 0)
         ps->batch.oom = 1;
     sgs_batch_set_seq(&ps->batch, 1, to, seq + 1);
     sgs_batch_pass(&ps->batch, &c->env, bm, 1);
 }
 
-void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
+void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m, const sgs_record *rec)
 {
     part_state *ps = owner_state(c, m);
-    rd_kafka_timestamp_type_t tstype;
     sgs_batch_msg bm;
     sgs_fwd_header h;
     int copy;
@@ -148,21 +148,30 @@ void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m)
             return;
         }
     }
-    sgs_record_parse(&c->rules, bm.payload ? bm.payload : "", bm.len,
-                     rd_kafka_message_timestamp(m, &tstype), &c->rec);
-    if (!copy && c->rec.unit) {
-        int32_t to = sgs_route_target(c, c->rec.unit);
+    if (!copy && rec->unit) {
+        int32_t to = sgs_route_target(c, rec->unit);
         if (to >= 0 && to != m->partition) {
-            forward(c, ps, m, to, &bm);
+            forward(c, ps, m, to, &bm, rec->unit);
             return;
         }
     }
     if (ps->batch.t0 == 0) /* the batch's clock (decide.c: keys dropped, too_old) */
         ps->batch.t0 = c->have_now ? c->now_fixed : sgs_clock_wall_ms() / 1000;
     c->env.key_ctx = &ps->idc;
-    sgs_batch_add(&ps->batch, &c->env, &bm, &c->rec);
+    sgs_batch_add(&ps->batch, &c->env, &bm, rec);
     if (ps->batch.arena.len + ps->batch.rejects.len >= c->cf_batch_bytes)
         c->batch_full = 1;
+}
+
+size_t sgs_writer_batch_bytes_top(const sgs_consumer *c)
+{
+    size_t top = 0;
+    for (int32_t p = 0; p < c->n_parts; p++) {
+        const sgs_batch *b = &c->parts[p].batch;
+        if (b->arena.len + b->rejects.len > top)
+            top = b->arena.len + b->rejects.len;
+    }
+    return top;
 }
 
 /* sgs_batch_env.key_kept from the partition's identity cache (ctx): the

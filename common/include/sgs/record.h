@@ -167,9 +167,8 @@ const char *sgs_op_name(enum sgs_op op);       /* "insert", "update", "revoke", 
  * - malformed_json (status MALFORMED, the only reason): not a UTF-8 JSON object.
  *   The message says why and at which byte (the tokenizer's text), or what the top
  *   level was ("JSON array, expected an object"). Also: \u0000 in a string, lone
- *   surrogates, duplicate keys, nesting deeper than 2048 levels (jansson's limit too), and
- *   numbers that cannot be held exactly (a 400-digit integer, 1e400) anywhere in the
- *   document.
+ *   surrogates, duplicate keys and nesting deeper than 2048 levels (jansson's limit
+ *   too). Numbers of any size are JSON: a fine beyond a double is bad_amount.
  * - unknown_unit (status UNKNOWN_UNIT, the only reason): unit_id missing, not a
  *   string, or not found by sgs_registry_find_id. National format: the data-source
  *   unit, XK_LYDWDM / CF_SJLYDM by sgs_registry_find_id (ids and alias ids), else
