@@ -7,9 +7,11 @@
  *
  * The messages in hand are added before anything else the loop does and
  * before a rebalance callback acts (consumer.c), so the order of events is
- * the one of a loop that reads one message at a time. Each message carries
- * its partition's position generation from when it was polled: one whose
- * partition was dropped, sought or (re)assigned since is discarded, as
+ * the one of a loop that reads one message at a time. Adding a message never
+ * moves a partition's position (drops and seeks come from written batches,
+ * housekeeping and the callbacks); as a guard, each message still carries its
+ * partition's generation from when it was polled (bumped by every drop, seek
+ * and assignment), and one polled under an older generation is discarded, as
  * librdkafka discards the fetched messages a seek leaves behind. */
 #ifndef SGS_CONSUMER_AHEAD_H
 #define SGS_CONSUMER_AHEAD_H
