@@ -5,8 +5,8 @@
  * its code and data in the caches, and the polls that do not wait read no
  * clock.
  *
- * The messages in hand are added before anything else the loop does and
- * before a rebalance callback acts (consumer.c), so the order of events is
+ * The messages in hand are added before anything else the loop does
+ * (consumer.c) and before a rebalance callback acts (rebalance.c), so the order of events is
  * the one of a loop that reads one message at a time. Adding a message never
  * moves a partition's position (drops and seeks come from written batches,
  * housekeeping and the callbacks); as a guard, each message still carries its

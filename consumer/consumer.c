@@ -262,43 +262,6 @@ static void kick_fetcher(sgs_consumer *c, int64_t now)
     sgs_kicker_ask(c->kicker, parts, n);
 }
 
-static void handle_message(sgs_consumer *c, rd_kafka_message_t *m, uint32_t gen,
-                           const sgs_record *rec)
-{
-    part_state *ps = m->rkt ? sgs_parts_get(c, m->partition) : NULL;
-    if (ps && ps->gen != gen)
-        return; /* polled before its partition moved: a seek would have discarded it */
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (ps && ps->assigned && (ps->next < 0 || m->offset >= ps->next))
-            ps->at_eof = 1;
-    } else if (m->err) {
-        static rd_kafka_resp_err_t last_err;
-        if (m->err != last_err)
-            sgs_warn("kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
-                     m->rkt ? rd_kafka_topic_name(m->rkt) : "");
-        last_err = m->err;
-    } else {
-        sgs_writer_add(c, m, rec);
-    }
-}
-
-void sgs_consumer_take_in_hand(sgs_consumer *c)
-{
-    rd_kafka_message_t *m;
-    const sgs_record *rec;
-    uint32_t gen;
-    if (c->taking_in_hand || !c->ahead || sgs_ahead_count(c->ahead) == 0)
-        return;
-    c->taking_in_hand = 1;
-    sgs_ahead_parse(c->ahead);
-    for (int i = 0; sgs_ahead_take(c->ahead, i, &m, &gen, &rec); i++) {
-        handle_message(c, m, gen, rec);
-        rd_kafka_message_destroy(m);
-    }
-    sgs_ahead_clear(c->ahead);
-    c->taking_in_hand = 0;
-}
-
 /* At most what a message adds to its batch's bytes (consumer.batch.max_bytes
  * counts identities, items and rejects): up to three rejects (a revoke's
  * unknown_record and the rules it failed, a too_old), each with the payload
@@ -461,7 +424,7 @@ void sgs_consumer_run(sgs_consumer *c)
         after_poll = sgs_clock_mono_coarse_ms();
         c->ms_polling += after_poll - t_poll;
         if (polled) {
-            sgs_consumer_take_in_hand(c);
+            sgs_writer_take_in_hand(c);
         } else if ((c->batch_msgs || c->n_inflight) && !c->batch_paused) {
             /* nothing more right now: take the replies owed, write what we have */
             if (sgs_writer_submit(c) != 0)

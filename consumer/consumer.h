@@ -200,7 +200,7 @@ typedef struct sgs_consumer {
     enum sgs_partitioner cf_partitioner;
 
     struct sgs_ahead *ahead; /* the messages in hand (ahead.h) */
-    int taking_in_hand;      /* sgs_consumer_take_in_hand is running */
+    int taking_in_hand;      /* sgs_writer_take_in_hand is running */
     sgs_batch_env env;       /* what batches are built with */
 
     /* counters of this run */
@@ -260,10 +260,6 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
 void sgs_consumer_destroy(sgs_consumer *c);
 /* The poll loop, until a signal, a fatal error or --exit-on-idle. */
 void sgs_consumer_run(sgs_consumer *c);
-/* Adds the messages in hand (polled, not yet in a batch) to their batches, in
- * the order polled (ahead.h). The poll loop calls it after polling; the
- * rebalance callback before it changes anything. */
-void sgs_consumer_take_in_hand(sgs_consumer *c);
 /* Finishes the batch in hand (retrying while Redis is down, until a signal
  * beyond stop_signals), leaves the group, delivers alerts and rejects. */
 void sgs_consumer_drain(sgs_consumer *c, int stop_signals);
@@ -317,9 +313,10 @@ int sgs_sync_flush_acks(sgs_consumer *c);
 /* Gives the batch environment what it asks of the partitions' identity
  * caches (sgs_batch_env.key_kept). */
 void sgs_writer_init_env(sgs_consumer *c);
-/* Reads the message, parsed into rec, into the partition's batch (when it is
- * ours and new). */
-void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m, const sgs_record *rec);
+/* Parses the messages in hand (polled, not yet in a batch: c->ahead) and
+ * adds them to their batches in the order polled (ahead.h). The poll loop
+ * calls it after polling; the rebalance callback before it changes anything. */
+void sgs_writer_take_in_hand(sgs_consumer *c);
 /* The bytes of the largest batch being collected (consumer.batch.max_bytes
  * counts them). */
 size_t sgs_writer_batch_bytes_top(const sgs_consumer *c);

@@ -127,7 +127,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     sgs_consumer *c = opaque;
     /* the messages polled before this callback are read first, as a loop that
      * reads one message at a time would have read them (ahead.h) */
-    sgs_consumer_take_in_hand(c);
+    sgs_writer_take_in_hand(c);
     c->cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(c, parts);

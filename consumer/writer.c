@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ahead.h"
 #include "consumer.h"
 #include "sgs/clock.h"
 #include "sgs/date.h"
@@ -116,7 +117,9 @@ static void forward(sgs_consumer *c, part_state *ps, const rd_kafka_message_t *m
     sgs_batch_pass(&ps->batch, &c->env, bm, 1);
 }
 
-void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m, const sgs_record *rec)
+/* Reads the message, parsed into rec, into the partition's batch (when it is
+ * ours and new). */
+static void add_message(sgs_consumer *c, const rd_kafka_message_t *m, const sgs_record *rec)
 {
     part_state *ps = owner_state(c, m);
     sgs_batch_msg bm;
@@ -161,6 +164,45 @@ void sgs_writer_add(sgs_consumer *c, const rd_kafka_message_t *m, const sgs_reco
     sgs_batch_add(&ps->batch, &c->env, &bm, rec);
     if (ps->batch.arena.len + ps->batch.rejects.len >= c->cf_batch_bytes)
         c->batch_full = 1;
+}
+
+/* A message or event in hand: an end of partition marks it, an error is
+ * logged (once per code in a row), a message goes into its batch. */
+static void take_message(sgs_consumer *c, rd_kafka_message_t *m, uint32_t gen,
+                         const sgs_record *rec)
+{
+    part_state *ps = m->rkt ? sgs_parts_get(c, m->partition) : NULL;
+    if (ps && ps->gen != gen)
+        return; /* polled before its partition moved: a seek would have discarded it */
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (ps && ps->assigned && (ps->next < 0 || m->offset >= ps->next))
+            ps->at_eof = 1;
+    } else if (m->err) {
+        static rd_kafka_resp_err_t last_err;
+        if (m->err != last_err)
+            sgs_warn("kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
+                     m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+        last_err = m->err;
+    } else {
+        add_message(c, m, rec);
+    }
+}
+
+void sgs_writer_take_in_hand(sgs_consumer *c)
+{
+    rd_kafka_message_t *m;
+    const sgs_record *rec;
+    uint32_t gen;
+    if (c->taking_in_hand || !c->ahead || sgs_ahead_count(c->ahead) == 0)
+        return;
+    c->taking_in_hand = 1;
+    sgs_ahead_parse(c->ahead);
+    for (int i = 0; sgs_ahead_take(c->ahead, i, &m, &gen, &rec); i++) {
+        take_message(c, m, gen, rec);
+        rd_kafka_message_destroy(m);
+    }
+    sgs_ahead_clear(c->ahead);
+    c->taking_in_hand = 0;
 }
 
 size_t sgs_writer_batch_bytes_top(const sgs_consumer *c)
