@@ -6,13 +6,14 @@
  * clock.
  *
  * The messages in hand are added before anything else the loop does
- * (consumer.c) and before a rebalance callback acts (rebalance.c), so the order of events is
- * the one of a loop that reads one message at a time. Adding a message never
- * moves a partition's position (drops and seeks come from written batches,
- * housekeeping and the callbacks); as a guard, each message still carries its
- * partition's generation from when it was polled (bumped by every drop, seek
- * and assignment), and one polled under an older generation is discarded, as
- * librdkafka discards the fetched messages a seek leaves behind. */
+ * (consumer.c) and before a rebalance callback acts (rebalance.c), so the
+ * order of events is the one of a loop that reads one message at a time.
+ * Adding a message never moves a partition's position (drops and seeks come
+ * from written batches, housekeeping and the callbacks); as a guard, each
+ * message still carries its partition's generation from when it was polled
+ * (bumped by every drop, seek and assignment), and one polled under an older
+ * generation is discarded, as librdkafka discards the fetched messages a seek
+ * leaves behind. */
 #ifndef SGS_CONSUMER_AHEAD_H
 #define SGS_CONSUMER_AHEAD_H
 

@@ -1,7 +1,7 @@
 /* Unit tests of reading ahead (consumer/ahead.c): however many messages are
  * in hand, every one comes back once, in the order put, with the record a
- * parse of it alone gives (the records of a hand are not mixed up, also when
- * a short invalid one follows a long one), and events come back unparsed.
+ * parse of it alone gives (the records' slots are reused from hand to hand:
+ * none keeps anything of the one before), and events come back unparsed.
  * The messages are rd_kafka_message_t values made here: only their payload,
  * length and error are read. */
 #include <setjmp.h>
