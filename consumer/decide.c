@@ -78,10 +78,10 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
         if (e->year != year_of || e->bitmap != bitmap_of) {
             /* most identities of a batch share their key */
             snprintf(year, sizeof(year), "%d", e->year);
-            snprintf(ik, sizeof(ik), "%c%d", kind, e->year);
+            int n = sgs_decide_key_state_field(ik, sizeof(ik), e->bitmap, e->year);
             year_of = e->year;
             bitmap_of = e->bitmap;
-            if (!(ke = need(c, SGS_IDC_KEYS, "", ik, strlen(ik), used, miss)))
+            if (!(ke = need(c, SGS_IDC_KEYS, "", ik, (size_t)n, used, miss)))
                 return -1;
         }
         e->ke = ke;
@@ -178,6 +178,11 @@ static const unsigned char *parse_i64(const unsigned char *p, const unsigned cha
         return NULL;
     *out = neg ? -v : v;
     return p;
+}
+
+int sgs_decide_key_state_field(char *f, size_t size, int bitmap, int year)
+{
+    return snprintf(f, size, "%c%d", bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year);
 }
 
 int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *dropped)

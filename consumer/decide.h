@@ -42,6 +42,10 @@ int sgs_decide_apply(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs
  * horizon) of the identities it wrote or kept there (0: kept forever), or -1
  * when the batch gives none (gap fields; identities only looked up). */
 int64_t sgs_decide_expiry(const sgs_idcache *c, const sgs_idc_entry *e);
+/* The field of P:T:ik (an SGS_IDC_KEYS entry) that holds the state of the
+ * identity-store key of that year: "b<year>" (bitmaps) or "x<year>" (own
+ * identities). Its length (f holds at least 24 bytes). */
+int sgs_decide_key_state_field(char *f, size_t size, int bitmap, int year);
 /* The state of an identity-store key (an SGS_IDC_KEYS entry, P:T:ik): the
  * expiry the consumer gave its live incarnation (Unix seconds; 0 kept
  * forever; -1 none lives) and the latest expiry of an incarnation dropped

@@ -226,7 +226,7 @@ size_t sgs_writer_batch_bytes_top(const sgs_consumer *c)
 static int key_kept(void *ctx, int bitmap, int year, int64_t until)
 {
     char f[24];
-    int n = snprintf(f, sizeof(f), "%c%d", bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year);
+    int n = sgs_decide_key_state_field(f, sizeof(f), bitmap, year);
     const sgs_idc_entry *ke = sgs_idcache_find(ctx, SGS_IDC_KEYS, "", 0, f, (size_t)n);
     const sgs_idcache *idc = ctx;
     int64_t expiry, dropped;
