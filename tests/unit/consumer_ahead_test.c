@@ -18,6 +18,8 @@
 #include "sgs/calendar.h"
 #include "sgs/registry.h"
 
+#include "rules_fixture.h"
+
 static const char units_tsv[] = "unit_id\tname\tgroup\taliases\n"
                                 "11410400MB0000001P\t市市场监管局\tcity\t\n"
                                 "410423\t鲁山县\tcounty\t\n";
@@ -74,19 +76,11 @@ static void make_messages(void)
 static int setup(void **state)
 {
     (void)state;
-    char err[512], path[1024];
-    const char *dir = getenv("SGS_CONFIGS");
+    char err[512];
     reg =
         sgs_registry_load_buffer("ahead-units.tsv", units_tsv, strlen(units_tsv), err, sizeof(err));
-    snprintf(path, sizeof(path), "%s/calendar-cn.json", dir ? dir : "configs");
-    cal = sgs_calendar_load(path, err, sizeof(err));
-    if (!reg || !cal)
+    if (rules_fixture_init(&rules, reg, &cal) != 0)
         return -1;
-    rules.calendar = cal;
-    rules.registry = reg;
-    rules.deadline_workdays[SGS_KIND_LICENSE] = 7;
-    rules.deadline_workdays[SGS_KIND_PENALTY] = 7;
-    rules.tz_offset = 8 * 3600;
     make_messages();
     return 0;
 }

@@ -22,6 +22,8 @@
 #include "sgs/registry.h"
 #include "sgs/store.h"
 
+#include "rules_fixture.h"
+
 static const char units_tsv[] = "unit_id\tname\tgroup\taliases\n"
                                 "U1\t市市场监管局\tcity\t\n"
                                 "U2\t鲁山县\tcounty\t\n";
@@ -42,19 +44,12 @@ struct fixture {
 
 static int setup(void **state)
 {
-    char err[256], path[1024];
-    const char *dir = getenv("SGS_CONFIGS");
+    char err[256];
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->reg = sgs_registry_load_buffer("test", units_tsv, strlen(units_tsv), err, sizeof(err));
     assert_non_null(f->reg);
-    snprintf(path, sizeof(path), "%s/calendar-cn.json", dir ? dir : "configs");
-    f->cal = sgs_calendar_load(path, err, sizeof(err));
-    assert_non_null(f->cal);
-    f->rules.calendar = f->cal;
-    f->rules.registry = f->reg;
-    f->rules.deadline_workdays[1] = f->rules.deadline_workdays[2] = 7;
-    f->rules.tz_offset = 8 * 3600;
+    assert_int_equal(rules_fixture_init(&f->rules, f->reg, &f->cal), 0);
     assert_int_equal(sgs_batch_env_init(&f->env, "sgs.records", f->reg, 64, 24), 0);
     *state = f;
     return 0;

@@ -34,6 +34,8 @@
 #include "sgs/jsonscan.h"
 #include "sgs/registry.h"
 
+#include "rules_fixture.h"
+
 /* ------------------------------------------------------------------------ */
 /* The jansson-based reader of record.c before the tokenizer (test only)     */
 
@@ -287,29 +289,16 @@ static const int64_t TS = 1765152000000LL; /* 2025-12-08T00:00:00Z */
 static int setup(void **state)
 {
     char err[512], path[4096];
-    const char *dir = getenv("SGS_CONFIGS");
 
     (void)state;
-    if (dir == NULL) {
-        dir = SGS_SOURCE_DIR "/configs";
-    }
-    snprintf(path, sizeof(path), "%s/units.tsv", dir);
+    snprintf(path, sizeof(path), "%s/units.tsv", rules_fixture_configs());
     reg = sgs_registry_load(path, err, sizeof(err));
     if (reg == NULL) {
         fprintf(stderr, "registry: %s\n", err);
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/calendar-cn.json", dir);
-    cal = sgs_calendar_load(path, err, sizeof(err));
-    if (cal == NULL) {
-        fprintf(stderr, "calendar: %s\n", err);
+    if (rules_fixture_init(&rules, reg, &cal) != 0)
         return -1;
-    }
-    rules.calendar = cal;
-    rules.registry = reg;
-    rules.deadline_workdays[SGS_KIND_LICENSE] = 7;
-    rules.deadline_workdays[SGS_KIND_PENALTY] = 7;
-    rules.tz_offset = 8 * 3600;
     js = sgs_jsonscan_create(0);
     return js == NULL ? -1 : 0;
 }

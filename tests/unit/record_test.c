@@ -20,6 +20,8 @@
 #include "sgs/record.h"
 #include "sgs/registry.h"
 
+#include "rules_fixture.h"
+
 static const char units_tsv[] = "# test registry\n"
                                 "unit_id\tname\tgroup\taliases\n"
                                 "11410400MB0000001P\t市市场监管局\tcity\t平顶山市市场监督管理局,"
@@ -92,8 +94,6 @@ static int64_t unix_at(int y, int mo, int d, int h, int mi, int s)
 static int setup(void **state)
 {
     char err[512];
-    char path[4096];
-    const char *dir = getenv("SGS_CONFIGS");
 
     (void)state;
     reg =
@@ -102,19 +102,7 @@ static int setup(void **state)
         fprintf(stderr, "registry: %s\n", err);
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/calendar-cn.json", dir ? dir : SGS_SOURCE_DIR "/configs");
-    cal = sgs_calendar_load(path, err, sizeof(err));
-    if (cal == NULL) {
-        fprintf(stderr, "calendar: %s\n", err);
-        return -1;
-    }
-    rules.calendar = cal;
-    rules.registry = reg;
-    rules.deadline_workdays[SGS_KIND_LICENSE] = 7;
-    rules.deadline_workdays[SGS_KIND_PENALTY] = 7;
-    rules.count_decision_day = 0;
-    rules.tz_offset = 8 * 3600;
-    return 0;
+    return rules_fixture_init(&rules, reg, &cal);
 }
 
 static int teardown(void **state)
