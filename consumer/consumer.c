@@ -237,14 +237,30 @@ static int is_idle(sgs_consumer *c)
 }
 
 /* librdkafka 2.0.x can leave a partition unfetched for up to a second once its
- * prefetch queue was full (kick.c). When our queue runs low, the leaders of a
- * few partitions with a backlog get a watermark query (on the kicker's thread),
- * at most every 20 ms. */
+ * prefetch queue was full (kick.c). Once our queue holds less than the
+ * fetcher's limit (queued.max.messages.kbytes of payload; here its messages
+ * counted at the mean payload polled lately), the fetcher would fetch but may
+ * be asleep: the leaders of a few partitions with a backlog get a watermark
+ * query (on the kicker's thread), at most one every 5 ms (a housekeeping
+ * round). Waking it only when the queue had nearly run dry (2,000 messages, a
+ * few ms of work, at most every 20 ms) left the consumer waiting in poll for
+ * 10-17 % of its time while the refill came; waking it at half the limit gave
+ * back most of the gain (docs/PERFORMANCE.md, "Waking the fetcher sooner"). */
+static int queue_below_limit(sgs_consumer *c)
+{
+    size_t len = rd_kafka_queue_length(c->rkq);
+    uint64_t mean;
+    if (c->polled_count == 0 || c->fetch_queue_bytes == 0)
+        return len < 2000;
+    mean = c->polled_bytes / c->polled_count;
+    return (uint64_t)len * (mean ? mean : 1) < c->fetch_queue_bytes;
+}
+
 static void kick_fetcher(sgs_consumer *c, int64_t now)
 {
     int32_t parts[4];
     size_t n = 0;
-    if (!c->kicker || now - c->last_kick < 20 || rd_kafka_queue_length(c->rkq) >= 2000 ||
+    if (!c->kicker || now - c->last_kick < 5 || !queue_below_limit(c) ||
         !sgs_kicker_idle(c->kicker))
         return;
     c->last_kick = now;
@@ -294,6 +310,13 @@ static int poll_in_hand(sgs_consumer *c, int timeout, int room)
         rd_kafka_timestamp_type_t tstype;
         sgs_ahead_put(c->ahead, m, m->err ? -1 : rd_kafka_message_timestamp(m, &tstype),
                       ps ? ps->gen : 0);
+        if (!m->err) {
+            c->polled_bytes += m->len; /* the mean of the last ~64k (kick_fetcher) */
+            if (++c->polled_count >= 65536) {
+                c->polled_bytes /= 2;
+                c->polled_count /= 2;
+            }
+        }
         polled++;
         hand += batch_bytes_bound(c, m);
         if (polled >= room || hand >= room_bytes || sgs_ahead_room(c->ahead) == 0)

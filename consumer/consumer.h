@@ -152,6 +152,9 @@ typedef struct sgs_consumer {
     struct sgs_kicker *kicker; /* fetcher wake-ups (kick.c) */
     int64_t last_kick;         /* monotonic ms of the last fetcher wake-up */
     int32_t kick_next;         /* rotating partition index for wake-ups */
+    size_t fetch_queue_bytes;  /* queued.max.messages.kbytes, in bytes */
+    uint64_t polled_bytes;     /* payload bytes and messages polled lately (their */
+    uint64_t polled_count;     /* ratio: the mean message the queue holds) */
     rd_kafka_t *producer;      /* alerts and rejects */
     int cooperative;
     int joined; /* a first assignment happened */

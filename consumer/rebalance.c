@@ -3,6 +3,7 @@
  * dropped on revoke), errors and logs. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consumer.h"
@@ -199,6 +200,13 @@ int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_log_cb(conf, log_cb);
     sgs_health_kafka_conf(c, conf); /* issue 13: which brokers are up */
+    {
+        /* the fetcher's limit, below which the loop wakes it (kick_fetcher) */
+        char v[32];
+        size_t vn = sizeof(v);
+        if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", v, &vn) == RD_KAFKA_CONF_OK)
+            c->fetch_queue_bytes = (size_t)strtoull(v, NULL, 10) * 1024;
+    }
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);

@@ -17,12 +17,18 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return 0;
 }
 
-/* queued.max.messages.kbytes: librdkafka's prefetch queue per consumer. sgs
- * is slower than the broker, so the queue is always full; it counts fetched
- * (lz4) bytes, and each fetched set is held decompressed (~4.6x) while any of
- * its messages waits. 4 MiB keeps the consumer's peak RSS near 45 MiB at the
- * same throughput as 8 MiB (57 MiB); 2 MiB starves a consumer without sgs's
- * wake-up (kick.c) for a second at a time (docs/PERFORMANCE.md, "Peak RSS"). */
+/* queued.max.messages.kbytes: librdkafka's prefetch queue per consumer, in
+ * payload bytes (each message counts its value's length); each fetched set
+ * is held decompressed while any of its messages waits, and a fetch may take
+ * the queue past the limit by one response. 4 MiB keeps the consumer's peak
+ * RSS level at the same throughput as 8 MiB; a smaller queue starves a
+ * consumer without sgs's wake-up (kick.c) for a second at a time
+ * (docs/PERFORMANCE.md, "Peak RSS").
+ * max.partition.fetch.bytes: 128 KiB per partition and fetch. With the
+ * wake-up keeping the queue near its limit (consumer.c, kick_fetcher), 256 KiB
+ * responses took the peak RSS to 60-63 MiB; 128 KiB keeps it at 51-55 MiB for
+ * the same gain in throughput (docs/PERFORMANCE.md, "Waking the fetcher
+ * sooner"). The ceiling benchmark uses the same settings. */
 const char *const sgs_kafka_consumer_defaults[] = {"enable.auto.offset.store",
                                                    "false",
                                                    "auto.offset.reset",
@@ -34,7 +40,7 @@ const char *const sgs_kafka_consumer_defaults[] = {"enable.auto.offset.store",
                                                    "fetch.wait.max.ms",
                                                    "100",
                                                    "max.partition.fetch.bytes",
-                                                   "262144",
+                                                   "131072",
                                                    NULL};
 
 rd_kafka_conf_t *sgs_kafka_conf_new(const sgs_config *cfg, const char *const *defaults,
