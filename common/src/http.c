@@ -250,7 +250,14 @@ sgs_http_server *sgs_http_start(const char *listen, const sgs_http_options *o,
     sgs_http_server *s;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* poll(), not epoll: with epoll and a thread pool, libmicrohttpd 0.9.75
+     * missed hang-ups. After 1,000 idle clients hung up together, one thread's
+     * whole share of the connection limit (128) stayed in CLOSE-WAIT until the
+     * idle timeout, every time; once every thread was full of them, new clients
+     * waited in the listen queue for up to a minute. poll() sees each hang-up,
+     * and over at most 128 connections a thread it costs nothing measurable
+     * (tests/integration/test_console_hostile.py, bench/console_bench.py). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     char why[256];
     const union MHD_DaemonInfo *info;
     const char *what = o->what ? o->what : "http";
@@ -273,13 +280,15 @@ sgs_http_server *sgs_http_start(const char *listen, const sgs_http_options *o,
     if (o->suspend)
         flags |= MHD_ALLOW_SUSPEND_RESUME;
     errno = 0;
+    /* The logger comes first: libmicrohttpd writes what it says about the
+     * options before it to stderr with a logger of its own. */
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections ? o->max_connections : 64),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, logger, s,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, logger, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(o->max_connections ? o->max_connections : 64), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(o->threads > 1 ? o->threads : 0), MHD_OPTION_END);
     if (!s->d) {
         snprintf(errstr, errstr_size, "%s '%s': cannot listen%s%s", what, listen, errno ? ": " : "",
