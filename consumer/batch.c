@@ -87,32 +87,21 @@ void sgs_batch_reset(sgs_batch *b)
     track_release(b);
 }
 
-/* (Re)builds an open-addressing table of `n` entries, at most half full. */
-static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
-                         uint64_t (*hash)(const sgs_batch *, uint64_t, uint32_t),
-                         int (*listed)(const sgs_batch *, uint32_t), const sgs_batch *b,
-                         uint64_t seed)
+/* Grows an open-addressing table to hold `n` entries at most half full
+ * (from `first` slots) and empties it. */
+static int slots_size(void **slots, size_t *cap, size_t n, size_t first, size_t slot_size)
 {
     size_t nc = *cap ? *cap : first;
     while (nc < 2 * (n + 1))
         nc *= 2;
     if (nc != *cap) {
-        uint32_t *ns = realloc(*slots, nc * sizeof(*ns));
+        void *ns = realloc(*slots, nc * slot_size);
         if (!ns)
             return -1;
         *slots = ns;
         *cap = nc;
     }
-    memset(*slots, 0, nc * sizeof(**slots));
-    for (uint32_t i = 0; i < n; i++) {
-        size_t j;
-        if (listed && !listed(b, i))
-            continue;
-        j = (size_t)hash(b, seed, i) & (nc - 1);
-        while ((*slots)[j])
-            j = (j + 1) & (nc - 1);
-        (*slots)[j] = i + 1;
-    }
+    memset(*slots, 0, nc * slot_size);
     return 0;
 }
 
@@ -123,23 +112,53 @@ static uint64_t group_hash_of(char type, sgs_day day, uint32_t unit, int flags, 
                                              ((uint64_t)(unsigned)flags << 32) ^ (uint32_t)wd));
 }
 
-static uint64_t group_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
+/* An identity's slot (ident_slots): index + 1 in the low half, the high
+ * half of its hash in the high half, so that a probe passes over another
+ * identity's slot without reading that identity. */
+static uint64_t ident_slot(uint64_t h, uint32_t i)
 {
-    const sgs_batch_group *g = &b->groups[i];
-    (void)seed;
-    return group_hash_of(g->type, g->day, g->unit, g->flags, g->wd);
+    return (h & 0xFFFFFFFF00000000u) | (i + 1);
 }
 
-static uint64_t ident_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
+/* Rebuilds the identity table for one more identity: the batch's identities
+ * in it (not a revoke's lookup, not an in-batch duplicate's mirror: the batch
+ * does not "have" them). */
+static int ident_slots_rebuild(sgs_batch *b, uint64_t seed)
 {
-    return sgs_hash_seeded(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
+    size_t mask;
+    if (slots_size((void **)&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096,
+                   sizeof(*b->ident_slots)) != 0)
+        return -1;
+    mask = b->cap_ident_slots - 1;
+    for (uint32_t i = 0; i < b->n_idents; i++) {
+        uint64_t h;
+        size_t j;
+        if (!b->idents[i].listed)
+            continue;
+        h = sgs_hash_seeded(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
+        for (j = (size_t)h & mask; b->ident_slots[j]; j = (j + 1) & mask)
+            ;
+        b->ident_slots[j] = ident_slot(h, i);
+    }
+    return 0;
 }
 
-/* Whether identity i is in the table (a revoke's lookup and an in-batch
- * duplicate's mirror are not: the batch does not "have" them). */
-static int ident_listed(const sgs_batch *b, uint32_t i)
+/* Rebuilds the group table for one more group. */
+static int group_slots_rebuild(sgs_batch *b)
 {
-    return b->idents[i].listed;
+    size_t mask;
+    if (slots_size((void **)&b->group_slots, &b->cap_group_slots, b->n_groups, 256,
+                   sizeof(*b->group_slots)) != 0)
+        return -1;
+    mask = b->cap_group_slots - 1;
+    for (uint32_t i = 0; i < b->n_groups; i++) {
+        const sgs_batch_group *g = &b->groups[i];
+        size_t j = (size_t)group_hash_of(g->type, g->day, g->unit, g->flags, g->wd) & mask;
+        while (b->group_slots[j])
+            j = (j + 1) & mask;
+        b->group_slots[j] = i + 1;
+    }
+    return 0;
 }
 
 /* The group of these counters in the batch (added when new); UINT32_MAX when
@@ -147,9 +166,7 @@ static int ident_listed(const sgs_batch *b, uint32_t i)
 static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, int flags, int wd)
 {
     size_t j;
-    if (2 * (b->n_groups + 1) > b->cap_group_slots &&
-        slots_rebuild(&b->group_slots, &b->cap_group_slots, b->n_groups, 256, group_hash, NULL, b,
-                      0) != 0)
+    if (2 * (b->n_groups + 1) > b->cap_group_slots && group_slots_rebuild(b) != 0)
         return UINT32_MAX;
     j = (size_t)group_hash_of(type, day, unit, flags, wd) & (b->cap_group_slots - 1);
     for (uint32_t s; (s = b->group_slots[j]) != 0; j = (j + 1) & (b->cap_group_slots - 1)) {
@@ -196,20 +213,17 @@ static int ident_new(sgs_batch *b, size_t off, size_t len)
  * lookup: a revoke's identity, asked of Redis but never stored: IDENT_DUP
  * when the batch has it, else a new index outside the table (the batch does
  * not then "have" it). */
-static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len, int lookup,
-                          uint32_t *found)
+static uint32_t ident_add(sgs_batch *b, uint64_t seed, uint64_t h, const char *s, size_t len,
+                          int lookup, uint32_t *found)
 {
-    uint64_t h = sgs_hash_seeded(seed, s, len);
     size_t j;
-    if (2 * (b->n_idents + 1) > b->cap_ident_slots &&
-        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash,
-                      ident_listed, b, seed) != 0)
+    if (2 * (b->n_idents + 1) > b->cap_ident_slots && ident_slots_rebuild(b, seed) != 0)
         return IDENT_OOM;
     j = (size_t)h & (b->cap_ident_slots - 1);
-    for (uint32_t x; (x = b->ident_slots[j]) != 0; j = (j + 1) & (b->cap_ident_slots - 1)) {
-        const sgs_batch_ident *e = &b->idents[x - 1];
-        if (e->len == len && memcmp(b->arena.data + e->off, s, len) == 0) {
-            *found = x - 1;
+    for (uint64_t x; (x = b->ident_slots[j]) != 0; j = (j + 1) & (b->cap_ident_slots - 1)) {
+        const sgs_batch_ident *e = &b->idents[(uint32_t)x - 1];
+        if ((x ^ h) >> 32 == 0 && e->len == len && memcmp(b->arena.data + e->off, s, len) == 0) {
+            *found = (uint32_t)x - 1;
             return IDENT_DUP;
         }
     }
@@ -220,7 +234,7 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, const char *s, size_t len
         return IDENT_OOM;
     b->idents[b->n_idents - 1].listed = !lookup;
     if (!lookup)
-        b->ident_slots[j] = (uint32_t)b->n_idents;
+        b->ident_slots[j] = ident_slot(h, (uint32_t)(b->n_idents - 1));
     return (uint32_t)(b->n_idents - 1);
 }
 
@@ -539,6 +553,17 @@ static char record_type(enum sgs_op op, int in_batch)
     }
 }
 
+void sgs_batch_prefetch(const sgs_batch *b, sgs_batch_env *env, const sgs_record *r)
+{
+    env->hint_rec = NULL;
+    if (r->has_identity) {
+        env->hint_hash = sgs_hash_seeded(env->hash_seed, r->identity, strlen(r->identity));
+        env->hint_rec = r;
+        if (b->cap_ident_slots)
+            __builtin_prefetch(&b->ident_slots[env->hint_hash & (b->cap_ident_slots - 1)]);
+    }
+}
+
 void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, const sgs_record *r)
 {
     char type;
@@ -558,8 +583,11 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         type = record_type(r->op, 0);
         if (r->has_identity) {
             uint32_t found = UINT32_MAX;
-            ident = ident_add(b, env->hash_seed, r->identity, strlen(r->identity),
-                              r->op == SGS_OP_REVOKE, &found);
+            size_t len = strlen(r->identity);
+            uint64_t h = env->hint_rec == r ? env->hint_hash
+                                            : sgs_hash_seeded(env->hash_seed, r->identity, len);
+            ident =
+                ident_add(b, env->hash_seed, h, r->identity, len, r->op == SGS_OP_REVOKE, &found);
             if (ident == IDENT_OOM) {
                 b->oom = 1;
                 ident = UINT32_MAX;
@@ -711,20 +739,17 @@ static void count_group(const sgs_batch_group *g, uint64_t n, int seen, sgs_batc
     }
 }
 
-uint32_t sgs_batch_group_seen(const sgs_batch *b, const sgs_batch_group *g)
+void sgs_batch_count_outcomes(sgs_batch *b)
 {
-    uint32_t n = 0;
-    for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next)
-        n += b->idents[e].seen != 0;
-    return n;
-}
-
-uint32_t sgs_batch_group_old(const sgs_batch *b, const sgs_batch_group *g)
-{
-    uint32_t n = 0;
-    for (uint32_t e = g->head; e != UINT32_MAX; e = b->idents[e].next)
-        n += b->idents[e].too_old != 0;
-    return n;
+    for (size_t i = 0; i < b->n_groups; i++)
+        b->groups[i].n_seen = b->groups[i].n_old = 0;
+    for (size_t i = 0; i < b->n_idents; i++) {
+        const sgs_batch_ident *e = &b->idents[i];
+        if (e->group != UINT32_MAX) {
+            b->groups[e->group].n_seen += e->seen != 0;
+            b->groups[e->group].n_old += e->too_old != 0;
+        }
+    }
 }
 
 int sgs_batch_item_emitted(const sgs_batch *b, const sgs_batch_item *it)
@@ -749,7 +774,7 @@ void sgs_batch_account(const sgs_batch *b, sgs_batch_counts *to)
 {
     for (size_t i = 0; i < b->n_groups; i++) {
         const sgs_batch_group *g = &b->groups[i];
-        uint32_t n_seen = sgs_batch_group_seen(b, g), n_old = sgs_batch_group_old(b, g);
+        uint32_t n_seen = g->n_seen, n_old = g->n_old;
         to->too_old += n_old;
         count_group(g, g->n - n_seen - n_old, 0, to);
         count_group(g, n_seen, 1, to);

@@ -288,6 +288,7 @@ static int apply(sgs_idcache *c, sgs_batch *b)
         if (e->dup_of != UINT32_MAX)
             e->too_old = b->idents[e->dup_of].too_old;
     }
+    sgs_batch_count_outcomes(b);
     /* then the batch's own (a revoke only looks; a too_old one is not kept) */
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];

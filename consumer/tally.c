@@ -355,10 +355,10 @@ int sgs_tally_batch(sgs_tally *t, const sgs_tally_conf *cf, const sgs_batch *b, 
             continue;
         }
         /* records whose identity may have been dropped: too_old, nothing else */
-        old = sgs_batch_group_old(b, g);
+        old = g->n_old;
         if (old > 0)
             add(t, SGS_STORE_MONTH, month, unit, SGS_STORE_C_TOOOLD, old);
-        seen = sgs_batch_group_seen(b, g);
+        seen = g->n_seen;
         fresh = n - seen - old;
         if (typ == SGS_GROUP_DUPLICATE || typ == SGS_GROUP_UPDATED || typ == SGS_GROUP_REVOKED) {
             seen = n - old;

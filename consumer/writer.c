@@ -197,7 +197,16 @@ void sgs_writer_take_in_hand(sgs_consumer *c)
         return;
     c->taking_in_hand = 1;
     sgs_ahead_parse(c->ahead);
+    c->env.hint_rec = NULL; /* (a record of the last hand may sit where one of this is) */
     for (int i = 0; sgs_ahead_take(c->ahead, i, &m, &gen, &rec); i++) {
+        rd_kafka_message_t *nm;
+        const sgs_record *nrec;
+        uint32_t ngen;
+        if (sgs_ahead_take(c->ahead, i + 1, &nm, &ngen, &nrec) && !nm->err && nm->rkt) {
+            part_state *nps = sgs_parts_get(c, nm->partition);
+            if (nps)
+                sgs_batch_prefetch(&nps->batch, &c->env, nrec);
+        }
         take_message(c, m, gen, rec);
         rd_kafka_message_destroy(m);
     }

@@ -705,6 +705,57 @@ static void test_revoke_then_insert_after_growth(void **state)
     assert_int_equal(n.unknown_record, 1);
 }
 
+/* The writer's order: the next record's slot prefetched (and its hash kept)
+ * while this one is added. Duplicates are found across the table's growth
+ * (the tagged slots rebuilt), and a hint kept for one record is never taken
+ * for another. */
+static void test_prefetch_hint_as_the_writer_adds(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 4400 }; /* 2,201 identities: past the first table of 4096 slots */
+    sgs_record *rec = calloc(2, sizeof(*rec));
+    sgs_batch_counts n = {0};
+    char json[2][1024];
+    assert_non_null(rec);
+    for (int k = 0; k <= N; k++) {
+        /* record k: serials 0..N/2-1 twice over (the second half duplicates
+         * the first), and record N a new one */
+        int serial = k < N ? 1000 + k % (N / 2) : 99999;
+        snprintf(json[k % 2], sizeof(json[0]),
+                 "{\"op\":\"insert\",\"kind\":\"license\",\"unit_id\":\"U2\","
+                 "\"doc_no\":\"平市监许〔2025〕%d号\",\"decision_date\":\"2025-12-01\","
+                 "\"reported_at\":\"2025-12-02T10:00:00+08:00\",\"subject\":{\"name\":\"某公司\","
+                 "\"type\":\"legal_person\",\"uscc\":\"91310110666007217T\"},"
+                 "\"authority\":{\"name\":\"市监局\"},\"license\":{\"category\":\"普通\","
+                 "\"content\":\"x\"}}",
+                 serial);
+        sgs_record_parse(&f->rules, json[k % 2], strlen(json[k % 2]), -1, &rec[k % 2]);
+        if (k > 0) {
+            /* record k is next: prefetched, then record k - 1 added */
+            sgs_batch_msg m = {3, f->offset, json[(k - 1) % 2], strlen(json[(k - 1) % 2]),
+                               0, 3,         f->offset};
+            f->offset++;
+            sgs_batch_prefetch(&f->b, &f->env, &rec[k % 2]);
+            assert_ptr_equal(f->env.hint_rec, &rec[k % 2]);
+            sgs_batch_add(&f->b, &f->env, &m, &rec[(k - 1) % 2]);
+        }
+    }
+    {
+        /* the last one, with the hint still naming the other record */
+        sgs_batch_msg m = {3, f->offset, json[N % 2], strlen(json[N % 2]), 0, 3, f->offset};
+        f->offset++;
+        sgs_batch_add(&f->b, &f->env, &m, &rec[N % 2]);
+    }
+    assert_true(f->b.cap_ident_slots > 4096); /* grown: the tagged slots rebuilt */
+    assert_int_equal(group_of(&f->b, SGS_GROUP_DUPLICATE, "U2", f->reg)->n, N / 2);
+    assert_int_equal(group_of(&f->b, SGS_GROUP_RECORD, "U2", f->reg)->n, N / 2 + 1);
+    decide(f, NULL);
+    sgs_batch_account(&f->b, &n);
+    assert_int_equal(n.records, N / 2 + 1);
+    assert_int_equal(n.duplicates, N / 2);
+    free(rec);
+}
+
 /* Without a horizon (0) identities are kept: their keys get no expiry, and
  * nothing is old. */
 static void test_no_horizon_keeps_identities(void **state)
@@ -806,6 +857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_and_revoke_decided_by_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_then_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_then_insert_after_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_hint_as_the_writer_adds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_horizon_keeps_identities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_age_keeps_key_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_state_values, setup, teardown),
