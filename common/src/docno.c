@@ -263,21 +263,51 @@ static int is_ascii_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* Bytes of the year bracket's opener (open) or closer at t, one of those
+ * is_open and is_close accept: ASCII, or three bytes with lead E3 (U+3000-
+ * U+3FFF: 〔〕【】〖〗〘〙) or EF (U+F000-U+FFFF: ［］（）﹝﹞); 0 when none is. */
+static size_t bracket_at(const unsigned char *t, size_t n, int open)
+{
+    uint32_t cp;
+    size_t k;
+
+    if (n == 0) {
+        return 0;
+    }
+    if (t[0] < 0x80) {
+        cp = t[0];
+        k = 1;
+    } else if (n >= 3 && (t[0] == 0xE3 || t[0] == 0xEF) && (t[1] & 0xC0) == 0x80 &&
+               (t[2] & 0xC0) == 0x80) {
+        cp = (uint32_t)(t[0] & 0x0F) << 12 | (uint32_t)(t[1] & 0x3F) << 6 | (t[2] & 0x3F);
+        k = 3;
+    } else {
+        return 0;
+    }
+    return (open ? is_open(cp) : is_close(cp)) ? k : 0;
+}
+
 /* The usual rest of a doc_no after its plain prefix, already in out->norm
  * (used bytes, chars characters): "〔2023〕45号" or "〔2023〕第045号", ASCII
- * digits, nothing else. Writes its normal form and the parts and returns 0, or
- * returns -1 without writing anything when t (n bytes) has another shape. The
- * caller makes sure that the result fits. */
+ * digits, nothing else; the year's brackets may be any pair the general rules
+ * take ("[2023]", "（2023）"...), written 〔〕 as they write them. Writes its
+ * normal form and the parts and returns 0, or returns -1 without writing
+ * anything when t (n bytes) has another shape or the form would not fit. */
 static int usual_rest(const unsigned char *t, size_t n, size_t used, size_t chars, sgs_docno *out)
 {
-    size_t i = 10, first, digits;
+    size_t i, first, digits, ob = bracket_at(t, n, 1), cb;
     uint64_t v = 0;
 
-    if (n < 14 || memcmp(t, "〔", 3) != 0 || !is_ascii_digit(t[3]) || !is_ascii_digit(t[4]) ||
-        !is_ascii_digit(t[5]) || !is_ascii_digit(t[6]) || memcmp(t + 7, "〕", 3) != 0) {
+    if (ob == 0 || n < ob + 4 || !is_ascii_digit(t[ob]) || !is_ascii_digit(t[ob + 1]) ||
+        !is_ascii_digit(t[ob + 2]) || !is_ascii_digit(t[ob + 3])) {
         return -1;
     }
-    if (memcmp(t + i, "第", 3) == 0) {
+    cb = bracket_at(t + ob + 4, n - ob - 4, 0);
+    if (cb == 0) {
+        return -1;
+    }
+    i = ob + 4 + cb;
+    if (n - i >= 3 && memcmp(t + i, "第", 3) == 0) {
         i += 3;
     }
     first = i;
@@ -288,14 +318,18 @@ static int usual_rest(const unsigned char *t, size_t n, size_t used, size_t char
         v = v * 10 + (t[i + digits] - '0');
     }
     if (i + digits == first || digits > SERIAL_DIGITS_MAX || n - i - digits != 3 ||
-        memcmp(t + i + digits, "号", 3) != 0) {
+        memcmp(t + i + digits, "号", 3) != 0 ||
+        used + 10 + (digits ? digits : 1) + 3 >= SGS_DOCNO_MAX) {
         return -1;
     }
     memcpy(out->prefix, out->norm, used);
-    out->year = (t[3] - '0') * 1000 + (t[4] - '0') * 100 + (t[5] - '0') * 10 + (t[6] - '0');
+    out->year =
+        (t[ob] - '0') * 1000 + (t[ob + 1] - '0') * 100 + (t[ob + 2] - '0') * 10 + (t[ob + 3] - '0');
     out->has_serial = 1;
     out->serial_lo = out->serial_hi = v;
-    memcpy(out->norm + used, t, 10);
+    memcpy(out->norm + used, "〔", 3);
+    memcpy(out->norm + used + 3, t + ob, 4);
+    memcpy(out->norm + used + 7, "〕", 3);
     used += 10;
     if (digits == 0) {
         out->norm[used++] = '0';

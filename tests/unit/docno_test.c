@@ -159,6 +159,26 @@ static void test_usual_shape_edges(void **state)
     expect_norm("平市监罚〔2023〕第12号 ", "平市监罚〔2023〕12号");
     expect_norm("ab[c]〔2023〕5号", "ab[c]〔2023〕5号");
     assert_string_equal(doc.prefix, "ab[c]");
+    /* Other brackets around the year, in any pair, are written 〔〕 on this
+     * path as by the general rules. */
+    expect_norm("平市监罚[2023]45号", "平市监罚〔2023〕45号");
+    assert_int_equal(doc.year, 2023);
+    assert_int_equal(doc.serial_lo, 45);
+    assert_int_equal(doc.norm_chars, 13);
+    assert_string_equal(doc.prefix, "平市监罚");
+    expect_norm("平市监罚（2023）第007号", "平市监罚〔2023〕7号");
+    expect_norm("平市监罚(2023〕8号", "平市监罚〔2023〕8号");
+    expect_norm("平市监罚【2023]9号", "平市监罚〔2023〕9号");
+    expect_norm("平市监罚[2023]000号", "平市监罚〔2023〕0号");
+    assert_int_equal(doc.norm_chars, 12);
+    expect_norm("罚[2023][2024]5号", "罚〔2023〕〔2024〕5号");
+    assert_string_equal(doc.prefix, "罚〔2023〕");
+    assert_int_equal(doc.year, 2024);
+    expect_norm("罚[2023]5号-7号", "罚〔2023〕5-7号");
+    assert_int_equal(doc.serial_hi, 7);
+    expect_norm("罚[20231]5号", "罚[20231]5号");
+    assert_int_equal(doc.has_serial, 0);
+    expect_norm("罚[２０２３]5号", "罚〔2023〕5号");
     /* The last year bracket counts. */
     expect_norm("罚〔2023〕〔2024〕5号", "罚〔2023〕〔2024〕5号");
     assert_string_equal(doc.prefix, "罚〔2023〕");
@@ -178,6 +198,14 @@ static void test_usual_shape_edges(void **state)
     assert_int_equal(doc.serial_lo, 1);
     memcpy(big + 240, "罚〔2023〕1号", 17); /* 257 bytes out: too long */
     assert_int_equal(sgs_docno_normalize(big, 257, &doc), -1);
+    assert_string_equal(doc.norm, "");
+    /* ASCII brackets make the form 4 bytes longer than the input */
+    memcpy(big + 240, "[2023]12号", 11); /* 251 bytes in, 255 out: fits */
+    assert_int_equal(sgs_docno_normalize(big, 251, &doc), 0);
+    assert_int_equal(strlen(doc.norm), 255);
+    assert_int_equal(doc.serial_lo, 12);
+    memcpy(big + 240, "[2023]123号", 12); /* 252 bytes in, 256 out: too long */
+    assert_int_equal(sgs_docno_normalize(big, 252, &doc), -1);
     assert_string_equal(doc.norm, "");
 }
 
