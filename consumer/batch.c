@@ -112,12 +112,22 @@ static uint64_t group_hash_of(char type, sgs_day day, uint32_t unit, int flags, 
                                              ((uint64_t)(unsigned)flags << 32) ^ (uint32_t)wd));
 }
 
-/* An identity's slot (ident_slots): index + 1 in the low half, the high
- * half of its hash in the high half, so that a probe passes over another
- * identity's slot without reading that identity. */
-static uint64_t ident_slot(uint64_t h, uint32_t i)
+/* An identity's slot (ident_slots): index + 1 in the low SLOT_BITS bits,
+ * the top bits of its hash above them, so that a probe passes over another
+ * identity's slot (but one in 2,048) without reading that identity. A batch
+ * has at most one identity per message, and consumer.batch.max_messages is at
+ * most 1,000,000 (common/src/config.c), under SLOT_INDEX_MAX. */
+#define SLOT_BITS      21
+#define SLOT_INDEX_MAX ((1u << SLOT_BITS) - 1)
+
+static uint32_t ident_tag(uint64_t h)
 {
-    return (h & 0xFFFFFFFF00000000u) | (i + 1);
+    return (uint32_t)(h >> (64 - (32 - SLOT_BITS))) << SLOT_BITS;
+}
+
+static uint32_t ident_slot(uint64_t h, uint32_t i)
+{
+    return ident_tag(h) | (i + 1);
 }
 
 /* Rebuilds the identity table for one more identity: the batch's identities
@@ -220,14 +230,16 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, uint64_t h, const char *s
     if (2 * (b->n_idents + 1) > b->cap_ident_slots && ident_slots_rebuild(b, seed) != 0)
         return IDENT_OOM;
     j = (size_t)h & (b->cap_ident_slots - 1);
-    for (uint64_t x; (x = b->ident_slots[j]) != 0; j = (j + 1) & (b->cap_ident_slots - 1)) {
-        const sgs_batch_ident *e = &b->idents[(uint32_t)x - 1];
-        if ((x ^ h) >> 32 == 0 && e->len == len && memcmp(b->arena.data + e->off, s, len) == 0) {
-            *found = (uint32_t)x - 1;
+    for (uint32_t x, tag = ident_tag(h); (x = b->ident_slots[j]) != 0;
+         j = (j + 1) & (b->cap_ident_slots - 1)) {
+        const sgs_batch_ident *e = &b->idents[(x & SLOT_INDEX_MAX) - 1];
+        if ((x & ~SLOT_INDEX_MAX) == tag && e->len == len &&
+            memcmp(b->arena.data + e->off, s, len) == 0) {
+            *found = (x & SLOT_INDEX_MAX) - 1;
             return IDENT_DUP;
         }
     }
-    if (ident_new(b, b->arena.len, len) != 0)
+    if (b->n_idents >= SLOT_INDEX_MAX || ident_new(b, b->arena.len, len) != 0)
         return IDENT_OOM;
     sgs_buf_append(&b->arena, s, len);
     if (b->arena.oom)

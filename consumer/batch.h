@@ -143,7 +143,7 @@ typedef struct sgs_batch {
     size_t cap_group_slots;
     sgs_batch_ident *idents;
     size_t n_idents, cap_idents;
-    uint64_t *ident_slots; /* open addressing over idents (index + 1, hash above; 0: empty) */
+    uint32_t *ident_slots; /* open addressing over idents (index + 1, hash bits above; 0: empty) */
     size_t cap_ident_slots;
     sgs_batch_item *items;
     size_t n_items, cap_items;
