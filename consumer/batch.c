@@ -87,29 +87,24 @@ void sgs_batch_reset(sgs_batch *b)
     track_release(b);
 }
 
-/* Grows an open-addressing table to hold `n` entries at most half full
- * (from `first` slots) and empties it. */
-static int slots_size(void **slots, size_t *cap, size_t n, size_t first, size_t slot_size)
-{
-    size_t nc = *cap ? *cap : first;
-    while (nc < 2 * (n + 1))
-        nc *= 2;
-    if (nc != *cap) {
-        void *ns = realloc(*slots, nc * slot_size);
-        if (!ns)
-            return -1;
-        *slots = ns;
-        *cap = nc;
-    }
-    memset(*slots, 0, nc * slot_size);
-    return 0;
-}
-
 static uint64_t group_hash_of(char type, sgs_day day, uint32_t unit, int flags, int wd)
 {
     uint64_t k = ((uint64_t)(uint32_t)day << 32) | unit;
     return sgs_hash_mix64(k ^ sgs_hash_mix64(((uint64_t)(unsigned char)type << 40) ^
                                              ((uint64_t)(unsigned)flags << 32) ^ (uint32_t)wd));
+}
+
+static uint64_t group_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
+{
+    const sgs_batch_group *g = &b->groups[i];
+    (void)seed;
+    return group_hash_of(g->type, g->day, g->unit, g->flags, g->wd);
+}
+
+static uint32_t group_slot(uint64_t h, uint32_t i)
+{
+    (void)h;
+    return i + 1;
 }
 
 /* An identity's slot (ident_slots): index + 1 in the low SLOT_BITS bits,
@@ -130,43 +125,47 @@ static uint32_t ident_slot(uint64_t h, uint32_t i)
     return ident_tag(h) | (i + 1);
 }
 
-/* Rebuilds the identity table for one more identity: the batch's identities
- * in it (not a revoke's lookup, not an in-batch duplicate's mirror: the batch
- * does not "have" them). */
-static int ident_slots_rebuild(sgs_batch *b, uint64_t seed)
+static uint64_t ident_hash(const sgs_batch *b, uint64_t seed, uint32_t i)
 {
-    size_t mask;
-    if (slots_size((void **)&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096,
-                   sizeof(*b->ident_slots)) != 0)
-        return -1;
-    mask = b->cap_ident_slots - 1;
-    for (uint32_t i = 0; i < b->n_idents; i++) {
-        uint64_t h;
-        size_t j;
-        if (!b->idents[i].listed)
-            continue;
-        h = sgs_hash_seeded(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
-        for (j = (size_t)h & mask; b->ident_slots[j]; j = (j + 1) & mask)
-            ;
-        b->ident_slots[j] = ident_slot(h, i);
-    }
-    return 0;
+    return sgs_hash_seeded(seed, b->arena.data + b->idents[i].off, b->idents[i].len);
 }
 
-/* Rebuilds the group table for one more group. */
-static int group_slots_rebuild(sgs_batch *b)
+/* Whether identity i is in the table (a revoke's lookup and an in-batch
+ * duplicate's mirror are not: the batch does not "have" them). */
+static int ident_listed(const sgs_batch *b, uint32_t i)
 {
-    size_t mask;
-    if (slots_size((void **)&b->group_slots, &b->cap_group_slots, b->n_groups, 256,
-                   sizeof(*b->group_slots)) != 0)
-        return -1;
-    mask = b->cap_group_slots - 1;
-    for (uint32_t i = 0; i < b->n_groups; i++) {
-        const sgs_batch_group *g = &b->groups[i];
-        size_t j = (size_t)group_hash_of(g->type, g->day, g->unit, g->flags, g->wd) & mask;
-        while (b->group_slots[j])
-            j = (j + 1) & mask;
-        b->group_slots[j] = i + 1;
+    return b->idents[i].listed;
+}
+
+/* (Re)builds an open-addressing table of `n` entries, at most half full: each
+ * entry i (listed, when `listed` is given) in the slot slot(hash, i). */
+static int slots_rebuild(uint32_t **slots, size_t *cap, size_t n, size_t first,
+                         uint64_t (*hash)(const sgs_batch *, uint64_t, uint32_t),
+                         uint32_t (*slot)(uint64_t, uint32_t),
+                         int (*listed)(const sgs_batch *, uint32_t), const sgs_batch *b,
+                         uint64_t seed)
+{
+    size_t nc = *cap ? *cap : first;
+    while (nc < 2 * (n + 1))
+        nc *= 2;
+    if (nc != *cap) {
+        uint32_t *ns = realloc(*slots, nc * sizeof(*ns));
+        if (!ns)
+            return -1;
+        *slots = ns;
+        *cap = nc;
+    }
+    memset(*slots, 0, nc * sizeof(**slots));
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h;
+        size_t j;
+        if (listed && !listed(b, i))
+            continue;
+        h = hash(b, seed, i);
+        j = (size_t)h & (nc - 1);
+        while ((*slots)[j])
+            j = (j + 1) & (nc - 1);
+        (*slots)[j] = slot(h, i);
     }
     return 0;
 }
@@ -176,7 +175,9 @@ static int group_slots_rebuild(sgs_batch *b)
 static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, int flags, int wd)
 {
     size_t j;
-    if (2 * (b->n_groups + 1) > b->cap_group_slots && group_slots_rebuild(b) != 0)
+    if (2 * (b->n_groups + 1) > b->cap_group_slots &&
+        slots_rebuild(&b->group_slots, &b->cap_group_slots, b->n_groups, 256, group_hash,
+                      group_slot, NULL, b, 0) != 0)
         return UINT32_MAX;
     j = (size_t)group_hash_of(type, day, unit, flags, wd) & (b->cap_group_slots - 1);
     for (uint32_t s; (s = b->group_slots[j]) != 0; j = (j + 1) & (b->cap_group_slots - 1)) {
@@ -194,7 +195,6 @@ static uint32_t group_for(sgs_batch *b, char type, sgs_day day, uint32_t unit, i
     g->unit = unit;
     g->flags = flags;
     g->wd = wd;
-    g->head = g->tail = UINT32_MAX;
     b->group_slots[j] = (uint32_t)++b->n_groups;
     return (uint32_t)(b->n_groups - 1);
 }
@@ -212,7 +212,6 @@ static int ident_new(sgs_batch *b, size_t off, size_t len)
     memset(e, 0, sizeof(*e));
     e->off = off;
     e->len = (uint32_t)len;
-    e->next = UINT32_MAX;
     e->group = UINT32_MAX;
     e->dup_of = UINT32_MAX;
     return 0;
@@ -227,7 +226,9 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, uint64_t h, const char *s
                           int lookup, uint32_t *found)
 {
     size_t j;
-    if (2 * (b->n_idents + 1) > b->cap_ident_slots && ident_slots_rebuild(b, seed) != 0)
+    if (2 * (b->n_idents + 1) > b->cap_ident_slots &&
+        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash,
+                      ident_slot, ident_listed, b, seed) != 0)
         return IDENT_OOM;
     j = (size_t)h & (b->cap_ident_slots - 1);
     for (uint32_t x, tag = ident_tag(h); (x = b->ident_slots[j]) != 0;
@@ -651,13 +652,7 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         sgs_batch_group *gr = &b->groups[g];
         gr->n++;
         if (ident != UINT32_MAX) {
-            sgs_batch_ident *e = &b->idents[ident];
-            e->group = g;
-            if (gr->tail == UINT32_MAX)
-                gr->head = ident;
-            else
-                b->idents[gr->tail].next = ident;
-            gr->tail = ident;
+            b->idents[ident].group = g;
             gr->n_ids++;
         }
     }

@@ -49,21 +49,20 @@ struct sgs_idc_entry;
  * (decided by the consumer, decide.c): those count the group's "seen" outcome
  * instead of its "new" one. */
 typedef struct sgs_batch_group {
-    char type;                  /* SGS_GROUP_* */
-    int flags;                  /* SGS_GF_* */
-    int wd;                     /* workdays late ('R' only) */
-    uint32_t unit;              /* registry index ('R', 'D'), else UINT32_MAX */
-    sgs_day day;                /* report day */
-    uint32_t n;                 /* messages */
-    uint32_t n_ids, head, tail; /* identities of its records, linked through ident.next */
-    uint32_t n_seen, n_old;     /* of them, seen and too_old (sgs_batch_count_outcomes) */
+    char type;              /* SGS_GROUP_* */
+    int flags;              /* SGS_GF_* */
+    int wd;                 /* workdays late ('R' only) */
+    uint32_t unit;          /* registry index ('R', 'D'), else UINT32_MAX */
+    sgs_day day;            /* report day */
+    uint32_t n;             /* messages */
+    uint32_t n_ids;         /* identities of its records (ident.group) */
+    uint32_t n_seen, n_old; /* of them, seen and too_old (sgs_batch_count_outcomes) */
 } sgs_batch_group;
 
 /* An identity to de-duplicate: bytes in the batch arena. */
 typedef struct sgs_batch_ident {
     size_t off; /* the identity */
     uint32_t len;
-    uint32_t next;   /* next identity of the same group, UINT32_MAX: none */
     uint32_t group;  /* index in groups */
     int seen;        /* the store has it (decided when the batch is sent, decide.c) */
     int old;         /* decided a horizon or more before the batch's clock (t0): it may
