@@ -7,6 +7,9 @@
  * the arithmetic, which keeps it exact for dates before 1970 too. */
 #include "sgs/date.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #define SECONDS_PER_DAY 86400
 /* Days from 0000-03-01 (start of a 400-year cycle) to 1970-01-01. */
 #define DAYS_0000_03_01_TO_EPOCH 719468
@@ -129,14 +132,55 @@ static int parse_ymd(const char *s, int *y, int *m, int *d)
     return 0;
 }
 
+/* The days parsed and written last, per thread: a message has two or three
+ * dates, nearly always of the last few weeks, and the consumer formats the
+ * report day of each (its day and month) and the day of each counter. A slot
+ * is picked by the day (formatting) or by the text (parsing); a slot whose
+ * text is empty is free. */
+#define DATE_MEMO 16
+
+typedef struct day_text {
+    sgs_day day;
+    char text[11]; /* "YYYY-MM-DD" */
+} day_text;
+
+static _Thread_local day_text parsed[DATE_MEMO], formatted[DATE_MEMO];
+
+/* The slot of parsed[] for the 10 bytes at s. */
+static day_text *parsed_slot(const char *s)
+{
+    uint64_t w;
+    uint16_t t;
+
+    memcpy(&w, s, 8);
+    memcpy(&t, s + 8, 2);
+    w = (w ^ ((uint64_t)t << 17)) * 0x9E3779B97F4A7C15ULL;
+    return &parsed[w >> 60];
+}
+
 int sgs_day_parse(const char *s, size_t len, sgs_day *out)
 {
-    int y, m, d;
-    if (s == NULL || len != 10 || parse_ymd(s, &y, &m, &d) != 0) {
+    day_text *m;
+    int y, mo, d;
+
+    if (s == NULL || len != 10) {
         return -1;
     }
+    m = parsed_slot(s);
+    if (m->text[0] != '\0' && memcmp(m->text, s, 10) == 0) {
+        if (out) {
+            *out = m->day;
+        }
+        return 0;
+    }
+    if (parse_ymd(s, &y, &mo, &d) != 0) {
+        return -1;
+    }
+    m->day = sgs_day_from_ymd(y, mo, d);
+    memcpy(m->text, s, 10);
+    m->text[10] = '\0';
     if (out) {
-        *out = sgs_day_from_ymd(y, m, d);
+        *out = m->day;
     }
     return 0;
 }
@@ -167,21 +211,32 @@ static char *put_year_month(char *p, sgs_day day, int *d)
     return put_digits(p, m, 2);
 }
 
+/* The text of day from formatted[] (written there first when it is not). */
+static const char *day_text_of(sgs_day day)
+{
+    day_text *m = &formatted[(uint32_t)day % DATE_MEMO];
+
+    if (m->text[0] == '\0' || m->day != day) {
+        int d;
+        char *p = put_year_month(m->text, day, &d);
+        *p++ = '-';
+        p = put_digits(p, d, 2);
+        *p = '\0';
+        m->day = day;
+    }
+    return m->text;
+}
+
 char *sgs_day_format(sgs_day day, char *buf)
 {
-    int d;
-    char *p = put_year_month(buf, day, &d);
-    *p++ = '-';
-    p = put_digits(p, d, 2);
-    *p = '\0';
+    memcpy(buf, day_text_of(day), 11);
     return buf;
 }
 
 char *sgs_day_format_month(sgs_day day, char *buf)
 {
-    int d;
-    char *p = put_year_month(buf, day, &d);
-    *p = '\0';
+    memcpy(buf, day_text_of(day), 7);
+    buf[7] = '\0';
     return buf;
 }
 

@@ -25,20 +25,26 @@ static const unsigned char uscc_weights[17] = {1,  3,  9,  27, 19, 26, 16, 17, 2
                                                29, 25, 13, 8,  24, 10, 30, 28};
 
 /* The weighted sum of the first 17 characters of s17, -1 if one of them is not
- * in the alphabet. */
+ * in the alphabet. Without a branch per character: the table holds 1 + value,
+ * so the sum of the table's numbers is the sum wanted plus that of the
+ * weights, and a 0 among them marks a character outside the alphabet. */
 static int uscc_sum(const char *s17)
 {
-    int sum = 0;
+    enum {
+        WEIGHTS = 1 + 3 + 9 + 27 + 19 + 26 + 16 + 17 + 20 + 29 + 25 + 13 + 8 + 24 + 10 + 30 + 28
+    };
+    int sum = 0, bad = 0;
     int i;
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 17 /* the weights become constants */
+#endif
     for (i = 0; i < 17; i++) {
-        int v = sgs_uscc_char_value(s17[i]);
-        if (v < 0) {
-            return -1;
-        }
+        int v = uscc_values[(unsigned char)s17[i]];
+        bad |= v == 0;
         sum += v * uscc_weights[i];
     }
-    return sum;
+    return bad ? -1 : sum - WEIGHTS;
 }
 
 char sgs_uscc_check_char(const char *s17)

@@ -10,9 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "jsonscan_utf8.h" /* the byte classes and checks of strings */
 
 #define INITIAL_TOKENS 512
 #define MIN_DUP_SLOTS  32
@@ -40,48 +38,6 @@ struct sgs_jsonscan {
     uint64_t seen[SGS_JSONSCAN_MAX_DEPTH];  /* per open object: filter of its keys */
 };
 
-/* ------------------------------------------------------------------------ */
-/* Byte classes inside strings                                               */
-
-enum {
-    C_PLAIN = 0, /* printable ASCII other than '"' and '\\' (0x7F included, as in jansson) */
-    C_QUOTE,
-    C_ESC,
-    C_CTRL, /* U+0000-U+001F */
-    C_BAD,  /* never valid in UTF-8: 80-C1, F5-FF */
-    C_U2,   /* C2-DF: one continuation byte */
-    C_U3,   /* E1-EC, EE-EF: two */
-    C_E0,   /* E0: second byte A0-BF (no overlong form) */
-    C_ED,   /* ED: second byte 80-9F (no surrogates) */
-    C_U4,   /* F1-F3: three */
-    C_F0,   /* F0: second byte 90-BF */
-    C_F4,   /* F4: second byte 80-8F (nothing above U+10FFFF) */
-};
-
-static const unsigned char str_class[256] = {
-    3,  3, 3, 3, 3,  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 00 */
-    3,  3, 3, 3, 3,  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 10 */
-    0,  0, 1, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 20 */
-    0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 30 */
-    0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 40 */
-    0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, /* 50 */
-    0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 60 */
-    0,  0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 70 */
-    4,  4, 4, 4, 4,  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 80 */
-    4,  4, 4, 4, 4,  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 90 */
-    4,  4, 4, 4, 4,  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* A0 */
-    4,  4, 4, 4, 4,  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* B0 */
-    4,  4, 5, 5, 5,  5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, /* C0 */
-    5,  5, 5, 5, 5,  5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, /* D0 */
-    7,  6, 6, 6, 6,  6, 6, 6, 6, 6, 6, 6, 6, 8, 6, 6, /* E0 */
-    10, 9, 9, 9, 11, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* F0 */
-};
-
-static int is_cont(unsigned char b)
-{
-    return (b & 0xC0) == 0x80;
-}
-
 static int is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -102,74 +58,6 @@ static inline __attribute__((always_inline)) const unsigned char *skip_ws(const 
         p++;
     }
     return p;
-}
-
-/* Skips what needs no attention inside a string: printable ASCII other than
- * '"' and '\\', and the common 3-byte UTF-8 characters (lead E1-EC or EE-EF,
- * which covers CJK). Returns p moved forward to a character boundary: at a
- * quote, a backslash or a control character, at a character that needs the
- * full check, or within 16 bytes of end. scan_string() checks from there. */
-static inline __attribute__((always_inline)) const unsigned char *
-skip_simple(const unsigned char *p, const unsigned char *end)
-{
-#if defined(__SSE2__)
-    /* 16 bytes at a time: masks of ASCII bytes, continuation bytes (80-BF),
-     * common leads and special bytes; the block is simple when each lead is
-     * followed by exactly two continuation bytes and nothing else occurs (up
-     * to the first special byte). Leads near the end carry expectations into
-     * the next block. */
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    const __m128i x_c0 = _mm_set1_epi8((char)0xC0);
-    const __m128i x_e0 = _mm_set1_epi8((char)0xE0);
-    const __m128i x_ed = _mm_set1_epi8((char)0xED);
-    const __m128i x_f0 = _mm_set1_epi8((char)0xF0);
-    unsigned carry = 0; /* bits 0-1: continuation bytes expected at p, p + 1 */
-
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        unsigned high = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
-        unsigned special = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-                               _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                               _mm_cmplt_epi8(v, space))) &
-                           ~high;
-        unsigned upto = special != 0 ? (special & (0u - special)) - 1 : 0xFFFF;
-        unsigned cont, lead, expect;
-
-        if (((high & upto) | carry) == 0) {
-            /* ASCII up to the special byte or through the block */
-            if (special != 0) {
-                return p + __builtin_ctz(special);
-            }
-            p += 16;
-            continue;
-        }
-        cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, x_c0));
-        lead = (unsigned)_mm_movemask_epi8(
-                   _mm_and_si128(_mm_cmpgt_epi8(v, x_e0), _mm_cmplt_epi8(v, x_f0))) &
-               ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, x_ed));
-        expect = (lead << 1) | (lead << 2) | carry;
-        if ((high & ~(cont | lead) & upto) != 0 || (cont & upto) != (expect & upto)) {
-            break; /* something to check closely in this block */
-        }
-        if (special != 0) {
-            if ((expect & ~upto) != 0) {
-                break; /* a character cut short by the special byte */
-            }
-            return p + __builtin_ctz(special);
-        }
-        carry = expect >> 16;
-        p += 16;
-    }
-    /* Back to the start of a character cut by the block boundary. */
-    return p - (carry == 3 ? 1 : carry == 1 ? 2 : 0);
-#else
-    while (p < end && str_class[*p] == C_PLAIN) {
-        p++;
-    }
-    return p;
-#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -337,50 +225,14 @@ static const unsigned char *scan_string_slow(sgs_jsonscan *js, const unsigned ch
         case C_CTRL:
             fail(js, p, "control character 0x%02x in a string (it must be escaped)", *p);
             return NULL;
-        case C_U2:
-            if (end - p < 2 || !is_cont(p[1])) {
+        default: {
+            size_t n = utf8_char_len(p, end);
+            if (n == 0) {
                 goto bad;
             }
-            p += 2;
+            p += n;
             break;
-        case C_U3:
-            if (end - p < 3 || !is_cont(p[1]) || !is_cont(p[2])) {
-                goto bad;
-            }
-            p += 3;
-            break;
-        case C_E0:
-            if (end - p < 3 || p[1] < 0xA0 || p[1] > 0xBF || !is_cont(p[2])) {
-                goto bad;
-            }
-            p += 3;
-            break;
-        case C_ED:
-            if (end - p < 3 || p[1] < 0x80 || p[1] > 0x9F || !is_cont(p[2])) {
-                goto bad;
-            }
-            p += 3;
-            break;
-        case C_U4:
-            if (end - p < 4 || !is_cont(p[1]) || !is_cont(p[2]) || !is_cont(p[3])) {
-                goto bad;
-            }
-            p += 4;
-            break;
-        case C_F0:
-            if (end - p < 4 || p[1] < 0x90 || p[1] > 0xBF || !is_cont(p[2]) || !is_cont(p[3])) {
-                goto bad;
-            }
-            p += 4;
-            break;
-        case C_F4:
-            if (end - p < 4 || p[1] < 0x80 || p[1] > 0x8F || !is_cont(p[2]) || !is_cont(p[3])) {
-                goto bad;
-            }
-            p += 4;
-            break;
-        default:
-            goto bad;
+        }
         }
         if (p < slow_until) {
             goto slow;
@@ -808,10 +660,20 @@ static int check_duplicates(sgs_jsonscan *js, uint32_t obj)
 /* ------------------------------------------------------------------------ */
 /* Numbers                                                                   */
 
-/* Scans a number starting at p (a '-' or a digit). Returns the byte after it,
- * or NULL after setting the error. */
-static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p,
-                                        const unsigned char *end, uint8_t *flags)
+/* Why a number is not valid (number_end). */
+enum number_error {
+    NUM_OK = 0,
+    NUM_END,     /* the input ends before its digits */
+    NUM_LEADING, /* a leading zero */
+    NUM_MINUS,   /* '-' without digits */
+    NUM_FRAC,    /* no digits after '.' */
+    NUM_EXP,     /* no digits in the exponent */
+};
+
+/* The end of the number starting at p (a '-' or a digit), SGS_JSON_REAL set in
+ * *flags when it is read as a real; NULL with *why set when it is not valid. */
+static const unsigned char *number_end(const unsigned char *p, const unsigned char *end,
+                                       uint8_t *flags, enum number_error *why)
 {
     const unsigned char *q = p, *int_start, *int_end, *frac;
     int real = 0;
@@ -821,13 +683,13 @@ static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p
     }
     int_start = q;
     if (q == end) {
-        fail_end(js, end, "digits of a number");
+        *why = NUM_END;
         return NULL;
     }
     if (*q == '0') {
         q++;
         if (q < end && is_digit(*q)) {
-            fail(js, p, "invalid number (leading zero)");
+            *why = NUM_LEADING;
             return NULL;
         }
     } else if (is_digit(*q)) {
@@ -835,7 +697,7 @@ static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p
             q++;
         }
     } else {
-        fail(js, p, "invalid number ('-' without digits)");
+        *why = NUM_MINUS;
         return NULL;
     }
     int_end = q;
@@ -846,7 +708,7 @@ static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p
             q++;
         }
         if (q == frac) {
-            fail(js, p, "invalid number (no digits after '.')");
+            *why = NUM_FRAC;
             return NULL;
         }
         real = 1;
@@ -862,7 +724,7 @@ static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p
             q++;
         }
         if (q == e0) {
-            fail(js, p, "invalid number (no digits in the exponent)");
+            *why = NUM_EXP;
             return NULL;
         }
         real = 1;
@@ -882,6 +744,44 @@ static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p
         *flags |= SGS_JSON_REAL;
     }
     return q;
+}
+
+/* Scans a number starting at p (a '-' or a digit). Returns the byte after it,
+ * or NULL after setting the error. */
+static const unsigned char *scan_number(sgs_jsonscan *js, const unsigned char *p,
+                                        const unsigned char *end, uint8_t *flags)
+{
+    enum number_error why = NUM_OK;
+    const unsigned char *q = number_end(p, end, flags, &why);
+
+    switch (q != NULL ? NUM_OK : why) {
+    case NUM_OK:
+        break;
+    case NUM_END:
+        fail_end(js, end, "digits of a number");
+        break;
+    case NUM_LEADING:
+        fail(js, p, "invalid number (leading zero)");
+        break;
+    case NUM_MINUS:
+        fail(js, p, "invalid number ('-' without digits)");
+        break;
+    case NUM_FRAC:
+        fail(js, p, "invalid number (no digits after '.')");
+        break;
+    case NUM_EXP:
+        fail(js, p, "invalid number (no digits in the exponent)");
+        break;
+    }
+    return q;
+}
+
+const char *sgs_jsonscan_number_end(const char *p, const char *end, uint8_t *flags)
+{
+    enum number_error why;
+
+    return (const char *)number_end((const unsigned char *)p, (const unsigned char *)end, flags,
+                                    &why);
 }
 
 /* Significant digits kept when a long real is rewritten for strtod: more than

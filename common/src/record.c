@@ -10,16 +10,34 @@
  *   2. check: sgs_record_check (record_rules.c) applies every rule to the view
  *      and fills the sgs_record. It knows nothing about JSON.
  *
+ * The usual native message skips the tokens: record_fast.c reads it straight
+ * into its view, and gives up on anything it cannot read exactly as stage 1
+ * would, which then reads the message from its start.
+ *
  * This file puts the stages together: the thread's reader and the member
  * lookup both formats share are in record_view.c, the kind and op names in
  * record_rules.c. */
 #include "record_view.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
 /* The input shown after a JSON error ("near '...'") */
 #define NEAR_MAX 24
+
+static atomic_int direct_off;           /* sgs_record_set_direct(0) */
+static _Thread_local uint64_t n_direct; /* messages the direct reader took */
+
+int sgs_record_set_direct(int on)
+{
+    return !atomic_exchange_explicit(&direct_off, !on, memory_order_relaxed);
+}
+
+uint64_t sgs_record_direct_reads(void)
+{
+    return n_direct;
+}
 
 /* Reads the tokens of a message whose top level is an object into raw. */
 static void extract(reader *rd, record_view *raw)
@@ -87,6 +105,14 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
     if (rd == NULL) {
         malformed_oom(out, rules, msg_timestamp_ms);
         return;
+    }
+    if (!atomic_load_explicit(&direct_off, memory_order_relaxed)) {
+        memset(&raw, 0, VIEW_CLEAR);
+        if (sgs_record_read_fast(buf, len, &raw)) {
+            n_direct++;
+            sgs_record_check(rules, &raw, msg_timestamp_ms, out);
+            return;
+        }
     }
     /* The tokenizer refuses what jansson's json_loadb with
      * JSON_REJECT_DUPLICATES refuses (see sgs/jsonscan.h): invalid UTF-8, lone

@@ -92,30 +92,10 @@ const size_t sgs_record_national_key_count =
 /* ------------------------------------------------------------------------ */
 /* Member lookup                                                             */
 
-#define KEY_MAX   16              /* at least the longest name a reader lists */
-#define KEY_BITS  8               /* a slot is the top KEY_BITS bits of the hash */
-#define KEY_SLOTS (1 << KEY_BITS) /* well above the number of names (48) */
-
-/* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and 8-15, zero
- * padded: the same words and length mean the same key. */
-typedef struct key_words {
-    uint64_t w0, w1;
-    size_t len;
-} key_words;
-
-/* From a key to its id, built once from a names table. The multiplier of the
- * hash is chosen so that every name has a slot of its own: a lookup reads one
- * slot. */
-typedef struct key_table {
-    key_words words[KEY_SLOTS];
-    unsigned char id[KEY_SLOTS]; /* 0: empty slot */
-    uint64_t mul;
-} key_table;
-
-static key_table top_table, sub_table;
+key_table sgs_record_top_keys, sgs_record_sub_keys;
 static pthread_once_t key_tables_once = PTHREAD_ONCE_INIT;
 
-static void key_words_of(const char *s, size_t n, key_words *k)
+void sgs_record_key_words(const char *s, size_t n, key_words *k)
 {
     unsigned char b[KEY_MAX];
 
@@ -124,12 +104,6 @@ static void key_words_of(const char *s, size_t n, key_words *k)
     memcpy(&k->w0, b, 8);
     memcpy(&k->w1, b + 8, 8);
     k->len = n;
-}
-
-static size_t key_slot(const key_table *t, const key_words *k)
-{
-    uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * t->mul;
-    return (size_t)(h >> (64 - KEY_BITS));
 }
 
 /* Fills t with the names, hashed with multiplier mul: 0, or -1 when two of
@@ -143,7 +117,7 @@ static int key_table_try(key_table *t, const key_name *names, size_t count, uint
     for (i = 0; i < count; i++) {
         key_words k;
         size_t h;
-        key_words_of(names[i].name, strlen(names[i].name), &k);
+        sgs_record_key_words(names[i].name, strlen(names[i].name), &k);
         h = key_slot(t, &k);
         if (t->id[h] != 0) {
             return -1;
@@ -179,56 +153,9 @@ static void key_tables_build(void)
     for (i = 0; i < sgs_record_national_key_count; i++) {
         all[n++] = sgs_record_national_keys[i];
     }
-    key_table_build(&top_table, all, n);
-    key_table_build(&sub_table, sgs_record_native_sub_keys, sgs_record_native_sub_key_count);
-}
-
-static uint64_t load8(const char *p)
-{
-    uint64_t w;
-
-    memcpy(&w, p, 8);
-    return w;
-}
-
-/* A word whose low n bytes (n <= 8) are ones. */
-static uint64_t byte_mask(size_t n)
-{
-    return n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
-}
-
-/* key_words_of() by direct loads when 16 bytes can be read at s (a key in the
- * message usually has more after it), which avoids a store-to-load stall. */
-static void key_words_at(const char *s, size_t n, const char *limit, key_words *k)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (limit - s >= 16) {
-        k->w0 = load8(s) & byte_mask(n);
-        k->w1 = load8(s + 8) & byte_mask(n > 8 ? n - 8 : 0);
-        k->len = n;
-        return;
-    }
-#else
-    (void)limit;
-#endif
-    key_words_of(s, n, k);
-}
-
-/* The id of key s (n bytes, readable up to limit) in t, 0 when it is not one
- * of the names. */
-static int key_id(const key_table *t, const char *s, size_t n, const char *limit)
-{
-    const key_words *e;
-    key_words k;
-    size_t h;
-
-    if (n > KEY_MAX) {
-        return 0;
-    }
-    key_words_at(s, n, limit, &k);
-    h = key_slot(t, &k);
-    e = &t->words[h];
-    return ((e->w0 == k.w0) & (e->w1 == k.w1) & (e->len == n)) ? t->id[h] : 0;
+    key_table_build(&sgs_record_top_keys, all, n);
+    key_table_build(&sgs_record_sub_keys, sgs_record_native_sub_keys,
+                    sgs_record_native_sub_key_count);
 }
 
 /* The decoded key of token k: in place when it has no escapes, else its first
@@ -249,7 +176,7 @@ static const char *key_text(const reader *rd, size_t k, char *tmp, size_t *n, in
 
 void sgs_record_members(const reader *rd, size_t obj, enum member_set set, size_t *at)
 {
-    const key_table *names = set == MEMBERS_TOP ? &top_table : &sub_table;
+    const key_table *names = set == MEMBERS_TOP ? &sgs_record_top_keys : &sgs_record_sub_keys;
     size_t k = obj + 1, i, n;
     char tmp[KEY_MAX];
     int truncated, id;

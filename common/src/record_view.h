@@ -4,6 +4,8 @@
  *   record_view.c      what the readers share: the thread's reader (tokenizer
  *                      and text buffer), the member names and their lookup
  *   record_native.c    the native record event (REFERENCE §3) into a view
+ *   record_fast.c      the usual native event into a view without tokens,
+ *                      everything else left to the two above
  *   record_national.c  the national data items (RULES §5) into a view
  *   record_rules.c     the rules of REFERENCE §4 over a view, into an sgs_record
  *                      (national date spellings included); kind and op names
@@ -200,6 +202,83 @@ enum member_set { MEMBERS_TOP, MEMBERS_SUB };
  * takes the others. */
 void sgs_record_members(const reader *rd, size_t obj, enum member_set set, size_t *at);
 
+/* From a key to its id: one table for the top-level names (both formats),
+ * one for the members of the native parents, built with the first reader
+ * (sgs_record_reader). Inline: both readers look up every key of a message. */
+#define KEY_MAX   16              /* at least the longest name a reader lists */
+#define KEY_BITS  8               /* a slot is the top KEY_BITS bits of the hash */
+#define KEY_SLOTS (1 << KEY_BITS) /* well above the number of names (48) */
+
+/* A key of at most KEY_MAX bytes as two words, its bytes 0-7 and 8-15, zero
+ * padded: the same words and length mean the same key. */
+typedef struct key_words {
+    uint64_t w0, w1;
+    size_t len;
+} key_words;
+
+/* The multiplier of the hash is chosen so that every name has a slot of its
+ * own: a lookup reads one slot. */
+typedef struct key_table {
+    key_words words[KEY_SLOTS];
+    unsigned char id[KEY_SLOTS]; /* 0: empty slot */
+    uint64_t mul;
+} key_table;
+
+extern key_table sgs_record_top_keys, sgs_record_sub_keys;
+
+/* key_words of s (n <= KEY_MAX bytes) through a zeroed copy. */
+void sgs_record_key_words(const char *s, size_t n, key_words *k);
+
+static inline size_t key_slot(const key_table *t, const key_words *k)
+{
+    uint64_t h = (k->w0 ^ (k->w1 << 1 | k->w1 >> 63) ^ k->len) * t->mul;
+    return (size_t)(h >> (64 - KEY_BITS));
+}
+
+static inline uint64_t key_load8(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* A word whose low n bytes (n <= 8) are ones. */
+static inline uint64_t key_byte_mask(size_t n)
+{
+    return n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+}
+
+/* The id of key s (n bytes, no escapes, readable up to limit) in t, 0 when it
+ * is not one of the names. When 16 bytes can be read at s (a key in a message
+ * usually has more after it) its words are loaded directly, which avoids a
+ * store-to-load stall. */
+static inline int key_id(const key_table *t, const char *s, size_t n, const char *limit)
+{
+    const key_words *e;
+    key_words k;
+    size_t h;
+
+    if (n > KEY_MAX) {
+        return 0;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (limit - s >= 16) {
+        k.w0 = key_load8(s) & key_byte_mask(n);
+        k.w1 = key_load8(s + 8) & key_byte_mask(n > 8 ? n - 8 : 0);
+        k.len = n;
+    } else
+#else
+    (void)limit;
+#endif
+    {
+        sgs_record_key_words(s, n, &k);
+    }
+    h = key_slot(t, &k);
+    e = &t->words[h];
+    return ((e->w0 == k.w0) & (e->w1 == k.w1) & (e->len == n)) ? t->id[h] : 0;
+}
+
 /* Whether a key of the top-level object starts with prefix (3 bytes). */
 int sgs_record_has_key_prefix(const reader *rd, const char *prefix);
 
@@ -260,6 +339,13 @@ static inline void rval_tok(reader *rd, size_t i, rval *v)
 
 /* Reads a native record event (top-level members at) into view. */
 void sgs_record_read_native(reader *rd, const size_t *at, record_view *view);
+
+/* The direct reader (record_fast.c): the usual native record event (buf, len)
+ * read straight into view, without tokens, when it is one whose every part it
+ * can read exactly as sgs_jsonscan_parse and sgs_record_read_native would:
+ * 1. Else 0, with view partly written: the caller clears it and reads the
+ * message the general way, from its start. */
+int sgs_record_read_fast(const char *buf, size_t len, record_view *view);
 
 /* Reads the message as national data items when it is one (an object with
  * XK_WSH or CF_WSH, or without "kind" and with any XK_ / CF_ key): 1, else 0

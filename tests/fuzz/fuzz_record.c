@@ -1,8 +1,10 @@
 /* libFuzzer target: sgs_record_parse (both input formats) and the rules, with
  * the invariants every parsed record must satisfy whatever the input was.
  *
- * Each input is parsed three times: into the record of the previous input and
- * into one filled with garbage (the two must be identical: a record is reused),
+ * Each input is parsed three times: into the record of the previous input and,
+ * the general way (without the direct reader of the usual native message),
+ * into one filled with garbage (the two must be identical: a record is reused,
+ * and both ways read a message alike),
  * then with other rules (count_decision_day, unset deadline, another offset)
  * and a message timestamp chosen from the input's hash (among them year 9999
  * and INT64_MAX). Whether a message is malformed is judged against jansson's
@@ -284,11 +286,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sgs_record_parse(&rules, buf, size, TS_FIXED, &rec_a);
     check(&rules, &rec_a, data, size);
 
-    /* The same input into a record full of garbage gives the same record: every
-     * byte up to the reasons, and the reasons set (the rest is left as it was,
-     * sgs/record.h). */
+    /* The same input read the general way (not by the direct reader of the
+     * usual native message, record_fast.c) into a record full of garbage gives
+     * the same record: every byte up to the reasons, and the reasons set (the
+     * rest is left as it was, sgs/record.h). */
     memset(&rec_b, 0xA5, sizeof(rec_b));
+    FUZZ_CHECK(sgs_record_set_direct(0) == 1);
     sgs_record_parse(&rules, buf, size, TS_FIXED, &rec_b);
+    FUZZ_CHECK(sgs_record_set_direct(1) == 0);
     FUZZ_CHECK(memcmp(&rec_a, &rec_b,
                       offsetof(sgs_record, reasons) +
                           (size_t)rec_a.n_reasons * sizeof(rec_a.reasons[0])) == 0);

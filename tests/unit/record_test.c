@@ -1746,6 +1746,153 @@ static void test_national_legacy_items(void **state)
     assert_only_reason("bad_id_no", "CF_XDR_SFZ");
 }
 
+/* ---- the direct reader (record_fast.c) against the general way ---- */
+
+static sgs_record rec_general;
+
+/* Parses buf both ways, into records filled alike first; they must be the same
+ * (every byte up to the reasons, and the reasons set). 1 when the direct
+ * reader took the message. */
+static int same_both_ways(const char *buf, size_t len)
+{
+    uint64_t before = sgs_record_direct_reads();
+    size_t n;
+    int took;
+
+    memset(&rec, 0x5A, sizeof(rec));
+    memset(&rec_general, 0x5A, sizeof(rec_general));
+    sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec);
+    took = sgs_record_direct_reads() != before;
+    assert_int_equal(sgs_record_set_direct(0), 1);
+    sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec_general);
+    assert_int_equal(sgs_record_set_direct(1), 0);
+    assert_int_equal(sgs_record_direct_reads(), before + (uint64_t)took);
+    n = offsetof(sgs_record, reasons) + (size_t)rec.n_reasons * sizeof(rec.reasons[0]);
+    if (memcmp(&rec, &rec_general, n) != 0) {
+        fail_msg("the direct reader and the general way differ on %zu bytes: %.*s", len,
+                 (int)(len < 300 ? len : 300), buf);
+    }
+    assert_sane();
+    return took;
+}
+
+/* The usual messages are read directly, and give what the general way gives;
+ * everything the direct reader leaves (national items, escapes, nested
+ * objects, duplicates...) gives the same record too. */
+static void test_direct_reader_same_records(void **state)
+{
+    static const char compact[] =
+        "{\"record_id\":\"CF2025113044412466\",\"kind\":\"penalty\",\"unit_id\":\"410423\","
+        "\"doc_no\":\"鲁山县市监罚[2023]78006号\",\"decision_date\":\"2023-11-30\","
+        "\"reported_at\":\"2023-12-01T00:00:49+08:00\",\"subject\":{\"name\":"
+        "\"河南银河餐饮管理有限公司\",\"type\":\"legal_person\",\"uscc\":\"91410423MAB4L2MTMF\","
+        "\"id_no\":null},\"authority\":{\"name\":\"鲁山县市场监督管理局\",\"uscc\":"
+        "\"114104230000780046\"},\"license\":null,\"penalty\":{\"category\":[\"罚款\","
+        "\"没收违法所得\"],\"content\":\"罚款人民币50000元\",\"fine_amount\":5,"
+        "\"violation\":\"发布虚假广告\",\"basis\":\"《中华人民共和国广告法》第五十五条\"}}";
+    static const char *const taken[] = {
+        compact,
+        "{}",
+        " \t\r\n{ \"kind\" : \"license\" , \"unit_id\" : \"410423\" } \n",
+        "{\"kind\":\"license\",\"subject\":\"not an object\",\"authority\":[1,[2,[]]],"
+        "\"license\":{},\"penalty\":true,\"op\":\"D\"}",
+        "{\"penalty\":{\"fine_amount\":-0.0},\"x\":[1e400,-12345678901234567890,0.1,1E+2,false]}",
+        "{\"penalty\":{\"fine_amount\":12345678901234567890123}}",
+        "{\"kind\":\"penalty\",\"subject\":{\"name\":\"\U0001F600 ¥ é\",\"type\":\"other\"}}",
+        "{\"kind\":\"license\",\"SYNC\":\"I\",\"XK\":1,\"CF\":2,\"kind_of\":3}",
+        "{\"a_rather_long_key_name_beyond_16\":1,\"a_rather_long_key_name_beyond_17\":2}",
+    };
+    static const char *const left[] = {
+        license_json,          /* "extra": an object under another name */
+        national_license_json, /* XK_ items */
+        national_penalty_json,
+        "{\"kind\":\"license\",\"kind\":\"penalty\"}",
+        "{\"x\":1,\"x\":2}",
+        "{\"subject\":{\"name\":\"a\",\"name\":\"b\"}}",
+        "{\"subject\":{\"n\":1,\"n\":2}}",
+        "{\"ki\\u006ed\":\"license\",\"kind\":\"penalty\"}",
+        "{\"kind\":\"lic\\\"ense\"}",
+        "{\"kind\":\"license\",\"XK_WSH\":\"a\"}",
+        "{\"kind\":\"license\",\"CF_anything\":1}",
+        "{\"SYNC_STATUS\":\"I\",\"kind\":\"license\"}",
+        "{\"kind\":{\"a\":1}}",
+        "{\"subject\":{\"name\":{}}}",
+        "{\"x\":[{}]}",
+        "{\"x\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}",
+        "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,"
+        "\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"q\":17}",
+        "[1]",
+        "\"kind\"",
+        "{\"kind\":\"license\"} x",
+        "{\"kind\":\"license\",}",
+        "{\"kind\":01}",
+        "{\"kind\":\"a\x01\"}",
+        "{\"kind\":\"\xed\xa0\x80\"}",
+        "{\"kind\":\"\xf4\x90\x80\x80\"}",
+        "{\"kind\":\"\xc0\xaf\"}",
+        "{\"kind\":tru}",
+    };
+    static const struct {
+        const char *text;
+        int invalid; /* negative or beyond a double */
+    } amounts[] = {{"-5", 1},
+                   {"-1234.5", 1},
+                   {"-1e400", 1},
+                   {"1e400", 1},
+                   {"0.1", 0},
+                   {"-0", 0},
+                   {"-123456789012345678901", 1},
+                   {"1234567.891e-2", 0}};
+    static const unsigned char bytes[] = {'"',  '\\', '{',  '}',  '[',  ']',  ',',  ':',
+                                          ' ',  '0',  '-',  'e',  '.',  'x',  'n',  0x00,
+                                          0x1F, 0x80, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xFF};
+    char buf[sizeof(compact) + 8];
+    size_t len = sizeof(compact) - 1, i, b, n_taken = 0, n_left = 0;
+
+    (void)state;
+    for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+        if (!same_both_ways(taken[i], strlen(taken[i]))) {
+            fail_msg("not read directly: %s", taken[i]);
+        }
+    }
+    assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT); /* the last: no unit_id */
+    same_both_ways(compact, len);
+    assert_int_equal(rec.status, SGS_RECORD_VALID);
+    assert_string_equal(rec.identity, "410423|penalty|鲁山县市监罚〔2023〕78006号");
+    /* The fine's value as the reasons show it, read directly. */
+    for (i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+        const char *at = strstr(compact, "\"fine_amount\":5"), *rest = at + 15;
+        char msg[sizeof(compact) + 64];
+        int n = snprintf(msg, sizeof(msg), "%.*s\"fine_amount\":%s%s", (int)(at - compact), compact,
+                         amounts[i].text, rest);
+        assert_true(n > 0 && (size_t)n < sizeof(msg));
+        if (!same_both_ways(msg, (size_t)n)) {
+            fail_msg("not read directly: %s", msg);
+        }
+        assert_int_equal(rec.status, amounts[i].invalid ? SGS_RECORD_INVALID : SGS_RECORD_VALID);
+    }
+    for (i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+        if (same_both_ways(left[i], strlen(left[i]))) {
+            fail_msg("read directly: %s", left[i]);
+        }
+    }
+    /* Every cut, every byte dropped, every byte replaced by one that matters
+     * to JSON or UTF-8: the same record both ways. */
+    for (i = 0; i < len; i++) {
+        same_both_ways(compact, i);
+        memcpy(buf, compact, i);
+        memcpy(buf + i, compact + i + 1, len - i - 1);
+        same_both_ways(buf, len - 1) ? n_taken++ : n_left++;
+        for (b = 0; b < sizeof(bytes); b++) {
+            memcpy(buf, compact, len);
+            buf[i] = (char)bytes[b];
+            same_both_ways(buf, len) ? n_taken++ : n_left++;
+        }
+    }
+    /* Both ways were exercised by the changes. */
+    assert_true(n_taken > 1000 && n_left > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1781,6 +1928,7 @@ int main(void)
         cmocka_unit_test(test_op_national),
         cmocka_unit_test(test_national_unit_from_organ),
         cmocka_unit_test(test_national_legacy_items),
+        cmocka_unit_test(test_direct_reader_same_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

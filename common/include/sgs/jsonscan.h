@@ -121,4 +121,10 @@ double sgs_jsonscan_number(const char *buf, const sgs_jsonscan_token *t);
 size_t sgs_jsonscan_find(const sgs_jsonscan *js, const char *buf, size_t obj, const char *key,
                          size_t n);
 
+/* For a reader that walks a message itself and leaves everything unusual to
+ * sgs_jsonscan_parse (record_fast.c): the end of the number that starts at p (a '-' or a digit) as
+ * sgs_jsonscan_parse reads it, with SGS_JSON_REAL or'ed into *flags as in its
+ * token; NULL when it is not a valid number. */
+const char *sgs_jsonscan_number_end(const char *p, const char *end, uint8_t *flags);
+
 #endif

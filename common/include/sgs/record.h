@@ -227,4 +227,13 @@ const char *sgs_op_name(enum sgs_op op);       /* "insert", "update", "revoke", 
 void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64_t msg_timestamp_ms,
                       sgs_record *out);
 
+/* sgs_record_parse reads the usual native message directly, without the
+ * tokenizer's tokens, and every other message (national, with escapes, not
+ * valid JSON...) the general way; both give the same record. For tests and
+ * benchmarks: sgs_record_set_direct(0) makes every message go the general way
+ * (process-wide; returns the previous setting), sgs_record_direct_reads counts
+ * the messages the calling thread read directly. */
+int sgs_record_set_direct(int on);
+uint64_t sgs_record_direct_reads(void);
+
 #endif
