@@ -40,8 +40,18 @@ uint64_t sgs_hash_seeded(uint64_t seed, const void *p, size_t n)
         s += 8;
         n -= 8;
     }
+    /* The last 0-7 bytes, little-endian (as a memcpy into a zeroed word on
+     * x86), without a call to memcpy for a length it cannot know. */
     uint64_t v = 0;
-    memcpy(&v, s, n);
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        v = (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    } else if (n > 0) {
+        v = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2)) |
+            (uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1));
+    }
     return sgs_hash_mix64(h ^ v);
 }
 

@@ -9,153 +9,164 @@
  * the general way, and a message this reader takes gives the same view.
  * What it takes:
  *
- *   - a top-level object without keys of the national format (none of its
- *     names, nothing starting with XK_ or CF_: is_national in
- *     record_national.c is then false whatever else the message holds);
+ *   - a message of at most FAST_MAX_LEN bytes (it then has fewer values than
+ *     the tokenizer's limit) whose top level is an object without keys of the
+ *     national format (none of its names, nothing starting with XK_ or CF_:
+ *     is_national in record_national.c is then false whatever else the
+ *     message holds);
  *   - keys and strings without escapes (the tokenizer's own check of each
- *     string, plain_string_end), numbers as the tokenizer reads
- *     them (sgs_jsonscan_number_end, read by sgs_jsonscan_number), literals;
+ *     string, plain_string_end in jsonscan_utf8.h), numbers as the tokenizer
+ *     reads them (sgs_jsonscan_number_end, read by sgs_jsonscan_number),
+ *     literals;
  *   - objects only as the values of subject, authority, license and penalty,
  *     whose members are scalars or arrays; arrays of scalars or arrays, at
  *     most FAST_MAX_DEPTH deep;
  *   - at most FAST_MAX_OTHERS members of an object with other names, checked
- *     for duplicates against each other (the names read, by a bit each), and
- *     at most FAST_MAX_VALUES values in all (far below the tokenizer's limit).
+ *     for duplicates against each other (the names read, by a bit each).
+ *
+ * Each step takes the position p and returns the one after what it read, or
+ * NULL when it gives up: the position stays in a register (through a pointer
+ * it was reloaded after every store into the view). White space is looked
+ * for only where a compact message has none of it.
  *
  * The differential test (tests/unit/record_test.c) and fuzz_record compare
  * the records of both ways on the same input. */
 #include "jsonscan_utf8.h"
 #include "record_view.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#define FAST_MAX_LEN    (1u << 20) /* < 2 bytes a value: under SGS_JSONSCAN_MAX_TOKENS */
 #define FAST_MAX_DEPTH  16
 #define FAST_MAX_OTHERS 16
-#define FAST_MAX_VALUES 4096
 
-typedef struct cursor {
-    const char *p, *end;
-    unsigned values;
-} cursor;
+#define INLINE static inline __attribute__((always_inline))
 
 static int is_ws(char c)
 {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-static inline __attribute__((always_inline)) void skip_ws(cursor *c)
+INLINE const char *skip_ws(const char *p, const char *end)
 {
-    while (c->p < c->end && (unsigned char)*c->p <= ' ' && is_ws(*c->p)) {
-        c->p++;
+    while (p < end && (unsigned char)*p <= ' ' && is_ws(*p)) {
+        p++;
     }
+    return p;
 }
 
-/* The string whose opening quote is at c->p, into (s, len); c->p after it. */
-static inline __attribute__((always_inline)) int string(cursor *c, const char **s, size_t *len)
+/* p at the byte expected to be c, or at white space before it: the position
+ * after c, NULL when it is not there. */
+INLINE const char *expect(const char *p, const char *end, char c)
+{
+    if (p < end && *p == c) {
+        return p + 1; /* compact: the usual case */
+    }
+    p = skip_ws(p, end);
+    return p < end && *p == c ? p + 1 : NULL;
+}
+
+/* The string whose opening quote is at p, into (s, len). */
+INLINE const char *string(const char *p, const char *end, const char **s, size_t *len)
 {
     const char *q;
 
-    if (c->p >= c->end || *c->p != '"') {
-        return 0;
+    if (p >= end || *p != '"') {
+        return NULL;
     }
-    q = plain_string_end(c->p + 1, c->end);
+    q = plain_string_end(p + 1, end);
     if (q == NULL) {
-        return 0;
+        return NULL;
     }
-    *s = c->p + 1;
-    *len = (size_t)(q - c->p - 1);
-    c->p = q + 1;
-    return 1;
+    *s = p + 1;
+    *len = (size_t)(q - p - 1);
+    return q + 1;
 }
 
-static inline __attribute__((always_inline)) int literal(cursor *c, const char *text, size_t n)
+INLINE const char *literal(const char *p, const char *end, const char *text, size_t n)
 {
-    if ((size_t)(c->end - c->p) < n || memcmp(c->p, text, n) != 0) {
-        return 0;
-    }
-    c->p += n;
-    return 1;
+    return (size_t)(end - p) >= n && memcmp(p, text, n) == 0 ? p + n : NULL;
 }
 
-static int array(cursor *c, int depth);
+static const char *array(const char *p, const char *end, int depth);
 
-/* The scalar or array at c->p into v (set as rval_tok sets it; an array by its
+/* The scalar or array at p into v (set as rval_tok sets it; an array by its
  * type only). Objects are left to the general way. */
-static inline __attribute__((always_inline)) int value(cursor *c, rval *v, int depth)
+INLINE const char *value(const char *p, const char *end, rval *v, int depth)
 {
-    memset(v, 0, sizeof(*v));
-    if (++c->values > FAST_MAX_VALUES || c->p >= c->end) {
-        return 0;
+    /* (field by field: a memset of the 32 bytes became "rep stos", slow to start) */
+    v->s = NULL;
+    v->len = 0;
+    v->num = 0;
+    if (p >= end) {
+        return NULL;
     }
-    switch (*c->p) {
+    switch (*p) {
     case '"':
         v->type = V_STRING;
-        return string(c, &v->s, &v->len);
+        return string(p, end, &v->s, &v->len);
     case 't':
         v->type = V_BOOL;
-        return literal(c, "true", 4);
+        return literal(p, end, "true", 4);
     case 'f':
         v->type = V_BOOL;
-        return literal(c, "false", 5);
+        return literal(p, end, "false", 5);
     case 'n':
         v->type = V_NULL;
-        return literal(c, "null", 4);
+        return literal(p, end, "null", 4);
     case '[':
         v->type = V_ARRAY;
-        return array(c, depth);
+        return array(p, end, depth);
     default: {
         sgs_jsonscan_token t;
         const char *q;
-        if (*c->p != '-' && (*c->p < '0' || *c->p > '9')) {
-            return 0; /* an object, or not JSON */
+        if (*p != '-' && (*p < '0' || *p > '9')) {
+            return NULL; /* an object, or not JSON */
         }
         memset(&t, 0, sizeof(t));
-        q = sgs_jsonscan_number_end(c->p, c->end, &t.flags);
+        q = sgs_jsonscan_number_end(p, end, &t.flags);
         if (q == NULL) {
-            return 0;
+            return NULL;
         }
         t.type = SGS_JSON_NUMBER;
-        t.len = (uint32_t)(q - c->p);
+        t.len = (uint32_t)(q - p);
         v->type = V_NUMBER;
-        v->num = sgs_jsonscan_number(c->p, &t);
-        c->p = q;
-        return 1;
+        v->num = sgs_jsonscan_number(p, &t);
+        return q;
     }
     }
 }
 
-/* The elements of the array at c->p (its '['), depth arrays deep. */
-static int array(cursor *c, int depth)
+/* The elements of the array at p (its '['), depth arrays deep. */
+static const char *array(const char *p, const char *end, int depth)
 {
     rval e;
 
     if (depth >= FAST_MAX_DEPTH) {
-        return 0;
+        return NULL;
     }
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        return 1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == ']') {
+        return p + 1;
     }
     for (;;) {
-        if (!value(c, &e, depth + 1)) {
-            return 0;
+        p = value(p, end, &e, depth + 1);
+        if (p == NULL) {
+            return NULL;
         }
-        skip_ws(c);
-        if (c->p >= c->end) {
-            return 0;
+        p = skip_ws(p, end);
+        if (p >= end) {
+            return NULL;
         }
-        if (*c->p == ']') {
-            c->p++;
-            return 1;
+        if (*p == ']') {
+            return p + 1;
         }
-        if (*c->p != ',') {
-            return 0;
+        if (*p != ',') {
+            return NULL;
         }
-        c->p++;
-        skip_ws(c);
+        p = skip_ws(p + 1, end);
     }
 }
 
@@ -168,8 +179,7 @@ typedef struct keys_seen {
     size_t other_len[FAST_MAX_OTHERS];
 } keys_seen;
 
-static inline __attribute__((always_inline)) int key_new(keys_seen *k, int id, const char *s,
-                                                         size_t n)
+INLINE int key_new(keys_seen *k, int id, const char *s, size_t n)
 {
     if (id != 0) {
         uint64_t bit = (uint64_t)1 << id;
@@ -192,170 +202,175 @@ static inline __attribute__((always_inline)) int key_new(keys_seen *k, int id, c
     return 1;
 }
 
-/* After a member's value: ',' (then the next key is at c->p) or the closing
- * brace. 1 for a ',', 2 for the end of the object, 0 otherwise. */
-static inline __attribute__((always_inline)) int next_member(cursor *c)
+/* A key at p (white space before it skipped), new in seen, and its colon:
+ * its id in t and the position of its value. */
+INLINE const char *key(const char *p, const char *end, const key_table *t, keys_seen *seen, int *id,
+                       const char **s, size_t *n)
 {
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ',') {
-        c->p++;
-        skip_ws(c);
-        return 1;
+    p = string(skip_ws(p, end), end, s, n);
+    if (p == NULL) {
+        return NULL;
     }
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return 2;
+    *id = key_id(t, *s, *n, end);
+    if (!key_new(seen, *id, *s, *n)) {
+        return NULL;
     }
-    return 0;
+    p = expect(p, end, ':');
+    return p != NULL ? skip_ws(p, end) : NULL;
 }
 
-/* A key and its colon at c->p: its text and id in set. */
-static inline __attribute__((always_inline)) int key(cursor *c, enum member_set set, const char **s,
-                                                     size_t *n, int *id)
+/* After a member's value at p: the next key's position after a ',' (*more
+ * set), or the position after the closing brace; NULL for anything else. */
+INLINE const char *next_member(const char *p, const char *end, int *more)
 {
-    if (!string(c, s, n)) {
-        return 0;
+    if (p < end && *p == ',') {
+        *more = 1;
+        return p + 1; /* compact: the usual case */
     }
-    *id = key_id(set == MEMBERS_TOP ? &sgs_record_top_keys : &sgs_record_sub_keys, *s, *n, c->end);
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != ':') {
-        return 0;
+    p = skip_ws(p, end);
+    if (p < end && (*p == ',' || *p == '}')) {
+        *more = *p == ',';
+        return p + 1;
     }
-    c->p++;
-    skip_ws(c);
-    return 1;
+    return NULL;
 }
 
-/* The members of a parent object (c->p at its '{'): the value of the member
- * with sub id i into slot[i] when slot[i] is set. */
-static int parent(cursor *c, rval *const slot[SK_COUNT])
+/* Where the members of each parent go: the offset in the view of the value of
+ * the member with sub id i, 0 for a member not read. */
+typedef uint16_t slots[SK_COUNT];
+
+static const slots subject_slots = {
+    [SK_NAME] = offsetof(record_view, subject_name),
+    [SK_TYPE] = offsetof(record_view, subject_type),
+    [SK_USCC] = offsetof(record_view, subject_uscc),
+    [SK_ID_NO] = offsetof(record_view, subject_id_no),
+};
+static const slots authority_slots = {
+    [SK_NAME] = offsetof(record_view, authority_name),
+    [SK_USCC] = offsetof(record_view, authority_uscc),
+};
+static const slots license_slots = {
+    [SK_VALID_FROM] = offsetof(record_view, valid_from),
+    [SK_VALID_TO] = offsetof(record_view, valid_to),
+};
+static const slots penalty_slots = {
+    [SK_FINE_AMOUNT] = offsetof(record_view, fine_amount),
+};
+
+/* The members of a parent object (p at its '{') into raw, as slot says. */
+static const char *parent(const char *p, const char *end, record_view *raw, const slots slot)
 {
     keys_seen seen;
-    int more;
+    int more = 1;
 
     seen.ids = 0;
     seen.n_others = 0;
-    if (++c->values > FAST_MAX_VALUES) {
-        return 0;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        return p + 1;
     }
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return 1;
-    }
-    do {
+    while (more) {
         const char *s;
         size_t n;
         int id;
         rval other;
-        if (!key(c, MEMBERS_SUB, &s, &n, &id) || !key_new(&seen, id, s, n) ||
-            !value(c, slot[id] != NULL ? slot[id] : &other, 1)) {
-            return 0;
+        p = key(p, end, &sgs_record_sub_keys, &seen, &id, &s, &n);
+        if (p == NULL) {
+            return NULL;
         }
-    } while ((more = next_member(c)) == 1);
-    return more == 2;
+        p = value(p, end, slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other, 1);
+        if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
+            return NULL;
+        }
+    }
+    return p;
 }
 
 /* The value of subject, authority, license or penalty into v; when it is an
- * object its members into slot. */
-static inline __attribute__((always_inline)) int parent_value(cursor *c, rval *v,
-                                                              rval *const slot[SK_COUNT])
+ * object its members into raw as slot says. */
+INLINE const char *parent_value(const char *p, const char *end, rval *v, record_view *raw,
+                                const slots slot)
 {
-    if (c->p < c->end && *c->p == '{') {
-        memset(v, 0, sizeof(*v));
+    if (p < end && *p == '{') {
         v->type = V_OBJECT;
-        return parent(c, slot);
+        v->s = NULL;
+        v->len = 0;
+        v->num = 0;
+        return parent(p, end, raw, slot);
     }
-    return value(c, v, 0);
+    return value(p, end, v, 0);
 }
 
 int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
 {
-    cursor c = {buf, buf + len, 0};
-    rval *const subject[SK_COUNT] = {[SK_NAME] = &raw->subject_name,
-                                     [SK_TYPE] = &raw->subject_type,
-                                     [SK_USCC] = &raw->subject_uscc,
-                                     [SK_ID_NO] = &raw->subject_id_no};
-    rval *const authority[SK_COUNT] = {
-        [SK_NAME] = &raw->authority_name, [SK_USCC] = &raw->authority_uscc};
-    rval *const license[SK_COUNT] = {
-        [SK_VALID_FROM] = &raw->valid_from, [SK_VALID_TO] = &raw->valid_to};
-    rval *const penalty[SK_COUNT] = {[SK_FINE_AMOUNT] = &raw->fine_amount};
+    const char *p = buf, *end = buf + len;
     keys_seen seen;
-    int more;
+    int more = 1;
 
-    if (len >= UINT32_MAX) {
+    if (len > FAST_MAX_LEN) {
         return 0;
     }
-    skip_ws(&c);
-    if (c.p >= c.end || *c.p != '{') {
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{') {
         return 0;
     }
-    c.p++;
-    c.values++;
     seen.ids = 0;
     seen.n_others = 0;
-    skip_ws(&c);
-    if (c.p < c.end && *c.p == '}') {
-        c.p++;
-        more = 2;
-    } else {
-        do {
-            const char *s;
-            size_t n;
-            int id, ok;
-            rval other;
-            if (!key(&c, MEMBERS_TOP, &s, &n, &id) || id >= TK_SYNC_STATUS ||
-                (n >= 3 && (memcmp(s, "XK_", 3) == 0 || memcmp(s, "CF_", 3) == 0)) ||
-                !key_new(&seen, id, s, n)) {
-                return 0;
-            }
-            switch (id) {
-            case TK_UNIT_ID:
-                ok = value(&c, &raw->unit_id, 0);
-                break;
-            case TK_KIND:
-                ok = value(&c, &raw->kind, 0);
-                break;
-            case TK_DOC_NO:
-                ok = value(&c, &raw->doc_no, 0);
-                break;
-            case TK_DECISION_DATE:
-                ok = value(&c, &raw->decision_date, 0);
-                break;
-            case TK_REPORTED_AT:
-                ok = value(&c, &raw->reported_at, 0);
-                break;
-            case TK_OP:
-                ok = value(&c, &raw->op, 0);
-                break;
-            case TK_SUBJECT:
-                ok = parent_value(&c, &raw->subject, subject);
-                break;
-            case TK_AUTHORITY:
-                ok = parent_value(&c, &raw->authority, authority);
-                break;
-            case TK_LICENSE:
-                ok = parent_value(&c, &raw->license, license);
-                break;
-            case TK_PENALTY:
-                ok = parent_value(&c, &raw->penalty, penalty);
-                break;
-            default:
-                ok = value(&c, &other, 0);
-                break;
-            }
-            if (!ok) {
-                return 0;
-            }
-        } while ((more = next_member(&c)) == 1);
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        p++;
+        more = 0;
     }
-    if (more != 2) {
-        return 0;
+    while (more) {
+        const char *s;
+        size_t n;
+        int id;
+        rval other;
+        p = key(p, end, &sgs_record_top_keys, &seen, &id, &s, &n);
+        if (p == NULL || id >= TK_SYNC_STATUS ||
+            (n >= 3 && (memcmp(s, "XK_", 3) == 0 || memcmp(s, "CF_", 3) == 0))) {
+            return 0;
+        }
+        switch (id) {
+        case TK_UNIT_ID:
+            p = value(p, end, &raw->unit_id, 0);
+            break;
+        case TK_KIND:
+            p = value(p, end, &raw->kind, 0);
+            break;
+        case TK_DOC_NO:
+            p = value(p, end, &raw->doc_no, 0);
+            break;
+        case TK_DECISION_DATE:
+            p = value(p, end, &raw->decision_date, 0);
+            break;
+        case TK_REPORTED_AT:
+            p = value(p, end, &raw->reported_at, 0);
+            break;
+        case TK_OP:
+            p = value(p, end, &raw->op, 0);
+            break;
+        case TK_SUBJECT:
+            p = parent_value(p, end, &raw->subject, raw, subject_slots);
+            break;
+        case TK_AUTHORITY:
+            p = parent_value(p, end, &raw->authority, raw, authority_slots);
+            break;
+        case TK_LICENSE:
+            p = parent_value(p, end, &raw->license, raw, license_slots);
+            break;
+        case TK_PENALTY:
+            p = parent_value(p, end, &raw->penalty, raw, penalty_slots);
+            break;
+        default:
+            p = value(p, end, &other, 0);
+            break;
+        }
+        if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
+            return 0;
+        }
     }
-    skip_ws(&c);
-    if (c.p != c.end) {
+    if (skip_ws(p, end) != end) {
         return 0;
     }
     raw->format = SGS_FORMAT_NATIVE;
