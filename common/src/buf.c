@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan_utf8.h" /* skip_simple: the runs a JSON string copies as they are */
+
 int sgs_array_grow(void **arr, size_t *cap, size_t n, size_t size, size_t first)
 {
     if (n < *cap)
@@ -177,70 +179,85 @@ size_t sgs_utf8_cut(const char *p, size_t n)
     return n;
 }
 
+/* Input bytes escaped per reservation: the output has room for the worst, 6
+ * bytes ("\u00XX") for each. */
+#define JSON_PIECE 4096
+
 void sgs_buf_put_json_string(sgs_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run = 0;
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
 
-    if (sgs_buf_reserve(b, n + 2) != 0)
-        return;
     sgs_buf_putc(b, '"');
-    while (i < n) {
-        unsigned c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            /* copy runs of plain ASCII at once */
-            run = i;
-            while (i < n && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' && s[i] < 0x80)
-                i++;
-            sgs_buf_append(b, s + run, i - run);
-            continue;
-        }
-        if (c < 0x80) {
-            char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-            size_t len = 2;
+    while (s < end) {
+        size_t piece = (size_t)(end - s) < JSON_PIECE ? (size_t)(end - s) : JSON_PIECE;
+        const unsigned char *stop = s + piece;
+        char *o;
+        if (sgs_buf_reserve(b, piece * 6) != 0)
+            return;
+        /* Written in place: runs of what needs nothing (printable ASCII but
+         * '"' and '\\', the common 3-byte characters) at once, the rest one
+         * character at a time. A character may end past stop: it started
+         * before, and its bytes were reserved. */
+        o = b->data + b->len;
+        while (s < stop) {
+            const unsigned char *q = skip_simple(s, stop);
+            unsigned c;
+            size_t k;
+            memcpy(o, s, (size_t)(q - s));
+            o += q - s;
+            s = q;
+            if (s >= stop)
+                break;
+            c = *s;
+            if (c >= 0x80) {
+                k = utf8_seq(s, (size_t)(end - s));
+                if (k) {
+                    memcpy(o, s, k);
+                    o += k;
+                    s += k;
+                } else {
+                    memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for each bad byte */
+                    o += 3;
+                    s++;
+                }
+                continue;
+            }
+            s++;
+            if (c >= 0x20 && c != '"' && c != '\\') {
+                *o++ = (char)c; /* within 16 bytes of stop, where the skip stops */
+                continue;
+            }
+            *o++ = '\\';
             switch (c) {
             case '"':
-                esc[1] = '"';
-                break;
             case '\\':
-                esc[1] = '\\';
+                *o++ = (char)c;
                 break;
             case '\n':
-                esc[1] = 'n';
+                *o++ = 'n';
                 break;
             case '\r':
-                esc[1] = 'r';
+                *o++ = 'r';
                 break;
             case '\t':
-                esc[1] = 't';
+                *o++ = 't';
                 break;
             case '\b':
-                esc[1] = 'b';
+                *o++ = 'b';
                 break;
             case '\f':
-                esc[1] = 'f';
+                *o++ = 'f';
                 break;
             default:
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                len = 6;
+                memcpy(o, "u00", 3);
+                o[3] = hex[c >> 4];
+                o[4] = hex[c & 15];
+                o += 5;
             }
-            sgs_buf_append(b, esc, len);
-            i++;
-            continue;
         }
-        size_t k = utf8_seq(s + i, n - i);
-        if (k) {
-            sgs_buf_append(b, s + i, k);
-            i += k;
-        } else {
-            sgs_buf_append(b, "\xEF\xBF\xBD", 3); /* U+FFFD for each bad byte */
-            i++;
-        }
+        b->len = (size_t)(o - b->data);
+        b->data[b->len] = '\0';
     }
     sgs_buf_putc(b, '"');
 }

@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FAST_MAX_LEN    (1u << 20) /* < 2 bytes a value: under SGS_JSONSCAN_MAX_TOKENS */
+#define FAST_MAX_LEN    (1u << 20) /* 2 bytes or more a value: fewer than SGS_JSONSCAN_MAX_TOKENS */
 #define FAST_MAX_DEPTH  16
 #define FAST_MAX_OTHERS 16
 

@@ -29,6 +29,144 @@ static void test_json_escape(void **state)
     sgs_buf_free(&b);
 }
 
+/* The escaping as its rule says, one byte or character at a time: the
+ * reference the buffer's faster escaping is compared with. */
+static size_t ref_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t k, i;
+    unsigned lo = 0x80, hi = 0xBF;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        k = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (n < k || p[1] < lo || p[1] > hi)
+        return 0;
+    for (i = 2; i < k; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return k;
+}
+
+static size_t ref_escape(const unsigned char *s, size_t n, char *out)
+{
+    size_t o = 0, i = 0;
+
+    out[o++] = '"';
+    while (i < n) {
+        unsigned c = s[i];
+        if (c >= 0x80) {
+            size_t k = ref_seq(s + i, n - i);
+            if (k) {
+                memcpy(out + o, s + i, k);
+                o += k;
+                i += k;
+            } else {
+                memcpy(out + o, "\xEF\xBF\xBD", 3);
+                o += 3;
+                i++;
+            }
+        } else if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+            i++;
+        } else if (c < 0x20) {
+            const char *named = c == '\n'   ? "\\n"
+                                : c == '\r' ? "\\r"
+                                : c == '\t' ? "\\t"
+                                : c == '\b' ? "\\b"
+                                : c == '\f' ? "\\f"
+                                            : NULL;
+            if (named) {
+                memcpy(out + o, named, 2);
+                o += 2;
+            } else {
+                o += (size_t)sprintf(out + o, "\\u%04x", c);
+            }
+            i++;
+        } else {
+            out[o++] = (char)c;
+            i++;
+        }
+    }
+    out[o++] = '"';
+    return o;
+}
+
+/* Random strings made of the pieces that matter (CJK, other UTF-8 lengths,
+ * broken sequences, quotes, backslashes, control bytes, ASCII), of every
+ * length up to past a 16-byte block and past the 4096-byte piece: the same
+ * bytes as the reference. */
+static void test_json_escape_same_as_reference(void **state)
+{
+    static const char *const parts[] = {
+        "平",
+        "顶山",
+        "a",
+        "bc",
+        "\"",
+        "\\",
+        "\n",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "é",
+        "\xF0\x9F\x98\x80",
+        "\xE0\xA0\x80",
+        "\xED\x9F\xBF",
+        "\xED\xA0\x80",
+        "\x80",
+        "\xC0\xAF",
+        "\xE5\x98",
+        "\xF4\x90\x80\x80",
+        "\xFF",
+        " ",
+        "\0",
+        "0123456789abcdef",
+    };
+    static unsigned char in[9000];
+    static char want[9000 * 6 + 8];
+    uint64_t x = 88172645463325252ULL;
+    sgs_buf b = SGS_BUF_INIT;
+
+    (void)state;
+    for (int round = 0; round < 3000; round++) {
+        size_t n = 0, target, w;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        target = round < 200 ? (size_t)round : round % 50 == 0 ? 4000 + x % 5000 : x % 300;
+        while (n < target) {
+            const char *p;
+            size_t k;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            p = parts[x % (sizeof(parts) / sizeof(parts[0]))];
+            k = p[0] == '\0' ? 1 : strlen(p);
+            if (n + k > target || n + k > sizeof(in))
+                break;
+            memcpy(in + n, p, k);
+            n += k;
+        }
+        w = ref_escape(in, n, want);
+        sgs_buf_reset(&b);
+        sgs_buf_puts(&b, "<");
+        sgs_buf_put_json_string(&b, (const char *)in, n);
+        assert_int_equal(b.len, w + 1);
+        assert_memory_equal(b.data + 1, want, w);
+        assert_true(b.data[b.len] == '\0');
+        assert_true(sgs_utf8_valid(b.data, b.len));
+    }
+    sgs_buf_free(&b);
+}
+
 static void test_base64(void **state)
 {
     (void)state;
@@ -111,8 +249,11 @@ static void test_put_i64(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_growth_and_printf),
+        cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_json_escape_same_as_reference),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_growth_and_printf),
         cmocka_unit_test(test_put_i64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
