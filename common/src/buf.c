@@ -146,17 +146,21 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 
 int sgs_utf8_valid(const char *p, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
+    const unsigned char *s = (const unsigned char *)p, *end = s + n;
+    while (s < end) {
+        /* runs of what is surely valid (most ASCII, the common 3-byte
+         * characters) at once; where the skip stops, one character */
+        s = skip_simple(s, end);
+        if (s >= end)
+            break;
+        if (*s < 0x80) {
+            s++;
             continue;
         }
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = utf8_seq(s, (size_t)(end - s));
         if (!k)
             return 0;
-        i += k;
+        s += k;
     }
     return 1;
 }

@@ -251,17 +251,6 @@ static size_t put_u64(char *p, uint64_t v)
     return n;
 }
 
-/* Appends len bytes at *at of buf (size bytes, one kept for NUL); -1 when
- * they do not fit. */
-static int put(char *buf, size_t size, size_t *at, const char *p, size_t len)
-{
-    if (*at + len >= size)
-        return -1;
-    memcpy(buf + *at, p, len);
-    *at += len;
-    return 0;
-}
-
 /* The per-record path of the consumer: built by hand (snprintf was a tenth of
  * the consumer's time). */
 int sgs_store_ident_locate(const char *unit_id, const char *kind, const sgs_docno *doc,
@@ -274,32 +263,35 @@ int sgs_store_ident_locate(const char *unit_id, const char *kind, const sgs_docn
         doc->serial_lo <= SGS_STORE_SERIAL_MAX && doc->year > 0 && doc->year <= 9999) {
         /* the usual shape exactly: the number is its parts and nothing else,
          * "<prefix>〔<year>〕<serial>号" */
-        size_t pl = strlen(doc->prefix), nl = strlen(doc->norm), at = pl;
-        char tail[64];
-        size_t tl = 0;
-        memcpy(tail, "〔", strlen("〔"));
-        tl += strlen("〔");
-        tl += put_u64(tail + tl, (uint64_t)doc->year);
-        memcpy(tail + tl, "〕", strlen("〕"));
-        tl += strlen("〕");
+        size_t pl = strlen(doc->prefix), tl, nn, ul;
+        char tail[64], num[24], letter = kind_letter(kind), *f;
+        memcpy(tail, "〔", 3);
+        tl = 3 + put_u64(tail + 3, (uint64_t)doc->year);
+        memcpy(tail + tl, "〕", 3);
+        tl += 3;
         tl += put_u64(tail + tl, doc->serial_lo);
-        memcpy(tail + tl, "号", strlen("号"));
-        tl += strlen("号");
-        if (nl == pl + tl && memcmp(doc->norm, doc->prefix, pl) == 0 &&
-            memcmp(doc->norm + at, tail, tl) == 0) {
-            char num[24], letter = kind_letter(kind);
-            size_t ul = strlen(unit_id);
-            n = 0;
-            if (put(out->field, sizeof(out->field), &n, unit_id, ul) != 0 ||
-                put(out->field, sizeof(out->field), &n, SGS_STORE_FIELD_SEP, 1) != 0 ||
-                put(out->field, sizeof(out->field), &n, &letter, 1) != 0 ||
-                put(out->field, sizeof(out->field), &n, SGS_STORE_FIELD_SEP, 1) != 0 ||
-                put(out->field, sizeof(out->field), &n, doc->prefix, pl) != 0 ||
-                put(out->field, sizeof(out->field), &n, SGS_STORE_FIELD_SEP, 1) != 0 ||
-                put(out->field, sizeof(out->field), &n, num,
-                    put_u64(num, doc->serial_lo / SGS_STORE_CHUNK_BITS)) != 0)
+        memcpy(tail + tl, "号", 3);
+        tl += 3;
+        /* (norm holds its NUL within SGS_DOCNO_MAX: compared up to it) */
+        if (pl + tl < sizeof(doc->norm) && doc->norm[pl + tl] == '\0' &&
+            memcmp(doc->norm, doc->prefix, pl) == 0 && memcmp(doc->norm + pl, tail, tl) == 0) {
+            /* "<unit>|<letter>|<prefix>|<chunk>", when it fits */
+            ul = strlen(unit_id);
+            nn = put_u64(num, doc->serial_lo / SGS_STORE_CHUNK_BITS);
+            n = ul + 3 + pl + 1 + nn;
+            if (n >= sizeof(out->field))
                 return -1;
-            out->field[n] = '\0';
+            f = out->field;
+            memcpy(f, unit_id, ul);
+            f += ul;
+            *f++ = SGS_STORE_FIELD_SEP[0];
+            *f++ = letter;
+            *f++ = SGS_STORE_FIELD_SEP[0];
+            memcpy(f, doc->prefix, pl);
+            f += pl;
+            *f++ = SGS_STORE_FIELD_SEP[0];
+            memcpy(f, num, nn);
+            f[nn] = '\0';
             out->bitmap = 1;
             out->year = doc->year;
             out->field_len = n;

@@ -106,7 +106,7 @@ static size_t ref_escape(const unsigned char *s, size_t n, char *out)
 /* Random strings made of the pieces that matter (CJK, other UTF-8 lengths,
  * broken sequences, quotes, backslashes, control bytes, ASCII), of every
  * length up to past a 16-byte block and past the 4096-byte piece: the same
- * bytes as the reference. */
+ * bytes as the reference, and the same judgement of UTF-8. */
 static void test_json_escape_same_as_reference(void **state)
 {
     static const char *const parts[] = {
@@ -154,6 +154,16 @@ static void test_json_escape_same_as_reference(void **state)
                 break;
             memcpy(in + n, p, k);
             n += k;
+        }
+        {
+            /* and sgs_utf8_valid as the reference judges */
+            int valid = 1;
+            for (size_t i = 0; i < n && valid;) {
+                size_t k = in[i] < 0x80 ? 1 : ref_seq(in + i, n - i);
+                valid = k != 0;
+                i += k;
+            }
+            assert_int_equal(sgs_utf8_valid((const char *)in, n), valid);
         }
         w = ref_escape(in, n, want);
         sgs_buf_reset(&b);

@@ -129,6 +129,30 @@ static void test_ident_locate(void **state)
         assert_string_equal(loc.field, id);
         assert_int_equal(loc.year, 2025);
     }
+    /* parts that do not spell the number are not its parts: its own field */
+    norm("平罚〔2025〕12号", &d);
+    memcpy(d.prefix, "平刑", strlen("平刑"));
+    sgs_store_identity(id, sizeof(id), "U1", "license", d.norm);
+    assert_int_equal(sgs_store_ident_locate("U1", "license", &d, id, 2025, &loc), 0);
+    assert_false(loc.bitmap);
+    norm("平罚〔2025〕12号", &d);
+    d.serial_lo = d.serial_hi = 13;
+    assert_int_equal(sgs_store_ident_locate("U1", "license", &d, id, 2025, &loc), 0);
+    assert_false(loc.bitmap);
+    /* a bitmap field fits with its NUL, or the call fails */
+    {
+        char unit[SGS_STORE_FIELD_MAX];
+        size_t rest = strlen("|l|平罚|0"), longest = SGS_STORE_FIELD_MAX - 1 - rest;
+        memset(unit, 'u', sizeof(unit));
+        norm("平罚〔2025〕12号", &d);
+        unit[longest + 1] = '\0';
+        assert_int_equal(sgs_store_ident_locate(unit, "license", &d, id, 2025, &loc), -1);
+        unit[longest] = '\0';
+        assert_int_equal(sgs_store_ident_locate(unit, "license", &d, id, 2025, &loc), 0);
+        assert_true(loc.bitmap);
+        assert_int_equal(loc.field_len, SGS_STORE_FIELD_MAX - 1);
+        assert_int_equal(strlen(loc.field), loc.field_len);
+    }
 }
 
 static void test_gap_fields(void **state)
