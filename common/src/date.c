@@ -155,7 +155,7 @@ static day_text *parsed_slot(const char *s)
     memcpy(&w, s, 8);
     memcpy(&t, s + 8, 2);
     w = (w ^ ((uint64_t)t << 17)) * 0x9E3779B97F4A7C15ULL;
-    return &parsed[w >> 60];
+    return &parsed[(w >> 32) % DATE_MEMO];
 }
 
 int sgs_day_parse(const char *s, size_t len, sgs_day *out)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -377,17 +378,53 @@ static void test_month_first_last(void **state)
                      sgs_month_days(2025, 7));
 }
 
+/* The days kept per thread (date.c): days that share a slot, in a scrambled
+ * order, again and again, and texts that are not dates between valid ones,
+ * always give what the arithmetic gives. */
+static void test_day_memo(void **state)
+{
+    uint32_t x = 2463534242u;
+
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        sgs_day day, got;
+        int y, m, d;
+        char want[16], buf[16], month[8];
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        day = (sgs_day)(19000 + (int)(x % 4096) * ((x >> 12) % 3 == 0 ? 16 : 1) % 4096);
+        sgs_day_to_ymd(day, &y, &m, &d);
+        snprintf(want, sizeof(want), "%04d-%02d-%02d", y, m, d);
+        assert_string_equal(sgs_day_format(day, buf), want);
+        assert_string_equal(sgs_day_format_month(day, month), (want[7] = '\0', want));
+        want[7] = '-';
+        assert_int_equal(sgs_day_parse(want, 10, &got), 0);
+        assert_int_equal(got, day);
+        if ((x >> 20) % 4 == 0) {
+            want[9] = (char)('0' + (x >> 24) % 10); /* another day, or no day */
+            want[8] = (char)('0' + (x >> 28) % 4);
+            if (sgs_date_valid(y, m, (want[8] - '0') * 10 + (want[9] - '0'))) {
+                assert_int_equal(sgs_day_parse(want, 10, &got), 0);
+                assert_int_equal(got,
+                                 sgs_day_from_ymd(y, m, (want[8] - '0') * 10 + (want[9] - '0')));
+            } else {
+                assert_int_equal(sgs_day_parse(want, 10, &got), -1);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_day_numbers),     cmocka_unit_test(test_day_roundtrip),
-        cmocka_unit_test(test_weekday),         cmocka_unit_test(test_date_valid),
-        cmocka_unit_test(test_day_parse),       cmocka_unit_test(test_day_format),
-        cmocka_unit_test(test_rfc3339_parse),   cmocka_unit_test(test_rfc3339_reject),
-        cmocka_unit_test(test_rfc3339_format),  cmocka_unit_test(test_day_of_instant),
-        cmocka_unit_test(test_tz_offset_parse), cmocka_unit_test(test_month_parse),
-        cmocka_unit_test(test_month_format),    cmocka_unit_test(test_month_days),
-        cmocka_unit_test(test_month_add),       cmocka_unit_test(test_month_first_last),
+        cmocka_unit_test(test_day_numbers),      cmocka_unit_test(test_day_roundtrip),
+        cmocka_unit_test(test_weekday),          cmocka_unit_test(test_date_valid),
+        cmocka_unit_test(test_day_parse),        cmocka_unit_test(test_day_format),
+        cmocka_unit_test(test_day_memo),         cmocka_unit_test(test_rfc3339_parse),
+        cmocka_unit_test(test_rfc3339_reject),   cmocka_unit_test(test_rfc3339_format),
+        cmocka_unit_test(test_day_of_instant),   cmocka_unit_test(test_tz_offset_parse),
+        cmocka_unit_test(test_month_parse),      cmocka_unit_test(test_month_format),
+        cmocka_unit_test(test_month_days),       cmocka_unit_test(test_month_add),
+        cmocka_unit_test(test_month_first_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
