@@ -360,14 +360,15 @@ sgs_registry *sgs_registry_load_buffer(const char *name, const char *tsv, size_t
     int line = 0;
     while (p < end) {
         line++;
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *le = nl ? nl : end;
+        size_t rest = (size_t)(end - p);
+        char *nl = memchr(p, '\n', rest);
+        size_t llen = nl ? (size_t)(nl - p) : rest;
         char *next = nl ? nl + 1 : end;
-        if (le > p && le[-1] == '\r') {
-            le--;
+        if (llen > 0 && p[llen - 1] == '\r') {
+            llen--;
         }
+        char *le = p + llen;
         *le = '\0';
-        size_t llen = (size_t)(le - p);
         if (memchr(p, '\0', llen) != NULL) {
             sgs_set_error(errstr, errstr_size, "%s:%d: NUL byte in line", name, line);
             goto fail;
