@@ -49,7 +49,7 @@ static int is_ws(char c)
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-INLINE const char *skip_ws(const char *p, const char *end)
+INLINE const char *past_ws(const char *p, const char *end)
 {
     while (p < end && (unsigned char)*p <= ' ' && is_ws(*p)) {
         p++;
@@ -64,7 +64,7 @@ INLINE const char *expect(const char *p, const char *end, char c)
     if (p < end && *p == c) {
         return p + 1; /* compact: the usual case */
     }
-    p = skip_ws(p, end);
+    p = past_ws(p, end);
     return p < end && *p == c ? p + 1 : NULL;
 }
 
@@ -90,11 +90,11 @@ INLINE const char *literal(const char *p, const char *end, const char *text, siz
     return (size_t)(end - p) >= n && memcmp(p, text, n) == 0 ? p + n : NULL;
 }
 
-static const char *array(const char *p, const char *end, int depth);
+static const char *read_array(const char *p, const char *end, int depth);
 
 /* The scalar or array at p into v (set as rval_tok sets it; an array by its
  * type only). Objects are left to the general way. */
-INLINE const char *value(const char *p, const char *end, rval *v, int depth)
+INLINE const char *read_value(const char *p, const char *end, rval *v, int depth)
 {
     /* (field by field: a memset of the 32 bytes became "rep stos", slow to start) */
     v->s = NULL;
@@ -118,7 +118,7 @@ INLINE const char *value(const char *p, const char *end, rval *v, int depth)
         return literal(p, end, "null", 4);
     case '[':
         v->type = V_ARRAY;
-        return array(p, end, depth);
+        return read_array(p, end, depth);
     default: {
         sgs_jsonscan_token t;
         const char *q;
@@ -140,23 +140,23 @@ INLINE const char *value(const char *p, const char *end, rval *v, int depth)
 }
 
 /* The elements of the array at p (its '['), depth arrays deep. */
-static const char *array(const char *p, const char *end, int depth)
+static const char *read_array(const char *p, const char *end, int depth)
 {
     rval e;
 
     if (depth >= FAST_MAX_DEPTH) {
         return NULL;
     }
-    p = skip_ws(p + 1, end);
+    p = past_ws(p + 1, end);
     if (p < end && *p == ']') {
         return p + 1;
     }
     for (;;) {
-        p = value(p, end, &e, depth + 1);
+        p = read_value(p, end, &e, depth + 1);
         if (p == NULL) {
             return NULL;
         }
-        p = skip_ws(p, end);
+        p = past_ws(p, end);
         if (p >= end) {
             return NULL;
         }
@@ -166,7 +166,7 @@ static const char *array(const char *p, const char *end, int depth)
         if (*p != ',') {
             return NULL;
         }
-        p = skip_ws(p + 1, end);
+        p = past_ws(p + 1, end);
     }
 }
 
@@ -204,10 +204,10 @@ INLINE int key_new(keys_seen *k, int id, const char *s, size_t n)
 
 /* A key at p (white space before it skipped), new in seen, and its colon:
  * its id in t and the position of its value. */
-INLINE const char *key(const char *p, const char *end, const key_table *t, keys_seen *seen, int *id,
-                       const char **s, size_t *n)
+INLINE const char *read_key(const char *p, const char *end, const key_table *t, keys_seen *seen,
+                            int *id, const char **s, size_t *n)
 {
-    p = string(skip_ws(p, end), end, s, n);
+    p = string(past_ws(p, end), end, s, n);
     if (p == NULL) {
         return NULL;
     }
@@ -216,7 +216,7 @@ INLINE const char *key(const char *p, const char *end, const key_table *t, keys_
         return NULL;
     }
     p = expect(p, end, ':');
-    return p != NULL ? skip_ws(p, end) : NULL;
+    return p != NULL ? past_ws(p, end) : NULL;
 }
 
 /* After a member's value at p: the next key's position after a ',' (*more
@@ -227,7 +227,7 @@ INLINE const char *next_member(const char *p, const char *end, int *more)
         *more = 1;
         return p + 1; /* compact: the usual case */
     }
-    p = skip_ws(p, end);
+    p = past_ws(p, end);
     if (p < end && (*p == ',' || *p == '}')) {
         *more = *p == ',';
         return p + 1;
@@ -265,7 +265,7 @@ static const char *parent(const char *p, const char *end, record_view *raw, cons
 
     seen.ids = 0;
     seen.n_others = 0;
-    p = skip_ws(p + 1, end);
+    p = past_ws(p + 1, end);
     if (p < end && *p == '}') {
         return p + 1;
     }
@@ -274,11 +274,12 @@ static const char *parent(const char *p, const char *end, record_view *raw, cons
         size_t n;
         int id;
         rval other;
-        p = key(p, end, &sgs_record_sub_keys, &seen, &id, &s, &n);
+        p = read_key(p, end, &sgs_record_sub_keys, &seen, &id, &s, &n);
         if (p == NULL) {
             return NULL;
         }
-        p = value(p, end, slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other, 1);
+        p = read_value(p, end, slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other,
+                       1);
         if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
             return NULL;
         }
@@ -298,7 +299,7 @@ INLINE const char *parent_value(const char *p, const char *end, rval *v, record_
         v->num = 0;
         return parent(p, end, raw, slot);
     }
-    return value(p, end, v, 0);
+    return read_value(p, end, v, 0);
 }
 
 int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
@@ -310,13 +311,13 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
     if (len > FAST_MAX_LEN) {
         return 0;
     }
-    p = skip_ws(p, end);
+    p = past_ws(p, end);
     if (p >= end || *p != '{') {
         return 0;
     }
     seen.ids = 0;
     seen.n_others = 0;
-    p = skip_ws(p + 1, end);
+    p = past_ws(p + 1, end);
     if (p < end && *p == '}') {
         p++;
         more = 0;
@@ -326,29 +327,29 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
         size_t n;
         int id;
         rval other;
-        p = key(p, end, &sgs_record_top_keys, &seen, &id, &s, &n);
+        p = read_key(p, end, &sgs_record_top_keys, &seen, &id, &s, &n);
         if (p == NULL || id >= TK_SYNC_STATUS ||
             (n >= 3 && (memcmp(s, "XK_", 3) == 0 || memcmp(s, "CF_", 3) == 0))) {
             return 0;
         }
         switch (id) {
         case TK_UNIT_ID:
-            p = value(p, end, &raw->unit_id, 0);
+            p = read_value(p, end, &raw->unit_id, 0);
             break;
         case TK_KIND:
-            p = value(p, end, &raw->kind, 0);
+            p = read_value(p, end, &raw->kind, 0);
             break;
         case TK_DOC_NO:
-            p = value(p, end, &raw->doc_no, 0);
+            p = read_value(p, end, &raw->doc_no, 0);
             break;
         case TK_DECISION_DATE:
-            p = value(p, end, &raw->decision_date, 0);
+            p = read_value(p, end, &raw->decision_date, 0);
             break;
         case TK_REPORTED_AT:
-            p = value(p, end, &raw->reported_at, 0);
+            p = read_value(p, end, &raw->reported_at, 0);
             break;
         case TK_OP:
-            p = value(p, end, &raw->op, 0);
+            p = read_value(p, end, &raw->op, 0);
             break;
         case TK_SUBJECT:
             p = parent_value(p, end, &raw->subject, raw, subject_slots);
@@ -363,14 +364,14 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
             p = parent_value(p, end, &raw->penalty, raw, penalty_slots);
             break;
         default:
-            p = value(p, end, &other, 0);
+            p = read_value(p, end, &other, 0);
             break;
         }
         if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
             return 0;
         }
     }
-    if (skip_ws(p, end) != end) {
+    if (past_ws(p, end) != end) {
         return 0;
     }
     raw->format = SGS_FORMAT_NATIVE;
