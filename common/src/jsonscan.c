@@ -43,23 +43,6 @@ static int is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-static inline __attribute__((always_inline)) const unsigned char *skip_ws(const unsigned char *p,
-                                                                          const unsigned char *end)
-{
-    if (p<end && * p> ' ') {
-        return p; /* compact JSON: the usual case */
-    }
-    while (p < end && is_ws(*p)) {
-        p++;
-    }
-    return p;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 

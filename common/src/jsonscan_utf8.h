@@ -1,6 +1,7 @@
-/* Private to common/src: the checks of the text inside JSON strings that the
- * tokenizer (jsonscan.c) and the direct record reader (record_fast.c) share,
- * inline in both (a message has some forty strings).
+/* Private to common/src: the checks of JSON text that the tokenizer
+ * (jsonscan.c) and the direct record reader (record_fast.c) share, inline in
+ * both (a message has some forty strings): white space between values, and
+ * the text inside strings (buf.c uses the latter too).
  *
  * A string is valid as jansson 2.14 reads it: UTF-8 without overlong forms,
  * surrogates or code points above U+10FFFF, no control character U+0000-U+001F
@@ -14,6 +15,26 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+/* ------------------------------------------------------------------------ */
+/* White space between values                                                */
+
+static inline int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline __attribute__((always_inline)) const unsigned char *skip_ws(const unsigned char *p,
+                                                                          const unsigned char *end)
+{
+    if (p<end && * p> ' ') {
+        return p; /* compact JSON: the usual case */
+    }
+    while (p < end && is_ws(*p)) {
+        p++;
+    }
+    return p;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Byte classes inside strings                                               */

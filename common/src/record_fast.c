@@ -44,17 +44,10 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
+/* The tokenizer's skip_ws (jsonscan_utf8.h), over the reader's char pointers. */
 INLINE const char *past_ws(const char *p, const char *end)
 {
-    while (p < end && (unsigned char)*p <= ' ' && is_ws(*p)) {
-        p++;
-    }
-    return p;
+    return (const char *)skip_ws((const unsigned char *)p, (const unsigned char *)end);
 }
 
 /* p at the byte expected to be c, or at white space before it: the position
