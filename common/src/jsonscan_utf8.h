@@ -172,6 +172,103 @@ static inline size_t utf8_char_len(const unsigned char *p, const unsigned char *
     }
 }
 
+/* Whether the whole text [p, end) is plain: no backslash, no control
+ * character (U+0000-U+001F) and valid UTF-8 as a string must be (the
+ * checks of plain_string_end, with the quote taken as any ASCII byte). In
+ * such a text every string is plain too: a quote is never part of a
+ * multi-byte character, so each string holds whole characters, and its end
+ * is its next quote (next_quote). The direct reader checks a message so
+ * once, with 16 bytes a step, instead of string by string. */
+static inline int text_plain(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__SSE2__)
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    const __m128i x_c0 = _mm_set1_epi8((char)0xC0);
+    const __m128i x_e0 = _mm_set1_epi8((char)0xE0);
+    const __m128i x_ed = _mm_set1_epi8((char)0xED);
+    const __m128i x_f0 = _mm_set1_epi8((char)0xF0);
+    unsigned carry = 0; /* as in skip_simple */
+
+    for (;;) {
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned high = (unsigned)_mm_movemask_epi8(v);
+            unsigned cont, lead, expect;
+            /* (bytes >= 0x80 compare below the space as signed: taken out) */
+            if (((unsigned)_mm_movemask_epi8(
+                     _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmplt_epi8(v, space))) &
+                 ~high) != 0) {
+                return 0;
+            }
+            if ((high | carry) == 0) {
+                p += 16;
+                continue;
+            }
+            cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, x_c0));
+            lead = (unsigned)_mm_movemask_epi8(
+                       _mm_and_si128(_mm_cmpgt_epi8(v, x_e0), _mm_cmplt_epi8(v, x_f0))) &
+                   ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, x_ed));
+            expect = (lead << 1) | (lead << 2) | carry;
+            if ((high & ~(cont | lead)) != 0 || cont != (expect & 0xFFFF)) {
+                break; /* a block to check character by character */
+            }
+            carry = expect >> 16;
+            p += 16;
+        }
+        /* From the start of the character the block boundary cut: at least 16
+         * bytes one character at a time (or to the end), then blocks again. */
+        p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
+        carry = 0;
+        {
+            const unsigned char *until = end - p > 16 ? p + 16 : end;
+            while (p < until) {
+                unsigned char c = str_class[*p];
+                size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
+                if (n == 0) {
+                    return 0;
+                }
+                p += n;
+            }
+        }
+        if (p >= end) {
+            return 1;
+        }
+    }
+#else
+    while (p < end) {
+        unsigned char c = str_class[*p];
+        size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
+        if (n == 0) {
+            return 0;
+        }
+        p += n;
+    }
+    return 1;
+#endif
+}
+
+/* The first quote at or after p, NULL when there is none before end. */
+static inline __attribute__((always_inline)) const char *next_quote(const char *s, const char *e)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = (const unsigned char *)e;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    while (end - p >= 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), quote));
+        if (m != 0) {
+            return (const char *)p + __builtin_ctz(m);
+        }
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '"') {
+        p++;
+    }
+    return p < end ? (const char *)p : NULL;
+}
+
 /* The closing quote of the string whose first byte (after the opening quote)
  * is at p, when it has no escape and is valid (as scan_string in jsonscan.c
  * checks it); NULL otherwise: an escape, a control character, bytes that are

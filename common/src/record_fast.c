@@ -61,15 +61,16 @@ INLINE const char *expect(const char *p, const char *end, char c)
     return p < end && *p == c ? p + 1 : NULL;
 }
 
-/* The string whose opening quote is at p, into (s, len). */
-INLINE const char *string(const char *p, const char *end, const char **s, size_t *len)
+/* The string whose opening quote is at p, into (s, len); in a plain message
+ * (text_plain) it ends at the next quote. */
+INLINE const char *string(const char *p, const char *end, int plain, const char **s, size_t *len)
 {
     const char *q;
 
     if (p >= end || *p != '"') {
         return NULL;
     }
-    q = plain_string_end(p + 1, end);
+    q = plain ? next_quote(p + 1, end) : plain_string_end(p + 1, end);
     if (q == NULL) {
         return NULL;
     }
@@ -83,11 +84,11 @@ INLINE const char *literal(const char *p, const char *end, const char *text, siz
     return (size_t)(end - p) >= n && memcmp(p, text, n) == 0 ? p + n : NULL;
 }
 
-static const char *read_array(const char *p, const char *end, int depth);
+static const char *read_array(const char *p, const char *end, int plain, int depth);
 
 /* The scalar or array at p into v (set as rval_tok sets it; an array by its
  * type only). Objects are left to the general way. */
-INLINE const char *read_value(const char *p, const char *end, rval *v, int depth)
+INLINE const char *read_value(const char *p, const char *end, int plain, rval *v, int depth)
 {
     /* (field by field: a memset of the 32 bytes became "rep stos", slow to start) */
     v->s = NULL;
@@ -99,7 +100,7 @@ INLINE const char *read_value(const char *p, const char *end, rval *v, int depth
     switch (*p) {
     case '"':
         v->type = V_STRING;
-        return string(p, end, &v->s, &v->len);
+        return string(p, end, plain, &v->s, &v->len);
     case 't':
         v->type = V_BOOL;
         return literal(p, end, "true", 4);
@@ -111,7 +112,7 @@ INLINE const char *read_value(const char *p, const char *end, rval *v, int depth
         return literal(p, end, "null", 4);
     case '[':
         v->type = V_ARRAY;
-        return read_array(p, end, depth);
+        return read_array(p, end, plain, depth);
     default: {
         sgs_jsonscan_token t;
         const char *q;
@@ -133,7 +134,7 @@ INLINE const char *read_value(const char *p, const char *end, rval *v, int depth
 }
 
 /* The elements of the array at p (its '['), depth arrays deep. */
-static const char *read_array(const char *p, const char *end, int depth)
+static const char *read_array(const char *p, const char *end, int plain, int depth)
 {
     rval e;
 
@@ -145,7 +146,7 @@ static const char *read_array(const char *p, const char *end, int depth)
         return p + 1;
     }
     for (;;) {
-        p = read_value(p, end, &e, depth + 1);
+        p = read_value(p, end, plain, &e, depth + 1);
         if (p == NULL) {
             return NULL;
         }
@@ -197,10 +198,10 @@ INLINE int key_new(keys_seen *k, int id, const char *s, size_t n)
 
 /* A key at p (white space before it skipped), new in seen, and its colon:
  * its id in t and the position of its value. */
-INLINE const char *read_key(const char *p, const char *end, const key_table *t, keys_seen *seen,
-                            int *id, const char **s, size_t *n)
+INLINE const char *read_key(const char *p, const char *end, int plain, const key_table *t,
+                            keys_seen *seen, int *id, const char **s, size_t *n)
 {
-    p = string(past_ws(p, end), end, s, n);
+    p = string(past_ws(p, end), end, plain, s, n);
     if (p == NULL) {
         return NULL;
     }
@@ -251,7 +252,8 @@ static const slots penalty_slots = {
 };
 
 /* The members of a parent object (p at its '{') into raw, as slot says. */
-static const char *parent(const char *p, const char *end, record_view *raw, const slots slot)
+static const char *parent(const char *p, const char *end, int plain, record_view *raw,
+                          const slots slot)
 {
     keys_seen seen;
     int more = 1;
@@ -267,12 +269,12 @@ static const char *parent(const char *p, const char *end, record_view *raw, cons
         size_t n;
         int id;
         rval other;
-        p = read_key(p, end, &sgs_record_sub_keys, &seen, &id, &s, &n);
+        p = read_key(p, end, plain, &sgs_record_sub_keys, &seen, &id, &s, &n);
         if (p == NULL) {
             return NULL;
         }
-        p = read_value(p, end, slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other,
-                       1);
+        p = read_value(p, end, plain,
+                       slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other, 1);
         if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
             return NULL;
         }
@@ -282,28 +284,103 @@ static const char *parent(const char *p, const char *end, record_view *raw, cons
 
 /* The value of subject, authority, license or penalty into v; when it is an
  * object its members into raw as slot says. */
-INLINE const char *parent_value(const char *p, const char *end, rval *v, record_view *raw,
-                                const slots slot)
+INLINE const char *parent_value(const char *p, const char *end, int plain, rval *v,
+                                record_view *raw, const slots slot)
 {
     if (p < end && *p == '{') {
         v->type = V_OBJECT;
         v->s = NULL;
         v->len = 0;
         v->num = 0;
-        return parent(p, end, raw, slot);
+        return parent(p, end, plain, raw, slot);
     }
-    return read_value(p, end, v, 0);
+    return read_value(p, end, plain, v, 0);
 }
 
-int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_WIDE 1
+#include <immintrin.h>
+
+/* text_plain (jsonscan_utf8.h) 32 bytes a step, with AVX2: the same masks
+ * twice as wide; the last 31 bytes, and a block that is not simple, as there. */
+__attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *p,
+                                                           const unsigned char *end)
+{
+    const __m256i backslash = _mm256_set1_epi8('\\');
+    const __m256i space = _mm256_set1_epi8(0x20);
+    const __m256i x_c0 = _mm256_set1_epi8((char)0xC0);
+    const __m256i x_e0 = _mm256_set1_epi8((char)0xE0);
+    const __m256i x_ed = _mm256_set1_epi8((char)0xED);
+    const __m256i x_f0 = _mm256_set1_epi8((char)0xF0);
+    uint64_t carry = 0; /* bits 0-1: continuation bytes expected at p, p + 1 */
+
+    while (end - p >= 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        uint32_t high = (uint32_t)_mm256_movemask_epi8(v);
+        uint32_t cont, lead;
+        uint64_t expect;
+        /* (bytes >= 0x80 compare below the space as signed: taken out) */
+        if (((uint32_t)_mm256_movemask_epi8(
+                 _mm256_or_si256(_mm256_cmpeq_epi8(v, backslash), _mm256_cmpgt_epi8(space, v))) &
+             ~high) != 0) {
+            return 0;
+        }
+        if ((high | carry) == 0) {
+            p += 32;
+            continue;
+        }
+        cont = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(x_c0, v));
+        lead = (uint32_t)_mm256_movemask_epi8(
+                   _mm256_and_si256(_mm256_cmpgt_epi8(v, x_e0), _mm256_cmpgt_epi8(x_f0, v))) &
+               ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, x_ed));
+        expect = ((uint64_t)lead << 1) | ((uint64_t)lead << 2) | carry;
+        if ((high & ~(cont | lead)) != 0 || cont != (uint32_t)expect) {
+            /* from the start of its first character, one at a time */
+            const unsigned char *until = p + 32;
+            p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
+            carry = 0;
+            while (p < until) {
+                unsigned char c = str_class[*p];
+                size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
+                if (n == 0) {
+                    return 0;
+                }
+                p += n;
+            }
+            continue;
+        }
+        carry = expect >> 32;
+        p += 32;
+    }
+    p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
+    return text_plain(p, end);
+}
+#endif
+
+/* text_plain over the message, 32 bytes a step where the processor can and
+ * wide is set (sgs_record_set_direct(2) leaves it unset: tests). */
+static int message_plain(const char *buf, const char *end, int wide)
+{
+#ifdef HAVE_WIDE
+    if (wide && __builtin_cpu_supports("avx2")) {
+        return text_plain_wide((const unsigned char *)buf, (const unsigned char *)end);
+    }
+#else
+    (void)wide;
+#endif
+    return text_plain((const unsigned char *)buf, (const unsigned char *)end);
+}
+
+int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide)
 {
     const char *p = buf, *end = buf + len;
     keys_seen seen;
-    int more = 1;
+    int more = 1, plain;
 
     if (len > FAST_MAX_LEN) {
         return 0;
     }
+    plain = message_plain(buf, end, wide);
     p = past_ws(p, end);
     if (p >= end || *p != '{') {
         return 0;
@@ -320,44 +397,44 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw)
         size_t n;
         int id;
         rval other;
-        p = read_key(p, end, &sgs_record_top_keys, &seen, &id, &s, &n);
+        p = read_key(p, end, plain, &sgs_record_top_keys, &seen, &id, &s, &n);
         if (p == NULL || id >= TK_SYNC_STATUS ||
             (n >= 3 && (memcmp(s, "XK_", 3) == 0 || memcmp(s, "CF_", 3) == 0))) {
             return 0;
         }
         switch (id) {
         case TK_UNIT_ID:
-            p = read_value(p, end, &raw->unit_id, 0);
+            p = read_value(p, end, plain, &raw->unit_id, 0);
             break;
         case TK_KIND:
-            p = read_value(p, end, &raw->kind, 0);
+            p = read_value(p, end, plain, &raw->kind, 0);
             break;
         case TK_DOC_NO:
-            p = read_value(p, end, &raw->doc_no, 0);
+            p = read_value(p, end, plain, &raw->doc_no, 0);
             break;
         case TK_DECISION_DATE:
-            p = read_value(p, end, &raw->decision_date, 0);
+            p = read_value(p, end, plain, &raw->decision_date, 0);
             break;
         case TK_REPORTED_AT:
-            p = read_value(p, end, &raw->reported_at, 0);
+            p = read_value(p, end, plain, &raw->reported_at, 0);
             break;
         case TK_OP:
-            p = read_value(p, end, &raw->op, 0);
+            p = read_value(p, end, plain, &raw->op, 0);
             break;
         case TK_SUBJECT:
-            p = parent_value(p, end, &raw->subject, raw, subject_slots);
+            p = parent_value(p, end, plain, &raw->subject, raw, subject_slots);
             break;
         case TK_AUTHORITY:
-            p = parent_value(p, end, &raw->authority, raw, authority_slots);
+            p = parent_value(p, end, plain, &raw->authority, raw, authority_slots);
             break;
         case TK_LICENSE:
-            p = parent_value(p, end, &raw->license, raw, license_slots);
+            p = parent_value(p, end, plain, &raw->license, raw, license_slots);
             break;
         case TK_PENALTY:
-            p = parent_value(p, end, &raw->penalty, raw, penalty_slots);
+            p = parent_value(p, end, plain, &raw->penalty, raw, penalty_slots);
             break;
         default:
-            p = read_value(p, end, &other, 0);
+            p = read_value(p, end, plain, &other, 0);
             break;
         }
         if (p == NULL || (p = next_member(p, end, &more)) == NULL) {

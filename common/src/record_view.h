@@ -345,7 +345,7 @@ void sgs_record_read_native(reader *rd, const size_t *at, record_view *view);
  * can read exactly as sgs_jsonscan_parse and sgs_record_read_native would:
  * 1. Else 0, with view partly written: the caller clears it and reads the
  * message the general way, from its start. */
-int sgs_record_read_fast(const char *buf, size_t len, record_view *view);
+int sgs_record_read_fast(const char *buf, size_t len, record_view *view, int wide);
 
 /* Reads the message as national data items when it is one (an object with
  * XK_WSH or CF_WSH, or without "kind" and with any XK_ / CF_ key): 1, else 0

@@ -297,6 +297,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(memcmp(&rec_a, &rec_b,
                       offsetof(sgs_record, reasons) +
                           (size_t)rec_a.n_reasons * sizeof(rec_a.reasons[0])) == 0);
+    /* And with the direct reader checking 16 bytes a step (no AVX2). */
+    memset(&rec_b, 0x5A, sizeof(rec_b));
+    FUZZ_CHECK(sgs_record_set_direct(2) == 1);
+    sgs_record_parse(&rules, buf, size, TS_FIXED, &rec_b);
+    FUZZ_CHECK(sgs_record_set_direct(1) == 2);
+    FUZZ_CHECK(memcmp(&rec_a, &rec_b,
+                      offsetof(sgs_record, reasons) +
+                          (size_t)rec_a.n_reasons * sizeof(rec_a.reasons[0])) == 0);
 
     sgs_record_parse(&rules_alt, buf, size, stamps[h % (sizeof(stamps) / sizeof(stamps[0]))],
                      &rec_c);
