@@ -127,6 +127,7 @@ void sgs_consumer_destroy(sgs_consumer *c)
     sgs_outbox_free(c);
     sgs_parts_free(c);
     sgs_writer_free(c);
+    sgs_route_free(c);
     sgs_batch_env_free(&c->env);
     sgs_rconn_free(c);
     sgs_registry_destroy(c->registry);
@@ -167,6 +168,7 @@ static void apply_reload(sgs_consumer *c)
     sgs_calendar_destroy(c->calendar);
     c->registry = reg;
     c->calendar = cal;
+    sgs_route_units_changed(c); /* a unit's index may name another unit now */
     c->reloads_ok++;
     c->horizon_logged = 0;
     sgs_info("reloaded %s (%zu units) and %s (years to %d)", sgs_config_get(c->cfg, "units.file"),

@@ -93,6 +93,11 @@ typedef struct sgs_route {
     int32_t n; /* partitions that hold the units' state */
     char epoch[17];
     enum sgs_partitioner partitioner;
+    /* each unit's partition (by its registry index) plus 1, 0 until asked:
+     * the partitioner hashes the unit id byte by byte, once per message
+     * otherwise (NULL when it could not be allocated) */
+    int32_t *target_of;
+    size_t n_units;
 } sgs_route;
 
 /* Forward sequences of a partition, per other partition: what Redis stores
@@ -355,6 +360,10 @@ void sgs_writer_free(sgs_consumer *c);
 int sgs_route_load(sgs_consumer *c, int create);
 /* The partition that counts the unit; -1 before the route is loaded. */
 int32_t sgs_route_target(const sgs_consumer *c, const sgs_unit *u);
+/* Frees what sgs_route_load allocated. */
+void sgs_route_free(sgs_consumer *c);
+/* The registry was loaded again: the units' partitions are asked anew. */
+void sgs_route_units_changed(sgs_consumer *c);
 /* The sgs-fwd header of a message: 1 and *h, 0 when there is none, -1 when it
  * is malformed. */
 int sgs_route_header_parse(const rd_kafka_message_t *m, sgs_fwd_header *h);

@@ -62,6 +62,7 @@ int sgs_route_load(sgs_consumer *c, int create)
             c->fatal = 1;
             return -1;
         }
+        sgs_route_units_changed(c);
         sgs_info("route %s: units over %" PRId32 " partitions (%s)", c->route.epoch, c->route.n,
                  c->route.partitioner == SGS_PARTITIONER_MURMUR2 ? "murmur2" : "crc32");
         return 0;
@@ -92,9 +93,35 @@ int sgs_route_load(sgs_consumer *c, int create)
 
 int32_t sgs_route_target(const sgs_consumer *c, const sgs_unit *u)
 {
+    int32_t *known;
+    int32_t t;
     if (!c->route.loaded || !u)
         return -1;
-    return sgs_hash_partition(c->route.partitioner, u->id, strlen(u->id), c->route.n);
+    known =
+        c->route.target_of && u->index < c->route.n_units ? &c->route.target_of[u->index] : NULL;
+    if (known && *known > 0)
+        return *known - 1;
+    t = sgs_hash_partition(c->route.partitioner, u->id, strlen(u->id), c->route.n);
+    if (known && t >= 0)
+        *known = t + 1;
+    return t;
+}
+
+void sgs_route_free(sgs_consumer *c)
+{
+    free(c->route.target_of);
+    c->route.target_of = NULL;
+    c->route.n_units = 0;
+}
+
+void sgs_route_units_changed(sgs_consumer *c)
+{
+    sgs_route_free(c);
+    if (!c->route.loaded || !c->registry)
+        return;
+    c->route.target_of = calloc(sgs_registry_count(c->registry), sizeof(*c->route.target_of));
+    if (c->route.target_of)
+        c->route.n_units = sgs_registry_count(c->registry);
 }
 
 /* A decimal number of 1 to 18 digits at *p, before end; moves *p past it. */

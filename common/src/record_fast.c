@@ -15,9 +15,10 @@
  *     is_national in record_national.c is then false whatever else the
  *     message holds);
  *   - keys and strings without escapes (the tokenizer's own check of each
- *     string, plain_string_end in jsonscan_utf8.h), numbers as the tokenizer
- *     reads them (sgs_jsonscan_number_end, read by sgs_jsonscan_number),
- *     literals;
+ *     string, plain_string_end in jsonscan_utf8.h; or, when the whole message
+ *     is plain, text_plain, checked once for all its strings, which then end
+ *     at their next quote), numbers as the tokenizer reads them
+ *     (sgs_jsonscan_number_end, read by sgs_jsonscan_number), literals;
  *   - objects only as the values of subject, authority, license and penalty,
  *     whose members are scalars or arrays; arrays of scalars or arrays, at
  *     most FAST_MAX_DEPTH deep;
