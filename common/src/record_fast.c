@@ -197,21 +197,79 @@ INLINE int key_new(keys_seen *k, int id, const char *s, size_t n)
     return 1;
 }
 
-/* A key at p (white space before it skipped), new in seen, and its colon:
- * its id in t and the position of its value. */
-INLINE const char *read_key(const char *p, const char *end, int plain, const key_table *t,
-                            keys_seen *seen, int *id, const char **s, size_t *n)
+/* The key expected after a key of an object, learned from the messages
+ * before: a producer writes the members in the same order (where a member
+ * may be left out, the key after the one before it still comes next). text
+ * is the key as it stood there, quoted and followed by its colon ("name":,
+ * zero padded), len the name's bytes (0: nothing learned), id its id. Where
+ * the same 16 bytes stand again, the key is that one: the bytes were read as
+ * a key once (a string without escapes, valid), and the same bytes give the
+ * same name, id and colon. */
+typedef struct key_guess {
+    unsigned char text[16];
+    unsigned char len;
+    unsigned char id;
+} key_guess;
+
+#define GUESS_NAME 13 /* the longest name guessed ("decision_date") */
+/* What a guess follows: the object's start (0), a key by its id (below 64),
+ * another name by its first byte and length (64 to 95). */
+#define GUESS_AFTER 96
+
+enum { GUESS_TOP, GUESS_SUBJECT, GUESS_AUTHORITY, GUESS_LICENSE, GUESS_PENALTY, GUESS_OBJECTS };
+
+/* The calling thread's guesses, per object and the key before. */
+static _Thread_local key_guess guesses[GUESS_OBJECTS][GUESS_AFTER];
+
+_Static_assert(TK_COUNT <= 64 && SK_COUNT <= 64, "a key's id is below 64 (keys_seen, key_guess)");
+
+/* Where the guess after key (id, s, n) is. */
+INLINE int guess_after(int id, const char *s, size_t n)
 {
-    p = string(past_ws(p, end), end, plain, s, n);
-    if (p == NULL) {
+    return id != 0 ? id : 64 + (int)(((unsigned char)(n != 0 ? s[0] : 0) + n) & 31);
+}
+
+/* A key at p (white space before it skipped), new in seen, and its colon:
+ * its id in t and the position of its value. g (NULL: none) is the guess of
+ * this member: tried first, learned when it was not right. */
+INLINE const char *read_key(const char *p, const char *end, int plain, const key_table *t,
+                            keys_seen *seen, key_guess *g, int *id, const char **s, size_t *n)
+{
+    const char *q;
+
+    p = past_ws(p, end);
+#if defined(__SSE2__)
+    if (g != NULL && g->len != 0 && end - p >= 16) {
+        unsigned same = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+                           _mm_loadu_si128((const __m128i *)(const void *)g->text)));
+        if (((same | (0xFFFFu << (g->len + 3))) & 0xFFFFu) == 0xFFFFu) {
+            *id = g->id;
+            *s = p + 1;
+            *n = g->len;
+            return key_new(seen, *id, *s, *n) ? past_ws(p + g->len + 3, end) : NULL;
+        }
+    }
+#endif
+    q = string(p, end, plain, s, n);
+    if (q == NULL) {
         return NULL;
     }
     *id = key_id(t, *s, *n, end);
     if (!key_new(seen, *id, *s, *n)) {
         return NULL;
     }
-    p = expect(p, end, ':');
-    return p != NULL ? past_ws(p, end) : NULL;
+    if (g != NULL && *n <= GUESS_NAME && q < end && *q == ':') {
+        memset(g->text, 0, sizeof(g->text));
+        g->text[0] = '"';
+        memcpy(g->text + 1, *s, *n);
+        g->text[*n + 1] = '"';
+        g->text[*n + 2] = ':';
+        g->len = (unsigned char)*n;
+        g->id = (unsigned char)*id;
+    }
+    q = expect(q, end, ':');
+    return q != NULL ? past_ws(q, end) : NULL;
 }
 
 /* After a member's value at p: the next key's position after a ',' (*more
@@ -252,12 +310,13 @@ static const slots penalty_slots = {
     [SK_FINE_AMOUNT] = offsetof(record_view, fine_amount),
 };
 
-/* The members of a parent object (p at its '{') into raw, as slot says. */
+/* The members of a parent object (p at its '{') into raw, as slot says;
+ * object: its guesses. */
 static const char *parent(const char *p, const char *end, int plain, record_view *raw,
-                          const slots slot)
+                          const slots slot, int object)
 {
     keys_seen seen;
-    int more = 1;
+    int more = 1, after = 0;
 
     seen.ids = 0;
     seen.n_others = 0;
@@ -270,10 +329,12 @@ static const char *parent(const char *p, const char *end, int plain, record_view
         size_t n;
         int id;
         rval other;
-        p = read_key(p, end, plain, &sgs_record_sub_keys, &seen, &id, &s, &n);
+        p = read_key(p, end, plain, &sgs_record_sub_keys, &seen, &guesses[object][after], &id, &s,
+                     &n);
         if (p == NULL) {
             return NULL;
         }
+        after = guess_after(id, s, n);
         p = read_value(p, end, plain,
                        slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other, 1);
         if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
@@ -286,14 +347,14 @@ static const char *parent(const char *p, const char *end, int plain, record_view
 /* The value of subject, authority, license or penalty into v; when it is an
  * object its members into raw as slot says. */
 INLINE const char *parent_value(const char *p, const char *end, int plain, rval *v,
-                                record_view *raw, const slots slot)
+                                record_view *raw, const slots slot, int object)
 {
     if (p < end && *p == '{') {
         v->type = V_OBJECT;
         v->s = NULL;
         v->len = 0;
         v->num = 0;
-        return parent(p, end, plain, raw, slot);
+        return parent(p, end, plain, raw, slot, object);
     }
     return read_value(p, end, plain, v, 0);
 }
@@ -376,7 +437,7 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
 {
     const char *p = buf, *end = buf + len;
     keys_seen seen;
-    int more = 1, plain;
+    int more = 1, plain, after = 0;
 
     if (len > FAST_MAX_LEN) {
         return 0;
@@ -398,11 +459,13 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
         size_t n;
         int id;
         rval other;
-        p = read_key(p, end, plain, &sgs_record_top_keys, &seen, &id, &s, &n);
+        p = read_key(p, end, plain, &sgs_record_top_keys, &seen, &guesses[GUESS_TOP][after], &id,
+                     &s, &n);
         if (p == NULL || id >= TK_SYNC_STATUS ||
             (n >= 3 && (memcmp(s, "XK_", 3) == 0 || memcmp(s, "CF_", 3) == 0))) {
             return 0;
         }
+        after = guess_after(id, s, n);
         switch (id) {
         case TK_UNIT_ID:
             p = read_value(p, end, plain, &raw->unit_id, 0);
@@ -423,16 +486,16 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
             p = read_value(p, end, plain, &raw->op, 0);
             break;
         case TK_SUBJECT:
-            p = parent_value(p, end, plain, &raw->subject, raw, subject_slots);
+            p = parent_value(p, end, plain, &raw->subject, raw, subject_slots, GUESS_SUBJECT);
             break;
         case TK_AUTHORITY:
-            p = parent_value(p, end, plain, &raw->authority, raw, authority_slots);
+            p = parent_value(p, end, plain, &raw->authority, raw, authority_slots, GUESS_AUTHORITY);
             break;
         case TK_LICENSE:
-            p = parent_value(p, end, plain, &raw->license, raw, license_slots);
+            p = parent_value(p, end, plain, &raw->license, raw, license_slots, GUESS_LICENSE);
             break;
         case TK_PENALTY:
-            p = parent_value(p, end, plain, &raw->penalty, raw, penalty_slots);
+            p = parent_value(p, end, plain, &raw->penalty, raw, penalty_slots, GUESS_PENALTY);
             break;
         default:
             p = read_value(p, end, plain, &other, 0);
