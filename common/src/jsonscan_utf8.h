@@ -78,6 +78,20 @@ static inline int is_cont(unsigned char b)
     return (b & 0xC0) == 0x80;
 }
 
+#if defined(__SSE2__)
+/* Of a block of 16 bytes: the continuation bytes (80-BF) in *cont, and the
+ * leads of the common 3-byte characters (E1-EC, EE-EF: CJK) returned, a bit
+ * per byte. Each such lead expects continuation bytes in the 2 bytes after it. */
+static inline __attribute__((always_inline)) unsigned block_leads(__m128i v, unsigned *cont)
+{
+    *cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8((char)0xC0)));
+    return (unsigned)_mm_movemask_epi8(
+               _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xE0)),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8((char)0xF0)))) &
+           ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED)));
+}
+#endif
+
 /* Skips what needs no attention inside a string: printable ASCII other than
  * '"' and '\\', and the common 3-byte UTF-8 characters (lead E1-EC or EE-EF,
  * which covers CJK). Returns p moved forward to a character boundary: at a
@@ -95,10 +109,6 @@ skip_simple(const unsigned char *p, const unsigned char *end)
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i backslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(0x20);
-    const __m128i x_c0 = _mm_set1_epi8((char)0xC0);
-    const __m128i x_e0 = _mm_set1_epi8((char)0xE0);
-    const __m128i x_ed = _mm_set1_epi8((char)0xED);
-    const __m128i x_f0 = _mm_set1_epi8((char)0xF0);
     unsigned carry = 0; /* bits 0-1: continuation bytes expected at p, p + 1 */
 
     while (end - p >= 16) {
@@ -119,10 +129,7 @@ skip_simple(const unsigned char *p, const unsigned char *end)
             p += 16;
             continue;
         }
-        cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, x_c0));
-        lead = (unsigned)_mm_movemask_epi8(
-                   _mm_and_si128(_mm_cmpgt_epi8(v, x_e0), _mm_cmplt_epi8(v, x_f0))) &
-               ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, x_ed));
+        lead = block_leads(v, &cont);
         expect = (lead << 1) | (lead << 2) | carry;
         if ((high & ~(cont | lead) & upto) != 0 || (cont & upto) != (expect & upto)) {
             break; /* something to check closely in this block */
@@ -172,6 +179,23 @@ static inline size_t utf8_char_len(const unsigned char *p, const unsigned char *
     }
 }
 
+/* The characters from p (a character boundary) to until at least, or to
+ * end, one at a time as text_plain takes them: the position after the last
+ * one, NULL at one that is not plain. */
+static inline __attribute__((always_inline)) const unsigned char *
+plain_chars(const unsigned char *p, const unsigned char *until, const unsigned char *end)
+{
+    while (p < until) {
+        unsigned char c = str_class[*p];
+        size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
+        if (n == 0) {
+            return NULL;
+        }
+        p += n;
+    }
+    return p;
+}
+
 /* Whether the whole text [p, end) is plain: no backslash, no control
  * character (U+0000-U+001F) and valid UTF-8 as a string must be (the
  * checks of plain_string_end, with the quote taken as any ASCII byte). In
@@ -184,10 +208,6 @@ static inline int text_plain(const unsigned char *p, const unsigned char *end)
 #if defined(__SSE2__)
     const __m128i backslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(0x20);
-    const __m128i x_c0 = _mm_set1_epi8((char)0xC0);
-    const __m128i x_e0 = _mm_set1_epi8((char)0xE0);
-    const __m128i x_ed = _mm_set1_epi8((char)0xED);
-    const __m128i x_f0 = _mm_set1_epi8((char)0xF0);
     unsigned carry = 0; /* as in skip_simple */
 
     for (;;) {
@@ -205,10 +225,7 @@ static inline int text_plain(const unsigned char *p, const unsigned char *end)
                 p += 16;
                 continue;
             }
-            cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, x_c0));
-            lead = (unsigned)_mm_movemask_epi8(
-                       _mm_and_si128(_mm_cmpgt_epi8(v, x_e0), _mm_cmplt_epi8(v, x_f0))) &
-                   ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, x_ed));
+            lead = block_leads(v, &cont);
             expect = (lead << 1) | (lead << 2) | carry;
             if ((high & ~(cont | lead)) != 0 || cont != (expect & 0xFFFF)) {
                 break; /* a block to check character by character */
@@ -220,31 +237,16 @@ static inline int text_plain(const unsigned char *p, const unsigned char *end)
          * bytes one character at a time (or to the end), then blocks again. */
         p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
         carry = 0;
-        {
-            const unsigned char *until = end - p > 16 ? p + 16 : end;
-            while (p < until) {
-                unsigned char c = str_class[*p];
-                size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
-                if (n == 0) {
-                    return 0;
-                }
-                p += n;
-            }
+        p = plain_chars(p, end - p > 16 ? p + 16 : end, end);
+        if (p == NULL) {
+            return 0;
         }
         if (p >= end) {
             return 1;
         }
     }
 #else
-    while (p < end) {
-        unsigned char c = str_class[*p];
-        size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
-        if (n == 0) {
-            return 0;
-        }
-        p += n;
-    }
-    return 1;
+    return plain_chars(p, end, end) != NULL;
 #endif
 }
 

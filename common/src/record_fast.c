@@ -399,16 +399,11 @@ __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *
         if ((high & ~(cont | lead)) != 0 || cont != (uint32_t)expect) {
             /* from the start of its first character, one at a time */
             const unsigned char *until = p + 32;
-            p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
-            carry = 0;
-            while (p < until) {
-                unsigned char c = str_class[*p];
-                size_t n = c == C_PLAIN || c == C_QUOTE ? 1 : utf8_char_len(p, end);
-                if (n == 0) {
-                    return 0;
-                }
-                p += n;
+            p = plain_chars(p - (carry == 3 ? 1 : carry == 1 ? 2 : 0), until, end);
+            if (p == NULL) {
+                return 0;
             }
+            carry = 0;
             continue;
         }
         carry = expect >> 32;
