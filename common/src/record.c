@@ -95,6 +95,7 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
     reader *rd;
     record_view raw;
     size_t ntok;
+    int mode;
 
     reset(out);
     if (buf == NULL || len == 0) {
@@ -108,7 +109,7 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
         malformed_oom(out, rules, msg_timestamp_ms);
         return;
     }
-    int mode = atomic_load_explicit(&direct_mode, memory_order_relaxed);
+    mode = atomic_load_explicit(&direct_mode, memory_order_relaxed);
     if (mode >= 0) {
         memset(&raw, 0, VIEW_CLEAR);
         if (sgs_record_read_fast(buf, len, &raw, mode == 0)) {
