@@ -92,6 +92,15 @@ static inline __attribute__((always_inline)) unsigned block_leads(__m128i v, uns
 }
 #endif
 
+/* How far back from a block boundary the character it cut starts, from the
+ * continuation bytes its lead still expects there (bits 0-1 of carry: at the
+ * boundary and after it): 1 for a lead just before it, 2 for a lead and one
+ * continuation byte, 0 when it cut none. */
+static inline __attribute__((always_inline)) size_t cut_back(uint64_t carry)
+{
+    return carry == 3 ? 1 : carry == 1 ? 2 : 0;
+}
+
 /* Skips what needs no attention inside a string: printable ASCII other than
  * '"' and '\\', and the common 3-byte UTF-8 characters (lead E1-EC or EE-EF,
  * which covers CJK). Returns p moved forward to a character boundary: at a
@@ -144,7 +153,7 @@ skip_simple(const unsigned char *p, const unsigned char *end)
         p += 16;
     }
     /* Back to the start of a character cut by the block boundary. */
-    return p - (carry == 3 ? 1 : carry == 1 ? 2 : 0);
+    return p - cut_back(carry);
 #else
     while (p < end && str_class[*p] == C_PLAIN) {
         p++;
@@ -235,7 +244,7 @@ static inline int text_plain(const unsigned char *p, const unsigned char *end)
         }
         /* From the start of the character the block boundary cut: at least 16
          * bytes one character at a time (or to the end), then blocks again. */
-        p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
+        p -= cut_back(carry);
         carry = 0;
         p = plain_chars(p, end - p > 16 ? p + 16 : end, end);
         if (p == NULL) {

@@ -399,7 +399,7 @@ __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *
         if ((high & ~(cont | lead)) != 0 || cont != (uint32_t)expect) {
             /* from the start of its first character, one at a time */
             const unsigned char *until = p + 32;
-            p = plain_chars(p - (carry == 3 ? 1 : carry == 1 ? 2 : 0), until, end);
+            p = plain_chars(p - cut_back(carry), until, end);
             if (p == NULL) {
                 return 0;
             }
@@ -409,8 +409,7 @@ __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *
         carry = expect >> 32;
         p += 32;
     }
-    p -= carry == 3 ? 1 : carry == 1 ? 2 : 0;
-    return text_plain(p, end);
+    return text_plain(p - cut_back(carry), end);
 }
 #endif
 
