@@ -230,8 +230,8 @@ INLINE int guess_after(int id, const char *s, size_t n)
 }
 
 /* A key at p (white space before it skipped), new in seen, and its colon:
- * its id in t and the position of its value. g (NULL: none) is the guess of
- * this member: tried first, learned when it was not right. */
+ * its id in t and the position of its value. g is the guess of this member:
+ * tried first, learned when it was not right. */
 INLINE const char *read_key(const char *p, const char *end, int plain, const key_table *t,
                             keys_seen *seen, key_guess *g, int *id, const char **s, size_t *n)
 {
@@ -239,7 +239,7 @@ INLINE const char *read_key(const char *p, const char *end, int plain, const key
 
     p = past_ws(p, end);
 #if defined(__SSE2__)
-    if (g != NULL && g->len != 0 && end - p >= 16) {
+    if (g->len != 0 && end - p >= 16) {
         unsigned same = (unsigned)_mm_movemask_epi8(
             _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
                            _mm_loadu_si128((const __m128i *)(const void *)g->text)));
@@ -259,7 +259,7 @@ INLINE const char *read_key(const char *p, const char *end, int plain, const key
     if (!key_new(seen, *id, *s, *n)) {
         return NULL;
     }
-    if (g != NULL && *n <= GUESS_NAME && q < end && *q == ':') {
+    if (*n <= GUESS_NAME && q < end && *q == ':') {
         memset(g->text, 0, sizeof(g->text));
         g->text[0] = '"';
         memcpy(g->text + 1, *s, *n);
