@@ -133,7 +133,11 @@ int sgs_agg_cmd_snapshot(sgs_agg_ctx *ctx, int year, int month, const char *out_
         goto out;
     }
     if (sgs_agg_snapshot_publish(pub, s, NULL, err, sizeof(err)) != 0) {
-        /* the files and the version are there; a re-run publishes it */
+        /* the files and the version are there; a re-run publishes it. The
+         * producer goes first: its threads log each failed connect, and the
+         * line an operator reads last must be this one, not theirs. */
+        sgs_agg_publisher_destroy(pub);
+        pub = NULL;
         sgs_error("snapshot %s v%ld: files written to %s, but not published: %s", s->month,
                   sgs_agg_snapshot_version(s), dir, err);
         rc = SGS_AGG_EXIT_RUNTIME; /* REFERENCE §7: 0, 1, 2 only */
