@@ -111,19 +111,29 @@ fail:
     return NULL;
 }
 
+void sgs_consumer_close_threads(sgs_consumer *c)
+{
+    sgs_metrics_stop(c); /* issue 13 */
+    sgs_kicker_stop(c->kicker);
+    c->kicker = NULL;
+    sgs_ahead_free(c->ahead); /* before the handle its messages belong to */
+    c->ahead = NULL;
+    if (c->rkq)
+        rd_kafka_queue_destroy(c->rkq);
+    c->rkq = NULL;
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    c->rk = NULL;
+    if (c->producer)
+        rd_kafka_destroy(c->producer);
+    c->producer = NULL;
+}
+
 void sgs_consumer_destroy(sgs_consumer *c)
 {
     if (!c)
         return;
-    sgs_metrics_stop(c); /* issue 13 */
-    sgs_kicker_stop(c->kicker);
-    sgs_ahead_free(c->ahead); /* before the handle its messages belong to */
-    if (c->rkq)
-        rd_kafka_queue_destroy(c->rkq);
-    if (c->rk)
-        rd_kafka_destroy(c->rk);
-    if (c->producer)
-        rd_kafka_destroy(c->producer);
+    sgs_consumer_close_threads(c);
     sgs_outbox_free(c);
     sgs_parts_free(c);
     sgs_writer_free(c);

@@ -266,6 +266,10 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
                                   char *errstr, size_t errstr_size);
 /* Stops and frees everything; NULL ok. */
 void sgs_consumer_destroy(sgs_consumer *c);
+/* Stops every thread that logs (librdkafka's, the kicker, the metrics
+ * server) and frees the Kafka handles; the counters stay readable. After
+ * sgs_consumer_drain, so that the exit summary is the last thing printed. */
+void sgs_consumer_close_threads(sgs_consumer *c);
 /* The poll loop, until a signal, a fatal error or --exit-on-idle. */
 void sgs_consumer_run(sgs_consumer *c);
 /* Finishes the batch in hand (retrying while Redis is down, until a signal

@@ -136,6 +136,7 @@ int main(int argc, char **argv)
     sgs_consumer_run(c);
     sgs_consumer_drain(c, signals_seen ? 1 : 0);
     sgs_consumer_stats_line(c, 0, c->n.messages);
+    sgs_consumer_close_threads(c);
     if (c->fatal)
         rc = 1;
     {
