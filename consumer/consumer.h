@@ -215,6 +215,7 @@ typedef struct sgs_consumer {
     sgs_batch_counts n;
     uint64_t fenced, alerts_sent, delivery_failures, seek_failures, gaps;
     int64_t ms_polling, ms_redis;      /* where the time went (stats) */
+    uint64_t ask_waits;                /* the Redis client's ask_waits last logged */
     int64_t first_msg_ms, last_msg_ms; /* wall time of first and last applied message */
     size_t batch_msgs;                 /* messages in the batches being collected */
     size_t sent_msgs;                  /* messages sent to Redis, not yet known applied */

@@ -524,9 +524,11 @@ static long append_eval(sgs_consumer *c, int32_t p)
     for (size_t i = 0; i < a->n; i++)
         if (!a->argv[i])
             a->argv[i] = a->text.data + a->off[i];
-    /* fenced by the stored offset: safe to send again after a lost reply */
-    return sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)), SGS_RCL_IDEMPOTENT,
-                               (int)a->n, a->argv, a->len);
+    /* fenced by the stored offset: safe to send again after a lost reply;
+     * its keys are undeclared (KEYS[1] is the base, which never exists): run
+     * only while the slot is not migrating (rcluster.h) */
+    return sgs_rcl_pipe_append(c->pipe, sgs_rcl_slot(base, strlen(base)),
+                               SGS_RCL_IDEMPOTENT | SGS_RCL_SETTLED, (int)a->n, a->argv, a->len);
 }
 
 /* Swaps two batches (their memory goes along). */
@@ -854,6 +856,15 @@ static int complete(sgs_consumer *c)
 
     c->n_inflight = 0;
     sgs_rcl_pipe_collect(c->pipe, 0);
+    sgs_rcl_stats st;
+    sgs_rcl_get_stats(c->rcl, &st);
+    if (st.ask_waits > c->ask_waits) {
+        /* SGS_RCL_SETTLED (append_eval): a batch that waited, or waits on */
+        sgs_info("redis: a slot is migrating; %" PRIu64 " attempt(s) of batches of its partitions "
+                 "waited for it to finish (ASK; the batch script runs only on a slot at rest)",
+                 st.ask_waits - c->ask_waits);
+        c->ask_waits = st.ask_waits;
+    }
     /* issue 13: from the EVALSHAs' write to their replies read */
     double took = (double)(sgs_clock_mono_ns() - c->batch_sent_ns) / 1e9;
     for (m = 0; m < n; m++) {

@@ -1094,6 +1094,16 @@ static void unit_outcome(sgs_rcl_pipe *p, struct unit *u, uint16_t from_i, redis
             r->owner[slot] = target;
             r->map_stale = 1;
             r->hint = target;
+        } else if (u->flags & SGS_RCL_SETTLED) {
+            /* The slot is migrating: its keys are split between the two
+             * nodes, and a script run on either would create afresh there
+             * the keys the other holds. Wait until the slot has moved. */
+            r->st.ask_waits++;
+            p->need_backoff = 1;
+            snprintf(u->err, sizeof(u->err),
+                     "redis %s: slot %u is migrating to %.*s:%d; waiting for it to finish "
+                     "(ASK)",
+                     from_name, (unsigned)slot, (int)hlen, host, port);
         } else {
             u->ask_node = target;
         }

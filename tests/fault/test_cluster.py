@@ -15,6 +15,8 @@ another key, so route first forwards) from a three-broker Kafka cluster
       with X < Y), seek back and read those batches again;
   7b  slots holding partitions' keys move to another master with `redis-cli
       --cluster reshard` (MIGRATE, ASK, TRYAGAIN) while batches are written;
+      and one partition's slot is held half migrated for a few seconds: its
+      batch script must wait (test_slot_held_half_moved);
   7c  the Kafka broker that coordinates the group is SIGKILLed and restarted
       on its data a few seconds later (partition leaders and the group
       coordinator move; alerts, rejects and forwarded copies are produced
@@ -74,6 +76,7 @@ FENCED = re.compile(r"partition (\d+): fenced: Redis holds offset (\d+), this ba
                     r"after (\d+)")
 MOVED_BACK = re.compile(r"partition (\d+): Redis holds offset (-?\d+), not (\d+) as written "
                         r"here")
+HOLD_S = 4.0  # 7b: seconds one slot is held half migrated
 TAIL = 300  # 7a: messages held back for the failover at rest
 
 
@@ -574,6 +577,104 @@ def test_reshard(case, reference, figures):
                      "mid-stream" % (n, moved, res["reshard_s"]))
     res["slots_moved"] = n
     res["partitions_moved"] = moved
+
+
+def slot_dump(node, slot, asking=False):
+    """{key: DUMP} of the keys of `slot` held by `node` (ASKING before each
+    DUMP on a node importing the slot, which would answer MOVED otherwise)."""
+    c = node.client(decode=False, socket_timeout=5)
+    try:
+        keys = c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100000)
+        pipe = c.pipeline(transaction=False)
+        for k in keys:
+            if asking:
+                pipe.execute_command("ASKING")
+            pipe.dump(k)
+        got = pipe.execute()
+        return dict(zip(keys, got[1::2] if asking else got))
+    finally:
+        c.close()
+
+
+def migrate(src, dst, keys):
+    """MIGRATE keys from src to dst in one command: "OK", or the error (a key
+    that already exists on dst answers BUSYKEY)."""
+    try:
+        return src.call("MIGRATE", dst.host, dst.port, "", 0, 10000, "KEYS", *keys,
+                        timeout=15)
+    except Exception as e:  # the reply is the verdict
+        return "%s: %s" % (type(e).__name__, e)
+
+
+@pytest.mark.figures("cluster_slot_held")
+@pytest.mark.case_timeout(240)
+def test_slot_held_half_moved(case, reference, figures):
+    """Redis Cluster: one partition's slot held half migrated for a few
+    seconds (MIGRATING on its master, IMPORTING on another, half its keys
+    MIGRATEd, the offset among them) while that partition's batches keep
+    coming: its batch script touches keys it does not declare, so run after
+    ASKING it would create afresh on the target the keys the source still
+    holds. The consumer must wait instead: no key of the slot on both nodes,
+    the stored offset unchanged, the rest of the keys MIGRATE without
+    "BUSYKEY Target key name already exists", and the month is exact"""
+    res = figures
+    c = case("clh", res)
+    c.start(rate=RATE // 2)
+    c.wait_progress(0.15)
+    p, slot = sorted(c.tag_slots().items())[0]
+    src = c.cl.master_of_slot(slot)
+    dst = [m for m in c.cl.masters() if m is not src][0]
+    check_eq(dst.call("CLUSTER", "SETSLOT", slot, "IMPORTING", src.node_id()), "OK",
+             "SETSLOT IMPORTING on %s" % dst.addr)
+    check_eq(src.call("CLUSTER", "SETSLOT", slot, "MIGRATING", dst.node_id()), "OK",
+             "SETSLOT MIGRATING on %s" % src.addr)
+    keys = sorted(slot_dump(src, slot))
+    okey = ("%s:{%s:%d}:offset" % (PREFIX, c.topic, p)).encode()
+    check(okey in keys and len(keys) >= 4, "partition %d's keys on %s: %s" % (p, src.addr, keys))
+    first = [okey] + [k for k in keys if k != okey][::2]
+    rest = [k for k in keys if k not in first]
+    check_eq(migrate(src, dst, first), "OK", "MIGRATE of %d of the slot's keys" % len(first))
+    c.mid_stream("slot held half moved")
+    before = (slot_dump(src, slot), slot_dump(dst, slot, asking=True))
+    end0 = watermarks(c.kc.bootstrap, c.topic)[p][1]
+    progress0 = c.progress()
+    time.sleep(HOLD_S)
+    c.mid_stream("end of the hold")
+    after = (slot_dump(src, slot), slot_dump(dst, slot, asking=True))
+    end1 = watermarks(c.kc.bootstrap, c.topic)[p][1]
+    progress1 = c.progress()
+    res["held_s"] = HOLD_S
+    res["keys_moved_first"], res["keys_moved_after"] = len(first), len(rest)
+    res["arrived_while_held"] = end1 - end0
+    res["written_while_held"] = progress1 - progress0
+    check(end1 > end0, "messages of partition %d arrived while its slot was held (end offset "
+          "%d -> %d)" % (p, end0, end1))
+    check(progress1 > progress0, "the other partitions went on while one slot was held "
+          "(stored offsets %d -> %d)" % (progress0, progress1))
+    # (single-key commands, like the outbox's HDEL of delivered entries, are
+    # rightly served where their key is: only the batch script must wait)
+    both = sorted(set(after[0]) & set(after[1]))
+    check(not both, "keys of slot %d on both %s and %s after the hold (written afresh on "
+          "one while the other held them): %s" % (slot, src.addr, dst.addr,
+                                                  [k.decode() for k in both][:8]))
+    check_eq(after[1].get(okey), before[1].get(okey),
+             "partition %d's stored offset (on %s) while its slot was half moved: no batch "
+             "applied" % (p, dst.addr))
+    if rest:
+        check_eq(migrate(src, dst, rest), "OK", "MIGRATE of the slot's other %d keys"
+                 % len(rest))
+    for node in [dst, src] + [m for m in c.cl.masters() if m not in (src, dst)]:
+        check_eq(node.call("CLUSTER", "SETSLOT", slot, "NODE", dst.node_id()), "OK",
+                 "SETSLOT NODE on %s" % node.addr)
+    say("# slot %d (partition %d) held half moved %s -> %s for %.0f s: %d messages of that "
+        "partition arrived meanwhile, %d messages of the others were written"
+        % (slot, p, src.addr, dst.addr, HOLD_S, end1 - end0, progress1 - progress0))
+    c.finish(reference)
+    waits = sum(m.log().count("redis: a slot is migrating") for m in c.members)
+    res["migrating_waits_logged"] = waits
+    check(waits > 0, "a consumer said it waited for slot %d to finish migrating" % slot)
+    res["faults"] = ("slot %d of partition %d held half migrated %s -> %s for %.0f s "
+                     "mid-stream" % (slot, p, src.addr, dst.addr, HOLD_S))
 
 
 # ---------------------------------------------------------------------------

@@ -44,7 +44,8 @@
  *     sgs_rcl_pipe_reset(p);
  *     for each partition with a batch:
  *       slot = sgs_rcl_slot(base, len);        base: "<prefix>:{<topic>:<p>}"
- *       idx[p] = sgs_rcl_pipe_append(p, slot, SGS_RCL_IDEMPOTENT, argc, argv, argvlen);
+ *       idx[p] = sgs_rcl_pipe_append(p, slot, SGS_RCL_IDEMPOTENT | SGS_RCL_SETTLED, argc,
+ *                                    argv, argvlen);
  *     sgs_rcl_pipe_send(p);                    writes each node's share, returns
  *     ... read the next batch from Kafka while Redis runs the scripts ...
  *     sgs_rcl_pipe_collect(p, 0);              replies, redirections followed
@@ -53,7 +54,9 @@
  * The batch script is fenced by the stored offset, so it is IDEMPOTENT: after a
  * broken connection it is sent again, and a run that had happened answers
  * FENCED with the batch's own end offset (applied). MOVED/ASK/TRYAGAIN mean it
- * did not run, so it is simply sent again to the right node. Replies come back
+ * did not run, so it is simply sent again to the right node; the script is
+ * also SGS_RCL_SETTLED (its undeclared keys), so an ASK is waited out until
+ * the slot has moved. Replies come back
  * in append order per node; collect reads each node's share and re-sends the
  * redirected units, so the caller sees one outcome per unit in its own order.
  * A unit still UNAVAILABLE or LOST at the deadline is the caller's to retry
@@ -103,6 +106,17 @@
 
 /* Unit flags. */
 #define SGS_RCL_IDEMPOTENT 0x1 /* may be sent again after a lost reply */
+/* Runs only while its slot is settled: an ASK (the slot is migrating, its keys
+ * split between two nodes) is waited out with the backoff, like TRYAGAIN,
+ * never followed with ASKING. For a script that touches keys it does not
+ * declare: Redis checks only declared keys before it runs a script, so after
+ * ASKING the target would run it and create afresh there every undeclared key
+ * the source still holds (the migration then stops on "Target key exists",
+ * and the count in the source's key is lost if it is forced). The unit's
+ * declared key must be one that never exists (the consumer's base
+ * "<prefix>:{<topic>:<p>}"): the owner answers ASK for it as long as the slot
+ * migrates, and never runs the script meanwhile. */
+#define SGS_RCL_SETTLED 0x2
 
 typedef struct sgs_rcl sgs_rcl;
 typedef struct sgs_rcl_pipe sgs_rcl_pipe;
@@ -153,6 +167,7 @@ int sgs_rcl_refresh(sgs_rcl *r, char *errstr, size_t errstr_size);
 /* What the handle has done since it was made (for logs and metrics). */
 typedef struct sgs_rcl_stats {
     uint64_t moved, ask, tryagain, clusterdown, busy, readonly, noscript; /* replies followed */
+    uint64_t ask_waits;     /* ASKs of SGS_RCL_SETTLED units waited out (also in ask) */
     uint64_t connects;      /* connections opened (the first ones included) */
     uint64_t connect_fails; /* connections that could not be opened */
     uint64_t broken;        /* connections that broke with replies owed */
