@@ -66,9 +66,6 @@ PARTS = 6          # partitions of <tag>.records: two per consumer
 CONSUMERS = 3
 RATE = 600         # messages per second from the feeder: about 20 s of input
 PREFIX = "sgs"
-# sgs-aggregator snapshot against a Redis Cluster: on once the aggregator
-# speaks it (branch aggrcl); until then the counters are compared directly.
-SNAPSHOT_ON_CLUSTER = False
 
 # what a consumer logs when Redis holds another offset of a partition than the
 # one it wrote: a batch fenced, or its check while nothing is in hand
@@ -362,16 +359,12 @@ class Case:
         # alerts and rejects at least once
         judge("alerts", lambda: res.data.update(check_alerts(self.kc, self.tag, self.expect)))
         # the month's snapshot against the reference run's
-        if SNAPSHOT_ON_CLUSTER:
-            snap = snapshot(self.tmp, self.conf, MONTH)
-            diff = compare_snapshots(snap, ref["snapshot"])
-            if diff:
-                bad.append("snapshot differs from the reference run's (%d): %s"
-                           % (len(diff), "; ".join(diff[:10])))
-            res["snapshot_records"] = snap["totals"]["records"]
-        else:
-            say("# snapshot comparison skipped: sgs-aggregator does not speak Redis "
-                "Cluster yet")
+        snap = snapshot(self.tmp, self.conf, MONTH)
+        diff = compare_snapshots(snap, ref["snapshot"])
+        if diff:
+            bad.append("snapshot differs from the reference run's (%d): %s"
+                       % (len(diff), "; ".join(diff[:10])))
+        res["snapshot_records"] = snap["totals"]["records"]
         if bad:
             raise AssertionError("%d problem(s):\n  %s" % (len(bad), "\n  ".join(bad)))
 
