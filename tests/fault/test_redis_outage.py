@@ -50,7 +50,12 @@ def test_redis_outage(sgs, apache_kafka, tmp, figures):
     res = figures
     rnd = random.Random(SEED)
     res["seed"] = SEED
-    pl = sgs(TAG, kafka=apache_kafka, partitions=8, aof=True, consumer__batch__max_messages=100)
+    # redis.timeout_ms well under the outage: a call gives up (and the log
+    # says "redis unavailable") only once its deadline passes; with the
+    # default 5000 ms against a 5 s outage a retry could reach the restarted
+    # Redis first, and the outage went unlogged (seen once)
+    pl = sgs(TAG, kafka=apache_kafka, partitions=8, aof=True, consumer__batch__max_messages=100,
+             redis__timeout_ms=2000)
     broker, r, conf = pl.broker, pl.redis, pl.conf
     jsonl, expect = pl.generate(MONTH, seed=SEED % 100000, records=40000,
                                 late_share=0.03, invalid=120, duplicates=200, malformed=20,

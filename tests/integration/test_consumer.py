@@ -111,7 +111,9 @@ def test_group_join_and_leave(sgs, tmp):
 
 def test_redis_outage_aof(sgs, tmp):
     """Redis stopped for 5 s mid-stream and started again from its AOF: exact."""
-    r1 = sgs("r1", aof=True, consumer__batch__max_messages=200)
+    # (deadline of a Redis call well under the outage, so that it is logged:
+    # tests/fault/test_redis_outage.py)
+    r1 = sgs("r1", aof=True, consumer__batch__max_messages=200, redis__timeout_ms=2000)
     broker, r, conf = r1.broker, r1.redis, r1.conf
     jsonl, expect = r1.generate(MONTH, seed=14, records=20000, late_share=0.03,
                                 invalid=60, duplicates=100, malformed=10, unknown_unit=10)
