@@ -168,7 +168,9 @@ typedef struct sgs_consumer {
     sgs_rcl_pipe *pipe; /* the batches' EVALSHAs */
     char script_sha[41];
     int script_loaded;
-    int redis_down;   /* state for logging once per change */
+    int redis_down;      /* state for logging once per change */
+    int64_t policy_next; /* monotonic ms of the next maxmemory-policy check (rconn.c) */
+    int policy_unknown_said;
     int64_t retry_at; /* monotonic ms of the next Redis retry */
     int retry_ms;     /* current backoff */
     int batch_paused; /* partitions paused because Redis is unavailable */

@@ -109,10 +109,76 @@ static void fit_batches(sgs_consumer *c)
     c->cf_batch_bytes = want;
 }
 
+/* The value of "<name>:" in an INFO reply, into out ("" when absent). */
+static void info_field(const char *info, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    out[0] = '\0';
+    for (const char *at = info; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL) {
+        if (strncmp(at, name, n) == 0 && at[n] == ':') {
+            size_t len = strcspn(at + n + 1, "\r\n");
+            snprintf(out, size, "%.*s", (int)len, at + n + 1);
+            return;
+        }
+    }
+}
+
+/* Redis must keep every key sgs writes: a master with a maxmemory and a
+ * maxmemory-policy other than noeviction may evict identities, day buckets
+ * (they carry expiries: volatile-*) or offsets (allkeys-*) when memory runs
+ * short, and counts would go wrong without a sign. So no batch is written
+ * while a master could; checked when the script is loaded and every
+ * POLICY_CHECK_MS after (a CONFIG SET takes effect at once). 0 when every
+ * master keeps its keys (or does not say: INFO refused, warned once). */
+#define POLICY_CHECK_MS 10000
+static int keeps_keys(sgs_consumer *c, int64_t now)
+{
+    int skipped = 0;
+    for (size_t i = 0; i < sgs_rcl_master_count(c->rcl); i++) {
+        char err[300], policy[64], maxmem[32], why[512];
+        redisReply *r =
+            sgs_rcl_master_command(c->rcl, i, SGS_RCL_IDEMPOTENT, err, sizeof(err), "INFO memory");
+        if (!r) {
+            /* unreachable (a failover?): the batches' own writes tell; this
+             * master is checked again in a second */
+            skipped = 1;
+            continue;
+        }
+        if (r->type != REDIS_REPLY_STRING) {
+            if (!c->policy_unknown_said++)
+                sgs_warn("redis %s: INFO memory: %s; cannot tell its maxmemory-policy: make sure "
+                         "it is noeviction, or Redis may drop sgs's keys",
+                         sgs_rcl_master_name(c->rcl, i),
+                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            freeReplyObject(r);
+            continue;
+        }
+        info_field(r->str, "maxmemory_policy", policy, sizeof(policy));
+        info_field(r->str, "maxmemory", maxmem, sizeof(maxmem));
+        freeReplyObject(r);
+        if (policy[0] && strcmp(policy, "noeviction") != 0 && strtoll(maxmem, NULL, 10) > 0) {
+            snprintf(why, sizeof(why),
+                     "redis %s: maxmemory-policy is %s with maxmemory %s bytes: it may evict "
+                     "sgs's keys (identities, offsets) and counts would go wrong unseen; set "
+                     "maxmemory-policy noeviction",
+                     sgs_rcl_master_name(c->rcl, i), policy, maxmem);
+            snprintf(c->redis_error, sizeof(c->redis_error), "%s", why); /* /healthz */
+            if (!c->redis_down)
+                sgs_error("%s; consumption paused, checking again with backoff up to %d ms", why,
+                          c->cf_retry_max);
+            back_off(c);
+            return -1;
+        }
+    }
+    c->policy_next = now + (skipped ? 1000 : POLICY_CHECK_MS);
+    return 0;
+}
+
 int sgs_rconn_ready(sgs_consumer *c)
 {
     char err[512];
-    if (c->redis_down && sgs_clock_mono_ms() < c->retry_at)
+    int64_t now = sgs_clock_mono_ms();
+    if (c->redis_down && now < c->retry_at)
         return -1;
     if (!c->script_loaded) {
         if (sgs_rcl_script_load(c->rcl, sgs_consumer_script, c->script_sha, err, sizeof(err)) !=
@@ -122,7 +188,10 @@ int sgs_rconn_ready(sgs_consumer *c)
         }
         c->script_loaded = 1;
         fit_batches(c);
+        c->policy_next = now; /* (re)connected: check at once */
     }
+    if (now >= c->policy_next && keeps_keys(c, now) != 0)
+        return -1;
     return 0;
 }
 

@@ -15,8 +15,11 @@ import json
 import random
 import time
 
-from sgstest import (alerts_and_rejects, check, check_eq, consume_all, consumer_cmd,
+import pytest
+
+from sgstest import (alerts_and_rejects, check, check_eq, consume_all, consumer_cmd, free_port,
                      jsonl_messages, produce, redis_counts, spawn, stored_offsets, wait_until)
+from sgstest.console import http_request
 
 MONTH = "2023-12"
 
@@ -260,3 +263,49 @@ def test_late_rate_alerts(sgs):
             published.append(json.loads(m["data"]))
     check_eq(sorted(a["id"] for a in published), sorted(late | {a["id"] for a in lr}),
              "alerts published on sgs:alerts")
+
+
+@pytest.mark.case_timeout(180)
+def test_evicting_redis_gets_no_batch(sgs, tmp):
+    """a Redis with a maxmemory and a policy that may evict keys (allkeys-lru
+    at the start, volatile-lru set while running: identities and day buckets
+    carry expiries) gets no batch, and the log and /healthz say why, until
+    its policy is noeviction again; then exact"""
+    port = free_port()
+    ev = sgs("ev", consumer__batch__max_messages=200, metrics__listen="127.0.0.1:%d" % port)
+    broker, r, conf = ev.broker, ev.redis, ev.conf
+    jsonl, expect = ev.generate(MONTH, seed=15, records=4000, late_share=0.03, invalid=20,
+                                duplicates=40, malformed=5)
+    msgs = jsonl_messages(jsonl)
+    half = len(msgs) // 2
+    admin = r.client()
+    admin.config_set("maxmemory", "512mb")
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+    produce(broker.bootstrap, "ev.records", msgs[:half])
+    p = spawn(consumer_cmd(conf), tmp, name="consumer")
+    wait_until(lambda: "maxmemory-policy is allkeys-lru" in p.log(), timeout=30,
+               what="the policy named in the log")
+    time.sleep(1.5)
+    check_eq(stored_offsets(admin, topic="ev.records"), 0, "messages written while Redis may evict")
+    status, _, body = http_request(port, "GET", "/healthz", timeout=3)
+    check(status == 503 and "maxmemory-policy is allkeys-lru" in json.loads(body)["error"],
+          "/healthz while paused: %s %s" % (status, body))
+    admin.config_set("maxmemory-policy", "noeviction")
+    wait_until(lambda: stored_offsets(admin, topic="ev.records") >= half, timeout=60,
+               what="the first half written once the policy is noeviction")
+    admin.config_set("maxmemory-policy", "volatile-lru")
+    wait_until(lambda: "maxmemory-policy is volatile-lru" in p.log(), timeout=30,
+               what="the policy changed while running noticed")
+    at = stored_offsets(admin, topic="ev.records")
+    produce(broker.bootstrap, "ev.records", msgs[half:])
+    time.sleep(2.0)
+    check_eq(stored_offsets(admin, topic="ev.records"), at,
+             "messages written while volatile-lru (stored offsets)")
+    admin.config_set("maxmemory-policy", "noeviction")
+    wait_until(lambda: stored_offsets(admin, topic="ev.records") >= len(msgs), timeout=60,
+               what="the rest written once the policy is noeviction again")
+    check_eq(p.stop(timeout=30), 0, "consumer exit status")
+    log = p.log()
+    check_eq(log.count("maxmemory-policy is"), 2, "each pause logged once")
+    check_eq(log.count("redis available again"), 2, "each resumption logged once")
+    ev.check_counts(expect)
