@@ -46,24 +46,28 @@ void sgs_rconn_free(sgs_consumer *c)
     c->rcl = NULL;
 }
 
+/* Redis cannot take batches now: /healthz says why (health_prefix + why,
+ * issue 13), the log says it once per change (log_prefix + why), and the
+ * next try backs off. */
+static void pause_writes(sgs_consumer *c, const char *health_prefix, const char *log_prefix,
+                         const char *why)
+{
+    snprintf(c->redis_error, sizeof(c->redis_error), "%s%s", health_prefix, why);
+    if (!c->redis_down)
+        sgs_error("%s%s; consumption paused, retrying with backoff up to %d ms", log_prefix, why,
+                  c->cf_retry_max);
+    back_off(c);
+}
+
 void sgs_rconn_lost(sgs_consumer *c, const char *why)
 {
-    snprintf(c->redis_error, sizeof(c->redis_error), "%s", why); /* issue 13: /healthz */
-    if (!c->redis_down)
-        sgs_error("redis unavailable: %s; consumption paused, retrying with backoff up to %d ms",
-                  why, c->cf_retry_max);
     c->script_loaded = 0; /* a new node may lack it (the client reloads it on NOSCRIPT too) */
-    back_off(c);
+    pause_writes(c, "", "redis unavailable: ", why);
 }
 
 void sgs_rconn_refused(sgs_consumer *c, const char *why)
 {
-    snprintf(c->redis_error, sizeof(c->redis_error), "refused: %s", why); /* issue 13 */
-    if (!c->redis_down)
-        sgs_error("redis refused the batch: %s; consumption paused, retrying with backoff up to "
-                  "%d ms",
-                  why, c->cf_retry_max);
-    back_off(c);
+    pause_writes(c, "refused: ", "redis refused the batch: ", why);
 }
 
 void sgs_rconn_recovered(sgs_consumer *c)
@@ -162,11 +166,7 @@ static int keeps_keys(sgs_consumer *c, int64_t now)
                      "sgs's keys (identities, offsets) and counts would go wrong unseen; set "
                      "maxmemory-policy noeviction",
                      sgs_rcl_master_name(c->rcl, i), policy, maxmem);
-            snprintf(c->redis_error, sizeof(c->redis_error), "%s", why); /* /healthz */
-            if (!c->redis_down)
-                sgs_error("%s; consumption paused, checking again with backoff up to %d ms", why,
-                          c->cf_retry_max);
-            back_off(c);
+            pause_writes(c, "", "", why);
             return -1;
         }
     }
