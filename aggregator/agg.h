@@ -102,6 +102,8 @@ typedef struct sgs_agg_ctx {
     sgs_agg_idmap *warned;  /* warnings already given (watch repeats builds) */
     int borrowed;           /* cfg, reg and cal belong to another context (a serve worker's) */
     sgs_day horizon_logged; /* the day the calendar's warning was last logged (0: never) */
+    int64_t evicts_next;    /* monotonic ms of the next maxmemory-policy check (0: at once) */
+    char evicts[512];       /* "" or why a master may evict keys (sgs_agg_redis_warning) */
 } sgs_agg_ctx;
 
 /* 1 the first time a warning text is seen in this process, then 0 (a daemon that
@@ -127,6 +129,13 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent);
  * has no reachable master). Once made, the handle reconnects and follows
  * redirections and failovers by itself. 0, or -1 with "redis HOST:PORT: why". */
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
+/* Whether a Redis master may evict keys (sgs_rcl_master_evicts: a maxmemory
+ * with a policy other than noeviction), which would lose counters, offsets or
+ * snapshots without a sign: 1 and the text (buf of at least 512 bytes), else
+ * 0 and "". Asked of every master at most every 10 s (the last answer is kept
+ * meanwhile); a master that does not answer or refuses INFO is left out.
+ * sgs_agg_ctx_redis logs it at warning level when it connects, once a process. */
+int sgs_agg_redis_warning(sgs_agg_ctx *ctx, char *buf, size_t size);
 /* SIGHUP: loads units.file and calendar.file again (sgs_loader_load_files)
  * and, when both are good, puts them in place of the old ones, which are
  * freed; the caller makes sure nobody reads them meanwhile. On error the old

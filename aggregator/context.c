@@ -4,6 +4,8 @@
 #include "agg.h"
 
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -112,6 +114,9 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent)
     return ctx;
 }
 
+/* the eviction warning is logged once a process (serve's workers connect each) */
+static atomic_flag evicts_said = ATOMIC_FLAG_INIT;
+
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
     if (ctx->rcl)
@@ -121,7 +126,39 @@ int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
      * call retries while its slot has no master for redis.timeout_ms. */
     ctx->rcl = sgs_rcl_connect(ctx->cfg, (int)sgs_config_get_int(ctx->cfg, "redis.timeout_ms"),
                                errstr, errstr_size);
-    return ctx->rcl ? 0 : -1;
+    if (!ctx->rcl)
+        return -1;
+    ctx->evicts_next = 0;
+    {
+        char why[512];
+        if (sgs_agg_redis_warning(ctx, why, sizeof(why)) && !atomic_flag_test_and_set(&evicts_said))
+            sgs_warn("%s", why);
+    }
+    return 0;
+}
+
+#define EVICTS_CHECK_MS 10000
+
+int sgs_agg_redis_warning(sgs_agg_ctx *ctx, char *buf, size_t size)
+{
+    int64_t now = sgs_clock_mono_ms();
+
+    if (ctx->rcl && now >= ctx->evicts_next) {
+        ctx->evicts[0] = '\0';
+        for (size_t i = 0; i < sgs_rcl_master_count(ctx->rcl); i++) {
+            char what[400];
+            if (sgs_rcl_master_evicts(ctx->rcl, i, what, sizeof(what)) == 1) {
+                snprintf(ctx->evicts, sizeof(ctx->evicts),
+                         "%s: it may evict sgs's keys (counters, offsets, snapshots) and figures "
+                         "would go wrong unseen; set maxmemory-policy noeviction",
+                         what);
+                break;
+            }
+        }
+        ctx->evicts_next = now + EVICTS_CHECK_MS;
+    }
+    snprintf(buf, size, "%s", ctx->evicts);
+    return ctx->evicts[0] != '\0';
 }
 
 int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text)

@@ -406,6 +406,17 @@ int sgs_agg_status_write(sgs_agg_ctx *ctx, const char *unit, int pretty, sgs_buf
         }
         jw_close(&w, '}');
     }
+    {
+        /* a Redis that may evict keys: the console shows it as a banner */
+        char why[512];
+
+        if (sgs_agg_redis_warning(ctx, why, sizeof(why))) {
+            jw_str(&w, "redis_warning", why);
+        } else {
+            jw_key(&w, "redis_warning");
+            sgs_buf_puts(out, "null");
+        }
+    }
     group_ids = calloc(sgs_registry_group_count(ctx->reg) + 1, sizeof(*group_ids));
     n_groups = group_ids ? sgs_agg_group_order(ctx->reg, ctx->cfg, group_ids) : 0;
     jw_key(&w, "groups");

@@ -113,20 +113,6 @@ static void fit_batches(sgs_consumer *c)
     c->cf_batch_bytes = want;
 }
 
-/* The value of "<name>:" in an INFO reply, into out ("" when absent). */
-static void info_field(const char *info, const char *name, char *out, size_t size)
-{
-    size_t n = strlen(name);
-    out[0] = '\0';
-    for (const char *at = info; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL) {
-        if (strncmp(at, name, n) == 0 && at[n] == ':') {
-            size_t len = strcspn(at + n + 1, "\r\n");
-            snprintf(out, size, "%.*s", (int)len, at + n + 1);
-            return;
-        }
-    }
-}
-
 /* Redis must keep every key sgs writes: a master with a maxmemory and a
  * maxmemory-policy other than noeviction may evict identities, day buckets
  * (they carry expiries: volatile-*) or offsets (allkeys-*) when memory runs
@@ -139,33 +125,22 @@ static int keeps_keys(sgs_consumer *c, int64_t now)
 {
     int skipped = 0;
     for (size_t i = 0; i < sgs_rcl_master_count(c->rcl); i++) {
-        char err[300], policy[64], maxmem[32], why[512];
-        redisReply *r =
-            sgs_rcl_master_command(c->rcl, i, SGS_RCL_IDEMPOTENT, err, sizeof(err), "INFO memory");
-        if (!r) {
+        char what[400], why[600];
+        int e = sgs_rcl_master_evicts(c->rcl, i, what, sizeof(what));
+        if (e == -1) {
             /* unreachable (a failover?): the batches' own writes tell; this
              * master is checked again in a second */
             skipped = 1;
-            continue;
-        }
-        if (r->type != REDIS_REPLY_STRING) {
+        } else if (e == -2) {
             if (!c->policy_unknown_said++)
-                sgs_warn("redis %s: INFO memory: %s; cannot tell its maxmemory-policy: make sure "
-                         "it is noeviction, or Redis may drop sgs's keys",
-                         sgs_rcl_master_name(c->rcl, i),
-                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            freeReplyObject(r);
-            continue;
-        }
-        info_field(r->str, "maxmemory_policy", policy, sizeof(policy));
-        info_field(r->str, "maxmemory", maxmem, sizeof(maxmem));
-        freeReplyObject(r);
-        if (policy[0] && strcmp(policy, "noeviction") != 0 && strtoll(maxmem, NULL, 10) > 0) {
+                sgs_warn("%s; cannot tell its maxmemory-policy: make sure it is noeviction, or "
+                         "Redis may drop sgs's keys",
+                         what);
+        } else if (e == 1) {
             snprintf(why, sizeof(why),
-                     "redis %s: maxmemory-policy is %s with maxmemory %s bytes: it may evict "
-                     "sgs's keys (identities, offsets) and counts would go wrong unseen; set "
-                     "maxmemory-policy noeviction",
-                     sgs_rcl_master_name(c->rcl, i), policy, maxmem);
+                     "%s: it may evict sgs's keys (identities, offsets) and counts would go "
+                     "wrong unseen; set maxmemory-policy noeviction",
+                     what);
             pause_writes(c, "", "", why);
             return -1;
         }

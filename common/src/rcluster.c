@@ -1450,6 +1450,48 @@ redisReply *sgs_rcl_master_command(sgs_rcl *r, size_t i, int flags, char *errstr
     return one_result(r, k, errstr, errstr_size);
 }
 
+/* The value of "<name>:" in an INFO reply, into out ("" when absent). */
+static void info_field(const char *info, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    out[0] = '\0';
+    for (const char *at = info; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL) {
+        if (strncmp(at, name, n) == 0 && at[n] == ':') {
+            size_t len = strcspn(at + n + 1, "\r\n");
+            snprintf(out, size, "%.*s", (int)len, at + n + 1);
+            return;
+        }
+    }
+}
+
+int sgs_rcl_master_evicts(sgs_rcl *r, size_t i, char *why, size_t why_size)
+{
+    char policy[64], maxmem[32];
+    redisReply *reply =
+        sgs_rcl_master_command(r, i, SGS_RCL_IDEMPOTENT, why, why_size, "INFO memory");
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_STRING) {
+        snprintf(why, why_size, "redis %s: INFO memory: %s", sgs_rcl_master_name(r, i),
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        freeReplyObject(reply);
+        return -2;
+    }
+    info_field(reply->str, "maxmemory_policy", policy, sizeof(policy));
+    info_field(reply->str, "maxmemory", maxmem, sizeof(maxmem));
+    freeReplyObject(reply);
+    if (!policy[0]) {
+        snprintf(why, why_size, "redis %s: INFO memory: no maxmemory_policy",
+                 sgs_rcl_master_name(r, i));
+        return -2;
+    }
+    if (strcmp(policy, "noeviction") == 0 || strtoll(maxmem, NULL, 10) <= 0)
+        return 0;
+    snprintf(why, why_size, "redis %s: maxmemory-policy is %s with maxmemory %s bytes",
+             sgs_rcl_master_name(r, i), policy, maxmem);
+    return 1;
+}
+
 redisContext *sgs_rcl_master_open(sgs_rcl *r, size_t i, char *errstr, size_t errstr_size)
 {
     const struct node *n;

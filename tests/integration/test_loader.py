@@ -189,6 +189,52 @@ def test_horizon_warning_59_not_61(tmp, mock_broker, redis_server, console, now,
               "at warning level, naming the file: %r" % lines[0])
 
 
+EVICTS = "maxmemory-policy is allkeys-lru with maxmemory 536870912 bytes: it may evict sgs's keys"
+
+
+@pytest.mark.case_timeout(180)
+def test_evicting_redis_named_by_the_aggregator(tmp, mock_broker, redis_server, console):
+    """a Redis that may evict keys (a maxmemory with allkeys-lru): every
+    aggregator command warns once, status --json and /api/v1/live carry
+    redis_warning (the console's red banner) until the policy is noeviction,
+    and the figures are still served meanwhile"""
+    conf = live_conf(tmp, mock_broker, redis_server)
+    agg = build_path("sgs-aggregator")
+    admin = redis_server.client()
+    rc, out, err = run2([agg, "-c", conf, "status", "--json"], tmp, env={"SGS_NOW": NOW})
+    check_eq(rc, 0, "status --json: %s" % err)
+    check_eq(json.loads(out)["redis_warning"], None, "redis_warning with noeviction")
+    check("maxmemory" not in err, "no warning with noeviction: %r" % err)
+
+    admin.config_set("maxmemory", "512mb")
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+    rc, out, err = run2([agg, "-c", conf, "status", "--json"], tmp, env={"SGS_NOW": NOW})
+    check_eq(rc, 0, "status --json: %s" % err)
+    why = json.loads(out)["redis_warning"]
+    check(why and why.startswith("redis 127.0.0.1:%d: " % redis_server.port) and EVICTS in why,
+          "status --json redis_warning: %r" % why)
+    lines = [l for l in err.splitlines() if "maxmemory-policy" in l]
+    check(len(lines) == 1 and " warning: " in lines[0] and EVICTS in lines[0],
+          "status warns once, at warning level: %r" % err)
+    rc, out, err = run2([agg, "-c", conf, "status"], tmp, env={"SGS_NOW": NOW})
+    check(rc == 0 and err.count(EVICTS) == 1, "text status warns once too: %s %r" % (rc, err))
+
+    c = console(conf, env={"SGS_NOW": NOW})
+    status, live = c.json("/api/v1/live")
+    check_eq(status, 200, "/api/v1/live while Redis may evict")
+    check(live["redis_warning"] and EVICTS in live["redis_warning"],
+          "/api/v1/live redis_warning: %r" % live.get("redis_warning"))
+    check(isinstance(live["units"], list) and live["units"], "the figures are still served")
+    page = c.get("/")[2].decode("utf-8")
+    check('id="redis-banner"' in page and "doc.redis_warning" in page,
+          "the console page has the Redis banner, filled from /api/v1/live")
+    admin.config_set("maxmemory-policy", "noeviction")
+    wait_until(lambda: c.json("/api/v1/live")[1]["redis_warning"] is None, timeout=25,
+               what="redis_warning gone once the policy is noeviction (checked every 10 s)")
+    c.stop()
+    check_eq(c.log().count(EVICTS), 1, "serve logged it once: %s" % c.log()[-800:])
+
+
 # ---- SIGHUP ------------------------------------------------------------------------
 
 NOW = "2026-12-05"  # 26 days before the end of 2026

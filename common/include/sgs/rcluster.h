@@ -279,6 +279,16 @@ const char *sgs_rcl_master_name(const sgs_rcl *r, size_t i); /* "host:port" */
 redisReply *sgs_rcl_master_command(sgs_rcl *r, size_t i, int flags, char *errstr,
                                    size_t errstr_size, const char *fmt, ...);
 
+/* Whether master i may evict keys: a maxmemory and a maxmemory-policy other
+ * than noeviction (INFO memory). sgs needs every key it writes: an evicting
+ * master can drop identities and day buckets (they carry expiries: volatile-*)
+ * or offsets, counters and snapshots (allkeys-*) when memory runs short, and
+ * counts would go wrong without a sign. 1: it may, "redis host:port:
+ * maxmemory-policy is P with maxmemory N bytes" in why; 0: it keeps its keys;
+ * -1: no answer (why: the error); -2: INFO refused or not understood (why:
+ * "redis host:port: INFO memory: ..."). */
+int sgs_rcl_master_evicts(sgs_rcl *r, size_t i, char *why, size_t why_size);
+
 /* A hiredis connection of the caller's own to master i of the current map
  * (connected with the handle's timeout, AUTH as configured; no SELECT: it is
  * meant for SUBSCRIBE, and Pub/Sub ignores the database), for what the units
