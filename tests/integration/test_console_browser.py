@@ -129,6 +129,25 @@ def test_page_desktop(world, chromium, tmp):
     time.sleep(0.3)
     d.save_screenshot(os.path.join(shots(tmp), "desktop-full.png"))
 
+    # Redis set to evict keys: a red banner says so, and goes with the setting
+    admin = p.redis.client()
+    try:
+        admin.config_set("maxmemory", "512mb")
+        admin.config_set("maxmemory-policy", "allkeys-lru")
+        wait_until(lambda: d.execute_script(
+            "var b = document.getElementById('redis-banner'); return b && !b.hidden;"),
+            timeout=40, what="the Redis banner shown (live figures every 10 s, checks every 10 s)")
+        banner = text(d, "#redis-banner")
+        check("noeviction" in banner and "maxmemory-policy is allkeys-lru" in banner
+              and "淘汰数据" in banner, "the banner says why and what to do: %r" % banner)
+        check(text(d, '#live ' + row + 'td[data-k="month.records"]'), "the figures stay shown")
+        d.save_screenshot(os.path.join(shots(tmp), "desktop-redis-evicts.png"))
+    finally:
+        admin.config_set("maxmemory-policy", "noeviction")
+    wait_until(lambda: d.execute_script("return document.getElementById('redis-banner').hidden"),
+               timeout=40, what="the Redis banner gone once the policy is noeviction")
+    check_eq(errors(d), [], "no console errors")
+
 
 @pytest.mark.case_timeout(300)
 def test_page_phone(world, chromium, tmp):
