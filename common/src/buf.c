@@ -54,7 +54,7 @@ int sgs_buf_reserve(sgs_buf *b, size_t n)
     return 0;
 }
 
-void sgs_buf_append(sgs_buf *b, const void *p, size_t n)
+void sgs_buf_append_grow(sgs_buf *b, const void *p, size_t n)
 {
     if (sgs_buf_reserve(b, n) != 0)
         return;
@@ -67,11 +67,6 @@ void sgs_buf_append(sgs_buf *b, const void *p, size_t n)
 void sgs_buf_puts(sgs_buf *b, const char *s)
 {
     sgs_buf_append(b, s, strlen(s));
-}
-
-void sgs_buf_putc(sgs_buf *b, char c)
-{
-    sgs_buf_append(b, &c, 1);
 }
 
 void sgs_buf_vprintf(sgs_buf *b, const char *fmt, va_list ap)

@@ -40,9 +40,27 @@ static inline void sgs_buf_reset(sgs_buf *b)
 }
 /* Makes room for n more bytes. 0, or -1 (and b->oom) on allocation failure. */
 int sgs_buf_reserve(sgs_buf *b, size_t n);
-void sgs_buf_append(sgs_buf *b, const void *p, size_t n);
+/* sgs_buf_append when the bytes do not fit (grows, or does nothing after
+ * an allocation failed). */
+void sgs_buf_append_grow(sgs_buf *b, const void *p, size_t n);
+/* Appends n bytes and the NUL after them; inline while they fit (the
+ * consumer appends a few times per message). */
+static inline void sgs_buf_append(sgs_buf *b, const void *p, size_t n)
+{
+    if (!b->oom && n < b->cap - b->len) {
+        if (n)
+            __builtin_memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    sgs_buf_append_grow(b, p, n);
+}
+static inline void sgs_buf_putc(sgs_buf *b, char c)
+{
+    sgs_buf_append(b, &c, 1);
+}
 void sgs_buf_puts(sgs_buf *b, const char *s);
-void sgs_buf_putc(sgs_buf *b, char c);
 void sgs_buf_printf(sgs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sgs_buf_vprintf(sgs_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void sgs_buf_put_i64(sgs_buf *b, int64_t v);
