@@ -129,6 +129,10 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent);
  * has no reachable master). Once made, the handle reconnects and follows
  * redirections and failovers by itself. 0, or -1 with "redis HOST:PORT: why". */
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
+/* The same without the maxmemory-policy check (sgs_agg_redis_warning) at
+ * connecting: for /healthz, which must answer at once while a master is down
+ * (the check's INFO to that master would be retried through the failover). */
+int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 /* Whether a Redis master may evict keys (sgs_rcl_master_evicts: a maxmemory
  * with a policy other than noeviction), which would lose counters, offsets or
  * snapshots without a sign: 1 and the text (buf of at least 512 bytes), else

@@ -543,13 +543,14 @@ static enum MHD_Result spot_check(sgs_agg_server *sv, sgs_agg_ctx *ctx, sgs_http
 
 /* Healthy when every master of the current map answers PING (one Redis: the
  * one): a master that is down holds slots nobody serves until its replica
- * takes over, and the map says so until then. */
+ * takes over, and the map says so until then. Connecting here skips the
+ * maxmemory-policy check, whose INFO would wait out such a failover. */
 static enum MHD_Result healthz(sgs_agg_ctx *ctx, sgs_http_request *req)
 {
     char err[1024];
     size_t n;
 
-    if (sgs_agg_ctx_redis(ctx, err, sizeof(err)) != 0 ||
+    if (sgs_agg_ctx_redis_unchecked(ctx, err, sizeof(err)) != 0 ||
         sgs_rcl_refresh(ctx->rcl, err, sizeof(err)) != 0)
         return sgs_http_unhealthy(req, err);
     n = sgs_rcl_master_count(ctx->rcl);

@@ -117,7 +117,7 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent)
 /* the eviction warning is logged once a process (serve's workers connect each) */
 static atomic_flag evicts_said = ATOMIC_FLAG_INIT;
 
-int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
+int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
     if (ctx->rcl)
         return 0;
@@ -126,14 +126,20 @@ int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
      * call retries while its slot has no master for redis.timeout_ms. */
     ctx->rcl = sgs_rcl_connect(ctx->cfg, (int)sgs_config_get_int(ctx->cfg, "redis.timeout_ms"),
                                errstr, errstr_size);
-    if (!ctx->rcl)
-        return -1;
     ctx->evicts_next = 0;
-    {
-        char why[512];
-        if (sgs_agg_redis_warning(ctx, why, sizeof(why)) && !atomic_flag_test_and_set(&evicts_said))
-            sgs_warn("%s", why);
-    }
+    return ctx->rcl ? 0 : -1;
+}
+
+int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
+{
+    char why[512];
+
+    if (ctx->rcl)
+        return 0;
+    if (sgs_agg_ctx_redis_unchecked(ctx, errstr, errstr_size) != 0)
+        return -1;
+    if (sgs_agg_redis_warning(ctx, why, sizeof(why)) && !atomic_flag_test_and_set(&evicts_said))
+        sgs_warn("%s", why);
     return 0;
 }
 
