@@ -84,6 +84,10 @@
 
 typedef struct sgs_agg_idmap sgs_agg_idmap;
 
+/* Room for sgs_agg_redis_warning's text: a master's name, its policy and
+ * maxmemory (sgs_rcl_master_evicts, at most 400 bytes here) and the advice. */
+#define SGS_AGG_EVICTS_MAX 640
+
 /* ---- context.c ---------------------------------------------------------- */
 
 typedef struct sgs_agg_ctx {
@@ -103,7 +107,7 @@ typedef struct sgs_agg_ctx {
     int borrowed;           /* cfg, reg and cal belong to another context (a serve worker's) */
     sgs_day horizon_logged; /* the day the calendar's warning was last logged (0: never) */
     int64_t evicts_next;    /* monotonic ms of the next maxmemory-policy check (0: at once) */
-    char evicts[512];       /* "" or why a master may evict keys (sgs_agg_redis_warning) */
+    char evicts[SGS_AGG_EVICTS_MAX]; /* "" or why a master may evict keys */
 } sgs_agg_ctx;
 
 /* 1 the first time a warning text is seen in this process, then 0 (a daemon that
@@ -135,7 +139,7 @@ int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
 /* Whether a Redis master may evict keys (sgs_rcl_master_evicts: a maxmemory
  * with a policy other than noeviction), which would lose counters, offsets or
- * snapshots without a sign: 1 and the text (buf of at least 512 bytes), else
+ * snapshots without a sign: 1 and the text (buf of SGS_AGG_EVICTS_MAX bytes), else
  * 0 and "". Asked of every master at most every 10 s (the last answer is kept
  * meanwhile); a master that does not answer or refuses INFO is left out.
  * sgs_agg_ctx_redis logs it at warning level when it connects, once a process. */

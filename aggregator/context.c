@@ -132,7 +132,7 @@ int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_si
 
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
-    char why[512];
+    char why[SGS_AGG_EVICTS_MAX];
 
     if (ctx->rcl)
         return 0;

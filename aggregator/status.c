@@ -408,7 +408,7 @@ int sgs_agg_status_write(sgs_agg_ctx *ctx, const char *unit, int pretty, sgs_buf
     }
     {
         /* a Redis that may evict keys: the console shows it as a banner */
-        char why[512];
+        char why[SGS_AGG_EVICTS_MAX];
 
         if (sgs_agg_redis_warning(ctx, why, sizeof(why))) {
             jw_str(&w, "redis_warning", why);
