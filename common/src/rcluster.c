@@ -1433,6 +1433,15 @@ redisReply *sgs_rcl_command_argv(sgs_rcl *r, uint16_t slot, int flags, int argc,
                       errstr_size);
 }
 
+/* "redis host:port: <what>: <the error, or "unexpected reply">" into errstr,
+ * for a reply of master i that is not the kind asked for. */
+static void reply_fault(const sgs_rcl *r, size_t i, const char *what, const redisReply *reply,
+                        char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "redis %s: %s: %s", sgs_rcl_master_name(r, i), what,
+             reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+}
+
 redisReply *sgs_rcl_master_command(sgs_rcl *r, size_t i, int flags, char *errstr,
                                    size_t errstr_size, const char *fmt, ...)
 {
@@ -1472,8 +1481,7 @@ int sgs_rcl_master_evicts(sgs_rcl *r, size_t i, char *why, size_t why_size)
     if (!reply)
         return -1;
     if (reply->type != REDIS_REPLY_STRING) {
-        snprintf(why, why_size, "redis %s: INFO memory: %s", sgs_rcl_master_name(r, i),
-                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        reply_fault(r, i, "INFO memory", reply, why, why_size);
         freeReplyObject(reply);
         return -2;
     }
@@ -1551,8 +1559,7 @@ int sgs_rcl_script_load(sgs_rcl *r, const char *body, char sha[41], char *errstr
             sha[40] = '\0';
             ok = 1;
         } else {
-            snprintf(err, sizeof(err), "redis %s: SCRIPT LOAD: %s", sgs_rcl_master_name(r, i),
-                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            reply_fault(r, i, "SCRIPT LOAD", reply, err, sizeof(err));
         }
         freeReplyObject(reply);
     }
@@ -1657,8 +1664,7 @@ static int topology(sgs_rcl *r, uint64_t *fp, int *moving, char *errstr, size_t 
         if (!reply)
             return -1;
         if (reply->type != REDIS_REPLY_STRING) {
-            snprintf(errstr, errstr_size, "redis %s: CLUSTER NODES: %s", sgs_rcl_master_name(r, i),
-                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            reply_fault(r, i, "CLUSTER NODES", reply, errstr, errstr_size);
             freeReplyObject(reply);
             return -1;
         }
@@ -1717,8 +1723,7 @@ static int scan_pass(sgs_rcl *r, const char *pattern, struct keyset *ks, char *e
                 reply->element[0]->type != REDIS_REPLY_STRING ||
                 reply->element[0]->len >= sizeof(cursor) ||
                 reply->element[1]->type != REDIS_REPLY_ARRAY) {
-                snprintf(errstr, errstr_size, "redis %s: SCAN: %s", sgs_rcl_master_name(r, i),
-                         reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+                reply_fault(r, i, "SCAN", reply, errstr, errstr_size);
                 freeReplyObject(reply);
                 return -1;
             }
