@@ -84,10 +84,6 @@
 
 typedef struct sgs_agg_idmap sgs_agg_idmap;
 
-/* Room for sgs_agg_redis_warning's text: a master's name, its policy and
- * maxmemory (sgs_rcl_master_evicts, at most 400 bytes here) and the advice. */
-#define SGS_AGG_EVICTS_MAX 640
-
 /* ---- context.c ---------------------------------------------------------- */
 
 typedef struct sgs_agg_ctx {
@@ -107,7 +103,8 @@ typedef struct sgs_agg_ctx {
     int borrowed;           /* cfg, reg and cal belong to another context (a serve worker's) */
     sgs_day horizon_logged; /* the day the calendar's warning was last logged (0: never) */
     int64_t evicts_next;    /* monotonic ms of the next maxmemory-policy check (0: at once) */
-    char evicts[SGS_AGG_EVICTS_MAX]; /* "" or why a master may evict keys */
+    char evicts[640];       /* "" or why a master may evict keys: its name, policy and
+                             * maxmemory (at most 400 bytes) and the advice */
 } sgs_agg_ctx;
 
 /* 1 the first time a warning text is seen in this process, then 0 (a daemon that
@@ -137,13 +134,13 @@ int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
  * connecting: for /healthz, which must answer at once while a master is down
  * (the check's INFO to that master would be retried through the failover). */
 int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size);
-/* Whether a Redis master may evict keys (sgs_rcl_master_evicts: a maxmemory
- * with a policy other than noeviction), which would lose counters, offsets or
- * snapshots without a sign: 1 and the text (buf of SGS_AGG_EVICTS_MAX bytes), else
- * 0 and "". Asked of every master at most every 10 s (the last answer is kept
- * meanwhile); a master that does not answer or refuses INFO is left out.
+/* Why a Redis master may evict keys (sgs_rcl_master_evicts: a maxmemory with
+ * a policy other than noeviction), which would lose counters, offsets or
+ * snapshots without a sign; NULL when none may. Asked of every master at most
+ * every 10 s (the last answer is kept meanwhile, in ctx: valid until the next
+ * call); a master that does not answer or refuses INFO is left out.
  * sgs_agg_ctx_redis logs it at warning level when it connects, once a process. */
-int sgs_agg_redis_warning(sgs_agg_ctx *ctx, char *buf, size_t size);
+const char *sgs_agg_redis_warning(sgs_agg_ctx *ctx);
 /* SIGHUP: loads units.file and calendar.file again (sgs_loader_load_files)
  * and, when both are good, puts them in place of the old ones, which are
  * freed; the caller makes sure nobody reads them meanwhile. On error the old

@@ -132,20 +132,20 @@ int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_si
 
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
-    char why[SGS_AGG_EVICTS_MAX];
+    const char *why;
 
     if (ctx->rcl)
         return 0;
     if (sgs_agg_ctx_redis_unchecked(ctx, errstr, errstr_size) != 0)
         return -1;
-    if (sgs_agg_redis_warning(ctx, why, sizeof(why)) && !atomic_flag_test_and_set(&evicts_said))
+    if ((why = sgs_agg_redis_warning(ctx)) && !atomic_flag_test_and_set(&evicts_said))
         sgs_warn("%s", why);
     return 0;
 }
 
 #define EVICTS_CHECK_MS 10000
 
-int sgs_agg_redis_warning(sgs_agg_ctx *ctx, char *buf, size_t size)
+const char *sgs_agg_redis_warning(sgs_agg_ctx *ctx)
 {
     int64_t now = sgs_clock_mono_ms();
 
@@ -163,8 +163,7 @@ int sgs_agg_redis_warning(sgs_agg_ctx *ctx, char *buf, size_t size)
         }
         ctx->evicts_next = now + EVICTS_CHECK_MS;
     }
-    snprintf(buf, size, "%s", ctx->evicts);
-    return ctx->evicts[0] != '\0';
+    return ctx->evicts[0] ? ctx->evicts : NULL;
 }
 
 int sgs_agg_warn_once(sgs_agg_ctx *ctx, const char *text)

@@ -408,9 +408,9 @@ int sgs_agg_status_write(sgs_agg_ctx *ctx, const char *unit, int pretty, sgs_buf
     }
     {
         /* a Redis that may evict keys: the console shows it as a banner */
-        char why[SGS_AGG_EVICTS_MAX];
+        const char *why = sgs_agg_redis_warning(ctx);
 
-        if (sgs_agg_redis_warning(ctx, why, sizeof(why))) {
+        if (why) {
             jw_str(&w, "redis_warning", why);
         } else {
             jw_key(&w, "redis_warning");
