@@ -8,9 +8,14 @@
  *     <expected+1> 1"; a FENCED answer equal to our own next value means an
  *     earlier attempt had run (its reply was lost). The script also reads
  *     the tag's first --fill key, written long before c and log: a slot half
- *     moved by a reshard splits the script's keys (TRYAGAIN). --spin N adds a Lua loop
- *     of N steps (~1 ms per 100,000) to a script that applies, so that a kill
- *     finds scripts in flight and replies can be slower than the timeout;
+ *     moved by a reshard splits the script's keys (TRYAGAIN). With
+ *     --undeclared 1 the script is of the consumer's kind instead: it
+ *     declares only the tag's base {P:t} (a key that never exists) and
+ *     reaches c, log and the filler by name, so a half-moved slot answers
+ *     ASK, which the client waits out (SGS_RCL_SETTLED) instead of following
+ *     it (ask_waits in the counts). --spin N adds a Lua loop of N steps (~1 ms per 100,000) to a
+ * script that applies, so that a kill finds scripts in flight and replies can be slower than the
+ * timeout;
  *   - in the same pipe, a GET of each tag's c, and --unique
  *     INCRBYs of fresh untagged keys (flags 0:
  *     never sent twice; a lost reply is reported as "may have run");
@@ -41,6 +46,17 @@ static const char script[] = "redis.call('EXISTS', KEYS[3])\n"
                              "redis.call('HINCRBY', KEYS[2], ARGV[2], 1)\n"
                              "return {'OK', ARGV[2]}\n";
 
+/* The same step reaching its keys undeclared, from the base KEYS[1] */
+static const char script_undeclared[] = "local b = KEYS[1]\n"
+                                        "redis.call('EXISTS', b .. ':f:0')\n"
+                                        "local cur = redis.call('GET', b .. ':c') or '0'\n"
+                                        "if cur ~= ARGV[1] then return {'FENCED', cur} end\n"
+                                        "local x = 0\n"
+                                        "for i = 1, tonumber(ARGV[3]) do x = x + i end\n"
+                                        "redis.call('SET', b .. ':c', ARGV[2])\n"
+                                        "redis.call('HINCRBY', b .. ':log', ARGV[2], 1)\n"
+                                        "return {'OK', ARGV[2]}\n";
+
 struct counts {
     uint64_t rounds, acked, recovered, mismatch, errors, unavailable, lost;
     uint64_t incr_ok, incr_notrun, incr_unknown, incr_bad;
@@ -51,9 +67,9 @@ struct counts {
 
 static struct {
     const char *prefix, *stop, *out;
-    int tags, fill, unique, blocking, pause_ms, deadline_ms, max_s;
+    int tags, fill, unique, blocking, pause_ms, deadline_ms, max_s, undeclared;
     const char *spin;
-} opt = {"rt", NULL, NULL, 64, 0, 16, 4, 20, 2000, 600, "0"};
+} opt = {"rt", NULL, NULL, 64, 0, 16, 4, 20, 2000, 600, 0, "0"};
 
 static sgs_rcl *r;
 static sgs_rcl_pipe *p;
@@ -171,6 +187,15 @@ static void round_once(int final)
         snprintf(tmp, sizeof(tmp), "%ld", v[t]);
         snprintf(next, sizeof(next), "%ld", v[t] + 1);
         key(kf, sizeof(kf), t, "f:0");
+        if (opt.undeclared) {
+            char kb[128];
+            snprintf(kb, sizeof(kb), "{%s:%d}", opt.prefix, t);
+            const char *argv[] = {"EVALSHA", sha, "1", kb, tmp, next, opt.spin};
+            idx[t] =
+                (size_t)sgs_rcl_pipe_append(p, sgs_rcl_slot(kb, strlen(kb)),
+                                            SGS_RCL_IDEMPOTENT | SGS_RCL_SETTLED, 7, argv, NULL);
+            continue;
+        }
         const char *argv[] = {"EVALSHA", sha, "3", kc, kl, kf, tmp, next, opt.spin};
         long i =
             sgs_rcl_pipe_append(p, sgs_rcl_slot(kc, strlen(kc)), SGS_RCL_IDEMPOTENT, 9, argv, NULL);
@@ -325,13 +350,13 @@ static void stats_json(FILE *f, double secs)
             ", \"tryagain\": %" PRIu64 ", \"clusterdown\": %" PRIu64 ", \"busy\": %" PRIu64
             ", \"readonly\": %" PRIu64 ", \"noscript\": %" PRIu64 ", \"connects\": %" PRIu64
             ", \"connect_fails\": %" PRIu64 ", \"broken\": %" PRIu64 ", \"resent_lost\": %" PRIu64
-            ", \"refreshes\": %" PRIu64 ", \"masters\": %zu}\n",
+            ", \"refreshes\": %" PRIu64 ", \"ask_waits\": %" PRIu64 ", \"masters\": %zu}\n",
             secs, sgs_rcl_is_cluster(r), n.rounds, n.acked, n.recovered, n.mismatch, n.errors,
             n.unavailable, n.lost, n.incr_ok, n.incr_notrun, n.incr_unknown, n.incr_bad, n.blk_ok,
             n.blk_notrun, n.blk_unknown, n.blk_bad, n.tx_ok, n.tx_bad, n.tx_failed, n.scan_ok,
             n.scan_bad, n.scan_failed, s.moved, s.ask, s.tryagain, s.clusterdown, s.busy,
             s.readonly, s.noscript, s.connects, s.connect_fails, s.broken, s.resent_lost,
-            s.refreshes, sgs_rcl_master_count(r));
+            s.refreshes, s.ask_waits, sgs_rcl_master_count(r));
     fflush(f);
 }
 
@@ -339,7 +364,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: rcl_drive [-X key=value]... --out FILE [--stop FILE] [--tags N] "
                     "[--fill N] [--unique N] [--blocking N] [--pause-ms N] [--deadline-ms N] "
-                    "[--max-seconds N] [--prefix P] [--spin N]\n");
+                    "[--max-seconds N] [--prefix P] [--spin N] [--undeclared 0|1]\n");
     return 2;
 }
 
@@ -392,6 +417,8 @@ int main(int argc, char **argv)
             opt.deadline_ms = atoi(val);
         } else if (strcmp(a, "--spin") == 0) {
             opt.spin = val;
+        } else if (strcmp(a, "--undeclared") == 0) {
+            opt.undeclared = atoi(val);
         } else if (strcmp(a, "--max-seconds") == 0) {
             opt.max_s = atoi(val);
         } else {
@@ -411,7 +438,8 @@ int main(int argc, char **argv)
         return 1;
     }
     sgs_rcl_set_deadline(r, opt.deadline_ms);
-    if (sgs_rcl_script_load(r, script, sha, err, sizeof(err)) != 0) {
+    if (sgs_rcl_script_load(r, opt.undeclared ? script_undeclared : script, sha, err,
+                            sizeof(err)) != 0) {
         fprintf(stderr, "rcl_drive: %s\n", err);
         return 1;
     }

@@ -9,7 +9,9 @@ The workload is build/rcl_drive (tests/integration/rcl_drive.c): per round one
 fenced script per tag (pipelined, re-sent after lost replies like the
 consumer's batches), untagged INCRBYs of fresh keys (pipelined and blocking,
 never re-sent), a MULTI/EXEC read of one slot and, now and then, a SCAN of every
-master. Afterwards an independent client (redis-py) reads everything back:
+master. During the reshard a second driver sends scripts of the consumer's
+kind (--undeclared 1: their keys reached undeclared, SGS_RCL_SETTLED), which
+must wait an ASK out. Afterwards an independent client (redis-py) reads everything back:
 every acknowledged write must be there, no step applied twice, and a key whose
 INCRBY was reported "may have run" holds 0 or 1, never 2."""
 
@@ -202,13 +204,22 @@ def test_master_killed_replica_promoted(tmp):
 
 
 def test_slots_resharded_mid_stream(tmp):
-    """slots resharded mid-stream: ASK/MOVED followed, nothing lost or doubled"""
+    """slots resharded mid-stream: ASK/MOVED followed, nothing lost or doubled;
+    a script of the consumer's kind (its keys undeclared) waits an ASK out"""
     with RedisCluster(tmp, masters=3, replicas=1) as cl:
         # 2000 keys in each tag's slot so that a moving slot stays half-moved
         # long enough for ASK and TRYAGAIN.
         proc, stop, out = start_drive(tmp, cl.config(), "reshard",
                                       ["--fill", "2000", "--tags", "64"])
+        # Beside it, scripts that reach their keys undeclared, as the consumer's
+        # batch script does (SGS_RCL_SETTLED): an ASK must be waited out until
+        # the slot has moved. Followed, such a script would run on the target
+        # with half the slot's keys still on the source (a FENCED mismatch
+        # here, and "Target key exists" for the reshard).
+        uproc, ustop, uout = start_drive(tmp, cl.config(), "reshardu",
+                                         ["--fill", "2000", "--tags", "64", "--undeclared", "1"])
         wait_rounds(proc, 20)
+        wait_rounds(uproc, 20)
         ms = cl.masters()
         t0 = time.monotonic()
         cl.reshard_wait(ms[0], ms[1], 1500, pipeline=2)
@@ -218,7 +229,8 @@ def test_slots_resharded_mid_stream(tmp):
         # though likely; up to 3 more moves (back and forth) until one has
         for _ in range(3):
             time.sleep(1.5)  # the driver's next progress line
-            if progress(proc).get("tryagain", 0) > 0:
+            if (progress(proc).get("tryagain", 0) > 0
+                    and progress(uproc).get("ask_waits", 0) > 0):
                 break
             cl.reshard_wait(ms[1], ms[0], 1500, pipeline=2)
             moves += 1
@@ -227,9 +239,14 @@ def test_slots_resharded_mid_stream(tmp):
         cl.wait_ready(60)
         time.sleep(2)
         stats = finish_drive(proc, stop)
+        ustats = finish_drive(uproc, ustop)
         t = verify(cl.client(), out, stats, "reshard")
         h.check(stats["moved"] > 0 and stats["ask"] > 0 and stats["tryagain"] > 0,
                 "MOVED, ASK and TRYAGAIN not all seen: %s" % stats)
+        verify(cl.client(), uout, ustats, "reshard, keys undeclared")
+        print("# reshard, keys undeclared: %d ASKs waited out" % ustats["ask_waits"], flush=True)
+        h.check(ustats["ask_waits"] > 0 and ustats["moved"] > 0,
+                "no ASK waited out by the undeclared scripts: %s" % ustats)
         del t
 
 
