@@ -30,11 +30,11 @@ second of reading stalled (librdkafka 2.0's fetcher asleep with its queue
 drained) and is run again, up to three runs a round; the fastest counts and the
 stalled rates are listed under the CPU table. That table also gives each
 program's main thread (from /proc schedstat): its CPU time and the time it was
-runnable but waiting for a core, which on a 2-core machine shared with the
-broker and Redis is where sgs's rate goes. Every run is under /usr/bin/time -v, and the
-CPU seconds used during each run by redis-server (its INFO cpu, to the
-microsecond) and by the broker (/proc, in 10 ms ticks) are read, so the table
-shows where the time goes.
+runnable but waiting for a core (on this 2-core machine, shared with the
+broker and Redis, a good part of sgs's reading time). Every run is under
+/usr/bin/time -v, and the CPU seconds used during each run by redis-server
+(its INFO cpu, to the microsecond) and by the broker (/proc, in 10 ms ticks)
+are read, so the table shows where the time goes.
 
 Peak RSS independent of volume: every sgs run samples its RSS from /proc
 (when half of its CPU work is done, and at the end); after the rounds, one more sgs run reads a
@@ -315,8 +315,8 @@ class Bench:
         """Runs cmd under /usr/bin/time -v; returns its log, the time -v
         figures, redis/broker CPU seconds used meanwhile, RSS samples (if
         sample) and the program's threads' schedstat (sched_s: what its main
-        thread ran and waited for a core; the program is the child of time -v,
-        so a --sgs-wrap command's figures are the wrapper's).
+        thread ran and waited for a core; the program is the child of time -v:
+        sgs() drops them for a --sgs-wrap command, whose figures they are).
         probe, if given, is called every 20 ms while cmd runs."""
         kpid = self.kafka.pid
         r0, k0 = self.redis_cpu_s(), cpu_s(kpid)
@@ -423,6 +423,8 @@ class Bench:
                 timeline.append((int(1000 * t), sum(int(v or 0) for v in r.mget(keys))))
         res = self.timed(wrap + [h.build_path("sgs-consumer"), "-c", conf, "--exit-on-idle", "3"],
                          name, self.timeout(n), sample=sample and not wrap, probe=probe)
+        if wrap:
+            res["sched"] = None  # the wrapper's threads, not sgs's
         if progress:
             res["progress"] = timeline
         m = RE_SGS.search(res["log"])

@@ -13,9 +13,9 @@
  *     declares only the tag's base {P:t} (a key that never exists) and
  *     reaches c, log and the filler by name, so a half-moved slot answers
  *     ASK, which the client waits out (SGS_RCL_SETTLED) instead of following
- *     it (ask_waits in the counts). --spin N adds a Lua loop of N steps (~1 ms per 100,000) to a
- * script that applies, so that a kill finds scripts in flight and replies can be slower than the
- * timeout;
+ *     it (ask_waits in the counts). --spin N adds a Lua loop of N steps
+ *     (~1 ms per 100,000) to a script that applies, so that a kill finds
+ *     scripts in flight and replies can be slower than the timeout;
  *   - in the same pipe, a GET of each tag's c, and --unique
  *     INCRBYs of fresh untagged keys (flags 0:
  *     never sent twice; a lost reply is reported as "may have run");

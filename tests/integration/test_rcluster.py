@@ -11,9 +11,10 @@ consumer's batches), untagged INCRBYs of fresh keys (pipelined and blocking,
 never re-sent), a MULTI/EXEC read of one slot and, now and then, a SCAN of every
 master. During the reshard a second driver sends scripts of the consumer's
 kind (--undeclared 1: their keys reached undeclared, SGS_RCL_SETTLED), which
-must wait an ASK out. Afterwards an independent client (redis-py) reads everything back:
-every acknowledged write must be there, no step applied twice, and a key whose
-INCRBY was reported "may have run" holds 0 or 1, never 2."""
+must wait an ASK out. Afterwards an independent client (redis-py) reads
+everything back: every acknowledged write must be there, no step applied
+twice, and a key whose INCRBY was reported "may have run" holds 0 or 1, never
+2."""
 
 import json
 import os
