@@ -139,7 +139,8 @@ int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_si
  * snapshots without a sign; NULL when none may. Asked of every master at most
  * every 10 s (the last answer is kept meanwhile, in ctx: valid until the next
  * call); a master that does not answer or refuses INFO is left out.
- * sgs_agg_ctx_redis logs it at warning level when it connects, once a process. */
+ * Logged at warning level the first time a check finds it, once a process
+ * (sgs_agg_ctx_redis checks when it connects). */
 const char *sgs_agg_redis_warning(sgs_agg_ctx *ctx);
 /* SIGHUP: loads units.file and calendar.file again (sgs_loader_load_files)
  * and, when both are good, puts them in place of the old ones, which are

@@ -114,9 +114,6 @@ sgs_agg_ctx *sgs_agg_ctx_worker(const sgs_agg_ctx *parent)
     return ctx;
 }
 
-/* the eviction warning is logged once a process (serve's workers connect each) */
-static atomic_flag evicts_said = ATOMIC_FLAG_INIT;
-
 int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
     if (ctx->rcl)
@@ -132,18 +129,19 @@ int sgs_agg_ctx_redis_unchecked(sgs_agg_ctx *ctx, char *errstr, size_t errstr_si
 
 int sgs_agg_ctx_redis(sgs_agg_ctx *ctx, char *errstr, size_t errstr_size)
 {
-    const char *why;
-
     if (ctx->rcl)
         return 0;
     if (sgs_agg_ctx_redis_unchecked(ctx, errstr, errstr_size) != 0)
         return -1;
-    if ((why = sgs_agg_redis_warning(ctx)) && !atomic_flag_test_and_set(&evicts_said))
-        sgs_warn("%s", why);
+    sgs_agg_redis_warning(ctx); /* (logs it, the first time) */
     return 0;
 }
 
 #define EVICTS_CHECK_MS 10000
+
+/* the eviction warning is logged once a process (serve's workers check each,
+ * and a worker that connected for /healthz first checks later) */
+static atomic_flag evicts_said = ATOMIC_FLAG_INIT;
 
 const char *sgs_agg_redis_warning(sgs_agg_ctx *ctx)
 {
@@ -162,6 +160,8 @@ const char *sgs_agg_redis_warning(sgs_agg_ctx *ctx)
             }
         }
         ctx->evicts_next = now + EVICTS_CHECK_MS;
+        if (ctx->evicts[0] && !atomic_flag_test_and_set(&evicts_said))
+            sgs_warn("%s", ctx->evicts);
     }
     return ctx->evicts[0] ? ctx->evicts : NULL;
 }
