@@ -182,11 +182,8 @@ static void round_once(int final)
         idx[t] = SIZE_MAX;
         if (final && !pending[t])
             continue;
-        key(kc, sizeof(kc), t, "c");
-        key(kl, sizeof(kl), t, "log");
         snprintf(tmp, sizeof(tmp), "%ld", v[t]);
         snprintf(next, sizeof(next), "%ld", v[t] + 1);
-        key(kf, sizeof(kf), t, "f:0");
         if (opt.undeclared) {
             char kb[128];
             snprintf(kb, sizeof(kb), "{%s:%d}", opt.prefix, t);
@@ -196,6 +193,9 @@ static void round_once(int final)
                                             SGS_RCL_IDEMPOTENT | SGS_RCL_SETTLED, 7, argv, NULL);
             continue;
         }
+        key(kc, sizeof(kc), t, "c");
+        key(kl, sizeof(kl), t, "log");
+        key(kf, sizeof(kf), t, "f:0");
         const char *argv[] = {"EVALSHA", sha, "3", kc, kl, kf, tmp, next, opt.spin};
         long i =
             sgs_rcl_pipe_append(p, sgs_rcl_slot(kc, strlen(kc)), SGS_RCL_IDEMPOTENT, 9, argv, NULL);
