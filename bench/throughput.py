@@ -65,11 +65,16 @@ records over 32 partitions by default: it keeps only ~5 MiB per partition.
 usage: bench/run.sh [--records N] [--rounds N] [--broker apache|mock]
                     [--partitions N] [--json FILE] [--build DIR]
                     [--set KEY=VALUE]... [--sgs-wrap CMD] [--no-peer] [--peer FILE]
-                    [--no-double] [--redis-aof yes|no] [--allocs]
+                    [--no-double] [--redis-aof yes|no] [--allocs] [--pin]
 (bench/run.sh builds what is missing and runs this with tests/lib on
 PYTHONPATH.) --set adds configuration
 for sgs-consumer and the ceiling alike (e.g. kafka.queued.max.messages.kbytes);
 --sgs-wrap prefixes the sgs-consumer command (perf record, strace ...).
+--pin gives each reader's main thread CPU 0 to itself and puts everything
+else (the readers' other threads, the broker, Redis, this script) on CPU 1:
+on two cores, what a reader does when the thread that handles its messages
+has a core of its own, as where the broker and Redis run on other hosts.
+The ceiling, sgs and the peer are pinned alike.
 
 Targets (issue 7): sgs >= 50 % of the ceiling on both brokers, >= 30x the
 peer on the real broker, peak RSS <= 64 MB and not growing with volume, at
@@ -100,6 +105,7 @@ TOPIC, TOPIC2X = "sgs.records", "sgs.records2x"  # the peer hard-codes sgs.alert
 TICK = os.sysconf("SC_CLK_TCK")
 CEILING_TRIES = 3  # ceiling runs per round at most (Bench.ceiling_unstalled)
 CEILING_STALL = 0.4  # CPU seconds per second of reading below which a ceiling run stalled
+PIN_MAIN, PIN_REST = 0, 1  # --pin: the readers' main threads; everything else
 
 RE_CEIL = re.compile(r"^ceiling: (\d+) messages in ([\d.]+) s \(([\d.]+) msg/s\)", re.M)
 RE_SGS = re.compile(r"^sgs-consumer: processed (\d+) messages in ([\d.]+) s \(([\d.]+) msg/s\)",
@@ -168,6 +174,36 @@ def rss_kb(pid):
     return None
 
 
+def pin_process(pid, cpu):
+    """Every thread of process pid onto one CPU (os.sched_setaffinity on a
+    thread id moves that thread only)."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except (OSError, TypeError):
+        return
+    for t in tids:
+        try:
+            os.sched_setaffinity(int(t), {cpu})
+        except OSError:
+            pass  # gone meanwhile
+
+
+def pin_reader(pid):
+    """--pin: a reader's main thread (tid == pid: the one that polls and
+    handles the messages) on CPU 0, its other threads (librdkafka's) on
+    CPU 1. Called every 20 ms while it runs: a thread the main thread starts
+    inherits CPU 0 and is moved at the next call."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except (OSError, TypeError):
+        return
+    for t in tids:
+        try:
+            os.sched_setaffinity(int(t), {PIN_MAIN if int(t) == pid else PIN_REST})
+        except OSError:
+            pass
+
+
 def child_pid(pid):
     """The (single) child of `pid`: the program /usr/bin/time runs."""
     try:
@@ -224,6 +260,12 @@ class Bench:
                self.kafka.startup_seconds or 0,
                " heap %s" % " ".join(self.kafka.heap) if a.broker == "apache" else "",
                self.redis.port, "AOF everysec" if a.redis_aof else "no persistence"))
+        if a.pin:
+            # the readers' main threads get CPU 0 to themselves (pin_reader)
+            for pid in (os.getpid(), self.kafka.pid, self.redis.pid):
+                pin_process(pid, PIN_REST)
+            say("pinned: each reader's main thread on CPU %d; its other threads, the broker, "
+                "Redis and this benchmark on CPU %d" % (PIN_MAIN, PIN_REST))
         self.conf = self.config("bench-gen", "gen")
         self.topic = TOPIC
         self.expect = self.preload(TOPIC, a.records, a.seed, MONTH)
@@ -330,6 +372,8 @@ class Bench:
                 sys.exit("throughput: %s did not finish in %d s:\n%s" % (name, timeout,
                                                                           p.tail(20)))
             kid = kid or child_pid(p.pid)
+            if kid and self.a.pin:
+                pin_reader(kid)
             if sample:
                 kb = rss_kb(kid) if kid else None
                 if kb:
@@ -338,7 +382,7 @@ class Bench:
             sched = (sched_s(kid) if kid else None) or sched
             if probe:
                 probe()
-            time.sleep(0.25 if sample else 0.02 if probe else 0.1)
+            time.sleep(0.02 if probe or self.a.pin else 0.25 if sample else 0.1)
         rc = p.wait()
         wall = time.monotonic() - t0
         r1, k1 = self.redis_cpu_s(), cpu_s(kpid)
@@ -831,7 +875,14 @@ def main():
     ap.add_argument("--allocs", action="store_true",
                     help="one more ceiling run and one more sgs run under the allocation "
                     "counter (%s): allocations per message in steady state" % ALLOC_LIB)
+    ap.add_argument("--pin", action="store_true",
+                    help="each reader's main thread on CPU 0 alone; its other threads, the "
+                    "broker, Redis and the benchmark on CPU 1 (an experiment: a core for "
+                    "the thread that handles the messages, as on a machine where the broker "
+                    "and Redis run elsewhere)")
     a = ap.parse_args()
+    if a.pin and (os.cpu_count() or 1) < 2:
+        sys.exit("throughput: --pin needs two CPUs")
     a.redis_aof = a.redis_aof == "yes"
     if a.records is None:
         a.records = 120000 if a.broker == "mock" else 1000000

@@ -209,6 +209,34 @@ def test_hostile_messages(sgs):
     check_eq(n_counted, len(mixed), "every message counted once")
 
 
+def test_big_batch_odd_doc_numbers(sgs):
+    """5,000 decisions of one unit whose document numbers have no usual shape
+    (each its own identity field in one key), read in one batch: the batch
+    script writes 10,000 values to that key, in pieces Redis's Lua can unpack;
+    counted exactly, in a handful of batches."""
+    b1 = sgs("b1", consumer__batch__max_ms=5000)
+    n = 5000
+    msgs = []
+    for i in range(n):
+        rec = json.loads(record(i + 1, 5))
+        rec["doc_no"] = "LSX-CF-2023-%05d" % (i + 1)
+        msgs.append(("410423", json.dumps(rec, ensure_ascii=False), None))
+    produce(b1.broker.bootstrap, "b1.records", msgs)
+    p = b1.run_consumer(idle=3)
+    check("too many results" not in p.log(), "a script error in the log")
+    c = b1.redis.client()
+    got = redis_counts(c, topic="b1.records", month=MONTH)["units"].get("410423", {})
+    check_eq(got.get("records", 0), n, "records")
+    check_eq(got.get("duplicates", 0), 0, "duplicates")
+    check_eq(stored_offsets(c, topic="b1.records"), n, "stored offsets")
+    idkeys = [k for k in c.keys("sgs:{b1.records:*}:x:2023")]
+    check_eq(len(idkeys), 1, "one identity key of 2023")
+    check_eq(c.hlen(idkeys[0]), n, "an identity field per decision")
+    batches = c.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    check(batches <= 5, "%d batch scripts for 5,000 messages: the test wants big batches"
+          % batches)
+
+
 def record(n, reported_day, late_unit="410423"):
     return json.dumps({
         "kind": "penalty", "unit_id": late_unit, "doc_no": "鲁山县罚〔2023〕%d号" % n,

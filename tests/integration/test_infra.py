@@ -529,3 +529,52 @@ def test_tool_variables_are_not_config_keys():
     h.check(not bad, "SGS_* variables that are neither tool variables nor configuration keys "
             "(the programs would refuse them; name them SGSTEST_/SGSBENCH_... or make "
             "them options): %s" % bad)
+
+
+def cpus_allowed(pid, tid):
+    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+        for line in f:
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 or not {0, 1} <= os.sched_getaffinity(0),
+                    reason="needs CPUs 0 and 1")
+def test_bench_pin_reader():
+    """bench --pin: pin_reader puts a reader's main thread (tid == pid) on
+    CPU 0 and every other thread on CPU 1, including a thread started after a
+    first call (it inherits the main thread's CPU 0 until the next call)."""
+    sys.path.insert(0, h.source_path("bench"))
+    try:
+        import throughput
+    finally:
+        sys.path.pop(0)
+    code = ("import os, sys, threading, time\n"
+            "def idle():\n    time.sleep(30)\n"
+            "threading.Thread(target=idle, daemon=True).start()\n"
+            "sys.stdin.readline()\n"
+            "threading.Thread(target=idle, daemon=True).start()\n"
+            "print('started', flush=True)\n"
+            "sys.stdin.readline()\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        h.wait_until(lambda: len(os.listdir("/proc/%d/task" % p.pid)) == 2, 10,
+                     what="the first thread")
+        throughput.pin_reader(p.pid)
+        first = {int(t): cpus_allowed(p.pid, int(t)) for t in os.listdir("/proc/%d/task" % p.pid)}
+        h.check_eq(first[p.pid], "0", "main thread's CPUs")
+        h.check_eq(sorted(v for t, v in first.items() if t != p.pid), ["1"], "other thread's CPUs")
+        p.stdin.write("\n")
+        p.stdin.flush()
+        h.check_eq(p.stdout.readline().strip(), "started", "second thread")
+        late = [int(t) for t in os.listdir("/proc/%d/task" % p.pid) if int(t) not in first]
+        h.check_eq(len(late), 1, "threads started after the first call")
+        h.check_eq(cpus_allowed(p.pid, late[0]), "0", "a new thread inherits the main thread's CPU")
+        throughput.pin_reader(p.pid)
+        h.check_eq(cpus_allowed(p.pid, late[0]), "1", "moved at the next call")
+        h.check_eq(cpus_allowed(p.pid, p.pid), "0", "main thread still on CPU 0")
+    finally:
+        p.kill()
+        p.wait()
