@@ -293,15 +293,14 @@ static void kick_fetcher(sgs_consumer *c, int64_t now)
 /* At most what a message adds to its batch's bytes (consumer.batch.max_bytes
  * counts identities, items and rejects): up to three rejects (a revoke's
  * unknown_record and the rules it failed, a too_old), each with the payload
- * escaped (at most 6 bytes for a byte, cut at consumer.reject_payload_max)
+ * as written (escaped or base64) at most consumer.reject_payload_max bytes
  * and up to 16 reasons of ~600 bytes; a late alert, a ledger entry and the
  * identity, a few KB of escaped fields. */
 static size_t batch_bytes_bound(const sgs_consumer *c, const rd_kafka_message_t *m)
 {
     size_t len = m->err || !m->payload ? 0 : m->len;
-    if (len > c->env.reject_max)
-        len = c->env.reject_max;
-    return 3 * (6 * len + 16 * 1024);
+    size_t written = len > c->env.reject_max / 6 ? c->env.reject_max : 6 * len;
+    return 3 * (written + 16 * 1024);
 }
 
 /* Polls up to `room` messages into the hand (at most SGS_AHEAD_MAX): the

@@ -474,8 +474,11 @@ void sgs_health_brokers_down(sgs_consumer *c);
 /* Housekeeping: while nothing is in hand, Redis is connected (from the start)
  * and PINGed every second, so an outage is known and logged without a batch. */
 void sgs_health_tick(sgs_consumer *c, int64_t now);
-/* 1 when healthy (Redis answers, Kafka has no fatal error and a broker is
- * reachable, no partition state lost), else 0 with the reason in why. */
+/* What /healthz answers: 0 unhealthy (Redis fails, Kafka has a fatal error,
+ * a partition's state was lost: 503) with the reason in why; healthy (200):
+ * SGS_HEALTH_OK (why empty), or SGS_HEALTH_KAFKA_DOWN while no broker is
+ * reachable, said in why (librdkafka reconnects by itself). */
+enum { SGS_HEALTH_OK = 1, SGS_HEALTH_KAFKA_DOWN = 2 };
 int sgs_health_check(sgs_consumer *c, char *why, size_t why_size);
 
 /* ---- metrics.c --------------------------------------------------------------- */

@@ -138,21 +138,24 @@ int sgs_health_check(sgs_consumer *c, char *why, size_t why_size)
         snprintf(why, why_size, "kafka: fatal error: %s", kerr);
         return 0;
     }
+    if (!c->script_loaded || c->redis_down) {
+        snprintf(why, why_size, "redis: %s",
+                 c->redis_error[0] ? c->redis_error : "not connected yet");
+        return 0;
+    }
     if (c->brokers_down) {
+        /* Not a fatal error (librdkafka reconnects by itself): healthy, and
+         * said (REFERENCE §9: 503 when Redis fails or Kafka has a fatal
+         * error; restarting a consumer brings no broker back). */
         char when[32];
         time_t t = (time_t)(c->brokers_down_ms / 1000);
         struct tm tm;
 
         gmtime_r(&t, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        snprintf(why, why_size, "kafka: no broker reachable since %s (%d known)", when,
-                 c->brokers_known);
-        return 0;
+        snprintf(why, why_size, "no broker reachable since %s (%d known)", when, c->brokers_known);
+        return SGS_HEALTH_KAFKA_DOWN;
     }
-    if (!c->script_loaded || c->redis_down) {
-        snprintf(why, why_size, "redis: %s",
-                 c->redis_error[0] ? c->redis_error : "not connected yet");
-        return 0;
-    }
-    return 1;
+    why[0] = '\0';
+    return SGS_HEALTH_OK;
 }

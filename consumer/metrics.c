@@ -253,7 +253,7 @@ static void format(const sgs_metrics *m, const struct snap *s, sgs_buf *b)
     gauge(b, "sgs_consumer_kafka_brokers_up", "brokers whose connection is up", s->brokers_up);
     gauge(b, "sgs_consumer_kafka_brokers_known", "brokers known", s->brokers_known);
     gauge(b, "sgs_consumer_redis_up", "1 while Redis answers and takes writes", s->redis_up);
-    gauge(b, "sgs_consumer_up", "1 when /healthz answers 200", s->healthy);
+    gauge(b, "sgs_consumer_up", "1 when /healthz answers 200", s->healthy != 0);
     sgs_prom_calendar(b, s->calendar_last_year, s->calendar_days_left, s->reloads_ok,
                       s->reloads_error);
 }
@@ -271,7 +271,15 @@ static enum MHD_Result handle(void *arg, sgs_http_request *req)
     if (!(s = take(m)))
         return sgs_http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     if (strcmp(req->path, "/healthz") == 0) {
-        if (s->healthy) {
+        if (s->healthy == SGS_HEALTH_KAFKA_DOWN) {
+            sgs_buf b;
+
+            sgs_buf_init(&b);
+            sgs_buf_puts(&b, "{\"status\":\"ok\",\"kafka\":");
+            sgs_buf_put_json_string(&b, s->why, strlen(s->why));
+            sgs_buf_puts(&b, "}\n");
+            rc = sgs_http_reply_buf(req, MHD_HTTP_OK, "application/json; charset=utf-8", &b);
+        } else if (s->healthy) {
             rc = sgs_http_reply(req, MHD_HTTP_OK, "application/json; charset=utf-8",
                                 "{\"status\":\"ok\"}\n", 16);
         } else {

@@ -240,10 +240,19 @@ static int apply_list(sgs_calendar *cal, const char *name, json_t *list, const c
                           "%s: %s[%zu]: '%.40s' is not a valid date (YYYY-MM-DD)", name, key, i, s);
             return -1;
         }
+        int weekend = sgs_day_weekday(day) >= 5;
         if (day < cal->base || day >= cal->end || cal->kind[day - cal->base] == DAY_UNLISTED) {
-            sgs_set_error(errstr, errstr_size, "%s: %s[%zu]: %s is outside the listed years", name,
-                          key, i, s);
-            return -1;
+            /* A year the file does not list counts Monday to Friday, whatever
+             * its dates say: the public lists give 2023's New Year break as
+             * 2022-12-31 to 2023-01-02, so such a date is expected. Said
+             * louder when it would have changed a count. */
+            int year = year_of(day);
+            int matters = (mark == DAY_OFF) != weekend;
+            sgs_log(matters ? SGS_LOG_WARN : SGS_LOG_INFO,
+                    "%s: %s[%zu]: %s is in %d, a year the file does not list: not used (%d "
+                    "counts Monday to Friday)",
+                    name, key, i, s, year, year);
+            continue;
         }
         size_t idx = (size_t)(day - cal->base);
         unsigned char bit = mark == DAY_WORK ? 2 : 1;
@@ -253,7 +262,6 @@ static int apply_list(sgs_calendar *cal, const char *name, json_t *list, const c
                           name, s);
             return -1;
         }
-        int weekend = sgs_day_weekday(day) >= 5;
         /* Holidays on a weekend are fine (the notices give whole ranges); a
          * make-up working day on a weekday would mean nothing, so it is
          * most likely a typo. */

@@ -84,8 +84,9 @@ static const struct cfg_key keys[] = {
     {"consumer.stats_interval_s", T_INT, "10", 0, 86400, "stats line interval (0: off)"},
     {"consumer.retry_max_ms", T_INT, "5000", 10, 600000,
      "cap of the exponential backoff while Redis is unavailable"},
-    {"consumer.reject_payload_max", T_INT, "65536", 256, 100000000,
-     "bytes of the original message kept in a reject (longer ones are cut and flagged)"},
+    {"consumer.reject_payload_max", T_INT, "900000", 256, 100000000,
+     "bytes a reject's payload takes at most, as written (JSON text or base64); longer ones "
+     "are cut and flagged"},
     {"consumer.batch.max_bytes", T_INT, "16777216", 65536, 1073741824,
      "a batch closes when its alerts, rejects and identities reach this many bytes"},
     {"consumer.outbox.max_entries", T_INT, "10000", 1, 100000000,

@@ -353,15 +353,6 @@ static void test_bad_files(void **state)
                  "bad.json: workdays[0]: '2023-1-28' is not a valid date (YYYY-MM-DD)");
     expect_error(HEAD "\"holidays\": [\"2023-01-02 \"], \"workdays\": []}",
                  "bad.json: holidays[0]: '2023-01-02 ' is not a valid date (YYYY-MM-DD)");
-    /* outside the listed years */
-    expect_error(HEAD "\"holidays\": [\"2022-12-31\"], \"workdays\": []}",
-                 "bad.json: holidays[0]: 2022-12-31 is outside the listed years");
-    expect_error("{\"name\": \"t\", \"years\": [2023, 2025], \"holidays\": "
-                 "[\"2024-01-01\"], "
-                 "\"workdays\": []}",
-                 "bad.json: holidays[0]: 2024-01-01 is outside the listed years");
-    expect_error(HEAD "\"holidays\": [], \"workdays\": [\"2025-01-26\"]}",
-                 "bad.json: workdays[0]: 2025-01-26 is outside the listed years");
     /* both lists */
     expect_error(HEAD "\"holidays\": [\"2023-01-28\"], \"workdays\": [\"2023-01-28\"]}",
                  "bad.json: 2023-01-28 is listed both as holiday and as workday");
@@ -475,6 +466,37 @@ static void test_small_calendar(void **state)
     sgs_calendar_destroy(cal);
 }
 
+/* Dates in years the file does not list are not used (those years count
+ * Monday to Friday), whatever the lists say of them; the load goes on. The
+ * public lists give 2023's New Year break from 2022-12-31. */
+static void test_dates_of_unlisted_years(void **state)
+{
+    (void)state;
+    const char *json = "{\"name\": \"t\", \"years\": [2023, 2025], \"holidays\": "
+                       "[\"2022-12-31\", \"2023-01-01\", \"2023-01-02\", \"2024-01-01\"], "
+                       "\"workdays\": [\"2023-01-28\", \"2024-02-04\", \"2026-01-04\", "
+                       "\"2026-01-05\"]}";
+    char err[256] = "";
+    sgs_calendar *cal = sgs_calendar_load_buffer("t.json", json, strlen(json), err, sizeof(err));
+    assert_non_null(cal);
+    assert_string_equal(err, "");
+    /* the listed years' dates are used */
+    assert_false(sgs_calendar_is_workday(cal, D("2023-01-02")));
+    assert_true(sgs_calendar_is_workday(cal, D("2023-01-28")));
+    /* the others count Monday to Friday: 2024-01-01 is a Monday, 2024-02-04
+     * a Sunday, 2022-12-31 a Saturday; a make-up day on a weekday in an
+     * unlisted year (2026-01-05) is not refused either */
+    assert_true(sgs_calendar_is_workday(cal, D("2024-01-01")));
+    assert_false(sgs_calendar_is_workday(cal, D("2024-02-04")));
+    assert_false(sgs_calendar_is_workday(cal, D("2022-12-31")));
+    assert_false(sgs_calendar_is_workday(cal, D("2026-01-04")));
+    assert_false(sgs_calendar_covers(cal, D("2024-01-01")));
+    /* a decision on Friday 2022-12-30 (2022 unlisted): the 7 working days
+     * run Mon-Fri through 2022-12-31, then by the 2023 list */
+    assert_int_equal(sgs_calendar_workdays_between(cal, D("2022-12-30"), D("2023-01-03")), 1);
+    sgs_calendar_destroy(cal);
+}
+
 static void test_load_files(void **state)
 {
     (void)state;
@@ -508,7 +530,8 @@ int main(void)
     const struct CMUnitTest others[] = {
         cmocka_unit_test(test_fallback_year),  cmocka_unit_test(test_fallback_threads),
         cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_not_json),
-        cmocka_unit_test(test_small_calendar), cmocka_unit_test(test_load_files),
+        cmocka_unit_test(test_small_calendar), cmocka_unit_test(test_dates_of_unlisted_years),
+        cmocka_unit_test(test_load_files),
     };
     int failed = cmocka_run_group_tests_name("calendar-cn.json", shipped, setup_cn, teardown_cn);
     failed += cmocka_run_group_tests_name("calendar", others, NULL, NULL);

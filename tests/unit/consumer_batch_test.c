@@ -243,6 +243,54 @@ static void test_reject_payload_cut(void **state)
     json_decref(j);
 }
 
+/* The cap is on the payload as written: escapes and base64 count. */
+static void test_reject_payload_cut_as_written(void **state)
+{
+    struct fixture *f = *state;
+    char text[200], bin[200];
+    json_t *j;
+    json_error_t e;
+    const char *p;
+    size_t i;
+    /* 'a', a tab, then U+4E2D (3 bytes) over and over: 1 + 2 + 3 bytes written */
+    for (i = 0; i + 5 <= sizeof(text) - 1; i += 5)
+        memcpy(text + i, "a\t\xe4\xb8\xad", 5);
+    text[i] = '\0';
+    sgs_record_parse(&f->rules, text, strlen(text), -1, &f->rec);
+    sgs_batch_msg m = {1, 7, text, strlen(text), 0, 1, 7};
+    sgs_batch_reject_json(&f->env, &f->rec, &m, NULL, &f->env.tmp);
+    p = strstr(f->env.tmp.data, "\"payload\":\"");
+    assert_non_null(p);
+    /* 64 bytes written at most: 10 whole groups (60), 'a' and the tab (63);
+     * the next character (3) would not fit and is not cut in two */
+    assert_int_equal(strchr(p + 11, '"') - (p + 11), 63);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "payload"))), 10 * 5 + 2);
+    assert_true(json_is_true(json_object_get(j, "payload_truncated")));
+    json_decref(j);
+    /* not UTF-8: base64 of 48 bytes is 64 characters */
+    memset(bin, 0xff, sizeof(bin));
+    sgs_record_parse(&f->rules, bin, sizeof(bin), -1, &f->rec);
+    sgs_batch_msg mb = {1, 8, bin, sizeof(bin), 0, 1, 8};
+    sgs_batch_reject_json(&f->env, &f->rec, &mb, NULL, &f->env.tmp);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "payload_encoding")), "base64");
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "payload"))), 64);
+    assert_int_equal(json_integer_value(json_object_get(j, "payload_bytes")), 200);
+    json_decref(j);
+    /* a short payload is whole, whatever it holds */
+    sgs_record_parse(&f->rules, "a\"b", 3, -1, &f->rec);
+    sgs_batch_msg ms = {1, 9, "a\"b", 3, 0, 1, 9};
+    sgs_batch_reject_json(&f->env, &f->rec, &ms, NULL, &f->env.tmp);
+    j = json_loadb(f->env.tmp.data, f->env.tmp.len, 0, &e);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "payload")), "a\"b");
+    assert_null(json_object_get(j, "payload_truncated"));
+    json_decref(j);
+}
+
 /* reasons[i] of a reject or ledger text: code, field, message, message_en. */
 static void assert_reason(const json_t *j, size_t i, const char *code, const char *field,
                           const char *message_part, const char *message_en_part)
@@ -845,6 +893,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_late_record_gets_group_and_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_in_batch_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_and_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_payload_cut_as_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_payload_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_reasons_chinese, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
