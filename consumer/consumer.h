@@ -110,7 +110,9 @@ typedef struct seq_table {
 typedef struct part_state {
     int assigned;
     int paused;
-    int needs_sync; /* stored offset unknown (Redis was unavailable at assignment) */
+    int needs_sync;          /* stored offset unknown (Redis was unavailable at assignment) */
+    int committed_unknown;   /* sync.c: Kafka's committed offset could not be read (warned) */
+    int64_t sync_not_before; /* sync.c: monotonic ms before which the sync is not retried */
     int at_eof;
     int resend;      /* re-send the outbox once no reply is owed */
     int seek_failed; /* a seek did not take: messages are ignored until a retry does */
@@ -125,7 +127,7 @@ typedef struct part_state {
     sgs_batch sent;     /* sent to Redis and not known to be applied (n_msgs > 0) */
     seq_table fo;       /* next sequence per target partition */
     seq_table fi;       /* next sequence expected per source partition */
-    int64_t gap_warned; /* source offset of the last gap warned about */
+    int64_t gap_warned; /* the missing sequence last warned about (writer.c take_copy) */
     char **acks;        /* outbox fields delivered, to delete */
     size_t n_acks, cap_acks;
     sgs_idcache idc;      /* the identity store's fields as Redis holds them (idcache.h) */

@@ -233,6 +233,10 @@ static void format(const sgs_metrics *m, const struct snap *s, sgs_buf *b)
             s->delivery_failures);
     counter(b, "sgs_consumer_seek_failures_total", "seeks that failed (they are retried)",
             s->seek_failures);
+    counter(b, "sgs_consumer_forward_gaps_total",
+            "forwarded copies read ahead of one missing from their source (not applied: the "
+            "source sends the missing ones again; one that never comes is lost)",
+            s->gaps);
     gauge(b, "sgs_consumer_outbox_pending",
           "batches whose alerts and rejects are not all delivered yet", (int64_t)s->outbox_pending);
     gauge(b, "sgs_consumer_outbox_bytes", "their bytes", (int64_t)s->outbox_bytes);

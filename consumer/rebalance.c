@@ -27,6 +27,7 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         ps->at_eof = 0;
         ps->needs_sync = 1;
         ps->next = -1;
+        ps->gap_warned = -1;
         if (redis_ok && sgs_sync_partition(c, p) == 0) {
             ps->needs_sync = 0;
             ps->next = ps->stored;

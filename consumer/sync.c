@@ -42,16 +42,24 @@ static int resend_outbox(sgs_consumer *c, int32_t partition)
     return 0;
 }
 
-/* Kafka's committed offset of the partition for our group (-1: none, or it
- * could not be read). Only ever evidence that the partition was consumed
- * before: sgs never starts from it. */
-static int64_t committed_offset(sgs_consumer *c, int32_t partition)
+/* Kafka's committed offset of the partition for our group: -1 none, -2 it
+ * could not be read (why says so). Only ever evidence that the partition was
+ * consumed before: sgs never starts from it. */
+static int64_t committed_offset(sgs_consumer *c, int32_t partition, char *why, size_t why_size)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    int64_t off = -1;
+    rd_kafka_resp_err_t e;
+    int64_t off;
     rd_kafka_topic_partition_list_add(l, c->topic, partition);
-    if (rd_kafka_committed(c->rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].err == 0)
-        off = l->elems[0].offset;
+    e = rd_kafka_committed(c->rk, l, 5000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = l->elems[0].err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(why, why_size, "%s", rd_kafka_err2str(e));
+        off = -2;
+    } else {
+        off = l->elems[0].offset < 0 ? -1 : l->elems[0].offset;
+    }
     rd_kafka_topic_partition_list_destroy(l);
     return off;
 }
@@ -237,7 +245,25 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
                                "Redis has no stored offset but still holds its other keys");
                 goto done;
             }
-            committed = committed_offset(c, partition);
+            char kerr[256];
+            committed = committed_offset(c, partition, kerr, sizeof(kerr));
+            if (committed == -2) {
+                /* Never taken as "not consumed before": that would count a
+                 * partition whose state Redis lost again from its first
+                 * message. Asked again in a second. */
+                if (!ps->committed_unknown)
+                    sgs_warn("partition %" PRId32 ": Redis holds no state of it and Kafka's "
+                             "committed offset cannot be read (%s), so whether it was "
+                             "consumed before is unknown; it waits, asking every second",
+                             partition, kerr);
+                ps->committed_unknown = 1;
+                ps->sync_not_before = sgs_clock_mono_ms() + 1000;
+                goto out;
+            }
+            if (ps->committed_unknown) {
+                sgs_info("partition %" PRId32 ": Kafka's committed offset read", partition);
+                ps->committed_unknown = 0;
+            }
             if (committed >= 0) {
                 char why[160];
                 snprintf(why, sizeof(why),
@@ -267,6 +293,8 @@ void sgs_sync_pending(sgs_consumer *c)
     for (int32_t p = 0; p < c->n_parts; p++) {
         part_state *ps = &c->parts[p];
         if (!ps->assigned || !ps->needs_sync)
+            continue;
+        if (ps->sync_not_before && sgs_clock_mono_ms() < ps->sync_not_before)
             continue;
         if (sgs_sync_partition(c, p) != 0)
             return;

@@ -90,12 +90,13 @@ static int take_copy(sgs_consumer *c, part_state *ps, const sgs_fwd_header *h)
     if (h->seq != expect) {
         if (h->seq > expect) {
             c->gaps++;
-            if (ps->gap_warned != h->offset)
+            if (ps->gap_warned != expect) /* once per missing copy, not per copy after it */
                 sgs_warn("forwarded copy of %s [%" PRId32 "] offset %" PRId64
                          " has sequence %" PRId64 ", expected %" PRId64
-                         "; ignored until its source sends the missing ones",
+                         "; ignored until its source sends the missing ones "
+                         "(sgs_consumer_forward_gaps_total)",
                          c->topic, h->partition, h->offset, h->seq, expect);
-            ps->gap_warned = h->offset;
+            ps->gap_warned = expect;
         }
         return 0;
     }

@@ -119,6 +119,29 @@ def test_flushall(sgs, apache_kafka, tmp, figures):
                      "each followed by --rebuild" % (named, named2))
 
 
+@pytest.mark.case_timeout(180)
+def test_committed_offset_unreadable(sgs, mock_broker):
+    """State lost (FLUSHALL) while Kafka's committed offsets cannot be read
+    (OffsetFetch errors on the mock): the consumer never takes that as "never
+    consumed" (it would count every partition again from its first message);
+    it waits, says so once, and once the commits can be read, refuses as for
+    any lost state"""
+    p = sgs("lsc", kafka=mock_broker, partitions=2)
+    c = p.client()
+    jsonl, expect = p.generate(MONTH, seed=SEED % 100000, records=300)
+    p.produce(jsonl_messages(jsonl))
+    p.run_consumer(idle=2, name="first")
+    c.flushall()
+    mock_broker.push_errors(9, 8, -1)  # OffsetFetch: UNKNOWN_SERVER_ERROR, 8 times
+    cons = p.consumer(idle=2, name="after-flushall")
+    check_refused(cons, p.topic)
+    log = cons.log()
+    waited = [l for l in log.splitlines() if "committed offset cannot be read" in l]
+    check(len(waited) >= 1, "the wait is said (log: %s)" % cons.tail(12))
+    check(len(waited) <= 2, "said once per partition, not per attempt: %d lines" % len(waited))
+    check_eq(counted_messages(c, p.tag), 0, "nothing counted")
+
+
 @pytest.mark.figures("lost_offset_key")
 @pytest.mark.case_timeout(240)
 def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):

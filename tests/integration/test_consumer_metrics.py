@@ -3,6 +3,7 @@ text parser equals the consumer's own exit summary (and the generator's
 expectation); /healthz follows Redis (down from the start, stopped, back) and
 the Kafka brokers, which the stats line names too instead of showing a stale
 lag of 0."""
+import json
 import re
 import time
 
@@ -180,3 +181,42 @@ def test_brokers_down(sgs, mock_broker):
                what="200 without a word on Kafka with the broker back")
     check("reachable again" in cons.log(), "the recovery logged")
     check_eq(cons.stop(timeout=30), 0, "exit status")
+
+
+def gap_record(n):
+    return json.dumps({
+        "kind": "penalty", "unit_id": "410423", "doc_no": "鲁山县罚〔2023〕%d号" % n,
+        "decision_date": "2023-12-01", "reported_at": "2023-12-05T09:00:00+08:00",
+        "subject": {"name": "某某商贸有限公司", "type": "legal_person",
+                    "uscc": "91350100M000100Y43"},
+        "authority": {"name": "鲁山县市场监督管理局"},
+        "penalty": {"category": ["罚款"], "fine_amount": 0.5}}, ensure_ascii=False)
+
+
+@pytest.mark.case_timeout(180)
+def test_forward_gap_counted(sgs):
+    """forwarded copies read ahead of a missing one (sequences 5 and 6 where 0
+    is expected): not applied, one warning, sgs_consumer_forward_gaps_total 2"""
+    from confluent_kafka import Producer
+    port = free_port()
+    p = sgs("cgap", partitions=2, metrics__listen="127.0.0.1:%d" % port)
+    p.produce([("410423", gap_record(1))])
+    cons = p.consumer()
+    wait_until(lambda: p.progress() >= 1, timeout=60, what="the first record applied")
+    route = p.client().get(p.prefix + ":route")
+    check(route is not None, "the route is in Redis")
+    epoch = route.split()[2]
+    pr = Producer({"bootstrap.servers": p.broker.bootstrap})
+    for seq in (5, 6):
+        pr.produce(p.topic, key="410423", value=gap_record(100 + seq).encode(), partition=0,
+                   headers=[("sgs-fwd", "%s:1:%d:%d" % (epoch, 1000 + seq, seq))])
+    check_eq(pr.flush(30), 0, "copies delivered")
+    url = "http://127.0.0.1:%d/metrics" % port
+    wait_until(lambda: sample(metrics(url), "sgs_consumer_forward_gaps_total") == 2, timeout=60,
+               what="two gaps counted")
+    check_eq(cons.stop(timeout=30), 0, "exit status")
+    warned = [l for l in cons.log().splitlines() if "has sequence 5, expected 0" in l]
+    check_eq(len(warned), 1, "one warning for the missing copy")
+    check(not any("has sequence 6" in l for l in cons.log().splitlines()),
+          "no warning per copy after it")
+    check_eq(p.counts("2023-12")["units"]["410423"]["records"], 1, "the copies are not counted")
