@@ -396,7 +396,7 @@ void sgs_consumer_run(sgs_consumer *c)
                 c->outbox_paused = 1;
             } else if (!c->outbox_full && c->outbox_paused) {
                 c->outbox_paused = 0;
-                if (!c->batch_paused)
+                if (!c->batch_paused && !c->copies_paused)
                     sgs_parts_pause(c, -1, 0);
             }
             if (!c->batch_paused)
@@ -438,7 +438,7 @@ void sgs_consumer_run(sgs_consumer *c)
                 }
                 if (c->batch_paused) {
                     c->batch_paused = 0;
-                    if (!c->outbox_paused)
+                    if (!c->outbox_paused && !c->copies_paused)
                         sgs_parts_pause(c, -1, 0);
                 }
             }
@@ -451,6 +451,27 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
+        /* A batch waiting for its forwarded copies' delivery (a target's
+         * leader away: librdkafka retries for up to message.timeout.ms) holds
+         * back the one collected meanwhile. Once that one is full too, the
+         * partitions pause (the poll goes on, so the group keeps the member)
+         * until the waiting batch has gone: what is in hand stays bounded. */
+        if (c->copies_paused ? !sgs_writer_copies_waiting(c)
+                             : c->batch_msgs >= (size_t)max_msgs &&
+                                   (c->batch_msgs >= 2 * (size_t)max_msgs ||
+                                    sgs_writer_batch_bytes_top(c) >= c->cf_batch_bytes) &&
+                                   sgs_writer_copies_waiting(c)) {
+            c->copies_paused = !c->copies_paused;
+            if (c->copies_paused) {
+                sgs_warn("a batch waits for the delivery of copies it forwarded, and the one "
+                         "read meanwhile is full: reading pauses until they are delivered");
+                sgs_parts_pause(c, -1, 1);
+            } else {
+                sgs_info("forwarded copies delivered: reading goes on");
+                if (!c->batch_paused && !c->outbox_paused)
+                    sgs_parts_pause(c, -1, 0);
+            }
+        }
         /* a batch takes no more than consumer.batch.max_messages */
         room = c->batch_msgs < (size_t)max_msgs ? max_msgs - (int)c->batch_msgs : 1;
         int64_t t_poll = sgs_clock_mono_coarse_ms(); /* "ms in poll": the polls alone */

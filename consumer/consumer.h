@@ -185,6 +185,8 @@ typedef struct sgs_consumer {
     size_t outbox_bytes;   /* their bytes */
     int outbox_full;       /* at consumer.outbox.max_entries / max_bytes */
     int outbox_paused;     /* partitions paused because the outbox is full */
+    int copies_paused;     /* partitions paused: a batch waits for its forwarded copies and the
+                              one collected meanwhile is full too (consumer.c) */
     uint64_t outbox_full_times;
 
     sgs_route route;
@@ -337,6 +339,8 @@ void sgs_writer_take_in_hand(sgs_consumer *c);
 /* The bytes of the largest batch being collected (consumer.batch.max_bytes
  * counts them). */
 size_t sgs_writer_batch_bytes_top(const sgs_consumer *c);
+/* 1 when a partition's closed batch waits for its forwarded copies' delivery. */
+int sgs_writer_copies_waiting(const sgs_consumer *c);
 /* Waits for the batch in flight, then sends the batches being collected (one
  * pipelined EVALSHA per partition) without waiting for them: Redis applies
  * them while the next batch is read. 0, or -1 when Redis is unavailable (the

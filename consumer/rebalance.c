@@ -66,7 +66,7 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         if (ps && ps->needs_sync)
             sgs_parts_pause(c, parts->elems[i].partition, 1);
     }
-    if (c->batch_paused || c->outbox_paused) /* do not start fetching new partitions */
+    if (c->batch_paused || c->outbox_paused || c->copies_paused) /* no fetching new ones */
         sgs_parts_pause(c, -1, 1);
     c->joined = 1;
 }

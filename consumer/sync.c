@@ -302,7 +302,7 @@ void sgs_sync_pending(sgs_consumer *c)
         ps->next = ps->stored;
         sgs_parts_seek(c, p, ps->stored); /* -1: the beginning */
         sgs_info("partition %" PRId32 ": position from Redis: %" PRId64, p, ps->stored);
-        if (!c->batch_paused && !c->outbox_paused)
+        if (!c->batch_paused && !c->outbox_paused && !c->copies_paused)
             sgs_parts_pause(c, p, 0);
     }
 }

@@ -215,6 +215,14 @@ void sgs_writer_take_in_hand(sgs_consumer *c)
     c->taking_in_hand = 0;
 }
 
+int sgs_writer_copies_waiting(const sgs_consumer *c)
+{
+    for (int32_t p = 0; p < c->n_parts; p++)
+        if (c->parts[p].closed.n_msgs)
+            return 1;
+    return 0;
+}
+
 size_t sgs_writer_batch_bytes_top(const sgs_consumer *c)
 {
     size_t top = 0;

@@ -145,3 +145,39 @@ def test_broker_faults(tmp, figures):
                          sum(n for a, n, _ in FAULTS if a == "Produce"), down, RTT_MS, slow))
     res["injected"] = injected
 
+
+
+@pytest.mark.case_timeout(240)
+def test_batch_bounded_while_copies_wait(sgs, mock_broker):
+    """Forwarded copies that take seconds to be delivered (Produce refused on
+    the mock): the batch that forwarded them waits, and the batch read
+    meanwhile stops at its size. Reading pauses (said once) instead, so no
+    partition ever moves by much more than a batch at once; the counts are
+    exact. Before, the waiting batch's successor took one more message every
+    round, without bound (up to the whole topic here)."""
+    max_msgs = 50
+    p = sgs("bcw", kafka=mock_broker, partitions=4, consumer__batch__max_messages=max_msgs,
+            kafka__linger__ms=1000)  # the mock's allowance, module docstring
+    jsonl, expect = p.generate(MONTH, seed=SEED % 100000, records=2000, key="none")
+    p.produce(jsonl_messages(jsonl))
+    mock_broker.push_errors("Produce", 30, "NOT_LEADER_FOR_PARTITION")
+    cons = p.consumer(idle=3)
+    r = p.client()
+    keys = ["%s:{%s:%d}:offset" % (p.prefix, p.topic, i) for i in range(4)]
+    last = [0] * 4
+    biggest = 0
+    while cons.alive():
+        for i, v in enumerate(r.mget(keys)):
+            v = int(v or 0)
+            biggest = max(biggest, v - last[i])
+            last[i] = v
+        time.sleep(0.002)
+    print("# figures: largest step of a partition's stored offset %d (batch %d)"
+          % (biggest, max_msgs))
+    check_eq(cons.wait(30), 0, "exit status (%s)" % cons.tail(5))
+    log = cons.log()
+    check("reading pauses until they are delivered" in log,
+          "the batch read meanwhile filled up and reading paused (%s)" % cons.tail(8))
+    check(biggest <= 3 * max_msgs + 64,
+          "a partition moved by %d messages at once (batches of %d)" % (biggest, max_msgs))
+    p.check_counts(expect)
