@@ -216,7 +216,21 @@ int sgs_sync_partition(sgs_consumer *c, int32_t partition)
         goto out;
     }
     if (r[0]->type == REDIS_REPLY_STRING) {
-        ps->stored = strtoll(r[0]->str, NULL, 10);
+        const char *t = r[0]->str;
+        size_t nd = strspn(t, "0123456789");
+        ps->stored = strtoll(t, NULL, 10);
+        if (nd == 0 || nd > 18 || t[nd] || (t[0] == '0' && nd > 1)) {
+            /* Written by hand: the batch script's fence compares the text
+             * (it writes plain digits), so any other form would be fenced
+             * for ever. */
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "its stored offset is '%.40s', not an offset as sgs writes it (digits, no "
+                     "sign, no leading zero)",
+                     r[0]->str);
+            sgs_parts_lost(c, partition, why);
+            goto done;
+        }
         if (epoch[0] && route != 0) {
             sgs_parts_lost(c, partition, "its offset is stored but the route (P:route) is gone");
         } else if (epoch[0] && strcmp(epoch, c->route.epoch) != 0) {

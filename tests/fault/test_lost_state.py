@@ -142,6 +142,30 @@ def test_committed_offset_unreadable(sgs, mock_broker):
     check_eq(counted_messages(c, p.tag), 0, "nothing counted")
 
 
+@pytest.mark.case_timeout(120)
+def test_offset_set_by_hand_badly(sgs, mock_broker):
+    """An offset set by hand as '0005' (or ' 5', '-1', 'x'): refused with one
+    line naming it, never fenced for ever (the fence compares the text the
+    batch script writes); '5' is taken as it is"""
+    p = sgs("lso", kafka=mock_broker, partitions=1)
+    c = p.client()
+    jsonl, expect = p.generate(MONTH, seed=SEED % 100000, records=40)
+    p.produce(jsonl_messages(jsonl))
+    p.run_consumer(idle=1, name="first")
+    key = "%s:{%s:0}:offset" % (p.prefix, p.topic)
+    for i, bad in enumerate(("0005", " 5", "-1", "x")):
+        c.set(key, bad)
+        cons = p.consumer(idle=1, name="bad%d" % i)
+        named, line = check_refused(cons, p.topic, partition=0, timeout=60)
+        check("'%s', not an offset as sgs writes it" % bad in line, "names the value: " + line)
+    c.set(key, "5")
+    cons = p.consumer(idle=1, name="good")
+    check_eq(cons.wait(60), 0, "an offset of plain digits is taken (%s)" % cons.tail(5))
+    check("sgs-consumer: processed 35 messages" in cons.log(),
+          "read from offset 5 to 40 (%s)" % cons.tail(3))
+    check_eq(c.get(key), "40", "stored offset at the end")
+
+
 @pytest.mark.figures("lost_offset_key")
 @pytest.mark.case_timeout(240)
 def test_offset_key_deleted(sgs, apache_kafka, tmp, figures):
