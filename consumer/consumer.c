@@ -48,7 +48,14 @@ static int load_inputs(sgs_consumer *c, char *err, size_t errsz)
     c->cf_window = sgs_config_get_int(c->cfg, "alert.window_days");
     c->cf_minrec = sgs_config_get_int(c->cfg, "alert.late_rate_min_records");
     c->cf_thr_h = (long)(thr * 100.0 + (thr < 0 ? -0.5 : 0.5));
-    snprintf(c->cf_thrtext, sizeof(c->cf_thrtext), "%.1f", thr);
+    /* the threshold as compared (hundredths), one decimal at least: 10.0,
+     * 12.5, 12.25 */
+    if (c->cf_thr_h % 10 == 0)
+        snprintf(c->cf_thrtext, sizeof(c->cf_thrtext), "%ld.%ld", c->cf_thr_h / 100,
+                 c->cf_thr_h / 10 % 10);
+    else
+        snprintf(c->cf_thrtext, sizeof(c->cf_thrtext), "%ld.%02ld", c->cf_thr_h / 100,
+                 c->cf_thr_h % 100);
     c->cf_retry_max = (int)sgs_config_get_int(c->cfg, "consumer.retry_max_ms");
     c->cf_timeout_ms = (int)sgs_config_get_int(c->cfg, "redis.timeout_ms");
     c->cf_batch_bytes = (size_t)sgs_config_get_int(c->cfg, "consumer.batch.max_bytes");

@@ -291,6 +291,15 @@ def test_late_rate_alerts(sgs):
             published.append(json.loads(m["data"]))
     check_eq(sorted(a["id"] for a in published), sorted(late | {a["id"] for a in lr}),
              "alerts published on sgs:alerts")
+    # a threshold with two decimals is said as configured (it was printed
+    # with one: 12.2)
+    lr2 = sgs("lr2", alert__late_rate_threshold=12.25)
+    lr2.produce([("410423", record(i, 20 if i > 8 else 4), None) for i in range(1, 11)])
+    lr2.run_consumer(idle=2)
+    lr = [m.json() for m in consume_all(broker.bootstrap, "lr2.alerts")]
+    lr = [a for a in lr if a["type"] == "late_rate"]
+    check_eq([(a["late"], a["records"], a["late_rate"], a["threshold"]) for a in lr],
+             [(2, 10, 20.0, 12.25)], "late_rate alert at 12.25")
 
 
 @pytest.mark.case_timeout(180)
