@@ -174,34 +174,27 @@ def rss_kb(pid):
     return None
 
 
-def pin_process(pid, cpu):
-    """Every thread of process pid onto one CPU (os.sched_setaffinity on a
-    thread id moves that thread only)."""
+def pin_threads(pid, main_cpu, rest_cpu):
+    """The threads of process pid onto CPUs: its main thread (tid == pid) on
+    main_cpu, the others on rest_cpu (os.sched_setaffinity on a thread id
+    moves that thread only)."""
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except (OSError, TypeError):
         return
     for t in tids:
         try:
-            os.sched_setaffinity(int(t), {cpu})
+            os.sched_setaffinity(int(t), {main_cpu if int(t) == pid else rest_cpu})
         except OSError:
             pass  # gone meanwhile
 
 
 def pin_reader(pid):
-    """--pin: a reader's main thread (tid == pid: the one that polls and
-    handles the messages) on CPU 0, its other threads (librdkafka's) on
-    CPU 1. Called every 20 ms while it runs: a thread the main thread starts
-    inherits CPU 0 and is moved at the next call."""
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except (OSError, TypeError):
-        return
-    for t in tids:
-        try:
-            os.sched_setaffinity(int(t), {PIN_MAIN if int(t) == pid else PIN_REST})
-        except OSError:
-            pass
+    """--pin: a reader's main thread (the one that polls and handles the
+    messages) on CPU 0, its other threads (librdkafka's) on CPU 1. Called
+    every 20 ms while it runs: a thread the main thread starts inherits CPU 0
+    and is moved at the next call."""
+    pin_threads(pid, PIN_MAIN, PIN_REST)
 
 
 def child_pid(pid):
@@ -263,7 +256,7 @@ class Bench:
         if a.pin:
             # the readers' main threads get CPU 0 to themselves (pin_reader)
             for pid in (os.getpid(), self.kafka.pid, self.redis.pid):
-                pin_process(pid, PIN_REST)
+                pin_threads(pid, PIN_REST, PIN_REST)
             say("pinned: each reader's main thread on CPU %d; its other threads, the broker, "
                 "Redis and this benchmark on CPU %d" % (PIN_MAIN, PIN_REST))
         self.conf = self.config("bench-gen", "gen")
