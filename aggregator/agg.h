@@ -29,7 +29,9 @@
  *                 suspected gaps and what was not listed; its rows' cells
  *   files.c       mkdir -p and atomic file writes
  *   report.c      the report files of a month: their names, and writing them all
- *                 (YYYY-MM.json, per-group CSV, the notice, the ledger CSV)
+ *                 (YYYY-MM.json, per-group CSV, the notice, the ledger CSV), or
+ *                 rendering one
+ *   render.c      a file of a month's latest stored version, rendered again (serve)
  *   xlsx.c        YYYY-MM.xlsx (libxlsxwriter): a sheet per group and the 台账 sheet
  *   html.c        YYYY-MM-report.html: the printable report, pure
  *   svg.c         the report's inline SVG charts, pure
@@ -484,7 +486,8 @@ void sgs_agg_sample_free(sgs_agg_sample *s);
  * P:T:g:YYYY-MM: arrays of gap fields and their bits, store.h; anything else is
  * a month without any). Only document numbers of `year` count. Fills rows[i].gaps / gaps_missing:
  * one gap object per unit, kind and issuer prefix with numbers missing between the lowest and
- * highest serial, at most 50 numbers listed per unit (missing_count counts them all). map gives the
+ * highest serial, each listed except blocks of more than 1,000 in a row, at most 5,000 per unit
+ * (missing_count counts them all; gaps.c says why). map gives the
  * row of a unit id. concealed[0..n_months) and withdrawn[..] (HGETALL replies of P:concealed and
  * P:withdrawn of January..; NULL entries or arrays: none): a number of `year` found concealed and
  * not withdrawn is no suspected gap (neither counted nor listed). 0 / -1 (OOM). */
@@ -514,6 +517,13 @@ int sgs_agg_gaps_compute(sgs_agg_row *rows, size_t n_rows, const sgs_agg_idmap *
  * reference or NULL). 0 / -1. */
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size);
+/* Whether s (built, and marked a preview when doc is one) has the content of
+ * the stored version doc, by sgs_agg_version_store's comparison; when it has,
+ * s takes doc's version, generated_at, offsets and comparison with the
+ * previous month, as a snapshot run that keeps that version does, so the
+ * files written from s are doc's version's. 1 taken, 0 different (s
+ * unchanged). Compares in place: doc and s->json are restored. */
+int sgs_agg_version_adopt(sgs_agg_snapshot *s, json_t *doc);
 /* Latest stored version of a month: 0 when none, -1 on error. */
 long sgs_agg_version_latest(sgs_agg_ctx *ctx, const char *month, char *errstr, size_t errstr_size);
 /* Every month with a snapshot (P:snapshot:months) and its latest version, the
@@ -620,6 +630,15 @@ const char *sgs_agg_report_content_type(const char *name);
  * each atomically. 0 / -1. */
 int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
                          char *errstr, size_t errstr_size);
+/* Appends to out the bytes sgs_agg_report_write writes for the file name of
+ * s's list (the workbook through a temporary file in TMPDIR, else /tmp). 0;
+ * 1 when name is not in the list (nothing appended); -1 with errstr. */
+int sgs_agg_report_render(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *name,
+                          sgs_buf *out, char *errstr, size_t errstr_size);
+/* YYYY-MM.json's bytes of a snapshot document: pretty-printed, a newline
+ * last (the same for s->json and for a stored version loaded from Redis).
+ * Out of memory: b->oom. */
+void sgs_agg_report_json(sgs_buf *b, const json_t *doc);
 /* A text as one CSV cell: quoted when it holds a comma, quote, CR or LF (quotes
  * doubled); a text starting with = + - @ TAB or CR, which a spreadsheet program
  * would take for a formula, gets a leading apostrophe (OWASP's CSV injection
@@ -628,6 +647,27 @@ void sgs_agg_csv_text(sgs_buf *b, const char *s);
 /* YYYY-MM-ledger.csv: UTF-8 with BOM, CRLF, the header and one line per ledger
  * entry. */
 void sgs_agg_ledger_csv(sgs_buf *b, const sgs_agg_snapshot *s);
+
+/* ---- render.c ----------------------------------------------------------- */
+
+/* Outcomes of sgs_agg_render_latest. */
+enum {
+    SGS_AGG_RENDER_OK = 0,      /* out holds the file */
+    SGS_AGG_RENDER_NONE = 1,    /* no snapshot, or no such file of the latest version */
+    SGS_AGG_RENDER_CHANGED = 2, /* cannot be rendered as that version's (errstr: why) */
+    SGS_AGG_RENDER_ERROR = 3,   /* Redis failed (errstr) */
+    SGS_AGG_RENDER_BROKEN = 4,  /* the stored version or the rendering failed (errstr) */
+};
+/* Appends to out the report file `name` of the month's latest stored version
+ * (*version), byte for byte what `snapshot --month` writes when it keeps that
+ * version: YYYY-MM.json from the stored document; a group's CSV from a model
+ * of the document (CHANGED when the registry or the report configuration
+ * makes another document of those figures); the notice, the ledger, the
+ * workbook and the page from the month built from Redis, CHANGED when its
+ * content is no longer that version's (render.c says why). Uses ctx's Redis
+ * handle: one thread at a time. */
+int sgs_agg_render_latest(sgs_agg_ctx *ctx, int year, int month, const char *name, sgs_buf *out,
+                          long *version, char *errstr, size_t errstr_size);
 
 /* ---- xlsx.c ------------------------------------------------------------- */
 

@@ -4,9 +4,11 @@
  * Input is checked before anything is read: months are exactly YYYY-MM (1970
  * or later), versions and limits plain decimal numbers in range. Report files
  * are served only under a name from the list of files a month can have
- * (REFERENCE §7, §10); the path opened is built from that list, never from the
- * request. With http.token set, every /api/ request needs it (compared in
- * constant time); the spot check, which writes, is refused without one. */
+ * (REFERENCE §7, §10), always the latest version's: report.dir's copy when it
+ * holds that version's files (the path opened is built from that list, never
+ * from the request), else rendered from Redis (render.c). With http.token
+ * set, every /api/ request needs it (compared in constant time); the spot
+ * check, which writes, is refused without one. */
 #include "server.h"
 
 #include <errno.h>
@@ -351,67 +353,53 @@ static long dir_version(sgs_agg_server *sv, const char *ym)
 }
 
 /* Whether report.dir holds the files of the month's latest stored version
- * (REFERENCE §9: the report files of the latest version): 1 yes; 0 no, with
- * why (no snapshot, or the files of another version: written elsewhere with
- * --out, or not yet rewritten); -1 Redis failed (why). */
-static int files_current(sgs_agg_server *sv, const char *ym, char *why, size_t why_size)
+ * (REFERENCE §9: the report files of the latest version): 1 yes; 0 no (no
+ * snapshot: *latest 0; or the files of another version or none: written
+ * elsewhere with --out, not yet rewritten, or never); -1 Redis failed (why). */
+static int files_current(sgs_agg_server *sv, const char *ym, long *latest, char *why,
+                         size_t why_size)
 {
     sgs_agg_ctx *ctx = sgs_agg_server_worker(sv);
-    long latest, in_dir;
 
+    *latest = 0;
     if (!ctx) {
         snprintf(why, why_size, "out of memory");
         return -1;
     }
-    latest = sgs_agg_version_latest(ctx, ym, why, why_size);
-    if (latest < 0)
+    *latest = sgs_agg_version_latest(ctx, ym, why, why_size);
+    if (*latest < 0)
         return -1;
-    if (latest == 0) {
-        snprintf(why, why_size, "%s has no snapshot", ym);
-        return 0;
-    }
-    in_dir = dir_version(sv, ym);
-    if (in_dir != latest) {
-        if (in_dir > 0)
-            snprintf(why, why_size,
-                     "%s holds the files of version %ld of %s, not of the latest (%ld): "
-                     "sgs-aggregator snapshot --month %s writes them",
-                     sv->report_dir, in_dir, ym, latest, ym);
-        else
-            snprintf(why, why_size,
-                     "%s holds no files of version %ld of %s: sgs-aggregator snapshot --month %s "
-                     "writes them",
-                     sv->report_dir, latest, ym, ym);
-        return 0;
-    }
-    return 1;
+    return *latest > 0 && dir_version(sv, ym) == *latest;
 }
 
+/* The latest version's files: each with its size when report.dir holds it,
+ * else "bytes": null (rendered when asked for, file()). Nothing is built. */
 static enum MHD_Result files_list(sgs_agg_server *sv, sgs_http_request *req, const char *ym)
 {
     char **names, why[512];
     const struct file_kind **kinds;
     size_t n;
     json_t *out;
-    int cur = files_current(sv, ym, why, sizeof(why));
+    long latest;
+    int cur = files_current(sv, ym, &latest, why, sizeof(why));
 
     if (cur < 0)
         return unavailable(req, why);
-    if (cur == 0) /* none of the latest version to offer */
+    if (latest == 0) /* no snapshot: no files */
         return sgs_http_reply_json(req, MHD_HTTP_OK, json_array());
     n = file_names(sv, ym, &names, &kinds);
     out = json_array();
 
     for (size_t i = 0; i < n; i++) {
         struct stat st;
-        int fd = open_report(sv, names[i], &st);
+        int fd = cur ? open_report(sv, names[i], &st) : -1;
 
-        if (fd >= 0) {
+        if (fd >= 0)
             close(fd);
-            json_array_append_new(out, json_pack("{s:s, s:I, s:s}", "name", names[i], "bytes",
-                                                 (json_int_t)st.st_size, "content_type",
-                                                 kinds[i]->type));
-        }
+        json_array_append_new(
+            out, json_pack("{s:s, s:o, s:s}", "name", names[i], "bytes",
+                           fd >= 0 ? json_integer((json_int_t)st.st_size) : json_null(),
+                           "content_type", kinds[i]->type));
         free(names[i]);
     }
     free(names);
@@ -419,14 +407,70 @@ static enum MHD_Result files_list(sgs_agg_server *sv, sgs_http_request *req, con
     return sgs_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
-static enum MHD_Result file(sgs_agg_server *sv, sgs_http_request *req, const char *ym,
-                            const char *want)
+/* A report file's answer: its type, its name in Content-Disposition, and the
+ * page's sandbox. */
+static void file_headers(struct MHD_Response *r, const char *name, const struct file_kind *kind)
+{
+    char disp[320];
+
+    /* the name is ours (month and group id): no quoting needed */
+    snprintf(disp, sizeof(disp), "%s; filename=\"%s\"", kind->attachment ? "attachment" : "inline",
+             name);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, kind->type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    MHD_add_response_header(r, "Content-Security-Policy", FILE_CSP);
+}
+
+/* The file of the latest version that report.dir lacks, rendered (render.c). */
+static enum MHD_Result file_rendered(sgs_agg_server *sv, sgs_http_request *req, int year, int mon,
+                                     const char *name, const struct file_kind *kind)
+{
+    sgs_agg_ctx *ctx = sgs_agg_server_worker(sv);
+    char err[1024];
+    sgs_buf b = SGS_BUF_INIT;
+    struct MHD_Response *r;
+    long version;
+    int rc;
+
+    if (!ctx)
+        return sgs_http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    rc = sgs_agg_render_latest(ctx, year, mon, name, &b, &version, err, sizeof(err));
+    if (rc != SGS_AGG_RENDER_OK) {
+        sgs_buf_free(&b);
+        switch (rc) {
+        case SGS_AGG_RENDER_NONE:
+            return sgs_http_error(req, MHD_HTTP_NOT_FOUND, "%s", err);
+        case SGS_AGG_RENDER_CHANGED:
+            return sgs_http_error(req, MHD_HTTP_CONFLICT, "%s", err);
+        case SGS_AGG_RENDER_ERROR:
+            return unavailable(req, err);
+        default:
+            sgs_error("%s: %s", name, err);
+            return sgs_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
+        }
+    }
+    sgs_debug("%s of version %ld rendered (%zu bytes): %s has no copy of it", name, version, b.len,
+              sv->report_dir);
+    r = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
+                                        b.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        sgs_buf_free(&b);
+        return MHD_NO;
+    }
+    file_headers(r, name, kind);
+    return sgs_http_queue(req, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result file(sgs_agg_server *sv, sgs_http_request *req, int year, int mon,
+                            const char *ym, const char *want)
 {
     char **names, tmp[96], why[512];
     const struct file_kind **kinds;
     size_t n = file_names(sv, ym, &names, &kinds), hit = n;
     enum MHD_Result rc;
-    int cur;
+    struct stat st;
+    long latest;
+    int cur, fd = -1;
 
     for (size_t i = 0; i < n && hit == n; i++) {
         if (strcmp(names[i], want) == 0)
@@ -435,32 +479,23 @@ static enum MHD_Result file(sgs_agg_server *sv, sgs_http_request *req, const cha
     if (hit == n) {
         rc = sgs_http_error(req, MHD_HTTP_NOT_FOUND, "'%s' is not a report file of %s",
                             clip(want, tmp, sizeof(tmp)), ym);
-    } else if ((cur = files_current(sv, ym, why, sizeof(why))) <= 0) {
-        rc = cur < 0 ? unavailable(req, why)
-                     : sgs_http_error(req, MHD_HTTP_NOT_FOUND, "%s: %s", names[hit], why);
+    } else if ((cur = files_current(sv, ym, &latest, why, sizeof(why))) < 0) {
+        rc = unavailable(req, why);
+    } else if (latest == 0) {
+        rc = sgs_http_error(req, MHD_HTTP_NOT_FOUND, "%s: %s has no snapshot", names[hit], ym);
+    } else if (!cur || (fd = open_report(sv, names[hit], &st)) < 0) {
+        /* report.dir holds another version's files, none, or not this one
+         * (a link is never followed): rendered from what Redis holds */
+        rc = file_rendered(sv, req, year, mon, names[hit], kinds[hit]);
     } else {
-        struct stat st;
-        int fd = open_report(sv, names[hit], &st);
+        struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
 
-        if (fd < 0) {
-            rc = sgs_http_error(req, MHD_HTTP_NOT_FOUND, "%s has not been written (in %s)",
-                                names[hit], sv->report_dir);
+        if (!r) {
+            close(fd);
+            rc = MHD_NO;
         } else {
-            struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
-            char disp[320];
-
-            if (!r) {
-                close(fd);
-                rc = MHD_NO;
-            } else {
-                /* the name is ours (month and group id): no quoting needed */
-                snprintf(disp, sizeof(disp), "%s; filename=\"%s\"",
-                         kinds[hit]->attachment ? "attachment" : "inline", names[hit]);
-                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, kinds[hit]->type);
-                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-                MHD_add_response_header(r, "Content-Security-Policy", FILE_CSP);
-                rc = sgs_http_queue(req, MHD_HTTP_OK, r);
-            }
+            file_headers(r, names[hit], kinds[hit]);
+            rc = sgs_http_queue(req, MHD_HTTP_OK, r);
         }
     }
     for (size_t i = 0; i < n; i++)
@@ -643,7 +678,7 @@ static enum MHD_Result month_routes(sgs_agg_server *sv, sgs_http_request *req, c
     if (req->route == sgs_agg_route_names[SGS_AGG_ROUTE_FILES])
         return files_list(sv, req, ym);
     if (req->route == sgs_agg_route_names[SGS_AGG_ROUTE_FILE])
-        return file(sv, req, ym, tail + 7);
+        return file(sv, req, year, mon, ym, tail + 7);
     if (!(ctx = sgs_agg_server_worker(sv)))
         return sgs_http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     if (req->route == sgs_agg_route_names[SGS_AGG_ROUTE_MONTH])

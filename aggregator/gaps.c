@@ -9,8 +9,18 @@
  * judged on the numbers first counted in that year up to the month.
  *
  * Bounds: the missing numbers are counted arithmetically over merged intervals (a
- * stray serial like 99999 costs nothing), and at most GAPS_LISTED_PER_UNIT of them
- * are listed per unit; every gap entry carries its full missing_count.
+ * stray serial like 99999 costs nothing to count), and every gap entry carries its
+ * full missing_count. They are listed one by one (REFERENCE §8, §10: the ledger
+ * has a row per suspected gap) within two bounds that no real sequence reaches
+ * and that keep one wrong number from filling the snapshot (it is published on
+ * Kafka, ~8 bytes per listed number) and the ledger (a row each):
+ *   - a block of more than GAPS_BLOCK_LISTED consecutive missing numbers is
+ *     counted, not listed: no unit leaves a thousand decisions in a row
+ *     unreported; a typo (999999 for 999) or a restarted numbering does;
+ *   - at most GAPS_LISTED_PER_UNIT numbers are listed per unit over all its
+ *     entries (a county with ~10,000 decisions a year and one in ten missing
+ *     stays well below it).
+ * The ledger notes the numbers counted but not listed (ledger.c).
  *
  * A number the spot checks of the year found concealed (P:concealed of
  * January..M, without the findings withdrawn) is known missing: it is 瞒报,
@@ -24,7 +34,8 @@
 #include "sgs/record.h"
 #include "sgs/store.h"
 
-#define GAPS_LISTED_PER_UNIT 50 /* missing numbers listed per unit */
+#define GAPS_LISTED_PER_UNIT 5000 /* missing numbers listed per unit, at most */
+#define GAPS_BLOCK_LISTED    1000 /* a longer block of consecutive missing numbers: not listed */
 
 struct entry {
     uint32_t row;
@@ -63,7 +74,8 @@ static long prefix_id(struct prefixes *p, const char *name)
     return (long)p->n++;
 }
 
-static const char *const *g_names; /* qsort has no context argument */
+/* qsort has no context argument; one per thread (serve builds months on several) */
+static _Thread_local const char *const *g_names;
 
 static int cmp_prefix_index(const void *a, const void *b)
 {
@@ -143,6 +155,8 @@ static int emit_run(sgs_agg_row *row, const struct entry *e, size_t n, const cha
             uint64_t a = hi + 1, b = e[i].lo - 1;
 
             count += b - a + 1 - known_in(k, nk, a, b);
+            if (b - a + 1 > GAPS_BLOCK_LISTED)
+                b = a - 1; /* counted, not listed */
             for (uint64_t v = a; v <= b && *listed < GAPS_LISTED_PER_UNIT; v++) {
                 char buf[24];
 

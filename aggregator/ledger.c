@@ -328,7 +328,8 @@ static int section(unsigned cat)
     return 0;
 }
 
-static const size_t *g_rank; /* qsort has no context argument */
+/* qsort has no context argument; one per thread (serve builds months on several) */
+static _Thread_local const size_t *g_rank;
 
 static int str_cmp(const char *a, const char *b)
 {

@@ -31,8 +31,8 @@ static void usage(FILE *out)
             "      [--dry-run]                          look up and show, store nothing\n"
             "      --withdraw --reason TEXT             withdraw the stored findings FILE names\n"
             "  status [--unit ID] [--json]              live counters per unit\n"
-            "  watch                                    snapshot closed months, re-version on "
-            "changes\n"
+            "  watch                                    snapshot every closed month, re-version\n"
+            "                                           it within a cycle of a change\n"
             "  serve [--listen HOST:PORT]               the web console, HTTP API and metrics "
             "(http.listen)\n"
             "\n"
@@ -45,8 +45,9 @@ static void usage(FILE *out)
             "environment: SGS_<KEY> overrides a key; SGS_NOW=YYYY-MM-DD (or an RFC 3339 time)\n"
             "pretends another date for status, snapshot and watch (tests).\n"
             "\n"
-            "exit status: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
-            "3 snapshot: report files written (and the version stored), but not published.\n");
+            "exit status: 0 success, 1 runtime failure (snapshot: also when the files are\n"
+            "written and the version stored, but it could not be published), 2 usage or\n"
+            "configuration error.\n");
 }
 
 struct args {
@@ -243,8 +244,9 @@ int main(int argc, char **argv)
     if (a.verbose)
         sgs_log_set_level(SGS_LOG_DEBUG); /* -v wins over log.level */
     if (!a.command) {
-        usage(stderr);
-        sgs_error("usage: a command is required (snapshot, spot-check, status, watch, serve)");
+        /* one line (REFERENCE §7); --help has the rest */
+        sgs_error("usage: a command is required (snapshot, spot-check, status, watch, serve; "
+                  "sgs-aggregator --help)");
         free(a.xs);
         return SGS_AGG_EXIT_USAGE;
     }

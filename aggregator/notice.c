@@ -8,6 +8,9 @@
 
 /* Lists in the notice name at most this many units, then "等N个单位". */
 #define NOTICE_LIST_MAX 30
+/* Missing document numbers the notice names per unit (the snapshot and the
+ * ledger list every one; the notice's sentence stays readable). */
+#define NOTICE_GAP_NUMBERS 50
 
 static void md_cell(sgs_buf *b, const char *s)
 {
@@ -478,10 +481,11 @@ static void notice_concealed(struct notice *nt, const sgs_agg_snapshot *s, const
     sgs_buf_free(&p);
 }
 
-/* Listed missing numbers with runs collapsed: "2—9、12、16—19". */
-static void missing_ranges(sgs_buf *b, const json_t *missing)
+/* The first n listed missing numbers with runs collapsed: "2—9、12、16—19". */
+static void missing_ranges(sgs_buf *b, const json_t *missing, size_t n)
 {
-    size_t n = json_array_size(missing);
+    if (n > json_array_size(missing))
+        n = json_array_size(missing);
 
     for (size_t i = 0; i < n;) {
         const char *first = json_string_value(json_array_get(missing, i));
@@ -524,7 +528,7 @@ static void notice_gaps(struct notice *nt, const sgs_agg_snapshot *s, const size
                        s->year, count, (long long)total);
         for (shown = 0; shown < count && shown < NOTICE_LIST_MAX; shown++) {
             const sgs_agg_row *r = &s->rows[nt->list[shown]];
-            size_t gi;
+            size_t gi, budget = NOTICE_GAP_NUMBERS;
             json_t *gap;
             int first = 1;
 
@@ -533,17 +537,21 @@ static void notice_gaps(struct notice *nt, const sgs_agg_snapshot *s, const size
             {
                 const json_t *missing = json_object_get(gap, "missing");
                 json_int_t cnt = json_integer_value(json_object_get(gap, "missing_count"));
+                size_t named = json_array_size(missing);
 
+                if (named > budget)
+                    named = budget;
                 sgs_buf_printf(&p, "%s%s“%s〔%lld〕”", first ? "" : "，",
                                sgs_agg_kind_label(json_string_value(json_object_get(gap, "kind"))),
                                json_string_value(json_object_get(gap, "prefix")),
                                (long long)json_integer_value(json_object_get(gap, "year")));
-                if (json_array_size(missing) > 0) {
+                if (named > 0) {
                     sgs_buf_puts(&p, "缺");
-                    missing_ranges(&p, missing);
+                    missing_ranges(&p, missing, named);
                     sgs_buf_puts(&p, "号");
-                    if ((json_int_t)json_array_size(missing) < cnt)
+                    if ((json_int_t)named < cnt)
                         sgs_buf_printf(&p, "等%lld个", (long long)cnt);
+                    budget -= named;
                 } else {
                     sgs_buf_printf(&p, "缺%lld个文书号", (long long)cnt);
                 }

@@ -5,11 +5,15 @@
  * what the JSON holds, so the files always agree.
  *
  * One list of names (sgs_agg_report_files) serves the writer and the console,
- * so the console offers exactly what was written. */
+ * so the console offers exactly what was written; one renderer per file makes
+ * both the file written and the one serve renders again (render.c), so they
+ * are the same bytes. */
 #include "agg.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sgs/log.h"
 
@@ -187,19 +191,17 @@ void sgs_agg_ledger_csv(sgs_buf *b, const sgs_agg_snapshot *s)
 
 /* ---- all files ------------------------------------------------------------------------ */
 
-static int write_buf(const char *dir, const char *name, sgs_buf *b, char *errstr,
-                     size_t errstr_size)
+void sgs_agg_report_json(sgs_buf *b, const json_t *doc)
 {
-    int rc;
+    char *text = json_dumps(doc, SGS_AGG_JSON_PRETTY);
 
-    if (b->oom) {
-        snprintf(errstr, errstr_size, "%s/%s: out of memory", dir, name);
-        sgs_buf_free(b);
-        return -1;
+    if (!text) {
+        b->oom = 1;
+        return;
     }
-    rc = sgs_agg_write_file(dir, name, b->data ? b->data : "", b->len, errstr, errstr_size);
-    sgs_buf_free(b);
-    return rc;
+    sgs_buf_puts(b, text);
+    sgs_buf_puts(b, "\n");
+    free(text);
 }
 
 struct xlsx_job {
@@ -214,51 +216,140 @@ static int fill_xlsx(const char *path, void *arg, char *errstr, size_t errstr_si
     return sgs_agg_xlsx_write(job->s, job->cfg, path, errstr, errstr_size);
 }
 
-/* One file of the list: kind k, group g (group CSVs). */
-static int write_one(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
-                     const char *name, enum file_kind kind, const sgs_agg_group *g, char *errstr,
-                     size_t errstr_size)
+/* The bytes of one file of a text kind (all but the workbook) into b. */
+static void render_text(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg,
+                        enum file_kind kind, const sgs_agg_group *g)
 {
-    struct xlsx_job job = {s, cfg};
-    sgs_buf b;
-    char *text;
-
-    sgs_buf_init(&b);
     switch (kind) {
     case F_GROUP_CSV:
-        csv_group(&b, s, g);
+        csv_group(b, s, g);
         break;
     case F_NOTICE:
-        sgs_agg_notice_build(&b, s, cfg);
+        sgs_agg_notice_build(b, s, cfg);
         break;
     case F_LEDGER:
-        sgs_agg_ledger_csv(&b, s);
+        sgs_agg_ledger_csv(b, s);
         break;
-    case F_XLSX:
-        return sgs_agg_write_file_by(dir, name, fill_xlsx, &job, errstr, errstr_size);
     case F_HTML:
-        sgs_agg_html_build(&b, s, cfg);
+        sgs_agg_html_build(b, s, cfg);
         break;
     case F_JSON:
-        text = json_dumps(s->json, SGS_AGG_JSON_PRETTY);
-        if (!text) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return -1;
-        }
-        sgs_buf_puts(&b, text);
-        sgs_buf_puts(&b, "\n");
-        free(text);
+        sgs_agg_report_json(b, s->json);
+        break;
+    case F_XLSX:
         break;
     }
-    return write_buf(dir, name, &b, errstr, errstr_size);
+}
+
+/* The workbook's bytes into b: libxlsxwriter writes to a path, so through a
+ * temporary file (TMPDIR, else /tmp), removed afterwards. */
+static int render_xlsx(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *cfg, char *errstr,
+                       size_t errstr_size)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[4096], chunk[65536];
+    FILE *f = NULL;
+    size_t got;
+    int fd, rc = -1;
+
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if ((size_t)snprintf(path, sizeof(path), "%s/sgs-xlsx-XXXXXX", tmp) >= sizeof(path)) {
+        snprintf(errstr, errstr_size, "TMPDIR is too long");
+        return -1;
+    }
+    fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    if (sgs_agg_xlsx_write(s, cfg, path, errstr, errstr_size) != 0)
+        goto out;
+    f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sgs_buf_append(b, chunk, got);
+    if (ferror(f)) {
+        snprintf(errstr, errstr_size, "%s: read error", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    unlink(path);
+    return rc;
+}
+
+/* Walks the list in the writer's order: the group CSVs (one per group of the
+ * model, in the document's order), then one file of each other kind, the JSON
+ * last. Calls fn for each file; stops at its first non-zero answer, which it
+ * returns; 0 when every file was visited; -2 when the list does not match
+ * the groups. */
+static int walk(const sgs_agg_snapshot *s, char **names, size_t n,
+                int (*fn)(const char *name, enum file_kind kind, const sgs_agg_group *g, void *arg),
+                void *arg)
+{
+    size_t k = 0;
+
+    for (size_t kind = 0; kind < N_KINDS; kind++) {
+        size_t reps = file_kinds[kind].kind == F_GROUP_CSV ? s->n_groups : 1;
+
+        for (size_t i = 0; i < reps; i++, k++) {
+            int rc;
+
+            if (k >= n)
+                return -2;
+            rc = fn(names[k], file_kinds[kind].kind,
+                    file_kinds[kind].kind == F_GROUP_CSV ? &s->groups[i] : NULL, arg);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+struct write_job {
+    const sgs_agg_snapshot *s;
+    const sgs_config *cfg;
+    const char *dir;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static int write_one(const char *name, enum file_kind kind, const sgs_agg_group *g, void *arg)
+{
+    const struct write_job *job = arg;
+    struct xlsx_job xj = {job->s, job->cfg};
+    sgs_buf b;
+    int rc;
+
+    if (kind == F_XLSX)
+        return sgs_agg_write_file_by(job->dir, name, fill_xlsx, &xj, job->errstr, job->errstr_size);
+    sgs_buf_init(&b);
+    render_text(&b, job->s, job->cfg, kind, g);
+    if (b.oom) {
+        snprintf(job->errstr, job->errstr_size, "%s/%s: out of memory", job->dir, name);
+        sgs_buf_free(&b);
+        return -1;
+    }
+    rc = sgs_agg_write_file(job->dir, name, b.data ? b.data : "", b.len, job->errstr,
+                            job->errstr_size);
+    sgs_buf_free(&b);
+    return rc;
 }
 
 int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *dir,
                          char *errstr, size_t errstr_size)
 {
+    struct write_job job = {s, cfg, dir, errstr, errstr_size};
     char **names;
-    size_t n, k = 0;
-    int rc = -1;
+    size_t n;
+    int rc;
 
     if (sgs_agg_mkdirs(dir, errstr, errstr_size) != 0)
         return -1;
@@ -266,23 +357,59 @@ int sgs_agg_report_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    /* The list's order: the group CSVs (one per group of the model, in the
-     * document's order), then one file of each other kind, the JSON last. */
-    for (size_t kind = 0; kind < N_KINDS; kind++) {
-        size_t reps = file_kinds[kind].kind == F_GROUP_CSV ? s->n_groups : 1;
-
-        for (size_t i = 0; i < reps; i++, k++) {
-            if (k >= n || write_one(s, cfg, dir, names[k], file_kinds[kind].kind,
-                                    file_kinds[kind].kind == F_GROUP_CSV ? &s->groups[i] : NULL,
-                                    errstr, errstr_size) != 0)
-                goto out;
-        }
-    }
-    sgs_debug("%s: wrote %zu files in %s (%s ... %s)", s->month, n, dir, names[0], names[n - 1]);
-    rc = 0;
-out:
-    if (rc != 0 && k >= n)
+    rc = walk(s, names, n, write_one, &job);
+    if (rc == -2)
         snprintf(errstr, errstr_size, "%s: the file list does not match the groups", s->month);
+    else if (rc == 0)
+        sgs_debug("%s: wrote %zu files in %s (%s ... %s)", s->month, n, dir, names[0],
+                  names[n - 1]);
     sgs_agg_strv_free(names, n);
-    return rc;
+    return rc == 0 ? 0 : -1;
+}
+
+struct render_job {
+    const sgs_agg_snapshot *s;
+    const sgs_config *cfg;
+    const char *want;
+    sgs_buf *out;
+    char *errstr;
+    size_t errstr_size;
+};
+
+/* 1 when the file was rendered, -1 failed, 0 not this one. */
+static int render_one(const char *name, enum file_kind kind, const sgs_agg_group *g, void *arg)
+{
+    const struct render_job *job = arg;
+
+    if (strcmp(name, job->want) != 0)
+        return 0;
+    if (kind == F_XLSX)
+        return render_xlsx(job->out, job->s, job->cfg, job->errstr, job->errstr_size) == 0 ? 1 : -1;
+    render_text(job->out, job->s, job->cfg, kind, g);
+    if (job->out->oom) {
+        snprintf(job->errstr, job->errstr_size, "%s: out of memory", name);
+        return -1;
+    }
+    return 1;
+}
+
+int sgs_agg_report_render(const sgs_agg_snapshot *s, const sgs_config *cfg, const char *name,
+                          sgs_buf *out, char *errstr, size_t errstr_size)
+{
+    struct render_job job = {s, cfg, name, out, errstr, errstr_size};
+    char **names;
+    size_t n;
+    int rc;
+
+    if (sgs_agg_report_files(s->json, &names, &n) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    rc = walk(s, names, n, render_one, &job);
+    sgs_agg_strv_free(names, n);
+    if (rc == -2) {
+        snprintf(errstr, errstr_size, "%s: the file list does not match the groups", s->month);
+        return -1;
+    }
+    return rc == 1 ? 0 : rc == 0 ? 1 : -1;
 }

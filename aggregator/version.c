@@ -228,6 +228,25 @@ static void take_stored(sgs_agg_snapshot *s, const json_t *old)
     }
 }
 
+/* s becomes stored version n (doc): its number, generated_at, offsets and
+ * comparison with the previous month. */
+static void adopt(sgs_agg_snapshot *s, const json_t *doc, long n)
+{
+    sgs_agg_snapshot_set_version(s, n);
+    take_stored(s, doc);
+    sgs_agg_snapshot_take_prev(s, doc);
+}
+
+int sgs_agg_version_adopt(sgs_agg_snapshot *s, json_t *doc)
+{
+    json_t *v = json_object_get(doc, "version");
+
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || !same_content(doc, s->json))
+        return 0;
+    adopt(s, doc, (long)json_integer_value(v));
+    return 1;
+}
+
 int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, json_t **previous,
                           char *errstr, size_t errstr_size)
 {
@@ -280,9 +299,7 @@ int sgs_agg_version_store(sgs_agg_ctx *ctx, sgs_agg_snapshot *s, int *is_new, js
              * changes. */
             if (finish_writes(ctx, s->month, n, errstr, errstr_size) != 0)
                 goto fail;
-            sgs_agg_snapshot_set_version(s, n);
-            take_stored(s, old);
-            sgs_agg_snapshot_take_prev(s, old);
+            adopt(s, old, n);
             goto done;
         }
         sgs_agg_snapshot_set_version(s, n + 1);

@@ -1,25 +1,40 @@
 /* The watch daemon: once a month has closed and report.grace_workdays working
  * days have passed, it snapshots the month (files into report.dir, the version
  * on topic.snapshots); afterwards, whenever late-arriving records (or a spot
- * check) change a closed month, it writes version N+1 and logs what changed.
- * Months before the deployment's first month with records are not published
- * (a new deployment has nothing to say about them); later months without
- * records are.
+ * check) change a closed month, it writes version N+1 and logs what changed
+ * (REFERENCE §7: every closed month). Months before the deployment's first
+ * month with records are not published (a new deployment has nothing to say
+ * about them); later months without records are.
  *
- * Every aggregator.watch_interval_s seconds it rebuilds each due month among the
- * last aggregator.watch_months closed ones; version.c decides whether the content
- * changed. Older closed months, back to the deployment's first month, are
- * watched too (REFERENCE §7: every closed month): one without a snapshot is
- * snapshotted in the next cycle, and one of those with a snapshot is rebuilt
- * each cycle in turn, so a late record of an old month makes its new version
- * within as many cycles as there are older months.
+ * Every aggregator.watch_interval_s seconds (the first cycle at start) it
+ * reads, in one pipe, what changes a closed month, for every closed month from
+ * the first one on: per partition the values of the month's counter hash
+ * (P:T:m:YYYY-MM), the sizes of its spot-check hashes (P:concealed,
+ * P:withdrawn) and its latest version. The consumer adds to the counter hash
+ * in the same script as the month's ledger entries and gap bits, and every
+ * counter only grows, so the hash's values (their sum and count) change
+ * exactly when a batch counted something of that month; the spot-check hashes
+ * only grow (a finding is never deleted, a withdrawal is written once). A
+ * month is rebuilt when that digest differs from the one read before its last
+ * complete rebuild in this process, when it was never rebuilt by this process
+ * (the first cycle rebuilds them all), when its latest version is not the one
+ * whose files and publish this process saw succeed (another writer's), or
+ * when an earlier month of its year changed (a month's suspected gaps come
+ * from the gap bits and spot checks of January..M). The last
+ * aggregator.watch_months closed months are rebuilt every cycle whatever
+ * their digest says. version.c decides whether the content changed. So a late
+ * record of any closed month makes its new version within one cycle, and an
+ * unchanged month costs its share of one pipe, not a build: a build of the
+ * demo month (42 units, ~11,000 records) takes ~6 ms, a whole snapshot of
+ * 5,000 units ~0.7 s (docs/AGGREGATOR.md), and months add up over years.
  *
  * Files and the publish are redone for a version until both succeeded once in
  * this process (so a Kafka or disk outage is repaired by the next cycle, and a
  * restart re-publishes the latest versions, which the compacted topic absorbs).
  * Redis and Kafka outages are retried every cycle and logged once per change of
  * state. SIGINT/SIGTERM set a flag; the loop sleeps in short steps. SIGHUP
- * reloads units.file and calendar.file between cycles (sgs_agg_ctx_reload). */
+ * reloads units.file and calendar.file between cycles (sgs_agg_ctx_reload),
+ * after which every month is rebuilt (the registry is in every snapshot). */
 #include "agg.h"
 
 #include <errno.h>
@@ -28,6 +43,7 @@
 #include <time.h>
 
 #include "sgs/calendar.h"
+#include "sgs/hash.h"
 #include "sgs/log.h"
 #include "sgs/store.h"
 
@@ -49,7 +65,9 @@ static void on_hup(int sig)
 
 struct month_state {
     int year, month;
-    long handled; /* version whose files and publish succeeded */
+    long handled;   /* version whose files and publish succeeded */
+    int have_input; /* input holds the digest read before the last complete rebuild */
+    uint64_t input; /* digest of what changes the month (read_inputs) */
 };
 
 enum health { UNKNOWN = 0, UP, DOWN };
@@ -62,9 +80,9 @@ struct watch {
     struct month_state *months;
     size_t n_months, cap_months;
     enum health redis, kafka, files;
-    char first[8];            /* the first month with records ("" unknown) */
-    unsigned long older_turn; /* which older month with a snapshot is rebuilt next */
-    int said_none;            /* "no month has records yet" logged */
+    char first[8];        /* the first month with records ("" unknown) */
+    int said_none;        /* "no month has records yet" logged */
+    unsigned long cycles; /* cycles run */
 };
 
 static struct month_state *month_state(struct watch *w, int year, int month)
@@ -82,9 +100,9 @@ static struct month_state *month_state(struct watch *w, int year, int month)
         w->months = m;
         w->cap_months = cap;
     }
+    memset(&w->months[w->n_months], 0, sizeof(w->months[0]));
     w->months[w->n_months].year = year;
     w->months[w->n_months].month = month;
-    w->months[w->n_months].handled = 0;
     return &w->months[w->n_months++];
 }
 
@@ -104,7 +122,10 @@ static void health(enum health *h, int ok, const char *what, const char *err, lo
     }
 }
 
-static void process_month(struct watch *w, int year, int month)
+/* Rebuilds a month, stores a new version when it changed, and writes the
+ * files and publishes once per version. 0 when the month's latest version is
+ * handled (stored, written, published), else -1 (logged through health). */
+static int process_month(struct watch *w, int year, int month)
 {
     char err[1024];
     sgs_agg_snapshot *s;
@@ -115,13 +136,13 @@ static void process_month(struct watch *w, int year, int month)
 
     if (!ms) {
         sgs_error("out of memory");
-        return;
+        return -1;
     }
     s = sgs_agg_snapshot_build(w->ctx, year, month, err, sizeof(err));
     if (!s || sgs_agg_version_store(w->ctx, s, &is_new, &previous, err, sizeof(err)) != 0) {
         health(&w->redis, 0, "redis", err, w->interval);
         sgs_agg_snapshot_free(s);
-        return;
+        return -1;
     }
     health(&w->redis, 1, "redis", NULL, w->interval);
     version = sgs_agg_snapshot_version(s);
@@ -139,14 +160,14 @@ static void process_month(struct watch *w, int year, int month)
         if (sgs_agg_report_write(s, w->ctx->cfg, w->dir, err, sizeof(err)) != 0) {
             health(&w->files, 0, "report files", err, w->interval);
             sgs_agg_snapshot_free(s);
-            return;
+            return -1;
         }
         health(&w->files, 1, "report files", NULL, w->interval);
         if (sgs_agg_snapshot_publish(w->pub, s, &stop_flag, err, sizeof(err)) != 0) {
             if (!stop_flag)
                 health(&w->kafka, 0, "kafka", err, w->interval);
             sgs_agg_snapshot_free(s);
-            return;
+            return -1;
         }
         health(&w->kafka, 1, "kafka", NULL, w->interval);
         sgs_info("%s: version %ld written to %s and published on %s", s->month, version, w->dir,
@@ -154,6 +175,7 @@ static void process_month(struct watch *w, int year, int month)
         ms->handled = version;
     }
     sgs_agg_snapshot_free(s);
+    return 0;
 }
 
 /* The deployment's first month: the earliest month for which any partition
@@ -236,67 +258,204 @@ static int month_observed(struct watch *w, const char *ym, int *scanned)
     return strcmp(ym, w->first) >= 0;
 }
 
-/* The closed months before the window (y, m is the window's oldest month),
- * from the deployment's first month on, oldest first: each one without a
- * snapshot is processed, and of those with one, one per cycle in turn. 0, or
- * -1 when Redis failed (logged). */
-static int older_months(struct watch *w, int y, int m)
+/* A digest of a counter hash's values (HVALS): their number and their sum
+ * (each counter only grows, so the sum moves with every batch that counts
+ * something of the month); a value that is no number adds its bytes' hash. */
+static uint64_t values_digest(uint64_t h, const redisReply *r)
 {
-    int fy, fm, n = 0, k = 0;
-    long turn;
-    char err[1024], ym[8];
+    uint64_t sum = 0, n = 0;
 
-    if (!w->first[0] || sgs_month_parse(w->first, &fy, &fm) != 0)
-        return 0;
-    for (int yy = fy, mm = fm; yy * 12 + mm < y * 12 + m; sgs_month_add(&yy, &mm, 1))
-        n++;
-    if (n == 0)
-        return 0;
-    turn = (long)(w->older_turn++ % (unsigned long)n);
-    for (int yy = fy, mm = fm; k < n && !stop_flag; sgs_month_add(&yy, &mm, 1), k++) {
-        long v = sgs_agg_version_latest(w->ctx, sgs_month_format(yy, mm, ym), err, sizeof(err));
-        if (v < 0) {
-            health(&w->redis, 0, "redis", err, w->interval);
-            return -1;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) {
+            int64_t v;
+
+            if (sgs_agg_reply_int(r->element[i], &v) == 0)
+                sum += (uint64_t)v;
+            else if (r->element[i]->type == REDIS_REPLY_STRING)
+                sum += sgs_hash_fnv1a(r->element[i]->str, r->element[i]->len);
+            n++;
         }
-        if (v == 0 || k == turn)
-            process_month(w, yy, mm);
     }
-    return 0;
+    h = sgs_hash_fnv1a_from(h, &n, sizeof(n));
+    return sgs_hash_fnv1a_from(h, &sum, sizeof(sum));
+}
+
+/* What changes each of the n months from (fy, fm) on, in one pipe: digest[i]
+ * of its counter hash in every partition (HVALS P:T:m:M; the partitions by
+ * name, sorted) and of its spot-check hashes (HLEN P:concealed:M,
+ * P:withdrawn:M), and latest[i], its latest version (0: none). 0, or -1 with
+ * errstr. */
+static int read_inputs(struct watch *w, int fy, int fm, size_t n, uint64_t *digest, long *latest,
+                       char *errstr, size_t errstr_size)
+{
+    sgs_agg_ctx *ctx = w->ctx;
+    char **parts = NULL, key[SGS_STORE_KEY_MAX], ym[8];
+    size_t n_parts = 0, k = 0;
+    sgs_rcl_pipe *p = NULL;
+    int rc = -1, y = fy, m = fm;
+
+    if (sgs_agg_partitions_read(ctx, &parts, &n_parts, errstr, errstr_size) != 0)
+        return -1;
+    if (!(p = sgs_agg_pipe(ctx, errstr, errstr_size)))
+        goto out;
+    for (size_t i = 0; i < n; i++, sgs_month_add(&y, &m, 1)) {
+        sgs_month_format(y, m, ym);
+        for (size_t j = 0; j < n_parts; j++) {
+            sgs_store_pkey_member(key, sizeof(key), ctx->prefix, parts[j], SGS_STORE_MONTH, ym);
+            if (sgs_rcl_pipe_appendf(p, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HVALS %s", key) < 0)
+                goto oom;
+        }
+        sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_CONCEALED, ym);
+        if (sgs_rcl_pipe_appendf(p, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HLEN %s", key) < 0)
+            goto oom;
+        sgs_store_gkey(key, sizeof(key), ctx->prefix, SGS_STORE_WITHDRAWN, ym);
+        if (sgs_rcl_pipe_appendf(p, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "HLEN %s", key) < 0)
+            goto oom;
+        sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, ym, -1);
+        if (sgs_rcl_pipe_appendf(p, sgs_agg_slot(key), SGS_RCL_IDEMPOTENT, "GET %s", key) < 0)
+            goto oom;
+    }
+    if (sgs_agg_pipe_run(p, errstr, errstr_size) != 0)
+        goto out;
+    y = fy;
+    m = fm;
+    for (size_t i = 0; i < n; i++, sgs_month_add(&y, &m, 1)) {
+        uint64_t h = SGS_HASH_FNV1A_BASIS;
+
+        sgs_month_format(y, m, ym);
+        for (size_t j = 0; j <= n_parts + 2; j++, k++) {
+            const redisReply *r = sgs_rcl_pipe_reply(p, k);
+            int64_t v = 0;
+
+            if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errstr_size, "redis: reading what changed %s: %s", ym, r->str);
+                goto out;
+            }
+            if (j < n_parts) {
+                h = sgs_hash_fnv1a_from(h, parts[j], strlen(parts[j]) + 1);
+                h = values_digest(h, r);
+            } else if (j < n_parts + 2) {
+                if (sgs_agg_reply_int(r, &v) != 0)
+                    v = -1;
+                h = sgs_hash_fnv1a_from(h, &v, sizeof(v));
+            } else if ((latest[i] = sgs_agg_reply_version(r)) < 0) {
+                sgs_store_snapshot_key(key, sizeof(key), ctx->prefix, ym, -1);
+                snprintf(errstr, errstr_size, "redis: %s: not a version number", key);
+                goto out;
+            }
+        }
+        digest[i] = h;
+    }
+    rc = 0;
+    goto out;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+out:
+    sgs_rcl_pipe_free(p);
+    sgs_agg_strv_free(parts, n_parts);
+    return rc;
 }
 
 /* A month is due once the grace-th working day after its last day has passed
  * (grace 0: from the first day of the next month); months before the first
- * month with records are skipped. */
+ * month with records are skipped. Every due month from the first one on is
+ * looked at (read_inputs) and rebuilt when something changed it (the file's
+ * comment), oldest first, so prev_records comes from a fresh previous month. */
 static void cycle(struct watch *w)
 {
     sgs_day today = sgs_agg_today(w->ctx);
-    int ty, tm, td, scanned = 0, wy, wm;
-    char ym[8];
+    int ty, tm, td, scanned = 0, ny = 0, nm = 0, fy, fm, yy, mm, probe_y = 0, probe_m = 0;
+    int dirty_year = 0, rebuilt = 0, changed = 0;
+    char ym[8], err[1024];
+    size_t n = 0;
+    uint64_t *digest = NULL;
+    long *latest = NULL;
+    struct timespec t0, t1, t2;
 
+    w->cycles++;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     sgs_agg_calendar_log(w->ctx); /* once a day while the horizon is near */
     sgs_day_to_ymd(today, &ty, &tm, &td);
-    /* the window's oldest month: the first month is looked for (when unknown,
-     * or later than it), then the closed months before the window */
-    wy = ty;
-    wm = tm;
-    sgs_month_add(&wy, &wm, -(int)w->n_watch);
-    if (sgs_agg_month_due(w->ctx->cal, w->grace, today, wy, wm) &&
-        (month_observed(w, sgs_month_format(wy, wm, ym), &scanned) < 0 ||
-         older_months(w, wy, wm) != 0))
-        return;
-    for (int k = (int)w->n_watch; k >= 1 && !stop_flag; k--) {
-        int y = ty, m = tm, observed;
+    /* the newest due month, and the oldest due one of the window (where the
+     * first month is looked for while the window has not passed it) */
+    for (int k = 1; k <= 120; k++) {
+        int y = ty, m = tm;
 
         sgs_month_add(&y, &m, -k);
         if (!sgs_agg_month_due(w->ctx->cal, w->grace, today, y, m))
             continue;
-        observed = month_observed(w, sgs_month_format(y, m, ym), &scanned);
-        if (observed < 0)
-            return;
-        if (observed)
-            process_month(w, y, m);
+        if (!ny) {
+            ny = y;
+            nm = m;
+        }
+        if (k <= w->n_watch || !probe_y) {
+            probe_y = y;
+            probe_m = m;
+        }
+        if (k >= w->n_watch)
+            break;
     }
+    if (!ny)
+        return;
+    if (month_observed(w, sgs_month_format(probe_y, probe_m, ym), &scanned) < 0 || !w->first[0] ||
+        sgs_month_parse(w->first, &fy, &fm) != 0)
+        return;
+    for (int y = fy, m = fm; y * 12 + m <= ny * 12 + nm; sgs_month_add(&y, &m, 1))
+        n++;
+    if (n == 0)
+        return;
+    /* a rebuild deletes and re-creates the month counters: wait for it */
+    if (sgs_agg_rebuild_check(w->ctx, err, sizeof(err)) != 0) {
+        health(&w->redis, 0, "redis", err, w->interval);
+        return;
+    }
+    digest = calloc(n, sizeof(*digest));
+    latest = calloc(n, sizeof(*latest));
+    if (!digest || !latest) {
+        sgs_error("out of memory");
+        goto out;
+    }
+    if (read_inputs(w, fy, fm, n, digest, latest, err, sizeof(err)) != 0) {
+        health(&w->redis, 0, "redis", err, w->interval);
+        goto out;
+    }
+    health(&w->redis, 1, "redis", NULL, w->interval);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    yy = fy;
+    mm = fm;
+    for (size_t i = 0; i < n && !stop_flag; i++, sgs_month_add(&yy, &mm, 1)) {
+        int in_window = (ty * 12 + tm) - (yy * 12 + mm) <= w->n_watch, moved;
+        struct month_state *ms = month_state(w, yy, mm);
+
+        if (!ms) {
+            sgs_error("out of memory");
+            goto out;
+        }
+        if (mm == 1)
+            dirty_year = 0;
+        moved = !ms->have_input || ms->input != digest[i];
+        changed += moved && ms->have_input;
+        dirty_year |= moved;
+        if (in_window || dirty_year || latest[i] == 0 || latest[i] != ms->handled) {
+            rebuilt++;
+            if (process_month(w, yy, mm) == 0) {
+                ms->input = digest[i];
+                ms->have_input = 1;
+            } else {
+                ms->have_input = 0; /* again next cycle */
+            }
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    sgs_debug("cycle %lu: %zu closed months %s..%04d-%02d looked at in %ld ms (%d changed), %d "
+              "rebuilt in %ld ms",
+              w->cycles, n, w->first, ny, nm,
+              (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), changed,
+              rebuilt,
+              (long)((t2.tv_sec - t1.tv_sec) * 1000 + (t2.tv_nsec - t1.tv_nsec) / 1000000));
+out:
+    free(digest);
+    free(latest);
 }
 
 /* Sleeps, applying a SIGHUP's reload (registry and calendar) as it comes:
@@ -312,8 +471,12 @@ static void sleep_interval(struct watch *w, long seconds)
             ;
         if (reload_flag) {
             reload_flag = 0;
-            if (sgs_agg_ctx_reload(w->ctx) == 0)
+            if (sgs_agg_ctx_reload(w->ctx) == 0) {
                 sgs_agg_calendar_log(w->ctx);
+                /* every snapshot holds the registry: rebuild every month */
+                for (size_t m = 0; m < w->n_months; m++)
+                    w->months[m].have_input = 0;
+            }
         }
     }
 }
@@ -348,9 +511,9 @@ int sgs_agg_cmd_watch(sgs_agg_ctx *ctx)
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
 
-    sgs_info("watching the last %ld closed months every %ld s (grace %ld working days, files in "
-             "%s)%s",
-             w.n_watch, w.interval, w.grace, w.dir, ctx->have_now ? "; SGS_NOW is set" : "");
+    sgs_info("watching every closed month every %ld s, rebuilding the last %ld each time and "
+             "the others when their figures changed (grace %ld working days, files in %s)%s",
+             w.interval, w.n_watch, w.grace, w.dir, ctx->have_now ? "; SGS_NOW is set" : "");
     while (!stop_flag) {
         cycle(&w);
         sleep_interval(&w, w.interval);

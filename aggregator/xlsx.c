@@ -298,6 +298,16 @@ int sgs_agg_xlsx_write(const sgs_agg_snapshot *s, const sgs_config *cfg, const c
     memset(&props, 0, sizeof(props));
     props.title = title;
     props.comments = "sgs-aggregator";
+    /* the version's time, not the time of writing: the workbook is then a
+     * function of the snapshot like the other files (serve renders it again
+     * byte for byte); 0 (none) lets libxlsxwriter take the current time */
+    {
+        const char *at = json_string_value(json_object_get(s->json, "generated_at"));
+        int64_t t;
+
+        if (at && sgs_rfc3339_parse(at, strlen(at), &t) == 0 && t > 0)
+            props.created = (time_t)t;
+    }
     note(&bk, workbook_set_properties(bk.wb, &props));
     if (formats(&bk) != 0)
         note(&bk, LXW_ERROR_MEMORY_MALLOC_FAILED);

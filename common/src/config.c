@@ -74,7 +74,7 @@ static const struct cfg_key keys[] = {
      "date line of the notice, YYYY-MM-DD (empty: the snapshot's generated_at date)"},
     {"aggregator.watch_interval_s", T_INT, "60", 1, 86400, "how often watch checks months"},
     {"aggregator.watch_months", T_INT, "3", 1, 120,
-     "closed months watch rebuilds every cycle (older ones one a cycle in turn)"},
+     "closed months watch rebuilds every cycle (the others when their figures change)"},
     {"groups", T_STRING, NULL, 0, 0,
      "group order in reports, comma separated (default: order of first appearance)"},
     {"consumer.batch.max_messages", T_INT, "10000", 1, 1000000, "messages per batch at most"},

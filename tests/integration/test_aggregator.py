@@ -337,14 +337,19 @@ def expected_gaps(members, year):
     for uid, groups in seen.items():
         gaps = []
         for (kind, prefix) in sorted(groups, key=lambda k: (k[0] != "license", k[1].encode())):
-            nums = groups[(kind, prefix)]
-            missing = [n for n in range(min(nums), max(nums) + 1) if n not in nums]
+            nums = sorted(groups[(kind, prefix)])
+            missing, listed = 0, []
+            for a, b in zip(nums, nums[1:]):
+                block = list(range(a + 1, b))
+                missing += len(block)
+                if len(block) <= 1000:  # a longer block is counted, not listed
+                    listed += block
             if missing:
-                gaps.append(dict(kind=kind, prefix=prefix, year=year, missing_count=len(missing),
-                                 missing=[str(n) for n in missing]))
+                gaps.append(dict(kind=kind, prefix=prefix, year=year, missing_count=missing,
+                                 missing=[str(n) for n in listed]))
         if gaps:
-            # at most 50 listed per unit
-            budget = 50
+            # every number listed, at most 5,000 per unit
+            budget = 5000
             for g in gaps:
                 g["missing"] = g["missing"][:budget]
                 budget -= len(g["missing"])
@@ -425,7 +430,7 @@ def golden_world(case):
     # a unit id in the counters that the registry does not know
     dec.append(Rec("GHOST", "penalty", "X〔2023〕1号", "2023-12-06", part=0))
     skip = {("11410400MB0000000X", "penalty"): {7, 8}, ("C04", "license"): {3},
-            ("410423", "license"): set(range(10, 80))}  # 70 missing: list capped at 50
+            ("410423", "license"): set(range(10, 310))}  # 300 missing: every one listed
     # December continues November's numbering: both months in one pass
     number_docs(nov + dec, doc_prefix, 2023, skip)
     return nov, dec
@@ -474,7 +479,14 @@ def test_golden(world, tmp):
                 eq(g[k], w[k], "%s gap %s" % (got["unit_id"], k))
     eq(flags["11410400MB0000000X"].count("improved"), 1, "improved rule fixture")
     check("high_volume" in flags["410423"] and "high_volume" in flags["410421"], "tie fixture")
-    eq(gaps["410423"][0]["missing_count"], 70, "gap fixture")
+    eq(gaps["410423"][0]["missing_count"], 300, "gap fixture")
+    # REFERENCE §8, §10: every suspected gap, in the JSON and in the ledger
+    g423 = [u for u in snap["units"] if u["unit_id"] == "410423"][0]["gaps"][0]
+    eq(g423["missing"], [str(n) for n in range(10, 310)], "410423: all 300 missing listed")
+    rows = [row for row in read_csv(os.path.join(case.reports, "2023-12-ledger.csv"))[1:]
+            if row[0] == "410423" and row[2] == "疑似漏报" and row[3] == "行政许可"]
+    eq([row[4] for row in rows], ["423平许〔2023〕%d号" % n for n in range(10, 310)],
+       "410423: a ledger row per missing number, no note")
     c05 = [u for u in snap["units"] if u["unit_id"] == "C05"][0]
     eq(c05["quality_rate"], 0.0, "only-invalid unit quality_rate")
     c09 = [u for u in snap["units"] if u["unit_id"] == "C09"][0]
@@ -1079,8 +1091,8 @@ def test_watch_first_deployment(world, tmp):
 def test_watch_older_months(world, tmp):
     """watch with a window of one month: the closed months before it, back to
     the first month with records, are snapshotted at once, and a late record of
-    one of them makes its new version within as many cycles as there are
-    (REFERENCE §7: every closed month)"""
+    one of them makes its new version (REFERENCE §7: every closed month; within
+    one cycle: test_watch_every_changed_month)"""
     case = Case(world, tmp, "older")
     rnd = random.Random(31)
     jun = month_records(rnd, "2024-06", {"C02": 20, "410423": 25}, 0.1)
@@ -1108,7 +1120,7 @@ def test_watch_older_months(world, tmp):
             d = json.load(open(os.path.join(case.reports, "2024-07.json"), encoding="utf-8"))
             eq(d["units"][0]["prev_records"] is not None, True,
                "July compared with a stored June (oldest first)")
-            # a late record of June, an older month: June v2 within 5 cycles
+            # a late record of June, an older month: June v2
             write_records(case, [Rec("C02", "license", "02平许〔2024〕901号", "2024-06-27",
                                      late=True, part=1, wdlate=2)])
             # the version is stored before its files are written: wait for the file
@@ -1124,6 +1136,90 @@ def test_watch_older_months(world, tmp):
             rc = p.wait(timeout=20)
     eq(rc, 0, "watch exit")
     eq([latest(m) for m in ours[1:]], ["1"] * 5, "the other months keep version 1")
+
+
+def test_watch_every_changed_month(world, tmp):
+    """watch: a late record or a spot check of any closed month, however old,
+    makes its new version in the first cycle that starts after it (REFERENCE
+    §7: "again whenever late-arriving records change a closed month"), not one
+    older month a cycle in turn; a cycle without changes rebuilds only the
+    window (aggregator.watch_months, 3 by default)"""
+    case = Case(world, tmp, "every")
+    rnd = random.Random(43)
+    y23 = month_records(rnd, "2023-01", {"C02": 10, "410423": 12}, 0.1) + \
+        month_records(rnd, "2023-06", {"C02": 8}, 0.1)
+    y24 = month_records(rnd, "2024-02", {"C03": 6}, 0.1)
+    number_docs(y23, doc_prefix, 2023)
+    number_docs(y24, doc_prefix, 2024)
+    write_records(case, y23 + y24)
+    # 2024-12-10: November is the newest closed month; the window is September
+    # to November, and 2023-01 .. 2024-08 (20 months) lie before it
+    months = ["2023-%02d" % m for m in range(1, 13)] + ["2024-%02d" % m for m in range(1, 12)]
+    log_path = os.path.join(case.dir, "watch-every.log")
+    cmd = [case.env.agg, "-c", case.conf, "-v", "-X", "aggregator.watch_interval_s=1", "watch"]
+
+    def log():
+        return open(log_path, encoding="utf-8").read()
+
+    def cycles():
+        """The cycles finished so far, per their debug line."""
+        return re.findall(r"debug: cycle (\d+): (\d+) closed months (\S+) looked at in \d+ ms "
+                          r"\((\d+) changed\), (\d+) rebuilt", log())
+
+    def latest(m):
+        return case.r.get(case.key("snapshot:%s:latest" % m))
+
+    def version_file(m):
+        with open(os.path.join(case.reports, m + ".json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    def within_one_cycle(month, what):
+        """Waits for the cycle after the one that may have been running when the
+        change was made, then expects month's version 2 (stored, written)."""
+        c0 = len(cycles())
+        wait_until(lambda: len(cycles()) >= c0 + 2, 60, what="two more cycles after " + what)
+        eq(latest(month), "2", "%s: version 2 within one cycle of %s:\n%s" % (month, what, log()))
+        eq(version_file(month)["version"], 2, month + ": its files are version 2's")
+        for m in months:
+            if m != month:
+                eq(latest(m), "1", "%s keeps version 1 after %s" % (m, what))
+
+    with open(log_path, "wb") as logf:
+        p = subprocess.Popen(cmd, stderr=logf, env=case.env_vars("2024-12-10"))
+        try:
+            # the first cycle, at start: every closed month from the first one
+            wait_until(lambda: len(cycles()) >= 1, 60, what="watch's first cycle")
+            first = cycles()[0]
+            eq((first[1], first[2]), ("23", "2023-01..2024-11"), "first cycle's months")
+            eq([latest(m) for m in months], ["1"] * len(months), "every month v1 in cycle 1")
+            eq(latest("2022-12"), None, "2022-12 predates the first record")
+            wait_until(lambda: len(cycles()) >= 3, 30, what="two quiet cycles")
+            eq(cycles()[-1][3:], ("0", "3"), "a quiet cycle rebuilds the window only")
+
+            # a late record of March 2023, 20 months before November 2024 (its
+            # own issuer prefix: no other month's gaps change)
+            write_records(case, [Rec("C02", "license", "02补许〔2023〕1号", "2023-03-30",
+                                     late=True, part=1, wdlate=4)])
+            within_one_cycle("2023-03", "a late record")
+            eq(version_file("2023-03")["totals"]["records"], 1, "2023-03 v2 counts it")
+            check("2023-03: late changes to a closed month: version 2 replaces 1" in log(),
+                  "change logged:\n" + log())
+
+            # a spot check of January 2024 finds a decision never reported
+            sample = os.path.join(case.dir, "sample.tsv")
+            with open(sample, "w", encoding="utf-8") as f:
+                f.write("unit_id\tkind\tdoc_no\n")
+                f.write("C03\tpenalty\t03核罚〔2024〕1号\n")
+            rc, out, err = case.run("spot-check", "--month", "2024-01", "--sample", sample)
+            eq((rc, json.loads(out)["concealed"]), (0, 1), "spot-check: " + err)
+            # the other months keep version 1: 2023-03 has its version 2 now
+            months.remove("2023-03")
+            within_one_cycle("2024-01", "a spot check")
+            eq(version_file("2024-01")["totals"]["concealed"], 1, "2024-01 v2 has the finding")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=20)
+    eq(rc, 0, "watch exit")
 
 
 def test_preview(world, tmp):

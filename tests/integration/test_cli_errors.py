@@ -109,6 +109,7 @@ def test_bad_command_lines(tmp):
                   "2023-13"], tmp, "2023-13")
     expect_error([build_path("sgs-aggregator"), "-c", conf(tmp), "frobnicate"], tmp,
                  "frobnicate")
+    expect_error([build_path("sgs-aggregator"), "-c", conf(tmp)], tmp, "a command is required")
     rc, out, _ = run2([build_path("sgs-consumer"), "-X", "list"], tmp)
     check(rc == 0 and "redis.prefix" in out and "kafka.<property>" in out, "-X list")
 

@@ -182,17 +182,23 @@ def test_api_generated_month(month, console):
               "%s content type %s" % (f["name"], headers["content-type"]))
         check(f["name"] in headers.get("content-disposition", ""), f["name"] + " disposition")
     # a newer version whose files went elsewhere (snapshot --out DIR): the files
-    # in report.dir are not the latest version's, so none is offered or served
+    # in report.dir are not the latest version's, so none of them is served;
+    # the latest version's are listed without a size and rendered when asked
+    # (test_files_rendered); this v2 was typed in, not built: its JSON is
+    # served as stored, its figures (a total that is no sum) make no tables
     v2 = dict(stored, version=2)
     v2["totals"] = dict(stored["totals"], records=stored["totals"]["records"] + 1)
     r.set("%s:snapshot:%s:v2" % (p.prefix, MONTH), json.dumps(v2, ensure_ascii=False))
     r.set("%s:snapshot:%s:latest" % (p.prefix, MONTH), 2)
     try:
-        check_eq(c.json("/api/v1/months/%s/files" % MONTH), (200, []), "stale files not listed")
-        status, err = c.json("/api/v1/months/%s/files/%s.json" % (MONTH, MONTH))
-        check_eq(status, 404, "a stale file is not served")
-        check("version 1" in err["error"] and "latest (2)" in err["error"],
-              "the 404 says which versions: %s" % err)
+        status, listed = c.json("/api/v1/months/%s/files" % MONTH)
+        check_eq((status, sorted(f["name"] for f in listed), {f["bytes"] for f in listed}),
+                 (200, on_disk, {None}), "the latest version's files, none in report.dir")
+        status, _, data = c.get("/api/v1/months/%s/files/%s.json" % (MONTH, MONTH))
+        check_eq((status, json.loads(data)), (200, v2), "v2's JSON, not report.dir's v1")
+        status, err = c.json("/api/v1/months/%s/files/%s-city.csv" % (MONTH, MONTH))
+        check_eq(status, 409, "a table of figures that are no snapshot's: %s" % err)
+        check("version 2" in err["error"], "the 409 names the version: %s" % err)
     finally:
         r.set("%s:snapshot:%s:latest" % (p.prefix, MONTH), 1)
         r.delete("%s:snapshot:%s:v2" % (p.prefix, MONTH))
@@ -233,6 +239,108 @@ def test_api_generated_month(month, console):
     check_eq(sample(f, "sgs_aggregator_snapshot_latest_version", month=MONTH), 1.0, "latest")
     check_eq(sample(f, "sgs_aggregator_redis_up"), 1.0, "redis up")
     check_eq(c.stop(), 0, "serve exits 0 on SIGTERM")
+    check("Sanitizer" not in c.log(), "no sanitizer report")
+
+
+@pytest.mark.case_timeout(300)
+def test_files_rendered(month, console):
+    """GET /files/NAME answers the latest version's file whatever report.dir
+    holds (REFERENCE §9): after snapshot --out DIR elsewhere every file equals
+    the one written there byte for byte (the workbook included: it is dated by
+    the version's generated_at); report.dir's copy is served when it is that
+    version's, never when it is an older one's; once the month has changed in
+    Redis, the files that hold the ledger are refused (409), the JSON and the
+    group tables of the version are still served"""
+    p, expect = month
+    agg = build_path("sgs-aggregator")
+    reports = os.path.join(p.tmp, "reports")
+    unit, docs = next((u, d) for u, d in expect["doc_nos"].items() if len(d) >= 2)
+
+    def spot_check(doc_no):
+        path = os.path.join(p.tmp, "sample-%s.tsv" % doc_no[-8:])
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("unit_id\tkind\tdoc_no\n%s\tlicense\t%s\n" % (unit, doc_no))
+        run([agg, "-c", p.conf, "spot-check", "--month", MONTH, "--sample", path],
+            env={"SGS_NOW": SNAP_NOW})
+
+    def snapshot(out):
+        run([agg, "-c", p.conf, "snapshot", "--month", MONTH, "--out", out],
+            env={"SGS_NOW": SNAP_NOW})
+        return {n: open(os.path.join(out, n), "rb").read() for n in os.listdir(out)}
+
+    # a concealed decision, so the ledger has every kind of row but notes
+    spot_check("不存在许〔2023〕99001号")
+    v1 = snapshot(os.path.join(p.tmp, "elsewhere-v1"))
+    check(not os.path.exists(reports) or not os.listdir(reports), "report.dir has no files")
+    check(sum(1 for n in v1 if n.endswith(".csv")) == 3, "two group tables and the ledger")
+    ledger = v1[MONTH + "-ledger.csv"].decode("utf-8-sig")
+    for cat in ("迟报", "不合格", "瞒报"):
+        check(",%s," % cat in ledger, "the ledger has %s rows" % cat)
+    # served with another "today" than the snapshot's: nothing depends on it
+    c = console(p.conf, env={"SGS_NOW": NOW})
+
+    def served(files, what):
+        status, listed = c.json("/api/v1/months/%s/files" % MONTH)
+        check_eq((status, sorted(f["name"] for f in listed)), (200, sorted(files)),
+                 what + ": the list")
+        types = {f["name"]: f["content_type"] for f in listed}
+        for name, data in files.items():
+            status, headers, got = c.get("/api/v1/months/%s/files/%s" % (MONTH, name))
+            check_eq(status, 200, "%s: %s (%s)" % (what, name, got[:300]))
+            check(got == data, "%s: %s is the file snapshot wrote, byte for byte" % (what, name))
+            check_eq(headers["content-type"], types[name], what + ": " + name + " type")
+            check('filename="%s"' % name in headers["content-disposition"], name + " named")
+        return listed
+
+    listed = served(v1, "v1 written elsewhere, report.dir empty")
+    check_eq({f["bytes"] for f in listed}, {None}, "no size: rendered when asked")
+
+    # report.dir holds v1; v2 (another finding) is written elsewhere: v2's files
+    os.makedirs(reports, exist_ok=True)
+    for name, data in v1.items():
+        with open(os.path.join(reports, name), "wb") as f:
+            f.write(data)
+    spot_check("不存在许〔2023〕99002号")
+    v2 = snapshot(os.path.join(p.tmp, "elsewhere-v2"))
+    check_eq(json.loads(v2[MONTH + ".json"])["version"], 2, "v2 stored")
+    served(v2, "v2 written elsewhere, report.dir holding v1")
+
+    # report.dir holds v2: its copies are served (one of them marked here)
+    for name, data in v2.items():
+        with open(os.path.join(reports, name), "wb") as f:
+            f.write(data + (b"<!-- report.dir -->" if name.endswith(".html") else b""))
+    status, listed = c.json("/api/v1/months/%s/files" % MONTH)
+    check_eq({f["name"]: f["bytes"] for f in listed},
+             {n: len(d) + (19 if n.endswith(".html") else 0) for n, d in v2.items()},
+             "report.dir's files listed with their sizes")
+    html = MONTH + "-report.html"
+    check(c.get("/api/v1/months/%s/files/%s" % (MONTH, html))[2].endswith(b"<!-- report.dir -->"),
+          "report.dir's copy is served when it is the latest version's")
+    # one of them gone: rendered
+    os.remove(os.path.join(reports, html))
+    check(c.get("/api/v1/months/%s/files/%s" % (MONTH, html))[2] == v2[html],
+          "a file report.dir lacks is rendered")
+
+    # the month changes in Redis (a third finding, no snapshot yet): v2's ledger
+    # is no longer in Redis; its JSON and tables are in the document
+    for name in os.listdir(reports):
+        os.remove(os.path.join(reports, name))
+    spot_check("不存在许〔2023〕99003号")
+    for name, data in sorted(v2.items()):
+        status, headers, got = c.get("/api/v1/months/%s/files/%s" % (MONTH, name))
+        if name == MONTH + ".json" or name in (MONTH + "-city.csv", MONTH + "-county.csv"):
+            check_eq(status, 200, name + " of v2 after a change")
+            check(got == data, name + ": still v2's, byte for byte")
+        else:
+            err = json.loads(got)["error"]
+            check_eq(status, 409, "%s after a change: %s" % (name, err))
+            check("version 2" in err and "changed" in err and "snapshot --month" in err,
+                  "the 409 says why and what to do: " + err)
+    # the snapshot that follows is v3, and served
+    v3 = snapshot(os.path.join(p.tmp, "elsewhere-v3"))
+    check_eq(json.loads(v3[MONTH + ".json"])["version"], 3, "v3 stored")
+    served(v3, "v3 after the change")
+    check_eq(c.stop(), 0, "serve exits 0")
     check("Sanitizer" not in c.log(), "no sanitizer report")
 
 

@@ -214,8 +214,33 @@ static void test_what_counts(void **state)
                 "\"missing\":[\"2\"],\"missing_count\":1}]");
 }
 
-/* At most 50 numbers are listed per unit, over all its entries; every entry
- * counts all of its missing numbers. A stray large serial costs nothing. */
+/* Appends "unit|kind|prefix〔2025〕N号" lines for N = from, from + step, ... <= to. */
+static void add_serials(char *buf, size_t size, const char *unit, const char *kind,
+                        const char *prefix, unsigned from, unsigned to, unsigned step)
+{
+    size_t n = strlen(buf);
+
+    for (unsigned v = from; v <= to; v += step) {
+        int k = snprintf(buf + n, size - n, "%s|%s|%s〔2025〕%u号\n", unit, kind, prefix, v);
+
+        assert_true(k > 0 && (size_t)k < size - n);
+        n += (size_t)k;
+    }
+}
+
+/* Checks a gap entry's missing list: n numbers, the last one last. */
+static void expect_missing(const json_t *gap, size_t n, const char *last)
+{
+    const json_t *missing = json_object_get(gap, "missing");
+
+    assert_int_equal(json_array_size(missing), n);
+    if (n)
+        assert_string_equal(json_string_value(json_array_get(missing, n - 1)), last);
+}
+
+/* Every missing number is listed, except a block of more than 1,000 in a row
+ * (a typo, a restarted numbering); every entry counts all of its missing
+ * numbers, so a stray large serial costs nothing. */
 static void test_listing_bound(void **state)
 {
     struct gaps *g = *state;
@@ -225,6 +250,7 @@ static void test_listing_bound(void **state)
         "C3|license|B许〔2025〕1号\n"
         "C3|license|B许〔2025〕4号\n"
         "C3|penalty|A罚〔2025〕1号\n"
+        "C3|penalty|A罚〔2025〕3号\n"
         "C3|penalty|A罚〔2025〕99999999号\n",
     };
     const json_t *gaps, *first;
@@ -235,15 +261,86 @@ static void test_listing_bound(void **state)
     first = json_array_get(gaps, 0);
     assert_string_equal(json_string_value(json_object_get(first, "prefix")), "A许");
     assert_int_equal(json_integer_value(json_object_get(first, "missing_count")), 98);
-    assert_int_equal(json_array_size(json_object_get(first, "missing")), 50);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(first, "missing"), 49)),
-                        "51");
-    assert_int_equal(json_array_size(json_object_get(json_array_get(gaps, 1), "missing")), 0);
+    assert_int_equal(json_array_size(json_object_get(first, "missing")), 98);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(first, "missing"), 97)),
+                        "99");
+    assert_int_equal(json_array_size(json_object_get(json_array_get(gaps, 1), "missing")), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 1), "missing_count")),
                      2);
+    /* 2 listed; 4..99999998 counted only */
+    expect_missing(json_array_get(gaps, 2), 1, "2");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 2), "missing_count")),
-                     99999997);
-    assert_int_equal(agg_fixture_row(g->s, "C3")->gaps_missing, 98 + 2 + 99999997);
+                     1 + 99999995);
+    assert_int_equal(agg_fixture_row(g->s, "C3")->gaps_missing, 98 + 2 + 1 + 99999995);
+}
+
+/* A unit with 300 suspected gaps lists all 300 (REFERENCE §8: "missing" is the
+ * list; the ledger has a row for each); a block of 1,000 missing numbers in a
+ * row is listed, one of 1,001 is not. */
+static void test_every_gap_listed(void **state)
+{
+    struct gaps *g = *state;
+    static char text[64 * 1024];
+    const char *lists[1] = {text};
+    const json_t *gaps, *e;
+    char want[16];
+
+    text[0] = '\0';
+    add_serials(text, sizeof(text), "C1", "penalty", "平市监罚", 1, 601, 2); /* 2, 4, ..., 600 */
+    add_serials(text, sizeof(text), "C2", "license", "甲许", 1, 1, 1);
+    add_serials(text, sizeof(text), "C2", "license", "甲许", 1002, 1002, 1); /* 2..1001 */
+    add_serials(text, sizeof(text), "C2", "license", "乙许", 5, 5, 1);
+    add_serials(text, sizeof(text), "C2", "license", "乙许", 1007, 1007, 1); /* 6..1006 */
+    compute(g, lists, 1, 2025);
+
+    gaps = agg_fixture_row(g->s, "C1")->gaps;
+    assert_int_equal(json_array_size(gaps), 1);
+    e = json_array_get(gaps, 0);
+    assert_int_equal(json_integer_value(json_object_get(e, "missing_count")), 300);
+    expect_missing(e, 300, "600");
+    for (size_t i = 0; i < 300; i++) {
+        snprintf(want, sizeof(want), "%zu", 2 * i + 2);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(e, "missing"), i)),
+                            want);
+    }
+    assert_int_equal(agg_fixture_row(g->s, "C1")->gaps_missing, 300);
+
+    gaps = agg_fixture_row(g->s, "C2")->gaps;
+    assert_int_equal(json_array_size(gaps), 2);
+    /* by prefix in byte order: 乙 (E4 B9 99) before 甲 (E7 94 B2) */
+    e = json_array_get(gaps, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "prefix")), "乙许");
+    assert_int_equal(json_integer_value(json_object_get(e, "missing_count")), 1001);
+    expect_missing(e, 0, NULL);
+    e = json_array_get(gaps, 1);
+    assert_int_equal(json_integer_value(json_object_get(e, "missing_count")), 1000);
+    expect_missing(e, 1000, "1001");
+}
+
+/* The hard bound: at most 5,000 numbers listed per unit, over all its entries
+ * in their order; the counts stay whole. */
+static void test_unit_bound(void **state)
+{
+    struct gaps *g = *state;
+    static char text[512 * 1024];
+    const char *lists[1] = {text};
+    const json_t *gaps;
+
+    text[0] = '\0';
+    add_serials(text, sizeof(text), "C3", "license", "A许", 1, 8001, 2); /* 4,000 missing */
+    add_serials(text, sizeof(text), "C3", "penalty", "A罚", 1, 4001, 2); /* 2,000 missing */
+    add_serials(text, sizeof(text), "C3", "penalty", "B罚", 1, 201, 2);  /* 100 missing */
+    compute(g, lists, 1, 2025);
+    gaps = agg_fixture_row(g->s, "C3")->gaps;
+    assert_int_equal(json_array_size(gaps), 3);
+    expect_missing(json_array_get(gaps, 0), 4000, "8000");
+    expect_missing(json_array_get(gaps, 1), 1000, "2000");
+    expect_missing(json_array_get(gaps, 2), 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 1), "missing_count")),
+                     2000);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 2), "missing_count")),
+                     100);
+    assert_int_equal(agg_fixture_row(g->s, "C3")->gaps_missing, 6100);
 }
 
 int main(void)
@@ -253,6 +350,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_months_partitions_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_gap_listed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unit_bound, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,45 @@ static void test_indicators(void **state)
     free(t);
 }
 
+/* 300 listed missing numbers (every other one: 2, 4, ..., 600) in two entries:
+ * the snapshot and the ledger have them all; the notice's sentence names the
+ * first 50 of the unit, over its entries, and the count of each. */
+static void many_gaps(sgs_agg_snapshot *s)
+{
+    sgs_agg_row *c1;
+    json_t *a = json_array(), *b = json_array();
+    char num[16];
+
+    agg_fixture_december(s);
+    c1 = agg_fixture_row(s, "C1");
+    for (int v = 2; v <= 80; v += 2) { /* 40 */
+        snprintf(num, sizeof(num), "%d", v);
+        json_array_append_new(a, json_string(num));
+    }
+    for (int v = 82; v <= 600; v += 2) { /* 260 */
+        snprintf(num, sizeof(num), "%d", v);
+        json_array_append_new(b, json_string(num));
+    }
+    c1->gaps =
+        json_pack("[{s:s, s:s, s:i, s:o, s:i}, {s:s, s:s, s:i, s:o, s:i}]", "kind", "license",
+                  "prefix", "甲许", "year", 2025, "missing", a, "missing_count", 40, "kind",
+                  "penalty", "prefix", "甲罚", "year", 2025, "missing", b, "missing_count", 260);
+    c1->gaps_missing = 300;
+}
+
+static void test_many_gaps_named_in_part(void **state)
+{
+    char *t = notice_of(agg_fixture_units, many_gaps, NULL, 0);
+    (void)state;
+
+    has(t, "1个单位存在文书号不连续情况，涉及疑似漏报文书号300个：市甲局行政许可“甲许〔2025〕”缺"
+           "2、4、6、8、10、12、14、16、18、20、22、24、26、28、30、32、34、36、38、40、42、44、"
+           "46、48、50、52、54、56、58、60、62、64、66、68、70、72、74、76、78、80号，"
+           "行政处罚“甲罚〔2025〕”缺82、84、86、88、90、92、94、96、98、100号等260个");
+    lacks(t, "100、102");
+    free(t);
+}
+
 static void test_requirements_date_and_annex(void **state)
 {
     static const char *const own[] = {"report.title=某市", "report.requirements=请按时报送。",
@@ -442,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_sections_by_their_figure),
         cmocka_unit_test(test_letterhead_keys),
         cmocka_unit_test(test_withdrawn_finding),
+        cmocka_unit_test(test_many_gaps_named_in_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
