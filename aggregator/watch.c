@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "sgs/calendar.h"
+#include "sgs/clock.h"
 #include "sgs/hash.h"
 #include "sgs/log.h"
 #include "sgs/store.h"
@@ -220,24 +221,16 @@ static int first_month(sgs_agg_ctx *ctx, char out[8], char *errstr, size_t errst
  * month. That month is looked for while a due month of the window lies
  * before the one known (records of older months may still be replayed, which
  * makes an earlier month the first); once the window is past it, no more
- * scans; at most one a cycle (*scanned). 1 yes, 0 no, -1 Redis failed
- * (logged). */
-static int month_observed(struct watch *w, const char *ym, int *scanned)
+ * scans. Called once a cycle, after the cycle's rebuild check. 1 yes, 0 no,
+ * -1 Redis failed (logged). */
+static int month_observed(struct watch *w, const char *ym)
 {
     char err[1024], first[8];
     int rc;
 
     if (w->first[0] && strcmp(ym, w->first) >= 0)
         return 1;
-    if (*scanned)
-        return 0; /* once a cycle */
-    *scanned = 1;
-    /* a rebuild deletes and re-creates the month counters: wait for it */
-    rc = sgs_agg_rebuild_check(w->ctx, err, sizeof(err));
-    if (rc == 0)
-        rc = first_month(w->ctx, first, err, sizeof(err));
-    else
-        rc = -1;
+    rc = first_month(w->ctx, first, err, sizeof(err));
     if (rc < 0) {
         health(&w->redis, 0, "redis", err, w->interval);
         return -1;
@@ -364,16 +357,16 @@ out:
 static void cycle(struct watch *w)
 {
     sgs_day today = sgs_agg_today(w->ctx);
-    int ty, tm, td, scanned = 0, ny = 0, nm = 0, fy, fm, yy, mm, probe_y = 0, probe_m = 0;
+    int ty, tm, td, ny = 0, nm = 0, fy, fm, yy, mm, probe_y = 0, probe_m = 0;
     int dirty_year = 0, rebuilt = 0, changed = 0;
     char ym[8], err[1024];
     size_t n = 0;
     uint64_t *digest = NULL;
     long *latest = NULL;
-    struct timespec t0, t1, t2;
+    int64_t t0, t1;
 
     w->cycles++;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = sgs_clock_mono_ms();
     sgs_agg_calendar_log(w->ctx); /* once a day while the horizon is near */
     sgs_day_to_ymd(today, &ty, &tm, &td);
     /* the newest due month, and the oldest due one of the window (where the
@@ -397,18 +390,18 @@ static void cycle(struct watch *w)
     }
     if (!ny)
         return;
-    if (month_observed(w, sgs_month_format(probe_y, probe_m, ym), &scanned) < 0 || !w->first[0] ||
+    /* a rebuild deletes and re-creates the month counters: wait for it */
+    if (sgs_agg_rebuild_check(w->ctx, err, sizeof(err)) != 0) {
+        health(&w->redis, 0, "redis", err, w->interval);
+        return;
+    }
+    if (month_observed(w, sgs_month_format(probe_y, probe_m, ym)) < 0 || !w->first[0] ||
         sgs_month_parse(w->first, &fy, &fm) != 0)
         return;
     for (int y = fy, m = fm; y * 12 + m <= ny * 12 + nm; sgs_month_add(&y, &m, 1))
         n++;
     if (n == 0)
         return;
-    /* a rebuild deletes and re-creates the month counters: wait for it */
-    if (sgs_agg_rebuild_check(w->ctx, err, sizeof(err)) != 0) {
-        health(&w->redis, 0, "redis", err, w->interval);
-        return;
-    }
     digest = calloc(n, sizeof(*digest));
     latest = calloc(n, sizeof(*latest));
     if (!digest || !latest) {
@@ -420,7 +413,7 @@ static void cycle(struct watch *w)
         goto out;
     }
     health(&w->redis, 1, "redis", NULL, w->interval);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    t1 = sgs_clock_mono_ms();
     yy = fy;
     mm = fm;
     for (size_t i = 0; i < n && !stop_flag; i++, sgs_month_add(&yy, &mm, 1)) {
@@ -446,13 +439,10 @@ static void cycle(struct watch *w)
             }
         }
     }
-    clock_gettime(CLOCK_MONOTONIC, &t2);
     sgs_debug("cycle %lu: %zu closed months %s..%04d-%02d looked at in %ld ms (%d changed), %d "
               "rebuilt in %ld ms",
-              w->cycles, n, w->first, ny, nm,
-              (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), changed,
-              rebuilt,
-              (long)((t2.tv_sec - t1.tv_sec) * 1000 + (t2.tv_nsec - t1.tv_nsec) / 1000000));
+              w->cycles, n, w->first, ny, nm, (long)(t1 - t0), changed, rebuilt,
+              (long)(sgs_clock_mono_ms() - t1));
 out:
     free(digest);
     free(latest);
