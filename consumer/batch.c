@@ -349,28 +349,6 @@ void sgs_batch_extra_reason(const sgs_batch_env *env, const sgs_record *r, const
     }
 }
 
-/* The longest prefix of valid UTF-8 text s[0, n), cut at a character's
- * start, whose JSON form (sgs_buf_put_json_string, without its quotes) takes
- * at most budget bytes. */
-static size_t json_prefix(const char *s, size_t n, size_t budget)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, used = 0;
-    while (i < n) {
-        unsigned c = u[i];
-        size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2, w = k;
-        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
-            w = 2;
-        else if (c < 0x20)
-            w = 6;
-        if (i + k > n || used + w > budget)
-            break;
-        used += w;
-        i += k;
-    }
-    return i;
-}
-
 /* The payload goes in as JSON text, or base64 when it is not UTF-8 (or holds
  * a NUL); its written form takes at most consumer.reject_payload_max bytes:
  * by default a reject stays under librdkafka's and Kafka's default message
@@ -401,7 +379,7 @@ void sgs_batch_reject_json(const sgs_batch_env *env, const sgs_record *r, const 
     sgs_buf_put_i64(b, m->origin_offset);
     sgs_buf_putc(b, '}');
     if (utf8 && len > max / 6)
-        keep = json_prefix(payload, len, max);
+        keep = sgs_json_string_prefix(payload, len, max);
     else if (!utf8 && len > max / 4 * 3)
         keep = max / 4 * 3;
     sgs_buf_puts(b, ",\"payload\":");

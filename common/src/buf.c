@@ -160,6 +160,26 @@ size_t sgs_utf8_cut(const char *p, size_t n)
  * bytes ("\u00XX") for each. */
 #define JSON_PIECE 4096
 
+size_t sgs_json_string_prefix(const char *s, size_t n, size_t budget)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, used = 0;
+    while (i < n) {
+        unsigned c = u[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2, w = k;
+        /* as sgs_buf_put_json_string escapes: \" \\ \n \r \t \b \f, \u00XX */
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
+            w = 2;
+        else if (c < 0x20)
+            w = 6;
+        if (i + k > n || used + w > budget)
+            break;
+        used += w;
+        i += k;
+    }
+    return i;
+}
+
 void sgs_buf_put_json_string(sgs_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

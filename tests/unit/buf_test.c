@@ -209,6 +209,35 @@ static void test_utf8(void **state)
     assert_int_equal(sgs_utf8_cut(s, 2), 2);
 }
 
+/* sgs_json_string_prefix agrees with sgs_buf_put_json_string: the prefix it
+ * gives is written in at most the budget, one more character would not be,
+ * and it never cuts a character. */
+static void test_json_string_prefix(void **state)
+{
+    (void)state;
+    const char *s = "a\"平\x01\\b\n\xF0\x9F\x98\x80"
+                    "c\x1f\t\xE4\xB8\xAD";
+    size_t n = strlen(s);
+    for (size_t budget = 0; budget <= 40; budget++) {
+        size_t m = sgs_json_string_prefix(s, n, budget);
+        sgs_buf b = SGS_BUF_INIT;
+        sgs_buf_put_json_string(&b, s, m);
+        assert_true(b.len - 2 <= budget);
+        assert_int_equal(sgs_utf8_cut(s, m), m);
+        if (m < n) {
+            size_t next = m + 1;
+            while (next < n && ((unsigned char)s[next] & 0xC0) == 0x80)
+                next++;
+            sgs_buf c = SGS_BUF_INIT;
+            sgs_buf_put_json_string(&c, s, next);
+            assert_true(c.len - 2 > budget);
+            sgs_buf_free(&c);
+        }
+        sgs_buf_free(&b);
+    }
+    assert_int_equal(sgs_json_string_prefix(s, n, 1000), n);
+}
+
 static void test_growth_and_printf(void **state)
 {
     (void)state;
@@ -263,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_json_escape_same_as_reference),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_json_string_prefix),
         cmocka_unit_test(test_growth_and_printf),
         cmocka_unit_test(test_put_i64),
     };

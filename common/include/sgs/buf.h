@@ -67,6 +67,10 @@ void sgs_buf_put_i64(sgs_buf *b, int64_t v);
 /* Appends s as a JSON string literal with quotes; invalid UTF-8 sequences become
  * U+FFFD and control characters are escaped, so the output is always valid. */
 void sgs_buf_put_json_string(sgs_buf *b, const char *s, size_t n);
+/* The longest prefix of valid UTF-8 text s[0, n), cut at a character's
+ * start, that sgs_buf_put_json_string writes in at most budget bytes (its
+ * quotes not counted). */
+size_t sgs_json_string_prefix(const char *s, size_t n, size_t budget);
 /* Appends base64 (RFC 4648, padded). */
 void sgs_buf_put_base64(sgs_buf *b, const void *p, size_t n);
 
