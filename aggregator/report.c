@@ -11,6 +11,7 @@
 #include "agg.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -247,9 +248,8 @@ static int render_xlsx(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *
                        size_t errstr_size)
 {
     const char *tmp = getenv("TMPDIR");
-    char path[4096], chunk[65536];
-    FILE *f = NULL;
-    size_t got;
+    char path[4096];
+    sgs_buf file = SGS_BUF_INIT;
     int fd, rc = -1;
 
     if (!tmp || !*tmp)
@@ -264,23 +264,12 @@ static int render_xlsx(sgs_buf *b, const sgs_agg_snapshot *s, const sgs_config *
         return -1;
     }
     close(fd);
-    if (sgs_agg_xlsx_write(s, cfg, path, errstr, errstr_size) != 0)
-        goto out;
-    f = fopen(path, "rb");
-    if (!f) {
-        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-        goto out;
+    if (sgs_agg_xlsx_write(s, cfg, path, errstr, errstr_size) == 0 &&
+        sgs_buf_read_file(&file, path, SIZE_MAX / 2, errstr, errstr_size) == 0) {
+        sgs_buf_append(b, file.data, file.len);
+        rc = 0;
     }
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sgs_buf_append(b, chunk, got);
-    if (ferror(f)) {
-        snprintf(errstr, errstr_size, "%s: read error", path);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (f)
-        fclose(f);
+    sgs_buf_free(&file);
     unlink(path);
     return rc;
 }
