@@ -22,6 +22,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
         librdkafka-dev libjansson-dev libhiredis-dev libmicrohttpd-dev libcmocka-dev libxlsxwriter-dev \
+        libjemalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -47,14 +48,15 @@ FROM debian:bookworm-slim AS runtime
 
 # The runtime halves of the -dev packages above (Debian 12 names: librdkafka1
 # 2.0.2, libjansson4 2.14, libhiredis0.14 0.14.1, libmicrohttpd12 0.9.75,
-# libxlsxwriter4 1.1.4 for the aggregator's workbook, and zlib1g, which
+# libxlsxwriter4 1.1.4 for the aggregator's workbook, libjemalloc2 5.3.0 for
+# the consumer's allocator, and zlib1g, which
 # xlsxwriter's pkg-config links directly when the linker keeps every -l, as a
 # sanitizer build does); ca-certificates for
 # kafka.security.protocol=SSL/SASL_SSL against a public CA; curl for the health
 # checks on /healthz.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        librdkafka1 libjansson4 libhiredis0.14 libmicrohttpd12 libxlsxwriter4 zlib1g \
+        librdkafka1 libjansson4 libhiredis0.14 libmicrohttpd12 libxlsxwriter4 libjemalloc2 zlib1g \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 

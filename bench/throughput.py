@@ -64,12 +64,14 @@ records over 32 partitions by default: it keeps only ~5 MiB per partition.
 
 usage: bench/run.sh [--records N] [--rounds N] [--broker apache|mock]
                     [--partitions N] [--json FILE] [--build DIR]
-                    [--set KEY=VALUE]... [--sgs-wrap CMD] [--no-peer] [--peer FILE]
+                    [--set KEY=VALUE]... [--sgs-wrap CMD] [--ceiling-wrap CMD]
+                    [--no-peer] [--peer FILE]
                     [--no-double] [--redis-aof yes|no] [--allocs] [--pin]
 (bench/run.sh builds what is missing and runs this with tests/lib on
 PYTHONPATH.) --set adds configuration
 for sgs-consumer and the ceiling alike (e.g. kafka.queued.max.messages.kbytes);
---sgs-wrap prefixes the sgs-consumer command (perf record, strace ...).
+--sgs-wrap prefixes the sgs-consumer command (perf record, strace ...),
+--ceiling-wrap the ceiling's (e.g. to give it sgs-consumer's allocator).
 --pin gives each reader's main thread CPU 0 to itself and puts everything
 else (the readers' other threads, the broker, Redis, this script) on CPU 1:
 on two cores, what a reader does when the thread that handles its messages
@@ -405,6 +407,8 @@ class Bench:
     def ceiling(self, rnd, name=None, prefix=(), extra=()):
         n = self.expect["messages"]
         group = "bench-ceiling-%s-%s" % (rnd, uuid.uuid4().hex[:8])
+        if not prefix and self.a.ceiling_wrap:
+            prefix = shlex.split(self.a.ceiling_wrap.replace("{name}", name or "ceiling-%s" % rnd))
         res = self.timed(list(prefix) + [h.build_path("ceiling_consumer"), "-c", self.conf,
                                          "--group", group, "--messages", str(n), "--idle", "5"]
                          + list(extra), name or "ceiling-%s" % rnd, self.timeout(n))
@@ -860,6 +864,10 @@ def main():
     ap.add_argument("--sgs-wrap", metavar="CMD",
                     help="prefix for the sgs-consumer command, for profiling, e.g. "
                     "'perf record -o /tmp/{name}.data' ({name}: the run's name)")
+    ap.add_argument("--ceiling-wrap", metavar="CMD",
+                    help="prefix for the ceiling consumer's command, as --sgs-wrap, e.g. "
+                    "'env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' (the ceiling "
+                    "with sgs-consumer's allocator)")
     ap.add_argument("--redis-aof", choices=("yes", "no"), default="yes",
                     help="Redis with AOF, fsync every second, as deployed (default yes)")
     ap.add_argument("--key", choices=("unit", "none", "alias", "name", "mixed"), default="unit",

@@ -164,7 +164,7 @@ typedef struct sgs_consumer {
     uint64_t polled_count;     /* ratio: the mean message the queue holds) */
     rd_kafka_t *producer;      /* alerts and rejects */
     int cooperative;
-    int joined; /* a first assignment happened */
+    int joined; /* an assignment happened, and no revoke took every partition since */
 
     sgs_rcl *rcl;       /* one Redis or a cluster (rconn.c) */
     sgs_rcl_pipe *pipe; /* the batches' EVALSHAs */
@@ -349,7 +349,9 @@ int sgs_writer_submit(sgs_consumer *c);
 /* Waits for the batch in flight and retries sent batches Redis did not apply.
  * 0 when nothing sent is left unapplied, -1 when Redis is unavailable. */
 int sgs_writer_settle(sgs_consumer *c);
-/* submit + settle: every batch in hand applied (or fenced and dropped). */
+/* submit + settle: every batch in hand applied (or fenced and dropped). 0,
+ * -1 when Redis is unavailable, -2 when a batch's forwarded copies were still
+ * undelivered after 30 s (the batches are kept in both cases). */
 int sgs_writer_flush(sgs_consumer *c);
 /* The connection ready and no EVALSHA reply owed (other commands may be sent).
  * 0 or -1. */

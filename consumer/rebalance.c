@@ -93,8 +93,14 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
      * the partitions were lost, a new owner may already be ahead: the fence
      * would refuse them anyway, so they are dropped. */
     if (in_hand && !lost) {
+        int rc;
         c->retry_at = 0;
-        if (sgs_writer_flush(c) != 0)
+        rc = sgs_writer_flush(c);
+        if (rc == -2)
+            sgs_warn("revoke: copies forwarded by the batch in hand still undelivered after "
+                     "30 s; dropping it (the next owner reads it again, and forwards the same "
+                     "copies under the same numbers: the second of each counts nowhere)");
+        else if (rc != 0)
             sgs_warn("revoke: Redis unavailable, dropping the batch in hand (the next owner "
                      "re-reads it)");
     }
@@ -113,6 +119,14 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
         ps->seek_failed = 0;
         sgs_info("revoked %s [%" PRId32 "]%s", c->topic, p, lost ? " (lost)" : "");
     }
+    /* A member left with no partition is in a rebalance until its next
+     * assignment (empty or not), not idle: --exit-on-idle would otherwise stop
+     * it before it is given the partitions it just had, and nobody would read
+     * them. */
+    c->joined = 0;
+    for (int32_t p = 0; p < c->n_parts; p++)
+        if (c->parts[p].assigned)
+            c->joined = 1;
     if (c->cooperative)
         error = rd_kafka_incremental_unassign(c->rk, parts);
     else

@@ -991,7 +991,7 @@ int sgs_writer_flush(sgs_consumer *c)
         if (c->batch_msgs == 0)
             return 0;
         if (sgs_clock_mono_ms() >= deadline)
-            return -1;
+            return -2;
         rd_kafka_poll(c->producer, 10);
     }
 }

@@ -2,7 +2,8 @@
 # Installs what sgs needs from Debian's packages, calling apt-get only for
 # packages that are absent (idempotent). Usage: scripts/setup.sh [build|demo|test]
 #   build: compiler, CMake and the libraries (libxlsxwriter: the workbook;
-#          libmicrohttpd: the console, metrics)
+#          libmicrohttpd: the console, metrics; libjemalloc: the consumer's
+#          allocator)
 #   demo:  build + redis-server, kcat, and Python 3 with the Redis and Kafka
 #          clients (the demo's pipeline runs on the tests' start-up library)
 #   test:  demo + pytest, Java and Maven (real Kafka broker), clang tools,
@@ -15,7 +16,7 @@ set -euo pipefail
 
 profile=${1:-test}
 pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libhiredis-dev libcmocka-dev
-    libxlsxwriter-dev libmicrohttpd-dev)
+    libxlsxwriter-dev libmicrohttpd-dev libjemalloc-dev)
 case $profile in
 build) ;;
 demo) pkgs+=(redis-server kcat python3 python3-confluent-kafka python3-redis) ;;

@@ -181,3 +181,55 @@ def test_batch_bounded_while_copies_wait(sgs, mock_broker):
     check(biggest <= 3 * max_msgs + 64,
           "a partition moved by %d messages at once (batches of %d)" % (biggest, max_msgs))
     p.check_counts(expect)
+
+
+REVOKE_NOTE = "revoke: copies forwarded by the batch in hand still undelivered"
+
+
+@pytest.mark.figures("broker_faults")
+@pytest.mark.case_timeout(300)
+@pytest.mark.parametrize("case", ["delivered", "undelivered"])
+def test_revoke_while_copies_wait(sgs, mock_broker, case):
+    """A rebalance while batches wait for the delivery of the copies they
+    forwarded (every Produce refused on the mock): the first member's revoke
+    waits for them (up to 30 s). "delivered": Produce works again during that
+    wait, and the revoke writes the batches. "undelivered": it does not, and
+    the revoke drops them. The partitions' next owners read them again and
+    forward the same copies under the same sequences, while the first member's
+    producer still retries the old ones, which arrive later or earlier: the
+    target counts the first of each and no other. The counts are exact."""
+    max_msgs = 50
+    p = sgs("rcw", kafka=mock_broker, partitions=4, consumer__batch__max_messages=max_msgs,
+            kafka__linger__ms=1000)  # the mock's allowance, module docstring
+    jsonl, expect = p.generate(MONTH, seed=SEED % 100000 + 7, records=2000, key="none")
+    p.produce(jsonl_messages(jsonl))
+    mock_broker.push_errors("Produce", 100000, "NOT_LEADER_FOR_PARTITION")
+    try:
+        a = p.consumer(idle=4, name="consumer-a")
+        wait_until(lambda: "reading pauses until they are delivered" in a.log() or not a.alive(),
+                   timeout=60, what="the first member's batches waiting for their copies")
+        check(a.alive(), "first member running: %s" % a.tail(5))
+        b = p.consumer(idle=4, name="consumer-b")
+        if case == "delivered":
+            time.sleep(3.0)  # the revoke is waiting by now (B joined within 1-2 s)
+            check(REVOKE_NOTE not in a.log(), "the revoke still waits (%s)" % a.tail(5))
+        else:
+            wait_until(lambda: REVOKE_NOTE in a.log() or not a.alive(), timeout=60,
+                       what="the revoke giving up on the copies")
+        mock_broker.clear_errors("Produce")
+        check_eq(a.wait(120), 0, "first member's exit status (%s)" % a.tail(5))
+        check_eq(b.wait(120), 0, "second member's exit status (%s)" % b.tail(5))
+    finally:
+        mock_broker.clear_errors("Produce")
+    log_a = a.log()
+    waits = log_a.index("reading pauses until they are delivered")
+    revoked = log_a.find("revoked %s [" % p.topic, waits)
+    check(revoked > waits, "the first member's partitions were revoked while its batches waited "
+          "(%s)" % a.tail(10))
+    check(("assigned %s [" % p.topic) in b.log(), "the second member got partitions (%s)"
+          % b.tail(5))
+    if case == "delivered":
+        check(REVOKE_NOTE not in log_a, "the revoke wrote its batches (%s)" % a.tail(8))
+    else:
+        check(REVOKE_NOTE in log_a, "the revoke dropped its batches (%s)" % a.tail(8))
+    p.check_counts(expect)

@@ -113,3 +113,31 @@ def test_bad_command_lines(tmp):
     rc, out, _ = run2([build_path("sgs-consumer"), "-X", "list"], tmp)
     check(rc == 0 and "redis.prefix" in out and "kafka.<property>" in out, "-X list")
 
+
+
+def build_option(name):
+    """A CMake cache entry of the build under test ("ON", "OFF", or None)."""
+    with open(os.path.join(os.path.dirname(build_path("sgs-consumer")), "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
+def test_version_names_allocator(tmp):
+    """`sgs-consumer --version` names the allocator in force: jemalloc with
+    its built-in page decay in the default build, which MALLOC_CONF in the
+    environment changes; glibc's malloc in a sanitizer or SGS_JEMALLOC=OFF build."""
+    rc, out, err = run2([build_path("sgs-consumer"), "--version"], tmp)
+    check_eq(rc, 0, "exit status of --version (%s)" % err.strip())
+    check(out.startswith("sgs-consumer ") and "librdkafka 2." in out, "version line %r" % out)
+    on = build_option("SGS_JEMALLOC") in ("ON", "TRUE", "1") and \
+        build_option("SGS_SANITIZE") not in ("ON", "TRUE", "1")
+    if not on:
+        check("the C library's malloc" in out, "a build without jemalloc says so: %r" % out)
+        return
+    check("jemalloc 5." in out and "(dirty_decay_ms 500)" in out,
+          "jemalloc with the built-in decay: %r" % out)
+    rc, out, err = run2([build_path("sgs-consumer"), "--version"], tmp,
+                        env={"MALLOC_CONF": "dirty_decay_ms:2000"})
+    check("(dirty_decay_ms 2000)" in out, "MALLOC_CONF wins over the built-in: %r" % out)
