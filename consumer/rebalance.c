@@ -122,7 +122,9 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
     /* A member left with no partition is in a rebalance until its next
      * assignment (empty or not), not idle: --exit-on-idle would otherwise stop
      * it before it is given the partitions it just had, and nobody would read
-     * them. */
+     * them. Both protocols call the assign callback after such a revoke, with
+     * an empty list when nothing comes back (librdkafka 2.0's cooperative
+     * assign follows every revoke of a rebalance, as KIP-429 asks). */
     c->joined = 0;
     for (int32_t p = 0; p < c->n_parts; p++)
         if (c->parts[p].assigned)
