@@ -985,11 +985,15 @@ int sgs_writer_flush(sgs_consumer *c)
     /* Batches waiting for their forwarded copies' delivery reports are waited
      * for (bounded: past it they are read again by whoever owns them next). */
     int64_t deadline = sgs_clock_mono_ms() + 30000;
-    for (;;) {
+    for (int said = 0;; said = 1) {
         if (sgs_writer_submit(c) != 0 || sgs_writer_settle(c) != 0)
             return -1;
         if (c->batch_msgs == 0)
             return 0;
+        if (!said)
+            sgs_info("waiting up to 30 s for the delivery of copies forwarded by the batch in "
+                     "hand (%zu messages)",
+                     c->batch_msgs);
         if (sgs_clock_mono_ms() >= deadline)
             return -2;
         rd_kafka_poll(c->producer, 10);

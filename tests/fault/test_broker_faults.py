@@ -184,6 +184,7 @@ def test_batch_bounded_while_copies_wait(sgs, mock_broker):
 
 
 REVOKE_NOTE = "revoke: copies forwarded by the batch in hand still undelivered"
+REVOKE_WAITS = "waiting up to 30 s for the delivery of copies forwarded by the batch in hand"
 
 
 @pytest.mark.figures("broker_faults")
@@ -211,7 +212,8 @@ def test_revoke_while_copies_wait(sgs, mock_broker, case):
         check(a.alive(), "first member running: %s" % a.tail(5))
         b = p.consumer(idle=4, name="consumer-b")
         if case == "delivered":
-            time.sleep(3.0)  # the revoke is waiting by now (B joined within 1-2 s)
+            wait_until(lambda: REVOKE_WAITS in a.log() or not a.alive(), timeout=60,
+                       what="the revoke waiting for the copies")
             check(REVOKE_NOTE not in a.log(), "the revoke still waits (%s)" % a.tail(5))
         else:
             wait_until(lambda: REVOKE_NOTE in a.log() or not a.alive(), timeout=60,
@@ -228,6 +230,8 @@ def test_revoke_while_copies_wait(sgs, mock_broker, case):
           "(%s)" % a.tail(10))
     check(("assigned %s [" % p.topic) in b.log(), "the second member got partitions (%s)"
           % b.tail(5))
+    check(waits < log_a.find(REVOKE_WAITS, waits) < revoked,
+          "the revoke waited for the copies (%s)" % a.tail(10))
     if case == "delivered":
         check(REVOKE_NOTE not in log_a, "the revoke wrote its batches (%s)" % a.tail(8))
     else:
