@@ -73,6 +73,7 @@ typedef struct outbox_entry {
     size_t n_items;
     int pending; /* items without a delivery report yet */
     int failed;  /* some delivery failed: the undelivered items go again */
+    int room;    /* librdkafka's queue was full: the rest go as soon as it has room */
     int64_t retry_at;
     int retry_ms;
     char last_error[160];
@@ -110,6 +111,7 @@ typedef struct seq_table {
 typedef struct part_state {
     int assigned;
     int paused;
+    int paused_at_revoke;    /* librdkafka keeps it paused into the next assignment */
     int needs_sync;          /* stored offset unknown (Redis was unavailable at assignment) */
     int committed_unknown;   /* sync.c: Kafka's committed offset could not be read (warned) */
     int64_t sync_not_before; /* sync.c: monotonic ms before which the sync is not retried */
@@ -154,15 +156,16 @@ typedef struct sgs_consumer {
     const char *topic;  /* borrowed from cfg */
     const char *prefix; /* borrowed from cfg */
 
-    rd_kafka_t *rk;            /* consumer */
-    rd_kafka_queue_t *rkq;     /* the consumer queue (for its length) */
-    struct sgs_kicker *kicker; /* fetcher wake-ups (kick.c) */
-    int64_t last_kick;         /* monotonic ms of the last fetcher wake-up */
-    int32_t kick_next;         /* rotating partition index for wake-ups */
-    size_t fetch_queue_bytes;  /* queued.max.messages.kbytes, in bytes */
-    uint64_t polled_bytes;     /* payload bytes and messages polled lately (their */
-    uint64_t polled_count;     /* ratio: the mean message the queue holds) */
-    rd_kafka_t *producer;      /* alerts and rejects */
+    rd_kafka_t *rk;                /* consumer */
+    rd_kafka_queue_t *rkq;         /* the consumer queue (for its length) */
+    struct sgs_kicker *kicker;     /* fetcher wake-ups (kick.c) */
+    int64_t last_kick;             /* monotonic ms of the last fetcher wake-up */
+    int32_t kick_next;             /* rotating partition index for wake-ups */
+    size_t fetch_queue_bytes;      /* queued.max.messages.kbytes, in bytes */
+    uint64_t polled_bytes;         /* payload bytes and messages polled lately (their */
+    uint64_t polled_count;         /* ratio: the mean message the queue holds) */
+    rd_kafka_t *producer;          /* alerts and rejects */
+    rd_kafka_topic_t *produced[3]; /* its topics, known from the start (rebalance.c) */
     int cooperative;
     int joined; /* an assignment happened, and no revoke took every partition since */
 
@@ -180,13 +183,15 @@ typedef struct sgs_consumer {
     part_state *parts;
     int32_t n_parts;
 
-    outbox_entry *outbox;  /* in delivery */
-    size_t outbox_pending; /* entries */
-    size_t outbox_bytes;   /* their bytes */
-    int outbox_full;       /* at consumer.outbox.max_entries / max_bytes */
-    int outbox_paused;     /* partitions paused because the outbox is full */
-    int copies_paused;     /* partitions paused: a batch waits for its forwarded copies and the
-                              one collected meanwhile is full too (consumer.c) */
+    outbox_entry *outbox;       /* in delivery, oldest first */
+    outbox_entry **outbox_tail; /* the last entry's next (NULL: &outbox) */
+    int outbox_waits_room;      /* an entry waits for room in librdkafka's queue */
+    size_t outbox_pending;      /* entries */
+    size_t outbox_bytes;        /* their bytes */
+    int outbox_full;            /* at consumer.outbox.max_entries / max_bytes */
+    int outbox_paused;          /* partitions paused because the outbox is full */
+    int copies_paused;          /* partitions paused: a batch waits for its forwarded copies and the
+                                   one collected meanwhile is full too (consumer.c) */
     uint64_t outbox_full_times;
 
     sgs_route route;

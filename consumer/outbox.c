@@ -58,8 +58,8 @@ static void add_item(void *arg, char type, const char *key, size_t klen, const c
 }
 
 /* Produces one item; QUEUE_FULL and other local errors leave it queued for the
- * next round (never a wait inside poll). */
-static void produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
+ * next round (never a wait inside poll). Returns librdkafka's answer. */
+static rd_kafka_resp_err_t produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
 {
     const char *topic = sgs_config_get(
         c->cfg, it->type == SGS_STORE_OUTBOX_ALERT ? "topic.alerts" : "topic.rejects");
@@ -71,11 +71,17 @@ static void produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
         RD_KAFKA_V_KEY(it->key_len ? e->blob + it->key_off : "", it->key_len),
         RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        /* not a failure: the queue is bounded (sgs_kafka_producer_new), and
+         * the item goes once deliveries make room, without a backoff */
+        e->room = 1;
+        return err;
+    }
     if (err) {
         snprintf(e->last_error, sizeof(e->last_error), "producing to %s: %s", topic,
                  rd_kafka_err2str(err));
         e->failed = 1;
-        return;
+        return err;
     }
     it->state = ITEM_IN_FLIGHT;
     e->pending++;
@@ -88,15 +94,18 @@ static void produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
         else
             c->alerts_late++;
     }
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 /* Produces the entry's items that are not delivered nor in flight. */
 static void send_undelivered(sgs_consumer *c, outbox_entry *e)
 {
     e->failed = 0;
+    e->room = 0;
     for (size_t i = 0; i < e->n_items; i++)
-        if (e->items[i].state == ITEM_QUEUED)
-            produce_item(c, e, &e->items[i]);
+        if (e->items[i].state == ITEM_QUEUED &&
+            produce_item(c, e, &e->items[i]) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break; /* the rest wait for room too */
 }
 
 void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob, size_t len)
@@ -123,11 +132,18 @@ void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char
         sgs_error("out of memory queuing alerts; they stay in the Redis outbox");
         return;
     }
-    e->next = c->outbox;
-    c->outbox = e;
+    /* oldest first: room in librdkafka's queue goes to the oldest entry */
+    if (!c->outbox_tail)
+        c->outbox_tail = &c->outbox;
+    *c->outbox_tail = e;
+    c->outbox_tail = &e->next;
     c->outbox_pending++;
     c->outbox_bytes += len;
-    send_undelivered(c, e);
+    if (c->outbox_waits_room)
+        e->room = 1; /* behind the entries that wait already */
+    else
+        send_undelivered(c, e);
+    c->outbox_waits_room |= e->room;
 }
 
 /* A reject the broker refused as too large, cut to half its payload (the
@@ -230,12 +246,19 @@ void sgs_outbox_reap(sgs_consumer *c)
 {
     outbox_entry **pp = &c->outbox;
     int64_t now = sgs_clock_mono_ms();
+    int full = 0; /* librdkafka's queue refused an item this round */
     while (*pp) {
         outbox_entry *e = *pp;
         size_t left = 0;
         for (size_t i = 0; i < e->n_items; i++)
             left += e->items[i].state != ITEM_DELIVERED;
-        if (left && e->pending == 0) {
+        if (left && e->room && !e->failed) {
+            /* waits for room only: goes at once, oldest first, until the
+             * queue refuses again */
+            if (!full)
+                send_undelivered(c, e);
+            full |= e->room;
+        } else if (left && e->pending == 0) {
             /* undelivered and nothing in flight: send again after a backoff */
             if (e->retry_at == 0) {
                 e->retry_ms = e->retry_ms ? e->retry_ms * 2 : RETRY_FIRST_MS;
@@ -255,11 +278,14 @@ void sgs_outbox_reap(sgs_consumer *c)
         part_state *ps = sgs_parts_get(c, e->partition);
         if (ps)
             sgs_parts_add_ack(ps, e->end);
+        if (c->outbox_tail == &e->next)
+            c->outbox_tail = pp;
         *pp = e->next;
         c->outbox_pending--;
         c->outbox_bytes -= e->len;
         entry_free(e);
     }
+    c->outbox_waits_room = full;
     check_caps(c);
 }
 
@@ -270,6 +296,8 @@ void sgs_outbox_free(sgs_consumer *c)
         c->outbox = e->next;
         entry_free(e);
     }
+    c->outbox_tail = &c->outbox;
+    c->outbox_waits_room = 0;
     c->outbox_pending = 0;
     c->outbox_bytes = 0;
 }

@@ -57,10 +57,23 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
      * assign: one paused before it was revoked (a fence, a resync, Redis
      * down) would stay stopped for good while its state here says running.
      * Every partition assigned starts resumed; the ones that must wait are
-     * paused again just below. */
-    err = rd_kafka_resume_partitions(c->rk, parts);
-    if (err)
+     * paused again just below. Only those still paused are resumed: a
+     * resume moves librdkafka's version barrier even for a partition that
+     * is not paused, and its offset lookup, sent by the assign, then comes
+     * back outdated and is retried 500 ms later (librdkafka 2.0.2,
+     * rd_kafka_toppar_pause_resume). Resuming all 32 made their first
+     * fetches straggle over 200 ms of a benchmark's reading time. */
+    rd_kafka_topic_partition_list_t *held = rd_kafka_topic_partition_list_new(1);
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state *ps = sgs_parts_get(c, parts->elems[i].partition);
+        if (ps && ps->paused_at_revoke) {
+            rd_kafka_topic_partition_list_add(held, c->topic, parts->elems[i].partition);
+            ps->paused_at_revoke = 0;
+        }
+    }
+    if (held->cnt && (err = rd_kafka_resume_partitions(c->rk, held)) != 0)
         sgs_warn("resuming assigned partitions: %s", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(held);
     for (int i = 0; i < parts->cnt; i++) {
         part_state *ps = sgs_parts_get(c, parts->elems[i].partition);
         if (ps && ps->needs_sync)
@@ -111,6 +124,7 @@ static void on_revoke(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
             continue;
         sgs_writer_drop(c, p);
         ps->assigned = 0;
+        ps->paused_at_revoke = ps->paused;
         ps->paused = 0;
         ps->needs_sync = 0;
         ps->at_eof = 0;
@@ -236,6 +250,18 @@ int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
     c->producer = sgs_kafka_producer_new(c->cfg, dr_cb, c, errstr, errstr_size);
     if (!c->producer)
         return -1;
+    /* The topics the producer writes, made known to it now. librdkafka 2.0.2
+     * learns a topic's partitions when the first message names it, on its next
+     * one-second metadata round: the alerts and rejects of the first second of
+     * reading waited that long in its queue, and their batches' outbox entries
+     * with them (11 MB at 1M records: docs/PERFORMANCE.md). Made here, the
+     * topics are known long before the group gives this member partitions. */
+    {
+        const char *names[] = {sgs_config_get(c->cfg, "topic.alerts"),
+                               sgs_config_get(c->cfg, "topic.rejects"), c->topic};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            c->produced[i] = rd_kafka_topic_new(c->producer, names[i], NULL);
+    }
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
     e = rd_kafka_subscribe(c->rk, topics);

@@ -234,3 +234,41 @@ def test_out_of_memory(sgs, apache_kafka, tmp, figures):
     res["messages"] = expect["messages"]
     res["faults"] = ("40 alert/reject/ledger builds failed (debug.fail_alloc): %d batches "
                      "dropped and read again" % drops)
+
+
+@pytest.mark.figures("outbox_queue_full")
+@pytest.mark.case_timeout(180)
+def test_producer_queue_full(sgs, apache_kafka, tmp, figures):
+    """librdkafka's producer queue holds 10 messages while hundreds of alerts
+    and rejects wait: what it refuses goes as soon as deliveries make room,
+    oldest batch first, never after a retry backoff; every item delivered
+    once before the idle exit, nothing left in Redis. Before, a refusal
+    counted as a failed delivery: the entry waited 0.5 s, then 1, 2, ... 30 s
+    between tries, and the consumer stopped with entries undelivered."""
+    res = figures
+    p = sgs("obq", kafka=apache_kafka, partitions=4, consumer__batch__max_messages=100,
+            kafka__queue__buffering__max__messages=10)
+    c = p.client()
+    _, expect = p.generate(MONTH, produce=True, seed=SEED % 100000 + 2, records=3000,
+                           late_share=0.15, invalid=300, duplicates=40, malformed=10,
+                           unknown_unit=10)
+    cons = p.run_consumer(idle=1)
+    log = cons.log()
+    p.check_counts(expect)
+    check("undelivered" not in log and "not yet delivered" not in log,
+          "every alert and reject delivered before the exit")
+    left = [k for k in c.scan_iter(match="sgs:{%s.records:*}:outbox" % p.tag) if c.hlen(k)]
+    check_eq(left, [], "outbox entries left in Redis")
+    na = copies(p.broker.bootstrap, p.tag + ".alerts")
+    nr = copies(p.broker.bootstrap, p.tag + ".rejects")
+    check_eq(sorted(i for i, n in list(na.items()) + list(nr.items()) if n != 1), [],
+             "alerts or rejects not delivered exactly once")
+    check(len(na) >= expect["late_alerts"], "every late alert on the topic (%d of %d)"
+          % (len(na), expect["late_alerts"]))
+    check(len(nr) >= 300, "the invalid records' rejects on the topic (%d)" % len(nr))
+    res["records"] = 3000
+    res["messages"] = expect["messages"]
+    res["alerts"] = len(na)
+    res["rejects"] = len(nr)
+    res["faults"] = ("producer queue of 10 messages (queue.buffering.max.messages) for %d alerts "
+                     "and %d rejects" % (len(na), len(nr)))

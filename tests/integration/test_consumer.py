@@ -53,6 +53,33 @@ def test_generated_month_exact(sgs):
     m1.check_counts(expect, what="after a rerun: ")
 
 
+def test_assignment_fetches_at_once(sgs):
+    """A fresh group's partitions start at their beginning: the offset lookups
+    the assignment sends are used, not made outdated by a resume of partitions
+    that were never paused (librdkafka 2.0.2 then asks again 500 ms later,
+    and the partitions' first fetches straggled), and the producer knows its
+    topics from the start. Counts exact."""
+    p = sgs("fa")
+    _, expect = p.generate(MONTH, produce=True, seed=12, records=800, late_share=0.05,
+                           invalid=10, duplicates=5, malformed=2, unknown_unit=2)
+    cons = p.run_consumer(idle=2, extra=["kafka.debug=topic", "log.level=debug"])
+    log = cons.log()
+    p.check_counts(expect)
+    replies = log.count("Offset reply for topic fa.records")
+    check(replies >= 8, "an offset lookup answered for each of the 8 partitions (%d)" % replies)
+    outdated = [l for l in log.splitlines() if "outdated offset response" in l]
+    check_eq(outdated, [], "offset lookups made outdated at the assignment")
+    # the producer knows the alerts and rejects topics before any message
+    # (else their first second of items waits for librdkafka's metadata round)
+    lines = log.splitlines()
+    first_assign = min(i for i, l in enumerate(lines) if "assigned fa.records [" in l)
+    for t in ("fa.alerts", "fa.rejects"):
+        known = [i for i, l in enumerate(lines)
+                 if "librdkafka producer" in l and "New local topic: " + t in l]
+        check(known and known[0] < first_assign,
+              "the producer made %s known before the assignment" % t)
+
+
 def test_kill9_five_times(sgs, tmp):
     """kill -9 five times while working through 50,000 records: counters exact."""
     k1 = sgs("k1", consumer__batch__max_messages=200)
