@@ -148,6 +148,9 @@ typedef struct eval_args {
     sgs_buf text;
 } eval_args;
 
+/* The producer's topics, in sgs_consumer.produced. */
+enum { SGS_PRODUCED_ALERTS, SGS_PRODUCED_REJECTS, SGS_PRODUCED_RECORDS };
+
 typedef struct sgs_consumer {
     sgs_config *cfg; /* owned */
     sgs_registry *registry;
@@ -165,7 +168,7 @@ typedef struct sgs_consumer {
     uint64_t polled_bytes;         /* payload bytes and messages polled lately (their */
     uint64_t polled_count;         /* ratio: the mean message the queue holds) */
     rd_kafka_t *producer;          /* alerts and rejects */
-    rd_kafka_topic_t *produced[3]; /* its topics, known from the start (rebalance.c) */
+    rd_kafka_topic_t *produced[3]; /* its topics: SGS_PRODUCED_* (rebalance.c) */
     int cooperative;
     int joined; /* an assignment happened, and no revoke took every partition since */
 

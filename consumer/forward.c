@@ -33,12 +33,13 @@ int sgs_forward_send(sgs_consumer *c, sgs_batch *b, const rd_kafka_message_t *m,
     hl = snprintf(hv, sizeof(hv), "%s:%" PRId32 ":%" PRId64 ":%" PRId64, c->route.epoch,
                   m->partition, m->offset, seq);
     for (int tries = 0;; tries++) {
-        err = rd_kafka_producev(
-            c->producer, RD_KAFKA_V_TOPIC(c->topic), RD_KAFKA_V_PARTITION(to),
-            RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(m->payload, m->payload ? m->len : 0),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts >= 0 ? ts : 0),
-            RD_KAFKA_V_HEADER(SGS_FWD_HEADER, hv, (ssize_t)hl), RD_KAFKA_V_OPAQUE(b->track),
-            RD_KAFKA_V_END);
+        err = rd_kafka_producev(c->producer, RD_KAFKA_V_RKT(c->produced[SGS_PRODUCED_RECORDS]),
+                                RD_KAFKA_V_PARTITION(to), RD_KAFKA_V_KEY(key, strlen(key)),
+                                RD_KAFKA_V_VALUE(m->payload, m->payload ? m->len : 0),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_TIMESTAMP(ts >= 0 ? ts : 0),
+                                RD_KAFKA_V_HEADER(SGS_FWD_HEADER, hv, (ssize_t)hl),
+                                RD_KAFKA_V_OPAQUE(b->track), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 20)
             break;
         rd_kafka_poll(c->producer, 10); /* serve delivery reports to make room, briefly */

@@ -61,12 +61,12 @@ static void add_item(void *arg, char type, const char *key, size_t klen, const c
  * next round (never a wait inside poll). Returns librdkafka's answer. */
 static rd_kafka_resp_err_t produce_item(sgs_consumer *c, outbox_entry *e, outbox_item *it)
 {
-    const char *topic = sgs_config_get(
-        c->cfg, it->type == SGS_STORE_OUTBOX_ALERT ? "topic.alerts" : "topic.rejects");
+    rd_kafka_topic_t *rkt = c->produced[it->type == SGS_STORE_OUTBOX_ALERT ? SGS_PRODUCED_ALERTS
+                                                                           : SGS_PRODUCED_REJECTS];
     const char *value = it->cut ? it->cut : e->blob + it->val_off;
     size_t vlen = it->cut ? it->cut_len : it->val_len;
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        c->producer, RD_KAFKA_V_TOPIC(topic),
+        c->producer, RD_KAFKA_V_RKT(rkt),
         /* a reject without a unit: an empty key (REFERENCE §2), not none */
         RD_KAFKA_V_KEY(it->key_len ? e->blob + it->key_off : "", it->key_len),
         RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -78,8 +78,8 @@ static rd_kafka_resp_err_t produce_item(sgs_consumer *c, outbox_entry *e, outbox
         return err;
     }
     if (err) {
-        snprintf(e->last_error, sizeof(e->last_error), "producing to %s: %s", topic,
-                 rd_kafka_err2str(err));
+        snprintf(e->last_error, sizeof(e->last_error), "producing to %s: %s",
+                 rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
         e->failed = 1;
         return err;
     }

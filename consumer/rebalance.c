@@ -257,10 +257,17 @@ int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
      * with them (11 MB at 1M records: docs/PERFORMANCE.md). Made here, the
      * topics are known long before the group gives this member partitions. */
     {
-        const char *names[] = {sgs_config_get(c->cfg, "topic.alerts"),
-                               sgs_config_get(c->cfg, "topic.rejects"), c->topic};
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        const char *names[] = {[SGS_PRODUCED_ALERTS] = sgs_config_get(c->cfg, "topic.alerts"),
+                               [SGS_PRODUCED_REJECTS] = sgs_config_get(c->cfg, "topic.rejects"),
+                               [SGS_PRODUCED_RECORDS] = c->topic};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
             c->produced[i] = rd_kafka_topic_new(c->producer, names[i], NULL);
+            if (!c->produced[i]) {
+                snprintf(errstr, errstr_size, "kafka producer: topic %s: %s", names[i],
+                         rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+            }
+        }
     }
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
