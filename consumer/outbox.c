@@ -1,9 +1,10 @@
 /* Delivery of alerts and rejects (at-least-once): each batch's messages are
  * stored in Redis by the batch script (its outbox entry), produced here item
  * by item, and the Redis copy is deleted once every item is delivered. An
- * undelivered item is produced again after a backoff; a delivered one never
- * is. A reject the broker finds too large is cut until it fits. The entries
- * in delivery are bounded (consumer.outbox.max_entries / max_bytes): at the
+ * item whose delivery failed is produced again after a backoff; one that
+ * librdkafka's bounded queue refused goes as soon as there is room, the
+ * oldest entry's first; a delivered one never is. A reject the broker finds too large is cut until
+ * it fits. The entries in delivery are bounded (consumer.outbox.max_entries / max_bytes): at the
  * cap the consumer pauses its partitions until deliveries catch up, instead
  * of growing without end or blocking inside poll. */
 #include <inttypes.h>
@@ -75,6 +76,7 @@ static rd_kafka_resp_err_t produce_item(sgs_consumer *c, outbox_entry *e, outbox
         /* not a failure: the queue is bounded (sgs_kafka_producer_new), and
          * the item goes once deliveries make room, without a backoff */
         e->room = 1;
+        c->outbox_waits_room = 1;
         return err;
     }
     if (err) {
@@ -143,7 +145,6 @@ void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char
         e->room = 1; /* behind the entries that wait already */
     else
         send_undelivered(c, e);
-    c->outbox_waits_room |= e->room;
 }
 
 /* A reject the broker refused as too large, cut to half its payload (the
