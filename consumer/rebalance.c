@@ -56,13 +56,14 @@ static void on_assign(sgs_consumer *c, rd_kafka_topic_partition_list_t *parts)
     /* librdkafka keeps a partition's pause across an unassign and a new
      * assign: one paused before it was revoked (a fence, a resync, Redis
      * down) would stay stopped for good while its state here says running.
-     * Every partition assigned starts resumed; the ones that must wait are
-     * paused again just below. Only those still paused are resumed: a
-     * resume moves librdkafka's version barrier even for a partition that
-     * is not paused, and its offset lookup, sent by the assign, then comes
-     * back outdated and is retried 500 ms later (librdkafka 2.0.2,
-     * rd_kafka_toppar_pause_resume). Resuming all 32 made their first
-     * fetches straggle over 200 ms of a benchmark's reading time. */
+     * So a partition that was paused at its revoke is resumed here; the ones
+     * that must wait are paused again just below. Only those: a resume
+     * moves librdkafka's version barrier even for a partition that is not
+     * paused, and its offset lookup, sent by the assign, then comes back
+     * outdated and is asked again 500 ms later (librdkafka 2.0.2,
+     * rd_kafka_toppar_pause_resume). Resuming all of the mock benchmark's 32
+     * partitions made their first fetches straggle over 200 ms of its
+     * reading time. */
     rd_kafka_topic_partition_list_t *held = rd_kafka_topic_partition_list_new(1);
     for (int i = 0; i < parts->cnt; i++) {
         part_state *ps = sgs_parts_get(c, parts->elems[i].partition);
