@@ -91,6 +91,7 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
         return NULL;
     }
     c->cfg = cfg;
+    c->outbox_tail = &c->outbox;
     c->signals = signals;
     c->reload = reload;
     c->exit_on_idle = exit_on_idle;
@@ -280,21 +281,26 @@ static int queue_below_limit(sgs_consumer *c)
     return (uint64_t)len * (mean ? mean : 1) < c->fetch_queue_bytes;
 }
 
-/* Whether a partition of ours has messages at its leader past those read
- * (its high watermark as the last fetch saw it), while the queue is empty:
- * then the fetcher should be fetching, or is asleep and must be woken. */
+/* Whether partition p, being read, has messages at its leader past those
+ * read (its high watermark as the last fetch saw it). */
+static int has_backlog(sgs_consumer *c, int32_t p)
+{
+    part_state *ps = &c->parts[p];
+    int64_t lo, hi;
+    if (!ps->assigned || ps->at_eof || ps->paused || ps->needs_sync || ps->next < 0)
+        return 0;
+    return rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) == 0 && hi > ps->next;
+}
+
+/* Whether a partition has a backlog while the queue is empty: then the
+ * fetcher should be fetching, or is asleep and must be woken. */
 static int backlog_unfetched(sgs_consumer *c)
 {
     if (!c->kicker || rd_kafka_queue_length(c->rkq) != 0)
         return 0;
-    for (int32_t p = 0; p < c->n_parts; p++) {
-        part_state *ps = &c->parts[p];
-        int64_t lo, hi;
-        if (!ps->assigned || ps->at_eof || ps->paused || ps->needs_sync || ps->next < 0)
-            continue;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) == 0 && hi > ps->next)
+    for (int32_t p = 0; p < c->n_parts; p++)
+        if (has_backlog(c, p))
             return 1;
-    }
     return 0;
 }
 
@@ -308,11 +314,7 @@ static void kick_fetcher(sgs_consumer *c, int64_t now)
     c->last_kick = now;
     for (int32_t i = 0; i < c->n_parts && n < 4; i++) {
         int32_t p = (c->kick_next + i) % c->n_parts;
-        part_state *ps = &c->parts[p];
-        int64_t lo, hi;
-        if (!ps->assigned || ps->at_eof || ps->paused || ps->needs_sync || ps->next < 0)
-            continue;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, p, &lo, &hi) != 0 || hi <= ps->next)
+        if (!has_backlog(c, p))
             continue;
         parts[n++] = p;
         c->kick_next = p + 1;

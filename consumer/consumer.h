@@ -187,7 +187,7 @@ typedef struct sgs_consumer {
     int32_t n_parts;
 
     outbox_entry *outbox;       /* in delivery, oldest first */
-    outbox_entry **outbox_tail; /* the last entry's next (NULL: &outbox) */
+    outbox_entry **outbox_tail; /* the last entry's next (&outbox when empty) */
     int outbox_waits_room;      /* an entry waits for room in librdkafka's queue */
     size_t outbox_pending;      /* entries */
     size_t outbox_bytes;        /* their bytes */

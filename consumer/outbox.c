@@ -135,8 +135,6 @@ void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char
         return;
     }
     /* oldest first: room in librdkafka's queue goes to the oldest entry */
-    if (!c->outbox_tail)
-        c->outbox_tail = &c->outbox;
     *c->outbox_tail = e;
     c->outbox_tail = &e->next;
     c->outbox_pending++;
