@@ -369,6 +369,27 @@ static int poll_in_hand(sgs_consumer *c, int timeout, int room)
     return polled;
 }
 
+/* Messages a batch may reach while Redis still owes the replies of the batches
+ * before it (replies_pending). */
+static size_t batch_stretch(int max_msgs)
+{
+    return (size_t)max_msgs + (size_t)max_msgs / 2;
+}
+
+/* Whether Redis still runs the batches in flight, looked at without waiting
+ * (once per hand of messages). Meanwhile the loop reads on instead of waiting
+ * in the socket read, which took ~5 % of the reading time at full speed
+ * (docs/PERFORMANCE.md): a full batch goes on collecting, up to half its size
+ * again, and an empty queue is polled again after a millisecond. For wait_ms
+ * after the write at most: a Redis that does not answer is then waited for
+ * in the collect, whose timeout (redis.timeout_ms) counts from there. */
+static int replies_pending(sgs_consumer *c, int64_t wait_ms)
+{
+    return c->n_inflight && !c->batch_paused && !c->redis_down &&
+           sgs_clock_mono_ns() - c->batch_sent_ns < wait_ms * 1000000 &&
+           !sgs_rcl_pipe_replied(c->pipe);
+}
+
 /* Redis refused or is unreachable: pause every partition until a batch goes
  * through again. */
 static void pause_for_redis(sgs_consumer *c)
@@ -404,7 +425,12 @@ void sgs_consumer_run(sgs_consumer *c)
     uint64_t stats_msgs = 0;
     int64_t idle_since = 0, next_housekeeping = 0, next_rebuild_check = 0;
     int64_t after_poll = 0;
-    int fast = 0; /* the last round only read a message into the batch */
+    int fast = 0;        /* the last round only read a message into the batch */
+    int owed_unread = 0; /* the last round found the queue empty and a reply owed */
+    /* replies owed are looked for without waiting this long after the write */
+    int64_t reply_wait_ms = sgs_config_get_int(c->cfg, "redis.timeout_ms");
+    if (reply_wait_ms > 50)
+        reply_wait_ms = 50;
 
     sgs_consumer_horizon_log(c);
     while (!*c->signals && !c->fatal) {
@@ -464,7 +490,8 @@ void sgs_consumer_run(sgs_consumer *c)
                 timeout = (int)(c->retry_at - now);
                 if (timeout > 100)
                     timeout = 100;
-            } else {
+            } else if (c->batch_full || c->batch_msgs >= batch_stretch(max_msgs) ||
+                       !replies_pending(c, reply_wait_ms)) {
                 if (sgs_writer_submit(c) != 0) {
                     pause_for_redis(c);
                     continue;
@@ -481,7 +508,9 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
         }
         if (c->n_inflight)
-            timeout = 0; /* a reply is owed: collect it as soon as the queue is empty */
+            /* a reply is owed: collect it as soon as the queue is empty; once
+             * it was not in yet, look again after a millisecond at most */
+            timeout = owed_unread ? 1 : 0;
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
         /* A batch waiting for its forwarded copies' delivery (a target's
@@ -518,17 +547,26 @@ void sgs_consumer_run(sgs_consumer *c)
          * next housekeeping round (outbox.c), not after a 100 ms poll */
         if (timeout > 5 && c->outbox_waits_room)
             timeout = 5;
-        /* a batch takes no more than consumer.batch.max_messages */
-        room = c->batch_msgs < (size_t)max_msgs ? max_msgs - (int)c->batch_msgs : 1;
+        /* a batch takes no more than consumer.batch.max_messages, or half as
+         * many more while the replies of the last one are owed */
+        room = c->batch_msgs < (size_t)max_msgs ? max_msgs - (int)c->batch_msgs
+               : c->n_inflight && c->batch_msgs < batch_stretch(max_msgs)
+                   ? (int)(batch_stretch(max_msgs) - c->batch_msgs)
+                   : 1;
         int64_t t_poll = sgs_clock_mono_coarse_ms(); /* "ms in poll": the polls alone */
         polled = poll_in_hand(c, timeout, room);
         after_poll = sgs_clock_mono_coarse_ms();
         c->ms_polling += after_poll - t_poll;
+        owed_unread = 0;
         if (polled) {
             sgs_writer_take_in_hand(c);
         } else if ((c->batch_msgs || c->n_inflight) && !c->batch_paused) {
-            /* nothing more right now: take the replies owed, write what we have */
-            if (sgs_writer_submit(c) != 0)
+            /* nothing more right now: take the replies owed, write what we
+             * have; while Redis still runs the batches in flight, messages
+             * that come meanwhile are read instead of waiting in the socket */
+            if (replies_pending(c, reply_wait_ms))
+                owed_unread = 1;
+            else if (sgs_writer_submit(c) != 0)
                 pause_for_redis(c);
         } else if (!c->batch_msgs && !c->sent_msgs && !c->redis_down) {
             /* a quiet moment: delete delivered outbox entries that no batch took along */

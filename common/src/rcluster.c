@@ -1201,6 +1201,97 @@ static void drain(sgs_rcl *r, uint16_t ni, const sgs_rcl_pipe *upto)
     }
 }
 
+/* The end of the first complete reply (RESP2 or RESP3) of n in [p, e), or
+ * NULL when the bytes there do not hold n whole replies yet. Bytes that are
+ * not RESP count as complete: the blocking read that follows reports them. */
+static const char *replies_end(const char *p, const char *e, size_t n)
+{
+    while (n > 0) {
+        const char *nl;
+        long long v;
+        char t;
+        if (p >= e)
+            return NULL;
+        nl = memchr(p, '\n', (size_t)(e - p));
+        if (!nl)
+            return NULL;
+        t = *p;
+        v = strtoll(p + 1, NULL, 10);
+        p = nl + 1;
+        n--;
+        switch (t) {
+        case '$':
+        case '!':
+        case '=': /* bulk: its bytes and CRLF */
+            if (v >= 0) {
+                if ((size_t)(e - p) < (size_t)v + 2)
+                    return NULL;
+                p += v + 2;
+            }
+            break;
+        case '*':
+        case '~':
+        case '>': /* aggregates: their elements follow */
+            if (v > 0)
+                n += (size_t)v;
+            break;
+        case '%':
+        case '|': /* maps: a key and a value each */
+            if (v > 0)
+                n += 2 * (size_t)v;
+            break;
+        case '+':
+        case '-':
+        case ':':
+        case '_':
+        case ',':
+        case '#':
+        case '(':
+            break;
+        default:
+            return e;
+        }
+    }
+    return p;
+}
+
+int sgs_rcl_resp_whole(const char *buf, size_t len, size_t n)
+{
+    return replies_end(buf, buf + len, n) != NULL;
+}
+
+int sgs_rcl_pipe_replied(sgs_rcl_pipe *p)
+{
+    sgs_rcl *r = p->r;
+    for (size_t ni = 0; ni < r->n_nodes; ni++) {
+        struct node *n = &r->nodes[ni];
+        size_t owed = 0, upto = 0;
+        for (size_t k = 0; k < n->nq && !n->q[k].in_flush; k++) {
+            owed += n->q[k].nrep;
+            if (n->q[k].p == p)
+                upto = owed;
+        }
+        if (upto == 0)
+            continue;
+        for (;;) {
+            redisReader *rd = n->c ? n->c->reader : NULL;
+            struct pollfd pfd;
+            if (!rd || n->c->err)
+                break; /* the collect reports it */
+            if (sgs_rcl_resp_whole(rd->buf + rd->pos, rd->len - rd->pos, upto))
+                break;
+            pfd.fd = n->c->fd;
+            pfd.events = POLLIN;
+            pfd.revents = 0;
+            if (poll(&pfd, 1, 0) <= 0)
+                return 0;
+            if (redisBufferRead(n->c) != REDIS_OK)
+                break;
+        }
+    }
+    return 1;
+}
+
 /* ---- pipes: sending --------------------------------------------------------- */
 
 static int queue_push(struct node *n, sgs_rcl_pipe *p, size_t unit, unsigned prefix, unsigned nrep)

@@ -22,6 +22,9 @@
  *   - one MULTI GET c / HLEN log EXEC on one tag (they must agree);
  *   - --blocking INCRBYs of fresh keys with the blocking call;
  *   - every 25 rounds, sgs_rcl_scan of "{P:*}:c".
+ * Between the pipe's send and its collect the driver waits until
+ * sgs_rcl_pipe_replied says the replies are in (not_yet counts its noes), or
+ * for redis.timeout_ms at most.
  * It runs until the --stop file exists (or --max-seconds), then repeats the
  * scripts of tags whose last attempt had no answer until every tag is settled,
  * writes what it expects to --out ("tag <t> <value>", "key <k> 0|1|?") and one
@@ -63,13 +66,15 @@ struct counts {
     uint64_t blk_ok, blk_notrun, blk_unknown, blk_bad;
     uint64_t tx_ok, tx_bad, tx_failed;
     uint64_t scan_ok, scan_bad, scan_failed;
+    uint64_t not_yet; /* sgs_rcl_pipe_replied said the replies were not in yet */
 };
 
 static struct {
     const char *prefix, *stop, *out;
     int tags, fill, unique, blocking, pause_ms, deadline_ms, max_s, undeclared;
+    int timeout_ms; /* redis.timeout_ms */
     const char *spin;
-} opt = {"rt", NULL, NULL, 64, 0, 16, 4, 20, 2000, 600, 0, "0"};
+} opt = {"rt", NULL, NULL, 64, 0, 16, 4, 20, 2000, 600, 0, 0, "0"};
 
 static sgs_rcl *r;
 static sgs_rcl_pipe *p;
@@ -232,6 +237,14 @@ static void round_once(int final)
         sgs_rcl_pipe_exec(p);
     }
     sgs_rcl_pipe_send(p);
+    /* as the consumer does: other work until the replies are in (a reply
+     * said to be in when it is not, or never said to be, stalls the rounds) */
+    for (int64_t t0 = sgs_clock_mono_ms();
+         !sgs_rcl_pipe_replied(p) && sgs_clock_mono_ms() - t0 < opt.timeout_ms;) {
+        struct timespec ts = {0, 200000};
+        n.not_yet++;
+        nanosleep(&ts, NULL);
+    }
     sgs_rcl_pipe_collect(p, 0);
     for (int t = 0; t < opt.tags; t++)
         if (idx[t] != SIZE_MAX)
@@ -350,13 +363,14 @@ static void stats_json(FILE *f, double secs)
             ", \"tryagain\": %" PRIu64 ", \"clusterdown\": %" PRIu64 ", \"busy\": %" PRIu64
             ", \"readonly\": %" PRIu64 ", \"noscript\": %" PRIu64 ", \"connects\": %" PRIu64
             ", \"connect_fails\": %" PRIu64 ", \"broken\": %" PRIu64 ", \"resent_lost\": %" PRIu64
-            ", \"refreshes\": %" PRIu64 ", \"ask_waits\": %" PRIu64 ", \"masters\": %zu}\n",
+            ", \"refreshes\": %" PRIu64 ", \"ask_waits\": %" PRIu64 ", \"masters\": %zu"
+            ", \"not_yet\": %" PRIu64 "}\n",
             secs, sgs_rcl_is_cluster(r), n.rounds, n.acked, n.recovered, n.mismatch, n.errors,
             n.unavailable, n.lost, n.incr_ok, n.incr_notrun, n.incr_unknown, n.incr_bad, n.blk_ok,
             n.blk_notrun, n.blk_unknown, n.blk_bad, n.tx_ok, n.tx_bad, n.tx_failed, n.scan_ok,
             n.scan_bad, n.scan_failed, s.moved, s.ask, s.tryagain, s.clusterdown, s.busy,
             s.readonly, s.noscript, s.connects, s.connect_fails, s.broken, s.resent_lost,
-            s.refreshes, s.ask_waits, sgs_rcl_master_count(r));
+            s.refreshes, s.ask_waits, sgs_rcl_master_count(r), n.not_yet);
     fflush(f);
 }
 
@@ -432,7 +446,8 @@ int main(int argc, char **argv)
         perror(opt.out);
         return 2;
     }
-    r = sgs_rcl_connect(cfg, (int)sgs_config_get_int(cfg, "redis.timeout_ms"), err, sizeof(err));
+    opt.timeout_ms = (int)sgs_config_get_int(cfg, "redis.timeout_ms");
+    r = sgs_rcl_connect(cfg, opt.timeout_ms, err, sizeof(err));
     if (!r) {
         fprintf(stderr, "rcl_drive: %s\n", err);
         return 1;

@@ -166,6 +166,8 @@ def test_single_redis_is_a_cluster_of_one(tmp):
     h.check_eq(stats["moved"] + stats["ask"] + stats["connect_fails"] + stats["broken"], 0,
                "redirections and failures")
     h.check_eq(stats["connects"], 1, "connections opened")
+    # the replies were looked for before they were in, and then found
+    h.check(stats["not_yet"] > 0, "sgs_rcl_pipe_replied never said no: %s" % stats)
     verify(r.client(password="s3cret", db=3), out, stats, "single")
     h.check_eq(r.client(password="s3cret", db=0).dbsize(), 0, "keys in db 0")
     # a wrong password: one line naming the node

@@ -1,5 +1,6 @@
 /* Unit tests of the pure parts of the Redis Cluster client: the slot of a key,
- * CLUSTER SLOTS replies, redirection errors, seeds, and pipe building (no I/O:
+ * CLUSTER SLOTS replies, redirection errors, seeds, pipe building and whole
+ * replies in a read buffer (no I/O:
  * the servers are in tests/integration/test_rcluster.py). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -428,6 +429,45 @@ static void test_unreachable(void **state)
     sgs_config_destroy(cfg);
 }
 
+/* Replies as Redis writes them (the batch script's, a fence, errors, nulls,
+ * nested arrays, a bulk with CRLF inside): n whole replies are there at the
+ * end of the n-th and at no byte before it. */
+static void test_resp_whole(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {
+        "*3\r\n$2\r\nOK\r\n$0\r\n\r\n$0\r\n\r\n",
+        "*2\r\n$6\r\nFENCED\r\n$4\r\n1234\r\n",
+        "-NOSCRIPT No matching script. Please use EVAL.\r\n",
+        "+OK\r\n",
+        ":-42\r\n",
+        "$-1\r\n",
+        "*-1\r\n",
+        "*0\r\n",
+        "*2\r\n*2\r\n:1\r\n$3\r\na\r\n\r\n*1\r\n$-1\r\n",
+        "$12\r\nline\r\nline\r\n\r\n",
+        "%1\r\n+k\r\n*1\r\n_\r\n", /* RESP3: a map, a null */
+    };
+    enum { N = sizeof(replies) / sizeof(replies[0]) };
+    char all[512];
+    size_t ends[N], len = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t l = strlen(replies[i]);
+        assert_true(len + l <= sizeof(all));
+        memcpy(all + len, replies[i], l);
+        len += l;
+        ends[i] = len;
+    }
+    for (size_t n = 1; n <= N; n++)
+        for (size_t cut = 0; cut <= len; cut++)
+            if (sgs_rcl_resp_whole(all, cut, n) != (cut >= ends[n - 1]))
+                fail_msg("%zu replies whole in the first %zu bytes: said %d", n, cut,
+                         sgs_rcl_resp_whole(all, cut, n));
+    assert_int_equal(sgs_rcl_resp_whole(all, 0, 0), 1); /* none owed */
+    /* not RESP: whole, for hiredis's read to report */
+    assert_int_equal(sgs_rcl_resp_whole("?junk\r\n", 7, 2), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_slots_malformed),    cmocka_unit_test(test_nodes_fingerprint),
         cmocka_unit_test(test_redirects),          cmocka_unit_test(test_seeds),
         cmocka_unit_test(test_pipe_building),      cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_resp_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

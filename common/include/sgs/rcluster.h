@@ -258,6 +258,16 @@ int sgs_rcl_pipe_send(sgs_rcl_pipe *p);
  * UNAVAILABLE or LOST). */
 size_t sgs_rcl_pipe_collect(sgs_rcl_pipe *p, int timeout_ms);
 
+/* Whether the replies of p's units written so far are in (read from the
+ * sockets without waiting): 1 when a collect would not wait for them, also
+ * when a connection failed (the collect says so); 0 while one is still owed.
+ * A caller that waits on a 0 bounds its wait: the collect's timeout counts
+ * from the collect. */
+int sgs_rcl_pipe_replied(sgs_rcl_pipe *p);
+/* Whether buf holds n whole replies (RESP2 or RESP3) from its start; bytes
+ * that are not RESP count as whole (hiredis's read reports them). */
+int sgs_rcl_resp_whole(const char *buf, size_t len, size_t n);
+
 size_t sgs_rcl_pipe_count(const sgs_rcl_pipe *p);
 enum sgs_rcl_status sgs_rcl_pipe_status(const sgs_rcl_pipe *p, size_t i);
 /* The reply of unit i (borrowed: valid until reset/free), or NULL. */
