@@ -1,6 +1,7 @@
 /* Deciding a batch's identities in the consumer (decide.h). */
 #include "decide.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,66 @@ int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_
         sgs_idcache_clear(c);
         used->n = miss->n = 0;
         return -1;
+    }
+    return 0;
+}
+
+/* Lists entry kind/sfx/field in *ahead when the cache lacks it and nothing
+ * listed it yet. */
+static int ahead_add(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len, const char *field,
+                     size_t field_len, sgs_decide_list *ahead)
+{
+    int added;
+    sgs_idc_entry *e = sgs_idcache_get(c, kind, sfx, sfx_len, field, field_len, &added);
+    if (!e)
+        return -1;
+    if (e->mark != c->mark && e->state == SGS_IDC_PENDING) {
+        e->mark = c->mark;
+        return list_add(ahead, e);
+    }
+    return 0;
+}
+
+int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *miss)
+{
+    for (size_t i = 0, n = used->n; i < n; i++) {
+        const sgs_idc_entry *u = used->v[i];
+        char field[SGS_STORE_FIELD_MAX + 16];
+        size_t flen, cut;
+        const char *f;
+        uint64_t chunk = 0;
+        int len;
+        if (u->key[0] != SGS_IDC_BITS && u->key[0] != SGS_IDC_GAPS)
+            continue;
+        /* "...|<chunk>": the same field with the chunk after it */
+        f = sgs_idc_field(u, &flen);
+        for (cut = flen; cut > 0 && f[cut - 1] >= '0' && f[cut - 1] <= '9'; cut--)
+            ;
+        if (cut == flen || cut == 0 || f[cut - 1] != SGS_STORE_FIELD_SEP[0] || flen - cut > 9)
+            continue;
+        for (size_t k = cut; k < flen; k++)
+            chunk = chunk * 10 + (uint64_t)(f[k] - '0');
+        len = snprintf(field, sizeof(field), "%.*s%" PRIu64, (int)cut, f, chunk + 1);
+        if (len < 0 || (size_t)len >= sizeof(field))
+            continue;
+        if (ahead_add(c, u->key[0], u->key + 1, u->sfx - 1, field, (size_t)len, miss) != 0)
+            return -1;
+    }
+    for (size_t i = 0, n = miss->n; i < n; i++) {
+        const sgs_idc_entry *m = miss->v[i];
+        size_t flen;
+        const char *f;
+        sgs_day day;
+        if (m->key[0] != SGS_IDC_DAY || sgs_day_parse(m->key + 1, m->sfx - 1, &day) != 0)
+            continue;
+        /* a day bucket read: the same field of the days after it */
+        f = sgs_idc_field(m, &flen);
+        for (int k = 1; k <= SGS_DECIDE_DAYS_AHEAD; k++) {
+            char d[16];
+            sgs_day_format(day + k, d);
+            if (ahead_add(c, SGS_IDC_DAY, d, strlen(d), f, flen, miss) != 0)
+                return -1;
+        }
     }
     return 0;
 }

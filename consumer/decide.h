@@ -27,6 +27,17 @@ typedef struct sgs_decide_list {
 int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_decide_list *used,
                     sgs_decide_list *miss);
 
+/* Adds to *miss, the entries a plan found missing, what the next batches
+ * will likely need, when the cache lacks it and nothing listed it yet: the
+ * chunk after each bitmap and gap chunk in *used (the same field with chunk +
+ * 1; a chunk is 8,192 serials) and the same day-bucket field on the
+ * SGS_DECIDE_DAYS_AHEAD days after each one in *miss. Read along with the
+ * misses, they spare the reads a stream needs as its sequences go on into the
+ * next chunk and its report days go by: at full speed, one such read every
+ * round (docs/PERFORMANCE.md). -1 when out of memory. */
+#define SGS_DECIDE_DAYS_AHEAD 3
+int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *miss);
+
 /* Decides, once every planned entry is known: drops the identity-store keys
  * whose expiry has come by the batch's clock (b->t0), sets ident.too_old for
  * the old identities that may have been in a dropped incarnation of their key

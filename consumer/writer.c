@@ -803,6 +803,15 @@ static int send_batches(sgs_consumer *c, int retry)
         }
         n_miss += ps->miss.n;
     }
+    /* a read is made: the sequences' next chunks come along (decide.h) */
+    for (size_t k = 0; n_miss && k < n_go; k++) {
+        part_state *ps = &c->parts[c->inflight[k]];
+        if (!ps->sent.decided && sgs_decide_ahead(&ps->idc, &ps->used, &ps->miss) != 0) {
+            sgs_idcache_clear(&ps->idc);
+            sgs_rconn_lost(c, "out of memory deciding a batch's identities");
+            return -1;
+        }
+    }
     if (n_miss && read_missing(c, c->inflight, n_go) != 0)
         return -1;
     sgs_rcl_pipe_reset(c->pipe);

@@ -489,6 +489,63 @@ static void test_decide_writes_fields_and_remembers(void **state)
     assert_int_equal(decide(f, NULL), 2);
 }
 
+/* Whether entry e is listed in l. */
+static int listed(const sgs_decide_list *l, const sgs_idc_entry *e)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == e)
+            return 1;
+    return 0;
+}
+
+/* What a read takes along: the chunk after each bitmap and gap chunk, and
+ * the days after each day bucket read; the batch that goes on into them then
+ * reads nothing. */
+static void test_decide_reads_ahead(void **state)
+{
+    struct fixture *f = *state;
+    size_t planned, n_day = 0;
+    add(f, "U1", 8190, "2025-12-01", "2025-12-02");
+    f->tc = (sgs_tally_conf){"sgs.records", f->reg, 1000, 2, 30, "10.0"};
+    f->idc.seed = 12345;
+    assert_int_equal(sgs_decide_plan(&f->idc, &f->tc, &f->b, &f->used, &f->miss), 0);
+    planned = f->miss.n;
+    for (size_t i = 0; i < planned; i++)
+        n_day += f->miss.v[i]->key[0] == SGS_IDC_DAY;
+    assert_int_equal(n_day, 2 * 30); /* records and late, 2025-11-03 to 2025-12-02 */
+    assert_int_equal(sgs_decide_ahead(&f->idc, &f->used, &f->miss), 0);
+    /* chunk 1 of the bitmap field and of the gap field; 3 days after for each
+     * field (those after 2025-11-03 .. 2025-11-30 were planned already) */
+    assert_int_equal(f->miss.n, planned + 2 + 2 * SGS_DECIDE_DAYS_AHEAD);
+    assert_true(listed(&f->miss, entry(f, SGS_IDC_BITS, "2025", "U1|l|平市监许|1")));
+    assert_true(listed(&f->miss, entry(f, SGS_IDC_GAPS, "2025-12", "2025|U1|l|平市监许|1")));
+    assert_true(listed(&f->miss, entry(f, SGS_IDC_DAY, "2025-12-05", "U1|records")));
+    assert_true(listed(&f->miss, entry(f, SGS_IDC_DAY, "2025-12-05", "U1|late")));
+    assert_null(sgs_idcache_find(&f->idc, SGS_IDC_DAY, "2025-12-06", 10, "U1|late", 7));
+    assert_null(sgs_idcache_find(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|l|平市监许|2", 21));
+    for (size_t i = 0; i < f->miss.n; i++)
+        assert_int_equal(sgs_idcache_set(&f->idc, f->miss.v[i], NULL, 0), 0);
+    assert_int_equal(sgs_decide_apply(&f->idc, &f->tc, &f->b, &f->tally), 0);
+
+    /* serials 8191 and 8192 (chunk 1), reported three days later: all known */
+    sgs_batch_reset(&f->b);
+    add(f, "U1", 8191, "2025-12-01", "2025-12-05");
+    add(f, "U1", 8192, "2025-12-01", "2025-12-05");
+    assert_int_equal(sgs_decide_plan(&f->idc, &f->tc, &f->b, &f->used, &f->miss), 0);
+    assert_int_equal(f->miss.n, 0);
+    assert_int_equal(sgs_decide_apply(&f->idc, &f->tc, &f->b, &f->tally), 0);
+    assert_false(f->b.idents[0].seen);
+    assert_false(f->b.idents[1].seen);
+    /* an identity without a chunk (its own field) takes nothing along */
+    sgs_batch_reset(&f->b);
+    add(f, "U1", 0, "2025-12-01", "2025-12-06");
+    assert_int_equal(sgs_decide_plan(&f->idc, &f->tc, &f->b, &f->used, &f->miss), 0);
+    planned = f->miss.n;
+    assert_int_equal(sgs_decide_ahead(&f->idc, &f->used, &f->miss), 0);
+    for (size_t i = planned; i < f->miss.n; i++)
+        assert_int_equal(f->miss.v[i]->key[0], SGS_IDC_DAY);
+}
+
 static void test_decide_revoke_only_looks(void **state)
 {
     struct fixture *f = *state;
@@ -898,6 +955,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_reasons_chinese, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_subtracts_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_writes_fields_and_remembers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decide_reads_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_revoke_only_looks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_drops_key_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tally_counters_and_late_rate, setup, teardown),
