@@ -369,13 +369,6 @@ static int poll_in_hand(sgs_consumer *c, int timeout, int room)
     return polled;
 }
 
-/* Messages a batch may reach while Redis still owes the replies of the batches
- * before it (replies_pending). */
-static size_t batch_stretch(int max_msgs)
-{
-    return (size_t)max_msgs + (size_t)max_msgs / 2;
-}
-
 /* Whether Redis still runs the batches in flight, looked at without waiting
  * (once per hand of messages). Meanwhile the loop reads on instead of waiting
  * in the socket read, which took ~5 % of the reading time at full speed
@@ -431,6 +424,8 @@ void sgs_consumer_run(sgs_consumer *c)
     int64_t reply_wait_ms = sgs_config_get_int(c->cfg, "redis.timeout_ms");
     if (reply_wait_ms > 50)
         reply_wait_ms = 50;
+    /* and a batch may reach this many messages meanwhile */
+    size_t stretch = (size_t)max_msgs + (size_t)max_msgs / 2;
 
     sgs_consumer_horizon_log(c);
     while (!*c->signals && !c->fatal) {
@@ -490,7 +485,7 @@ void sgs_consumer_run(sgs_consumer *c)
                 timeout = (int)(c->retry_at - now);
                 if (timeout > 100)
                     timeout = 100;
-            } else if (c->batch_full || c->batch_msgs >= batch_stretch(max_msgs) ||
+            } else if (c->batch_full || c->batch_msgs >= stretch ||
                        !replies_pending(c, reply_wait_ms)) {
                 if (sgs_writer_submit(c) != 0) {
                     pause_for_redis(c);
@@ -549,10 +544,9 @@ void sgs_consumer_run(sgs_consumer *c)
             timeout = 5;
         /* a batch takes no more than consumer.batch.max_messages, or half as
          * many more while the replies of the last one are owed */
-        room = c->batch_msgs < (size_t)max_msgs ? max_msgs - (int)c->batch_msgs
-               : c->n_inflight && c->batch_msgs < batch_stretch(max_msgs)
-                   ? (int)(batch_stretch(max_msgs) - c->batch_msgs)
-                   : 1;
+        room = c->batch_msgs < (size_t)max_msgs           ? max_msgs - (int)c->batch_msgs
+               : c->n_inflight && c->batch_msgs < stretch ? (int)(stretch - c->batch_msgs)
+                                                          : 1;
         int64_t t_poll = sgs_clock_mono_coarse_ms(); /* "ms in poll": the polls alone */
         polled = poll_in_hand(c, timeout, room);
         after_poll = sgs_clock_mono_coarse_ms();

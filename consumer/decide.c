@@ -40,7 +40,8 @@ static sgs_idc_entry *need(sgs_idcache *c, char kind, const char *sfx, const cha
     return e;
 }
 
-/* The late rate's entries: read when missing, never written as identities. */
+/* Entries read when missing, never written as identities: the late rate's,
+ * and those read ahead. */
 typedef struct need_ctx {
     sgs_idcache *c;
     sgs_decide_list *miss;
@@ -131,24 +132,10 @@ int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_
     return 0;
 }
 
-/* Lists entry kind/sfx/field in *ahead when the cache lacks it and nothing
- * listed it yet. */
-static int ahead_add(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len, const char *field,
-                     size_t field_len, sgs_decide_list *ahead)
+/* Lists the entries the next batches will likely need (decide.h) in *miss. */
+static int ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *miss)
 {
-    int added;
-    sgs_idc_entry *e = sgs_idcache_get(c, kind, sfx, sfx_len, field, field_len, &added);
-    if (!e)
-        return -1;
-    if (e->mark != c->mark && e->state == SGS_IDC_PENDING) {
-        e->mark = c->mark;
-        return list_add(ahead, e);
-    }
-    return 0;
-}
-
-int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *miss)
-{
+    need_ctx nx = {c, miss};
     for (size_t i = 0, n = used->n; i < n; i++) {
         const sgs_idc_entry *u = used->v[i];
         char field[SGS_STORE_FIELD_MAX + 16];
@@ -169,7 +156,8 @@ int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_lis
         len = snprintf(field, sizeof(field), "%.*s%" PRIu64, (int)cut, f, chunk + 1);
         if (len < 0 || (size_t)len >= sizeof(field))
             continue;
-        if (ahead_add(c, u->key[0], u->key + 1, u->sfx - 1, field, (size_t)len, miss) != 0)
+        /* (an entry's suffix ends with a NUL in its key) */
+        if (need_count(&nx, u->key[0], u->key + 1, field, (size_t)len) != 0)
             return -1;
     }
     for (size_t i = 0, n = miss->n; i < n; i++) {
@@ -184,9 +172,18 @@ int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_lis
         for (int k = 1; k <= SGS_DECIDE_DAYS_AHEAD; k++) {
             char d[16];
             sgs_day_format(day + k, d);
-            if (ahead_add(c, SGS_IDC_DAY, d, strlen(d), f, flen, miss) != 0)
+            if (need_count(&nx, SGS_IDC_DAY, d, f, flen) != 0)
                 return -1;
         }
+    }
+    return 0;
+}
+
+int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *miss)
+{
+    if (ahead(c, used, miss) != 0) {
+        sgs_idcache_clear(c);
+        return -1;
     }
     return 0;
 }

@@ -34,7 +34,8 @@ int sgs_decide_plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_
  * SGS_DECIDE_DAYS_AHEAD days after each one in *miss. Read along with the
  * misses, they spare the reads a stream needs as its sequences go on into the
  * next chunk and its report days go by: at full speed, one such read every
- * round (docs/PERFORMANCE.md). -1 when out of memory. */
+ * round (docs/PERFORMANCE.md). -1 when out of memory (the cache is then
+ * cleared). */
 #define SGS_DECIDE_DAYS_AHEAD 3
 int sgs_decide_ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *miss);
 

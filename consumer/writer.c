@@ -807,7 +807,6 @@ static int send_batches(sgs_consumer *c, int retry)
     for (size_t k = 0; n_miss && k < n_go; k++) {
         part_state *ps = &c->parts[c->inflight[k]];
         if (!ps->sent.decided && sgs_decide_ahead(&ps->idc, &ps->used, &ps->miss) != 0) {
-            sgs_idcache_clear(&ps->idc);
             sgs_rconn_lost(c, "out of memory deciding a batch's identities");
             return -1;
         }

@@ -1134,18 +1134,27 @@ static int is_redirect(const redisReply *rr)
            sgs_rcl_redirect_parse(rr->str, rr->len, &slot, &host, &hlen, &port) != SGS_RCL_R_NONE;
 }
 
+/* The queue entries of node n whose replies are read for pipe upto: all of
+ * them (upto NULL) or up to its last entry; never those of an output not
+ * written yet. */
+static size_t owed_upto(const struct node *n, const sgs_rcl_pipe *upto)
+{
+    size_t stop = 0;
+    for (size_t k = 0; k < n->nq && !n->q[k].in_flush; k++)
+        if (!upto || n->q[k].p == upto)
+            stop = k + 1;
+    return stop;
+}
+
 /* Reads the replies owed on node ni, oldest first: all of them (upto NULL) or
  * up to the last entry of pipe upto; never those of an output not written yet.
  * A broken connection fails every entry still owed (they had been written:
  * they may have run). */
 static void drain(sgs_rcl *r, uint16_t ni, const sgs_rcl_pipe *upto)
 {
-    size_t stop = 0, head = 0;
+    size_t stop = owed_upto(&r->nodes[ni], upto), head = 0;
     char why[200];
 
-    for (size_t k = 0; k < r->nodes[ni].nq && !r->nodes[ni].q[k].in_flush; k++)
-        if (!upto || r->nodes[ni].q[k].p == upto)
-            stop = k + 1;
     for (; head < stop; head++) {
         /* by index: unit_outcome may add nodes (and move r->nodes) */
         struct qent ent = r->nodes[ni].q[head];
@@ -1265,12 +1274,9 @@ int sgs_rcl_pipe_replied(sgs_rcl_pipe *p)
     sgs_rcl *r = p->r;
     for (size_t ni = 0; ni < r->n_nodes; ni++) {
         struct node *n = &r->nodes[ni];
-        size_t owed = 0, upto = 0;
-        for (size_t k = 0; k < n->nq && !n->q[k].in_flush; k++) {
-            owed += n->q[k].nrep;
-            if (n->q[k].p == p)
-                upto = owed;
-        }
+        size_t stop = owed_upto(n, p), upto = 0;
+        for (size_t k = 0; k < stop; k++)
+            upto += n->q[k].nrep; /* the replies to count */
         if (upto == 0)
             continue;
         for (;;) {
