@@ -121,9 +121,7 @@ fail:
 
 void sgs_consumer_close_threads(sgs_consumer *c)
 {
-    sgs_metrics_stop(c); /* issue 13 */
-    sgs_kicker_stop(c->kicker);
-    c->kicker = NULL;
+    sgs_metrics_stop(c);      /* issue 13 */
     sgs_ahead_free(c->ahead); /* before the handle its messages belong to */
     c->ahead = NULL;
     if (c->rkq)
@@ -265,12 +263,12 @@ static int is_idle(sgs_consumer *c)
  * prefetch queue was full (kick.c). Once our queue holds less than the
  * fetcher's limit (queued.max.messages.kbytes of payload; here its messages
  * counted at the mean payload polled lately), the fetcher would fetch but may
- * be asleep: the leaders of a few partitions with a backlog get a watermark
- * query (on the kicker's thread), at most one every 5 ms (a housekeeping
- * round). Waking it only when the queue had nearly run dry (2,000 messages, a
- * few ms of work, at most every 20 ms) left the consumer waiting in poll for
- * 10-17 % of its time while the refill came; waking it at half the limit gave
- * back most of the gain (docs/PERFORMANCE.md, "Waking the fetcher sooner"). */
+ * be asleep: the leaders of the partitions with a backlog get a request
+ * that wakes them (kick.c), at most every 5 ms (a housekeeping round).
+ * Waking it only when the queue had nearly run dry (2,000 messages, a few ms
+ * of work, at most every 20 ms) left the consumer waiting in poll for 10-17 %
+ * of its time while the refill came; waking it at half the limit gave back
+ * most of the gain (docs/PERFORMANCE.md, "Waking the fetcher sooner"). */
 static int queue_below_limit(sgs_consumer *c)
 {
     size_t len = rd_kafka_queue_length(c->rkq);
@@ -296,7 +294,7 @@ static int has_backlog(sgs_consumer *c, int32_t p)
  * fetcher should be fetching, or is asleep and must be woken. */
 static int backlog_unfetched(sgs_consumer *c)
 {
-    if (!c->kicker || rd_kafka_queue_length(c->rkq) != 0)
+    if (rd_kafka_queue_length(c->rkq) != 0)
         return 0;
     for (int32_t p = 0; p < c->n_parts; p++)
         if (has_backlog(c, p))
@@ -306,20 +304,20 @@ static int backlog_unfetched(sgs_consumer *c)
 
 static void kick_fetcher(sgs_consumer *c, int64_t now)
 {
-    int32_t parts[4];
+    enum { KICK_MAX = 64 };
+    int32_t parts[KICK_MAX];
     size_t n = 0;
-    if (!c->kicker || now - c->last_kick < 5 || !queue_below_limit(c) ||
-        !sgs_kicker_idle(c->kicker))
+    if (now - c->last_kick < 5 || !queue_below_limit(c))
         return;
     c->last_kick = now;
-    for (int32_t i = 0; i < c->n_parts && n < 4; i++) {
+    for (int32_t i = 0; i < c->n_parts && n < KICK_MAX; i++) {
         int32_t p = (c->kick_next + i) % c->n_parts;
         if (!has_backlog(c, p))
             continue;
         parts[n++] = p;
         c->kick_next = p + 1;
     }
-    sgs_kicker_ask(c->kicker, parts, n);
+    sgs_kick_fetchers(c->rk, c->topic, parts, n);
 }
 
 /* At most what a message adds to its batch's bytes (consumer.batch.max_bytes
@@ -420,6 +418,9 @@ void sgs_consumer_run(sgs_consumer *c)
     int64_t after_poll = 0;
     int fast = 0;        /* the last round only read a message into the batch */
     int owed_unread = 0; /* the last round found the queue empty and a reply owed */
+    int dry_sent = 0;    /* a batch was sent when the queue last ran dry (or could not go) */
+    /* a batch this big goes when the queue runs dry (below) */
+    size_t dry_min = max_msgs / 8 > 1 ? (size_t)max_msgs / 8 : 1;
     /* replies owed are looked for without waiting this long after the write */
     int64_t reply_wait_ms = sgs_config_get_int(c->cfg, "redis.timeout_ms");
     if (reply_wait_ms > 50)
@@ -506,6 +507,19 @@ void sgs_consumer_run(sgs_consumer *c)
             /* a reply is owed: collect it as soon as the queue is empty; once
              * it was not in yet, look again after a millisecond at most */
             timeout = owed_unread ? 1 : 0;
+        else if (c->batch_msgs >= dry_min && !c->batch_paused && !c->outbox_full && !dry_sent &&
+                 !sgs_writer_copies_pending(c))
+            /* nothing of ours in Redis and a batch of an eighth of
+             * consumer.batch.max_messages or more: it goes as soon as the
+             * queue runs dry, not when its consumer.batch.max_ms are up (the
+             * last messages of a burst waited up to 50 ms for nothing: a
+             * quarter of a mock benchmark's run). More messages would spread
+             * a script's own cost (~0.1 ms) over more, which past a thousand
+             * or so gains little. A smaller batch (a trickle) waits as above,
+             * and so does one that could not go: the outbox full, or copies
+             * it forwarded still in delivery. While a batch is in Redis the
+             * next one collects as before. */
+            timeout = 0;
         else if (c->batch_msgs && timeout > 2 && now - c->batch_started >= max_ms)
             timeout = 2; /* a batch waits for its forwarded copies' delivery reports */
         /* A batch waiting for its forwarded copies' delivery (a target's
@@ -553,15 +567,21 @@ void sgs_consumer_run(sgs_consumer *c)
         c->ms_polling += after_poll - t_poll;
         owed_unread = 0;
         if (polled) {
+            dry_sent = 0;
             sgs_writer_take_in_hand(c);
         } else if ((c->batch_msgs || c->n_inflight) && !c->batch_paused) {
             /* nothing more right now: take the replies owed, write what we
              * have; while Redis still runs the batches in flight, messages
-             * that come meanwhile are read instead of waiting in the socket */
-            if (replies_pending(c, reply_wait_ms))
+             * that come meanwhile are read instead of waiting in the socket.
+             * A batch left in hand (it could not go) is not tried again on a
+             * dry queue before new messages come: no loop without a wait. */
+            if (replies_pending(c, reply_wait_ms)) {
                 owed_unread = 1;
-            else if (sgs_writer_submit(c) != 0)
-                pause_for_redis(c);
+            } else {
+                dry_sent = 1;
+                if (sgs_writer_submit(c) != 0)
+                    pause_for_redis(c);
+            }
         } else if (!c->batch_msgs && !c->sent_msgs && !c->redis_down) {
             /* a quiet moment: delete delivered outbox entries that no batch took along */
             rd_kafka_poll(c->producer, 0);
@@ -608,8 +628,6 @@ void sgs_consumer_drain(sgs_consumer *c, int stop_signals)
     if (c->batch_msgs || c->sent_msgs)
         sgs_warn("stopping with %zu unwritten messages; they will be read again",
                  c->batch_msgs + c->sent_msgs);
-    sgs_kicker_stop(c->kicker);
-    c->kicker = NULL;
     /* close runs a final revoke through the rebalance callback (same flush/fence path) */
     rd_kafka_consumer_close(c->rk);
     for (int i = 0; i < 300 && c->outbox_pending && *c->signals <= stop_signals; i++) {

@@ -161,8 +161,7 @@ typedef struct sgs_consumer {
 
     rd_kafka_t *rk;                /* consumer */
     rd_kafka_queue_t *rkq;         /* the consumer queue (for its length) */
-    struct sgs_kicker *kicker;     /* fetcher wake-ups (kick.c) */
-    int64_t last_kick;             /* monotonic ms of the last fetcher wake-up */
+    int64_t last_kick;             /* monotonic ms of the last fetcher wake-up (kick.c) */
     int32_t kick_next;             /* rotating partition index for wake-ups */
     size_t fetch_queue_bytes;      /* queued.max.messages.kbytes, in bytes */
     uint64_t polled_bytes;         /* payload bytes and messages polled lately (their */
@@ -281,8 +280,8 @@ sgs_consumer *sgs_consumer_create(sgs_config *cfg, volatile sig_atomic_t *signal
                                   char *errstr, size_t errstr_size);
 /* Stops and frees everything; NULL ok. */
 void sgs_consumer_destroy(sgs_consumer *c);
-/* Stops every thread that logs (librdkafka's, the kicker, the metrics
- * server) and frees the Kafka handles; the counters stay readable. After
+/* Stops every thread that logs (librdkafka's, the metrics server) and
+ * frees the Kafka handles; the counters stay readable. After
  * sgs_consumer_drain, so that the exit summary is the last thing printed. */
 void sgs_consumer_close_threads(sgs_consumer *c);
 /* The poll loop, until a signal, a fatal error or --exit-on-idle. */
@@ -349,6 +348,9 @@ void sgs_writer_take_in_hand(sgs_consumer *c);
 size_t sgs_writer_batch_bytes_top(const sgs_consumer *c);
 /* 1 when a partition's closed batch waits for its forwarded copies' delivery. */
 int sgs_writer_copies_waiting(const sgs_consumer *c);
+/* 1 when some copies a batch forwarded are not delivered yet (the batch
+ * cannot go now). */
+int sgs_writer_copies_pending(const sgs_consumer *c);
 /* Waits for the batch in flight, then sends the batches being collected (one
  * pipelined EVALSHA per partition) without waiting for them: Redis applies
  * them while the next batch is read. 0, or -1 when Redis is unavailable (the
@@ -507,15 +509,8 @@ int sgs_metrics_start(sgs_consumer *c, char *errstr, size_t errstr_size);
 void sgs_metrics_tick(sgs_consumer *c, int64_t now, int force);
 void sgs_metrics_stop(sgs_consumer *c);
 
-/* ---- kick.c: watermark queries on a thread of their own, to wake
- * librdkafka's fetcher (see there). */
-typedef struct sgs_kicker sgs_kicker;
-sgs_kicker *sgs_kicker_start(rd_kafka_t *rk, const char *topic);
-/* Whether no query is queued or running. */
-int sgs_kicker_idle(sgs_kicker *k);
-/* Queries the partitions' watermarks, unless a round is still going (then
- * nothing); returns at once. */
-void sgs_kicker_ask(sgs_kicker *k, const int32_t *parts, size_t n);
-void sgs_kicker_stop(sgs_kicker *k);
+/* ---- kick.c: wakes the broker threads that lead the partitions (their
+ * fetchers, asleep once the queue was full), without waiting (see there). */
+void sgs_kick_fetchers(rd_kafka_t *rk, const char *topic, const int32_t *parts, size_t n);
 
 #endif

@@ -110,6 +110,23 @@ static void send_undelivered(sgs_consumer *c, outbox_entry *e)
             break; /* the rest wait for room too */
 }
 
+/* Compares the entries in delivery with the caps; says so once per change. */
+static void check_caps(sgs_consumer *c)
+{
+    int full = c->outbox_pending >= c->cf_outbox_entries || c->outbox_bytes >= c->cf_outbox_bytes;
+    if (full && !c->outbox_full) {
+        const char *why = c->outbox && c->outbox->last_error[0] ? c->outbox->last_error : "";
+        c->outbox_full_times++;
+        sgs_error("outbox full: %zu batches (%zu bytes) of alerts/rejects undelivered%s%s; "
+                  "consumption paused until they are delivered",
+                  c->outbox_pending, c->outbox_bytes, why[0] ? ": " : "", why);
+    } else if (!full && c->outbox_full) {
+        sgs_info("outbox below its caps again (%zu batches, %zu bytes); resuming",
+                 c->outbox_pending, c->outbox_bytes);
+    }
+    c->outbox_full = full;
+}
+
 void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob, size_t len)
 {
     outbox_entry *e = calloc(1, sizeof(*e));
@@ -143,6 +160,7 @@ void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char
         e->room = 1; /* behind the entries that wait already */
     else
         send_undelivered(c, e);
+    check_caps(c); /* known full at once (the loop sends no batch on a dry queue then) */
 }
 
 /* A reject the broker refused as too large, cut to half its payload (the
@@ -222,23 +240,6 @@ static void entry_free(outbox_entry *e)
     free(e->items);
     free(e->blob);
     free(e);
-}
-
-/* Compares the entries in delivery with the caps; says so once per change. */
-static void check_caps(sgs_consumer *c)
-{
-    int full = c->outbox_pending >= c->cf_outbox_entries || c->outbox_bytes >= c->cf_outbox_bytes;
-    if (full && !c->outbox_full) {
-        const char *why = c->outbox && c->outbox->last_error[0] ? c->outbox->last_error : "";
-        c->outbox_full_times++;
-        sgs_error("outbox full: %zu batches (%zu bytes) of alerts/rejects undelivered%s%s; "
-                  "consumption paused until they are delivered",
-                  c->outbox_pending, c->outbox_bytes, why[0] ? ": " : "", why);
-    } else if (!full && c->outbox_full) {
-        sgs_info("outbox below its caps again (%zu batches, %zu bytes); resuming",
-                 c->outbox_pending, c->outbox_bytes);
-    }
-    c->outbox_full = full;
 }
 
 void sgs_outbox_reap(sgs_consumer *c)

@@ -247,7 +247,6 @@ int sgs_rebalance_start(sgs_consumer *c, char *errstr, size_t errstr_size)
     }
     rd_kafka_poll_set_consumer(c->rk);
     c->rkq = rd_kafka_queue_get_consumer(c->rk);
-    c->kicker = sgs_kicker_start(c->rk, c->topic); /* without it: only slower */
     c->producer = sgs_kafka_producer_new(c->cfg, dr_cb, c, errstr, errstr_size);
     if (!c->producer)
         return -1;

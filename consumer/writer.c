@@ -223,6 +223,14 @@ int sgs_writer_copies_waiting(const sgs_consumer *c)
     return 0;
 }
 
+int sgs_writer_copies_pending(const sgs_consumer *c)
+{
+    for (int32_t p = 0; p < c->n_parts; p++)
+        if (c->parts[p].closed.n_msgs || !sgs_forward_ready(&c->parts[p].batch))
+            return 1;
+    return 0;
+}
+
 size_t sgs_writer_batch_bytes_top(const sgs_consumer *c)
 {
     size_t top = 0;
