@@ -191,6 +191,7 @@ typedef struct sgs_consumer {
     size_t outbox_pending;      /* entries */
     size_t outbox_bytes;        /* their bytes */
     int outbox_full;            /* at consumer.outbox.max_entries / max_bytes */
+    int outbox_full_said;       /* ... as the log said last (outbox.c) */
     int outbox_paused;          /* partitions paused because the outbox is full */
     int copies_paused;          /* partitions paused: a batch waits for its forwarded copies and the
                                    one collected meanwhile is full too (consumer.c) */

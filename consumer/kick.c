@@ -27,7 +27,7 @@ void sgs_kick_fetchers(rd_kafka_t *rk, const char *topic, const int32_t *parts, 
     l = rd_kafka_topic_partition_list_new((int)n);
     if (!l)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) /* timestamp -1: the latest offset (never read) */
         rd_kafka_topic_partition_list_add(l, topic, parts[i])->offset = RD_KAFKA_OFFSET_END;
     /* __TIMED_OUT, as asked: the requests went; a leader not known yet is
      * looked up (a metadata request) and woken by a later call */

@@ -110,21 +110,27 @@ static void send_undelivered(sgs_consumer *c, outbox_entry *e)
             break; /* the rest wait for room too */
 }
 
-/* Compares the entries in delivery with the caps; says so once per change. */
-static void check_caps(sgs_consumer *c)
+/* Compares the entries in delivery with the caps. say: and says so, once per
+ * change. An entry added is compared at once (the loop then holds its batch
+ * back) and said at the next reap, when the refusals' reason is known. */
+static void check_caps(sgs_consumer *c, int say)
 {
     int full = c->outbox_pending >= c->cf_outbox_entries || c->outbox_bytes >= c->cf_outbox_bytes;
-    if (full && !c->outbox_full) {
-        const char *why = c->outbox && c->outbox->last_error[0] ? c->outbox->last_error : "";
+    if (full && !c->outbox_full)
         c->outbox_full_times++;
+    c->outbox_full = full;
+    if (!say || full == c->outbox_full_said)
+        return;
+    if (full) {
+        const char *why = c->outbox && c->outbox->last_error[0] ? c->outbox->last_error : "";
         sgs_error("outbox full: %zu batches (%zu bytes) of alerts/rejects undelivered%s%s; "
                   "consumption paused until they are delivered",
                   c->outbox_pending, c->outbox_bytes, why[0] ? ": " : "", why);
-    } else if (!full && c->outbox_full) {
+    } else {
         sgs_info("outbox below its caps again (%zu batches, %zu bytes); resuming",
                  c->outbox_pending, c->outbox_bytes);
     }
-    c->outbox_full = full;
+    c->outbox_full_said = full;
 }
 
 void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char *blob, size_t len)
@@ -160,7 +166,7 @@ void sgs_outbox_send(sgs_consumer *c, int32_t partition, int64_t end, const char
         e->room = 1; /* behind the entries that wait already */
     else
         send_undelivered(c, e);
-    check_caps(c); /* known full at once (the loop sends no batch on a dry queue then) */
+    check_caps(c, 0); /* known full at once: the loop sends no batch on a dry queue then */
 }
 
 /* A reject the broker refused as too large, cut to half its payload (the
@@ -286,7 +292,7 @@ void sgs_outbox_reap(sgs_consumer *c)
         entry_free(e);
     }
     c->outbox_waits_room = full;
-    check_caps(c);
+    check_caps(c, 1);
 }
 
 void sgs_outbox_free(sgs_consumer *c)
