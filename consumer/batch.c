@@ -574,12 +574,14 @@ static char record_type(enum sgs_op op, int in_batch)
 
 void sgs_batch_prefetch(const sgs_batch *b, sgs_batch_env *env, const sgs_record *r)
 {
-    env->hint_rec = NULL;
+    env->hint_rec[1] = env->hint_rec[0];
+    env->hint_hash[1] = env->hint_hash[0];
+    env->hint_rec[0] = NULL;
     if (r->has_identity) {
-        env->hint_hash = sgs_hash_seeded(env->hash_seed, r->identity, strlen(r->identity));
-        env->hint_rec = r;
+        env->hint_hash[0] = sgs_hash_seeded(env->hash_seed, r->identity, r->identity_len);
+        env->hint_rec[0] = r;
         if (b->cap_ident_slots)
-            __builtin_prefetch(&b->ident_slots[env->hint_hash & (b->cap_ident_slots - 1)]);
+            __builtin_prefetch(&b->ident_slots[env->hint_hash[0] & (b->cap_ident_slots - 1)]);
     }
 }
 
@@ -602,9 +604,14 @@ void sgs_batch_add(sgs_batch *b, sgs_batch_env *env, const sgs_batch_msg *m, con
         type = record_type(r->op, 0);
         if (r->has_identity) {
             uint32_t found = UINT32_MAX;
-            size_t len = strlen(r->identity);
-            uint64_t h = env->hint_rec == r ? env->hint_hash
-                                            : sgs_hash_seeded(env->hash_seed, r->identity, len);
+            size_t len = r->identity_len;
+            uint64_t h;
+            if (env->hint_rec[1] == r || env->hint_rec[0] == r) {
+                h = env->hint_hash[env->hint_rec[1] == r ? 1 : 0];
+                env->hint_hits++;
+            } else {
+                h = sgs_hash_seeded(env->hash_seed, r->identity, len);
+            }
             ident =
                 ident_add(b, env->hash_seed, h, r->identity, len, r->op == SGS_OP_REVOKE, &found);
             if (ident == IDENT_OOM) {

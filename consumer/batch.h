@@ -177,12 +177,15 @@ typedef struct sgs_batch_env {
     int (*key_kept)(void *ctx, int bitmap, int year, int64_t until);
     void *key_ctx;
     uint64_t gen_counter; /* last gen given to a batch */
-    /* The identity hash sgs_batch_prefetch computed, for the record it was
-     * asked for (NULL: none); sgs_batch_add takes it for that record. The
-     * writer clears it whenever the records in hand are replaced. */
-    const struct sgs_record *hint_rec;
-    uint64_t hint_hash;
-    sgs_buf tmp; /* scratch for JSON */
+    /* The identity hashes sgs_batch_prefetch computed for the last two
+     * records it was asked for ([0] the last; NULL: none): the writer asks
+     * for the next record's before it adds this one, so this one's is [1].
+     * sgs_batch_add takes the hash of its record from either. The writer
+     * clears them whenever the records in hand are replaced. */
+    const struct sgs_record *hint_rec[2];
+    uint64_t hint_hash[2];
+    uint64_t hint_hits; /* identity hashes sgs_batch_add took from a hint */
+    sgs_buf tmp;        /* scratch for JSON */
 } sgs_batch_env;
 
 /* One Kafka message as the batch needs it. A forwarded copy names its origin
@@ -230,7 +233,8 @@ void sgs_batch_free(sgs_batch *b);
 /* Brings the slot of record r's identity in b's table into the cache: the
  * writer asks it for the next message in hand while it adds this one. The
  * table is a random read per message, and it missed the cache often enough
- * to be 40 % of sgs_batch_add. The hash is kept for sgs_batch_add (hint_rec). */
+ * to be 40 % of sgs_batch_add. The hash is kept for sgs_batch_add (hint_rec),
+ * with the one asked for before. */
 void sgs_batch_prefetch(const sgs_batch *b, sgs_batch_env *env, const sgs_record *r);
 
 /* Counts each group's identities that turned out seen and too_old, once

@@ -25,11 +25,12 @@ void sgs_decide_list_free(sgs_decide_list *l)
 }
 
 /* The entry kind/sfx/field, listed in used (and in miss when it must be read). */
-static sgs_idc_entry *need(sgs_idcache *c, char kind, const char *sfx, const char *field,
-                           size_t field_len, sgs_decide_list *used, sgs_decide_list *miss)
+static sgs_idc_entry *need(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len,
+                           const char *field, size_t field_len, sgs_decide_list *used,
+                           sgs_decide_list *miss)
 {
     int added;
-    sgs_idc_entry *e = sgs_idcache_get(c, kind, sfx, strlen(sfx), field, field_len, &added);
+    sgs_idc_entry *e = sgs_idcache_get(c, kind, sfx, sfx_len, field, field_len, &added);
     if (!e)
         return NULL;
     if (e->mark != c->mark) {
@@ -68,6 +69,8 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
     need_ctx nx = {c, miss};
     char year[16], month[8], field[SGS_STORE_FIELD_MAX + 16], ik[24];
     int year_of = -1, bitmap_of = -1;
+    size_t yl = 0, ml = 0;
+    sgs_day month_day = 0;
     sgs_idc_entry *ke = NULL;
     for (size_t i = 0; i < b->n_idents; i++) {
         sgs_batch_ident *e = &b->idents[i];
@@ -79,29 +82,33 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
             continue; /* a mirror: decided with the one it follows */
         if (e->year != year_of || e->bitmap != bitmap_of) {
             /* most identities of a batch share their key */
-            snprintf(year, sizeof(year), "%d", e->year);
+            yl = (size_t)snprintf(year, sizeof(year), "%d", e->year);
             int n = sgs_decide_key_state_field(ik, sizeof(ik), e->bitmap, e->year);
             year_of = e->year;
             bitmap_of = e->bitmap;
-            if (!(ke = need(c, SGS_IDC_KEYS, "", ik, (size_t)n, used, miss)))
+            if (!(ke = need(c, SGS_IDC_KEYS, "", 0, ik, (size_t)n, used, miss)))
                 return -1;
         }
         e->ke = ke;
-        e->ce = need(c, kind, year, b->arena.data + e->field_off, e->field_len, used, miss);
+        e->ce = need(c, kind, year, yl, b->arena.data + e->field_off, e->field_len, used, miss);
         if (!e->ce)
             return -1;
         if (looks)
             continue;
-        sgs_day_format_month(g->day, month);
+        if (ml == 0 || g->day != month_day) {
+            sgs_day_format_month(g->day, month);
+            ml = strlen(month);
+            month_day = g->day;
+        }
         if (e->bitmap) {
             /* "<year>|<bitmap field>" */
-            size_t yl = strlen(year), n = yl + 1 + e->field_len;
+            size_t n = yl + 1 + e->field_len;
             if (n >= sizeof(field))
                 return -1;
             memcpy(field, year, yl);
             field[yl] = SGS_STORE_FIELD_SEP[0];
             memcpy(field + yl + 1, b->arena.data + e->field_off, e->field_len);
-            if (!(e->ge[0] = need(c, SGS_IDC_GAPS, month, field, n, used, miss)))
+            if (!(e->ge[0] = need(c, SGS_IDC_GAPS, month, ml, field, n, used, miss)))
                 return -1;
         } else if (e->gap_len) {
             uint32_t c0 = e->gap_lo / SGS_STORE_CHUNK_BITS, c1 = e->gap_hi / SGS_STORE_CHUNK_BITS;
@@ -109,7 +116,8 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
                 int n = snprintf(field, sizeof(field), "%.*s" SGS_STORE_FIELD_SEP "%u",
                                  (int)e->gap_len, b->arena.data + e->gap_off, k);
                 if (n < 0 || (size_t)n >= sizeof(field) ||
-                    !(e->ge[k - c0] = need(c, SGS_IDC_GAPS, month, field, (size_t)n, used, miss)))
+                    !(e->ge[k - c0] =
+                          need(c, SGS_IDC_GAPS, month, ml, field, (size_t)n, used, miss)))
                     return -1;
             }
         }

@@ -9,7 +9,7 @@
 #include "sgs/log.h"
 #include "sgs/store.h"
 
-part_state *sgs_parts_get(sgs_consumer *c, int32_t partition)
+part_state *sgs_parts_grow(sgs_consumer *c, int32_t partition)
 {
     if (partition < 0)
         return NULL;

@@ -198,7 +198,8 @@ void sgs_writer_take_in_hand(sgs_consumer *c)
         return;
     c->taking_in_hand = 1;
     sgs_ahead_parse(c->ahead);
-    c->env.hint_rec = NULL; /* (a record of the last hand may sit where one of this is) */
+    /* (a record of the last hand may sit where one of this is) */
+    c->env.hint_rec[0] = c->env.hint_rec[1] = NULL;
     for (int i = 0; sgs_ahead_take(c->ahead, i, &m, &gen, &rec); i++) {
         rd_kafka_message_t *nm;
         const sgs_record *nrec;

@@ -323,6 +323,8 @@ static int usual_rest(const unsigned char *t, size_t n, size_t used, size_t char
         return -1;
     }
     memcpy(out->prefix, out->norm, used);
+    out->prefix_len = used;
+    out->usual = t[ob] != '0';
     out->year =
         (t[ob] - '0') * 1000 + (t[ob + 1] - '0') * 100 + (t[ob + 2] - '0') * 10 + (t[ob + 3] - '0');
     out->has_serial = 1;
@@ -414,6 +416,7 @@ int sgs_docno_normalize(const char *s, size_t len, sgs_docno *out)
         return fail(out);
     }
     memcpy(out->prefix, buf, used);
+    out->prefix_len = used;
     out->year = (int)((cps[last_year + 1] - '0') * 1000 + (cps[last_year + 2] - '0') * 100 +
                       (cps[last_year + 3] - '0') * 10 + (cps[last_year + 4] - '0'));
     i = last_year + 6;
@@ -458,6 +461,9 @@ int sgs_docno_normalize(const char *s, size_t len, sgs_docno *out)
             }
         }
     }
+    /* the usual shape: one serial, then 号 and nothing else */
+    out->usual = out->has_serial && out->serial_lo == out->serial_hi && out->year >= 1000 &&
+                 n - i == 1 && cps[i] == CP_HAO;
     if (put_cps(buf, &used, cps + i, n - i) != 0) {
         return fail(out);
     }

@@ -363,53 +363,116 @@ INLINE const char *parent_value(const char *p, const char *end, int plain, rval 
 #define HAVE_WIDE 1
 #include <immintrin.h>
 
-/* text_plain (jsonscan_utf8.h) 32 bytes a step, with AVX2: the same masks
- * twice as wide; the last 31 bytes, and a block that is not simple, as there. */
+/* text_plain (jsonscan_utf8.h) 32 bytes a step with AVX2, by the lookup
+ * method of Keiser and Lemire ("Validating UTF-8 in less than one
+ * instruction per byte", 2021): each byte with the one before it is looked up
+ * in three tables of 16 (by the high and the low half of the byte before, by
+ * the high half of this one); the three answers share a bit only when the
+ * pair is an error of some kind (a lead without its continuation, a
+ * continuation without a lead, an overlong form, a surrogate, beyond
+ * U+10FFFF, two continuations in a row). Two continuations in a row are an
+ * error unless the byte two or three back is a lead of 3 or 4 bytes. No
+ * branch but the loop's: the errors, backslashes and control characters of
+ * every block are gathered and looked at once, at the end. The last block is
+ * read through a copy padded with spaces, which also ends a character cut
+ * short by the end of the text (a lead then meets a space). */
+enum {
+    U8_TOO_SHORT = 1 << 0,      /* a lead, then no continuation */
+    U8_TOO_LONG = 1 << 1,       /* ASCII, then a continuation */
+    U8_OVERLONG_3 = 1 << 2,     /* E0 80-9F */
+    U8_TOO_LARGE = 1 << 3,      /* F4 90-BF, F5-FF */
+    U8_SURROGATE = 1 << 4,      /* ED A0-BF */
+    U8_OVERLONG_2 = 1 << 5,     /* C0-C1 */
+    U8_TOO_LARGE_1000 = 1 << 6, /* F5-FF 80-8F */
+    U8_OVERLONG_4 = 1 << 6,     /* F0 80-8F */
+    U8_TWO_CONTS = -128,        /* a continuation, then another: bit 7 (-128 as a char) */
+    U8_CARRY = U8_TOO_SHORT | U8_TOO_LONG | U8_TWO_CONTS
+};
+
+#define U8_REPEAT16(...) __VA_ARGS__, __VA_ARGS__
+
+__attribute__((target("avx2"))) static inline __m256i u8_prev(__m256i v, __m256i before, int n)
+{
+    /* (the bytes n back: the last n of before, then v's; alignr works per
+     * 16-byte lane, so the lane boundary comes from a permute) */
+    __m256i cross = _mm256_permute2x128_si256(before, v, 0x21);
+    switch (n) {
+    case 1:
+        return _mm256_alignr_epi8(v, cross, 15);
+    case 2:
+        return _mm256_alignr_epi8(v, cross, 14);
+    default:
+        return _mm256_alignr_epi8(v, cross, 13);
+    }
+}
+
+/* The errors of block v after block before (a bit set in a byte: an error
+ * there), with its backslashes and control characters. */
+__attribute__((target("avx2"))) static inline __m256i u8_block(__m256i v, __m256i before)
+{
+    const __m256i by_high_1 = _mm256_setr_epi8(U8_REPEAT16(
+        U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,
+        U8_TOO_LONG, U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS,
+        U8_TOO_SHORT | U8_OVERLONG_2, U8_TOO_SHORT, U8_TOO_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
+        U8_TOO_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4));
+    const __m256i by_low_1 = _mm256_setr_epi8(U8_REPEAT16(
+        U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4, U8_CARRY | U8_OVERLONG_2,
+        U8_CARRY, U8_CARRY, U8_CARRY | U8_TOO_LARGE, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_SURROGATE,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000));
+    const __m256i by_high_2 = _mm256_setr_epi8(
+        U8_REPEAT16(U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+                    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+                    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE_1000 |
+                        U8_OVERLONG_4,
+                    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE,
+                    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,
+                    U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,
+                    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i prev1 = u8_prev(v, before, 1);
+    const __m256i special = _mm256_and_si256(
+        _mm256_and_si256(
+            _mm256_shuffle_epi8(by_high_1, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), low4)),
+            _mm256_shuffle_epi8(by_low_1, _mm256_and_si256(prev1, low4))),
+        _mm256_shuffle_epi8(by_high_2, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4)));
+    /* the third byte of a 3- or 4-byte character, or the fourth of a 4-byte
+     * one: two continuations in a row are expected there (saturating: 0x80
+     * and up only from E0 and F0 up) */
+    const __m256i must = _mm256_and_si256(
+        _mm256_or_si256(_mm256_subs_epu8(u8_prev(v, before, 2), _mm256_set1_epi8(0xE0 - 0x80)),
+                        _mm256_subs_epu8(u8_prev(v, before, 3), _mm256_set1_epi8(0xF0 - 0x80))),
+        _mm256_set1_epi8((char)0x80));
+    /* backslashes, and bytes below the space (unsigned) */
+    const __m256i text =
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')),
+                        _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+    return _mm256_or_si256(_mm256_xor_si256(special, must), text);
+}
+
 __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *p,
                                                            const unsigned char *end)
 {
-    const __m256i backslash = _mm256_set1_epi8('\\');
-    const __m256i space = _mm256_set1_epi8(0x20);
-    const __m256i x_c0 = _mm256_set1_epi8((char)0xC0);
-    const __m256i x_e0 = _mm256_set1_epi8((char)0xE0);
-    const __m256i x_ed = _mm256_set1_epi8((char)0xED);
-    const __m256i x_f0 = _mm256_set1_epi8((char)0xF0);
-    uint64_t carry = 0; /* bits 0-1: continuation bytes expected at p, p + 1 */
+    __m256i before = _mm256_setzero_si256(), errors = _mm256_setzero_si256(), v;
+    unsigned char last[32];
+    size_t rest;
 
     while (end - p >= 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-        uint32_t high = (uint32_t)_mm256_movemask_epi8(v);
-        uint32_t cont, lead;
-        uint64_t expect;
-        /* (bytes >= 0x80 compare below the space as signed: taken out) */
-        if (((uint32_t)_mm256_movemask_epi8(
-                 _mm256_or_si256(_mm256_cmpeq_epi8(v, backslash), _mm256_cmpgt_epi8(space, v))) &
-             ~high) != 0) {
-            return 0;
-        }
-        if ((high | carry) == 0) {
-            p += 32;
-            continue;
-        }
-        cont = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(x_c0, v));
-        lead = (uint32_t)_mm256_movemask_epi8(
-                   _mm256_and_si256(_mm256_cmpgt_epi8(v, x_e0), _mm256_cmpgt_epi8(x_f0, v))) &
-               ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, x_ed));
-        expect = ((uint64_t)lead << 1) | ((uint64_t)lead << 2) | carry;
-        if ((high & ~(cont | lead)) != 0 || cont != (uint32_t)expect) {
-            /* from the start of its first character, one at a time */
-            const unsigned char *until = p + 32;
-            p = plain_chars(p - cut_back(carry), until, end);
-            if (p == NULL) {
-                return 0;
-            }
-            carry = 0;
-            continue;
-        }
-        carry = expect >> 32;
+        v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        errors = _mm256_or_si256(errors, u8_block(v, before));
+        before = v;
         p += 32;
     }
-    return text_plain(p - cut_back(carry), end);
+    rest = (size_t)(end - p);
+    memset(last, ' ', sizeof(last));
+    memcpy(last, p, rest);
+    v = _mm256_loadu_si256((const __m256i *)(const void *)last);
+    errors = _mm256_or_si256(errors, u8_block(v, before));
+    return _mm256_testz_si256(errors, errors);
 }
 #endif
 
@@ -417,6 +480,13 @@ __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *
  * wide is set (sgs_record_set_direct(2) leaves it unset: tests). */
 static int message_plain(const char *buf, const char *end, int wide)
 {
+    return sgs_record_text_plain(buf, (size_t)(end - buf), wide);
+}
+
+int sgs_record_text_plain(const char *buf, size_t len, int wide)
+{
+    const char *end = buf + len;
+
 #ifdef HAVE_WIDE
     if (wide && __builtin_cpu_supports("avx2")) {
         return text_plain_wide((const unsigned char *)buf, (const unsigned char *)end);

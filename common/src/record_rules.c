@@ -1328,8 +1328,10 @@ void sgs_record_check(const sgs_rules *rules, const record_view *raw, int64_t ms
     }
     if (out->kind != SGS_KIND_NONE && out->doc.norm_chars >= 4 && out->doc.norm_chars <= 64) {
         /* "<unit_id>|<kind>|<normalised doc_no>", when it fits. */
-        out->has_identity = sgs_store_identity(out->identity, sizeof(out->identity), out->unit_id,
-                                               sgs_kind_name(out->kind), out->doc.norm) >= 0;
+        int n = sgs_store_identity(out->identity, sizeof(out->identity), out->unit_id,
+                                   sgs_kind_name(out->kind), out->doc.norm);
+        out->has_identity = n >= 0;
+        out->identity_len = n >= 0 ? (size_t)n : 0;
     }
     out->status = out->n_reasons > 0 ? SGS_RECORD_INVALID : SGS_RECORD_VALID;
 }

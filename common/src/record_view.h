@@ -347,6 +347,13 @@ void sgs_record_read_native(reader *rd, const size_t *at, record_view *view);
  * message the general way, from its start. */
 int sgs_record_read_fast(const char *buf, size_t len, record_view *view, int wide);
 
+/* Whether the text (buf, len) is plain as the direct reader takes it: no
+ * backslash, no control character (U+0000-U+001F), valid UTF-8 (no overlong
+ * form, no surrogate, nothing above U+10FFFF). wide: 32 bytes a step where
+ * the processor has AVX2 (a table lookup per byte pair), else 16 bytes a step
+ * (text_plain, jsonscan_utf8.h). */
+int sgs_record_text_plain(const char *buf, size_t len, int wide);
+
 /* Reads the message as national data items when it is one (an object with
  * XK_WSH or CF_WSH, or without "kind" and with any XK_ / CF_ key): 1, else 0
  * and view untouched. */

@@ -259,45 +259,33 @@ int sgs_store_ident_locate(const char *unit_id, const char *kind, const sgs_docn
     size_t n;
     out->bitmap = 0;
     out->bit = 0;
-    if (doc->has_serial && doc->serial_lo == doc->serial_hi && doc->serial_lo >= 1 &&
-        doc->serial_lo <= SGS_STORE_SERIAL_MAX && doc->year > 0 && doc->year <= 9999) {
+    if (doc->usual && doc->serial_lo >= 1 && doc->serial_lo <= SGS_STORE_SERIAL_MAX &&
+        doc->year > 0 && doc->year <= 9999) {
         /* the usual shape exactly: the number is its parts and nothing else,
-         * "<prefix>〔<year>〕<serial>号" */
-        size_t pl = strlen(doc->prefix), tl, nn, ul;
-        char tail[64], num[24], letter = kind_letter(kind), *f;
-        memcpy(tail, "〔", 3);
-        tl = 3 + put_u64(tail + 3, (uint64_t)doc->year);
-        memcpy(tail + tl, "〕", 3);
-        tl += 3;
-        tl += put_u64(tail + tl, doc->serial_lo);
-        memcpy(tail + tl, "号", 3);
-        tl += 3;
-        /* (norm holds its NUL within SGS_DOCNO_MAX: compared up to it) */
-        if (pl + tl < sizeof(doc->norm) && doc->norm[pl + tl] == '\0' &&
-            memcmp(doc->norm, doc->prefix, pl) == 0 && memcmp(doc->norm + pl, tail, tl) == 0) {
-            /* "<unit>|<letter>|<prefix>|<chunk>", when it fits */
-            ul = strlen(unit_id);
-            nn = put_u64(num, doc->serial_lo / SGS_STORE_CHUNK_BITS);
-            n = ul + 3 + pl + 1 + nn;
-            if (n >= sizeof(out->field))
-                return -1;
-            f = out->field;
-            memcpy(f, unit_id, ul);
-            f += ul;
-            *f++ = SGS_STORE_FIELD_SEP[0];
-            *f++ = letter;
-            *f++ = SGS_STORE_FIELD_SEP[0];
-            memcpy(f, doc->prefix, pl);
-            f += pl;
-            *f++ = SGS_STORE_FIELD_SEP[0];
-            memcpy(f, num, nn);
-            f[nn] = '\0';
-            out->bitmap = 1;
-            out->year = doc->year;
-            out->field_len = n;
-            out->bit = (uint32_t)(doc->serial_lo % SGS_STORE_CHUNK_BITS);
-            return 0;
-        }
+         * "<prefix>〔<year>〕<serial>号" (sgs_docno.usual);
+         * "<unit>|<letter>|<prefix>|<chunk>", when it fits */
+        size_t pl = doc->prefix_len, ul = strlen(unit_id), nn;
+        char num[24], *f;
+        nn = put_u64(num, doc->serial_lo / SGS_STORE_CHUNK_BITS);
+        n = ul + 3 + pl + 1 + nn;
+        if (n >= sizeof(out->field))
+            return -1;
+        f = out->field;
+        memcpy(f, unit_id, ul);
+        f += ul;
+        *f++ = SGS_STORE_FIELD_SEP[0];
+        *f++ = kind_letter(kind);
+        *f++ = SGS_STORE_FIELD_SEP[0];
+        memcpy(f, doc->prefix, pl);
+        f += pl;
+        *f++ = SGS_STORE_FIELD_SEP[0];
+        memcpy(f, num, nn);
+        f[nn] = '\0';
+        out->bitmap = 1;
+        out->year = doc->year;
+        out->field_len = n;
+        out->bit = (uint32_t)(doc->serial_lo % SGS_STORE_CHUNK_BITS);
+        return 0;
     }
     n = strlen(identity);
     if (n >= sizeof(out->field))

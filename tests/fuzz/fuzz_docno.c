@@ -93,6 +93,17 @@ static void check_form(const sgs_docno *d)
     } else {
         FUZZ_CHECK(d->serial_lo == 0 && d->serial_hi == 0);
     }
+    FUZZ_CHECK(d->prefix_len == plen);
+    /* usual exactly when the normal form is prefix〔year〕serial号, spelled
+     * from the parts */
+    {
+        char spelled[SGS_DOCNO_MAX + 64];
+        int n = snprintf(spelled, sizeof(spelled), "%s\xE3\x80\x94%d\xE3\x80\x95%llu\xE5\x8F\xB7",
+                         d->prefix, d->year, (unsigned long long)d->serial_lo);
+        int spells = d->has_serial && d->serial_lo == d->serial_hi && n > 0 && (size_t)n == len &&
+                     memcmp(spelled, d->norm, len) == 0;
+        FUZZ_CHECK(d->usual == spells);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

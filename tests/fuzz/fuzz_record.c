@@ -132,6 +132,7 @@ static void check_strings(const sgs_record *r)
     FUZZ_CHECK(fuzz_text_ok(r->doc.norm, sizeof(r->doc.norm)));
     FUZZ_CHECK(fuzz_text_ok(r->doc.prefix, sizeof(r->doc.prefix)));
     FUZZ_CHECK(fuzz_text_ok(r->identity, sizeof(r->identity)));
+    FUZZ_CHECK(r->identity_len == strlen(r->identity));
     FUZZ_CHECK(fuzz_text_ok(r->reported_at_text, sizeof(r->reported_at_text)));
     FUZZ_CHECK(fuzz_terminated(r->month, sizeof(r->month)));
     FUZZ_CHECK(fuzz_terminated(r->day, sizeof(r->day)));

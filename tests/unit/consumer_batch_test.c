@@ -817,9 +817,10 @@ static void test_revoke_then_insert_after_growth(void **state)
 }
 
 /* The writer's order: the next record's slot prefetched (and its hash kept)
- * while this one is added. Duplicates are found across the table's growth
- * (the tagged slots rebuilt), and a hint kept for one record is never taken
- * for another. */
+ * while this one is added, whose hash was kept the step before. Duplicates
+ * are found across the table's growth (the tagged slots rebuilt), a hint
+ * kept for one record is never taken for another, and each record's is
+ * taken. */
 static void test_prefetch_hint_as_the_writer_adds(void **state)
 {
     struct fixture *f = *state;
@@ -847,7 +848,7 @@ static void test_prefetch_hint_as_the_writer_adds(void **state)
                                0, 3,         f->offset};
             f->offset++;
             sgs_batch_prefetch(&f->b, &f->env, &rec[k % 2]);
-            assert_ptr_equal(f->env.hint_rec, &rec[k % 2]);
+            assert_ptr_equal(f->env.hint_rec[0], &rec[k % 2]);
             sgs_batch_add(&f->b, &f->env, &m, &rec[(k - 1) % 2]);
         }
     }
@@ -857,6 +858,10 @@ static void test_prefetch_hint_as_the_writer_adds(void **state)
         f->offset++;
         sgs_batch_add(&f->b, &f->env, &m, &rec[N % 2]);
     }
+    /* every record's hash came from its hint but the first's (no record
+     * before it was prefetched): the one before the last ([1]) as the writer
+     * adds, the last's own ([0]) at the end */
+    assert_int_equal(f->env.hint_hits, N);
     assert_true(f->b.cap_ident_slots > 4096); /* grown: the tagged slots rebuilt */
     assert_int_equal(group_of(&f->b, SGS_GROUP_DUPLICATE, "U2", f->reg)->n, N / 2);
     assert_int_equal(group_of(&f->b, SGS_GROUP_RECORD, "U2", f->reg)->n, N / 2 + 1);

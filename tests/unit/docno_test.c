@@ -209,6 +209,44 @@ static void test_usual_shape_edges(void **state)
     assert_string_equal(doc.norm, "");
 }
 
+/* usual: the normal form is exactly prefix〔year〕serial号, whichever way
+ * the number was read (the direct way of the usual shape, or the general
+ * one: full-width digits, spaces, 第, another bracket, a trailing space). */
+static void test_usual_flag(void **state)
+{
+    static const struct {
+        const char *in;
+        int usual;
+    } cases[] = {
+        {"平市监罚〔2023〕45号", 1},
+        {"平市监罚［2023］第045 号", 1},
+        {"平市监罚〔２０２３〕４５号", 1},
+        {"平市监罚 (2023) 45号", 1},
+        {"平市监罚〔2023〕0号", 1},
+        {"豫牧（兽药）罚决字〔2018〕第1号", 1},
+        {"平市监罚〔2023〕45号 ", 1},
+        {"〔2023〕7号", 1},
+        {"平市监罚〔0999〕45号", 0},
+        {"平市监罚〔2023〕12号-13号", 0},
+        {"平市监罚〔2023〕12-13号", 0},
+        {"平市监罚〔2023〕45号补", 0},
+        {"平市监罚〔2023〕45", 0},
+        {"平市监罚〔2023〕第号", 0},
+        {"双环许可2019", 0},
+        {"平市监罚〔2023〕0001234567890123456789号", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(norm(cases[i].in), 0);
+        if (doc.usual != cases[i].usual) {
+            fail_msg("%s: usual %d, expected %d (normal form %s)", cases[i].in, doc.usual,
+                     cases[i].usual, doc.norm);
+        }
+        assert_int_equal(doc.prefix_len, strlen(doc.prefix));
+    }
+}
+
 static void test_invalid_utf8(void **state)
 {
     static const char *const bad[] = {
@@ -273,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_no_serial),
         cmocka_unit_test(test_usual_shape_edges),
+        cmocka_unit_test(test_usual_flag),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_huge_input),
     };

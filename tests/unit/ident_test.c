@@ -19,6 +19,56 @@ static enum sgs_idno_result idno(const char *s)
     return sgs_idno_check(s, strlen(s));
 }
 
+/* The check character by the standard's definition, one character at a
+ * time: the reference the library's (16 at once) must match. */
+static char uscc_check_char_reference(const unsigned char *s17)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    int sum = 0, w = 1;
+
+    for (int i = 0; i < 17; i++) {
+        const char *at = s17[i] != 0 ? strchr(alphabet, s17[i]) : NULL;
+        if (at == NULL) {
+            return '\0';
+        }
+        sum += (int)(at - alphabet) * w;
+        w = w * 3 % 31;
+    }
+    return alphabet[(31 - sum % 31) % 31];
+}
+
+/* Every byte value at every position of many codes, against the reference:
+ * digits, each letter (the left-out I O S V Z and the lower case among the
+ * rest), bytes of 0x80 and more. */
+static void test_uscc_every_byte_everywhere(void **state)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    unsigned seed = 12345;
+    unsigned char code[19];
+
+    (void)state;
+    for (int round = 0; round < 64; round++) {
+        for (int i = 0; i < 18; i++) {
+            seed = seed * 1103515245u + 12345u;
+            code[i] = (unsigned char)alphabet[(seed >> 16) % 31];
+        }
+        code[18] = 0;
+        for (int pos = 0; pos < 17; pos++) {
+            unsigned char was = code[pos];
+            for (int c = 0; c < 256; c++) {
+                char want;
+                code[pos] = (unsigned char)c;
+                want = uscc_check_char_reference(code);
+                assert_int_equal(sgs_uscc_check_char((const char *)code), want);
+                code[17] = want != '\0' ? (unsigned char)want : '0';
+                assert_int_equal(sgs_uscc_check((const char *)code, 18),
+                                 want != '\0' ? SGS_USCC_OK : SGS_USCC_BAD_CHAR);
+            }
+            code[pos] = was;
+        }
+    }
+}
+
 static void test_uscc_valid_examples(void **state)
 {
     static const char *const valid[] = {"91350100M000100Y43", "91310110666007217T",
@@ -155,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uscc_valid_examples),
+        cmocka_unit_test(test_uscc_every_byte_everywhere),
         cmocka_unit_test(test_uscc_wrong_check_char),
         cmocka_unit_test(test_uscc_lower_case),
         cmocka_unit_test(test_uscc_forbidden_letters),

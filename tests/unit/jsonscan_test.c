@@ -1867,6 +1867,109 @@ static void test_differential_structures(void **state)
     differential("", 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Plain text (sgs_record_text_plain): both step widths against a reference */
+
+/* The reference, one code point at a time by the definition (RFC 3629):
+ * strict UTF-8, no backslash, nothing below U+0020. */
+static int plain_reference(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i], need, cp, min;
+        if (c < 0x80) {
+            if (c < 0x20 || c == '\\') {
+                return 0;
+            }
+            i++;
+            continue;
+        }
+        if (c >= 0xC0 && c < 0xE0) {
+            need = 1, cp = c & 0x1F, min = 0x80;
+        } else if (c >= 0xE0 && c < 0xF0) {
+            need = 2, cp = c & 0x0F, min = 0x800;
+        } else if (c >= 0xF0 && c < 0xF8) {
+            need = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i <= need) {
+            return 0;
+        }
+        for (unsigned k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0;
+        }
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* Texts of up to 200 bytes made of pieces that are plain or nearly so, at
+ * every length: both widths (32 bytes a step, 16) say what the reference
+ * says, wherever a piece falls against the blocks. */
+static void test_text_plain_widths(void **state)
+{
+    static const char *const pieces[] = {
+        "a", "\"", " ", "{\"k\":", "0123456789", "\x7f", "中", "文字", "é", "€", "\xf0\x9f\x98\x80",
+        "\xef\xbf\xbf", "\xed\x9f\xbf", "\xee\x80\x80", "\xf4\x8f\xbf\xbf", "\xe0\xa0\x80",
+        "\xf0\x90\x80\x80", "\xc2\x80", "\xdf\xbf",
+        /* not plain */
+        "\\", "\n", "\x1f", "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80",
+        "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\xfe", "\xe4\xb8",
+        "\xe4", "\xf0\x9f\x98", "\xc3", "\xe4\xb8\xad\x80", "\xc3\xa9\xa9"};
+    enum { N_PIECES = sizeof(pieces) / sizeof(pieces[0]), N_PLAIN = 19 };
+    unsigned seed = 20261207;
+    unsigned char text[256];
+    int plain_seen = 0, not_seen = 0;
+
+    (void)state;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 0;
+        /* mostly plain pieces: a text with one odd piece, or none */
+        seed = seed * 1103515245u + 12345u;
+        size_t want = (seed >> 16) % 200;
+        int odd = (seed >> 8) % 3 == 0;
+        while (n < want) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned k = (seed >> 16) % (odd && (seed >> 4) % 16 == 0 ? N_PIECES : N_PLAIN);
+            size_t len = strlen(pieces[k]);
+            if (n + len > sizeof(text)) {
+                break;
+            }
+            memcpy(text + n, pieces[k], len);
+            n += len;
+        }
+        for (size_t cut = n > 40 ? n - 40 : 0; cut <= n; cut++) {
+            int ref = plain_reference(text, cut);
+            plain_seen += ref;
+            not_seen += !ref;
+            if (sgs_record_text_plain((const char *)text, cut, 1) != ref ||
+                sgs_record_text_plain((const char *)text, cut, 0) != ref) {
+                fail_msg("text of %zu bytes (round %d): reference %d, 32-byte steps %d, 16-byte "
+                         "steps %d",
+                         cut, round, ref, sgs_record_text_plain((const char *)text, cut, 1),
+                         sgs_record_text_plain((const char *)text, cut, 0));
+            }
+        }
+    }
+    assert_true(plain_seen > 100000 && not_seen > 100000);
+    /* a NUL is a control character; so is a byte below the space at a
+     * block's last position */
+    assert_int_equal(sgs_record_text_plain("ab\0cd", 5, 1), 0);
+    memset(text, 'a', 64);
+    text[31] = '\t';
+    assert_int_equal(sgs_record_text_plain((const char *)text, 64, 1), 0);
+    text[31] = 'a';
+    assert_int_equal(sgs_record_text_plain((const char *)text, 64, 1), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1885,6 +1988,7 @@ int main(void)
         cmocka_unit_test(test_differential_records),
         cmocka_unit_test(test_nul_after_token),
         cmocka_unit_test(test_differential_structures),
+        cmocka_unit_test(test_text_plain_widths),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

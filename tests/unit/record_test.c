@@ -176,6 +176,7 @@ static void assert_sane(void)
     assert_true(terminated(rec.doc_no, sizeof(rec.doc_no)) && utf8_valid(rec.doc_no));
     assert_true(terminated(rec.doc.norm, sizeof(rec.doc.norm)) && utf8_valid(rec.doc.norm));
     assert_true(terminated(rec.identity, sizeof(rec.identity)) && utf8_valid(rec.identity));
+    assert_int_equal(rec.identity_len, strlen(rec.identity));
     assert_true(terminated(rec.reported_at_text, sizeof(rec.reported_at_text)));
     assert_true(utf8_valid(rec.reported_at_text));
     assert_int_equal(strlen(rec.month), 7);

@@ -129,14 +129,16 @@ static void test_ident_locate(void **state)
         assert_string_equal(loc.field, id);
         assert_int_equal(loc.year, 2025);
     }
-    /* parts that do not spell the number are not its parts: its own field */
-    norm("平罚〔2025〕12号", &d);
-    memcpy(d.prefix, "平刑", strlen("平刑"));
+    /* a year the parts would not spell as written ("0999" is 999): its own
+     * field; so is a number the normal form does not call usual */
+    norm("平罚〔0999〕12号", &d);
     sgs_store_identity(id, sizeof(id), "U1", "license", d.norm);
     assert_int_equal(sgs_store_ident_locate("U1", "license", &d, id, 2025, &loc), 0);
     assert_false(loc.bitmap);
+    assert_string_equal(loc.field, id);
     norm("平罚〔2025〕12号", &d);
-    d.serial_lo = d.serial_hi = 13;
+    d.usual = 0;
+    sgs_store_identity(id, sizeof(id), "U1", "license", d.norm);
     assert_int_equal(sgs_store_ident_locate("U1", "license", &d, id, 2025, &loc), 0);
     assert_false(loc.bitmap);
     /* a bitmap field fits with its NUL, or the call fails */

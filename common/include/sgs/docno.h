@@ -18,9 +18,14 @@ typedef struct sgs_docno {
      * never part of a sequence (the record rules judge it only by length). */
     int has_serial;
     char prefix[SGS_DOCNO_MAX]; /* issuer prefix, normalised (text before the year bracket) */
-    int year;                   /* 4-digit year inside the bracket */
-    uint64_t serial_lo;         /* serial as an integer */
-    uint64_t serial_hi;         /* == serial_lo unless a range "12号-13号" */
+    size_t prefix_len;          /* strlen(prefix) */
+    /* 1 when norm is exactly prefix "〔" year "〕" serial "号": one serial
+     * (serial_lo == serial_hi, in decimal without leading zeros), a year of
+     * four digits that does not start with 0, nothing else. */
+    int usual;
+    int year;           /* 4-digit year inside the bracket */
+    uint64_t serial_lo; /* serial as an integer */
+    uint64_t serial_hi; /* == serial_lo unless a range "12号-13号" */
 } sgs_docno;
 
 /* Normalises doc_no (UTF-8, len bytes, no NUL needed) into *out. Thread-safe, no

@@ -116,6 +116,7 @@ typedef struct sgs_record {
     sgs_docno doc;              /* normalised form */
     int has_identity;           /* unit known, kind valid and doc_no normalised to 4-64 chars */
     char identity[SGS_IDENTITY_MAX]; /* "<unit_id>|<kind>|<normalised doc_no>" */
+    size_t identity_len;             /* strlen(identity) */
 
     int has_decision_date;
     sgs_day decision_date;

@@ -190,9 +190,11 @@ typedef struct sgs_store_ident_loc {
     uint32_t bit; /* bitmap: the bit of the serial in its field */
 } sgs_store_ident_loc;
 
-/* Where the identity of (unit_id, kind name, document number) lives. identity:
- * the identity string (the field of its own). 0, or -1 when a field does not
- * fit. */
+/* Where the identity of (unit_id, kind name, document number) lives: a bit of
+ * a bitmap field when the number has the usual shape (doc->usual, as
+ * sgs_docno_normalize sets it) and a serial of 1 to SGS_STORE_SERIAL_MAX;
+ * else a field of its own. identity: the identity string (the field of its
+ * own). 0, or -1 when a field does not fit. */
 int sgs_store_ident_locate(const char *unit_id, const char *kind, const sgs_docno *doc,
                            const char *identity, int decision_year, sgs_store_ident_loc *out);
 
