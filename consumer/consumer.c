@@ -12,6 +12,7 @@
 
 #include "ahead.h"
 #include "consumer.h"
+#include "parts.h"
 #include "sgs/clock.h"
 #include "sgs/date.h"
 #include "sgs/loader.h"

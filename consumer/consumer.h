@@ -445,15 +445,7 @@ redisReply *sgs_rconn_command(sgs_consumer *c, const char *key, char *errstr, si
 
 /* ---- parts.c --------------------------------------------------------------- */
 
-/* The partition's state (the table grows as needed); NULL when out of memory
- * or partition < 0. Inline: asked several times a message. */
-part_state *sgs_parts_grow(sgs_consumer *c, int32_t partition);
-static inline part_state *sgs_parts_get(sgs_consumer *c, int32_t partition)
-{
-    if (partition >= 0 && partition < c->n_parts)
-        return &c->parts[partition];
-    return sgs_parts_grow(c, partition);
-}
+/* (sgs_parts_get, asked several times a message, is inline in parts.h) */
 /* Pauses (pause = 1) or resumes the assigned partitions (only = -1: all).
  * Only what was paused is resumed. */
 void sgs_parts_pause(sgs_consumer *c, int32_t only, int pause);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "consumer.h"
+#include "parts.h"
 #include "sgs/clock.h"
 #include "sgs/log.h"
 #include "sgs/store.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "consumer.h"
+#include "parts.h"
 #include "sgs/log.h"
 #include "sgs/store.h"
 

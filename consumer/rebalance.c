@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consumer.h"
+#include "parts.h"
 #include "sgs/kafkaconf.h"
 #include "sgs/log.h"
 

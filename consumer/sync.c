@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "consumer.h"
+#include "parts.h"
 #include "sgs/clock.h"
 #include "sgs/log.h"
 #include "sgs/store.h"

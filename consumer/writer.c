@@ -10,6 +10,7 @@
 
 #include "ahead.h"
 #include "consumer.h"
+#include "parts.h"
 #include "sgs/clock.h"
 #include "sgs/date.h"
 #include "sgs/log.h"
