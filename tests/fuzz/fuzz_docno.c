@@ -4,7 +4,8 @@
  * reasons; the normal form is valid UTF-8 without white space or full-width
  * digits and letters, counts its characters right, starts with the prefix and
  * the year bracket when there is one, spells the serial (range) after it, and is
- * a fixed point; white space around the input changes nothing. */
+ * a fixed point; white space around the input changes nothing; the direct way
+ * (sgs_docno_set_direct) gives what the general way gives. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,12 +109,17 @@ static void check_form(const sgs_docno *d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static sgs_docno d, again, padded;
+    static sgs_docno d, again, padded, general;
     const char *s = (const char *)data;
     int rc = sgs_docno_normalize(s, size, &d);
     char *wrapped;
 
     FUZZ_CHECK(rc == 0 || rc == -1);
+    /* The direct way gives what the general way gives, byte for byte. */
+    FUZZ_CHECK(sgs_docno_set_direct(0) == 1);
+    FUZZ_CHECK(sgs_docno_normalize(s, size, &general) == rc);
+    FUZZ_CHECK(sgs_docno_set_direct(1) == 0);
+    FUZZ_CHECK(memcmp(&d, &general, sizeof(d)) == 0);
     if (rc != 0) {
         check_zeroed(&d);
         /* Short valid text without NUL always fits (a year bracket grows from 6

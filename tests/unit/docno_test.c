@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +248,62 @@ static void test_usual_flag(void **state)
     }
 }
 
+/* The next of n choices (a linear congruential generator). */
+static size_t pick(unsigned *seed, size_t n)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) % n;
+}
+
+/* The direct way (the usual shape) gives what the general way gives, byte
+ * for byte: numbers put together from prefixes, spaces, brackets, years, 第,
+ * serials and tails, usual or not, and cut bytes (an invalid character next
+ * to a space). */
+static void test_direct_same_as_general(void **state)
+{
+    static const char *const prefixes[] = {"平市监罚", "叶县市监许",         "",
+                                           "ab",       "平公（治）行罚决字", "x y"};
+    static const char *const spaces[] = {"", "", "", " ", "\xE3\x80\x80", "  ", "\t", "\xC2\xA0"};
+    /* (the last: 〔 cut by a space, not UTF-8; without the space it would be) */
+    static const char *const opens[] = {"〔", "[",  "［", "【", "（",           "(",
+                                        "﹝", "〖", "〘", "《", "\xE3\x80 \x94"};
+    static const char *const closes[] = {"〕", "]",  "］", "】", "）", ")",
+                                         "﹞", "〗", "〙", "》", "〕"};
+    static const char *const years[] = {"2024", "2024", "0999", "２０２４", "202", "20245"};
+    static const char *const dis[] = {"", "第"};
+    static const char *const serials[] = {
+        "1950",   "045", "0",     "00", "123456789012345678", "1234567890123456789",
+        "０４５", "",    "12-13", "x"};
+    static const char *const tails[] = {
+        "号", "号", "号 ", "号补", "", "号-13号", "号\xE3\x80\x80", "\xE3\x80", "\xE3"};
+#define PICK(a) a[pick(&seed, sizeof(a) / sizeof(a[0]))]
+    unsigned seed = 42;
+    char in[300];
+    sgs_docno direct, general;
+    int usual = 0, spaced_usual = 0;
+
+    (void)state;
+    for (int round = 0; round < 30000; round++) {
+        int n = snprintf(in, sizeof(in), "%s%s%s%s%s%s%s%s%s%s%s%s", PICK(prefixes), PICK(spaces),
+                         PICK(opens), PICK(spaces), PICK(years), PICK(closes), PICK(spaces),
+                         PICK(dis), PICK(spaces), PICK(serials), PICK(spaces), PICK(tails));
+        int a, b;
+        assert_true(n > 0 && (size_t)n < sizeof(in));
+        a = sgs_docno_normalize(in, (size_t)n, &direct);
+        assert_int_equal(sgs_docno_set_direct(0), 1);
+        b = sgs_docno_normalize(in, (size_t)n, &general);
+        assert_int_equal(sgs_docno_set_direct(1), 0);
+        if (a != b || memcmp(&direct, &general, sizeof(direct)) != 0) {
+            fail_msg("'%s': direct %d '%s', general %d '%s'", in, a, direct.norm, b, general.norm);
+        }
+        usual += direct.usual;
+        spaced_usual += direct.usual && (strchr(in, ' ') || strstr(in, "\xE3\x80\x80"));
+    }
+#undef PICK
+    /* the generator reaches the usual shape, with spaces too */
+    assert_true(usual > 1000 && spaced_usual > 500);
+}
+
 static void test_invalid_utf8(void **state)
 {
     static const char *const bad[] = {
@@ -312,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_no_serial),
         cmocka_unit_test(test_usual_shape_edges),
         cmocka_unit_test(test_usual_flag),
+        cmocka_unit_test(test_direct_same_as_general),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_huge_input),
     };

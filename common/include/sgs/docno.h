@@ -54,4 +54,12 @@ typedef struct sgs_docno {
  * that are not white space, or the result does not fit SGS_DOCNO_MAX. */
 int sgs_docno_normalize(const char *s, size_t len, sgs_docno *out);
 
+/* sgs_docno_normalize writes the usual shape directly (after the plain
+ * characters at the start, "〔2023〕45号" with any of the year brackets, 第,
+ * leading zeros) and decodes everything else code point by code point; both
+ * ways give the same result. For tests:
+ * sgs_docno_set_direct(0) sends every number the general way (process-wide;
+ * 1, the default, restores the direct way; returns the previous setting). */
+int sgs_docno_set_direct(int on);
+
 #endif
