@@ -478,11 +478,6 @@ __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *
 
 /* text_plain over the message, 32 bytes a step where the processor can and
  * wide is set (sgs_record_set_direct(2) leaves it unset: tests). */
-static int message_plain(const char *buf, const char *end, int wide)
-{
-    return sgs_record_text_plain(buf, (size_t)(end - buf), wide);
-}
-
 int sgs_record_text_plain(const char *buf, size_t len, int wide)
 {
     const char *end = buf + len;
@@ -506,7 +501,7 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
     if (len > FAST_MAX_LEN) {
         return 0;
     }
-    plain = message_plain(buf, end, wide);
+    plain = sgs_record_text_plain(buf, len, wide);
     p = past_ws(p, end);
     if (p >= end || *p != '{') {
         return 0;
