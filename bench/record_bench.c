@@ -24,9 +24,12 @@
  * --general reads every message the general way (tokens, then the format's
  * reader) instead of the direct reader for the usual native message
  * (sgs_record_set_direct); the line "direct" says how many it took.
+ * --no-layouts has the direct reader read every message key by key, without
+ * the layouts it learns (sgs_record_set_direct(3)).
  *
  * usage: record_bench [--configs DIR] [--iters N] [--limit N] [--ts MS]
- *                     [--tokenize-only] [--general] [--dump FILE] FILE.jsonl
+ *                     [--tokenize-only] [--general] [--no-layouts] [--dump FILE]
+ *                     FILE.jsonl
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -173,7 +176,7 @@ static void dump_record(FILE *out, size_t line, const sgs_record *r)
 static void usage(void)
 {
     fprintf(stderr, "usage: record_bench [--configs DIR] [--iters N] [--limit N] [--ts MS] "
-                    "[--tokenize-only] [--general] [--dump FILE] FILE.jsonl\n");
+                    "[--tokenize-only] [--general] [--no-layouts] [--dump FILE] FILE.jsonl\n");
     exit(2);
 }
 
@@ -196,7 +199,7 @@ int main(int argc, char **argv)
     double cpu0, wall0, cpu, wall;
     long it;
     int a, tokenize_only = 0;
-    uint64_t direct = 0;
+    uint64_t direct = 0, layout = 0;
     sgs_jsonscan *js = NULL;
 
     for (a = 1; a < argc; a++) {
@@ -212,6 +215,8 @@ int main(int argc, char **argv)
             tokenize_only = 1;
         } else if (strcmp(argv[a], "--general") == 0) {
             sgs_record_set_direct(0);
+        } else if (strcmp(argv[a], "--no-layouts") == 0) {
+            sgs_record_set_direct(3);
         } else if (strcmp(argv[a], "--dump") == 0 && a + 1 < argc) {
             dump = argv[++a];
         } else if (argv[a][0] == '-' || path != NULL) {
@@ -294,6 +299,7 @@ int main(int argc, char **argv)
             fclose(out);
         }
         direct = sgs_record_direct_reads();
+        layout = sgs_record_layout_reads();
     }
 
     if (tokenize_only) {
@@ -335,8 +341,9 @@ int main(int argc, char **argv)
                ", malformed %" PRIu64 "\n",
                status[SGS_RECORD_VALID], status[SGS_RECORD_INVALID],
                status[SGS_RECORD_UNKNOWN_UNIT], status[SGS_RECORD_MALFORMED]);
-        printf("direct      %" PRIu64 " of the %zu messages of the warm-up read directly\n", direct,
-               n_msgs);
+        printf("direct      %" PRIu64 " of the %zu messages of the warm-up read directly, %" PRIu64
+               " of them along a layout\n",
+               direct, n_msgs, layout);
         printf("passes      %ld timed (after 1 warm-up)%s\n", iters,
                tokenize_only ? ", sgs_jsonscan_parse only" : "");
         printf("cpu         %.3f s: %.0f records/s, %.1f MB/s, %.0f ns/record\n", cpu, total / cpu,

@@ -27,7 +27,7 @@
 #define NEAR_MAX 24
 
 /* sgs_record_set_direct's setting less 1: 0 (the default) the direct reader
- * at its fastest, -1 off, 1 without its 32-byte steps */
+ * at its fastest, -1 off, 1 without its 32-byte steps, 2 without layouts */
 static atomic_int direct_mode;
 static _Thread_local uint64_t n_direct; /* messages the direct reader took */
 
@@ -112,7 +112,7 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
     mode = atomic_load_explicit(&direct_mode, memory_order_relaxed);
     if (mode >= 0) {
         memset(&raw, 0, VIEW_CLEAR);
-        if (sgs_record_read_fast(buf, len, &raw, mode == 0)) {
+        if (sgs_record_read_fast(rd, buf, len, &raw, mode)) {
             n_direct++;
             sgs_record_check(rules, &raw, msg_timestamp_ms, out);
             return;

@@ -30,13 +30,19 @@
  * it was reloaded after every store into the view). White space is looked
  * for only where a compact message has none of it.
  *
- * The differential test (tests/unit/record_test.c) and fuzz_record compare
- * the records of both ways on the same input. */
+ * A plain message (no escape, no control character) laid out as one read
+ * before is read along that layout instead of key by key: its constant text
+ * compared a step at a time, only its values read (Layouts, below).
+ *
+ * The differential tests (tests/unit/record_test.c) and fuzz_record compare
+ * the records of every way on the same input: along the layouts, key by key,
+ * and the general way. */
 #include "jsonscan_utf8.h"
 #include "record_view.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAST_MAX_LEN    (1u << 20) /* 2 bytes or more a value: fewer than SGS_JSONSCAN_MAX_TOKENS */
@@ -87,6 +93,27 @@ INLINE const char *literal(const char *p, const char *end, const char *text, siz
 
 static const char *read_array(const char *p, const char *end, int plain, int depth);
 
+/* The number at p (as the tokenizer reads it) into *num; NULL when there is
+ * none (an object, or not JSON). */
+INLINE const char *number(const char *p, const char *end, double *num)
+{
+    sgs_jsonscan_token t;
+    const char *q;
+
+    if (p >= end || (*p != '-' && (*p < '0' || *p > '9'))) {
+        return NULL;
+    }
+    memset(&t, 0, sizeof(t));
+    q = sgs_jsonscan_number_end(p, end, &t.flags);
+    if (q == NULL) {
+        return NULL;
+    }
+    t.type = SGS_JSON_NUMBER;
+    t.len = (uint32_t)(q - p);
+    *num = sgs_jsonscan_number(p, &t);
+    return q;
+}
+
 /* The scalar or array at p into v (set as rval_tok sets it; an array by its
  * type only). Objects are left to the general way. */
 INLINE const char *read_value(const char *p, const char *end, int plain, rval *v, int depth)
@@ -114,23 +141,9 @@ INLINE const char *read_value(const char *p, const char *end, int plain, rval *v
     case '[':
         v->type = V_ARRAY;
         return read_array(p, end, plain, depth);
-    default: {
-        sgs_jsonscan_token t;
-        const char *q;
-        if (*p != '-' && (*p < '0' || *p > '9')) {
-            return NULL; /* an object, or not JSON */
-        }
-        memset(&t, 0, sizeof(t));
-        q = sgs_jsonscan_number_end(p, end, &t.flags);
-        if (q == NULL) {
-            return NULL;
-        }
-        t.type = SGS_JSON_NUMBER;
-        t.len = (uint32_t)(q - p);
+    default:
         v->type = V_NUMBER;
-        v->num = sgs_jsonscan_number(p, &t);
-        return q;
-    }
+        return number(p, end, &v->num);
     }
 }
 
@@ -288,6 +301,77 @@ INLINE const char *next_member(const char *p, const char *end, int *more)
     return NULL;
 }
 
+/* ---- What a message looked like: the trace the layouts learn from ---- */
+
+/* The values of a message as the reader met them, in the order of the text:
+ * strings (start after the opening quote, end after the closing one),
+ * numbers and arrays, each with the offset in the view where it went (0: not
+ * kept); and the constants kept in the view (null, true, false, a parent's
+ * opening brace) with the type they set. Constants not kept are only text. */
+enum { LV_NONE, LV_STRING, LV_NUMBER, LV_ARRAY, LV_END };
+
+#define TRACE_MAX 64
+
+typedef struct trace_event {
+    const char *start, *end;
+    uint16_t slot;
+    uint8_t value; /* LV_STRING, LV_NUMBER, LV_ARRAY; LV_NONE: a constant kept */
+    uint8_t type;  /* a constant's type (enum vtype) */
+    uint8_t depth; /* an array's depth, as read_array counts it */
+} trace_event;
+
+typedef struct layout_trace {
+    int n, over;
+    trace_event ev[TRACE_MAX];
+} layout_trace;
+
+/* The value read at [start, end) into the view at slot (0: not kept). */
+static void trace_value(layout_trace *tr, const char *start, const char *end, unsigned slot,
+                        int depth)
+{
+    trace_event *e;
+    uint8_t value = LV_NUMBER, type = 0;
+
+    switch (*start) {
+    case '"':
+        value = LV_STRING;
+        start++;
+        break;
+    case '[':
+        value = LV_ARRAY;
+        break;
+    case 't':
+    case 'f':
+        value = LV_NONE;
+        type = V_BOOL;
+        break;
+    case 'n':
+        value = LV_NONE;
+        type = V_NULL;
+        break;
+    case '{':
+        value = LV_NONE;
+        type = V_OBJECT;
+        break;
+    default:
+        break;
+    }
+    if (value == LV_NONE && slot == 0) {
+        return; /* text only */
+    }
+    if (tr->n == TRACE_MAX) {
+        tr->over = 1;
+        return;
+    }
+    e = &tr->ev[tr->n++];
+    e->start = start;
+    e->end = end;
+    e->slot = (uint16_t)slot;
+    e->value = value;
+    e->type = type;
+    e->depth = (uint8_t)depth;
+}
+
 /* Where the members of each parent go: the offset in the view of the value of
  * the member with sub id i, 0 for a member not read. */
 typedef uint16_t slots[SK_COUNT];
@@ -310,10 +394,24 @@ static const slots penalty_slots = {
     [SK_FINE_AMOUNT] = offsetof(record_view, fine_amount),
 };
 
+/* The same for the top level's members (those below TK_SYNC_STATUS). */
+static const uint16_t top_slots[TK_COUNT] = {
+    [TK_UNIT_ID] = offsetof(record_view, unit_id),
+    [TK_KIND] = offsetof(record_view, kind),
+    [TK_DOC_NO] = offsetof(record_view, doc_no),
+    [TK_DECISION_DATE] = offsetof(record_view, decision_date),
+    [TK_REPORTED_AT] = offsetof(record_view, reported_at),
+    [TK_OP] = offsetof(record_view, op),
+    [TK_SUBJECT] = offsetof(record_view, subject),
+    [TK_AUTHORITY] = offsetof(record_view, authority),
+    [TK_LICENSE] = offsetof(record_view, license),
+    [TK_PENALTY] = offsetof(record_view, penalty),
+};
+
 /* The members of a parent object (p at its '{') into raw, as slot says;
- * object: its guesses. */
+ * object: its guesses; tr, when not NULL, traces them. */
 static const char *parent(const char *p, const char *end, int plain, record_view *raw,
-                          const slots slot, int object)
+                          const slots slot, int object, layout_trace *tr)
 {
     keys_seen seen;
     int more = 1, after = 0;
@@ -325,7 +423,7 @@ static const char *parent(const char *p, const char *end, int plain, record_view
         return p + 1;
     }
     while (more) {
-        const char *s;
+        const char *s, *start;
         size_t n;
         int id;
         rval other;
@@ -335,9 +433,16 @@ static const char *parent(const char *p, const char *end, int plain, record_view
             return NULL;
         }
         after = guess_after(id, s, n);
+        start = p;
         p = read_value(p, end, plain,
                        slot[id] != 0 ? (rval *)(void *)((char *)raw + slot[id]) : &other, 1);
-        if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
+        if (p == NULL) {
+            return NULL;
+        }
+        if (tr != NULL) {
+            trace_value(tr, start, p, slot[id], 1);
+        }
+        if ((p = next_member(p, end, &more)) == NULL) {
             return NULL;
         }
     }
@@ -347,14 +452,14 @@ static const char *parent(const char *p, const char *end, int plain, record_view
 /* The value of subject, authority, license or penalty into v; when it is an
  * object its members into raw as slot says. */
 INLINE const char *parent_value(const char *p, const char *end, int plain, rval *v,
-                                record_view *raw, const slots slot, int object)
+                                record_view *raw, const slots slot, int object, layout_trace *tr)
 {
     if (p < end && *p == '{') {
         v->type = V_OBJECT;
         v->s = NULL;
         v->len = 0;
         v->num = 0;
-        return parent(p, end, plain, raw, slot, object);
+        return parent(p, end, plain, raw, slot, object, tr);
     }
     return read_value(p, end, plain, v, 0);
 }
@@ -492,16 +597,16 @@ int sgs_record_text_plain(const char *buf, size_t len, int wide)
     return text_plain((const unsigned char *)buf, (const unsigned char *)end);
 }
 
-int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide)
+/* The message read key by key, its keys guessed (read_key): 1 when it is one
+ * the direct reader takes. *close: the position after its closing brace; tr,
+ * when not NULL, traces its values. */
+static int read_guessing(const char *buf, const char *end, int plain, record_view *raw,
+                         layout_trace *tr, const char **close)
 {
-    const char *p = buf, *end = buf + len;
+    const char *p = buf;
     keys_seen seen;
-    int more = 1, plain, after = 0;
+    int more = 1, after = 0;
 
-    if (len > FAST_MAX_LEN) {
-        return 0;
-    }
-    plain = sgs_record_text_plain(buf, len, wide);
     p = past_ws(p, end);
     if (p >= end || *p != '{') {
         return 0;
@@ -514,7 +619,7 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
         more = 0;
     }
     while (more) {
-        const char *s;
+        const char *s, *start;
         size_t n;
         int id;
         rval other;
@@ -525,6 +630,10 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
             return 0;
         }
         after = guess_after(id, s, n);
+        start = p;
+        if (tr != NULL && p < end && *p == '{') {
+            trace_value(tr, p, p + 1, top_slots[id], 0); /* a parent's brace, before its members */
+        }
         switch (id) {
         case TK_UNIT_ID:
             p = read_value(p, end, plain, &raw->unit_id, 0);
@@ -545,28 +654,365 @@ int sgs_record_read_fast(const char *buf, size_t len, record_view *raw, int wide
             p = read_value(p, end, plain, &raw->op, 0);
             break;
         case TK_SUBJECT:
-            p = parent_value(p, end, plain, &raw->subject, raw, subject_slots, GUESS_SUBJECT);
+            p = parent_value(p, end, plain, &raw->subject, raw, subject_slots, GUESS_SUBJECT, tr);
             break;
         case TK_AUTHORITY:
-            p = parent_value(p, end, plain, &raw->authority, raw, authority_slots, GUESS_AUTHORITY);
+            p = parent_value(p, end, plain, &raw->authority, raw, authority_slots, GUESS_AUTHORITY,
+                             tr);
             break;
         case TK_LICENSE:
-            p = parent_value(p, end, plain, &raw->license, raw, license_slots, GUESS_LICENSE);
+            p = parent_value(p, end, plain, &raw->license, raw, license_slots, GUESS_LICENSE, tr);
             break;
         case TK_PENALTY:
-            p = parent_value(p, end, plain, &raw->penalty, raw, penalty_slots, GUESS_PENALTY);
+            p = parent_value(p, end, plain, &raw->penalty, raw, penalty_slots, GUESS_PENALTY, tr);
             break;
         default:
             p = read_value(p, end, plain, &other, 0);
             break;
         }
-        if (p == NULL || (p = next_member(p, end, &more)) == NULL) {
+        if (p == NULL) {
+            return 0;
+        }
+        if (tr != NULL && *start != '{') {
+            trace_value(tr, start, p, top_slots[id], 0);
+        }
+        if ((p = next_member(p, end, &more)) == NULL) {
             return 0;
         }
     }
-    if (past_ws(p, end) != end) {
+    *close = p;
+    return past_ws(p, end) == end;
+}
+
+/* ---- Layouts: the messages of a producer read as it writes them ---- */
+
+/* A producer writes its messages alike: the same members in the same order,
+ * the same spacing; what changes is the values. A layout is such a message
+ * with its values taken out: steps of constant text (keys, colons, commas,
+ * braces, spacing and the constants null, true and false), each followed by a
+ * value of one type (a string, a number, an array) or by the end. The
+ * thread's layouts are kept as a tree: the first steps of the layouts a
+ * message may have are the children of the root, and the steps that may
+ * follow a step its children, so layouts that begin alike share their first
+ * steps. A message is read along the tree: at each step the text must be the
+ * step's text, byte for byte, and the value there of its type; otherwise the
+ * next child is tried, and when none fits the message is read key by key
+ * (read_guessing), which traces it, and its layout is learned.
+ *
+ * Why a message read along a layout gives what read_guessing gives: every
+ * layout is learned from a message read_guessing took, which was plain
+ * (sgs_record_text_plain: no escapes, so a string ends at its next quote). A
+ * plain message that is a layout's text with values of the same types in
+ * the same places is valid JSON of the same structure: the same keys, in the
+ * same objects, in the same order (so no duplicate key, no key of the
+ * national format, no more other keys than read_guessing takes); numbers and
+ * arrays are read by the same functions. Its values go where read_guessing
+ * puts them, and the constants of the text set what they set there. A step's
+ * value is read before anything is written, so a child that does not fit
+ * leaves the view as it was; a message that leaves the tree part way is read
+ * key by key into a cleared view.
+ *
+ * The tree has a fixed number of steps: when a layout does not fit, the tree
+ * is emptied and learns again. A producer that writes its members in ever
+ * new orders would have every message learned, and the tree emptied again
+ * and again: when more than half of LAYOUT_WINDOW messages are not read
+ * along the tree, it learns nothing for the next LAYOUT_PAUSE messages (and
+ * is still read). */
+#define LAYOUT_GAP    48 /* constant text a step compares: three 16-byte blocks */
+#define LAYOUT_SETS   4  /* constants kept in the view, a step */
+#define LAYOUT_STEPS  1024
+#define LAYOUT_WINDOW 1024
+#define LAYOUT_PAUSE  16384
+
+typedef struct layout_set {
+    uint16_t slot;
+    uint8_t type;
+} layout_set;
+
+typedef struct layout_step {
+    unsigned char gap[LAYOUT_GAP]; /* the text before the value, zero padded */
+    uint8_t gap_len;
+    uint8_t value; /* LV_NONE (text only), LV_STRING, LV_NUMBER, LV_ARRAY, LV_END */
+    uint8_t depth; /* an array's, for read_array */
+    uint8_t n_sets;
+    uint8_t blocks;     /* 16-byte blocks of the gap (1 for an empty one) */
+    uint16_t last_mask; /* the gap's bytes in the last block, a bit each */
+    uint16_t slot;      /* where the value goes in the view, 0: not kept */
+    layout_set set[LAYOUT_SETS];
+    /* (the tree; not compared when a step is learned) */
+    uint16_t child, sibling;
+} layout_step;
+
+struct sgs_layouts {
+    unsigned used;          /* steps in use; step 0 is the root */
+    unsigned tried, missed; /* in this window */
+    unsigned paused;        /* messages left to read without learning */
+    layout_step step[LAYOUT_STEPS];
+};
+
+static _Thread_local uint64_t n_layout; /* messages read along a layout */
+
+uint64_t sgs_record_layout_reads(void)
+{
+    return n_layout;
+}
+
+/* Whether the text at p is the step's: 16 bytes at a time where the text
+ * has them (the last block's bytes beyond the gap masked out). */
+INLINE int gap_same(const char *p, const char *end, const layout_step *st)
+{
+#if defined(__SSE2__)
+    if (end - p >= 16 * st->blocks) {
+        unsigned i, last = 16u * (st->blocks - 1u), same;
+        for (i = 0; i < last; i += 16) {
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(
+                    _mm_loadu_si128((const __m128i *)(const void *)(p + i)),
+                    _mm_loadu_si128((const __m128i *)(const void *)(st->gap + i)))) != 0xFFFF) {
+                return 0;
+            }
+        }
+        same = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + last)),
+                           _mm_loadu_si128((const __m128i *)(const void *)(st->gap + last))));
+        return (same & st->last_mask) == st->last_mask;
+    }
+#endif
+    return (size_t)(end - p) >= st->gap_len && memcmp(p, st->gap, st->gap_len) == 0;
+}
+
+/* The message read along the tree: 1 when a layout fits it whole. */
+static int layout_read(const struct sgs_layouts *L, const char *p, const char *end,
+                       record_view *raw)
+{
+    unsigned node = 0;
+
+    for (;;) {
+        const layout_step *st = NULL;
+        unsigned c;
+        for (c = L->step[node].child; c != 0; c = st->sibling) {
+            const char *q, *e;
+            double num = 0;
+            st = &L->step[c];
+            if (!gap_same(p, end, st)) {
+                continue;
+            }
+            q = p + st->gap_len;
+            switch (st->value) {
+            case LV_STRING:
+                e = next_quote(q, end);
+                break;
+            case LV_NUMBER:
+                e = number(q, end, &num);
+                break;
+            case LV_ARRAY:
+                e = q < end && *q == '[' ? read_array(q, end, 1, st->depth) : NULL;
+                break;
+            case LV_END:
+                e = past_ws(q, end) == end ? end : NULL;
+                break;
+            default:
+                e = q;
+                break;
+            }
+            if (e == NULL) {
+                continue;
+            }
+            for (unsigned i = 0; i < st->n_sets; i++) {
+                ((rval *)(void *)((char *)raw + st->set[i].slot))->type =
+                    (enum vtype)st->set[i].type;
+            }
+            if (st->slot != 0) {
+                rval *v = (rval *)(void *)((char *)raw + st->slot);
+                switch (st->value) {
+                case LV_STRING:
+                    v->type = V_STRING;
+                    v->s = q;
+                    v->len = (size_t)(e - q);
+                    break;
+                case LV_NUMBER:
+                    v->type = V_NUMBER;
+                    v->num = num;
+                    break;
+                default:
+                    v->type = V_ARRAY;
+                    break;
+                }
+            }
+            if (st->value == LV_END) {
+                return 1;
+            }
+            p = st->value == LV_STRING ? e + 1 : e;
+            break;
+        }
+        if (c == 0) {
+            return 0;
+        }
+        node = c;
+    }
+}
+
+/* The child of node that is the step want, added when there is none: its
+ * index, 0 when the tree is full. */
+static unsigned layout_child(struct sgs_layouts *L, unsigned node, const layout_step *want)
+{
+    unsigned c;
+
+    for (c = L->step[node].child; c != 0; c = L->step[c].sibling) {
+        if (memcmp(&L->step[c], want, offsetof(layout_step, child)) == 0) {
+            return c;
+        }
+    }
+    if (L->used == LAYOUT_STEPS) {
         return 0;
     }
+    c = L->used++;
+    memcpy(&L->step[c], want, sizeof(*want)); /* (padding too: compared as bytes) */
+    L->step[c].child = 0;
+    L->step[c].sibling = L->step[node].child;
+    L->step[node].child = (uint16_t)c;
+    return c;
+}
+
+/* The steps of the gap [p, q) and the value after it (value; NULL: the
+ * end), with the constants kept in the view that are pending (sets, n): as
+ * many steps as the gap's length and the constants need (steps of text only,
+ * then the value's). The node of the last step, 0 when the tree is full. */
+static unsigned layout_steps(struct sgs_layouts *L, unsigned node, const char *p, const char *q,
+                             const trace_event *value, const trace_event *sets, int n)
+{
+    layout_step st;
+
+    do {
+        size_t len = (size_t)(q - p);
+        int k = n < LAYOUT_SETS ? n : LAYOUT_SETS;
+        if (len > LAYOUT_GAP) {
+            len = LAYOUT_GAP;
+        }
+        memset(&st, 0, sizeof(st));
+        memcpy(st.gap, p, len);
+        st.gap_len = (uint8_t)len;
+        st.blocks = (uint8_t)(len == 0 ? 1 : (len + 15) / 16);
+        st.last_mask = (uint16_t)((1u << (len - 16u * (st.blocks - 1u))) - 1u);
+        p += len;
+        for (int i = 0; i < k; i++) {
+            st.set[i].slot = sets[i].slot;
+            st.set[i].type = sets[i].type;
+        }
+        st.n_sets = (uint8_t)k;
+        sets += k;
+        n -= k;
+        st.value = LV_NONE;
+        if (p == q && n == 0) { /* the value's step */
+            st.value = value != NULL ? value->value : LV_END;
+            st.slot = value != NULL ? value->slot : 0;
+            st.depth = value != NULL ? value->depth : 0;
+        }
+        node = layout_child(L, node, &st);
+    } while (node != 0 && (p != q || n != 0));
+    return node;
+}
+
+/* Learns the layout of the message buf traced in tr, whose closing brace
+ * ends at close. 0 when the tree had no room. */
+static int layout_add(struct sgs_layouts *L, const char *buf, const char *close,
+                      const layout_trace *tr)
+{
+    const char *p = buf;
+    unsigned node = 0;
+    int i, first = 0;
+
+    for (i = 0; i < tr->n; i++) {
+        const trace_event *e = &tr->ev[i];
+        if (e->value == LV_NONE) {
+            continue; /* a constant: text of the next gap, set at its step */
+        }
+        node = layout_steps(L, node, p, e->start, e, &tr->ev[first], i - first);
+        if (node == 0) {
+            return 0;
+        }
+        p = e->end;
+        first = i + 1;
+    }
+    return layout_steps(L, node, p, close, NULL, &tr->ev[first], i - first) != 0;
+}
+
+static void layout_learn(struct sgs_layouts *L, const char *buf, const char *close,
+                         const layout_trace *tr)
+{
+    if (!layout_add(L, buf, close, tr)) {
+        /* full: emptied, and learned again */
+        L->used = 1;
+        L->step[0].child = 0;
+        (void)layout_add(L, buf, close, tr);
+    }
+}
+
+void sgs_record_layouts_reset(void)
+{
+    reader *rd = sgs_record_reader();
+
+    if (rd != NULL && rd->layouts != NULL) {
+        memset(rd->layouts, 0, offsetof(struct sgs_layouts, step));
+        rd->layouts->used = 1;
+        rd->layouts->step[0].child = 0;
+    }
+}
+
+/* The thread's layouts, made on first use; NULL without memory. */
+static struct sgs_layouts *layouts_of(reader *rd)
+{
+    if (rd->layouts == NULL) {
+        rd->layouts = calloc(1, sizeof(*rd->layouts));
+        if (rd->layouts != NULL) {
+            rd->layouts->used = 1;
+        }
+    }
+    return rd->layouts;
+}
+
+int sgs_record_read_fast(reader *rd, const char *buf, size_t len, record_view *raw, int mode)
+{
+    const char *end = buf + len, *close = NULL;
+    struct sgs_layouts *L = NULL;
+    layout_trace trace, *tr = NULL;
+    int plain;
+
+    if (len > FAST_MAX_LEN) {
+        return 0;
+    }
+    plain = sgs_record_text_plain(buf, len, mode != 1);
+    if (plain && mode != 2 && (L = layouts_of(rd)) != NULL) {
+        int along = layout_read(L, buf, end, raw);
+        if (L->paused != 0) {
+            L->paused--;
+        } else {
+            if (!along) {
+                L->missed++;
+                trace.n = 0;
+                trace.over = 0;
+                tr = &trace;
+            }
+            if (++L->tried == LAYOUT_WINDOW) {
+                if (L->missed > LAYOUT_WINDOW / 2) {
+                    L->paused = LAYOUT_PAUSE;
+                }
+                L->tried = 0;
+                L->missed = 0;
+            }
+        }
+        if (along) {
+            n_layout++;
+            goto done;
+        }
+        memset(raw, 0, VIEW_CLEAR);
+    }
+    if (!read_guessing(buf, end, plain, raw, tr, &close)) {
+        return 0;
+    }
+    if (tr != NULL && !tr->over) {
+        layout_learn(L, buf, close, tr);
+    }
+done:
     raw->format = SGS_FORMAT_NATIVE;
     raw->names = &sgs_record_native_names;
     return 1;

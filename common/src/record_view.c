@@ -243,6 +243,7 @@ static void reader_free(void *p)
 
     if (rd != NULL) {
         sgs_jsonscan_destroy(rd->scan);
+        free(rd->layouts); /* one block (record_fast.c) */
         free(rd->text);
         free(rd);
     }

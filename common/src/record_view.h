@@ -100,6 +100,8 @@ typedef struct reader {
     const char *buf;
     size_t len;
     const sgs_jsonscan_token *tok;
+    struct sgs_layouts *layouts; /* the direct reader's (record_fast.c): one block, made on
+                                    first use, freed with the reader */
 } reader;
 
 /* Top-level members either format reads; the value token of each is found in
@@ -341,11 +343,14 @@ static inline void rval_tok(reader *rd, size_t i, rval *v)
 void sgs_record_read_native(reader *rd, const size_t *at, record_view *view);
 
 /* The direct reader (record_fast.c): the usual native record event (buf, len)
- * read straight into view, without tokens, when it is one whose every part it
- * can read exactly as sgs_jsonscan_parse and sgs_record_read_native would:
- * 1. Else 0, with view partly written: the caller clears it and reads the
- * message the general way, from its start. */
-int sgs_record_read_fast(const char *buf, size_t len, record_view *view, int wide);
+ * read straight into view (cleared), without tokens, when it is one whose
+ * every part it can read exactly as sgs_jsonscan_parse and
+ * sgs_record_read_native would: 1. Else 0, with view partly written: the
+ * caller clears it and reads the message the general way, from its start.
+ * rd keeps the layouts the reader learned. mode: 0 at its fastest; 1 the
+ * message checked 16 bytes a step (no AVX2); 2 without layouts (every
+ * message read key by key). */
+int sgs_record_read_fast(reader *rd, const char *buf, size_t len, record_view *view, int mode);
 
 /* Whether the text (buf, len) is plain as the direct reader takes it: no
  * backslash, no control character (U+0000-U+001F), valid UTF-8 (no overlong

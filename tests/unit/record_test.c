@@ -1749,11 +1749,12 @@ static void test_national_legacy_items(void **state)
 
 /* ---- the direct reader (record_fast.c) against the general way ---- */
 
-static sgs_record rec_general, rec_narrow;
+static sgs_record rec_general, rec_narrow, rec_keyed;
 
-/* Parses buf both ways (the direct reader at its fastest and 16 bytes a step),
- * into records filled alike first; they must be the same (every byte up to the
- * reasons, and the reasons set). 1 when the direct reader took the message. */
+/* Parses buf every way (the direct reader at its fastest, 16 bytes a step,
+ * key by key without its layouts, and the general way), into records filled
+ * alike first; they must be the same (every byte up to the reasons, and the
+ * reasons set). 1 when the direct reader took the message. */
 static int same_both_ways(const char *buf, size_t len)
 {
     uint64_t before = sgs_record_direct_reads();
@@ -1763,15 +1764,23 @@ static int same_both_ways(const char *buf, size_t len)
     memset(&rec, 0x5A, sizeof(rec));
     memset(&rec_general, 0x5A, sizeof(rec_general));
     memset(&rec_narrow, 0x5A, sizeof(rec_narrow));
+    memset(&rec_keyed, 0x5A, sizeof(rec_keyed));
     sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec);
     took = sgs_record_direct_reads() != before;
     assert_int_equal(sgs_record_set_direct(2), 1);
     sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec_narrow);
     assert_int_equal(sgs_record_direct_reads(), before + 2 * (uint64_t)took);
-    assert_int_equal(sgs_record_set_direct(0), 2);
+    assert_int_equal(sgs_record_set_direct(3), 2);
+    sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec_keyed);
+    if (sgs_record_direct_reads() != before + 3 * (uint64_t)took) {
+        sgs_record_set_direct(1);
+        fail_msg("the direct reader took %s without its layouts than with them: %.*s",
+                 took ? "less" : "more", (int)(len < 600 ? len : 600), buf);
+    }
+    assert_int_equal(sgs_record_set_direct(0), 3);
     sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec_general);
     assert_int_equal(sgs_record_set_direct(1), 0);
-    assert_int_equal(sgs_record_direct_reads(), before + 2 * (uint64_t)took);
+    assert_int_equal(sgs_record_direct_reads(), before + 3 * (uint64_t)took);
     n = offsetof(sgs_record, reasons) + (size_t)rec.n_reasons * sizeof(rec.reasons[0]);
     if (memcmp(&rec, &rec_general, n) != 0) {
         fail_msg("the direct reader and the general way differ on %zu bytes: %.*s", len,
@@ -1779,6 +1788,10 @@ static int same_both_ways(const char *buf, size_t len)
     }
     if (memcmp(&rec, &rec_narrow, n) != 0) {
         fail_msg("the direct reader's 32- and 16-byte steps differ on %zu bytes: %.*s", len,
+                 (int)(len < 300 ? len : 300), buf);
+    }
+    if (memcmp(&rec, &rec_keyed, n) != 0) {
+        fail_msg("the direct reader with and without layouts differs on %zu bytes: %.*s", len,
                  (int)(len < 300 ? len : 300), buf);
     }
     assert_sane();
@@ -1857,6 +1870,7 @@ static void test_direct_reader_same_records(void **state)
                                           0x1F, 0x80, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xFF};
     char buf[sizeof(compact) + 8];
     size_t len = sizeof(compact) - 1, i, b, n_taken = 0, n_left = 0;
+    uint64_t layouts;
 
     (void)state;
     for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
@@ -1886,7 +1900,12 @@ static void test_direct_reader_same_records(void **state)
         }
     }
     /* Every cut, every byte dropped, every byte replaced by one that matters
-     * to JSON or UTF-8: the same record both ways. */
+     * to JSON or UTF-8: the same record every way. The compact message's
+     * layout was learned: the changes in its values are read along it, the
+     * others leave it part way or at once. */
+    sgs_record_layouts_reset();
+    same_both_ways(compact, len);
+    layouts = sgs_record_layout_reads();
     for (i = 0; i < len; i++) {
         same_both_ways(compact, i);
         memcpy(buf, compact, i);
@@ -1898,8 +1917,170 @@ static void test_direct_reader_same_records(void **state)
             same_both_ways(buf, len) ? n_taken++ : n_left++;
         }
     }
-    /* Both ways were exercised by the changes. */
+    /* Both ways were exercised by the changes, and the layout too. */
     assert_true(n_taken > 1000 && n_left > 1000);
+    assert_true(sgs_record_layout_reads() - layouts > 1000);
+}
+
+/* Parses buf once at the direct reader's fastest (the layouts as they
+ * stand) and once the general way: the same record. 1 when it was read along
+ * a layout. */
+static int same_once(const char *buf, size_t len)
+{
+    uint64_t before = sgs_record_layout_reads();
+    size_t n;
+
+    memset(&rec, 0x5A, sizeof(rec));
+    memset(&rec_general, 0x5A, sizeof(rec_general));
+    sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec);
+    assert_int_equal(sgs_record_set_direct(0), 1);
+    sgs_record_parse(&rules, buf, len, unix_at(2023, 12, 5, 2, 31, 0) * 1000, &rec_general);
+    assert_int_equal(sgs_record_set_direct(1), 0);
+    n = offsetof(sgs_record, reasons) + (size_t)rec.n_reasons * sizeof(rec.reasons[0]);
+    if (memcmp(&rec, &rec_general, n) != 0) {
+        fail_msg("the direct reader and the general way differ on %zu bytes: %.*s", len,
+                 (int)(len < 300 ? len : 300), buf);
+    }
+    return sgs_record_layout_reads() != before;
+}
+
+/* The layouts the direct reader learns (record_fast.c): a message like one
+ * read before is read along its layout, and gives what the general way gives
+ * whatever its values are, of the types learned or not; a layout that does
+ * not fit leaves the message to be read key by key; a full tree starts again;
+ * a producer of ever new layouts pauses them. */
+static void test_direct_reader_layouts(void **state)
+{
+    static const char *const variants[] = {
+        /* learned first, then read along its layout with other values */
+        "{\"kind\":\"penalty\",\"unit_id\":\"410423\",\"doc_no\":\"鲁山县市监罚[2023]78006号\","
+        "\"decision_date\":\"2023-11-30\",\"subject\":{\"name\":\"甲公司\",\"uscc\":"
+        "\"91410423MAB4L2MTMF\",\"id_no\":null},\"license\":null,\"penalty\":{\"category\":"
+        "[\"罚款\"],\"fine_amount\":5,\"ok\":true}}",
+        "{\"kind\":\"license\",\"unit_id\":\"\",\"doc_no\":\"x\","
+        "\"decision_date\":\"2023-13-30\",\"subject\":{\"name\":\"😀\",\"uscc\":"
+        "\"\",\"id_no\":null},\"license\":null,\"penalty\":{\"category\":"
+        "[[1,[2]],null,\"a\"],\"fine_amount\":-1e400,\"ok\":true}}",
+        /* the same places with values of other types: other layouts */
+        "{\"kind\":\"penalty\",\"unit_id\":410423,\"doc_no\":\"鲁山县市监罚[2023]78006号\","
+        "\"decision_date\":\"2023-11-30\",\"subject\":{\"name\":\"甲公司\",\"uscc\":"
+        "\"91410423MAB4L2MTMF\",\"id_no\":\"410423199001011234\"},\"license\":null,"
+        "\"penalty\":{\"category\":\"罚款\",\"fine_amount\":\"5\",\"ok\":false}}",
+        "{\"kind\":\"penalty\",\"unit_id\":\"410423\",\"doc_no\":\"鲁山县市监罚[2023]78006号\","
+        "\"decision_date\":\"2023-11-30\",\"subject\":null,\"license\":{},"
+        "\"penalty\":{\"category\":[],\"fine_amount\":[5],\"ok\":true}}",
+        "{\"kind\":\"penalty\",\"unit_id\":\"410423\",\"doc_no\":\"鲁山县市监罚[2023]78006号\","
+        "\"decision_date\":\"2023-11-30\",\"subject\":{\"name\":\"甲公司\",\"uscc\":"
+        "\"91410423MAB4L2MTMF\",\"id_no\":null},\"license\":null,\"penalty\":[5]}",
+        "{\"kind\":\"penalty\",\"unit_id\":\"410423\",\"doc_no\":\"鲁山县市监罚[2023]78006号\","
+        "\"decision_date\":\"2023-11-30\",\"subject\":{\"name\":\"甲公司\",\"uscc\":"
+        "\"91410423MAB4L2MTMF\",\"id_no\":null},\"license\":null,\"penalty\":{\"category\":"
+        "[\"罚款\"],\"fine_amount\":null,\"ok\":true}}",
+        /* spacing is part of a layout */
+        " {\"kind\" : \"penalty\",  \"unit_id\":\"410423\"} ",
+        " {\"kind\" : \"license\",  \"unit_id\":\"410424\"} ",
+        " {\"kind\" : \"license\",  \"unit_id\":\"410424\"}   ",
+        " {\"kind\" : \"license\",  \"unit_id\":\"410424\"} x",
+        /* line breaks are control characters: read key by key */
+        "{\"kind\":\"license\",\n\"unit_id\":\"410424\"}\n",
+        /* long runs of constant text, many constants kept in the view:
+         * steps of text only */
+        "{\"a_rather_long_key_name_beyond_16\":null,\"a_rather_long_key_name_beyond_17\":true,"
+        "\"a_rather_long_key_name_beyond_18\":false,\"subject\":null,\"license\":null,"
+        "\"penalty\":null,\"authority\":null,\"unit_id\":false,\"op\":true,\"doc_no\":null,"
+        "\"kind\":\"license\"}",
+        "{\"a_rather_long_key_name_beyond_16\":null,\"a_rather_long_key_name_beyond_17\":true,"
+        "\"a_rather_long_key_name_beyond_18\":false,\"subject\":null,\"license\":null,"
+        "\"penalty\":null,\"authority\":null,\"unit_id\":false,\"op\":true,\"doc_no\":null,"
+        "\"kind\":\"penalty\"}",
+        /* a layout's text, then what the direct reader does not take */
+        "{\"kind\":\"license\",\"unit_id\":\"410423\",\"kind\":\"penalty\"}",
+        "{\"kind\":\"license\",\"unit_id\":\"410423\",\"XK_WSH\":\"a\"}",
+        "{\"kind\":\"license\",\"unit_id\":\"410423\",\"x\":{}}",
+        "{\"kind\":\"license\",\"unit_id\":\"4104\\u0032\"}",
+        "{\"kind\":\"license\",\"unit_id\":\"410423\"}",
+        "{\"kind\":\"license\",\"unit_id\":\"410423\",\"kind\":\"penalty\"}",
+    };
+    char buf[1024], keys[8][64];
+    uint64_t before;
+    unsigned seed = 20261207;
+    size_t i;
+    int k;
+
+    (void)state;
+    sgs_record_layouts_reset();
+    for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        same_both_ways(variants[i], strlen(variants[i]));
+        /* read again: along the layout its first reading learned, when it
+         * is one the direct reader takes and plain (no escape, no control
+         * character) */
+        before = sgs_record_layout_reads();
+        if (same_both_ways(variants[i], strlen(variants[i])) && strchr(variants[i], '\\') == NULL &&
+            strchr(variants[i], '\n') == NULL) {
+            if (sgs_record_layout_reads() - before != 2) { /* fastest and 16-byte steps */
+                fail_msg("not read along its layout: %s", variants[i]);
+            }
+        } else {
+            assert_true(sgs_record_layout_reads() == before);
+        }
+    }
+    /* read along the first one's layout, with other values */
+    before = sgs_record_layout_reads();
+    assert_true(same_once(variants[0], strlen(variants[0])));
+    assert_true(same_once(variants[1], strlen(variants[1])));
+    assert_int_equal(rec.status, SGS_RECORD_UNKNOWN_UNIT);
+    assert_true(same_once(variants[7], strlen(variants[7])));
+    assert_true(same_once(variants[8], strlen(variants[8])));
+    assert_false(same_once(variants[9], strlen(variants[9]))); /* malformed */
+    assert_int_equal(rec.status, SGS_RECORD_MALFORMED);
+    assert_false(same_once(variants[13], strlen(variants[13]))); /* a duplicate key */
+    assert_int_equal(rec.status, SGS_RECORD_MALFORMED);
+    assert_int_equal(sgs_record_layout_reads() - before, 4);
+
+    /* A tree full of layouts (each message a key of its own) starts again:
+     * the message read last is read along its layout after it. */
+    for (i = 0; i < 600; i++) {
+        int n = snprintf(buf, sizeof(buf),
+                         "{\"kind\":\"license\",\"key_%zu\":\"v\",\"unit_id\":\"410423\","
+                         "\"other_%zu\":[1],\"subject\":{\"name_%zu\":null}}",
+                         i, i, i);
+        assert_false(same_once(buf, (size_t)n));
+        assert_true(same_once(buf, (size_t)n));
+    }
+
+    /* A producer whose members come in ever new orders: after a window of
+     * such messages (LAYOUT_WINDOW, 1024) the layouts learn nothing for
+     * LAYOUT_PAUSE (16,384) messages. */
+    for (k = 0; k < 8; k++) {
+        snprintf(keys[k], sizeof(keys[k]), "\"k%d\":%d", k, k);
+    }
+    sgs_record_layouts_reset(); /* (the window starts here) */
+    before = sgs_record_layout_reads();
+    for (i = 0; i < 1100; i++) {
+        int n = 0, order[8];
+        for (k = 0; k < 8; k++) {
+            order[k] = k;
+        }
+        for (k = 7; k > 0; k--) {
+            int j = rand_r(&seed) % (k + 1), t = order[k];
+            order[k] = order[j];
+            order[j] = t;
+        }
+        n = snprintf(buf, sizeof(buf), "{\"kind\":\"license\"");
+        for (k = 0; k < 8; k++) {
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, ",%s", keys[order[k]]);
+        }
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "}");
+        same_once(buf, (size_t)n);
+    }
+    assert_true(sgs_record_layout_reads() - before < 100); /* 40,320 orders: few repeat */
+    snprintf(buf, sizeof(buf), "{\"kind\":\"license\",\"unit_id\":\"410423\"}");
+    for (i = 0; i < 16384 - 76; i++) {
+        assert_false(same_once(buf, strlen(buf))); /* not learned */
+    }
+    assert_false(same_once(buf, strlen(buf))); /* learned again */
+    assert_true(same_once(buf, strlen(buf)));
+    sgs_record_layouts_reset();
 }
 
 int main(void)
@@ -1938,6 +2119,7 @@ int main(void)
         cmocka_unit_test(test_national_unit_from_organ),
         cmocka_unit_test(test_national_legacy_items),
         cmocka_unit_test(test_direct_reader_same_records),
+        cmocka_unit_test(test_direct_reader_layouts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -233,11 +233,16 @@ void sgs_record_parse(const sgs_rules *rules, const char *buf, size_t len, int64
  * valid JSON...) the general way; both give the same record. For tests and
  * benchmarks: sgs_record_set_direct(0) makes every message go the general way
  * and sgs_record_set_direct(2) has the direct reader check a message 16 bytes
- * a step, as on a processor without AVX2 (process-wide; 1, the default, is
- * the direct reader at its fastest; returns the previous setting);
- * sgs_record_direct_reads counts the messages the calling thread read
- * directly. */
+ * a step, as on a processor without AVX2; sgs_record_set_direct(3) has it
+ * read every message key by key, without the layouts it learns of the
+ * messages before (process-wide; 1, the default, is the direct reader at its
+ * fastest; returns the previous setting). sgs_record_direct_reads counts the
+ * messages the calling thread read directly, sgs_record_layout_reads those of
+ * them read along a layout. sgs_record_layouts_reset forgets the calling
+ * thread's layouts, and that it paused learning them (tests). */
 int sgs_record_set_direct(int on);
 uint64_t sgs_record_direct_reads(void);
+uint64_t sgs_record_layout_reads(void);
+void sgs_record_layouts_reset(void);
 
 #endif
