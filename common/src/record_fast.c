@@ -936,13 +936,19 @@ static int layout_add(struct sgs_layouts *L, const char *buf, const char *close,
     return layout_steps(L, node, p, close, NULL, &tr->ev[first], i - first) != 0;
 }
 
+/* The tree with its root only. */
+static void layouts_empty(struct sgs_layouts *L)
+{
+    L->used = 1;
+    L->step[0].child = 0;
+}
+
 static void layout_learn(struct sgs_layouts *L, const char *buf, const char *close,
                          const layout_trace *tr)
 {
     if (!layout_add(L, buf, close, tr)) {
         /* full: emptied, and learned again */
-        L->used = 1;
-        L->step[0].child = 0;
+        layouts_empty(L);
         (void)layout_add(L, buf, close, tr);
     }
 }
@@ -953,8 +959,7 @@ void sgs_record_layouts_reset(void)
 
     if (rd != NULL && rd->layouts != NULL) {
         memset(rd->layouts, 0, offsetof(struct sgs_layouts, step));
-        rd->layouts->used = 1;
-        rd->layouts->step[0].child = 0;
+        layouts_empty(rd->layouts);
     }
 }
 
@@ -964,7 +969,7 @@ static struct sgs_layouts *layouts_of(reader *rd)
     if (rd->layouts == NULL) {
         rd->layouts = calloc(1, sizeof(*rd->layouts));
         if (rd->layouts != NULL) {
-            rd->layouts->used = 1;
+            layouts_empty(rd->layouts);
         }
     }
     return rd->layouts;
