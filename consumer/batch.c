@@ -77,8 +77,19 @@ void sgs_batch_reset(sgs_batch *b)
     b->decided = 0;
     if (b->n_groups && b->group_slots)
         memset(b->group_slots, 0, b->cap_group_slots * sizeof(*b->group_slots));
-    if (b->n_idents && b->ident_slots)
-        memset(b->ident_slots, 0, b->cap_ident_slots * sizeof(*b->ident_slots));
+    /* The identities' slots are cleared one by one where that is cheaper than
+     * the whole table: a batch of a hundred messages in a table of thousands
+     * of slots (it never shrinks), the usual case with many partitions. */
+    if (b->n_idents && b->ident_slots) {
+        if (!b->slots_moved && 16 * b->n_idents < b->cap_ident_slots) {
+            for (size_t i = 0; i < b->n_idents; i++)
+                if (b->idents[i].listed)
+                    b->ident_slots[b->idents[i].slot_at] = 0;
+        } else {
+            memset(b->ident_slots, 0, b->cap_ident_slots * sizeof(*b->ident_slots));
+        }
+    }
+    b->slots_moved = 0;
     b->n_msgs = b->n_orig = b->n_fwd = b->n_skip = 0;
     b->n_groups = b->n_idents = b->n_items = b->n_rejects = b->n_units = b->n_acks = 0;
     b->n_seq_out = b->n_seq_in = 0;
@@ -226,10 +237,12 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, uint64_t h, const char *s
                           int lookup, uint32_t *found)
 {
     size_t j;
-    if (2 * (b->n_idents + 1) > b->cap_ident_slots &&
-        slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash,
-                      ident_slot, ident_listed, b, seed) != 0)
-        return IDENT_OOM;
+    if (2 * (b->n_idents + 1) > b->cap_ident_slots) {
+        b->slots_moved = 1;
+        if (slots_rebuild(&b->ident_slots, &b->cap_ident_slots, b->n_idents, 4096, ident_hash,
+                          ident_slot, ident_listed, b, seed) != 0)
+            return IDENT_OOM;
+    }
     j = (size_t)h & (b->cap_ident_slots - 1);
     for (uint32_t x, tag = ident_tag(h); (x = b->ident_slots[j]) != 0;
          j = (j + 1) & (b->cap_ident_slots - 1)) {
@@ -246,8 +259,10 @@ static uint32_t ident_add(sgs_batch *b, uint64_t seed, uint64_t h, const char *s
     if (b->arena.oom)
         return IDENT_OOM;
     b->idents[b->n_idents - 1].listed = !lookup;
-    if (!lookup)
+    if (!lookup) {
         b->ident_slots[j] = ident_slot(h, (uint32_t)(b->n_idents - 1));
+        b->idents[b->n_idents - 1].slot_at = (uint32_t)j;
+    }
     return (uint32_t)(b->n_idents - 1);
 }
 

@@ -63,14 +63,15 @@ typedef struct sgs_batch_group {
 typedef struct sgs_batch_ident {
     size_t off; /* the identity */
     uint32_t len;
-    uint32_t group;  /* index in groups */
-    int seen;        /* the store has it (decided when the batch is sent, decide.c) */
-    int old;         /* decided a horizon or more before the batch's clock (t0): it may
-                        turn out too_old, and has the items for that */
-    int too_old;     /* its key was dropped after it could have been there (decide.c) */
-    uint32_t dup_of; /* an in-batch duplicate of an old identity: that identity's index
-                        (its outcome follows that one's); else UINT32_MAX */
-    int listed;      /* in the batch's table (not a revoke's lookup, not a mirror) */
+    uint32_t group;   /* index in groups */
+    int seen;         /* the store has it (decided when the batch is sent, decide.c) */
+    int old;          /* decided a horizon or more before the batch's clock (t0): it may
+                         turn out too_old, and has the items for that */
+    int too_old;      /* its key was dropped after it could have been there (decide.c) */
+    uint32_t dup_of;  /* an in-batch duplicate of an old identity: that identity's index
+                         (its outcome follows that one's); else UINT32_MAX */
+    int listed;       /* in the batch's table (not a revoke's lookup, not a mirror) */
+    uint32_t slot_at; /* listed: its slot in ident_slots (while slots_moved is 0) */
     /* where the identity store keeps it (store.h) */
     int bitmap;       /* a bit of a bitmap field, else a field of its own */
     int year;         /* of P:T:b:<year> or P:T:x:<year> */
@@ -144,6 +145,7 @@ typedef struct sgs_batch {
     size_t n_idents, cap_idents;
     uint32_t *ident_slots; /* open addressing over idents (index + 1, hash bits above; 0: empty) */
     size_t cap_ident_slots;
+    int slots_moved; /* ident_slots was rebuilt since the reset: slot_at is stale */
     sgs_batch_item *items;
     size_t n_items, cap_items;
     sgs_buf rejects; /* outbox-encoded rejects of the batch */

@@ -67,7 +67,7 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
                 sgs_decide_list *miss)
 {
     need_ctx nx = {c, miss};
-    char year[16], month[8], field[SGS_STORE_FIELD_MAX + 16], ik[24];
+    char year[SGS_I64_CHARS], month[8], field[SGS_STORE_FIELD_MAX + 16], ik[24];
     int year_of = -1, bitmap_of = -1;
     size_t yl = 0, ml = 0;
     sgs_day month_day = 0;
@@ -82,7 +82,7 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
             continue; /* a mirror: decided with the one it follows */
         if (e->year != year_of || e->bitmap != bitmap_of) {
             /* most identities of a batch share their key */
-            yl = (size_t)snprintf(year, sizeof(year), "%d", e->year);
+            yl = sgs_fmt_i64(year, e->year);
             int n = sgs_decide_key_state_field(ik, sizeof(ik), e->bitmap, e->year);
             year_of = e->year;
             bitmap_of = e->bitmap;
@@ -113,11 +113,15 @@ static int plan(sgs_idcache *c, const sgs_tally_conf *cf, sgs_batch *b, sgs_deci
         } else if (e->gap_len) {
             uint32_t c0 = e->gap_lo / SGS_STORE_CHUNK_BITS, c1 = e->gap_hi / SGS_STORE_CHUNK_BITS;
             for (uint32_t k = c0; k <= c1 && k - c0 < 2; k++) {
-                int n = snprintf(field, sizeof(field), "%.*s" SGS_STORE_FIELD_SEP "%u",
-                                 (int)e->gap_len, b->arena.data + e->gap_off, k);
-                if (n < 0 || (size_t)n >= sizeof(field) ||
-                    !(e->ge[k - c0] =
-                          need(c, SGS_IDC_GAPS, month, ml, field, (size_t)n, used, miss)))
+                char num[SGS_I64_CHARS];
+                size_t nl = sgs_fmt_i64(num, k), n = e->gap_len;
+                if (n + 1 + nl >= sizeof(field))
+                    return -1;
+                memcpy(field, b->arena.data + e->gap_off, n); /* "<base>|<chunk>" */
+                field[n++] = SGS_STORE_FIELD_SEP[0];
+                memcpy(field + n, num, nl);
+                n += nl;
+                if (!(e->ge[k - c0] = need(c, SGS_IDC_GAPS, month, ml, field, n, used, miss)))
                     return -1;
             }
         }
@@ -146,8 +150,8 @@ static int ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *m
     need_ctx nx = {c, miss};
     for (size_t i = 0, n = used->n; i < n; i++) {
         const sgs_idc_entry *u = used->v[i];
-        char field[SGS_STORE_FIELD_MAX + 16];
-        size_t flen, cut;
+        char field[SGS_STORE_FIELD_MAX + 16], num[SGS_I64_CHARS];
+        size_t flen, cut, nl;
         const char *f;
         uint64_t chunk = 0;
         int len;
@@ -161,9 +165,12 @@ static int ahead(sgs_idcache *c, const sgs_decide_list *used, sgs_decide_list *m
             continue;
         for (size_t k = cut; k < flen; k++)
             chunk = chunk * 10 + (uint64_t)(f[k] - '0');
-        len = snprintf(field, sizeof(field), "%.*s%" PRIu64, (int)cut, f, chunk + 1);
-        if (len < 0 || (size_t)len >= sizeof(field))
+        nl = sgs_fmt_i64(num, (int64_t)chunk + 1);
+        if (cut + nl >= sizeof(field))
             continue;
+        memcpy(field, f, cut);
+        memcpy(field + cut, num, nl);
+        len = (int)(cut + nl);
         /* (an entry's suffix ends with a NUL in its key) */
         if (need_count(&nx, u->key[0], u->key + 1, field, (size_t)len) != 0)
             return -1;
@@ -248,7 +255,10 @@ static const unsigned char *parse_i64(const unsigned char *p, const unsigned cha
 
 int sgs_decide_key_state_field(char *f, size_t size, int bitmap, int year)
 {
-    return snprintf(f, size, "%c%d", bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year);
+    if (size < 1 + SGS_I64_CHARS)
+        return snprintf(f, size, "%c%d", bitmap ? SGS_IDC_BITS : SGS_IDC_OWN, year);
+    f[0] = bitmap ? SGS_IDC_BITS : SGS_IDC_OWN;
+    return 1 + (int)sgs_fmt_i64(f + 1, year);
 }
 
 int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *dropped)
@@ -271,9 +281,11 @@ int sgs_decide_key_state(const sgs_idc_entry *ke, int64_t *expiry, int64_t *drop
 
 int sgs_decide_key_state_put(sgs_idcache *c, sgs_idc_entry *ke, int64_t expiry, int64_t dropped)
 {
-    char buf[48];
-    int n = snprintf(buf, sizeof(buf), "%lld %lld", (long long)expiry, (long long)dropped);
-    return sgs_idcache_set(c, ke, buf, (size_t)n);
+    char buf[2 * SGS_I64_CHARS];
+    size_t n = sgs_fmt_i64(buf, expiry);
+    buf[n++] = ' ';
+    n += sgs_fmt_i64(buf + n, dropped);
+    return sgs_idcache_set(c, ke, buf, n);
 }
 
 /* Sets a key's state as this batch changes it (written by its script). */

@@ -168,9 +168,8 @@ int64_t sgs_idcache_int(const sgs_idc_entry *e)
 
 int sgs_idcache_set_int(sgs_idcache *c, sgs_idc_entry *e, int64_t v)
 {
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
-    return sgs_idcache_set(c, e, buf, (size_t)n);
+    char buf[SGS_I64_CHARS];
+    return sgs_idcache_set(c, e, buf, sgs_fmt_i64(buf, v));
 }
 
 void sgs_idcache_empty_key(sgs_idcache *c, char kind, const char *sfx, size_t sfx_len)

@@ -97,17 +97,27 @@ void sgs_buf_printf(sgs_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-void sgs_buf_put_i64(sgs_buf *b, int64_t v)
+size_t sgs_fmt_i64(char *out, int64_t v)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
+    char tmp[SGS_I64_CHARS], *p = tmp + sizeof(tmp);
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    size_t n;
     do {
         *--p = (char)('0' + u % 10);
         u /= 10;
     } while (u);
     if (v < 0)
         *--p = '-';
-    sgs_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+void sgs_buf_put_i64(sgs_buf *b, int64_t v)
+{
+    char tmp[SGS_I64_CHARS];
+    sgs_buf_append(b, tmp, sgs_fmt_i64(tmp, v));
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid: the

@@ -281,6 +281,12 @@ static void test_put_i64(void **state)
         char want[32];
         snprintf(want, sizeof(want), "[%s]", cases[i].text);
         assert_string_equal(b.data, want);
+        /* sgs_fmt_i64: the same digits, NUL-terminated, their length */
+        char out[SGS_I64_CHARS + 1];
+        memset(out, 'x', sizeof(out));
+        assert_int_equal(sgs_fmt_i64(out, cases[i].v), strlen(cases[i].text));
+        assert_string_equal(out, cases[i].text);
+        assert_int_equal(out[SGS_I64_CHARS], 'x'); /* nothing past its bound */
     }
     sgs_buf_free(&b);
 }

@@ -721,6 +721,42 @@ static void test_reset_keeps_nothing(void **state)
     assert_int_equal(f->b.n_units, 1);
 }
 
+static size_t slots_used(const sgs_batch *b)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < b->cap_ident_slots; j++)
+        n += b->ident_slots[j] != 0;
+    return n;
+}
+
+/* A reset empties the identity table, the whole of it after it grew, slot by
+ * slot when the batch used few of its slots; the next batches then find
+ * their own duplicates and none of an earlier batch. */
+static void test_reset_empties_the_identity_table(void **state)
+{
+    struct fixture *f = *state;
+    for (int k = 0; k < 2100; k++) /* the table grows: 4096 slots, then 8192 */
+        add(f, "U2", 100 + k, "2025-12-01", "2025-12-02");
+    assert_int_equal(f->b.cap_ident_slots, 8192);
+    assert_int_equal(slots_used(&f->b), 2100);
+    sgs_batch_reset(&f->b);
+    assert_int_equal(slots_used(&f->b), 0);
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 10; k++)
+            add(f, "U2", 100 + k + round, "2025-12-01", "2025-12-02");
+        add(f, "U2", 100 + round, "2025-12-01", "2025-12-03");    /* in this batch already */
+        add_op(f, "U1", 9, "2025-12-01", "2025-12-02", "revoke"); /* a lookup: no slot */
+        const sgs_batch_group *d = group_of(&f->b, SGS_GROUP_DUPLICATE, NULL, f->reg);
+        assert_non_null(d);
+        assert_int_equal(d->n, 1);
+        assert_int_equal(f->b.n_idents, 11);
+        assert_int_equal(slots_used(&f->b), 10);
+        sgs_batch_reset(&f->b); /* 10 of 8192 slots: cleared one by one */
+        assert_int_equal(f->b.cap_ident_slots, 8192);
+        assert_int_equal(slots_used(&f->b), 0);
+    }
+}
+
 static void test_ops_within_the_batch(void **state)
 {
     struct fixture *f = *state;
@@ -971,6 +1007,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decide_drops_key_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tally_counters_and_late_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_keeps_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_empties_the_identity_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_within_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_and_revoke_decided_by_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_then_insert, setup, teardown),

@@ -1968,6 +1968,40 @@ static void test_text_plain_widths(void **state)
     assert_int_equal(sgs_record_text_plain((const char *)text, 64, 1), 0);
     text[31] = 'a';
     assert_int_equal(sgs_record_text_plain((const char *)text, 64, 1), 1);
+    /* a block of ASCII after one that leaves a character open at its end (the
+     * ASCII block's short way), or finishes one there: every open start, at
+     * the end of the first and of the second block, before 32 to 64 bytes of
+     * ASCII (with a backslash or a control character in them, never plain) */
+    static const struct {
+        const char *text;
+        int whole; /* a whole character, not one left open */
+    } ends[] = {{"\xc3", 0},     {"\xe4", 0},         {"\xe4\xb8", 0},
+                {"\xf0", 0},     {"\xf0\x9f", 0},     {"\xf0\x9f\x98", 0},
+                {"\xc3\xa9", 1}, {"\xe4\xb8\xad", 1}, {"\xf0\x9f\x98\x80", 1}};
+    for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
+        for (size_t block_end = 32; block_end <= 64; block_end += 32) {
+            for (size_t tail = 32; tail <= 64; tail += 16) {
+                for (int odd = 0; odd < 3; odd++) {
+                    size_t len = strlen(ends[k].text), n = block_end + tail;
+                    int ref;
+                    memset(text, 'x', n);
+                    memcpy(text + 4, "中文", 6); /* the first block is not ASCII */
+                    memcpy(text + block_end - len, ends[k].text, len);
+                    if (odd)
+                        text[block_end + tail / 2] = odd == 1 ? '\\' : '\x01';
+                    ref = plain_reference(text, n);
+                    assert_int_equal(ref, ends[k].whole && !odd);
+                    if (sgs_record_text_plain((const char *)text, n, 1) != ref ||
+                        sgs_record_text_plain((const char *)text, n, 0) != ref)
+                        fail_msg("\"%s\" ending the block at %zu, %zu bytes of ASCII after it "
+                                 "(%d): reference %d, 32-byte steps %d, 16-byte steps %d",
+                                 ends[k].text, block_end, tail, odd, ref,
+                                 sgs_record_text_plain((const char *)text, n, 1),
+                                 sgs_record_text_plain((const char *)text, n, 0));
+                }
+            }
+        }
+    }
 }
 
 int main(void)
