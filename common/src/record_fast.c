@@ -511,14 +511,6 @@ __attribute__((target("avx2"))) static inline __m256i u8_prev(__m256i v, __m256i
     }
 }
 
-/* Block v's backslashes and control characters (bytes below the space,
- * unsigned): 0xFF in their bytes. */
-__attribute__((target("avx2"))) static inline __m256i u8_text(__m256i v)
-{
-    return _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')),
-                           _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
-}
-
 /* The errors of block v after block before (a bit set in a byte: an error
  * there), with its backslashes and control characters. */
 __attribute__((target("avx2"))) static inline __m256i u8_block(__m256i v, __m256i before)
@@ -560,7 +552,11 @@ __attribute__((target("avx2"))) static inline __m256i u8_block(__m256i v, __m256
         _mm256_or_si256(_mm256_subs_epu8(u8_prev(v, before, 2), _mm256_set1_epi8(0xE0 - 0x80)),
                         _mm256_subs_epu8(u8_prev(v, before, 3), _mm256_set1_epi8(0xF0 - 0x80))),
         _mm256_set1_epi8((char)0x80));
-    return _mm256_or_si256(_mm256_xor_si256(special, must), u8_text(v));
+    /* backslashes, and bytes below the space (unsigned) */
+    const __m256i text =
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')),
+                        _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+    return _mm256_or_si256(_mm256_xor_si256(special, must), text);
 }
 
 __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *p,
@@ -570,23 +566,9 @@ __attribute__((target("avx2"))) static int text_plain_wide(const unsigned char *
     unsigned char last[32];
     size_t rest;
 
-    /* the last bytes of a block that start a character the block does not
-     * finish: its last byte from C0 up, the one before from E0, the third
-     * last from F0 */
-    const __m256i open_max = _mm256_setr_epi8(
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
-
     while (end - p >= 32) {
         v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-        if (_mm256_movemask_epi8(v) == 0) {
-            /* ASCII (the keys, dates, codes): only backslashes and control
-             * characters, and a character the block before left open */
-            errors = _mm256_or_si256(
-                errors, _mm256_or_si256(_mm256_subs_epu8(before, open_max), u8_text(v)));
-        } else {
-            errors = _mm256_or_si256(errors, u8_block(v, before));
-        }
+        errors = _mm256_or_si256(errors, u8_block(v, before));
         before = v;
         p += 32;
     }

@@ -1968,10 +1968,10 @@ static void test_text_plain_widths(void **state)
     assert_int_equal(sgs_record_text_plain((const char *)text, 64, 1), 0);
     text[31] = 'a';
     assert_int_equal(sgs_record_text_plain((const char *)text, 64, 1), 1);
-    /* a block of ASCII after one that leaves a character open at its end (the
-     * ASCII block's short way), or finishes one there: every open start, at
-     * the end of the first and of the second block, before 32 to 64 bytes of
-     * ASCII (with a backslash or a control character in them, never plain) */
+    /* a block of ASCII after one that leaves a character open at its end, or
+     * finishes one there: every open start, at the end of the first and of
+     * the second block, before 32 to 64 bytes of ASCII (with a backslash or a
+     * control character in them, never plain) */
     static const struct {
         const char *text;
         int whole; /* a whole character, not one left open */
