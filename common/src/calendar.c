@@ -118,6 +118,40 @@ int sgs_calendar_covers(const sgs_calendar *cal, sgs_day day)
     return day >= cal->base && day < cal->end && cal->kind[day - cal->base] != DAY_UNLISTED;
 }
 
+/* The left-th working day after decision from the running sums, into *out:
+ * 1, or 0 when they do not reach (a day past the calendar, or an unlisted
+ * year on the way: then the walk below counts its fallback lookups). With
+ * f(d) the working days in (decision, d], which grows by at most one a day,
+ * the deadline is the first d with f(d) = left; from any d before it, it is
+ * at least left - f(d) days on, so each step jumps that far (two or three
+ * steps over a weekend or a holiday) and never past it. The sums count
+ * listed working days only, and unlisted days come in whole years: a span
+ * of under a year from a listed day to a listed working day has none. */
+static int deadline_by_sums(const sgs_calendar *cal, sgs_day decision, int left, sgs_day *out)
+{
+    int64_t d = (int64_t)decision + left, start;
+    if (decision < cal->base || d >= cal->end ||
+        cal->kind[decision + 1 - cal->base] == DAY_UNLISTED) {
+        return 0;
+    }
+    start = cal->cum[decision + 1 - cal->base];
+    for (;;) {
+        int64_t got = cal->cum[d + 1 - cal->base] - start;
+        if (got >= left) {
+            if (got > left) {
+                return 0; /* (cannot be: never past the deadline) */
+            }
+            break;
+        }
+        d += left - got;
+        if (d >= cal->end || d - decision > 300) {
+            return 0;
+        }
+    }
+    *out = (sgs_day)d; /* (a DAY_WORK day: listed) */
+    return 1;
+}
+
 sgs_day sgs_calendar_deadline(const sgs_calendar *cal, sgs_day decision, int n,
                               int count_decision_day)
 {
@@ -126,6 +160,9 @@ sgs_day sgs_calendar_deadline(const sgs_calendar *cal, sgs_day decision, int n,
         left--;
     }
     sgs_day day = decision;
+    if (left > 0 && left <= 200 && deadline_by_sums(cal, decision, left, &day)) {
+        return day;
+    }
     while (left > 0) {
         day++;
         if (is_workday(cal, day)) {

@@ -497,6 +497,71 @@ static void test_dates_of_unlisted_years(void **state)
     sgs_calendar_destroy(cal);
 }
 
+/* The deadline as the rule says it, a day at a time. */
+static sgs_day deadline_walk(const sgs_calendar *cal, sgs_day decision, int n,
+                             int count_decision_day)
+{
+    int left = n;
+    sgs_day day = decision;
+    if (count_decision_day && left > 0 && sgs_calendar_is_workday(cal, decision)) {
+        left--;
+    }
+    while (left > 0) {
+        day++;
+        left -= sgs_calendar_is_workday(cal, day);
+    }
+    return day;
+}
+
+/* sgs_calendar_deadline (the running sums where the days are listed) gives
+ * the walk's day for every decision day in and around the calendar, every
+ * count of days, both ways of counting the decision day; and as many
+ * fallback lookups (the walk's over unlisted days). */
+static void deadline_as_walked(sgs_calendar *cal, sgs_day from, sgs_day to)
+{
+    static const int counts[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,   9,   10,  11,  12,
+                                 13, 14, 15, 20, 25, 30, 45, 60, 100, 199, 200, 201, 260};
+    for (sgs_day d = from; d <= to; d++) {
+        for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+            for (int first = 0; first < 2; first++) {
+                uint64_t f0 = sgs_calendar_fallbacks(cal);
+                sgs_day want = deadline_walk(cal, d, counts[k], first);
+                uint64_t f1 = sgs_calendar_fallbacks(cal);
+                sgs_day got = sgs_calendar_deadline(cal, d, counts[k], first);
+                uint64_t f2 = sgs_calendar_fallbacks(cal);
+                if (got != want || f2 - f1 != f1 - f0) {
+                    char a[11], b[11], c[11];
+                    fail_msg("decision %s, %d days (%s): %s, walked %s; fallback lookups %llu, "
+                             "walked %llu",
+                             sgs_day_format(d, a), counts[k], first ? "counted" : "day 0",
+                             sgs_day_format(got, b), sgs_day_format(want, c),
+                             (unsigned long long)(f2 - f1), (unsigned long long)(f1 - f0));
+                }
+            }
+        }
+    }
+}
+
+static void test_deadline_as_walked(void **state)
+{
+    (void)state;
+    /* the shipped calendar (its own copy: its fallback counter), from a year
+     * before it to one after */
+    sgs_calendar *cal = load_cn();
+    deadline_as_walked(cal, D("2022-01-01"), D("2028-01-31"));
+    sgs_calendar_destroy(cal);
+    /* an unlisted year between two listed ones, and around them */
+    const char *json = "{\"name\": \"t\", \"years\": [2023, 2025], \"holidays\": "
+                       "[\"2023-01-02\", \"2023-12-29\", \"2025-01-01\", \"2025-10-01\", "
+                       "\"2025-10-02\", \"2025-10-03\", \"2025-10-06\", \"2025-10-07\"], "
+                       "\"workdays\": [\"2023-01-28\", \"2025-09-28\", \"2025-10-11\"]}";
+    char err[256] = "";
+    sgs_calendar *gap = sgs_calendar_load_buffer("t.json", json, strlen(json), err, sizeof(err));
+    assert_non_null(gap);
+    deadline_as_walked(gap, D("2022-10-01"), D("2026-03-31"));
+    sgs_calendar_destroy(gap);
+}
+
 static void test_load_files(void **state)
 {
     (void)state;
@@ -531,7 +596,7 @@ int main(void)
         cmocka_unit_test(test_fallback_year),  cmocka_unit_test(test_fallback_threads),
         cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_not_json),
         cmocka_unit_test(test_small_calendar), cmocka_unit_test(test_dates_of_unlisted_years),
-        cmocka_unit_test(test_load_files),
+        cmocka_unit_test(test_load_files),     cmocka_unit_test(test_deadline_as_walked),
     };
     int failed = cmocka_run_group_tests_name("calendar-cn.json", shipped, setup_cn, teardown_cn);
     failed += cmocka_run_group_tests_name("calendar", others, NULL, NULL);
