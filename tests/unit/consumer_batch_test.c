@@ -18,6 +18,7 @@
 #include "decide.h"
 #include "idcache.h"
 #include "sgs/calendar.h"
+#include "sgs/clock.h"
 #include "sgs/record.h"
 #include "sgs/registry.h"
 #include "sgs/store.h"
@@ -990,6 +991,58 @@ static void test_key_state_values(void **state)
     }
 }
 
+/* The identity cache's lookups: the entry of a key, whatever was asked in
+ * between (keys that start alike, the same text as another kind's), never
+ * one dropped since. */
+static void test_idcache_lookups(void **state)
+{
+    struct fixture *f = *state;
+    int added;
+    sgs_idc_entry *a, *b, *k, *x;
+    f->idc.seed = 11;
+    a = sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|0", 8, &added);
+    assert_non_null(a);
+    assert_int_equal(added, 1);
+    assert_ptr_equal(sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|0", 8, &added), a);
+    assert_int_equal(added, 0);
+    /* another field, another suffix, another kind with the same text */
+    b = sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|1", 8, &added);
+    assert_int_equal(added, 1);
+    assert_ptr_not_equal(b, a);
+    assert_ptr_equal(sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|0", 8, &added), a);
+    assert_ptr_equal(sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|1", 8, &added), b);
+    x = sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2024", 4, "U1|L|p|1", 8, &added);
+    assert_int_equal(added, 1);
+    assert_ptr_not_equal(x, b);
+    x = sgs_idcache_get(&f->idc, SGS_IDC_OWN, "2025", 4, "U1|L|p|1", 8, &added);
+    assert_int_equal(added, 1);
+    assert_ptr_not_equal(x, b);
+    /* a field that starts as the last one asked: not the same key */
+    x = sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|10", 9, &added);
+    assert_int_equal(added, 1);
+    assert_ptr_equal(sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|1", 8, &added), b);
+    /* a suffix that is the start of the field's: not the same key */
+    x = sgs_idcache_get(&f->idc, SGS_IDC_BITS, "202", 3, "5U1|L|p|1", 9, &added);
+    assert_int_equal(added, 1);
+    k = sgs_idcache_get(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5, &added);
+    assert_int_equal(added, 1);
+    assert_int_equal(sgs_idcache_set(&f->idc, k, "1 0", 3), 0);
+    /* dropped (the age bound: the keys' states stay), then asked again:
+     * new entries, the key state the same */
+    f->idc.created_ms -= SGS_IDCACHE_MAX_AGE_MS + 1;
+    sgs_idcache_age(&f->idc, sgs_clock_mono_ms());
+    assert_ptr_equal(sgs_idcache_get(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5, &added), k);
+    assert_int_equal(added, 0);
+    sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|1", 8, &added);
+    assert_int_equal(added, 1);
+    sgs_idcache_clear(&f->idc);
+    sgs_idcache_get(&f->idc, SGS_IDC_BITS, "2025", 4, "U1|L|p|1", 8, &added);
+    assert_int_equal(added, 1);
+    k = sgs_idcache_get(&f->idc, SGS_IDC_KEYS, "", 0, "b2025", 5, &added);
+    assert_int_equal(added, 1);
+    assert_int_equal(k->len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1016,6 +1069,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_horizon_keeps_identities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_age_keeps_key_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_state_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idcache_lookups, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
