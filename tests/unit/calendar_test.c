@@ -192,6 +192,16 @@ static sgs_calendar *load_cn(void)
     return cal;
 }
 
+/* A calendar from the text of a good file: loaded, and without an error. */
+static sgs_calendar *load_text(const char *name, const char *json)
+{
+    char err[256] = "";
+    sgs_calendar *cal = sgs_calendar_load_buffer(name, json, strlen(json), err, sizeof(err));
+    assert_non_null(cal);
+    assert_string_equal(err, "");
+    return cal;
+}
+
 /* Runs fn with stderr captured; returns how many captured lines contain needle.
  */
 static int count_in_stderr(void (*fn)(sgs_calendar *), sgs_calendar *cal, const char *needle)
@@ -429,9 +439,7 @@ static void test_not_json(void **state)
     /* the length given is the document: text after it is not read */
     const char *ok = "{\"name\": \"t\", \"years\": [2023], \"holidays\": [], "
                      "\"workdays\": []}";
-    char err[256] = "";
-    sgs_calendar *cal = sgs_calendar_load_buffer("ok.json", ok, strlen(ok), err, sizeof(err));
-    assert_non_null(cal);
+    sgs_calendar *cal = load_text("ok.json", ok);
     assert_string_equal(sgs_calendar_name(cal), "t");
     sgs_calendar_destroy(cal);
     expect_error_prefix(ok, strlen(ok) - 1, "bad.json: line 1 column ");
@@ -445,11 +453,7 @@ static void test_small_calendar(void **state)
     const char *json = "{\"name\": \"small\", \"source\": \"test\", \"years\": [2025, 2023], "
                        "\"holidays\": [\"2023-01-02\", \"2023-01-02\", \"2025-01-01\", "
                        "\"2023-01-01\"], \"workdays\": [\"2025-01-04\"]}";
-    char err[256] = "";
-    sgs_calendar *cal =
-        sgs_calendar_load_buffer("small.json", json, strlen(json), err, sizeof(err));
-    assert_non_null(cal);
-    assert_string_equal(err, "");
+    sgs_calendar *cal = load_text("small.json", json);
     assert_false(sgs_calendar_is_workday(cal, D("2023-01-02")));
     assert_true(sgs_calendar_is_workday(cal, D("2023-01-03")));
     assert_true(sgs_calendar_is_workday(cal, D("2025-01-04")));
@@ -476,10 +480,7 @@ static void test_dates_of_unlisted_years(void **state)
                        "[\"2022-12-31\", \"2023-01-01\", \"2023-01-02\", \"2024-01-01\"], "
                        "\"workdays\": [\"2023-01-28\", \"2024-02-04\", \"2026-01-04\", "
                        "\"2026-01-05\"]}";
-    char err[256] = "";
-    sgs_calendar *cal = sgs_calendar_load_buffer("t.json", json, strlen(json), err, sizeof(err));
-    assert_non_null(cal);
-    assert_string_equal(err, "");
+    sgs_calendar *cal = load_text("t.json", json);
     /* the listed years' dates are used */
     assert_false(sgs_calendar_is_workday(cal, D("2023-01-02")));
     assert_true(sgs_calendar_is_workday(cal, D("2023-01-28")));
@@ -555,9 +556,7 @@ static void test_deadline_as_walked(void **state)
                        "[\"2023-01-02\", \"2023-12-29\", \"2025-01-01\", \"2025-10-01\", "
                        "\"2025-10-02\", \"2025-10-03\", \"2025-10-06\", \"2025-10-07\"], "
                        "\"workdays\": [\"2023-01-28\", \"2025-09-28\", \"2025-10-11\"]}";
-    char err[256] = "";
-    sgs_calendar *gap = sgs_calendar_load_buffer("t.json", json, strlen(json), err, sizeof(err));
-    assert_non_null(gap);
+    sgs_calendar *gap = load_text("t.json", json);
     deadline_as_walked(gap, D("2022-10-01"), D("2026-03-31"));
     sgs_calendar_destroy(gap);
 }
