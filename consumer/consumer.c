@@ -553,9 +553,10 @@ void sgs_consumer_run(sgs_consumer *c)
         if (timeout > 5 && !c->batch_paused && !c->copies_paused && !c->outbox_paused &&
             backlog_unfetched(c))
             timeout = 5;
-        /* alerts and rejects waiting for room in librdkafka's queue go at the
-         * next housekeeping round (outbox.c), not after a 100 ms poll */
-        if (timeout > 5 && c->outbox_waits_room)
+        /* alerts and rejects waiting for room in librdkafka's queue, or
+         * gathered for their round, go at the next housekeeping round
+         * (outbox.c), not after a 100 ms poll */
+        if (timeout > 5 && (c->outbox_waits_room || c->outbox_round_at))
             timeout = 5;
         /* a batch takes no more than consumer.batch.max_messages, or half as
          * many more while the replies of the last one are owed */
@@ -631,6 +632,7 @@ void sgs_consumer_drain(sgs_consumer *c, int stop_signals)
                  c->batch_msgs + c->sent_msgs);
     /* close runs a final revoke through the rebalance callback (same flush/fence path) */
     rd_kafka_consumer_close(c->rk);
+    c->outbox_now = 1; /* what is gathered goes now */
     for (int i = 0; i < 300 && c->outbox_pending && *c->signals <= stop_signals; i++) {
         rd_kafka_flush(c->producer, 100);
         sgs_outbox_reap(c);

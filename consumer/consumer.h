@@ -74,6 +74,7 @@ typedef struct outbox_entry {
     int pending; /* items without a delivery report yet */
     int failed;  /* some delivery failed: the undelivered items go again */
     int room;    /* librdkafka's queue was full: the rest go as soon as it has room */
+    int held;    /* gathered: goes with the next round of deliveries (outbox.c) */
     int64_t retry_at;
     int retry_ms;
     char last_error[160];
@@ -188,6 +189,8 @@ typedef struct sgs_consumer {
     outbox_entry *outbox;       /* in delivery, oldest first */
     outbox_entry **outbox_tail; /* the last entry's next (&outbox when empty) */
     int outbox_waits_room;      /* an entry waits for room in librdkafka's queue */
+    int64_t outbox_round_at;    /* monotonic ms the gathered entries go at (0: none held) */
+    int outbox_now;             /* stopping: gathered entries go at once */
     size_t outbox_pending;      /* entries */
     size_t outbox_bytes;        /* their bytes */
     int outbox_full;            /* at consumer.outbox.max_entries / max_bytes */

@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from confluent_kafka import Producer
+
 from sgstest import (alerts_and_rejects, check, check_eq, consume_all, consumer_cmd, free_port,
                      jsonl_messages, produce, redis_counts, spawn, stored_offsets, wait_until)
 from sgstest.console import http_request
@@ -327,6 +329,51 @@ def test_late_rate_alerts(sgs):
     lr = [a for a in lr if a["type"] == "late_rate"]
     check_eq([(a["late"], a["records"], a["late_rate"], a["threshold"]) for a in lr],
              [(2, 10, 20.0, 12.25)], "late_rate alert at 12.25")
+
+
+def test_alerts_go_in_rounds(sgs):
+    """The outbox gathers alerts and rejects for 50 ms and produces them
+    together (outbox.c, ROUND_MS): records that come every 25 ms give alerts
+    in rounds at least 50 ms apart, each round produced at once; every late
+    record's alert is there, and none waited long."""
+    rp = sgs("ar", consumer__batch__max_ms=5)
+    p = rp.consumer()
+    wait_until(lambda: "assigned" in p.log(), timeout=30, what="the consumer's assignment")
+    prod = Producer({"bootstrap.servers": rp.broker.bootstrap, "linger.ms": 0, "log_level": 3})
+    n = 0
+    for _ in range(48):  # 48 bursts of 10 late records, one every 25 ms
+        for _ in range(10):
+            n += 1
+            prod.produce("ar.records", key="410423", value=record(n, 20))
+        prod.flush(10)
+        time.sleep(0.025)
+    wait_until(lambda: rp.progress() >= n, timeout=60, what="the records counted")
+    sent = {(m.partition, m.offset): m.timestamp for m in consume_all(rp.broker.bootstrap,
+                                                                      "ar.records")}
+
+    def every_late_alert():
+        a = consume_all(rp.broker.bootstrap, "ar.alerts")
+        return a if len({m.json()["id"] for m in a if m.json()["type"] == "late"}) >= n else None
+    alerts = wait_until(every_late_alert, timeout=30, what="every late alert on ar.alerts")
+    p.stop()
+    late = [m for m in alerts if m.json()["type"] == "late"]
+    check_eq(len({m.json()["id"] for m in late}), n, "distinct late alerts")
+    for m in late:
+        part, off = m.json()["id"].split(":")[-2:]
+        waited = m.timestamp - sent[(int(part), int(off))]
+        check(waited < 3000, "alert %s produced %d ms after its record" % (m.json()["id"], waited))
+    stamps = sorted({m.timestamp for m in alerts})
+    rounds = [[stamps[0]]]
+    for t in stamps[1:]:
+        if t - rounds[-1][-1] <= 15:
+            rounds[-1].append(t)
+        else:
+            rounds.append([t])
+    check(len(rounds) >= 5, "alerts over %d ms in %d rounds" % (stamps[-1] - stamps[0],
+                                                                 len(rounds)))
+    for a, b in zip(rounds, rounds[1:]):
+        check(b[0] - a[0] >= 48, "a round of alerts at +%d ms, %d ms after the round before "
+              "(%s)" % (b[0] - stamps[0], b[0] - a[0], [(r[0] - stamps[0], len(r)) for r in rounds]))
 
 
 @pytest.mark.case_timeout(180)
