@@ -14,10 +14,9 @@
  * produce request of their own (linger.ms, 5, is kept short for forwarded
  * copies). On the mock benchmark that thread then took ~10 % of a core while
  * messages were read; gathered, ~4 % (docs/PERFORMANCE.md, "Alerts in
- * rounds"). The
- * alerts are PUBLISHed by the batch script without waiting for this; the
- * topics get them up to ROUND_MS later. Gathered entries go at once when the
- * outbox is full and when the consumer stops. */
+ * rounds"). The alerts are PUBLISHed by the batch script without waiting for
+ * this; the topics get them up to ROUND_MS later. Gathered entries go at once
+ * when the outbox is full and when the consumer stops. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
